@@ -1,0 +1,34 @@
+// The arbiter's configuration file (quorate-arbiter --config FILE), parsed and checked.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lease/timing.h"
+#include "lease/types.h"
+
+namespace quorate::arbiter {
+
+struct ClusterEntry {
+  std::string id;
+  std::string secret;
+};
+
+struct ArbiterConfig {
+  std::string path;      // the file it came from
+  std::string listen;    // host:port
+  std::string stateDir;  // absolute
+  std::string logLevel = "info";
+  // Silence after a restart, and the longest lease the arbiter grants.
+  lease::Duration quarantine = lease::Timing{}.quarantine;
+  std::vector<ClusterEntry> clusters;  // at least one, ids unique
+};
+
+// Reads and parses `path`. Throws quorate::ConfigError, with file, line and key, on any problem.
+ArbiterConfig loadArbiterConfig(const std::string& path);
+
+// Parses `text` as if read from `path` (used in messages; relative paths in the file are
+// resolved against its directory). Throws quorate::ConfigError.
+ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& path);
+
+}  // namespace quorate::arbiter

@@ -1,0 +1,68 @@
+// quorate-arbiter: the third vote for any number of director clusters.
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "arbiter/arbiter_service.h"
+#include "arbiter/config.h"
+#include "common/clock.h"
+#include "common/config_error.h"
+#include "common/logging.h"
+#include "common/signals.h"
+#include "common/state_file.h"
+
+int main(int argc, char** argv) {
+  using namespace quorate;
+  CLI::App app{"quorate-arbiter: the arbiter of quorate director clusters"};
+  std::string configPath;
+  bool check = false;
+  app.add_option("-c,--config", configPath, "configuration file (YAML)")->required();
+  app.add_flag("--check", check, "validate the configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  arbiter::ArbiterConfig config;
+  try {
+    config = arbiter::loadArbiterConfig(configPath);
+  } catch (const ConfigError& e) {
+    std::cerr << "quorate-arbiter: " << e.what() << "\n";
+    return 2;
+  }
+  if (check) {
+    std::cout << configPath << ": OK (" << config.clusters.size() << " clusters)\n";
+    return 0;
+  }
+  blockStopSignals();
+  if (auto err = setupLogging("arbiter", config.logLevel)) {
+    std::cerr << "quorate-arbiter: " << *err << "\n";
+    return 2;
+  }
+  if (auto err = ensureDirectory(config.stateDir)) {
+    spdlog::critical("{}", err->message());
+    return 1;
+  }
+  std::unique_ptr<arbiter::ArbiterService> service;
+  try {
+    service = std::make_unique<arbiter::ArbiterService>(config, bootNow());
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot load state: {}", e.what());
+    return 1;
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service.get());
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    spdlog::critical("cannot listen on {}", config.listen);
+    return 1;
+  }
+  spdlog::info("arbiter listening on {} for {} clusters; quarantine {} ms", config.listen,
+               config.clusters.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(config.quarantine).count());
+  const int sig = waitForStopSignal();
+  spdlog::info("signal {}: shutting down", sig);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  return 0;
+}

@@ -1,0 +1,168 @@
+// quoratectl's commands: CLI11 setup, RPC calls, rendering and exit statuses.
+#include "client/commands.h"
+
+#include <charconv>
+#include <cstdint>
+
+#include "client/format.h"
+
+namespace quorate::client {
+namespace {
+
+constexpr int kMaxTimeoutMs = 3'600'000;
+
+bool interrupted(const CallCanceller* canceller) {
+  return canceller != nullptr && canceller->cancelled();
+}
+
+// Prints the failure of a unary call and picks the exit status.
+int reportFailure(const DirectorClient& client, const grpc::Status& status, std::ostream& err,
+                  const CallCanceller* canceller) {
+  if (interrupted(canceller)) {
+    err << "quoratectl: interrupted" << std::endl;
+    return kExitInterrupted;
+  }
+  err << formatRpcError(client.target(), status) << std::endl;
+  return kExitFailure;
+}
+
+}  // namespace
+
+void configureCli(CLI::App& app, CliOptions& options) {
+  app.name("quoratectl");
+  app.description("quoratectl: the operator CLI of quorate, talks to one director.");
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+
+  const CLI::Validator endpoint_check(
+      [](std::string& text) {
+        std::string error;
+        return parseEndpoint(text, &error) ? std::string() : error;
+      },
+      "", "endpoint");
+  app.add_option("--endpoint", options.endpoint,
+                 "Director to ask, HOST:PORT or [IPV6]:PORT (default " +
+                     std::string(kDefaultEndpoint) + ")")
+      ->type_name("HOST:PORT")
+      ->envname(std::string(kEndpointEnv))
+      ->check(endpoint_check);
+  app.add_option("--timeout-ms", options.timeoutMs,
+                 "Deadline of each call, and of connecting for watch, 1-" +
+                     std::to_string(kMaxTimeoutMs) + " (default " +
+                     std::to_string(kDefaultTimeout.count()) + ")")
+      ->type_name("MS")
+      ->check(CLI::Range(1, kMaxTimeoutMs).description(""));
+
+  CLI::App* status = app.add_subcommand("status", "Show the cluster as the director sees it");
+  status->add_flag("--json", options.json, "One JSON object (docs/status-json.md)");
+  status->callback([&options] { options.command = Command::kStatus; });
+
+  CLI::App* watch = app.add_subcommand("watch", "Print a line per change of state");
+  watch->add_flag("--json", options.json, "One JSON object per line (JSON Lines)");
+  watch->add_option("--count", options.count, "Stop after N updates (N >= 1)")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            std::uint64_t n = 0;
+            const char* end = text.data() + text.size();
+            const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+            return ec == std::errc() && ptr == end && n >= 1
+                       ? std::string()
+                       : "N must be a whole number from 1 to " + std::to_string(UINT64_MAX) +
+                             ", not \"" + text + "\"";
+          },
+          "", "count"));
+  watch->callback([&options] { options.command = Command::kWatch; });
+
+  CLI::App* step_down =
+      app.add_subcommand("step-down", "Release the lease and hand it to the peer director");
+  step_down->add_flag("--force", options.force,
+                      "Release even when the peer director looks unreachable");
+  step_down->add_flag("--json", options.json, "One JSON object");
+  step_down->callback([&options] { options.command = Command::kStepDown; });
+}
+
+std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
+                            std::ostream& err) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return code == static_cast<int>(CLI::ExitCodes::Success) ? kExitOk : kExitUsage;
+  }
+  return std::nullopt;
+}
+
+int runStatus(DirectorClient& client, bool json, std::ostream& out, std::ostream& err,
+              const CallCanceller* canceller) {
+  quorate::v1::StatusReply reply;
+  const grpc::Status status = client.status(&reply);
+  if (!status.ok()) return reportFailure(client, status, err, canceller);
+  if (json) {
+    out << statusToJson(reply).dump() << std::endl;
+  } else {
+    out << formatStatus(reply) << std::flush;
+  }
+  return kExitOk;
+}
+
+int runWatch(DirectorClient& client, bool json, std::uint64_t count, std::ostream& out,
+             std::ostream& err, const CallCanceller* canceller) {
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t seen = 0;
+  const grpc::Status status = client.watch([&](const quorate::v1::StatusReply& reply) {
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    if (json) {
+      out << watchUpdateToJson(reply, elapsed).dump() << std::endl;
+    } else {
+      out << formatWatchLine(reply, elapsed) << std::endl;
+    }
+    ++seen;
+    return count == 0 || seen < count;
+  });
+  if (interrupted(canceller)) return kExitOk;  // Ctrl-C is how a watch normally ends
+  if (!status.ok()) {
+    err << formatRpcError(client.target(), status) << std::endl;
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+int runStepDown(DirectorClient& client, bool force, bool json, std::ostream& out, std::ostream& err,
+                const CallCanceller* canceller) {
+  quorate::v1::StepDownReply reply;
+  const grpc::Status status = client.stepDown(force, &reply);
+  if (!status.ok()) return reportFailure(client, status, err, canceller);
+  if (json) {
+    out << stepDownToJson(reply).dump() << std::endl;
+  } else {
+    out << formatStepDown(reply) << std::endl;
+  }
+  return kExitOk;
+}
+
+int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
+               CallCanceller* canceller) {
+  std::string error;
+  const std::optional<Endpoint> endpoint = parseEndpoint(options.endpoint, &error);
+  if (!endpoint) {
+    err << "quoratectl: --endpoint: " << error << std::endl;
+    return kExitUsage;
+  }
+  DirectorClient client(*endpoint, std::chrono::milliseconds(options.timeoutMs), canceller);
+  switch (options.command) {
+    case Command::kStatus:
+      return runStatus(client, options.json, out, err, canceller);
+    case Command::kWatch:
+      return runWatch(client, options.json, options.count, out, err, canceller);
+    case Command::kStepDown:
+      return runStepDown(client, options.force, options.json, out, err, canceller);
+    case Command::kNone:
+      break;
+  }
+  err << "quoratectl: no command given" << std::endl;
+  return kExitUsage;
+}
+
+}  // namespace quorate::client

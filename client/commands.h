@@ -1,0 +1,54 @@
+// quoratectl's command line and commands: options, exit codes, and one function per command.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "client/director_client.h"
+#include "client/interrupt.h"
+
+namespace quorate::client {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
+inline constexpr int kExitUsage = 2;          // bad command line
+inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
+
+enum class Command { kNone, kStatus, kWatch, kStepDown };
+
+struct CliOptions {
+  std::string endpoint = std::string(kDefaultEndpoint);
+  int timeoutMs = static_cast<int>(kDefaultTimeout.count());
+  Command command = Command::kNone;
+  bool json = false;
+  std::uint64_t count = 0;  // watch: stop after this many updates; 0: never
+  bool force = false;       // step-down
+};
+
+// Declares the options and subcommands on `app`; parsing fills `options`.
+// --endpoint (or $QUORATE_ENDPOINT) is validated here, before anything is dialled.
+void configureCli(CLI::App& app, CliOptions& options);
+
+// Parses argv with an app set up by configureCli. Returns nullopt to go on, or the
+// exit status when parsing ended the program (--help: 0, bad arguments: kExitUsage;
+// CLI11's message printed).
+std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
+                            std::ostream& err);
+
+// Each command writes its result to `out`, errors to `err`, and returns the exit status.
+int runStatus(DirectorClient& client, bool json, std::ostream& out, std::ostream& err,
+              const CallCanceller* canceller = nullptr);
+int runWatch(DirectorClient& client, bool json, std::uint64_t count, std::ostream& out,
+             std::ostream& err, const CallCanceller* canceller = nullptr);
+int runStepDown(DirectorClient& client, bool force, bool json, std::ostream& out, std::ostream& err,
+                const CallCanceller* canceller = nullptr);
+
+// Dials options.endpoint and runs options.command.
+int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
+               CallCanceller* canceller = nullptr);
+
+}  // namespace quorate::client

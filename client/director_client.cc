@@ -1,0 +1,85 @@
+// The Director RPCs of quoratectl: deadlines, cancellation and the watch stream.
+#include "client/director_client.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+
+namespace quorate::client {
+namespace {
+
+// How often the connection wait of watch looks at the canceller.
+constexpr std::chrono::milliseconds kCancelCheck{50};
+
+}  // namespace
+
+DirectorClient::DirectorClient(const Endpoint& endpoint, std::chrono::milliseconds timeout,
+                               CallCanceller* canceller)
+    : target_(endpoint.target()), timeout_(timeout), canceller_(canceller) {
+  grpc::ChannelArguments args;
+  // Directors are dialled directly on the management network, never via a proxy.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  stub_ = quorate::v1::Director::NewStub(channel_);
+}
+
+grpc::Status DirectorClient::status(quorate::v1::StatusReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  CallCanceller::Attach attach(canceller_, &context);
+  return stub_->Status(&context, quorate::v1::StatusRequest(), reply);
+}
+
+grpc::Status DirectorClient::stepDown(bool force, quorate::v1::StepDownReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  CallCanceller::Attach attach(canceller_, &context);
+  quorate::v1::StepDownRequest request;
+  request.set_force(force);
+  return stub_->StepDown(&context, request, reply);
+}
+
+grpc::Status DirectorClient::waitForChannel() {
+  const auto deadline = std::chrono::system_clock::now() + timeout_;
+  grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    if (canceller_ != nullptr && canceller_->cancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "interrupted");
+    }
+    const auto now = std::chrono::system_clock::now();
+    if (now >= deadline) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "no connection within " + std::to_string(timeout_.count()) + " ms");
+    }
+    channel_->WaitForStateChange(state, std::min(deadline, now + kCancelCheck));
+    state = channel_->GetState(/*try_to_connect=*/true);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DirectorClient::watch(const UpdateFn& onUpdate) {
+  if (grpc::Status ready = waitForChannel(); !ready.ok()) return ready;
+
+  // No deadline: the stream lives until it ends, is stopped or is interrupted.
+  grpc::ClientContext context;
+  CallCanceller::Attach attach(canceller_, &context);
+  std::unique_ptr<grpc::ClientReader<quorate::v1::StatusReply>> reader =
+      stub_->WatchStatus(&context, quorate::v1::StatusRequest());
+  quorate::v1::StatusReply update;
+  bool stopped = false;
+  while (reader->Read(&update)) {
+    if (!onUpdate(update)) {
+      stopped = true;
+      context.TryCancel();
+      break;
+    }
+  }
+  grpc::Status finished = reader->Finish();
+  if (stopped) return grpc::Status::OK;
+  return finished;
+}
+
+}  // namespace quorate::client

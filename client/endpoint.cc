@@ -1,0 +1,92 @@
+// HOST:PORT parsing for quoratectl's --endpoint.
+#include "client/endpoint.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace quorate::client {
+namespace {
+
+constexpr std::size_t kMaxHostLength = 253;
+
+std::optional<Endpoint> fail(std::string* error, std::string message) {
+  if (error != nullptr) *error = std::move(message);
+  return std::nullopt;
+}
+
+bool validHostName(std::string_view host) {
+  if (host.empty() || host.size() > kMaxHostLength) return false;
+  if (host.front() == '.' || host.front() == '-') return false;
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool validIpv6(std::string_view host) {
+  std::string copy(host);
+  in6_addr addr{};
+  return inet_pton(AF_INET6, copy.c_str(), &addr) == 1;
+}
+
+}  // namespace
+
+std::string Endpoint::target() const {
+  std::string port_text = std::to_string(port);
+  return ipv6 ? "[" + host + "]:" + port_text : host + ":" + port_text;
+}
+
+std::optional<Endpoint> parseEndpoint(std::string_view text, std::string* error) {
+  const std::string quoted = "\"" + std::string(text) + "\"";
+  if (text.empty()) return fail(error, "empty endpoint, expected HOST:PORT");
+
+  Endpoint result;
+  std::string_view port_text;
+  if (text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return fail(error, quoted + ": missing ']' after the IPv6 address");
+    }
+    result.host = std::string(text.substr(1, close - 1));
+    result.ipv6 = true;
+    if (!validIpv6(result.host)) {
+      return fail(error, quoted + ": \"" + result.host + "\" is not an IPv6 address");
+    }
+    const std::string_view rest = text.substr(close + 1);
+    if (rest.empty() || rest.front() != ':') {
+      return fail(error, quoted + ": expected [IPV6]:PORT");
+    }
+    port_text = rest.substr(1);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return fail(error, quoted + ": missing port, expected HOST:PORT");
+    }
+    const std::string_view host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) {
+      return fail(error, quoted + ": write IPv6 addresses as [IPV6]:PORT");
+    }
+    if (!validHostName(host)) {
+      return fail(error, quoted + ": bad host \"" + std::string(host) + "\"");
+    }
+    result.host = std::string(host);
+    port_text = text.substr(colon + 1);
+  }
+
+  if (port_text.empty()) return fail(error, quoted + ": missing port, expected HOST:PORT");
+  const bool digits =
+      std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  unsigned long port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (!digits || ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 ||
+      port > 65535) {
+    return fail(error, quoted + ": port must be a number from 1 to 65535");
+  }
+  result.port = static_cast<std::uint16_t>(port);
+  return result;
+}
+
+}  // namespace quorate::client

@@ -1,0 +1,61 @@
+// Unary callback-API calls of Peer.Exchange, one per lease message.
+#include "common/peer_client.h"
+
+#include "common/convert.h"
+
+namespace quorate {
+
+std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+PeerClient::PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster,
+                       std::string secret, std::string fromName, lease::Duration timeout)
+    : stub_(v1::Peer::NewStub(std::move(channel))),
+      cluster_(std::move(cluster)),
+      secret_(std::move(secret)),
+      fromName_(std::move(fromName)),
+      timeout_(timeout) {}
+
+namespace {
+struct Call {
+  grpc::ClientContext ctx;
+  v1::ExchangeRequest req;
+  v1::ExchangeReply resp;
+  PeerClient::Callback done;
+};
+}  // namespace
+
+void PeerClient::send(const lease::Message& m, Callback done) {
+  auto* call = new Call;
+  call->done = std::move(done);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  call->req.set_cluster(cluster_);
+  call->req.set_secret(secret_);
+  call->req.set_from_name(fromName_);
+  toProto(m, *call->req.mutable_message());
+  stub_->async()->Exchange(&call->ctx, &call->req, &call->resp, [call](grpc::Status status) {
+    std::unique_ptr<Call> owned(call);
+    std::vector<lease::Message> replies;
+    if (status.ok()) {
+      for (const auto& pm : owned->resp.messages()) {
+        lease::Message reply;
+        if (auto err = fromProto(pm, reply)) {
+          status = grpc::Status(grpc::StatusCode::INTERNAL, "malformed reply: " + *err);
+          replies.clear();
+          break;
+        }
+        replies.push_back(std::move(reply));
+      }
+    }
+    owned->done(status, std::move(replies));
+  });
+}
+
+}  // namespace quorate

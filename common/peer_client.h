@@ -1,0 +1,39 @@
+// Client side of the lease protocol: sends one lease message to a peer as a unary
+// gRPC call and hands back the peer's replies. Non-blocking; thread-safe.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lease/messages.h"
+#include "quorate/v1/quorate.grpc.pb.h"
+
+namespace quorate {
+
+// A channel that reconnects quickly (a peer that comes back must be heard within
+// a lease period, not after gRPC's default back-off of up to two minutes).
+std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address);
+
+class PeerClient {
+ public:
+  // Called on a gRPC thread. On failure `status` is not OK and replies are empty.
+  using Callback = std::function<void(const grpc::Status& status, std::vector<lease::Message>)>;
+
+  PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string secret,
+             std::string fromName, lease::Duration timeout);
+
+  void send(const lease::Message& m, Callback done);
+
+ private:
+  std::unique_ptr<v1::Peer::Stub> stub_;
+  std::string cluster_;
+  std::string secret_;
+  std::string fromName_;
+  lease::Duration timeout_;
+};
+
+}  // namespace quorate

@@ -1,0 +1,31 @@
+// Signals are taken synchronously with sigwait, so no handler runs inside gRPC or Asio.
+#include "common/signals.h"
+
+#include <csignal>
+
+namespace quorate {
+namespace {
+sigset_t stopSet() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  return s;
+}
+}  // namespace
+
+void blockStopSignals() {
+  sigset_t s = stopSet();
+  pthread_sigmask(SIG_BLOCK, &s, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int waitForStopSignal() {
+  sigset_t s = stopSet();
+  int sig = 0;
+  while (sigwait(&s, &sig) != 0) {
+  }
+  return sig;
+}
+
+}  // namespace quorate

@@ -1,0 +1,113 @@
+// Atomic, fsync'd persistence of an acceptor's highest epoch.
+#include "common/state_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace quorate {
+namespace {
+
+constexpr const char* kHeader = "quorate-acceptor-state 1";
+
+StateError sysError(const std::string& path, const std::string& what) {
+  return StateError{path, what, std::error_code(errno, std::generic_category())};
+}
+
+bool parseField(const std::string& line, const std::string& key, std::uint64_t& out) {
+  if (line.rfind(key + " ", 0) != 0) return false;
+  const char* b = line.data() + key.size() + 1;
+  const char* e = line.data() + line.size();
+  auto [p, ec] = std::from_chars(b, e, out);
+  return ec == std::errc() && p == e;
+}
+
+bool writeAll(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string StateError::message() const {
+  std::string m = path + ": " + what;
+  if (code) m += ": " + code.message();
+  return m;
+}
+
+std::variant<lease::DurableState, StateError> StateFile::load() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec) && !ec) return lease::DurableState{};
+  std::ifstream in(path_);
+  if (!in) return sysError(path_, "cannot open state file");
+  std::string header, epochLine, ownerLine, extra;
+  std::getline(in, header);
+  std::getline(in, epochLine);
+  std::getline(in, ownerLine);
+  if (header != kHeader) {
+    return StateError{path_, "line 1: expected '" + std::string(kHeader) + "'", {}};
+  }
+  std::uint64_t epoch = 0, owner = 0;
+  if (!parseField(epochLine, "max_epoch", epoch)) {
+    return StateError{path_, "line 2: expected 'max_epoch <n>'", {}};
+  }
+  if (!parseField(ownerLine, "owner", owner) || owner >= lease::kNodeCount) {
+    return StateError{path_, "line 3: expected 'owner <0|1|2>'", {}};
+  }
+  if (std::getline(in, extra) && !extra.empty()) {
+    return StateError{path_, "line 4: unexpected content", {}};
+  }
+  return lease::DurableState{epoch, static_cast<lease::NodeId>(owner)};
+}
+
+std::optional<StateError> StateFile::store(const lease::DurableState& s) const {
+  std::ostringstream text;
+  text << kHeader << "\nmax_epoch " << s.maxEpoch << "\nowner " << s.maxEpochOwner << "\n";
+  const std::string tmp = path_ + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return sysError(tmp, "cannot create");
+  if (!writeAll(fd, text.str())) {
+    auto e = sysError(tmp, "write failed");
+    ::close(fd);
+    return e;
+  }
+  if (::fsync(fd) != 0) {
+    auto e = sysError(tmp, "fsync failed");
+    ::close(fd);
+    return e;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) return sysError(path_, "rename failed");
+  const std::string dir = std::filesystem::path(path_).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return sysError(dir, "cannot open directory");
+  const bool ok = ::fsync(dfd) == 0;
+  auto e = ok ? std::optional<StateError>() : sysError(dir, "directory fsync failed");
+  ::close(dfd);
+  return e;
+}
+
+std::optional<StateError> ensureDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return StateError{dir, "cannot create state directory", ec};
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return StateError{dir, "state_dir is not a directory", ec};
+  }
+  return std::nullopt;
+}
+
+}  // namespace quorate

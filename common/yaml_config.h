@@ -1,0 +1,161 @@
+// Shared YAML config parsing: typed getters whose errors name the file, the line and the key.
+//
+// Every problem is reported as a quorate::ConfigError whose text reads
+//   <file>:<line>: <key.path>: <what is wrong>
+// (the line is left out when there is none, e.g. for a missing top-level key). Parsers wrap
+// their work in guarded() so that no yaml-cpp or other exception escapes.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config_error.h"
+
+namespace quorate::config {
+
+// Limits shared by the configs.
+inline constexpr std::int64_t kMaxMillis = 86'400'000;         // one day
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;        // a config file, 1 MiB
+inline constexpr std::size_t kMaxSecretBytes = 64 << 10;       // a secret file, 64 KiB
+inline constexpr std::size_t kMaxIdLength = 64;                // [A-Za-z0-9._-]{1,64}
+inline constexpr std::string_view kDefaultLogLevel = "info";
+
+class Document;
+class Map;
+
+// One node of a document, with the key path that leads to it ("directors[1].address") and the
+// line to blame for it (1-based; 0 when unknown). Valid while its Document lives.
+class Value {
+ public:
+  Value(const Document& doc, YAML::Node node, std::string key, int line);
+
+  const std::string& key() const { return key_; }
+  int line() const { return line_; }
+  const YAML::Node& node() const { return node_; }
+  const Document& document() const { return *doc_; }
+
+  // Throws ConfigError "<file>:<line>: <key>: <what>".
+  [[noreturn]] void fail(const std::string& what) const;
+
+  // A non-empty scalar without control characters.
+  std::string asString() const;
+  // A name made of [A-Za-z0-9._-], 1 to kMaxIdLength characters.
+  std::string asId() const;
+  // A decimal integer in [min, max]; `unit` names what it counts, for messages.
+  std::int64_t asInt(std::int64_t min, std::int64_t max, std::string_view unit) const;
+  // An integer number of milliseconds in [min, max].
+  std::chrono::milliseconds asMillis(std::int64_t min = 1, std::int64_t max = kMaxMillis) const;
+  // "host:port" or "[ipv6]:port"; see hostPortError().
+  std::string asHostPort() const;
+  // A path; a relative one is resolved against the config file's directory. Made absolute.
+  std::string asPath() const;
+  // One of `choices`, exactly.
+  std::string asOneOf(std::initializer_list<std::string_view> choices) const;
+  // A mapping whose keys must all be in `allowed`; unknown and duplicate keys are errors.
+  Map asMap(std::initializer_list<std::string_view> allowed) const;
+  // A sequence; its items are named "<key>[i]".
+  std::vector<Value> asList() const;
+
+ private:
+  const Document* doc_;
+  YAML::Node node_;
+  std::string key_;
+  int line_;
+};
+
+// A checked mapping: only allowed keys, none twice.
+class Map {
+ public:
+  Map(const Value& self, std::initializer_list<std::string_view> allowed);
+
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  // Throws "<key>: missing required key" (at the mapping's line) when absent.
+  Value required(std::string_view name) const;
+  std::optional<Value> optional(std::string_view name) const;
+  // The full key path of `name` in this mapping, e.g. "timers.quarantine_ms".
+  std::string keyOf(std::string_view name) const;
+  // The mapping itself.
+  const Value& value() const { return self_; }
+
+ private:
+  struct Entry {
+    std::string name;
+    YAML::Node node;
+    int line;
+  };
+  const Entry* find(std::string_view name) const;
+
+  Value self_;
+  std::vector<Entry> entries_;
+};
+
+// One parsed config file: its name for messages, its directory for relative paths.
+class Document {
+ public:
+  // Parses `text` as exactly one YAML document whose root is a mapping. `path` is where the text
+  // came from; it is only used in messages and to resolve relative paths.
+  Document(std::string path, const std::string& text);
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  const std::string& path() const { return path_; }
+  // The root mapping, checked against `allowed`.
+  Map root(std::initializer_list<std::string_view> allowed) const;
+  // `p` if absolute, else `p` relative to the directory of path(); absolute and normalised.
+  std::string resolve(const std::string& p) const;
+  // Throws ConfigError "<path>[:<line>]: [<key>: ]<what>".
+  [[noreturn]] void fail(int line, std::string_view key, const std::string& what) const;
+
+ private:
+  std::string path_;
+  YAML::Node root_;
+};
+
+// "<path>[:<line>]: [<key>: ]<what>" — the one format of every config error.
+std::string formatError(std::string_view path, int line, std::string_view key,
+                        std::string_view what);
+
+// `s` in double quotes with control characters escaped, cut after `max` bytes. For messages.
+std::string quote(std::string_view s, std::size_t max = 60);
+
+// Why `s` is not a valid "host:port" (or "[ipv6]:port") with a port in 1..65535, or nullopt.
+// Hosts are IPv4 addresses, bracketed IPv6 addresses or DNS names.
+std::optional<std::string> hostPortError(std::string_view s);
+
+// Reads a whole file of at most `maxBytes`. On failure returns nullopt and sets `error` to a
+// reason such as "No such file or directory".
+std::optional<std::string> readFile(const std::string& path, std::size_t maxBytes,
+                                    std::string& error);
+
+// Reads a config file; throws ConfigError "<path>: cannot read: <reason>".
+std::string readConfigFile(const std::string& path);
+
+// The shared secret of `m`: exactly one of `secret` (inline) or `secret_file` (a path, resolved
+// like asPath(), whose content is trimmed of surrounding whitespace). Must not be empty.
+std::string readSecret(const Map& m);
+
+// `log_level` of `m`, one of trace|debug|info|warn|error; kDefaultLogLevel when absent.
+std::string readLogLevel(const Map& m);
+
+// Rethrows the exception being handled as a ConfigError naming `path` (a ConfigError as is, a
+// yaml-cpp error with its line). Call only from a catch block.
+[[noreturn]] void rethrowAsConfigError(const std::string& path);
+
+// Runs `parse` and turns any exception it throws into a ConfigError naming `path`.
+template <typename F>
+decltype(auto) guarded(const std::string& path, F&& parse) {
+  try {
+    return parse();
+  } catch (...) {
+    rethrowAsConfigError(path);
+  }
+}
+
+}  // namespace quorate::config

@@ -1,0 +1,59 @@
+// quorate-director: holds the cluster's lease with its peer director and the arbiter.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "common/config_error.h"
+#include "common/logging.h"
+#include "common/signals.h"
+#include "common/state_file.h"
+#include "server/config.h"
+#include "server/director.h"
+
+int main(int argc, char** argv) {
+  using namespace quorate;
+  CLI::App app{"quorate-director: a split-brain-safe director of an LVS cluster"};
+  std::string configPath;
+  bool check = false;
+  app.add_option("-c,--config", configPath, "configuration file (YAML)")->required();
+  app.add_flag("--check", check, "validate the configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  server::DirectorConfig config;
+  try {
+    config = server::loadDirectorConfig(configPath);
+  } catch (const ConfigError& e) {
+    std::cerr << "quorate-director: " << e.what() << "\n";
+    return 2;
+  }
+  if (check) {
+    std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node
+              << ")\n";
+    return 0;
+  }
+  blockStopSignals();
+  if (auto err = setupLogging(config.node, config.logLevel)) {
+    std::cerr << "quorate-director: " << *err << "\n";
+    return 2;
+  }
+  if (auto err = ensureDirectory(config.stateDir)) {
+    spdlog::critical("{}", err->message());
+    return 1;
+  }
+  std::unique_ptr<server::Director> director;
+  try {
+    director = std::make_unique<server::Director>(config);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot load state: {}", e.what());
+    return 1;
+  }
+  if (auto err = director->start()) {
+    spdlog::critical("{}", *err);
+    return 1;
+  }
+  const int sig = waitForStopSignal();
+  spdlog::info("signal {}: handing over and shutting down", sig);
+  director->stop();
+  return 0;
+}

@@ -1,0 +1,128 @@
+// Unit tests of quoratectl's command line: defaults, environment, validation, exit statuses.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <sstream>
+#include <vector>
+
+#include "client/commands.h"
+
+namespace quorate::client {
+namespace {
+
+struct Parsed {
+  std::optional<int> exit;
+  CliOptions options;
+  std::string out;
+  std::string err;
+};
+
+Parsed parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "quoratectl");
+  Parsed p;
+  CLI::App app;
+  configureCli(app, p.options);
+  std::ostringstream out;
+  std::ostringstream err;
+  p.exit = parseCli(app, static_cast<int>(args.size()), args.data(), out, err);
+  p.out = out.str();
+  p.err = err.str();
+  return p;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { unsetenv(std::string(kEndpointEnv).c_str()); }
+  void TearDown() override { unsetenv(std::string(kEndpointEnv).c_str()); }
+};
+
+TEST_F(CliTest, Defaults) {
+  Parsed p = parse({"status"});
+  EXPECT_FALSE(p.exit);
+  EXPECT_EQ(p.options.command, Command::kStatus);
+  EXPECT_EQ(p.options.endpoint, "127.0.0.1:7101");
+  EXPECT_EQ(p.options.timeoutMs, 2000);
+  EXPECT_FALSE(p.options.json);
+}
+
+TEST_F(CliTest, GlobalOptionsBeforeOrAfterTheCommand) {
+  Parsed p = parse({"--endpoint", "[::1]:9000", "--timeout-ms", "150", "status", "--json"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.endpoint, "[::1]:9000");
+  EXPECT_EQ(p.options.timeoutMs, 150);
+  EXPECT_TRUE(p.options.json);
+  p = parse({"status", "--endpoint", "db1:7101"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.endpoint, "db1:7101");
+}
+
+TEST_F(CliTest, WatchAndStepDownOptions) {
+  Parsed p = parse({"watch", "--json", "--count", "3"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.command, Command::kWatch);
+  EXPECT_EQ(p.options.count, 3u);
+  EXPECT_TRUE(p.options.json);
+  p = parse({"step-down", "--force"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.command, Command::kStepDown);
+  EXPECT_TRUE(p.options.force);
+}
+
+TEST_F(CliTest, EndpointFromEnvironment) {
+  setenv(std::string(kEndpointEnv).c_str(), "10.1.2.3:7200", 1);
+  Parsed p = parse({"status"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.endpoint, "10.1.2.3:7200");
+  p = parse({"--endpoint", "10.9.9.9:1", "status"});
+  EXPECT_EQ(p.options.endpoint, "10.9.9.9:1");  // the flag wins
+}
+
+TEST_F(CliTest, BadEndpointInEnvironmentIsAUsageError) {
+  setenv(std::string(kEndpointEnv).c_str(), "nohost", 1);
+  Parsed p = parse({"status"});
+  EXPECT_EQ(p.exit, kExitUsage);
+  EXPECT_NE(p.err.find("missing port"), std::string::npos) << p.err;
+}
+
+TEST_F(CliTest, BadArgumentsExitTwo) {
+  const std::vector<std::vector<const char*>> cases = {
+      {"--endpoint", "nohost", "status"},
+      {"--endpoint", "host:0", "status"},
+      {"--endpoint", "::1:80", "status"},
+      {"--timeout-ms", "0", "status"},
+      {"--timeout-ms", "soon", "status"},
+      {},
+      {"frobnicate"},
+      {"status", "extra"},
+      {"watch", "--count", "0"},
+      {"watch", "--count", "-1"},
+      {"step-down", "--hard"},
+      {"status", "watch"},
+  };
+  for (const auto& args : cases) {
+    Parsed p = parse(args);
+    std::string joined;
+    for (const char* a : args) joined += std::string(a) + " ";
+    EXPECT_EQ(p.exit, kExitUsage) << joined;
+    EXPECT_FALSE(p.err.empty()) << joined;
+  }
+}
+
+TEST_F(CliTest, HelpExitsZero) {
+  Parsed p = parse({"--help"});
+  EXPECT_EQ(p.exit, kExitOk);
+  EXPECT_NE(p.out.find("step-down"), std::string::npos) << p.out;
+}
+
+TEST_F(CliTest, RunCommandRejectsABadEndpointItself) {
+  CliOptions options;
+  options.command = Command::kStatus;
+  options.endpoint = "nohost";
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(runCommand(options, out, err), kExitUsage);
+  EXPECT_TRUE(out.str().empty());
+}
+
+}  // namespace
+}  // namespace quorate::client

@@ -1,0 +1,192 @@
+// Unit tests of quoratectl's rendering: JSON fields and nulls, the status table, code names.
+#include "client/format.h"
+
+#include <gtest/gtest.h>
+
+namespace quorate::client {
+namespace {
+
+using quorate::v1::NodeStatus;
+using quorate::v1::StatusReply;
+
+void addNode(StatusReply* reply, const std::string& id, const std::string& role, bool reachable,
+             std::int64_t last_seen_ms, const std::string& address, bool self) {
+  NodeStatus* n = reply->add_nodes();
+  n->set_id(id);
+  n->set_role(role);
+  n->set_reachable(reachable);
+  n->set_last_seen_ms(last_seen_ms);
+  n->set_address(address);
+  n->set_self(self);
+}
+
+StatusReply demoReply() {
+  StatusReply r;
+  r.set_cluster("demo");
+  r.set_node("alpha");
+  r.set_role("holder");
+  r.set_role_reason("won round 7");
+  r.set_holder("alpha");
+  r.set_epoch(7);
+  r.set_lease_remaining_ms(1433);
+  r.set_version(42);
+  r.set_preferred("alpha");
+  addNode(&r, "alpha", "holder", true, 0, "127.0.0.1:7101", true);
+  addNode(&r, "beta", "standby", true, 112, "127.0.0.1:7102", false);
+  addNode(&r, "arbiter", "arbiter", true, 98, "127.0.0.1:7100", false);
+  return r;
+}
+
+TEST(StatusToJson, HasEveryField) {
+  const nlohmann::json j = statusToJson(demoReply());
+  EXPECT_EQ(j["cluster"], "demo");
+  EXPECT_EQ(j["node"], "alpha");
+  EXPECT_EQ(j["role"], "holder");
+  EXPECT_EQ(j["role_reason"], "won round 7");
+  EXPECT_EQ(j["holder"], "alpha");
+  EXPECT_EQ(j["epoch"], 7u);
+  EXPECT_EQ(j["lease_remaining_ms"], 1433);
+  EXPECT_EQ(j["preferred"], "alpha");
+  EXPECT_EQ(j["version"], 42u);
+  ASSERT_TRUE(j["nodes"].is_array());
+  ASSERT_EQ(j["nodes"].size(), 3u);
+  const nlohmann::json beta = j["nodes"][1];
+  EXPECT_EQ(beta, nlohmann::json::parse(R"({"id":"beta","role":"standby","reachable":true,
+      "last_seen_ms":112,"address":"127.0.0.1:7102","self":false})"));
+  EXPECT_EQ(j["nodes"][0]["self"], true);
+  EXPECT_EQ(j.size(), 10u) << j.dump();
+}
+
+TEST(StatusToJson, EmptyHolderPreferredAndNeverSeenAreNull) {
+  StatusReply r = demoReply();
+  r.clear_holder();
+  r.clear_preferred();
+  r.set_role_reason("");
+  r.mutable_nodes(1)->set_last_seen_ms(-1);
+  r.mutable_nodes(1)->set_reachable(false);
+  const nlohmann::json j = statusToJson(r);
+  EXPECT_TRUE(j["holder"].is_null());
+  EXPECT_TRUE(j["preferred"].is_null());
+  EXPECT_EQ(j["role_reason"], "");
+  EXPECT_TRUE(j["nodes"][1]["last_seen_ms"].is_null());
+  EXPECT_EQ(j["nodes"][1]["reachable"], false);
+  EXPECT_EQ(j["nodes"][0]["last_seen_ms"], 0);
+}
+
+TEST(StatusToJson, EmptyReplyStillHasTheShape) {
+  const nlohmann::json j = statusToJson(StatusReply());
+  for (const char* key : {"cluster", "node", "role", "role_reason", "holder", "epoch",
+                          "lease_remaining_ms", "preferred", "version", "nodes"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_TRUE(j["nodes"].is_array());
+  EXPECT_TRUE(j["nodes"].empty());
+}
+
+TEST(StatusToJson, LargeCountersStayExact) {
+  StatusReply r;
+  r.set_epoch(UINT64_MAX);
+  r.set_version(UINT64_MAX - 1);
+  const nlohmann::json j = nlohmann::json::parse(statusToJson(r).dump());
+  EXPECT_EQ(j["epoch"].get<std::uint64_t>(), UINT64_MAX);
+  EXPECT_EQ(j["version"].get<std::uint64_t>(), UINT64_MAX - 1);
+}
+
+TEST(WatchUpdateToJson, AddsElapsed) {
+  const nlohmann::json j = watchUpdateToJson(demoReply(), std::chrono::milliseconds(1500));
+  EXPECT_EQ(j["elapsed_ms"], 1500);
+  EXPECT_EQ(j["epoch"], 7u);
+  EXPECT_EQ(j.dump().find('\n'), std::string::npos);
+}
+
+TEST(FormatStatus, MatchesTheDocumentedTable) {
+  EXPECT_EQ(formatStatus(demoReply()),
+            "cluster demo  node alpha  role holder  epoch 7  lease 1433 ms left\n"
+            "holder alpha (preferred alpha)\n"
+            "NODE      ROLE      REACHABLE  LAST SEEN  ADDRESS\n"
+            "alpha *   holder    yes        -          127.0.0.1:7101\n"
+            "beta      standby   yes        112 ms     127.0.0.1:7102\n"
+            "arbiter   arbiter   yes        98 ms      127.0.0.1:7100\n");
+}
+
+TEST(FormatStatus, ShowsReasonNoHolderAndNeverSeen) {
+  StatusReply r;
+  r.set_cluster("demo");
+  r.set_node("beta");
+  r.set_role("quarantine");
+  r.set_role_reason("restarted, silent for 1800 ms");
+  r.set_epoch(3);
+  addNode(&r, "alpha", "unknown", false, -1, "10.0.0.1:7101", false);
+  addNode(&r, "beta-with-a-long-name", "quarantine", true, 0, "[::1]:7102", true);
+  addNode(&r, "arbiter", "arbiter", true, 25'000, "10.0.0.3:7100", false);
+  EXPECT_EQ(formatStatus(r),
+            "cluster demo  node beta  role quarantine (restarted, silent for 1800 ms)  epoch 3  "
+            "no lease\n"
+            "holder none\n"
+            "NODE                     ROLE        REACHABLE  LAST SEEN  ADDRESS\n"
+            "alpha                    unknown     no         never      10.0.0.1:7101\n"
+            "beta-with-a-long-name *  quarantine  yes        -          [::1]:7102\n"
+            "arbiter                  arbiter     yes        25.0 s     10.0.0.3:7100\n");
+}
+
+TEST(FormatStatus, HidesReasonForHolderAndStandby) {
+  StatusReply r = demoReply();
+  EXPECT_EQ(formatStatus(r).find("won round"), std::string::npos);
+  r.set_role("candidate");
+  EXPECT_NE(formatStatus(r).find("role candidate (won round 7)"), std::string::npos);
+}
+
+TEST(FormatWatchLine, OneLineWithTimestamp) {
+  StatusReply r = demoReply();
+  r.mutable_nodes(1)->set_reachable(false);
+  EXPECT_EQ(formatWatchLine(r, std::chrono::milliseconds(12'345)),
+            "[    12.345] v42  node alpha  role holder  holder alpha  epoch 7  "
+            "lease 1433 ms left  peers beta DOWN, arbiter up");
+}
+
+TEST(StepDown, TextAndJson) {
+  quorate::v1::StepDownReply reply;
+  reply.set_released_epoch(7);
+  reply.set_handed_to("beta");
+  EXPECT_EQ(formatStepDown(reply), "released epoch 7, handed to beta");
+  EXPECT_EQ(stepDownToJson(reply),
+            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta"})"));
+  reply.clear_handed_to();
+  EXPECT_EQ(formatStepDown(reply), "released epoch 7, handed to nobody");
+  EXPECT_TRUE(stepDownToJson(reply)["handed_to"].is_null());
+}
+
+TEST(StatusCodeName, NamesEveryCode) {
+  const std::pair<grpc::StatusCode, const char*> names[] = {
+      {grpc::StatusCode::OK, "OK"},
+      {grpc::StatusCode::CANCELLED, "CANCELLED"},
+      {grpc::StatusCode::UNKNOWN, "UNKNOWN"},
+      {grpc::StatusCode::INVALID_ARGUMENT, "INVALID_ARGUMENT"},
+      {grpc::StatusCode::DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"},
+      {grpc::StatusCode::NOT_FOUND, "NOT_FOUND"},
+      {grpc::StatusCode::ALREADY_EXISTS, "ALREADY_EXISTS"},
+      {grpc::StatusCode::PERMISSION_DENIED, "PERMISSION_DENIED"},
+      {grpc::StatusCode::RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"},
+      {grpc::StatusCode::FAILED_PRECONDITION, "FAILED_PRECONDITION"},
+      {grpc::StatusCode::ABORTED, "ABORTED"},
+      {grpc::StatusCode::OUT_OF_RANGE, "OUT_OF_RANGE"},
+      {grpc::StatusCode::UNIMPLEMENTED, "UNIMPLEMENTED"},
+      {grpc::StatusCode::INTERNAL, "INTERNAL"},
+      {grpc::StatusCode::UNAVAILABLE, "UNAVAILABLE"},
+      {grpc::StatusCode::DATA_LOSS, "DATA_LOSS"},
+      {grpc::StatusCode::UNAUTHENTICATED, "UNAUTHENTICATED"},
+  };
+  for (const auto& [code, name] : names) EXPECT_EQ(statusCodeName(code), name);
+  EXPECT_EQ(statusCodeName(static_cast<grpc::StatusCode>(99)), "CODE_99");
+}
+
+TEST(FormatRpcError, EndpointCodeAndMessage) {
+  EXPECT_EQ(formatRpcError("127.0.0.1:7101",
+                           grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused")),
+            "quoratectl: 127.0.0.1:7101: UNAVAILABLE: connection refused");
+  EXPECT_EQ(formatRpcError("[::1]:7101", grpc::Status(grpc::StatusCode::INTERNAL, "")),
+            "quoratectl: [::1]:7101: INTERNAL");
+}
+
+}  // namespace
+}  // namespace quorate::client

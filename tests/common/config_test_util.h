@@ -1,0 +1,133 @@
+// Helpers for the config tests: scratch directories, line edits and mutated (fuzz-ish) inputs.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <typeinfo>
+#include <vector>
+
+#include "common/config_error.h"
+
+namespace quorate::testutil {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "quorate-cfg-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` to `name` in this directory and returns the file's path.
+  std::string write(const std::string& name, const std::string& content) const {
+    const std::string p = file(name);
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+inline std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Replaces `count` lines starting at 1-based `first` by the lines of `replacement` (none when it
+// is empty); count 0 inserts before `first`.
+inline std::string editLines(const std::string& text, int first, int count,
+                             const std::string& replacement) {
+  std::vector<std::string> lines = splitLines(text);
+  const auto at = lines.begin() + (first - 1);
+  lines.erase(at, at + count);
+  const std::vector<std::string> added = splitLines(replacement);
+  lines.insert(lines.begin() + (first - 1), added.begin(), added.end());
+  std::string out;
+  for (const std::string& line : lines) out += line + "\n";
+  return out;
+}
+
+// Broken variants of a valid file: every truncation, every byte deleted or replaced by a
+// YAML-significant character, every line duplicated, and random multi-byte damage.
+inline std::vector<std::string> mutationsOf(const std::string& valid, unsigned seed = 1) {
+  static const std::string kBytes = std::string(" :-[]{}\"'\n\t#&*!|>%@`09x\\,?.~") + '\0' +
+                                    "\xff\xc3\x01";
+  std::vector<std::string> out;
+  for (std::size_t n = 0; n < valid.size(); ++n) out.push_back(valid.substr(0, n));
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    out.push_back(valid.substr(0, i) + valid.substr(i + 1));
+    for (char c : kBytes) {
+      if (valid[i] == c) continue;
+      std::string s = valid;
+      s[i] = c;
+      out.push_back(std::move(s));
+    }
+  }
+  const std::vector<std::string> lines = splitLines(valid);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out.push_back(editLines(valid, static_cast<int>(i + 1), 0, lines[i]));
+  }
+  std::mt19937 rng(seed);
+  for (int k = 0; k < 2000; ++k) {
+    std::string s = valid;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const std::size_t pos = rng() % s.size();
+      switch (rng() % 3) {
+        case 0:
+          s[pos] = static_cast<char>(rng() % 256);
+          break;
+        case 1:
+          s.erase(pos, 1 + rng() % 8);
+          break;
+        default:
+          s.insert(pos, 1, kBytes[rng() % kBytes.size()]);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Every input must parse or throw a ConfigError that names `path`; nothing else may escape.
+// Returns how many parsed.
+inline int expectOnlyConfigErrors(const std::vector<std::string>& inputs, const std::string& path,
+                                  const std::function<void(const std::string&)>& parse) {
+  int parsed = 0;
+  for (const std::string& input : inputs) {
+    try {
+      parse(input);
+      ++parsed;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(path + ":", 0), 0u)
+          << "message does not start with the file: " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "unexpected exception " << typeid(e).name() << ": " << e.what()
+                    << "\ninput:\n" << input;
+    } catch (...) {
+      ADD_FAILURE() << "unexpected non-standard exception\ninput:\n" << input;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace quorate::testutil

@@ -1,0 +1,232 @@
+// DirectorNode driven by hand: acquisition, renewal, expiry, step-down, preemption.
+#include "lease/director_node.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <memory>
+
+namespace quorate::lease {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Three nodes on one perfect clock; messages are delivered in order unless the
+// link is cut. Small enough to follow by hand; the simulation does the rest.
+class Trio {
+ public:
+  explicit Trio(NodeConfig base = {}) {
+    for (NodeId d : {kDirectorA, kDirectorB}) {
+      NodeConfig c = base;
+      c.self = d;
+      directors_[d] = std::make_unique<DirectorNode>(c, DurableState{}, now_);
+    }
+    arbiter_ = std::make_unique<Acceptor>(kArbiter, base.timing.quarantine, base.timing.quarantine,
+                                          DurableState{}, now_);
+  }
+
+  DirectorNode& d(NodeId n) { return *directors_[n]; }
+  Acceptor& arbiter() { return *arbiter_; }
+  Time now() const { return now_; }
+  void cut(NodeId a, NodeId b) { cut_[a][b] = cut_[b][a] = true; }
+  void heal() { cut_ = {}; }
+  bool persisted(NodeId n) const { return persisted_[n]; }
+
+  void push(const Output& out) {
+    for (const auto& m : out.send) queue_.push_back(m);
+    for (const auto& c : out.changes) changes.push_back(c);
+  }
+
+  void deliverAll() {
+    while (!queue_.empty()) {
+      Message m = queue_.front();
+      queue_.pop_front();
+      if (cut_[m.from][m.to]) continue;
+      if (m.to == kArbiter) {
+        auto r = arbiter_->handle(now_, m);
+        persisted_[kArbiter] = persisted_[kArbiter] || r.persist;
+        if (r.reply) queue_.push_back(*r.reply);
+      } else {
+        auto out = directors_[m.to]->receive(now_, m);
+        persisted_[m.to] = persisted_[m.to] || out.persist;
+        push(out);
+      }
+    }
+  }
+
+  // Advances time in steps, firing every due timer and delivering all messages.
+  void run(Duration d, Duration step = milliseconds(1)) {
+    const Time end = now_ + d;
+    while (now_ < end) {
+      now_ += step;
+      for (NodeId n : {kDirectorA, kDirectorB}) {
+        if (directors_[n]->nextDeadline() <= now_) {
+          auto out = directors_[n]->tick(now_);
+          persisted_[n] = persisted_[n] || out.persist;
+          push(out);
+        }
+      }
+      deliverAll();
+      ASSERT_FALSE(directors_[0]->holds(now_) && directors_[1]->holds(now_)) << "two holders";
+    }
+  }
+
+  std::vector<RoleChange> changes;
+
+ private:
+  Time now_ = Time(milliseconds(5'000));
+  std::unique_ptr<DirectorNode> directors_[2];
+  std::unique_ptr<Acceptor> arbiter_;
+  std::deque<Message> queue_;
+  std::array<std::array<bool, kNodeCount>, kNodeCount> cut_{};
+  bool persisted_[kNodeCount] = {};
+};
+
+const Timing kT{};
+
+TEST(DirectorNode, StartsInQuarantineThenOneHolds) {
+  Trio t;
+  EXPECT_EQ(t.d(0).role(), Role::kQuarantine);
+  t.run(kT.quarantine - milliseconds(1));
+  EXPECT_EQ(t.d(0).role(), Role::kQuarantine);
+  t.run(3 * kT.renewInterval);
+  const int holders = t.d(0).holds(t.now()) + t.d(1).holds(t.now());
+  EXPECT_EQ(holders, 1);
+  const NodeId h = t.d(0).holds(t.now()) ? 0 : 1;
+  EXPECT_EQ(t.d(h).epoch(), 1u);
+  EXPECT_TRUE(t.persisted(kArbiter) || t.persisted(1 - h));
+  // The standby knows who holds, from its own acceptor.
+  auto l = t.d(1 - h).knownLease(t.now());
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->owner, h);
+  EXPECT_EQ(t.d(1 - h).role(), Role::kStandby);
+}
+
+TEST(DirectorNode, PreferredWinsColdStartAndRenewsSameEpoch) {
+  NodeConfig c;
+  c.preferred = kDirectorB;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(1).holds(t.now()));
+  const auto renewals = t.d(1).counters().renewals;
+  t.run(10 * kT.holderLease);
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(1).epoch(), 1u);
+  EXPECT_GE(t.d(1).counters().renewals, renewals + 25);
+}
+
+TEST(DirectorNode, IsolatedHolderStopsAtLeaseEndAndOtherTakesOverAfterAcceptorsLapse) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  const Time cutAt = t.now();
+  t.cut(0, 1);
+  t.cut(0, kArbiter);
+  t.run(kT.holderLease + milliseconds(1));
+  EXPECT_FALSE(t.d(0).holds(t.now()));
+  EXPECT_EQ(t.d(0).role() == Role::kHolder, false);
+  t.run(kT.acceptorLease);
+  ASSERT_TRUE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(1).epoch(), 2u);
+  EXPECT_LE(t.now() - cutAt, kT.holderLease + 2 * kT.acceptorLease);
+  // Healing does not bring the old holder back while the new one renews.
+  t.heal();
+  t.run(5 * kT.holderLease);
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(0).knownLease(t.now())->owner, kDirectorB);
+}
+
+TEST(DirectorNode, HolderKeepsLeaseWithoutArbiter) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  t.cut(0, kArbiter);
+  t.cut(1, kArbiter);
+  t.run(10 * kT.holderLease);
+  EXPECT_TRUE(t.d(0).holds(t.now()));
+  EXPECT_EQ(t.d(0).epoch(), 1u);
+}
+
+TEST(DirectorNode, StepDownHandsOverAtOnceWithHigherEpoch) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  EXPECT_FALSE(t.d(1).stepDown(t.now(), "test"));  // not the holder
+  auto out = t.d(0).stepDown(t.now(), "test");
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(t.d(0).holds(t.now()));
+  t.push(*out);
+  t.deliverAll();  // no time passes: the handover needs only messages
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(1).epoch(), 2u);
+  // Without preemption the old holder stays standby.
+  t.run(5 * kT.holderLease);
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(0).role(), Role::kStandby);
+}
+
+TEST(DirectorNode, PreferredPreemptsAfterDelay) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  c.preemptDelay = milliseconds(3000);
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  auto out = t.d(0).stepDown(t.now(), "test");
+  t.push(*out);
+  t.deliverAll();
+  ASSERT_TRUE(t.d(1).holds(t.now()));
+  t.run(milliseconds(2500));
+  EXPECT_TRUE(t.d(1).holds(t.now()));  // not before the delay
+  t.run(milliseconds(1500));
+  EXPECT_TRUE(t.d(0).holds(t.now()));
+  EXPECT_EQ(t.d(0).epoch(), 3u);
+}
+
+TEST(DirectorNode, FailedCampaignLeavesNoLeaseInOwnAcceptor) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  // B stops hearing A; it campaigns, the arbiter refuses (A's lease is live there).
+  t.cut(0, 1);
+  // A lost message is only noticed at the round's deadline (one renewal interval).
+  t.run(kT.acceptorLease + kT.renewInterval + milliseconds(50));
+  EXPECT_GT(t.d(1).counters().roundsFailed, 0u);
+  EXPECT_TRUE(t.d(0).holds(t.now()));
+  auto own = t.d(1).acceptor().lease(t.now());
+  EXPECT_FALSE(own && own->owner == kDirectorB) << "a lost campaign left a lease for itself";
+}
+
+TEST(DirectorNode, RoleChangesCarryEpochAndReason) {
+  Trio t;
+  t.run(kT.quarantine + kT.renewInterval);
+  bool sawHolder = false;
+  for (const auto& c : t.changes) {
+    EXPECT_FALSE(c.reason.empty());
+    if (c.to == Role::kHolder) {
+      sawHolder = true;
+      EXPECT_EQ(c.epoch, 1u);
+    }
+  }
+  EXPECT_TRUE(sawHolder);
+}
+
+TEST(DirectorNode, RestartedNodeStartsAboveItsDurableEpoch) {
+  NodeConfig c;
+  c.self = kDirectorA;
+  DirectorNode n(c, DurableState{41, 1}, Time(milliseconds(0)));
+  EXPECT_EQ(n.durable().maxEpoch, 41u);
+  EXPECT_EQ(n.role(), Role::kQuarantine);
+  EXPECT_EQ(n.nextDeadline(), Time(kT.quarantine));
+}
+
+}  // namespace
+}  // namespace quorate::lease

@@ -1,0 +1,81 @@
+// Seeded schedules in CI, in shards: 20,000 at the default timing, 10,000 at 2 % drift,
+// 10,000 with many late messages.
+//
+// Environment:
+//   QUORATE_SIM_SEED=<n>     run only seed n (in shard 0 of each suite; filter the suite)
+//   QUORATE_SIM_TRACE=1      with QUORATE_SIM_SEED: print the event trace
+//   QUORATE_SIM_FIRST=<a> QUORATE_SIM_LAST=<b>   run seeds [a, b) instead of the shards
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "sim/batch.h"
+#include "sim/scenarios.h"
+
+namespace quorate::sim {
+namespace {
+
+constexpr std::uint64_t kShardSize = 5'000;
+constexpr std::uint64_t kDefaultShards = 4;
+constexpr std::uint64_t kWideDriftShards = 2;
+constexpr std::uint64_t kLateMessagesShards = 2;
+
+std::optional<std::uint64_t> envSeed(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::strtoull(v, nullptr, 0);
+}
+
+bool envFlag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' && std::string(v) != "0";
+}
+
+void replayOne(const SimConfig& cfg, std::uint64_t seed) {
+  const SimResult r = runSchedule(cfg, seed, envFlag("QUORATE_SIM_TRACE") ? &std::cout : nullptr);
+  std::cout << r.describe(cfg.name) << "\n";
+  EXPECT_TRUE(r.ok()) << r.describe(cfg.name);
+}
+
+void runShard(const SimConfig& cfg, std::uint64_t shard, std::uint64_t shardSize) {
+  std::uint64_t first = shard * shardSize;
+  std::uint64_t count = shardSize;
+  if (const auto seed = envSeed("QUORATE_SIM_SEED")) {
+    if (shard != 0) GTEST_SKIP() << "QUORATE_SIM_SEED runs in shard 0";
+    return replayOne(cfg, *seed);
+  }
+  if (const auto a = envSeed("QUORATE_SIM_FIRST")) {
+    if (shard != 0) GTEST_SKIP() << "QUORATE_SIM_FIRST runs in shard 0";
+    first = *a;
+    count = envSeed("QUORATE_SIM_LAST").value_or(first + 1) - first;
+  }
+  const BatchResult b = runSeeds(cfg, first, count);
+  std::cout << "seeds [" << first << ", " << first + count << ") " << b.summary(cfg) << "\n";
+  for (const SimResult& r : b.failures) {
+    ADD_FAILURE() << r.describe(cfg.name) << "\n  replay: QUORATE_SIM_SEED=" << r.seed
+                  << " QUORATE_SIM_TRACE=1 "
+                  << ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name()
+                  << " (or " << replayHint(cfg, r.seed) << ")";
+  }
+  EXPECT_EQ(b.violations, 0u);
+  EXPECT_EQ(b.schedules, count);
+}
+
+class DefaultTiming : public ::testing::TestWithParam<std::uint64_t> {};
+TEST_P(DefaultTiming, Schedules) { runShard(defaultScenario(), GetParam(), kShardSize); }
+INSTANTIATE_TEST_SUITE_P(Sim, DefaultTiming, ::testing::Range<std::uint64_t>(0, kDefaultShards));
+
+class WideDrift : public ::testing::TestWithParam<std::uint64_t> {};
+TEST_P(WideDrift, Schedules) { runShard(wideDriftScenario(), GetParam(), kShardSize); }
+INSTANTIATE_TEST_SUITE_P(Sim, WideDrift, ::testing::Range<std::uint64_t>(0, kWideDriftShards));
+
+class LateMessages : public ::testing::TestWithParam<std::uint64_t> {};
+TEST_P(LateMessages, Schedules) { runShard(lateMessagesScenario(), GetParam(), kShardSize); }
+INSTANTIATE_TEST_SUITE_P(Sim, LateMessages,
+                         ::testing::Range<std::uint64_t>(0, kLateMessagesShards));
+
+}  // namespace
+}  // namespace quorate::sim
