@@ -69,7 +69,8 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string unknownKeyMessage(std::string_view name, std::initializer_list<std::string_view> allowed) {
+std::string unknownKeyMessage(std::string_view name,
+                              std::initializer_list<std::string_view> allowed) {
   std::string_view best;
   std::size_t bestDistance = std::string_view::npos;
   for (std::string_view candidate : allowed) {
@@ -128,6 +129,23 @@ std::string trim(std::string_view s) {
   if (first == std::string_view::npos) return {};
   const std::size_t last = s.find_last_not_of(kSpace);
   return std::string(s.substr(first, last - first + 1));
+}
+
+// Whether 0-based line `line` of `text`, or the one before it, is indented with a tab.
+bool indentedWithTab(std::string_view text, int line) {
+  std::size_t start = 0;
+  for (int i = 0; i < line - 1 && start != std::string_view::npos; ++i) {
+    start = text.find('\n', start);
+    if (start != std::string_view::npos) ++start;
+  }
+  for (int i = std::max(0, line - 1); i <= line && start < text.size(); ++i) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view l = text.substr(start, end - start);
+    const std::size_t indent = l.find_first_not_of(" \t");
+    if (l.substr(0, indent).find('\t') != std::string_view::npos) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 // Records where a document starts and ignores the rest.
@@ -313,10 +331,17 @@ Document::Document(std::string path, const std::string& text) : path_(std::move(
       }
     }
     if (starts.size() > 1) {
-      fail(starts[1].line + 1, "",
-           "expected a single YAML document, but a second one starts here");
+      fail(starts[1].line + 1, "", "expected a single YAML document, but a second one starts here");
     }
     if (!starts.empty()) root_ = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    // yaml-cpp does not say so, but a tab in the indentation is the usual cause.
+    std::string what = "invalid YAML: " + e.msg;
+    if (!e.mark.is_null()) what += " (column " + std::to_string(e.mark.column + 1) + ")";
+    if (!e.mark.is_null() && indentedWithTab(text, e.mark.line)) {
+      what += "; tabs are not allowed in indentation";
+    }
+    fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", what);
   } catch (...) {
     rethrowAsConfigError(path_);
   }

@@ -21,10 +21,10 @@
 namespace quorate::config {
 
 // Limits shared by the configs.
-inline constexpr std::int64_t kMaxMillis = 86'400'000;         // one day
-inline constexpr std::size_t kMaxConfigBytes = 1 << 20;        // a config file, 1 MiB
-inline constexpr std::size_t kMaxSecretBytes = 64 << 10;       // a secret file, 64 KiB
-inline constexpr std::size_t kMaxIdLength = 64;                // [A-Za-z0-9._-]{1,64}
+inline constexpr std::int64_t kMaxMillis = 86'400'000;    // one day
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;   // a config file, 1 MiB
+inline constexpr std::size_t kMaxSecretBytes = 64 << 10;  // a secret file, 64 KiB
+inline constexpr std::size_t kMaxIdLength = 64;           // [A-Za-z0-9._-]{1,64}
 inline constexpr std::string_view kDefaultLogLevel = "info";
 
 class Document;

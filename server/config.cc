@@ -56,7 +56,8 @@ PeerAddress parseArbiter(const Value& v, const std::array<PeerAddress, 2>& direc
   PeerAddress out{"arbiter", ""};
   if (const auto id = m.optional("id")) {
     out.id = id->asId();
-    if (indexOf(directors, out.id)) id->fail("arbiter id " + config::quote(out.id) + " is also a director's id");
+    if (indexOf(directors, out.id))
+      id->fail("arbiter id " + config::quote(out.id) + " is also a director's id");
   } else if (indexOf(directors, out.id)) {
     v.fail("the default arbiter id \"arbiter\" is also a director's id; set arbiter.id");
   }
@@ -118,9 +119,9 @@ const PeerAddress& DirectorConfig::peer(lease::NodeId id) const {
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root = doc.root({"cluster", "node", "secret", "secret_file", "listen", "state_dir",
-                               "directors", "arbiter", "preferred", "preempt_delay_ms", "timers",
-                               "log_level"});
+    const Map root =
+        doc.root({"cluster", "node", "secret", "secret_file", "listen", "state_dir", "directors",
+                  "arbiter", "preferred", "preempt_delay_ms", "timers", "log_level"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();

@@ -21,15 +21,15 @@ struct DirectorConfig {
   std::string path;  // the file it came from
   std::string cluster;
   std::string secret;
-  std::string node;       // this director's id
-  lease::NodeId self = 0;  // index of `node` in directors
-  std::string listen;     // host:port for the peer protocol and the operator API
-  std::string stateDir;   // absolute
+  std::string node;                      // this director's id
+  lease::NodeId self = 0;                // index of `node` in directors
+  std::string listen;                    // host:port for the peer protocol and the operator API
+  std::string stateDir;                  // absolute
   std::array<PeerAddress, 2> directors;  // index = protocol node id
   PeerAddress arbiter;
   std::optional<std::string> preferred;
   std::optional<std::chrono::milliseconds> preemptDelay;  // unset: never preempt
-  lease::Timing timing;  // checked with lease::validate
+  lease::Timing timing;                                   // checked with lease::validate
   std::string logLevel = "info";
 
   // The lease core's view: self, timing, preferred (as a NodeId) and preemptDelay. The seed is

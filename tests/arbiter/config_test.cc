@@ -20,15 +20,15 @@ using testutil::TempDir;
 
 // Line numbers matter: the table below refers to them. `other.secret` lives beside the file.
 constexpr char kValid[] =
-    "listen: 127.0.0.1:7100\n"               //  1
-    "state_dir: state\n"                      //  2
-    "quarantine_ms: 2500\n"                   //  3
-    "log_level: debug\n"                      //  4
-    "clusters:\n"                             //  5
-    "  - id: demo\n"                          //  6
-    "    secret: s3cret\n"                    //  7
-    "  - id: other\n"                         //  8
-    "    secret_file: other.secret\n";        //  9
+    "listen: 127.0.0.1:7100\n"          //  1
+    "state_dir: state\n"                //  2
+    "quarantine_ms: 2500\n"             //  3
+    "log_level: debug\n"                //  4
+    "clusters:\n"                       //  5
+    "  - id: demo\n"                    //  6
+    "    secret: s3cret\n"              //  7
+    "  - id: other\n"                   //  8
+    "    secret_file: other.secret\n";  //  9
 
 class ArbiterConfigTest : public ::testing::Test {
  protected:
@@ -124,8 +124,8 @@ const BadCase kBadCases[] = {
     {"cluster_no_id", 6, 2, "  - secret: x", 6, "clusters[0].id", "missing required key"},
     {"cluster_no_secret", 7, 1, "", 6, "clusters[0].secret_file",
      "missing required key (or give the secret inline as secret)"},
-    {"cluster_both_secrets", 8, 0, "    secret_file: other.secret", 8,
-     "clusters[0].secret_file", "not both (secret is at line 7)"},
+    {"cluster_both_secrets", 8, 0, "    secret_file: other.secret", 8, "clusters[0].secret_file",
+     "not both (secret is at line 7)"},
     {"cluster_secret_missing_file", 9, 1, "    secret_file: missing.secret", 9,
      "clusters[1].secret_file", "No such file or directory"},
     {"cluster_secret_empty_file", 9, 1, "    secret_file: empty.secret", 9,
@@ -145,8 +145,8 @@ class ArbiterBadInput : public ArbiterConfigTest, public ::testing::WithParamInt
 TEST_P(ArbiterBadInput, OneClearError) {
   const BadCase& c = GetParam();
   const std::string text = editLines(kValid, c.first, c.count, c.text);
-  const std::string prefix = path() + (c.line > 0 ? ":" + std::to_string(c.line) : std::string()) +
-                             ": " + c.key + ": ";
+  const std::string prefix =
+      path() + (c.line > 0 ? ":" + std::to_string(c.line) : std::string()) + ": " + c.key + ": ";
   const std::string message = errorOf(text);
   EXPECT_THAT(message, StartsWith(prefix)) << "input:\n" << text;
   EXPECT_THAT(message, HasSubstr(c.what));
@@ -154,7 +154,9 @@ TEST_P(ArbiterBadInput, OneClearError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ArbiterBadInput, ::testing::ValuesIn(kBadCases),
-                         [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.name); });
+                         [](const ::testing::TestParamInfo<BadCase>& p) {
+                           return std::string(p.param.name);
+                         });
 
 TEST_F(ArbiterConfigTest, WholeFileErrors) {
   EXPECT_EQ(errorOf(""), path() + ": the file is empty; expected a mapping of keys");

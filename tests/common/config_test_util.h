@@ -66,14 +66,16 @@ inline std::string editLines(const std::string& text, int first, int count,
   return out;
 }
 
-// Broken variants of a valid file: every truncation, every byte deleted or replaced by a
-// YAML-significant character, every line duplicated, and random multi-byte damage.
-inline std::vector<std::string> mutationsOf(const std::string& valid, unsigned seed = 1) {
-  static const std::string kBytes = std::string(" :-[]{}\"'\n\t#&*!|>%@`09x\\,?.~") + '\0' +
-                                    "\xff\xc3\x01";
+// Broken variants of a valid file: every truncation, every line duplicated, `randomCount` random
+// multi-byte damages and, when `exhaustive`, every byte deleted or replaced by a YAML-significant
+// character.
+inline std::vector<std::string> mutationsOf(const std::string& valid, unsigned seed = 1,
+                                            bool exhaustive = true, int randomCount = 2000) {
+  static const std::string kBytes =
+      std::string(" :-[]{}\"'\n\t#&*!|>%@`09x\\,?.~") + '\0' + "\xff\xc3\x01";
   std::vector<std::string> out;
   for (std::size_t n = 0; n < valid.size(); ++n) out.push_back(valid.substr(0, n));
-  for (std::size_t i = 0; i < valid.size(); ++i) {
+  for (std::size_t i = 0; exhaustive && i < valid.size(); ++i) {
     out.push_back(valid.substr(0, i) + valid.substr(i + 1));
     for (char c : kBytes) {
       if (valid[i] == c) continue;
@@ -87,7 +89,7 @@ inline std::vector<std::string> mutationsOf(const std::string& valid, unsigned s
     out.push_back(editLines(valid, static_cast<int>(i + 1), 0, lines[i]));
   }
   std::mt19937 rng(seed);
-  for (int k = 0; k < 2000; ++k) {
+  for (int k = 0; k < randomCount; ++k) {
     std::string s = valid;
     const int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits && !s.empty(); ++e) {
@@ -122,7 +124,8 @@ inline int expectOnlyConfigErrors(const std::vector<std::string>& inputs, const 
           << "message does not start with the file: " << e.what();
     } catch (const std::exception& e) {
       ADD_FAILURE() << "unexpected exception " << typeid(e).name() << ": " << e.what()
-                    << "\ninput:\n" << input;
+                    << "\ninput:\n"
+                    << input;
     } catch (...) {
       ADD_FAILURE() << "unexpected non-standard exception\ninput:\n" << input;
     }

@@ -15,6 +15,7 @@ namespace quorate::server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using namespace std::chrono_literals;
 using testutil::editLines;
@@ -24,28 +25,28 @@ constexpr char kPath[] = "/etc/quorate/alpha.yaml";
 
 // Line numbers matter: the table below refers to them.
 constexpr char kValid[] =
-    "cluster: demo\n"                      //  1
-    "node: alpha\n"                        //  2
-    "secret: s3cret\n"                     //  3
-    "listen: 127.0.0.1:7101\n"             //  4
+    "cluster: demo\n"                       //  1
+    "node: alpha\n"                         //  2
+    "secret: s3cret\n"                      //  3
+    "listen: 127.0.0.1:7101\n"              //  4
     "state_dir: /tmp/quorate-test/alpha\n"  //  5
-    "directors:\n"                         //  6
-    "  - id: alpha\n"                      //  7
-    "    address: 127.0.0.1:7101\n"        //  8
-    "  - id: beta\n"                       //  9
-    "    address: 127.0.0.1:7102\n"        // 10
-    "arbiter:\n"                           // 11
-    "  id: arbiter\n"                      // 12
-    "  address: 127.0.0.1:7100\n"          // 13
-    "preferred: alpha\n"                   // 14
-    "preempt_delay_ms: 5000\n"             // 15
-    "timers:\n"                            // 16
-    "  holder_lease_ms: 1500\n"            // 17
-    "  acceptor_lease_ms: 1700\n"          // 18
-    "  quarantine_ms: 1800\n"              // 19
-    "  renew_interval_ms: 500\n"           // 20
-    "  max_drift_ppm: 1000\n"              // 21
-    "log_level: info\n";                   // 22
+    "directors:\n"                          //  6
+    "  - id: alpha\n"                       //  7
+    "    address: 127.0.0.1:7101\n"         //  8
+    "  - id: beta\n"                        //  9
+    "    address: 127.0.0.1:7102\n"         // 10
+    "arbiter:\n"                            // 11
+    "  id: arbiter\n"                       // 12
+    "  address: 127.0.0.1:7100\n"           // 13
+    "preferred: alpha\n"                    // 14
+    "preempt_delay_ms: 5000\n"              // 15
+    "timers:\n"                             // 16
+    "  holder_lease_ms: 1500\n"             // 17
+    "  acceptor_lease_ms: 1700\n"           // 18
+    "  quarantine_ms: 1800\n"               // 19
+    "  renew_interval_ms: 500\n"            // 20
+    "  max_drift_ppm: 1000\n"               // 21
+    "log_level: info\n";                    // 22
 
 constexpr char kMinimal[] =
     "cluster: c\n"
@@ -204,8 +205,8 @@ const BadCase kBadCases[] = {
     {"directors_missing", 6, 5, "", 0, "directors", "missing required key"},
     {"director_duplicate_id", 9, 1, "  - id: alpha", 9, "directors[1].id",
      "duplicate id \"alpha\""},
-    {"director_duplicate_address", 10, 1, "    address: 127.0.0.1:7101", 10,
-     "directors[1].address", "duplicate address \"127.0.0.1:7101\""},
+    {"director_duplicate_address", 10, 1, "    address: 127.0.0.1:7101", 10, "directors[1].address",
+     "duplicate address \"127.0.0.1:7101\""},
     {"director_bad_port", 8, 1, "    address: 127.0.0.1:99999", 8, "directors[0].address",
      "port must be a number"},
     {"director_unknown_key", 9, 0, "    port: 7101", 9, "directors[0].port",
@@ -218,8 +219,7 @@ const BadCase kBadCases[] = {
      "arbiter id \"beta\" is also a director's id"},
     {"arbiter_same_address", 13, 1, "  address: 127.0.0.1:7102", 13, "arbiter.address",
      "is also director \"beta\"'s address"},
-    {"arbiter_typo", 12, 1, "  ide: arbiter", 12, "arbiter.ide",
-     "unknown key (did you mean id?)"},
+    {"arbiter_typo", 12, 1, "  ide: arbiter", 12, "arbiter.ide", "unknown key (did you mean id?)"},
     {"preferred_unknown", 14, 1, "preferred: gamma", 14, "preferred",
      "\"gamma\" is not one of directors (alpha, beta)"},
     {"preempt_without_preferred", 14, 1, "", 14, "preempt_delay_ms", "requires preferred"},
@@ -239,8 +239,7 @@ const BadCase kBadCases[] = {
      "unsafe timers: holder_lease_ms * (1 + rho) must be <= acceptor_lease_ms * (1 - rho)"},
     {"unsafe_quarantine", 18, 1, "  acceptor_lease_ms: 1900", 16, "timers",
      "unsafe timers: acceptor_lease_ms must be <= quarantine_ms"},
-    {"unsafe_quarantine_drift", 19, 1, "  quarantine_ms: 1501", 16, "timers",
-     "unsafe timers: "},
+    {"unsafe_quarantine_drift", 19, 1, "  quarantine_ms: 1501", 16, "timers", "unsafe timers: "},
     {"unsafe_renew", 20, 1, "  renew_interval_ms: 1000", 16, "timers",
      "unsafe timers: renew_interval_ms must be at most half of holder_lease_ms"},
     {"drift_too_high", 21, 1, "  max_drift_ppm: 100000", 21, "timers.max_drift_ppm",
@@ -278,7 +277,9 @@ TEST_P(DirectorBadInput, OneClearError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, DirectorBadInput, ::testing::ValuesIn(kBadCases),
-                         [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.name); });
+                         [](const ::testing::TestParamInfo<BadCase>& p) {
+                           return std::string(p.param.name);
+                         });
 
 TEST(DirectorConfig, WholeFileErrors) {
   EXPECT_EQ(errorOf(""), std::string(kPath) + ": the file is empty; expected a mapping of keys");
@@ -286,8 +287,9 @@ TEST(DirectorConfig, WholeFileErrors) {
             std::string(kPath) + ": the file is empty; expected a mapping of keys");
   EXPECT_THAT(errorOf("- cluster: demo\n"),
               StartsWith(std::string(kPath) + ":1: expected a mapping of keys at the top level"));
-  EXPECT_EQ(errorOf(std::string(kValid) + "---\ncluster: other\n"),
-            std::string(kPath) + ":23: expected a single YAML document, but a second one starts here");
+  EXPECT_EQ(
+      errorOf(std::string(kValid) + "---\ncluster: other\n"),
+      std::string(kPath) + ":23: expected a single YAML document, but a second one starts here");
   EXPECT_THAT(errorOf(std::string(",") + kValid),
               StartsWith(std::string(kPath) + ":1: invalid YAML: unexpected \",\""));
   // Syntax errors: the line of the problem, and yaml-cpp's reason.
@@ -299,6 +301,12 @@ TEST(DirectorConfig, WholeFileErrors) {
               StartsWith(std::string(kPath) + ":19: invalid YAML: "));
   EXPECT_THAT(errorOf(editLines(kValid, 17, 1, "\tholder_lease_ms: 1500")),
               StartsWith(std::string(kPath) + ":17: invalid YAML: "));
+  EXPECT_THAT(errorOf(editLines(kValid, 17, 1, "\tholder_lease_ms: 1500")),
+              HasSubstr("tabs are not allowed in indentation"));
+  EXPECT_THAT(errorOf(editLines(kValid, 18, 1, " \t acceptor_lease_ms: 1700")),
+              HasSubstr("tabs are not allowed in indentation"));
+  EXPECT_THAT(errorOf(editLines(kValid, 8, 1, "    address: [127.0.0.1:7101")),
+              Not(HasSubstr("tabs")));
   EXPECT_THAT(errorOf("cluster: \"demo\n"), StartsWith(std::string(kPath) + ":1: cluster: "));
   EXPECT_THAT(errorOf(editLines(kValid, 22, 1, "[a]: 1")),
               StartsWith(std::string(kPath) + ":22: keys must be plain names"));
@@ -329,8 +337,10 @@ TEST(DirectorConfig, MutatedInputsParseOrThrowConfigError) {
   const std::string withFile = editLines(kValid, 3, 1, "secret_file: demo.secret");
   int parsed = 0;
   std::size_t total = 0;
-  for (const std::string& base : {std::string(kValid), withFile, std::string(kMinimal)}) {
-    const auto inputs = testutil::mutationsOf(base);
+  const std::pair<std::string, bool> bases[] = {
+      {kValid, true}, {withFile, false}, {kMinimal, false}};  // exhaustive for the first only
+  for (const auto& [base, exhaustive] : bases) {
+    const auto inputs = testutil::mutationsOf(base, 1, exhaustive, 1000);
     total += inputs.size();
     parsed += testutil::expectOnlyConfigErrors(
         inputs, path, [&](const std::string& text) { parseDirectorConfig(text, path); });

@@ -34,8 +34,9 @@ void Checker::onCrash(lease::NodeId node) {
 }
 
 void Checker::onHolders(RealTime at, std::span<const HolderView> holders) {
-  if (at < lastSample_) fail(at, "checker fed out of order: " + formatReal(lastSample_) + " then " +
-                                     formatReal(at));
+  if (at < lastSample_) {
+    fail(at, "checker fed out of order: " + formatReal(lastSample_) + " then " + formatReal(at));
+  }
   lastSample_ = at;
   if (holders.size() >= 2) {
     std::string what = "two holders at once:";

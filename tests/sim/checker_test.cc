@@ -1,10 +1,11 @@
 // Unit tests of the simulation's own parts: the safety checker and the drifting clocks.
+#include "sim/checker.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
-#include "sim/checker.h"
 #include "sim/clock.h"
 
 namespace quorate::sim {

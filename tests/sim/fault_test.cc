@@ -20,8 +20,8 @@ constexpr std::uint64_t kTwinSeeds = 1'000;
 BatchResult hunt(const SimConfig& cfg) {
   BatchResult b = runSeeds(cfg, 0, kHuntSeeds, 1, 1);
   if (!b.failures.empty()) {
-    std::cout << cfg.name << ": caught after " << b.schedules << " seed(s): "
-              << b.failures.front().describe(cfg.name) << "\n";
+    std::cout << cfg.name << ": caught after " << b.schedules
+              << " seed(s): " << b.failures.front().describe(cfg.name) << "\n";
   }
   ::testing::Test::RecordProperty("seeds_needed", static_cast<int>(b.schedules));
   return b;

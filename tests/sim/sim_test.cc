@@ -54,11 +54,12 @@ void runShard(const SimConfig& cfg, std::uint64_t shard, std::uint64_t shardSize
   }
   const BatchResult b = runSeeds(cfg, first, count);
   std::cout << "seeds [" << first << ", " << first + count << ") " << b.summary(cfg) << "\n";
+  const std::string suite =
+      ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name();
   for (const SimResult& r : b.failures) {
     ADD_FAILURE() << r.describe(cfg.name) << "\n  replay: QUORATE_SIM_SEED=" << r.seed
-                  << " QUORATE_SIM_TRACE=1 "
-                  << ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name()
-                  << " (or " << replayHint(cfg, r.seed) << ")";
+                  << " QUORATE_SIM_TRACE=1 bin/quorate_sim_test --gtest_filter='" << suite
+                  << ".*'\n      or: " << replayHint(cfg, r.seed);
   }
   EXPECT_EQ(b.violations, 0u);
   EXPECT_EQ(b.schedules, count);

@@ -125,7 +125,9 @@ std::string bodyText(const lease::Body& body) {
   if (const auto* a = std::get_if<Accept>(&body)) {
     s += " b" + toString(a->ballot) + epoch(a->epoch) + " " + formatDuration(a->lease);
   }
-  if (const auto* a = std::get_if<Accepted>(&body)) s += " b" + toString(a->ballot) + epoch(a->epoch);
+  if (const auto* a = std::get_if<Accepted>(&body)) {
+    s += " b" + toString(a->ballot) + epoch(a->epoch);
+  }
   if (const auto* r = std::get_if<Reject>(&body)) {
     s += " b" + toString(r->ballot) + " (" + toString(r->reason) + ") promised " +
          toString(r->promised) + " max" + epoch(r->maxEpoch) + leaseText(r->lease);
@@ -146,7 +148,7 @@ class Simulator {
                 Message msg = {});
   void dispatch(const Event& e);
   void process(SimNode& n, const Event& e);  // a delivery or timer for a running node
-  void afterEvent();                          // safety checks and liveness bookkeeping
+  void afterEvent();                         // safety checks and liveness bookkeeping
 
   // Node lifecycle.
   void start(SimNode& n);
@@ -221,8 +223,7 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
   meanFaultGap_ = rng_.between(cfg_.meanFaultGapMin, cfg_.meanFaultGapMax);
   longDelayMax_ =
       cfg_.longDelayMax > Duration::zero() ? cfg_.longDelayMax : 2 * cfg_.timing.holderLease;
-  livenessBound_ =
-      cfg_.livenessBound > Duration::zero() ? cfg_.livenessBound : livenessBound(cfg_);
+  livenessBound_ = cfg_.livenessBound > Duration::zero() ? cfg_.livenessBound : livenessBound(cfg_);
   for (NodeId id = 0; id < lease::kNodeCount; ++id) {
     SimNode& n = nodes_[id];
     n.id = id;
@@ -302,8 +303,8 @@ void Simulator::dispatch(const Event& e) {
     case EventKind::kDeliver:
     case EventKind::kTimer:
       // A crash drops what was in flight to the node (unless configured otherwise).
-      if (!n.up || (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts &&
-                    e.token != n.crashes)) {
+      if (!n.up ||
+          (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts && e.token != n.crashes)) {
         if (e.kind == EventKind::kDeliver) {
           ++stats_.messagesLost;
           if (tracing()) log(&n, "down, dropped " + bodyText(e.msg.body));
@@ -664,8 +665,8 @@ void Simulator::stepDownSomeone() {
   const bool held = n.director->holds(local);
   auto out = n.director->stepDown(local, "simulated planned step-down");
   if (out.has_value() != held) {
-    fail("API: stepDown() on n" + std::to_string(n.id) + (held ? " failed although it holds"
-                                                                : " succeeded although it does not hold"));
+    fail("API: stepDown() on n" + std::to_string(n.id) +
+         (held ? " failed although it holds" : " succeeded although it does not hold"));
     return;
   }
   if (!out) return;

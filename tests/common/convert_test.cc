@@ -1,0 +1,64 @@
+// Proto <-> domain conversion: every body round-trips; bad input is named, not trusted.
+#include "common/convert.h"
+
+#include <gtest/gtest.h>
+
+namespace quorate {
+namespace {
+
+using namespace lease;
+using std::chrono::microseconds;
+
+TEST(Convert, EveryBodyRoundTrips) {
+  const LeaseView lv{1, 9, microseconds(1234)};
+  const Body bodies[] = {
+      Prepare{Ballot{7, 1}},
+      Promise{Ballot{7, 1}, lv, 9},
+      Promise{Ballot{7, 1}, std::nullopt, 0},
+      Accept{Ballot{8, 0}, 10, microseconds(1'700'000)},
+      Accepted{Ballot{8, 0}, 10},
+      Reject{Ballot{8, 0}, Ballot{9, 1}, 11, lv, RejectReason::kLiveLease},
+      Reject{Ballot{8, 0}, Ballot{9, 1}, 11, std::nullopt, RejectReason::kBallot},
+      Release{10},
+      Handover{10},
+      Preempt{},
+      Ping{},
+      Pong{},
+  };
+  static_assert(std::variant_size_v<Body> == 10, "add the new message type here");
+  for (const auto& b : bodies) {
+    const Message m{0, 2, b};
+    v1::PeerMessage pm;
+    toProto(m, pm);
+    Message back;
+    ASSERT_EQ(fromProto(pm, back), std::nullopt) << bodyName(b);
+    EXPECT_EQ(back, m) << bodyName(b);
+  }
+}
+
+TEST(Convert, BadInputIsNamed) {
+  v1::PeerMessage pm;
+  Message m;
+  pm.set_from(0);
+  pm.set_to(2);
+  EXPECT_NE(fromProto(pm, m)->find("body"), std::string::npos);
+  pm.set_to(7);
+  pm.mutable_ping();
+  EXPECT_NE(fromProto(pm, m)->find("to"), std::string::npos);
+  pm.set_to(2);
+  pm.set_from(3);
+  EXPECT_NE(fromProto(pm, m)->find("from"), std::string::npos);
+  pm.set_from(0);
+  pm.mutable_accept()->set_lease_us(0);
+  EXPECT_NE(fromProto(pm, m)->find("lease_us"), std::string::npos);
+  pm.mutable_accept()->set_lease_us(1ULL << 60);
+  EXPECT_NE(fromProto(pm, m)->find("lease_us"), std::string::npos);
+  pm.mutable_reject()->set_reason(static_cast<v1::RejectReason>(77));
+  EXPECT_NE(fromProto(pm, m)->find("reason"), std::string::npos);
+  pm.mutable_reject()->set_reason(v1::REJECT_BALLOT);
+  pm.mutable_reject()->mutable_lease()->set_owner(2);
+  EXPECT_NE(fromProto(pm, m)->find("owner"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace quorate

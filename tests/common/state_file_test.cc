@@ -1,0 +1,75 @@
+// Durable state: round trip, fresh start, and refusal of anything unreadable.
+#include "common/state_file.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace quorate {
+namespace {
+
+class StateFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quorate-state-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& text) { std::ofstream(dir_ + "/s.state") << text; }
+  std::string dir_;
+};
+
+TEST_F(StateFileTest, MissingFileIsAFreshNode) {
+  auto r = StateFile(dir_ + "/s.state").load();
+  ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
+  EXPECT_EQ(std::get<lease::DurableState>(r), lease::DurableState{});
+}
+
+TEST_F(StateFileTest, RoundTripsAndLeavesNoTemporary) {
+  StateFile f(dir_ + "/s.state");
+  ASSERT_EQ(f.store(lease::DurableState{12345678901ULL, 2}), std::nullopt);
+  ASSERT_EQ(f.store(lease::DurableState{12345678902ULL, 1}), std::nullopt);
+  auto r = f.load();
+  ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
+  EXPECT_EQ(std::get<lease::DurableState>(r), (lease::DurableState{12345678902ULL, 1}));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/s.state.tmp"));
+}
+
+TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"garbage\n", "line 1"},
+      {"quorate-acceptor-state 1\nmax_epoch x\nowner 0\n", "line 2"},
+      {"quorate-acceptor-state 1\nmax_epoch 5\nowner 9\n", "line 3"},
+      {"quorate-acceptor-state 1\nmax_epoch 99999999999999999999999\nowner 0\n", "line 2"},
+      {"quorate-acceptor-state 1\nmax_epoch 5\nowner 0\nmore\n", "line 4"},
+      {"", "line 1"},
+  };
+  for (const auto& [text, where] : cases) {
+    write(text);
+    auto r = StateFile(dir_ + "/s.state").load();
+    ASSERT_TRUE(std::holds_alternative<StateError>(r)) << text;
+    const auto msg = std::get<StateError>(r).message();
+    EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(where), std::string::npos) << msg;
+  }
+}
+
+TEST_F(StateFileTest, StoreIntoMissingDirectoryFails) {
+  auto err = StateFile(dir_ + "/nope/s.state").store(lease::DurableState{1, 0});
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, std::errc::no_such_file_or_directory);
+}
+
+TEST_F(StateFileTest, EnsureDirectoryCreatesAndRejectsFiles) {
+  EXPECT_EQ(ensureDirectory(dir_ + "/a/b"), std::nullopt);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/a/b"));
+  write("x");
+  EXPECT_TRUE(ensureDirectory(dir_ + "/s.state"));
+}
+
+}  // namespace
+}  // namespace quorate

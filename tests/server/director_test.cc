@@ -1,0 +1,186 @@
+// The director daemon in-process over real gRPC on loopback: peer-request checks,
+// Status, WatchStatus and StepDown.
+#include "server/director.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "arbiter/arbiter_service.h"
+#include "common/clock.h"
+#include "common/convert.h"
+
+namespace quorate::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+template <typename Pred>
+bool waitFor(Pred p, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return p();
+}
+
+class DirectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quorate-director-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    const std::string addr[3] = {"127.0.0.1:" + std::to_string(freePort()),
+                                 "127.0.0.1:" + std::to_string(freePort()),
+                                 "127.0.0.1:" + std::to_string(freePort())};
+    arbiter::ArbiterConfig ac;
+    ac.listen = addr[2];
+    ac.stateDir = dir_ + "/arbiter";
+    std::filesystem::create_directories(ac.stateDir);
+    ac.quarantine = lease::Timing{}.quarantine;
+    ac.clusters = {{"t1", "s3cret"}};
+    arbiter_ = std::make_unique<arbiter::ArbiterService>(ac, bootNow());
+    grpc::ServerBuilder b;
+    b.AddListeningPort(ac.listen, grpc::InsecureServerCredentials());
+    b.RegisterService(arbiter_.get());
+    arbiterServer_ = b.BuildAndStart();
+    ASSERT_TRUE(arbiterServer_);
+    for (int i = 0; i < 2; ++i) {
+      DirectorConfig c;
+      c.cluster = "t1";
+      c.secret = "s3cret";
+      c.directors = {PeerAddress{"alpha", addr[0]}, PeerAddress{"beta", addr[1]}};
+      c.arbiter = PeerAddress{"arbiter", addr[2]};
+      c.node = c.directors[i].id;
+      c.self = static_cast<lease::NodeId>(i);
+      c.listen = addr[i];
+      c.stateDir = dir_ + "/" + c.node;
+      c.preferred = "alpha";
+      std::filesystem::create_directories(c.stateDir);
+      directors_[i] = std::make_unique<Director>(c);
+      ASSERT_EQ(directors_[i]->start(), std::nullopt);
+      stubs_[i] = v1::Director::NewStub(
+          grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
+      peerStubs_[i] =
+          v1::Peer::NewStub(grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
+    }
+  }
+  void TearDown() override {
+    for (auto& d : directors_) d.reset();
+    if (arbiterServer_) arbiterServer_->Shutdown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  v1::StatusReply status(int i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    v1::StatusReply r;
+    EXPECT_TRUE(stubs_[i]->Status(&ctx, {}, &r).ok());
+    return r;
+  }
+
+  grpc::Status exchange(int i, const std::string& cluster, const std::string& secret,
+                        const std::string& fromName, const lease::Message& m) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    v1::ExchangeRequest req;
+    req.set_cluster(cluster);
+    req.set_secret(secret);
+    req.set_from_name(fromName);
+    toProto(m, *req.mutable_message());
+    v1::ExchangeReply reply;
+    return peerStubs_[i]->Exchange(&ctx, req, &reply);
+  }
+
+  std::string dir_;
+  std::unique_ptr<arbiter::ArbiterService> arbiter_;
+  std::unique_ptr<grpc::Server> arbiterServer_;
+  std::unique_ptr<Director> directors_[2];
+  std::unique_ptr<v1::Director::Stub> stubs_[2];
+  std::unique_ptr<v1::Peer::Stub> peerStubs_[2];
+};
+
+TEST_F(DirectorTest, PreferredHoldsAndBothAgree) {
+  ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
+  ASSERT_TRUE(waitFor([&] { return status(1).holder() == "alpha"; }, 3s));
+  const auto a = status(0), b = status(1);
+  EXPECT_EQ(a.epoch(), b.epoch());
+  EXPECT_EQ(b.role(), "standby");
+  EXPECT_GT(a.lease_remaining_ms(), 0);
+  ASSERT_EQ(a.nodes_size(), 3);
+  EXPECT_TRUE(waitFor([&] {
+    auto s = status(1);
+    return s.nodes(0).reachable() && s.nodes(2).reachable();
+  }, 3s));
+  EXPECT_EQ(status(1).nodes(2).role(), "arbiter");
+  EXPECT_EQ(status(1).nodes(0).role(), "holder");
+}
+
+TEST_F(DirectorTest, PeerRequestsAreChecked) {
+  const lease::Message ping{1, 0, lease::Ping{}};
+  EXPECT_EQ(exchange(0, "other", "s3cret", "beta", ping).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(exchange(0, "t1", "wrong", "beta", ping).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(exchange(0, "t1", "s3cret", "gamma", ping).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(exchange(0, "t1", "s3cret", "alpha", lease::Message{0, 0, lease::Ping{}}).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(exchange(0, "t1", "s3cret", "arbiter", lease::Message{2, 0, lease::Ping{}})
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(exchange(0, "t1", "s3cret", "beta", ping).ok());
+  EXPECT_EQ(directors_[0]->counters().rejectedRequests.load(), 5u);
+}
+
+TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
+  ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
+  ASSERT_TRUE(waitFor([&] { return status(1).holder() == "alpha" && status(0).nodes(1).reachable(); }, 3s));
+  const auto before = status(0).epoch();
+
+  grpc::ClientContext watchCtx;
+  auto reader = stubs_[1]->WatchStatus(&watchCtx, {});
+  v1::StatusReply update;
+  ASSERT_TRUE(reader->Read(&update));  // the current state first
+
+  {
+    grpc::ClientContext ctx;
+    v1::StepDownReply r;
+    EXPECT_EQ(stubs_[1]->StepDown(&ctx, {}, &r).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  grpc::ClientContext ctx;
+  v1::StepDownReply r;
+  ASSERT_TRUE(stubs_[0]->StepDown(&ctx, {}, &r).ok());
+  EXPECT_EQ(r.released_epoch(), before);
+  EXPECT_EQ(r.handed_to(), "beta");
+  bool sawHolder = false;
+  while (!sawHolder && reader->Read(&update)) {
+    sawHolder = update.role() == "holder";
+  }
+  ASSERT_TRUE(sawHolder);
+  EXPECT_GT(update.epoch(), before);
+  EXPECT_EQ(update.holder(), "beta");
+  watchCtx.TryCancel();
+  reader->Finish();
+}
+
+}  // namespace
+}  // namespace quorate::server
