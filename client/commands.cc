@@ -34,7 +34,7 @@ void configureCli(CLI::App& app, CliOptions& options) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
 
-  const CLI::Validator endpoint_check(
+  const CLI::Validator endpointCheck(
       [](std::string& text) {
         std::string error;
         return parseEndpoint(text, &error) ? std::string() : error;
@@ -45,7 +45,7 @@ void configureCli(CLI::App& app, CliOptions& options) {
                      std::string(kDefaultEndpoint) + ")")
       ->type_name("HOST:PORT")
       ->envname(std::string(kEndpointEnv))
-      ->check(endpoint_check);
+      ->check(endpointCheck);
   app.add_option("--timeout-ms", options.timeoutMs,
                  "Deadline of each call, and of connecting for watch, 1-" +
                      std::to_string(kMaxTimeoutMs) + " (default " +
@@ -74,12 +74,12 @@ void configureCli(CLI::App& app, CliOptions& options) {
           "", "count"));
   watch->callback([&options] { options.command = Command::kWatch; });
 
-  CLI::App* step_down =
+  CLI::App* stepDown =
       app.add_subcommand("step-down", "Release the lease and hand it to the peer director");
-  step_down->add_flag("--force", options.force,
-                      "Release even when the peer director looks unreachable");
-  step_down->add_flag("--json", options.json, "One JSON object");
-  step_down->callback([&options] { options.command = Command::kStepDown; });
+  stepDown->add_flag("--force", options.force,
+                     "Release even when the peer director looks unreachable");
+  stepDown->add_flag("--json", options.json, "One JSON object");
+  stepDown->callback([&options] { options.command = Command::kStepDown; });
 }
 
 std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,

@@ -34,8 +34,8 @@ bool validIpv6(std::string_view host) {
 }  // namespace
 
 std::string Endpoint::target() const {
-  std::string port_text = std::to_string(port);
-  return ipv6 ? "[" + host + "]:" + port_text : host + ":" + port_text;
+  std::string portText = std::to_string(port);
+  return ipv6 ? "[" + host + "]:" + portText : host + ":" + portText;
 }
 
 std::optional<Endpoint> parseEndpoint(std::string_view text, std::string* error) {
@@ -43,7 +43,7 @@ std::optional<Endpoint> parseEndpoint(std::string_view text, std::string* error)
   if (text.empty()) return fail(error, "empty endpoint, expected HOST:PORT");
 
   Endpoint result;
-  std::string_view port_text;
+  std::string_view portText;
   if (text.front() == '[') {
     const std::size_t close = text.find(']');
     if (close == std::string_view::npos) {
@@ -58,7 +58,7 @@ std::optional<Endpoint> parseEndpoint(std::string_view text, std::string* error)
     if (rest.empty() || rest.front() != ':') {
       return fail(error, quoted + ": expected [IPV6]:PORT");
     }
-    port_text = rest.substr(1);
+    portText = rest.substr(1);
   } else {
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
@@ -72,16 +72,15 @@ std::optional<Endpoint> parseEndpoint(std::string_view text, std::string* error)
       return fail(error, quoted + ": bad host \"" + std::string(host) + "\"");
     }
     result.host = std::string(host);
-    port_text = text.substr(colon + 1);
+    portText = text.substr(colon + 1);
   }
 
-  if (port_text.empty()) return fail(error, quoted + ": missing port, expected HOST:PORT");
+  if (portText.empty()) return fail(error, quoted + ": missing port, expected HOST:PORT");
   const bool digits =
-      std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+      std::all_of(portText.begin(), portText.end(), [](char c) { return c >= '0' && c <= '9'; });
   unsigned long port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (!digits || ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 ||
+  const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (!digits || ec != std::errc() || end != portText.data() + portText.size() || port < 1 ||
       port > 65535) {
     return fail(error, quoted + ": port must be a number from 1 to 65535");
   }

@@ -10,12 +10,12 @@ using quorate::v1::NodeStatus;
 using quorate::v1::StatusReply;
 
 void addNode(StatusReply* reply, const std::string& id, const std::string& role, bool reachable,
-             std::int64_t last_seen_ms, const std::string& address, bool self) {
+             std::int64_t lastSeenMs, const std::string& address, bool self) {
   NodeStatus* n = reply->add_nodes();
   n->set_id(id);
   n->set_role(role);
   n->set_reachable(reachable);
-  n->set_last_seen_ms(last_seen_ms);
+  n->set_last_seen_ms(lastSeenMs);
   n->set_address(address);
   n->set_self(self);
 }
