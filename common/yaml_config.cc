@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/parser.h>
 
@@ -94,6 +95,13 @@ bool isDigits(std::string_view s) {
 
 bool isAlnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Short and made of visible ASCII: safe to show unquoted in a message.
+bool isPlainKey(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '\\';
+  });
 }
 
 bool isHostName(std::string_view host) {
@@ -269,21 +277,22 @@ Map::Map(const Value& self, std::initializer_list<std::string_view> allowed) : s
   const YAML::Node& node = self_.node();
   if (!node.IsMap()) self_.fail("expected a mapping of keys, got " + describe(node));
   const Document& doc = self_.document();
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+  for (const auto& pair : node) {  // not it->first: yaml-cpp returns a temporary proxy
+    const YAML::Node key = pair.first;
     const int line = lineOf(key, self_.line());
     if (!key.IsScalar()) {
       doc.fail(line, self_.key(), "keys must be plain names, got " + describe(key) + " as a key");
     }
     const std::string& name = key.Scalar();
+    const bool known = std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+    // An unknown name is shown quoted when it could garble the message.
+    const std::string shown = known || isPlainKey(name) ? keyOf(name) : keyOf(quote(name));
     if (const Entry* first = find(name)) {
-      doc.fail(line, keyOf(name),
+      doc.fail(line, shown,
                "duplicate key (first given at line " + std::to_string(first->line) + ")");
     }
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      doc.fail(line, keyOf(name), unknownKeyMessage(name, allowed));
-    }
-    entries_.push_back(Entry{name, it->second, line});
+    if (!known) doc.fail(line, shown, unknownKeyMessage(name, allowed));
+    entries_.push_back(Entry{name, pair.second, line});
   }
 }
 
@@ -334,9 +343,12 @@ Document::Document(std::string path, const std::string& text) : path_(std::move(
       fail(starts[1].line + 1, "", "expected a single YAML document, but a second one starts here");
     }
     if (!starts.empty()) root_ = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    fail(e.mark.is_null() ? 0 : e.mark.line + 1, "",
+         "invalid YAML: nested more than " + std::to_string(e.depth() - 1) + " levels deep");
   } catch (const YAML::ParserException& e) {
     // yaml-cpp does not say so, but a tab in the indentation is the usual cause.
-    std::string what = "invalid YAML: " + e.msg;
+    std::string what = "invalid YAML: " + escapeControl(e.msg);
     if (!e.mark.is_null()) what += " (column " + std::to_string(e.mark.column + 1) + ")";
     if (!e.mark.is_null() && indentedWithTab(text, e.mark.line)) {
       what += "; tabs are not allowed in indentation";
@@ -397,33 +409,32 @@ std::string quote(std::string_view s, std::size_t max) {
   }
   std::string out = "\"";
   for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          constexpr char kHex[] = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xF];
-        } else {
-          out += c;
-        }
-    }
+    if (c == '"' || c == '\\') out += '\\';
+    out += escapeControl(std::string_view(&c, 1));
   }
   out += '"';
   if (cut) out += "...";
+  return out;
+}
+
+std::string escapeControl(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
   return out;
 }
 
@@ -531,13 +542,14 @@ void rethrowAsConfigError(const std::string& path) {
   } catch (const ConfigError&) {
     throw;
   } catch (const YAML::ParserException& e) {
-    std::string what = "invalid YAML: " + e.msg;
+    std::string what = "invalid YAML: " + escapeControl(e.msg);
     if (!e.mark.is_null()) what += " (column " + std::to_string(e.mark.column + 1) + ")";
     throw ConfigError(formatError(path, e.mark.is_null() ? 0 : e.mark.line + 1, "", what));
   } catch (const YAML::Exception& e) {
-    throw ConfigError(formatError(path, e.mark.is_null() ? 0 : e.mark.line + 1, "", e.msg));
+    throw ConfigError(
+        formatError(path, e.mark.is_null() ? 0 : e.mark.line + 1, "", escapeControl(e.msg)));
   } catch (const std::exception& e) {
-    throw ConfigError(formatError(path, 0, "", e.what()));
+    throw ConfigError(formatError(path, 0, "", escapeControl(e.what())));
   } catch (...) {
     throw ConfigError(formatError(path, 0, "", "unexpected error"));
   }

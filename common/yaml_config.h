@@ -125,6 +125,9 @@ std::string formatError(std::string_view path, int line, std::string_view key,
 // `s` in double quotes with control characters escaped, cut after `max` bytes. For messages.
 std::string quote(std::string_view s, std::size_t max = 60);
 
+// `s` with newlines, tabs and other control characters written as \n, \t, \xHH: one line.
+std::string escapeControl(std::string_view s);
+
 // Why `s` is not a valid "host:port" (or "[ipv6]:port") with a port in 1..65535, or nullopt.
 // Hosts are IPv4 addresses, bracketed IPv6 addresses or DNS names.
 std::optional<std::string> hostPortError(std::string_view s);

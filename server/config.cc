@@ -56,8 +56,9 @@ PeerAddress parseArbiter(const Value& v, const std::array<PeerAddress, 2>& direc
   PeerAddress out{"arbiter", ""};
   if (const auto id = m.optional("id")) {
     out.id = id->asId();
-    if (indexOf(directors, out.id))
+    if (indexOf(directors, out.id)) {
       id->fail("arbiter id " + config::quote(out.id) + " is also a director's id");
+    }
   } else if (indexOf(directors, out.id)) {
     v.fail("the default arbiter id \"arbiter\" is also a director's id; set arbiter.id");
   }

@@ -283,11 +283,24 @@ void Director::sendToPeer(const lease::Message& m) {
     asio::post(io_, [this, replies = std::move(replies)] {
       for (const auto& r : replies) {
         spdlog::trace("<- {} {}", name(r.from), lease::bodyName(r.body));
+        warnIfMisconfigured(r);
         apply(node_->receive(bootNow(), r), {}, nullptr);
       }
     });
     inFlight_.fetch_sub(1);
   });
+}
+
+void Director::warnIfMisconfigured(const lease::Message& reply) {
+  const auto* r = std::get_if<lease::Reject>(&reply.body);
+  if (!r || r->reason != lease::RejectReason::kLeaseTooLong) return;
+  const Time now = bootNow();
+  if (lastMisconfigWarning_ && now - *lastMisconfigWarning_ < std::chrono::seconds(60)) return;
+  lastMisconfigWarning_ = now;
+  spdlog::error("{} refuses leases of acceptor_lease_ms {}: its quarantine_ms is shorter; "
+                "raise it to at least {}",
+                name(reply.from), toMs(config_.timing.acceptorLease),
+                toMs(config_.timing.acceptorLease));
 }
 
 void Director::rearm() {

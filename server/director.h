@@ -60,6 +60,7 @@ class Director {
   void apply(lease::Output out, std::optional<lease::NodeId> replyTo, v1::ExchangeReply* reply);
   void sendToPeer(const lease::Message& m);
   void onTimer();
+  void warnIfMisconfigured(const lease::Message& reply);
   void rearm();
   v1::StatusReply buildStatus(lease::Time now) const;
   bool reachable(lease::NodeId n, lease::Time now) const;
@@ -80,6 +81,7 @@ class Director {
   int boundPort_ = 0;
   std::atomic<int> inFlight_{0};
 
+  std::optional<lease::Time> lastMisconfigWarning_;
   std::string lastSignature_;
   std::uint64_t version_ = 0;
   std::mutex watchersMu_;

@@ -110,7 +110,8 @@ inline std::vector<std::string> mutationsOf(const std::string& valid, unsigned s
   return out;
 }
 
-// Every input must parse or throw a ConfigError that names `path`; nothing else may escape.
+// Every input must parse or throw a one-line ConfigError that starts with `path`; nothing else
+// may escape.
 // Returns how many parsed.
 inline int expectOnlyConfigErrors(const std::vector<std::string>& inputs, const std::string& path,
                                   const std::function<void(const std::string&)>& parse) {
@@ -120,8 +121,10 @@ inline int expectOnlyConfigErrors(const std::vector<std::string>& inputs, const 
       parse(input);
       ++parsed;
     } catch (const ConfigError& e) {
-      EXPECT_EQ(std::string(e.what()).rfind(path + ":", 0), 0u)
-          << "message does not start with the file: " << e.what();
+      const std::string message = e.what();
+      EXPECT_EQ(message.rfind(path + ":", 0), 0u)
+          << "message does not start with the file: " << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
     } catch (const std::exception& e) {
       ADD_FAILURE() << "unexpected exception " << typeid(e).name() << ": " << e.what()
                     << "\ninput:\n"

@@ -13,6 +13,7 @@ namespace quorate::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using testutil::TempDir;
 
 constexpr char kPath[] = "/etc/quorate/test.yaml";
@@ -41,6 +42,10 @@ TEST(Quote, EscapesAndCuts) {
   EXPECT_EQ(quote(std::string("a\0b", 3)), "\"a\\x00b\"");
   EXPECT_EQ(quote("abcdef", 3), "\"abc\"...");
   EXPECT_EQ(quote("\xc3\xa9\xc3\xa9", 3), "\"\xc3\xa9\"...");  // never half a character
+}
+
+TEST(EscapeControl, OneLine) {
+  EXPECT_EQ(escapeControl("a\nb\tc\x01 \"d\" \xc3\xa9"), "a\\nb\\tc\\x01 \"d\" \xc3\xa9");
 }
 
 TEST(HostPort, Valid) {
@@ -126,9 +131,27 @@ TEST(Document, StrayTokensAreErrorsNotHangs) {
 
 TEST(Document, DeepNestingIsAnErrorNotACrash) {
   const std::string deep = "a: " + std::string(100000, '[');
-  EXPECT_THAT(errorOf([&] { Document d(kPath, deep); }), HasSubstr(kPath));
+  EXPECT_THAT(errorOf([&] { Document d(kPath, deep); }),
+              StartsWith(std::string(kPath) + ":1: invalid YAML: nested more than"));
   const std::string deepMap = "a: " + std::string(100000, '{');
-  EXPECT_THAT(errorOf([&] { Document d(kPath, deepMap); }), HasSubstr(kPath));
+  EXPECT_THAT(errorOf([&] { Document d(kPath, deepMap); }), HasSubstr("nested more than"));
+  std::string dashes;
+  for (int i = 0; i < 20000; ++i) dashes += "- ";
+  EXPECT_THAT(errorOf([&] { Document d(kPath, dashes + "x\n"); }), HasSubstr("nested more than"));
+  std::string indented;
+  for (int i = 0; i < 5000; ++i) indented += std::string(i, ' ') + "a:\n";
+  EXPECT_THAT(errorOf([&] { Document d(kPath, indented); }), HasSubstr("nested more than"));
+}
+
+TEST(Document, AliasesAreSharedNotExpanded) {
+  std::string laughs = "a: &a0 [x, x]\n";
+  for (int i = 1; i < 64; ++i) {
+    const std::string prev = "a" + std::to_string(i - 1);
+    laughs +=
+        "b" + std::to_string(i) + ": &a" + std::to_string(i) + " [*" + prev + ", *" + prev + "]\n";
+  }
+  const Document d(kPath, laughs);  // 2^64 leaves if expanded
+  EXPECT_THAT(errorOf([&] { d.root({"a"}); }), HasSubstr(":2: b1: unknown key"));
 }
 
 TEST(Document, ResolvesRelativePathsAgainstItsDirectory) {
@@ -163,6 +186,15 @@ TEST(Map, NestedKeysAreNamedWithTheirPath) {
               root.required("timers").asMap({"a", "b"});
             }),
             std::string(kPath) + ":3: timers.typo: unknown key; expected one of: a, b");
+}
+
+TEST(Map, OddUnknownKeysAreQuoted) {
+  const Document d(kPath, "a: 1\n? |\n  two\n  lines\n: 2\n");
+  EXPECT_EQ(errorOf([&] { d.root({"a"}); }),
+            std::string(kPath) + ":2: \"two\\nlines\\n\": unknown key; expected one of: a");
+  const Document spaced(kPath, "t:\n  \"x y\": 1\n");
+  EXPECT_THAT(errorOf([&] { spaced.root({"t"}).required("t").asMap({"a"}); }),
+              HasSubstr(":2: t.\"x y\": unknown key"));
 }
 
 TEST(Map, DuplicateKeys) {

@@ -128,6 +128,16 @@ TEST(DirectorConfig, DefaultsAndFlowStyle) {
   EXPECT_FALSE(n.preemptDelay.has_value());
 }
 
+TEST(DirectorConfig, DefaultArbiterIdMustNotClash) {
+  std::string text = editLines(kMinimal, 2, 1, "node: arbiter");
+  text = editLines(text, 6, 1,
+                   "directors: [{id: a, address: \"[::1]:7101\"}, "
+                   "{id: arbiter, address: \"[::1]:7102\"}]");
+  EXPECT_EQ(errorOf(text), std::string(kPath) +
+                               ":7: arbiter: the default arbiter id \"arbiter\" is also a "
+                               "director's id; set arbiter.id");
+}
+
 TEST(DirectorConfig, PartialTimersKeepTheOtherDefaults) {
   const std::string text = editLines(kValid, 16, 6, "timers:\n  max_drift_ppm: 0\n");
   const DirectorConfig c = parseDirectorConfig(text, kPath);
