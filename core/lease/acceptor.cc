@@ -49,9 +49,11 @@ Acceptor::Result Acceptor::handlePrepare(Time now, NodeId from, const Prepare& p
 
 Acceptor::Result Acceptor::handleAccept(Time now, NodeId from, const Accept& a) {
   const auto live = lease(now);
-  // The owner of the live lease may renew whatever was promised since: a
-  // campaign that cannot win anyway must not starve the holder's renewals.
-  const bool ownerRenews = live && live->owner == from;
+  // The owner of the live lease may renew that same tenure whatever was promised
+  // since: a campaign that cannot win anyway must not starve the holder's renewals.
+  // A new tenure (a new epoch) of the same owner goes through the ballot check, or
+  // a promise reporting an older epoch could let the next tenure reuse this one.
+  const bool ownerRenews = live && live->owner == from && live->epoch == a.epoch;
   if (a.ballot < promised_ && !ownerRenews) {
     return {reply(from, reject(now, a.ballot, RejectReason::kBallot)), false};
   }
