@@ -13,9 +13,12 @@ using std::chrono::microseconds;
 void put(const lease::Ballot& b, v1::Ballot* out) {
   out->set_round(b.round);
   out->set_node(b.node);
+  out->set_incarnation(b.incarnation);
 }
 
-lease::Ballot get(const v1::Ballot& b) { return lease::Ballot{b.round(), b.node()}; }
+lease::Ballot get(const v1::Ballot& b) {
+  return lease::Ballot{b.round(), b.node(), b.incarnation()};
+}
 
 void put(const std::optional<lease::LeaseView>& l, v1::LeaseInfo* out) {
   out->set_owner(l->owner);

@@ -53,10 +53,11 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
   if (!std::filesystem::exists(path_, ec) && !ec) return lease::DurableState{};
   std::ifstream in(path_);
   if (!in) return sysError(path_, "cannot open state file");
-  std::string header, epochLine, ownerLine, extra;
+  std::string header, epochLine, ownerLine, incarnationLine, extra;
   std::getline(in, header);
   std::getline(in, epochLine);
   std::getline(in, ownerLine);
+  std::getline(in, incarnationLine);
   if (header != kHeader) {
     return StateError{path_, "line 1: expected '" + std::string(kHeader) + "'", {}};
   }
@@ -67,15 +68,20 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
   if (!parseField(ownerLine, "owner", owner) || owner >= lease::kNodeCount) {
     return StateError{path_, "line 3: expected 'owner <0|1|2>'", {}};
   }
-  if (std::getline(in, extra) && !extra.empty()) {
-    return StateError{path_, "line 4: unexpected content", {}};
+  std::uint64_t incarnation = 0;
+  if (!parseField(incarnationLine, "incarnation", incarnation)) {
+    return StateError{path_, "line 4: expected 'incarnation <n>'", {}};
   }
-  return lease::DurableState{epoch, static_cast<lease::NodeId>(owner)};
+  if (std::getline(in, extra) && !extra.empty()) {
+    return StateError{path_, "line 5: unexpected content", {}};
+  }
+  return lease::DurableState{epoch, static_cast<lease::NodeId>(owner), incarnation};
 }
 
 std::optional<StateError> StateFile::store(const lease::DurableState& s) const {
   std::ostringstream text;
-  text << kHeader << "\nmax_epoch " << s.maxEpoch << "\nowner " << s.maxEpochOwner << "\n";
+  text << kHeader << "\nmax_epoch " << s.maxEpoch << "\nowner " << s.maxEpochOwner
+       << "\nincarnation " << s.incarnation << "\n";
   const std::string tmp = path_ + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return sysError(tmp, "cannot create");

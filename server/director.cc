@@ -146,6 +146,9 @@ class OperatorService final : public v1::Director::CallbackService {
 Director::Director(DirectorConfig config)
     : config_(std::move(config)), state_(config_.stateDir + "/acceptor.state") {
   node_ = makeNode(config_, state_);
+  // Record this start at once: the next start must use a new incarnation even if
+  // this one dies before saying anything.
+  if (auto err = state_.store(node_->durable())) throw std::runtime_error(err->message());
   // Messages older than a renewal interval are of no use to anyone.
   const auto timeout = config_.timing.renewInterval;
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
@@ -167,9 +170,11 @@ std::optional<std::string> Director::start() {
   builder.RegisterService(operatorService_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || boundPort_ == 0) return "cannot listen on " + config_.listen;
-  spdlog::info("director {} of cluster {} listening on {}; quarantine {} ms, epoch floor {}",
-               config_.node, config_.cluster, config_.listen, toMs(config_.timing.quarantine),
-               node_->durable().maxEpoch);
+  spdlog::info(
+      "director {} of cluster {} listening on {}; quarantine {} ms, epoch floor {}, "
+      "incarnation {}",
+      config_.node, config_.cluster, config_.listen, toMs(config_.timing.quarantine),
+      node_->durable().maxEpoch, node_->durable().incarnation);
   asio::post(io_, [this] { rearm(); });
   loop_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);

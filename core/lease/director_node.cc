@@ -40,6 +40,7 @@ DirectorNode::DirectorNode(NodeConfig cfg, DurableState restored, Time now)
       acceptor_(cfg_.self, cfg_.timing.quarantine, cfg_.timing.quarantine, restored, now,
                 cfg_.acceptorFaults),
       highestEpochSeen_(restored.maxEpoch),
+      incarnation_(restored.incarnation + 1),
       rng_(cfg_.seed ^ (0x9e3779b97f4a7c15ULL * (cfg_.self + 1))) {
   campaignNotBefore_ = acceptor_.quarantineEnd();
   // At a cold start the preferred director gets the first try.
@@ -69,7 +70,23 @@ void DirectorNode::send(Output& out, Time now, NodeId to, Body body) {
   out.send.push_back(Message{cfg_.self, to, std::move(body)});
 }
 
-Ballot DirectorNode::nextBallot() { return Ballot{++highestRound_, cfg_.self}; }
+Ballot DirectorNode::nextBallot() { return Ballot{++highestRound_, cfg_.self, incarnation_}; }
+
+DurableState DirectorNode::durable() const {
+  DurableState d = acceptor_.durable();
+  d.incarnation = incarnation_;
+  return d;
+}
+
+Output DirectorNode::finish(Output out) {
+  // The first output after a start carries the new incarnation to disk, before
+  // any ballot of this incarnation can leave the node.
+  if (incarnationUnsaved_) {
+    out.persist = true;
+    incarnationUnsaved_ = false;
+  }
+  return out;
+}
 
 Duration DirectorNode::backoff() {
   const auto r = cfg_.timing.renewInterval.count();
@@ -128,7 +145,7 @@ Output DirectorNode::receive(Time now, const Message& m) {
   Output out = handle(now, m);
   // A message may have changed what is due (a released lease, a foreign lease seen).
   out.append(tick(now));
-  return out;
+  return finish(std::move(out));
 }
 
 Output DirectorNode::handle(Time now, const Message& m) {
@@ -235,8 +252,10 @@ Output DirectorNode::peerUnreachable(Time now, NodeId peer, const Message& sent)
   const Ballot* b = nullptr;
   if (const auto* p = std::get_if<Prepare>(&sent.body)) b = &p->ballot;
   if (const auto* a = std::get_if<Accept>(&sent.body)) b = &a->ballot;
-  if (!b || peer >= kNodeCount || round_.phase == Phase::kIdle || *b != round_.ballot) return {};
-  return noVote(now, peer);
+  if (!b || peer >= kNodeCount || round_.phase == Phase::kIdle || *b != round_.ballot) {
+    return finish({});
+  }
+  return finish(noVote(now, peer));
 }
 
 Output DirectorNode::noVote(Time now, NodeId from) {
@@ -280,7 +299,7 @@ Output DirectorNode::onPreempt(Time now, NodeId from) {
 
 std::optional<Output> DirectorNode::stepDown(Time now, const std::string& reason) {
   if (!holds(now)) return std::nullopt;
-  return release(now, reason, true);
+  return finish(release(now, reason, true));
 }
 
 Output DirectorNode::release(Time now, const std::string& reason, bool handover) {
@@ -343,7 +362,7 @@ Output DirectorNode::heartbeats(Time now) {
 Output DirectorNode::tick(Time now) {
   Output out;
   if (role_ == Role::kQuarantine) {
-    if (acceptor_.inQuarantine(now)) return out;
+    if (acceptor_.inQuarantine(now)) return finish(std::move(out));
     setRole(out, Role::kStandby, "quarantine over");
   }
   if (role_ == Role::kHolder && now >= leaseEnd_) {
@@ -362,7 +381,7 @@ Output DirectorNode::tick(Time now) {
   out.append(maybeCampaign(now));
   out.append(maybePreempt(now));
   out.append(heartbeats(now));
-  return out;
+  return finish(std::move(out));
 }
 
 Time DirectorNode::nextDeadline() const {

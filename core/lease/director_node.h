@@ -74,7 +74,8 @@ class DirectorNode {
   std::optional<LeaseView> knownLease(Time now) const;
   // When a message from `peer` last arrived (nullopt: never).
   std::optional<Time> lastSeen(NodeId peer) const;
-  const DurableState& durable() const { return acceptor_.durable(); }
+  // What must survive a restart: the acceptor's epoch floor and our incarnation.
+  DurableState durable() const;
   const NodeConfig& config() const { return cfg_; }
   const Acceptor& acceptor() const { return acceptor_; }
 
@@ -123,6 +124,7 @@ class DirectorNode {
   Output maybeCampaign(Time now);
   Output maybePreempt(Time now);
   Output heartbeats(Time now);
+  Output finish(Output out);  // adds the pending persist of a new incarnation
   Duration heartbeatInterval() const { return 2 * cfg_.timing.renewInterval; }
   void send(Output& out, Time now, NodeId to, Body body);
   void noteSeen(NodeId from, Time now) { lastSeen_[from] = now; }
@@ -137,6 +139,8 @@ class DirectorNode {
   Round round_;
   std::uint64_t highestRound_ = 0;
   std::uint64_t highestEpochSeen_ = 0;
+  std::uint64_t incarnation_;
+  bool incarnationUnsaved_ = true;
   Time campaignNotBefore_{};
   std::optional<Time> preemptSince_;  // since when we (preferred) see another holder
   std::optional<Time> lastPreemptSent_;

@@ -6,7 +6,8 @@
 namespace quorate::lease {
 
 std::string toString(const Ballot& b) {
-  return std::to_string(b.round) + "." + std::to_string(b.node);
+  return std::to_string(b.round) + "." + std::to_string(b.node) + "." +
+         std::to_string(b.incarnation);
 }
 
 const char* toString(RejectReason r) {

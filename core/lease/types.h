@@ -30,10 +30,13 @@ inline constexpr std::size_t kMajority = 2;
 inline bool isDirector(NodeId n) { return n == kDirectorA || n == kDirectorB; }
 inline NodeId otherDirector(NodeId n) { return n == kDirectorA ? kDirectorB : kDirectorA; }
 
-// Unique because the proposer's id breaks ties between equal rounds.
+// Unique: the proposer's id breaks ties between equal rounds, and its incarnation
+// (bumped and persisted at every start) keeps a restarted proposer from reusing a
+// ballot of its previous life, whose answers may still be on their way.
 struct Ballot {
   std::uint64_t round = 0;
   NodeId node = 0;
+  std::uint64_t incarnation = 0;
   auto operator<=>(const Ballot&) const = default;
   bool operator==(const Ballot&) const = default;
 };
@@ -51,6 +54,7 @@ struct LeaseView {
 struct DurableState {
   std::uint64_t maxEpoch = 0;
   NodeId maxEpochOwner = 0;
+  std::uint64_t incarnation = 0;  // directors: how many times this node has started
   bool operator==(const DurableState&) const = default;
 };
 

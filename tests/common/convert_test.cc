@@ -12,7 +12,7 @@ using std::chrono::microseconds;
 TEST(Convert, EveryBodyRoundTrips) {
   const LeaseView lv{1, 9, microseconds(1234)};
   const Body bodies[] = {
-      Prepare{Ballot{7, 1}},
+      Prepare{Ballot{7, 1, 3}},
       Promise{Ballot{7, 1}, lv, 9},
       Promise{Ballot{7, 1}, std::nullopt, 0},
       Accept{Ballot{8, 0}, 10, microseconds(1'700'000)},

@@ -31,11 +31,11 @@ TEST_F(StateFileTest, MissingFileIsAFreshNode) {
 
 TEST_F(StateFileTest, RoundTripsAndLeavesNoTemporary) {
   StateFile f(dir_ + "/s.state");
-  ASSERT_EQ(f.store(lease::DurableState{12345678901ULL, 2}), std::nullopt);
-  ASSERT_EQ(f.store(lease::DurableState{12345678902ULL, 1}), std::nullopt);
+  ASSERT_EQ(f.store(lease::DurableState{12345678901ULL, 2, 7}), std::nullopt);
+  ASSERT_EQ(f.store(lease::DurableState{12345678902ULL, 1, 8}), std::nullopt);
   auto r = f.load();
   ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
-  EXPECT_EQ(std::get<lease::DurableState>(r), (lease::DurableState{12345678902ULL, 1}));
+  EXPECT_EQ(std::get<lease::DurableState>(r), (lease::DurableState{12345678902ULL, 1, 8}));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/s.state.tmp"));
 }
 
@@ -45,7 +45,8 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
       {"quorate-acceptor-state 1\nmax_epoch x\nowner 0\n", "line 2"},
       {"quorate-acceptor-state 1\nmax_epoch 5\nowner 9\n", "line 3"},
       {"quorate-acceptor-state 1\nmax_epoch 99999999999999999999999\nowner 0\n", "line 2"},
-      {"quorate-acceptor-state 1\nmax_epoch 5\nowner 0\nmore\n", "line 4"},
+      {"quorate-acceptor-state 1\nmax_epoch 5\nowner 0\n", "line 4"},
+      {"quorate-acceptor-state 1\nmax_epoch 5\nowner 0\nincarnation 2\nmore\n", "line 5"},
       {"", "line 1"},
   };
   for (const auto& [text, where] : cases) {

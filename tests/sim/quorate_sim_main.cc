@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "sim/batch.h"
@@ -10,9 +11,10 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: quorate-sim [--scenario NAME] [--first N] [--seeds N] [--trace]\n"
+  std::cerr << "usage: quorate-sim [--scenario NAME] [--first N] [--seeds N] [--rho R] [--trace]\n"
                "  runs seeds [first, first + seeds); --trace prints every event (use with "
-               "--seeds 1)\n  scenarios:";
+               "--seeds 1);\n  --rho overrides the scenario's simulated clock drift\n"
+               "  scenarios:";
   for (const auto& n : quorate::sim::scenarioNames()) std::cerr << " " << n;
   std::cerr << "\n";
   return 2;
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   std::uint64_t first = 0;
   std::uint64_t seeds = 1000;
   bool trace = false;
+  std::optional<double> rho;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool hasValue = i + 1 < argc;
@@ -34,14 +37,17 @@ int main(int argc, char** argv) {
       first = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--seeds" && hasValue) {
       seeds = std::strtoull(argv[++i], nullptr, 0);
+    } else if (arg == "--rho" && hasValue) {
+      rho = std::strtod(argv[++i], nullptr);
     } else if (arg == "--trace") {
       trace = true;
     } else {
       return usage();
     }
   }
-  const auto cfg = quorate::sim::scenarioByName(scenario);
+  auto cfg = quorate::sim::scenarioByName(scenario);
   if (!cfg) return usage();
+  if (rho) cfg->rhoSim = *rho;
 
   if (trace) {
     bool ok = true;

@@ -53,6 +53,16 @@ SimConfig lateMessagesScenario() {
   return c;
 }
 
+SimConfig restartsScenario() {
+  SimConfig c;
+  c.name = "restarts";
+  // Crashes and quick restarts while requests of the previous incarnation are still
+  // on their way: their answers reach the new incarnation.
+  c.mix = FaultMix{.partition = 2, .crash = 5, .pause = 1, .stepDown = 1, .weather = 2};
+  c.maxLongDelayRate = 0.5;
+  return c;
+}
+
 SimConfig noDriftMarginScenario() {
   lease::Timing t;
   t.rho = kWideRho;
@@ -85,14 +95,15 @@ SimConfig keepLiveLeaseScenario() {
 }
 
 std::vector<std::string> scenarioNames() {
-  return {"default",      "wide-drift",           "late-messages",  "no-drift-margin",
-          "drift-margin", "overwrite-live-lease", "keep-live-lease"};
+  return {"default",         "wide-drift",   "late-messages",        "restarts",
+          "no-drift-margin", "drift-margin", "overwrite-live-lease", "keep-live-lease"};
 }
 
 std::optional<SimConfig> scenarioByName(const std::string& name) {
   if (name == "default") return defaultScenario();
   if (name == "wide-drift") return wideDriftScenario();
   if (name == "late-messages") return lateMessagesScenario();
+  if (name == "restarts") return restartsScenario();
   if (name == "no-drift-margin") return noDriftMarginScenario();
   if (name == "drift-margin") return driftMarginScenario();
   if (name == "overwrite-live-lease") return overwriteLiveLeaseScenario();

@@ -17,6 +17,8 @@ SimConfig wideDriftScenario();
 // Default timing; many slow messages, frequent planned step-downs, and messages in
 // flight survive the receiver's restart.
 SimConfig lateMessagesScenario();
+// Default timing; mostly crashes with quick restarts, many slow messages.
+SimConfig restartsScenario();
 // Negative control: acceptorLease = quarantine = holderLease (no drift margin) with
 // clocks at the extremes of 2 %, and a fault mix that starves holders of renewals.
 SimConfig noDriftMarginScenario();

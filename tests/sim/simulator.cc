@@ -1,5 +1,4 @@
-// Discrete-event simulation of two directors and the arbiter under drift, loss, partitions,
-// crashes and pauses, replayable from a 64-bit seed.
+// Seeded discrete-event simulation of directors and arbiter: drift, loss, partitions, crashes.
 #include "sim/simulator.h"
 
 #include <algorithm>
@@ -160,7 +159,7 @@ class Simulator {
   void deliver(SimNode& n, const Message& m);
   void tick(SimNode& n);
   void apply(SimNode& n, Output out);
-  void persist(SimNode& n, const DurableState& now, bool requested);
+  void persist(SimNode& n, const DurableState& state, bool requested);
   void send(NodeId from, const Message& m);
   void rearmTimer(SimNode& n, bool afterTick);
 
@@ -192,6 +191,7 @@ class Simulator {
   bool done_ = false;
 
   // Schedule-wide draws.
+  bool adversarialClocks_ = false;  // slowDirector_ at 1 - rho, the other two at 1 + rho
   NodeId slowDirector_ = 0;
   std::optional<NodeId> preferred_;
   std::optional<Duration> preemptDelay_;
@@ -215,6 +215,8 @@ class Simulator {
 
 Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* trace)
     : cfg_(cfg), rng_(seed), trace_(trace), checker_(cfg.timing.holderLease) {
+  // The dangerous extreme (a slow holder, fast acceptors) often, not just by chance.
+  adversarialClocks_ = cfg_.adversarialClocks || rng_.chance(0.25);
   slowDirector_ = static_cast<NodeId>(rng_.between(0, 1));
   if (rng_.chance(0.5)) {
     preferred_ = static_cast<NodeId>(rng_.between(0, 1));
@@ -249,7 +251,7 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
 
 std::int64_t Simulator::drawPpb(NodeId n) {
   const auto rho = static_cast<std::int64_t>(std::llround(cfg_.rhoSim * 1e9));
-  if (cfg_.adversarialClocks) return n == slowDirector_ ? -rho : rho;
+  if (adversarialClocks_) return n == slowDirector_ ? -rho : rho;
   switch (rng_.between(0, 2)) {
     case 0:
       return -rho;
@@ -307,12 +309,18 @@ void Simulator::dispatch(const Event& e) {
           (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts && e.token != n.crashes)) {
         if (e.kind == EventKind::kDeliver) {
           ++stats_.messagesLost;
-          if (tracing()) log(&n, "down, dropped " + bodyText(e.msg.body));
+          if (tracing()) {
+            log(&n, std::string(n.up ? "crashed since it was sent" : "down") + ", dropped " +
+                        bodyText(e.msg.body));
+          }
         }
         return;
       }
       if (e.kind == EventKind::kTimer && e.token != n.timerToken) return;
       if (n.paused) {
+        if (tracing() && e.kind == EventKind::kDeliver) {
+          log(&n, "paused, queued " + bodyText(e.msg.body));
+        }
         n.held.push_back(e);
         return;
       }
@@ -659,21 +667,26 @@ void Simulator::changeWeather() {
 }
 
 void Simulator::stepDownSomeone() {
-  auto& n = nodes_[rng_.between(0, 1)];
-  if (!n.up || n.paused || !n.director) return;
-  const Time local = localNow(n);
-  const bool held = n.director->holds(local);
-  auto out = n.director->stepDown(local, "simulated planned step-down");
+  // The director that holds, if any; otherwise anyone, to see stepDown() refuse.
+  SimNode* n = &nodes_[rng_.between(0, 1)];
+  for (NodeId id : {lease::kDirectorA, lease::kDirectorB}) {
+    SimNode& d = nodes_[id];
+    if (d.up && d.director && d.director->holds(localNow(d))) n = &d;
+  }
+  if (!n->up || n->paused || !n->director) return;
+  const Time local = localNow(*n);
+  const bool held = n->director->holds(local);
+  auto out = n->director->stepDown(local, "simulated planned step-down");
   if (out.has_value() != held) {
-    fail("API: stepDown() on n" + std::to_string(n.id) +
+    fail("API: stepDown() on n" + std::to_string(n->id) +
          (held ? " failed although it holds" : " succeeded although it does not hold"));
     return;
   }
   if (!out) return;
   ++stats_.stepDowns;
-  if (tracing()) log(&n, "STEP DOWN");
-  apply(n, std::move(*out));
-  rearmTimer(n, false);
+  if (tracing()) log(n, "STEP DOWN");
+  apply(*n, std::move(*out));
+  rearmTimer(*n, false);
 }
 
 void Simulator::beginQuiet() {

@@ -1,5 +1,4 @@
-// Discrete-event simulation of two directors and the arbiter under drift, loss, partitions,
-// crashes and pauses, replayable from a 64-bit seed.
+// Seeded discrete-event simulation of directors and arbiter: drift, loss, partitions, crashes.
 #pragma once
 
 #include <chrono>
@@ -56,9 +55,12 @@ struct SimConfig {
 
 // The promise the quiet phase is held to, in real time from its start:
 //   quarantine / (1 - rho)       a node restarted at the start stays silent this long
-// + acceptorLease / (1 - rho)    a lease granted just before the start still blocks
+// + acceptorLease / (1 - rho)    then a split vote (each acceptor granted a different
+//                                director, neither has a majority) blocks both this long
 // + 4 * renewInterval            failed rounds, back-off and the non-preferred delay
 // + 8 * smallDelayMax            the message round trips of the winning round
+// Default timing: 5.54 s. Observed worst over 500,000 default schedules: 3.51 s (seed
+// 278580, exactly the split vote after a restart); at 2 % drift 5.23 s vs 3.15 s.
 lease::Duration livenessBound(const SimConfig& cfg);
 
 struct SimStats {
