@@ -18,7 +18,11 @@ int main(int argc, char** argv) {
   bool check = false;
   app.add_option("-c,--config", configPath, "configuration file (YAML)")->required();
   app.add_flag("--check", check, "validate the configuration and exit");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // usage errors exit 2, like config errors
+  }
 
   server::DirectorConfig config;
   try {
