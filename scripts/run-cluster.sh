@@ -31,10 +31,14 @@ start alpha quorate-director
 start beta quorate-director
 
 ctl() { "$root/build/bin/quoratectl" --endpoint "$1" "${@:2}"; }
-echo "waiting for a holder (quarantine first: 1.8 s)..."
+holderSeenBy() {
+  ctl "$1" status --json 2>/dev/null | sed -n 's/.*"holder": *"\([^"]*\)".*/\1/p' || true
+}
+echo "waiting until both directors know the holder (quarantine first: 1.8 s)..."
 for _ in $(seq 100); do
-  holder=$(ctl 127.0.0.1:7101 status --json 2>/dev/null | sed -n 's/.*"holder": *"\([^"]*\)".*/\1/p')
-  [[ -n "$holder" ]] && break
+  a=$(holderSeenBy 127.0.0.1:7101)
+  b=$(holderSeenBy 127.0.0.1:7102)
+  [[ -n "$a" && "$a" == "$b" ]] && break
   sleep 0.1
 done
 ctl 127.0.0.1:7101 status
