@@ -1,4 +1,5 @@
 // quorate-arbiter: the third vote for any number of director clusters.
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -53,7 +54,13 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot load state: {}", e.what());
     return 1;
   }
+  // Debian's abseil checks every lock gRPC takes for deadlock cycles under one global
+  // lock; after a stall of a few seconds that check alone kept the arbiter from catching
+  // up (docs/bench-arbiter.md).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::ServerBuilder builder;
+  // Bound the work a backlog can queue per connection, so a stalled arbiter recovers.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 32);
   int port = 0;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service.get());

@@ -88,11 +88,11 @@ struct Options {
   std::string arbiter;  // default: quorate-arbiter next to this binary
   int arbiterCpu = 0;
   int loadCpu = 1;
-  int tickUs = 250;        // the load generator's send granularity
+  int tickUs = 1;          // the load generator's send granularity (1: each send at its own time)
   int nice = 0;            // of the arbiter and the load generator (negative needs CAP_SYS_NICE)
   std::string tmpParent;   // default: the system's temp directory
   std::string perfRecord;  // perf.data path: profile the arbiter during the measurement window
-  std::string perfArgs = "-F 999 -g";
+  std::string perfArgs = "-F 999";
   std::string dump;  // CSV of every latency sample: <dump>-<clusters>-<run>.csv
   bool keep = false;
   // Debian's abseil is built without NDEBUG, so absl::Mutex runs deadlock detection on every
@@ -135,7 +135,7 @@ std::optional<long> statusField(pid_t pid, const std::string& key) {
   return std::nullopt;
 }
 
-// CPU seconds (utime + stime + reaped children's) of every process but `exclude`, by pid.
+// CPU seconds (utime + stime) of every process but `exclude`, by pid.
 std::map<pid_t, double> otherProcessesCpu(const std::vector<pid_t>& exclude) {
   std::map<pid_t, double> out;
   const double tck = static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -150,14 +150,15 @@ std::map<pid_t, double> otherProcessesCpu(const std::vector<pid_t>& exclude) {
     if (close == std::string::npos) continue;
     std::istringstream in(text->substr(close + 2));
     std::vector<std::string> f;
-    for (std::string x; in >> x && f.size() < 15;) f.push_back(x);
-    if (f.size() < 15) continue;  // f[11..14]: utime stime cutime cstime
-    out[pid] = (std::stod(f[11]) + std::stod(f[12]) + std::stod(f[13]) + std::stod(f[14])) / tck;
+    for (std::string x; in >> x && f.size() < 13;) f.push_back(x);
+    if (f.size() < 13) continue;  // f[11], f[12]: utime, stime
+    out[pid] = (std::stod(f[11]) + std::stod(f[12])) / tck;
   }
   return out;
 }
 
-// What the processes in `after` used since `before` (new ones: all they used).
+// What the processes in `after` used since `before` (new ones: all they used). A lower bound:
+// processes that ended in between are not seen (children's times would count their whole life).
 double cpuSince(const std::map<pid_t, double>& before, const std::map<pid_t, double>& after) {
   double sum = 0;
   for (const auto& [pid, t] : after) {
@@ -408,12 +409,14 @@ class LoadGenerator {
     for (int i = 0; i < channels; ++i) channels_.push_back(makeBenchChannel(address));
     clusters_.resize(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      const auto& ch = channels_[i % channels_.size()];
+      // Round robin over directors, so with two channels per cluster each has its own.
+      const auto& ch = channels_[(2 * i) % channels_.size()];
+      const auto& other = channels_[(2 * i + 1) % channels_.size()];
       auto& c = clusters_[i];
       c.holder =
           std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "a", timing_.renewInterval);
       c.standby =
-          std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "b", timing_.renewInterval);
+          std::make_unique<PeerClient>(other, ids[i].id, ids[i].secret, "b", timing_.renewInterval);
       c.acquirer =
           std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "a", std::chrono::seconds(30));
     }
@@ -689,6 +692,7 @@ class LoadGenerator {
 
 struct RunResult {
   int clusters = 0;
+  int channels = 0;
   double p50 = 0, p90 = 0, p99 = 0, max = 0;  // renewal latency, ms
   double pingP50 = 0, pingP99 = 0;
   double renewRate = 0, renewExpected = 0;
@@ -700,7 +704,8 @@ struct RunResult {
   double acquireSec = 0;
   double maxLagMs = 0;
   double threads = 0;
-  // CPU of all other processes during the window, % of one core: near 0 on a quiet machine.
+  // CPU of the other processes alive at the end of the window, % of one core: near 0 on a
+  // quiet machine.
   double otherCpu = 0;
   std::string loadAverage;  // 1 min, at the end of the window
 };
@@ -723,6 +728,7 @@ void dumpSamples(const std::string& path, Clock::time_point from, const KindStat
 }
 
 std::optional<RunResult> runOnce(const Options& o, int n, int run) {
+  const int channels = o.channels > 0 ? o.channels : 2 * n;  // 0: one per director
   const lease::Timing timing{};
   TempDir dir(o.tmpParent, o.keep);
   const auto ids = makeClusters(n);
@@ -738,7 +744,7 @@ std::optional<RunResult> runOnce(const Options& o, int n, int run) {
   const auto expectedRenewals = static_cast<std::size_t>(n * renewPerSec * o.seconds);
   const auto expectedPings = static_cast<std::size_t>(n * pingPerSec * o.seconds);
   auto gen =
-      std::make_unique<LoadGenerator>(address, ids, o.channels, expectedRenewals, expectedPings);
+      std::make_unique<LoadGenerator>(address, ids, channels, expectedRenewals, expectedPings);
   auto fail = [&](const std::string& why) -> std::optional<RunResult> {
     std::cerr << "run with " << n << " clusters failed: " << why << "\narbiter log (" << log
               << "), last lines:\n"
@@ -753,6 +759,7 @@ std::optional<RunResult> runOnce(const Options& o, int n, int run) {
             << seconds(timing.quarantine) << " s)\n";
   RunResult r;
   r.clusters = n;
+  r.channels = channels;
   r.idleRssMb = kbToMb(statusField(arbiter.pid(), "VmRSS"));
 
   const auto acquireStart = Clock::now();
@@ -839,20 +846,22 @@ std::optional<RunResult> runOnce(const Options& o, int n, int run) {
 // Output.
 
 void printHeader() {
-  std::cout << "| clusters | run | renew p50 ms | p90 ms | p99 ms | max ms | renewals/s "
-               "(expected) | RPC/s (expected) | rejects | errors | arbiter CPU % | arbiter RSS "
-               "MB (peak) | loadgen CPU % |\n"
-            << "|---:|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  std::cout
+      << "| clusters | connections | run | renew p50 ms | p90 ms | p99 ms | max ms | renewals/s "
+         "(expected) | RPC/s (expected) | rejects | errors | arbiter CPU % | arbiter RSS "
+         "MB (peak) | loadgen CPU % |\n"
+      << "|---:|---:|:--|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 }
 
 void printRow(const RunResult& r, const std::string& label) {
-  std::cout << "| " << r.clusters << " | " << label << " | " << fmt("%.2f", r.p50) << " | "
-            << fmt("%.2f", r.p90) << " | " << fmt("%.2f", r.p99) << " | " << fmt("%.2f", r.max)
-            << " | " << fmt("%.0f", r.renewRate) << " (" << fmt("%.0f", r.renewExpected) << ") | "
-            << fmt("%.0f", r.rpcRate) << " (" << fmt("%.0f", r.rpcExpected) << ") | "
-            << fmt("%.0f", r.rejects) << " | " << fmt("%.0f", r.errors) << " | "
-            << fmt("%.1f", r.arbiterCpu) << " | " << fmt("%.1f", r.rssMb) << " ("
-            << fmt("%.1f", r.hwmMb) << ") | " << fmt("%.1f", r.loadCpu) << " |\n"
+  std::cout << "| " << r.clusters << " | " << r.channels << " | " << label << " | "
+            << fmt("%.2f", r.p50) << " | " << fmt("%.2f", r.p90) << " | " << fmt("%.2f", r.p99)
+            << " | " << fmt("%.2f", r.max) << " | " << fmt("%.0f", r.renewRate) << " ("
+            << fmt("%.0f", r.renewExpected) << ") | " << fmt("%.0f", r.rpcRate) << " ("
+            << fmt("%.0f", r.rpcExpected) << ") | " << fmt("%.0f", r.rejects) << " | "
+            << fmt("%.0f", r.errors) << " | " << fmt("%.1f", r.arbiterCpu) << " | "
+            << fmt("%.1f", r.rssMb) << " (" << fmt("%.1f", r.hwmMb) << ") | "
+            << fmt("%.1f", r.loadCpu) << " |\n"
             << std::flush;
 }
 
@@ -913,8 +922,10 @@ int benchMain(int argc, char** argv) {
   app.add_option("--runs", o.runs, "runs per cluster count; the summary takes the median")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_option("--channels", o.channels, "gRPC channels (TCP connections) of the load generator")
-      ->check(CLI::Range(1, 10000))
+  app.add_option("--channels", o.channels,
+                 "gRPC channels (TCP connections) of the load generator; 0: one per director, as "
+                 "in production (2 per cluster)")
+      ->check(CLI::Range(0, 20000))
       ->capture_default_str();
   app.add_option("--tick-us", o.tickUs,
                  "send granularity: events due within a tick go out together (microseconds)")
@@ -966,8 +977,9 @@ int benchMain(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   std::cerr << "arbiter " << o.arbiter << " on CPU " << o.arbiterCpu << ", load generator on CPU "
-            << o.loadCpu << ", nice " << o.nice << ", " << o.channels << " channels, " << o.warmup
-            << " s warm-up + " << o.seconds << " s per run\n";
+            << o.loadCpu << ", nice " << o.nice << ", "
+            << (o.channels > 0 ? std::to_string(o.channels) : std::string("2 per cluster"))
+            << " channels, " << o.warmup << " s warm-up + " << o.seconds << " s per run\n";
   std::vector<RunResult> summary;
   bool allOk = true;
   printHeader();

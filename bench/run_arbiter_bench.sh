@@ -63,7 +63,7 @@ if [[ $profile -eq 1 ]]; then
     echo | tee -a "$out"
     echo "## perf profile of the arbiter, 5000 clusters, 10 s" | tee -a "$out"
     "$build/bin/quorate-bench-arbiter" --clusters 5000 --runs 1 --seconds 10 \
-      --perf-record "$data" --perf-args "-F 999 -g" "${extra[@]}" 2>&1 | tee -a "$out"
+      --perf-record "$data" --perf-args "-F 999" "${extra[@]}" 2>&1 | tee -a "$out"
     perf report -i "$data" --stdio --no-children --sort dso 2>/dev/null | grep -v '^#' |
       grep -v '^$' | head -20 | tee -a "$out"
     perf report -i "$data" --stdio --no-children --sort dso,sym -g none 2>/dev/null |

@@ -1,4 +1,5 @@
 // quorate-director: holds the cluster's lease with its peer director and the arbiter.
+#include <absl/synchronization/mutex.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   blockStopSignals();
+  // See arbiter/main.cc: abseil's deadlock detection costs too much under load.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (auto err = setupLogging(config.node, config.logLevel)) {
     std::cerr << "quorate-director: " << *err << "\n";
     return 2;
