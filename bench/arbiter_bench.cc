@@ -337,19 +337,6 @@ void writeArbiterConfig(const std::string& path, int port, const std::string& st
   if (!out.flush()) throw std::runtime_error("cannot write " + path);
 }
 
-// Like makePeerChannel (same reconnect and keepalive arguments), but with its own subchannel
-// pool: gRPC otherwise shares one TCP connection between channels with identical arguments.
-std::shared_ptr<grpc::Channel> makeBenchChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 // Outcomes of one kind of RPC; latency samples only for those sent in the measurement window.
 struct KindStats {
   std::atomic<std::uint64_t> sent{0};     // whole run (warm-up and window)
@@ -406,7 +393,7 @@ class LoadGenerator {
  public:
   LoadGenerator(const std::string& address, const std::vector<ClusterId>& ids, int channels,
                 std::size_t expectedRenewals, std::size_t expectedPings) {
-    for (int i = 0; i < channels; ++i) channels_.push_back(makeBenchChannel(address));
+    for (int i = 0; i < channels; ++i) channels_.push_back(makePeerChannel(address, true));
     clusters_.resize(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
       // Round robin over directors, so with two channels per cluster each has its own.

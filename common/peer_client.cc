@@ -5,7 +5,7 @@
 
 namespace quorate {
 
-std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address, bool ownConnection) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   // gRPC also takes this as the minimum connect timeout: at 100 ms a slow handshake
@@ -14,6 +14,7 @@ std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  if (ownConnection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 

@@ -16,7 +16,10 @@ namespace quorate {
 
 // A channel that reconnects quickly (a peer that comes back must be heard within
 // a lease period, not after gRPC's default back-off of up to two minutes).
-std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address);
+// With `ownConnection`, the channel does not share its TCP connection with other
+// channels of identical arguments (as gRPC otherwise does): one connection per channel.
+std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address,
+                                               bool ownConnection = false);
 
 class PeerClient {
  public:
