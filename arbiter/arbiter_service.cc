@@ -14,10 +14,7 @@ namespace quorate::arbiter {
 namespace {
 
 lease::Acceptor makeAcceptor(const StateFile& state, lease::Duration quarantine, lease::Time now) {
-  auto loaded = state.load();
-  if (auto* err = std::get_if<StateError>(&loaded)) throw std::runtime_error(err->message());
-  return lease::Acceptor(lease::kArbiter, quarantine, quarantine,
-                         std::get<lease::DurableState>(loaded), now);
+  return lease::Acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), now);
 }
 
 }  // namespace

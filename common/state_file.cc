@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 namespace quorate {
 namespace {
@@ -76,6 +77,12 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
     return StateError{path_, "line 5: unexpected content", {}};
   }
   return lease::DurableState{epoch, static_cast<lease::NodeId>(owner), incarnation};
+}
+
+lease::DurableState StateFile::loadOrThrow() const {
+  auto loaded = load();
+  if (auto* err = std::get_if<StateError>(&loaded)) throw std::runtime_error(err->message());
+  return std::get<lease::DurableState>(loaded);
 }
 
 std::optional<StateError> StateFile::store(const lease::DurableState& s) const {

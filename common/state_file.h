@@ -25,6 +25,8 @@ class StateFile {
   // A missing file is a fresh node (all zero). A file that exists but cannot be read
   // or parsed is an error: epochs must never silently go back to zero.
   std::variant<lease::DurableState, StateError> load() const;
+  // load() for start-up: throws std::runtime_error with StateError::message().
+  lease::DurableState loadOrThrow() const;
   // Returns a StateError when any step (write, fsync, rename, directory fsync) fails.
   std::optional<StateError> store(const lease::DurableState& s) const;
 

@@ -26,12 +26,9 @@ std::int64_t toMs(lease::Duration d) {
 }
 
 std::unique_ptr<lease::DirectorNode> makeNode(const DirectorConfig& cfg, const StateFile& state) {
-  auto loaded = state.load();
-  if (auto* err = std::get_if<StateError>(&loaded)) throw std::runtime_error(err->message());
   auto nc = cfg.nodeConfig();
   nc.seed = std::random_device{}();
-  return std::make_unique<lease::DirectorNode>(nc, std::get<lease::DurableState>(loaded),
-                                               bootNow());
+  return std::make_unique<lease::DirectorNode>(nc, state.loadOrThrow(), bootNow());
 }
 
 class PeerService final : public v1::Peer::CallbackService {

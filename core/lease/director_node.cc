@@ -158,7 +158,7 @@ Output DirectorNode::handle(Time now, const Message& m) {
           highestRound_ = std::max(highestRound_, body.ballot.round);
         }
         if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Accept> ||
-                      std::is_same_v<T, Release>) {
+                      std::is_same_v<T, Release> || std::is_same_v<T, Ping>) {
           auto r = acceptor_.handle(now, m);
           out.persist = r.persist;
           if (r.reply) send(out, now, m.from, std::move(r.reply->body));
@@ -172,8 +172,6 @@ Output DirectorNode::handle(Time now, const Message& m) {
           out.append(onHandover(now, m.from, body));
         } else if constexpr (std::is_same_v<T, Preempt>) {
           out.append(onPreempt(now, m.from));
-        } else if constexpr (std::is_same_v<T, Ping>) {
-          if (!acceptor_.inQuarantine(now)) send(out, now, m.from, Pong{});
         }
       },
       m.body);
@@ -218,7 +216,7 @@ Output DirectorNode::onAccepted(Time now, NodeId from, const Accepted& a) {
   epoch_ = epoch;
   highestEpochSeen_ = std::max(highestEpochSeen_, epoch);
   leaseEnd_ = end;
-  lastRenewStart_ = start;
+  nextRenewal_ = start + cfg_.timing.renewInterval;
   if (renewal) {
     ++counters_.renewals;
   } else {
@@ -272,7 +270,7 @@ void DirectorNode::failRound(Time now, Duration retryAfter) {
   round_ = Round{};
   if (renewal) {
     // Retry the renewal soon; the lease itself still runs until leaseEnd_.
-    lastRenewStart_ = std::min(lastRenewStart_, now + retryAfter - cfg_.timing.renewInterval);
+    nextRenewal_ = std::min(nextRenewal_, now + retryAfter);
   } else {
     campaignNotBefore_ = std::max(campaignNotBefore_, now + retryAfter);
   }
@@ -375,7 +373,7 @@ Output DirectorNode::tick(Time now) {
     failRound(now, round_.renewal ? Duration::zero() : backoff());
   }
   if (role_ == Role::kHolder && round_.phase == Phase::kIdle &&
-      now >= lastRenewStart_ + cfg_.timing.renewInterval) {
+      now >= nextRenewal_) {
     out.append(startRound(now, true, "renewal"));
   }
   out.append(maybeCampaign(now));
@@ -390,7 +388,7 @@ Time DirectorNode::nextDeadline() const {
   auto consider = [&t](Time c) { t = std::min(t, c); };
   if (role_ == Role::kHolder) {
     consider(leaseEnd_);
-    if (round_.phase == Phase::kIdle) consider(lastRenewStart_ + cfg_.timing.renewInterval);
+    if (round_.phase == Phase::kIdle) consider(nextRenewal_);
   }
   if (round_.phase != Phase::kIdle) consider(round_.deadline);
   if (role_ != Role::kHolder && round_.phase == Phase::kIdle) {

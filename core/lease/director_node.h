@@ -135,7 +135,7 @@ class DirectorNode {
   std::string reason_ = "starting: quarantine";
   std::uint64_t epoch_ = 0;
   Time leaseEnd_{};
-  Time lastRenewStart_{};
+  Time nextRenewal_{};  // when the holder starts its next renewal round
   Round round_;
   std::uint64_t highestRound_ = 0;
   std::uint64_t highestEpochSeen_ = 0;
