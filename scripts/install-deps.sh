@@ -9,7 +9,8 @@ packages=(
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
-  iproute2 procps
+  iproute2 procps nftables libnftables-dev bridge-utils
+  keepalived tshark arping gnuplot-nox tcpdump
 )
 
 missing=()
