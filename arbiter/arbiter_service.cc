@@ -8,7 +8,9 @@
 
 #include "common/clock.h"
 #include "common/convert.h"
+#include "common/peer_client.h"
 #include "common/secret.h"
+#include "common/yaml_config.h"
 
 namespace quorate::arbiter {
 namespace {
@@ -17,14 +19,36 @@ lease::Acceptor makeAcceptor(const StateFile& state, lease::Duration quarantine,
   return lease::Acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), now);
 }
 
+// "<cluster>.state" for the default lease (as before leases had names), else
+// "<cluster>@<lease>.state".
+std::string statePath(const std::string& dir, const std::string& cluster,
+                      const std::string& leaseName) {
+  if (leaseName == kDefaultLease) return dir + "/" + cluster + ".state";
+  return dir + "/" + cluster + "@" + leaseName + ".state";
+}
+
 }  // namespace
 
-ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& stateDir,
-                                 lease::Duration quarantine, lease::Time now)
-    : id(e.id),
-      secret(e.secret),
-      state(stateDir + "/" + e.id + ".state"),
-      acceptor(makeAcceptor(state, quarantine, now)) {}
+ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Time now)
+    : state(std::move(path)), acceptor(makeAcceptor(state, quarantine, now)) {}
+
+ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir,
+                                 lease::Duration q, lease::Time now)
+    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q) {
+  slot(kDefaultLease, now);
+}
+
+ArbiterService::Slot* ArbiterService::Cluster::slot(const std::string& leaseName, lease::Time now) {
+  auto it = leases.find(leaseName);
+  if (it != leases.end()) return it->second.get();
+  if (leases.size() >= kMaxLeasesPerCluster) return nullptr;
+  auto s = std::make_unique<Slot>(statePath(stateDir, id, leaseName), quarantine, now);
+  if (leaseName != kDefaultLease) {
+    spdlog::info("cluster {}: lease {} opened (quiet for {} ms)", id, leaseName,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(quarantine).count());
+  }
+  return leases.emplace(leaseName, std::move(s)).first->second.get();
+}
 
 ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now) {
   clusters_.reserve(config.clusters.size());
@@ -66,18 +90,38 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "message must go from a director (0 or 1) to the arbiter (2)");
   }
+  const std::string leaseName = req.lease().empty() ? kDefaultLease : req.lease();
+  if (!config::isId(leaseName)) {
+    counters_.badMessage.fetch_add(1, std::memory_order_relaxed);
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "lease: expected a name of 1 to 64 characters from A-Z a-z 0-9 . _ -");
+  }
   std::lock_guard lock(c.mu);
-  auto result = c.acceptor.handle(now, in);
+  Slot* slot = nullptr;
+  try {
+    slot = c.slot(leaseName, now);
+  } catch (const std::exception& e) {
+    counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("cluster {}: lease {}: {}", c.id, leaseName, e.what());
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot read its state");
+  }
+  if (!slot) {
+    counters_.tooManyLeases.fetch_add(1, std::memory_order_relaxed);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "cluster \"" + c.id + "\" already has " +
+                            std::to_string(kMaxLeasesPerCluster) + " leases");
+  }
+  auto result = slot->acceptor.handle(now, in);
   if (result.persist) {
     // The epoch must be on disk before anyone hears that we accepted it.
-    if (auto err = c.state.store(c.acceptor.durable())) {
+    if (auto err = slot->state.store(slot->acceptor.durable())) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error("cluster {}: cannot persist epoch {}: {}", c.id, c.acceptor.durable().maxEpoch,
-                    err->message());
+      spdlog::error("cluster {} lease {}: cannot persist epoch {}: {}", c.id, leaseName,
+                    slot->acceptor.durable().maxEpoch, err->message());
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot persist state");
     }
-    spdlog::info("cluster {}: epoch {} granted to director {}", c.id, c.acceptor.durable().maxEpoch,
-                 c.acceptor.durable().maxEpochOwner);
+    spdlog::info("cluster {} lease {}: epoch {} granted to director {}", c.id, leaseName,
+                 slot->acceptor.durable().maxEpoch, slot->acceptor.durable().maxEpochOwner);
   }
   if (result.reply) toProto(*result.reply, *reply.add_messages());
   return grpc::Status::OK;

@@ -1,4 +1,6 @@
-// The arbiter: one acceptor per cluster, served over gRPC, keyed by cluster id.
+// The arbiter: one acceptor per lease of each cluster, served over gRPC, keyed by cluster id
+// and lease name. A cluster's default lease exists from the start; others are created on their
+// first authenticated request (in quarantine, like any acceptor that starts).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -6,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -35,19 +38,30 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::atomic<std::uint64_t> badSecret{0};
     std::atomic<std::uint64_t> badMessage{0};
     std::atomic<std::uint64_t> persistFailures{0};
+    std::atomic<std::uint64_t> tooManyLeases{0};
   };
+  static constexpr std::size_t kMaxLeasesPerCluster = 64;
   const Counters& counters() const { return counters_; }
   std::size_t clusterCount() const { return clusters_.size(); }
 
  private:
+  struct Slot {
+    Slot(std::string path, lease::Duration quarantine, lease::Time now);
+    StateFile state;
+    lease::Acceptor acceptor;
+  };
   struct Cluster {
     Cluster(const ClusterEntry& e, const std::string& stateDir, lease::Duration quarantine,
             lease::Time now);
+    // The slot of `leaseName`, created (loading its state file) on first use; nullptr when the
+    // cluster has kMaxLeasesPerCluster already. Throws like StateFile::loadOrThrow. Needs mu.
+    Slot* slot(const std::string& leaseName, lease::Time now);
     std::string id;
     std::string secret;
-    StateFile state;
+    std::string stateDir;
+    lease::Duration quarantine;
     std::mutex mu;
-    lease::Acceptor acceptor;  // guarded by mu
+    std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
   };
 
   std::unordered_map<std::string, std::unique_ptr<Cluster>> clusters_;

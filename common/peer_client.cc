@@ -35,13 +35,16 @@ struct Call {
 };
 }  // namespace
 
-void PeerClient::send(const lease::Message& m, Callback done) {
+void PeerClient::send(const lease::Message& m, Callback done) { send(kDefaultLease, m, std::move(done)); }
+
+void PeerClient::send(const std::string& leaseName, const lease::Message& m, Callback done) {
   auto* call = new Call;
   call->done = std::move(done);
   call->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   call->req.set_cluster(cluster_);
   call->req.set_secret(secret_);
   call->req.set_from_name(fromName_);
+  if (leaseName != kDefaultLease) call->req.set_lease(leaseName);
   toProto(m, *call->req.mutable_message());
   stub_->async()->Exchange(&call->ctx, &call->req, &call->resp, [call](grpc::Status status) {
     std::unique_ptr<Call> owned(call);

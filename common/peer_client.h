@@ -14,6 +14,9 @@
 
 namespace quorate {
 
+// The lease a request without a lease name is about.
+inline const std::string kDefaultLease = "default";
+
 // A channel that reconnects quickly (a peer that comes back must be heard within
 // a lease period, not after gRPC's default back-off of up to two minutes).
 // With `ownConnection`, the channel does not share its TCP connection with other
@@ -29,7 +32,10 @@ class PeerClient {
   PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string secret,
              std::string fromName, lease::Duration timeout);
 
+  // About the cluster's default lease.
   void send(const lease::Message& m, Callback done);
+  // About lease `leaseName` of the cluster.
+  void send(const std::string& leaseName, const lease::Message& m, Callback done);
 
  private:
   std::unique_ptr<v1::Peer::Stub> stub_;

@@ -195,12 +195,15 @@ std::string Value::asString() const {
   return s;
 }
 
+bool isId(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxIdLength && std::all_of(s.begin(), s.end(), [](char c) {
+           return isAlnum(c) || c == '.' || c == '_' || c == '-';
+         });
+}
+
 std::string Value::asId() const {
   const std::string s = asString();
-  const bool ok = s.size() <= kMaxIdLength && std::all_of(s.begin(), s.end(), [](char c) {
-                    return isAlnum(c) || c == '.' || c == '_' || c == '-';
-                  });
-  if (!ok) {
+  if (!isId(s)) {
     fail("expected a name of 1 to " + std::to_string(kMaxIdLength) +
          " characters from A-Z a-z 0-9 . _ -, got " + quote(s));
   }

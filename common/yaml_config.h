@@ -125,6 +125,9 @@ std::string formatError(std::string_view path, int line, std::string_view key,
 // `s` in double quotes with control characters escaped, cut after `max` bytes. For messages.
 std::string quote(std::string_view s, std::size_t max = 60);
 
+// True for a name asId() accepts: 1 to kMaxIdLength characters from [A-Za-z0-9._-].
+bool isId(std::string_view s);
+
 // `s` with newlines, tabs and other control characters written as \n, \t, \xHH: one line.
 std::string escapeControl(std::string_view s);
 

@@ -1,9 +1,12 @@
 // The director's configuration file (quorate-director --config FILE), parsed and checked.
 #include "server/config.h"
 
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
+#include "common/peer_client.h"
 #include "common/yaml_config.h"
 
 namespace quorate::server {
@@ -100,15 +103,208 @@ lease::Timing parseTimers(const std::optional<Value>& v) {
   return t;
 }
 
+constexpr std::size_t kMaxIfName = 15;  // IFNAMSIZ - 1
+
+std::string interfaceName(const Value& v) {
+  const std::string name = v.asString();
+  if (name.empty() || name.size() > kMaxIfName || name == "." || name == ".." ||
+      name.find_first_of("/: \t") != std::string::npos) {
+    v.fail("expected an interface name of 1 to 15 characters without '/', ':' or spaces, got " +
+           config::quote(name));
+  }
+  return name;
+}
+
+// {address: 198.18.0.10/24, device: eth0, label: eth0:web}
+kernel::Vip parseVip(const Value& v) {
+  const Map m = v.asMap({"address", "device", "label"});
+  kernel::Vip vip;
+  const Value address = m.required("address");
+  const auto prefix = kernel::IpPrefix::parse(address.asString());
+  if (!prefix) {
+    address.fail("expected an IPv4 or IPv6 address with optional /prefix, got " +
+                 config::quote(address.asString()));
+  }
+  vip.prefix = *prefix;
+  vip.device = interfaceName(m.required("device"));
+  if (const auto label = m.optional("label")) {
+    vip.label = label->asString();
+    if (!prefix->address.isV4()) label->fail("labels exist for IPv4 addresses only");
+    if (vip.label.size() > kMaxIfName || vip.label.rfind(vip.device + ":", 0) != 0) {
+      label->fail("expected \"" + vip.device + ":<name>\" of at most 15 characters, got " +
+                  config::quote(vip.label));
+    }
+  }
+  return vip;
+}
+
+VrrpConfig parseVrrp(const Value& v) {
+  const Map m = v.asMap({"vrid", "priority", "advert_interval_ms"});
+  VrrpConfig out;
+  out.vrid = static_cast<std::uint8_t>(m.required("vrid").asInt(1, 255, "virtual router id"));
+  if (const auto p = m.optional("priority")) {
+    out.priority = static_cast<std::uint8_t>(p->asInt(1, 254, "VRRP priority"));
+  }
+  if (const auto i = m.optional("advert_interval_ms")) {
+    // 12 bits of centiseconds on the wire.
+    out.advertInterval = i->asMillis(10, 40'950);
+    if (out.advertInterval.count() % 10 != 0) i->fail("must be a multiple of 10 ms (centiseconds)");
+  }
+  return out;
+}
+
+struct Defaults {
+  std::optional<std::string> preferred;
+  std::optional<std::chrono::milliseconds> preemptDelay;
+};
+
+// preferred / preempt_delay_ms of an instance or sync group, over the file's defaults.
+void parsePreference(const Map& m, const Value& where, const std::array<PeerAddress, 2>& directors,
+                     const Defaults& d, LeaseConfig& l) {
+  l.preferred = d.preferred;
+  l.preemptDelay = d.preemptDelay;
+  if (const auto p = m.optional("preferred")) l.preferred = directorId(*p, directors);
+  if (const auto delay = m.optional("preempt_delay_ms")) l.preemptDelay = delay->asMillis(0);
+  if (l.preemptDelay && !l.preferred) {
+    where.fail("preempt_delay_ms requires preferred (the director to hand the lease back to)");
+  }
+}
+
+void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig& c) {
+  std::map<std::string, const Value*> instanceKeys;
+  std::vector<Value> instanceValues;
+  std::set<kernel::IpAddress> seenVips;
+  std::set<int> seenVrids;
+  if (const auto list = root.optional("instances")) {
+    instanceValues = list->asList();
+    if (instanceValues.empty()) list->fail("expected at least one instance (or leave it out)");
+  }
+  for (const Value& v : instanceValues) {
+    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms"});
+    InstanceConfig inst;
+    const Value name = m.required("name");
+    inst.name = name.asId();
+    if (instanceKeys.count(inst.name)) name.fail("duplicate instance " + config::quote(inst.name));
+    instanceKeys[inst.name] = &v;
+    const Value vips = m.required("vips");
+    for (const Value& vv : vips.asList()) {
+      auto vip = parseVip(vv);
+      if (!seenVips.insert(vip.prefix.address).second) {
+        vv.fail("VIP " + vip.prefix.address.toString() + " appears twice");
+      }
+      inst.vips.push_back(std::move(vip));
+    }
+    if (inst.vips.empty()) vips.fail("expected at least one VIP");
+    if (const auto vr = m.optional("vrrp")) {
+      inst.vrrp = parseVrrp(*vr);
+      if (!seenVrids.insert(inst.vrrp->vrid).second) {
+        vr->fail("vrid " + std::to_string(inst.vrrp->vrid) + " is used by another instance");
+      }
+    }
+    c.instances.push_back(std::move(inst));
+  }
+
+  std::map<std::string, std::string> groupOf;  // instance -> group
+  if (const auto groups = root.optional("sync_groups")) {
+    for (const Value& g : groups->asList()) {
+      const Map m = g.asMap({"name", "instances", "preferred", "preempt_delay_ms"});
+      LeaseConfig l;
+      const Value name = m.required("name");
+      l.name = name.asId();
+      if (instanceKeys.count(l.name)) {
+        name.fail("sync group " + config::quote(l.name) + " has the name of an instance");
+      }
+      for (const auto& other : c.leases) {
+        if (other.name == l.name) name.fail("duplicate sync group " + config::quote(l.name));
+      }
+      const Value members = m.required("instances");
+      for (const Value& iv : members.asList()) {
+        const std::string inst = iv.asId();
+        if (!instanceKeys.count(inst)) iv.fail("no instance named " + config::quote(inst));
+        if (groupOf.count(inst)) {
+          iv.fail("instance " + config::quote(inst) + " is already in sync group " +
+                  config::quote(groupOf[inst]));
+        }
+        groupOf[inst] = l.name;
+        l.instances.push_back(inst);
+      }
+      if (l.instances.empty()) members.fail("expected at least one instance");
+      parsePreference(m, g, c.directors, d, l);
+      c.leases.push_back(std::move(l));
+    }
+  }
+  for (std::size_t i = 0; i < c.instances.size(); ++i) {
+    const auto& inst = c.instances[i];
+    const Value& v = instanceValues[i];
+    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms"});
+    if (groupOf.count(inst.name)) {
+      if (m.has("preferred") || m.has("preempt_delay_ms")) {
+        v.fail("instance " + config::quote(inst.name) + " is in sync group " +
+               config::quote(groupOf[inst.name]) +
+               ": set preferred and preempt_delay_ms on the group");
+      }
+      continue;
+    }
+    LeaseConfig l;
+    l.name = inst.name;
+    l.instances = {inst.name};
+    parsePreference(m, v, c.directors, d, l);
+    c.leases.push_back(std::move(l));
+  }
+  if (c.leases.empty()) {
+    LeaseConfig l;
+    l.name = kDefaultLease;
+    l.preferred = d.preferred;
+    l.preemptDelay = d.preemptDelay;
+    c.leases.push_back(std::move(l));
+  }
+}
+
+AnnounceConfig parseAnnounce(const std::optional<Value>& v) {
+  AnnounceConfig a;
+  if (!v) return a;
+  const Map m = v->asMap({"repeat", "interval_ms", "refresh_ms"});
+  if (const auto x = m.optional("repeat")) a.repeat = static_cast<int>(x->asInt(1, 100, "frames"));
+  if (const auto x = m.optional("interval_ms")) a.interval = x->asMillis(1, 60'000);
+  if (const auto x = m.optional("refresh_ms")) {
+    const auto r = x->asMillis(0);
+    if (r.count() > 0) a.refresh = r;
+  }
+  return a;
+}
+
+TrackScript parseTrackScript(const Value& v) {
+  const Map m = v.asMap({"name", "command", "interval_ms", "timeout_ms", "fall", "rise"});
+  TrackScript t;
+  t.name = m.required("name").asId();
+  const Value command = m.required("command");
+  for (const Value& a : command.asList()) t.argv.push_back(a.asString());
+  if (t.argv.empty() || t.argv[0].empty() || t.argv[0][0] != '/') {
+    command.fail("expected a list [\"/absolute/program\", \"arg\", ...]");
+  }
+  if (const auto x = m.optional("interval_ms")) t.interval = x->asMillis(10);
+  if (const auto x = m.optional("timeout_ms")) t.timeout = x->asMillis(1);
+  if (const auto x = m.optional("fall")) t.fall = static_cast<int>(x->asInt(1, 100, "checks"));
+  if (const auto x = m.optional("rise")) t.rise = static_cast<int>(x->asInt(1, 100, "checks"));
+  return t;
+}
+
 }  // namespace
 
-lease::NodeConfig DirectorConfig::nodeConfig() const {
+lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
   lease::NodeConfig out;
   out.self = self;
   out.timing = timing;
-  if (preferred) out.preferred = indexOf(directors, *preferred);
-  if (preemptDelay) out.preemptDelay = std::chrono::duration_cast<lease::Duration>(*preemptDelay);
+  if (l.preferred) out.preferred = indexOf(directors, *l.preferred);
+  if (l.preemptDelay) out.preemptDelay = std::chrono::duration_cast<lease::Duration>(*l.preemptDelay);
   return out;
+}
+
+const InstanceConfig& DirectorConfig::instance(const std::string& name) const {
+  for (const auto& i : instances) {
+    if (i.name == name) return i;
+  }
+  throw std::out_of_range("no instance " + name);
 }
 
 const PeerAddress& DirectorConfig::peer(lease::NodeId id) const {
@@ -122,7 +318,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     const config::Document doc(path, text);
     const Map root =
         doc.root({"cluster", "node", "secret", "secret_file", "listen", "state_dir", "directors",
-                  "arbiter", "preferred", "preempt_delay_ms", "timers", "log_level"});
+                  "arbiter", "preferred", "preempt_delay_ms", "timers", "log_level", "instances",
+                  "sync_groups", "announce", "fence", "track_interfaces", "track_scripts"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -144,6 +341,23 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     }
     c.timing = parseTimers(root.optional("timers"));
     c.logLevel = config::readLogLevel(root);
+    parseInstancesAndGroups(root, Defaults{c.preferred, c.preemptDelay}, c);
+    c.announce = parseAnnounce(root.optional("announce"));
+    if (const auto f = root.optional("fence")) {
+      c.fence = f->asOneOf({"nftables", "none"}) == "none" ? FenceMode::kNone : FenceMode::kNftables;
+    }
+    if (const auto t = root.optional("track_interfaces")) {
+      for (const Value& v : t->asList()) c.trackInterfaces.push_back(interfaceName(v));
+    }
+    if (const auto t = root.optional("track_scripts")) {
+      std::set<std::string> names;
+      for (const Value& v : t->asList()) {
+        c.trackScripts.push_back(parseTrackScript(v));
+        if (!names.insert(c.trackScripts.back().name).second) {
+          v.fail("duplicate track script " + config::quote(c.trackScripts.back().name));
+        }
+      }
+    }
     return c;
   });
 }

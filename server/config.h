@@ -6,9 +6,12 @@
 #include <optional>
 #include <string>
 
+#include <vector>
+
 #include "lease/director_node.h"
 #include "lease/timing.h"
 #include "lease/types.h"
+#include "server/kernel/net_types.h"
 
 namespace quorate::server {
 
@@ -16,6 +19,49 @@ struct PeerAddress {
   std::string id;
   std::string address;  // host:port
 };
+
+// VRRPv3 adverts sent by the holder (optional), so routers and monitoring see one master.
+struct VrrpConfig {
+  std::uint8_t vrid = 0;       // 1..255, unique per director
+  std::uint8_t priority = 100;  // what the holder advertises (1..254)
+  std::chrono::milliseconds advertInterval{1000};
+};
+
+// Like one keepalived vrrp_instance: a set of VIPs that one director owns at a time.
+struct InstanceConfig {
+  std::string name;
+  std::vector<kernel::Vip> vips;
+  std::optional<VrrpConfig> vrrp;
+};
+
+// One lease: a sync group of instances that move together, an instance of its own, or (with no
+// instances configured) the cluster's "default" lease with no VIPs.
+struct LeaseConfig {
+  std::string name;
+  std::vector<std::string> instances;
+  std::optional<std::string> preferred;
+  std::optional<std::chrono::milliseconds> preemptDelay;
+};
+
+// Gratuitous ARP / unsolicited NA on claim (keepalived's garp_master_repeat and
+// garp_interval), periodic refresh (garp_master_refresh), and again when a partition heals.
+struct AnnounceConfig {
+  int repeat = 5;
+  std::chrono::milliseconds interval{100};
+  std::optional<std::chrono::milliseconds> refresh;  // unset: no periodic refresh
+};
+
+// The director's own health (keepalived's track_interface and track_script).
+struct TrackScript {
+  std::string name;
+  std::vector<std::string> argv;  // run directly, no shell
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds timeout{1000};
+  int fall = 2;  // failures in a row that make the director unhealthy
+  int rise = 2;  // successes in a row that make it healthy again
+};
+
+enum class FenceMode { kNftables, kNone };
 
 struct DirectorConfig {
   std::string path;  // the file it came from
@@ -31,10 +77,20 @@ struct DirectorConfig {
   std::optional<std::chrono::milliseconds> preemptDelay;  // unset: never preempt
   lease::Timing timing;                                   // checked with lease::validate
   std::string logLevel = "info";
+  std::vector<InstanceConfig> instances;
+  std::vector<LeaseConfig> leases;  // never empty
+  AnnounceConfig announce;
+  FenceMode fence = FenceMode::kNftables;
+  std::vector<std::string> trackInterfaces;
+  std::vector<TrackScript> trackScripts;
 
-  // The lease core's view: self, timing, preferred (as a NodeId) and preemptDelay. The seed is
-  // left at its default; the daemon should set it.
-  lease::NodeConfig nodeConfig() const;
+  // The lease core's view of `l`: self, timing, preferred (as a NodeId) and preemptDelay. The
+  // seed is left at its default; the daemon should set it.
+  lease::NodeConfig nodeConfig(const LeaseConfig& l) const;
+  // The first lease's (the only one in a single-lease setup).
+  lease::NodeConfig nodeConfig() const { return nodeConfig(leases.front()); }
+  const InstanceConfig& instance(const std::string& name) const;  // throws std::out_of_range
+  bool hasDataPlane() const { return !instances.empty(); }
   // Directors 0 and 1, arbiter 2 (lease::kArbiter). Throws std::out_of_range otherwise.
   const PeerAddress& peer(lease::NodeId id) const;
 };

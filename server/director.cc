@@ -25,10 +25,22 @@ std::int64_t toMs(lease::Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-std::unique_ptr<lease::DirectorNode> makeNode(const DirectorConfig& cfg, const StateFile& state) {
-  auto nc = cfg.nodeConfig();
+std::unique_ptr<lease::DirectorNode> makeNode(const DirectorConfig& cfg, const LeaseConfig& l,
+                                              const StateFile& state) {
+  auto nc = cfg.nodeConfig(l);
   nc.seed = std::random_device{}();
   return std::make_unique<lease::DirectorNode>(nc, state.loadOrThrow(), bootNow());
+}
+
+// "acceptor.state" for the default lease (as before leases had names), else
+// "acceptor@<lease>.state".
+std::string statePath(const DirectorConfig& cfg, const LeaseConfig& l) {
+  if (l.name == kDefaultLease) return cfg.stateDir + "/acceptor.state";
+  return cfg.stateDir + "/acceptor@" + l.name + ".state";
+}
+
+[[noreturn]] void kernelFailure(const std::string& what, const kernel::Status& s) {
+  throw std::runtime_error(what + ": " + s.message());
 }
 
 class PeerService final : public v1::Peer::CallbackService {
@@ -127,7 +139,8 @@ class OperatorService final : public v1::Director::CallbackService {
                                      const v1::StepDownRequest* req,
                                      v1::StepDownReply* reply) override {
     auto* reactor = ctx->DefaultReactor();
-    director_.stepDown(req->force(), [reactor, reply](grpc::Status s, v1::StepDownReply r) {
+    director_.stepDown(req->force(), req->lease(),
+                       [reactor, reply](grpc::Status s, v1::StepDownReply r) {
       *reply = std::move(r);
       reactor->Finish(s);
     });
@@ -140,12 +153,42 @@ class OperatorService final : public v1::Director::CallbackService {
 
 }  // namespace
 
-Director::Director(DirectorConfig config)
-    : config_(std::move(config)), state_(config_.stateDir + "/acceptor.state") {
-  node_ = makeNode(config_, state_);
-  // Record this start at once: the next start must use a new incarnation even if
-  // this one dies before saying anything.
-  if (auto err = state_.store(node_->durable())) throw std::runtime_error(err->message());
+Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
+    : config_(std::move(config)) {
+  if (config_.leases.empty()) {
+    // Built by hand rather than parsed: the single default lease.
+    config_.leases.push_back(
+        LeaseConfig{kDefaultLease, {}, config_.preferred, config_.preemptDelay});
+  }
+  for (const auto& lc : config_.leases) {
+    Lease l{&lc, StateFile(statePath(config_, lc)), nullptr};
+    l.node = makeNode(config_, lc, l.state);
+    // Record this start at once: the next start must use a new incarnation even if
+    // this one dies before saying anything.
+    if (auto err = l.state.store(l.node->durable())) throw std::runtime_error(err->message());
+    leases_.push_back(std::move(l));
+  }
+  const bool needsKernel = config_.hasDataPlane() || !config_.trackInterfaces.empty();
+  if (ports) {
+    ports_ = *ports;
+  } else if (needsKernel) {
+    kernelVips_ = kernel::makeNetlinkVips();
+    kernelLinks_ = kernel::makeNetlinkLinks();
+    if (config_.fence == FenceMode::kNftables) kernelFence_ = kernel::makeNftFence();
+    if (config_.hasDataPlane()) {
+      auto a = kernel::makePacketAnnouncer();
+      if (!a) kernelFailure("cannot open a packet socket for announcements", a.status());
+      kernelAnnouncer_ = std::move(a).value();
+    }
+    ports_ = KernelPorts{kernelVips_.get(), kernelFence_.get(), kernelLinks_.get(),
+                         kernelAnnouncer_.get()};
+  }
+  if (config_.hasDataPlane()) {
+    dataPlane_ = std::make_unique<DataPlane>(config_, ports_, io_, [] { return bootNow(); });
+    // Never claim without the lease: whatever an earlier run left goes before we listen.
+    if (auto s = dataPlane_->start(); !s) kernelFailure("cannot withdraw the VIPs", s);
+  }
+  health_ = std::make_unique<OwnHealth>(config_, ports_.links, io_, [this] { onHealthChange(); });
   // Messages older than a renewal interval are of no use to anyone.
   const auto timeout = config_.timing.renewInterval;
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
@@ -167,11 +210,26 @@ std::optional<std::string> Director::start() {
   builder.RegisterService(operatorService_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || boundPort_ == 0) return "cannot listen on " + config_.listen;
-  spdlog::info(
-      "director {} of cluster {} listening on {}; quarantine {} ms, epoch floor {}, "
-      "incarnation {}",
-      config_.node, config_.cluster, config_.listen, toMs(config_.timing.quarantine),
-      node_->durable().maxEpoch, node_->durable().incarnation);
+  for (const auto& l : leases_) {
+    spdlog::info(
+        "director {} of cluster {} listening on {}: lease {}, quarantine {} ms, epoch floor {}, "
+        "incarnation {}",
+        config_.node, config_.cluster, config_.listen, l.cfg->name,
+        toMs(config_.timing.quarantine), l.node->durable().maxEpoch,
+        l.node->durable().incarnation);
+  }
+  if (config_.fence == FenceMode::kNone && config_.hasDataPlane()) {
+    spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
+  }
+  std::unique_ptr<kernel::LinkWatcher> watcher;
+  if (!config_.trackInterfaces.empty() && !ports_.links) return "interface tracking needs the kernel";
+  if (!config_.trackInterfaces.empty()) {
+    auto w = kernel::makeLinkWatcher();
+    if (!w) return "cannot watch links: " + w.status().message();
+    watcher = std::move(w).value();
+  }
+  // The loop thread is not running yet: this thread may touch the loop's state.
+  health_->start(std::move(watcher));
   asio::post(io_, [this] { rearm(); });
   loop_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
@@ -186,7 +244,11 @@ void Director::stop() {
   std::promise<void> handedOver;
   asio::post(io_, [this, &handedOver] {
     const Time now = bootNow();
-    if (auto out = node_->stepDown(now, "shutting down")) apply(std::move(*out), {}, nullptr);
+    for (std::size_t i = 0; i < leases_.size(); ++i) {
+      if (auto out = leases_[i].node->stepDown(now, "shutting down")) {
+        apply(i, std::move(*out), {}, nullptr);
+      }
+    }
     handedOver.set_value();
   });
   handedOver.get_future().wait();
@@ -194,6 +256,14 @@ void Director::stop() {
   // Every call has a deadline of one renewal interval, so this wait is bounded; no
   // gRPC callback may outlive the object it calls into.
   while (inFlight_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::promise<void> withdrawn;
+  asio::post(io_, [this, &withdrawn] {
+    // Nothing may answer for a VIP once we are gone, whatever happened meanwhile.
+    if (dataPlane_) dataPlane_->withdrawAll();
+    health_->stop();
+    withdrawn.set_value();
+  });
+  withdrawn.get_future().wait();
   io_.stop();
   loop_.join();
 }
@@ -220,56 +290,98 @@ void Director::exchange(const v1::ExchangeRequest& req,
     return refuse(grpc::StatusCode::INVALID_ARGUMENT,
                   "message must come from the other director to this one");
   }
+  const auto i = leaseIndex(req.lease().empty() ? kDefaultLease : req.lease());
+  if (!i) {
+    return refuse(grpc::StatusCode::NOT_FOUND,
+                  "cluster \"" + config_.cluster + "\" has no lease \"" +
+                      req.lease().substr(0, 64) + "\" here: the directors' instances differ");
+  }
   if (req.from_name() != name(m.from)) {
     return refuse(grpc::StatusCode::FAILED_PRECONDITION,
                   "directors lists differ: node " + std::to_string(m.from) + " is \"" +
                       name(m.from) + "\" here but the sender calls itself \"" +
                       req.from_name().substr(0, 64) + "\"");
   }
-  asio::post(io_, [this, m, done = std::move(done)] {
+  asio::post(io_, [this, i = *i, m, done = std::move(done)] {
     spdlog::trace("<- {} {} (request)", name(m.from), lease::bodyName(m.body));
     v1::ExchangeReply reply;
-    apply(node_->receive(bootNow(), m), m.from, &reply);
+    apply(i, leases_[i].node->receive(bootNow(), m), m.from, &reply);
     done(grpc::Status::OK, std::move(reply));
   });
 }
 
-void Director::apply(lease::Output out, std::optional<NodeId> replyTo, v1::ExchangeReply* reply) {
+std::optional<std::size_t> Director::leaseIndex(const std::string& leaseName) const {
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].cfg->name == leaseName) return i;
+  }
+  return std::nullopt;
+}
+
+void Director::apply(std::size_t i, lease::Output out, std::optional<NodeId> replyTo,
+                     v1::ExchangeReply* reply) {
   const Time now = bootNow();
+  Lease& l = leases_[i];
+  // Losing the lease withdraws the VIPs before anything else happens; gaining it claims them
+  // before anyone hears from us.
+  followLease(i, now);
   if (out.persist) {
     // Nothing that depends on the new epoch may leave before it is on disk.
-    if (auto err = state_.store(node_->durable())) {
+    if (auto err = l.state.store(l.node->durable())) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::critical("cannot persist epoch {}: {}; dropping {} outgoing messages",
-                       node_->durable().maxEpoch, err->message(), out.send.size());
+      spdlog::critical("lease {}: cannot persist epoch {}: {}; dropping {} outgoing messages",
+                       l.cfg->name, l.node->durable().maxEpoch, err->message(), out.send.size());
       out.send.clear();
     }
   }
   for (const auto& c : out.changes) {
-    spdlog::info("role {} -> {} epoch {}: {}", lease::toString(c.from), lease::toString(c.to),
-                 c.epoch, c.reason);
+    spdlog::info("lease {}: role {} -> {} epoch {}: {}", l.cfg->name, lease::toString(c.from),
+                 lease::toString(c.to), c.epoch, c.reason);
   }
   for (auto& m : out.send) {
-    spdlog::trace("-> {} {}", name(m.to), lease::bodyName(m.body));
+    spdlog::trace("lease {}: -> {} {}", l.cfg->name, name(m.to), lease::bodyName(m.body));
     if (replyTo && m.to == *replyTo && reply) {
       toProto(m, *reply->add_messages());
     } else {
-      sendToPeer(m);
+      sendToPeer(i, m);
     }
   }
   publishIfChanged(now);
   rearm();
 }
 
-void Director::sendToPeer(const lease::Message& m) {
+void Director::followLease(std::size_t i, Time now) {
+  if (!dataPlane_) return;
+  const auto& node = *leases_[i].node;
+  if (node.holds(now)) {
+    dataPlane_->hold(i, node.leaseEnd());
+  } else {
+    dataPlane_->withdraw(i);
+  }
+}
+
+void Director::onHealthChange() {
+  const bool healthy = health_->healthy();
+  std::string why;
+  for (const auto& p : health_->problems()) why += (why.empty() ? "" : "; ") + p;
+  if (healthy) why = "all tracked interfaces and scripts fine";
+  const Time now = bootNow();
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    apply(i, leases_[i].node->setEligible(now, healthy, why), {}, nullptr);
+  }
+}
+
+void Director::sendToPeer(std::size_t i, const lease::Message& m) {
   auto& peer = peers_[m.to];
   if (!peer) return;
   inFlight_.fetch_add(1);
-  peer->send(m, [this, m](const grpc::Status& s, std::vector<lease::Message> replies) {
+  peer->send(leases_[i].cfg->name, m, [this, i, m](const grpc::Status& s,
+                                                   std::vector<lease::Message> replies) {
     const NodeId to = m.to;
     if (!s.ok() || replies.empty()) {
       // No vote from that acceptor (down, refusing us, or silent in quarantine).
-      asio::post(io_, [this, m] { apply(node_->peerUnreachable(bootNow(), m.to, m), {}, nullptr); });
+      asio::post(io_, [this, i, m] {
+        apply(i, leases_[i].node->peerUnreachable(bootNow(), m.to, m), {}, nullptr);
+      });
     }
     if (!s.ok()) {
       counters_.sendFailures.fetch_add(1, std::memory_order_relaxed);
@@ -282,11 +394,12 @@ void Director::sendToPeer(const lease::Message& m) {
         spdlog::error("{} refused us: {}", name(to), s.error_message());
       }
     }
-    asio::post(io_, [this, replies = std::move(replies)] {
+    asio::post(io_, [this, i, replies = std::move(replies)] {
       for (const auto& r : replies) {
-        spdlog::trace("<- {} {}", name(r.from), lease::bodyName(r.body));
+        spdlog::trace("lease {}: <- {} {}", leases_[i].cfg->name, name(r.from),
+                      lease::bodyName(r.body));
         warnIfMisconfigured(r);
-        apply(node_->receive(bootNow(), r), {}, nullptr);
+        apply(i, leases_[i].node->receive(bootNow(), r), {}, nullptr);
       }
     });
     inFlight_.fetch_sub(1);
@@ -307,7 +420,8 @@ void Director::warnIfMisconfigured(const lease::Message& reply) {
 
 void Director::rearm() {
   const Time now = bootNow();
-  const Time next = node_->nextDeadline();
+  Time next = Time::max();
+  for (const auto& l : leases_) next = std::min(next, l.node->nextDeadline());
   const auto delay = next > now ? next - now : lease::Duration::zero();
   timer_.expires_after(delay);
   timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -315,11 +429,27 @@ void Director::rearm() {
   });
 }
 
-void Director::onTimer() { apply(node_->tick(bootNow()), {}, nullptr); }
+void Director::onTimer() {
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].node->nextDeadline() <= bootNow()) {
+      apply(i, leases_[i].node->tick(bootNow()), {}, nullptr);
+    }
+  }
+  rearm();
+}
+
+std::optional<Time> Director::lastSeen(NodeId n) const {
+  std::optional<Time> seen;
+  for (const auto& l : leases_) {
+    const auto s = l.node->lastSeen(n);
+    if (s && (!seen || *s > *seen)) seen = s;
+  }
+  return seen;
+}
 
 bool Director::reachable(NodeId n, Time now) const {
   if (n == config_.self) return true;
-  const auto seen = node_->lastSeen(n);
+  const auto seen = lastSeen(n);
   // Peers are pinged every two renewal intervals; allow one lost ping.
   return seen && now - *seen <= 5 * config_.timing.renewInterval;
 }
@@ -328,33 +458,54 @@ v1::StatusReply Director::buildStatus(Time now) const {
   v1::StatusReply r;
   r.set_cluster(config_.cluster);
   r.set_node(config_.node);
-  const bool holds = node_->holds(now);
-  r.set_role(holds ? "holder" : lease::toString(node_->role() == lease::Role::kHolder
-                                                    ? lease::Role::kStandby
-                                                    : node_->role()));
-  r.set_role_reason(node_->reason());
-  const auto l = node_->knownLease(now);
-  if (l) {
-    r.set_holder(name(l->owner));
-    r.set_epoch(l->epoch);
-    r.set_lease_remaining_ms(toMs(l->remaining));
-  } else {
-    r.set_epoch(node_->epoch());
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    const auto& node = *leases_[i].node;
+    const auto& lc = *leases_[i].cfg;
+    auto* ls = r.add_leases();
+    ls->set_name(lc.name);
+    const bool holds = node.holds(now);
+    ls->set_role(holds ? "holder"
+                       : lease::toString(node.role() == lease::Role::kHolder ? lease::Role::kStandby
+                                                                             : node.role()));
+    ls->set_role_reason(node.reason());
+    if (const auto l = node.knownLease(now)) {
+      ls->set_holder(name(l->owner));
+      ls->set_epoch(l->epoch);
+      ls->set_lease_remaining_ms(toMs(l->remaining));
+    } else {
+      ls->set_epoch(node.epoch());
+    }
+    if (lc.preferred) ls->set_preferred(*lc.preferred);
+    for (const auto& inst : lc.instances) ls->add_instances(inst);
+    if (dataPlane_) {
+      for (const auto& v : dataPlane_->vipsOf(i)) ls->add_vips(v.toString());
+      ls->set_vips_claimed(dataPlane_->claimed(i));
+    }
+    ls->set_eligible(node.eligible());
   }
-  if (config_.preferred) r.set_preferred(*config_.preferred);
+  // The summary fields repeat the first lease.
+  const auto& first = r.leases(0);
+  r.set_role(first.role());
+  r.set_role_reason(first.role_reason());
+  r.set_holder(first.holder());
+  r.set_epoch(first.epoch());
+  r.set_lease_remaining_ms(first.lease_remaining_ms());
+  r.set_preferred(first.preferred());
+  r.set_healthy(health_->healthy());
+  for (const auto& p : health_->problems()) r.add_health_problems(p);
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
     auto* ns = r.add_nodes();
     ns->set_id(name(n));
     ns->set_address(config_.peer(n).address);
     ns->set_self(n == config_.self);
     ns->set_reachable(reachable(n, now));
-    const auto seen = node_->lastSeen(n);
+    const auto seen = lastSeen(n);
     ns->set_last_seen_ms(n == config_.self ? 0 : seen ? toMs(now - *seen) : -1);
     if (n == lease::kArbiter) {
       ns->set_role("arbiter");
     } else if (n == config_.self) {
       ns->set_role(r.role());
-    } else if (l && l->owner == n) {
+    } else if (first.holder() == name(n)) {
       ns->set_role("holder");
     } else {
       ns->set_role(ns->reachable() ? "standby" : "unknown");
@@ -367,12 +518,28 @@ v1::StatusReply Director::buildStatus(Time now) const {
 void Director::publishIfChanged(Time now) {
   auto s = buildStatus(now);
   std::ostringstream sig;
-  sig << s.role() << '|' << s.holder() << '|' << s.epoch();
+  for (const auto& l : s.leases()) {
+    sig << l.role() << '|' << l.holder() << '|' << l.epoch() << '|' << l.vips_claimed() << '|'
+        << l.eligible() << '|';
+  }
   for (const auto& n : s.nodes()) sig << '|' << n.reachable() << n.role();
+  sig << '|' << s.healthy();
+  for (const auto& p : s.health_problems()) sig << '|' << p;
   if (sig.str() == lastSignature_) return;
   for (NodeId n = 0; n < lease::kNodeCount && !lastSignature_.empty(); ++n) {
-    if (n != config_.self && lastPublished_.nodes(n).reachable() != s.nodes(n).reachable()) {
-      spdlog::info("{} {}", name(n), s.nodes(n).reachable() ? "reachable" : "unreachable");
+    if (n == config_.self || lastPublished_.nodes(n).reachable() == s.nodes(n).reachable()) {
+      continue;
+    }
+    spdlog::info("{} {}", name(n), s.nodes(n).reachable() ? "reachable" : "unreachable");
+    // A peer heard again may mean a partition healed: whoever was cut off with it may have
+    // stale neighbour entries, so the holder announces its VIPs again.
+    if (s.nodes(n).reachable() && dataPlane_) {
+      for (std::size_t i = 0; i < leases_.size(); ++i) {
+        if (dataPlane_->claimed(i)) {
+          dataPlane_->reannounce(i);
+          counters_.reannouncements.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
     }
   }
   lastSignature_ = sig.str();
@@ -387,13 +554,26 @@ void Director::status(std::function<void(v1::StatusReply)> done) {
   asio::post(io_, [this, done = std::move(done)] { done(buildStatus(bootNow())); });
 }
 
-void Director::stepDown(bool force, std::function<void(grpc::Status, v1::StepDownReply)> done) {
-  asio::post(io_, [this, force, done = std::move(done)] {
+void Director::stepDown(bool force, const std::string& leaseName,
+                        std::function<void(grpc::Status, v1::StepDownReply)> done) {
+  asio::post(io_, [this, force, leaseName, done = std::move(done)] {
     const Time now = bootNow();
-    if (!node_->holds(now)) {
-      const auto l = node_->knownLease(now);
+    std::vector<std::size_t> held;
+    for (std::size_t i = 0; i < leases_.size(); ++i) {
+      if (!leaseName.empty() && leases_[i].cfg->name != leaseName) continue;
+      if (leases_[i].node->holds(now)) held.push_back(i);
+    }
+    if (!leaseName.empty() && !leaseIndex(leaseName)) {
+      done(grpc::Status(grpc::StatusCode::NOT_FOUND, "no lease named \"" +
+                                                         leaseName.substr(0, 64) + "\""),
+           {});
+      return;
+    }
+    if (held.empty()) {
+      const auto& node = *leases_[leaseName.empty() ? 0 : *leaseIndex(leaseName)].node;
+      const auto l = node.knownLease(now);
       done(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "not the holder (role " + std::string(lease::toString(node_->role())) +
+                        "not the holder (role " + std::string(lease::toString(node.role())) +
                             ", holder " + (l ? name(l->owner) : std::string("none")) + ")"),
            {});
       return;
@@ -407,12 +587,14 @@ void Director::stepDown(bool force, std::function<void(grpc::Status, v1::StepDow
            {});
       return;
     }
-    const std::uint64_t epoch = node_->epoch();
-    auto out = node_->stepDown(now, "step-down requested by operator");
-    apply(std::move(*out), {}, nullptr);
     v1::StepDownReply reply;
-    reply.set_released_epoch(epoch);
+    reply.set_released_epoch(leases_[held.front()].node->epoch());
     reply.set_handed_to(name(peer));
+    for (std::size_t i : held) {
+      reply.add_leases(leases_[i].cfg->name);
+      auto out = leases_[i].node->stepDown(now, "step-down requested by operator");
+      apply(i, std::move(*out), {}, nullptr);
+    }
     done(grpc::Status::OK, std::move(reply));
   });
 }

@@ -1,5 +1,6 @@
-// The director daemon's lease half: the DirectorNode stepped on one Asio thread,
-// fed by gRPC (peer protocol and operator API) and by its own timer.
+// The director daemon: one DirectorNode per lease, stepped on one Asio thread, fed by gRPC
+// (peer protocol and operator API) and by its own timer; the data plane follows each lease
+// (VIPs fenced, added and announced while held) and the director's own health gates them.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -21,6 +22,8 @@
 #include "lease/director_node.h"
 #include "quorate/v1/quorate.grpc.pb.h"
 #include "server/config.h"
+#include "server/dataplane.h"
+#include "server/health.h"
 
 namespace quorate::server {
 
@@ -29,8 +32,9 @@ class StatusWatcher;
 class Director {
  public:
   // Loads the durable state from config.stateDir; throws std::runtime_error naming
-  // the file when it exists but cannot be read.
-  explicit Director(DirectorConfig config);
+  // the file when it exists but cannot be read. With `ports` unset, the director uses the
+  // real kernel (rtnetlink, nftables, AF_PACKET) when the config has VIPs or tracking.
+  explicit Director(DirectorConfig config, std::optional<KernelPorts> ports = std::nullopt);
   ~Director();
 
   // Starts the loop thread and the gRPC server. Returns an error text on failure.
@@ -44,7 +48,8 @@ class Director {
   void exchange(const v1::ExchangeRequest& req,
                 std::function<void(grpc::Status, v1::ExchangeReply)> done);
   void status(std::function<void(v1::StatusReply)> done);
-  void stepDown(bool force, std::function<void(grpc::Status, v1::StepDownReply)> done);
+  void stepDown(bool force, const std::string& leaseName,
+                std::function<void(grpc::Status, v1::StepDownReply)> done);
   void addWatcher(StatusWatcher* w);
   void removeWatcher(StatusWatcher* w);
 
@@ -52,28 +57,49 @@ class Director {
     std::atomic<std::uint64_t> sendFailures{0};
     std::atomic<std::uint64_t> persistFailures{0};
     std::atomic<std::uint64_t> rejectedRequests{0};
+    std::atomic<std::uint64_t> reannouncements{0};
   };
+  // The data plane, for tests (touch only on the loop thread, or when stopped).
+  const DataPlane* dataPlane() const { return dataPlane_.get(); }
   const Counters& counters() const { return counters_; }
 
  private:
+  struct Lease {
+    const LeaseConfig* cfg;
+    StateFile state;
+    std::unique_ptr<lease::DirectorNode> node;
+  };
+
   // Everything below runs on the loop thread only.
-  void apply(lease::Output out, std::optional<lease::NodeId> replyTo, v1::ExchangeReply* reply);
-  void sendToPeer(const lease::Message& m);
+  void apply(std::size_t i, lease::Output out, std::optional<lease::NodeId> replyTo,
+             v1::ExchangeReply* reply);
+  void followLease(std::size_t i, lease::Time now);  // the data plane follows lease i
+  void sendToPeer(std::size_t i, const lease::Message& m);
   void onTimer();
+  void onHealthChange();
   void warnIfMisconfigured(const lease::Message& reply);
   void rearm();
   v1::StatusReply buildStatus(lease::Time now) const;
   bool reachable(lease::NodeId n, lease::Time now) const;
+  std::optional<lease::Time> lastSeen(lease::NodeId n) const;  // by any lease's messages
   void publishIfChanged(lease::Time now);
   const std::string& name(lease::NodeId n) const { return config_.peer(n).id; }
+  std::optional<std::size_t> leaseIndex(const std::string& name) const;
 
   DirectorConfig config_;
-  StateFile state_;
-  std::unique_ptr<lease::DirectorNode> node_;
+  std::vector<Lease> leases_;
+  // The real kernel, when used (see the constructor); ports_ points into them or at fakes.
+  std::unique_ptr<kernel::Vips> kernelVips_;
+  std::unique_ptr<kernel::Fence> kernelFence_;
+  std::unique_ptr<kernel::Links> kernelLinks_;
+  std::unique_ptr<kernel::Announcer> kernelAnnouncer_;
+  KernelPorts ports_;
   std::array<std::unique_ptr<PeerClient>, lease::kNodeCount> peers_;
 
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_{io_};
+  std::unique_ptr<DataPlane> dataPlane_;
+  std::unique_ptr<OwnHealth> health_;
   std::thread loop_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Service> peerService_;

@@ -281,7 +281,7 @@ Output DirectorNode::onHandover(Time now, NodeId from, const Handover& h) {
   if (!isDirector(from) || from == cfg_.self) return out;
   // The handover implies the release; apply it here too in case the Release is late.
   acceptor_.handle(now, Message{from, cfg_.self, Release{h.epoch}});
-  if (role_ == Role::kQuarantine || holds(now)) return out;
+  if (role_ == Role::kQuarantine || holds(now) || !eligible_) return out;
   campaignNotBefore_ = now;
   if (round_.phase == Phase::kIdle || round_.renewal) {
     out.append(startRound(now, false, "handover from the holder"));
@@ -293,6 +293,26 @@ Output DirectorNode::onPreempt(Time now, NodeId from) {
   Output out;
   if (!holds(now) || !preemptEnabled() || from != *cfg_.preferred || from == cfg_.self) return out;
   return release(now, "preempted by the preferred director", true);
+}
+
+Output DirectorNode::setEligible(Time now, bool eligible, const std::string& reason) {
+  Output out;
+  if (eligible == eligible_) return out;
+  eligible_ = eligible;
+  if (eligible) {
+    campaignNotBefore_ = std::max(campaignNotBefore_, now);
+    if (role_ == Role::kStandby) setRole(out, Role::kStandby, "healthy again: " + reason);
+    return finish(std::move(out));
+  }
+  if (holds(now)) return finish(release(now, "unhealthy: " + reason, true));
+  if (role_ == Role::kCandidate) {
+    // Acceptors that already said yes keep that lease until it lapses: safe, only slower.
+    round_ = Round{};
+    setRole(out, Role::kStandby, "unhealthy: " + reason);
+  } else if (role_ == Role::kStandby) {
+    reason_ = "unhealthy: " + reason;
+  }
+  return finish(std::move(out));
 }
 
 std::optional<Output> DirectorNode::stepDown(Time now, const std::string& reason) {
@@ -325,7 +345,7 @@ Output DirectorNode::maybeCampaign(Time now) {
     if (role_ != Role::kStandby) setRole(out, Role::kStandby, "another director holds the lease");
     return out;
   }
-  if (now < campaignNotBefore_) return out;
+  if (now < campaignNotBefore_ || !eligible_) return out;
   out.append(startRound(now, false, "no live lease: campaigning"));
   return out;
 }
@@ -335,7 +355,7 @@ Output DirectorNode::maybePreempt(Time now) {
   const auto l = acceptor_.lease(now);
   const bool otherHolds = l && l->owner != cfg_.self;
   if (!preemptEnabled() || *cfg_.preferred != cfg_.self || role_ != Role::kStandby ||
-      !otherHolds) {
+      !otherHolds || !eligible_) {
     preemptSince_.reset();
     return out;
   }

@@ -58,6 +58,12 @@ class DirectorNode {
   // Planned handover. Fails (returns nullopt) when this node does not hold.
   std::optional<Output> stepDown(Time now, const std::string& reason);
 
+  // The director's own health (tracked interfaces and scripts). An ineligible node keeps
+  // voting as an acceptor but never campaigns, preempts or answers a handover; a holder that
+  // becomes ineligible releases at once and hands over; a campaign in progress is abandoned.
+  Output setEligible(Time now, bool eligible, const std::string& reason);
+  bool eligible() const { return eligible_; }
+
   // The transport could not deliver `sent` to `peer` (or got no answer): for the
   // current round that acceptor counts as a "no", so a lost round ends early.
   Output peerUnreachable(Time now, NodeId peer, const Message& sent);
@@ -147,6 +153,7 @@ class DirectorNode {
   std::optional<Time> lastSeen_[kNodeCount];
   std::optional<Time> lastSent_[kNodeCount];
   std::mt19937_64 rng_;
+  bool eligible_ = true;
   Counters counters_;
 };
 

@@ -230,3 +230,65 @@ TEST(DirectorNode, RestartedNodeStartsAboveItsDurableEpoch) {
 
 }  // namespace
 }  // namespace quorate::lease
+
+namespace quorate::lease {
+namespace {
+
+TEST(DirectorNodeHealth, UnhealthyHolderHandsOverAndStaysOutUntilHealthy) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  c.preemptDelay = milliseconds(0);
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  t.push(t.d(0).setEligible(t.now(), false, "eth0 down"));
+  EXPECT_FALSE(t.d(0).holds(t.now()));
+  EXPECT_EQ(t.d(0).reason(), "unhealthy: eth0 down");
+  t.deliverAll();
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  // Preferred and preempting, but unhealthy: it must not take the lease back.
+  t.run(5 * kT.holderLease);
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(0).role(), Role::kStandby);
+  // Healthy again: preemption brings it back.
+  t.push(t.d(0).setEligible(t.now(), true, "eth0 up"));
+  t.run(3 * kT.holderLease);
+  EXPECT_TRUE(t.d(0).holds(t.now()));
+}
+
+TEST(DirectorNodeHealth, UnhealthyNodeDoesNotCampaignWhenPeerDies) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.push(t.d(1).setEligible(t.now(), false, "check script failed"));
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  // The holder is cut off: the unhealthy standby stays out, nobody holds.
+  t.cut(0, 1);
+  t.cut(0, kArbiter);
+  t.run(kT.holderLease + 2 * kT.acceptorLease);
+  EXPECT_FALSE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(1).counters().roundsStarted, 0u);
+  // Healthy: it campaigns and wins with the arbiter's vote.
+  t.push(t.d(1).setEligible(t.now(), true, "check script passed"));
+  t.run(kT.acceptorLease + 4 * kT.renewInterval);
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+}
+
+TEST(DirectorNodeHealth, IgnoresHandoverWhileUnhealthy) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  t.push(t.d(1).setEligible(t.now(), false, "eth0 down"));
+  auto out = t.d(0).stepDown(t.now(), "test");
+  ASSERT_TRUE(out);
+  t.push(*out);
+  t.deliverAll();
+  EXPECT_FALSE(t.d(1).holds(t.now()));
+  EXPECT_EQ(t.d(1).counters().roundsStarted, 0u);
+}
+
+}  // namespace
+}  // namespace quorate::lease

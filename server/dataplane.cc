@@ -1,0 +1,250 @@
+// Claim order: fence open, addresses, announcements. Withdraw order: fence shut, addresses,
+// silence. The fence is what protects a frozen holder; addresses are what a live one serves.
+#include "server/dataplane.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "server/kernel/packets.h"
+
+namespace quorate::server {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+}  // namespace
+
+DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_context& io,
+                     Clock clock)
+    : config_(config), ports_(ports), io_(io), clock_(std::move(clock)) {
+  for (const auto& lc : config_.leases) {
+    Lease l;
+    l.name = lc.name;
+    for (const auto& name : lc.instances) {
+      const auto& inst = config_.instance(name);
+      for (const auto& v : inst.vips) {
+        l.vips.push_back(v);
+        l.addresses.push_back(v.prefix.address);
+      }
+      if (inst.vrrp) l.vrrpInstances.push_back(&inst);
+    }
+    l.announceTimer = std::make_unique<asio::steady_timer>(io_);
+    l.vrrpTimer = std::make_unique<asio::steady_timer>(io_);
+    leases_.push_back(std::move(l));
+  }
+}
+
+DataPlane::~DataPlane() = default;
+
+std::vector<kernel::Vip> DataPlane::vipsOf(std::size_t index) const { return leases_.at(index).vips; }
+
+void DataPlane::fail(const kernel::Status& s) {
+  ++counters_.kernelErrors;
+  spdlog::error("data plane: {}", s.message());
+}
+
+kernel::Status DataPlane::start() {
+  std::vector<kernel::IpAddress> managed;
+  for (const auto& l : leases_) managed.insert(managed.end(), l.addresses.begin(), l.addresses.end());
+  if (ports_.fence) {
+    // Closed over every VIP before any address goes up: from here on, no VIP of ours answers
+    // unless a lease opens it.
+    if (auto s = ports_.fence->install(managed); !s) return s;
+  }
+  for (auto& l : leases_) {
+    for (const auto& v : l.vips) {
+      if (auto s = ports_.vips->remove(v); !s) return s;
+    }
+    l.claimed = false;
+    l.addressesUp = false;
+    l.fencedUntil.reset();
+  }
+  if (!managed.empty()) {
+    spdlog::info("data plane: {} VIPs in {} leases, all withdrawn; fence {}", managed.size(),
+                 leases_.size(), ports_.fence ? "closed" : "DISABLED (fence: none)");
+  }
+  return kernel::Status::ok();
+}
+
+void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
+  Lease& l = leases_.at(index);
+  if (l.vips.empty()) return;
+  const lease::Time now = clock_();
+  if (leaseEnd <= now) return withdraw(index);
+  const bool claiming = !l.claimed;
+  if (ports_.fence && l.fencedUntil != leaseEnd) {
+    const auto remaining = duration_cast<milliseconds>(leaseEnd - now);
+    if (remaining.count() <= 0) return withdraw(index);
+    if (auto s = ports_.fence->arm(l.addresses, remaining); !s) {
+      fail(s);
+      // Without an open fence the addresses would answer nothing: try again on the next call.
+      if (claiming) return;
+    } else {
+      l.fencedUntil = leaseEnd;
+      if (!claiming) ++counters_.fenceRenewals;
+    }
+  }
+  if (claiming) {
+    l.claimed = true;
+    ++counters_.claims;
+    spdlog::info("lease {}: claiming {} VIPs", l.name, l.vips.size());
+  }
+  if (!l.addressesUp) {
+    bool all = true;
+    for (const auto& v : l.vips) {
+      if (auto s = ports_.vips->add(v, std::nullopt); !s) {
+        fail(s);
+        all = false;
+      }
+    }
+    l.addressesUp = all;
+    if (claiming || all) {
+      l.burstLeft = config_.announce.repeat;
+      l.announceTimer->cancel();
+      announce(l);
+    }
+  }
+  if (claiming && !l.vrrpInstances.empty()) {
+    sendVrrp(l, false);
+    scheduleVrrp(l);
+  }
+}
+
+void DataPlane::withdraw(std::size_t index) {
+  Lease& l = leases_.at(index);
+  if (!l.claimed && !l.addressesUp && !l.fencedUntil) return;
+  // Shut the fence first: from this instant the kernel answers nothing for these VIPs.
+  if (ports_.fence) {
+    if (auto s = ports_.fence->close(l.addresses); !s) fail(s);
+  }
+  l.fencedUntil.reset();
+  l.announceTimer->cancel();
+  l.vrrpTimer->cancel();
+  l.burstLeft = 0;
+  for (const auto& v : l.vips) {
+    if (auto s = ports_.vips->remove(v); !s) fail(s);
+  }
+  if (l.claimed && !l.vrrpInstances.empty()) sendVrrp(l, true);
+  l.addressesUp = false;
+  if (l.claimed) {
+    ++counters_.withdrawals;
+    spdlog::info("lease {}: withdrew {} VIPs", l.name, l.vips.size());
+  }
+  l.claimed = false;
+}
+
+void DataPlane::withdrawAll() {
+  for (std::size_t i = 0; i < leases_.size(); ++i) withdraw(i);
+}
+
+void DataPlane::reannounce(std::size_t index) {
+  Lease& l = leases_.at(index);
+  if (!l.claimed || !l.addressesUp) return;
+  l.announceTimer->cancel();
+  l.burstLeft = config_.announce.repeat;
+  announce(l);
+}
+
+void DataPlane::announce(Lease& l) {
+  if (!l.claimed) return;
+  // One frame per VIP per round, on the VIP's device with that device's MAC.
+  std::set<std::string> missing;
+  for (const auto& v : l.vips) {
+    const auto link = ports_.links->get(v.device);
+    if (!link) {
+      if (missing.insert(v.device).second) fail(link.status());
+      continue;
+    }
+    const kernel::Frame f = v.prefix.address.isV4()
+                                ? kernel::gratuitousArp(link->mac, v.prefix.address)
+                                : kernel::unsolicitedNa(link->mac, v.prefix.address);
+    if (auto s = ports_.announcer->send(link->index, f); !s) {
+      fail(s);
+    } else {
+      ++counters_.announcements;
+    }
+  }
+  if (l.burstLeft > 0) --l.burstLeft;
+  scheduleAnnouncements(l);
+}
+
+void DataPlane::scheduleAnnouncements(Lease& l) {
+  std::optional<milliseconds> next;
+  if (l.burstLeft > 0) {
+    next = config_.announce.interval;
+  } else if (config_.announce.refresh) {
+    next = *config_.announce.refresh;
+  }
+  if (!next) return;
+  l.announceTimer->expires_after(*next);
+  l.announceTimer->async_wait([this, &l](const boost::system::error_code& ec) {
+    if (!ec) announce(l);
+  });
+}
+
+void DataPlane::sendVrrp(Lease& l, bool resign) {
+  for (const InstanceConfig* inst : l.vrrpInstances) {
+    // One advert per family, from the device's own (non-VIP) address, as keepalived does.
+    for (int family : {AF_INET, AF_INET6}) {
+      std::vector<kernel::IpAddress> addrs;
+      std::string device;
+      for (const auto& v : inst->vips) {
+        if (v.prefix.address.family == family) {
+          addrs.push_back(v.prefix.address);
+          device = v.device;
+        }
+      }
+      if (addrs.empty()) continue;
+      const auto link = ports_.links->get(device);
+      const auto own = ports_.vips->list(device);
+      if (!link || !own) {
+        fail(link ? own.status() : link.status());
+        continue;
+      }
+      std::optional<kernel::IpAddress> source;
+      for (const auto& a : *own) {
+        const auto& ip = a.prefix.address;
+        if (ip.family != family || std::find(addrs.begin(), addrs.end(), ip) != addrs.end()) continue;
+        // IPv6 adverts come from the link-local address (RFC 5798 5.1.2.1).
+        if (family == AF_INET6 && !(ip.bytes[0] == 0xfe && (ip.bytes[1] & 0xc0) == 0x80)) continue;
+        source = ip;
+        break;
+      }
+      if (!source) {
+        fail(kernel::Status::fail(EADDRNOTAVAIL, "VRRP advert for instance " + inst->name +
+                                                     ": no own address on " + device));
+        continue;
+      }
+      kernel::VrrpAdvert ad;
+      ad.vrid = inst->vrrp->vrid;
+      ad.priority = resign ? 0 : inst->vrrp->priority;
+      ad.interval = inst->vrrp->advertInterval;
+      ad.source = *source;
+      ad.addresses = addrs;
+      if (auto s = ports_.announcer->send(link->index, kernel::vrrpAdvert(link->mac, ad)); !s) {
+        fail(s);
+      } else {
+        ++counters_.vrrpAdverts;
+      }
+    }
+  }
+}
+
+void DataPlane::scheduleVrrp(Lease& l) {
+  milliseconds interval = milliseconds::max();
+  for (const auto* inst : l.vrrpInstances) interval = std::min(interval, inst->vrrp->advertInterval);
+  l.vrrpTimer->expires_after(interval);
+  l.vrrpTimer->async_wait([this, &l](const boost::system::error_code& ec) {
+    if (ec || !l.claimed) return;
+    sendVrrp(l, false);
+    scheduleVrrp(l);
+  });
+}
+
+}  // namespace quorate::server

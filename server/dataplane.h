@@ -1,0 +1,100 @@
+// The director's data plane: what holding a lease means on this machine. For each lease it
+// owns the VIPs of its instances: fence first, then addresses, then announcements; and on
+// losing the lease the reverse, fence shut before anything else. Only the kernel ports
+// (server/kernel) touch the system; this logic is tested with recording fakes.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lease/types.h"
+#include "server/config.h"
+#include "server/kernel/announcer.h"
+#include "server/kernel/fence.h"
+#include "server/kernel/links.h"
+#include "server/kernel/vips.h"
+
+namespace quorate::server {
+
+// The kernel interfaces the data plane drives; owned by the caller. `fence` may be null
+// (fence: none).
+struct KernelPorts {
+  kernel::Vips* vips = nullptr;
+  kernel::Fence* fence = nullptr;
+  kernel::Links* links = nullptr;
+  kernel::Announcer* announcer = nullptr;
+};
+
+class DataPlane {
+ public:
+  using Clock = std::function<lease::Time()>;
+  DataPlane(const DirectorConfig& config, KernelPorts ports, boost::asio::io_context& io,
+            Clock clock);
+  ~DataPlane();
+
+  // Start-up, before any lease can be held: closes the fence over every configured VIP
+  // (replacing whatever an earlier run left) and removes the VIPs from their devices.
+  // A failure here means the director must not run: the status names what failed.
+  kernel::Status start();
+
+  // Lease `index` (in config.leases) is held until `leaseEnd` (local clock). The first call
+  // claims: opens the fence until leaseEnd, adds the addresses, starts announcing. Later calls
+  // move the fence's expiry with the lease. Failures are logged and counted; the next call
+  // retries what is missing.
+  void hold(std::size_t index, lease::Time leaseEnd);
+  // Lease `index` is not held (any more): shuts its fence at once, then removes its addresses
+  // and stops announcing. Idempotent.
+  void withdraw(std::size_t index);
+  // Withdraws every lease (shutdown).
+  void withdrawAll();
+  // Announces the lease's VIPs again (a partition healed, or an operator asked).
+  void reannounce(std::size_t index);
+
+  bool claimed(std::size_t index) const { return leases_.at(index).claimed; }
+  std::vector<kernel::Vip> vipsOf(std::size_t index) const;
+
+  struct Counters {
+    std::uint64_t claims = 0;
+    std::uint64_t withdrawals = 0;
+    std::uint64_t fenceRenewals = 0;
+    std::uint64_t announcements = 0;  // frames sent
+    std::uint64_t vrrpAdverts = 0;
+    std::uint64_t kernelErrors = 0;
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Lease {
+    std::string name;
+    std::vector<kernel::Vip> vips;
+    std::vector<kernel::IpAddress> addresses;
+    std::vector<const InstanceConfig*> vrrpInstances;
+    bool claimed = false;
+    bool addressesUp = false;
+    std::optional<lease::Time> fencedUntil;  // what the fence was last armed to
+    int burstLeft = 0;
+    std::unique_ptr<boost::asio::steady_timer> announceTimer;
+    std::unique_ptr<boost::asio::steady_timer> vrrpTimer;
+  };
+
+  void fail(const kernel::Status& s);
+  void announce(Lease& l);
+  void scheduleAnnouncements(Lease& l);
+  void sendVrrp(Lease& l, bool resign);
+  void scheduleVrrp(Lease& l);
+
+  const DirectorConfig& config_;
+  KernelPorts ports_;
+  boost::asio::io_context& io_;
+  Clock clock_;
+  std::vector<Lease> leases_;
+  Counters counters_;
+};
+
+}  // namespace quorate::server

@@ -1,0 +1,71 @@
+// The director's own health, as keepalived's track_interface and track_script judge it: every
+// tracked interface up with carrier, every tracked script passing (with fall/rise hysteresis).
+// Runs on the director's io_context; reports each change of the overall verdict.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/config.h"
+#include "server/kernel/links.h"
+
+namespace quorate::server {
+
+class OwnHealth {
+ public:
+  // Called on the io_context thread whenever healthy() or problems() change.
+  using OnChange = std::function<void()>;
+
+  OwnHealth(const DirectorConfig& config, kernel::Links* links, boost::asio::io_context& io,
+            OnChange onChange);
+  ~OwnHealth();
+
+  // Reads the tracked interfaces once, subscribes to link changes and starts the scripts.
+  // `watcher` may be null when no interface is tracked. Call on the io_context thread.
+  void start(std::unique_ptr<kernel::LinkWatcher> watcher);
+  // Stops watching and kills running scripts. Idempotent.
+  void stop();
+
+  bool healthy() const { return problems_.empty(); }
+  // One line per problem, e.g. "interface eth0 is down", "track script gw failed 2 times".
+  std::vector<std::string> problems() const;
+
+  struct Script {
+    const TrackScript* cfg = nullptr;
+    int failures = 0;   // in a row
+    int successes = 0;  // in a row
+    bool ok = true;     // the hysteresis verdict; scripts start as passing
+    pid_t pid = -1;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> exitFd;  // pidfd of the running check
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    bool timedOut = false;
+  };
+
+ private:
+  void checkLinks();
+  void watchLinks();
+  void runScript(Script& s);
+  void onScriptExit(Script& s);
+  void record(Script& s, bool passed, const std::string& detail);
+  void set(const std::string& key, std::optional<std::string> problem);
+
+  const DirectorConfig& config_;
+  kernel::Links* links_;
+  boost::asio::io_context& io_;
+  OnChange onChange_;
+  std::unique_ptr<kernel::LinkWatcher> watcher_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> watchFd_;
+  std::vector<std::unique_ptr<Script>> scripts_;
+  std::map<std::string, std::string> problems_;  // key -> text
+  bool stopped_ = false;
+};
+
+}  // namespace quorate::server

@@ -1,0 +1,241 @@
+// The data plane's ordering and bookkeeping, on recording fakes of the kernel ports: fence
+// before addresses on claim, fence shut before anything else on withdraw, announcements.
+#include "server/dataplane.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "server/config.h"
+#include "tests/server/fake_kernel.h"
+
+namespace quorate::server {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FakeKernel;
+using ::testing::ElementsAre;
+
+const char* kConfig = R"(
+cluster: c
+node: a
+secret: s
+listen: 127.0.0.1:1
+state_dir: /tmp/unused
+directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
+arbiter: {address: "127.0.0.1:3"}
+announce: {repeat: 3, interval_ms: 1}
+instances:
+  - name: web
+    vips:
+      - {address: 198.18.0.10/24, device: eth0, label: "eth0:web"}
+      - {address: "2001:db8::10/64", device: eth0}
+    vrrp: {vrid: 51, priority: 150, advert_interval_ms: 1000}
+  - name: gw
+    vips: [{address: 198.18.1.1/24, device: eth0}]
+)";
+
+class DataPlaneTest : public ::testing::Test {
+ protected:
+  DataPlaneTest() : config_(parseDirectorConfig(kConfig, "/etc/quorate/test.yaml")) {
+    // The interface's own addresses, which VRRP adverts come from.
+    for (const char* a : {"198.18.0.1/24", "fe80::1/64"}) {
+      kernel_.addresses["eth0"].push_back(kernel::Vip{*kernel::IpPrefix::parse(a), "eth0", ""});
+    }
+  }
+  std::size_t vipsUp() {
+    std::size_t n = 0;
+    for (const auto& v : kernel_.addresses["eth0"]) n += v.prefix.address.toString() != "198.18.0.1" &&
+                                                         v.prefix.address.toString() != "fe80::1";
+    return n;
+  }
+
+  std::unique_ptr<DataPlane> make(bool fence = true) {
+    return std::make_unique<DataPlane>(config_, kernel_.ports(fence), io_, [this] { return now_; });
+  }
+
+  DirectorConfig config_;
+  FakeKernel kernel_;
+  boost::asio::io_context io_;
+  lease::Time now_ = lease::Time(milliseconds(10'000));
+};
+
+TEST_F(DataPlaneTest, StartClosesTheFenceOverEveryVipThenRemovesLeftovers) {
+  auto dp = make();
+  kernel_.addresses["eth0"].push_back(config_.instances[0].vips[0]);  // left by an earlier run
+  ASSERT_TRUE(dp->start());
+  EXPECT_THAT(kernel_.journal,
+              ElementsAre("fence.install 198.18.0.10 2001:db8::10 198.18.1.1",
+                          "vips.remove 198.18.0.10", "vips.remove 2001:db8::10",
+                          "vips.remove 198.18.1.1"));
+  EXPECT_EQ(vipsUp(), 0u);
+}
+
+TEST_F(DataPlaneTest, StartFailsWhenTheFenceCannotBeInstalled) {
+  auto dp = make();
+  kernel_.failNextErrno = EPERM;
+  const auto s = dp->start();
+  EXPECT_FALSE(s);
+  EXPECT_EQ(s.err(), EPERM);
+}
+
+TEST_F(DataPlaneTest, ClaimOpensTheFenceBeforeAddingAddressesThenAnnounces) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  kernel_.journal.clear();
+  dp->hold(0, now_ + milliseconds(600));
+  ASSERT_GE(kernel_.journal.size(), 3u);
+  EXPECT_EQ(kernel_.journal[0], "fence.arm 198.18.0.10 2001:db8::10");
+  EXPECT_EQ(kernel_.journal[1], "vips.add 198.18.0.10");
+  EXPECT_EQ(kernel_.journal[2], "vips.add 2001:db8::10");
+  EXPECT_EQ(kernel_.lastArm, milliseconds(600));
+  EXPECT_TRUE(dp->claimed(0));
+  EXPECT_FALSE(dp->claimed(1));
+  EXPECT_TRUE(kernel_.calls("vips.add 198.18.1.1").empty()) << "the other lease's VIP";
+  // The first announcement goes out at once: one GARP, one NA, one VRRP advert per family
+  // that has VIPs.
+  EXPECT_EQ(kernel_.frames.size(), 2u + 2u);
+  EXPECT_EQ(kernel_.frames[0].second, kernel::gratuitousArp(kernel_.links["eth0"].mac,
+                                                             *kernel::IpAddress::parse("198.18.0.10")));
+  // The burst continues on the timer: repeat 3 in all (the VRRP advert timer runs on).
+  for (int i = 0; i < 100 && dp->counters().announcements < 6; ++i) io_.run_one();
+  EXPECT_EQ(dp->counters().announcements, 3u * 2u);
+  dp->withdraw(0);
+  io_.run();  // nothing left scheduled once withdrawn
+  EXPECT_EQ(dp->counters().announcements, 3u * 2u);
+}
+
+TEST_F(DataPlaneTest, RenewalMovesOnlyTheFence) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  dp->hold(0, now_ + milliseconds(600));  // nothing new
+  EXPECT_TRUE(kernel_.journal.empty());
+  now_ += milliseconds(150);
+  dp->hold(0, now_ + milliseconds(590));
+  EXPECT_THAT(kernel_.journal, ElementsAre("fence.arm 198.18.0.10 2001:db8::10"));
+  EXPECT_EQ(kernel_.lastArm, milliseconds(590));
+  EXPECT_EQ(dp->counters().fenceRenewals, 1u);
+}
+
+TEST_F(DataPlaneTest, WithdrawShutsTheFenceFirstAndIsIdempotent) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  dp->withdraw(0);
+  ASSERT_GE(kernel_.journal.size(), 3u);
+  EXPECT_EQ(kernel_.journal[0], "fence.close 198.18.0.10 2001:db8::10");
+  EXPECT_EQ(kernel_.journal[1], "vips.remove 198.18.0.10");
+  EXPECT_EQ(kernel_.journal[2], "vips.remove 2001:db8::10");
+  EXPECT_EQ(vipsUp(), 0u);
+  EXPECT_FALSE(dp->claimed(0));
+  kernel_.journal.clear();
+  dp->withdraw(0);
+  EXPECT_TRUE(kernel_.journal.empty());
+  // Pending announcements were cancelled: nothing more goes out.
+  const auto sent = kernel_.frames.size();
+  io_.run();
+  EXPECT_EQ(kernel_.frames.size(), sent);
+}
+
+TEST_F(DataPlaneTest, ALeaseAlreadyOverIsNotClaimed) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  kernel_.journal.clear();
+  dp->hold(0, now_);
+  EXPECT_TRUE(kernel_.calls("vips.add").empty());
+  EXPECT_FALSE(dp->claimed(0));
+}
+
+TEST_F(DataPlaneTest, NoAddressGoesUpWhileTheFenceCannotOpen) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  kernel_.failNextErrno = ENOMEM;
+  dp->hold(0, now_ + milliseconds(600));
+  EXPECT_TRUE(kernel_.calls("vips.add").empty());
+  EXPECT_FALSE(dp->claimed(0));
+  EXPECT_EQ(dp->counters().kernelErrors, 1u);
+  dp->hold(0, now_ + milliseconds(600));  // the next event retries
+  EXPECT_EQ(kernel_.calls("vips.add").size(), 2u);
+  EXPECT_TRUE(dp->claimed(0));
+}
+
+TEST_F(DataPlaneTest, AFailedAddressIsRetriedOnTheNextRenewal) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  kernel_.journal.clear();
+  dp->hold(1, now_ + milliseconds(600));
+  dp->withdraw(1);
+  // This time the fence opens but the address cannot be added.
+  kernel_.journal.clear();
+  kernel_.failAddress = "198.18.1.1";
+  dp->hold(1, now_ + milliseconds(600));
+  EXPECT_TRUE(dp->claimed(1));
+  EXPECT_EQ(vipsUp(), 0u);
+  kernel_.failAddress.reset();
+  now_ += milliseconds(150);
+  dp->hold(1, now_ + milliseconds(600));
+  EXPECT_EQ(vipsUp(), 1u);
+}
+
+TEST_F(DataPlaneTest, WithdrawRemovesAddressesEvenWhenTheFenceCannotClose) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  kernel_.failNextErrno = EBUSY;  // fence.close
+  dp->withdraw(1);
+  EXPECT_EQ(vipsUp(), 0u);
+  EXPECT_EQ(dp->counters().kernelErrors, 1u);
+}
+
+TEST_F(DataPlaneTest, WithoutAFenceAddressesStillFollowTheLease) {
+  auto dp = make(false);
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  dp->withdraw(1);
+  EXPECT_TRUE(kernel_.calls("fence").empty());
+  EXPECT_EQ(kernel_.calls("vips.add").size(), 1u);
+  EXPECT_EQ(kernel_.calls("vips.remove 198.18.1.1").size(), 2u);  // start + withdraw
+}
+
+TEST_F(DataPlaneTest, VrrpAdvertsCarryPriorityAndResignWithZero) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  EXPECT_EQ(dp->counters().vrrpAdverts, 2u);  // IPv4 and IPv6
+  kernel::VrrpAdvert ad;
+  ad.vrid = 51;
+  ad.priority = 150;
+  ad.interval = milliseconds(1000);
+  ad.source = *kernel::IpAddress::parse("198.18.0.1");
+  ad.addresses = {*kernel::IpAddress::parse("198.18.0.10")};
+  const auto expected = kernel::vrrpAdvert(kernel_.links["eth0"].mac, ad);
+  bool found = false;
+  for (const auto& [ifindex, f] : kernel_.frames) found = found || (ifindex == 7 && f == expected);
+  EXPECT_TRUE(found) << "IPv4 advert from the interface's own address";
+  dp->withdraw(0);
+  ad.priority = 0;
+  const auto resign = kernel::vrrpAdvert(kernel_.links["eth0"].mac, ad);
+  found = false;
+  for (const auto& [ifindex, f] : kernel_.frames) found = found || f == resign;
+  EXPECT_TRUE(found) << "priority 0 advert on withdraw";
+  EXPECT_EQ(dp->counters().vrrpAdverts, 4u);
+}
+
+TEST_F(DataPlaneTest, ReannounceStartsANewBurstOnlyWhileClaimed) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->reannounce(1);
+  EXPECT_EQ(dp->counters().announcements, 0u);
+  dp->hold(1, now_ + milliseconds(600));
+  io_.run();
+  io_.restart();
+  EXPECT_EQ(dp->counters().announcements, 3u);
+  dp->reannounce(1);
+  io_.run();
+  EXPECT_EQ(dp->counters().announcements, 6u);
+}
+
+}  // namespace
+}  // namespace quorate::server

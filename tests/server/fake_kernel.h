@@ -1,0 +1,131 @@
+// Recording fakes of the kernel ports, for the logic above them (data plane, director). Every
+// call lands in one journal, so tests can assert the order of operations across ports.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/dataplane.h"
+#include "server/kernel/packets.h"
+
+namespace quorate::server::testing {
+
+struct FakeKernel {
+  std::vector<std::string> journal;  // "fence.arm 198.18.0.10 600ms", "vips.add ...", ...
+  std::map<std::string, std::vector<kernel::Vip>> addresses;  // device -> addresses
+  std::vector<std::pair<int, kernel::Frame>> frames;
+  std::optional<int> failNextErrno;  // the next call of any port fails with this errno
+  std::optional<std::string> failAddress;  // every vips.add of this address fails
+  std::map<std::string, kernel::LinkInfo> links;
+
+  kernel::Status maybeFail(const std::string& what) {
+    journal.push_back(what);
+    if (failNextErrno) {
+      const int e = *failNextErrno;
+      failNextErrno.reset();
+      return kernel::Status::fail(e, what);
+    }
+    return kernel::Status::ok();
+  }
+
+  struct Vips : kernel::Vips {
+    FakeKernel& k;
+    explicit Vips(FakeKernel& kk) : k(kk) {}
+    kernel::Status add(const kernel::Vip& v, std::optional<std::chrono::seconds>) override {
+      if (k.failAddress == v.prefix.address.toString()) {
+        k.journal.push_back("vips.add " + v.prefix.address.toString() + " (fails)");
+        return kernel::Status::fail(EADDRNOTAVAIL, "add " + v.toString());
+      }
+      auto s = k.maybeFail("vips.add " + v.prefix.address.toString());
+      if (s) {
+        auto& list = k.addresses[v.device];
+        if (std::find(list.begin(), list.end(), v) == list.end()) list.push_back(v);
+      }
+      return s;
+    }
+    kernel::Status remove(const kernel::Vip& v) override {
+      auto s = k.maybeFail("vips.remove " + v.prefix.address.toString());
+      if (s) std::erase(k.addresses[v.device], v);
+      return s;
+    }
+    kernel::Result<std::vector<kernel::Vip>> list(const std::string& device) override {
+      return k.addresses[device];
+    }
+  };
+  struct Fence : kernel::Fence {
+    FakeKernel& k;
+    explicit Fence(FakeKernel& kk) : k(kk) {}
+    static std::string join(const std::vector<kernel::IpAddress>& a) {
+      std::string s;
+      for (const auto& x : a) s += " " + x.toString();
+      return s;
+    }
+    kernel::Status install(const std::vector<kernel::IpAddress>& managed) override {
+      return k.maybeFail("fence.install" + join(managed));
+    }
+    kernel::Status arm(const std::vector<kernel::IpAddress>& v,
+                       std::chrono::milliseconds remaining) override {
+      k.lastArm = remaining;
+      return k.maybeFail("fence.arm" + join(v));
+    }
+    kernel::Status close(const std::vector<kernel::IpAddress>& v) override {
+      return k.maybeFail("fence.close" + join(v));
+    }
+    kernel::Status uninstall() override { return k.maybeFail("fence.uninstall"); }
+  };
+  struct Links : kernel::Links {
+    FakeKernel& k;
+    explicit Links(FakeKernel& kk) : k(kk) {}
+    kernel::Result<kernel::LinkInfo> get(const std::string& name) override {
+      auto it = k.links.find(name);
+      if (it == k.links.end()) return kernel::Status::fail(ENODEV, "link " + name);
+      return it->second;
+    }
+    kernel::Status ensureMacvlan(const std::string& name, const std::string&,
+                                 const kernel::MacAddress&) override {
+      return k.maybeFail("links.macvlan " + name);
+    }
+    kernel::Status removeLink(const std::string& name) override {
+      return k.maybeFail("links.remove " + name);
+    }
+  };
+  struct Announcer : kernel::Announcer {
+    FakeKernel& k;
+    explicit Announcer(FakeKernel& kk) : k(kk) {}
+    kernel::Status send(int ifindex, const std::vector<std::uint8_t>& frame) override {
+      auto s = k.maybeFail("announce " + std::to_string(ifindex));
+      if (s) k.frames.emplace_back(ifindex, frame);
+      return s;
+    }
+  };
+
+  std::optional<std::chrono::milliseconds> lastArm;
+  Vips vips{*this};
+  Fence fence{*this};
+  Links linkPort{*this};
+  Announcer announcer{*this};
+
+  FakeKernel() {
+    kernel::LinkInfo eth;
+    eth.name = "eth0";
+    eth.index = 7;
+    eth.mac = {2, 0, 0, 0, 0, 1};
+    eth.adminUp = eth.running = true;
+    links["eth0"] = eth;
+  }
+  KernelPorts ports(bool withFence = true) {
+    return KernelPorts{&vips, withFence ? &fence : nullptr, &linkPort, &announcer};
+  }
+  // Journal entries starting with `prefix`.
+  std::vector<std::string> calls(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const auto& j : journal) {
+      if (j.rfind(prefix, 0) == 0) out.push_back(j);
+    }
+    return out;
+  }
+};
+
+}  // namespace quorate::server::testing
