@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "common/clock.h"
@@ -15,8 +16,10 @@
 namespace quorate::arbiter {
 namespace {
 
-lease::Acceptor makeAcceptor(const StateFile& state, lease::Duration quarantine, lease::Time now) {
-  return lease::Acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), now);
+// Leases are capped at the quarantine (so a restart outwaits every lease granted before it).
+lease::Acceptor makeAcceptor(const StateFile& state, lease::Duration quarantine,
+                             lease::Duration quiet, lease::Time now) {
+  return lease::Acceptor(lease::kArbiter, quarantine, quiet, state.loadOrThrow(), now);
 }
 
 // "<cluster>.state" for the default lease (as before leases had names), else
@@ -29,8 +32,9 @@ std::string statePath(const std::string& dir, const std::string& cluster,
 
 }  // namespace
 
-ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Time now)
-    : state(std::move(path)), acceptor(makeAcceptor(state, quarantine, now)) {}
+ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Duration quiet,
+                           lease::Time now)
+    : state(std::move(path)), acceptor(makeAcceptor(state, quarantine, quiet, now)) {}
 
 ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir,
                                  lease::Duration q, lease::Time now)
@@ -42,10 +46,18 @@ ArbiterService::Slot* ArbiterService::Cluster::slot(const std::string& leaseName
   auto it = leases.find(leaseName);
   if (it != leases.end()) return it->second.get();
   if (leases.size() >= kMaxLeasesPerCluster) return nullptr;
-  auto s = std::make_unique<Slot>(statePath(stateDir, id, leaseName), quarantine, now);
+  const std::string path = statePath(stateDir, id, leaseName);
+  // The quarantine covers leases granted before a restart and forgotten. A lease opened after
+  // start-up whose state file does not exist has never granted one: every grant of a new epoch
+  // is on disk before the reply leaves, and a renewal needs an earlier grant. So it may answer
+  // at once. (The default lease, opened at start-up, keeps the quarantine either way.)
+  std::error_code ec;
+  const bool neverGranted = leaseName != kDefaultLease && !std::filesystem::exists(path, ec) && !ec;
+  const lease::Duration quiet = neverGranted ? lease::Duration::zero() : quarantine;
+  auto s = std::make_unique<Slot>(path, quarantine, quiet, now);
   if (leaseName != kDefaultLease) {
     spdlog::info("cluster {}: lease {} opened (quiet for {} ms)", id, leaseName,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(quarantine).count());
+                 std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count());
   }
   return leases.emplace(leaseName, std::move(s)).first->second.get();
 }

@@ -46,7 +46,7 @@ class ArbiterService final : public v1::Peer::CallbackService {
 
  private:
   struct Slot {
-    Slot(std::string path, lease::Duration quarantine, lease::Time now);
+    Slot(std::string path, lease::Duration quarantine, lease::Duration quiet, lease::Time now);
     StateFile state;
     lease::Acceptor acceptor;
   };

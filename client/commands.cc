@@ -1,6 +1,7 @@
 // quoratectl's commands: CLI11 setup, RPC calls, rendering and exit statuses.
 #include "client/commands.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -10,6 +11,12 @@ namespace quorate::client {
 namespace {
 
 constexpr int kMaxTimeoutMs = 3'600'000;
+constexpr std::size_t kMaxLeaseName = 64;
+
+std::string leaseNameError(const std::string& name) {
+  return "lease names are 1 to " + std::to_string(kMaxLeaseName) +
+         " characters from A-Z a-z 0-9 . _ -, not \"" + name + "\"";
+}
 
 bool interrupted(const CallCanceller* canceller) {
   return canceller != nullptr && canceller->cancelled();
@@ -27,6 +34,14 @@ int reportFailure(const DirectorClient& client, const grpc::Status& status, std:
 }
 
 }  // namespace
+
+bool isValidLeaseName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxLeaseName) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
 
 void configureCli(CLI::App& app, CliOptions& options) {
   app.name("quoratectl");
@@ -74,10 +89,20 @@ void configureCli(CLI::App& app, CliOptions& options) {
           "", "count"));
   watch->callback([&options] { options.command = Command::kWatch; });
 
-  CLI::App* stepDown =
-      app.add_subcommand("step-down", "Release the lease and hand it to the peer director");
+  CLI::App* stepDown = app.add_subcommand(
+      "step-down", "Release the leases this director holds and hand them to the peer director");
   stepDown->add_flag("--force", options.force,
                      "Release even when the peer director looks unreachable");
+  stepDown
+      ->add_option("--lease", options.lease,
+                   "Release only this lease (an instance or sync group; default: every lease "
+                   "held)")
+      ->type_name("NAME")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return isValidLeaseName(text) ? std::string() : leaseNameError(text);
+          },
+          "", "lease"));
   stepDown->add_flag("--json", options.json, "One JSON object");
   stepDown->callback([&options] { options.command = Command::kStepDown; });
 }
@@ -129,10 +154,10 @@ int runWatch(DirectorClient& client, bool json, std::uint64_t count, std::ostrea
   return kExitOk;
 }
 
-int runStepDown(DirectorClient& client, bool force, bool json, std::ostream& out, std::ostream& err,
-                const CallCanceller* canceller) {
+int runStepDown(DirectorClient& client, bool force, const std::string& lease, bool json,
+                std::ostream& out, std::ostream& err, const CallCanceller* canceller) {
   quorate::v1::StepDownReply reply;
-  const grpc::Status status = client.stepDown(force, &reply);
+  const grpc::Status status = client.stepDown(force, lease, &reply);
   if (!status.ok()) return reportFailure(client, status, err, canceller);
   if (json) {
     out << stepDownToJson(reply).dump() << std::endl;
@@ -150,6 +175,11 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     err << "quoratectl: --endpoint: " << error << std::endl;
     return kExitUsage;
   }
+  if (options.command == Command::kStepDown && !options.lease.empty() &&
+      !isValidLeaseName(options.lease)) {
+    err << "quoratectl: --lease: " << leaseNameError(options.lease) << std::endl;
+    return kExitUsage;
+  }
   DirectorClient client(*endpoint, std::chrono::milliseconds(options.timeoutMs), canceller);
   switch (options.command) {
     case Command::kStatus:
@@ -157,7 +187,7 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     case Command::kWatch:
       return runWatch(client, options.json, options.count, out, err, canceller);
     case Command::kStepDown:
-      return runStepDown(client, options.force, options.json, out, err, canceller);
+      return runStepDown(client, options.force, options.lease, options.json, out, err, canceller);
     case Command::kNone:
       break;
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "client/director_client.h"
 #include "client/interrupt.h"
@@ -27,7 +28,11 @@ struct CliOptions {
   bool json = false;
   std::uint64_t count = 0;  // watch: stop after this many updates; 0: never
   bool force = false;       // step-down
+  std::string lease;        // step-down: only this lease; empty: every lease held
 };
+
+// Lease names are ids: 1 to 64 of A-Z a-z 0-9 . _ -
+bool isValidLeaseName(std::string_view name);
 
 // Declares the options and subcommands on `app`; parsing fills `options`.
 // --endpoint (or $QUORATE_ENDPOINT) is validated here, before anything is dialled.
@@ -44,8 +49,10 @@ int runStatus(DirectorClient& client, bool json, std::ostream& out, std::ostream
               const CallCanceller* canceller = nullptr);
 int runWatch(DirectorClient& client, bool json, std::uint64_t count, std::ostream& out,
              std::ostream& err, const CallCanceller* canceller = nullptr);
-int runStepDown(DirectorClient& client, bool force, bool json, std::ostream& out, std::ostream& err,
-                const CallCanceller* canceller = nullptr);
+// `lease` empty: release every lease the director holds. The caller checks the name
+// (isValidLeaseName); runCommand does.
+int runStepDown(DirectorClient& client, bool force, const std::string& lease, bool json,
+                std::ostream& out, std::ostream& err, const CallCanceller* canceller = nullptr);
 
 // Dials options.endpoint and runs options.command.
 int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,

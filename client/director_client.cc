@@ -33,12 +33,14 @@ grpc::Status DirectorClient::status(quorate::v1::StatusReply* reply) {
   return stub_->Status(&context, quorate::v1::StatusRequest(), reply);
 }
 
-grpc::Status DirectorClient::stepDown(bool force, quorate::v1::StepDownReply* reply) {
+grpc::Status DirectorClient::stepDown(bool force, const std::string& lease,
+                                      quorate::v1::StepDownReply* reply) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout_);
   CallCanceller::Attach attach(canceller_, &context);
   quorate::v1::StepDownRequest request;
   request.set_force(force);
+  request.set_lease(lease);
   return stub_->StepDown(&context, request, reply);
 }
 

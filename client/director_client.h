@@ -26,8 +26,10 @@ class DirectorClient {
                  CallCanceller* canceller = nullptr);
 
   grpc::Status status(quorate::v1::StatusReply* reply);
-  // FAILED_PRECONDITION when the director does not hold the lease.
-  grpc::Status stepDown(bool force, quorate::v1::StepDownReply* reply);
+  // Releases `lease`, or every lease the director holds when `lease` is empty.
+  // FAILED_PRECONDITION when the director does not hold it (or holds none); NOT_FOUND
+  // when the director has no lease of that name.
+  grpc::Status stepDown(bool force, const std::string& lease, quorate::v1::StepDownReply* reply);
 
   // Called for each update; return false to stop watching.
   using UpdateFn = std::function<bool(const quorate::v1::StatusReply&)>;

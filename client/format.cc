@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace quorate::client {
 namespace {
 
+using quorate::v1::LeaseStatus;
 using quorate::v1::NodeStatus;
 using quorate::v1::StatusReply;
 
@@ -20,14 +22,25 @@ nlohmann::json stringOrNull(const std::string& s) {
   return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
 }
 
-bool showsReason(const StatusReply& reply) {
-  return reply.role() != "holder" && reply.role() != "standby" && !reply.role_reason().empty();
+nlohmann::json stringArray(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const std::string& item : items) array.push_back(item);
+  return array;
+}
+
+// Holder and standby are self-explanatory; any other role comes with the director's reason.
+bool showsReason(const std::string& role, const std::string& reason) {
+  return role != "holder" && role != "standby" && !reason.empty();
+}
+
+std::string roleText(const std::string& role, const std::string& reason) {
+  std::string text = role.empty() ? "unknown" : role;
+  if (showsReason(role, reason)) text += " (" + reason + ")";
+  return text;
 }
 
 std::string roleText(const StatusReply& reply) {
-  std::string text = reply.role().empty() ? "unknown" : reply.role();
-  if (showsReason(reply)) text += " (" + reply.role_reason() + ")";
-  return text;
+  return roleText(reply.role(), reply.role_reason());
 }
 
 std::string leaseText(const StatusReply& reply) {
@@ -52,60 +65,9 @@ std::string pad(std::string s, std::size_t width) {
   return s;
 }
 
-}  // namespace
-
-nlohmann::json statusToJson(const StatusReply& reply) {
-  nlohmann::json nodes = nlohmann::json::array();
-  for (const NodeStatus& n : reply.nodes()) {
-    nodes.push_back({
-        {"id", n.id()},
-        {"role", n.role()},
-        {"reachable", n.reachable()},
-        {"last_seen_ms",
-         n.last_seen_ms() < 0 ? nlohmann::json(nullptr) : nlohmann::json(n.last_seen_ms())},
-        {"address", n.address()},
-        {"self", n.self()},
-    });
-  }
-  return {
-      {"cluster", reply.cluster()},
-      {"node", reply.node()},
-      {"role", reply.role()},
-      {"role_reason", reply.role_reason()},
-      {"holder", stringOrNull(reply.holder())},
-      {"epoch", reply.epoch()},
-      {"lease_remaining_ms", reply.lease_remaining_ms()},
-      {"preferred", stringOrNull(reply.preferred())},
-      {"version", reply.version()},
-      {"nodes", std::move(nodes)},
-  };
-}
-
-nlohmann::json watchUpdateToJson(const StatusReply& reply, std::chrono::milliseconds elapsed) {
-  nlohmann::json j = statusToJson(reply);
-  j["elapsed_ms"] = elapsed.count();
-  return j;
-}
-
-nlohmann::json stepDownToJson(const quorate::v1::StepDownReply& reply) {
-  return {{"released_epoch", reply.released_epoch()},
-          {"handed_to", stringOrNull(reply.handed_to())}};
-}
-
-std::string formatStatus(const StatusReply& reply) {
-  std::ostringstream out;
-  out << "cluster " << reply.cluster() << "  node " << reply.node() << "  role " << roleText(reply)
-      << "  epoch " << reply.epoch() << "  " << leaseText(reply) << "\n";
-  out << "holder " << orNone(reply.holder());
-  if (!reply.preferred().empty()) out << " (preferred " << reply.preferred() << ")";
-  out << "\n";
-
-  const std::vector<std::string> headers = {"NODE", "ROLE", "REACHABLE", "LAST SEEN", "ADDRESS"};
-  std::vector<std::vector<std::string>> rows;
-  for (const NodeStatus& n : reply.nodes()) {
-    rows.push_back({n.self() ? n.id() + " *" : n.id(), n.role().empty() ? "unknown" : n.role(),
-                    n.reachable() ? "yes" : "no", lastSeenText(n), n.address()});
-  }
+// Left-aligned columns at least kMinColumn wide, kColumnGap apart, no trailing blanks.
+void writeTable(std::ostream& out, const std::vector<std::string>& headers,
+                const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths(headers.size());
   for (std::size_t c = 0; c < headers.size(); ++c) {
     std::size_t w = std::max(headers[c].size(), kMinColumn);
@@ -122,6 +84,166 @@ std::string formatStatus(const StatusReply& reply) {
   };
   writeRow(headers);
   for (const auto& row : rows) writeRow(row);
+}
+
+std::string joined(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string text;
+  for (const std::string& part : parts) {
+    if (!text.empty()) text += separator;
+    text += part;
+  }
+  return text;
+}
+
+// The table appears only where a single default lease would just repeat the header.
+bool showsLeaseTable(const StatusReply& reply) {
+  if (reply.leases_size() > 1) return true;
+  return std::any_of(reply.leases().begin(), reply.leases().end(),
+                     [](const LeaseStatus& l) { return l.vips_size() > 0; });
+}
+
+// "edge", or "edge [web, dns]" for a sync group whose instances are not just the lease itself.
+std::string leaseNameText(const LeaseStatus& lease) {
+  std::string text = lease.name().empty() ? "-" : lease.name();
+  if (lease.instances_size() == 0 ||
+      (lease.instances_size() == 1 && lease.instances(0) == lease.name())) {
+    return text;
+  }
+  return text + " [" + joined({lease.instances().begin(), lease.instances().end()}, ", ") + "]";
+}
+
+// "standby", "candidate (waiting for a quorum)", "standby (not eligible)".
+std::string leaseRoleText(const LeaseStatus& lease) {
+  std::vector<std::string> notes;
+  if (showsReason(lease.role(), lease.role_reason())) notes.push_back(lease.role_reason());
+  if (!lease.eligible()) notes.push_back("not eligible");
+  std::string text = lease.role().empty() ? "unknown" : lease.role();
+  if (!notes.empty()) text += " (" + joined(notes, "; ") + ")";
+  return text;
+}
+
+std::string leaseVipsText(const LeaseStatus& lease) {
+  if (lease.vips_size() == 0) return "-";
+  std::vector<std::string> vips;
+  for (const std::string& v : lease.vips()) vips.push_back(compactVip(v));
+  std::string text = joined(vips, ", ");
+  if (lease.vips_claimed()) text += " (up here)";
+  return text;
+}
+
+// "health ok", "health: eth1 down; check_web failed"; empty for replies that predate
+// health reporting (no leases) and report no problem.
+std::string healthText(const StatusReply& reply) {
+  if (reply.health_problems_size() > 0) {
+    return "health: " +
+           joined({reply.health_problems().begin(), reply.health_problems().end()}, "; ");
+  }
+  if (reply.leases_size() == 0) return "";
+  return reply.healthy() ? "health ok" : "health: not ok (no details given)";
+}
+
+}  // namespace
+
+nlohmann::json statusToJson(const StatusReply& reply) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const NodeStatus& n : reply.nodes()) {
+    nodes.push_back({
+        {"id", n.id()},
+        {"role", n.role()},
+        {"reachable", n.reachable()},
+        {"last_seen_ms",
+         n.last_seen_ms() < 0 ? nlohmann::json(nullptr) : nlohmann::json(n.last_seen_ms())},
+        {"address", n.address()},
+        {"self", n.self()},
+    });
+  }
+  nlohmann::json leases = nlohmann::json::array();
+  for (const LeaseStatus& l : reply.leases()) {
+    leases.push_back({
+        {"name", l.name()},
+        {"role", l.role()},
+        {"role_reason", l.role_reason()},
+        {"holder", stringOrNull(l.holder())},
+        {"epoch", l.epoch()},
+        {"lease_remaining_ms", l.lease_remaining_ms()},
+        {"preferred", stringOrNull(l.preferred())},
+        {"instances", stringArray(l.instances())},
+        {"vips", stringArray(l.vips())},
+        {"vips_claimed", l.vips_claimed()},
+        {"eligible", l.eligible()},
+    });
+  }
+  // Directors that report leases also report health; older ones send neither.
+  nlohmann::json healthy =
+      reply.leases_size() > 0 ? nlohmann::json(reply.healthy()) : nlohmann::json(nullptr);
+  return {
+      {"cluster", reply.cluster()},
+      {"node", reply.node()},
+      {"role", reply.role()},
+      {"role_reason", reply.role_reason()},
+      {"holder", stringOrNull(reply.holder())},
+      {"epoch", reply.epoch()},
+      {"lease_remaining_ms", reply.lease_remaining_ms()},
+      {"preferred", stringOrNull(reply.preferred())},
+      {"version", reply.version()},
+      {"nodes", std::move(nodes)},
+      {"leases", std::move(leases)},
+      {"healthy", std::move(healthy)},
+      {"health_problems", stringArray(reply.health_problems())},
+  };
+}
+
+nlohmann::json watchUpdateToJson(const StatusReply& reply, std::chrono::milliseconds elapsed) {
+  nlohmann::json j = statusToJson(reply);
+  j["elapsed_ms"] = elapsed.count();
+  return j;
+}
+
+nlohmann::json stepDownToJson(const quorate::v1::StepDownReply& reply) {
+  return {{"released_epoch", reply.released_epoch()},
+          {"handed_to", stringOrNull(reply.handed_to())},
+          {"leases", stringArray(reply.leases())}};
+}
+
+std::string compactVip(std::string_view vip) {
+  // "<prefix> dev <device> [label <label>]"; the label is left out to keep the table narrow.
+  std::istringstream in{std::string(vip)};
+  std::string prefix;
+  std::string word;
+  in >> prefix;
+  while (in >> word) {
+    std::string device;
+    if (word == "dev" && in >> device) return prefix + "@" + device;
+  }
+  return std::string(vip);
+}
+
+std::string formatStatus(const StatusReply& reply) {
+  std::ostringstream out;
+  out << "cluster " << reply.cluster() << "  node " << reply.node() << "  role " << roleText(reply)
+      << "  epoch " << reply.epoch() << "  " << leaseText(reply) << "\n";
+  out << "holder " << orNone(reply.holder());
+  if (!reply.preferred().empty()) out << " (preferred " << reply.preferred() << ")";
+  out << "\n";
+  if (const std::string health = healthText(reply); !health.empty()) out << health << "\n";
+
+  if (showsLeaseTable(reply)) {
+    std::vector<std::vector<std::string>> leases;
+    for (const LeaseStatus& l : reply.leases()) {
+      leases.push_back(
+          {leaseNameText(l), leaseRoleText(l), orNone(l.holder()), std::to_string(l.epoch()),
+           l.lease_remaining_ms() > 0 ? std::to_string(l.lease_remaining_ms()) + " ms" : "-",
+           leaseVipsText(l)});
+    }
+    writeTable(out, {"LEASE", "ROLE", "HOLDER", "EPOCH", "LEFT", "VIPS"}, leases);
+  }
+
+  std::vector<std::vector<std::string>> nodes;
+  for (const NodeStatus& n : reply.nodes()) {
+    nodes.push_back({n.self() ? n.id() + " *" : n.id(), n.role().empty() ? "unknown" : n.role(),
+                     n.reachable() ? "yes" : "no", lastSeenText(n), n.address()});
+  }
+  writeTable(out, {"NODE", "ROLE", "REACHABLE", "LAST SEEN", "ADDRESS"}, nodes);
   return out.str();
 }
 
@@ -132,6 +254,11 @@ std::string formatWatchLine(const StatusReply& reply, std::chrono::milliseconds 
   out << stamp << " v" << reply.version() << "  node " << reply.node() << "  role "
       << roleText(reply) << "  holder " << orNone(reply.holder()) << "  epoch " << reply.epoch()
       << "  " << leaseText(reply);
+  if (reply.leases_size() > 1) {
+    out << "  leases";
+    for (const LeaseStatus& l : reply.leases()) out << " " << l.name() << "=" << orNone(l.holder());
+  }
+  if (reply.health_problems_size() > 0) out << "  " << healthText(reply);
   std::string peers;
   for (const NodeStatus& n : reply.nodes()) {
     if (n.self()) continue;
@@ -143,7 +270,16 @@ std::string formatWatchLine(const StatusReply& reply, std::chrono::milliseconds 
 }
 
 std::string formatStepDown(const quorate::v1::StepDownReply& reply) {
-  std::string text = "released epoch " + std::to_string(reply.released_epoch());
+  const std::string epoch = "epoch " + std::to_string(reply.released_epoch());
+  std::string text;
+  if (reply.leases_size() == 0) {
+    text = "released " + epoch;  // a director from before leases had names
+  } else {
+    text = "released " + reply.leases(0) + " (" + epoch + ")";
+    for (int i = 1; i < reply.leases_size(); ++i) {
+      text += (i + 1 == reply.leases_size() ? " and " : ", ") + reply.leases(i);
+    }
+  }
   text += reply.handed_to().empty() ? ", handed to nobody" : ", handed to " + reply.handed_to();
   return text;
 }

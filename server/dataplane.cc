@@ -21,8 +21,12 @@ using std::chrono::milliseconds;
 }  // namespace
 
 DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_context& io,
-                     Clock clock)
-    : config_(config), ports_(ports), io_(io), clock_(std::move(clock)) {
+                     Clock clock, RealtimeClock realtime)
+    : config_(config),
+      ports_(ports),
+      io_(io),
+      clock_(std::move(clock)),
+      realtime_(std::move(realtime)) {
   for (const auto& lc : config_.leases) {
     Lease l;
     l.name = lc.name;
@@ -75,13 +79,17 @@ kernel::Status DataPlane::start() {
 void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
   Lease& l = leases_.at(index);
   if (l.vips.empty()) return;
+  // Real time first, then the lease clock: if the process freezes between the two reads, the
+  // fence's absolute deadline (realNow + time left) only comes out earlier.
+  const std::chrono::nanoseconds realNow = realtime_();
   const lease::Time now = clock_();
   if (leaseEnd <= now) return withdraw(index);
   const bool claiming = !l.claimed;
   if (ports_.fence && l.fencedUntil != leaseEnd) {
     const auto remaining = duration_cast<milliseconds>(leaseEnd - now);
     if (remaining.count() <= 0) return withdraw(index);
-    if (auto s = ports_.fence->arm(l.addresses, remaining); !s) {
+    const std::chrono::nanoseconds deadline = realNow + (leaseEnd - now);
+    if (auto s = ports_.fence->arm(l.addresses, remaining, deadline); !s) {
       fail(s);
       // Without an open fence the addresses would answer nothing: try again on the next call.
       if (claiming) return;

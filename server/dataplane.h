@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "lease/types.h"
 #include "server/config.h"
 #include "server/kernel/announcer.h"
@@ -34,8 +36,10 @@ struct KernelPorts {
 class DataPlane {
  public:
   using Clock = std::function<lease::Time()>;
+  // CLOCK_REALTIME since the epoch: only for the fence's absolute deadline.
+  using RealtimeClock = std::function<std::chrono::nanoseconds()>;
   DataPlane(const DirectorConfig& config, KernelPorts ports, boost::asio::io_context& io,
-            Clock clock);
+            Clock clock, RealtimeClock realtime = realtimeNow);
   ~DataPlane();
 
   // Start-up, before any lease can be held: closes the fence over every configured VIP
@@ -93,6 +97,7 @@ class DataPlane {
   KernelPorts ports_;
   boost::asio::io_context& io_;
   Clock clock_;
+  RealtimeClock realtime_;
   std::vector<Lease> leases_;
   Counters counters_;
 };

@@ -119,3 +119,97 @@ TEST_F(ArbiterServiceTest, CorruptStateRefusesToStart) {
 
 }  // namespace
 }  // namespace quorate::arbiter
+
+namespace quorate::arbiter {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ArbiterLeasesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/quorate-arbiter-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    config_.stateDir = tmpl;
+    config_.quarantine = 1800ms;
+    config_.clusters = {{"lb1", "secret-one"}};
+  }
+  void TearDown() override { std::filesystem::remove_all(config_.stateDir); }
+  v1::ExchangeRequest request(const std::string& leaseName, lease::NodeId from,
+                              std::uint64_t round, std::uint64_t epoch) {
+    v1::ExchangeRequest r;
+    r.set_cluster("lb1");
+    r.set_secret("secret-one");
+    r.set_lease(leaseName);
+    toProto(lease::Message{from, lease::kArbiter,
+                           lease::Accept{lease::Ballot{round, from}, epoch,
+                                         lease::Duration(1700ms)}},
+            *r.mutable_message());
+    return r;
+  }
+  ArbiterConfig config_;
+  const lease::Time start_ = lease::Time(100s);
+};
+
+TEST_F(ArbiterLeasesTest, EachLeaseHasItsOwnAcceptorAndStateFile) {
+  ArbiterService svc(config_, start_);
+  const auto awake = start_ + 1800ms;
+  v1::ExchangeReply web, gw;
+  // Director 0 holds "web"; director 1 may still take "gw" at the same time.
+  ASSERT_TRUE(svc.handle(awake, request("web", 0, 1, 1), web).ok());
+  ASSERT_TRUE(svc.handle(awake, request("gw", 1, 1, 1), gw).ok());
+  ASSERT_EQ(web.messages_size(), 1);
+  ASSERT_EQ(gw.messages_size(), 1);
+  EXPECT_TRUE(web.messages(0).has_accepted());
+  EXPECT_TRUE(gw.messages(0).has_accepted());
+  // Within "web", director 1 is refused while director 0's lease is live.
+  v1::ExchangeReply refused;
+  ASSERT_TRUE(svc.handle(awake + 10ms, request("web", 1, 5, 2), refused).ok());
+  ASSERT_EQ(refused.messages_size(), 1);
+  EXPECT_TRUE(refused.messages(0).has_reject());
+  EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1@web.state"));
+  EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1@gw.state"));
+}
+
+TEST_F(ArbiterLeasesTest, ANewLeaseAnswersAtOnceButOneWithStateWaitsOutItsQuarantine) {
+  const auto awake = start_ + 1800ms;
+  {
+    ArbiterService svc(config_, start_);
+    v1::ExchangeReply r;
+    // Opened after start-up, never granted before: no quarantine.
+    ASSERT_TRUE(svc.handle(awake + 1s, request("web", 0, 1, 3), r).ok());
+    ASSERT_EQ(r.messages_size(), 1);
+    EXPECT_TRUE(r.messages(0).has_accepted());
+  }
+  // Restarted: "web" has a state file, so it may have granted a lease it no longer knows.
+  ArbiterService again(config_, lease::Time(500s));
+  const auto later = lease::Time(500s) + 1800ms;
+  v1::ExchangeReply quiet, fresh;
+  ASSERT_TRUE(again.handle(later, request("web", 1, 1, 4), quiet).ok());
+  EXPECT_EQ(quiet.messages_size(), 0) << "answered during its quarantine";
+  ASSERT_TRUE(again.handle(later + 1800ms, request("web", 1, 2, 4), quiet).ok());
+  ASSERT_EQ(quiet.messages_size(), 1);
+  EXPECT_TRUE(quiet.messages(0).has_accepted());
+  ASSERT_TRUE(again.handle(later, request("other", 1, 1, 1), fresh).ok());
+  EXPECT_EQ(fresh.messages_size(), 1);
+}
+
+TEST_F(ArbiterLeasesTest, BadOrTooManyLeaseNamesAreRefused) {
+  ArbiterService svc(config_, start_);
+  const auto awake = start_ + 1800ms;
+  v1::ExchangeReply r;
+  EXPECT_EQ(svc.handle(awake, request("../etc", 0, 1, 1), r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(svc.handle(awake, request(std::string(65, 'a'), 0, 1, 1), r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // The default lease counts too: 63 more named ones fit.
+  for (std::size_t i = 0; i + 1 < ArbiterService::kMaxLeasesPerCluster; ++i) {
+    ASSERT_TRUE(svc.handle(awake, request("l" + std::to_string(i), 0, 1, 1), r).ok()) << i;
+  }
+  EXPECT_EQ(svc.handle(awake, request("one-too-many", 0, 1, 1), r).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(svc.counters().tooManyLeases.load(), 1u);
+}
+
+}  // namespace
+}  // namespace quorate::arbiter

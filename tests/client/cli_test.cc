@@ -66,6 +66,52 @@ TEST_F(CliTest, WatchAndStepDownOptions) {
   EXPECT_FALSE(p.exit) << p.err;
   EXPECT_EQ(p.options.command, Command::kStepDown);
   EXPECT_TRUE(p.options.force);
+  EXPECT_EQ(p.options.lease, "");  // every lease held
+}
+
+TEST_F(CliTest, StepDownLease) {
+  Parsed p = parse({"step-down", "--lease", "edge", "--force", "--json"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.command, Command::kStepDown);
+  EXPECT_EQ(p.options.lease, "edge");
+  EXPECT_TRUE(p.options.force);
+  EXPECT_TRUE(p.options.json);
+  const std::string longest(64, 'x');
+  for (const char* name : {"web", "A.b_c-9", "0", longest.c_str()}) {
+    p = parse({"step-down", "--lease", name});
+    EXPECT_FALSE(p.exit) << name << ": " << p.err;
+    EXPECT_EQ(p.options.lease, name);
+  }
+  p = parse({"--endpoint", "10.0.0.2:7101", "step-down", "--lease=web"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.lease, "web");
+}
+
+TEST_F(CliTest, BadLeaseNameIsAUsageErrorThatSaysWhy) {
+  const std::string tooLong(65, 'x');
+  for (const char* name : {"", "we b", "web/1", "gw;rm", "ünï", tooLong.c_str()}) {
+    Parsed p = parse({"step-down", "--lease", name});
+    EXPECT_EQ(p.exit, kExitUsage) << name;
+    EXPECT_NE(p.err.find("--lease"), std::string::npos) << p.err;
+    EXPECT_NE(p.err.find("lease names are 1 to 64 characters from A-Z a-z 0-9 . _ -, not \"" +
+                         std::string(name) + "\""),
+              std::string::npos)
+        << p.err;
+  }
+  EXPECT_EQ(parse({"step-down", "--lease"}).exit, kExitUsage);      // no value
+  EXPECT_EQ(parse({"status", "--lease", "web"}).exit, kExitUsage);  // step-down only
+}
+
+TEST_F(CliTest, IsValidLeaseName) {
+  EXPECT_TRUE(isValidLeaseName("web"));
+  EXPECT_TRUE(isValidLeaseName("sync-group_1.v2"));
+  EXPECT_TRUE(isValidLeaseName("-"));
+  EXPECT_TRUE(isValidLeaseName(std::string(64, 'a')));
+  EXPECT_FALSE(isValidLeaseName(""));
+  EXPECT_FALSE(isValidLeaseName(std::string(65, 'a')));
+  EXPECT_FALSE(isValidLeaseName("web "));
+  EXPECT_FALSE(isValidLeaseName("web:1"));
+  EXPECT_FALSE(isValidLeaseName(std::string("we\0b", 4)));
 }
 
 TEST_F(CliTest, EndpointFromEnvironment) {
@@ -122,6 +168,19 @@ TEST_F(CliTest, RunCommandRejectsABadEndpointItself) {
   std::ostringstream err;
   EXPECT_EQ(runCommand(options, out, err), kExitUsage);
   EXPECT_TRUE(out.str().empty());
+}
+
+TEST_F(CliTest, RunCommandRejectsABadLeaseNameItself) {
+  CliOptions options;
+  options.command = Command::kStepDown;
+  options.lease = "no such/lease";
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(runCommand(options, out, err), kExitUsage);
+  EXPECT_TRUE(out.str().empty());
+  EXPECT_EQ(err.str(),
+            "quoratectl: --lease: lease names are 1 to 64 characters from A-Z a-z 0-9 . _ -, "
+            "not \"no such/lease\"\n");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace quorate::client::testing {
@@ -43,6 +44,11 @@ void FakeDirector::release() {
 bool FakeDirector::lastForce() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_force_;
+}
+
+std::string FakeDirector::lastLease() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_lease_;
 }
 
 void FakeDirector::waitForRelease() {
@@ -87,6 +93,12 @@ grpc::Status FakeDirector::StepDown(grpc::ServerContext* /*context*/,
   {
     std::lock_guard<std::mutex> lock(mu_);
     last_force_ = request->force();
+    last_lease_ = request->lease();
+  }
+  const bool known = request->lease().empty() || std::find(leaseNames.begin(), leaseNames.end(),
+                                                           request->lease()) != leaseNames.end();
+  if (!leaseNames.empty() && !known) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no lease named \"" + request->lease() + "\"");
   }
   if (!holder) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -94,6 +106,9 @@ grpc::Status FakeDirector::StepDown(grpc::ServerContext* /*context*/,
   }
   reply->set_released_epoch(7);
   reply->set_handed_to("beta");
+  for (const std::string& name : leaseNames) {
+    if (request->lease().empty() || request->lease() == name) reply->add_leases(name);
+  }
   return grpc::Status::OK;
 }
 

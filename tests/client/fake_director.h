@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "quorate/v1/quorate.grpc.pb.h"
 
@@ -26,6 +27,9 @@ class FakeDirector final : public quorate::v1::Director::Service {
 
   // StepDown: holder → {7, "beta"}; otherwise FAILED_PRECONDITION.
   bool holder = true;
+  // Empty: an old-style director whose StepDown reply names no lease. Otherwise the
+  // leases it holds: StepDown names the requested one (NOT_FOUND if not listed), or all.
+  std::vector<std::string> leaseNames;
   WatchMode watchMode = WatchMode::kThreeThenEnd;
   bool holdStatus = false;             // Status blocks until release()
   std::function<void()> onStatusCall;  // if set, runs as each Status call arrives
@@ -33,6 +37,7 @@ class FakeDirector final : public quorate::v1::Director::Service {
   // Lets held calls return; ~FakeServer calls it too.
   void release();
   bool lastForce() const;
+  std::string lastLease() const;
 
   grpc::Status Status(grpc::ServerContext* context, const quorate::v1::StatusRequest* request,
                       quorate::v1::StatusReply* reply) override;
@@ -48,6 +53,7 @@ class FakeDirector final : public quorate::v1::Director::Service {
   std::condition_variable released_cv_;
   bool released_ = false;
   bool last_force_ = false;
+  std::string last_lease_;
 };
 
 // Runs `service` on 127.0.0.1 with a port picked by the kernel.

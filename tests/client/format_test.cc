@@ -6,6 +6,7 @@
 namespace quorate::client {
 namespace {
 
+using quorate::v1::LeaseStatus;
 using quorate::v1::NodeStatus;
 using quorate::v1::StatusReply;
 
@@ -37,6 +38,41 @@ StatusReply demoReply() {
   return r;
 }
 
+LeaseStatus* addLease(StatusReply* reply, const std::string& name, const std::string& role,
+                      const std::string& holder, std::uint64_t epoch, std::int64_t remainingMs) {
+  LeaseStatus* l = reply->add_leases();
+  l->set_name(name);
+  l->set_role(role);
+  l->set_holder(holder);
+  l->set_epoch(epoch);
+  l->set_lease_remaining_ms(remainingMs);
+  l->set_eligible(true);
+  return l;
+}
+
+// alpha holds "web" with its VIPs up; beta holds the sync group "edge", for which alpha is
+// not eligible because eth1 is down.
+StatusReply twoLeaseReply() {
+  StatusReply r = demoReply();
+  LeaseStatus* web = addLease(&r, "web", "holder", "alpha", 7, 1433);
+  web->set_role_reason("won round 7");
+  web->set_preferred("alpha");
+  web->add_instances("web");
+  web->add_vips("198.18.0.10/24 dev eth0 label eth0:web");
+  web->add_vips("198.18.0.254/24 dev eth0");
+  web->set_vips_claimed(true);
+  LeaseStatus* edge = addLease(&r, "edge", "standby", "beta", 4, 1610);
+  edge->set_role_reason("beta holds the lease");
+  edge->add_instances("dns");
+  edge->add_instances("ntp");
+  edge->add_vips("198.18.1.53/24 dev eth1 label eth1:dns");
+  edge->set_eligible(false);
+  r.set_healthy(false);
+  r.add_health_problems("interface eth1 has no carrier");
+  r.add_health_problems("track script check_dns failing: exit status 1");
+  return r;
+}
+
 TEST(StatusToJson, HasEveryField) {
   const nlohmann::json j = statusToJson(demoReply());
   EXPECT_EQ(j["cluster"], "demo");
@@ -54,7 +90,51 @@ TEST(StatusToJson, HasEveryField) {
   EXPECT_EQ(beta, nlohmann::json::parse(R"({"id":"beta","role":"standby","reachable":true,
       "last_seen_ms":112,"address":"127.0.0.1:7102","self":false})"));
   EXPECT_EQ(j["nodes"][0]["self"], true);
-  EXPECT_EQ(j.size(), 10u) << j.dump();
+  // An old-style reply: no leases, so health is unknown rather than false.
+  EXPECT_EQ(j["leases"], nlohmann::json::array());
+  EXPECT_TRUE(j["healthy"].is_null());
+  EXPECT_EQ(j["health_problems"], nlohmann::json::array());
+  EXPECT_EQ(j.size(), 13u) << j.dump();
+}
+
+TEST(StatusToJson, LeasesAndHealth) {
+  const nlohmann::json j = statusToJson(twoLeaseReply());
+  ASSERT_TRUE(j["leases"].is_array());
+  ASSERT_EQ(j["leases"].size(), 2u);
+  EXPECT_EQ(j["leases"][0], nlohmann::json::parse(R"({
+      "name": "web", "role": "holder", "role_reason": "won round 7", "holder": "alpha",
+      "epoch": 7, "lease_remaining_ms": 1433, "preferred": "alpha", "instances": ["web"],
+      "vips": ["198.18.0.10/24 dev eth0 label eth0:web", "198.18.0.254/24 dev eth0"],
+      "vips_claimed": true, "eligible": true})"));
+  EXPECT_EQ(j["leases"][1], nlohmann::json::parse(R"({
+      "name": "edge", "role": "standby", "role_reason": "beta holds the lease",
+      "holder": "beta", "epoch": 4, "lease_remaining_ms": 1610, "preferred": null,
+      "instances": ["dns", "ntp"], "vips": ["198.18.1.53/24 dev eth1 label eth1:dns"],
+      "vips_claimed": false, "eligible": false})"));
+  EXPECT_EQ(j["healthy"], false);
+  EXPECT_EQ(j["health_problems"], nlohmann::json::parse(
+                                      R"j(["interface eth1 has no carrier",
+                                           "track script check_dns failing: exit status 1"])j"));
+  // The top level still repeats the first lease.
+  EXPECT_EQ(j["holder"], "alpha");
+  EXPECT_EQ(j["epoch"], 7u);
+}
+
+TEST(StatusToJson, EmptyLeaseStringsAreNullAndHealthyIsABoolean) {
+  StatusReply r = demoReply();
+  addLease(&r, "default", "candidate", "", 0, 0);
+  r.set_healthy(true);
+  const nlohmann::json j = statusToJson(r);
+  const nlohmann::json& l = j["leases"][0];
+  EXPECT_TRUE(l["holder"].is_null());
+  EXPECT_TRUE(l["preferred"].is_null());
+  EXPECT_EQ(l["role_reason"], "");
+  EXPECT_EQ(l["instances"], nlohmann::json::array());
+  EXPECT_EQ(l["vips"], nlohmann::json::array());
+  EXPECT_EQ(l["lease_remaining_ms"], 0);
+  EXPECT_EQ(l.size(), 11u) << l.dump();
+  EXPECT_EQ(j["healthy"], true);
+  EXPECT_EQ(j["health_problems"], nlohmann::json::array());
 }
 
 TEST(StatusToJson, EmptyHolderPreferredAndNeverSeenAreNull) {
@@ -75,8 +155,9 @@ TEST(StatusToJson, EmptyHolderPreferredAndNeverSeenAreNull) {
 
 TEST(StatusToJson, EmptyReplyStillHasTheShape) {
   const nlohmann::json j = statusToJson(StatusReply());
-  for (const char* key : {"cluster", "node", "role", "role_reason", "holder", "epoch",
-                          "lease_remaining_ms", "preferred", "version", "nodes"}) {
+  for (const char* key :
+       {"cluster", "node", "role", "role_reason", "holder", "epoch", "lease_remaining_ms",
+        "preferred", "version", "nodes", "leases", "healthy", "health_problems"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_TRUE(j["nodes"].is_array());
@@ -97,6 +178,20 @@ TEST(WatchUpdateToJson, AddsElapsed) {
   EXPECT_EQ(j["elapsed_ms"], 1500);
   EXPECT_EQ(j["epoch"], 7u);
   EXPECT_EQ(j.dump().find('\n'), std::string::npos);
+  const nlohmann::json multi = watchUpdateToJson(twoLeaseReply(), std::chrono::milliseconds(7));
+  EXPECT_EQ(multi["leases"].size(), 2u);
+  EXPECT_EQ(multi["leases"][1]["holder"], "beta");
+  EXPECT_EQ(multi["health_problems"].size(), 2u);
+  EXPECT_EQ(multi["healthy"], false);
+}
+
+TEST(CompactVip, DeviceAfterTheAddressLabelDropped) {
+  EXPECT_EQ(compactVip("198.18.0.10/24 dev eth0 label eth0:web"), "198.18.0.10/24@eth0");
+  EXPECT_EQ(compactVip("198.18.0.254/24 dev eth0"), "198.18.0.254/24@eth0");
+  EXPECT_EQ(compactVip("2001:db8::10/64 dev bond0.12"), "2001:db8::10/64@bond0.12");
+  EXPECT_EQ(compactVip("198.18.0.10/24"), "198.18.0.10/24");  // no device: as given
+  EXPECT_EQ(compactVip("198.18.0.10/24 dev"), "198.18.0.10/24 dev");
+  EXPECT_EQ(compactVip(""), "");
 }
 
 TEST(FormatStatus, MatchesTheDocumentedTable) {
@@ -129,6 +224,78 @@ TEST(FormatStatus, ShowsReasonNoHolderAndNeverSeen) {
             "arbiter                  arbiter     yes        25.0 s     10.0.0.3:7100\n");
 }
 
+TEST(FormatStatus, OldStyleReplyIsUnchanged) {
+  // No leases, no health: exactly the table of directors from before leases.
+  const std::string text = formatStatus(demoReply());
+  EXPECT_EQ(text.find("LEASE"), std::string::npos);
+  EXPECT_EQ(text.find("health"), std::string::npos);
+}
+
+TEST(FormatStatus, TwoLeasesWithVipsAndHealthProblems) {
+  EXPECT_EQ(formatStatus(twoLeaseReply()),
+            "cluster demo  node alpha  role holder  epoch 7  lease 1433 ms left\n"
+            "holder alpha (preferred alpha)\n"
+            "health: interface eth1 has no carrier; track script check_dns failing: exit status 1\n"
+            "LEASE            ROLE                    HOLDER    EPOCH     LEFT      VIPS\n"
+            "web              holder                  alpha     7         1433 ms   "
+            "198.18.0.10/24@eth0, 198.18.0.254/24@eth0 (up here)\n"
+            "edge [dns, ntp]  standby (not eligible)  beta      4         1610 ms   "
+            "198.18.1.53/24@eth1\n"
+            "NODE      ROLE      REACHABLE  LAST SEEN  ADDRESS\n"
+            "alpha *   holder    yes        -          127.0.0.1:7101\n"
+            "beta      standby   yes        112 ms     127.0.0.1:7102\n"
+            "arbiter   arbiter   yes        98 ms      127.0.0.1:7100\n");
+}
+
+TEST(FormatStatus, LeaseRowsShowReasonNoHolderAndNoVips) {
+  StatusReply r = demoReply();
+  addLease(&r, "web", "holder", "alpha", 7, 1433)->set_role_reason("won round 7");
+  LeaseStatus* gw = addLease(&r, "gw", "candidate", "", 2, 0);
+  gw->set_role_reason("waiting for a majority");
+  gw->set_eligible(false);
+  r.set_healthy(true);
+  EXPECT_EQ(formatStatus(r),
+            "cluster demo  node alpha  role holder  epoch 7  lease 1433 ms left\n"
+            "holder alpha (preferred alpha)\n"
+            "health ok\n"
+            "LEASE     ROLE                                              HOLDER    EPOCH     "
+            "LEFT      VIPS\n"
+            "web       holder                                            alpha     7         "
+            "1433 ms   -\n"
+            "gw        candidate (waiting for a majority; not eligible)  none      2         "
+            "-         -\n"
+            "NODE      ROLE      REACHABLE  LAST SEEN  ADDRESS\n"
+            "alpha *   holder    yes        -          127.0.0.1:7101\n"
+            "beta      standby   yes        112 ms     127.0.0.1:7102\n"
+            "arbiter   arbiter   yes        98 ms      127.0.0.1:7100\n");
+}
+
+TEST(FormatStatus, SingleLeaseWithoutVipsShowsHealthButNoTable) {
+  StatusReply r = demoReply();
+  addLease(&r, "default", "holder", "alpha", 7, 1433);
+  r.set_healthy(true);
+  EXPECT_EQ(formatStatus(r),
+            "cluster demo  node alpha  role holder  epoch 7  lease 1433 ms left\n"
+            "holder alpha (preferred alpha)\n"
+            "health ok\n"
+            "NODE      ROLE      REACHABLE  LAST SEEN  ADDRESS\n"
+            "alpha *   holder    yes        -          127.0.0.1:7101\n"
+            "beta      standby   yes        112 ms     127.0.0.1:7102\n"
+            "arbiter   arbiter   yes        98 ms      127.0.0.1:7100\n");
+  r.set_healthy(false);  // unhealthy without a reason still says so
+  EXPECT_NE(formatStatus(r).find("\nhealth: not ok (no details given)\n"), std::string::npos);
+}
+
+TEST(FormatStatus, SingleLeaseWithVipsShowsTheTable) {
+  StatusReply r = demoReply();
+  addLease(&r, "web", "holder", "alpha", 7, 1433)->add_vips("198.18.0.10/24 dev eth0");
+  r.set_healthy(true);
+  EXPECT_NE(formatStatus(r).find("\nweb       holder    alpha     7         1433 ms   "
+                                 "198.18.0.10/24@eth0\n"),
+            std::string::npos)
+      << formatStatus(r);
+}
+
 TEST(FormatStatus, HidesReasonForHolderAndStandby) {
   StatusReply r = demoReply();
   EXPECT_EQ(formatStatus(r).find("won round"), std::string::npos);
@@ -144,16 +311,48 @@ TEST(FormatWatchLine, OneLineWithTimestamp) {
             "lease 1433 ms left  peers beta DOWN, arbiter up");
 }
 
+TEST(FormatWatchLine, SeveralLeasesShowEachHolderAndHealthProblems) {
+  StatusReply r = twoLeaseReply();
+  addLease(&r, "gw", "candidate", "", 2, 0);
+  EXPECT_EQ(formatWatchLine(r, std::chrono::milliseconds(500)),
+            "[     0.500] v42  node alpha  role holder  holder alpha  epoch 7  "
+            "lease 1433 ms left  leases web=alpha edge=beta gw=none  "
+            "health: interface eth1 has no carrier; track script check_dns failing: exit status 1  "
+            "peers beta up, arbiter up");
+}
+
+TEST(FormatWatchLine, OneHealthyLeaseAddsNothing) {
+  StatusReply r = demoReply();
+  addLease(&r, "default", "holder", "alpha", 7, 1433);
+  r.set_healthy(true);
+  EXPECT_EQ(formatWatchLine(r, std::chrono::milliseconds(0)),
+            formatWatchLine(demoReply(), std::chrono::milliseconds(0)));
+}
+
 TEST(StepDown, TextAndJson) {
   quorate::v1::StepDownReply reply;
   reply.set_released_epoch(7);
   reply.set_handed_to("beta");
   EXPECT_EQ(formatStepDown(reply), "released epoch 7, handed to beta");
   EXPECT_EQ(stepDownToJson(reply),
-            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta"})"));
+            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta","leases":[]})"));
   reply.clear_handed_to();
   EXPECT_EQ(formatStepDown(reply), "released epoch 7, handed to nobody");
   EXPECT_TRUE(stepDownToJson(reply)["handed_to"].is_null());
+}
+
+TEST(StepDown, NamesTheReleasedLeases) {
+  quorate::v1::StepDownReply reply;
+  reply.set_released_epoch(4);
+  reply.set_handed_to("beta");
+  reply.add_leases("edge");
+  EXPECT_EQ(formatStepDown(reply), "released edge (epoch 4), handed to beta");
+  reply.add_leases("web");
+  EXPECT_EQ(formatStepDown(reply), "released edge (epoch 4) and web, handed to beta");
+  reply.add_leases("gw");
+  EXPECT_EQ(formatStepDown(reply), "released edge (epoch 4), web and gw, handed to beta");
+  EXPECT_EQ(stepDownToJson(reply), nlohmann::json::parse(R"({"released_epoch":4,
+      "handed_to":"beta","leases":["edge","web","gw"]})"));
 }
 
 TEST(StatusCodeName, NamesEveryCode) {

@@ -117,10 +117,24 @@ TEST(DirectorClient, StepDownSendsForceAndReturnsTheReply) {
   FakeServer server(&service);
   DirectorClient client(endpointOf(server), kTimeout);
   quorate::v1::StepDownReply reply;
-  ASSERT_TRUE(client.stepDown(/*force=*/true, &reply).ok());
+  ASSERT_TRUE(client.stepDown(/*force=*/true, "", &reply).ok());
   EXPECT_TRUE(service.lastForce());
   EXPECT_EQ(reply.released_epoch(), 7u);
   EXPECT_EQ(reply.handed_to(), "beta");
+}
+
+TEST(DirectorClient, StepDownSendsTheLease) {
+  FakeDirector service;
+  service.leaseNames = {"web", "edge"};
+  FakeServer server(&service);
+  DirectorClient client(endpointOf(server), kTimeout);
+  quorate::v1::StepDownReply reply;
+  ASSERT_TRUE(client.stepDown(false, "edge", &reply).ok());
+  EXPECT_EQ(service.lastLease(), "edge");
+  ASSERT_EQ(reply.leases_size(), 1);
+  EXPECT_EQ(reply.leases(0), "edge");
+  const grpc::Status missing = client.stepDown(false, "nope", &reply);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST(DirectorClient, StepDownWhenNotHolderIsFailedPrecondition) {
@@ -129,7 +143,7 @@ TEST(DirectorClient, StepDownWhenNotHolderIsFailedPrecondition) {
   FakeServer server(&service);
   DirectorClient client(endpointOf(server), kTimeout);
   quorate::v1::StepDownReply reply;
-  const grpc::Status status = client.stepDown(false, &reply);
+  const grpc::Status status = client.stepDown(false, "", &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(status.error_message(), "not the holder (role standby, holder alpha)");
 }
@@ -245,10 +259,40 @@ TEST(Commands, StepDownRefusedExitsOneWithTheServersMessage) {
   DirectorClient client(endpointOf(server), kTimeout);
   std::ostringstream out;
   std::ostringstream err;
-  EXPECT_EQ(runStepDown(client, false, false, out, err), kExitFailure);
+  EXPECT_EQ(runStepDown(client, false, "", false, out, err), kExitFailure);
   EXPECT_TRUE(out.str().empty());
   EXPECT_EQ(err.str(), "quoratectl: " + server.endpoint() +
                            ": FAILED_PRECONDITION: not the holder (role standby, holder alpha)\n");
+}
+
+TEST(Commands, StepDownUnknownLeaseExitsOneWithNotFound) {
+  FakeDirector service;
+  service.leaseNames = {"web", "edge"};
+  FakeServer server(&service);
+  DirectorClient client(endpointOf(server), kTimeout);
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(runStepDown(client, false, "nope", false, out, err), kExitFailure);
+  EXPECT_TRUE(out.str().empty()) << out.str();
+  EXPECT_EQ(err.str(),
+            "quoratectl: " + server.endpoint() + ": NOT_FOUND: no lease named \"nope\"\n");
+}
+
+TEST(Commands, StepDownNamesTheReleasedLeases) {
+  FakeDirector service;
+  service.leaseNames = {"web", "edge"};
+  FakeServer server(&service);
+  DirectorClient client(endpointOf(server), kTimeout);
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(runStepDown(client, false, "", false, out, err), kExitOk);
+  EXPECT_EQ(out.str(), "released web (epoch 7) and edge, handed to beta\n");
+  EXPECT_EQ(service.lastLease(), "");
+  std::ostringstream json;
+  EXPECT_EQ(runStepDown(client, true, "edge", true, json, err), kExitOk);
+  EXPECT_EQ(nlohmann::json::parse(json.str()),
+            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta","leases":["edge"]})"));
+  EXPECT_TRUE(err.str().empty()) << err.str();
 }
 
 TEST(Commands, WatchJsonLinesWithCount) {
@@ -463,6 +507,29 @@ TEST(Binary, StepDownOkAndRefused) {
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_EQ(r.err, "quoratectl: " + server.endpoint() +
                        ": FAILED_PRECONDITION: not the holder (role standby, holder alpha)\n");
+}
+
+TEST(Binary, StepDownByLease) {
+  FakeDirector service;
+  service.leaseNames = {"web", "edge"};
+  FakeServer server(&service);
+  ProcessResult r =
+      runQuoratectl({"--endpoint", server.endpoint(), "step-down", "--lease", "edge"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "released edge (epoch 7), handed to beta\n");
+  EXPECT_EQ(service.lastLease(), "edge");
+
+  r = runQuoratectl({"--endpoint", server.endpoint(), "step-down", "--lease", "nope"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(r.err, "quoratectl: " + server.endpoint() + ": NOT_FOUND: no lease named \"nope\"\n");
+
+  // A bad name never reaches the director.
+  r = runQuoratectl({"--endpoint", server.endpoint(), "step-down", "--lease", "web edge"});
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("--lease: lease names are 1 to 64 characters"), std::string::npos) << r.err;
+  EXPECT_EQ(service.lastLease(), "nope");
 }
 
 TEST(Binary, UnreachableEndpointExitsOne) {

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -289,20 +290,32 @@ bool hasAddress(int fd, std::uint32_t vip, std::uint32_t seq) {
   }
 }
 
+// libnftables 1.0.6 keeps process-wide state (its JSON output code asserts when two threads
+// list sets at once: json.c set_dtype_json), so every use in this process is serialised.
+std::mutex& nftMutex() {
+  static std::mutex m;
+  return m;
+}
+
 // A libnftables context in the calling thread's namespace, output buffered as JSON.
 class Nft {
  public:
-  Nft() : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
+  Nft() : ctx_((nftMutex().lock(), nft_ctx_new(NFT_CTX_DEFAULT))) {
+    nftMutex().unlock();
     if (!ctx_) throw std::runtime_error("nft_ctx_new");
     nft_ctx_output_set_flags(ctx_, NFT_CTX_OUTPUT_JSON);
     nft_ctx_buffer_output(ctx_);
     nft_ctx_buffer_error(ctx_);
   }
-  ~Nft() { nft_ctx_free(ctx_); }
+  ~Nft() {
+    std::lock_guard lock(nftMutex());
+    nft_ctx_free(ctx_);
+  }
   Nft(const Nft&) = delete;
   Nft& operator=(const Nft&) = delete;
   // Runs `cmd`; the JSON output, or nullopt if nft failed.
   std::optional<std::string> run(const std::string& cmd) {
+    std::lock_guard lock(nftMutex());
     const int rc = nft_run_cmd_from_buffer(ctx_, cmd.c_str());
     std::string out = nft_ctx_get_output_buffer(ctx_);
     (void)nft_ctx_get_error_buffer(ctx_);  // clears it

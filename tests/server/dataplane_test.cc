@@ -5,6 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
+#include <vector>
+
 #include "server/config.h"
 #include "tests/server/fake_kernel.h"
 
@@ -12,8 +16,8 @@ namespace quorate::server {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::FakeKernel;
 using ::testing::ElementsAre;
+using testing::FakeKernel;
 
 const char* kConfig = R"(
 cluster: c
@@ -44,29 +48,42 @@ class DataPlaneTest : public ::testing::Test {
   }
   std::size_t vipsUp() {
     std::size_t n = 0;
-    for (const auto& v : kernel_.addresses["eth0"]) n += v.prefix.address.toString() != "198.18.0.1" &&
-                                                         v.prefix.address.toString() != "fe80::1";
+    for (const auto& v : kernel_.addresses["eth0"])
+      n += v.prefix.address.toString() != "198.18.0.1" && v.prefix.address.toString() != "fe80::1";
     return n;
   }
 
   std::unique_ptr<DataPlane> make(bool fence = true) {
-    return std::make_unique<DataPlane>(config_, kernel_.ports(fence), io_, [this] { return now_; });
+    return std::make_unique<DataPlane>(
+        config_, kernel_.ports(fence), io_,
+        [this] {
+          reads_.push_back("lease");
+          return now_;
+        },
+        [this] {
+          reads_.push_back("realtime");
+          const auto t = realNow_;
+          now_ += freezeAfterRealtime_;  // the process stalls right after reading real time
+          return t;
+        });
   }
 
   DirectorConfig config_;
   FakeKernel kernel_;
   boost::asio::io_context io_;
   lease::Time now_ = lease::Time(milliseconds(10'000));
+  std::chrono::nanoseconds realNow_{1'700'000'000'123'456'789};  // CLOCK_REALTIME
+  lease::Duration freezeAfterRealtime_{0};
+  std::vector<std::string> reads_;  // "realtime", "lease", in call order
 };
 
 TEST_F(DataPlaneTest, StartClosesTheFenceOverEveryVipThenRemovesLeftovers) {
   auto dp = make();
   kernel_.addresses["eth0"].push_back(config_.instances[0].vips[0]);  // left by an earlier run
   ASSERT_TRUE(dp->start());
-  EXPECT_THAT(kernel_.journal,
-              ElementsAre("fence.install 198.18.0.10 2001:db8::10 198.18.1.1",
-                          "vips.remove 198.18.0.10", "vips.remove 2001:db8::10",
-                          "vips.remove 198.18.1.1"));
+  EXPECT_THAT(kernel_.journal, ElementsAre("fence.install 198.18.0.10 2001:db8::10 198.18.1.1",
+                                           "vips.remove 198.18.0.10", "vips.remove 2001:db8::10",
+                                           "vips.remove 198.18.1.1"));
   EXPECT_EQ(vipsUp(), 0u);
 }
 
@@ -94,8 +111,9 @@ TEST_F(DataPlaneTest, ClaimOpensTheFenceBeforeAddingAddressesThenAnnounces) {
   // The first announcement goes out at once: one GARP, one NA, one VRRP advert per family
   // that has VIPs.
   EXPECT_EQ(kernel_.frames.size(), 2u + 2u);
-  EXPECT_EQ(kernel_.frames[0].second, kernel::gratuitousArp(kernel_.links["eth0"].mac,
-                                                             *kernel::IpAddress::parse("198.18.0.10")));
+  EXPECT_EQ(
+      kernel_.frames[0].second,
+      kernel::gratuitousArp(kernel_.links["eth0"].mac, *kernel::IpAddress::parse("198.18.0.10")));
   // The burst continues on the timer: repeat 3 in all (the VRRP advert timer runs on).
   for (int i = 0; i < 100 && dp->counters().announcements < 6; ++i) io_.run_one();
   EXPECT_EQ(dp->counters().announcements, 3u * 2u);
@@ -116,6 +134,38 @@ TEST_F(DataPlaneTest, RenewalMovesOnlyTheFence) {
   EXPECT_THAT(kernel_.journal, ElementsAre("fence.arm 198.18.0.10 2001:db8::10"));
   EXPECT_EQ(kernel_.lastArm, milliseconds(590));
   EXPECT_EQ(dp->counters().fenceRenewals, 1u);
+}
+
+TEST_F(DataPlaneTest, TheFenceDeadlineIsRealTimeNowPlusWhatIsLeftOfTheLease) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  // A lease end that is not a whole number of milliseconds away: the deadline keeps the
+  // nanoseconds, the relative timeout is truncated to milliseconds.
+  const auto left = milliseconds(600) + std::chrono::microseconds(250);
+  reads_.clear();
+  dp->hold(0, now_ + left);
+  EXPECT_EQ(kernel_.lastArm, milliseconds(600));
+  EXPECT_EQ(kernel_.lastArmDeadline, realNow_ + left);
+  EXPECT_THAT(reads_, ElementsAre("realtime", "lease")) << "real time must be read first";
+  // Renewal: both move with the lease.
+  now_ += milliseconds(150);
+  realNow_ += milliseconds(150);
+  dp->hold(0, now_ + milliseconds(590));
+  EXPECT_EQ(kernel_.lastArm, milliseconds(590));
+  EXPECT_EQ(kernel_.lastArmDeadline, realNow_ + milliseconds(590));
+}
+
+TEST_F(DataPlaneTest, AFreezeBetweenTheClockReadsOnlyMakesTheDeadlineEarlier) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  const auto realAtRead = realNow_;
+  freezeAfterRealtime_ = milliseconds(100);  // stalls 100 ms after reading real time
+  const lease::Time leaseEnd = now_ + milliseconds(600);
+  dp->hold(0, leaseEnd);
+  // The lease clock was read 100 ms late: 500 ms left, counted from the earlier real time.
+  EXPECT_EQ(kernel_.lastArm, milliseconds(500));
+  EXPECT_EQ(kernel_.lastArmDeadline, realAtRead + milliseconds(500));
+  EXPECT_LT(*kernel_.lastArmDeadline, realAtRead + milliseconds(600));
 }
 
 TEST_F(DataPlaneTest, WithdrawShutsTheFenceFirstAndIsIdempotent) {

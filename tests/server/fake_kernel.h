@@ -16,7 +16,7 @@ struct FakeKernel {
   std::vector<std::string> journal;  // "fence.arm 198.18.0.10 600ms", "vips.add ...", ...
   std::map<std::string, std::vector<kernel::Vip>> addresses;  // device -> addresses
   std::vector<std::pair<int, kernel::Frame>> frames;
-  std::optional<int> failNextErrno;  // the next call of any port fails with this errno
+  std::optional<int> failNextErrno;        // the next call of any port fails with this errno
   std::optional<std::string> failAddress;  // every vips.add of this address fails
   std::map<std::string, kernel::LinkInfo> links;
 
@@ -65,9 +65,10 @@ struct FakeKernel {
     kernel::Status install(const std::vector<kernel::IpAddress>& managed) override {
       return k.maybeFail("fence.install" + join(managed));
     }
-    kernel::Status arm(const std::vector<kernel::IpAddress>& v,
-                       std::chrono::milliseconds remaining) override {
+    kernel::Status arm(const std::vector<kernel::IpAddress>& v, std::chrono::milliseconds remaining,
+                       std::chrono::nanoseconds realtimeDeadline) override {
       k.lastArm = remaining;
+      k.lastArmDeadline = realtimeDeadline;
       return k.maybeFail("fence.arm" + join(v));
     }
     kernel::Status close(const std::vector<kernel::IpAddress>& v) override {
@@ -102,6 +103,7 @@ struct FakeKernel {
   };
 
   std::optional<std::chrono::milliseconds> lastArm;
+  std::optional<std::chrono::nanoseconds> lastArmDeadline;  // CLOCK_REALTIME ns
   Vips vips{*this};
   Fence fence{*this};
   Links linkPort{*this};
