@@ -253,9 +253,6 @@ void Director::stop() {
   });
   handedOver.get_future().wait();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-  // Every call has a deadline of one renewal interval, so this wait is bounded; no
-  // gRPC callback may outlive the object it calls into.
-  while (inFlight_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   std::promise<void> withdrawn;
   asio::post(io_, [this, &withdrawn] {
     // Nothing may answer for a VIP once we are gone, whatever happened meanwhile.
@@ -266,6 +263,10 @@ void Director::stop() {
   withdrawn.get_future().wait();
   io_.stop();
   loop_.join();
+  // No new call can start now. Every call has a deadline of one renewal interval, so this
+  // wait is bounded; no gRPC callback may outlive the object it calls into (their posts to
+  // the stopped io_context are never run).
+  while (inFlight_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
 }
 
 void Director::exchange(const v1::ExchangeRequest& req,
