@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test (unit, sim, process).
+# Installs what is missing, builds, and runs every test (unit, sim, process, netns; netns needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -411,7 +411,7 @@ Time DirectorNode::nextDeadline() const {
     if (round_.phase == Phase::kIdle) consider(nextRenewal_);
   }
   if (round_.phase != Phase::kIdle) consider(round_.deadline);
-  if (role_ != Role::kHolder && round_.phase == Phase::kIdle) {
+  if (role_ != Role::kHolder && round_.phase == Phase::kIdle && eligible_) {
     Time next = campaignNotBefore_;
     // With a foreign lease in our acceptor, the next chance is when it lapses.
     if (auto e = acceptor_.leaseExpiry(campaignNotBefore_); e) {

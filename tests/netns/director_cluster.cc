@@ -115,6 +115,7 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
     y << "]\n";
   }
   y << "log_level: " << o.logLevel << "\n" << o.extraDirectorYaml;
+  if (auto it = o.extraYamlFor.find(self); it != o.extraYamlFor.end()) y << it->second;
   return y.str();
 }
 

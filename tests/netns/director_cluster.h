@@ -40,6 +40,8 @@ struct ClusterOptions {
   std::string fence = "nftables";  // or "none": the unfenced build the checker must catch
   std::vector<std::string> trackInterfaces = {"eth0"};
   std::string extraDirectorYaml;  // appended to both directors' files (e.g. track_scripts)
+  // Appended to one director's file only, after extraDirectorYaml (key: "alpha" or "beta").
+  std::map<std::string, std::string> extraYamlFor;
   int announceRepeat = 3;
   int announceIntervalMs = 50;
   std::string logLevel = "info";
@@ -81,6 +83,7 @@ class DirectorCluster {
 
   const std::string& dir() const { return dir_; }
   std::string logPath(const std::string& host) const { return dir_ + "/" + host + ".log"; }
+  std::string configPath(const std::string& host) const { return dir_ + "/" + host + ".yaml"; }
   std::string logTail(const std::string& host, std::size_t lines = 30) const;
   // Marks the run as failed: the directory is kept for inspection.
   void keepFiles() { keep_ = true; }

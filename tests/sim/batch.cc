@@ -17,6 +17,7 @@ BatchResult runSeeds(const SimConfig& cfg, std::uint64_t first, std::uint64_t co
     b.totals.crashes += r.stats.crashes;
     b.totals.pauses += r.stats.pauses;
     b.totals.stepDowns += r.stats.stepDowns;
+    b.totals.healthFlips += r.stats.healthFlips;
     b.totals.tenures += r.stats.tenures;
     if (r.timeToHolder && *r.timeToHolder > b.worstTimeToHolder) {
       b.worstTimeToHolder = *r.timeToHolder;
@@ -40,7 +41,7 @@ std::string BatchResult::summary(const SimConfig& cfg) const {
   std::ostringstream s;
   s << "scenario " << cfg.name << ": " << schedules << " schedules, " << violations
     << " violations, " << totals.tenures << " tenures, " << totals.crashes << " crashes, "
-    << totals.pauses << " pauses, " << totals.stepDowns << " step-downs, " << totals.events
+    << totals.pauses << " pauses, " << totals.stepDowns << " step-downs, " << totals.healthFlips << " health flips, " << totals.events
     << " events\n"
     << "  liveness: worst time to a holder after the quiet start "
     << formatDuration(worstTimeToHolder) << " (seed " << worstTimeToHolderSeed << "), bound "

@@ -94,9 +94,21 @@ SimConfig keepLiveLeaseScenario() {
   return c;
 }
 
+SimConfig healthFlapsScenario() {
+  SimConfig c;
+  c.name = "health-flaps";
+  // Directors turn unhealthy and healthy again (tracked interfaces, scripts) amid
+  // handovers, crashes and partitions: an unhealthy holder releases at once, an unhealthy
+  // candidate abandons its round while its Accepts may still be on their way.
+  c.mix = FaultMix{.partition = 3, .crash = 1, .pause = 2, .stepDown = 1, .weather = 2, .health = 4};
+  c.maxLongDelayRate = 0.5;
+  return c;
+}
+
 std::vector<std::string> scenarioNames() {
   return {"default",         "wide-drift",   "late-messages",        "restarts",
-          "no-drift-margin", "drift-margin", "overwrite-live-lease", "keep-live-lease"};
+          "no-drift-margin", "drift-margin", "overwrite-live-lease", "keep-live-lease",
+          "health-flaps"};
 }
 
 std::optional<SimConfig> scenarioByName(const std::string& name) {
@@ -108,6 +120,7 @@ std::optional<SimConfig> scenarioByName(const std::string& name) {
   if (name == "drift-margin") return driftMarginScenario();
   if (name == "overwrite-live-lease") return overwriteLiveLeaseScenario();
   if (name == "keep-live-lease") return keepLiveLeaseScenario();
+  if (name == "health-flaps") return healthFlapsScenario();
   return std::nullopt;
 }
 

@@ -28,6 +28,7 @@ SimConfig driftMarginScenario();
 SimConfig overwriteLiveLeaseScenario();
 // Its twin: the same schedules with correct acceptors.
 SimConfig keepLiveLeaseScenario();
+SimConfig healthFlapsScenario();
 
 std::vector<std::string> scenarioNames();
 std::optional<SimConfig> scenarioByName(const std::string& name);

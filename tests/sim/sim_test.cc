@@ -85,5 +85,9 @@ class Restarts : public ::testing::TestWithParam<std::uint64_t> {};
 TEST_P(Restarts, Schedules) { runShard(restartsScenario(), GetParam(), kShardSize); }
 INSTANTIATE_TEST_SUITE_P(Sim, Restarts, ::testing::Range<std::uint64_t>(0, kRestartsShards));
 
+class HealthFlaps : public ::testing::TestWithParam<std::uint64_t> {};
+TEST_P(HealthFlaps, Schedules) { runShard(healthFlapsScenario(), GetParam(), kShardSize); }
+INSTANTIATE_TEST_SUITE_P(Sim, HealthFlaps, ::testing::Range<std::uint64_t>(0, 1));
+
 }  // namespace
 }  // namespace quorate::sim

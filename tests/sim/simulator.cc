@@ -168,6 +168,7 @@ class Simulator {
   void reshapePartition();
   void changeWeather();
   void stepDownSomeone();
+  void flipHealth();
   void beginQuiet();
   void finish();
   void noteQuietGap(RealTime length);
@@ -586,7 +587,7 @@ Duration Simulator::downtime() {
 
 void Simulator::injectFault() {
   const FaultMix& m = cfg_.mix;
-  const std::int64_t total = m.partition + m.crash + m.pause + m.stepDown + m.weather;
+  const std::int64_t total = m.partition + m.crash + m.pause + m.stepDown + m.weather + m.health;
   if (total <= 0) return;
   std::int64_t r = rng_.between(0, total - 1);
   if ((r -= m.partition) < 0) return reshapePartition();
@@ -611,6 +612,7 @@ void Simulator::injectFault() {
     }
   }
   if ((r -= m.stepDown) < 0) return stepDownSomeone();
+  if ((r -= m.health) < 0) return flipHealth();
   changeWeather();
 }
 
@@ -689,6 +691,16 @@ void Simulator::stepDownSomeone() {
   rearmTimer(*n, false);
 }
 
+void Simulator::flipHealth() {
+  SimNode& n = nodes_[rng_.between(0, 1)];
+  if (!n.up || n.paused || !n.director) return;
+  const bool to = !n.director->eligible();
+  ++stats_.healthFlips;
+  if (tracing()) log(&n, to ? "HEALTHY" : "UNHEALTHY");
+  apply(n, n.director->setEligible(localNow(n), to, "simulated health change"));
+  rearmTimer(n, false);
+}
+
 void Simulator::beginQuiet() {
   quiet_ = true;
   quietStart_ = now_;
@@ -700,6 +712,10 @@ void Simulator::beginQuiet() {
       start(n);
     } else if (n.paused) {
       resume(n);
+    }
+    if (n.director && !n.director->eligible()) {
+      apply(n, n.director->setEligible(localNow(n), true, "quiet phase: healthy"));
+      rearmTimer(n, false);
     }
   }
   const Duration length =

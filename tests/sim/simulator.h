@@ -21,6 +21,7 @@ struct FaultMix {
   int pause = 2;      // stop a node's process; it resumes later with stale beliefs
   int stepDown = 1;   // the holder hands the lease over
   int weather = 2;    // change loss, duplication and long-delay rates
+  int health = 0;     // a director's own health flips (tracked interface or script)
 };
 
 // One family of schedules. A schedule is this plus a seed.
@@ -70,6 +71,7 @@ struct SimStats {
   std::uint64_t crashes = 0;
   std::uint64_t pauses = 0;
   std::uint64_t stepDowns = 0;
+  std::uint64_t healthFlips = 0;
   std::uint64_t tenures = 0;
 };
 
