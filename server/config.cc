@@ -139,7 +139,7 @@ kernel::Vip parseVip(const Value& v) {
 }
 
 VrrpConfig parseVrrp(const Value& v) {
-  const Map m = v.asMap({"vrid", "priority", "advert_interval_ms"});
+  const Map m = v.asMap({"vrid", "priority", "advert_interval_ms", "use_vmac"});
   VrrpConfig out;
   out.vrid = static_cast<std::uint8_t>(m.required("vrid").asInt(1, 255, "virtual router id"));
   if (const auto p = m.optional("priority")) {
@@ -150,6 +150,7 @@ VrrpConfig parseVrrp(const Value& v) {
     out.advertInterval = i->asMillis(10, 40'950);
     if (out.advertInterval.count() % 10 != 0) i->fail("must be a multiple of 10 ms (centiseconds)");
   }
+  if (const auto u = m.optional("use_vmac")) out.useVmac = u->asOneOf({"true", "false"}) == "true";
   return out;
 }
 
@@ -199,6 +200,19 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       inst.vrrp = parseVrrp(*vr);
       if (!seenVrids.insert(inst.vrrp->vrid).second) {
         vr->fail("vrid " + std::to_string(inst.vrrp->vrid) + " is used by another instance");
+      }
+      if (inst.vrrp->useVmac) {
+        for (const auto& vip : inst.vips) {
+          if (vip.device != inst.vips[0].device ||
+              vip.prefix.address.family != inst.vips[0].prefix.address.family) {
+            vr->fail("use_vmac needs every VIP of the instance on one device and of one family");
+          }
+          if (!vip.label.empty()) {
+            vr->fail("use_vmac: VIPs live on the macvlan vrrp." +
+                     std::to_string(inst.vrrp->vrid) + ", so they cannot carry a label of " +
+                     vip.device);
+          }
+        }
       }
     }
     c.instances.push_back(std::move(inst));
@@ -279,8 +293,10 @@ TrackScript parseTrackScript(const Value& v) {
   t.name = m.required("name").asId();
   const Value command = m.required("command");
   for (const Value& a : command.asList()) t.argv.push_back(a.asString());
-  if (t.argv.empty() || t.argv[0].empty() || t.argv[0][0] != '/') {
-    command.fail("expected a list [\"/absolute/program\", \"arg\", ...]");
+  if (t.argv.empty()) command.fail("expected a list [\"/absolute/program\", \"arg\", ...]");
+  if (t.argv[0].empty() || t.argv[0][0] != '/') {
+    command.fail("the program must be given as an absolute program path (it runs without a "
+                 "shell), got " + config::quote(t.argv[0]));
   }
   if (const auto x = m.optional("interval_ms")) t.interval = x->asMillis(10);
   if (const auto x = m.optional("timeout_ms")) t.timeout = x->asMillis(1);

@@ -25,6 +25,10 @@ struct VrrpConfig {
   std::uint8_t vrid = 0;       // 1..255, unique per director
   std::uint8_t priority = 100;  // what the holder advertises (1..254)
   std::chrono::milliseconds advertInterval{1000};
+  // keepalived's use_vmac: the VIPs live on a macvlan "vrrp.<vrid>" of their device with the
+  // virtual router MAC (00:00:5e:00:01:<vrid>, IPv6 00:00:5e:00:02:<vrid>), so neighbours need
+  // no update when the VIPs move. One family and one device per instance.
+  bool useVmac = false;
 };
 
 // Like one keepalived vrrp_instance: a set of VIPs that one director owns at a time.

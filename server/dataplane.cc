@@ -32,7 +32,15 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
     l.name = lc.name;
     for (const auto& name : lc.instances) {
       const auto& inst = config_.instance(name);
-      for (const auto& v : inst.vips) {
+      std::optional<Vmac> vmac;
+      if (inst.vrrp && inst.vrrp->useVmac) {
+        const int family = inst.vips.front().prefix.address.family;
+        vmac = Vmac{"vrrp." + std::to_string(inst.vrrp->vrid), inst.vips.front().device,
+                    kernel::vrrpVirtualMac(family, inst.vrrp->vrid), family == AF_INET};
+        vmacs_.push_back(*vmac);
+      }
+      for (auto v : inst.vips) {
+        if (vmac) v.device = vmac->name;  // the VIPs live on the macvlan
         l.vips.push_back(v);
         l.addresses.push_back(v.prefix.address);
       }
@@ -60,6 +68,14 @@ kernel::Status DataPlane::start() {
     // Closed over every VIP before any address goes up: from here on, no VIP of ours answers
     // unless a lease opens it.
     if (auto s = ports_.fence->install(managed); !s) return s;
+  }
+  for (const auto& m : vmacs_) {
+    // The virtual MAC's interface, and a parent that does not answer ARP for addresses it
+    // does not carry itself (else both MACs would answer for the VIP), as keepalived does.
+    if (auto s = ports_.links->ensureMacvlan(m.name, m.parent, m.mac); !s) return s;
+    if (m.ipv4) {
+      if (auto s = ports_.links->setIpv4Conf(m.parent, "arp_ignore", "1"); !s) return s;
+    }
   }
   for (auto& l : leases_) {
     for (const auto& v : l.vips) {
@@ -205,12 +221,13 @@ void DataPlane::sendVrrp(Lease& l, bool resign) {
       for (const auto& v : inst->vips) {
         if (v.prefix.address.family == family) {
           addrs.push_back(v.prefix.address);
-          device = v.device;
+          // With use_vmac the adverts leave through the macvlan, from the virtual MAC.
+          device = inst->vrrp->useVmac ? "vrrp." + std::to_string(inst->vrrp->vrid) : v.device;
         }
       }
       if (addrs.empty()) continue;
       const auto link = ports_.links->get(device);
-      const auto own = ports_.vips->list(device);
+      const auto own = ports_.vips->list(ownDevice(device));
       if (!link || !own) {
         fail(link ? own.status() : link.status());
         continue;
@@ -242,6 +259,13 @@ void DataPlane::sendVrrp(Lease& l, bool resign) {
       }
     }
   }
+}
+
+std::string DataPlane::ownDevice(const std::string& device) const {
+  for (const auto& m : vmacs_) {
+    if (m.name == device) return m.parent;
+  }
+  return device;
 }
 
 void DataPlane::scheduleVrrp(Lease& l) {

@@ -93,7 +93,17 @@ class DataPlane {
   void sendVrrp(Lease& l, bool resign);
   void scheduleVrrp(Lease& l);
 
+  struct Vmac {
+    std::string name;  // "vrrp.<vrid>"
+    std::string parent;
+    kernel::MacAddress mac{};
+    bool ipv4 = true;
+  };
+  // The interface whose own addresses VRRP adverts come from: the parent of a vmac.
+  std::string ownDevice(const std::string& device) const;
+
   const DirectorConfig& config_;
+  std::vector<Vmac> vmacs_;
   KernelPorts ports_;
   boost::asio::io_context& io_;
   Clock clock_;

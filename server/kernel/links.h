@@ -32,6 +32,10 @@ class Links {
                                const MacAddress& mac) = 0;
   // Deletes interface `name`; absent is success.
   virtual Status removeLink(const std::string& name) = 0;
+  // Sets /proc/sys/net/ipv4/conf/<device>/<key> (e.g. arp_ignore) in the calling thread's
+  // network namespace. Fails with ENOENT for an unknown device or key.
+  virtual Status setIpv4Conf(const std::string& device, const std::string& key,
+                             const std::string& value) = 0;
 };
 
 std::unique_ptr<Links> makeNetlinkLinks();

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -108,6 +109,22 @@ class NetlinkLinks final : public Links {
     rtnl_link_set_flags(link.get(), IFF_UP);  // created up: flags and change mask both IFF_UP
     if (Status s = sock_.begin(what); !s) return s;
     return sock_.check(rtnl_link_add(sock_.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL), what);
+  }
+
+  Status setIpv4Conf(const std::string& device, const std::string& key,
+                     const std::string& value) override {
+    const std::string what = "set net.ipv4.conf." + device + "." + key + " = " + value;
+    if (!validName(device) || key.empty() || key.find('/') != std::string::npos ||
+        key.find("..") != std::string::npos) {
+      return Status::fail(EINVAL, what + ": bad device or key");
+    }
+    // /proc/sys/net shows the network namespace of the thread that opens the file.
+    FILE* f = std::fopen(("/proc/sys/net/ipv4/conf/" + device + "/" + key).c_str(), "w");
+    if (!f) return Status::fail(errno, what);
+    const bool ok = std::fputs(value.c_str(), f) >= 0;
+    const int closed = std::fclose(f);
+    if (!ok || closed != 0) return Status::fail(errno ? errno : EIO, what);
+    return Status::ok();
   }
 
   Status removeLink(const std::string& name) override {

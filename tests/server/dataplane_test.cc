@@ -289,3 +289,61 @@ TEST_F(DataPlaneTest, ReannounceStartsANewBurstOnlyWhileClaimed) {
 
 }  // namespace
 }  // namespace quorate::server
+
+namespace quorate::server {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FakeKernel;
+
+TEST(DataPlaneVmac, VipsLiveOnTheMacvlanWithTheVirtualMac) {
+  const auto config = parseDirectorConfig(R"(
+cluster: c
+node: a
+secret: s
+listen: 127.0.0.1:1
+state_dir: /tmp/unused
+directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
+arbiter: {address: "127.0.0.1:3"}
+announce: {repeat: 1}
+instances:
+  - name: web
+    vips: [{address: 198.18.0.10/24, device: eth0}]
+    vrrp: {vrid: 51, use_vmac: true}
+)",
+                                          "/etc/quorate/vmac.yaml");
+  FakeKernel k;
+  k.addresses["eth0"].push_back(kernel::Vip{*kernel::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
+  boost::asio::io_context io;
+  lease::Time now(milliseconds(10'000));
+  DataPlane dp(config, k.ports(), io, [&] { return now; });
+  ASSERT_TRUE(dp.start());
+  // The macvlan with 00:00:5e:00:01:33, and a parent that no longer answers ARP for the VIP.
+  EXPECT_EQ(k.calls("links.macvlan"),
+            std::vector<std::string>{"links.macvlan vrrp.51 on eth0 00:00:5e:00:01:33"});
+  EXPECT_EQ(k.calls("sysctl"), std::vector<std::string>{"sysctl eth0.arp_ignore=1"});
+  dp.hold(0, now + milliseconds(600));
+  ASSERT_EQ(k.addresses["vrrp.51"].size(), 1u);
+  EXPECT_TRUE(k.addresses["eth0"].size() == 1u) << "only the parent's own address";
+  // Announcements and adverts leave through the macvlan, from the virtual MAC; the advert's
+  // source is the parent's own address.
+  const int vmacIndex = k.links["vrrp.51"].index;
+  const auto vmac = k.links["vrrp.51"].mac;
+  EXPECT_EQ(k.frames.front().first, vmacIndex);
+  EXPECT_EQ(k.frames.front().second,
+            kernel::gratuitousArp(vmac, *kernel::IpAddress::parse("198.18.0.10")));
+  kernel::VrrpAdvert ad;
+  ad.vrid = 51;
+  ad.source = *kernel::IpAddress::parse("198.18.0.1");
+  ad.addresses = {*kernel::IpAddress::parse("198.18.0.10")};
+  bool advert = false;
+  for (const auto& [i, f] : k.frames) advert = advert || (i == vmacIndex && f == kernel::vrrpAdvert(vmac, ad));
+  EXPECT_EQ(dp.counters().vrrpAdverts, 1u);
+  EXPECT_EQ(k.frames.size(), 2u);
+  EXPECT_TRUE(advert);
+  dp.withdraw(0);
+  EXPECT_TRUE(k.addresses["vrrp.51"].empty());
+}
+
+}  // namespace
+}  // namespace quorate::server

@@ -84,12 +84,25 @@ struct FakeKernel {
       if (it == k.links.end()) return kernel::Status::fail(ENODEV, "link " + name);
       return it->second;
     }
-    kernel::Status ensureMacvlan(const std::string& name, const std::string&,
-                                 const kernel::MacAddress&) override {
-      return k.maybeFail("links.macvlan " + name);
+    kernel::Status ensureMacvlan(const std::string& name, const std::string& parent,
+                                 const kernel::MacAddress& mac) override {
+      auto s = k.maybeFail("links.macvlan " + name + " on " + parent + " " + kernel::toString(mac));
+      if (s) {
+        kernel::LinkInfo l;
+        l.name = name;
+        l.index = 100 + static_cast<int>(k.links.size());
+        l.mac = mac;
+        l.adminUp = l.running = true;
+        k.links[name] = l;
+      }
+      return s;
     }
     kernel::Status removeLink(const std::string& name) override {
       return k.maybeFail("links.remove " + name);
+    }
+    kernel::Status setIpv4Conf(const std::string& device, const std::string& key,
+                               const std::string& value) override {
+      return k.maybeFail("sysctl " + device + "." + key + "=" + value);
     }
   };
   struct Announcer : kernel::Announcer {
