@@ -126,7 +126,15 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
   auto result = slot->acceptor.handle(now, in);
   if (result.persist) {
     // The epoch must be on disk before anyone hears that we accepted it.
-    if (auto err = slot->state.store(slot->acceptor.durable())) {
+    const auto writeStart = std::chrono::steady_clock::now();
+    auto err = slot->state.store(slot->acceptor.durable());
+    const auto took = std::chrono::steady_clock::now() - writeStart;
+    if (took > std::chrono::milliseconds(50)) {
+      spdlog::warn("cluster {} lease {}: writing epoch {} took {} ms", c.id, leaseName,
+                   slot->acceptor.durable().maxEpoch,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+    }
+    if (err) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("cluster {} lease {}: cannot persist epoch {}: {}", c.id, leaseName,
                     slot->acceptor.durable().maxEpoch, err->message());

@@ -322,18 +322,28 @@ void Director::apply(std::size_t i, lease::Output out, std::optional<NodeId> rep
                      v1::ExchangeReply* reply) {
   const Time now = bootNow();
   Lease& l = leases_[i];
-  // Losing the lease withdraws the VIPs before anything else happens; gaining it claims them
-  // before anyone hears from us.
-  followLease(i, now);
+  // Losing the lease withdraws the VIPs before anything else happens.
+  if (!l.node->holds(now)) followLease(i, now);
   if (out.persist) {
     // Nothing that depends on the new epoch may leave before it is on disk.
-    if (auto err = l.state.store(l.node->durable())) {
+    const auto writeStart = std::chrono::steady_clock::now();
+    auto err = l.state.store(l.node->durable());
+    const auto took = std::chrono::steady_clock::now() - writeStart;
+    if (took > std::chrono::milliseconds(50)) {
+      // A slow disk delays acquisitions (and so failovers) by this much.
+      spdlog::warn("lease {}: writing epoch {} to {} took {} ms", l.cfg->name,
+                   l.node->durable().maxEpoch, config_.stateDir, toMs(took));
+    }
+    if (err) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
       spdlog::critical("lease {}: cannot persist epoch {}: {}; dropping {} outgoing messages",
                        l.cfg->name, l.node->durable().maxEpoch, err->message(), out.send.size());
       out.send.clear();
     }
   }
+  // Gaining (or renewing) it claims the VIPs once the epoch is on disk, before anyone hears
+  // from us.
+  if (l.node->holds(now)) followLease(i, now);
   for (const auto& c : out.changes) {
     spdlog::info("lease {}: role {} -> {} epoch {}: {}", l.cfg->name, lease::toString(c.from),
                  lease::toString(c.to), c.epoch, c.reason);

@@ -92,7 +92,9 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
       y << "  - name: " << i.name << "\n    vips:\n";
       for (const auto& v : i.vips) y << "      - {address: \"" << v << "\", device: eth0}\n";
       if (!i.preferred.empty()) y << "    preferred: " << i.preferred << "\n";
-      if (i.vrid) y << "    vrrp: {vrid: " << i.vrid << "}\n";
+      if (i.vrid) {
+        y << "    vrrp: {vrid: " << i.vrid << (i.useVmac ? ", use_vmac: true" : "") << "}\n";
+      }
     }
   }
   if (!o.syncGroups.empty()) {
@@ -134,6 +136,12 @@ void DirectorCluster::startDirector(const std::string& host) {
 void DirectorCluster::startAll() {
   startArbiter();
   startDirector(kAlpha);
+  // A preferred director wins a cold start only by a head start of one renewal interval; on a
+  // loaded machine beta sometimes wins. Tests want a known holder: alpha first, beta once
+  // alpha holds (with the arbiter's vote).
+  if (!waitUntilHolds(kAlpha, Ms(10'000))) {
+    throw std::runtime_error("alpha did not acquire the lease alone with the arbiter");
+  }
   startDirector(kBeta);
 }
 

@@ -19,6 +19,7 @@ struct InstanceSpec {
   std::vector<std::string> vips;  // "198.18.0.10/24" (all on eth0)
   std::string preferred;          // empty: the cluster default (only outside sync groups)
   int vrid = 0;                   // 0: no VRRP adverts
+  bool useVmac = false;           // with vrid: VIPs on the macvlan vrrp.<vrid>
 };
 
 struct SyncGroupSpec {
@@ -58,7 +59,8 @@ class DirectorCluster {
 
   void startArbiter();
   void startDirector(const std::string& host);
-  void startAll();  // arbiter, alpha, beta
+  // Arbiter and alpha, then beta once alpha holds the first lease: alpha is the holder.
+  void startAll();
 
   // The daemon's PID in `host` (alpha, beta, arbiter), if started and not reaped.
   std::optional<pid_t> pid(const std::string& host) const;

@@ -28,6 +28,16 @@ const std::string kWebVip6 = "2001:db8::10";
 constexpr Ms kElect{15'000};
 constexpr Ms kMove{10'000};
 
+InstanceSpec instance(std::string name, std::vector<std::string> vips, std::string preferred = "",
+                      int vrid = 0) {
+  InstanceSpec i;
+  i.name = std::move(name);
+  i.vips = std::move(vips);
+  i.preferred = std::move(preferred);
+  i.vrid = vrid;
+  return i;
+}
+
 Mac macOf(const Topology& topo, const std::string& host) {
   return *Mac::parse(topo.host(host).mac);
 }
@@ -64,15 +74,15 @@ std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> owning
     const std::vector<OwnershipHistory>& hs) {
   std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> out;
   for (const auto& h : hs) {
-    std::optional<std::int64_t> since;
+    std::int64_t since = -1;  // -1: not owning
     for (const auto& s : h.transitions) {
-      if (s.owns() && !since) since = s.ns;
-      if (!s.owns() && since) {
-        out[h.host].push_back({*since, s.ns});
-        since.reset();
+      if (s.owns() && since < 0) since = s.ns;
+      if (!s.owns() && since >= 0) {
+        out[h.host].push_back({since, s.ns});
+        since = -1;
       }
     }
-    if (since) out[h.host].push_back({*since, h.endNs});
+    if (since >= 0) out[h.host].push_back({since, h.endNs});
   }
   return out;
 }
@@ -127,15 +137,21 @@ struct TempDir {
 TEST(DirectorFeatures, ActiveActiveEachDirectorHoldsItsPreferredInstance) {
   Topology topo;
   ClusterOptions o;
-  o.instances = {{"web", {kWebVip + "/24"}, kAlpha, 0}, {"api", {kApiVip + "/24"}, kBeta, 0}};
+  o.instances = {instance("web", {kWebVip + "/24"}, kAlpha),
+                 instance("api", {kApiVip + "/24"}, kBeta)};
+  // Whoever leaves quarantine first takes every lease it sees nobody hold; preemption gives
+  // each preferred director its own back.
+  o.preemptDelayMs = 300;
   DirectorCluster cluster(topo, o);
   ArpProber webProbe(topo, kClient, {.vip = kWebVip});
   ArpProber apiProbe(topo, kClient, {.vip = kApiVip, .poolFirst = 200});
   AddressWatcher webOwners(topo, {kAlpha, kBeta}, {.vip = kWebVip});
   AddressWatcher apiOwners(topo, {kAlpha, kBeta}, {.vip = kApiVip});
   cluster.startAll();
-  ASSERT_EQ(cluster.waitForHolder(kElect, "web"), kAlpha);
-  ASSERT_EQ(cluster.waitForHolder(kElect, "api"), kBeta);
+  ASSERT_TRUE(cluster.waitUntilHolds(kAlpha, kElect, "web"));
+  ASSERT_TRUE(cluster.waitUntilHolds(kBeta, kElect, "api"));
+  ASSERT_EQ(cluster.waitForHolder(kMove, "web"), kAlpha);
+  ASSERT_EQ(cluster.waitForHolder(kMove, "api"), kBeta);
   ASSERT_TRUE(webOwners.waitFor(kAlpha, true, kMove));
   ASSERT_TRUE(apiOwners.waitFor(kBeta, true, kMove));
 
@@ -178,12 +194,14 @@ TEST(DirectorFeatures, ActiveActiveEachDirectorHoldsItsPreferredInstance) {
   expectNoSplitBrain(topo, webProbe.history(), webOwners.histories(), "web");
   expectNoSplitBrain(topo, apiProbe.history(), apiOwners.histories(), "api");
   const auto checker = SplitBrainChecker::forTopology(topo);
+  // Start-up may move a lease once (to its preferred director); the kill moves web only.
   const auto webGaps = checker.failoverGaps(webProbe.history());
-  ASSERT_EQ(webGaps.size(), 1u) << describe(webGaps);
-  EXPECT_EQ(webGaps[0].toHost, kBeta);
+  ASSERT_FALSE(webGaps.empty());
+  EXPECT_EQ(webGaps.back().toHost, kBeta) << describe(webGaps);
+  EXPECT_GT(webGaps.back().firstToNs, killedNs) << describe(webGaps);
   const auto apiGaps = checker.failoverGaps(apiProbe.history());
-  EXPECT_TRUE(apiGaps.empty()) << "api never left beta: " << describe(apiGaps);
-  std::printf("web failover after kill -9: %s\n", webGaps[0].describe().c_str());
+  for (const auto& g : apiGaps) EXPECT_LT(g.firstToNs, killedNs) << describe(apiGaps);
+  std::printf("web failover after kill -9: %s\n", webGaps.back().describe().c_str());
 }
 
 // 2. A sync group's VIPs live on one director: two step-downs move them together, and no
@@ -194,7 +212,7 @@ TEST(DirectorFeatures, ActiveActiveEachDirectorHoldsItsPreferredInstance) {
 TEST(DirectorFeatures, SyncGroupVipsAlwaysMoveTogether) {
   Topology topo;
   ClusterOptions o;
-  o.instances = {{"web", {kWebVip + "/24"}, "", 0}, {"gw", {kGwVip + "/24"}, "", 0}};
+  o.instances = {instance("web", {kWebVip + "/24"}), instance("gw", {kGwVip + "/24"})};
   o.syncGroups = {{"edge", {"web", "gw"}, kAlpha}};
   DirectorCluster cluster(topo, o);
   AddressWatcher webOwners(topo, {kAlpha, kBeta}, {.vip = kWebVip});
@@ -362,7 +380,7 @@ TEST(DirectorFeatures, RestartedDirectorCleansUpWhatItsKilledRunLeft) {
 TEST(DirectorFeatures, Ipv6VipAnswersAtOnceAndItsNeighbourEntryFollowsTheHolder) {
   Topology topo;
   ClusterOptions o;
-  o.instances = {{"web6", {kWebVip6 + "/64"}, "", 0}};
+  o.instances = {instance("web6", {kWebVip6 + "/64"})};
   DirectorCluster cluster(topo, o);
   cluster.startAll();
   ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
@@ -396,7 +414,7 @@ TEST(DirectorFeatures, Ipv6VipAnswersAtOnceAndItsNeighbourEntryFollowsTheHolder)
 TEST(DirectorFeatures, VrrpAdvertsComeFromTheHolderAndResignOnStepDown) {
   Topology topo;
   ClusterOptions o;
-  o.instances = {{"web", {kWebVip + "/24"}, "", 51}};
+  o.instances = {instance("web", {kWebVip + "/24"}, "", 51)};
   DirectorCluster cluster(topo, o);
   cluster.startAll();
   ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
