@@ -1,6 +1,7 @@
 // The director's configuration file (quorate-director --config FILE), parsed and checked.
 #include "server/config.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -313,6 +314,16 @@ lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
   out.timing = timing;
   if (l.preferred) out.preferred = indexOf(directors, *l.preferred);
   if (l.preemptDelay) out.preemptDelay = std::chrono::duration_cast<lease::Duration>(*l.preemptDelay);
+  return out;
+}
+
+std::vector<std::string> DirectorConfig::watchedInterfaces() const {
+  std::vector<std::string> out = trackInterfaces;
+  for (const auto& inst : instances) {
+    for (const auto& v : inst.vips) {
+      if (std::find(out.begin(), out.end(), v.device) == out.end()) out.push_back(v.device);
+    }
+  }
   return out;
 }
 

@@ -95,6 +95,9 @@ struct DirectorConfig {
   lease::NodeConfig nodeConfig() const { return nodeConfig(leases.front()); }
   const InstanceConfig& instance(const std::string& name) const;  // throws std::out_of_range
   bool hasDataPlane() const { return !instances.empty(); }
+  // trackInterfaces plus every VIP's device (like keepalived, which puts an instance whose
+  // interface is down or missing in FAULT): the interfaces whose state gates this director.
+  std::vector<std::string> watchedInterfaces() const;
   // Directors 0 and 1, arbiter 2 (lease::kArbiter). Throws std::out_of_range otherwise.
   const PeerAddress& peer(lease::NodeId id) const;
 };

@@ -222,8 +222,9 @@ std::optional<std::string> Director::start() {
     spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
   }
   std::unique_ptr<kernel::LinkWatcher> watcher;
-  if (!config_.trackInterfaces.empty() && !ports_.links) return "interface tracking needs the kernel";
-  if (!config_.trackInterfaces.empty()) {
+  const bool watchLinks = !config_.watchedInterfaces().empty();
+  if (watchLinks && !ports_.links) return "interface tracking needs the kernel";
+  if (watchLinks) {
     auto w = kernel::makeLinkWatcher();
     if (!w) return "cannot watch links: " + w.status().message();
     watcher = std::move(w).value();

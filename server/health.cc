@@ -95,7 +95,7 @@ void OwnHealth::stop() {
 }
 
 void OwnHealth::checkLinks() {
-  for (const auto& name : config_.trackInterfaces) {
+  for (const auto& name : config_.watchedInterfaces()) {
     const auto link = links_->get(name);
     const std::string key = "interface " + name;
     if (!link) {

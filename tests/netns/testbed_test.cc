@@ -295,7 +295,9 @@ TEST(TopologyLifecycleTest, SweepDeletesOnlyStaleNamespacesOfDeadRuns) {
       },
       kWait));
   const auto swept = Topology::sweepStale();
-  EXPECT_EQ(swept, std::vector<std::string>{stale});
+  // Other test processes running in parallel sweep too and may get there first: the stale
+  // namespace goes either way, and nothing else may.
+  EXPECT_TRUE(swept.empty() || swept == std::vector<std::string>{stale}) << swept.size();
   int status = 0;
   EXPECT_EQ(::waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
