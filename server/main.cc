@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
   try {
     director = std::make_unique<server::Director>(config);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot load state: {}", e.what());
+    // The state files, or the kernel (withdrawing leftover VIPs, installing the fence).
+    spdlog::critical("cannot start: {}", e.what());
     return 1;
   }
   if (auto err = director->start()) {
