@@ -242,6 +242,16 @@ Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
     // acceptor's clock: a retry that comes too early is only refused again).
     const Duration lapse = std::min(r.lease->remaining, cfg_.timing.acceptorLease) + kRetryMargin;
     round_.retryAfter = std::max(round_.retryAfter.value_or(Duration::zero()), lapse);
+    // A campaign against the other director's live lease: that director will not vote for us
+    // either (its acceptor keeps its own lease). If it has also been silent for a renewal
+    // interval (dead, frozen, cut off), waiting for its answer only delays the retry, so it
+    // counts as a "no" now. A director heard from just now may have released (handover).
+    const NodeId owner = r.lease->owner;
+    const bool silent = !lastSeen_[owner] || now - *lastSeen_[owner] > cfg_.timing.renewInterval;
+    if (!round_.renewal && isDirector(owner) && owner != from && silent &&
+        !round_.rejected.count(owner)) {
+      round_.rejected.insert(owner);
+    }
   }
   return noVote(now, from);
 }

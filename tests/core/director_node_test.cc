@@ -292,3 +292,34 @@ TEST(DirectorNodeHealth, IgnoresHandoverWhileUnhealthy) {
 
 }  // namespace
 }  // namespace quorate::lease
+
+namespace quorate::lease {
+namespace {
+
+// The holder can reach the arbiter but not the standby, then freezes entirely. The standby's
+// campaigns are refused by the arbiter while the holder's lease lives there; the silent holder
+// counts as a "no" at once, so the standby retries right after that lease lapses instead of
+// first waiting out each round for an answer that cannot come.
+TEST(DirectorNodeCampaign, SilentOwnerOfTheRefusingLeaseCountsAsNo) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  t.cut(0, 1);  // the holder renews with the arbiter alone
+  t.run(3 * kT.acceptorLease);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  const Time frozen = t.now();
+  t.cut(0, kArbiter);
+  Time won{};
+  for (int i = 0; i < 4000 && won == Time{}; ++i) {
+    t.run(milliseconds(1));
+    if (t.d(1).holds(t.now())) won = t.now();
+  }
+  ASSERT_NE(won, Time{});
+  // The arbiter's lease ran at most acceptorLease after the last renewal reached it.
+  EXPECT_LE(won - frozen, kT.acceptorLease + milliseconds(10));
+}
+
+}  // namespace
+}  // namespace quorate::lease
