@@ -102,7 +102,7 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "message must go from a director (0 or 1) to the arbiter (2)");
   }
-  const std::string leaseName = req.lease().empty() ? kDefaultLease : req.lease();
+  const std::string& leaseName = leaseOf(req);
   if (!config::isId(leaseName)) {
     counters_.badMessage.fetch_add(1, std::memory_order_relaxed);
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -16,6 +16,10 @@ namespace quorate {
 
 // The lease a request without a lease name is about.
 inline const std::string kDefaultLease = "default";
+// The lease `req` is about.
+inline const std::string& leaseOf(const v1::ExchangeRequest& req) {
+  return req.lease().empty() ? kDefaultLease : req.lease();
+}
 
 // A channel that reconnects quickly (a peer that comes back must be heard within
 // a lease period, not after gRPC's default back-off of up to two minutes).

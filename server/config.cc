@@ -173,7 +173,7 @@ void parsePreference(const Map& m, const Value& where, const std::array<PeerAddr
 }
 
 void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig& c) {
-  std::map<std::string, const Value*> instanceKeys;
+  std::set<std::string> instanceNames;
   std::vector<Value> instanceValues;
   std::set<kernel::IpAddress> seenVips;
   std::set<int> seenVrids;
@@ -186,8 +186,9 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     InstanceConfig inst;
     const Value name = m.required("name");
     inst.name = name.asId();
-    if (instanceKeys.count(inst.name)) name.fail("duplicate instance " + config::quote(inst.name));
-    instanceKeys[inst.name] = &v;
+    if (!instanceNames.insert(inst.name).second) {
+      name.fail("duplicate instance " + config::quote(inst.name));
+    }
     const Value vips = m.required("vips");
     for (const Value& vv : vips.asList()) {
       auto vip = parseVip(vv);
@@ -209,8 +210,8 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
             vr->fail("use_vmac needs every VIP of the instance on one device and of one family");
           }
           if (!vip.label.empty()) {
-            vr->fail("use_vmac: VIPs live on the macvlan vrrp." +
-                     std::to_string(inst.vrrp->vrid) + ", so they cannot carry a label of " +
+            vr->fail("use_vmac: VIPs live on the macvlan " + inst.vrrp->vmacName() +
+                     ", so they cannot carry a label of " +
                      vip.device);
           }
         }
@@ -226,7 +227,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       LeaseConfig l;
       const Value name = m.required("name");
       l.name = name.asId();
-      if (instanceKeys.count(l.name)) {
+      if (instanceNames.count(l.name)) {
         name.fail("sync group " + config::quote(l.name) + " has the name of an instance");
       }
       for (const auto& other : c.leases) {
@@ -235,7 +236,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       const Value members = m.required("instances");
       for (const Value& iv : members.asList()) {
         const std::string inst = iv.asId();
-        if (!instanceKeys.count(inst)) iv.fail("no instance named " + config::quote(inst));
+        if (!instanceNames.count(inst)) iv.fail("no instance named " + config::quote(inst));
         if (groupOf.count(inst)) {
           iv.fail("instance " + config::quote(inst) + " is already in sync group " +
                   config::quote(groupOf[inst]));

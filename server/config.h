@@ -29,6 +29,8 @@ struct VrrpConfig {
   // virtual router MAC (00:00:5e:00:01:<vrid>, IPv6 00:00:5e:00:02:<vrid>), so neighbours need
   // no update when the VIPs move. One family and one device per instance.
   bool useVmac = false;
+  // The macvlan's name with use_vmac, as keepalived names it: "vrrp.<vrid>".
+  std::string vmacName() const { return "vrrp." + std::to_string(vrid); }
 };
 
 // Like one keepalived vrrp_instance: a set of VIPs that one director owns at a time.

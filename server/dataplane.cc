@@ -35,7 +35,7 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
       std::optional<Vmac> vmac;
       if (inst.vrrp && inst.vrrp->useVmac) {
         const int family = inst.vips.front().prefix.address.family;
-        vmac = Vmac{"vrrp." + std::to_string(inst.vrrp->vrid), inst.vips.front().device,
+        vmac = Vmac{inst.vrrp->vmacName(), inst.vips.front().device,
                     kernel::vrrpVirtualMac(family, inst.vrrp->vrid), family == AF_INET};
         vmacs_.push_back(*vmac);
       }
@@ -222,7 +222,7 @@ void DataPlane::sendVrrp(Lease& l, bool resign) {
         if (v.prefix.address.family == family) {
           addrs.push_back(v.prefix.address);
           // With use_vmac the adverts leave through the macvlan, from the virtual MAC.
-          device = inst->vrrp->useVmac ? "vrrp." + std::to_string(inst->vrrp->vrid) : v.device;
+          device = inst->vrrp->useVmac ? inst->vrrp->vmacName() : v.device;
         }
       }
       if (addrs.empty()) continue;

@@ -292,7 +292,7 @@ void Director::exchange(const v1::ExchangeRequest& req,
     return refuse(grpc::StatusCode::INVALID_ARGUMENT,
                   "message must come from the other director to this one");
   }
-  const auto i = leaseIndex(req.lease().empty() ? kDefaultLease : req.lease());
+  const auto i = leaseIndex(leaseOf(req));
   if (!i) {
     return refuse(grpc::StatusCode::NOT_FOUND,
                   "cluster \"" + config_.cluster + "\" has no lease \"" +

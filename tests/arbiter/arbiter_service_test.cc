@@ -125,16 +125,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class ArbiterLeasesTest : public ::testing::Test {
+// Same state directory, quarantine and clusters as ArbiterServiceTest; requests name a lease.
+class ArbiterLeasesTest : public ArbiterServiceTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/quorate-arbiter-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    config_.stateDir = tmpl;
-    config_.quarantine = 1800ms;
-    config_.clusters = {{"lb1", "secret-one"}};
-  }
-  void TearDown() override { std::filesystem::remove_all(config_.stateDir); }
   v1::ExchangeRequest request(const std::string& leaseName, lease::NodeId from,
                               std::uint64_t round, std::uint64_t epoch) {
     v1::ExchangeRequest r;
@@ -147,8 +140,6 @@ class ArbiterLeasesTest : public ::testing::Test {
             *r.mutable_message());
     return r;
   }
-  ArbiterConfig config_;
-  const lease::Time start_ = lease::Time(100s);
 };
 
 TEST_F(ArbiterLeasesTest, EachLeaseHasItsOwnAcceptorAndStateFile) {

@@ -300,8 +300,7 @@ std::mutex& nftMutex() {
 // A libnftables context in the calling thread's namespace, output buffered as JSON.
 class Nft {
  public:
-  Nft() : ctx_((nftMutex().lock(), nft_ctx_new(NFT_CTX_DEFAULT))) {
-    nftMutex().unlock();
+  Nft() : ctx_(newContext()) {
     if (!ctx_) throw std::runtime_error("nft_ctx_new");
     nft_ctx_output_set_flags(ctx_, NFT_CTX_OUTPUT_JSON);
     nft_ctx_buffer_output(ctx_);
@@ -324,6 +323,10 @@ class Nft {
   }
 
  private:
+  static nft_ctx* newContext() {
+    std::lock_guard lock(nftMutex());
+    return nft_ctx_new(NFT_CTX_DEFAULT);
+  }
   nft_ctx* ctx_;
 };
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/server/kernel/command_output.h"
 #include "server/kernel/announcer.h"
 #include "server/kernel/packets.h"
 
@@ -39,16 +40,7 @@ constexpr MacAddress kStale{0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
 
 int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
-std::string output(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
-  return out;
-}
+std::string output(const std::string& cmd) { return testing::commandOutput(cmd + " 2>&1"); }
 
 std::string hexDump(const Frame& f) {
   std::string s;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/server/kernel/command_output.h"
 #include "server/kernel/links.h"
 
 namespace quorate::kernel {
@@ -25,16 +26,7 @@ using std::chrono::steady_clock;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-std::string capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+std::string capture(const std::string& cmd) { return testing::commandOutput(cmd); }
 
 // `ip -j -d link show dev`, the one object; null if there is no such link.
 nlohmann::json ipLink(const std::string& dev) {

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/server/kernel/command_output.h"
+
 namespace quorate::kernel {
 namespace {
 
@@ -259,16 +261,7 @@ void writePcap(const std::filesystem::path& file, const std::vector<Frame>& fram
   }
 }
 
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
-  return out;
-}
+std::string run(const std::string& command) { return testing::commandOutput(command); }
 
 bool haveTshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
 

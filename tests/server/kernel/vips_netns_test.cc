@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "tests/server/kernel/command_output.h"
 #include "server/kernel/vips.h"
 
 namespace quorate::kernel {
@@ -25,16 +26,7 @@ using ::testing::Not;
 
 constexpr long kForever = 4294967295L;
 
-std::string capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+std::string capture(const std::string& cmd) { return testing::commandOutput(cmd); }
 
 // The addr_info entry `ip -j addr` shows for `local` on `dev`, if any.
 std::optional<nlohmann::json> ipAddr(const std::string& dev, const std::string& local) {
