@@ -36,8 +36,8 @@ ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::
                            lease::Time now)
     : state(std::move(path)), acceptor(makeAcceptor(state, quarantine, quiet, now)) {}
 
-ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir,
-                                 lease::Duration q, lease::Time now)
+ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
+                                 lease::Time now)
     : id(e.id), secret(e.secret), stateDir(dir), quarantine(q) {
   slot(kDefaultLease, now);
 }
@@ -119,9 +119,9 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
   }
   if (!slot) {
     counters_.tooManyLeases.fetch_add(1, std::memory_order_relaxed);
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "cluster \"" + c.id + "\" already has " +
-                            std::to_string(kMaxLeasesPerCluster) + " leases");
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        "cluster \"" + c.id + "\" already has " + std::to_string(kMaxLeasesPerCluster) + " leases");
   }
   auto result = slot->acceptor.handle(now, in);
   if (result.persist) {

@@ -72,18 +72,24 @@ const Scenario kScenarios[] = {Scenario::kCrash, Scenario::kFreeze, Scenario::kP
 
 const char* scenarioKey(Scenario s) {
   switch (s) {
-    case Scenario::kCrash: return "crash";
-    case Scenario::kFreeze: return "freeze";
-    case Scenario::kPlanned: return "planned";
+    case Scenario::kCrash:
+      return "crash";
+    case Scenario::kFreeze:
+      return "freeze";
+    case Scenario::kPlanned:
+      return "planned";
   }
   return "?";
 }
 
 const char* scenarioTitle(Scenario s) {
   switch (s) {
-    case Scenario::kCrash: return "(a) SIGKILL + link cut";
-    case Scenario::kFreeze: return "(b) SIGSTOP, SIGCONT after takeover";
-    case Scenario::kPlanned: return "(c) planned switchover";
+    case Scenario::kCrash:
+      return "(a) SIGKILL + link cut";
+    case Scenario::kFreeze:
+      return "(b) SIGSTOP, SIGCONT after takeover";
+    case Scenario::kPlanned:
+      return "(c) planned switchover";
   }
   return "?";
 }
@@ -116,9 +122,10 @@ class Peer {
 };
 
 void removeVipAndFence(Topology& topo, const std::string& host) {
-  topo.run(host, "ip addr del " + kVip + "/24 dev eth0 2>/dev/null; "
-                 "nft delete table inet quorate 2>/dev/null; nft delete table arp quorate "
-                 "2>/dev/null; true");
+  topo.run(host, "ip addr del " + kVip +
+                     "/24 dev eth0 2>/dev/null; "
+                     "nft delete table inet quorate 2>/dev/null; nft delete table arp quorate "
+                     "2>/dev/null; true");
 }
 
 class QuoratePeer : public Peer {
@@ -166,7 +173,7 @@ class QuoratePeer : public Peer {
   void restore(Scenario s) override {
     if (s == Scenario::kCrash) {
       cluster_->signal(kAlpha, SIGKILL);  // reaps it (killed already)
-      removeVipAndFence(topo_, kAlpha);  // a crashed host comes back rebooted
+      removeVipAndFence(topo_, kAlpha);   // a crashed host comes back rebooted
       topo_.linkUp(kAlpha);
       cluster_->startDirector(kAlpha);
     }
@@ -260,9 +267,7 @@ class KeepalivedPeer : public Peer {
   // `systemctl stop keepalived` (SIGTERM): the master sends a priority-0 advert and removes
   // the VIP; the backup takes over after its skew time ((256 - 100) / 256 s) instead of
   // 3 adverts.
-  void switchover(const std::string& host) override {
-    topo_.kill(procs_.at(host).parent, SIGTERM);
-  }
+  void switchover(const std::string& host) override { topo_.kill(procs_.at(host).parent, SIGTERM); }
 
   void restore(Scenario s) override {
     switch (s) {
@@ -333,11 +338,11 @@ class KeepalivedPeer : public Peer {
     // A stale pid file naming a live process (PIDs are reused) would make keepalived refuse.
     for (const char* k : {"main", "vrrp", "checkers"}) std::filesystem::remove(pidFile(h, k));
     Procs p;
-    p.parent = topo_.spawn(h,
-                           {binary_, "-n", "-l", "-D", "--vrrp", "-f", conf(h), "-p",
-                            pidFile(h, "main"), "-r", pidFile(h, "vrrp"), "-c",
-                            pidFile(h, "checkers")},
-                           log(h));
+    p.parent =
+        topo_.spawn(h,
+                    {binary_, "-n", "-l", "-D", "--vrrp", "-f", conf(h), "-p", pidFile(h, "main"),
+                     "-r", pidFile(h, "vrrp"), "-c", pidFile(h, "checkers")},
+                    log(h));
     procs_[h] = p;
     const std::string children =
         "/proc/" + std::to_string(p.parent) + "/task/" + std::to_string(p.parent) + "/children";
@@ -418,7 +423,7 @@ struct TrialResult {
   double phaseMs = 0;
   bool ok = false;
   std::string error;
-  double gapMs = NAN;       // last reply of alpha -> first reply of beta (< 0: overlap)
+  double gapMs = NAN;  // last reply of alpha -> first reply of beta (< 0: overlap)
   std::uint64_t silentRounds = 0;
   double takeoverMs = NAN;  // fault -> first reply of beta
   double lastOldMs = NAN;   // fault -> last reply of alpha before beta's first
@@ -481,7 +486,8 @@ struct Bench {
         [&] {
           const auto h = prober.history();
           const auto now = monoNs();
-          const auto since = now - std::chrono::duration_cast<std::chrono::nanoseconds>(quiet).count();
+          const auto since =
+              now - std::chrono::duration_cast<std::chrono::nanoseconds>(quiet).count();
           bool alpha = false;
           for (auto it = h.replies.rbegin(); it != h.replies.rend() && it->ns >= since; ++it) {
             if (it->sender != alphaMac) return false;
@@ -508,8 +514,12 @@ struct Bench {
         peer.crash(kAlpha);
         topo.linkDown(kAlpha);
         break;
-      case Scenario::kFreeze: peer.freeze(kAlpha); break;
-      case Scenario::kPlanned: peer.switchover(kAlpha); break;
+      case Scenario::kFreeze:
+        peer.freeze(kAlpha);
+        break;
+      case Scenario::kPlanned:
+        peer.switchover(kAlpha);
+        break;
     }
     const bool tookOver = prober.waitForReply(
         [&](const quorate::netns::ArpReply& a) { return a.sender == betaMac; }, t0, Ms(15'000));
@@ -526,7 +536,8 @@ struct Bench {
     peer.restore(s);  // throws on failure: the caller restarts the peer
     if (!waitAlphaOnly(prober, Ms(300), Ms(5000))) {
       r.ok = false;
-      r.error += (r.error.empty() ? "" : "; ") + std::string("alpha not answering alone after restore");
+      r.error +=
+          (r.error.empty() ? "" : "; ") + std::string("alpha not answering alone after restore");
     }
     prober.stop();
     const auto rest = slice(prober.history(), tEnd, monoNs());
@@ -578,9 +589,9 @@ struct Bench {
       << "fault at mono " << toMs(t0) << " ms, end " << toMs(tEnd) << " ms\n\n```\n"
       << quorate::netns::describe(windows) << quorate::netns::describe(gaps) << "runs:\n";
     for (const auto& run : checker.runs(h)) {
-      o << "  " << checker.hostOf(run.mac) << " rounds " << run.firstRound << ".."
-        << run.lastRound << " at " << toMs(run.firstNs) << ".." << toMs(run.lastNs) << " ms, "
-        << run.replies << " replies\n";
+      o << "  " << checker.hostOf(run.mac) << " rounds " << run.firstRound << ".." << run.lastRound
+        << " at " << toMs(run.firstNs) << ".." << toMs(run.lastNs) << " ms, " << run.replies
+        << " replies\n";
     }
     o << peer.logTails(60) << "```\n\n";
     static_cast<QuoratePeer&>(peer).keepFiles();
@@ -663,8 +674,9 @@ std::string table(const std::vector<TrialResult>& rs, const std::vector<std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"quorate-vip-failover-bench: VIP failover seen by a client's ARP, quorate vs "
-               "keepalived, in network namespaces"};
+  CLI::App app{
+      "quorate-vip-failover-bench: VIP failover seen by a client's ARP, quorate vs "
+      "keepalived, in network namespaces"};
   int trials = 30;
   int block = 10;
   std::string resultsDir = "vip-failover-results";
@@ -694,8 +706,8 @@ int main(int argc, char** argv) {
   resultsDir = std::filesystem::canonical(resultsDir).string();
 
   const std::string loadBefore = loadAvg();
-  progress("load average before: %s; seed %u; %d trials x 3 scenarios x %zu peers", loadBefore.c_str(),
-           seed, trials, peers.size());
+  progress("load average before: %s; seed %u; %d trials x 3 scenarios x %zu peers",
+           loadBefore.c_str(), seed, trials, peers.size());
 
   Topology topo;
   progress("topology %s up in %lld ms", topo.prefix().c_str(),
@@ -708,7 +720,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<Peer>> impls;
   for (const auto& p : peers) {
-    if (p == "quorate") impls.push_back(std::make_unique<QuoratePeer>(topo, resultsDir + "/quorate"));
+    if (p == "quorate")
+      impls.push_back(std::make_unique<QuoratePeer>(topo, resultsDir + "/quorate"));
     if (p == "keepalived") {
       impls.push_back(
           std::make_unique<KeepalivedPeer>(topo, keepalived, resultsDir + "/keepalived"));
@@ -745,12 +758,13 @@ int main(int argc, char** argv) {
           }
           const double elapsed =
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-          progress("  [%4.0f s] %-10s %-7s #%-2d gap %8s ms  takeover %7s ms  windows %zu (%s ms)"
-                   "%s%s",
-                   elapsed, r.peer.c_str(), scenarioKey(s), t, fmt(r.gapMs).c_str(),
-                   fmt(r.takeoverMs).c_str(), r.windows, fmt(r.windowTotalMs).c_str(),
-                   r.restoreWindows ? "  restore windows " : "",
-                   r.restoreWindows ? std::to_string(r.restoreWindows).c_str() : "");
+          progress(
+              "  [%4.0f s] %-10s %-7s #%-2d gap %8s ms  takeover %7s ms  windows %zu (%s ms)"
+              "%s%s",
+              elapsed, r.peer.c_str(), scenarioKey(s), t, fmt(r.gapMs).c_str(),
+              fmt(r.takeoverMs).c_str(), r.windows, fmt(r.windowTotalMs).c_str(),
+              r.restoreWindows ? "  restore windows " : "",
+              r.restoreWindows ? std::to_string(r.restoreWindows).c_str() : "");
           if (!r.error.empty()) progress("    error: %s", r.error.c_str());
           results.push_back(r);
           writeCsv(resultsDir + "/trials.csv", results);  // partial results survive a crash

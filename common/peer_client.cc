@@ -35,7 +35,9 @@ struct Call {
 };
 }  // namespace
 
-void PeerClient::send(const lease::Message& m, Callback done) { send(kDefaultLease, m, std::move(done)); }
+void PeerClient::send(const lease::Message& m, Callback done) {
+  send(kDefaultLease, m, std::move(done));
+}
 
 void PeerClient::send(const std::string& leaseName, const lease::Message& m, Callback done) {
   auto* call = new Call;

@@ -197,8 +197,8 @@ std::string Value::asString() const {
 
 bool isId(std::string_view s) {
   return !s.empty() && s.size() <= kMaxIdLength && std::all_of(s.begin(), s.end(), [](char c) {
-           return isAlnum(c) || c == '.' || c == '_' || c == '-';
-         });
+    return isAlnum(c) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 std::string Value::asId() const {

@@ -211,8 +211,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
           }
           if (!vip.label.empty()) {
             vr->fail("use_vmac: VIPs live on the macvlan " + inst.vrrp->vmacName() +
-                     ", so they cannot carry a label of " +
-                     vip.device);
+                     ", so they cannot carry a label of " + vip.device);
           }
         }
       }
@@ -297,8 +296,10 @@ TrackScript parseTrackScript(const Value& v) {
   for (const Value& a : command.asList()) t.argv.push_back(a.asString());
   if (t.argv.empty()) command.fail("expected a list [\"/absolute/program\", \"arg\", ...]");
   if (t.argv[0].empty() || t.argv[0][0] != '/') {
-    command.fail("the program must be given as an absolute program path (it runs without a "
-                 "shell), got " + config::quote(t.argv[0]));
+    command.fail(
+        "the program must be given as an absolute program path (it runs without a "
+        "shell), got " +
+        config::quote(t.argv[0]));
   }
   if (const auto x = m.optional("interval_ms")) t.interval = x->asMillis(10);
   if (const auto x = m.optional("timeout_ms")) t.timeout = x->asMillis(1);
@@ -314,7 +315,8 @@ lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
   out.self = self;
   out.timing = timing;
   if (l.preferred) out.preferred = indexOf(directors, *l.preferred);
-  if (l.preemptDelay) out.preemptDelay = std::chrono::duration_cast<lease::Duration>(*l.preemptDelay);
+  if (l.preemptDelay)
+    out.preemptDelay = std::chrono::duration_cast<lease::Duration>(*l.preemptDelay);
   return out;
 }
 
@@ -372,7 +374,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     parseInstancesAndGroups(root, Defaults{c.preferred, c.preemptDelay}, c);
     c.announce = parseAnnounce(root.optional("announce"));
     if (const auto f = root.optional("fence")) {
-      c.fence = f->asOneOf({"nftables", "none"}) == "none" ? FenceMode::kNone : FenceMode::kNftables;
+      c.fence =
+          f->asOneOf({"nftables", "none"}) == "none" ? FenceMode::kNone : FenceMode::kNftables;
     }
     if (const auto t = root.optional("track_interfaces")) {
       for (const Value& v : t->asList()) c.trackInterfaces.push_back(interfaceName(v));

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-
 #include <vector>
 
 #include "lease/director_node.h"
@@ -22,7 +21,7 @@ struct PeerAddress {
 
 // VRRPv3 adverts sent by the holder (optional), so routers and monitoring see one master.
 struct VrrpConfig {
-  std::uint8_t vrid = 0;       // 1..255, unique per director
+  std::uint8_t vrid = 0;        // 1..255, unique per director
   std::uint8_t priority = 100;  // what the holder advertises (1..254)
   std::chrono::milliseconds advertInterval{1000};
   // keepalived's use_vmac: the VIPs live on a macvlan "vrrp.<vrid>" of their device with the

@@ -54,7 +54,9 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
 
 DataPlane::~DataPlane() = default;
 
-std::vector<kernel::Vip> DataPlane::vipsOf(std::size_t index) const { return leases_.at(index).vips; }
+std::vector<kernel::Vip> DataPlane::vipsOf(std::size_t index) const {
+  return leases_.at(index).vips;
+}
 
 void DataPlane::fail(const kernel::Status& s) {
   ++counters_.kernelErrors;
@@ -63,7 +65,8 @@ void DataPlane::fail(const kernel::Status& s) {
 
 kernel::Status DataPlane::start() {
   std::vector<kernel::IpAddress> managed;
-  for (const auto& l : leases_) managed.insert(managed.end(), l.addresses.begin(), l.addresses.end());
+  for (const auto& l : leases_)
+    managed.insert(managed.end(), l.addresses.begin(), l.addresses.end());
   if (ports_.fence) {
     // Closed over every VIP before any address goes up: from here on, no VIP of ours answers
     // unless a lease opens it.
@@ -235,7 +238,8 @@ void DataPlane::sendVrrp(Lease& l, bool resign) {
       std::optional<kernel::IpAddress> source;
       for (const auto& a : *own) {
         const auto& ip = a.prefix.address;
-        if (ip.family != family || std::find(addrs.begin(), addrs.end(), ip) != addrs.end()) continue;
+        if (ip.family != family || std::find(addrs.begin(), addrs.end(), ip) != addrs.end())
+          continue;
         // IPv6 adverts come from the link-local address (RFC 5798 5.1.2.1).
         if (family == AF_INET6 && !(ip.bytes[0] == 0xfe && (ip.bytes[1] & 0xc0) == 0x80)) continue;
         source = ip;
@@ -270,7 +274,8 @@ std::string DataPlane::ownDevice(const std::string& device) const {
 
 void DataPlane::scheduleVrrp(Lease& l) {
   milliseconds interval = milliseconds::max();
-  for (const auto* inst : l.vrrpInstances) interval = std::min(interval, inst->vrrp->advertInterval);
+  for (const auto* inst : l.vrrpInstances)
+    interval = std::min(interval, inst->vrrp->advertInterval);
   l.vrrpTimer->expires_after(interval);
   l.vrrpTimer->async_wait([this, &l](const boost::system::error_code& ec) {
     if (ec || !l.claimed) return;

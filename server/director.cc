@@ -141,9 +141,9 @@ class OperatorService final : public v1::Director::CallbackService {
     auto* reactor = ctx->DefaultReactor();
     director_.stepDown(req->force(), req->lease(),
                        [reactor, reply](grpc::Status s, v1::StepDownReply r) {
-      *reply = std::move(r);
-      reactor->Finish(s);
-    });
+                         *reply = std::move(r);
+                         reactor->Finish(s);
+                       });
     return reactor;
   }
 
@@ -193,9 +193,9 @@ Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
   const auto timeout = config_.timing.renewInterval;
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
     if (n == config_.self) continue;
-    peers_[n] = std::make_unique<PeerClient>(makePeerChannel(config_.peer(n).address),
-                                             config_.cluster, config_.secret, config_.node,
-                                             timeout);
+    peers_[n] =
+        std::make_unique<PeerClient>(makePeerChannel(config_.peer(n).address), config_.cluster,
+                                     config_.secret, config_.node, timeout);
   }
 }
 
@@ -214,9 +214,8 @@ std::optional<std::string> Director::start() {
     spdlog::info(
         "director {} of cluster {} listening on {}: lease {}, quarantine {} ms, epoch floor {}, "
         "incarnation {}",
-        config_.node, config_.cluster, config_.listen, l.cfg->name,
-        toMs(config_.timing.quarantine), l.node->durable().maxEpoch,
-        l.node->durable().incarnation);
+        config_.node, config_.cluster, config_.listen, l.cfg->name, toMs(config_.timing.quarantine),
+        l.node->durable().maxEpoch, l.node->durable().incarnation);
   }
   if (config_.fence == FenceMode::kNone && config_.hasDataPlane()) {
     spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
@@ -386,36 +385,36 @@ void Director::sendToPeer(std::size_t i, const lease::Message& m) {
   auto& peer = peers_[m.to];
   if (!peer) return;
   inFlight_.fetch_add(1);
-  peer->send(leases_[i].cfg->name, m, [this, i, m](const grpc::Status& s,
-                                                   std::vector<lease::Message> replies) {
-    const NodeId to = m.to;
-    if (!s.ok() || replies.empty()) {
-      // No vote from that acceptor (down, refusing us, or silent in quarantine).
-      asio::post(io_, [this, i, m] {
-        apply(i, leases_[i].node->peerUnreachable(bootNow(), m.to, m), {}, nullptr);
-      });
-    }
-    if (!s.ok()) {
-      counters_.sendFailures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::debug("-> {} failed: {}: {}", name(to), static_cast<int>(s.error_code()),
-                    s.error_message());
-      if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-          s.error_code() == grpc::StatusCode::NOT_FOUND ||
-          s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
-          s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-        spdlog::error("{} refused us: {}", name(to), s.error_message());
-      }
-    }
-    asio::post(io_, [this, i, replies = std::move(replies)] {
-      for (const auto& r : replies) {
-        spdlog::trace("lease {}: <- {} {}", leases_[i].cfg->name, name(r.from),
-                      lease::bodyName(r.body));
-        warnIfMisconfigured(r);
-        apply(i, leases_[i].node->receive(bootNow(), r), {}, nullptr);
-      }
-    });
-    inFlight_.fetch_sub(1);
-  });
+  peer->send(leases_[i].cfg->name, m,
+             [this, i, m](const grpc::Status& s, std::vector<lease::Message> replies) {
+               const NodeId to = m.to;
+               if (!s.ok() || replies.empty()) {
+                 // No vote from that acceptor (down, refusing us, or silent in quarantine).
+                 asio::post(io_, [this, i, m] {
+                   apply(i, leases_[i].node->peerUnreachable(bootNow(), m.to, m), {}, nullptr);
+                 });
+               }
+               if (!s.ok()) {
+                 counters_.sendFailures.fetch_add(1, std::memory_order_relaxed);
+                 spdlog::debug("-> {} failed: {}: {}", name(to), static_cast<int>(s.error_code()),
+                               s.error_message());
+                 if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                     s.error_code() == grpc::StatusCode::NOT_FOUND ||
+                     s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+                     s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+                   spdlog::error("{} refused us: {}", name(to), s.error_message());
+                 }
+               }
+               asio::post(io_, [this, i, replies = std::move(replies)] {
+                 for (const auto& r : replies) {
+                   spdlog::trace("lease {}: <- {} {}", leases_[i].cfg->name, name(r.from),
+                                 lease::bodyName(r.body));
+                   warnIfMisconfigured(r);
+                   apply(i, leases_[i].node->receive(bootNow(), r), {}, nullptr);
+                 }
+               });
+               inFlight_.fetch_sub(1);
+             });
 }
 
 void Director::warnIfMisconfigured(const lease::Message& reply) {
@@ -424,10 +423,10 @@ void Director::warnIfMisconfigured(const lease::Message& reply) {
   const Time now = bootNow();
   if (lastMisconfigWarning_ && now - *lastMisconfigWarning_ < std::chrono::seconds(60)) return;
   lastMisconfigWarning_ = now;
-  spdlog::error("{} refuses leases of acceptor_lease_ms {}: its quarantine_ms is shorter; "
-                "raise it to at least {}",
-                name(reply.from), toMs(config_.timing.acceptorLease),
-                toMs(config_.timing.acceptorLease));
+  spdlog::error(
+      "{} refuses leases of acceptor_lease_ms {}: its quarantine_ms is shorter; "
+      "raise it to at least {}",
+      name(reply.from), toMs(config_.timing.acceptorLease), toMs(config_.timing.acceptorLease));
 }
 
 void Director::rearm() {
@@ -576,8 +575,8 @@ void Director::stepDown(bool force, const std::string& leaseName,
       if (leases_[i].node->holds(now)) held.push_back(i);
     }
     if (!leaseName.empty() && !leaseIndex(leaseName)) {
-      done(grpc::Status(grpc::StatusCode::NOT_FOUND, "no lease named \"" +
-                                                         leaseName.substr(0, 64) + "\""),
+      done(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no lease named \"" + leaseName.substr(0, 64) + "\""),
            {});
       return;
     }

@@ -44,7 +44,8 @@ DirectorNode::DirectorNode(NodeConfig cfg, DurableState restored, Time now)
       rng_(cfg_.seed ^ (0x9e3779b97f4a7c15ULL * (cfg_.self + 1))) {
   campaignNotBefore_ = acceptor_.quarantineEnd();
   // At a cold start the preferred director gets the first try.
-  if (cfg_.preferred && *cfg_.preferred != cfg_.self) campaignNotBefore_ += cfg_.timing.renewInterval;
+  if (cfg_.preferred && *cfg_.preferred != cfg_.self)
+    campaignNotBefore_ += cfg_.timing.renewInterval;
 }
 
 std::optional<LeaseView> DirectorNode::knownLease(Time now) const {
@@ -211,7 +212,7 @@ Output DirectorNode::onAccepted(Time now, NodeId from, const Accepted& a) {
   const std::uint64_t epoch = round_.epoch;
   const Time start = round_.start;
   round_ = Round{};
-  if (now >= end) return out;  // too late: this lease is already over
+  if (now >= end) return out;              // too late: this lease is already over
   if (renewal && !holds(now)) return out;  // lost meanwhile: a new tenure needs a new epoch
   epoch_ = epoch;
   highestEpochSeen_ = std::max(highestEpochSeen_, epoch);
@@ -364,8 +365,8 @@ Output DirectorNode::maybePreempt(Time now) {
   Output out;
   const auto l = acceptor_.lease(now);
   const bool otherHolds = l && l->owner != cfg_.self;
-  if (!preemptEnabled() || *cfg_.preferred != cfg_.self || role_ != Role::kStandby ||
-      !otherHolds || !eligible_) {
+  if (!preemptEnabled() || *cfg_.preferred != cfg_.self || role_ != Role::kStandby || !otherHolds ||
+      !eligible_) {
     preemptSince_.reset();
     return out;
   }
@@ -402,8 +403,7 @@ Output DirectorNode::tick(Time now) {
   if (round_.phase != Phase::kIdle && now >= round_.deadline) {
     failRound(now, round_.renewal ? Duration::zero() : backoff());
   }
-  if (role_ == Role::kHolder && round_.phase == Phase::kIdle &&
-      now >= nextRenewal_) {
+  if (role_ == Role::kHolder && round_.phase == Phase::kIdle && now >= nextRenewal_) {
     out.append(startRound(now, true, "renewal"));
   }
   out.append(maybeCampaign(now));

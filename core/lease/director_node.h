@@ -99,14 +99,14 @@ class DirectorNode {
   struct Round {
     Phase phase = Phase::kIdle;
     Ballot ballot;
-    Time start{};       // taken before the round's first message
-    Time deadline{};    // give the round up after this
+    Time start{};     // taken before the round's first message
+    Time deadline{};  // give the round up after this
     std::uint64_t epoch = 0;
     bool renewal = false;
     std::set<NodeId> promised;
     std::set<NodeId> accepted;
     std::set<NodeId> rejected;
-    bool localAsked = false;  // a campaign's Accept went to our own acceptor
+    bool localAsked = false;             // a campaign's Accept went to our own acceptor
     std::optional<Duration> retryAfter;  // when a refusing acceptor's lease lapses
     std::uint64_t maxEpochSeen = 0;
   };

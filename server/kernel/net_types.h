@@ -10,7 +10,7 @@
 namespace quorate::kernel {
 
 struct IpAddress {
-  int family = 0;                      // AF_INET or AF_INET6; 0 = unset
+  int family = 0;                        // AF_INET or AF_INET6; 0 = unset
   std::array<std::uint8_t, 16> bytes{};  // network order; IPv4 uses the first 4
 
   static std::optional<IpAddress> parse(std::string_view text);  // "198.18.0.1", "2001:db8::1"

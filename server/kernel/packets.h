@@ -21,8 +21,8 @@ Frame gratuitousArp(const MacAddress& mac, const IpAddress& vip);
 Frame unsolicitedNa(const MacAddress& mac, const IpAddress& vip, bool router = false);
 
 struct VrrpAdvert {
-  std::uint8_t vrid = 1;        // 1..255
-  std::uint8_t priority = 100;  // 255 = address owner; 0 = giving up
+  std::uint8_t vrid = 1;                     // 1..255
+  std::uint8_t priority = 100;               // 255 = address owner; 0 = giving up
   std::chrono::milliseconds interval{1000};  // sent in centiseconds, 12 bits
   IpAddress source;                          // primary address of the sending interface
   std::vector<IpAddress> addresses;          // all of one family, the same as `source`

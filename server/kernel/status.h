@@ -13,7 +13,9 @@ class [[nodiscard]] Status {
   static Status ok() { return {}; }
   // `err` is a positive errno (or -errno, normalised); `what` names the operation and object,
   // e.g. "add 198.18.1.10/24 on eth0".
-  static Status fail(int err, std::string what) { return Status(err < 0 ? -err : err, std::move(what)); }
+  static Status fail(int err, std::string what) {
+    return Status(err < 0 ? -err : err, std::move(what));
+  }
 
   bool isOk() const { return err_ == 0; }
   explicit operator bool() const { return isOk(); }
@@ -31,8 +33,9 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Status error) : v_(std::move(error)) {}    // NOLINT(google-explicit-constructor); must not be ok
+  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Status error)
+      : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor); must not be ok
   bool isOk() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return isOk(); }
   const T& value() const& { return std::get<T>(v_); }

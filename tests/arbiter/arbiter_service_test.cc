@@ -100,8 +100,7 @@ TEST_F(ArbiterServiceTest, QuarantineAfterStartAndEpochSurvivesRestart) {
   }
   ArbiterService again(config_, Time(500s));
   v1::ExchangeReply reply;
-  const auto prep =
-      lease::Message{1, lease::kArbiter, lease::Prepare{lease::Ballot{1, 1}}};
+  const auto prep = lease::Message{1, lease::kArbiter, lease::Prepare{lease::Ballot{1, 1}}};
   ASSERT_TRUE(again.handle(Time(500s) + 1800ms, request("lb1", "secret-one", prep), reply).ok());
   ASSERT_EQ(reply.messages_size(), 1);
   EXPECT_EQ(reply.messages(0).promise().max_epoch(), 9u);
@@ -128,16 +127,16 @@ using namespace std::chrono_literals;
 // Same state directory, quarantine and clusters as ArbiterServiceTest; requests name a lease.
 class ArbiterLeasesTest : public ArbiterServiceTest {
  protected:
-  v1::ExchangeRequest request(const std::string& leaseName, lease::NodeId from,
-                              std::uint64_t round, std::uint64_t epoch) {
+  v1::ExchangeRequest request(const std::string& leaseName, lease::NodeId from, std::uint64_t round,
+                              std::uint64_t epoch) {
     v1::ExchangeRequest r;
     r.set_cluster("lb1");
     r.set_secret("secret-one");
     r.set_lease(leaseName);
-    toProto(lease::Message{from, lease::kArbiter,
-                           lease::Accept{lease::Ballot{round, from}, epoch,
-                                         lease::Duration(1700ms)}},
-            *r.mutable_message());
+    toProto(
+        lease::Message{from, lease::kArbiter,
+                       lease::Accept{lease::Ballot{round, from}, epoch, lease::Duration(1700ms)}},
+        *r.mutable_message());
     return r;
   }
 };

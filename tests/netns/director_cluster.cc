@@ -122,15 +122,15 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
 }
 
 void DirectorCluster::startArbiter() {
-  pids_[kArbiter] = topo_.spawn(
-      kArbiter, {binDir() + "/quorate-arbiter", "--config", dir_ + "/arbiter.yaml"},
-      logPath(kArbiter));
+  pids_[kArbiter] =
+      topo_.spawn(kArbiter, {binDir() + "/quorate-arbiter", "--config", dir_ + "/arbiter.yaml"},
+                  logPath(kArbiter));
 }
 
 void DirectorCluster::startDirector(const std::string& host) {
-  pids_[host] = topo_.spawn(
-      host, {binDir() + "/quorate-director", "--config", dir_ + "/" + host + ".yaml"},
-      logPath(host));
+  pids_[host] =
+      topo_.spawn(host, {binDir() + "/quorate-director", "--config", dir_ + "/" + host + ".yaml"},
+                  logPath(host));
 }
 
 void DirectorCluster::startAll() {
@@ -171,9 +171,9 @@ std::optional<ExitStatus> DirectorCluster::terminate(const std::string& host, Ms
 }
 
 CommandResult DirectorCluster::ctl(const std::string& director, const std::string& args) const {
-  return topo_.run(kClient, binDir() + "/quoratectl --endpoint " + topo_.host(director).ipv4 +
-                                ":7101 " + args,
-                   Ms(5000));
+  return topo_.run(
+      kClient, binDir() + "/quoratectl --endpoint " + topo_.host(director).ipv4 + ":7101 " + args,
+      Ms(5000));
 }
 
 std::optional<std::string> DirectorCluster::statusJson(const std::string& director) const {

@@ -60,15 +60,16 @@ TEST(DirectorNetns, VirtualMacAnswersFromWhicheverDirectorHolds) {
   cluster.startAll();
   ASSERT_EQ(cluster.waitForHolder(Ms(10'000)), kAlpha);
   const auto vmac = *Mac::parse("00:00:5e:00:01:33");
-  ASSERT_TRUE(prober.waitForReply([&](const ArpReply& r) { return r.sender == vmac; }, monoNs(),
-                                  Ms(5000)));
-  EXPECT_THAT(topo.check(kAlpha, "ip -br addr show dev vrrp.51"), ::testing::HasSubstr("198.18.0.10"));
+  ASSERT_TRUE(
+      prober.waitForReply([&](const ArpReply& r) { return r.sender == vmac; }, monoNs(), Ms(5000)));
+  EXPECT_THAT(topo.check(kAlpha, "ip -br addr show dev vrrp.51"),
+              ::testing::HasSubstr("198.18.0.10"));
   cluster.signal(kAlpha, SIGKILL);
   topo.linkDown(kAlpha);  // the dead holder's kernel must not answer meanwhile
   ASSERT_TRUE(watcher.waitFor(kBeta, true, Ms(5000)));
   const auto since = monoNs();
-  ASSERT_TRUE(prober.waitForReply([&](const ArpReply& r) { return r.sender == vmac; }, since,
-                                  Ms(5000)));
+  ASSERT_TRUE(
+      prober.waitForReply([&](const ArpReply& r) { return r.sender == vmac; }, since, Ms(5000)));
   ASSERT_TRUE(prober.waitRounds(20, Ms(5000)));
   prober.stop();
   watcher.stop();

@@ -133,8 +133,9 @@ const Bad kBad[] = {
      "instances:\n  - {name: w, vips: [{address: 198.18.0.1, device: eth0}], vrrp: {vrid: 5}}\n"
      "  - {name: v, vips: [{address: 198.18.0.2, device: eth0}], vrrp: {vrid: 5}}",
      "vrrp", "vrid 5 is used by another instance"},
-    {"vrid_zero", "instances: [{name: w, vips: [{address: 198.18.0.1, device: eth0}], vrrp: {vrid: 0}}]",
-     "vrid", "must be between 1 and 255"},
+    {"vrid_zero",
+     "instances: [{name: w, vips: [{address: 198.18.0.1, device: eth0}], vrrp: {vrid: 0}}]", "vrid",
+     "must be between 1 and 255"},
     {"advert_not_centiseconds",
      "instances: [{name: w, vips: [{address: 198.18.0.1, device: eth0}], vrrp: {vrid: 1, "
      "advert_interval_ms: 105}}]",
@@ -160,14 +161,14 @@ const Bad kBad[] = {
      "sync_groups: [{name: g, instances: [w]}]",
      "instances[0]", "set preferred and preempt_delay_ms on the group"},
     {"fence_unknown", "fence: iptables", "fence", "expected one of nftables, none"},
-    {"announce_repeat_zero", "announce: {repeat: 0}", "announce.repeat", "must be between 1 and 100"},
+    {"announce_repeat_zero", "announce: {repeat: 0}", "announce.repeat",
+     "must be between 1 and 100"},
     {"script_relative", "track_scripts: [{name: s, command: [check.sh]}]", "command",
      "absolute program"},
     {"script_twice",
      "track_scripts: [{name: s, command: [/bin/true]}, {name: s, command: [/bin/true]}]",
      "track_scripts", "duplicate track script"},
-    {"track_interface_bad", "track_interfaces: [\"eth 0\"]", "track_interfaces",
-     "interface name"},
+    {"track_interface_bad", "track_interfaces: [\"eth 0\"]", "track_interfaces", "interface name"},
 };
 
 void PrintTo(const Bad& c, std::ostream* os) { *os << c.name; }

@@ -337,7 +337,8 @@ instances:
   ad.source = *kernel::IpAddress::parse("198.18.0.1");
   ad.addresses = {*kernel::IpAddress::parse("198.18.0.10")};
   bool advert = false;
-  for (const auto& [i, f] : k.frames) advert = advert || (i == vmacIndex && f == kernel::vrrpAdvert(vmac, ad));
+  for (const auto& [i, f] : k.frames)
+    advert = advert || (i == vmacIndex && f == kernel::vrrpAdvert(vmac, ad));
   EXPECT_EQ(dp.counters().vrrpAdverts, 1u);
   EXPECT_EQ(k.frames.size(), 2u);
   EXPECT_TRUE(advert);

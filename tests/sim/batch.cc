@@ -41,8 +41,8 @@ std::string BatchResult::summary(const SimConfig& cfg) const {
   std::ostringstream s;
   s << "scenario " << cfg.name << ": " << schedules << " schedules, " << violations
     << " violations, " << totals.tenures << " tenures, " << totals.crashes << " crashes, "
-    << totals.pauses << " pauses, " << totals.stepDowns << " step-downs, " << totals.healthFlips << " health flips, " << totals.events
-    << " events\n"
+    << totals.pauses << " pauses, " << totals.stepDowns << " step-downs, " << totals.healthFlips
+    << " health flips, " << totals.events << " events\n"
     << "  liveness: worst time to a holder after the quiet start "
     << formatDuration(worstTimeToHolder) << " (seed " << worstTimeToHolderSeed << "), bound "
     << formatDuration(cfg.livenessBound > lease::Duration::zero() ? cfg.livenessBound

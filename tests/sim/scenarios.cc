@@ -100,7 +100,8 @@ SimConfig healthFlapsScenario() {
   // Directors turn unhealthy and healthy again (tracked interfaces, scripts) amid
   // handovers, crashes and partitions: an unhealthy holder releases at once, an unhealthy
   // candidate abandons its round while its Accepts may still be on their way.
-  c.mix = FaultMix{.partition = 3, .crash = 1, .pause = 2, .stepDown = 1, .weather = 2, .health = 4};
+  c.mix =
+      FaultMix{.partition = 3, .crash = 1, .pause = 2, .stepDown = 1, .weather = 2, .health = 4};
   c.maxLongDelayRate = 0.5;
   return c;
 }

@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/server/kernel/command_output.h"
 #include "server/kernel/announcer.h"
 #include "server/kernel/packets.h"
+#include "tests/server/kernel/command_output.h"
 
 namespace quorate::kernel {
 namespace {

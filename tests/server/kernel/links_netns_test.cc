@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/server/kernel/command_output.h"
 #include "server/kernel/links.h"
+#include "tests/server/kernel/command_output.h"
 
 namespace quorate::kernel {
 namespace {

@@ -19,8 +19,9 @@ TEST(IpPrefix, ParsesV4AndV6WithDefaultLengths) {
 }
 
 TEST(IpPrefix, RejectsMalformed) {
-  for (const char* bad : {"", "198.18.1", "198.18.1.10/33", "198.18.1.10/", "198.18.1.10/2x",
-                          "2001:db8::1/129", "host.example", "198.18.1.10/-1", "198.18.1.10/0024"}) {
+  for (const char* bad :
+       {"", "198.18.1", "198.18.1.10/33", "198.18.1.10/", "198.18.1.10/2x", "2001:db8::1/129",
+        "host.example", "198.18.1.10/-1", "198.18.1.10/0024"}) {
     EXPECT_FALSE(IpPrefix::parse(bad)) << bad;
   }
 }

@@ -12,8 +12,8 @@
 #include <optional>
 #include <string>
 
-#include "tests/server/kernel/command_output.h"
 #include "server/kernel/vips.h"
+#include "tests/server/kernel/command_output.h"
 
 namespace quorate::kernel {
 namespace {
