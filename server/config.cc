@@ -346,10 +346,16 @@ const PeerAddress& DirectorConfig::peer(lease::NodeId id) const {
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root =
-        doc.root({"cluster", "node", "secret", "secret_file", "listen", "state_dir", "directors",
-                  "arbiter", "preferred", "preempt_delay_ms", "timers", "log_level", "instances",
-                  "sync_groups", "announce", "fence", "track_interfaces", "track_scripts"});
+    const Map root = doc.root({"cluster",          "node",
+                               "secret",           "secret_file",
+                               "listen",           "state_dir",
+                               "directors",        "arbiter",
+                               "preferred",        "preempt_delay_ms",
+                               "timers",           "log_level",
+                               "instances",        "sync_groups",
+                               "announce",         "fence",
+                               "track_interfaces", "track_scripts",
+                               "virtual_servers",  "ipvs"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -389,6 +395,19 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
         }
       }
     }
+    c.ipvs = ipvs::parseIpvsConfig(root);
+    std::vector<std::string> instanceNames;
+    for (const auto& inst : c.instances) instanceNames.push_back(inst.name);
+    ipvs::checkAgainstInstances(c.ipvs, instanceNames, root.value());
+    for (const auto& vs : c.ipvs.virtualServers) {
+      std::size_t lease = 0;
+      for (std::size_t i = 0; i < c.leases.size(); ++i) {
+        const auto& members = c.leases[i].instances;
+        if (std::find(members.begin(), members.end(), vs.instance) != members.end()) lease = i;
+      }
+      c.virtualServerLease.push_back(lease);
+    }
+    if (!c.virtualServerLease.empty()) c.syncLease = c.virtualServerLease.front();
     return c;
   });
 }

@@ -10,6 +10,7 @@
 #include "lease/director_node.h"
 #include "lease/timing.h"
 #include "lease/types.h"
+#include "server/ipvs/config.h"
 #include "server/kernel/net_types.h"
 
 namespace quorate::server {
@@ -88,6 +89,11 @@ struct DirectorConfig {
   FenceMode fence = FenceMode::kNftables;
   std::vector<std::string> trackInterfaces;
   std::vector<TrackScript> trackScripts;
+  // Virtual servers (IPVS) and, for each, the index in `leases` of the lease it follows.
+  ipvs::IpvsConfig ipvs;
+  std::vector<std::size_t> virtualServerLease;
+  // The lease the IPVS sync daemon follows (master on its holder): the first virtual server's.
+  std::size_t syncLease = 0;
 
   // The lease core's view of `l`: self, timing, preferred (as a NodeId) and preemptDelay. The
   // seed is left at its default; the daemon should set it.
@@ -95,7 +101,7 @@ struct DirectorConfig {
   // The first lease's (the only one in a single-lease setup).
   lease::NodeConfig nodeConfig() const { return nodeConfig(leases.front()); }
   const InstanceConfig& instance(const std::string& name) const;  // throws std::out_of_range
-  bool hasDataPlane() const { return !instances.empty(); }
+  bool hasDataPlane() const { return !instances.empty() || !ipvs.virtualServers.empty(); }
   // trackInterfaces plus every VIP's device (like keepalived, which puts an instance whose
   // interface is down or missing in FAULT): the interfaces whose state gates this director.
   std::vector<std::string> watchedInterfaces() const;

@@ -50,6 +50,10 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
     l.vrrpTimer = std::make_unique<asio::steady_timer>(io_);
     leases_.push_back(std::move(l));
   }
+  if (!config_.ipvs.virtualServers.empty() && ports_.ipvs != nullptr) {
+    balancer_ = std::make_unique<ipvs::Balancer>(config_.ipvs, config_.virtualServerLease,
+                                                 config_.syncLease, *ports_.ipvs);
+  }
 }
 
 DataPlane::~DataPlane() = default;
@@ -80,6 +84,10 @@ kernel::Status DataPlane::start() {
       if (auto s = ports_.links->setIpv4Conf(m.parent, "arp_ignore", "1"); !s) return s;
     }
   }
+  if (!config_.ipvs.virtualServers.empty()) {
+    if (!balancer_) return kernel::Status::fail(ENOTSUP, "virtual servers need IPVS");
+    if (auto s = balancer_->start(); !s) return s;
+  }
   for (auto& l : leases_) {
     for (const auto& v : l.vips) {
       if (auto s = ports_.vips->remove(v); !s) return s;
@@ -97,7 +105,17 @@ kernel::Status DataPlane::start() {
 
 void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
   Lease& l = leases_.at(index);
-  if (l.vips.empty()) return;
+  if (l.vips.empty()) {
+    // A lease of virtual servers only (fwmark services, say): nothing to fence or announce.
+    if (balancer_) {
+      if (leaseEnd > clock_()) {
+        balancer_->activate(index);
+      } else {
+        balancer_->deactivate(index);
+      }
+    }
+    return;
+  }
   // Real time first, then the lease clock: if the process freezes between the two reads, the
   // fence's absolute deadline (realNow + time left) only comes out earlier.
   const std::chrono::nanoseconds realNow = realtime_();
@@ -121,6 +139,8 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
     l.claimed = true;
     ++counters_.claims;
     spdlog::info("lease {}: claiming {} VIPs", l.name, l.vips.size());
+    // The load balancer is in place before the first packet can reach the VIP.
+    if (balancer_) balancer_->activate(index);
   }
   if (!l.addressesUp) {
     bool all = true;
@@ -145,6 +165,7 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
 
 void DataPlane::withdraw(std::size_t index) {
   Lease& l = leases_.at(index);
+  if (balancer_ && l.vips.empty()) balancer_->deactivate(index);
   if (!l.claimed && !l.addressesUp && !l.fencedUntil) return;
   // Shut the fence first: from this instant the kernel answers nothing for these VIPs.
   if (ports_.fence) {
@@ -164,10 +185,18 @@ void DataPlane::withdraw(std::size_t index) {
     spdlog::info("lease {}: withdrew {} VIPs", l.name, l.vips.size());
   }
   l.claimed = false;
+  // With the VIPs gone, the services follow (or stay warm).
+  if (balancer_) balancer_->deactivate(index);
 }
 
 void DataPlane::withdrawAll() {
   for (std::size_t i = 0; i < leases_.size(); ++i) withdraw(i);
+  if (balancer_) balancer_->stop();
+}
+
+void DataPlane::resyncIpvs() {
+  if (!balancer_) return;
+  if (auto s = balancer_->resync(); !s) fail(s);
 }
 
 void DataPlane::reannounce(std::size_t index) {

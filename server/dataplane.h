@@ -1,6 +1,7 @@
 // The director's data plane: what holding a lease means on this machine. For each lease it
-// owns the VIPs of its instances: fence first, then addresses, then announcements; and on
-// losing the lease the reverse, fence shut before anything else. Only the kernel ports
+// owns the VIPs of its instances and the virtual servers that follow them: fence first, then
+// IPVS, then addresses, then announcements; and on losing the lease the reverse, fence shut
+// before anything else. Only the kernel ports
 // (server/kernel) touch the system; this logic is tested with recording fakes.
 #pragma once
 
@@ -17,8 +18,10 @@
 #include "common/clock.h"
 #include "lease/types.h"
 #include "server/config.h"
+#include "server/ipvs/balancer.h"
 #include "server/kernel/announcer.h"
 #include "server/kernel/fence.h"
+#include "server/kernel/ipvs.h"
 #include "server/kernel/links.h"
 #include "server/kernel/vips.h"
 
@@ -31,6 +34,7 @@ struct KernelPorts {
   kernel::Fence* fence = nullptr;
   kernel::Links* links = nullptr;
   kernel::Announcer* announcer = nullptr;
+  kernel::ipvs::Ipvs* ipvs = nullptr;  // needed only with virtual servers
 };
 
 class DataPlane {
@@ -59,6 +63,10 @@ class DataPlane {
   void withdrawAll();
   // Announces the lease's VIPs again (a partition healed, or an operator asked).
   void reannounce(std::size_t index);
+  // Re-reads IPVS and repairs drift; refreshes the counters of balancer()->view(). Periodic.
+  void resyncIpvs();
+  // The virtual servers (null without any).
+  const ipvs::Balancer* balancer() const { return balancer_.get(); }
 
   bool claimed(std::size_t index) const { return leases_.at(index).claimed; }
   std::vector<kernel::Vip> vipsOf(std::size_t index) const;
@@ -109,6 +117,7 @@ class DataPlane {
   Clock clock_;
   RealtimeClock realtime_;
   std::vector<Lease> leases_;
+  std::unique_ptr<ipvs::Balancer> balancer_;
   Counters counters_;
 };
 

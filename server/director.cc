@@ -180,13 +180,16 @@ Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
       if (!a) kernelFailure("cannot open a packet socket for announcements", a.status());
       kernelAnnouncer_ = std::move(a).value();
     }
+    if (!config_.ipvs.virtualServers.empty()) kernelIpvs_ = kernel::ipvs::makeNetlinkIpvs();
     ports_ = KernelPorts{kernelVips_.get(), kernelFence_.get(), kernelLinks_.get(),
-                         kernelAnnouncer_.get()};
+                         kernelAnnouncer_.get(), kernelIpvs_.get()};
   }
   if (config_.hasDataPlane()) {
     dataPlane_ = std::make_unique<DataPlane>(config_, ports_, io_, [] { return bootNow(); });
     // Never claim without the lease: whatever an earlier run left goes before we listen.
-    if (auto s = dataPlane_->start(); !s) kernelFailure("cannot withdraw the VIPs", s);
+    if (auto s = dataPlane_->start(); !s) {
+      kernelFailure("cannot withdraw the VIPs and virtual servers", s);
+    }
   }
   health_ = std::make_unique<OwnHealth>(config_, ports_.links, io_, [this] { onHealthChange(); });
   // Messages older than a renewal interval are of no use to anyone.
@@ -231,11 +234,20 @@ std::optional<std::string> Director::start() {
   // The loop thread is not running yet: this thread may touch the loop's state.
   health_->start(std::move(watcher));
   asio::post(io_, [this] { rearm(); });
+  if (dataPlane_ && dataPlane_->balancer()) asio::post(io_, [this] { scheduleIpvsResync(); });
   loop_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
     io_.run();
   });
   return std::nullopt;
+}
+
+void Director::scheduleIpvsResync() {
+  dataPlane_->resyncIpvs();
+  ipvsTimer_.expires_after(config_.ipvs.resyncInterval);
+  ipvsTimer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) scheduleIpvsResync();
+  });
 }
 
 void Director::stop() {
@@ -256,6 +268,7 @@ void Director::stop() {
   std::promise<void> withdrawn;
   asio::post(io_, [this, &withdrawn] {
     // Nothing may answer for a VIP once we are gone, whatever happened meanwhile.
+    ipvsTimer_.cancel();
     if (dataPlane_) dataPlane_->withdrawAll();
     health_->stop();
     withdrawn.set_value();

@@ -76,6 +76,7 @@ class Director {
   void followLease(std::size_t i, lease::Time now);  // the data plane follows lease i
   void sendToPeer(std::size_t i, const lease::Message& m);
   void onTimer();
+  void scheduleIpvsResync();
   void onHealthChange();
   void warnIfMisconfigured(const lease::Message& reply);
   void rearm();
@@ -93,11 +94,13 @@ class Director {
   std::unique_ptr<kernel::Fence> kernelFence_;
   std::unique_ptr<kernel::Links> kernelLinks_;
   std::unique_ptr<kernel::Announcer> kernelAnnouncer_;
+  std::unique_ptr<kernel::ipvs::Ipvs> kernelIpvs_;
   KernelPorts ports_;
   std::array<std::unique_ptr<PeerClient>, lease::kNodeCount> peers_;
 
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_{io_};
+  boost::asio::steady_timer ipvsTimer_{io_};  // periodic IPVS drift repair
   std::unique_ptr<DataPlane> dataPlane_;
   std::unique_ptr<OwnHealth> health_;
   std::thread loop_;

@@ -9,6 +9,7 @@
 
 #include "server/dataplane.h"
 #include "server/kernel/packets.h"
+#include "tests/server/ipvs/fake_ipvs.h"
 
 namespace quorate::server::testing {
 
@@ -115,12 +116,29 @@ struct FakeKernel {
     }
   };
 
+  // IPVS in memory (kernel semantics), each change journalled as "ipvs.<op>".
+  struct Ipvs : ipvs::testing::FakeIpvs {
+    FakeKernel& k;
+    explicit Ipvs(FakeKernel& kk) : k(kk) {}
+    kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kernel::ipvs::Op>& list,
+                                                      bool tolerant) override {
+      for (const auto& op : list) k.journal.push_back("ipvs." + op.toString());
+      return FakeIpvs::apply(list, tolerant);
+    }
+    kernel::Status startSyncDaemon(const kernel::ipvs::SyncDaemon& d) override {
+      k.journal.push_back(d.role == kernel::ipvs::SyncRole::Master ? "ipvs.sync master"
+                                                                   : "ipvs.sync backup");
+      return FakeIpvs::startSyncDaemon(d);
+    }
+  };
+
   std::optional<std::chrono::milliseconds> lastArm;
   std::optional<std::chrono::nanoseconds> lastArmDeadline;  // CLOCK_REALTIME ns
   Vips vips{*this};
   Fence fence{*this};
   Links linkPort{*this};
   Announcer announcer{*this};
+  Ipvs ipvsPort{*this};
 
   FakeKernel() {
     kernel::LinkInfo eth;
@@ -131,7 +149,7 @@ struct FakeKernel {
     links["eth0"] = eth;
   }
   KernelPorts ports(bool withFence = true) {
-    return KernelPorts{&vips, withFence ? &fence : nullptr, &linkPort, &announcer};
+    return KernelPorts{&vips, withFence ? &fence : nullptr, &linkPort, &announcer, &ipvsPort};
   }
   // Journal entries starting with `prefix`.
   std::vector<std::string> calls(const std::string& prefix) const {

@@ -1,0 +1,183 @@
+// The load balancer following the lease: desired table from the pools of the virtual servers
+// whose lease is held (or all, when warm), reconciled into IPVS; the sync daemon's role.
+#include "server/ipvs/balancer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+namespace quorate::server::ipvs {
+
+namespace kipvs = kernel::ipvs;
+
+Balancer::Balancer(const IpvsConfig& config, std::vector<std::size_t> leaseOf,
+                   std::size_t syncLease, kipvs::Ipvs& ipvs)
+    : config_(config),
+      leaseOf_(std::move(leaseOf)),
+      syncLease_(syncLease),
+      ipvs_(ipvs),
+      reconciler_(ipvs) {
+  std::size_t leases = syncLease_ + 1;
+  for (std::size_t l : leaseOf_) leases = std::max(leases, l + 1);
+  activeLeases_.assign(leases, false);
+  // Until health checks exist for a real server, nothing drives it: it is alive.
+  for (const auto& vs : config_.virtualServers) {
+    pools_.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
+  }
+}
+
+bool Balancer::active(std::size_t lease) const {
+  return lease < activeLeases_.size() && activeLeases_[lease];
+}
+
+bool Balancer::wanted(std::size_t vs) const {
+  return config_.standby == StandbyMode::kWarm || active(leaseOf_.at(vs));
+}
+
+std::vector<DesiredService> Balancer::desired() const {
+  std::vector<DesiredService> out;
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    if (wanted(i)) out.push_back(pools_[i].desired());
+  }
+  return out;
+}
+
+void Balancer::reconcile(const char* why, bool readKernel) {
+  auto r = readKernel ? reconciler_.sync(desired()) : reconciler_.update(desired());
+  if (!r) {
+    spdlog::error("ipvs ({}): {}", why, r.status().message());
+    return;
+  }
+  for (const auto& e : r->errors) spdlog::error("ipvs ({}): {}", why, e);
+  if (r->planned > 0) {
+    spdlog::info("ipvs ({}): {} changes applied, {} failed", why, r->applied, r->failed);
+  }
+}
+
+kernel::Status Balancer::start() {
+  // Everything configured counts as ours: a killed run's services are removed (or, warm,
+  // brought to the desired state) before any lease is held.
+  std::vector<kipvs::ServiceKey> keys;
+  for (const auto& p : pools_) keys.push_back(p.config().service.key);
+  reconciler_.adopt(keys);
+  auto first = reconciler_.sync(desired());
+  if (!first) return first.status();
+  if (!first->errors.empty()) return kernel::Status::fail(EIO, first->errors.front());
+  if (config_.sync) {
+    // Whatever daemons an earlier run left go; this director starts as a backup.
+    (void)ipvs_.stopSyncDaemon(kipvs::SyncRole::Master);
+    (void)ipvs_.stopSyncDaemon(kipvs::SyncRole::Backup);
+    syncRole_.reset();
+    syncRole(kipvs::SyncRole::Backup);
+  }
+  spdlog::info("ipvs: {} virtual servers, standby {}{}", pools_.size(),
+               config_.standby == StandbyMode::kWarm ? "warm" : "removes them",
+               config_.sync ? ", sync daemon on " + config_.sync->interface : "");
+  return kernel::Status::ok();
+}
+
+void Balancer::syncRole(std::optional<kipvs::SyncRole> role) {
+  if (!config_.sync || syncRole_ == role) return;
+  if (syncRole_) {
+    if (auto s = ipvs_.stopSyncDaemon(*syncRole_); !s && s.err() != ESRCH) {
+      spdlog::warn("ipvs: {}", s.message());
+    }
+  }
+  syncRole_.reset();
+  if (!role) return;
+  if (auto s = ipvs_.startSyncDaemon(config_.sync->daemon(*role)); !s) {
+    spdlog::error("ipvs: {}", s.message());
+    return;
+  }
+  syncRole_ = role;
+  spdlog::info("ipvs: sync daemon {} on {}, sync id {}",
+               *role == kipvs::SyncRole::Master ? "master" : "backup", config_.sync->interface,
+               config_.sync->syncId);
+}
+
+void Balancer::activate(std::size_t lease) {
+  if (lease >= activeLeases_.size() || activeLeases_[lease]) return;
+  activeLeases_[lease] = true;
+  bool any = std::find(leaseOf_.begin(), leaseOf_.end(), lease) != leaseOf_.end();
+  if (any && config_.standby == StandbyMode::kRemove) reconcile("lease acquired", false);
+  if (lease == syncLease_) syncRole(kipvs::SyncRole::Master);
+}
+
+void Balancer::deactivate(std::size_t lease) {
+  if (lease >= activeLeases_.size() || !activeLeases_[lease]) return;
+  activeLeases_[lease] = false;
+  bool any = std::find(leaseOf_.begin(), leaseOf_.end(), lease) != leaseOf_.end();
+  if (any && config_.standby == StandbyMode::kRemove) reconcile("lease lost", false);
+  if (lease == syncLease_) syncRole(kipvs::SyncRole::Backup);
+}
+
+std::vector<PoolEvent> Balancer::setAlive(std::size_t vs, std::size_t rs, bool alive,
+                                          const std::string& reason) {
+  auto events = pools_.at(vs).setAlive(rs, alive, reason);
+  for (const auto& e : events) spdlog::info("ipvs: {}", e.toString());
+  if (!events.empty() && wanted(vs)) reconcile("health", false);
+  return events;
+}
+
+kernel::Status Balancer::resync() {
+  auto r = reconciler_.sync(desired());
+  if (!r) return r.status();
+  for (const auto& e : r->errors) spdlog::error("ipvs (resync): {}", e);
+  if (r->applied > 0) spdlog::warn("ipvs (resync): repaired {} differences", r->applied);
+  if (auto table = ipvs_.dump()) lastRead_ = std::move(table).value();
+  return kernel::Status::ok();
+}
+
+void Balancer::stop() {
+  std::fill(activeLeases_.begin(), activeLeases_.end(), false);
+  auto r = reconciler_.withdraw();
+  if (!r) spdlog::error("ipvs (stop): {}", r.status().message());
+  syncRole(std::nullopt);
+}
+
+std::vector<VirtualServerView> Balancer::view() const {
+  std::vector<VirtualServerView> out;
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    const Pool& p = pools_[i];
+    const auto& key = p.config().service.key;
+    VirtualServerView v;
+    v.name = p.config().name;
+    v.lease = leaseOf_[i];
+    v.service = p.config().service.toString();
+    v.programmed = wanted(i);
+    v.quorumUp = p.quorumUp();
+    v.aliveWeight = p.aliveWeight();
+    v.lastError = reconciler_.lastError(key);
+    const kipvs::ServiceState* read = nullptr;
+    for (const auto& s : lastRead_) {
+      if (normalized(s.service.key) == normalized(key)) read = &s;
+    }
+    if (read) v.stats = read->stats;
+    auto add = [&](const kipvs::Destination& d, bool alive, bool sorry) {
+      RealServerView r;
+      r.endpoint = d.endpoint();
+      r.weight = d.weight;
+      r.alive = alive;
+      r.sorry = sorry;
+      r.installed = v.programmed && reconciler_.installed(key, d.address, d.port);
+      if (read) {
+        for (const auto& ds : read->destinations) {
+          if (ds.dest.address == d.address && ds.dest.port == d.port) {
+            r.activeConnections = ds.activeConnections;
+            r.inactiveConnections = ds.inactiveConnections;
+            r.stats = ds.stats;
+          }
+        }
+      }
+      v.realServers.push_back(std::move(r));
+    };
+    for (const auto& rs : p.realServers()) add(rs.config.dest, rs.alive, false);
+    if (p.config().sorryServer) add(*p.config().sorryServer, !p.quorumUp(), true);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace quorate::server::ipvs

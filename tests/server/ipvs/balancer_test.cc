@@ -1,0 +1,188 @@
+// The load balancer following the lease, against an in-memory IPVS: the holder's table, the
+// standby's (removed or warm), leftovers of a killed run, the sync daemon's role, and health.
+#include "server/ipvs/balancer.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/server/ipvs/fake_ipvs.h"
+
+namespace quorate::server::ipvs {
+namespace {
+
+namespace kipvs = kernel::ipvs;
+using testing::FakeIpvs;
+
+kernel::IpAddress ip(const std::string& s) { return *kernel::IpAddress::parse(s); }
+
+kipvs::Destination dest(const std::string& address) {
+  kipvs::Destination d;
+  d.address = ip(address);
+  d.port = 80;
+  return d;
+}
+
+VirtualServerConfig vs(const std::string& name, const std::string& vip,
+                       std::vector<std::string> servers) {
+  VirtualServerConfig c;
+  c.name = name;
+  c.service.key = kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip(vip), 80);
+  for (const auto& s : servers) c.realServers.push_back({dest(s), false, false});
+  return c;
+}
+
+// Two virtual servers on lease 0 and one on lease 1 (active/active, say).
+IpvsConfig twoLeases() {
+  IpvsConfig c;
+  c.virtualServers = {vs("web", "198.18.0.10", {"198.18.0.21", "198.18.0.22"}),
+                      vs("api", "198.18.0.11", {"198.18.0.23"}),
+                      vs("dns", "198.18.0.12", {"198.18.0.24"})};
+  return c;
+}
+
+class BalancerTest : public ::testing::Test {
+ protected:
+  void make(IpvsConfig c) {
+    config = std::move(c);
+    balancer = std::make_unique<Balancer>(config, std::vector<std::size_t>{0, 0, 1}, 0, kernel);
+  }
+  bool has(const std::string& vip) const {
+    return kernel.table.count(kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip(vip), 80)) > 0;
+  }
+
+  FakeIpvs kernel;
+  IpvsConfig config;
+  std::unique_ptr<Balancer> balancer;
+};
+
+TEST_F(BalancerTest, TheStandbyHasNoTableAndTheHolderGetsItsLeasesServices) {
+  make(twoLeases());
+  ASSERT_TRUE(balancer->start().isOk());
+  EXPECT_TRUE(kernel.table.empty());
+  balancer->activate(0);
+  EXPECT_TRUE(has("198.18.0.10"));
+  EXPECT_TRUE(has("198.18.0.11"));
+  EXPECT_FALSE(has("198.18.0.12"));  // lease 1 is someone else's
+  EXPECT_EQ(kernel.destinationCount(), 3u);
+  balancer->activate(1);
+  EXPECT_TRUE(has("198.18.0.12"));
+  balancer->deactivate(0);
+  EXPECT_FALSE(has("198.18.0.10"));
+  EXPECT_FALSE(has("198.18.0.11"));
+  EXPECT_TRUE(has("198.18.0.12"));
+  auto views = balancer->view();
+  ASSERT_EQ(views.size(), 3u);
+  EXPECT_FALSE(views[0].programmed);
+  EXPECT_TRUE(views[2].programmed);
+  EXPECT_TRUE(views[2].realServers[0].installed);
+  EXPECT_FALSE(views[0].realServers[0].installed);
+}
+
+TEST_F(BalancerTest, ActivationIsIdempotentAndCheap) {
+  make(twoLeases());
+  ASSERT_TRUE(balancer->start().isOk());
+  balancer->activate(0);
+  kernel.resetCounters();
+  balancer->activate(0);  // every renewal calls it
+  EXPECT_EQ(kernel.ops, 0);
+  EXPECT_EQ(kernel.dumps, 0);
+  balancer->deactivate(1);  // never held
+  EXPECT_EQ(kernel.ops, 0);
+}
+
+TEST_F(BalancerTest, WarmStandbyKeepsEveryServiceProgrammed) {
+  IpvsConfig c = twoLeases();
+  c.standby = StandbyMode::kWarm;
+  make(c);
+  ASSERT_TRUE(balancer->start().isOk());
+  EXPECT_EQ(kernel.table.size(), 3u);
+  kernel.resetCounters();
+  balancer->activate(0);
+  balancer->deactivate(0);
+  EXPECT_EQ(kernel.ops, 0);  // a takeover changes nothing in IPVS
+  EXPECT_EQ(kernel.table.size(), 3u);
+  balancer->stop();  // but shutdown leaves nothing behind
+  EXPECT_TRUE(kernel.table.empty());
+}
+
+TEST_F(BalancerTest, StartRemovesWhatAKilledRunLeftButNotForeignServices) {
+  make(twoLeases());
+  kipvs::Service leftover;
+  leftover.key = kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip("198.18.0.10"), 80);
+  kernel.put(leftover, {dest("198.18.0.29")});
+  kipvs::Service foreign;
+  foreign.key = kipvs::ServiceKey::inet(kipvs::Protocol::Udp, ip("198.18.0.10"), 53);
+  kernel.put(foreign, {dest("198.18.0.30")});
+  ASSERT_TRUE(balancer->start().isOk());
+  EXPECT_FALSE(has("198.18.0.10"));
+  EXPECT_EQ(kernel.table.count(foreign.key), 1u);
+  // On claim the service comes back as configured, not as the leftover had it.
+  balancer->activate(0);
+  EXPECT_EQ(kernel.find(leftover.key, ip("198.18.0.29"), 80), nullptr);
+  EXPECT_NE(kernel.find(leftover.key, ip("198.18.0.21"), 80), nullptr);
+}
+
+TEST_F(BalancerTest, NoIpvsMeansTheDirectorCannotStart) {
+  make(twoLeases());
+  kernel.failNextDump = ENOENT;
+  auto s = balancer->start();
+  EXPECT_FALSE(s.isOk());
+}
+
+TEST_F(BalancerTest, SyncDaemonIsMasterOnTheHolderAndBackupOnTheStandby) {
+  IpvsConfig c = twoLeases();
+  c.sync.emplace();
+  c.sync->interface = "eth0";
+  c.sync->syncId = 51;
+  make(c);
+  // A killed run's master daemon is stopped; the standby runs a backup.
+  kernel.daemons[kipvs::SyncRole::Master] = c.sync->daemon(kipvs::SyncRole::Master);
+  ASSERT_TRUE(balancer->start().isOk());
+  ASSERT_EQ(kernel.daemons.size(), 1u);
+  EXPECT_EQ(kernel.daemons.count(kipvs::SyncRole::Backup), 1u);
+  EXPECT_EQ(kernel.daemons.at(kipvs::SyncRole::Backup).syncId, 51u);
+  balancer->activate(1);  // not the lease the daemon follows
+  EXPECT_EQ(kernel.daemons.count(kipvs::SyncRole::Backup), 1u);
+  balancer->activate(0);
+  ASSERT_EQ(kernel.daemons.size(), 1u);
+  EXPECT_EQ(kernel.daemons.count(kipvs::SyncRole::Master), 1u);
+  EXPECT_EQ(kernel.daemons.at(kipvs::SyncRole::Master).interface, "eth0");
+  balancer->deactivate(0);
+  ASSERT_EQ(kernel.daemons.size(), 1u);
+  EXPECT_EQ(kernel.daemons.count(kipvs::SyncRole::Backup), 1u);
+  balancer->stop();
+  EXPECT_TRUE(kernel.daemons.empty());
+}
+
+TEST_F(BalancerTest, HealthChangesTheHoldersTableAtOnceAndTheStandbysNot) {
+  IpvsConfig c = twoLeases();
+  c.virtualServers[0].inhibitOnFailure = true;
+  for (auto& rs : c.virtualServers[0].realServers) rs.inhibitOnFailure = true;
+  make(c);
+  ASSERT_TRUE(balancer->start().isOk());
+  auto events = balancer->setAlive(0, 0, false, "connect timeout");  // standby: no table
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(kernel.table.empty());
+  balancer->activate(0);
+  const auto key = c.virtualServers[0].service.key;
+  EXPECT_EQ(kernel.find(key, ip("198.18.0.21"), 80)->weight, 0);  // quiescent
+  balancer->setAlive(0, 0, true, "HTTP 200");
+  EXPECT_EQ(kernel.find(key, ip("198.18.0.21"), 80)->weight, 1);
+  EXPECT_TRUE(balancer->setAlive(0, 0, true, "again").empty());  // no change, no event
+}
+
+TEST_F(BalancerTest, ResyncRepairsDriftAndFillsTheCounters) {
+  make(twoLeases());
+  ASSERT_TRUE(balancer->start().isOk());
+  balancer->activate(0);
+  kernel.table.erase(
+      kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip("198.18.0.11"), 80));  // ipvsadm -D
+  ASSERT_TRUE(balancer->resync().isOk());
+  EXPECT_TRUE(has("198.18.0.11"));
+}
+
+}  // namespace
+}  // namespace quorate::server::ipvs
