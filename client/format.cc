@@ -173,6 +173,39 @@ nlohmann::json statusToJson(const StatusReply& reply) {
         {"eligible", l.eligible()},
     });
   }
+  nlohmann::json virtualServers = nlohmann::json::array();
+  for (const auto& v : reply.virtual_servers()) {
+    nlohmann::json servers = nlohmann::json::array();
+    for (const auto& rs : v.real_servers()) {
+      servers.push_back({
+          {"endpoint", rs.endpoint()},
+          {"weight", rs.weight()},
+          {"alive", rs.alive()},
+          {"installed", rs.installed()},
+          {"sorry", rs.sorry()},
+          {"active_connections", rs.active_connections()},
+          {"inactive_connections", rs.inactive_connections()},
+          {"connections", rs.connections()},
+          {"in_bytes", rs.in_bytes()},
+          {"out_bytes", rs.out_bytes()},
+          {"cps", rs.cps()},
+      });
+    }
+    virtualServers.push_back({
+        {"name", v.name()},
+        {"lease", v.lease()},
+        {"service", v.service()},
+        {"programmed", v.programmed()},
+        {"quorum_up", v.quorum_up()},
+        {"alive_weight", v.alive_weight()},
+        {"last_error", stringOrNull(v.last_error())},
+        {"connections", v.connections()},
+        {"in_bytes", v.in_bytes()},
+        {"out_bytes", v.out_bytes()},
+        {"cps", v.cps()},
+        {"real_servers", std::move(servers)},
+    });
+  }
   // Directors that report leases also report health; older ones send neither.
   nlohmann::json healthy =
       reply.leases_size() > 0 ? nlohmann::json(reply.healthy()) : nlohmann::json(nullptr);
@@ -190,6 +223,7 @@ nlohmann::json statusToJson(const StatusReply& reply) {
       {"leases", std::move(leases)},
       {"healthy", std::move(healthy)},
       {"health_problems", stringArray(reply.health_problems())},
+      {"virtual_servers", std::move(virtualServers)},
   };
 }
 
@@ -236,6 +270,25 @@ std::string formatStatus(const StatusReply& reply) {
            leaseVipsText(l)});
     }
     writeTable(out, {"LEASE", "ROLE", "HOLDER", "EPOCH", "LEFT", "VIPS"}, leases);
+  }
+  if (reply.virtual_servers_size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& v : reply.virtual_servers()) {
+      std::string state = v.programmed() ? "in IPVS" : "not here";
+      if (v.programmed() && !v.quorum_up()) state += ", no quorum";
+      if (!v.last_error().empty()) state += ", error: " + v.last_error();
+      rows.push_back({v.name() + " (" + v.lease() + ")", v.service(), state, "", ""});
+      for (const auto& rs : v.real_servers()) {
+        std::string health = rs.sorry() ? (rs.alive() ? "sorry, in use" : "sorry, idle")
+                                        : (rs.alive() ? "alive" : "dead");
+        if (v.programmed()) health += rs.installed() ? ", installed" : ", not installed";
+        rows.push_back({"", "  -> " + rs.endpoint() + " w" + std::to_string(rs.weight()), health,
+                        std::to_string(rs.active_connections()) + "/" +
+                            std::to_string(rs.inactive_connections()),
+                        std::to_string(rs.connections())});
+      }
+    }
+    writeTable(out, {"VIRTUAL SERVER", "SERVICE", "STATE", "ACT/INACT", "CONNS"}, rows);
   }
 
   std::vector<std::vector<std::string>> nodes;

@@ -515,6 +515,36 @@ v1::StatusReply Director::buildStatus(Time now) const {
   r.set_epoch(first.epoch());
   r.set_lease_remaining_ms(first.lease_remaining_ms());
   r.set_preferred(first.preferred());
+  if (dataPlane_ && dataPlane_->balancer()) {
+    for (const auto& v : dataPlane_->balancer()->view()) {
+      auto* vs = r.add_virtual_servers();
+      vs->set_name(v.name);
+      vs->set_lease(leases_.at(v.lease).cfg->name);
+      vs->set_service(v.service);
+      vs->set_programmed(v.programmed);
+      vs->set_quorum_up(v.quorumUp);
+      vs->set_alive_weight(v.aliveWeight);
+      if (v.lastError) vs->set_last_error(*v.lastError);
+      vs->set_connections(v.stats.connections);
+      vs->set_in_bytes(v.stats.inBytes);
+      vs->set_out_bytes(v.stats.outBytes);
+      vs->set_cps(v.stats.cps);
+      for (const auto& rs : v.realServers) {
+        auto* out = vs->add_real_servers();
+        out->set_endpoint(rs.endpoint);
+        out->set_weight(rs.weight);
+        out->set_alive(rs.alive);
+        out->set_installed(rs.installed);
+        out->set_sorry(rs.sorry);
+        out->set_active_connections(rs.activeConnections);
+        out->set_inactive_connections(rs.inactiveConnections);
+        out->set_connections(rs.stats.connections);
+        out->set_in_bytes(rs.stats.inBytes);
+        out->set_out_bytes(rs.stats.outBytes);
+        out->set_cps(rs.stats.cps);
+      }
+    }
+  }
   r.set_healthy(health_->healthy());
   for (const auto& p : health_->problems()) r.add_health_problems(p);
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {

@@ -94,7 +94,68 @@ TEST(StatusToJson, HasEveryField) {
   EXPECT_EQ(j["leases"], nlohmann::json::array());
   EXPECT_TRUE(j["healthy"].is_null());
   EXPECT_EQ(j["health_problems"], nlohmann::json::array());
-  EXPECT_EQ(j.size(), 13u) << j.dump();
+  EXPECT_EQ(j["virtual_servers"], nlohmann::json::array());
+  EXPECT_EQ(j.size(), 14u) << j.dump();
+}
+
+// A virtual server with a real server alive and installed, one quiescent, and an idle sorry
+// server.
+StatusReply virtualServerReply() {
+  StatusReply r = demoReply();
+  addLease(&r, "web", "holder", "alpha", 7, 1433)->add_vips("198.18.0.10/24 dev eth0");
+  r.set_healthy(true);
+  auto* vs = r.add_virtual_servers();
+  vs->set_name("http");
+  vs->set_lease("web");
+  vs->set_service("tcp 198.18.0.10:80 wlc");
+  vs->set_programmed(true);
+  vs->set_quorum_up(true);
+  vs->set_alive_weight(2);
+  vs->set_connections(12);
+  auto* a = vs->add_real_servers();
+  a->set_endpoint("198.18.0.21:80");
+  a->set_weight(2);
+  a->set_alive(true);
+  a->set_installed(true);
+  a->set_active_connections(3);
+  a->set_inactive_connections(1);
+  a->set_connections(12);
+  auto* b = vs->add_real_servers();
+  b->set_endpoint("198.18.0.22:80");
+  b->set_weight(1);
+  b->set_installed(true);
+  auto* sorry = vs->add_real_servers();
+  sorry->set_endpoint("198.18.0.30:80");
+  sorry->set_weight(1);
+  sorry->set_sorry(true);
+  return r;
+}
+
+TEST(StatusToJson, VirtualServers) {
+  const nlohmann::json j = statusToJson(virtualServerReply());
+  ASSERT_EQ(j["virtual_servers"].size(), 1u);
+  const auto& vs = j["virtual_servers"][0];
+  EXPECT_EQ(vs["name"], "http");
+  EXPECT_EQ(vs["lease"], "web");
+  EXPECT_EQ(vs["programmed"], true);
+  EXPECT_TRUE(vs["last_error"].is_null());
+  ASSERT_EQ(vs["real_servers"].size(), 3u);
+  EXPECT_EQ(vs["real_servers"][0], nlohmann::json::parse(R"({"endpoint":"198.18.0.21:80",
+      "weight":2,"alive":true,"installed":true,"sorry":false,"active_connections":3,
+      "inactive_connections":1,"connections":12,"in_bytes":0,"out_bytes":0,"cps":0})"));
+  EXPECT_EQ(vs["real_servers"][2]["sorry"], true);
+}
+
+TEST(FormatStatus, VirtualServersTable) {
+  const std::string text = formatStatus(virtualServerReply());
+  EXPECT_NE(text.find("VIRTUAL SERVER"), std::string::npos) << text;
+  EXPECT_NE(text.find("http (web)"), std::string::npos) << text;
+  EXPECT_NE(text.find("in IPVS"), std::string::npos) << text;
+  EXPECT_NE(text.find("-> 198.18.0.21:80 w2"), std::string::npos) << text;
+  EXPECT_NE(text.find("alive, installed"), std::string::npos) << text;
+  EXPECT_NE(text.find("3/1"), std::string::npos) << text;
+  EXPECT_NE(text.find("dead, installed"), std::string::npos) << text;
+  EXPECT_NE(text.find("sorry, idle"), std::string::npos) << text;
 }
 
 TEST(StatusToJson, LeasesAndHealth) {
