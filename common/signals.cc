@@ -16,12 +16,22 @@ sigset_t stopSet() {
 
 void blockStopSignals() {
   sigset_t s = stopSet();
+  sigaddset(&s, SIGHUP);  // taken by waitForSignal, never the default (terminate)
   pthread_sigmask(SIG_BLOCK, &s, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
 
 int waitForStopSignal() {
   sigset_t s = stopSet();
+  int sig = 0;
+  while (sigwait(&s, &sig) != 0) {
+  }
+  return sig;
+}
+
+int waitForSignal() {
+  sigset_t s = stopSet();
+  sigaddset(&s, SIGHUP);
   int sig = 0;
   while (sigwait(&s, &sig) != 0) {
   }

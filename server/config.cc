@@ -1,6 +1,8 @@
 // The director's configuration file (quorate-director --config FILE), parsed and checked.
 #include "server/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -410,6 +412,25 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     if (!c.virtualServerLease.empty()) c.syncLease = c.virtualServerLease.front();
     return c;
   });
+}
+
+bool sameExceptVirtualServers(const std::string& a, const std::string& b) {
+  auto rest = [](const std::string& text) -> std::optional<std::string> {
+    try {
+      YAML::Node n = YAML::Load(text);
+      if (!n.IsMap()) return std::nullopt;
+      n.remove("virtual_servers");
+      n.remove("ipvs");
+      YAML::Emitter out;
+      out << n;
+      return std::string(out.c_str());
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  const auto x = rest(a);
+  const auto y = rest(b);
+  return x && y && *x == *y;
 }
 
 DirectorConfig loadDirectorConfig(const std::string& path) {

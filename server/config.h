@@ -112,6 +112,10 @@ struct DirectorConfig {
 // Reads and parses `path`. Throws quorate::ConfigError, with file, line and key, on any problem.
 DirectorConfig loadDirectorConfig(const std::string& path);
 
+// Whether two director config texts differ only in `virtual_servers` and `ipvs` (what a
+// SIGHUP reload may change). Texts that do not parse as YAML mappings are never the same.
+bool sameExceptVirtualServers(const std::string& a, const std::string& b);
+
 // Parses `text` as if read from `path` (used in messages; relative paths in the file are
 // resolved against its directory). Throws quorate::ConfigError.
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path);

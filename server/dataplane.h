@@ -67,6 +67,7 @@ class DataPlane {
   void resyncIpvs();
   // The virtual servers (null without any).
   const ipvs::Balancer* balancer() const { return balancer_.get(); }
+  ipvs::Balancer* balancer() { return balancer_.get(); }
 
   bool claimed(std::size_t index) const { return leases_.at(index).claimed; }
   std::vector<kernel::Vip> vipsOf(std::size_t index) const;

@@ -242,6 +242,29 @@ std::optional<std::string> Director::start() {
   return std::nullopt;
 }
 
+std::string Director::reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise) {
+  if (!sameOtherwise) {
+    return "reload refused: only virtual_servers and ipvs can change without a restart";
+  }
+  if (!dataPlane_ || !dataPlane_->balancer()) {
+    if (next.ipvs.virtualServers.empty()) return "reload: no virtual servers, nothing to do";
+    return "reload refused: this director started without virtual servers; restart it to add "
+           "them";
+  }
+  if (next.ipvs.virtualServers.empty()) {
+    return "reload refused: removing every virtual server needs a restart";
+  }
+  std::promise<std::string> done;
+  asio::post(io_, [&] {
+    config_.ipvs = next.ipvs;
+    config_.virtualServerLease = next.virtualServerLease;
+    config_.syncLease = next.syncLease;
+    done.set_value("reload: " + dataPlane_->balancer()->reload(next.ipvs, next.virtualServerLease,
+                                                               next.syncLease));
+  });
+  return done.get_future().get();
+}
+
 void Director::scheduleIpvsResync() {
   dataPlane_->resyncIpvs();
   ipvsTimer_.expires_after(config_.ipvs.resyncInterval);

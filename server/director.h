@@ -41,6 +41,11 @@ class Director {
   std::optional<std::string> start();
   // Planned stop: a holder hands over to its peer first (bounded wait), then stops.
   void stop();
+  // SIGHUP: takes the virtual servers and IPVS settings of `next` (only their difference
+  // reaches the kernel). Everything else in `next` must equal the running configuration's,
+  // which needs a restart to change; `sameOtherwise` says whether it does (the caller
+  // compares the files). Returns what was done, or an error text (nothing changed then).
+  std::string reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise);
   int boundPort() const { return boundPort_; }
 
   // Entry points for the gRPC services; each completes through its callback,

@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "common/config_error.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "common/state_file.h"
+#include "common/yaml_config.h"
 #include "server/config.h"
 #include "server/director.h"
 
@@ -26,8 +28,10 @@ int main(int argc, char** argv) {
   }
 
   server::DirectorConfig config;
+  std::string configText;
   try {
-    config = server::loadDirectorConfig(configPath);
+    configText = quorate::config::readConfigFile(configPath);
+    config = server::parseDirectorConfig(configText, configPath);
   } catch (const ConfigError& e) {
     std::cerr << "quorate-director: " << e.what() << "\n";
     return 2;
@@ -60,7 +64,20 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", *err);
     return 1;
   }
-  const int sig = waitForStopSignal();
+  int sig = 0;
+  while ((sig = waitForSignal()) == SIGHUP) {
+    // Reload: a bad file changes nothing; only virtual servers and IPVS settings may change.
+    try {
+      std::string text = quorate::config::readConfigFile(configPath);
+      const auto next = server::parseDirectorConfig(text, configPath);
+      const std::string outcome =
+          director->reloadVirtualServers(next, server::sameExceptVirtualServers(configText, text));
+      spdlog::info("SIGHUP: {}", outcome);
+      if (outcome.rfind("reload:", 0) == 0) configText = std::move(text);
+    } catch (const ConfigError& e) {
+      spdlog::error("SIGHUP: reload refused, running configuration kept: {}", e.what());
+    }
+  }
   spdlog::info("signal {}: handing over and shutting down", sig);
   director->stop();
   return 0;

@@ -12,9 +12,9 @@ namespace quorate::server::ipvs {
 
 namespace kipvs = kernel::ipvs;
 
-Balancer::Balancer(const IpvsConfig& config, std::vector<std::size_t> leaseOf,
-                   std::size_t syncLease, kipvs::Ipvs& ipvs)
-    : config_(config),
+Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
+                   kipvs::Ipvs& ipvs)
+    : config_(std::move(config)),
       leaseOf_(std::move(leaseOf)),
       syncLease_(syncLease),
       ipvs_(ipvs),
@@ -26,6 +26,49 @@ Balancer::Balancer(const IpvsConfig& config, std::vector<std::size_t> leaseOf,
   for (const auto& vs : config_.virtualServers) {
     pools_.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
   }
+}
+
+std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf,
+                             std::size_t syncLease) {
+  std::vector<Pool> pools;
+  std::size_t kept = 0;
+  for (const auto& vs : config.virtualServers) {
+    pools.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
+    Pool& fresh = pools.back();
+    for (const auto& old : pools_) {
+      if (old.config().name != vs.name) continue;
+      for (const auto& rs : old.realServers()) {
+        if (auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port)) {
+          (void)fresh.setAlive(*i, rs.alive, "kept across reload");
+          ++kept;
+        }
+      }
+    }
+  }
+  const bool syncChanged = config.sync.has_value() != config_.sync.has_value() ||
+                           (config.sync && config_.sync &&
+                            config.sync->daemon(kipvs::SyncRole::Master) !=
+                                config_.sync->daemon(kipvs::SyncRole::Master));
+  if (syncChanged) syncRole(std::nullopt);  // stopped under the old settings
+  std::vector<bool> held = activeLeases_;
+  config_ = std::move(config);
+  leaseOf_ = std::move(leaseOf);
+  syncLease_ = syncLease;
+  pools_ = std::move(pools);
+  std::size_t leases = std::max(held.size(), syncLease_ + 1);
+  for (std::size_t l : leaseOf_) leases = std::max(leases, l + 1);
+  held.resize(leases, false);
+  activeLeases_ = std::move(held);
+  if (syncChanged && config_.sync) {
+    syncRole(active(syncLease_) ? kipvs::SyncRole::Master : kipvs::SyncRole::Backup);
+  }
+  auto r = reconciler_.update(desired());
+  std::string summary = std::to_string(pools_.size()) + " virtual servers, " +
+                        std::to_string(kept) + " real servers kept their health";
+  if (!r) return summary + "; IPVS: " + r.status().message();
+  for (const auto& e : r->errors) spdlog::error("ipvs (reload): {}", e);
+  return summary + "; " + std::to_string(r->applied) + " IPVS changes applied, " +
+         std::to_string(r->failed) + " failed";
 }
 
 bool Balancer::active(std::size_t lease) const {

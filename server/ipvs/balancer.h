@@ -45,7 +45,7 @@ class Balancer {
  public:
   // `leaseOf[i]` is the index of the lease virtual server i follows; the sync daemon (if
   // configured) follows the lease of `syncLease`.
-  Balancer(const IpvsConfig& config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
+  Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
            kernel::ipvs::Ipvs& ipvs);
 
   // Start-up, before any lease is held: the configured services a killed earlier run may have
@@ -67,6 +67,11 @@ class Balancer {
   kernel::Status resync();
   // Shutdown: removes every service this director owns and stops its sync daemon.
   void stop();
+  // A new set of virtual servers (SIGHUP): only the difference reaches the kernel, so every
+  // unchanged entry keeps its connections and counters. A real server that stays (same
+  // virtual server name and endpoint) keeps its health; a removed virtual server is deleted;
+  // a changed sync daemon restarts in its current role. Returns a one-line summary.
+  std::string reload(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease);
 
   bool active(std::size_t lease) const;
   std::vector<VirtualServerView> view() const;
@@ -78,7 +83,7 @@ class Balancer {
   void reconcile(const char* why, bool readKernel);
   void syncRole(std::optional<kernel::ipvs::SyncRole> role);
 
-  const IpvsConfig& config_;
+  IpvsConfig config_;
   std::vector<std::size_t> leaseOf_;
   std::size_t syncLease_;
   kernel::ipvs::Ipvs& ipvs_;

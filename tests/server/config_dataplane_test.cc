@@ -189,5 +189,58 @@ INSTANTIATE_TEST_SUITE_P(Table, DataPlaneBadInput, ::testing::ValuesIn(kBad),
                            return std::string(p.param.name);
                          });
 
+// Virtual servers follow the lease of their instance (its sync group's when grouped).
+TEST(DirectorConfigDataPlane, VirtualServersFollowTheirInstancesLease) {
+  const auto c = parse(
+      "instances:\n"
+      "  - {name: web, vips: [{address: 198.18.0.10/24, device: eth0}]}\n"
+      "  - {name: dns, vips: [{address: 198.18.0.53/24, device: eth0}]}\n"
+      "  - {name: ntp, vips: [{address: 198.18.0.123/24, device: eth0}]}\n"
+      "sync_groups: [{name: infra, instances: [dns, ntp]}]\n"
+      "virtual_servers:\n"
+      "  - {name: http, instance: web, address: 198.18.0.10, port: 80,\n"
+      "     real_servers: [{address: 198.18.0.21}]}\n"
+      "  - {name: time, instance: ntp, protocol: udp, address: 198.18.0.123, port: 123,\n"
+      "     real_servers: [{address: 198.18.0.22}]}\n"
+      "ipvs: {standby: warm, sync_daemon: {interface: eth0, sync_id: 9}}\n");
+  ASSERT_EQ(c.ipvs.virtualServers.size(), 2u);
+  ASSERT_EQ(c.leases.size(), 2u);
+  EXPECT_EQ(c.leases[c.virtualServerLease[0]].name, "web");
+  EXPECT_EQ(c.leases[c.virtualServerLease[1]].name, "infra");
+  EXPECT_EQ(c.syncLease, c.virtualServerLease[0]);
+  EXPECT_EQ(c.ipvs.standby, ipvs::StandbyMode::kWarm);
+  EXPECT_TRUE(c.hasDataPlane());
+}
+
+TEST(DirectorConfigDataPlane, AVirtualServerNamingNoInstanceIsAnErrorWithItsLine) {
+  const std::string e = errorOf(
+      "instances:\n"
+      "  - {name: web, vips: [{address: 198.18.0.10/24, device: eth0}]}\n"
+      "virtual_servers:\n"
+      "  - name: http\n"
+      "    instance: nope\n"
+      "    address: 198.18.0.10\n"
+      "    port: 80\n"
+      "    real_servers: [{address: 198.18.0.21}]\n");
+  EXPECT_THAT(e, HasSubstr("a.yaml:13:"));
+  EXPECT_THAT(e, HasSubstr("nope"));
+}
+
+TEST(DirectorConfigDataPlane, ReloadMayChangeOnlyVirtualServersAndIpvs) {
+  const std::string base = std::string(kHead) +
+                           "virtual_servers:\n"
+                           "  - {name: http, address: 198.18.0.10, port: 80,\n"
+                           "     real_servers: [{address: 198.18.0.21}]}\n";
+  std::string weights = base;
+  weights.replace(weights.find("198.18.0.21}"), 12, "198.18.0.21, weight: 3}");
+  EXPECT_TRUE(sameExceptVirtualServers(base, weights));
+  EXPECT_TRUE(sameExceptVirtualServers(base, base + "ipvs: {standby: warm}\n"));
+  std::string other = base;
+  other.replace(other.find("preferred: a"), 12, "preferred: b");
+  EXPECT_FALSE(sameExceptVirtualServers(base, other));
+  EXPECT_FALSE(sameExceptVirtualServers(base, "[not, a, mapping]"));
+  EXPECT_FALSE(sameExceptVirtualServers(base, "{unclosed"));
+}
+
 }  // namespace
 }  // namespace quorate::server

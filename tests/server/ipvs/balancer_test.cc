@@ -2,6 +2,7 @@
 // standby's (removed or warm), leftovers of a killed run, the sync daemon's role, and health.
 #include "server/ipvs/balancer.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -182,6 +183,46 @@ TEST_F(BalancerTest, ResyncRepairsDriftAndFillsTheCounters) {
       kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip("198.18.0.11"), 80));  // ipvsadm -D
   ASSERT_TRUE(balancer->resync().isOk());
   EXPECT_TRUE(has("198.18.0.11"));
+}
+
+TEST_F(BalancerTest, ReloadAppliesOnlyTheDifferenceAndKeepsHealth) {
+  IpvsConfig c = twoLeases();
+  for (auto& rs : c.virtualServers[0].realServers) rs.inhibitOnFailure = true;
+  make(c);
+  ASSERT_TRUE(balancer->start().isOk());
+  balancer->activate(0);
+  (void)balancer->setAlive(0, 1, false, "refused");  // 198.18.0.22 dead: weight 0
+  IpvsConfig next = c;
+  next.virtualServers[0].realServers[0].dest.weight = 4;       // one real server changes
+  next.virtualServers.erase(next.virtualServers.begin() + 1);  // "api" goes
+  kernel.resetCounters();
+  const std::string summary = balancer->reload(next, {0, 1}, 0);
+  EXPECT_NE(summary.find("2 IPVS changes applied, 0 failed"), std::string::npos) << summary;
+  EXPECT_THAT(kernel.journal, ::testing::UnorderedElementsAre(
+                                  "edit 198.18.0.21:80 dr weight 4 in tcp 198.18.0.10:80",
+                                  "delete service tcp 198.18.0.11:80"));
+  EXPECT_EQ(kernel.dumps, 0);
+  // The dead real server stayed dead (health kept), so still quiescent.
+  const auto key = c.virtualServers[0].service.key;
+  EXPECT_EQ(kernel.find(key, ip("198.18.0.22"), 80)->weight, 0);
+  EXPECT_FALSE(has("198.18.0.12"));  // "dns" follows lease 1, not held
+  balancer->activate(1);
+  EXPECT_TRUE(has("198.18.0.12"));
+}
+
+TEST_F(BalancerTest, ReloadRestartsAChangedSyncDaemonInItsRole) {
+  IpvsConfig c = twoLeases();
+  c.sync.emplace();
+  c.sync->interface = "eth0";
+  c.sync->syncId = 1;
+  make(c);
+  ASSERT_TRUE(balancer->start().isOk());
+  balancer->activate(0);
+  IpvsConfig next = c;
+  next.sync->syncId = 2;
+  (void)balancer->reload(next, {0, 0, 1}, 0);
+  ASSERT_EQ(kernel.daemons.size(), 1u);
+  EXPECT_EQ(kernel.daemons.at(kipvs::SyncRole::Master).syncId, 2u);
 }
 
 }  // namespace
