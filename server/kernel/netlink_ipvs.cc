@@ -2,6 +2,7 @@
 // values of ipvs_messages.h, sent and acknowledged on the socket directly so that a batch of
 // changes is pipelined (many requests per sendmsg, one ack each) rather than one round trip
 // per change.
+#include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <netlink/genl/ctrl.h>
@@ -9,7 +10,10 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +25,8 @@
 
 #include "server/kernel/ipvs.h"
 #include "server/kernel/ipvs_messages.h"
+
+extern char** environ;
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -143,11 +149,16 @@ class NetlinkIpvs final : public Ipvs {
       return Status::fail(EIO, what + ": generic netlink connect: " + nl_geterror(rc));
     }
     int id = genl_ctrl_resolve(sk, "IPVS");
+    if (id < 0 && !modprobeTried_) {
+      // As ipvsadm and keepalived do: the module may just not be loaded yet.
+      modprobeTried_ = true;
+      if (loadModule()) id = genl_ctrl_resolve(sk, "IPVS");
+    }
     if (id < 0) {
       nl_socket_free(sk);
       return Status::fail(ENOENT, what +
                                       ": no IPVS in this kernel (generic netlink family "
-                                      "\"IPVS\" not found; is the ip_vs module loaded?)");
+                                      "\"IPVS\" not found, and modprobe ip_vs did not help)");
     }
     int fd = nl_socket_get_fd(sk);
     int size = kReceiveBuffer;
@@ -165,6 +176,27 @@ class NetlinkIpvs final : public Ipvs {
   void close() {
     if (sk_ != nullptr) nl_socket_free(sk_);
     sk_ = nullptr;
+  }
+
+  // `modprobe ip_vs` (no shell; output discarded); true when it exited 0.
+  static bool loadModule() {
+    for (const char* path : {"/usr/sbin/modprobe", "/sbin/modprobe"}) {
+      if (::access(path, X_OK) != 0) continue;
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+      posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+      char* const argv[] = {const_cast<char*>(path), const_cast<char*>("ip_vs"), nullptr};
+      pid_t pid = 0;
+      int rc = posix_spawn(&pid, path, &fa, nullptr, argv, environ);
+      posix_spawn_file_actions_destroy(&fa);
+      if (rc != 0) return false;
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    return false;
   }
 
   // Drops the socket after a transport failure: unread replies may still sit in it.
@@ -278,6 +310,7 @@ class NetlinkIpvs final : public Ipvs {
   }
 
   nl_sock* sk_ = nullptr;
+  bool modprobeTried_ = false;
   std::uint16_t familyId_ = 0;
   std::uint32_t seq_ = 0;
   std::vector<std::uint8_t> buffer_;

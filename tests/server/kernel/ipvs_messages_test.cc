@@ -1,6 +1,6 @@
 // IPVS generic netlink messages against golden bytes (laid out by hand from the kernel's uapi
 // <linux/ip_vs.h> and ip_vs_ctl.c's parsers), round trips of every option, and malformed
-// replies. No root, no kernel.
+// replies. No root, no kernel; and the port's error on a kernel without IPVS.
 #include "server/kernel/ipvs_messages.h"
 
 #include <arpa/inet.h>
@@ -13,6 +13,8 @@
 #include <random>
 #include <span>
 #include <vector>
+
+#include "server/kernel/ipvs.h"
 
 namespace quorate::kernel::ipvs {
 namespace {
@@ -288,6 +290,25 @@ TEST(IpvsMessages, MalformedRepliesAreErrorsNotCrashes) {
     (void)msg::parseDaemon(junk);
     (void)msg::parseInfo(junk);
   }
+}
+
+}  // namespace
+}  // namespace quorate::kernel::ipvs
+
+namespace quorate::kernel::ipvs {
+namespace {
+
+// On a kernel without IPVS (the build machines), every call is a clear error, never a crash.
+TEST(IpvsPort, AKernelWithoutIpvsIsAClearError) {
+  auto port = makeNetlinkIpvs();
+  auto info = port->info();
+  if (info.isOk()) GTEST_SKIP() << "this kernel has IPVS";
+  EXPECT_EQ(info.status().err(), ENOENT);
+  EXPECT_NE(info.status().message().find("no IPVS in this kernel"), std::string::npos)
+      << info.status().message();
+  EXPECT_FALSE(port->dump().isOk());
+  EXPECT_FALSE(port->apply({}, true).isOk());
+  EXPECT_FALSE(port->stopSyncDaemon(SyncRole::Master).isOk());
 }
 
 }  // namespace
