@@ -2,6 +2,7 @@
 // desired one (keepalived's clear_diff_services, seesaw's configUpdate), as a pure function.
 #pragma once
 
+#include <map>
 #include <set>
 #include <vector>
 
@@ -33,5 +34,14 @@ kernel::ipvs::ServiceKey normalized(const kernel::ipvs::ServiceKey& k);
 std::vector<kernel::ipvs::Op> plan(const std::vector<DesiredService>& desired,
                                    const std::vector<kernel::ipvs::ServiceState>& actual,
                                    const std::set<kernel::ipvs::ServiceKey>& owned);
+
+// The kernel's table by normalized key, as the reconciler keeps its record of it.
+using Table = std::map<kernel::ipvs::ServiceKey, kernel::ipvs::ServiceState>;
+
+// The same plan against a table already indexed by key: no work for services not in `desired`
+// (beyond the deletions of `owned` keys), so planning a few changed services is cheap.
+std::vector<kernel::ipvs::Op> planAgainst(const std::vector<const DesiredService*>& desired,
+                                          const Table& actual,
+                                          const std::set<kernel::ipvs::ServiceKey>& owned);
 
 }  // namespace quorate::server::ipvs

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <utility>
 
 namespace quorate::server::ipvs {
@@ -18,6 +19,20 @@ bool isDestinationOp(kipvs::Op::Kind k) {
 // A failed op's message, naming the op when the implementation did not.
 std::string errorOf(const kipvs::Op& op, const kernel::Status& s) {
   return s.what().empty() ? kernel::Status::fail(s.err(), op.toString()).message() : s.message();
+}
+
+// The same service and settings, and the same destinations in the same order.
+bool sameDesired(const DesiredService& a, const DesiredService& b) {
+  if (normalized(a.service.key) != normalized(b.service.key) ||
+      !a.service.sameSettings(b.service) || a.destinations.size() != b.destinations.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.destinations.size(); ++i) {
+    const auto& x = a.destinations[i];
+    const auto& y = b.destinations[i];
+    if (x.address != y.address || x.port != y.port || !x.sameSettings(y)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -70,19 +85,24 @@ kernel::Result<Reconciler::Summary> Reconciler::sync(const std::vector<DesiredSe
     known_.reset();
     return actual.status();
   }
-  known_ = std::move(actual).value();
+  known_.emplace();
+  for (auto& st : *actual) {
+    const kipvs::ServiceKey key = normalized(st.service.key);
+    known_->insert_or_assign(key, std::move(st));
+  }
   ++counters_.reads;
-  return reconcile(desired);
+  return reconcile(desired, /*incremental=*/false);
 }
 
 kernel::Result<Reconciler::Summary> Reconciler::update(const std::vector<DesiredService>& desired) {
   if (!known_) return sync(desired);
   ++counters_.syncs;
-  return reconcile(desired);
+  return reconcile(desired, /*incremental=*/true);
 }
 
 void Reconciler::adopt(const std::vector<kipvs::ServiceKey>& keys) {
   for (const auto& k : keys) owned_.insert(normalized(k));
+  lastDesired_.clear();
 }
 
 void Reconciler::learn(const std::vector<kipvs::Op>& ops,
@@ -96,34 +116,22 @@ void Reconciler::learn(const std::vector<kipvs::Op>& ops,
     }
   }
   auto& table = *known_;
-  std::map<kipvs::ServiceKey, std::size_t> index;
-  for (std::size_t i = 0; i < table.size(); ++i) index[normalized(table[i].service.key)] = i;
-  std::set<std::size_t> deleted;
   for (const auto& op : ops) {
     const kipvs::ServiceKey key = normalized(op.service.key);
-    auto it = index.find(key);
     using K = kipvs::Op::Kind;
     if (op.kind == K::AddService || op.kind == K::EditService) {
-      if (it == index.end() || deleted.count(it->second)) {
-        kipvs::ServiceState fresh;
-        fresh.service = op.service;
-        fresh.service.key = key;
-        table.push_back(std::move(fresh));
-        index[key] = table.size() - 1;
-      } else {
-        table[it->second].service = op.service;
-        table[it->second].service.key = key;
-      }
+      auto& state = table[key];
+      state.service = op.service;
+      state.service.key = key;
       continue;
     }
-    if (it == index.end()) continue;
-    auto& state = table[it->second];
+    const auto it = table.find(key);
+    if (it == table.end()) continue;
     if (op.kind == K::DeleteService) {
-      deleted.insert(it->second);
-      index.erase(it);
+      table.erase(it);
       continue;
     }
-    auto& dests = state.destinations;
+    auto& dests = it->second.destinations;
     auto d = std::find_if(dests.begin(), dests.end(), [&](const kipvs::DestinationState& x) {
       return x.dest.address == op.destination.address && x.dest.port == op.destination.port;
     });
@@ -137,74 +145,134 @@ void Reconciler::learn(const std::vector<kipvs::Op>& ops,
       dests.push_back(std::move(fresh));
     }
   }
-  if (!deleted.empty()) {
-    std::vector<kipvs::ServiceState> kept;
-    kept.reserve(table.size() - deleted.size());
-    for (std::size_t i = 0; i < table.size(); ++i) {
-      if (!deleted.count(i)) kept.push_back(std::move(table[i]));
-    }
-    table = std::move(kept);
-  }
 }
 
 kernel::Result<Reconciler::Summary> Reconciler::reconcile(
-    const std::vector<DesiredService>& desired) {
-  const std::vector<kipvs::Op> ops = plan(desired, *known_, owned_);
-
+    const std::vector<DesiredService>& desired, bool incremental) {
+  const std::size_t n = desired.size();
+  std::vector<kipvs::ServiceKey> keys(n);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = normalized(desired[i].service.key);
+  // The common case of an update: the same services in the same order as last time, every
+  // owned one wanted. Then nothing is deleted, and only the positions whose desired state
+  // changed are planned, with no set or map built over the whole table.
+  bool sameShape = incremental && ownedIsWanted_ && lastDesired_.size() == n;
+  for (std::size_t i = 0; sameShape && i < n; ++i) {
+    sameShape = keys[i] == normalized(lastDesired_[i].service.key);
+  }
+  // Position i is unchanged: as last reconciled, and every op of it went through then.
+  std::vector<bool> skip(n, false);
   std::set<kipvs::ServiceKey> wanted;
-  for (const auto& d : desired) wanted.insert(normalized(d.service.key));
+  std::set<kipvs::ServiceKey> gone;
+  if (sameShape) {
+    for (std::size_t i = 0; i < n; ++i)
+      skip[i] = lastClean_[i] && sameDesired(lastDesired_[i], desired[i]);
+  } else {
+    wanted.insert(keys.begin(), keys.end());
+    if (incremental) {
+      std::map<kipvs::ServiceKey, std::size_t> before;
+      for (std::size_t j = 0; j < lastDesired_.size(); ++j) {
+        before.emplace(normalized(lastDesired_[j].service.key), j);
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto it = before.find(keys[i]);
+        skip[i] = it != before.end() && lastClean_[it->second] &&
+                  sameDesired(lastDesired_[it->second], desired[i]);
+      }
+    }
+    // Services to delete: owned and no longer wanted (both sets are sorted: one linear pass).
+    std::set_difference(owned_.begin(), owned_.end(), wanted.begin(), wanted.end(),
+                        std::inserter(gone, gone.end()));
+  }
+  std::vector<const DesiredService*> toPlan;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!skip[i]) toPlan.push_back(&desired[i]);
+  }
+  const std::vector<kipvs::Op> ops = planAgainst(toPlan, *known_, gone);
+
   Summary summary;
   auto results = apply(ops, summary);
   if (results) learn(ops, *results);
   if (!results) {
     known_.reset();
+    lastDesired_.clear();
     // Some ops may have gone through: keep owning everything, trust no destination touched.
-    owned_.insert(wanted.begin(), wanted.end());
+    owned_.insert(keys.begin(), keys.end());
+    ownedIsWanted_ = false;
     for (const auto& op : ops) {
       const auto it = installed_.find(normalized(op.service.key));
       if (isDestinationOp(op.kind) && it != installed_.end()) {
-        it->second.erase(Endpoint{op.destination.address, op.destination.port});
+        std::erase(it->second, Endpoint{op.destination.address, op.destination.port});
       }
     }
     return results.status();
   }
 
-  // Owned: what is desired, plus what should have gone but whose deletion failed.
-  std::set<kipvs::ServiceKey> owned = wanted;
+  std::set<kipvs::ServiceKey> failedDeletes;
+  std::set<kipvs::ServiceKey> failed;  // services with a failed op
   std::set<kipvs::ServiceKey> addFailed;
+  std::set<kipvs::ServiceKey> touched;
   std::map<std::pair<kipvs::ServiceKey, Endpoint>, bool> destinationOk;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const kipvs::Op& op = ops[i];
     const bool ok = (*results)[i].isOk();
     const kipvs::ServiceKey key = normalized(op.service.key);
-    if (op.kind == kipvs::Op::Kind::DeleteService && !ok) owned.insert(key);
+    touched.insert(key);
+    if (!ok) failed.insert(key);
+    if (op.kind == kipvs::Op::Kind::DeleteService) {
+      if (ok) {
+        installed_.erase(key);
+      } else {
+        failedDeletes.insert(key);
+      }
+    }
     if (op.kind == kipvs::Op::Kind::AddService && !ok) addFailed.insert(key);
     if (isDestinationOp(op.kind)) {
       destinationOk[{key, Endpoint{op.destination.address, op.destination.port}}] = ok;
     }
   }
-  // A service with nothing to do is clean now, whatever failed before; one disowned is forgotten.
-  std::set<kipvs::ServiceKey> touched;
-  for (const auto& op : ops) touched.insert(normalized(op.service.key));
-  for (const auto& key : wanted) {
-    if (!touched.count(key)) lastError_.erase(key);
+  // Owned: what is desired, plus what should have gone but whose deletion failed. One
+  // disowned is forgotten.
+  if (!sameShape) {
+    for (const auto& key : gone) {
+      if (failedDeletes.count(key)) continue;
+      lastError_.erase(key);
+      installed_.erase(key);
+    }
+    owned_ = std::move(wanted);
+    owned_.insert(failedDeletes.begin(), failedDeletes.end());
+    ownedIsWanted_ = failedDeletes.empty();
   }
-  for (const auto& key : owned_) {
-    if (!owned.count(key)) lastError_.erase(key);
-  }
-  owned_ = std::move(owned);
 
-  // Installed: its op succeeded, or it needed none (it already matched).
-  installed_.clear();
+  // Per planned service: a service planned with nothing to do is clean now, whatever failed
+  // before; installed is what the kernel accepted or already had.
   std::set<kipvs::ServiceKey> seen;
-  for (const auto& d : desired) {
-    const kipvs::ServiceKey key = normalized(d.service.key);
-    if (!seen.insert(key).second || addFailed.count(key)) continue;
+  for (const DesiredService* d : toPlan) {
+    const kipvs::ServiceKey key = normalized(d->service.key);
+    if (!seen.insert(key).second) continue;
+    if (!touched.count(key)) lastError_.erase(key);
     auto& endpoints = installed_[key];
-    for (const auto& dest : d.destinations) {
+    endpoints.clear();
+    if (addFailed.count(key)) continue;
+    endpoints.reserve(d->destinations.size());
+    for (const auto& dest : d->destinations) {
       const Endpoint endpoint{dest.address, dest.port};
       const auto it = destinationOk.find({key, endpoint});
-      if (it == destinationOk.end() || it->second) endpoints.insert(endpoint);
+      if (it == destinationOk.end() || it->second) endpoints.push_back(endpoint);
+    }
+  }
+
+  // The positional record for the next update.
+  if (sameShape) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (skip[i]) continue;
+      lastDesired_[i] = desired[i];
+      lastClean_[i] = !failed.count(keys[i]);
+    }
+  } else {
+    lastDesired_ = desired;
+    lastClean_.assign(n, true);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!skip[i]) lastClean_[i] = !failed.count(keys[i]);
     }
   }
   return summary;
@@ -212,6 +280,7 @@ kernel::Result<Reconciler::Summary> Reconciler::reconcile(
 
 kernel::Result<Reconciler::Summary> Reconciler::withdraw() {
   ++counters_.syncs;
+  lastDesired_.clear();
   std::vector<kipvs::Op> ops;
   ops.reserve(owned_.size());
   for (const auto& key : owned_) {
@@ -239,7 +308,8 @@ kernel::Result<Reconciler::Summary> Reconciler::withdraw() {
 bool Reconciler::installed(const kipvs::ServiceKey& key, const kernel::IpAddress& address,
                            std::uint16_t port) const {
   const auto it = installed_.find(normalized(key));
-  return it != installed_.end() && it->second.count(Endpoint{address, port}) > 0;
+  return it != installed_.end() && std::find(it->second.begin(), it->second.end(),
+                                             Endpoint{address, port}) != it->second.end();
 }
 
 std::optional<std::string> Reconciler::lastError(const kipvs::ServiceKey& key) const {

@@ -75,16 +75,24 @@ class Reconciler {
   kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kernel::ipvs::Op>& ops,
                                                     Summary& summary);
 
-  // Plans against known_ and applies; records ownership, installed state and known_.
-  kernel::Result<Summary> reconcile(const std::vector<DesiredService>& desired);
+  // Plans against known_ and applies; records ownership, installed state and known_. With
+  // `incremental`, services whose desired state equals the one last reconciled cleanly are not
+  // planned at all (a 1% change costs 1% of a full plan).
+  kernel::Result<Summary> reconcile(const std::vector<DesiredService>& desired, bool incremental);
   // Brings known_ up to date with ops the kernel accepted (any failure forgets it).
   void learn(const std::vector<kernel::ipvs::Op>& ops, const std::vector<kernel::Status>& results);
 
   kernel::ipvs::Ipvs& ipvs_;
   // The kernel's table as last read, plus the ops it accepted since; unset: read it next time.
-  std::optional<std::vector<kernel::ipvs::ServiceState>> known_;
+  std::optional<Table> known_;
   std::set<kernel::ipvs::ServiceKey> owned_;
-  std::map<kernel::ipvs::ServiceKey, std::set<Endpoint>> installed_;
+  // The last desired table by position, and whether every op of each entry went through
+  // then: an update skips an entry whose desired state is still the same (compared by
+  // position when the services are the same as last time, else by key).
+  std::vector<DesiredService> lastDesired_;
+  std::vector<bool> lastClean_;
+  bool ownedIsWanted_ = false;  // owned_ holds exactly the last desired keys
+  std::map<kernel::ipvs::ServiceKey, std::vector<Endpoint>> installed_;
   std::map<kernel::ipvs::ServiceKey, std::string> lastError_;
   Counters counters_;
 };

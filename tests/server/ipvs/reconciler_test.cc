@@ -356,5 +356,27 @@ TEST_F(ReconcilerTest, AdoptedLeftoversAreDeletedUnlessDesired) {
   EXPECT_EQ(kernel.table.count(service("198.18.0.12").key), 1u);
 }
 
+// An update that adds, reorders or drops services plans only what changed.
+TEST_F(ReconcilerTest, UpdateWithOtherServicesPlansOnlyTheDifference) {
+  sync(twoServices());
+  auto more = twoServices();
+  more.push_back(DesiredService{service("198.18.0.12"), {dest("10.0.2.1")}});
+  kernel.resetCounters();
+  auto r = reconciler.update(more);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->planned, 2u);    // the new service and its destination
+  std::swap(more[0], more[2]);  // the same services in another order: nothing to do
+  r = reconciler.update(more);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->planned, 0u);
+  more.erase(more.begin() + 1);  // one goes: one delete
+  r = reconciler.update(more);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->planned, 1u);
+  EXPECT_EQ(kernel.table.count(service("198.18.0.11").key), 0u);
+  EXPECT_EQ(kernel.dumps, 0);
+  EXPECT_EQ(sync(more).planned, 0u);  // and the kernel agrees
+}
+
 }  // namespace
 }  // namespace quorate::server::ipvs
