@@ -169,7 +169,6 @@ kernel::Status Balancer::resync() {
   if (!r) return r.status();
   for (const auto& e : r->errors) spdlog::error("ipvs (resync): {}", e);
   if (r->applied > 0) spdlog::warn("ipvs (resync): repaired {} differences", r->applied);
-  if (auto table = ipvs_.dump()) lastRead_ = std::move(table).value();
   return kernel::Status::ok();
 }
 
@@ -194,8 +193,9 @@ std::vector<VirtualServerView> Balancer::view() const {
     v.aliveWeight = p.aliveWeight();
     v.lastError = reconciler_.lastError(key);
     const kipvs::ServiceState* read = nullptr;
-    for (const auto& s : lastRead_) {
-      if (normalized(s.service.key) == normalized(key)) read = &s;
+    if (const Table* table = reconciler_.known()) {
+      const auto it = table->find(normalized(key));
+      if (it != table->end()) read = &it->second;
     }
     if (read) v.stats = read->stats;
     auto add = [&](const kipvs::Destination& d, bool alive, bool sorry) {

@@ -62,8 +62,8 @@ class Balancer {
   // the service is programmed. Returns the transitions (logged here too).
   std::vector<PoolEvent> setAlive(std::size_t vs, std::size_t rs, bool alive,
                                   const std::string& reason);
-  // Re-reads the kernel's table and repairs any drift (someone ran ipvsadm), and refreshes the
-  // counters shown by view(). Periodic.
+  // Re-reads the kernel's table and repairs any drift (someone ran ipvsadm); view() shows the
+  // counters of that read. Periodic.
   kernel::Status resync();
   // Shutdown: removes every service this director owns and stops its sync daemon.
   void stop();
@@ -91,7 +91,6 @@ class Balancer {
   std::vector<Pool> pools_;
   std::vector<bool> activeLeases_;
   std::optional<kernel::ipvs::SyncRole> syncRole_;
-  std::vector<kernel::ipvs::ServiceState> lastRead_;  // for view()'s counters
 };
 
 }  // namespace quorate::server::ipvs

@@ -67,6 +67,9 @@ class Reconciler {
   // (its ops all succeeded, or it needed none) or it was disowned.
   std::optional<std::string> lastError(const kernel::ipvs::ServiceKey& key) const;
   const Counters& counters() const { return counters_; }
+  // The kernel's table as last read (with its counters), plus the ops accepted since; null
+  // when it must be read again.
+  const Table* known() const { return known_ ? &*known_ : nullptr; }
 
  private:
   using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
