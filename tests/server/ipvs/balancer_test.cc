@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/server/ipvs/fake_ipvs.h"
+#include "tests/server/ipvs/values.h"
 
 namespace quorate::server::ipvs {
 namespace {
@@ -17,14 +18,8 @@ namespace {
 namespace kipvs = kernel::ipvs;
 using testing::FakeIpvs;
 
-kernel::IpAddress ip(const std::string& s) { return *kernel::IpAddress::parse(s); }
-
-kipvs::Destination dest(const std::string& address) {
-  kipvs::Destination d;
-  d.address = ip(address);
-  d.port = 80;
-  return d;
-}
+using testing::dest;
+using testing::ip;
 
 VirtualServerConfig vs(const std::string& name, const std::string& vip,
                        std::vector<std::string> servers) {

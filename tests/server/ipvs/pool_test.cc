@@ -7,21 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/server/ipvs/values.h"
+
 namespace quorate::server::ipvs {
 namespace {
 
 namespace kipvs = kernel::ipvs;
 using Kind = PoolEvent::Kind;
 
-kernel::IpAddress ip(const std::string& s) { return *kernel::IpAddress::parse(s); }
-
-kipvs::Destination dest(const std::string& address, int weight = 1) {
-  kipvs::Destination d;
-  d.address = ip(address);
-  d.port = 80;
-  d.weight = weight;
-  return d;
-}
+using testing::dest;
+using testing::ip;
 
 // A virtual server "web" with real servers 10.0.0.1.. of the given weights.
 VirtualServerConfig web(const std::vector<int>& weights, int quorum = 1, int hysteresis = 0) {

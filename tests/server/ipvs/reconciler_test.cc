@@ -12,6 +12,7 @@
 
 #include "server/ipvs/pool.h"
 #include "tests/server/ipvs/fake_ipvs.h"
+#include "tests/server/ipvs/values.h"
 
 namespace quorate::server::ipvs {
 namespace {
@@ -21,21 +22,9 @@ using Kind = kipvs::Op::Kind;
 using testing::FakeIpvs;
 using ::testing::HasSubstr;
 
-kernel::IpAddress ip(const std::string& s) { return *kernel::IpAddress::parse(s); }
-
-kipvs::Service service(const std::string& address, std::uint16_t port = 80) {
-  kipvs::Service s;
-  s.key = kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip(address), port);
-  return s;
-}
-
-kipvs::Destination dest(const std::string& address, int weight = 1) {
-  kipvs::Destination d;
-  d.address = ip(address);
-  d.port = 80;
-  d.weight = weight;
-  return d;
-}
+using testing::dest;
+using testing::ip;
+using testing::service;
 
 std::vector<DesiredService> twoServices() {
   return {
