@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   iproute2 procps nftables libnftables-dev bridge-utils
   keepalived tshark arping gnuplot-nox tcpdump
+  qemu-system-x86 busybox-static ipvsadm xz-utils util-linux
 )
 
 missing=()

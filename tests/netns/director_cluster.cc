@@ -173,7 +173,7 @@ std::optional<ExitStatus> DirectorCluster::terminate(const std::string& host, Ms
 CommandResult DirectorCluster::ctl(const std::string& director, const std::string& args) const {
   return topo_.run(
       kClient, binDir() + "/quoratectl --endpoint " + topo_.host(director).ipv4 + ":7101 " + args,
-      Ms(5000));
+      options_.ctlTimeout);
 }
 
 std::optional<std::string> DirectorCluster::statusJson(const std::string& director) const {

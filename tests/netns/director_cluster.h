@@ -46,6 +46,9 @@ struct ClusterOptions {
   int announceRepeat = 3;
   int announceIntervalMs = 50;
   std::string logLevel = "info";
+  // How long ctl() (and so statusJson, holderSeenBy, waitUntilHolds) lets one quoratectl run;
+  // slow machines (a TCG VM) need more.
+  Ms ctlTimeout{5000};
 };
 
 // Directors run in hosts alpha and beta (listening on their eth0 address, port 7101), the
