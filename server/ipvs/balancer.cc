@@ -59,7 +59,8 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
   for (std::size_t l : leaseOf_) leases = std::max(leases, l + 1);
   held.resize(leases, false);
   activeLeases_ = std::move(held);
-  if (syncChanged && config_.sync) {
+  // The daemon's settings or the lease it follows may have changed: its role follows now.
+  if (config_.sync) {
     syncRole(active(syncLease_) ? kipvs::SyncRole::Master : kipvs::SyncRole::Backup);
   }
   auto r = reconciler_.update(desired());

@@ -11,6 +11,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/kernel/announcer.h"
@@ -200,6 +202,12 @@ class AnnouncerNetns : public ::testing::Test {
     ASSERT_EQ(sh("ip addr add 198.18.0.2/24 dev qa1"), 0);
     ASSERT_EQ(sh("ip addr add 2001:db8::2/64 dev qa1 nodad"), 0);
     ASSERT_EQ(sh("ip link set qa0 up && ip link set qa1 up"), 0);
+    // A veth sends nothing until the kernel's link watcher has activated it (it runs
+    // deferred, late on a busy machine); it then reports the link as operationally up.
+    for (int i = 0; i < 500 && !(operUp("qa0") && operUp("qa1")); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(operUp("qa0") && operUp("qa1")) << "the veth pair never came up";
     sender_ = static_cast<int>(::if_nametoindex("qa0"));
     peer_ = static_cast<int>(::if_nametoindex("qa1"));
     ASSERT_GT(sender_, 0);
@@ -209,6 +217,18 @@ class AnnouncerNetns : public ::testing::Test {
     announcer_ = std::move(a).value();
   }
   void TearDown() override { sh("ip link del dev qa0"); }
+
+  // IFF_RUNNING: operationally up, which the link watcher sets right after activating the
+  // device. (Asked with an ioctl: /sys shows the namespace it was mounted in, not ours.)
+  static bool operUp(const std::string& dev) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    ifreq req{};
+    std::snprintf(req.ifr_name, sizeof req.ifr_name, "%s", dev.c_str());
+    const bool up = ::ioctl(fd, SIOCGIFFLAGS, &req) == 0 && (req.ifr_flags & IFF_RUNNING) != 0;
+    ::close(fd);
+    return up;
+  }
 
   // Sends `frame` on qa0 and expects exactly these bytes on qa1.
   void expectDelivered(const Frame& frame) {
