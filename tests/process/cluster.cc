@@ -408,6 +408,8 @@ std::optional<int> Cluster::terminate(const std::string& name, Ms timeout) {
   return exitCode(*status);
 }
 
+void Cluster::signal(const std::string& name, int sig) { ::kill(node(name).pid, sig); }
+
 void Cluster::pause(const std::string& name) {
   const Node& n = node(name);
   ::kill(n.pid, SIGSTOP);

@@ -143,9 +143,10 @@ class Cluster {
   // SIGTERM, then waits up to `timeout` for the exit. Returns the exit code (-1: killed by a
   // signal; nullopt: still running after `timeout`, then it is killed).
   std::optional<int> terminate(const std::string& node, Ms timeout);
-  void pause(const std::string& node);    // SIGSTOP
-  void resume(const std::string& node);   // SIGCONT
-  void restart(const std::string& node);  // kill -9 and start again
+  void signal(const std::string& node, int sig);  // any signal; the node is not reaped
+  void pause(const std::string& node);            // SIGSTOP
+  void resume(const std::string& node);           // SIGCONT
+  void restart(const std::string& node);          // kill -9 and start again
   bool running(const std::string& node) const;
   // When the node was last started (before its fork).
   Clock::time_point startedAt(const std::string& node) const;
