@@ -103,6 +103,7 @@ kernel::Result<Reconciler::Summary> Reconciler::update(const std::vector<Desired
 void Reconciler::adopt(const std::vector<kipvs::ServiceKey>& keys) {
   for (const auto& k : keys) owned_.insert(normalized(k));
   lastDesired_.clear();
+  ownedIsWanted_ = false;
 }
 
 void Reconciler::learn(const std::vector<kipvs::Op>& ops,
@@ -281,6 +282,7 @@ kernel::Result<Reconciler::Summary> Reconciler::reconcile(
 kernel::Result<Reconciler::Summary> Reconciler::withdraw() {
   ++counters_.syncs;
   lastDesired_.clear();
+  ownedIsWanted_ = false;  // what fails to go stays owned, for the next call to delete
   std::vector<kipvs::Op> ops;
   ops.reserve(owned_.size());
   for (const auto& key : owned_) {

@@ -367,5 +367,20 @@ TEST_F(ReconcilerTest, UpdateWithOtherServicesPlansOnlyTheDifference) {
   EXPECT_EQ(sync(more).planned, 0u);  // and the kernel agrees
 }
 
+// A service whose deletion failed in withdraw() is deleted by the next update, too.
+TEST_F(ReconcilerTest, AnUpdateAfterAFailedWithdrawRetriesTheDeletion) {
+  sync(twoServices());
+  kernel.failOp(1, EBUSY);
+  auto w = reconciler.withdraw();
+  ASSERT_TRUE(w.isOk());
+  EXPECT_EQ(w->failed, 1u);
+  EXPECT_EQ(kernel.table.size(), 1u);
+  auto r = reconciler.update({});
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->applied, 1u);
+  EXPECT_TRUE(kernel.table.empty());
+  EXPECT_TRUE(reconciler.owned().empty());
+}
+
 }  // namespace
 }  // namespace quorate::server::ipvs
