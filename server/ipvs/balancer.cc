@@ -18,25 +18,37 @@ Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::siz
       leaseOf_(std::move(leaseOf)),
       syncLease_(syncLease),
       ipvs_(ipvs),
-      reconciler_(ipvs) {
-  std::size_t leases = syncLease_ + 1;
-  for (std::size_t l : leaseOf_) leases = std::max(leases, l + 1);
-  activeLeases_.assign(leases, false);
+      reconciler_(ipvs),
+      pools_(makePools(config_)) {
+  activeLeases_.assign(leaseCount(), false);
+}
+
+std::vector<Pool> Balancer::makePools(const IpvsConfig& config) {
+  std::vector<Pool> pools;
   // Until health checks exist for a real server, nothing drives it: it is alive.
-  for (const auto& vs : config_.virtualServers) {
-    pools_.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
+  for (const auto& vs : config.virtualServers) {
+    pools.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
   }
+  return pools;
+}
+
+std::size_t Balancer::leaseCount() const {
+  std::size_t leases = std::max(activeLeases_.size(), syncLease_ + 1);
+  for (std::size_t l : leaseOf_) leases = std::max(leases, l + 1);
+  return leases;
+}
+
+bool Balancer::hasServices(std::size_t lease) const {
+  return std::find(leaseOf_.begin(), leaseOf_.end(), lease) != leaseOf_.end();
 }
 
 std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf,
                              std::size_t syncLease) {
-  std::vector<Pool> pools;
+  std::vector<Pool> pools = makePools(config);
   std::size_t kept = 0;
-  for (const auto& vs : config.virtualServers) {
-    pools.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
-    Pool& fresh = pools.back();
+  for (Pool& fresh : pools) {
     for (const auto& old : pools_) {
-      if (old.config().name != vs.name) continue;
+      if (old.config().name != fresh.config().name) continue;
       for (const auto& rs : old.realServers()) {
         if (auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port)) {
           (void)fresh.setAlive(*i, rs.alive, "kept across reload");
@@ -50,15 +62,11 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
                             config.sync->daemon(kipvs::SyncRole::Master) !=
                                 config_.sync->daemon(kipvs::SyncRole::Master));
   if (syncChanged) syncRole(std::nullopt);  // stopped under the old settings
-  std::vector<bool> held = activeLeases_;
   config_ = std::move(config);
   leaseOf_ = std::move(leaseOf);
   syncLease_ = syncLease;
   pools_ = std::move(pools);
-  std::size_t leases = std::max(held.size(), syncLease_ + 1);
-  for (std::size_t l : leaseOf_) leases = std::max(leases, l + 1);
-  held.resize(leases, false);
-  activeLeases_ = std::move(held);
+  activeLeases_.resize(leaseCount(), false);  // what is held stays held
   // The daemon's settings or the lease it follows may have changed: its role follows now.
   if (config_.sync) {
     syncRole(active(syncLease_) ? kipvs::SyncRole::Master : kipvs::SyncRole::Backup);
@@ -144,16 +152,18 @@ void Balancer::syncRole(std::optional<kipvs::SyncRole> role) {
 void Balancer::activate(std::size_t lease) {
   if (lease >= activeLeases_.size() || activeLeases_[lease]) return;
   activeLeases_[lease] = true;
-  bool any = std::find(leaseOf_.begin(), leaseOf_.end(), lease) != leaseOf_.end();
-  if (any && config_.standby == StandbyMode::kRemove) reconcile("lease acquired", false);
+  if (hasServices(lease) && config_.standby == StandbyMode::kRemove) {
+    reconcile("lease acquired", false);
+  }
   if (lease == syncLease_) syncRole(kipvs::SyncRole::Master);
 }
 
 void Balancer::deactivate(std::size_t lease) {
   if (lease >= activeLeases_.size() || !activeLeases_[lease]) return;
   activeLeases_[lease] = false;
-  bool any = std::find(leaseOf_.begin(), leaseOf_.end(), lease) != leaseOf_.end();
-  if (any && config_.standby == StandbyMode::kRemove) reconcile("lease lost", false);
+  if (hasServices(lease) && config_.standby == StandbyMode::kRemove) {
+    reconcile("lease lost", false);
+  }
   if (lease == syncLease_) syncRole(kipvs::SyncRole::Backup);
 }
 

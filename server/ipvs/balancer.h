@@ -78,6 +78,10 @@ class Balancer {
   const Reconciler::Counters& counters() const { return reconciler_.counters(); }
 
  private:
+  static std::vector<Pool> makePools(const IpvsConfig& config);
+  // Enough slots for every lease a virtual server or the sync daemon follows (and those held).
+  std::size_t leaseCount() const;
+  bool hasServices(std::size_t lease) const;
   std::vector<DesiredService> desired() const;
   bool wanted(std::size_t vs) const;
   void reconcile(const char* why, bool readKernel);
