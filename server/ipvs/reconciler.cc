@@ -11,11 +11,6 @@ namespace {
 
 namespace kipvs = kernel::ipvs;
 
-bool isDestinationOp(kipvs::Op::Kind k) {
-  return k == kipvs::Op::Kind::AddDestination || k == kipvs::Op::Kind::EditDestination ||
-         k == kipvs::Op::Kind::DeleteDestination;
-}
-
 // A failed op's message, naming the op when the implementation did not.
 std::string errorOf(const kipvs::Op& op, const kernel::Status& s) {
   return s.what().empty() ? kernel::Status::fail(s.err(), op.toString()).message() : s.message();
@@ -201,7 +196,7 @@ kernel::Result<Reconciler::Summary> Reconciler::reconcile(
     ownedIsWanted_ = false;
     for (const auto& op : ops) {
       const auto it = installed_.find(normalized(op.service.key));
-      if (isDestinationOp(op.kind) && it != installed_.end()) {
+      if (op.isDestinationOp() && it != installed_.end()) {
         std::erase(it->second, Endpoint{op.destination.address, op.destination.port});
       }
     }
@@ -227,7 +222,7 @@ kernel::Result<Reconciler::Summary> Reconciler::reconcile(
       }
     }
     if (op.kind == kipvs::Op::Kind::AddService && !ok) addFailed.insert(key);
-    if (isDestinationOp(op.kind)) {
+    if (op.isDestinationOp()) {
       destinationOk[{key, Endpoint{op.destination.address, op.destination.port}}] = ok;
     }
   }

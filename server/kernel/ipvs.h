@@ -133,6 +133,10 @@ struct Op {
   Kind kind;
   Service service;          // key only for DeleteService and destination ops
   Destination destination;  // destination ops
+  bool isDestinationOp() const {
+    return kind == Kind::AddDestination || kind == Kind::EditDestination ||
+           kind == Kind::DeleteDestination;
+  }
   std::string toString() const;
 };
 

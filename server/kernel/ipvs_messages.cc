@@ -246,9 +246,8 @@ Bytes encode(const Header& h, Command cmd, const Service& s, const Destination* 
 }
 
 Bytes encode(const Header& h, const Op& op) {
-  Command cmd = commandOf(op.kind);
-  bool isDest = cmd == Command::NewDest || cmd == Command::SetDest || cmd == Command::DelDest;
-  return encode(h, cmd, op.service, isDest ? &op.destination : nullptr);
+  return encode(h, commandOf(op.kind), op.service,
+                op.isDestinationOp() ? &op.destination : nullptr);
 }
 
 Bytes getServices(const Header& h) { return Builder(h, Command::GetService, kDump).finish(); }
