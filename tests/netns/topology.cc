@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -12,11 +13,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -433,7 +436,18 @@ void Topology::tearDown() noexcept {
   created_.clear();
 }
 
+Topology::SweepLock::SweepLock()
+    : fd_(::open("/run/quorate-testbed-sweep.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+  if (fd_ < 0) failErrno("open /run/quorate-testbed-sweep.lock");
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno != EINTR) failErrno("flock /run/quorate-testbed-sweep.lock");
+  }
+}
+
+Topology::SweepLock::~SweepLock() { ::close(fd_); }
+
 std::vector<std::string> Topology::sweepStale() {
+  const SweepLock hold;
   std::vector<std::string> swept;
   static const std::regex kName(R"(qtb(\d+)-(\d+)-([a-z0-9]+))");
   DIR* dir = ::opendir(kNetnsDir);
@@ -447,6 +461,9 @@ std::vector<std::string> Topology::sweepStale() {
     const long pid = std::strtol(m[1].str().c_str(), nullptr, 10);
     if (pid <= 0 || pid == ::getpid()) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // owner alive
+    // `ip netns add` creates the file before it binds the namespace on it: not ours to judge yet.
+    struct statfs fs {};
+    if (::statfs((kNetnsDir + name).c_str(), &fs) != 0 || fs.f_type != NSFS_MAGIC) continue;
     for (pid_t p : pidsInNamespace(kNetnsDir + name)) ::kill(p, SIGKILL);
     deleteNamespace(name);
     swept.push_back(name);

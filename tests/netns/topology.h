@@ -165,7 +165,20 @@ class Topology {
   // Deletes the namespaces left by earlier runs of this harness ("qtb<pid>-<seq>-<name>") whose
   // <pid> no longer exists, SIGKILLing the processes still inside them first. Returns the names
   // deleted. Namespaces of live processes (this one included) are left alone.
+  // Sweeps are serialised across processes by an exclusive lock on a file under /run; a test
+  // that plants a stale namespace holds the lock while it does, so that no parallel sweep
+  // deletes the namespace half-made.
   static std::vector<std::string> sweepStale();
+  class SweepLock {
+   public:
+    SweepLock();
+    ~SweepLock();
+    SweepLock(const SweepLock&) = delete;
+    SweepLock& operator=(const SweepLock&) = delete;
+
+   private:
+    int fd_;
+  };
 
  private:
   static void runInNamespace(const std::string& path, const std::function<void()>& fn);
