@@ -105,6 +105,37 @@ void configureCli(CLI::App& app, CliOptions& options) {
           "", "lease"));
   stepDown->add_flag("--json", options.json, "One JSON object");
   stepDown->callback([&options] { options.command = Command::kStepDown; });
+
+  CLI::App* genhash = app.add_subcommand(
+      "genhash", "Fetch a URL as an http/https check does and print the MD5 of its body");
+  genhash
+      ->add_option("--url", options.genhash.url,
+                   "http://HOST[:PORT]/PATH or https://...; HOST a name, an IPv4 address or "
+                   "[IPv6] (the director's checks take addresses only)")
+      ->type_name("URL")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            std::string error;
+            return parseUrl(text, &error) ? std::string() : error;
+          },
+          "", "url"));
+  genhash->add_flag("--verify", options.genhash.verify,
+                    "Verify the certificate and the name (SNI, else the virtual host)");
+  genhash
+      ->add_option("--ca-file", options.genhash.caFile,
+                   "PEM certificates to verify against (default: the system's)")
+      ->type_name("FILE");
+  genhash
+      ->add_option("--sni", options.genhash.sni,
+                   "TLS server name (default: the URL's host when it is a name)")
+      ->type_name("NAME");
+  genhash
+      ->add_option("--virtualhost", options.genhash.virtualHost,
+                   "Host header (default: the URL's host[:port])")
+      ->type_name("HOST");
+  genhash->add_flag("--json", options.json, "One JSON object");
+  genhash->callback([&options] { options.command = Command::kGenhash; });
 }
 
 std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
@@ -169,6 +200,11 @@ int runStepDown(DirectorClient& client, bool force, const std::string& lease, bo
 
 int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
                CallCanceller* canceller) {
+  if (options.command == Command::kGenhash) {  // talks to a real server, not to the director
+    GenhashOptions genhash = options.genhash;
+    genhash.json = options.json;
+    return runGenhash(genhash, std::chrono::milliseconds(options.timeoutMs), out, err);
+  }
   std::string error;
   const std::optional<Endpoint> endpoint = parseEndpoint(options.endpoint, &error);
   if (!endpoint) {
@@ -188,6 +224,7 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
       return runWatch(client, options.json, options.count, out, err, canceller);
     case Command::kStepDown:
       return runStepDown(client, options.force, options.lease, options.json, out, err, canceller);
+    case Command::kGenhash:  // handled above
     case Command::kNone:
       break;
   }

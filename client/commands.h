@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "client/director_client.h"
+#include "client/genhash.h"
 #include "client/interrupt.h"
 
 namespace quorate::client {
@@ -19,7 +20,7 @@ inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
 inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
 
-enum class Command { kNone, kStatus, kWatch, kStepDown };
+enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash };
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
@@ -29,6 +30,7 @@ struct CliOptions {
   std::uint64_t count = 0;  // watch: stop after this many updates; 0: never
   bool force = false;       // step-down
   std::string lease;        // step-down: only this lease; empty: every lease held
+  GenhashOptions genhash;   // genhash (--json goes to `json`)
 };
 
 // Lease names are ids: 1 to 64 of A-Z a-z 0-9 . _ -

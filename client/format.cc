@@ -180,7 +180,10 @@ nlohmann::json statusToJson(const StatusReply& reply) {
       servers.push_back({
           {"endpoint", rs.endpoint()},
           {"weight", rs.weight()},
+          {"weight_in_effect", rs.weight_in_effect()},
           {"alive", rs.alive()},
+          {"checked", rs.checked()},
+          {"health", rs.health()},
           {"installed", rs.installed()},
           {"sorry", rs.sorry()},
           {"active_connections", rs.active_connections()},
@@ -282,7 +285,12 @@ std::string formatStatus(const StatusReply& reply) {
         std::string health = rs.sorry() ? (rs.alive() ? "sorry, in use" : "sorry, idle")
                                         : (rs.alive() ? "alive" : "dead");
         if (v.programmed()) health += rs.installed() ? ", installed" : ", not installed";
-        rows.push_back({"", "  -> " + rs.endpoint() + " w" + std::to_string(rs.weight()), health,
+        if (!rs.health().empty()) health += " (" + rs.health() + ")";
+        std::string weight = "w" + std::to_string(rs.weight());
+        if (rs.checked() && rs.weight_in_effect() != rs.weight()) {
+          weight += "->" + std::to_string(rs.weight_in_effect());
+        }
+        rows.push_back({"", "  -> " + rs.endpoint() + " " + weight, health,
                         std::to_string(rs.active_connections()) + "/" +
                             std::to_string(rs.inactive_connections()),
                         std::to_string(rs.connections())});

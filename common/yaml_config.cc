@@ -249,6 +249,17 @@ std::string Value::asPath() const {
   return doc_->resolve(asString());
 }
 
+std::vector<std::string> Value::asCommand() const {
+  std::vector<std::string> argv;
+  for (const Value& a : asList()) argv.push_back(a.asString());
+  if (argv.empty()) fail("expected a list [\"/absolute/program\", \"arg\", ...]");
+  if (argv[0].empty() || argv[0][0] != '/') {
+    fail("expected an absolute program path (it runs without a shell), got " +
+         quote(argv[0]));
+  }
+  return argv;
+}
+
 std::string Value::asOneOf(std::initializer_list<std::string_view> choices) const {
   if (node_.IsScalar()) {
     const std::string& s = node_.Scalar();

@@ -56,6 +56,9 @@ class Value {
   std::string asHostPort() const;
   // A path; a relative one is resolved against the config file's directory. Made absolute.
   std::string asPath() const;
+  // A program and its arguments, run without a shell: a non-empty list of strings whose first
+  // item is an absolute path.
+  std::vector<std::string> asCommand() const;
   // One of `choices`, exactly.
   std::string asOneOf(std::initializer_list<std::string_view> choices) const;
   // A mapping whose keys must all be in `allowed`; unknown and duplicate keys are errors.

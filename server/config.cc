@@ -294,15 +294,7 @@ TrackScript parseTrackScript(const Value& v) {
   const Map m = v.asMap({"name", "command", "interval_ms", "timeout_ms", "fall", "rise"});
   TrackScript t;
   t.name = m.required("name").asId();
-  const Value command = m.required("command");
-  for (const Value& a : command.asList()) t.argv.push_back(a.asString());
-  if (t.argv.empty()) command.fail("expected a list [\"/absolute/program\", \"arg\", ...]");
-  if (t.argv[0].empty() || t.argv[0][0] != '/') {
-    command.fail(
-        "the program must be given as an absolute program path (it runs without a "
-        "shell), got " +
-        config::quote(t.argv[0]));
-  }
+  t.argv = m.required("command").asCommand();
   if (const auto x = m.optional("interval_ms")) t.interval = x->asMillis(10);
   if (const auto x = m.optional("timeout_ms")) t.timeout = x->asMillis(1);
   if (const auto x = m.optional("fall")) t.fall = static_cast<int>(x->asInt(1, 100, "checks"));

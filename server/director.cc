@@ -192,6 +192,13 @@ Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
     }
   }
   health_ = std::make_unique<OwnHealth>(config_, ports_.links, io_, [this] { onHealthChange(); });
+  if (dataPlane_ && dataPlane_->balancer()) {
+    checkScripts_ = std::make_unique<ScriptRunner>(checkIo_);
+    checks_ = std::make_unique<check::HealthChecks>(
+        checkIo_, *checkScripts_,
+        [this](const check::Verdict& v) { asio::post(io_, [this, v] { onVerdict(v); }); },
+        std::random_device{}());
+  }
   // Messages older than a renewal interval are of no use to anyone.
   const auto timeout = config_.timing.renewInterval;
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
@@ -233,6 +240,14 @@ std::optional<std::string> Director::start() {
   }
   // The loop thread is not running yet: this thread may touch the loop's state.
   health_->start(std::move(watcher));
+  if (checks_) {
+    // Neither thread runs yet: the first verdicts (up, or down if alpha) go in directly.
+    for (const auto& v : checks_->apply(config_.ipvs)) onVerdict(v);
+    checkLoop_ = std::thread([this] {
+      auto guard = asio::make_work_guard(checkIo_);
+      checkIo_.run();
+    });
+  }
   asio::post(io_, [this] { rearm(); });
   if (dataPlane_ && dataPlane_->balancer()) asio::post(io_, [this] { scheduleIpvsResync(); });
   loop_ = std::thread([this] {
@@ -262,7 +277,31 @@ std::string Director::reloadVirtualServers(const DirectorConfig& next, bool same
     done.set_value("reload: " + dataPlane_->balancer()->reload(next.ipvs, next.virtualServerLease,
                                                                next.syncLease));
   });
-  return done.get_future().get();
+  std::string summary = done.get_future().get();
+  // The checks follow: unchanged ones keep their state, and every checked real server's
+  // verdict is given again (the pools only log what changes).
+  onChecksThread([&] {
+    for (const auto& v : checks_->apply(next.ipvs)) {
+      asio::post(io_, [this, v] { onVerdict(v); });
+    }
+  });
+  return summary;
+}
+
+void Director::onChecksThread(const std::function<void()>& fn) {
+  if (!checks_ || !checkLoop_.joinable()) return;
+  std::promise<void> done;
+  asio::post(checkIo_, [&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Director::onVerdict(const check::Verdict& v) {
+  if (!dataPlane_ || !dataPlane_->balancer()) return;
+  (void)dataPlane_->balancer()->setAlive(v.virtualServer, v.address, v.port, v.alive, v.reason,
+                                         v.weight);
 }
 
 void Director::scheduleIpvsResync() {
@@ -287,6 +326,11 @@ void Director::stop() {
     handedOver.set_value();
   });
   handedOver.get_future().wait();
+  onChecksThread([this] { checks_->stop(); });
+  if (checkLoop_.joinable()) {
+    checkIo_.stop();
+    checkLoop_.join();
+  }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   std::promise<void> withdrawn;
   asio::post(io_, [this, &withdrawn] {
@@ -565,6 +609,9 @@ v1::StatusReply Director::buildStatus(Time now) const {
         out->set_in_bytes(rs.stats.inBytes);
         out->set_out_bytes(rs.stats.outBytes);
         out->set_cps(rs.stats.cps);
+        out->set_checked(rs.checked);
+        out->set_health(rs.health);
+        out->set_weight_in_effect(rs.weightInEffect);
       }
     }
   }

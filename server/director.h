@@ -21,9 +21,11 @@
 #include "common/state_file.h"
 #include "lease/director_node.h"
 #include "quorate/v1/quorate.grpc.pb.h"
+#include "server/check/checker.h"
 #include "server/config.h"
 #include "server/dataplane.h"
 #include "server/health.h"
+#include "server/script_runner.h"
 
 namespace quorate::server {
 
@@ -83,6 +85,9 @@ class Director {
   void onTimer();
   void scheduleIpvsResync();
   void onHealthChange();
+  void onVerdict(const check::Verdict& v);  // a real server's health changed
+  // Runs `fn` on the checks' thread and waits for it (a no-op without checks).
+  void onChecksThread(const std::function<void()>& fn);
   void warnIfMisconfigured(const lease::Message& reply);
   void rearm();
   v1::StatusReply buildStatus(lease::Time now) const;
@@ -109,6 +114,12 @@ class Director {
   std::unique_ptr<DataPlane> dataPlane_;
   std::unique_ptr<OwnHealth> health_;
   std::thread loop_;
+  // Real-server health checks run on their own thread and io_context, so that thousands of
+  // probes a second never delay a lease renewal; verdicts are posted to the loop thread.
+  boost::asio::io_context checkIo_;
+  std::unique_ptr<ScriptRunner> checkScripts_;
+  std::unique_ptr<check::HealthChecks> checks_;
+  std::thread checkLoop_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Service> peerService_;
   std::unique_ptr<grpc::Service> operatorService_;

@@ -1,32 +1,18 @@
-// Link events come from rtnetlink (kernel::LinkWatcher); scripts are spawned without a shell
-// and awaited through a pidfd, all on the io_context thread: no extra threads.
+// Link events come from rtnetlink (kernel::LinkWatcher); scripts run through ScriptRunner
+// (spawned without a shell, awaited through a pidfd), all on the io_context thread: no extra
+// threads.
 #include "server/health.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
-extern char** environ;
-
 namespace quorate::server {
-namespace {
 
 namespace asio = boost::asio;
 
-int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
-}  // namespace
-
 OwnHealth::OwnHealth(const DirectorConfig& config, kernel::Links* links, asio::io_context& io,
                      OnChange onChange)
-    : config_(config), links_(links), io_(io), onChange_(std::move(onChange)) {
+    : config_(config), links_(links), io_(io), onChange_(std::move(onChange)), runner_(io) {
   for (const auto& t : config_.trackScripts) {
     auto s = std::make_unique<Script>();
     s->cfg = &t;
@@ -81,16 +67,7 @@ void OwnHealth::stop() {
   }
   for (auto& s : scripts_) {
     s->timer->cancel();
-    if (s->pid > 0) {
-      ::kill(s->pid, SIGKILL);
-      ::waitpid(s->pid, nullptr, 0);
-      s->pid = -1;
-    }
-    if (s->exitFd) {
-      boost::system::error_code ec;
-      s->exitFd->close(ec);
-      s->exitFd.reset();
-    }
+    s->run.reset();  // kills and reaps a check in flight
   }
 }
 
@@ -124,69 +101,21 @@ void OwnHealth::watchLinks() {
 
 void OwnHealth::runScript(Script& s) {
   if (stopped_) return;
-  std::vector<char*> argv;
-  for (const auto& a : s.cfg->argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  auto again = [this, &s] {
-    s.timer->expires_after(s.cfg->interval);
-    s.timer->async_wait([this, &s](const boost::system::error_code& ec) {
-      if (!ec) runScript(s);
-    });
-  };
-  if (rc != 0) {
-    record(s, false, std::string("cannot run ") + argv[0] + ": " + std::strerror(rc));
-    return again();
-  }
-  const int fd = pidfdOpen(pid);
-  if (fd < 0) {
-    // Without a pidfd we cannot wait asynchronously; give up on this round.
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    record(s, false, std::string("pidfd_open: ") + std::strerror(errno));
-    return again();
-  }
-  s.pid = pid;
-  s.timedOut = false;
-  s.exitFd = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
-  s.exitFd->async_wait(asio::posix::stream_descriptor::wait_read,
-                       [this, &s, again](const boost::system::error_code& ec) {
-                         if (ec || stopped_) return;
-                         onScriptExit(s);
-                         again();
-                       });
-  s.timer->expires_after(s.cfg->timeout);
-  s.timer->async_wait([&s](const boost::system::error_code& ec) {
-    if (ec || s.pid <= 0) return;
-    s.timedOut = true;
-    ::kill(s.pid, SIGKILL);  // the pidfd becomes readable; onScriptExit reaps it
-  });
+  ScriptRun run;
+  run.argv = s.cfg->argv;
+  run.timeout = s.cfg->timeout;
+  s.run = runner_.start(run, [this, &s](ScriptExit exit) { onScriptExit(s, exit); });
 }
 
-void OwnHealth::onScriptExit(Script& s) {
-  s.timer->cancel();
-  int status = 0;
-  ::waitpid(s.pid, &status, 0);
-  s.pid = -1;
-  boost::system::error_code ec;
-  s.exitFd->close(ec);
-  s.exitFd.reset();
-  if (s.timedOut) {
-    record(s, false, "timed out after " + std::to_string(s.cfg->timeout.count()) + " ms");
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    record(s, true, "");
-  } else if (WIFEXITED(status)) {
-    record(s, false, "exit status " + std::to_string(WEXITSTATUS(status)));
-  } else {
-    record(s, false, "killed by signal " + std::to_string(WTERMSIG(status)));
-  }
+void OwnHealth::onScriptExit(Script& s, const ScriptExit& exit) {
+  if (stopped_) return;
+  record(s, exit.ok(), exit.toString());
+  // The next run starts `interval` after this one ended. `s.run` stays until then: destroying
+  // a handle from inside its own callback is allowed but needless.
+  s.timer->expires_after(s.cfg->interval);
+  s.timer->async_wait([this, &s](const boost::system::error_code& ec) {
+    if (!ec) runScript(s);
+  });
 }
 
 void OwnHealth::record(Script& s, bool passed, const std::string& detail) {

@@ -11,11 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/config.h"
 #include "server/kernel/links.h"
+#include "server/script_runner.h"
 
 namespace quorate::server {
 
@@ -43,17 +45,17 @@ class OwnHealth {
     int failures = 0;   // in a row
     int successes = 0;  // in a row
     bool ok = true;     // the hysteresis verdict; scripts start as passing
-    pid_t pid = -1;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> exitFd;  // pidfd of the running check
+    // The run in flight (or the last one, until the next starts); destroying it kills it.
+    std::unique_ptr<ScriptRunner::Handle> run;
+    // Until the next run.
     std::unique_ptr<boost::asio::steady_timer> timer;
-    bool timedOut = false;
   };
 
  private:
   void checkLinks();
   void watchLinks();
   void runScript(Script& s);
-  void onScriptExit(Script& s);
+  void onScriptExit(Script& s, const ScriptExit& exit);
   void record(Script& s, bool passed, const std::string& detail);
   void set(const std::string& key, std::optional<std::string> problem);
 
@@ -63,6 +65,7 @@ class OwnHealth {
   OnChange onChange_;
   std::unique_ptr<kernel::LinkWatcher> watcher_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> watchFd_;
+  ScriptRunner runner_;  // declared before scripts_: outlives their handles
   std::vector<std::unique_ptr<Script>> scripts_;
   std::map<std::string, std::string> problems_;  // key -> text
   bool stopped_ = false;

@@ -25,9 +25,11 @@ Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::siz
 
 std::vector<Pool> Balancer::makePools(const IpvsConfig& config) {
   std::vector<Pool> pools;
-  // Until health checks exist for a real server, nothing drives it: it is alive.
+  // A real server without checks has nothing to drive it: it is alive.
   for (const auto& vs : config.virtualServers) {
-    pools.emplace_back(vs, std::vector<bool>(vs.realServers.size(), false));
+    std::vector<bool> checked;
+    for (const auto& rs : vs.realServers) checked.push_back(!rs.checks.empty());
+    pools.emplace_back(vs, std::move(checked));
   }
   return pools;
 }
@@ -51,7 +53,9 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
       if (old.config().name != fresh.config().name) continue;
       for (const auto& rs : old.realServers()) {
         if (auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port)) {
-          (void)fresh.setAlive(*i, rs.alive, "kept across reload");
+          (void)fresh.setAlive(
+              *i, rs.alive, rs.reason,
+              rs.weight == rs.config.dest.weight ? std::nullopt : std::optional(rs.weight));
           ++kept;
         }
       }
@@ -167,9 +171,22 @@ void Balancer::deactivate(std::size_t lease) {
   if (lease == syncLease_) syncRole(kipvs::SyncRole::Backup);
 }
 
+std::vector<PoolEvent> Balancer::setAlive(const std::string& vs, const kernel::IpAddress& address,
+                                          std::uint16_t port, bool alive, const std::string& reason,
+                                          std::optional<std::int32_t> weight) {
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    if (pools_[i].config().name != vs) continue;
+    if (const auto rs = pools_[i].indexOf(address, port)) {
+      return setAlive(i, *rs, alive, reason, weight);
+    }
+  }
+  return {};
+}
+
 std::vector<PoolEvent> Balancer::setAlive(std::size_t vs, std::size_t rs, bool alive,
-                                          const std::string& reason) {
-  auto events = pools_.at(vs).setAlive(rs, alive, reason);
+                                          const std::string& reason,
+                                          std::optional<std::int32_t> weight) {
+  auto events = pools_.at(vs).setAlive(rs, alive, reason, weight);
   for (const auto& e : events) spdlog::info("ipvs: {}", e.toString());
   if (!events.empty() && wanted(vs)) reconcile("health", false);
   return events;
@@ -213,6 +230,7 @@ std::vector<VirtualServerView> Balancer::view() const {
       RealServerView r;
       r.endpoint = d.endpoint();
       r.weight = d.weight;
+      r.weightInEffect = d.weight;
       r.alive = alive;
       r.sorry = sorry;
       r.installed = v.programmed && reconciler_.installed(key, d.address, d.port);
@@ -227,7 +245,12 @@ std::vector<VirtualServerView> Balancer::view() const {
       }
       v.realServers.push_back(std::move(r));
     };
-    for (const auto& rs : p.realServers()) add(rs.config.dest, rs.alive, false);
+    for (const auto& rs : p.realServers()) {
+      add(rs.config.dest, rs.alive, false);
+      v.realServers.back().weightInEffect = rs.weight;
+      v.realServers.back().checked = rs.checked;
+      v.realServers.back().health = rs.reason;
+    }
     if (p.config().sorryServer) add(*p.config().sorryServer, !p.quorumUp(), true);
     out.push_back(std::move(v));
   }

@@ -21,11 +21,14 @@ namespace quorate::server::ipvs {
 
 // What an operator sees of one virtual server (quoratectl status).
 struct RealServerView {
-  std::string endpoint;  // "198.18.0.21:80"
-  std::int32_t weight = 0;
-  bool alive = false;      // health's verdict
-  bool installed = false;  // in the kernel as desired (weight 0 when quiescent)
-  bool sorry = false;      // the sorry server
+  std::string endpoint;             // "198.18.0.21:80"
+  std::int32_t weight = 0;          // configured
+  std::int32_t weightInEffect = 0;  // or what a dynamic check set
+  bool alive = false;               // health's verdict
+  bool checked = false;             // health checks drive `alive`
+  std::string health;               // the last verdict's reason
+  bool installed = false;           // in the kernel as desired (weight 0 when quiescent)
+  bool sorry = false;               // the sorry server
   std::uint32_t activeConnections = 0, inactiveConnections = 0;
   kernel::ipvs::Stats stats;
 };
@@ -61,7 +64,13 @@ class Balancer {
   // A health verdict on real server `rs` of virtual server `vs`; the table follows at once if
   // the service is programmed. Returns the transitions (logged here too).
   std::vector<PoolEvent> setAlive(std::size_t vs, std::size_t rs, bool alive,
-                                  const std::string& reason);
+                                  const std::string& reason,
+                                  std::optional<std::int32_t> weight = std::nullopt);
+  // The same by virtual server name and real server endpoint (a health check's verdict); an
+  // unknown one changes nothing.
+  std::vector<PoolEvent> setAlive(const std::string& vs, const kernel::IpAddress& address,
+                                  std::uint16_t port, bool alive, const std::string& reason,
+                                  std::optional<std::int32_t> weight = std::nullopt);
   // Re-reads the kernel's table and repairs any drift (someone ran ipvsadm); view() shows the
   // counters of that read. Periodic.
   kernel::Status resync();

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/yaml_config.h"
+#include "server/check/config.h"
 
 namespace quorate::server::ipvs {
 namespace {
@@ -250,6 +251,8 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
                          "inhibit_on_failure",
                          "alpha",
                          "sorry_server",
+                         "delay_loop_ms",
+                         "checks",
                          "real_servers"});
   VirtualServerConfig vs;
   vs.key = v.key();
@@ -275,16 +278,30 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
   }
   if (const auto x = m.optional("inhibit_on_failure")) vs.inhibitOnFailure = asBool(*x);
   if (const auto x = m.optional("alpha")) vs.alpha = asBool(*x);
+  check::CheckDefaults checkDefaults;
+  if (const auto x = m.optional("delay_loop_ms"))
+    checkDefaults.interval = x->asMillis(10, 86'400'000);
+  std::vector<check::CheckSpec> checks;
+  if (const auto x = m.optional("checks")) {
+    checks = check::parseChecks(*x, checkDefaults, vs.service.key.family);
+  }
 
   using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
   std::map<Endpoint, std::string> endpoints;  // -> key of the server that has it
   if (const auto list = m.optional("real_servers")) {
     for (const Value& rv : list->asList()) {
-      const Map rm = rv.asMap({"address", "port", "weight", "forwarding", "upper_threshold",
-                               "lower_threshold", "tunnel_type", "tunnel_port", "tunnel_checksum",
-                               "inhibit_on_failure", "alpha"});
+      const Map rm =
+          rv.asMap({"address", "port", "weight", "forwarding", "upper_threshold", "lower_threshold",
+                    "tunnel_type", "tunnel_port", "tunnel_checksum", "inhibit_on_failure", "alpha",
+                    "checks", "notify_up", "notify_down"});
       RealServerConfig rs;
       rs.dest = parseDestination(rm, rv, vs.service, forward);
+      rs.checks = checks;
+      if (const auto x = rm.optional("checks")) {
+        rs.checks = check::parseChecks(*x, checkDefaults, rs.dest.address.family);
+      }
+      if (const auto x = rm.optional("notify_up")) rs.notifyUp = x->asCommand();
+      if (const auto x = rm.optional("notify_down")) rs.notifyDown = x->asCommand();
       rs.inhibitOnFailure = vs.inhibitOnFailure;
       rs.alpha = vs.alpha;
       if (const auto x = rm.optional("inhibit_on_failure")) rs.inhibitOnFailure = asBool(*x);

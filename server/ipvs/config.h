@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/check/spec.h"
 #include "server/kernel/ipvs.h"
 #include "server/kernel/net_types.h"
 
@@ -22,6 +23,12 @@ struct RealServerConfig {
   kernel::ipvs::Destination dest;
   bool inhibitOnFailure = false;  // quiescent: when dead, kept with weight 0 instead of removed
   bool alpha = false;             // starts down until a health check says otherwise
+  // Its health checks, all of which must pass (its own `checks`, else the virtual server's).
+  // None: nothing checks it and it is alive.
+  std::vector<check::CheckSpec> checks;
+  // Programs run when it goes up / down (keepalived's notify_up / notify_down); empty: none.
+  std::vector<std::string> notifyUp;
+  std::vector<std::string> notifyDown;
 };
 
 struct VirtualServerConfig {

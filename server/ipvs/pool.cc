@@ -14,6 +14,9 @@ std::string PoolEvent::toString() const {
     case Kind::kRealServerDown:
       s += "real server " + endpoint + " down";
       break;
+    case Kind::kRealServerWeight:
+      s += "real server " + endpoint + " weight " + std::to_string(weight);
+      break;
     case Kind::kQuorumUp:
       s += "quorum gained";
       break;
@@ -32,7 +35,8 @@ Pool::Pool(VirtualServerConfig config, std::vector<bool> checked) : config_(std:
     s.config = config_.realServers[i];
     s.checked = i < checked.size() ? checked[i] : true;
     s.alive = !(s.config.alpha && s.checked);
-    if (s.alive) aliveWeight_ += s.config.dest.weight;
+    s.weight = s.config.dest.weight;
+    if (s.alive) aliveWeight_ += s.weight;
     servers_.push_back(std::move(s));
   }
   quorumUp_ = aliveWeight_ >= config_.quorum;
@@ -48,16 +52,35 @@ std::optional<std::size_t> Pool::indexOf(const kernel::IpAddress& address,
   return std::nullopt;
 }
 
-std::vector<PoolEvent> Pool::setAlive(std::size_t index, bool alive, const std::string& reason) {
+std::vector<PoolEvent> Pool::setAlive(std::size_t index, bool alive, const std::string& reason,
+                                      std::optional<std::int32_t> weight) {
   std::vector<PoolEvent> events;
-  if (index >= servers_.size() || servers_[index].alive == alive) return events;
+  if (index >= servers_.size()) return events;
   RealServerState& s = servers_[index];
+  const std::int32_t newWeight = weight.value_or(s.config.dest.weight);
+  if (!reason.empty()) s.reason = reason;
+  if (s.alive == alive && s.weight == newWeight) return events;
+  const std::int64_t before = s.alive ? s.weight : 0;
+  const std::int64_t after = alive ? newWeight : 0;
+  aliveWeight_ += after - before;
+  if (s.alive != alive) {
+    events.push_back(
+        PoolEvent{alive ? PoolEvent::Kind::kRealServerUp : PoolEvent::Kind::kRealServerDown,
+                  config_.name, s.config.dest.endpoint(), reason, aliveWeight_});
+  }
+  if (s.weight != newWeight) {
+    PoolEvent e{PoolEvent::Kind::kRealServerWeight, config_.name, s.config.dest.endpoint(), reason,
+                aliveWeight_};
+    e.weight = newWeight;
+    events.push_back(std::move(e));
+  }
   s.alive = alive;
-  aliveWeight_ += alive ? s.config.dest.weight : -std::int64_t{s.config.dest.weight};
-  events.push_back(
-      PoolEvent{alive ? PoolEvent::Kind::kRealServerUp : PoolEvent::Kind::kRealServerDown,
-                config_.name, s.config.dest.endpoint(), reason, aliveWeight_});
+  s.weight = newWeight;
+  updateQuorum(events);
+  return events;
+}
 
+void Pool::updateQuorum(std::vector<PoolEvent>& events) {
   // keepalived's update_quorum_state(): up at quorum + hysteresis, down below quorum -
   // hysteresis, so a weight wobbling around the quorum does not toggle the pool.
   const std::int64_t quorum = config_.quorum, hysteresis = config_.hysteresis;
@@ -81,14 +104,14 @@ std::vector<PoolEvent> Pool::setAlive(std::size_t index, bool alive, const std::
                                    std::to_string(hysteresis) + sorry,
                                aliveWeight_});
   }
-  return events;
 }
 
 std::vector<PoolEvent> Pool::setAlive(const kernel::IpAddress& address, std::uint16_t port,
-                                      bool alive, const std::string& reason) {
+                                      bool alive, const std::string& reason,
+                                      std::optional<std::int32_t> weight) {
   const auto i = indexOf(address, port);
   if (!i) return {};
-  return setAlive(*i, alive, reason);
+  return setAlive(*i, alive, reason, weight);
 }
 
 DesiredService Pool::desired() const {
@@ -98,6 +121,7 @@ DesiredService Pool::desired() const {
   for (const auto& s : servers_) {
     if (quorumUp_ && s.alive) {
       out.destinations.push_back(s.config.dest);
+      out.destinations.back().weight = s.weight;
     } else if (s.config.inhibitOnFailure) {
       kernel::ipvs::Destination quiescent = s.config.dest;
       quiescent.weight = 0;

@@ -17,16 +17,18 @@ namespace quorate::server::ipvs {
 // and counters.
 struct PoolEvent {
   enum class Kind {
-    kRealServerUp,    // a real server became alive
-    kRealServerDown,  // a real server died
-    kQuorumUp,        // the alive weight reached quorum + hysteresis: real servers serve
-    kQuorumDown,      // the alive weight fell below quorum - hysteresis: the sorry server serves
+    kRealServerUp,      // a real server became alive
+    kRealServerDown,    // a real server died
+    kRealServerWeight,  // a check set a real server's weight (keepalived's misc_dynamic)
+    kQuorumUp,          // the alive weight reached quorum + hysteresis: real servers serve
+    kQuorumDown,        // the alive weight fell below quorum - hysteresis: the sorry server serves
   };
   Kind kind;
   std::string virtualServer;     // its name
   std::string endpoint;          // the real server, for kRealServer*; empty otherwise
   std::string reason;            // what the caller gave, or the weights for quorum changes
   std::int64_t aliveWeight = 0;  // the sum of the weights of alive real servers, afterwards
+  std::int32_t weight = 0;       // kRealServerWeight: the weight now in effect
 
   // "web: real server 198.18.0.21:80 down: connect timeout",
   // "web: quorum lost: alive weight 1 < quorum 3 - hysteresis 1 (sorry server 198.18.0.30:80)".
@@ -36,8 +38,10 @@ struct PoolEvent {
 // A real server's state as the pool sees it.
 struct RealServerState {
   RealServerConfig config;
-  bool alive = true;    // what health checks say
-  bool checked = true;  // whether a health check drives it
+  bool alive = true;        // what health checks say
+  bool checked = true;      // whether a health check drives it
+  std::int32_t weight = 0;  // in effect: the configured one unless a check set another
+  std::string reason;       // of the last change (a check's verdict)
 };
 
 class Pool {
@@ -56,10 +60,14 @@ class Pool {
   // verdict). Returns what changed: nothing when the state was already so, else the real
   // server's transition and, when it moved the alive weight across the thresholds, the pool's
   // quorum transition after it. An index out of range changes nothing.
-  std::vector<PoolEvent> setAlive(std::size_t index, bool alive, const std::string& reason = {});
+  // `weight`, when given, replaces the weight in effect (a check's dynamic weight, 0..65535);
+  // nullopt goes back to the configured one.
+  std::vector<PoolEvent> setAlive(std::size_t index, bool alive, const std::string& reason = {},
+                                  std::optional<std::int32_t> weight = std::nullopt);
   // The same by endpoint; an unknown endpoint changes nothing.
   std::vector<PoolEvent> setAlive(const kernel::IpAddress& address, std::uint16_t port, bool alive,
-                                  const std::string& reason = {});
+                                  const std::string& reason = {},
+                                  std::optional<std::int32_t> weight = std::nullopt);
 
   bool quorumUp() const { return quorumUp_; }
   // The sum of the weights of the alive real servers.
@@ -72,6 +80,9 @@ class Pool {
   DesiredService desired() const;
 
  private:
+  // Appends the quorum transition, if the alive weight crossed a threshold.
+  void updateQuorum(std::vector<PoolEvent>& events);
+
   VirtualServerConfig config_;
   std::vector<RealServerState> servers_;
   std::int64_t aliveWeight_ = 0;

@@ -115,7 +115,10 @@ StatusReply virtualServerReply() {
   auto* a = vs->add_real_servers();
   a->set_endpoint("198.18.0.21:80");
   a->set_weight(2);
+  a->set_weight_in_effect(5);
   a->set_alive(true);
+  a->set_checked(true);
+  a->set_health("script check: exit 7: weight 5");
   a->set_installed(true);
   a->set_active_connections(3);
   a->set_inactive_connections(1);
@@ -123,6 +126,9 @@ StatusReply virtualServerReply() {
   auto* b = vs->add_real_servers();
   b->set_endpoint("198.18.0.22:80");
   b->set_weight(1);
+  b->set_weight_in_effect(1);
+  b->set_checked(true);
+  b->set_health("http check: status 500");
   b->set_installed(true);
   auto* sorry = vs->add_real_servers();
   sorry->set_endpoint("198.18.0.30:80");
@@ -141,7 +147,8 @@ TEST(StatusToJson, VirtualServers) {
   EXPECT_TRUE(vs["last_error"].is_null());
   ASSERT_EQ(vs["real_servers"].size(), 3u);
   EXPECT_EQ(vs["real_servers"][0], nlohmann::json::parse(R"({"endpoint":"198.18.0.21:80",
-      "weight":2,"alive":true,"installed":true,"sorry":false,"active_connections":3,
+      "weight":2,"weight_in_effect":5,"alive":true,"checked":true,
+      "health":"script check: exit 7: weight 5","installed":true,"sorry":false,"active_connections":3,
       "inactive_connections":1,"connections":12,"in_bytes":0,"out_bytes":0,"cps":0})"));
   EXPECT_EQ(vs["real_servers"][2]["sorry"], true);
 }
@@ -151,10 +158,12 @@ TEST(FormatStatus, VirtualServersTable) {
   EXPECT_NE(text.find("VIRTUAL SERVER"), std::string::npos) << text;
   EXPECT_NE(text.find("http (web)"), std::string::npos) << text;
   EXPECT_NE(text.find("in IPVS"), std::string::npos) << text;
-  EXPECT_NE(text.find("-> 198.18.0.21:80 w2"), std::string::npos) << text;
-  EXPECT_NE(text.find("alive, installed"), std::string::npos) << text;
+  EXPECT_NE(text.find("-> 198.18.0.21:80 w2->5"), std::string::npos) << text;
+  EXPECT_NE(text.find("alive, installed (script check: exit 7: weight 5)"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("3/1"), std::string::npos) << text;
-  EXPECT_NE(text.find("dead, installed"), std::string::npos) << text;
+  EXPECT_NE(text.find("-> 198.18.0.22:80 w1 "), std::string::npos) << text;
+  EXPECT_NE(text.find("dead, installed (http check: status 500)"), std::string::npos) << text;
   EXPECT_NE(text.find("sorry, idle"), std::string::npos) << text;
 }
 

@@ -26,7 +26,7 @@ VirtualServerConfig vs(const std::string& name, const std::string& vip,
   VirtualServerConfig c;
   c.name = name;
   c.service.key = kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip(vip), 80);
-  for (const auto& s : servers) c.realServers.push_back({dest(s), false, false});
+  for (const auto& s : servers) c.realServers.push_back(testing::realServer(dest(s)));
   return c;
 }
 

@@ -27,7 +27,7 @@ VirtualServerConfig web(const std::vector<int>& weights, int quorum = 1, int hys
   c.hysteresis = hysteresis;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     c.realServers.push_back(
-        RealServerConfig{dest("10.0.0." + std::to_string(i + 1), weights[i]), false, false});
+        testing::realServer(dest("10.0.0." + std::to_string(i + 1), weights[i])));
   }
   return c;
 }
@@ -199,6 +199,30 @@ TEST(Pool, NoChangeNoEvent) {
   EXPECT_EQ(events[0].virtualServer, "web");
   EXPECT_EQ(events[0].aliveWeight, 1);
   EXPECT_EQ(events[0].toString(), "web: real server 10.0.0.2:80 down");
+}
+
+TEST(Pool, DynamicWeightReplacesTheConfiguredOneAndMovesTheQuorum) {
+  Pool p(web({1, 1}, /*quorum=*/3));
+  EXPECT_FALSE(p.quorumUp());
+  // A dynamic script check (misc_dynamic) says weight 5 while up: one event each.
+  auto events = p.setAlive(0, true, "script check: exit 7: weight 5", 5);
+  EXPECT_THAT(kinds(events), ::testing::ElementsAre(Kind::kRealServerWeight, Kind::kQuorumUp));
+  EXPECT_EQ(events[0].weight, 5);
+  EXPECT_EQ(events[0].toString(),
+            "web: real server 10.0.0.1:80 weight 5: script check: exit 7: weight 5");
+  EXPECT_EQ(p.aliveWeight(), 6);
+  EXPECT_THAT(table(p), ::testing::ElementsAre("10.0.0.1:5", "10.0.0.2:1"));
+  EXPECT_EQ(p.realServers()[0].reason, "script check: exit 7: weight 5");
+  // The same again changes nothing; back to the configured weight (nullopt) loses quorum.
+  EXPECT_TRUE(p.setAlive(0, true, "again", 5).empty());
+  events = p.setAlive(0, true, "script check: exit 0");
+  EXPECT_THAT(kinds(events), ::testing::ElementsAre(Kind::kRealServerWeight, Kind::kQuorumDown));
+  EXPECT_EQ(p.aliveWeight(), 2);
+  // Dead with a weight: down, and the weight counts for nothing while dead.
+  events = p.setAlive(1, false, "http check: status 500", 9);
+  EXPECT_THAT(kinds(events),
+              ::testing::ElementsAre(Kind::kRealServerDown, Kind::kRealServerWeight));
+  EXPECT_EQ(p.aliveWeight(), 1);
 }
 
 }  // namespace

@@ -255,7 +255,8 @@ TEST_F(ReconcilerTest, PoolTransitionsFlowThroughToTheKernel) {
   VirtualServerConfig c;
   c.name = "web";
   c.service = service("198.18.0.10");
-  c.realServers = {{dest("10.0.0.1"), true, false}, {dest("10.0.0.2"), false, false}};
+  c.realServers = {testing::realServer(dest("10.0.0.1"), true),
+                   testing::realServer(dest("10.0.0.2"))};
   c.sorryServer = dest("10.0.0.99");
   Pool pool(c);
   sync({pool.desired()});

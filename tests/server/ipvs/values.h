@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "server/ipvs/config.h"
 #include "server/kernel/ipvs.h"
 
 namespace quorate::server::ipvs::testing {
@@ -24,6 +25,14 @@ inline kernel::ipvs::Destination dest(const std::string& address, int weight = 1
   d.port = 80;
   d.weight = weight;
   return d;
+}
+
+// A real server at `d`, unchecked, quiescent if `inhibit`.
+inline RealServerConfig realServer(const kernel::ipvs::Destination& d, bool inhibit = false) {
+  RealServerConfig rs;
+  rs.dest = d;
+  rs.inhibitOnFailure = inhibit;
+  return rs;
 }
 
 }  // namespace quorate::server::ipvs::testing

@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# Real-server health-check benchmark (issue 5): N real servers (default 10,000) on loopback
+# addresses 127.1.0.1 and up, each checked every second, HTTP then TCP; measures the checker
+# process: CPU (% of one core, ms per 1,000 checks), RSS, checks per second actually done.
+# Checkers: keepalived 2.2.7's (keepalived -C) and quorate's (quorate-check-bench, bench/
+# check_bench.cc: --checkers "quorate keepalived"); see "Checkers" below.
+#
+#   bench/run_check_bench.sh RESULTS_DIR                        # keepalived, http and tcp, 10,000
+#   bench/run_check_bench.sh --modes http --servers 1000 DIR    # a quick look
+#   bench/run_check_bench.sh --checkers "quorate keepalived" DIR   # side by side
+#
+# Options: --servers N (10000), --modes "http tcp", --checkers "keepalived" (and/or quorate),
+# --warmup S (10), --duration S (30), --port P (80), --ipvs auto|real|stub (auto), --nice N (-10;
+# see Priority).
+#
+# Priority: the checker and the targets each run in a session of their own (setsid), and so in a
+# scheduler autogroup of their own where the kernel has autogroups (/proc/sys/kernel/
+# sched_autogroup_enabled), whose nice is set to N; elsewhere they run under `nice -n N`. On a
+# shared host other sessions' jobs (a build's compilers) otherwise take the CPU from them - each
+# autogroup gets an equal share whatever its processes' own nice - and the checks fall behind
+# waiting for a CPU (measured: 4,300 HTTP checks/s instead of 10,000 beside 9 compilers): the
+# benchmark would measure the host's load, not the checker. --nice 0 turns this off.
+#
+# Each (checker, mode) runs in a fresh network namespace of its own (qchk<pid>-<k>, loopback only:
+# no traffic leaves it, no port clashes with anything else on the host, TIME_WAIT state starts
+# empty): bench/check_targets.cc (quorate-check-targets) listens on the N addresses and counts
+# the answers it gives; its count is the number of checks done. The checker's CPU is utime+stime
+# from /proc/PID/stat, sampled every second over the measured window (after the warm-up).
+#
+# IPVS: keepalived's checker will not start without it ("IPVS: Can't initialize ipvs"). Where
+# the kernel has none (--ipvs auto finds neither /proc/net/ip_vs nor `modprobe ip_vs`), keepalived
+# runs with a small LD_PRELOAD stub (written and compiled here, into RESULTS_DIR) that answers
+# its IPVS socket options ([gs]etsockopt IP_VS_SO_*) with success and does nothing; keepalived
+# 2.2.7 falls back to those socket options when the IPVS generic-netlink family is missing. With
+# every real server up, the checker makes no IPVS call after its start, so the measured window
+# is the same work either way; the stub is named in the results (ipvs=stub).
+#
+# In the test VM (tests/vm/run-in-vm.sh, which has IPVS) keepalived runs with the real one, but
+# TCG makes everything 50-80 times slower there: 1,000 servers saturate the checker at ~240
+# HTTP checks/s. The VM only shows that the checker programs IPVS (ipvs.txt) and checks alike.
+#
+# Results in RESULTS_DIR: summary.csv and summary.json (one row per checker and mode; log_lines:
+# lines the checker logged during the measured window - state changes, failures - so 0 means
+# every check passed), summary.md, samples-CHECKER-MODE.csv (one row per second),
+# CHECKER-MODE.log (the checker's own log), targets-CHECKER-MODE.out, keepalived-MODE.conf.
+# Needs root, ip (iproute2), /usr/sbin/keepalived, cc for the stub; builds nothing: build
+# quorate-check-targets (and quorate-check-bench) first: ninja -C "$BUILD_DIR" quorate-check-targets
+# Environment: BUILD_DIR (default build under the repo root).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD_DIR:-$repo/build}
+[[ $build == /* ]] || build=$PWD/$build
+servers=10000
+modes="http tcp"
+checkers="keepalived"
+warmup=10
+duration=30
+port=80
+ipvs=auto
+niceness=-10
+results=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --servers) servers=$2; shift 2 ;;
+    --modes) modes=$2; shift 2 ;;
+    --checkers) checkers=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --ipvs) ipvs=$2; shift 2 ;;
+    --nice) niceness=$2; shift 2 ;;
+    -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    *) results=$1; shift ;;
+  esac
+done
+[[ -n $results ]] || { echo "usage: $0 [options] RESULTS_DIR (see --help)" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 2; }
+targets_bin=$build/bin/quorate-check-targets
+[[ -x $targets_bin ]] || {
+  echo "no $targets_bin: build it first (ninja -C $build quorate-check-targets)" >&2; exit 2; }
+mkdir -p "$results"
+results=$(cd "$results" && pwd)
+hz=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------------------------
+# Clean-up: everything this script started, by PID; its namespaces by name.
+declare -A stop_pids=()   # pid -> what (signalled with TERM, then KILL)
+namespaces=()
+stop_pid() {  # stop_pid PID [GRACE_SECONDS]
+  local pid=$1 grace=${2:-10} i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid
+  for pid in "${!stop_pids[@]}"; do stop_pid "$pid" 10; done
+  stop_pids=()
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  namespaces=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Runs "$@" in a session of its own at niceness N (see Priority above), in the background; the
+# caller takes $!, which is COMMAND's PID: the function's subshell execs ip, ip execs setsid, and
+# setsid does not fork (a background job of a script leads no process group).
+prioritised() {  # prioritised NS COMMAND...
+  local ns=$1
+  shift
+  exec ip netns exec "$ns" setsid nice -n "$niceness" "$@"
+}
+# After the start: its autogroup's nice, where there are autogroups. The autogroup belongs to the
+# session (the checker child forked later shares it); first wait for setsid, lest this set the
+# nice of the script's own autogroup.
+set_autogroup_nice() {  # PID
+  local pid=$1 i line rest
+  [[ $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null) == 1 ]] || return 0
+  for ((i = 0; i < 100; i++)); do
+    read -r line <"/proc/$pid/stat" 2>/dev/null || return 0
+    rest=${line##*) }
+    set -- $rest
+    [[ $4 == "$pid" ]] && break  # field 6: the session
+    sleep 0.02
+  done
+  [[ $4 == "$pid" ]] && echo "$niceness" >"/proc/$pid/autogroup" 2>/dev/null ||
+    echo "warning: could not set the autogroup nice of $pid" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# The targets.
+targets_pid=
+targets_out=
+start_targets() {  # start_targets NS MODE OUT
+  local ns=$1 mode=$2 i
+  targets_out=$3
+  prioritised "$ns" "$targets_bin" --count "$servers" --port "$port" --mode "$mode" \
+    >"$targets_out" 2>&1 &
+  targets_pid=$!
+  stop_pids[$targets_pid]=targets
+  set_autogroup_nice "$targets_pid"
+  for ((i = 0; i < 300; i++)); do
+    if grep -q '^ready' "$targets_out"; then
+      # It gets SIGUSR1s: make sure that $! is the targets themselves.
+      [[ /proc/$targets_pid/exe -ef $targets_bin ]] && return 0
+      echo "PID $targets_pid is not $targets_bin" >&2; return 1
+    fi
+    kill -0 "$targets_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "targets did not start:" >&2; cat "$targets_out" >&2; return 1
+}
+# The targets' answers so far (SIGUSR1 makes it print a "served" line).
+targets_served() {
+  local before i
+  before=$(grep -c '^served' "$targets_out" || true)
+  kill -USR1 "$targets_pid"
+  for ((i = 0; i < 200; i++)); do
+    (( $(grep -c '^served' "$targets_out" || true) > before )) && break
+    sleep 0.01
+  done
+  grep '^served' "$targets_out" | tail -1 | awk '{ print $2 }'
+}
+
+# /proc/PID/stat: "utime stime" in clock ticks (fields 14 and 15; the name may hold spaces).
+cpu_ticks() {
+  local line rest
+  read -r line <"/proc/$1/stat" || { echo "0 0"; return; }
+  rest=${line##*) }
+  set -- $rest
+  echo "${12} ${13}"
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------------------------------------
+# Checkers. start_checker_NAME NS MODE LOG starts the checker on the targets' N addresses (each
+# every second, `port`, HTTP GET / expecting 200 or a TCP connect) and sets checker_pid (the
+# process whose CPU and memory are measured), checker_stop_pid (the one to stop, with TERM) and
+# checker_ipvs (real, stub or none: what it programs, for the results).
+checker_pid=
+checker_stop_pid=
+checker_ipvs=
+
+# keepalived's checker child (keepalived -C), on virtual servers 198.18.x.y:PORT of 10 real
+# servers each (a configuration only: no packet goes to a virtual server).
+keepalived_conf() {  # keepalived_conf MODE
+  awk -v n="$servers" -v mode="$1" -v port="$port" 'BEGIN {
+    print "global_defs {\n  router_id quorate_check_bench\n}"
+    ip = 127 * 16777216 + 1 * 65536 + 1   # 127.1.0.1, as quorate-check-targets counts
+    per = 10; vs = 0
+    for (i = 0; i < n; i++) {
+      while (ip % 256 == 0 || ip % 256 == 255) ip++
+      if (i % per == 0) {
+        if (i) print "}"
+        printf "virtual_server 198.18.%d.%d %d {\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n" \
+          "  protocol TCP\n", int(vs / 250), vs % 250 + 1, port
+        vs++
+      }
+      printf "  real_server %d.%d.%d.%d %d {\n", int(ip / 16777216), int(ip / 65536) % 256,
+        int(ip / 256) % 256, ip % 256, port
+      if (mode == "http")
+        print "    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n" \
+          "      connect_timeout 3\n    }"
+      else
+        print "    TCP_CHECK {\n      connect_timeout 3\n    }"
+      print "  }"
+      ip++
+    }
+    if (n) print "}"
+  }'
+}
+
+ipvs_stub=
+keepalived_ipvs() {  # decides real or stub once; compiles the stub if needed
+  [[ -n $ipvs_stub || $ipvs == real ]] && return 0
+  if [[ $ipvs == auto ]]; then
+    if [[ -e /proc/net/ip_vs ]] || modprobe -q ip_vs 2>/dev/null; then ipvs=real; return 0; fi
+    ipvs=stub
+  fi
+  ipvs_stub=$results/ipvs-stub.so
+  cat >"$results/ipvs-stub.c" <<'EOF'
+// LD_PRELOAD stub for keepalived on a kernel without IPVS (bench/run_check_bench.sh): IPVS's
+// socket options succeed and do nothing; every other call goes to libc.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#define IP_VS_BASE_CTL (64 + 1024 + 64)
+#define IP_VS_SO_GET_INFO (IP_VS_BASE_CTL + 1)
+static int ipvs_option(int level, int name) {
+  return level == IPPROTO_IP && name >= IP_VS_BASE_CTL && name <= IP_VS_BASE_CTL + 15;
+}
+int setsockopt(int fd, int level, int name, const void *value, socklen_t length) {
+  static int (*real)(int, int, int, const void *, socklen_t);
+  if (ipvs_option(level, name)) return 0;
+  if (!real) real = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+  return real(fd, level, name, value, length);
+}
+int getsockopt(int fd, int level, int name, void *value, socklen_t *length) {
+  static int (*real)(int, int, int, void *, socklen_t *);
+  if (ipvs_option(level, name)) {
+    memset(value, 0, *length);  /* no services, no destinations */
+    if (name == IP_VS_SO_GET_INFO && *length >= 12) {
+      uint32_t info[3] = {0x010201, 4096, 0};  /* version 1.2.1, table size, services */
+      memcpy(value, info, sizeof info);
+    }
+    return 0;
+  }
+  if (!real) real = (int (*)(int, int, int, void *, socklen_t *))dlsym(RTLD_NEXT, "getsockopt");
+  return real(fd, level, name, value, length);
+}
+EOF
+  cc -O2 -shared -fPIC -o "$ipvs_stub" "$results/ipvs-stub.c" -ldl
+}
+
+start_checker_keepalived() {  # NS MODE LOG
+  local ns=$1 mode=$2 log=$3 conf=$results/keepalived-$2.conf run i
+  keepalived_ipvs
+  checker_ipvs=$ipvs
+  keepalived_conf "$mode" >"$conf"
+  run=$(mktemp -d /tmp/qchk-keepalived.XXXXXX)
+  # -C: the checker child only; -l -G: log to stdout (the log file) and not to syslog (with no
+  # syslog daemon, syslog's LOG_CONS would write every line to the console, slowly).
+  prioritised "$ns" env ${ipvs_stub:+LD_PRELOAD=$ipvs_stub} /usr/sbin/keepalived -n -l -G -C \
+    -f "$conf" -p "$run/keepalived.pid" -c "$run/checkers.pid" >"$log" 2>&1 &
+  checker_stop_pid=$!
+  stop_pids[$checker_stop_pid]=keepalived
+  set_autogroup_nice "$checker_stop_pid"  # before the fork of the checker child, which inherits it
+  for ((i = 0; i < 300; i++)); do
+    [[ -s $run/checkers.pid ]] && break
+    kill -0 "$checker_stop_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  checker_pid=$(cat "$run/checkers.pid" 2>/dev/null || true)
+  rm -rf "$run"
+  [[ /proc/$checker_stop_pid/exe -ef /usr/sbin/keepalived ]] || {
+    echo "PID $checker_stop_pid is not keepalived" >&2; return 1; }
+  [[ -n $checker_pid ]] && kill -0 "$checker_pid" 2>/dev/null || {
+    echo "keepalived's checker did not start:" >&2; tail -20 "$log" >&2; return 1; }
+}
+
+# quorate's checker: bench/check_bench.cc (quorate-check-bench) on the same addresses, run
+# until stopped (its own measurement is not used: it is measured here like keepalived).
+start_checker_quorate() {  # NS MODE LOG
+  local ns=$1 mode=$2 log=$3 bin=$build/bin/quorate-check-bench
+  [[ -x $bin ]] || {
+    echo "no $bin: build it first (ninja -C $build quorate-check-bench)" >&2; return 1; }
+  checker_ipvs=none  # it checks only
+  prioritised "$ns" "$bin" --count "$servers" --port "$port" --type "$mode" --interval-ms 1000 \
+    --timeout-ms 3000 --warmup-s 0 --seconds 86400 >"$log" 2>&1 &
+  checker_pid=$!
+  checker_stop_pid=$checker_pid
+  stop_pids[$checker_pid]=quorate
+  set_autogroup_nice "$checker_pid"
+  sleep 0.5
+  [[ /proc/$checker_pid/exe -ef $bin ]] || {
+    echo "quorate-check-bench did not start:" >&2; tail -20 "$log" >&2; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# One run: targets and a checker in a fresh namespace; warm-up; one sample a second.
+summary_csv=$results/summary.csv
+columns=checker,mode,servers,ipvs,nice,duration_s,checks,checks_per_s,cpu_pct,user_pct,sys_pct
+columns+=,cpu_ms_per_1k_checks,rss_kb,hwm_kb,targets_cpu_pct,log_lines,startup_s
+echo "$columns" >"$summary_csv"
+run_one() {  # run_one CHECKER MODE
+  local checker=$1 mode=$2 ns=qchk$$-${#namespaces[@]} tag=$1-$2 t0 started log i
+  ip netns add "$ns"
+  namespaces+=("$ns")
+  ip -n "$ns" link set lo up
+  start_targets "$ns" "$mode" "$results/targets-$tag.out"
+  log=$results/$tag.log
+  t0=$(date +%s.%N)
+  "start_checker_$checker" "$ns" "$mode" "$log"
+  # Started: the first answers have been given.
+  local first
+  for ((i = 0; i < 600; i++)); do
+    first=$(targets_served)
+    (( ${first:-0} > 0 )) && break
+    sleep 0.1
+  done
+  started=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  echo "  $tag: first check after ${started} s; warm-up ${warmup} s, then ${duration} s" >&2
+  sleep "$warmup"
+  # With a real IPVS: what the checker put there (a check that it is the whole table).
+  if [[ $ipvs == real ]] && command -v ipvsadm >/dev/null; then
+    ip netns exec "$ns" ipvsadm -Ln | awk -v tag="$tag" '
+      /^TCP|^UDP/ { s++ } /->/ && !/RemoteAddress/ { d++ }
+      END { printf "%s: IPVS after the warm-up: %d services, %d real servers\n", tag, s, d }' |
+      tee -a "$results/ipvs.txt" >&2
+  fi
+  local log0 samples t_start now served cpu tcpu loglines
+  log0=$(wc -l <"$log")
+  samples=$results/samples-$tag.csv
+  echo "t_s,served,checker_utime,checker_stime,targets_utime,targets_stime,rss_kb,hwm_kb" \
+    >"$samples"
+  t_start=$(date +%s.%N)
+  for ((i = 0; i <= duration; i++)); do
+    # One sample at t_start + i s.
+    now=$(date +%s.%N)
+    sleep "$(awk -v s="$t_start" -v n="$now" -v i="$i" \
+      'BEGIN { d = s + i - n; print (d > 0 ? d : 0) }')"
+    kill -0 "$checker_pid" 2>/dev/null || { echo "  $tag: the checker died" >&2; return 1; }
+    cpu=$(cpu_ticks "$checker_pid")
+    tcpu=$(cpu_ticks "$targets_pid")
+    served=$(targets_served)
+    now=$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.3f", n - s }')
+    echo "$now,$served,${cpu/ /,},${tcpu/ /,},$(status_kb "$checker_pid" VmRSS)," \
+      "$(status_kb "$checker_pid" VmHWM)" | tr -d ' ' >>"$samples"
+  done
+  loglines=$(( $(wc -l <"$log") - log0 ))
+  awk -F, -v hz="$hz" -v c="$checker" -v m="$mode" -v n="$servers" -v ipvs="$checker_ipvs" \
+    -v nice="$niceness" -v ll="$loglines" -v st="$started" '
+    NR == 2 { t0 = $1; s0 = $2; u0 = $3; y0 = $4; g0 = $5 + $6 }
+    NR > 1 { t = $1; s = $2; u = $3; y = $4; g = $5 + $6; rss = $7; hwm = $8 }
+    END {
+      dt = t - t0; checks = s - s0; user = (u - u0) / hz; sys = (y - y0) / hz; cpu = user + sys
+      printf "%s,%s,%d,%s,%d,%.1f,%d,%.0f,%.1f,%.1f,%.1f,%.1f,%d,%d,%.1f,%d,%s\n", c, m, n, ipvs,
+        nice, dt, checks, checks / dt, 100 * cpu / dt, 100 * user / dt, 100 * sys / dt,
+        checks ? 1e6 * cpu / checks : 0, rss, hwm, 100 * (g - g0) / hz / dt, ll, st
+    }' "$samples" >>"$summary_csv"
+  tail -1 "$summary_csv" >&2
+  stop_pid "$checker_stop_pid" 20
+  unset "stop_pids[$checker_stop_pid]"
+  stop_pid "$checker_pid" 5  # in case its parent left it behind
+  stop_pid "$targets_pid" 5
+  unset "stop_pids[$targets_pid]"
+  ip netns del "$ns"
+}
+
+{
+  echo "# Health-check benchmark, $(date -Is)"
+  echo
+  echo "- host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
+    sed 's/^ //'); kernel $(uname -r)"
+  echo "- keepalived: $(/usr/sbin/keepalived --version 2>&1 | head -1)"
+  echo "- $servers real servers from 127.1.0.1, port $port, every 1 s; warm-up $warmup s," \
+    "measured $duration s; nice $niceness (autogroup:" \
+    "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo no))"
+  echo "- load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$results/summary.md"
+for checker in $checkers; do
+  declare -F "start_checker_$checker" >/dev/null || { echo "no checker '$checker'" >&2; exit 2; }
+  for mode in $modes; do
+    echo "$checker $mode: $servers servers" >&2
+    run_one "$checker" "$mode"
+  done
+done
+{
+  echo "- load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "| checker | mode | IPVS | checks/s | CPU % of a core (user/sys) | ms CPU per 1,000 checks" \
+    "| RSS / HWM (MB) | targets CPU % | log lines |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s (%s/%s) | %s | %.1f / %.1f | %s | %s |\n",
+    $1, $2, $4, $8, $9, $10, $11, $12, $13 / 1024, $14 / 1024, $15, $16 }' "$summary_csv"
+} >>"$results/summary.md"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) k[i] = $i; print "["; next }
+  { printf "%s  {", (NR > 2 ? ",\n" : "")
+    for (i = 1; i <= NF; i++) printf "%s\"%s\": %s", (i > 1 ? ", " : ""), k[i],
+      ($i ~ /^-?[0-9.]+$/ ? $i : "\"" $i "\"")
+    printf "}" }
+  END { print "\n]" }' "$summary_csv" >"$results/summary.json"
+cat "$results/summary.md"

@@ -1,0 +1,206 @@
+// Runners hold the timer, the probe and the schedule of one check; handlers hold weak
+// pointers to them, so a check dropped by a reload is simply forgotten.
+#include "server/check/checker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <utility>
+
+#include "server/check/schedule.h"
+
+namespace quorate::server::check {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+// How long a notify program may run before it is killed.
+constexpr milliseconds kNotifyTimeout{30'000};
+
+struct HealthChecks::Runner {
+  Runner(asio::io_context& io, CheckSpec s, Target t, bool alpha)
+      : spec(std::move(s)), target(std::move(t)), schedule(spec, alpha), timer(io) {}
+  CheckSpec spec;
+  Target target;
+  Schedule schedule;
+  asio::steady_timer timer;
+  std::unique_ptr<Probe> probe;
+  RealServer* owner = nullptr;
+  std::string last = "not checked yet";  // the last outcome's reason
+  std::optional<std::int32_t> weight;    // the last passing outcome's dynamic weight
+};
+
+struct HealthChecks::RealServer {
+  std::string virtualServer;
+  ipvs::RealServerConfig config;
+  std::vector<std::shared_ptr<Runner>> runners;
+  std::optional<Verdict> reported;  // the last verdict given out
+};
+
+HealthChecks::HealthChecks(asio::io_context& io, ScriptRunner& scripts, OnVerdict onVerdict,
+                           std::uint64_t seed)
+    : io_(io),
+      scripts_(scripts),
+      onVerdict_(std::move(onVerdict)),
+      random_(seed),
+      probes_(io, scripts) {}
+
+HealthChecks::~HealthChecks() { stop(); }
+
+void HealthChecks::stop() {
+  servers_.clear();  // runners go: their timers and probes with them
+  notifying_.clear();
+}
+
+std::size_t HealthChecks::checkCount() const {
+  std::size_t n = 0;
+  for (const auto& [key, rs] : servers_) n += rs->runners.size();
+  return n;
+}
+
+std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
+  std::map<Key, std::unique_ptr<RealServer>> next;
+  std::vector<std::pair<std::shared_ptr<Runner>, milliseconds>> fresh;
+  std::size_t kept = 0;
+  std::vector<Key> order;  // the configuration's, for the verdicts returned
+  for (const auto& vs : config.virtualServers) {
+    for (const auto& rsc : vs.realServers) {
+      if (rsc.checks.empty()) continue;
+      Key key{vs.name, rsc.dest.address, rsc.dest.port};
+      auto rs = std::make_unique<RealServer>();
+      rs->virtualServer = vs.name;
+      rs->config = rsc;
+      std::vector<std::shared_ptr<Runner>> old;
+      if (auto it = servers_.find(key); it != servers_.end()) {
+        old = std::move(it->second->runners);
+        rs->reported = it->second->reported;
+      }
+      for (const auto& spec : rsc.checks) {
+        const Target target{spec.address.value_or(rsc.dest.address),
+                            spec.port != 0 ? spec.port : rsc.dest.port, spec.bindTo};
+        auto same = std::find_if(old.begin(), old.end(), [&](const auto& r) {
+          return r && r->spec == spec && r->target.address == target.address &&
+                 r->target.port == target.port && r->target.bindTo == target.bindTo;
+        });
+        if (same != old.end()) {
+          (*same)->owner = rs.get();
+          rs->runners.push_back(std::move(*same));
+          ++kept;
+          continue;
+        }
+        auto r = std::make_shared<Runner>(io_, spec, target, rsc.alpha);
+        r->owner = rs.get();
+        r->probe = makeProbe(spec, target, probes_);
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        fresh.emplace_back(r, r->schedule.firstDelay(unit(random_)));
+        rs->runners.push_back(std::move(r));
+      }
+      order.push_back(key);
+      next[key] = std::move(rs);
+    }
+  }
+  servers_ = std::move(next);  // runners not carried over are dropped here
+  for (auto& [r, delay] : fresh) startRunner(r, delay);
+
+  std::vector<Verdict> out;
+  for (const Key& key : order) {
+    RealServer& rs = *servers_.at(key);
+    rs.reported = verdictOf(rs);
+    out.push_back(*rs.reported);
+  }
+  spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checkCount(),
+               servers_.size(), kept, fresh.size());
+  return out;
+}
+
+void HealthChecks::startRunner(const std::shared_ptr<Runner>& r, milliseconds delay) {
+  r->timer.expires_after(delay);
+  r->timer.async_wait([this, weak = std::weak_ptr<Runner>(r)](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    attempt(self);
+  });
+}
+
+void HealthChecks::attempt(const std::shared_ptr<Runner>& r) {
+  ++attempts_;
+  r->probe->start([this, weak = std::weak_ptr<Runner>(r)](Outcome outcome) {
+    if (auto self = weak.lock()) onOutcome(self, std::move(outcome));
+  });
+}
+
+void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) {
+  const auto step = r->schedule.onOutcome(outcome.ok);
+  r->last = std::move(outcome.reason);
+  const bool weightChanged = outcome.ok && outcome.weight != r->weight;
+  if (outcome.ok) r->weight = outcome.weight;
+  if (step.changed || weightChanged) {
+    spdlog::debug("checks: {} {}: {} check {}: {}", r->owner->virtualServer,
+                  r->target.address.toString() + ":" + std::to_string(r->target.port),
+                  kindName(r->spec.kind), r->schedule.up() ? "up" : "down", r->last);
+    report(*r->owner, kindName(r->spec.kind) + " check: " + r->last);
+  }
+  startRunner(r, step.next);
+}
+
+Verdict HealthChecks::verdictOf(const RealServer& rs) const {
+  Verdict v;
+  v.virtualServer = rs.virtualServer;
+  v.address = rs.config.dest.address;
+  v.port = rs.config.dest.port;
+  std::size_t up = 0;
+  for (const auto& r : rs.runners) {
+    if (r->schedule.up()) {
+      ++up;
+      if (r->weight) v.weight = r->weight;
+    } else if (v.alive) {
+      v.alive = false;
+      v.reason = kindName(r->spec.kind) + " check: " + r->last;
+    }
+  }
+  if (v.alive) {
+    v.reason = rs.runners.size() == 1
+                   ? kindName(rs.runners[0]->spec.kind) + " check: " + rs.runners[0]->last
+                   : "all " + std::to_string(up) + " checks pass";
+  }
+  if (!v.alive) v.weight.reset();
+  return v;
+}
+
+void HealthChecks::report(RealServer& rs, const std::string& why) {
+  Verdict v = verdictOf(rs);
+  v.reason = why;
+  const bool changed =
+      !rs.reported || rs.reported->alive != v.alive || rs.reported->weight != v.weight;
+  if (!changed) return;
+  const bool aliveChanged = !rs.reported || rs.reported->alive != v.alive;
+  rs.reported = v;
+  if (aliveChanged) notify(rs, v);
+  if (onVerdict_) onVerdict_(v);
+}
+
+void HealthChecks::notify(const RealServer& rs, const Verdict& v) {
+  const auto& argv = v.alive ? rs.config.notifyUp : rs.config.notifyDown;
+  if (argv.empty()) return;
+  ScriptRun run;
+  run.argv = argv;
+  run.timeout = kNotifyTimeout;
+  run.env = {"QUORATE_VIRTUAL_SERVER=" + v.virtualServer,
+             "QUORATE_REAL_SERVER=" + rs.config.dest.endpoint(),
+             std::string("QUORATE_STATE=") + (v.alive ? "up" : "down"),
+             "QUORATE_REASON=" + v.reason};
+  auto slot = std::make_shared<ScriptRunner::Handle*>(nullptr);
+  const std::string what = (v.alive ? "notify_up " : "notify_down ") + argv[0];
+  auto handle = scripts_.start(run, [this, slot, what](ScriptExit exit) {
+    if (!exit.ok()) spdlog::warn("checks: {}: {}", what, exit.toString());
+    // Forget the handle once this callback has returned.
+    asio::post(io_, [this, slot] {
+      std::erase_if(notifying_, [&](const auto& h) { return h.get() == *slot; });
+    });
+  });
+  *slot = handle.get();
+  notifying_.push_back(std::move(handle));
+}
+
+}  // namespace quorate::server::check

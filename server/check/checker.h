@@ -1,0 +1,81 @@
+// The health checks of every real server, run on one io_context: each check's probe is
+// started by its Schedule (interval, retries, rise/fall, warm-up spread); a real server is
+// alive while all its checks are up. Verdicts go to a callback; notify_up / notify_down
+// programs run through the ScriptRunner. A new configuration is applied by difference: a check
+// that did not change keeps its state and timing (keepalived's compare/migrate on reload).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "server/check/probe.h"
+#include "server/ipvs/config.h"
+#include "server/script_runner.h"
+
+namespace quorate::server::check {
+
+// A real server's health as its checks see it.
+struct Verdict {
+  std::string virtualServer;
+  kernel::IpAddress address;
+  std::uint16_t port = 0;
+  bool alive = true;
+  std::optional<std::int32_t> weight;  // a dynamic script check's weight; unset: the configured
+  // The check that decided and its outcome: "http check: status 500", "all 2 checks pass".
+  std::string reason;
+  bool operator==(const Verdict&) const = default;
+};
+
+class HealthChecks {
+ public:
+  using OnVerdict = std::function<void(const Verdict&)>;
+  // Everything runs on `io`'s thread: construct, apply, stop and destroy there too.
+  HealthChecks(boost::asio::io_context& io, ScriptRunner& scripts, OnVerdict onVerdict,
+               std::uint64_t seed);
+  ~HealthChecks();
+  HealthChecks(const HealthChecks&) = delete;
+  HealthChecks& operator=(const HealthChecks&) = delete;
+
+  // Runs the checks of `config`'s real servers from now on. A real server with the same
+  // virtual server name and endpoint as before keeps the state of each check whose spec did
+  // not change; new checks start up (down if alpha), spread over their warm-up. Returns the
+  // verdict of every checked real server as it stands now, in the configuration's order; later
+  // changes go to onVerdict.
+  std::vector<Verdict> apply(const ipvs::IpvsConfig& config);
+  // Stops every check and notify program. Idempotent.
+  void stop();
+
+  std::size_t checkCount() const;
+  std::uint64_t attempts() const { return attempts_; }  // probes started so far
+
+  struct RealServer;
+  struct Runner;
+
+ private:
+  using Key = std::tuple<std::string, kernel::IpAddress, std::uint16_t>;
+  void startRunner(const std::shared_ptr<Runner>& r, std::chrono::milliseconds delay);
+  void attempt(const std::shared_ptr<Runner>& r);
+  void onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome);
+  Verdict verdictOf(const RealServer& rs) const;
+  void report(RealServer& rs, const std::string& why);
+  void notify(const RealServer& rs, const Verdict& v);
+
+  boost::asio::io_context& io_;
+  ScriptRunner& scripts_;
+  OnVerdict onVerdict_;
+  std::mt19937_64 random_;
+  ProbeContext probes_;
+  std::map<Key, std::unique_ptr<RealServer>> servers_;
+  std::vector<std::unique_ptr<ScriptRunner::Handle>> notifying_;
+  std::uint64_t attempts_ = 0;
+};
+
+}  // namespace quorate::server::check

@@ -1,0 +1,807 @@
+// The network probes (keepalived's TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK, DNS_CHECK): one
+// attempt each, asynchronous on the io_context, with one deadline that closes the socket.
+//
+// Every attempt is a fresh object shared by its handlers. The probe only points at it: destroying
+// the probe marks the attempt abandoned and closes its socket, and the handlers still queued
+// then see the mark and return without calling anyone.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "server/check/digest.h"
+#include "server/check/http_fetch.h"
+#include "server/check/probes_internal.h"
+
+namespace quorate::server::check {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using boost::system::error_code;
+
+constexpr std::size_t kMaxBody = 16 * 1024 * 1024;
+constexpr std::size_t kMaxHeader = 64 * 1024;
+constexpr std::size_t kMaxSmtpLine = 4096;
+constexpr std::size_t kMaxDnsReply = 4096;  // no EDNS in the query: replies are <= 512 bytes
+
+asio::ip::address toAsio(const kernel::IpAddress& address) {
+  if (address.isV4()) {
+    asio::ip::address_v4::bytes_type bytes;
+    std::copy_n(address.bytes.begin(), bytes.size(), bytes.begin());
+    return asio::ip::address_v4(bytes);
+  }
+  asio::ip::address_v6::bytes_type bytes;
+  std::copy_n(address.bytes.begin(), bytes.size(), bytes.begin());
+  return asio::ip::address_v6(bytes);
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// A socket error as a short lowercase reason.
+std::string errorReason(const error_code& ec) {
+  namespace e = asio::error;
+  if (ec == e::connection_refused) return "connection refused";
+  if (ec == e::connection_reset || ec == e::broken_pipe) return "connection reset";
+  if (ec == e::host_unreachable) return "no route to host";
+  if (ec == e::network_unreachable) return "network unreachable";
+  if (ec == e::connection_aborted) return "connection aborted";
+  if (ec == e::timed_out) return "timed out";
+  if (ec == e::eof) return "connection closed";
+  return lowercase(ec.message());
+}
+
+// A TLS handshake error: OpenSSL's reason, and for a refused certificate the verifier's.
+std::string tlsReason(const error_code& ec, SSL* ssl) {
+  if (ec == ssl::error::stream_truncated || ec == asio::error::eof) return "connection closed";
+  if (ec.category() != asio::error::get_ssl_category()) return errorReason(ec);
+  const char* reason = ERR_reason_error_string(static_cast<unsigned long>(ec.value()));
+  std::string text = reason != nullptr ? reason : "error " + std::to_string(ec.value());
+  if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+    const long result = SSL_get_verify_result(ssl);
+    if (result != X509_V_OK)
+      text += std::string(" (") + X509_verify_cert_error_string(result) + ")";
+  }
+  return text;
+}
+
+// Opens `socket` for the target's family and binds it to the target's source address, if any.
+// Returns "" or why it failed.
+template <class Socket, class Protocol>
+std::string openSocket(Socket& socket, const Target& target) {
+  const asio::ip::address address = toAsio(target.address);
+  error_code ec;
+  socket.open(address.is_v4() ? Protocol::v4() : Protocol::v6(), ec);
+  if (ec) return "cannot open a socket: " + errorReason(ec);
+  if (target.bindTo) {
+    socket.bind(typename Protocol::endpoint(toAsio(*target.bindTo), 0), ec);
+    if (ec) return "cannot bind to " + target.bindTo->toString() + ": " + errorReason(ec);
+  }
+  return {};
+}
+
+Outcome failed(Outcome*, std::string reason) { return Outcome{false, std::move(reason), {}}; }
+HttpReply failed(HttpReply*, std::string reason) {
+  HttpReply reply;
+  reply.error = std::move(reason);
+  return reply;
+}
+
+// What the handlers of one attempt share: the deadline, the caller's callback, and whether the
+// attempt is over (finished, or abandoned by its probe).
+template <class Result>
+class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
+ public:
+  using Done = std::function<void(Result)>;
+  explicit Attempt(asio::io_context& io) : timer_(io) {}
+  virtual ~Attempt() = default;
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
+
+  // The probe is gone or starts another attempt: nobody is called back any more.
+  void abandon() {
+    finished_ = true;
+    done_ = nullptr;
+    timer_.cancel();
+    closeSocket();
+  }
+
+ protected:
+  // Starts the deadline of the whole attempt.
+  void arm(Done done, std::chrono::milliseconds timeout) {
+    done_ = std::move(done);
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
+      if (!ec && !self->finished_) self->fail(self->waiting_);
+    });
+  }
+  // What a timeout now reports ("timeout while connecting", "timeout waiting for the reply").
+  void waiting(const char* reason) { waiting_ = reason; }
+  bool over() const { return finished_; }
+
+  void finish(Result result) {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    closeSocket();
+    Done done = std::move(done_);
+    done_ = nullptr;
+    done(std::move(result));  // may destroy the probe, or start its next attempt
+  }
+  void fail(std::string reason) {
+    finish(failed(static_cast<Result*>(nullptr), std::move(reason)));
+  }
+  // A failure found inside start(): reported from the io_context, never from start() itself.
+  void failSoon(std::string reason) {
+    asio::post(timer_.get_executor(),
+               [self = this->shared_from_this(), reason = std::move(reason)]() mutable {
+                 if (!self->finished_) self->fail(std::move(reason));
+               });
+  }
+  virtual void closeSocket() = 0;
+
+ private:
+  asio::steady_timer timer_;
+  Done done_;
+  bool finished_ = false;
+  const char* waiting_ = "timeout while connecting";
+};
+
+// Runs attempts of one kind for a probe (or a fetch): one at a time, each a fresh object.
+template <class Interface, class AttemptType>
+class Runner final : public Interface {
+ public:
+  using Config = typename AttemptType::Config;
+  Runner(ProbeContext& ctx, std::shared_ptr<const Config> config)
+      : ctx_(ctx), config_(std::move(config)) {}
+  ~Runner() override {
+    if (current_) current_->abandon();
+  }
+  void start(typename Interface::Done done) override {
+    if (current_) current_->abandon();
+    current_ = std::make_shared<AttemptType>(ctx_, config_);
+    current_->run(std::move(done));
+  }
+
+ private:
+  ProbeContext& ctx_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<AttemptType> current_;
+};
+
+// ---- tcp: connect, then close.
+
+struct TcpConfig {
+  Target target;
+  std::chrono::milliseconds timeout;
+};
+
+class TcpAttempt final : public Attempt<Outcome> {
+ public:
+  using Config = TcpConfig;
+  TcpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
+      : Attempt(ctx.io()), config_(std::move(config)), socket_(ctx.io()) {}
+
+  void run(Done done) {
+    arm(std::move(done), config_->timeout);
+    if (std::string error = openSocket<tcp::socket, tcp>(socket_, config_->target);
+        !error.empty()) {
+      return failSoon(std::move(error));
+    }
+    socket_.async_connect(
+        tcp::endpoint(toAsio(config_->target.address), config_->target.port),
+        [self = std::static_pointer_cast<TcpAttempt>(shared_from_this())](const error_code& ec) {
+          if (self->over()) return;
+          if (ec) return self->fail(errorReason(ec));
+          self->finish(Outcome{true, "connected", {}});  // closes: FIN, without lingering
+        });
+  }
+
+ private:
+  void closeSocket() override {
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+  std::shared_ptr<const Config> config_;
+  tcp::socket socket_;
+};
+
+// ---- http(s): one GET with Connection: close, the whole reply read by Beast's parser.
+
+struct HttpConfig {
+  Target target;
+  std::chrono::milliseconds timeout;
+  std::string request;  // the whole request, serialised once
+  bool tls = false;
+  bool verify = false;
+  std::string caFile;
+  std::string sni;         // empty: none sent
+  std::string verifyName;  // verify: the name (or IP address) the certificate must be for
+};
+
+std::string hostHeader(const HttpSpec& spec, const Target& target) {
+  if (!spec.virtualHost.empty()) return spec.virtualHost;
+  std::string host =
+      target.address.isV6() ? "[" + target.address.toString() + "]" : target.address.toString();
+  if (target.port != (spec.tls ? 443 : 80)) host += ":" + std::to_string(target.port);
+  return host;
+}
+
+// The host part of a Host header value: "www.example.com:8080" -> "www.example.com",
+// "[2001:db8::1]:443" -> "2001:db8::1".
+std::string hostOnly(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t end = host.find(']');
+    return std::string(host.substr(1, end == std::string_view::npos ? end : end - 1));
+  }
+  if (host.find(':') != host.rfind(':')) return std::string(host);  // a bare IPv6 address
+  return std::string(host.substr(0, host.find(':')));
+}
+
+std::shared_ptr<const HttpConfig> makeHttpConfig(const HttpSpec& spec, const Target& target,
+                                                 std::chrono::milliseconds timeout) {
+  auto config = std::make_shared<HttpConfig>();
+  config->target = target;
+  config->timeout = timeout;
+  http::request<http::empty_body> request{http::verb::get, spec.path.empty() ? "/" : spec.path, 11};
+  request.set(http::field::host, hostHeader(spec, target));
+  request.set(http::field::user_agent, "quorate");
+  request.set(http::field::connection, "close");
+  std::ostringstream text;
+  text << request;
+  config->request = text.str();
+  config->tls = spec.tls;
+  config->verify = spec.verify;
+  config->caFile = spec.caFile;
+  config->sni = spec.sni;
+  if (spec.verify) {
+    config->verifyName = !spec.sni.empty() ? spec.sni : hostOnly(spec.virtualHost);
+    if (config->verifyName.empty()) config->verifyName = target.address.toString();
+  }
+  return config;
+}
+
+template <bool kTls>
+class HttpAttempt final : public Attempt<HttpReply> {
+ public:
+  using Config = HttpConfig;
+  using Stream = std::conditional_t<kTls, ssl::stream<tcp::socket>, tcp::socket>;
+
+  HttpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
+      : Attempt(ctx.io()),
+        config_(std::move(config)),
+        stream_(makeStream(ctx, *config_, contextError_)) {
+    parser_.body_limit(kMaxBody);
+    parser_.header_limit(kMaxHeader);
+  }
+
+  void run(Done done) {
+    arm(std::move(done), config_->timeout);
+    if (!contextError_.empty()) return failSoon(std::move(contextError_));
+    if (std::string error = openSocket<tcp::socket, tcp>(socket(), config_->target);
+        !error.empty()) {
+      return failSoon(std::move(error));
+    }
+    if constexpr (kTls) {
+      if (std::string error = prepareTls(); !error.empty()) return failSoon(std::move(error));
+    }
+    socket().async_connect(tcp::endpoint(toAsio(config_->target.address), config_->target.port),
+                           [self = self()](const error_code& ec) { self->onConnect(ec); });
+  }
+
+ private:
+  // Without a usable TLS context (an unreadable caFile) `error` is set and run() fails; the
+  // stream still needs some context to exist.
+  static Stream makeStream(ProbeContext& ctx, const Config& config, std::string& error) {
+    if constexpr (kTls) {
+      ssl::context* context = tlsClientContext(ctx, config.verify, config.caFile, &error);
+      if (context == nullptr) {
+        static thread_local ssl::context fallback(ssl::context::tls_client);
+        return Stream(ctx.io(), fallback);
+      }
+      return Stream(ctx.io(), *context);
+    } else {
+      return Stream(ctx.io());
+    }
+  }
+
+  std::shared_ptr<HttpAttempt> self() {
+    return std::static_pointer_cast<HttpAttempt>(shared_from_this());
+  }
+  tcp::socket& socket() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  std::string prepareTls() {
+    SSL* handle = stream_.native_handle();
+    if (!config_->sni.empty() && SSL_set_tlsext_host_name(handle, config_->sni.c_str()) != 1) {
+      return "TLS: bad SNI name " + config_->sni;
+    }
+    if (config_->verify) {
+      const bool isIp = kernel::IpAddress::parse(config_->verifyName).has_value();
+      const int set =
+          isIp ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), config_->verifyName.c_str())
+               : SSL_set1_host(handle, config_->verifyName.c_str());
+      if (set != 1) return "TLS: cannot verify the name " + config_->verifyName;
+    }
+    return {};
+  }
+
+  void onConnect(const error_code& ec) {
+    if (over()) return;
+    if (ec) return fail(errorReason(ec));
+    if constexpr (kTls) {
+      waiting("timeout during the TLS handshake");
+      stream_.async_handshake(ssl::stream_base::client, [self = self()](const error_code& e) {
+        if (self->over()) return;
+        if (e) return self->fail("TLS handshake: " + tlsReason(e, self->stream_.native_handle()));
+        self->send();
+      });
+    } else {
+      send();
+    }
+  }
+
+  void send() {
+    waiting("timeout waiting for the reply");
+    asio::async_write(stream_, asio::buffer(config_->request),
+                      [self = self()](const error_code& ec, std::size_t) {
+                        if (self->over()) return;
+                        if (ec) return self->fail(errorReason(ec));
+                        self->receive();
+                      });
+  }
+
+  // The header first: Beast 1.74 forgets a Content-Length over the body limit when it parses
+  // the header and body in one go (eager), and would then read the whole body.
+  void receive() {
+    http::async_read_header(stream_, buffer_, parser_,
+                            [self = self()](const error_code& ec, std::size_t) {
+                              if (self->over()) return;
+                              if (ec) return self->fail(readReason(ec, self->parser_.got_some()));
+                              const auto length = self->parser_.content_length();
+                              if (length && *length > kMaxBody) return self->fail("body too large");
+                              self->receiveBody();
+                            });
+  }
+
+  void receiveBody() {
+    http::async_read(stream_, buffer_, parser_, [self = self()](error_code ec, std::size_t) {
+      if (self->over()) return;
+      if (ec == ssl::error::stream_truncated) {
+        // A TLS server that closes without close_notify: fine if the reply was complete.
+        error_code eofError;
+        self->parser_.put_eof(eofError);
+        if (!eofError && self->parser_.is_done()) ec = {};
+      }
+      if (ec) return self->fail(readReason(ec, self->parser_.got_some()));
+      HttpReply reply;
+      reply.ok = true;
+      reply.status = static_cast<int>(self->parser_.get().result_int());
+      reply.body = std::move(self->parser_.get().body());
+      self->finish(std::move(reply));
+    });
+  }
+
+  static std::string readReason(const error_code& ec, bool gotSome) {
+    if (ec == http::error::end_of_stream || (ec == asio::error::eof && !gotSome) ||
+        (ec == ssl::error::stream_truncated && !gotSome)) {
+      return "connection closed without a reply";
+    }
+    if (ec == http::error::body_limit) return "body too large";
+    if (ec.category() == make_error_code(http::error::partial_message).category() ||
+        ec == ssl::error::stream_truncated) {
+      return "bad HTTP reply: " + ec.message();
+    }
+    return errorReason(ec);
+  }
+
+  void closeSocket() override {
+    error_code ignored;
+    socket().close(ignored);  // no TLS shutdown: the request said Connection: close
+  }
+
+  std::shared_ptr<const Config> config_;
+  std::string contextError_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::string_body> parser_;
+};
+
+// The fetch behind the http probe and genhash: picks the plain or the TLS attempt.
+class HttpFetcher final : public HttpFetch {
+ public:
+  HttpFetcher(ProbeContext& ctx, std::shared_ptr<const HttpConfig> config) {
+    if (config->tls) {
+      runner_ = std::make_unique<Runner<HttpFetch, HttpAttempt<true>>>(ctx, std::move(config));
+    } else {
+      runner_ = std::make_unique<Runner<HttpFetch, HttpAttempt<false>>>(ctx, std::move(config));
+    }
+  }
+  void start(Done done) override { runner_->start(std::move(done)); }
+
+ private:
+  std::unique_ptr<HttpFetch> runner_;
+};
+
+class HttpProbe final : public Probe {
+ public:
+  HttpProbe(const HttpSpec& spec, const Target& target, std::chrono::milliseconds timeout,
+            ProbeContext& ctx)
+      : fetch_(ctx, makeHttpConfig(spec, target, timeout)), statusCodes_(spec.statusCodes) {
+    if (spec.digest) digest_ = lowercase(*spec.digest);
+  }
+
+  // Destroying fetch_ abandons the attempt, so the lambda below never runs without `this`.
+  void start(Done done) override {
+    fetch_.start([this, done = std::move(done)](HttpReply reply) { done(judge(reply)); });
+  }
+
+ private:
+  Outcome judge(const HttpReply& reply) const {
+    if (!reply.ok) return Outcome{false, reply.error, {}};
+    const std::string status = "status " + std::to_string(reply.status);
+    const bool statusOk =
+        std::any_of(statusCodes_.begin(), statusCodes_.end(), [&](const StatusRange& range) {
+          return reply.status >= range.low && reply.status <= range.high;
+        });
+    if (!statusOk) return Outcome{false, status, {}};
+    if (digest_) {
+      std::string got = md5Hex(reply.body);
+      if (got != *digest_) return Outcome{false, "digest mismatch: got " + got, {}};
+    }
+    return Outcome{true, status, {}};
+  }
+
+  HttpFetcher fetch_;
+  std::vector<StatusRange> statusCodes_;
+  std::optional<std::string> digest_;
+};
+
+// ---- smtp: the 220 banner, HELO answered 250, QUIT.
+
+struct SmtpConfig {
+  Target target;
+  std::chrono::milliseconds timeout;
+  std::string helo;  // "HELO name\r\n"
+};
+
+class SmtpAttempt final : public Attempt<Outcome> {
+ public:
+  using Config = SmtpConfig;
+  SmtpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
+      : Attempt(ctx.io()), config_(std::move(config)), socket_(ctx.io()) {}
+
+  void run(Done done) {
+    arm(std::move(done), config_->timeout);
+    if (std::string error = openSocket<tcp::socket, tcp>(socket_, config_->target);
+        !error.empty()) {
+      return failSoon(std::move(error));
+    }
+    socket_.async_connect(tcp::endpoint(toAsio(config_->target.address), config_->target.port),
+                          [self = self()](const error_code& ec) {
+                            if (self->over()) return;
+                            if (ec) return self->fail(errorReason(ec));
+                            self->waiting("timeout waiting for the banner");
+                            self->readReply(&SmtpAttempt::onBanner, "the banner");
+                          });
+  }
+
+ private:
+  using OnReply = void (SmtpAttempt::*)(int code);
+
+  std::shared_ptr<SmtpAttempt> self() {
+    return std::static_pointer_cast<SmtpAttempt>(shared_from_this());
+  }
+
+  // Reads one reply, all its lines ("220-first", "220 last"), and hands its code to `next`.
+  void readReply(OnReply next, const char* what) {
+    asio::async_read_until(
+        socket_, asio::dynamic_buffer(input_, kMaxSmtpLine), '\n',
+        [self = self(), next, what](const error_code& ec, std::size_t size) {
+          if (self->over()) return;
+          if (ec == asio::error::eof) {
+            return self->fail(std::string("connection closed before ") + what);
+          }
+          if (ec == asio::error::not_found) return self->fail("SMTP reply line too long");
+          if (ec) return self->fail(errorReason(ec));
+          std::string_view line(self->input_.data(), size - 1);
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          const bool valid = line.size() >= 3 &&
+                             std::all_of(line.begin(), line.begin() + 3,
+                                         [](char c) { return c >= '0' && c <= '9'; }) &&
+                             (line.size() == 3 || line[3] == ' ' || line[3] == '-');
+          if (!valid) return self->fail(std::string("bad SMTP reply to ") + what);
+          const int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+          const bool more = line.size() > 3 && line[3] == '-';
+          self->input_.erase(0, size);
+          if (more) return self->readReply(next, what);
+          ((*self).*next)(code);
+        });
+  }
+
+  void onBanner(int code) {
+    if (code != 220) return fail("banner " + std::to_string(code));
+    waiting("timeout waiting for the HELO reply");
+    asio::async_write(socket_, asio::buffer(config_->helo),
+                      [self = self()](const error_code& ec, std::size_t) {
+                        if (self->over()) return;
+                        if (ec) return self->fail(errorReason(ec));
+                        self->readReply(&SmtpAttempt::onHelo, "the HELO reply");
+                      });
+  }
+
+  void onHelo(int code) {
+    if (code != 250) return fail("HELO answered " + std::to_string(code));
+    static constexpr std::string_view kQuit = "QUIT\r\n";
+    // The server is healthy whatever becomes of the QUIT; its 221 is not waited for.
+    asio::async_write(socket_, asio::buffer(kQuit.data(), kQuit.size()),
+                      [self = self()](const error_code&, std::size_t) {
+                        self->finish(Outcome{true, "banner 220, HELO 250", {}});
+                      });
+  }
+
+  void closeSocket() override {
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+  std::shared_ptr<const Config> config_;
+  tcp::socket socket_;
+  std::string input_;
+};
+
+// ---- dns: one query over UDP, the reply with our id judged.
+
+struct DnsConfig {
+  Target target;
+  std::chrono::milliseconds timeout;
+  std::vector<std::uint8_t> query;  // id 0, filled in per attempt
+  std::string nameError;            // the name cannot be encoded: every attempt fails so
+  std::uint16_t type = 0;
+};
+
+// RFC 1035 4.1.2: the name as labels, "." (or "") the root.
+std::string encodeName(std::string_view name, std::vector<std::uint8_t>& out) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::size_t encoded = 1;
+  while (!name.empty()) {
+    const std::size_t dot = name.find('.');
+    const std::string_view label = name.substr(0, dot);
+    if (label.empty()) return "bad name: empty label";
+    if (label.size() > 63) return "bad name: label longer than 63 bytes";
+    encoded += 1 + label.size();
+    if (encoded > 255) return "bad name: longer than 255 bytes";
+    out.push_back(static_cast<std::uint8_t>(label.size()));
+    out.insert(out.end(), label.begin(), label.end());
+    name = dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1);
+  }
+  out.push_back(0);
+  return {};
+}
+
+std::shared_ptr<const DnsConfig> makeDnsConfig(const DnsSpec& spec, const Target& target,
+                                               std::chrono::milliseconds timeout) {
+  auto config = std::make_shared<DnsConfig>();
+  config->target = target;
+  config->timeout = timeout;
+  config->type = spec.type;
+  // Header: id, flags RD, QDCOUNT 1, AN/NS/AR 0.
+  config->query = {0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  config->nameError = encodeName(spec.name, config->query);
+  config->query.push_back(static_cast<std::uint8_t>(spec.type >> 8));
+  config->query.push_back(static_cast<std::uint8_t>(spec.type & 0xff));
+  config->query.push_back(0);
+  config->query.push_back(1);  // class IN
+  return config;
+}
+
+std::string rcodeName(int rcode) {
+  switch (rcode) {
+    case 1:
+      return "FORMERR";
+    case 2:
+      return "SERVFAIL";
+    case 3:
+      return "NXDOMAIN";
+    case 4:
+      return "NOTIMP";
+    case 5:
+      return "REFUSED";
+    default:
+      return std::to_string(rcode);
+  }
+}
+
+// Judges a reply whose id is ours. Every read is bounds-checked: a short or lying reply is
+// "malformed reply".
+Outcome judgeDnsReply(const std::uint8_t* data, std::size_t size, std::uint16_t type) {
+  const Outcome malformed{false, "malformed reply", {}};
+  if (size < 12) return malformed;
+  auto u16 = [data](std::size_t at) {
+    return static_cast<std::uint16_t>((data[at] << 8) | data[at + 1]);
+  };
+  const std::uint16_t flags = u16(2);
+  if ((flags & 0x8000) == 0) return malformed;  // not a reply
+  if (const int rcode = flags & 0xf; rcode != 0) {
+    return Outcome{false, "rcode " + rcodeName(rcode), {}};
+  }
+  const int questions = u16(4);
+  const int answers = u16(6);
+  std::size_t at = 12;
+  // Steps over a name (labels ending in the root label or a compression pointer).
+  auto skipName = [&]() {
+    while (at < size) {
+      const std::uint8_t length = data[at];
+      if (length == 0) {
+        at += 1;
+        return true;
+      }
+      if ((length & 0xc0) == 0xc0) {
+        at += 2;
+        return at <= size;
+      }
+      if ((length & 0xc0) != 0) return false;  // obsolete label types
+      at += 1 + length;
+    }
+    return false;
+  };
+  for (int i = 0; i < questions; ++i) {
+    if (!skipName() || at + 4 > size) return malformed;
+    at += 4;
+  }
+  int matching = 0;
+  for (int i = 0; i < answers; ++i) {
+    if (!skipName() || at + 10 > size) return malformed;
+    const std::uint16_t answerType = u16(at);
+    const std::size_t dataLength = u16(at + 8);
+    at += 10 + dataLength;
+    if (at > size) return malformed;
+    if (answerType == type || type == 255) ++matching;
+  }
+  if (matching == 0) return Outcome{false, "no answer of type " + std::to_string(type), {}};
+  return Outcome{true, std::to_string(matching) + (matching == 1 ? " answer" : " answers"), {}};
+}
+
+std::uint16_t randomId() {
+  static thread_local std::mt19937 generator{std::random_device{}()};
+  return static_cast<std::uint16_t>(generator());
+}
+
+class DnsAttempt final : public Attempt<Outcome> {
+ public:
+  using Config = DnsConfig;
+  DnsAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
+      : Attempt(ctx.io()), config_(std::move(config)), socket_(ctx.io()) {}
+
+  void run(Done done) {
+    arm(std::move(done), config_->timeout);
+    if (!config_->nameError.empty()) return failSoon(config_->nameError);
+    if (std::string error = openSocket<udp::socket, udp>(socket_, config_->target);
+        !error.empty()) {
+      return failSoon(std::move(error));
+    }
+    // Connected: the kernel drops datagrams from anyone else, and a closed port's ICMP error
+    // fails the receive at once ("connection refused").
+    error_code ec;
+    socket_.connect(udp::endpoint(toAsio(config_->target.address), config_->target.port), ec);
+    if (ec) return failSoon(errorReason(ec));
+    query_ = config_->query;
+    id_ = randomId();
+    query_[0] = static_cast<std::uint8_t>(id_ >> 8);
+    query_[1] = static_cast<std::uint8_t>(id_ & 0xff);
+    waiting("timeout waiting for the reply");
+    socket_.async_send(asio::buffer(query_), [self = self()](const error_code& e, std::size_t) {
+      if (self->over()) return;
+      if (e) return self->fail(errorReason(e));
+      self->receive();
+    });
+  }
+
+ private:
+  std::shared_ptr<DnsAttempt> self() {
+    return std::static_pointer_cast<DnsAttempt>(shared_from_this());
+  }
+
+  void receive() {
+    socket_.async_receive(asio::buffer(reply_),
+                          [self = self()](const error_code& ec, std::size_t size) {
+                            if (self->over()) return;
+                            if (ec) return self->fail(errorReason(ec));
+                            const std::uint8_t* data = self->reply_.data();
+                            if (size < 2 || ((data[0] << 8) | data[1]) != self->id_) {
+                              return self->receive();  // not ours: keep waiting
+                            }
+                            self->finish(judgeDnsReply(data, size, self->config_->type));
+                          });
+  }
+
+  void closeSocket() override {
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+  std::shared_ptr<const Config> config_;
+  udp::socket socket_;
+  std::vector<std::uint8_t> query_;
+  std::uint16_t id_ = 0;
+  std::array<std::uint8_t, kMaxDnsReply> reply_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpFetch> makeHttpFetch(const HttpSpec& spec, const Target& target,
+                                         std::chrono::milliseconds timeout, ProbeContext& ctx) {
+  return std::make_unique<HttpFetcher>(ctx, makeHttpConfig(spec, target, timeout));
+}
+
+std::unique_ptr<Probe> makeNetProbe(const CheckSpec& spec, const Target& target,
+                                    ProbeContext& ctx) {
+  struct Make {
+    const CheckSpec& spec;
+    const Target& target;
+    ProbeContext& ctx;
+
+    std::unique_ptr<Probe> operator()(const TcpSpec&) const {
+      return std::make_unique<Runner<Probe, TcpAttempt>>(
+          ctx, std::make_shared<const TcpConfig>(TcpConfig{target, spec.timeout}));
+    }
+    std::unique_ptr<Probe> operator()(const HttpSpec& http) const {
+      return std::make_unique<HttpProbe>(http, target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const SmtpSpec& smtp) const {
+      return std::make_unique<Runner<Probe, SmtpAttempt>>(
+          ctx, std::make_shared<const SmtpConfig>(
+                   SmtpConfig{target, spec.timeout, "HELO " + smtp.helo + "\r\n"}));
+    }
+    std::unique_ptr<Probe> operator()(const DnsSpec& dns) const {
+      return std::make_unique<Runner<Probe, DnsAttempt>>(ctx,
+                                                         makeDnsConfig(dns, target, spec.timeout));
+    }
+    std::unique_ptr<Probe> operator()(const ScriptSpec&) const {
+      // makeProbe() sends scripts elsewhere; a script here is a caller's bug.
+      std::abort();
+    }
+  };
+  return std::visit(Make{spec, target, ctx}, spec.kind);
+}
+
+}  // namespace quorate::server::check

@@ -1,0 +1,98 @@
+// What one health check of a real server is (keepalived's TCP_CHECK, HTTP_GET, SSL_GET,
+// SMTP_CHECK, DNS_CHECK, MISC_CHECK): plain data, parsed from the director's YAML by
+// parseCheck() and compared by value on reload (an unchanged check keeps its state).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "server/kernel/net_types.h"
+
+namespace quorate::server::check {
+
+struct TcpSpec {
+  bool operator==(const TcpSpec&) const = default;
+};
+
+// An inclusive range of HTTP status codes ("200", "200-299").
+struct StatusRange {
+  int low = 200;
+  int high = 299;
+  bool operator==(const StatusRange&) const = default;
+};
+
+// HTTP_GET, and SSL_GET when `tls` is set.
+struct HttpSpec {
+  std::string path = "/";
+  std::vector<StatusRange> statusCodes = {StatusRange{}};  // any of them passes
+  std::optional<std::string> digest;  // MD5 of the body, 32 lowercase hex digits
+  std::string virtualHost;            // the Host header; empty: the target's address[:port]
+  bool tls = false;
+  std::string sni;      // TLS server name; empty: none sent (keepalived's enable_sni off)
+  bool verify = false;  // verify the server's certificate (against caFile, or the system's)
+  std::string caFile;   // PEM; empty: the system's default paths
+  bool operator==(const HttpSpec&) const = default;
+};
+
+struct SmtpSpec {
+  std::string helo = "quorate";  // the name sent with HELO
+  bool operator==(const SmtpSpec&) const = default;
+};
+
+struct DnsSpec {
+  std::string name = ".";  // the name queried
+  std::uint16_t type = 6;  // the query type (RFC 1035 code; 6 = SOA, keepalived's default)
+  bool operator==(const DnsSpec&) const = default;
+};
+
+// MISC_CHECK: a program run without a shell. Exit 0 passes, anything else fails; with
+// `dynamic` (keepalived's misc_dynamic) exit 1 fails and 2..255 pass with weight code - 2.
+struct ScriptSpec {
+  std::vector<std::string> argv;
+  std::string user;  // run as this user (name); empty: as the director
+  bool dynamic = false;
+  bool operator==(const ScriptSpec&) const = default;
+};
+
+using Kind = std::variant<TcpSpec, HttpSpec, SmtpSpec, DnsSpec, ScriptSpec>;
+
+// "tcp", "http", "https", "smtp", "dns", "script".
+std::string kindName(const Kind& kind);
+
+struct CheckSpec {
+  Kind kind;
+  // Where the check connects: the real server's address and port unless overridden
+  // (keepalived's connect_ip / connect_port). Unused by scripts.
+  std::optional<kernel::IpAddress> address;
+  std::uint16_t port = 0;                   // 0: the real server's
+  std::optional<kernel::IpAddress> bindTo;  // source address; unset: the kernel's choice
+
+  // One deadline for a whole attempt (connect, exchange, or the script's run).
+  std::chrono::milliseconds timeout{5000};
+  // delay_loop: from the end of one round to the start of the next (keepalived's meaning).
+  std::chrono::milliseconds interval{5000};
+  // While the check is up, a failed attempt is tried again `retries` times, `retryDelay` after
+  // it, before the round counts as failed (a check that is down needs no confirming).
+  int retries = 1;
+  std::chrono::milliseconds retryDelay{1000};
+  // Rounds in a row that bring the check up / down.
+  int rise = 1;
+  int fall = 1;
+  // The first round starts at a random point in [0, warmup) so that checks spread out.
+  std::chrono::milliseconds warmup{5000};
+
+  bool operator==(const CheckSpec&) const = default;
+};
+
+// Where one check of a real server connects (address and port after the overrides).
+struct Target {
+  kernel::IpAddress address;
+  std::uint16_t port = 0;
+  std::optional<kernel::IpAddress> bindTo;
+};
+
+}  // namespace quorate::server::check

@@ -1,0 +1,476 @@
+// Programs run without a shell. Without a user: posix_spawn (vfork-fast; glibc reports exec
+// errors as its return value). With a user: fork, then only raw syscalls in the child
+// (setgroups/setresgid/setresuid affect the calling thread only, which in the child is the whole
+// process), with a close-on-exec pipe that carries the errno of a failed step back. Either way
+// the parent learns the outcome of exec before start() returns, awaits the exit through a pidfd,
+// and reaps with waitpid.
+#include "server/script_runner.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <unordered_set>
+
+extern char** environ;
+
+namespace quorate::server {
+namespace {
+
+namespace asio = boost::asio;
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+// Moves `fd` to a number >= 3 (close-on-exec), so that it survives the child's dup2 onto 0..2.
+int aboveStdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+// Waits for `pid` (which has exited or been SIGKILLed) and returns its wait status.
+int reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+// The file argv[0] names: as is when it holds a '/', else searched on the director's PATH like
+// posix_spawnp/execvp. Returns the path, or sets `error`.
+std::optional<std::string> resolve(const std::string& program, std::string& error) {
+  if (program.empty()) {
+    error = "empty program name";
+    return std::nullopt;
+  }
+  auto check = [&](const std::string& path) -> int {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return errno;
+    if (!S_ISREG(st.st_mode)) return EISDIR;
+    if (::access(path.c_str(), X_OK) != 0) return errno;
+    return 0;
+  };
+  auto explain = [&](const std::string& path, int err) {
+    if (err == ENOENT || err == ENOTDIR) return "no such file: " + path;
+    if (err == EISDIR) return "not a regular file: " + path;
+    if (err == EACCES) return "not executable: " + path;
+    return "cannot run " + path + ": " + errnoText(err);
+  };
+  if (program.find('/') != std::string::npos) {
+    if (const int err = check(program); err != 0) {
+      error = explain(program, err);
+      return std::nullopt;
+    }
+    return program;
+  }
+  const char* env = ::getenv("PATH");
+  const std::string path = env ? env : "/bin:/usr/bin";
+  std::optional<std::pair<std::string, int>> firstProblem;  // a candidate that exists but fails
+  std::size_t begin = 0;
+  while (begin <= path.size()) {
+    std::size_t end = path.find(':', begin);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(begin, end - begin);
+    begin = end + 1;
+    if (dir.empty()) dir = ".";
+    const std::string candidate = dir + "/" + program;
+    const int err = check(candidate);
+    if (err == 0) return candidate;
+    if (err != ENOENT && err != ENOTDIR && !firstProblem) firstProblem.emplace(candidate, err);
+  }
+  error = firstProblem ? explain(firstProblem->first, firstProblem->second)
+                       : "no such program on PATH: " + program;
+  return std::nullopt;
+}
+
+// The director's environment with `extra` ("KEY=value") added; an extra entry replaces one of
+// the same key.
+std::vector<std::string> mergedEnvironment(const std::vector<std::string>& extra) {
+  std::vector<std::string> out;
+  auto key = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e;
+    const std::string k = key(entry);
+    bool replaced = false;
+    for (const auto& x : extra) replaced = replaced || key(x) == k;
+    if (!replaced) out.push_back(entry);
+  }
+  for (const auto& x : extra) {
+    bool later = false;  // the last of duplicate extra keys wins
+    for (const auto* y = &x + 1; y != extra.data() + extra.size(); ++y) {
+      later = later || key(*y) == key(x);
+    }
+    if (!later) out.push_back(x);
+  }
+  return out;
+}
+
+std::vector<char*> pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// Who to run as, looked up before forking (NSS is not async-signal-safe).
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
+std::optional<Credentials> lookUp(const std::string& user, std::string& error) {
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buf(size > 0 ? static_cast<std::size_t>(size) : 16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  int rc = 0;
+  while ((rc = ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE) {
+    buf.resize(buf.size() * 2);
+  }
+  if (rc != 0 || found == nullptr) {
+    error = rc != 0 && rc != ENOENT ? "looking up user '" + user + "': " + errnoText(rc)
+                                    : "unknown user '" + user + "'";
+    return std::nullopt;
+  }
+  Credentials c;
+  c.uid = pw.pw_uid;
+  c.gid = pw.pw_gid;
+  int n = 32;
+  c.groups.resize(static_cast<std::size_t>(n));
+  while (::getgrouplist(pw.pw_name, pw.pw_gid, c.groups.data(), &n) < 0) {
+    c.groups.resize(static_cast<std::size_t>(n) * 2);
+    n = static_cast<int>(c.groups.size());
+  }
+  c.groups.resize(static_cast<std::size_t>(n));
+  return c;
+}
+
+// What the child reports through the pipe when a step before exec fails.
+enum ChildStep : int { kSetGroups = 1, kSetGid, kSetUid, kExec };
+
+const char* stepName(int step) {
+  switch (step) {
+    case kSetGroups:
+      return "setgroups";
+    case kSetGid:
+      return "setgid";
+    case kSetUid:
+      return "setuid";
+    default:
+      return "exec";
+  }
+}
+
+[[noreturn]] void childFail(int fd, int step) {
+  const std::array<int, 2> msg = {step, errno};
+  [[maybe_unused]] const ssize_t n = ::write(fd, msg.data(), sizeof msg);
+  ::_exit(127);
+}
+
+// In the child of fork(): only async-signal-safe calls from here to exec.
+[[noreturn]] void child(const char* path, char* const* argv, char* const* envp, int nullFd,
+                        int errFd, const Credentials* as) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // errors: ignored
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setpgid(0, 0);
+  ::dup2(nullFd, 0);
+  ::dup2(nullFd, 1);
+  ::dup2(nullFd, 2);
+  ::syscall(SYS_close_range, 3u, static_cast<unsigned>(errFd - 1), 0u);
+  ::syscall(SYS_close_range, static_cast<unsigned>(errFd + 1), ~0u, 0u);
+  if (as != nullptr) {
+    if (::syscall(SYS_setgroups, as->groups.size(), as->groups.data()) != 0) {
+      childFail(errFd, kSetGroups);
+    }
+    if (::syscall(SYS_setresgid, as->gid, as->gid, as->gid) != 0) childFail(errFd, kSetGid);
+    if (::syscall(SYS_setresuid, as->uid, as->uid, as->uid) != 0) childFail(errFd, kSetUid);
+  }
+  ::execve(path, argv, envp);
+  childFail(errFd, kExec);
+}
+
+}  // namespace
+
+std::string ScriptExit::toString() const {
+  switch (kind) {
+    case Kind::kExited:
+      return "exit " + std::to_string(code);
+    case Kind::kSignalled:
+      return "killed by signal " + std::to_string(code);
+    case Kind::kTimedOut:
+      return "timed out after " + std::to_string(code) + " ms";
+    case Kind::kFailedToStart:
+      return "not started: " + error;
+  }
+  return "?";
+}
+
+namespace {
+
+struct RunState;
+
+// The runner's state that its runs see.
+struct Registry {
+  explicit Registry(asio::io_context& context) : io(context) {}
+  asio::io_context& io;
+  std::unordered_set<RunState*> live;  // started and not yet reaped
+};
+
+}  // namespace
+
+struct ScriptRunner::Impl : Registry {
+  using Registry::Registry;
+};
+
+namespace {
+
+// One program. Owned by its handle; the Asio handlers hold weak references, so that a handle
+// destroyed while a completion is queued makes that completion a no-op.
+struct RunState {
+  Registry* owner = nullptr;  // null once the runner is gone
+  pid_t pid = -1;             // > 0 while started and not reaped
+  std::chrono::milliseconds timeout{0};
+  std::optional<asio::posix::stream_descriptor> exitFd;  // the pidfd
+  std::optional<asio::steady_timer> deadline;
+  bool timedOut = false;
+  ScriptRunner::Done done;
+
+  // SIGKILLs the process group and reaps the leader; `done` is not called. Blocks at most as
+  // long as the kernel takes to deliver SIGKILL.
+  void abandon() {
+    done = nullptr;
+    if (pid > 0) {
+      ::kill(-pid, SIGKILL);
+      reap(pid);
+      pid = -1;
+    }
+    exitFd.reset();
+    deadline.reset();
+    if (owner) owner->live.erase(this);
+  }
+
+  void finish(ScriptExit exit) {
+    auto d = std::move(done);
+    done = nullptr;
+    if (d) d(std::move(exit));
+  }
+};
+
+class HandleImpl : public ScriptRunner::Handle {
+ public:
+  explicit HandleImpl(std::shared_ptr<RunState> state) : state_(std::move(state)) {}
+  ~HandleImpl() override { state_->abandon(); }
+  pid_t pid() const override { return state_->pid; }
+
+ private:
+  std::shared_ptr<RunState> state_;
+};
+
+void onExit(const std::shared_ptr<RunState>& s) {
+  const int status = reap(s->pid);
+  s->pid = -1;
+  if (s->owner) s->owner->live.erase(s.get());
+  s->exitFd.reset();  // safe inside its own handler: Asio freed the operation before the upcall
+  if (s->deadline) s->deadline->cancel();
+  ScriptExit exit;
+  if (s->timedOut) {
+    exit.kind = ScriptExit::Kind::kTimedOut;
+    exit.code = static_cast<int>(s->timeout.count());
+  } else if (WIFEXITED(status)) {
+    exit.kind = ScriptExit::Kind::kExited;
+    exit.code = WEXITSTATUS(status);
+  } else {
+    exit.kind = ScriptExit::Kind::kSignalled;
+    exit.code = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  }
+  s->finish(std::move(exit));
+}
+
+// Starts the program; returns its pid or sets `error`. The program has exec'd (or failed to)
+// when this returns.
+pid_t spawnPlain(const std::string& path, char* const* argv, char* const* envp,
+                 std::string& error) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t set;
+  ::sigemptyset(&set);
+  posix_spawnattr_setsigmask(&attr, &set);
+  ::sigfillset(&set);
+  posix_spawnattr_setsigdefault(&attr, &set);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, path.c_str(), &fa, &attr, argv, envp);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    error = "cannot run " + path + ": " + errnoText(rc);
+    return -1;
+  }
+  return pid;
+}
+
+pid_t spawnAs(const std::string& path, char* const* argv, char* const* envp, const Credentials* as,
+              const std::string& user, std::string& error) {
+  const int nullFd = aboveStdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (nullFd < 0) {
+    error = "open /dev/null: " + errnoText(errno);
+    return -1;
+  }
+  std::array<int, 2> pipeFds{-1, -1};
+  if (::pipe2(pipeFds.data(), O_CLOEXEC) != 0) {
+    error = "pipe: " + errnoText(errno);
+    ::close(nullFd);
+    return -1;
+  }
+  const int readFd = aboveStdio(pipeFds[0]);
+  const int writeFd = aboveStdio(pipeFds[1]);
+  // No signal handler of ours may run in the child before it resets them.
+  sigset_t all;
+  sigset_t old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = ::fork();
+  if (pid == 0) child(path.c_str(), argv, envp, nullFd, writeFd, as);
+  const int forkErr = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::close(writeFd);
+  ::close(nullFd);
+  if (pid < 0) {
+    ::close(readFd);
+    error = "fork: " + errnoText(forkErr);
+    return -1;
+  }
+  std::array<int, 2> msg{0, 0};
+  ssize_t n;
+  while ((n = ::read(readFd, msg.data(), sizeof msg)) < 0 && errno == EINTR) {
+  }
+  ::close(readFd);
+  if (n == 0) return pid;  // exec closed the pipe
+  reap(pid);
+  if (n == static_cast<ssize_t>(sizeof msg) && msg[0] == kExec) {
+    error = "cannot run " + path + ": " + errnoText(msg[1]);
+  } else if (n == static_cast<ssize_t>(sizeof msg)) {
+    error =
+        "cannot run " + path + " as " + user + ": " + stepName(msg[0]) + ": " + errnoText(msg[1]);
+  } else {
+    error = "cannot run " + path + ": the child failed before exec";
+  }
+  return -1;
+}
+
+}  // namespace
+
+ScriptRunner::ScriptRunner(asio::io_context& io) : impl_(std::make_unique<Impl>(io)) {}
+
+ScriptRunner::~ScriptRunner() {
+  for (RunState* s : impl_->live) {
+    s->owner = nullptr;  // abandon() must not touch `live` while we iterate it
+    s->abandon();
+  }
+  impl_->live.clear();
+}
+
+std::size_t ScriptRunner::running() const { return impl_->live.size(); }
+
+std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, Done done) {
+  auto state = std::make_shared<RunState>();
+  state->owner = impl_.get();
+  state->timeout = run.timeout;
+  state->done = std::move(done);
+  auto handle = std::make_unique<HandleImpl>(state);
+  auto fail = [&](std::string why) -> std::unique_ptr<Handle> {
+    spdlog::debug("script: {}: {}", run.argv.empty() ? "" : run.argv[0], why);
+    asio::post(impl_->io, [weak = std::weak_ptr<RunState>(state), why = std::move(why)] {
+      if (auto s = weak.lock()) {
+        s->finish(ScriptExit{ScriptExit::Kind::kFailedToStart, 0, why});
+      }
+    });
+    return std::move(handle);
+  };
+
+  if (run.argv.empty()) return fail("empty command");
+  std::string error;
+  std::optional<Credentials> as;
+  if (!run.user.empty()) {
+    as = lookUp(run.user, error);
+    if (!as) return fail(error);
+    // Already that user: no privilege needed, and none is dropped.
+    if (as->uid == ::geteuid() && as->gid == ::getegid()) as.reset();
+  }
+  const auto path = resolve(run.argv[0], error);
+  if (!path) return fail(error);
+  const auto argv = pointers(run.argv);
+  const auto envStrings = mergedEnvironment(run.env);
+  const auto envp = pointers(envStrings);
+
+  const pid_t pid = as ? spawnAs(*path, argv.data(), envp.data(), &*as, run.user, error)
+                       : spawnPlain(*path, argv.data(), envp.data(), error);
+  if (pid < 0) return fail(error);
+  const int fd = pidfdOpen(pid);
+  if (fd < 0) {
+    const int err = errno;
+    ::kill(-pid, SIGKILL);
+    reap(pid);
+    return fail("pidfd_open: " + errnoText(err));
+  }
+  state->pid = pid;
+  state->exitFd.emplace(impl_->io, fd);
+  impl_->live.insert(state.get());
+  std::weak_ptr<RunState> weak = state;
+  state->exitFd->async_wait(asio::posix::stream_descriptor::wait_read,
+                            [weak](const boost::system::error_code& ec) {
+                              auto s = weak.lock();
+                              if (ec || !s || s->pid <= 0) return;
+                              onExit(s);
+                            });
+  if (run.timeout.count() > 0) {
+    state->deadline.emplace(impl_->io, run.timeout);
+    state->deadline->async_wait([weak](const boost::system::error_code& ec) {
+      auto s = weak.lock();
+      if (ec || !s || s->pid <= 0) return;
+      // Ended on its own just now: let the pidfd's handler report how.
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(s->pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid != 0) {
+        return;
+      }
+      s->timedOut = true;
+      ::kill(-s->pid, SIGKILL);  // the pidfd becomes readable; onExit reaps
+    });
+  }
+  return handle;
+}
+
+}  // namespace quorate::server

@@ -1,0 +1,252 @@
+// The checker against real listeners on loopback: verdicts flip within the configured rounds
+// and recover; alpha and rise; several checks per real server; dynamic weights from a script;
+// notify programs; and a reload that keeps the state of unchanged checks.
+#include "server/check/checker.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/common/config_test_util.h"
+
+namespace quorate::server::check {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+kernel::IpAddress ip(const char* s) { return *kernel::IpAddress::parse(s); }
+
+// A TCP listener on 127.0.0.1 that accepts and closes; close() makes its port refuse.
+class Listener {
+ public:
+  explicit Listener(asio::io_context& io, std::uint16_t port = 0)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)) {
+    accept();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void close() { acceptor_.close(); }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket s) {
+      if (ec) return;
+      s.close();
+      accept();
+    });
+  }
+  tcp::acceptor acceptor_;
+};
+
+// A port on 127.0.0.1 where nothing listens (it was just free).
+std::uint16_t closedPort(asio::io_context& io) {
+  Listener l(io);
+  const auto p = l.port();
+  l.close();
+  return p;
+}
+
+CheckSpec tcpCheck(int retries = 0, int rise = 1, int fall = 1) {
+  CheckSpec c;
+  c.kind = TcpSpec{};
+  c.timeout = 2000ms;
+  c.interval = 30ms;
+  c.retryDelay = 10ms;
+  c.warmup = 10ms;
+  c.retries = retries;
+  c.rise = rise;
+  c.fall = fall;
+  return c;
+}
+
+ipvs::RealServerConfig realServer(std::uint16_t port, std::vector<CheckSpec> checks,
+                                  bool alpha = false) {
+  ipvs::RealServerConfig rs;
+  rs.dest.address = ip("127.0.0.1");
+  rs.dest.port = port;
+  rs.alpha = alpha;
+  rs.checks = std::move(checks);
+  return rs;
+}
+
+ipvs::IpvsConfig oneVirtualServer(std::vector<ipvs::RealServerConfig> rss) {
+  ipvs::VirtualServerConfig vs;
+  vs.name = "web";
+  vs.realServers = std::move(rss);
+  ipvs::IpvsConfig c;
+  c.virtualServers.push_back(std::move(vs));
+  return c;
+}
+
+class CheckerTest : public ::testing::Test {
+ protected:
+  CheckerTest()
+      : scripts_(io_),
+        checks_(
+            io_, scripts_, [this](const Verdict& v) { verdicts_.push_back(v); }, 7) {}
+
+  // Runs the io_context until `done` holds (checked after each handler) or 10 s pass.
+  bool runUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_one_for(50ms);
+    }
+    return true;
+  }
+  // The last verdict given for the real server on `port`.
+  std::optional<Verdict> last(std::uint16_t port) const {
+    for (auto it = verdicts_.rbegin(); it != verdicts_.rend(); ++it) {
+      if (it->port == port) return *it;
+    }
+    return std::nullopt;
+  }
+  bool alive(std::uint16_t port) const {
+    const auto v = last(port);
+    return v && v->alive;
+  }
+  bool dead(std::uint16_t port) const {
+    const auto v = last(port);
+    return v && !v->alive;
+  }
+
+  asio::io_context io_;
+  ScriptRunner scripts_;
+  std::vector<Verdict> verdicts_;
+  HealthChecks checks_;
+};
+
+TEST_F(CheckerTest, ARefusingServerGoesDownAndComesBackWhenItListens) {
+  Listener up(io_);
+  const std::uint16_t downPort = closedPort(io_);
+  const auto initial = checks_.apply(
+      oneVirtualServer({realServer(up.port(), {tcpCheck()}), realServer(downPort, {tcpCheck()})}));
+  ASSERT_EQ(initial.size(), 2U);
+  EXPECT_TRUE(initial[0].alive);  // not alpha: both start alive
+  EXPECT_TRUE(initial[1].alive);
+  EXPECT_EQ(checks_.checkCount(), 2U);
+
+  ASSERT_TRUE(runUntil([&] { return dead(downPort); }));
+  EXPECT_EQ(last(downPort)->reason, "tcp check: connection refused");
+  EXPECT_EQ(last(downPort)->virtualServer, "web");
+  EXPECT_FALSE(last(up.port()).has_value());  // no change, no verdict
+
+  Listener back(io_, downPort);
+  ASSERT_TRUE(runUntil([&] { return alive(downPort); }));
+  EXPECT_EQ(last(downPort)->reason, "tcp check: connected");
+  EXPECT_FALSE(last(up.port()).has_value());
+}
+
+TEST_F(CheckerTest, RetriesAndFallDelayTheVerdict) {
+  const std::uint16_t port = closedPort(io_);
+  checks_.apply(oneVirtualServer({realServer(port, {tcpCheck(/*retries=*/2, 1, /*fall=*/2)})}));
+  ASSERT_TRUE(runUntil([&] { return dead(port); }));
+  // Two failed rounds (fall 2) of three attempts each: while up, retries confirm a failure.
+  EXPECT_EQ(checks_.attempts(), 6U);
+}
+
+TEST_F(CheckerTest, AlphaStartsDownAndRiseCountsRounds) {
+  Listener l(io_);
+  const auto initial =
+      checks_.apply(oneVirtualServer({realServer(l.port(), {tcpCheck(0, /*rise=*/3)}, true)}));
+  ASSERT_EQ(initial.size(), 1U);
+  EXPECT_FALSE(initial[0].alive);
+  EXPECT_EQ(initial[0].reason, "tcp check: not checked yet");
+  ASSERT_TRUE(runUntil([&] { return alive(l.port()); }));
+  EXPECT_EQ(checks_.attempts(), 3U);
+}
+
+TEST_F(CheckerTest, EveryCheckMustPass) {
+  Listener l(io_);
+  const std::uint16_t closed = closedPort(io_);
+  CheckSpec other = tcpCheck();
+  other.port = closed;  // connect_port: a second check elsewhere
+  checks_.apply(oneVirtualServer({realServer(l.port(), {tcpCheck(), other})}));
+  ASSERT_TRUE(runUntil([&] { return dead(l.port()); }));
+  EXPECT_EQ(last(l.port())->reason, "tcp check: connection refused");
+  Listener back(io_, closed);
+  ASSERT_TRUE(runUntil([&] { return alive(l.port()); }));
+}
+
+TEST_F(CheckerTest, ReloadKeepsTheStateOfUnchangedChecks) {
+  const std::uint16_t port = closedPort(io_);
+  Listener other(io_);
+  auto config = oneVirtualServer(
+      {realServer(port, {tcpCheck()}), realServer(other.port(), {tcpCheck()}, /*alpha=*/true)});
+  checks_.apply(config);
+  ASSERT_TRUE(runUntil([&] { return dead(port) && alive(other.port()); }));
+
+  // The same config again (as a SIGHUP that changed something else): states kept.
+  auto again = checks_.apply(config);
+  ASSERT_EQ(again.size(), 2U);
+  EXPECT_FALSE(again[0].alive);
+  EXPECT_TRUE(again[1].alive);  // alpha, but up already: not reset to down
+
+  // A changed check starts afresh: up (not alpha), until it fails again.
+  config.virtualServers[0].realServers[0].checks[0].timeout = 1500ms;
+  auto changed = checks_.apply(config);
+  EXPECT_TRUE(changed[0].alive);
+  EXPECT_TRUE(changed[1].alive);
+  // A removed real server's checks stop.
+  config.virtualServers[0].realServers.pop_back();
+  EXPECT_EQ(checks_.apply(config).size(), 1U);
+  EXPECT_EQ(checks_.checkCount(), 1U);
+}
+
+TEST_F(CheckerTest, DynamicScriptWeightAndNotifyPrograms) {
+  testutil::TempDir dir;
+  const std::string exitCode = dir.file("code");
+  std::ofstream(exitCode) << "7\n";
+  const std::string script = dir.write("check.sh", "#!/bin/sh\nexit $(cat " + exitCode + ")\n");
+  const std::string notify =
+      dir.write("notify.sh",
+                "#!/bin/sh\necho \"$QUORATE_STATE $QUORATE_REAL_SERVER $1 $QUORATE_REASON\" >> " +
+                    dir.file("log") + "\n");
+  ::chmod(script.c_str(), 0755);
+  ::chmod(notify.c_str(), 0755);
+
+  CheckSpec c = tcpCheck();
+  c.kind = ScriptSpec{{script}, "", /*dynamic=*/true};
+  auto rs = realServer(8080, {c});
+  rs.notifyUp = {notify, "up-arg"};
+  rs.notifyDown = {notify, "down-arg"};
+  checks_.apply(oneVirtualServer({rs}));
+  // exit 7: up with weight 5.
+  ASSERT_TRUE(runUntil([&] { return last(8080) && last(8080)->weight == 5; }));
+  EXPECT_TRUE(last(8080)->alive);
+  EXPECT_EQ(last(8080)->reason, "script check: exit 7: weight 5");
+  // exit 1: down (and the weight goes with it).
+  std::ofstream(exitCode) << "1\n";
+  ASSERT_TRUE(runUntil([&] { return dead(8080); }));
+  EXPECT_FALSE(last(8080)->weight.has_value());
+  // exit 0: up with the configured weight.
+  std::ofstream(exitCode) << "0\n";
+  ASSERT_TRUE(runUntil([&] { return alive(8080); }));
+  EXPECT_FALSE(last(8080)->weight.has_value());
+  // Notify ran for down then up, with the environment; wait for both lines.
+  std::string log;
+  ASSERT_TRUE(runUntil([&] {
+    std::ifstream in(dir.file("log"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    log = ss.str();
+    return std::count(log.begin(), log.end(), '\n') >= 2;
+  }));
+  EXPECT_EQ(log,
+            "down 127.0.0.1:8080 down-arg script check: exit 1\n"
+            "up 127.0.0.1:8080 up-arg script check: exit 0\n");
+}
+
+}  // namespace
+}  // namespace quorate::server::check

@@ -1,0 +1,232 @@
+// Unit tests of the check config: every key of each check type, inheritance from the virtual
+// server, errors with file, line and key, and damaged files that must fail cleanly.
+#include "server/check/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/config_error.h"
+#include "common/yaml_config.h"
+#include "server/ipvs/config.h"
+#include "tests/common/config_test_util.h"
+
+namespace quorate::server::check {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr char kPath[] = "/etc/quorate/director.yaml";
+
+// Line numbers matter: the tests refer to them.
+constexpr char kValid[] =
+    "virtual_servers:\n"                                                                 //  1
+    "  - name: web\n"                                                                    //  2
+    "    address: 198.18.0.10\n"                                                         //  3
+    "    port: 80\n"                                                                     //  4
+    "    delay_loop_ms: 2000\n"                                                          //  5
+    "    checks:\n"                                                                      //  6
+    "      - type: http\n"                                                               //  7
+    "        path: /health?full=1\n"                                                     //  8
+    "        status_codes: [200, \"301-302\"]\n"                                         //  9
+    "        digest: B1946AC92492D2347C6235B4D2611184\n"                                 // 10
+    "        virtualhost: www.example.test\n"                                            // 11
+    "        timeout_ms: 3000\n"                                                         // 12
+    "        retries: 2\n"                                                               // 13
+    "        retry_delay_ms: 500\n"                                                      // 14
+    "        rise: 3\n"                                                                  // 15
+    "        fall: 2\n"                                                                  // 16
+    "    real_servers:\n"                                                                // 17
+    "      - address: 198.18.0.21\n"                                                     // 18
+    "        notify_up: [/usr/local/bin/rs-up, web]\n"                                   // 19
+    "        notify_down: [/usr/local/bin/rs-down]\n"                                    // 20
+    "      - address: 198.18.0.22\n"                                                     // 21
+    "        checks:\n"                                                                  // 22
+    "          - {type: tcp, connect_port: 8080, bind_to: 198.18.0.2}\n"                 // 23
+    "          - type: https\n"                                                          // 24
+    "            sni: rs.test\n"                                                         // 25
+    "            verify: true\n"                                                         // 26
+    "            ca_file: /etc/ssl/rs.pem\n"                                             // 27
+    "            warmup_ms: 0\n"                                                         // 28
+    "          - {type: smtp, helo: lb1.test, connect_port: 25}\n"                       // 29
+    "          - {type: dns, name: example.test, query_type: aaaa, connect_port: 53}\n"  // 30
+    "          - type: script\n"                                                         // 31
+    "            command: [/usr/local/bin/check-db, --fast]\n"                           // 32
+    "            user: nobody\n"                                                         // 33
+    "            dynamic: true\n"                                                        // 34
+    "            interval_ms: 10000\n"                                                   // 35
+    "      - address: 198.18.0.23\n"                                                     // 36
+    "        checks: []\n";                                                              // 37
+
+ipvs::IpvsConfig parse(const std::string& text) {
+  return config::guarded(kPath, [&] {
+    const config::Document doc(kPath, text);
+    return ipvs::parseIpvsConfig(doc.root({"virtual_servers", "ipvs"}));
+  });
+}
+
+std::string errorOf(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "parsed without error:\n" << text;
+  return "";
+}
+
+TEST(CheckConfigTest, EveryKeyOfEveryType) {
+  const auto c = parse(kValid);
+  const auto& rss = c.virtualServers.at(0).realServers;
+  ASSERT_EQ(rss.size(), 3U);
+
+  // The first real server inherits the virtual server's check.
+  ASSERT_EQ(rss[0].checks.size(), 1U);
+  const CheckSpec& http = rss[0].checks[0];
+  const auto& h = std::get<HttpSpec>(http.kind);
+  EXPECT_EQ(h.path, "/health?full=1");
+  EXPECT_EQ(h.statusCodes, (std::vector<StatusRange>{{200, 200}, {301, 302}}));
+  EXPECT_EQ(h.digest, "b1946ac92492d2347c6235b4d2611184");  // lower-cased
+  EXPECT_EQ(h.virtualHost, "www.example.test");
+  EXPECT_FALSE(h.tls);
+  EXPECT_EQ(http.timeout, 3000ms);
+  EXPECT_EQ(http.interval, 2000ms);  // the virtual server's delay_loop_ms
+  EXPECT_EQ(http.warmup, 2000ms);    // defaults to the interval
+  EXPECT_EQ(http.retries, 2);
+  EXPECT_EQ(http.retryDelay, 500ms);
+  EXPECT_EQ(http.rise, 3);
+  EXPECT_EQ(http.fall, 2);
+  EXPECT_EQ(kindName(http.kind), "http");
+  EXPECT_EQ(rss[0].notifyUp, (std::vector<std::string>{"/usr/local/bin/rs-up", "web"}));
+  EXPECT_EQ(rss[0].notifyDown, (std::vector<std::string>{"/usr/local/bin/rs-down"}));
+
+  // The second has its own five.
+  const auto& own = rss[1].checks;
+  ASSERT_EQ(own.size(), 5U);
+  EXPECT_TRUE(std::holds_alternative<TcpSpec>(own[0].kind));
+  EXPECT_EQ(own[0].port, 8080);
+  EXPECT_EQ(own[0].bindTo, kernel::IpAddress::parse("198.18.0.2"));
+  EXPECT_EQ(own[0].retries, 1);  // defaults
+  EXPECT_EQ(own[0].rise, 1);
+  EXPECT_EQ(own[0].timeout, 5000ms);
+  const auto& tls = std::get<HttpSpec>(own[1].kind);
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(kindName(own[1].kind), "https");
+  EXPECT_EQ(tls.sni, "rs.test");
+  EXPECT_TRUE(tls.verify);
+  EXPECT_EQ(tls.caFile, "/etc/ssl/rs.pem");
+  EXPECT_EQ(tls.statusCodes, (std::vector<StatusRange>{{200, 299}}));  // default: any 2xx
+  EXPECT_EQ(own[1].warmup, 0ms);
+  EXPECT_EQ(std::get<SmtpSpec>(own[2].kind).helo, "lb1.test");
+  EXPECT_EQ(own[2].port, 25);
+  EXPECT_EQ(std::get<DnsSpec>(own[3].kind).name, "example.test");
+  EXPECT_EQ(std::get<DnsSpec>(own[3].kind).type, 28);  // AAAA, case-insensitive
+  const auto& script = std::get<ScriptSpec>(own[4].kind);
+  EXPECT_EQ(script.argv, (std::vector<std::string>{"/usr/local/bin/check-db", "--fast"}));
+  EXPECT_EQ(script.user, "nobody");
+  EXPECT_TRUE(script.dynamic);
+  EXPECT_EQ(own[4].interval, 10000ms);
+  EXPECT_EQ(own[4].warmup, 10000ms);
+
+  // The third opted out: nothing checks it.
+  EXPECT_TRUE(rss[2].checks.empty());
+}
+
+TEST(CheckConfigTest, DefaultsOfABareCheck) {
+  const auto c = parse(
+      "virtual_servers:\n"
+      "  - {name: w, address: 198.18.0.10, port: 80,\n"
+      "     real_servers: [{address: 198.18.0.21, checks: [{type: dns}]}]}\n");
+  const CheckSpec& s = c.virtualServers[0].realServers[0].checks.at(0);
+  EXPECT_EQ(std::get<DnsSpec>(s.kind), DnsSpec{});
+  EXPECT_EQ(std::get<DnsSpec>(s.kind).name, ".");
+  EXPECT_EQ(std::get<DnsSpec>(s.kind).type, 6);  // SOA, as keepalived
+  EXPECT_EQ(s.interval, 5000ms);
+  EXPECT_EQ(s.timeout, 5000ms);
+  EXPECT_EQ(s.retryDelay, 1000ms);
+  EXPECT_EQ(s.port, 0);  // the real server's
+  EXPECT_FALSE(s.address.has_value());
+}
+
+struct Case {
+  int line;
+  std::string replacement;  // replaces line `line` of kValid
+  std::string where;        // "<line>: <key>"
+  std::string what;
+};
+
+TEST(CheckConfigTest, ErrorsNameFileLineAndKey) {
+  const std::vector<Case> cases = {
+      {7, "      - type: ftp", "7: virtual_servers[0].checks[0].type", "expected one of"},
+      {8, "        path: health", "8: virtual_servers[0].checks[0].path", "starting with '/'"},
+      {9, "        status_codes: [200, 700]", "9: virtual_servers[0].checks[0].status_codes[1]",
+       "100..599"},
+      {9, "        status_codes: [\"302-301\"]", "9: virtual_servers[0].checks[0].status_codes[0]",
+       "is empty"},
+      {9, "        status_codes: []", "9: virtual_servers[0].checks[0].status_codes",
+       "at least one"},
+      {10, "        digest: xyz", "10: virtual_servers[0].checks[0].digest", "32 hex digits"},
+      {12, "        timeout_ms: 0", "12: virtual_servers[0].checks[0].timeout_ms", ""},
+      {13, "        retries: -1", "13: virtual_servers[0].checks[0].retries", ""},
+      {15, "        rise: 0", "15: virtual_servers[0].checks[0].rise", ""},
+      {16, "        sni: rs.test", "16: virtual_servers[0].checks[0].sni",
+       "not a key of a http check (only of https)"},
+      {16, "        helo: x", "16: virtual_servers[0].checks[0].helo", "only of smtp"},
+      {16, "        command: [/bin/true]", "16: virtual_servers[0].checks[0].command",
+       "only of script"},
+      {16, "        colour: red", "16: virtual_servers[0].checks[0].colour", ""},
+      {5, "    delay_loop_ms: 1", "5: virtual_servers[0].delay_loop_ms", ""},
+      {19, "        notify_up: [rs-up]", "19: virtual_servers[0].real_servers[0].notify_up",
+       "absolute program"},
+      {23, "          - {type: tcp, connect_ip: 2001:db8::1}",
+       "23: virtual_servers[0].real_servers[1].checks[0].connect_ip", "IPv4 address"},
+      {23, "          - {type: tcp, connect_port: 0}",
+       "23: virtual_servers[0].real_servers[1].checks[0].connect_port", ""},
+      {27, "            colour: red", "27: virtual_servers[0].real_servers[1].checks[1].colour",
+       ""},
+      {26, "            verify: false", "27: virtual_servers[0].real_servers[1].checks[1].ca_file",
+       "only with verify: true"},
+      {30, "          - {type: dns, query_type: BOGUS}",
+       "30: virtual_servers[0].real_servers[1].checks[3].query_type", "expected one of A, AAAA"},
+      {30, "          - {type: dns, name: a..b}",
+       "30: virtual_servers[0].real_servers[1].checks[3].name", "labels of 1 to 63"},
+      {32, "            command: [check-db]",
+       "32: virtual_servers[0].real_servers[1].checks[4].command", "absolute program"},
+      {32, "            command: []", "32: virtual_servers[0].real_servers[1].checks[4].command",
+       "expected a list"},
+      {32, "            path: /x", "32: virtual_servers[0].real_servers[1].checks[4].path",
+       "only of http, https"},
+      {33, "            user: \"no body\"", "33: virtual_servers[0].real_servers[1].checks[4].user",
+       ""},
+      {34, "            dynamic: maybe", "34: virtual_servers[0].real_servers[1].checks[4].dynamic",
+       ""},
+  };
+  for (const auto& c : cases) {
+    const std::string text = testutil::editLines(kValid, c.line, 1, c.replacement);
+    const std::string message = errorOf(text);
+    EXPECT_THAT(message, HasSubstr(std::string(kPath) + ":" + c.where + ": ")) << c.replacement;
+    EXPECT_THAT(message, HasSubstr(c.what)) << c.replacement;
+  }
+  // A script check without its command names the check's entry.
+  EXPECT_THAT(errorOf(testutil::editLines(kValid, 32, 1, "")),
+              HasSubstr("31: virtual_servers[0].real_servers[1].checks[4]: a script check needs "
+                        "command"));
+}
+
+TEST(CheckConfigTest, DamagedFilesFailCleanly) {
+  const auto inputs = testutil::mutationsOf(kValid, 5, false, 2000);
+  testutil::expectOnlyConfigErrors(inputs, kPath, [](const std::string& text) { parse(text); });
+}
+
+TEST(CheckConfigTest, DnsTypeCodes) {
+  EXPECT_EQ(dnsTypeCode("A"), 1);
+  EXPECT_EQ(dnsTypeCode("SOA"), 6);
+  EXPECT_EQ(dnsTypeCode("ANY"), 255);
+  EXPECT_EQ(dnsTypeCode("a"), 0);  // callers upper-case first
+  EXPECT_EQ(dnsTypeCode("NOPE"), 0);
+}
+
+}  // namespace
+}  // namespace quorate::server::check

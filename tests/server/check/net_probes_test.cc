@@ -1,0 +1,952 @@
+// The network probes (tcp, http, https, smtp, dns) against real servers on loopback, written
+// here with Asio on the probes' own io_context: each test asserts the outcome and its reason.
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+
+#include <array>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "server/check/digest.h"
+#include "server/check/probe.h"
+#include "server/check/probes_internal.h"
+#include "server/script_runner.h"
+
+namespace quorate::server::check {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::awaitable;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using namespace std::chrono_literals;
+
+constexpr std::chrono::milliseconds kGenerous = 20s;  // never reached by a passing attempt
+constexpr std::chrono::milliseconds kShort = 300ms;   // the timeout cases
+constexpr char kHelloMd5[] = "b1946ac92492d2347c6235b4d2611184";  // md5("hello\n")
+
+kernel::IpAddress ip(const char* text) { return *kernel::IpAddress::parse(text); }
+
+CheckSpec specOf(Kind kind, std::chrono::milliseconds timeout = kGenerous) {
+  CheckSpec spec;
+  spec.kind = std::move(kind);
+  spec.timeout = timeout;
+  return spec;
+}
+
+// Waits on the server side for as long as any test could run.
+awaitable<void> hold() {
+  asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
+  co_await timer.async_wait(use_awaitable);
+}
+
+// An HTTP(S) server on loopback that behaves as told and records what it got.
+struct HttpServer {
+  enum class Mode {
+    kAnswer,  // status + body, after `delay`
+    kSilent,  // reads the request, never answers
+    kMute,    // accepts, never reads (a TLS handshake never completes)
+    kClose,   // reads the request, closes
+    kReset,   // accepts, closes with SO_LINGER 0 (RST)
+    kRaw,     // reads the request, writes `raw`, then closes if `closeAfterRaw` or holds on
+  };
+
+  explicit HttpServer(asio::io_context& io, const char* address = "127.0.0.1",
+                      ssl::context* tlsContext = nullptr)
+      : acceptor(io, tcp::endpoint(asio::ip::make_address(address), 0)), tls(tlsContext) {
+    asio::co_spawn(io, acceptLoop(), asio::detached);
+  }
+  std::uint16_t port() const { return acceptor.local_endpoint().port(); }
+
+  tcp::acceptor acceptor;
+  ssl::context* tls;
+  Mode mode = Mode::kAnswer;
+  unsigned status = 200;
+  std::string body = "hello\n";
+  std::chrono::milliseconds delay{0};
+  std::string raw;
+  bool closeAfterRaw = false;
+
+  int accepted = 0;
+  std::vector<tcp::endpoint> peers;
+  std::vector<http::request<http::string_body>> requests;
+  std::string sni;  // of the last TLS handshake; "(none)" when the client sent none
+
+ private:
+  awaitable<void> acceptLoop() {
+    for (;;) {
+      tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
+      asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
+    }
+  }
+
+  awaitable<void> session(tcp::socket socket) {
+    try {
+      ++accepted;
+      peers.push_back(socket.remote_endpoint());
+      if (mode == Mode::kReset) {
+        socket.set_option(tcp::socket::linger(true, 0));
+        socket.close();
+        co_return;
+      }
+      if (mode == Mode::kMute) co_await hold();
+      if (tls != nullptr) {
+        ssl::stream<tcp::socket> stream(std::move(socket), *tls);
+        co_await stream.async_handshake(ssl::stream_base::server, use_awaitable);
+        const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+        sni = name != nullptr ? name : "(none)";
+        co_await serve(stream);
+      } else {
+        co_await serve(socket);
+      }
+    } catch (const std::exception&) {
+      // The client went away, or refused our certificate: nothing to serve.
+    }
+  }
+
+  template <class Stream>
+  awaitable<void> serve(Stream& stream) {
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    co_await http::async_read(stream, buffer, request, use_awaitable);
+    requests.push_back(request);
+    switch (mode) {
+      case Mode::kSilent:
+        co_await hold();
+        co_return;
+      case Mode::kClose:
+        co_return;
+      case Mode::kRaw:
+        co_await asio::async_write(stream, asio::buffer(raw), use_awaitable);
+        if (!closeAfterRaw) co_await hold();
+        co_return;
+      default:
+        break;
+    }
+    if (delay.count() > 0) {
+      asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+      co_await timer.async_wait(use_awaitable);
+    }
+    http::response<http::string_body> response;
+    response.version(11);
+    response.result(status);
+    response.set(http::field::connection, "close");
+    response.body() = body;
+    response.prepare_payload();
+    co_await http::async_write(stream, response, use_awaitable);
+  }
+};
+
+// A loopback port that refuses connections: bound, never listening.
+struct ClosedPort {
+  explicit ClosedPort(asio::io_context& io, const char* address = "127.0.0.1") : socket(io) {
+    socket.open(asio::ip::make_address(address).is_v4() ? tcp::v4() : tcp::v6());
+    socket.bind(tcp::endpoint(asio::ip::make_address(address), 0));
+  }
+  std::uint16_t port() const { return socket.local_endpoint().port(); }
+  tcp::socket socket;
+};
+
+class ProbeTest : public ::testing::Test {
+ protected:
+  // Runs one attempt; checks that `done` ran once, and not from inside start().
+  Outcome runProbe(Probe& probe) {
+    int calls = 0;
+    Outcome outcome;
+    probe.start([&](Outcome result) {
+      ++calls;
+      outcome = std::move(result);
+    });
+    EXPECT_EQ(calls, 0) << "done ran from inside start()";
+    runUntil([&] { return calls > 0; });
+    io.restart();
+    io.poll();
+    EXPECT_EQ(calls, 1);
+    return outcome;
+  }
+  Outcome run(const CheckSpec& spec, const char* address, std::uint16_t port,
+              std::optional<kernel::IpAddress> bindTo = std::nullopt) {
+    std::unique_ptr<Probe> probe = makeProbe(spec, Target{ip(address), port, bindTo}, ctx);
+    return runProbe(*probe);
+  }
+  // Runs the io_context until `done()` (at most a minute: a hang fails, it does not block).
+  void runUntil(const std::function<bool()>& done) {
+    const auto giveUp = std::chrono::steady_clock::now() + 60s;
+    while (!done() && std::chrono::steady_clock::now() < giveUp) {
+      if (io.stopped()) io.restart();
+      io.run_one_for(50ms);
+    }
+    ASSERT_TRUE(done()) << "gave up waiting";
+  }
+  void runFor(std::chrono::milliseconds duration) {
+    io.restart();
+    io.run_for(duration);
+  }
+
+  asio::io_context io;
+  ScriptRunner scripts{io};
+  ProbeContext ctx{io, scripts};
+};
+
+// ---- tcp
+
+TEST_F(ProbeTest, TcpConnects) {
+  HttpServer server(io);
+  const Outcome outcome = run(specOf(TcpSpec{}), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connected");
+  runUntil([&] { return server.accepted == 1; });
+}
+
+TEST_F(ProbeTest, TcpConnectsOverIpv6) {
+  HttpServer server(io, "::1");
+  const Outcome outcome = run(specOf(TcpSpec{}), "::1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connected");
+}
+
+TEST_F(ProbeTest, TcpRefused) {
+  ClosedPort closed(io);
+  const Outcome outcome = run(specOf(TcpSpec{}), "127.0.0.1", closed.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connection refused");
+}
+
+TEST_F(ProbeTest, TcpTimesOutWhileConnecting) {
+  // A listener with backlog 0 and one connection queued: the kernel drops further SYNs.
+  tcp::acceptor full(io);
+  full.open(tcp::v4());
+  full.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  full.listen(0);
+  tcp::socket filler(io);
+  bool filled = false;
+  filler.async_connect(full.local_endpoint(),
+                       [&](const boost::system::error_code&) { filled = true; });
+  runUntil([&] { return filled; });
+  const Outcome outcome = run(specOf(TcpSpec{}, kShort), "127.0.0.1", full.local_endpoint().port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout while connecting");
+}
+
+TEST_F(ProbeTest, TcpBindsToTheSourceAddress) {
+  HttpServer server(io);
+  const Outcome outcome = run(specOf(TcpSpec{}), "127.0.0.1", server.port(), ip("127.0.0.2"));
+  EXPECT_TRUE(outcome.ok) << outcome.reason;
+  runUntil([&] { return server.accepted == 1; });
+  EXPECT_EQ(server.peers.at(0).address().to_string(), "127.0.0.2");
+}
+
+TEST_F(ProbeTest, BindToAnAddressNotOursFails) {
+  HttpServer server(io);
+  const Outcome outcome = run(specOf(TcpSpec{}), "127.0.0.1", server.port(), ip("198.18.0.1"));
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "cannot bind to 198.18.0.1: cannot assign requested address");
+  EXPECT_EQ(server.accepted, 0);
+}
+
+// ---- http
+
+TEST_F(ProbeTest, HttpStatus200PassesAndSendsTheRequest) {
+  HttpServer server(io);
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "status 200");
+  ASSERT_EQ(server.requests.size(), 1u);
+  const auto& request = server.requests[0];
+  EXPECT_EQ(request.method(), http::verb::get);
+  EXPECT_EQ(request.target(), "/");
+  EXPECT_EQ(request.version(), 11);
+  EXPECT_EQ(request[http::field::host], "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(request[http::field::user_agent], "quorate");
+  EXPECT_EQ(request[http::field::connection], "close");
+}
+
+TEST_F(ProbeTest, HttpStatus500Fails) {
+  HttpServer server(io);
+  server.status = 500;
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "status 500");
+}
+
+TEST_F(ProbeTest, HttpStatusRanges) {
+  HttpServer server(io);
+  server.status = 302;
+  Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());  // default 200-299
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "status 302");
+
+  HttpSpec spec;
+  spec.statusCodes = {{200, 200}, {301, 302}};
+  outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "status 302");
+
+  server.status = 200;
+  spec.statusCodes = {{300, 399}};
+  outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "status 200");
+}
+
+TEST_F(ProbeTest, HttpDigest) {
+  HttpServer server(io);  // body "hello\n"
+  HttpSpec spec;
+  spec.digest = kHelloMd5;
+  Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "status 200");
+
+  server.body = "hello world\n";
+  outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "digest mismatch: got 6f5902ac237024bdd0c176cb93063dc4");
+}
+
+TEST_F(ProbeTest, HttpBodyUntilTheConnectionCloses) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kRaw;
+  server.raw = "HTTP/1.0 200 OK\r\n\r\nhello\n";
+  server.closeAfterRaw = true;
+  HttpSpec spec;
+  spec.digest = kHelloMd5;
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok) << outcome.reason;
+  EXPECT_EQ(outcome.reason, "status 200");
+}
+
+TEST_F(ProbeTest, HttpVirtualHostAndPath) {
+  HttpServer server(io);
+  HttpSpec spec;
+  spec.virtualHost = "www.example.test";
+  spec.path = "/health?full=1";
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  ASSERT_EQ(server.requests.size(), 1u);
+  EXPECT_EQ(server.requests[0][http::field::host], "www.example.test");
+  EXPECT_EQ(server.requests[0].target(), "/health?full=1");
+}
+
+TEST_F(ProbeTest, HttpOverIpv6PutsTheHostInBrackets) {
+  HttpServer server(io, "::1");
+  const Outcome outcome = run(specOf(HttpSpec{}), "::1", server.port());
+  EXPECT_TRUE(outcome.ok) << outcome.reason;
+  ASSERT_EQ(server.requests.size(), 1u);
+  EXPECT_EQ(server.requests[0][http::field::host], "[::1]:" + std::to_string(server.port()));
+}
+
+TEST_F(ProbeTest, HttpSlowReplyTimesOut) {
+  HttpServer server(io);
+  server.delay = 5s;
+  const Outcome outcome = run(specOf(HttpSpec{}, kShort), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout waiting for the reply");
+}
+
+TEST_F(ProbeTest, HttpNoReplyTimesOut) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kSilent;
+  const Outcome outcome = run(specOf(HttpSpec{}, kShort), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout waiting for the reply");
+}
+
+TEST_F(ProbeTest, HttpReset) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kReset;
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connection reset");
+}
+
+TEST_F(ProbeTest, HttpClosedWithoutAReply) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kClose;
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connection closed without a reply");
+}
+
+TEST_F(ProbeTest, HttpRefused) {
+  ClosedPort closed(io);
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", closed.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connection refused");
+}
+
+TEST_F(ProbeTest, HttpBodyTooLarge) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kRaw;
+  server.raw = "HTTP/1.1 200 OK\r\nContent-Length: 17000000\r\n\r\nhello\n";
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "body too large");
+}
+
+TEST_F(ProbeTest, HttpGarbageReply) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kRaw;
+  server.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "bad HTTP reply: bad version");
+}
+
+TEST_F(ProbeTest, HttpTruncatedBody) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kRaw;
+  server.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello\n";
+  server.closeAfterRaw = true;
+  const Outcome outcome = run(specOf(HttpSpec{}), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "bad HTTP reply: partial message");
+}
+
+TEST_F(ProbeTest, EachAttemptIsAFreshConnection) {
+  HttpServer server(io);
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(HttpSpec{}), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  server.status = 503;
+  EXPECT_EQ(runProbe(*probe).reason, "status 503");
+  EXPECT_EQ(server.accepted, 2);
+}
+
+// ---- https
+
+class TlsProbeTest : public ProbeTest {
+ protected:
+  static void SetUpTestSuite() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "quorate-probe-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) return;
+    dir_ = pattern;
+    const std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rs.test "
+        "-addext subjectAltName=DNS:rs.test -days 1 -keyout " +
+        dir_ + "/key.pem -out " + dir_ + "/cert.pem 2>" + dir_ + "/openssl.log";
+    made_ = std::system(command.c_str()) == 0;
+  }
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  void SetUp() override {
+    ASSERT_TRUE(made_) << "openssl req failed, see " << dir_ << "/openssl.log";
+    serverTls_.use_certificate_chain_file(cert());
+    serverTls_.use_private_key_file(dir_ + "/key.pem", ssl::context::pem);
+  }
+  static std::string cert() { return dir_ + "/cert.pem"; }
+  static HttpSpec https() {
+    HttpSpec spec;
+    spec.tls = true;
+    return spec;
+  }
+
+  ssl::context serverTls_{ssl::context::tls_server};
+  static inline std::string dir_;
+  static inline bool made_ = false;
+};
+
+TEST_F(TlsProbeTest, SelfSignedPassesWithoutVerify) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  HttpSpec spec = https();
+  spec.digest = kHelloMd5;
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok) << outcome.reason;
+  EXPECT_EQ(outcome.reason, "status 200");
+  EXPECT_EQ(server.sni, "(none)");
+  ASSERT_EQ(server.requests.size(), 1u);
+  EXPECT_EQ(server.requests[0][http::field::host], "127.0.0.1:" + std::to_string(server.port()));
+}
+
+TEST_F(TlsProbeTest, VerifyAgainstTheCaFileWithSni) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  HttpSpec spec = https();
+  spec.verify = true;
+  spec.caFile = cert();
+  spec.sni = "rs.test";
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok) << outcome.reason;
+  EXPECT_EQ(outcome.reason, "status 200");
+  EXPECT_EQ(server.sni, "rs.test");
+}
+
+TEST_F(TlsProbeTest, VerifyTheVirtualHostWhenNoSni) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  HttpSpec spec = https();
+  spec.verify = true;
+  spec.caFile = cert();
+  spec.virtualHost = "rs.test:8443";
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok) << outcome.reason;
+  EXPECT_EQ(server.sni, "(none)");
+}
+
+TEST_F(TlsProbeTest, VerifyWithTheWrongNameFails) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  HttpSpec spec = https();
+  spec.verify = true;
+  spec.caFile = cert();
+  spec.sni = "other.test";
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "TLS handshake: certificate verify failed (hostname mismatch)");
+  runUntil([&] { return server.accepted == 1; });
+  EXPECT_TRUE(server.requests.empty());
+}
+
+TEST_F(TlsProbeTest, VerifyWithoutTheCaFileRejectsSelfSigned) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  HttpSpec spec = https();
+  spec.verify = true;
+  spec.sni = "rs.test";
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "TLS handshake: certificate verify failed (self-signed certificate)");
+}
+
+TEST_F(TlsProbeTest, UnreadableCaFile) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  HttpSpec spec = https();
+  spec.verify = true;
+  spec.caFile = dir_ + "/missing.pem";
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason.rfind("TLS: cannot load CA file " + spec.caFile + ": ", 0), 0u)
+      << outcome.reason;
+  EXPECT_EQ(server.accepted, 0);
+}
+
+TEST_F(TlsProbeTest, HandshakeTimesOut) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  server.mode = HttpServer::Mode::kMute;
+  const Outcome outcome = run(specOf(https(), kShort), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout during the TLS handshake");
+}
+
+TEST_F(TlsProbeTest, OneContextPerVerifyAndCaFile) {
+  std::string error;
+  ssl::context* plain = tlsClientContext(ctx, false, "", &error);
+  EXPECT_NE(plain, nullptr);
+  EXPECT_EQ(tlsClientContext(ctx, false, cert(), &error), plain);  // caFile unused
+  ssl::context* verifying = tlsClientContext(ctx, true, cert(), &error);
+  EXPECT_NE(verifying, nullptr);
+  EXPECT_NE(verifying, plain);
+  EXPECT_EQ(tlsClientContext(ctx, true, cert(), &error), verifying);
+  EXPECT_EQ(tlsClientContext(ctx, true, dir_ + "/missing.pem", &error), nullptr);
+  EXPECT_FALSE(error.empty());
+}
+
+// ---- smtp
+
+struct SmtpServer {
+  explicit SmtpServer(asio::io_context& io)
+      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(io, acceptLoop(), asio::detached);
+  }
+  std::uint16_t port() const { return acceptor.local_endpoint().port(); }
+
+  tcp::acceptor acceptor;
+  std::string banner = "220 mail.test ESMTP\r\n";  // empty: never sent
+  std::string heloReply = "250 mail.test\r\n";     // empty: never sent
+  std::vector<std::string> lines;                  // what the client sent
+
+ private:
+  awaitable<void> acceptLoop() {
+    for (;;) {
+      tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
+      asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
+    }
+  }
+  awaitable<void> readLine(tcp::socket& socket, std::string& input) {
+    const std::size_t size =
+        co_await asio::async_read_until(socket, asio::dynamic_buffer(input), "\r\n", use_awaitable);
+    lines.push_back(input.substr(0, size - 2));
+    input.erase(0, size);
+  }
+  awaitable<void> session(tcp::socket socket) {
+    try {
+      if (banner.empty()) co_await hold();
+      co_await asio::async_write(socket, asio::buffer(banner), use_awaitable);
+      std::string input;
+      co_await readLine(socket, input);  // HELO
+      if (heloReply.empty()) co_await hold();
+      co_await asio::async_write(socket, asio::buffer(heloReply), use_awaitable);
+      co_await readLine(socket, input);  // QUIT
+    } catch (const std::exception&) {
+    }
+  }
+};
+
+CheckSpec smtpSpec(std::chrono::milliseconds timeout = kGenerous) {
+  SmtpSpec smtp;
+  smtp.helo = "lb1.test";
+  return specOf(smtp, timeout);
+}
+
+TEST_F(ProbeTest, SmtpBannerAndHelo) {
+  SmtpServer server(io);
+  const Outcome outcome = run(smtpSpec(), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "banner 220, HELO 250");
+  runUntil([&] { return server.lines.size() == 2; });
+  EXPECT_EQ(server.lines, (std::vector<std::string>{"HELO lb1.test", "QUIT"}));
+}
+
+TEST_F(ProbeTest, SmtpMultiLineBanner) {
+  SmtpServer server(io);
+  server.banner = "220-mail.test ESMTP\r\n220-no spam\r\n220 ready\r\n";
+  server.heloReply = "250-mail.test\r\n250 PIPELINING\r\n";
+  const Outcome outcome = run(smtpSpec(), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "banner 220, HELO 250");
+}
+
+TEST_F(ProbeTest, SmtpRefusingBanner) {
+  SmtpServer server(io);
+  server.banner = "554 go away\r\n";
+  const Outcome outcome = run(smtpSpec(), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "banner 554");
+}
+
+TEST_F(ProbeTest, SmtpHeloRefused) {
+  SmtpServer server(io);
+  server.heloReply = "501 syntax\r\n";
+  const Outcome outcome = run(smtpSpec(), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "HELO answered 501");
+}
+
+TEST_F(ProbeTest, SmtpBadReply) {
+  SmtpServer server(io);
+  server.banner = "hello there\r\n";
+  const Outcome outcome = run(smtpSpec(), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "bad SMTP reply to the banner");
+}
+
+TEST_F(ProbeTest, SmtpNoBannerTimesOut) {
+  SmtpServer server(io);
+  server.banner.clear();
+  const Outcome outcome = run(smtpSpec(kShort), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout waiting for the banner");
+}
+
+TEST_F(ProbeTest, SmtpNoHeloReplyTimesOut) {
+  SmtpServer server(io);
+  server.heloReply.clear();
+  const Outcome outcome = run(smtpSpec(kShort), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout waiting for the HELO reply");
+}
+
+TEST_F(ProbeTest, SmtpClosedBeforeTheBanner) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kReset;  // closes at once (with a RST)
+  const Outcome outcome = run(smtpSpec(), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connection reset");
+}
+
+// ---- dns
+
+struct DnsServer {
+  enum class Mode {
+    kAnswer,
+    kNxdomain,
+    kNoAnswer,
+    kOtherType,
+    kMalformed,
+    kSilent,
+    kWrongIdFirst,
+    kRandom
+  };
+  explicit DnsServer(asio::io_context& io)
+      : socket(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(io, loop(), asio::detached);
+  }
+  std::uint16_t port() const { return socket.local_endpoint().port(); }
+
+  udp::socket socket;
+  Mode mode = Mode::kAnswer;
+  std::vector<std::vector<std::uint8_t>> queries;
+  std::mt19937 random{12345};
+
+ private:
+  using Bytes = std::vector<std::uint8_t>;
+
+  awaitable<void> loop() {
+    std::array<std::uint8_t, 1500> buffer;
+    udp::endpoint from;
+    for (;;) {
+      const std::size_t size =
+          co_await socket.async_receive_from(asio::buffer(buffer), from, use_awaitable);
+      queries.emplace_back(buffer.begin(), buffer.begin() + size);
+      if (size < 12) continue;
+      for (const Bytes& reply : replies(queries.back())) {
+        co_await socket.async_send_to(asio::buffer(reply), from, use_awaitable);
+      }
+    }
+  }
+
+  // A reply to `query`: its id and question, then `answers`.
+  static Bytes reply(const Bytes& query, int rcode, int answerCount, const Bytes& answers) {
+    Bytes out = {query[0], query[1], 0x81, static_cast<std::uint8_t>(0x80 | rcode),
+                 0,        1,        0,    static_cast<std::uint8_t>(answerCount),
+                 0,        0,        0,    0};
+    out.insert(out.end(), query.begin() + 12, query.end());
+    out.insert(out.end(), answers.begin(), answers.end());
+    return out;
+  }
+
+  std::vector<Bytes> replies(const Bytes& query) {
+    // Name: a pointer to the question's; TTL 60.
+    const Bytes a = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+    const Bytes cname = {0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 0x0c};
+    switch (mode) {
+      case Mode::kAnswer: {
+        Bytes both = cname;
+        both.insert(both.end(), a.begin(), a.end());
+        return {reply(query, 0, 2, both)};
+      }
+      case Mode::kNxdomain:
+        return {reply(query, 3, 0, {})};
+      case Mode::kNoAnswer:
+        return {reply(query, 0, 0, {})};
+      case Mode::kOtherType:
+        return {reply(query, 0, 1, cname)};
+      case Mode::kMalformed: {
+        Bytes truncated = reply(query, 0, 1, a);
+        truncated.resize(truncated.size() - 3);  // the answer's data cut short
+        return {truncated};
+      }
+      case Mode::kSilent:
+        return {};
+      case Mode::kWrongIdFirst: {
+        Bytes wrong = reply(query, 0, 1, a);
+        wrong[1] ^= 1;
+        return {wrong, reply(query, 3, 0, {})};
+      }
+      case Mode::kRandom: {
+        Bytes garbage(std::uniform_int_distribution<std::size_t>(2, 80)(random));
+        for (std::uint8_t& byte : garbage) byte = static_cast<std::uint8_t>(random());
+        garbage[0] = query[0];
+        garbage[1] = query[1];
+        if (garbage.size() > 2) garbage[2] |= 0x80;
+        if (garbage.size() > 3) garbage[3] &= 0xf0;
+        return {garbage};
+      }
+    }
+    return {};
+  }
+};
+
+CheckSpec dnsSpec(std::string name, std::uint16_t type,
+                  std::chrono::milliseconds timeout = kGenerous) {
+  DnsSpec dns;
+  dns.name = std::move(name);
+  dns.type = type;
+  return specOf(dns, timeout);
+}
+
+TEST_F(ProbeTest, DnsAnswerPassesAndTheQueryIsRight) {
+  DnsServer server(io);
+  const Outcome outcome = run(dnsSpec("www.example.test", 1), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "1 answer");  // the CNAME does not count
+  ASSERT_EQ(server.queries.size(), 1u);
+  const std::vector<std::uint8_t>& query = server.queries[0];
+  const std::vector<std::uint8_t> rest(query.begin() + 2, query.end());
+  const std::vector<std::uint8_t> expected = {
+      0x01, 0x00, 0,   1,   0,   0,   0,   0,   0,   0,  // RD, one question
+      3,    'w',  'w', 'w', 7,   'e', 'x', 'a', 'm', 'p', 'l',
+      'e',  4,    't', 'e', 's', 't', 0,   0,   1,   0,   1};  // type A, class IN
+  EXPECT_EQ(rest, expected);
+}
+
+TEST_F(ProbeTest, DnsRootAndAny) {
+  DnsServer server(io);
+  Outcome outcome = run(dnsSpec(".", 255), "127.0.0.1", server.port());
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "2 answers");  // ANY: every record counts
+  ASSERT_EQ(server.queries.size(), 1u);
+  EXPECT_EQ(server.queries[0].size(), 12u + 5u);  // the root name is one zero byte
+  EXPECT_EQ(server.queries[0][12], 0);
+}
+
+TEST_F(ProbeTest, DnsNxdomain) {
+  DnsServer server(io);
+  server.mode = DnsServer::Mode::kNxdomain;
+  const Outcome outcome = run(dnsSpec("nope.test", 1), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "rcode NXDOMAIN");
+}
+
+TEST_F(ProbeTest, DnsNoAnswer) {
+  DnsServer server(io);
+  server.mode = DnsServer::Mode::kNoAnswer;
+  Outcome outcome = run(dnsSpec(".", 6), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "no answer of type 6");
+  server.mode = DnsServer::Mode::kOtherType;
+  outcome = run(dnsSpec("www.example.test", 1), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "no answer of type 1");
+}
+
+TEST_F(ProbeTest, DnsMalformedReply) {
+  DnsServer server(io);
+  server.mode = DnsServer::Mode::kMalformed;
+  const Outcome outcome = run(dnsSpec("www.example.test", 1), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "malformed reply");
+}
+
+TEST_F(ProbeTest, DnsReplyWithAnotherIdIsIgnored) {
+  DnsServer server(io);
+  server.mode = DnsServer::Mode::kWrongIdFirst;  // a good answer with the wrong id, then NXDOMAIN
+  const Outcome outcome = run(dnsSpec("www.example.test", 1), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "rcode NXDOMAIN");
+}
+
+TEST_F(ProbeTest, DnsNoReplyTimesOut) {
+  DnsServer server(io);
+  server.mode = DnsServer::Mode::kSilent;
+  const Outcome outcome = run(dnsSpec("www.example.test", 1, kShort), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "timeout waiting for the reply");
+}
+
+TEST_F(ProbeTest, DnsBadNamesFailWithoutAQuery) {
+  DnsServer server(io);
+  Outcome outcome = run(dnsSpec(std::string(64, 'a') + ".test", 1), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "bad name: label longer than 63 bytes");
+  std::string longName;
+  for (int i = 0; i < 5; ++i) longName += std::string(60, 'a') + ".";
+  outcome = run(dnsSpec(longName, 1), "127.0.0.1", server.port());
+  EXPECT_EQ(outcome.reason, "bad name: longer than 255 bytes");
+  outcome = run(dnsSpec("a..test", 1), "127.0.0.1", server.port());
+  EXPECT_EQ(outcome.reason, "bad name: empty label");
+  EXPECT_TRUE(server.queries.empty());
+}
+
+TEST_F(ProbeTest, DnsRandomRepliesNeverCrash) {
+  DnsServer server(io);
+  server.mode = DnsServer::Mode::kRandom;  // seeded: the same replies every run
+  std::unique_ptr<Probe> probe =
+      makeProbe(dnsSpec("www.example.test", 1), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  int malformed = 0;
+  for (int i = 0; i < 300; ++i) {
+    const Outcome outcome = runProbe(*probe);
+    EXPECT_FALSE(outcome.reason.empty());
+    if (outcome.reason == "malformed reply") ++malformed;
+  }
+  EXPECT_GT(malformed, 100);
+}
+
+// ---- lifetime: a destroyed probe never calls back
+
+TEST_F(ProbeTest, DestroyedMidAttemptNeverCallsBack) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kSilent;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(HttpSpec{}, 200ms), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  int calls = 0;
+  probe->start([&](Outcome) { ++calls; });
+  runUntil([&] { return server.requests.size() == 1; });
+  probe.reset();
+  runFor(600ms);  // well past the deadline
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(ProbeTest, DestroyedRightAfterStartNeverCallsBack) {
+  HttpServer server(io, "127.0.0.1", nullptr);
+  DnsServer dns(io);
+  dns.mode = DnsServer::Mode::kSilent;
+  int calls = 0;
+  std::vector<CheckSpec> specs = {specOf(TcpSpec{}), specOf(HttpSpec{}), smtpSpec(),
+                                  dnsSpec(".", 6)};
+  for (const CheckSpec& spec : specs) {
+    const std::uint16_t port =
+        std::holds_alternative<DnsSpec>(spec.kind) ? dns.port() : server.port();
+    makeProbe(spec, Target{ip("127.0.0.1"), port, {}}, ctx)->start([&](Outcome) { ++calls; });
+    // A failure found inside start() is posted: it must not arrive either.
+    makeProbe(spec, Target{ip("127.0.0.1"), port, ip("198.18.0.1")}, ctx)->start([&](Outcome) {
+      ++calls;
+    });
+  }
+  runFor(300ms);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(ProbeTest, DestroyedDuringTheTlsHandshake) {
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kMute;
+  HttpSpec spec;
+  spec.tls = true;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(spec, 200ms), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  int calls = 0;
+  probe->start([&](Outcome) { ++calls; });
+  runUntil([&] { return server.accepted == 1; });
+  probe.reset();
+  runFor(400ms);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(ProbeTest, DoneMayDestroyTheProbeOrStartTheNextAttempt) {
+  HttpServer server(io);
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(HttpSpec{}), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  std::vector<std::string> reasons;
+  probe->start([&](Outcome first) {
+    reasons.push_back(first.reason);
+    server.status = 500;
+    probe->start([&](Outcome second) {
+      reasons.push_back(second.reason);
+      probe.reset();  // destroyed from inside its own callback
+    });
+  });
+  runUntil([&] { return reasons.size() == 2; });
+  EXPECT_EQ(reasons, (std::vector<std::string>{"status 200", "status 500"}));
+  EXPECT_EQ(probe, nullptr);
+}
+
+TEST(DigestTest, Md5Hex) {
+  EXPECT_EQ(md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(md5Hex("hello\n"), kHelloMd5);
+  EXPECT_EQ(md5Hex(std::string(1, '\0')), "93b885adfe0da089cdf634904fd59f71");
+}
+
+}  // namespace
+}  // namespace quorate::server::check

@@ -1,0 +1,409 @@
+// Unit tests of ScriptRunner with real /bin/sh scripts in a temporary directory: exit codes,
+// signals, the deadline (which kills the whole process group), start failures, the environment,
+// running as another user (as root only), abandoned handles and many runs at once.
+#include "server/script_runner.h"
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace quorate::server {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using Kind = ScriptExit::Kind;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "quorate-scripts-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+  // Writes an executable /bin/sh script and returns its path.
+  std::string script(const std::string& name, const std::string& body, mode_t mode = 0755) const {
+    const std::string p = file(name);
+    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
+    ::chmod(p.c_str(), mode);
+    return p;
+  }
+
+ private:
+  fs::path path_;
+};
+
+std::optional<std::string> readFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Gone: no such process, or a zombie about to be reaped by its new parent.
+bool processGone(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  const auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  const auto close = stat->rfind(')');
+  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
+}
+
+bool waitGone(pid_t pid, milliseconds within = milliseconds(5000)) {
+  const auto end = std::chrono::steady_clock::now() + within;
+  while (!processGone(pid)) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return true;
+}
+
+class ScriptRunnerTest : public ::testing::Test {
+ protected:
+  // Runs `run` to its end and returns how it ended.
+  ScriptExit runToEnd(const ScriptRun& run) {
+    std::optional<ScriptExit> got;
+    auto handle = runner.start(run, [&](ScriptExit e) { got = std::move(e); });
+    EXPECT_FALSE(got) << "done called from inside start()";
+    io.restart();  // a previous run may have left it out of work, hence stopped
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!got && std::chrono::steady_clock::now() < end) io.run_one_for(milliseconds(100));
+    EXPECT_TRUE(got) << "no report within 30 s";
+    EXPECT_EQ(runner.running(), 0u);
+    return got.value_or(ScriptExit{});
+  }
+  ScriptExit runScript(const std::string& body, milliseconds timeout = milliseconds(10000)) {
+    ScriptRun run;
+    run.argv = {dir.script("s" + std::to_string(++counter) + ".sh", body)};
+    run.timeout = timeout;
+    return runToEnd(run);
+  }
+
+  boost::asio::io_context io;
+  ScriptRunner runner{io};
+  TempDir dir;
+  int counter = 0;
+};
+
+TEST_F(ScriptRunnerTest, ReportsExitCodes) {
+  for (int code : {0, 1, 2, 3, 255}) {
+    const ScriptExit e = runScript("exit " + std::to_string(code));
+    EXPECT_EQ(e.kind, Kind::kExited) << code;
+    EXPECT_EQ(e.code, code);
+    EXPECT_EQ(e.ok(), code == 0);
+    EXPECT_EQ(e.toString(), "exit " + std::to_string(code));
+  }
+}
+
+TEST_F(ScriptRunnerTest, PassesArgumentsWithoutAShell) {
+  const std::string out = dir.file("args");
+  ScriptRun run;
+  run.argv = {dir.script("args.sh", "printf '%s|' \"$@\" > \"$1\""), out, "a b", "$HOME", "*"};
+  EXPECT_TRUE(runToEnd(run).ok());
+  EXPECT_EQ(readFile(out), out + "|a b|$HOME|*|");
+}
+
+TEST_F(ScriptRunnerTest, SearchesPathForABareName) {
+  ScriptRun run;
+  run.argv = {"sh", "-c", "exit 4"};
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kExited);
+  EXPECT_EQ(e.code, 4);
+}
+
+TEST_F(ScriptRunnerTest, ReportsTheKillingSignal) {
+  const ScriptExit e = runScript("kill -9 $$");
+  EXPECT_EQ(e.kind, Kind::kSignalled);
+  EXPECT_EQ(e.code, 9);
+  EXPECT_EQ(e.toString(), "killed by signal 9");
+}
+
+TEST_F(ScriptRunnerTest, DeadlineKillsTheWholeProcessGroup) {
+  const std::string pidFile = dir.file("child.pid");
+  const auto start = std::chrono::steady_clock::now();
+  const ScriptExit e = runScript(
+      "sleep 30 &\necho $! > " + pidFile + ".tmp\nmv " + pidFile + ".tmp " + pidFile + "\nwait",
+      milliseconds(1500));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(e.kind, Kind::kTimedOut);
+  EXPECT_EQ(e.code, 1500);
+  EXPECT_EQ(e.toString(), "timed out after 1500 ms");
+  const auto child = readFile(pidFile);
+  ASSERT_TRUE(child) << "the script did not start its child in time";
+  EXPECT_TRUE(waitGone(std::stoi(*child))) << "grandchild " << *child << " survived";
+}
+
+TEST_F(ScriptRunnerTest, MissingProgramIsNotStarted) {
+  const std::string missing = dir.file("no-such-program");
+  ScriptRun run;
+  run.argv = {missing};
+  ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_EQ(e.error, "no such file: " + missing);
+  EXPECT_EQ(e.toString(), "not started: no such file: " + missing);
+
+  run.argv = {"quorate-no-such-program-on-path"};
+  e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_NE(e.error.find("quorate-no-such-program-on-path"), std::string::npos) << e.error;
+
+  run.argv = {};
+  e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+}
+
+TEST_F(ScriptRunnerTest, NonExecutableFileIsNotStarted) {
+  ScriptRun run;
+  run.argv = {dir.script("plain.sh", "exit 0", 0644)};
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_EQ(e.error, "not executable: " + run.argv[0]);
+
+  run.argv = {dir.path().string()};
+  EXPECT_EQ(runToEnd(run).kind, Kind::kFailedToStart);
+}
+
+TEST_F(ScriptRunnerTest, ExecFailureIsNotStarted) {
+  // Executable, but neither ELF nor "#!": exec fails with ENOEXEC.
+  const std::string p = dir.file("garbage");
+  std::ofstream(p) << "\x01\x02garbage\n";
+  ::chmod(p.c_str(), 0755);
+  ScriptRun run;
+  run.argv = {p};
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_NE(e.error.find(p), std::string::npos) << e.error;
+}
+
+TEST_F(ScriptRunnerTest, EnvironmentIsTheDirectorsPlusTheRunsOwn) {
+  ::setenv("QUORATE_TEST_INHERITED", "inherited", 1);
+  ::setenv("QUORATE_TEST_OVERRIDDEN", "old", 1);
+  const std::string out = dir.file("env");
+  ScriptRun run;
+  run.argv = {dir.script("env.sh",
+                         "echo \"$QUORATE_TEST_INHERITED $QUORATE_TEST_OVERRIDDEN "
+                         "$QUORATE_TEST_NEW\" > " +
+                             out)};
+  run.env = {"QUORATE_TEST_OVERRIDDEN=new", "QUORATE_TEST_NEW=fresh value"};
+  EXPECT_TRUE(runToEnd(run).ok());
+  EXPECT_EQ(readFile(out), "inherited new fresh value");
+  ::unsetenv("QUORATE_TEST_INHERITED");
+  ::unsetenv("QUORATE_TEST_OVERRIDDEN");
+}
+
+// The program's open files: fd number -> target; empty when they cannot be read.
+std::map<int, std::string> openFiles(pid_t pid) {
+  std::map<int, std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    out[std::stoi(it->path().filename().string())] = fs::read_symlink(it->path(), ec).string();
+  }
+  return ec ? std::map<int, std::string>{} : out;
+}
+
+// Only stdin, stdout and stderr, all /dev/null, and its own process group; as root, the same
+// for a run as another user (the fork path).
+TEST_F(ScriptRunnerTest, StdioIsDevNullNothingElseIsInheritedAndTheProgramLeadsItsGroup) {
+  ScriptRun run;
+  run.argv = {"/bin/sleep", "30"};
+  std::vector<std::string> users = {""};
+  if (::geteuid() == 0 && ::getpwnam("nobody") != nullptr) users.push_back("nobody");
+  for (const auto& user : users) {
+    run.user = user;
+    bool called = false;
+    auto handle = runner.start(run, [&](ScriptExit) { called = true; });
+    const pid_t pid = handle->pid();
+    ASSERT_GT(pid, 0) << user;
+    EXPECT_EQ(::getpgid(pid), pid) << user;
+    const std::map<int, std::string> expected = {
+        {0, "/dev/null"}, {1, "/dev/null"}, {2, "/dev/null"}};
+    // start() returns once the kernel has begun the exec, which may still be closing the
+    // close-on-exec files: wait for it to settle.
+    std::map<int, std::string> files;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((files = openFiles(pid)) != expected && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    EXPECT_EQ(files, expected) << user;
+    handle.reset();
+    EXPECT_FALSE(called);
+  }
+}
+
+TEST_F(ScriptRunnerTest, UnknownUserIsNotStarted) {
+  ScriptRun run;
+  run.argv = {dir.script("u.sh", "exit 0")};
+  run.user = "quorate-no-such-user";
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_EQ(e.error, "unknown user 'quorate-no-such-user'");
+}
+
+TEST_F(ScriptRunnerTest, RunsAsAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::getpwnam("nobody") == nullptr) GTEST_SKIP() << "no user nobody";
+  ::chmod(dir.path().c_str(), 0777);
+  const std::string out = dir.file("id");
+  ScriptRun run;
+  run.argv = {dir.script("id.sh", "echo $(id -u) $(id -g) > " + out + "\nexit 5")};
+  run.user = "nobody";
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kExited);
+  EXPECT_EQ(e.code, 5);
+  const struct passwd* pw = ::getpwnam("nobody");
+  EXPECT_EQ(readFile(out), std::to_string(pw->pw_uid) + " " + std::to_string(pw->pw_gid));
+  EXPECT_EQ(pw->pw_uid, 65534u);
+}
+
+TEST_F(ScriptRunnerTest, ExecFailureAsAnotherUserIsNotStarted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (::getpwnam("nobody") == nullptr) GTEST_SKIP() << "no user nobody";
+  // The directory is 0700 root's: root sees an executable, nobody cannot exec it.
+  ::chmod(dir.path().c_str(), 0700);
+  ScriptRun run;
+  run.argv = {dir.script("private.sh", "exit 0")};
+  run.user = "nobody";
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_EQ(e.error, "cannot run " + run.argv[0] + ": Permission denied");
+}
+
+TEST_F(ScriptRunnerTest, DestroyedHandleKillsTheGroupAndNeverReports) {
+  const std::string pidFile = dir.file("child.pid");
+  ScriptRun run;
+  run.argv = {dir.script("hang.sh", "sleep 30 &\necho $! > " + pidFile + ".tmp\nmv " + pidFile +
+                                        ".tmp " + pidFile + "\nwait")};
+  run.timeout = milliseconds(60000);
+  bool called = false;
+  auto handle = runner.start(run, [&](ScriptExit) { called = true; });
+  const pid_t pid = handle->pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(::getpgid(pid), pid);
+  EXPECT_EQ(runner.running(), 1u);
+  // Let the script start its child.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!fs::exists(pidFile) && std::chrono::steady_clock::now() < end) {
+    io.run_one_for(milliseconds(10));
+  }
+  const auto child = readFile(pidFile);
+  ASSERT_TRUE(child);
+  handle.reset();
+  EXPECT_TRUE(::kill(pid, 0) != 0 && errno == ESRCH) << "not reaped";
+  EXPECT_EQ(runner.running(), 0u);
+  EXPECT_TRUE(waitGone(std::stoi(*child)));
+  io.restart();
+  io.run_for(milliseconds(200));
+  EXPECT_FALSE(called);
+}
+
+TEST_F(ScriptRunnerTest, DestroyedHandleOfAFailedStartNeverReports) {
+  ScriptRun run;
+  run.argv = {dir.file("missing")};
+  bool called = false;
+  auto handle = runner.start(run, [&](ScriptExit) { called = true; });
+  handle.reset();
+  io.run_for(milliseconds(50));
+  EXPECT_FALSE(called);
+}
+
+TEST_F(ScriptRunnerTest, HandleMayBeDestroyedFromItsOwnCallback) {
+  ScriptRun run;
+  run.argv = {dir.script("ok.sh", "exit 0")};
+  std::unique_ptr<ScriptRunner::Handle> handle;
+  bool called = false;
+  handle = runner.start(run, [&](ScriptExit e) {
+    called = true;
+    EXPECT_TRUE(e.ok());
+    handle.reset();
+  });
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!called && std::chrono::steady_clock::now() < end) io.run_one_for(milliseconds(100));
+  EXPECT_TRUE(called);
+  EXPECT_FALSE(handle);
+}
+
+TEST_F(ScriptRunnerTest, DestroyedRunnerKillsEverythingAndNeverReports) {
+  std::vector<std::unique_ptr<ScriptRunner::Handle>> handles;
+  std::vector<pid_t> pids;
+  bool called = false;
+  {
+    ScriptRunner local(io);
+    ScriptRun run;
+    run.argv = {dir.script("sleep.sh", "exec sleep 30")};
+    for (int i = 0; i < 3; ++i) {
+      handles.push_back(local.start(run, [&](ScriptExit) { called = true; }));
+      pids.push_back(handles.back()->pid());
+    }
+    EXPECT_EQ(local.running(), 3u);
+  }
+  for (pid_t pid : pids) EXPECT_TRUE(::kill(pid, 0) != 0 && errno == ESRCH) << pid;
+  handles.clear();  // after the runner: harmless
+  io.run_for(milliseconds(100));
+  EXPECT_FALSE(called);
+}
+
+TEST_F(ScriptRunnerTest, ManyConcurrentRunsAreAllReported) {
+  constexpr int kRuns = 200;
+  std::vector<std::optional<ScriptExit>> got(kRuns);
+  std::vector<std::unique_ptr<ScriptRunner::Handle>> handles;
+  int reported = 0;
+  for (int i = 0; i < kRuns; ++i) {
+    ScriptRun run;
+    run.argv = {"/bin/sh", "-c", "exit " + std::to_string(i % 7)};
+    run.timeout = milliseconds(60000);
+    handles.push_back(runner.start(run, [&, i](ScriptExit e) {
+      got[static_cast<std::size_t>(i)] = std::move(e);
+      ++reported;
+    }));
+  }
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (reported < kRuns && std::chrono::steady_clock::now() < end) {
+    io.run_one_for(milliseconds(100));
+  }
+  ASSERT_EQ(reported, kRuns);
+  for (int i = 0; i < kRuns; ++i) {
+    const auto& e = got[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->kind, Kind::kExited) << i << ": " << e->toString();
+    EXPECT_EQ(e->code, i % 7);
+  }
+  EXPECT_EQ(runner.running(), 0u);
+}
+
+TEST(ScriptExitTest, Texts) {
+  EXPECT_EQ((ScriptExit{Kind::kExited, 0, ""}).toString(), "exit 0");
+  EXPECT_EQ((ScriptExit{Kind::kSignalled, 15, ""}).toString(), "killed by signal 15");
+  EXPECT_EQ((ScriptExit{Kind::kTimedOut, 1000, ""}).toString(), "timed out after 1000 ms");
+  EXPECT_EQ((ScriptExit{Kind::kFailedToStart, 0, "unknown user 'x'"}).toString(),
+            "not started: unknown user 'x'");
+  EXPECT_TRUE((ScriptExit{Kind::kExited, 0, ""}).ok());
+  EXPECT_FALSE((ScriptExit{Kind::kSignalled, 0, ""}).ok());
+}
+
+}  // namespace
+}  // namespace quorate::server
