@@ -46,12 +46,14 @@ int aboveStdio(int fd) {
   return moved;
 }
 
-// Waits for `pid` (which has exited or been SIGKILLed) and returns its wait status.
-int reap(pid_t pid) {
+// Waits for `pid` (which has exited or been SIGKILLed) and returns its wait status, or nullopt
+// if it could not be reaped (then nothing is known of how it ended).
+std::optional<int> reap(pid_t pid) {
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    if (::waitpid(pid, &status, 0) == pid) return status;
+    if (errno != EINTR) return std::nullopt;
   }
-  return status;
 }
 
 // The file argv[0] names: as is when it holds a '/', else searched on the director's PATH like
@@ -291,13 +293,21 @@ class HandleImpl : public ScriptRunner::Handle {
 };
 
 void onExit(const std::shared_ptr<RunState>& s) {
-  const int status = reap(s->pid);
+  const pid_t pid = s->pid;
+  const std::optional<int> reaped = reap(pid);
+  const int reapErr = errno;
+  const int status = reaped.value_or(0);
   s->pid = -1;
   if (s->owner) s->owner->live.erase(s.get());
+  s->owner = nullptr;
   s->exitFd.reset();  // safe inside its own handler: Asio freed the operation before the upcall
   if (s->deadline) s->deadline->cancel();
   ScriptExit exit;
-  if (s->timedOut) {
+  if (!reaped) {
+    // Never a pass by accident: how it ended is unknown.
+    exit.kind = ScriptExit::Kind::kFailedToStart;
+    exit.error = "lost track of pid " + std::to_string(pid) + ": " + errnoText(reapErr);
+  } else if (s->timedOut) {
     exit.kind = ScriptExit::Kind::kTimedOut;
     exit.code = static_cast<int>(s->timeout.count());
   } else if (WIFEXITED(status)) {
@@ -361,7 +371,9 @@ pid_t spawnAs(const std::string& path, char* const* argv, char* const* envp, con
   sigset_t old;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = ::fork();
+  // _Fork: no atfork handlers (OpenSSL's, gRPC's) run in the child, which stays
+  // async-signal-safe up to exec.
+  const pid_t pid = ::_Fork();
   if (pid == 0) child(path.c_str(), argv, envp, nullFd, writeFd, as);
   const int forkErr = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -406,7 +418,6 @@ std::size_t ScriptRunner::running() const { return impl_->live.size(); }
 
 std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, Done done) {
   auto state = std::make_shared<RunState>();
-  state->owner = impl_.get();
   state->timeout = run.timeout;
   state->done = std::move(done);
   auto handle = std::make_unique<HandleImpl>(state);
@@ -448,6 +459,7 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
   state->pid = pid;
   state->exitFd.emplace(impl_->io, fd);
   impl_->live.insert(state.get());
+  state->owner = impl_.get();  // only while in `live`
   std::weak_ptr<RunState> weak = state;
   state->exitFd->async_wait(asio::posix::stream_descriptor::wait_read,
                             [weak](const boost::system::error_code& ec) {

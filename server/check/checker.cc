@@ -28,7 +28,10 @@ struct HealthChecks::Runner {
   std::unique_ptr<Probe> probe;
   RealServer* owner = nullptr;
   std::string last = "not checked yet";  // the last outcome's reason
-  std::optional<std::int32_t> weight;    // the last passing outcome's dynamic weight
+  std::optional<std::int32_t> weight;    // the last dynamic weight a passing outcome set
+
+  // "http check: status 500".
+  std::string describe() const { return kindName(spec.kind) + " check: " + last; }
 };
 
 struct HealthChecks::RealServer {
@@ -80,8 +83,7 @@ std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
         const Target target{spec.address.value_or(rsc.dest.address),
                             spec.port != 0 ? spec.port : rsc.dest.port, spec.bindTo};
         auto same = std::find_if(old.begin(), old.end(), [&](const auto& r) {
-          return r && r->spec == spec && r->target.address == target.address &&
-                 r->target.port == target.port && r->target.bindTo == target.bindTo;
+          return r && r->spec == spec && r->target == target;
         });
         if (same != old.end()) {
           (*same)->owner = rs.get();
@@ -106,8 +108,11 @@ std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
   std::vector<Verdict> out;
   for (const Key& key : order) {
     RealServer& rs = *servers_.at(key);
-    rs.reported = verdictOf(rs);
-    out.push_back(*rs.reported);
+    Verdict v = verdictOf(rs);
+    // A reload can move a real server too (a changed alpha check, a failing check removed).
+    if (rs.reported && rs.reported->alive != v.alive) notify(rs, v);
+    rs.reported = v;
+    out.push_back(std::move(v));
   }
   spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checkCount(),
                servers_.size(), kept, fresh.size());
@@ -133,13 +138,14 @@ void HealthChecks::attempt(const std::shared_ptr<Runner>& r) {
 void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) {
   const auto step = r->schedule.onOutcome(outcome.ok);
   r->last = std::move(outcome.reason);
-  const bool weightChanged = outcome.ok && outcome.weight != r->weight;
-  if (outcome.ok) r->weight = outcome.weight;
+  // keepalived's misc_dynamic: exit 0 leaves the weight as it is, 2..255 set it.
+  const bool weightChanged = outcome.ok && outcome.weight && outcome.weight != r->weight;
+  if (weightChanged) r->weight = outcome.weight;
   if (step.changed || weightChanged) {
     spdlog::debug("checks: {} {}: {} check {}: {}", r->owner->virtualServer,
                   r->target.address.toString() + ":" + std::to_string(r->target.port),
                   kindName(r->spec.kind), r->schedule.up() ? "up" : "down", r->last);
-    report(*r->owner, kindName(r->spec.kind) + " check: " + r->last);
+    report(*r->owner, r->describe());
   }
   startRunner(r, step.next);
 }
@@ -156,13 +162,12 @@ Verdict HealthChecks::verdictOf(const RealServer& rs) const {
       if (r->weight) v.weight = r->weight;
     } else if (v.alive) {
       v.alive = false;
-      v.reason = kindName(r->spec.kind) + " check: " + r->last;
+      v.reason = r->describe();
     }
   }
   if (v.alive) {
-    v.reason = rs.runners.size() == 1
-                   ? kindName(rs.runners[0]->spec.kind) + " check: " + rs.runners[0]->last
-                   : "all " + std::to_string(up) + " checks pass";
+    v.reason = rs.runners.size() == 1 ? rs.runners[0]->describe()
+                                      : "all " + std::to_string(up) + " checks pass";
   }
   if (!v.alive) v.weight.reset();
   return v;

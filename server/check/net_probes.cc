@@ -106,6 +106,11 @@ std::string openSocket(Socket& socket, const Target& target) {
   error_code ec;
   socket.open(address.is_v4() ? Protocol::v4() : Protocol::v6(), ec);
   if (ec) return "cannot open a socket: " + errorReason(ec);
+  if constexpr (std::is_same_v<Protocol, tcp>) {
+    // As keepalived does: closing resets the connection, so no FIN handshake and no TIME_WAIT
+    // entry per check (10,000 checks a second would keep 600,000 of them).
+    socket.set_option(asio::socket_base::linger(true, 0), ec);
+  }
   if (target.bindTo) {
     socket.bind(typename Protocol::endpoint(toAsio(*target.bindTo), 0), ec);
     if (ec) return "cannot bind to " + target.bindTo->toString() + ": " + errorReason(ec);
@@ -226,7 +231,7 @@ class TcpAttempt final : public Attempt<Outcome> {
         [self = std::static_pointer_cast<TcpAttempt>(shared_from_this())](const error_code& ec) {
           if (self->over()) return;
           if (ec) return self->fail(errorReason(ec));
-          self->finish(Outcome{true, "connected", {}});  // closes: FIN, without lingering
+          self->finish(Outcome{true, "connected", {}});  // closes with a reset (SO_LINGER 0)
         });
   }
 

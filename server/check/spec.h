@@ -93,6 +93,7 @@ struct Target {
   kernel::IpAddress address;
   std::uint16_t port = 0;
   std::optional<kernel::IpAddress> bindTo;
+  bool operator==(const Target&) const = default;
 };
 
 }  // namespace quorate::server::check

@@ -52,7 +52,10 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
     for (const auto& old : pools_) {
       if (old.config().name != fresh.config().name) continue;
       for (const auto& rs : old.realServers()) {
-        if (auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port)) {
+        const auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port);
+        // Health carries over only between checked entries: an entry that lost its checks is
+        // alive, one that gained them starts as its checks start (their verdicts follow).
+        if (i && rs.checked && fresh.realServers()[*i].checked) {
           (void)fresh.setAlive(
               *i, rs.alive, rs.reason,
               rs.weight == rs.config.dest.weight ? std::nullopt : std::optional(rs.weight));

@@ -69,7 +69,7 @@ StatusReply twoLeaseReply() {
   edge->set_eligible(false);
   r.set_healthy(false);
   r.add_health_problems("interface eth1 has no carrier");
-  r.add_health_problems("track script check_dns failing: exit status 1");
+  r.add_health_problems("track script check_dns failing: exit 1");
   return r;
 }
 
@@ -184,7 +184,7 @@ TEST(StatusToJson, LeasesAndHealth) {
   EXPECT_EQ(j["healthy"], false);
   EXPECT_EQ(j["health_problems"], nlohmann::json::parse(
                                       R"j(["interface eth1 has no carrier",
-                                           "track script check_dns failing: exit status 1"])j"));
+                                           "track script check_dns failing: exit 1"])j"));
   // The top level still repeats the first lease.
   EXPECT_EQ(j["holder"], "alpha");
   EXPECT_EQ(j["epoch"], 7u);
@@ -305,7 +305,7 @@ TEST(FormatStatus, TwoLeasesWithVipsAndHealthProblems) {
   EXPECT_EQ(formatStatus(twoLeaseReply()),
             "cluster demo  node alpha  role holder  epoch 7  lease 1433 ms left\n"
             "holder alpha (preferred alpha)\n"
-            "health: interface eth1 has no carrier; track script check_dns failing: exit status 1\n"
+            "health: interface eth1 has no carrier; track script check_dns failing: exit 1\n"
             "LEASE            ROLE                    HOLDER    EPOCH     LEFT      VIPS\n"
             "web              holder                  alpha     7         1433 ms   "
             "198.18.0.10/24@eth0, 198.18.0.254/24@eth0 (up here)\n"
@@ -387,7 +387,7 @@ TEST(FormatWatchLine, SeveralLeasesShowEachHolderAndHealthProblems) {
   EXPECT_EQ(formatWatchLine(r, std::chrono::milliseconds(500)),
             "[     0.500] v42  node alpha  role holder  holder alpha  epoch 7  "
             "lease 1433 ms left  leases web=alpha edge=beta gw=none  "
-            "health: interface eth1 has no carrier; track script check_dns failing: exit status 1  "
+            "health: interface eth1 has no carrier; track script check_dns failing: exit 1  "
             "peers beta up, arbiter up");
 }
 

@@ -230,10 +230,14 @@ TEST_F(CheckerTest, DynamicScriptWeightAndNotifyPrograms) {
   std::ofstream(exitCode) << "1\n";
   ASSERT_TRUE(runUntil([&] { return dead(8080); }));
   EXPECT_FALSE(last(8080)->weight.has_value());
-  // exit 0: up with the configured weight.
+  // exit 0: up, the weight left as the last exit code set it (keepalived's misc_dynamic).
   std::ofstream(exitCode) << "0\n";
   ASSERT_TRUE(runUntil([&] { return alive(8080); }));
-  EXPECT_FALSE(last(8080)->weight.has_value());
+  EXPECT_EQ(last(8080)->weight, 5);
+  // exit 2: weight 0 (up, but no new connections).
+  std::ofstream(exitCode) << "2\n";
+  ASSERT_TRUE(runUntil([&] { return last(8080)->weight == 0; }));
+  EXPECT_TRUE(last(8080)->alive);
   // Notify ran for down then up, with the environment; wait for both lines.
   std::string log;
   ASSERT_TRUE(runUntil([&] {

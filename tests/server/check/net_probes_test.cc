@@ -101,7 +101,10 @@ struct HttpServer {
  private:
   awaitable<void> acceptLoop() {
     for (;;) {
-      tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
+      // The peer from the accept itself: a client that resets at once has none later.
+      tcp::endpoint peer;
+      tcp::socket socket = co_await acceptor.async_accept(peer, use_awaitable);
+      peers.push_back(peer);
       asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
     }
   }
@@ -109,7 +112,6 @@ struct HttpServer {
   awaitable<void> session(tcp::socket socket) {
     try {
       ++accepted;
-      peers.push_back(socket.remote_endpoint());
       if (mode == Mode::kReset) {
         socket.set_option(tcp::socket::linger(true, 0));
         socket.close();

@@ -182,7 +182,10 @@ TEST_F(BalancerTest, ResyncRepairsDriftAndFillsTheCounters) {
 
 TEST_F(BalancerTest, ReloadAppliesOnlyTheDifferenceAndKeepsHealth) {
   IpvsConfig c = twoLeases();
-  for (auto& rs : c.virtualServers[0].realServers) rs.inhibitOnFailure = true;
+  for (auto& rs : c.virtualServers[0].realServers) {
+    rs.inhibitOnFailure = true;
+    rs.checks = {check::CheckSpec{}};  // checked: their health carries over
+  }
   make(c);
   ASSERT_TRUE(balancer->start().isOk());
   balancer->activate(0);
@@ -203,6 +206,23 @@ TEST_F(BalancerTest, ReloadAppliesOnlyTheDifferenceAndKeepsHealth) {
   EXPECT_FALSE(has("198.18.0.12"));  // "dns" follows lease 1, not held
   balancer->activate(1);
   EXPECT_TRUE(has("198.18.0.12"));
+}
+
+TEST_F(BalancerTest, AReloadThatDropsTheChecksOfADeadRealServerMakesItAlive) {
+  IpvsConfig c = twoLeases();
+  c.virtualServers[0].realServers[1].checks = {check::CheckSpec{}};
+  make(c);
+  ASSERT_TRUE(balancer->start().isOk());
+  balancer->activate(0);
+  (void)balancer->setAlive(0, 1, false, "refused");
+  const auto key = c.virtualServers[0].service.key;
+  EXPECT_EQ(kernel.find(key, ip("198.18.0.22"), 80), nullptr);
+  IpvsConfig next = c;
+  next.virtualServers[0].realServers[1].checks.clear();  // nothing checks it any more
+  balancer->reload(next, {0, 0, 1}, 0);
+  EXPECT_NE(kernel.find(key, ip("198.18.0.22"), 80), nullptr);
+  EXPECT_TRUE(balancer->view()[0].realServers[1].alive);
+  EXPECT_FALSE(balancer->view()[0].realServers[1].checked);
 }
 
 TEST_F(BalancerTest, ReloadRestartsAChangedSyncDaemonInItsRole) {
