@@ -720,7 +720,7 @@ class DirectorIpvsVm : public ::testing::Test {
   std::string daemons(const std::string& host) { return ipvsadm(host, "-L --daemon"); }
 
   // The YAML of the virtual server (and the sync daemon) for both directors.
-  static std::string ipvsYaml(bool sync) {
+  static std::string ipvsYaml(bool sync, bool checks) {
     std::string y =
         "virtual_servers:\n"
         "  - name: web\n"
@@ -729,12 +729,17 @@ class DirectorIpvsVm : public ::testing::Test {
         "    address: 198.18.0.10\n"
         "    port: 80\n"
         "    scheduler: rr\n"
-        "    forwarding: dr\n"
-        "    real_servers:\n"
-        "      - address: 198.18.0.11\n"
-        "      - address: 198.18.0.12\n"
-        "ipvs:\n"
-        "  standby: remove\n";
+        "    forwarding: dr\n";
+    // Generous for TCG: a stalled VM must not fail a check by itself.
+    if (checks) {
+      y += "    checks: [{type: http, path: /, interval_ms: 500, timeout_ms: 3000, retries: 1,\n"
+           "              retry_delay_ms: 200}]\n";
+    }
+    y += "    real_servers:\n"
+         "      - address: 198.18.0.11\n"
+         "      - address: 198.18.0.12\n"
+         "ipvs:\n"
+         "  standby: remove\n";
     if (sync) y += "  sync_daemon: {interface: eth0, sync_id: 10}\n";
     return y;
   }
@@ -743,7 +748,7 @@ class DirectorIpvsVm : public ::testing::Test {
   // fast LAN timers (600/650/700/150): under TCG on a shared host the VM stalls now and then for
   // a second or more, and a holder with a 1.5 s lease lost it in such a stall.
   // QUORATE_VM_TIMERS="holder,acceptor,quarantine,renew" (ms) overrides.
-  static ClusterOptions clusterOptions(bool sync) {
+  static ClusterOptions clusterOptions(bool sync, bool checks) {
     ClusterOptions o;
     o.holderLeaseMs = 3000;
     o.acceptorLeaseMs = 3200;
@@ -753,7 +758,7 @@ class DirectorIpvsVm : public ::testing::Test {
       std::sscanf(t, "%d,%d,%d,%d", &o.holderLeaseMs, &o.acceptorLeaseMs, &o.quarantineMs,
                   &o.renewIntervalMs);
     }
-    o.extraDirectorYaml = ipvsYaml(sync);
+    o.extraDirectorYaml = ipvsYaml(sync, checks);
     o.ctlTimeout = Ms(20'000);  // quoratectl, a large gRPC binary, can take seconds under TCG
     return o;
   }
@@ -767,8 +772,8 @@ class DirectorIpvsVm : public ::testing::Test {
                    "ip addr add " +
                        kVip + "/32 dev lo",
                    Ms(10'000));
-      topo().spawn(rs, {httpServerBin(), rs, std::to_string(kPort)},
-                   cluster().dir() + "/" + rs + "-http.log");
+      httpPid_[rs] = topo().spawn(rs, {httpServerBin(), rs, std::to_string(kPort)},
+                                  cluster().dir() + "/" + rs + "-http.log");
     }
     for (const auto& rs : {kRs1, kRs2}) {
       std::optional<std::string> body;
@@ -783,7 +788,7 @@ class DirectorIpvsVm : public ::testing::Test {
   }
 
   // Topology, real servers, daemons; alpha holds, has programmed IPVS and the VIP serves.
-  void bringUp(bool sync) {
+  void bringUp(bool sync, bool checks = false) {
     const auto t0 = monoNs();
     std::string phases;
     auto phase = [&, last = t0](const char* what) mutable {
@@ -793,7 +798,7 @@ class DirectorIpvsVm : public ::testing::Test {
       last = now;
     };
     topo_ = std::make_unique<Topology>();
-    cluster_ = std::make_unique<DirectorCluster>(*topo_, clusterOptions(sync));
+    cluster_ = std::make_unique<DirectorCluster>(*topo_, clusterOptions(sync, checks));
     phase("topology");
     ASSERT_NO_FATAL_FAILURE(startRealServers());
     phase("real servers");
@@ -1002,6 +1007,7 @@ class DirectorIpvsVm : public ::testing::Test {
 
   std::unique_ptr<Topology> topo_;
   std::unique_ptr<DirectorCluster> cluster_;
+  std::map<std::string, pid_t> httpPid_;  // each real server's web server
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1195,6 +1201,52 @@ TEST_F(DirectorIpvsVm, StepDownMovesServiceWithFewFailures) {
     EXPECT_EQ(l.serverChanges, 0);
     EXPECT_GE(l.answeredAfter(takeoverNs), 5) << "port " << l.localPort;
   }
+}
+
+TEST_F(DirectorIpvsVm, HealthChecksTakeADeadRealServerOutAndPutItBack) {
+  ASSERT_NO_FATAL_FAILURE(bringUp(false, /*checks=*/true));
+  const std::string rs1 = topo().host(kRs1).ipv4;
+  const auto killNs = monoNs();
+  ASSERT_TRUE(topo().kill(httpPid_[kRs1], SIGKILL));
+  ASSERT_TRUE(waitUntil([&] { return !hasMatch(ipvsadm(kAlpha, "-Ln"), routeLine(rs1)); },
+                        Ms(20'000), Ms(50)))
+      << "rs1's web server is dead, yet alpha keeps it:\n"
+      << ipvsadm(kAlpha, "-Ln");
+  const auto outNs = monoNs();
+  // Every new connection now goes to rs2.
+  int toRs2 = 0, other = 0;
+  for (int k = 0; k < 10; ++k) {
+    const auto body = getOnce(topo(), kVip, Ms(3000));
+    (body == kRs2 ? toRs2 : other)++;
+  }
+  EXPECT_EQ(toRs2, 10);
+  EXPECT_EQ(other, 0);
+  // Status says which real server is dead and why.
+  const auto json = cluster().statusJson(kAlpha);
+  ASSERT_TRUE(json.has_value());
+  EXPECT_TRUE(hasMatch(*json, R"("alive":\s*false)")) << *json;
+  EXPECT_TRUE(hasMatch(*json, "http check: connection refused")) << *json;
+
+  // Back: it listens again and the checks put it back.
+  const auto restartNs = monoNs();
+  httpPid_[kRs1] = topo().spawn(kRs1, {httpServerBin(), kRs1, std::to_string(kPort)},
+                                cluster().dir() + "/" + kRs1 + "-http-2.log");
+  ASSERT_TRUE(waitUntil([&] { return listsServiceWithBoth(kAlpha); }, Ms(20'000), Ms(50)))
+      << ipvsadm(kAlpha, "-Ln");
+  const auto backNs = monoNs();
+  std::map<std::string, int> servers;
+  for (int k = 0; k < 10; ++k) {
+    if (const auto body = getOnce(topo(), kVip, Ms(3000))) ++servers[*body];
+  }
+  EXPECT_EQ(servers[kRs1], 5);
+  EXPECT_EQ(servers[kRs2], 5);
+  std::printf(
+      "[ipvs-e2e] health: rs1's web server killed: out of alpha's table %.0f ms later "
+      "(http check every 500 ms, one retry after 200 ms); restarted: back %.0f ms later\n",
+      ms(outNs - killNs), ms(backNs - restartNs));
+  std::fflush(stdout);
+  record("health_out_ms", static_cast<int>(ms(outNs - killNs)));
+  record("health_back_ms", static_cast<int>(ms(backNs - restartNs)));
 }
 
 TEST_F(DirectorIpvsVm, StandbyTableFollowsLease) {

@@ -204,6 +204,36 @@ TEST_F(CheckerTest, ReloadKeepsTheStateOfUnchangedChecks) {
   EXPECT_EQ(checks_.checkCount(), 1U);
 }
 
+TEST_F(CheckerTest, ATransitionCausedByAReloadRunsNotifyToo) {
+  testutil::TempDir dir;
+  const std::string notify =
+      dir.write("notify.sh",
+                "#!/bin/sh\necho \"$QUORATE_STATE $QUORATE_REASON\" >> " + dir.file("log") + "\n");
+  ::chmod(notify.c_str(), 0755);
+  const std::uint16_t port = closedPort(io_);
+  auto rs = realServer(port, {tcpCheck()});
+  rs.notifyUp = {notify};
+  rs.notifyDown = {notify};
+  auto config = oneVirtualServer({rs});
+  checks_.apply(config);
+  ASSERT_TRUE(runUntil([&] { return dead(port); }));
+  // The failing check is replaced by one that has not run yet (up): the reload moves it up.
+  config.virtualServers[0].realServers[0].checks[0].interval = 60'000ms;
+  config.virtualServers[0].realServers[0].checks[0].warmup = 60'000ms;
+  const auto after = checks_.apply(config);
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_TRUE(after[0].alive);
+  std::string log;
+  ASSERT_TRUE(runUntil([&] {
+    std::ifstream in(dir.file("log"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    log = ss.str();
+    return std::count(log.begin(), log.end(), '\n') >= 2;
+  }));
+  EXPECT_EQ(log, "down tcp check: connection refused\nup tcp check: not checked yet\n");
+}
+
 TEST_F(CheckerTest, DynamicScriptWeightAndNotifyPrograms) {
   testutil::TempDir dir;
   const std::string exitCode = dir.file("code");
