@@ -17,6 +17,8 @@ using std::chrono::milliseconds;
 
 // How long a notify program may run before it is killed.
 constexpr milliseconds kNotifyTimeout{30'000};
+// Attempts start on this grid (see startRunner).
+constexpr milliseconds kTimerSlack{25};
 
 struct HealthChecks::Runner {
   Runner(asio::io_context& io, CheckSpec s, Target t, bool alpha)
@@ -120,7 +122,13 @@ std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
 }
 
 void HealthChecks::startRunner(const std::shared_ptr<Runner>& r, milliseconds delay) {
-  r->timer.expires_after(delay);
+  // Timer slack: every start is rounded up to the next tick (25 ms) of the steady clock, so the
+  // checks due in one tick go out together, one wake-up for many probes (here and, on
+  // loopback, in the servers checked) instead of one each. 25 ms is 2.5% of a 1 s interval.
+  using Clock = std::chrono::steady_clock;
+  const auto at = Clock::now() + delay;
+  const auto tick = std::chrono::duration_cast<Clock::duration>(kTimerSlack);
+  r->timer.expires_at(at + (tick - at.time_since_epoch() % tick) % tick);
   r->timer.async_wait([this, weak = std::weak_ptr<Runner>(r)](const boost::system::error_code& ec) {
     auto self = weak.lock();
     if (ec || !self) return;
