@@ -249,13 +249,14 @@ std::string Value::asPath() const {
   return doc_->resolve(asString());
 }
 
+bool Value::asBool() const { return asOneOf({"true", "false"}) == "true"; }
+
 std::vector<std::string> Value::asCommand() const {
   std::vector<std::string> argv;
   for (const Value& a : asList()) argv.push_back(a.asString());
   if (argv.empty()) fail("expected a list [\"/absolute/program\", \"arg\", ...]");
   if (argv[0].empty() || argv[0][0] != '/') {
-    fail("expected an absolute program path (it runs without a shell), got " +
-         quote(argv[0]));
+    fail("expected an absolute program path (it runs without a shell), got " + quote(argv[0]));
   }
   return argv;
 }

@@ -59,6 +59,8 @@ class Value {
   // A program and its arguments, run without a shell: a non-empty list of strings whose first
   // item is an absolute path.
   std::vector<std::string> asCommand() const;
+  // true or false.
+  bool asBool() const;
   // One of `choices`, exactly.
   std::string asOneOf(std::initializer_list<std::string_view> choices) const;
   // A mapping whose keys must all be in `allowed`; unknown and duplicate keys are errors.

@@ -153,7 +153,7 @@ VrrpConfig parseVrrp(const Value& v) {
     out.advertInterval = i->asMillis(10, 40'950);
     if (out.advertInterval.count() % 10 != 0) i->fail("must be a multiple of 10 ms (centiseconds)");
   }
-  if (const auto u = m.optional("use_vmac")) out.useVmac = u->asOneOf({"true", "false"}) == "true";
+  if (const auto u = m.optional("use_vmac")) out.useVmac = u->asBool();
   return out;
 }
 

@@ -14,8 +14,6 @@ namespace {
 using config::Map;
 using config::Value;
 
-bool asBool(const Value& v) { return v.asOneOf({"true", "false"}) == "true"; }
-
 kernel::IpAddress asAddress(const Value& v, int family) {
   const std::string text = v.asString();
   const auto a = kernel::IpAddress::parse(text);
@@ -179,7 +177,7 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
     if (digest) h.digest = asDigest(*digest);
     if (vhost) h.virtualHost = asHostName(*vhost);
     if (sni) h.sni = asHostName(*sni);
-    if (verify) h.verify = asBool(*verify);
+    if (verify) h.verify = verify->asBool();
     if (caFile) {
       if (!h.verify) caFile->fail("only with verify: true (without it no certificate is checked)");
       h.caFile = caFile->asPath();
@@ -210,7 +208,7 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
     if (!command) v.fail("a script check needs command: [\"/absolute/program\", \"arg\", ...]");
     s.argv = command->asCommand();
     if (user) s.user = user->asId();
-    if (dynamic) s.dynamic = asBool(*dynamic);
+    if (dynamic) s.dynamic = dynamic->asBool();
     c.kind = std::move(s);
   }
   return c;

@@ -22,8 +22,6 @@ using config::Value;
 constexpr std::int64_t kMaxInt32 = std::numeric_limits<std::int32_t>::max();
 constexpr std::size_t kMaxIfName = 15;  // IFNAMSIZ - 1
 
-bool asBool(const Value& v) { return v.asOneOf({"true", "false"}) == "true"; }
-
 std::string familyName(int family) { return family == AF_INET6 ? "IPv6" : "IPv4"; }
 
 kernel::IpAddress asAddress(const Value& v) {
@@ -205,7 +203,7 @@ kipvs::Service parseService(const Map& m, const Value& where) {
     }
   }
   if (const auto ops = m.optional("one_packet")) {
-    if (asBool(*ops)) {
+    if (ops->asBool()) {
       if (!s.key.isFwmark() && s.key.protocol != kipvs::Protocol::Udp) {
         ops->fail("one-packet scheduling is for UDP services only");
       }
@@ -276,8 +274,8 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
               std::to_string(vs.hysteresis));
     }
   }
-  if (const auto x = m.optional("inhibit_on_failure")) vs.inhibitOnFailure = asBool(*x);
-  if (const auto x = m.optional("alpha")) vs.alpha = asBool(*x);
+  if (const auto x = m.optional("inhibit_on_failure")) vs.inhibitOnFailure = x->asBool();
+  if (const auto x = m.optional("alpha")) vs.alpha = x->asBool();
   check::CheckDefaults checkDefaults;
   if (const auto x = m.optional("delay_loop_ms"))
     checkDefaults.interval = x->asMillis(10, 86'400'000);
@@ -304,8 +302,8 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
       if (const auto x = rm.optional("notify_down")) rs.notifyDown = x->asCommand();
       rs.inhibitOnFailure = vs.inhibitOnFailure;
       rs.alpha = vs.alpha;
-      if (const auto x = rm.optional("inhibit_on_failure")) rs.inhibitOnFailure = asBool(*x);
-      if (const auto x = rm.optional("alpha")) rs.alpha = asBool(*x);
+      if (const auto x = rm.optional("inhibit_on_failure")) rs.inhibitOnFailure = x->asBool();
+      if (const auto x = rm.optional("alpha")) rs.alpha = x->asBool();
       const auto [it, fresh] = endpoints.emplace(Endpoint{rs.dest.address, rs.dest.port}, rv.key());
       if (!fresh) rv.fail("real server " + rs.dest.endpoint() + " is also " + it->second);
       vs.realServers.push_back(std::move(rs));
