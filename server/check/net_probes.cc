@@ -169,6 +169,22 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   void fail(std::string reason) {
     finish(failed(static_cast<Result*>(nullptr), std::move(reason)));
   }
+  // Opens `socket` for `target` (openSocket) and connects it; `connected` runs once it is,
+  // unless the attempt is over by then. Failing to open fails the attempt from the io_context,
+  // a failed connect with the socket's error.
+  template <class Connected>
+  void connect(tcp::socket& socket, const Target& target, Connected connected) {
+    if (std::string error = openSocket<tcp::socket, tcp>(socket, target); !error.empty()) {
+      return failSoon(std::move(error));
+    }
+    socket.async_connect(tcp::endpoint(toAsio(target.address), target.port),
+                         [self = this->shared_from_this(),
+                          connected = std::move(connected)](const error_code& ec) mutable {
+                           if (self->finished_) return;
+                           if (ec) return self->fail(errorReason(ec));
+                           connected();
+                         });
+  }
   // A failure found inside start(): reported from the io_context, never from start() itself.
   void failSoon(std::string reason) {
     asio::post(timer_.get_executor(),
@@ -222,17 +238,10 @@ class TcpAttempt final : public Attempt<Outcome> {
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
-    if (std::string error = openSocket<tcp::socket, tcp>(socket_, config_->target);
-        !error.empty()) {
-      return failSoon(std::move(error));
-    }
-    socket_.async_connect(
-        tcp::endpoint(toAsio(config_->target.address), config_->target.port),
-        [self = std::static_pointer_cast<TcpAttempt>(shared_from_this())](const error_code& ec) {
-          if (self->over()) return;
-          if (ec) return self->fail(errorReason(ec));
-          self->finish(Outcome{true, "connected", {}});  // closes with a reset (SO_LINGER 0)
-        });
+    connect(socket_, config_->target,
+            [self = std::static_pointer_cast<TcpAttempt>(shared_from_this())] {
+              self->finish(Outcome{true, "connected", {}});  // closes with a reset (SO_LINGER 0)
+            });
   }
 
  private:
@@ -317,15 +326,10 @@ class HttpAttempt final : public Attempt<HttpReply> {
   void run(Done done) {
     arm(std::move(done), config_->timeout);
     if (!contextError_.empty()) return failSoon(std::move(contextError_));
-    if (std::string error = openSocket<tcp::socket, tcp>(socket(), config_->target);
-        !error.empty()) {
-      return failSoon(std::move(error));
-    }
     if constexpr (kTls) {
       if (std::string error = prepareTls(); !error.empty()) return failSoon(std::move(error));
     }
-    socket().async_connect(tcp::endpoint(toAsio(config_->target.address), config_->target.port),
-                           [self = self()](const error_code& ec) { self->onConnect(ec); });
+    connect(socket(), config_->target, [self = self()] { self->onConnect(); });
   }
 
  private:
@@ -370,9 +374,7 @@ class HttpAttempt final : public Attempt<HttpReply> {
     return {};
   }
 
-  void onConnect(const error_code& ec) {
-    if (over()) return;
-    if (ec) return fail(errorReason(ec));
+  void onConnect() {
     if constexpr (kTls) {
       waiting("timeout during the TLS handshake");
       stream_.async_handshake(ssl::stream_base::client, [self = self()](const error_code& e) {
@@ -517,17 +519,10 @@ class SmtpAttempt final : public Attempt<Outcome> {
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
-    if (std::string error = openSocket<tcp::socket, tcp>(socket_, config_->target);
-        !error.empty()) {
-      return failSoon(std::move(error));
-    }
-    socket_.async_connect(tcp::endpoint(toAsio(config_->target.address), config_->target.port),
-                          [self = self()](const error_code& ec) {
-                            if (self->over()) return;
-                            if (ec) return self->fail(errorReason(ec));
-                            self->waiting("timeout waiting for the banner");
-                            self->readReply(&SmtpAttempt::onBanner, "the banner");
-                          });
+    connect(socket_, config_->target, [self = self()] {
+      self->waiting("timeout waiting for the banner");
+      self->readReply(&SmtpAttempt::onBanner, "the banner");
+    });
   }
 
  private:
