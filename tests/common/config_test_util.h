@@ -1,8 +1,10 @@
-// Helpers for the config tests: scratch directories, line edits and mutated (fuzz-ish) inputs.
+// Helpers for the tests: scratch directories (with scripts), and for the config tests line edits
+// and mutated (fuzz-ish) inputs.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -38,6 +40,12 @@ class TempDir {
   std::string write(const std::string& name, const std::string& content) const {
     const std::string p = file(name);
     std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+  // Writes a /bin/sh script of `body` to `name` with `mode` and returns its path.
+  std::string script(const std::string& name, const std::string& body, mode_t mode = 0755) const {
+    const std::string p = write(name, "#!/bin/sh\n" + body + "\n");
+    ::chmod(p.c_str(), mode);
     return p;
   }
 

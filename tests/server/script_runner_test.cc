@@ -21,38 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/config_test_util.h"
+
 namespace quorate::server {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Kind = ScriptExit::Kind;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "quorate-scripts-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-  // Writes an executable /bin/sh script and returns its path.
-  std::string script(const std::string& name, const std::string& body, mode_t mode = 0755) const {
-    const std::string p = file(name);
-    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
 
 std::optional<std::string> readFile(const std::string& path) {
   std::ifstream in(path);
@@ -105,7 +81,7 @@ class ScriptRunnerTest : public ::testing::Test {
 
   boost::asio::io_context io;
   ScriptRunner runner{io};
-  TempDir dir;
+  testutil::TempDir dir;
   int counter = 0;
 };
 
@@ -183,7 +159,7 @@ TEST_F(ScriptRunnerTest, NonExecutableFileIsNotStarted) {
   EXPECT_EQ(e.kind, Kind::kFailedToStart);
   EXPECT_EQ(e.error, "not executable: " + run.argv[0]);
 
-  run.argv = {dir.path().string()};
+  run.argv = {dir.path()};
   EXPECT_EQ(runToEnd(run).kind, Kind::kFailedToStart);
 }
 

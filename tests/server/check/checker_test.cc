@@ -5,8 +5,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <fstream>
@@ -87,6 +87,15 @@ ipvs::IpvsConfig oneVirtualServer(std::vector<ipvs::RealServerConfig> rss) {
   ipvs::IpvsConfig c;
   c.virtualServers.push_back(std::move(vs));
   return c;
+}
+
+// Reads the file at `path` into `text` and returns how many lines it has (0 if missing).
+long linesIn(const std::string& path, std::string& text) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  text = ss.str();
+  return std::count(text.begin(), text.end(), '\n');
 }
 
 class CheckerTest : public ::testing::Test {
@@ -207,9 +216,7 @@ TEST_F(CheckerTest, ReloadKeepsTheStateOfUnchangedChecks) {
 TEST_F(CheckerTest, ATransitionCausedByAReloadRunsNotifyToo) {
   testutil::TempDir dir;
   const std::string notify =
-      dir.write("notify.sh",
-                "#!/bin/sh\necho \"$QUORATE_STATE $QUORATE_REASON\" >> " + dir.file("log") + "\n");
-  ::chmod(notify.c_str(), 0755);
+      dir.script("notify.sh", "echo \"$QUORATE_STATE $QUORATE_REASON\" >> " + dir.file("log"));
   const std::uint16_t port = closedPort(io_);
   auto rs = realServer(port, {tcpCheck()});
   rs.notifyUp = {notify};
@@ -224,13 +231,7 @@ TEST_F(CheckerTest, ATransitionCausedByAReloadRunsNotifyToo) {
   ASSERT_EQ(after.size(), 1U);
   EXPECT_TRUE(after[0].alive);
   std::string log;
-  ASSERT_TRUE(runUntil([&] {
-    std::ifstream in(dir.file("log"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    log = ss.str();
-    return std::count(log.begin(), log.end(), '\n') >= 2;
-  }));
+  ASSERT_TRUE(runUntil([&] { return linesIn(dir.file("log"), log) >= 2; }));
   EXPECT_EQ(log, "down tcp check: connection refused\nup tcp check: not checked yet\n");
 }
 
@@ -238,13 +239,10 @@ TEST_F(CheckerTest, DynamicScriptWeightAndNotifyPrograms) {
   testutil::TempDir dir;
   const std::string exitCode = dir.file("code");
   std::ofstream(exitCode) << "7\n";
-  const std::string script = dir.write("check.sh", "#!/bin/sh\nexit $(cat " + exitCode + ")\n");
-  const std::string notify =
-      dir.write("notify.sh",
-                "#!/bin/sh\necho \"$QUORATE_STATE $QUORATE_REAL_SERVER $1 $QUORATE_REASON\" >> " +
-                    dir.file("log") + "\n");
-  ::chmod(script.c_str(), 0755);
-  ::chmod(notify.c_str(), 0755);
+  const std::string script = dir.script("check.sh", "exit $(cat " + exitCode + ")");
+  const std::string notify = dir.script(
+      "notify.sh",
+      "echo \"$QUORATE_STATE $QUORATE_REAL_SERVER $1 $QUORATE_REASON\" >> " + dir.file("log"));
 
   CheckSpec c = tcpCheck();
   c.kind = ScriptSpec{{script}, "", /*dynamic=*/true};
@@ -270,13 +268,7 @@ TEST_F(CheckerTest, DynamicScriptWeightAndNotifyPrograms) {
   EXPECT_TRUE(last(8080)->alive);
   // Notify ran for down then up, with the environment; wait for both lines.
   std::string log;
-  ASSERT_TRUE(runUntil([&] {
-    std::ifstream in(dir.file("log"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    log = ss.str();
-    return std::count(log.begin(), log.end(), '\n') >= 2;
-  }));
+  ASSERT_TRUE(runUntil([&] { return linesIn(dir.file("log"), log) >= 2; }));
   EXPECT_EQ(log,
             "down 127.0.0.1:8080 down-arg script check: exit 1\n"
             "up 127.0.0.1:8080 up-arg script check: exit 0\n");

@@ -20,36 +20,13 @@
 
 #include "server/check/probe.h"
 #include "server/script_runner.h"
+#include "tests/common/config_test_util.h"
 
 namespace quorate::server::check {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "quorate-misc-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string script(const std::string& name, const std::string& body) const {
-    const std::string p = file(name);
-    std::ofstream(p) << "#!/bin/sh\n" << body << "\n";
-    ::chmod(p.c_str(), 0755);
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
 
 std::optional<std::string> readFile(const std::string& path) {
   std::ifstream in(path);
@@ -108,7 +85,7 @@ class ScriptProbeTest : public ::testing::Test {
   boost::asio::io_context io;
   ScriptRunner runner{io};
   ProbeContext ctx{io, runner};
-  TempDir dir;
+  testutil::TempDir dir;
   int counter = 0;
 };
 
