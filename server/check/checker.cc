@@ -54,8 +54,8 @@ HealthChecks::HealthChecks(asio::io_context& io, ScriptRunner& scripts, OnVerdic
 HealthChecks::~HealthChecks() { stop(); }
 
 void HealthChecks::stop() {
-  servers_.clear();  // runners go: their timers and probes with them
-  notifying_.clear();
+  servers_.clear();    // runners go: their timers and probes with them
+  notifiers_.clear();  // running notify programs are killed
 }
 
 std::size_t HealthChecks::checkCount() const {
@@ -203,17 +203,34 @@ void HealthChecks::notify(const RealServer& rs, const Verdict& v) {
              "QUORATE_REAL_SERVER=" + rs.config.dest.endpoint(),
              std::string("QUORATE_STATE=") + (v.alive ? "up" : "down"),
              "QUORATE_REASON=" + v.reason};
+  const Key key{v.virtualServer, v.address, v.port};
+  Notifier& n = notifiers_[key];
+  n.queue.emplace_back(std::move(run), (v.alive ? "notify_up " : "notify_down ") + argv[0]);
+  if (!n.running) startNotify(key);
+}
+
+void HealthChecks::startNotify(const Key& key) {
+  const auto it = notifiers_.find(key);
+  if (it == notifiers_.end()) return;
+  Notifier& n = it->second;
+  if (n.queue.empty()) {
+    notifiers_.erase(it);
+    return;
+  }
+  auto [run, what] = std::move(n.queue.front());
+  n.queue.pop_front();
   auto slot = std::make_shared<ScriptRunner::Handle*>(nullptr);
-  const std::string what = (v.alive ? "notify_up " : "notify_down ") + argv[0];
-  auto handle = scripts_.start(run, [this, slot, what](ScriptExit exit) {
+  n.running = scripts_.start(run, [this, key, slot, what = what](ScriptExit exit) {
     if (!exit.ok()) spdlog::warn("checks: {}: {}", what, exit.toString());
-    // Forget the handle once this callback has returned.
-    asio::post(io_, [this, slot] {
-      std::erase_if(notifying_, [&](const auto& h) { return h.get() == *slot; });
+    // Once this callback has returned: forget the handle, start the next in line.
+    asio::post(io_, [this, key, slot] {
+      const auto found = notifiers_.find(key);
+      if (found == notifiers_.end() || found->second.running.get() != *slot) return;
+      found->second.running.reset();
+      startNotify(key);
     });
   });
-  *slot = handle.get();
-  notifying_.push_back(std::move(handle));
+  *slot = n.running.get();
 }
 
 }  // namespace quorate::server::check

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,7 +67,10 @@ class HealthChecks {
   void onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome);
   Verdict verdictOf(const RealServer& rs) const;
   void report(RealServer& rs, const std::string& why);
+  // Queues the notify program of the transition to `v`; each real server's run one at a time,
+  // in the order of its transitions (a quick down-then-up must not reach the program reversed).
   void notify(const RealServer& rs, const Verdict& v);
+  void startNotify(const Key& key);
 
   boost::asio::io_context& io_;
   ScriptRunner& scripts_;
@@ -74,7 +78,11 @@ class HealthChecks {
   std::mt19937_64 random_;
   ProbeContext probes_;
   std::map<Key, std::unique_ptr<RealServer>> servers_;
-  std::vector<std::unique_ptr<ScriptRunner::Handle>> notifying_;
+  struct Notifier {
+    std::deque<std::pair<ScriptRun, std::string>> queue;  // the run, and its name for the log
+    std::unique_ptr<ScriptRunner::Handle> running;
+  };
+  std::map<Key, Notifier> notifiers_;
   std::uint64_t attempts_ = 0;
 };
 
