@@ -1,8 +1,8 @@
 // The health-check benchmark's quorate side (docs/bench-checks.md): N real servers on loopback
-// addresses (served by quorate-check-targets, same --base and --count), one TCP or HTTP check
-// each at a fixed interval, run by quorate's checker on one thread. After a warm-up it measures
-// for --seconds: attempts per second, the process's CPU (user + system) per 1,000 checks and
-// as a share of one core, and its RSS. Prints one JSON object.
+// or benchmark-network addresses (served by quorate-check-targets, same --base and --count), one
+// TCP or HTTP check each at a fixed interval, run by quorate's checker on one thread. After a
+// warm-up it measures for --seconds: attempts per second, the process's CPU (user + system) per
+// 1,000 checks and as a share of one core, and its RSS. Prints one JSON object.
 #include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bench/bench_addresses.h"
 #include "server/check/checker.h"
 #include "server/script_runner.h"
 
@@ -36,28 +37,6 @@ struct Options {
   double warmupS = 5;
   double seconds = 20;
 };
-
-// The same scheme as quorate-check-targets: from `base` upwards, skipping host bytes 0 and 255.
-std::vector<quorate::kernel::IpAddress> addresses(const std::string& base, int count) {
-  in_addr a{};
-  if (inet_pton(AF_INET, base.c_str(), &a) != 1) throw std::runtime_error("bad --base " + base);
-  std::uint32_t ip = ntohl(a.s_addr);
-  std::vector<quorate::kernel::IpAddress> out;
-  while (static_cast<int>(out.size()) < count) {
-    if ((ip >> 24) != 127) throw std::runtime_error("addresses run out of 127.0.0.0/8");
-    if ((ip & 0xff) != 0 && (ip & 0xff) != 255) {
-      quorate::kernel::IpAddress x;
-      x.family = AF_INET;
-      x.bytes[0] = static_cast<std::uint8_t>(ip >> 24);
-      x.bytes[1] = static_cast<std::uint8_t>(ip >> 16);
-      x.bytes[2] = static_cast<std::uint8_t>(ip >> 8);
-      x.bytes[3] = static_cast<std::uint8_t>(ip);
-      out.push_back(x);
-    }
-    ++ip;
-  }
-  return out;
-}
 
 double cpuSeconds() {
   rusage ru{};
@@ -110,9 +89,18 @@ int main(int argc, char** argv) {
   spec.interval = std::chrono::milliseconds(o.intervalMs);
   spec.warmup = spec.interval;
   spec.timeout = std::chrono::milliseconds(o.timeoutMs);
-  for (const auto& a : addresses(o.base, o.count)) {
+  std::vector<std::uint32_t> ips;
+  try {
+    ips = quorate::bench::benchAddresses(o.base, o.count);
+  } catch (const std::exception& e) {
+    std::cerr << "quorate-check-bench: " << e.what() << "\n";
+    return 2;
+  }
+  for (const std::uint32_t ip : ips) {
     ipvs::RealServerConfig rs;
-    rs.dest.address = a;
+    rs.dest.address.family = AF_INET;
+    for (int i = 0; i < 4; ++i)
+      rs.dest.address.bytes[i] = static_cast<std::uint8_t>(ip >> (24 - 8 * i));
     rs.dest.port = static_cast<std::uint16_t>(o.port);
     rs.checks = {spec};
     vs.realServers.push_back(std::move(rs));

@@ -9,7 +9,8 @@
 //   --mode tcp   accepts and closes.
 //
 // Addresses start at --base (127.1.0.1) and count up, skipping host bytes .0 and .255; all must
-// lie in 127.0.0.0/8, which the loopback interface accepts without configuration.
+// lie in 127.0.0.0/8, which the loopback interface accepts without configuration, or in
+// 198.18.0.0/15, which needs a local route (`ip route add local 198.19.0.0/16 dev lo`).
 //
 // --threads T epoll threads (default 1), each with its share of the listeners. Prints "ready N"
 // when all listen; on SIGUSR1 "served S accepted A errors E cpu_ms C user_ms U sys_ms S" (so
@@ -44,6 +45,8 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_addresses.h"
+
 namespace quorate::bench {
 namespace {
 
@@ -58,22 +61,6 @@ struct Options {
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-// The first `count` addresses from `base` (host order), skipping host bytes 0 and 255.
-std::vector<std::uint32_t> addresses(const std::string& base, int count) {
-  in_addr a{};
-  if (inet_pton(AF_INET, base.c_str(), &a) != 1) throw std::runtime_error("bad --base " + base);
-  std::uint32_t ip = ntohl(a.s_addr);
-  std::vector<std::uint32_t> out;
-  out.reserve(static_cast<std::size_t>(count));
-  while (static_cast<int>(out.size()) < count) {
-    if ((ip >> 24) != 127) throw std::runtime_error("addresses run out of 127.0.0.0/8");
-    std::uint32_t host = ip & 0xff;
-    if (host != 0 && host != 255) out.push_back(ip);
-    ++ip;
-  }
-  return out;
 }
 
 void raiseFileLimit(rlim_t want) {
@@ -272,7 +259,7 @@ std::pair<double, double> cpuMs() {
 
 int run(const Options& o) {
   bool http = o.mode == "http";
-  auto ips = addresses(o.base, o.count);
+  auto ips = benchAddresses(o.base, o.count);
   raiseFileLimit(static_cast<rlim_t>(o.count) + 65536);
 
   std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
@@ -332,7 +319,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--port", o.port, "TCP port on each")->check(CLI::Range(1, 65535))->required();
-  app.add_option("--base", o.base, "first address (127.0.0.0/8); .0 and .255 are skipped")
+  app.add_option("--base", o.base,
+                 "first address (127.0.0.0/8 or 198.18.0.0/15); .0 and .255 are skipped")
       ->capture_default_str();
   app.add_option("--mode", o.mode, "http: answer 200 after the request; tcp: accept and close")
       ->check(CLI::IsMember({"http", "tcp"}))

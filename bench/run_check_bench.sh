@@ -11,7 +11,20 @@
 #
 # Options: --servers N (10000), --modes "http tcp", --checkers "keepalived" (and/or quorate),
 # --warmup S (10), --duration S (30), --port P (80), --ipvs auto|real|stub (auto), --nice N (-10;
-# see Priority).
+# see Priority), --net loopback|veth (loopback; see Networks).
+#
+# Networks. loopback: the checker and the targets share one namespace and its `lo`, the targets
+# on 127.1.0.1 and up. A packet sent on `lo` is received in the sender's own context, so the
+# checker's process also pays for the targets' half of every TCP connection (their SYN/ACK, the
+# accept queue, their FIN): work that real servers do on their own machines. veth: the checker
+# runs in one namespace pinned to CPU 0, the targets in another pinned to CPU 1 (taskset), joined
+# by a veth pair 198.18.0.1/24 - 198.18.0.2/24; the targets are on 198.19.0.1 and up (a local
+# route for 198.19.0.0/16 in their namespace, a route via 198.18.0.2 in the checker's: one
+# neighbour entry), and receive packet steering (rps_cpus) makes each side receive its packets
+# on its own CPU, as a NIC's interrupt would. Then besides the checker's utime + stime this
+# also samples CPU 0 as a whole from /proc/stat (core_pct: busy time of any kind, including the
+# softirq work of receiving the checker's packets, which the kernel may charge to whatever runs
+# there): the director's core. Needs 2 CPUs.
 #
 # Priority: the checker and the targets each run in a session of their own (setsid), and so in a
 # scheduler autogroup of their own where the kernel has autogroups (/proc/sys/kernel/
@@ -59,6 +72,7 @@ duration=30
 port=80
 ipvs=auto
 niceness=-10
+net=loopback
 results=
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -70,13 +84,21 @@ while [[ $# -gt 0 ]]; do
     --port) port=$2; shift 2 ;;
     --ipvs) ipvs=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
-    -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --net) net=$2; shift 2 ;;
+    -h|--help) sed -n '2,62p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     *) results=$1; shift ;;
   esac
 done
 [[ -n $results ]] || { echo "usage: $0 [options] RESULTS_DIR (see --help)" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 2; }
+case $net in
+  loopback) base=127.1.0.1 ;;
+  veth)
+    base=198.19.0.1
+    (( $(nproc) >= 2 )) || { echo "--net veth needs 2 CPUs" >&2; exit 2; } ;;
+  *) echo "--net is loopback or veth, not '$net'" >&2; exit 2 ;;
+esac
 targets_bin=$build/bin/quorate-check-targets
 [[ -x $targets_bin ]] || {
   echo "no $targets_bin: build it first (ninja -C $build quorate-check-targets)" >&2; exit 2; }
@@ -112,9 +134,12 @@ trap 'exit 130' INT TERM
 # Runs "$@" in a session of its own at niceness N (see Priority above), in the background; the
 # caller takes $!, which is COMMAND's PID: the function's subshell execs ip, ip execs setsid, and
 # setsid does not fork (a background job of a script leads no process group).
-prioritised() {  # prioritised NS COMMAND...
-  local ns=$1
-  shift
+prioritised() {  # prioritised NS CPU COMMAND... (CPU: "" for any)
+  local ns=$1 cpu=$2
+  shift 2
+  if [[ -n $cpu ]]; then
+    exec ip netns exec "$ns" taskset -c "$cpu" setsid nice -n "$niceness" "$@"
+  fi
   exec ip netns exec "$ns" setsid nice -n "$niceness" "$@"
 }
 # After the start: its autogroup's nice, where there are autogroups. The autogroup belongs to the
@@ -138,11 +163,11 @@ set_autogroup_nice() {  # PID
 # The targets.
 targets_pid=
 targets_out=
-start_targets() {  # start_targets NS MODE OUT
-  local ns=$1 mode=$2 i
-  targets_out=$3
-  prioritised "$ns" "$targets_bin" --count "$servers" --port "$port" --mode "$mode" \
-    >"$targets_out" 2>&1 &
+start_targets() {  # start_targets NS CPU MODE OUT
+  local ns=$1 cpu=$2 mode=$3 i
+  targets_out=$4
+  prioritised "$ns" "$cpu" "$targets_bin" --count "$servers" --base "$base" --port "$port" \
+    --mode "$mode" >"$targets_out" 2>&1 &
   targets_pid=$!
   stop_pids[$targets_pid]=targets
   set_autogroup_nice "$targets_pid"
@@ -180,7 +205,7 @@ cpu_ticks() {
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------------------------------------
-# Checkers. start_checker_NAME NS MODE LOG starts the checker on the targets' N addresses (each
+# Checkers. start_checker_NAME NS CPU MODE LOG starts the checker on the targets' N addresses (each
 # every second, `port`, HTTP GET / expecting 200 or a TCP connect) and sets checker_pid (the
 # process whose CPU and memory are measured), checker_stop_pid (the one to stop, with TERM) and
 # checker_ipvs (real, stub or none: what it programs, for the results).
@@ -191,16 +216,17 @@ checker_ipvs=
 # keepalived's checker child (keepalived -C), on virtual servers 198.18.x.y:PORT of 10 real
 # servers each (a configuration only: no packet goes to a virtual server).
 keepalived_conf() {  # keepalived_conf MODE
-  awk -v n="$servers" -v mode="$1" -v port="$port" 'BEGIN {
+  awk -v n="$servers" -v mode="$1" -v port="$port" -v base="$base" 'BEGIN {
     print "global_defs {\n  router_id quorate_check_bench\n}"
-    ip = 127 * 16777216 + 1 * 65536 + 1   # 127.1.0.1, as quorate-check-targets counts
+    split(base, b, ".")
+    ip = ((b[1] * 256 + b[2]) * 256 + b[3]) * 256 + b[4]   # as quorate-check-targets counts
     per = 10; vs = 0
     for (i = 0; i < n; i++) {
       while (ip % 256 == 0 || ip % 256 == 255) ip++
       if (i % per == 0) {
         if (i) print "}"
         printf "virtual_server 198.18.%d.%d %d {\n  delay_loop 1\n  lb_algo rr\n  lb_kind DR\n" \
-          "  protocol TCP\n", int(vs / 250), vs % 250 + 1, port
+          "  protocol TCP\n", 16 + int(vs / 250), vs % 250 + 1, port
         vs++
       }
       printf "  real_server %d.%d.%d.%d %d {\n", int(ip / 16777216), int(ip / 65536) % 256,
@@ -262,15 +288,15 @@ EOF
   cc -O2 -shared -fPIC -o "$ipvs_stub" "$results/ipvs-stub.c" -ldl
 }
 
-start_checker_keepalived() {  # NS MODE LOG
-  local ns=$1 mode=$2 log=$3 conf=$results/keepalived-$2.conf run i
+start_checker_keepalived() {  # NS CPU MODE LOG
+  local ns=$1 cpu=$2 mode=$3 log=$4 conf=$results/keepalived-$3.conf run i
   keepalived_ipvs
   checker_ipvs=$ipvs
   keepalived_conf "$mode" >"$conf"
   run=$(mktemp -d /tmp/qchk-keepalived.XXXXXX)
   # -C: the checker child only; -l -G: log to stdout (the log file) and not to syslog (with no
   # syslog daemon, syslog's LOG_CONS would write every line to the console, slowly).
-  prioritised "$ns" env ${ipvs_stub:+LD_PRELOAD=$ipvs_stub} /usr/sbin/keepalived -n -l -G -C \
+  prioritised "$ns" "$cpu" env ${ipvs_stub:+LD_PRELOAD=$ipvs_stub} /usr/sbin/keepalived -n -l -G -C \
     -f "$conf" -p "$run/keepalived.pid" -c "$run/checkers.pid" >"$log" 2>&1 &
   checker_stop_pid=$!
   stop_pids[$checker_stop_pid]=keepalived
@@ -290,12 +316,13 @@ start_checker_keepalived() {  # NS MODE LOG
 
 # quorate's checker: bench/check_bench.cc (quorate-check-bench) on the same addresses, run
 # until stopped (its own measurement is not used: it is measured here like keepalived).
-start_checker_quorate() {  # NS MODE LOG
-  local ns=$1 mode=$2 log=$3 bin=$build/bin/quorate-check-bench
+start_checker_quorate() {  # NS CPU MODE LOG
+  local ns=$1 cpu=$2 mode=$3 log=$4 bin=$build/bin/quorate-check-bench
   [[ -x $bin ]] || {
     echo "no $bin: build it first (ninja -C $build quorate-check-bench)" >&2; return 1; }
   checker_ipvs=none  # it checks only
-  prioritised "$ns" "$bin" --count "$servers" --port "$port" --type "$mode" --interval-ms 1000 \
+  prioritised "$ns" "$cpu" "$bin" --count "$servers" --base "$base" --port "$port" \
+    --type "$mode" --interval-ms 1000 \
     --timeout-ms 3000 --warmup-s 0 --seconds 86400 >"$log" 2>&1 &
   checker_pid=$!
   checker_stop_pid=$checker_pid
@@ -307,20 +334,59 @@ start_checker_quorate() {  # NS MODE LOG
 }
 
 # ---------------------------------------------------------------------------------------------
-# One run: targets and a checker in a fresh namespace; warm-up; one sample a second.
+# The network of one run (see Networks): sets checker_ns, targets_ns (the same for loopback) and
+# the CPUs to pin them to.
+checker_ns=
+targets_ns=
+checker_cpu=
+targets_cpu=
+new_namespace() {  # NAME
+  ip netns add "$1"
+  namespaces+=("$1")
+  ip -n "$1" link set lo up
+}
+make_network() {
+  local prefix=qchk$$-${#namespaces[@]}
+  checker_ns=$prefix
+  new_namespace "$checker_ns"
+  if [[ $net == loopback ]]; then
+    targets_ns=$checker_ns
+    checker_cpu= targets_cpu=
+    return 0
+  fi
+  targets_ns=$prefix-t
+  new_namespace "$targets_ns"
+  checker_cpu=0 targets_cpu=1
+  ip link add qchkc netns "$checker_ns" type veth peer name qchkt netns "$targets_ns"
+  ip -n "$checker_ns" addr add 198.18.0.1/24 dev qchkc
+  ip -n "$targets_ns" addr add 198.18.0.2/24 dev qchkt
+  ip -n "$checker_ns" link set qchkc up
+  ip -n "$targets_ns" link set qchkt up
+  ip -n "$checker_ns" route add 198.19.0.0/16 via 198.18.0.2
+  ip -n "$targets_ns" route add local 198.19.0.0/16 dev lo
+  # Each side receives on its own CPU (masks: CPU 0 = 1, CPU 1 = 2).
+  ip netns exec "$checker_ns" sh -c 'echo 1 >/sys/class/net/qchkc/queues/rx-0/rps_cpus'
+  ip netns exec "$targets_ns" sh -c 'echo 2 >/sys/class/net/qchkt/queues/rx-0/rps_cpus'
+}
+# /proc/stat: "busy total" jiffies of one CPU (busy: all but idle and iowait).
+cpu_stat() {  # CPU
+  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' \
+    /proc/stat
+}
+
+# One run: targets and a checker in fresh namespaces; warm-up; one sample a second.
 summary_csv=$results/summary.csv
-columns=checker,mode,servers,ipvs,nice,duration_s,checks,checks_per_s,cpu_pct,user_pct,sys_pct
-columns+=,cpu_ms_per_1k_checks,rss_kb,hwm_kb,targets_cpu_pct,log_lines,startup_s
+columns=checker,mode,net,servers,ipvs,nice,duration_s,checks,checks_per_s,cpu_pct,user_pct
+columns+=,sys_pct,cpu_ms_per_1k_checks,rss_kb,hwm_kb,targets_cpu_pct,core0_pct,core1_pct
+columns+=,log_lines,startup_s
 echo "$columns" >"$summary_csv"
 run_one() {  # run_one CHECKER MODE
-  local checker=$1 mode=$2 ns=qchk$$-${#namespaces[@]} tag=$1-$2 t0 started log i
-  ip netns add "$ns"
-  namespaces+=("$ns")
-  ip -n "$ns" link set lo up
-  start_targets "$ns" "$mode" "$results/targets-$tag.out"
+  local checker=$1 mode=$2 tag=$1-$2 t0 started log i
+  make_network
+  start_targets "$targets_ns" "$targets_cpu" "$mode" "$results/targets-$tag.out"
   log=$results/$tag.log
   t0=$(date +%s.%N)
-  "start_checker_$checker" "$ns" "$mode" "$log"
+  "start_checker_$checker" "$checker_ns" "$checker_cpu" "$mode" "$log"
   # Started: the first answers have been given.
   local first
   for ((i = 0; i < 600; i++)); do
@@ -333,16 +399,16 @@ run_one() {  # run_one CHECKER MODE
   sleep "$warmup"
   # With a real IPVS: what the checker put there (a check that it is the whole table).
   if [[ $ipvs == real ]] && command -v ipvsadm >/dev/null; then
-    ip netns exec "$ns" ipvsadm -Ln | awk -v tag="$tag" '
+    ip netns exec "$checker_ns" ipvsadm -Ln | awk -v tag="$tag" '
       /^TCP|^UDP/ { s++ } /->/ && !/RemoteAddress/ { d++ }
       END { printf "%s: IPVS after the warm-up: %d services, %d real servers\n", tag, s, d }' |
       tee -a "$results/ipvs.txt" >&2
   fi
-  local log0 samples t_start now served cpu tcpu loglines
+  local log0 samples t_start now served cpu tcpu loglines c0 c1
   log0=$(wc -l <"$log")
   samples=$results/samples-$tag.csv
   echo "t_s,served,checker_utime,checker_stime,targets_utime,targets_stime,rss_kb,hwm_kb" \
-    >"$samples"
+    ",cpu0_busy,cpu0_total,cpu1_busy,cpu1_total" | tr -d ' ' >"$samples"
   t_start=$(date +%s.%N)
   for ((i = 0; i <= duration; i++)); do
     # One sample at t_start + i s.
@@ -354,19 +420,24 @@ run_one() {  # run_one CHECKER MODE
     tcpu=$(cpu_ticks "$targets_pid")
     served=$(targets_served)
     now=$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.3f", n - s }')
+    c0=$(cpu_stat 0)
+    c1=$(cpu_stat 1)
     echo "$now,$served,${cpu/ /,},${tcpu/ /,},$(status_kb "$checker_pid" VmRSS)," \
-      "$(status_kb "$checker_pid" VmHWM)" | tr -d ' ' >>"$samples"
+      "$(status_kb "$checker_pid" VmHWM),${c0/ /,},${c1/ /,}" | tr -d ' ' >>"$samples"
   done
   loglines=$(( $(wc -l <"$log") - log0 ))
   awk -F, -v hz="$hz" -v c="$checker" -v m="$mode" -v n="$servers" -v ipvs="$checker_ipvs" \
-    -v nice="$niceness" -v ll="$loglines" -v st="$started" '
-    NR == 2 { t0 = $1; s0 = $2; u0 = $3; y0 = $4; g0 = $5 + $6 }
-    NR > 1 { t = $1; s = $2; u = $3; y = $4; g = $5 + $6; rss = $7; hwm = $8 }
+    -v nice="$niceness" -v ll="$loglines" -v st="$started" -v net="$net" '
+    NR == 2 { t0 = $1; s0 = $2; u0 = $3; y0 = $4; g0 = $5 + $6; b0 = $9; a0 = $10; d0 = $11
+              e0 = $12 }
+    NR > 1 { t = $1; s = $2; u = $3; y = $4; g = $5 + $6; rss = $7; hwm = $8; b = $9; a = $10
+             d = $11; e = $12 }
     END {
       dt = t - t0; checks = s - s0; user = (u - u0) / hz; sys = (y - y0) / hz; cpu = user + sys
-      printf "%s,%s,%d,%s,%d,%.1f,%d,%.0f,%.1f,%.1f,%.1f,%.1f,%d,%d,%.1f,%d,%s\n", c, m, n, ipvs,
-        nice, dt, checks, checks / dt, 100 * cpu / dt, 100 * user / dt, 100 * sys / dt,
-        checks ? 1e6 * cpu / checks : 0, rss, hwm, 100 * (g - g0) / hz / dt, ll, st
+      printf "%s,%s,%s,%d,%s,%d,%.1f,%d,%.0f,%.1f,%.1f,%.1f,%.1f,%d,%d,%.1f,%.1f,%.1f,%d,%s\n",
+        c, m, net, n, ipvs, nice, dt, checks, checks / dt, 100 * cpu / dt, 100 * user / dt,
+        100 * sys / dt, checks ? 1e6 * cpu / checks : 0, rss, hwm, 100 * (g - g0) / hz / dt,
+        (a > a0 ? 100 * (b - b0) / (a - a0) : 0), (e > e0 ? 100 * (d - d0) / (e - e0) : 0), ll, st
     }' "$samples" >>"$summary_csv"
   tail -1 "$summary_csv" >&2
   stop_pid "$checker_stop_pid" 20
@@ -374,7 +445,8 @@ run_one() {  # run_one CHECKER MODE
   stop_pid "$checker_pid" 5  # in case its parent left it behind
   stop_pid "$targets_pid" 5
   unset "stop_pids[$targets_pid]"
-  ip netns del "$ns"
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  namespaces=()
 }
 
 {
@@ -383,7 +455,8 @@ run_one() {  # run_one CHECKER MODE
   echo "- host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- |
     sed 's/^ //'); kernel $(uname -r)"
   echo "- keepalived: $(/usr/sbin/keepalived --version 2>&1 | head -1)"
-  echo "- $servers real servers from 127.1.0.1, port $port, every 1 s; warm-up $warmup s," \
+  echo "- network: $net; $servers real servers from $base, port $port, every 1 s;" \
+    "warm-up $warmup s," \
     "measured $duration s; nice $niceness (autogroup:" \
     "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo no))"
   echo "- load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -398,11 +471,13 @@ done
 {
   echo "- load after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| checker | mode | IPVS | checks/s | CPU % of a core (user/sys) | ms CPU per 1,000 checks" \
-    "| RSS / HWM (MB) | targets CPU % | log lines |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s (%s/%s) | %s | %.1f / %.1f | %s | %s |\n",
-    $1, $2, $4, $8, $9, $10, $11, $12, $13 / 1024, $14 / 1024, $15, $16 }' "$summary_csv"
+  echo "| checker | mode | net | IPVS | checks/s | CPU % of a core (user/sys) |" \
+    "ms CPU per 1,000 checks | RSS / HWM (MB) | targets CPU % | CPU 0 / CPU 1 busy % |" \
+    "log lines |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s (%s/%s) | %s | %.1f / %.1f | %s |" \
+    " %s / %s | %s |\n", $1, $2, $3, $5, $9, $10, $11, $12, $13, $14 / 1024, $15 / 1024, $16,
+    $17, $18, $19 }' "$summary_csv"
 } >>"$results/summary.md"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) k[i] = $i; print "["; next }
   { printf "%s  {", (NR > 2 ? ",\n" : "")

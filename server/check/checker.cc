@@ -3,6 +3,7 @@
 #include "server/check/checker.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,6 +20,8 @@ using std::chrono::milliseconds;
 constexpr milliseconds kNotifyTimeout{30'000};
 // Attempts start on this grid (see startRunner).
 constexpr milliseconds kTimerSlack{25};
+// Open files the director needs besides the checks' sockets: gRPC, netlink, logs, scripts.
+constexpr std::size_t kDescriptorHeadroom = 1024;
 
 struct HealthChecks::Runner {
   Runner(asio::io_context& io, CheckSpec s, Target t, bool alpha)
@@ -118,6 +121,16 @@ std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
   }
   spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checkCount(),
                servers_.size(), kept, fresh.size());
+  // Each network check keeps a socket open between its attempts (net_probes.cc); past the limit
+  // on open files a check would fail for want of one and take its real server out.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+      checkCount() + kDescriptorHeadroom > files.rlim_cur) {
+    spdlog::warn(
+        "checks: {} checks may hold as many sockets, too close to the limit of {} open files "
+        "(raise LimitNOFILE / ulimit -n to at least {})",
+        checkCount(), files.rlim_cur, checkCount() + kDescriptorHeadroom);
+  }
   return out;
 }
 

@@ -4,9 +4,16 @@
 // Every attempt is a fresh object shared by its handlers. The probe only points at it: destroying
 // the probe marks the attempt abandoned and closes its socket, and the handlers still queued
 // then see the mark and return without calling anyone.
+//
+// A TCP probe keeps its socket from one attempt to the next (SpareSocket): an attempt that ends
+// with no operation pending disconnects it instead of closing it (connect to AF_UNSPEC, which
+// resets the connection as a close with SO_LINGER 0 does), and the next attempt connects it
+// again. That spares, per check, the socket's creation, options, epoll registration and close:
+// five of eleven system calls, and the kernel's work behind them (docs/bench-checks.md).
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -23,9 +30,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -110,6 +119,9 @@ std::string openSocket(Socket& socket, const Target& target) {
     // As keepalived does: closing resets the connection, so no FIN handshake and no TIME_WAIT
     // entry per check (10,000 checks a second would keep 600,000 of them).
     socket.set_option(asio::socket_base::linger(true, 0), ec);
+    // Connect (Attempt::connect) calls connect(2) itself, which must not block.
+    socket.non_blocking(true, ec);
+    if (ec) return "cannot make a socket non-blocking: " + errorReason(ec);
   }
   if (target.bindTo) {
     socket.bind(typename Protocol::endpoint(toAsio(*target.bindTo), 0), ec);
@@ -125,13 +137,21 @@ HttpReply failed(HttpReply*, std::string reason) {
   return reply;
 }
 
+// The disconnected TCP socket a probe keeps between its attempts (see the top of this file);
+// closed with the last of the probe and its attempts.
+struct SpareSocket {
+  std::optional<tcp::socket> socket;
+};
+
 // What the handlers of one attempt share: the deadline, the caller's callback, and whether the
 // attempt is over (finished, or abandoned by its probe).
 template <class Result>
 class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
  public:
   using Done = std::function<void(Result)>;
-  explicit Attempt(asio::io_context& io) : timer_(io) {}
+  // `spare`: a TCP attempt's probe's (takeSocket, endSocket); null for UDP.
+  Attempt(asio::io_context& io, std::shared_ptr<SpareSocket> spare)
+      : timer_(io), spare_(std::move(spare)) {}
   virtual ~Attempt() = default;
   Attempt(const Attempt&) = delete;
   Attempt& operator=(const Attempt&) = delete;
@@ -141,7 +161,7 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
     finished_ = true;
     done_ = nullptr;
     timer_.cancel();
-    closeSocket();
+    closeSocket(false);
   }
 
  protected:
@@ -150,18 +170,23 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
     done_ = std::move(done);
     timer_.expires_after(timeout);
     timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
-      if (!ec && !self->finished_) self->fail(self->waiting_);
+      // An operation is pending: the socket is closed, not kept.
+      if (!ec && !self->finished_) {
+        self->finish(failed(static_cast<Result*>(nullptr), self->waiting_), false);
+      }
     });
   }
   // What a timeout now reports ("timeout while connecting", "timeout waiting for the reply").
   void waiting(const char* reason) { waiting_ = reason; }
   bool over() const { return finished_; }
 
-  void finish(Result result) {
+  // `keepSocket`: no operation is pending on the socket (the attempt ends in a handler), so a
+  // TCP socket may be kept for the probe's next attempt.
+  void finish(Result result, bool keepSocket = true) {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    closeSocket();
+    closeSocket(keepSocket);
     Done done = std::move(done_);
     done_ = nullptr;
     done(std::move(result));  // may destroy the probe, or start its next attempt
@@ -169,21 +194,73 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   void fail(std::string reason) {
     finish(failed(static_cast<Result*>(nullptr), std::move(reason)));
   }
-  // Opens `socket` for `target` (openSocket) and connects it; `connected` runs once it is,
-  // unless the attempt is over by then. Failing to open fails the attempt from the io_context,
-  // a failed connect with the socket's error.
+  // The socket for a TCP attempt: the probe's spare one (disconnected, still open) or a new one
+  // (closed; connect() opens it).
+  tcp::socket takeSocket(asio::io_context& io) {
+    if (spare_ && spare_->socket) {
+      tcp::socket socket = std::move(*spare_->socket);
+      spare_->socket.reset();
+      return socket;
+    }
+    return tcp::socket(io);
+  }
+  // The end of a TCP attempt's socket: disconnected and kept for the probe's next attempt when
+  // `keep` allows it, else (or if the disconnect fails) closed. Either resets the connection.
+  void endSocket(tcp::socket& socket, bool keep) {
+    error_code ignored;
+    if (keep && spare_ && socket.is_open()) {
+      socket.cancel(ignored);
+      sockaddr unspecified{};
+      unspecified.sa_family = AF_UNSPEC;
+      if (::connect(socket.native_handle(), &unspecified, sizeof unspecified) == 0) {
+        spare_->socket.emplace(std::move(socket));
+        return;
+      }
+    }
+    socket.close(ignored);
+  }
+
+  // Opens `socket` for `target` (openSocket) unless it is a kept one, and starts connecting it:
+  // "" or why it could not.
+  std::string startConnect(tcp::socket& socket, const Target& target) {
+    if (!socket.is_open()) {
+      if (std::string error = openSocket<tcp::socket, tcp>(socket, target); !error.empty()) {
+        return error;
+      }
+    }
+    const tcp::endpoint endpoint(toAsio(target.address), target.port);
+    if (::connect(socket.native_handle(), endpoint.data(), endpoint.size()) != 0 &&
+        errno != EINPROGRESS) {
+      return errorReason(error_code(errno, asio::error::get_system_category()));
+    }
+    return {};
+  }
+  // startConnect(), then `connected` runs once the socket is connected, unless the attempt is
+  // over by then. A failure to start fails the attempt from the io_context, a failed connect
+  // with the socket's error. One wait for writability and SO_ERROR: Asio's async_connect adds a
+  // poll(2) per connection.
   template <class Connected>
   void connect(tcp::socket& socket, const Target& target, Connected connected) {
-    if (std::string error = openSocket<tcp::socket, tcp>(socket, target); !error.empty()) {
+    if (std::string error = startConnect(socket, target); !error.empty()) {
       return failSoon(std::move(error));
     }
-    socket.async_connect(tcp::endpoint(toAsio(target.address), target.port),
-                         [self = this->shared_from_this(),
-                          connected = std::move(connected)](const error_code& ec) mutable {
-                           if (self->finished_) return;
-                           if (ec) return self->fail(errorReason(ec));
-                           connected();
-                         });
+    // Connected at once (never for TCP on Linux, but allowed) or in progress: either way the
+    // socket becomes writable, and SO_ERROR tells how the connect went.
+    socket.async_wait(
+        tcp::socket::wait_write, [self = this->shared_from_this(), &socket,
+                                  connected = std::move(connected)](error_code ec) mutable {
+          if (self->finished_) return;
+          if (!ec) {
+            int error = 0;
+            socklen_t size = sizeof error;
+            if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) {
+              error = errno;
+            }
+            if (error != 0) ec = error_code(error, asio::error::get_system_category());
+          }
+          if (ec) return self->fail(errorReason(ec));
+          connected();
+        });
   }
   // A failure found inside start(): reported from the io_context, never from start() itself.
   void failSoon(std::string reason) {
@@ -192,10 +269,12 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
                  if (!self->finished_) self->fail(std::move(reason));
                });
   }
-  virtual void closeSocket() = 0;
+  // Ends the attempt's socket: endSocket() for TCP (`keep` as there), a close for UDP.
+  virtual void closeSocket(bool keep) = 0;
 
  private:
   asio::steady_timer timer_;
+  std::shared_ptr<SpareSocket> spare_;
   Done done_;
   bool finished_ = false;
   const char* waiting_ = "timeout while connecting";
@@ -213,13 +292,14 @@ class Runner final : public Interface {
   }
   void start(typename Interface::Done done) override {
     if (current_) current_->abandon();
-    current_ = std::make_shared<AttemptType>(ctx_, config_);
+    current_ = std::make_shared<AttemptType>(ctx_, config_, spare_);
     current_->run(std::move(done));
   }
 
  private:
   ProbeContext& ctx_;
   std::shared_ptr<const Config> config_;
+  std::shared_ptr<SpareSocket> spare_ = std::make_shared<SpareSocket>();
   std::shared_ptr<AttemptType> current_;
 };
 
@@ -233,22 +313,22 @@ struct TcpConfig {
 class TcpAttempt final : public Attempt<Outcome> {
  public:
   using Config = TcpConfig;
-  TcpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
-      : Attempt(ctx.io()), config_(std::move(config)), socket_(ctx.io()) {}
+  TcpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
+             std::shared_ptr<SpareSocket> spare)
+      : Attempt(ctx.io(), std::move(spare)),
+        config_(std::move(config)),
+        socket_(takeSocket(ctx.io())) {}
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
     connect(socket_, config_->target,
             [self = std::static_pointer_cast<TcpAttempt>(shared_from_this())] {
-              self->finish(Outcome{true, "connected", {}});  // closes with a reset (SO_LINGER 0)
+              self->finish(Outcome{true, "connected", {}});  // resets the connection
             });
   }
 
  private:
-  void closeSocket() override {
-    error_code ignored;
-    socket_.close(ignored);
-  }
+  void closeSocket(bool keep) override { endSocket(socket_, keep); }
 
   std::shared_ptr<const Config> config_;
   tcp::socket socket_;
@@ -315,8 +395,9 @@ class HttpAttempt final : public Attempt<HttpReply> {
   using Config = HttpConfig;
   using Stream = std::conditional_t<kTls, ssl::stream<tcp::socket>, tcp::socket>;
 
-  HttpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
-      : Attempt(ctx.io()),
+  HttpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
+              std::shared_ptr<SpareSocket> spare)
+      : Attempt(ctx.io(), std::move(spare)),
         config_(std::move(config)),
         stream_(makeStream(ctx, *config_, contextError_)) {
     parser_.body_limit(kMaxBody);
@@ -329,22 +410,31 @@ class HttpAttempt final : public Attempt<HttpReply> {
     if constexpr (kTls) {
       if (std::string error = prepareTls(); !error.empty()) return failSoon(std::move(error));
     }
-    connect(socket(), config_->target, [self = self()] { self->onConnect(); });
+    if constexpr (kTls) {
+      connect(socket(), config_->target, [self = self()] { self->onConnect(); });
+    } else {
+      // The request goes out as soon as connect(2) returns: its write completes once the
+      // connection is up, or fails with the connect's error; no wait for writability first.
+      if (std::string error = startConnect(socket(), config_->target); !error.empty()) {
+        return failSoon(std::move(error));
+      }
+      send();
+    }
   }
 
  private:
   // Without a usable TLS context (an unreadable caFile) `error` is set and run() fails; the
   // stream still needs some context to exist.
-  static Stream makeStream(ProbeContext& ctx, const Config& config, std::string& error) {
+  Stream makeStream(ProbeContext& ctx, const Config& config, std::string& error) {
     if constexpr (kTls) {
       ssl::context* context = tlsClientContext(ctx, config.verify, config.caFile, &error);
       if (context == nullptr) {
         static thread_local ssl::context fallback(ssl::context::tls_client);
-        return Stream(ctx.io(), fallback);
+        return Stream(takeSocket(ctx.io()), fallback);
       }
-      return Stream(ctx.io(), *context);
+      return Stream(takeSocket(ctx.io()), *context);
     } else {
-      return Stream(ctx.io());
+      return takeSocket(ctx.io());
     }
   }
 
@@ -375,24 +465,23 @@ class HttpAttempt final : public Attempt<HttpReply> {
   }
 
   void onConnect() {
-    if constexpr (kTls) {
-      waiting("timeout during the TLS handshake");
-      stream_.async_handshake(ssl::stream_base::client, [self = self()](const error_code& e) {
-        if (self->over()) return;
-        if (e) return self->fail("TLS handshake: " + tlsReason(e, self->stream_.native_handle()));
-        self->send();
-      });
-    } else {
-      send();
-    }
+    waiting("timeout during the TLS handshake");
+    stream_.async_handshake(ssl::stream_base::client, [self = self()](const error_code& e) {
+      if (self->over()) return;
+      if (e) return self->fail("TLS handshake: " + tlsReason(e, self->stream_.native_handle()));
+      self->waiting("timeout waiting for the reply");
+      self->send();
+    });
   }
 
+  // Plain HTTP: until the request is written the timeout says "while connecting" (a request
+  // this small waits for nothing else).
   void send() {
-    waiting("timeout waiting for the reply");
     asio::async_write(stream_, asio::buffer(config_->request),
                       [self = self()](const error_code& ec, std::size_t) {
                         if (self->over()) return;
                         if (ec) return self->fail(errorReason(ec));
+                        self->waiting("timeout waiting for the reply");
                         self->receive();
                       });
   }
@@ -441,10 +530,8 @@ class HttpAttempt final : public Attempt<HttpReply> {
     return errorReason(ec);
   }
 
-  void closeSocket() override {
-    error_code ignored;
-    socket().close(ignored);  // no TLS shutdown: the request said Connection: close
-  }
+  // No TLS shutdown: the request said Connection: close.
+  void closeSocket(bool keep) override { endSocket(socket(), keep); }
 
   std::shared_ptr<const Config> config_;
   std::string contextError_;
@@ -514,8 +601,11 @@ struct SmtpConfig {
 class SmtpAttempt final : public Attempt<Outcome> {
  public:
   using Config = SmtpConfig;
-  SmtpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
-      : Attempt(ctx.io()), config_(std::move(config)), socket_(ctx.io()) {}
+  SmtpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
+              std::shared_ptr<SpareSocket> spare)
+      : Attempt(ctx.io(), std::move(spare)),
+        config_(std::move(config)),
+        socket_(takeSocket(ctx.io())) {}
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
@@ -579,10 +669,7 @@ class SmtpAttempt final : public Attempt<Outcome> {
                       });
   }
 
-  void closeSocket() override {
-    error_code ignored;
-    socket_.close(ignored);
-  }
+  void closeSocket(bool keep) override { endSocket(socket_, keep); }
 
   std::shared_ptr<const Config> config_;
   tcp::socket socket_;
@@ -709,8 +796,9 @@ std::uint16_t randomId() {
 class DnsAttempt final : public Attempt<Outcome> {
  public:
   using Config = DnsConfig;
-  DnsAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config)
-      : Attempt(ctx.io()), config_(std::move(config)), socket_(ctx.io()) {}
+  DnsAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
+             std::shared_ptr<SpareSocket> /*unused: UDP*/)
+      : Attempt(ctx.io(), nullptr), config_(std::move(config)), socket_(ctx.io()) {}
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
@@ -754,7 +842,7 @@ class DnsAttempt final : public Attempt<Outcome> {
                           });
   }
 
-  void closeSocket() override {
+  void closeSocket(bool) override {
     error_code ignored;
     socket_.close(ignored);
   }

@@ -53,6 +53,15 @@ constexpr char kHelloMd5[] = "b1946ac92492d2347c6235b4d2611184";  // md5("hello\
 
 kernel::IpAddress ip(const char* text) { return *kernel::IpAddress::parse(text); }
 
+// The file descriptors this process has open.
+int openFds() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count - 1;  // the directory being listed
+}
+
 CheckSpec specOf(Kind kind, std::chrono::milliseconds timeout = kGenerous) {
   CheckSpec spec;
   spec.kind = std::move(kind);
@@ -94,6 +103,7 @@ struct HttpServer {
   bool closeAfterRaw = false;
 
   int accepted = 0;
+  int finished = 0;  // sessions over, their sockets closed
   std::vector<tcp::endpoint> peers;
   std::vector<http::request<http::string_body>> requests;
   std::string sni;  // of the last TLS handshake; "(none)" when the client sent none
@@ -130,6 +140,7 @@ struct HttpServer {
     } catch (const std::exception&) {
       // The client went away, or refused our certificate: nothing to serve.
     }
+    ++finished;
   }
 
   template <class Stream>
@@ -262,6 +273,73 @@ TEST_F(ProbeTest, TcpBindsToTheSourceAddress) {
   EXPECT_TRUE(outcome.ok) << outcome.reason;
   runUntil([&] { return server.accepted == 1; });
   EXPECT_EQ(server.peers.at(0).address().to_string(), "127.0.0.2");
+}
+
+TEST_F(ProbeTest, TheKeptSocketStaysBoundToTheSourceAddress) {
+  HttpServer server(io);
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(TcpSpec{}), Target{ip("127.0.0.1"), server.port(), ip("127.0.0.2")}, ctx);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(runProbe(*probe).ok);
+  runUntil([&] { return server.accepted == 3; });
+  for (const tcp::endpoint& peer : server.peers) EXPECT_EQ(peer.address().to_string(), "127.0.0.2");
+}
+
+// A probe keeps one socket between its attempts (disconnected, not closed: see net_probes.cc),
+// connects it afresh each time, and closes it when the probe goes.
+TEST_F(ProbeTest, KeepsOneSocketAcrossAttemptsAndClosesItWithTheProbe) {
+  HttpServer server(io);
+  int attempts = 0;
+  for (const CheckSpec& spec : {specOf(TcpSpec{}), specOf(HttpSpec{})}) {
+    const int before = openFds();
+    std::unique_ptr<Probe> probe = makeProbe(spec, Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+    for (int i = 0; i < 5; ++i, ++attempts) {
+      EXPECT_TRUE(runProbe(*probe).ok);
+      runUntil([&] { return server.finished == attempts + 1; });
+      EXPECT_EQ(openFds(), before + 1) << "after attempt " << i;
+    }
+    probe.reset();
+    EXPECT_EQ(openFds(), before);
+  }
+  EXPECT_EQ(server.accepted, 10);  // a connection of its own for each attempt
+}
+
+// The kept socket through a refusal: a refused connect leaves it reusable.
+TEST_F(ProbeTest, TheKeptSocketConnectsAgainAfterARefusal) {
+  auto listen = [&](tcp::acceptor& acceptor, std::uint16_t port) {
+    acceptor.open(tcp::v4());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    acceptor.listen(16);  // connections wait in the queue, never accepted: no descriptors
+  };
+  tcp::acceptor listener(io);
+  listen(listener, 0);
+  const std::uint16_t port = listener.local_endpoint().port();
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(TcpSpec{}), Target{ip("127.0.0.1"), port, {}}, ctx);
+  const int before = openFds();
+  EXPECT_EQ(runProbe(*probe).reason, "connected");
+  listener.close();
+  EXPECT_EQ(runProbe(*probe).reason, "connection refused");
+  EXPECT_EQ(openFds(), before);  // the socket was kept (and the listener closed)
+  listen(listener, port);
+  EXPECT_EQ(runProbe(*probe).reason, "connected");
+  EXPECT_EQ(openFds(), before + 1);
+}
+
+// After a timeout (an operation pending) the socket is closed, and the next attempt opens one.
+TEST_F(ProbeTest, AfterATimeoutTheNextAttemptOpensANewSocket) {
+  HttpServer server(io);
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(HttpSpec{}, 1s), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  server.mode = HttpServer::Mode::kSilent;
+  EXPECT_EQ(runProbe(*probe).reason, "timeout waiting for the reply");
+  server.mode = HttpServer::Mode::kAnswer;
+  server.status = 503;
+  EXPECT_EQ(runProbe(*probe).reason, "status 503");
+  server.status = 200;
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  EXPECT_EQ(server.accepted, 4);
 }
 
 TEST_F(ProbeTest, BindToAnAddressNotOursFails) {
@@ -484,6 +562,21 @@ TEST_F(TlsProbeTest, SelfSignedPassesWithoutVerify) {
   EXPECT_EQ(server.sni, "(none)");
   ASSERT_EQ(server.requests.size(), 1u);
   EXPECT_EQ(server.requests[0][http::field::host], "127.0.0.1:" + std::to_string(server.port()));
+}
+
+// Each attempt is a new TLS session on the probe's kept socket, connected afresh.
+TEST_F(TlsProbeTest, EveryAttemptOnTheKeptSocketHandshakesAfresh) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(https()), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  const int before = openFds();
+  for (int i = 0; i < 3; ++i) {
+    const Outcome outcome = runProbe(*probe);
+    EXPECT_EQ(outcome.reason, "status 200");
+    runUntil([&] { return server.finished == i + 1; });
+    EXPECT_EQ(openFds(), before + 1) << "after attempt " << i;
+  }
+  EXPECT_EQ(server.requests.size(), 3u);
 }
 
 TEST_F(TlsProbeTest, VerifyAgainstTheCaFileWithSni) {
