@@ -68,6 +68,7 @@ std::size_t HealthChecks::checkCount() const {
 }
 
 std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
+  probes_.forgetTlsContexts();  // CA files are read again (a rotated bundle)
   std::map<Key, std::unique_ptr<RealServer>> next;
   std::vector<std::pair<std::shared_ptr<Runner>, milliseconds>> fresh;
   std::size_t kept = 0;

@@ -14,7 +14,8 @@ namespace quorate::server::check {
 namespace ssl = boost::asio::ssl;
 
 // One SSL_CTX per (verify, caFile), made on first use: making one (and loading a CA bundle)
-// costs far more than a handshake, and every https check with the same settings shares it.
+// costs far more than a handshake, and every https check with the same settings shares it
+// until the next reload (forgetTlsContexts).
 struct ProbeContext::Tls {
   std::map<std::pair<bool, std::string>, std::unique_ptr<ssl::context>> contexts;
 };
@@ -23,6 +24,10 @@ ProbeContext::ProbeContext(boost::asio::io_context& io, ScriptRunner& scripts)
     : io_(io), scripts_(scripts), tls_(std::make_unique<Tls>()) {}
 
 ProbeContext::~ProbeContext() = default;
+
+// An SSL made from a context holds a reference to its SSL_CTX (OpenSSL counts them), so the
+// streams of attempts in flight outlive the contexts dropped here.
+void ProbeContext::forgetTlsContexts() { tls_->contexts.clear(); }
 
 ssl::context* tlsClientContext(ProbeContext& ctx, bool verify, const std::string& caFile,
                                std::string* error) {

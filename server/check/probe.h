@@ -48,6 +48,9 @@ class ProbeContext {
   // Opaque cache of TLS client contexts keyed by (verify, caFile); see probe.cc.
   struct Tls;
   Tls& tls() { return *tls_; }
+  // Forgets the TLS contexts: the next attempts make them again, reading their CA files anew
+  // (a reload's way to pick up a rotated CA bundle). Attempts in flight keep theirs.
+  void forgetTlsContexts();
 
  private:
   boost::asio::io_context& io_;

@@ -530,7 +530,11 @@ class TlsProbeTest : public ProbeTest {
         "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rs.test "
         "-addext subjectAltName=DNS:rs.test -days 1 -keyout " +
         dir_ + "/key.pem -out " + dir_ + "/cert.pem 2>" + dir_ + "/openssl.log";
-    made_ = std::system(command.c_str()) == 0;
+    // A certificate of another CA, for a CA file that does not vouch for the server.
+    const std::string other =
+        "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=other.test -days 1 -keyout " + dir_ +
+        "/other-key.pem -out " + dir_ + "/other.pem 2>>" + dir_ + "/openssl.log";
+    made_ = std::system(command.c_str()) == 0 && std::system(other.c_str()) == 0;
   }
   static void TearDownTestSuite() {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
@@ -635,6 +639,27 @@ TEST_F(TlsProbeTest, UnreadableCaFile) {
   EXPECT_EQ(outcome.reason.rfind("TLS: cannot load CA file " + spec.caFile + ": ", 0), 0u)
       << outcome.reason;
   EXPECT_EQ(server.accepted, 0);
+}
+
+// The CA file is read once per TLS context; forgetting the contexts (HealthChecks::apply, on
+// every reload) makes the next attempt read it again.
+TEST_F(TlsProbeTest, ARotatedCaFileIsReadAfterTheContextsAreForgotten) {
+  HttpServer server(io, "127.0.0.1", &serverTls_);
+  const std::string caFile = dir_ + "/rotated.pem";
+  std::filesystem::copy_file(dir_ + "/other.pem", caFile,
+                             std::filesystem::copy_options::overwrite_existing);
+  HttpSpec spec = https();
+  spec.verify = true;
+  spec.sni = "rs.test";
+  spec.caFile = caFile;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(spec), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  EXPECT_EQ(runProbe(*probe).reason.rfind("TLS handshake: certificate verify failed", 0), 0u);
+  std::filesystem::copy_file(cert(), caFile, std::filesystem::copy_options::overwrite_existing);
+  EXPECT_EQ(runProbe(*probe).reason.rfind("TLS handshake: certificate verify failed", 0), 0u)
+      << "the context made before holds the old bundle";
+  ctx.forgetTlsContexts();
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
 }
 
 TEST_F(TlsProbeTest, HandshakeTimesOut) {
