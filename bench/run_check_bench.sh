@@ -20,11 +20,12 @@
 # runs in one namespace pinned to CPU 0, the targets in another pinned to CPU 1 (taskset), joined
 # by a veth pair 198.18.0.1/24 - 198.18.0.2/24; the targets are on 198.19.0.1 and up (a local
 # route for 198.19.0.0/16 in their namespace, a route via 198.18.0.2 in the checker's: one
-# neighbour entry), and receive packet steering (rps_cpus) makes each side receive its packets
-# on its own CPU, as a NIC's interrupt would. Then besides the checker's utime + stime this
-# also samples CPU 0 as a whole from /proc/stat (core_pct: busy time of any kind, including the
-# softirq work of receiving the checker's packets, which the kernel may charge to whatever runs
-# there): the director's core. Needs 2 CPUs.
+# neighbour entry). Each veth end receives through threaded NAPI (GRO on, TSO off, `threaded`
+# 1), its kernel thread pinned to its side's CPU: the packets each side receives are processed
+# on its own CPU and in a thread of their own, as a NIC's interrupt would process them apart
+# from the process. Then rx_cpu_pct is that thread's CPU on the checker's side (the checker's
+# receive path), and core0_pct is CPU 0 as a whole from /proc/stat: the director's core. Needs
+# 2 CPUs and ethtool.
 #
 # Priority: the checker and the targets each run in a session of their own (setsid), and so in a
 # scheduler autogroup of their own where the kernel has autogroups (/proc/sys/kernel/
@@ -96,7 +97,8 @@ case $net in
   loopback) base=127.1.0.1 ;;
   veth)
     base=198.19.0.1
-    (( $(nproc) >= 2 )) || { echo "--net veth needs 2 CPUs" >&2; exit 2; } ;;
+    (( $(nproc) >= 2 )) || { echo "--net veth needs 2 CPUs" >&2; exit 2; }
+    command -v ethtool >/dev/null || { echo "--net veth needs ethtool" >&2; exit 2; } ;;
   *) echo "--net is loopback or veth, not '$net'" >&2; exit 2 ;;
 esac
 targets_bin=$build/bin/quorate-check-targets
@@ -340,6 +342,12 @@ checker_ns=
 targets_ns=
 checker_cpu=
 targets_cpu=
+checker_rx_pid=
+targets_rx_pid=
+# The newest NAPI kernel thread of a device ("napi/DEV-ID").
+napi_thread() {  # DEV
+  ps -eo pid=,comm= --sort=-pid | awk -v d="napi/$1-" 'index($2, d) == 1 { print $1; exit }'
+}
 new_namespace() {  # NAME
   ip netns add "$1"
   namespaces+=("$1")
@@ -351,7 +359,7 @@ make_network() {
   new_namespace "$checker_ns"
   if [[ $net == loopback ]]; then
     targets_ns=$checker_ns
-    checker_cpu= targets_cpu=
+    checker_cpu= targets_cpu= checker_rx_pid= targets_rx_pid=
     return 0
   fi
   targets_ns=$prefix-t
@@ -364,9 +372,23 @@ make_network() {
   ip -n "$targets_ns" link set qchkt up
   ip -n "$checker_ns" route add 198.19.0.0/16 via 198.18.0.2
   ip -n "$targets_ns" route add local 198.19.0.0/16 dev lo
-  # Each side receives on its own CPU (masks: CPU 0 = 1, CPU 1 = 2).
-  ip netns exec "$checker_ns" sh -c 'echo 1 >/sys/class/net/qchkc/queues/rx-0/rps_cpus'
-  ip netns exec "$targets_ns" sh -c 'echo 2 >/sys/class/net/qchkt/queues/rx-0/rps_cpus'
+  # Threaded NAPI on each end (veth uses NAPI for TCP only without TSO), pinned to its side's CPU.
+  ip netns exec "$checker_ns" ethtool -K qchkc gro on tso off >/dev/null
+  ip netns exec "$targets_ns" ethtool -K qchkt gro on tso off >/dev/null
+  ip netns exec "$checker_ns" sh -c 'echo 1 >/sys/class/net/qchkc/threaded'
+  ip netns exec "$targets_ns" sh -c 'echo 1 >/sys/class/net/qchkt/threaded'
+  checker_rx_pid=$(napi_thread qchkc)
+  targets_rx_pid=$(napi_thread qchkt)
+  [[ -n $checker_rx_pid && -n $targets_rx_pid ]] || { echo "no NAPI threads for the veth" >&2; return 1; }
+  taskset -pc 0 "$checker_rx_pid" >/dev/null
+  taskset -pc 1 "$targets_rx_pid" >/dev/null
+}
+# Packets the veth pair dropped so far, both ends (its NAPI rings hold 256 each: a burst of
+# connections beyond that is dropped and retransmitted); 0 on loopback.
+veth_drops() {
+  [[ $net == veth ]] || { echo 0; return; }
+  echo $(( $(ip netns exec "$checker_ns" cat /sys/class/net/qchkc/statistics/tx_dropped) +
+           $(ip netns exec "$targets_ns" cat /sys/class/net/qchkt/statistics/tx_dropped) ))
 }
 # /proc/stat: "busy total" jiffies of one CPU (busy: all but idle and iowait).
 cpu_stat() {  # CPU
@@ -377,8 +399,8 @@ cpu_stat() {  # CPU
 # One run: targets and a checker in fresh namespaces; warm-up; one sample a second.
 summary_csv=$results/summary.csv
 columns=checker,mode,net,servers,ipvs,nice,duration_s,checks,checks_per_s,cpu_pct,user_pct
-columns+=,sys_pct,cpu_ms_per_1k_checks,rss_kb,hwm_kb,targets_cpu_pct,core0_pct,core1_pct
-columns+=,log_lines,startup_s
+columns+=,sys_pct,cpu_ms_per_1k_checks,rss_kb,hwm_kb,targets_cpu_pct,rx_cpu_pct,core0_pct,core1_pct
+columns+=,log_lines,startup_s,veth_drops
 echo "$columns" >"$summary_csv"
 run_one() {  # run_one CHECKER MODE
   local checker=$1 mode=$2 tag=$1-$2 t0 started log i
@@ -404,11 +426,12 @@ run_one() {  # run_one CHECKER MODE
       END { printf "%s: IPVS after the warm-up: %d services, %d real servers\n", tag, s, d }' |
       tee -a "$results/ipvs.txt" >&2
   fi
-  local log0 samples t_start now served cpu tcpu loglines c0 c1
+  local log0 samples t_start now served cpu tcpu loglines c0 c1 rx drops0 drops
   log0=$(wc -l <"$log")
+  drops0=$(veth_drops)
   samples=$results/samples-$tag.csv
   echo "t_s,served,checker_utime,checker_stime,targets_utime,targets_stime,rss_kb,hwm_kb" \
-    ",cpu0_busy,cpu0_total,cpu1_busy,cpu1_total" | tr -d ' ' >"$samples"
+    ",cpu0_busy,cpu0_total,cpu1_busy,cpu1_total,rx_utime,rx_stime" | tr -d ' ' >"$samples"
   t_start=$(date +%s.%N)
   for ((i = 0; i <= duration; i++)); do
     # One sample at t_start + i s.
@@ -422,22 +445,27 @@ run_one() {  # run_one CHECKER MODE
     now=$(awk -v s="$t_start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.3f", n - s }')
     c0=$(cpu_stat 0)
     c1=$(cpu_stat 1)
+    rx="0 0"
+    [[ -n $checker_rx_pid ]] && rx=$(cpu_ticks "$checker_rx_pid")
     echo "$now,$served,${cpu/ /,},${tcpu/ /,},$(status_kb "$checker_pid" VmRSS)," \
-      "$(status_kb "$checker_pid" VmHWM),${c0/ /,},${c1/ /,}" | tr -d ' ' >>"$samples"
+      "$(status_kb "$checker_pid" VmHWM),${c0/ /,},${c1/ /,},${rx/ /,}" | tr -d ' ' >>"$samples"
   done
   loglines=$(( $(wc -l <"$log") - log0 ))
+  drops=$(( $(veth_drops) - drops0 ))
   awk -F, -v hz="$hz" -v c="$checker" -v m="$mode" -v n="$servers" -v ipvs="$checker_ipvs" \
-    -v nice="$niceness" -v ll="$loglines" -v st="$started" -v net="$net" '
+    -v nice="$niceness" -v ll="$loglines" -v st="$started" -v net="$net" -v drops="$drops" '
     NR == 2 { t0 = $1; s0 = $2; u0 = $3; y0 = $4; g0 = $5 + $6; b0 = $9; a0 = $10; d0 = $11
-              e0 = $12 }
+              e0 = $12; r0 = $13 + $14 }
     NR > 1 { t = $1; s = $2; u = $3; y = $4; g = $5 + $6; rss = $7; hwm = $8; b = $9; a = $10
-             d = $11; e = $12 }
+             d = $11; e = $12; r = $13 + $14 }
     END {
       dt = t - t0; checks = s - s0; user = (u - u0) / hz; sys = (y - y0) / hz; cpu = user + sys
-      printf "%s,%s,%s,%d,%s,%d,%.1f,%d,%.0f,%.1f,%.1f,%.1f,%.1f,%d,%d,%.1f,%.1f,%.1f,%d,%s\n",
+      printf "%s,%s,%s,%d,%s,%d,%.1f,%d,%.0f,%.1f,%.1f,%.1f,%.1f,%d,%d,%.1f,%.1f,%.1f,%.1f,%d,%s,%d\n",
         c, m, net, n, ipvs, nice, dt, checks, checks / dt, 100 * cpu / dt, 100 * user / dt,
         100 * sys / dt, checks ? 1e6 * cpu / checks : 0, rss, hwm, 100 * (g - g0) / hz / dt,
-        (a > a0 ? 100 * (b - b0) / (a - a0) : 0), (e > e0 ? 100 * (d - d0) / (e - e0) : 0), ll, st
+        100 * (r - r0) / hz / dt,
+        (a > a0 ? 100 * (b - b0) / (a - a0) : 0), (e > e0 ? 100 * (d - d0) / (e - e0) : 0), ll, st,
+        drops
     }' "$samples" >>"$summary_csv"
   tail -1 "$summary_csv" >&2
   stop_pid "$checker_stop_pid" 20
@@ -472,12 +500,12 @@ done
   echo "- load after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| checker | mode | net | IPVS | checks/s | CPU % of a core (user/sys) |" \
-    "ms CPU per 1,000 checks | RSS / HWM (MB) | targets CPU % | CPU 0 / CPU 1 busy % |" \
-    "log lines |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    "ms CPU per 1,000 checks | RSS / HWM (MB) | targets CPU % | checker rx CPU % |" \
+    "CPU 0 / CPU 1 busy % | log lines | veth drops |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s (%s/%s) | %s | %.1f / %.1f | %s |" \
-    " %s / %s | %s |\n", $1, $2, $3, $5, $9, $10, $11, $12, $13, $14 / 1024, $15 / 1024, $16,
-    $17, $18, $19 }' "$summary_csv"
+    " %s | %s / %s | %s | %s |\n", $1, $2, $3, $5, $9, $10, $11, $12, $13, $14 / 1024,
+    $15 / 1024, $16, $17, $18, $19, $20, $22 }' "$summary_csv"
 } >>"$results/summary.md"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) k[i] = $i; print "["; next }
   { printf "%s  {", (NR > 2 ? ",\n" : "")

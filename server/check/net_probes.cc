@@ -225,6 +225,8 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   std::string startConnect(tcp::socket& socket, const Target& target) {
     if (!socket.is_open()) {
       if (std::string error = openSocket<tcp::socket, tcp>(socket, target); !error.empty()) {
+        error_code ignored;
+        socket.close(ignored);  // not kept: the next attempt must bind it again
         return error;
       }
     }
