@@ -375,6 +375,10 @@ make_network() {
   # Threaded NAPI on each end (veth uses NAPI for TCP only without TSO), pinned to its side's CPU.
   ip netns exec "$checker_ns" ethtool -K qchkc gro on tso off >/dev/null
   ip netns exec "$targets_ns" ethtool -K qchkt gro on tso off >/dev/null
+  # A queue in front of each end: with one, a full NAPI ring (256 packets) stops the queue
+  # instead of dropping (kernels from 6.15), and a burst of connections waits, as at a NIC.
+  ip netns exec "$checker_ns" tc qdisc replace dev qchkc root pfifo limit 10000
+  ip netns exec "$targets_ns" tc qdisc replace dev qchkt root pfifo limit 10000
   ip netns exec "$checker_ns" sh -c 'echo 1 >/sys/class/net/qchkc/threaded'
   ip netns exec "$targets_ns" sh -c 'echo 1 >/sys/class/net/qchkt/threaded'
   checker_rx_pid=$(napi_thread qchkc)
@@ -383,8 +387,9 @@ make_network() {
   taskset -pc 0 "$checker_rx_pid" >/dev/null
   taskset -pc 1 "$targets_rx_pid" >/dev/null
 }
-# Packets the veth pair dropped so far, both ends (its NAPI rings hold 256 each: a burst of
-# connections beyond that is dropped and retransmitted); 0 on loopback.
+# Packets the veth pair dropped so far, both ends (its NAPI rings hold 256 each; without the
+# queue in front, a burst of connections beyond that is dropped and retransmitted); 0 on
+# loopback.
 veth_drops() {
   [[ $net == veth ]] || { echo 0; return; }
   echo $(( $(ip netns exec "$checker_ns" cat /sys/class/net/qchkc/statistics/tx_dropped) +
