@@ -142,7 +142,12 @@ int runGenhash(const GenhashOptions& options, std::chrono::milliseconds timeout,
     return kExitFailure;
   }
 
-  const std::string md5 = check::md5Hex(reply->body);
+  const std::optional<std::string> digest = check::md5Hex(reply->body);
+  if (!digest) {
+    err << "quoratectl genhash: " << check::kMd5Unavailable << std::endl;
+    return kExitFailure;
+  }
+  const std::string& md5 = *digest;
   if (options.json) {
     out << nlohmann::json{{"url", options.url},          {"address", address->toString()},
                           {"port", url->port},           {"status", reply->status},

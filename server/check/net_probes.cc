@@ -581,8 +581,9 @@ class HttpProbe final : public Probe {
         });
     if (!statusOk) return Outcome{false, status, {}};
     if (digest_) {
-      std::string got = md5Hex(reply.body);
-      if (got != *digest_) return Outcome{false, "digest mismatch: got " + got, {}};
+      const std::optional<std::string> got = md5Hex(reply.body);
+      if (!got) return Outcome{false, std::string("digest: ") + kMd5Unavailable, {}};
+      if (*got != *digest_) return Outcome{false, "digest mismatch: got " + *got, {}};
     }
     return Outcome{true, status, {}};
   }

@@ -1,6 +1,7 @@
 // The network probes (tcp, http, https, smtp, dns) against real servers on loopback, written
 // here with Asio on the probes' own io_context: each test asserts the outcome and its reason.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 
@@ -1071,6 +1072,24 @@ TEST(DigestTest, Md5Hex) {
   EXPECT_EQ(md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(md5Hex("hello\n"), kHelloMd5);
   EXPECT_EQ(md5Hex(std::string(1, '\0')), "93b885adfe0da089cdf634904fd59f71");
+}
+
+// As in FIPS mode: only FIPS implementations may be fetched, and OpenSSL has no FIPS MD5. The
+// digest is then unavailable (no abort), and a digest check fails saying why.
+class NoMd5Test : public ProbeTest {
+ protected:
+  void SetUp() override { ASSERT_EQ(EVP_set_default_properties(nullptr, "fips=yes"), 1); }
+  void TearDown() override { EVP_set_default_properties(nullptr, ""); }
+};
+
+TEST_F(NoMd5Test, DigestUnavailableFailsTheCheckWithTheReason) {
+  EXPECT_EQ(md5Hex("hello\n"), std::nullopt);
+  HttpServer server(io);
+  HttpSpec spec;
+  spec.digest = kHelloMd5;
+  const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, std::string("digest: ") + kMd5Unavailable);
 }
 
 }  // namespace
