@@ -1,23 +1,36 @@
-// Helpers for the tests: scratch directories (with scripts), and for the config tests line edits
-// and mutated (fuzz-ish) inputs.
+// Helpers for the tests: scratch directories (with scripts), polling for a condition, and for the
+// config tests line edits and mutated (fuzz-ish) inputs.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <typeinfo>
 #include <vector>
 
 #include "common/config_error.h"
 
 namespace quorate::testutil {
+
+// Polls `p` every 10 ms until it holds or `timeout` passes; returns its last value.
+template <typename Pred>
+bool waitFor(Pred p, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return p();
+}
 
 // A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {

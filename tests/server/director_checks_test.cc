@@ -12,6 +12,7 @@
 #include "arbiter/arbiter_service.h"
 #include "common/clock.h"
 #include "server/director.h"
+#include "tests/common/config_test_util.h"
 #include "tests/server/fake_kernel.h"
 
 namespace quorate::server {
@@ -47,15 +48,7 @@ class Listener {
   int port_ = 0;
 };
 
-template <typename Pred>
-bool waitFor(Pred p, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return p();
-}
+using testutil::waitFor;
 
 class DirectorChecksTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "arbiter/arbiter_service.h"
 #include "common/clock.h"
 #include "common/convert.h"
+#include "tests/common/config_test_util.h"
 
 namespace quorate::server {
 namespace {
@@ -31,15 +32,7 @@ int freePort() {
   return ntohs(a.sin_port);
 }
 
-template <typename Pred>
-bool waitFor(Pred p, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (p()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return p();
-}
+using testutil::waitFor;
 
 class DirectorTest : public ::testing::Test {
  protected:
@@ -76,8 +69,8 @@ class DirectorTest : public ::testing::Test {
       std::filesystem::create_directories(c.stateDir);
       directors_[i] = std::make_unique<Director>(c);
       ASSERT_EQ(directors_[i]->start(), std::nullopt);
-      stubs_[i] = v1::Director::NewStub(
-          grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
+      stubs_[i] =
+          v1::Director::NewStub(grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
       peerStubs_[i] =
           v1::Peer::NewStub(grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
     }
@@ -125,34 +118,36 @@ TEST_F(DirectorTest, PreferredHoldsAndBothAgree) {
   EXPECT_EQ(b.role(), "standby");
   EXPECT_GT(a.lease_remaining_ms(), 0);
   ASSERT_EQ(a.nodes_size(), 3);
-  EXPECT_TRUE(waitFor([&] {
-    auto s = status(1);
-    return s.nodes(0).reachable() && s.nodes(2).reachable();
-  }, 3s));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        auto s = status(1);
+        return s.nodes(0).reachable() && s.nodes(2).reachable();
+      },
+      3s));
   EXPECT_EQ(status(1).nodes(2).role(), "arbiter");
   EXPECT_EQ(status(1).nodes(0).role(), "holder");
 }
 
 TEST_F(DirectorTest, PeerRequestsAreChecked) {
   const lease::Message ping{1, 0, lease::Ping{}};
-  EXPECT_EQ(exchange(0, "other", "s3cret", "beta", ping).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(exchange(0, "other", "s3cret", "beta", ping).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(exchange(0, "t1", "wrong", "beta", ping).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(exchange(0, "t1", "s3cret", "gamma", ping).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(exchange(0, "t1", "s3cret", "alpha", lease::Message{0, 0, lease::Ping{}}).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(exchange(0, "t1", "s3cret", "arbiter", lease::Message{2, 0, lease::Ping{}})
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      exchange(0, "t1", "s3cret", "arbiter", lease::Message{2, 0, lease::Ping{}}).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(exchange(0, "t1", "s3cret", "beta", ping).ok());
   EXPECT_EQ(directors_[0]->counters().rejectedRequests.load(), 5u);
 }
 
 TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
   ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
-  ASSERT_TRUE(waitFor([&] { return status(1).holder() == "alpha" && status(0).nodes(1).reachable(); }, 3s));
+  ASSERT_TRUE(
+      waitFor([&] { return status(1).holder() == "alpha" && status(0).nodes(1).reachable(); }, 3s));
   const auto before = status(0).epoch();
 
   grpc::ClientContext watchCtx;
