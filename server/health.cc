@@ -10,13 +10,27 @@ namespace quorate::server {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// A track script's timing as a check's: run every `interval`, no retries, its rise and fall.
+check::CheckSpec scheduleOf(const TrackScript& t) {
+  check::CheckSpec spec;
+  spec.interval = t.interval;
+  spec.timeout = t.timeout;
+  spec.retries = 0;
+  spec.rise = t.rise;
+  spec.fall = t.fall;
+  return spec;
+}
+
+}  // namespace
+
 OwnHealth::OwnHealth(const DirectorConfig& config, kernel::Links* links, asio::io_context& io,
                      OnChange onChange)
     : config_(config), links_(links), io_(io), onChange_(std::move(onChange)), runner_(io) {
   for (const auto& t : config_.trackScripts) {
-    auto s = std::make_unique<Script>();
-    s->cfg = &t;
-    s->timer = std::make_unique<asio::steady_timer>(io_);
+    auto s = std::make_unique<Script>(Script{
+        &t, check::Schedule(scheduleOf(t), false), {}, std::make_unique<asio::steady_timer>(io_)});
     scripts_.push_back(std::move(s));
   }
 }
@@ -119,15 +133,9 @@ void OwnHealth::onScriptExit(Script& s, const ScriptExit& exit) {
 }
 
 void OwnHealth::record(Script& s, bool passed, const std::string& detail) {
-  if (passed) {
-    s.failures = 0;
-    if (!s.ok && ++s.successes >= s.cfg->rise) s.ok = true;
-  } else {
-    s.successes = 0;
-    if (s.ok && ++s.failures >= s.cfg->fall) s.ok = false;
-  }
+  s.schedule.onOutcome(passed);  // retries 0: the next run is `interval` away, as below
   const std::string key = "track script " + s.cfg->name;
-  if (s.ok) {
+  if (s.schedule.up()) {
     set(key, std::nullopt);
   } else if (!passed) {
     set(key, key + " failing: " + detail);

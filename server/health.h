@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "server/check/schedule.h"
 #include "server/config.h"
 #include "server/kernel/links.h"
 #include "server/script_runner.h"
@@ -42,9 +43,9 @@ class OwnHealth {
 
   struct Script {
     const TrackScript* cfg = nullptr;
-    int failures = 0;   // in a row
-    int successes = 0;  // in a row
-    bool ok = true;     // the hysteresis verdict; scripts start as passing
+    // The rise/fall hysteresis, the real servers' checks' (retries 0): up() is the verdict.
+    // Scripts start as passing.
+    check::Schedule schedule;
     // The run in flight (or the last one, until the next starts); destroying it kills it.
     std::unique_ptr<ScriptRunner::Handle> run;
     // Until the next run.
