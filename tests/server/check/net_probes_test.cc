@@ -347,7 +347,8 @@ TEST_F(ProbeTest, BindToAnAddressNotOursFails) {
   HttpServer server(io);
   std::unique_ptr<Probe> probe =
       makeProbe(specOf(TcpSpec{}), Target{ip("127.0.0.1"), server.port(), ip("198.18.0.1")}, ctx);
-  // Every attempt: a socket that could not be bound is not kept and used unbound next time.
+  // Every attempt fails: a socket that could not be bound is closed, never kept for the next
+  // attempt to connect it unbound.
   for (int i = 0; i < 2; ++i) {
     const Outcome outcome = runProbe(*probe);
     EXPECT_FALSE(outcome.ok);
