@@ -1,15 +1,18 @@
-// Helpers for the tests: scratch directories (with scripts), polling for a condition, and for the
-// config tests line edits and mutated (fuzz-ish) inputs.
+// Helpers for the tests: scratch directories (with scripts), files and processes, polling for a
+// condition, and for the config tests line edits and mutated (fuzz-ish) inputs.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -20,6 +23,36 @@
 #include "common/config_error.h"
 
 namespace quorate::testutil {
+
+// A file's contents without trailing newlines and spaces; nullopt if it cannot be read.
+inline std::optional<std::string> readFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Gone: no such process, or a zombie about to be reaped by its new parent.
+inline bool processGone(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  const auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  const auto close = stat->rfind(')');
+  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
+}
+
+// Waits (polling every 5 ms) until `pid` is gone; false if it is still there after `within`.
+inline bool waitGone(pid_t pid, std::chrono::milliseconds within = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + within;
+  while (!processGone(pid)) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
 
 // Polls `p` every 10 ms until it holds or `timeout` passes; returns its last value.
 template <typename Pred>

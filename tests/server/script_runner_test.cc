@@ -30,33 +30,8 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Kind = ScriptExit::Kind;
 
-std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// Gone: no such process, or a zombie about to be reaped by its new parent.
-bool processGone(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  const auto close = stat->rfind(')');
-  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
-}
-
-bool waitGone(pid_t pid, milliseconds within = milliseconds(5000)) {
-  const auto end = std::chrono::steady_clock::now() + within;
-  while (!processGone(pid)) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
+using testutil::readFile;
+using testutil::waitGone;
 
 class ScriptRunnerTest : public ::testing::Test {
  protected:

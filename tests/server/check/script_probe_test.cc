@@ -28,32 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-bool processGone(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  const auto close = stat->rfind(')');
-  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z';
-}
-
-bool waitGone(pid_t pid) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!processGone(pid)) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
+using testutil::readFile;
+using testutil::waitGone;
 
 class ScriptProbeTest : public ::testing::Test {
  protected:
