@@ -9,11 +9,10 @@
 #include <filesystem>
 #include <thread>
 
-#include "arbiter/arbiter_service.h"
-#include "common/clock.h"
 #include "server/director.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/fake_kernel.h"
+#include "tests/server/in_process_arbiter.h"
 
 namespace quorate::server {
 namespace {
@@ -58,18 +57,8 @@ class DirectorChecksTest : public ::testing::Test {
     dir_ = tmpl;
     const int ports[3] = {Listener().port(), Listener().port(), Listener().port()};
     auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
-    arbiter::ArbiterConfig ac;
-    ac.listen = addr(2);
-    ac.stateDir = dir_ + "/arbiter";
-    std::filesystem::create_directories(ac.stateDir);
-    ac.quarantine = lease::Timing{}.quarantine;
-    ac.clusters = {{"t1", "s3cret"}};
-    arbiter_ = std::make_unique<arbiter::ArbiterService>(ac, bootNow());
-    grpc::ServerBuilder b;
-    b.AddListeningPort(ac.listen, grpc::InsecureServerCredentials());
-    b.RegisterService(arbiter_.get());
-    arbiterServer_ = b.BuildAndStart();
-    ASSERT_TRUE(arbiterServer_);
+    arbiter_ = std::make_unique<InProcessArbiter>(addr(2), dir_ + "/arbiter");
+    ASSERT_TRUE(arbiter_->server);
 
     up_ = std::make_unique<Listener>();
     down_ = std::make_unique<Listener>();
@@ -109,7 +98,7 @@ class DirectorChecksTest : public ::testing::Test {
   }
   void TearDown() override {
     director_.reset();
-    if (arbiterServer_) arbiterServer_->Shutdown();
+    arbiter_.reset();
     std::filesystem::remove_all(dir_);
   }
 
@@ -131,8 +120,7 @@ class DirectorChecksTest : public ::testing::Test {
 
   std::string dir_;
   testing::FakeKernel kernel_;
-  std::unique_ptr<arbiter::ArbiterService> arbiter_;
-  std::unique_ptr<grpc::Server> arbiterServer_;
+  std::unique_ptr<InProcessArbiter> arbiter_;
   std::unique_ptr<Listener> up_, down_;
   int downPort_ = 0;
   std::unique_ptr<Director> director_;

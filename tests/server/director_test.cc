@@ -10,10 +10,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "arbiter/arbiter_service.h"
-#include "common/clock.h"
 #include "common/convert.h"
 #include "tests/common/config_test_util.h"
+#include "tests/server/in_process_arbiter.h"
 
 namespace quorate::server {
 namespace {
@@ -43,18 +42,8 @@ class DirectorTest : public ::testing::Test {
     const std::string addr[3] = {"127.0.0.1:" + std::to_string(freePort()),
                                  "127.0.0.1:" + std::to_string(freePort()),
                                  "127.0.0.1:" + std::to_string(freePort())};
-    arbiter::ArbiterConfig ac;
-    ac.listen = addr[2];
-    ac.stateDir = dir_ + "/arbiter";
-    std::filesystem::create_directories(ac.stateDir);
-    ac.quarantine = lease::Timing{}.quarantine;
-    ac.clusters = {{"t1", "s3cret"}};
-    arbiter_ = std::make_unique<arbiter::ArbiterService>(ac, bootNow());
-    grpc::ServerBuilder b;
-    b.AddListeningPort(ac.listen, grpc::InsecureServerCredentials());
-    b.RegisterService(arbiter_.get());
-    arbiterServer_ = b.BuildAndStart();
-    ASSERT_TRUE(arbiterServer_);
+    arbiter_ = std::make_unique<InProcessArbiter>(addr[2], dir_ + "/arbiter");
+    ASSERT_TRUE(arbiter_->server);
     for (int i = 0; i < 2; ++i) {
       DirectorConfig c;
       c.cluster = "t1";
@@ -77,7 +66,7 @@ class DirectorTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& d : directors_) d.reset();
-    if (arbiterServer_) arbiterServer_->Shutdown();
+    arbiter_.reset();
     std::filesystem::remove_all(dir_);
   }
 
@@ -103,8 +92,7 @@ class DirectorTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<arbiter::ArbiterService> arbiter_;
-  std::unique_ptr<grpc::Server> arbiterServer_;
+  std::unique_ptr<InProcessArbiter> arbiter_;
   std::unique_ptr<Director> directors_[2];
   std::unique_ptr<v1::Director::Stub> stubs_[2];
   std::unique_ptr<v1::Peer::Stub> peerStubs_[2];
