@@ -447,12 +447,18 @@ TEST_F(TestbedTest, FencedVipIsNeitherAnsweredNorOwned) {
   const auto windows = checker.arpWindows(h);
   ASSERT_EQ(windows.size(), 1u) << describe(windows);
   EXPECT_EQ(windows[0].hosts, (std::vector<std::string>{kAlpha, kBeta}));
-  EXPECT_LT(windows[0].endNs, expired);
+  // The window's end is one probe period past its last round, so a round sent just before the
+  // watcher saw the element gone may end it a little after that; what must hold is that no round
+  // sent after it got a second answer.
+  ASSERT_LT(windows[0].lastRound, h.rounds.size());
+  EXPECT_LT(h.rounds[windows[0].lastRound].sentNs, expired);
   const auto owned = checker.ownershipWindows(watcher.histories());
   ASSERT_EQ(owned.size(), 1u) << describe(owned);
   const double ms = static_cast<double>(owned[0].endNs - owned[0].startNs) / 1e6;
+  // About the element's 1 s: it lapsed by itself in the kernel. The upper bound is loose because
+  // the watcher's polls are late on a busy machine; the figure is reported, not judged.
   EXPECT_GT(ms, 900);
-  EXPECT_LT(ms, 1200);
+  EXPECT_LT(ms, 2000);
   report("fenced_window_ms", ms, "ms");
 }
 
