@@ -33,6 +33,7 @@ struct Options {
   int port = 8080;
   std::string type = "http";
   int intervalMs = 1000;
+  int requestsPerConnection = 1;
   int timeoutMs = 3000;
   double warmupS = 5;
   double seconds = 20;
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
   app.add_option("--port", o.port, "port of every real server")->check(CLI::Range(1, 65535));
   app.add_option("--type", o.type, "tcp or http")->check(CLI::IsMember({"tcp", "http"}));
   app.add_option("--interval-ms", o.intervalMs, "check interval")->check(CLI::Range(10, 600'000));
+  app.add_option("--requests-per-connection", o.requestsPerConnection,
+                 "http: checks one connection may carry (1: a new connection per check)")
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--timeout-ms", o.timeoutMs, "check timeout")->check(CLI::Range(1, 600'000));
   app.add_option("--warmup-s", o.warmupS, "seconds before measuring");
   app.add_option("--seconds", o.seconds, "seconds measured");
@@ -82,7 +86,9 @@ int main(int argc, char** argv) {
   vs.name = "bench";
   check::CheckSpec spec;
   if (o.type == "http") {
-    spec.kind = check::HttpSpec{};
+    check::HttpSpec http;
+    http.requestsPerConnection = o.requestsPerConnection;
+    spec.kind = http;
   } else {
     spec.kind = check::TcpSpec{};
   }
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
       {"type", o.type},
       {"servers", o.count},
       {"interval_ms", o.intervalMs},
+      {"requests_per_connection", o.requestsPerConnection},
       {"seconds", wall},
       {"checks", attempts},
       {"checks_per_s", perSecond},

@@ -7,6 +7,8 @@
 //                listeners: a connection is accepted only once its request has arrived, so
 //                the usual one is accept, read, write, close, with no epoll registration).
 //   --mode tcp   accepts and closes.
+//   --keep-alive (http) answers without "Connection: close" and serves the connection's next
+//                request too, until the client closes it (quorate's requests_per_connection).
 //
 // Addresses start at --base (127.1.0.1) and count up, skipping host bytes .0 and .255; all must
 // lie in 127.0.0.0/8, which the loopback interface accepts without configuration, or in
@@ -57,6 +59,7 @@ struct Options {
   std::string mode = "http";
   std::string body = "OK\n";
   int threads = 1;
+  bool keepAlive = false;
 };
 
 [[noreturn]] void fail(const std::string& what) {
@@ -78,7 +81,8 @@ void raiseFileLimit(rlim_t want) {
 // One thread's loop: its listeners, its connections, its counters.
 class Worker {
  public:
-  Worker(bool http, const std::string& response) : http_(http), response_(response) {
+  Worker(bool http, bool keepAlive, const std::string& response)
+      : http_(http), keepAlive_(keepAlive), response_(response) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) fail("epoll_create1");
     stop_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -191,7 +195,7 @@ class Worker {
     }
   }
 
-  // Reads what is there; answers once the request's end has been seen.
+  // Reads what is there; answers each request once its end has been seen.
   void readRequest(int fd, bool fresh) {
     auto& state = state_[static_cast<std::size_t>(fd)];
     char buf[4096];
@@ -200,22 +204,24 @@ class Worker {
       if (got > 0) {
         int matched = state - kConnection;
         static constexpr char kEnd[] = "\r\n\r\n";
-        for (ssize_t k = 0; k < got && matched < 4; ++k) {
+        for (ssize_t k = 0; k < got; ++k) {
           if (buf[k] == kEnd[matched]) {
             ++matched;
           } else {
             matched = buf[k] == '\r' ? 1 : 0;
           }
-        }
-        if (matched == 4) {
+          if (matched < 4) continue;
           ssize_t put = write(fd, response_.data(), response_.size());
           if (put == static_cast<ssize_t>(response_.size())) {
             bump(served_);
           } else {
-            bump(errors_);  // a fresh socket always takes a small answer whole
+            bump(errors_);  // a small answer always fits an idle socket's buffer
           }
-          finish(fd);
-          return;
+          if (!keepAlive_) {
+            finish(fd);
+            return;
+          }
+          matched = 0;  // the connection's next request
         }
         state = static_cast<std::int8_t>(kConnection + matched);
         if (got < static_cast<ssize_t>(sizeof buf)) break;
@@ -223,8 +229,10 @@ class Worker {
       }
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (got < 0 && errno == EINTR) continue;
-      if (got < 0) bump(errors_);
-      finish(fd);  // the peer closed (or failed) before its request ended
+      // A kept connection ends with the client's reset between two requests: no error.
+      const bool between = keepAlive_ && state == kConnection;
+      if (got < 0 && !(between && errno == ECONNRESET)) bump(errors_);
+      finish(fd);  // the peer closed (or failed), before its request ended or between two
       return;
     }
     if (fresh) add(fd, EPOLLIN);  // the rest of the request is still to come
@@ -237,6 +245,7 @@ class Worker {
   }
 
   bool http_;
+  bool keepAlive_;
   std::string response_;
   int epoll_ = -1;
   int stop_ = -1;
@@ -263,7 +272,8 @@ int run(const Options& o) {
   raiseFileLimit(static_cast<rlim_t>(o.count) + 65536);
 
   std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                         std::to_string(o.body.size()) + "\r\nConnection: close\r\n\r\n" + o.body;
+                         std::to_string(o.body.size()) + "\r\n" +
+                         (o.keepAlive ? "" : "Connection: close\r\n") + "\r\n" + o.body;
   // Signals go to sigwaitinfo() here, never to the workers (blocked before they start).
   sigset_t signals;
   sigemptyset(&signals);
@@ -274,7 +284,7 @@ int run(const Options& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < o.threads; ++t) workers.push_back(std::make_unique<Worker>(http, response));
+  for (int t = 0; t < o.threads; ++t) workers.push_back(std::make_unique<Worker>(http, o.keepAlive, response));
   for (std::size_t i = 0; i < ips.size(); ++i) workers[i % workers.size()]->listen(ips[i], o.port);
   for (auto& w : workers) w->start();
 
@@ -326,6 +336,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"http", "tcp"}))
       ->capture_default_str();
   app.add_option("--body", o.body, "HTTP body")->capture_default_str();
+  app.add_flag("--keep-alive", o.keepAlive,
+               "http: keep each connection for its next request (no Connection: close)");
   app.add_option("--threads", o.threads, "epoll threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

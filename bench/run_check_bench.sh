@@ -11,7 +11,12 @@
 #
 # Options: --servers N (10000), --modes "http tcp", --checkers "keepalived" (and/or quorate),
 # --warmup S (10), --duration S (30), --port P (80), --ipvs auto|real|stub (auto), --nice N (-10;
-# see Priority), --net loopback|veth (loopback; see Networks).
+# see Priority), --net loopback|veth (loopback; see Networks), --reuse N (10: the
+# quorate-reuse checker's requests_per_connection).
+#
+# Checkers: keepalived; quorate (a new connection per check, keepalived's way); quorate-reuse
+# (HTTP only: quorate with requests_per_connection N, up to N checks on one kept-alive
+# connection; the targets then keep connections open, answering without Connection: close).
 #
 # Networks. loopback: the checker and the targets share one namespace and its `lo`, the targets
 # on 127.1.0.1 and up. A packet sent on `lo` is received in the sender's own context, so the
@@ -72,6 +77,7 @@ warmup=10
 duration=30
 port=80
 ipvs=auto
+reuse=10
 niceness=-10
 net=loopback
 results=
@@ -86,7 +92,8 @@ while [[ $# -gt 0 ]]; do
     --ipvs) ipvs=$2; shift 2 ;;
     --nice) niceness=$2; shift 2 ;;
     --net) net=$2; shift 2 ;;
-    -h|--help) sed -n '2,62p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --reuse) reuse=$2; shift 2 ;;
+    -h|--help) sed -n '2,67p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     *) results=$1; shift ;;
   esac
@@ -165,11 +172,11 @@ set_autogroup_nice() {  # PID
 # The targets.
 targets_pid=
 targets_out=
-start_targets() {  # start_targets NS CPU MODE OUT
+start_targets() {  # start_targets NS CPU MODE OUT [--keep-alive]
   local ns=$1 cpu=$2 mode=$3 i
   targets_out=$4
   prioritised "$ns" "$cpu" "$targets_bin" --count "$servers" --base "$base" --port "$port" \
-    --mode "$mode" >"$targets_out" 2>&1 &
+    --mode "$mode" ${5:-} >"$targets_out" 2>&1 &
   targets_pid=$!
   stop_pids[$targets_pid]=targets
   set_autogroup_nice "$targets_pid"
@@ -318,13 +325,13 @@ start_checker_keepalived() {  # NS CPU MODE LOG
 
 # quorate's checker: bench/check_bench.cc (quorate-check-bench) on the same addresses, run
 # until stopped (its own measurement is not used: it is measured here like keepalived).
-start_checker_quorate() {  # NS CPU MODE LOG
+start_checker_quorate() {  # NS CPU MODE LOG [REQUESTS_PER_CONNECTION]
   local ns=$1 cpu=$2 mode=$3 log=$4 bin=$build/bin/quorate-check-bench
   [[ -x $bin ]] || {
     echo "no $bin: build it first (ninja -C $build quorate-check-bench)" >&2; return 1; }
   checker_ipvs=none  # it checks only
   prioritised "$ns" "$cpu" "$bin" --count "$servers" --base "$base" --port "$port" \
-    --type "$mode" --interval-ms 1000 \
+    --type "$mode" --interval-ms 1000 --requests-per-connection "${5:-1}" \
     --timeout-ms 3000 --warmup-s 0 --seconds 86400 >"$log" 2>&1 &
   checker_pid=$!
   checker_stop_pid=$checker_pid
@@ -333,6 +340,10 @@ start_checker_quorate() {  # NS CPU MODE LOG
   sleep 0.5
   [[ /proc/$checker_pid/exe -ef $bin ]] || {
     echo "quorate-check-bench did not start:" >&2; tail -20 "$log" >&2; return 1; }
+}
+
+start_checker_quorate-reuse() {  # NS CPU MODE LOG
+  start_checker_quorate "$@" "$reuse"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +421,8 @@ echo "$columns" >"$summary_csv"
 run_one() {  # run_one CHECKER MODE
   local checker=$1 mode=$2 tag=$1-$2 t0 started log i
   make_network
-  start_targets "$targets_ns" "$targets_cpu" "$mode" "$results/targets-$tag.out"
+  start_targets "$targets_ns" "$targets_cpu" "$mode" "$results/targets-$tag.out" \
+    "$([[ $checker == quorate-reuse ]] && echo --keep-alive)"
   log=$results/$tag.log
   t0=$(date +%s.%N)
   "start_checker_$checker" "$checker_ns" "$checker_cpu" "$mode" "$log"
@@ -492,11 +504,14 @@ run_one() {  # run_one CHECKER MODE
     "warm-up $warmup s," \
     "measured $duration s; nice $niceness (autogroup:" \
     "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo no))"
+  [[ " $checkers " == *" quorate-reuse "* ]] &&
+    echo "- quorate-reuse: requests_per_connection $reuse (the targets keep connections open)"
   echo "- load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$results/summary.md"
 for checker in $checkers; do
   declare -F "start_checker_$checker" >/dev/null || { echo "no checker '$checker'" >&2; exit 2; }
   for mode in $modes; do
+    [[ $checker == quorate-reuse && $mode != http ]] && continue  # a TCP check keeps nothing
     echo "$checker $mode: $servers servers" >&2
     run_one "$checker" "$mode"
   done

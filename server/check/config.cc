@@ -114,7 +114,8 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
                          "interval_ms", "retries",    "retry_delay_ms", "rise",    "fall",
                          "warmup_ms",   "path",       "status_codes",   "digest",  "virtualhost",
                          "sni",         "verify",     "ca_file",        "helo",    "name",
-                         "query_type",  "command",    "user",           "dynamic"});
+                         "query_type",  "command",    "user",           "dynamic",
+                         "requests_per_connection"});
   const Value typeValue = m.required("type");
   const std::string type = typeValue.asOneOf({"tcp", "http", "https", "smtp", "dns", "script"});
   CheckSpec c;
@@ -139,6 +140,8 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
   const auto codes = only("status_codes", {"http", "https"});
   const auto digest = only("digest", {"http", "https"});
   const auto vhost = only("virtualhost", {"http", "https"});
+  // An https check handshakes afresh every time (its session is not kept).
+  const auto perConnection = only("requests_per_connection", {"http"});
   const auto sni = only("sni", {"https"});
   const auto verify = only("verify", {"https"});
   const auto caFile = only("ca_file", {"https"});
@@ -176,6 +179,9 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
     }
     if (digest) h.digest = asDigest(*digest);
     if (vhost) h.virtualHost = asHostName(*vhost);
+    if (perConnection) {
+      h.requestsPerConnection = static_cast<int>(perConnection->asInt(1, 1'000'000, "requests"));
+    }
     if (sni) h.sni = asHostName(*sni);
     if (verify) h.verify = verify->asBool();
     if (caFile) {

@@ -10,6 +10,11 @@
 // resets the connection as a close with SO_LINGER 0 does), and the next attempt connects it
 // again. That spares, per check, the socket's creation, options, epoll registration and close:
 // five of eleven system calls, and the kernel's work behind them (docs/bench-checks.md).
+//
+// A plain HTTP check with requests_per_connection N > 1 keeps more: an answered connection the
+// server left open (HTTP/1.1 keep-alive, a body of known length) stays connected for the next
+// attempt, up to N replies. A kept connection the server has closed meanwhile (its idle timeout)
+// fails before any byte of a reply; the attempt then connects afresh once, within its deadline.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -137,10 +142,12 @@ HttpReply failed(HttpReply*, std::string reason) {
   return reply;
 }
 
-// The disconnected TCP socket a probe keeps between its attempts (see the top of this file);
-// closed with the last of the probe and its attempts.
+// The TCP socket a probe keeps between its attempts (see the top of this file): disconnected,
+// or still connected after `replies` HTTP replies; closed with the last of the probe and its
+// attempts.
 struct SpareSocket {
   std::optional<tcp::socket> socket;
+  int replies = 0;  // > 0: connected, that many replies read on this connection
 };
 
 // What the handlers of one attempt share: the deadline, the caller's callback, and whether the
@@ -194,15 +201,38 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   void fail(std::string reason) {
     finish(failed(static_cast<Result*>(nullptr), std::move(reason)));
   }
-  // The socket for a TCP attempt: the probe's spare one (disconnected, still open) or a new one
-  // (closed; connect() opens it).
+  // The socket for a TCP attempt: the probe's spare one (disconnected, or connected: see
+  // takenReplies) or a new one (closed; connect() opens it).
   tcp::socket takeSocket(asio::io_context& io) {
     if (spare_ && spare_->socket) {
       tcp::socket socket = std::move(*spare_->socket);
       spare_->socket.reset();
+      takenReplies_ = std::exchange(spare_->replies, 0);
       return socket;
     }
     return tcp::socket(io);
+  }
+  // > 0: takeSocket gave a connection still up, which has carried that many replies.
+  int takenReplies() const { return takenReplies_; }
+  // Keeps `socket` connected for the probe's next attempt, which takes it with takenReplies()
+  // `replies` (HTTP keep-alive); closes it when the probe is gone.
+  void keepConnected(tcp::socket& socket, int replies) {
+    if (spare_ && socket.is_open()) {
+      spare_->socket.emplace(std::move(socket));
+      spare_->replies = replies;
+      return;
+    }
+    error_code ignored;
+    socket.close(ignored);
+  }
+  // Resets `socket`'s connection and leaves it open for connecting again (closed if that fails).
+  static void disconnect(tcp::socket& socket) {
+    sockaddr unspecified{};
+    unspecified.sa_family = AF_UNSPEC;
+    if (::connect(socket.native_handle(), &unspecified, sizeof unspecified) != 0) {
+      error_code ignored;
+      socket.close(ignored);
+    }
   }
   // The end of a TCP attempt's socket: disconnected and kept for the probe's next attempt when
   // `keep` allows it, else (or if the disconnect fails) closed. Either resets the connection.
@@ -210,12 +240,9 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
     error_code ignored;
     if (keep && spare_ && socket.is_open()) {
       socket.cancel(ignored);
-      sockaddr unspecified{};
-      unspecified.sa_family = AF_UNSPEC;
-      if (::connect(socket.native_handle(), &unspecified, sizeof unspecified) == 0) {
-        spare_->socket.emplace(std::move(socket));
-        return;
-      }
+      disconnect(socket);
+      if (socket.is_open()) spare_->socket.emplace(std::move(socket));
+      return;
     }
     socket.close(ignored);
   }
@@ -280,6 +307,7 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   Done done_;
   bool finished_ = false;
   const char* waiting_ = "timeout while connecting";
+  int takenReplies_ = 0;
 };
 
 // Runs attempts of one kind for a probe (or a fetch): one at a time, each a fresh object.
@@ -336,12 +364,14 @@ class TcpAttempt final : public Attempt<Outcome> {
   tcp::socket socket_;
 };
 
-// ---- http(s): one GET with Connection: close, the whole reply read by Beast's parser.
+// ---- http(s): one GET, the whole reply read by Beast's parser. With Connection: close unless
+// the check keeps its connection (requestsPerConnection > 1).
 
 struct HttpConfig {
   Target target;
   std::chrono::milliseconds timeout;
   std::string request;  // the whole request, serialised once
+  int requestsPerConnection = 1;
   bool tls = false;
   bool verify = false;
   std::string caFile;
@@ -376,10 +406,12 @@ std::shared_ptr<const HttpConfig> makeHttpConfig(const HttpSpec& spec, const Tar
   http::request<http::empty_body> request{http::verb::get, spec.path.empty() ? "/" : spec.path, 11};
   request.set(http::field::host, hostHeader(spec, target));
   request.set(http::field::user_agent, "quorate");
-  request.set(http::field::connection, "close");
+  // HTTP/1.1 keeps a connection open unless told to close it.
+  if (spec.requestsPerConnection <= 1 || spec.tls) request.set(http::field::connection, "close");
   std::ostringstream text;
   text << request;
   config->request = text.str();
+  config->requestsPerConnection = spec.tls ? 1 : std::max(1, spec.requestsPerConnection);
   config->tls = spec.tls;
   config->verify = spec.verify;
   config->caFile = spec.caFile;
@@ -402,8 +434,7 @@ class HttpAttempt final : public Attempt<HttpReply> {
       : Attempt(ctx.io(), std::move(spare)),
         config_(std::move(config)),
         stream_(makeStream(ctx, *config_, contextError_)) {
-    parser_.body_limit(kMaxBody);
-    parser_.header_limit(kMaxHeader);
+    newParser();
   }
 
   void run(Done done) {
@@ -411,16 +442,12 @@ class HttpAttempt final : public Attempt<HttpReply> {
     if (!contextError_.empty()) return failSoon(std::move(contextError_));
     if constexpr (kTls) {
       if (std::string error = prepareTls(); !error.empty()) return failSoon(std::move(error));
-    }
-    if constexpr (kTls) {
       connect(socket(), config_->target, [self = self()] { self->onConnect(); });
+    } else if (takenReplies() > 0) {
+      waiting("timeout waiting for the reply");
+      send();  // on the kept connection
     } else {
-      // The request goes out as soon as connect(2) returns: its write completes once the
-      // connection is up, or fails with the connect's error; no wait for writability first.
-      if (std::string error = startConnect(socket(), config_->target); !error.empty()) {
-        return failSoon(std::move(error));
-      }
-      send();
+      connectAndSend();
     }
   }
 
@@ -442,6 +469,37 @@ class HttpAttempt final : public Attempt<HttpReply> {
 
   std::shared_ptr<HttpAttempt> self() {
     return std::static_pointer_cast<HttpAttempt>(shared_from_this());
+  }
+  void newParser() {
+    parser_.emplace();
+    parser_->body_limit(kMaxBody);
+    parser_->header_limit(kMaxHeader);
+  }
+
+  // Plain HTTP: the request goes out as soon as connect(2) returns: its write completes once the
+  // connection is up, or fails with the connect's error; no wait for writability first.
+  void connectAndSend() {
+    if (std::string error = startConnect(socket(), config_->target); !error.empty()) {
+      return failSoon(std::move(error));
+    }
+    send();
+  }
+
+  // A failure on a kept connection before any byte of a reply: the server closed it while it was
+  // idle (or is gone). Once per attempt, connect afresh and ask again; returns whether it did.
+  bool retryFresh(const error_code& ec) {
+    if constexpr (kTls) {
+      return false;
+    } else {
+      if (!reusing_ || parser_->got_some() || ec == asio::error::operation_aborted) return false;
+      reusing_ = false;
+      disconnect(socket());
+      buffer_.clear();
+      newParser();
+      waiting("timeout while connecting");
+      connectAndSend();
+      return true;
+    }
   }
   tcp::socket& socket() {
     if constexpr (kTls) {
@@ -482,6 +540,7 @@ class HttpAttempt final : public Attempt<HttpReply> {
     asio::async_write(stream_, asio::buffer(config_->request),
                       [self = self()](const error_code& ec, std::size_t) {
                         if (self->over()) return;
+                        if (ec && self->retryFresh(ec)) return;
                         if (ec) return self->fail(errorReason(ec));
                         self->waiting("timeout waiting for the reply");
                         self->receive();
@@ -491,30 +550,39 @@ class HttpAttempt final : public Attempt<HttpReply> {
   // The header first: Beast 1.74 forgets a Content-Length over the body limit when it parses
   // the header and body in one go (eager), and would then read the whole body.
   void receive() {
-    http::async_read_header(stream_, buffer_, parser_,
+    http::async_read_header(stream_, buffer_, *parser_,
                             [self = self()](const error_code& ec, std::size_t) {
                               if (self->over()) return;
-                              if (ec) return self->fail(readReason(ec, self->parser_.got_some()));
-                              const auto length = self->parser_.content_length();
+                              if (ec && self->retryFresh(ec)) return;
+                              if (ec) return self->fail(readReason(ec, self->parser_->got_some()));
+                              const auto length = self->parser_->content_length();
                               if (length && *length > kMaxBody) return self->fail("body too large");
                               self->receiveBody();
                             });
   }
 
   void receiveBody() {
-    http::async_read(stream_, buffer_, parser_, [self = self()](error_code ec, std::size_t) {
+    http::async_read(stream_, buffer_, *parser_, [self = self()](error_code ec, std::size_t) {
       if (self->over()) return;
+      auto& parser = *self->parser_;
       if (ec == ssl::error::stream_truncated) {
         // A TLS server that closes without close_notify: fine if the reply was complete.
         error_code eofError;
-        self->parser_.put_eof(eofError);
-        if (!eofError && self->parser_.is_done()) ec = {};
+        parser.put_eof(eofError);
+        if (!eofError && parser.is_done()) ec = {};
       }
-      if (ec) return self->fail(readReason(ec, self->parser_.got_some()));
+      if (ec) return self->fail(readReason(ec, parser.got_some()));
+      // The connection may carry the next check: the server keeps it (HTTP/1.1, no Connection:
+      // close, a body of known length), sent nothing more, and has replies to spare.
+      const int replies = self->repliesBefore() + 1;
+      if (replies < self->config_->requestsPerConnection && parser.keep_alive() &&
+          self->buffer_.size() == 0) {
+        self->keptReplies_ = replies;
+      }
       HttpReply reply;
       reply.ok = true;
-      reply.status = static_cast<int>(self->parser_.get().result_int());
-      reply.body = std::move(self->parser_.get().body());
+      reply.status = static_cast<int>(parser.get().result_int());
+      reply.body = std::move(parser.get().body());
       self->finish(std::move(reply));
     });
   }
@@ -532,14 +600,22 @@ class HttpAttempt final : public Attempt<HttpReply> {
     return errorReason(ec);
   }
 
+  // Replies the connection carried before this attempt's (0: a new connection).
+  int repliesBefore() const { return reusing_ ? takenReplies() : 0; }
+
   // No TLS shutdown: the request said Connection: close.
-  void closeSocket(bool keep) override { endSocket(socket(), keep); }
+  void closeSocket(bool keep) override {
+    if (keep && keptReplies_ > 0) return keepConnected(socket(), keptReplies_);
+    endSocket(socket(), keep);
+  }
 
   std::shared_ptr<const Config> config_;
   std::string contextError_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  bool reusing_ = takenReplies() > 0;  // on a kept connection (until retryFresh)
+  int keptReplies_ = 0;                // > 0: keep the connection, with this many replies
 };
 
 // The fetch behind the http probe and genhash: picks the plain or the TLS attempt.

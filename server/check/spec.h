@@ -35,6 +35,11 @@ struct HttpSpec {
   std::string sni;      // TLS server name; empty: none sent (keepalived's enable_sni off)
   bool verify = false;  // verify the server's certificate (against caFile, or the system's)
   std::string caFile;   // PEM; empty: the system's default paths
+  // Plain HTTP only: how many checks one connection may carry (HTTP/1.1 keep-alive). 1, the
+  // default, is keepalived's way: a new connection per check, each testing that the server
+  // accepts connections. N > 1 keeps an answered connection for up to N checks, then opens a
+  // new one: a check then costs a request and a reply instead of a TCP connection's life.
+  int requestsPerConnection = 1;
   bool operator==(const HttpSpec&) const = default;
 };
 

@@ -150,6 +150,19 @@ TEST(CheckConfigTest, DefaultsOfABareCheck) {
   EXPECT_FALSE(s.address.has_value());
 }
 
+TEST(CheckConfigTest, RequestsPerConnection) {
+  const auto c = parse(
+      "virtual_servers:\n"
+      "  - {name: w, address: 198.18.0.10, port: 80,\n"
+      "     real_servers: [{address: 198.18.0.21, checks: [{type: http},\n"
+      "                    {type: http, requests_per_connection: 100}]}]}\n");
+  const auto& checks = c.virtualServers[0].realServers[0].checks;
+  ASSERT_EQ(checks.size(), 2U);
+  EXPECT_EQ(std::get<HttpSpec>(checks[0].kind).requestsPerConnection, 1);  // keepalived's way
+  EXPECT_EQ(std::get<HttpSpec>(checks[1].kind).requestsPerConnection, 100);
+  EXPECT_NE(checks[0], checks[1]);  // a reload that changes it starts the check afresh
+}
+
 struct Case {
   int line;
   std::string replacement;  // replaces line `line` of kValid
@@ -177,6 +190,11 @@ TEST(CheckConfigTest, ErrorsNameFileLineAndKey) {
       {16, "        command: [/bin/true]", "16: virtual_servers[0].checks[0].command",
        "only of script"},
       {16, "        colour: red", "16: virtual_servers[0].checks[0].colour", ""},
+      {16, "        requests_per_connection: 0",
+       "16: virtual_servers[0].checks[0].requests_per_connection", "between 1 and 1000000"},
+      {27, "            requests_per_connection: 5",
+       "27: virtual_servers[0].real_servers[1].checks[1].requests_per_connection",
+       "not a key of a https check (only of http)"},
       {5, "    delay_loop_ms: 1", "5: virtual_servers[0].delay_loop_ms", ""},
       {19, "        notify_up: [rs-up]", "19: virtual_servers[0].real_servers[0].notify_up",
        "absolute program"},

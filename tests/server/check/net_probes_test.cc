@@ -102,6 +102,11 @@ struct HttpServer {
   std::chrono::milliseconds delay{0};
   std::string raw;
   bool closeAfterRaw = false;
+  // kAnswer: answer without Connection: close and serve the connection's next request, until
+  // the client goes or `closeAfter` replies (0: no limit) were given; then close without a word
+  // (an idle timeout).
+  bool keepAlive = false;
+  int closeAfter = 0;
 
   int accepted = 0;
   int finished = 0;  // sessions over, their sockets closed
@@ -147,6 +152,14 @@ struct HttpServer {
   template <class Stream>
   awaitable<void> serve(Stream& stream) {
     beast::flat_buffer buffer;
+    for (int replies = 1;; ++replies) {
+      co_await serveOne(stream, buffer);
+      if (!keepAlive || mode != Mode::kAnswer || replies == closeAfter) co_return;
+    }
+  }
+
+  template <class Stream>
+  awaitable<void> serveOne(Stream& stream, beast::flat_buffer& buffer) {
     http::request<http::string_body> request;
     co_await http::async_read(stream, buffer, request, use_awaitable);
     requests.push_back(request);
@@ -170,7 +183,7 @@ struct HttpServer {
     http::response<http::string_body> response;
     response.version(11);
     response.result(status);
-    response.set(http::field::connection, "close");
+    if (!keepAlive) response.set(http::field::connection, "close");
     response.body() = body;
     response.prepare_payload();
     co_await http::async_write(stream, response, use_awaitable);
@@ -523,6 +536,101 @@ TEST_F(ProbeTest, EachAttemptIsAFreshConnection) {
   server.status = 503;
   EXPECT_EQ(runProbe(*probe).reason, "status 503");
   EXPECT_EQ(server.accepted, 2);
+}
+
+// ---- http with requests_per_connection
+
+HttpSpec keepingSpec(int requestsPerConnection) {
+  HttpSpec spec;
+  spec.requestsPerConnection = requestsPerConnection;
+  return spec;
+}
+
+TEST_F(ProbeTest, AKeptConnectionCarriesUpToNChecks) {
+  HttpServer server(io);
+  server.keepAlive = true;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(keepingSpec(3)), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(runProbe(*probe).reason, "status 200") << "attempt " << i;
+    EXPECT_EQ(server.accepted, i / 3 + 1) << "after attempt " << i;  // 3 + 3 + 1 checks
+  }
+  ASSERT_EQ(server.requests.size(), 7u);
+  for (const auto& request : server.requests) {
+    EXPECT_EQ(request.version(), 11);
+    EXPECT_EQ(request.count(http::field::connection), 0u);  // HTTP/1.1: keep it
+  }
+  probe.reset();
+  runUntil([&] { return server.finished == 3; });  // the probe's reset ended the last one
+}
+
+TEST_F(ProbeTest, AKeptConnectionFailsLikeANewOne) {
+  HttpServer server(io);
+  server.keepAlive = true;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(keepingSpec(10), kShort), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  server.status = 503;
+  EXPECT_EQ(runProbe(*probe).reason, "status 503");  // a whole reply: the connection stays
+  server.status = 200;
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  EXPECT_EQ(server.accepted, 1);
+  server.mode = HttpServer::Mode::kSilent;  // reads the request on the kept connection, no reply
+  EXPECT_EQ(runProbe(*probe).reason, "timeout waiting for the reply");
+  server.mode = HttpServer::Mode::kAnswer;
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  EXPECT_EQ(server.accepted, 2);  // the timed-out connection was not kept
+}
+
+TEST_F(ProbeTest, AKeptConnectionTheServerClosedIsReplacedWithinTheAttempt) {
+  HttpServer server(io);
+  server.keepAlive = true;
+  server.closeAfter = 1;  // closes each connection after its reply, as an idle timeout would
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(keepingSpec(100)), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  for (int i = 0; i < 4; ++i) {
+    runUntil([&] { return server.finished == i; });  // the server has closed the kept one
+    EXPECT_EQ(runProbe(*probe).reason, "status 200") << "attempt " << i;
+  }
+  EXPECT_EQ(server.accepted, 4);
+  EXPECT_EQ(server.requests.size(), 4u);
+}
+
+// The retry on a new connection is the verdict: a server that is gone is not masked.
+TEST_F(ProbeTest, AKeptConnectionToAServerThatIsGoneFails) {
+  HttpServer server(io);
+  server.keepAlive = true;
+  server.closeAfter = 1;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(keepingSpec(100)), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  runUntil([&] { return server.finished == 1; });
+  server.acceptor.close();  // the server is gone: its connection closed, new ones refused
+  const Outcome outcome = runProbe(*probe);
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.reason, "connection refused");
+  EXPECT_EQ(server.requests.size(), 1u);
+}
+
+TEST_F(ProbeTest, AConnectionTheServerWillCloseIsNotKept) {
+  // Says Connection: close but leaves the connection open, reading nothing more: a request sent
+  // on it again would never be answered.
+  HttpServer server(io);
+  server.mode = HttpServer::Mode::kRaw;
+  server.raw = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n";
+  std::unique_ptr<Probe> probe = makeProbe(specOf(keepingSpec(10), kShort),
+                                           Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  EXPECT_EQ(server.accepted, 3);
+  // A body that ends with the connection: nothing left to keep either.
+  HttpServer raw(io);
+  raw.mode = HttpServer::Mode::kRaw;
+  raw.raw = "HTTP/1.1 200 OK\r\n\r\nhello\n";
+  raw.closeAfterRaw = true;
+  std::unique_ptr<Probe> rawProbe =
+      makeProbe(specOf(keepingSpec(10)), Target{ip("127.0.0.1"), raw.port(), {}}, ctx);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(runProbe(*rawProbe).reason, "status 200");
+  EXPECT_EQ(raw.accepted, 2);
 }
 
 // ---- https
