@@ -14,7 +14,8 @@
 // A plain HTTP check with requests_per_connection N > 1 keeps more: an answered connection the
 // server left open (HTTP/1.1 keep-alive, a body of known length) stays connected for the next
 // attempt, up to N replies. A kept connection the server has closed meanwhile (its idle timeout)
-// fails before any byte of a reply; the attempt then connects afresh once, within its deadline.
+// is seen by a peek before the request goes out, or fails before any byte of a reply; either way
+// the attempt connects afresh, once, within its deadline.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -443,10 +444,12 @@ class HttpAttempt final : public Attempt<HttpReply> {
     if constexpr (kTls) {
       if (std::string error = prepareTls(); !error.empty()) return failSoon(std::move(error));
       connect(socket(), config_->target, [self = self()] { self->onConnect(); });
-    } else if (takenReplies() > 0) {
+    } else if (reusing_ && !closedByPeer(socket())) {
       waiting("timeout waiting for the reply");
       send();  // on the kept connection
     } else {
+      if (reusing_) disconnect(socket());  // closed by the server while it was idle
+      reusing_ = false;
       connectAndSend();
     }
   }
@@ -483,6 +486,14 @@ class HttpAttempt final : public Attempt<HttpReply> {
       return failSoon(std::move(error));
     }
     send();
+  }
+
+  // Whether the server closed (or reset) the kept connection while it was idle, or sent what
+  // nobody asked for: one non-blocking peek, cheaper than a request written into the void.
+  static bool closedByPeer(tcp::socket& socket) {
+    char byte = 0;
+    const ssize_t got = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
   }
 
   // A failure on a kept connection before any byte of a reply: the server closed it while it was

@@ -107,6 +107,7 @@ struct HttpServer {
   // (an idle timeout).
   bool keepAlive = false;
   int closeAfter = 0;
+  bool closeOnTheNextRequest = false;  // after `closeAfter` replies: read one more, then close
 
   int accepted = 0;
   int finished = 0;  // sessions over, their sockets closed
@@ -154,7 +155,15 @@ struct HttpServer {
     beast::flat_buffer buffer;
     for (int replies = 1;; ++replies) {
       co_await serveOne(stream, buffer);
-      if (!keepAlive || mode != Mode::kAnswer || replies == closeAfter) co_return;
+      if (!keepAlive || mode != Mode::kAnswer) co_return;
+      if (replies == closeAfter) {
+        if (closeOnTheNextRequest) {
+          http::request<http::string_body> request;
+          co_await http::async_read(stream, buffer, request, use_awaitable);
+          requests.push_back(request);
+        }
+        co_return;
+      }
     }
   }
 
@@ -594,6 +603,21 @@ TEST_F(ProbeTest, AKeptConnectionTheServerClosedIsReplacedWithinTheAttempt) {
   }
   EXPECT_EQ(server.accepted, 4);
   EXPECT_EQ(server.requests.size(), 4u);
+}
+
+// The server closes the kept connection as the request arrives (an idle timeout that struck just
+// then): the attempt asks again on a new connection and passes.
+TEST_F(ProbeTest, AKeptConnectionClosedAsTheRequestArrivesIsRetriedOnANewOne) {
+  HttpServer server(io);
+  server.keepAlive = true;
+  server.closeAfter = 1;
+  server.closeOnTheNextRequest = true;
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(keepingSpec(100)), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  EXPECT_EQ(runProbe(*probe).reason, "status 200");
+  EXPECT_EQ(server.accepted, 2);
+  ASSERT_EQ(server.requests.size(), 3u);  // the second one twice: unanswered, then on the new one
 }
 
 // The retry on a new connection is the verdict: a server that is gone is not masked.
