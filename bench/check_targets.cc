@@ -284,7 +284,8 @@ int run(const Options& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < o.threads; ++t) workers.push_back(std::make_unique<Worker>(http, o.keepAlive, response));
+  for (int t = 0; t < o.threads; ++t)
+    workers.push_back(std::make_unique<Worker>(http, o.keepAlive, response));
   for (std::size_t i = 0; i < ips.size(); ++i) workers[i % workers.size()]->listen(ips[i], o.port);
   for (auto& w : workers) w->start();
 

@@ -110,12 +110,12 @@ std::string asHostName(const Value& v) {
 }
 
 CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) {
-  const Map m = v.asMap({"type",        "connect_ip", "connect_port",   "bind_to", "timeout_ms",
-                         "interval_ms", "retries",    "retry_delay_ms", "rise",    "fall",
-                         "warmup_ms",   "path",       "status_codes",   "digest",  "virtualhost",
-                         "sni",         "verify",     "ca_file",        "helo",    "name",
-                         "query_type",  "command",    "user",           "dynamic",
-                         "requests_per_connection"});
+  const Map m = v.asMap(
+      {"type",        "connect_ip", "connect_port",   "bind_to", "timeout_ms",
+       "interval_ms", "retries",    "retry_delay_ms", "rise",    "fall",
+       "warmup_ms",   "path",       "status_codes",   "digest",  "virtualhost",
+       "sni",         "verify",     "ca_file",        "helo",    "name",
+       "query_type",  "command",    "user",           "dynamic", "requests_per_connection"});
   const Value typeValue = m.required("type");
   const std::string type = typeValue.asOneOf({"tcp", "http", "https", "smtp", "dns", "script"});
   CheckSpec c;

@@ -642,8 +642,8 @@ TEST_F(ProbeTest, AConnectionTheServerWillCloseIsNotKept) {
   HttpServer server(io);
   server.mode = HttpServer::Mode::kRaw;
   server.raw = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n";
-  std::unique_ptr<Probe> probe = makeProbe(specOf(keepingSpec(10), kShort),
-                                           Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+  std::unique_ptr<Probe> probe =
+      makeProbe(specOf(keepingSpec(10), kShort), Target{ip("127.0.0.1"), server.port(), {}}, ctx);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(runProbe(*probe).reason, "status 200");
   EXPECT_EQ(server.accepted, 3);
   // A body that ends with the connection: nothing left to keep either.
