@@ -625,8 +625,9 @@ class HttpAttempt final : public Attempt<HttpReply> {
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
-  bool reusing_ = takenReplies() > 0;  // on a kept connection (until retryFresh)
-  int keptReplies_ = 0;                // > 0: keep the connection, with this many replies
+  // On a kept connection (until retryFresh). After stream_, whose construction took the socket.
+  bool reusing_ = takenReplies() > 0;
+  int keptReplies_ = 0;  // > 0: keep the connection, with this many replies
 };
 
 // The fetch behind the http probe and genhash: picks the plain or the TLS attempt.

@@ -1,6 +1,7 @@
 // The checker against real listeners on loopback: verdicts flip within the configured rounds
 // and recover; alpha and rise; several checks per real server; dynamic weights from a script;
-// notify programs; and a reload that keeps the state of unchanged checks.
+// notify programs; a reload that keeps the state of unchanged checks, and one that reads a
+// rotated CA file.
 #include "server/check/checker.h"
 
 #include <gmock/gmock.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "tests/common/config_test_util.h"
+#include "tests/server/check/test_servers.h"
 
 namespace quorate::server::check {
 namespace {
@@ -211,6 +214,41 @@ TEST_F(CheckerTest, ReloadKeepsTheStateOfUnchangedChecks) {
   config.virtualServers[0].realServers.pop_back();
   EXPECT_EQ(checks_.apply(config).size(), 1U);
   EXPECT_EQ(checks_.checkCount(), 1U);
+}
+
+// A reload (SIGHUP: apply() with the same file) reads an https check's CA file again: rotate the
+// bundle, reload, and the check passes; without the reload it goes on with the old bundle.
+TEST_F(CheckerTest, AReloadReadsARotatedCaFile) {
+  const testing::TestCertificates certs;
+  ASSERT_TRUE(certs.made) << "openssl req failed, see " << certs.dir << "/openssl.log";
+  asio::ssl::context serverTls(asio::ssl::context::tls_server);
+  certs.serve(serverTls);
+  testing::HttpServer server(io_, "127.0.0.1", &serverTls);
+  const std::string bundle = certs.dir + "/bundle.pem";
+  std::filesystem::copy_file(certs.other(), bundle);  // does not vouch for the server
+  HttpSpec https;
+  https.tls = true;
+  https.verify = true;
+  https.sni = "rs.test";
+  https.caFile = bundle;
+  CheckSpec check = tcpCheck();
+  check.kind = https;
+  const auto config = oneVirtualServer({realServer(server.port(), {check})});
+  checks_.apply(config);
+  ASSERT_TRUE(runUntil([&] { return dead(server.port()); }));
+  EXPECT_THAT(last(server.port())->reason, HasSubstr("certificate verify failed"));
+
+  std::filesystem::copy_file(certs.cert(), bundle,
+                             std::filesystem::copy_options::overwrite_existing);
+  const auto before = checks_.attempts();
+  ASSERT_TRUE(runUntil([&] { return checks_.attempts() >= before + 5; }));
+  EXPECT_TRUE(dead(server.port())) << "read again without a reload";
+
+  const auto kept = checks_.apply(config);
+  ASSERT_EQ(kept.size(), 1U);
+  EXPECT_FALSE(kept[0].alive);  // the check was kept, with its state
+  ASSERT_TRUE(runUntil([&] { return alive(server.port()); }));
+  EXPECT_EQ(last(server.port())->reason, "https check: status 200");
 }
 
 TEST_F(CheckerTest, ATransitionCausedByAReloadRunsNotifyToo) {

@@ -34,9 +34,13 @@
 #include "server/check/probe.h"
 #include "server/check/probes_internal.h"
 #include "server/script_runner.h"
+#include "tests/server/check/test_servers.h"
 
 namespace quorate::server::check {
 namespace {
+
+using testing::hold;
+using testing::HttpServer;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -69,135 +73,6 @@ CheckSpec specOf(Kind kind, std::chrono::milliseconds timeout = kGenerous) {
   spec.timeout = timeout;
   return spec;
 }
-
-// Waits on the server side for as long as any test could run.
-awaitable<void> hold() {
-  asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
-  co_await timer.async_wait(use_awaitable);
-}
-
-// An HTTP(S) server on loopback that behaves as told and records what it got.
-struct HttpServer {
-  enum class Mode {
-    kAnswer,  // status + body, after `delay`
-    kSilent,  // reads the request, never answers
-    kMute,    // accepts, never reads (a TLS handshake never completes)
-    kClose,   // reads the request, closes
-    kReset,   // accepts, closes with SO_LINGER 0 (RST)
-    kRaw,     // reads the request, writes `raw`, then closes if `closeAfterRaw` or holds on
-  };
-
-  explicit HttpServer(asio::io_context& io, const char* address = "127.0.0.1",
-                      ssl::context* tlsContext = nullptr)
-      : acceptor(io, tcp::endpoint(asio::ip::make_address(address), 0)), tls(tlsContext) {
-    asio::co_spawn(io, acceptLoop(), asio::detached);
-  }
-  std::uint16_t port() const { return acceptor.local_endpoint().port(); }
-
-  tcp::acceptor acceptor;
-  ssl::context* tls;
-  Mode mode = Mode::kAnswer;
-  unsigned status = 200;
-  std::string body = "hello\n";
-  std::chrono::milliseconds delay{0};
-  std::string raw;
-  bool closeAfterRaw = false;
-  // kAnswer: answer without Connection: close and serve the connection's next request, until
-  // the client goes or `closeAfter` replies (0: no limit) were given; then close without a word
-  // (an idle timeout).
-  bool keepAlive = false;
-  int closeAfter = 0;
-  bool closeOnTheNextRequest = false;  // after `closeAfter` replies: read one more, then close
-
-  int accepted = 0;
-  int finished = 0;  // sessions over, their sockets closed
-  std::vector<tcp::endpoint> peers;
-  std::vector<http::request<http::string_body>> requests;
-  std::string sni;  // of the last TLS handshake; "(none)" when the client sent none
-
- private:
-  awaitable<void> acceptLoop() {
-    for (;;) {
-      // The peer from the accept itself: a client that resets at once has none later.
-      tcp::endpoint peer;
-      tcp::socket socket = co_await acceptor.async_accept(peer, use_awaitable);
-      peers.push_back(peer);
-      asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
-    }
-  }
-
-  awaitable<void> session(tcp::socket socket) {
-    try {
-      ++accepted;
-      if (mode == Mode::kReset) {
-        socket.set_option(tcp::socket::linger(true, 0));
-        socket.close();
-        co_return;
-      }
-      if (mode == Mode::kMute) co_await hold();
-      if (tls != nullptr) {
-        ssl::stream<tcp::socket> stream(std::move(socket), *tls);
-        co_await stream.async_handshake(ssl::stream_base::server, use_awaitable);
-        const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
-        sni = name != nullptr ? name : "(none)";
-        co_await serve(stream);
-      } else {
-        co_await serve(socket);
-      }
-    } catch (const std::exception&) {
-      // The client went away, or refused our certificate: nothing to serve.
-    }
-    ++finished;
-  }
-
-  template <class Stream>
-  awaitable<void> serve(Stream& stream) {
-    beast::flat_buffer buffer;
-    for (int replies = 1;; ++replies) {
-      co_await serveOne(stream, buffer);
-      if (!keepAlive || mode != Mode::kAnswer) co_return;
-      if (replies == closeAfter) {
-        if (closeOnTheNextRequest) {
-          http::request<http::string_body> request;
-          co_await http::async_read(stream, buffer, request, use_awaitable);
-          requests.push_back(request);
-        }
-        co_return;
-      }
-    }
-  }
-
-  template <class Stream>
-  awaitable<void> serveOne(Stream& stream, beast::flat_buffer& buffer) {
-    http::request<http::string_body> request;
-    co_await http::async_read(stream, buffer, request, use_awaitable);
-    requests.push_back(request);
-    switch (mode) {
-      case Mode::kSilent:
-        co_await hold();
-        co_return;
-      case Mode::kClose:
-        co_return;
-      case Mode::kRaw:
-        co_await asio::async_write(stream, asio::buffer(raw), use_awaitable);
-        if (!closeAfterRaw) co_await hold();
-        co_return;
-      default:
-        break;
-    }
-    if (delay.count() > 0) {
-      asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-      co_await timer.async_wait(use_awaitable);
-    }
-    http::response<http::string_body> response;
-    response.version(11);
-    response.result(status);
-    if (!keepAlive) response.set(http::field::connection, "close");
-    response.body() = body;
-    response.prepare_payload();
-    co_await http::async_write(stream, response, use_awaitable);
-  }
-};
 
 // A loopback port that refuses connections: bound, never listening.
 struct ClosedPort {
@@ -661,29 +536,13 @@ TEST_F(ProbeTest, AConnectionTheServerWillCloseIsNotKept) {
 
 class TlsProbeTest : public ProbeTest {
  protected:
-  static void SetUpTestSuite() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "quorate-probe-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) return;
-    dir_ = pattern;
-    const std::string command =
-        "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rs.test "
-        "-addext subjectAltName=DNS:rs.test -days 1 -keyout " +
-        dir_ + "/key.pem -out " + dir_ + "/cert.pem 2>" + dir_ + "/openssl.log";
-    // A certificate of another CA, for a CA file that does not vouch for the server.
-    const std::string other =
-        "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=other.test -days 1 -keyout " + dir_ +
-        "/other-key.pem -out " + dir_ + "/other.pem 2>>" + dir_ + "/openssl.log";
-    made_ = std::system(command.c_str()) == 0 && std::system(other.c_str()) == 0;
-  }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  static void SetUpTestSuite() { certs_ = std::make_unique<testing::TestCertificates>(); }
+  static void TearDownTestSuite() { certs_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(made_) << "openssl req failed, see " << dir_ << "/openssl.log";
-    serverTls_.use_certificate_chain_file(cert());
-    serverTls_.use_private_key_file(dir_ + "/key.pem", ssl::context::pem);
+    ASSERT_TRUE(certs_->made) << "openssl req failed, see " << certs_->dir << "/openssl.log";
+    certs_->serve(serverTls_);
   }
-  static std::string cert() { return dir_ + "/cert.pem"; }
+  static std::string cert() { return certs_->cert(); }
   static HttpSpec https() {
     HttpSpec spec;
     spec.tls = true;
@@ -691,8 +550,7 @@ class TlsProbeTest : public ProbeTest {
   }
 
   ssl::context serverTls_{ssl::context::tls_server};
-  static inline std::string dir_;
-  static inline bool made_ = false;
+  static inline std::unique_ptr<testing::TestCertificates> certs_;
 };
 
 TEST_F(TlsProbeTest, SelfSignedPassesWithoutVerify) {
@@ -772,7 +630,7 @@ TEST_F(TlsProbeTest, UnreadableCaFile) {
   HttpServer server(io, "127.0.0.1", &serverTls_);
   HttpSpec spec = https();
   spec.verify = true;
-  spec.caFile = dir_ + "/missing.pem";
+  spec.caFile = certs_->dir + "/missing.pem";
   const Outcome outcome = run(specOf(spec), "127.0.0.1", server.port());
   EXPECT_FALSE(outcome.ok);
   EXPECT_EQ(outcome.reason.rfind("TLS: cannot load CA file " + spec.caFile + ": ", 0), 0u)
@@ -784,8 +642,8 @@ TEST_F(TlsProbeTest, UnreadableCaFile) {
 // every reload) makes the next attempt read it again.
 TEST_F(TlsProbeTest, ARotatedCaFileIsReadAfterTheContextsAreForgotten) {
   HttpServer server(io, "127.0.0.1", &serverTls_);
-  const std::string caFile = dir_ + "/rotated.pem";
-  std::filesystem::copy_file(dir_ + "/other.pem", caFile,
+  const std::string caFile = certs_->dir + "/rotated.pem";
+  std::filesystem::copy_file(certs_->other(), caFile,
                              std::filesystem::copy_options::overwrite_existing);
   HttpSpec spec = https();
   spec.verify = true;
@@ -818,7 +676,7 @@ TEST_F(TlsProbeTest, OneContextPerVerifyAndCaFile) {
   EXPECT_NE(verifying, nullptr);
   EXPECT_NE(verifying, plain);
   EXPECT_EQ(tlsClientContext(ctx, true, cert(), &error), verifying);
-  EXPECT_EQ(tlsClientContext(ctx, true, dir_ + "/missing.pem", &error), nullptr);
+  EXPECT_EQ(tlsClientContext(ctx, true, certs_->dir + "/missing.pem", &error), nullptr);
   EXPECT_FALSE(error.empty());
 }
 
