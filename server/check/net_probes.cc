@@ -311,7 +311,9 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   int takenReplies_ = 0;
 };
 
-// Runs attempts of one kind for a probe (or a fetch): one at a time, each a fresh object.
+// Runs attempts of one kind for a probe (or a fetch): one at a time, each a fresh object. An
+// attempt lives as long as its handlers hold it: between two attempts a probe holds only its
+// configuration and its spare socket (not the last attempt's buffers, parser or TLS state).
 template <class Interface, class AttemptType>
 class Runner final : public Interface {
  public:
@@ -319,19 +321,20 @@ class Runner final : public Interface {
   Runner(ProbeContext& ctx, std::shared_ptr<const Config> config)
       : ctx_(ctx), config_(std::move(config)) {}
   ~Runner() override {
-    if (current_) current_->abandon();
+    if (auto attempt = current_.lock()) attempt->abandon();
   }
   void start(typename Interface::Done done) override {
-    if (current_) current_->abandon();
-    current_ = std::make_shared<AttemptType>(ctx_, config_, spare_);
-    current_->run(std::move(done));
+    if (auto attempt = current_.lock()) attempt->abandon();
+    auto attempt = std::make_shared<AttemptType>(ctx_, config_, spare_);
+    current_ = attempt;
+    attempt->run(std::move(done));  // its deadline's handler holds it from here
   }
 
  private:
   ProbeContext& ctx_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<SpareSocket> spare_ = std::make_shared<SpareSocket>();
-  std::shared_ptr<AttemptType> current_;
+  std::weak_ptr<AttemptType> current_;
 };
 
 // ---- tcp: connect, then close.
