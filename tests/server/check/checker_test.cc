@@ -219,11 +219,11 @@ TEST_F(CheckerTest, ReloadKeepsTheStateOfUnchangedChecks) {
 // A reload (SIGHUP: apply() with the same file) reads an https check's CA file again: rotate the
 // bundle, reload, and the check passes; without the reload it goes on with the old bundle.
 TEST_F(CheckerTest, AReloadReadsARotatedCaFile) {
-  const testing::TestCertificates certs;
+  const test_servers::TestCertificates certs;
   ASSERT_TRUE(certs.made) << "openssl req failed, see " << certs.dir << "/openssl.log";
   asio::ssl::context serverTls(asio::ssl::context::tls_server);
   certs.serve(serverTls);
-  testing::HttpServer server(io_, "127.0.0.1", &serverTls);
+  test_servers::HttpServer server(io_, "127.0.0.1", &serverTls);
   const std::string bundle = certs.dir + "/bundle.pem";
   std::filesystem::copy_file(certs.other(), bundle);  // does not vouch for the server
   HttpSpec https;

@@ -39,8 +39,8 @@
 namespace quorate::server::check {
 namespace {
 
-using testing::hold;
-using testing::HttpServer;
+using test_servers::hold;
+using test_servers::HttpServer;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -536,7 +536,7 @@ TEST_F(ProbeTest, AConnectionTheServerWillCloseIsNotKept) {
 
 class TlsProbeTest : public ProbeTest {
  protected:
-  static void SetUpTestSuite() { certs_ = std::make_unique<testing::TestCertificates>(); }
+  static void SetUpTestSuite() { certs_ = std::make_unique<test_servers::TestCertificates>(); }
   static void TearDownTestSuite() { certs_.reset(); }
   void SetUp() override {
     ASSERT_TRUE(certs_->made) << "openssl req failed, see " << certs_->dir << "/openssl.log";
@@ -550,7 +550,7 @@ class TlsProbeTest : public ProbeTest {
   }
 
   ssl::context serverTls_{ssl::context::tls_server};
-  static inline std::unique_ptr<testing::TestCertificates> certs_;
+  static inline std::unique_ptr<test_servers::TestCertificates> certs_;
 };
 
 TEST_F(TlsProbeTest, SelfSignedPassesWithoutVerify) {

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace quorate::server::check::testing {
+namespace quorate::server::check::test_servers {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -200,4 +200,4 @@ struct TestCertificates {
   bool made = false;
 };
 
-}  // namespace quorate::server::check::testing
+}  // namespace quorate::server::check::test_servers
