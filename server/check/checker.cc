@@ -120,17 +120,18 @@ std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
     rs.reported = v;
     out.push_back(std::move(v));
   }
-  spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checkCount(),
-               servers_.size(), kept, fresh.size());
+  const std::size_t checks = checkCount();
+  spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checks, servers_.size(),
+               kept, fresh.size());
   // Each network check keeps a socket open between its attempts (net_probes.cc); past the limit
   // on open files a check would fail for want of one and take its real server out.
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
-      checkCount() + kDescriptorHeadroom > files.rlim_cur) {
+      checks + kDescriptorHeadroom > files.rlim_cur) {
     spdlog::warn(
         "checks: {} checks may hold as many sockets, too close to the limit of {} open files "
         "(raise LimitNOFILE / ulimit -n to at least {})",
-        checkCount(), files.rlim_cur, checkCount() + kDescriptorHeadroom);
+        checks, files.rlim_cur, checks + kDescriptorHeadroom);
   }
   return out;
 }

@@ -447,13 +447,13 @@ class HttpAttempt final : public Attempt<HttpReply> {
     if constexpr (kTls) {
       if (std::string error = prepareTls(); !error.empty()) return failSoon(std::move(error));
       connect(socket(), config_->target, [self = self()] { self->onConnect(); });
-    } else if (reusing_ && !closedByPeer(socket())) {
+    } else if (!reusing_) {
+      connectAndSend();
+    } else if (closedByPeer(socket())) {
+      connectAfresh();  // closed by the server while it was idle
+    } else {
       waiting("timeout waiting for the reply");
       send();  // on the kept connection
-    } else {
-      if (reusing_) disconnect(socket());  // closed by the server while it was idle
-      reusing_ = false;
-      connectAndSend();
     }
   }
 
@@ -499,6 +499,16 @@ class HttpAttempt final : public Attempt<HttpReply> {
     return got >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
   }
 
+  // Leaves the kept connection (reset) for a new one, and asks on that.
+  void connectAfresh() {
+    reusing_ = false;
+    disconnect(socket());
+    buffer_.clear();
+    newParser();
+    waiting("timeout while connecting");
+    connectAndSend();
+  }
+
   // A failure on a kept connection before any byte of a reply: the server closed it while it was
   // idle (or is gone). Once per attempt, connect afresh and ask again; returns whether it did.
   bool retryFresh(const error_code& ec) {
@@ -506,12 +516,7 @@ class HttpAttempt final : public Attempt<HttpReply> {
       return false;
     } else {
       if (!reusing_ || parser_->got_some() || ec == asio::error::operation_aborted) return false;
-      reusing_ = false;
-      disconnect(socket());
-      buffer_.clear();
-      newParser();
-      waiting("timeout while connecting");
-      connectAndSend();
+      connectAfresh();
       return true;
     }
   }
