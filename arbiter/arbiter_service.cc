@@ -5,22 +5,20 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "common/clock.h"
 #include "common/convert.h"
+#include "common/membership.h"
 #include "common/peer_client.h"
 #include "common/secret.h"
+#include "common/state_file.h"
 #include "common/yaml_config.h"
 
 namespace quorate::arbiter {
 namespace {
-
-// Leases are capped at the quarantine (so a restart outwaits every lease granted before it).
-lease::Acceptor makeAcceptor(const StateFile& state, lease::Duration quarantine,
-                             lease::Duration quiet, lease::Time now) {
-  return lease::Acceptor(lease::kArbiter, quarantine, quiet, state.loadOrThrow(), now);
-}
 
 // "<cluster>.state" for the default lease (as before leases had names), else
 // "<cluster>@<lease>.state".
@@ -30,36 +28,84 @@ std::string statePath(const std::string& dir, const std::string& cluster,
   return dir + "/" + cluster + "@" + leaseName + ".state";
 }
 
-}  // namespace
-
-ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Duration quiet,
-                           lease::Time now)
-    : state(std::move(path)), acceptor(makeAcceptor(state, quarantine, quiet, now)) {}
-
-ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
-                                 lease::Time now)
-    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q) {
-  slot(kDefaultLease, now);
+std::string membershipPath(const std::string& dir, const std::string& cluster) {
+  return dir + "/" + cluster + ".members";
 }
 
-ArbiterService::Slot* ArbiterService::Cluster::slot(const std::string& leaseName, lease::Time now) {
+// The pinned membership of a cluster, or "" when none was pinned yet.
+std::string loadMembership(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !ec) return "";
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || !memberName(text.str(), lease::kArbiter)) {
+    throw std::runtime_error(path +
+                             ": not a membership pinned by quorate-arbiter; remove it to pin "
+                             "the directors' view again");
+  }
+  return text.str();
+}
+
+grpc::Status conflict(const std::string& why) {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
+}
+
+}  // namespace
+
+// Leases are capped at the quarantine (so a restart outwaits every lease granted before it).
+ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Time startedAt)
+    : state(std::move(path)),
+      acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), startedAt) {}
+
+ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
+                                 lease::Time started)
+    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q), startedAt(started) {
+  membership = loadMembership(membershipPath(stateDir, id));
+  slot(kDefaultLease);
+}
+
+ArbiterService::Slot* ArbiterService::Cluster::slot(const std::string& leaseName) {
   auto it = leases.find(leaseName);
   if (it != leases.end()) return it->second.get();
   if (leases.size() >= kMaxLeasesPerCluster) return nullptr;
-  const std::string path = statePath(stateDir, id, leaseName);
-  // The quarantine covers leases granted before a restart and forgotten. A lease opened after
-  // start-up whose state file does not exist has never granted one: every grant of a new epoch
-  // is on disk before the reply leaves, and a renewal needs an earlier grant. So it may answer
-  // at once. (The default lease, opened at start-up, keeps the quarantine either way.)
-  std::error_code ec;
-  const bool neverGranted = leaseName != kDefaultLease && !std::filesystem::exists(path, ec) && !ec;
-  const lease::Duration quiet = neverGranted ? lease::Duration::zero() : quarantine;
-  auto s = std::make_unique<Slot>(path, quarantine, quiet, now);
-  if (leaseName != kDefaultLease) {
-    spdlog::info("cluster {}: lease {} opened (quiet for {} ms)", id, leaseName,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count());
-  }
+  auto s = std::make_unique<Slot>(statePath(stateDir, id, leaseName), quarantine, startedAt);
+  if (leaseName != kDefaultLease) spdlog::info("cluster {}: lease {} opened", id, leaseName);
   return leases.emplace(leaseName, std::move(s)).first->second.get();
+}
+
+std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::ExchangeRequest& req,
+                                                                   lease::NodeId from) {
+  const std::string& view = req.membership();
+  const auto name = memberName(view, from);
+  if (!name) {
+    return conflict("membership: missing or malformed (a director older than this arbiter?)");
+  }
+  if (*name != req.from_name()) {
+    return conflict("membership: node " + std::to_string(from) + " is \"" + *name +
+                    "\" in the sender's own view, but it calls itself \"" +
+                    req.from_name().substr(0, 64) + "\"");
+  }
+  if (membership.empty()) {
+    // The first view is pinned, on disk before anyone hears an answer that depends on it.
+    if (auto err = writeFileDurably(membershipPath(stateDir, id), view)) {
+      spdlog::error("cluster {}: cannot pin its membership: {}", id, err->message());
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot persist state");
+    }
+    membership = view;
+    spdlog::info("cluster {}: membership pinned: {}", id, oneLine(view));
+    return std::nullopt;
+  }
+  if (view != membership) {
+    spdlog::error("cluster {}: refusing {} ({}): its membership [{}] is not the pinned [{}]", id,
+                  req.from_name().substr(0, 64), from, oneLine(view), oneLine(membership));
+    return conflict("membership differs: the arbiter pinned [" + oneLine(membership) +
+                    "], the request says [" + oneLine(view) +
+                    "]; make every node's configuration agree (to re-pin, stop the arbiter and "
+                    "remove " +
+                    membershipPath(stateDir, id) + ")");
+  }
+  return std::nullopt;
 }
 
 ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now) {
@@ -73,11 +119,11 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
                                                    const v1::ExchangeRequest* req,
                                                    v1::ExchangeReply* reply) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(handle(bootNow(), *req, *reply));
+  reactor->Finish(handle(bootNow, *req, *reply));
   return reactor;
 }
 
-grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& req,
+grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& req,
                                     v1::ExchangeReply& reply) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   auto it = clusters_.find(req.cluster());
@@ -109,9 +155,13 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
                         "lease: expected a name of 1 to 64 characters from A-Z a-z 0-9 . _ -");
   }
   std::lock_guard lock(c.mu);
+  if (auto refused = c.checkIdentity(req, in.from)) {
+    counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
+    return *refused;
+  }
   Slot* slot = nullptr;
   try {
-    slot = c.slot(leaseName, now);
+    slot = c.slot(leaseName);
   } catch (const std::exception& e) {
     counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("cluster {}: lease {}: {}", c.id, leaseName, e.what());
@@ -123,6 +173,9 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         "cluster \"" + c.id + "\" already has " + std::to_string(kMaxLeasesPerCluster) + " leases");
   }
+  // Under the lock: two requests read the clock in the order the acceptor handles them.
+  const lease::Time now = clock();
+  const lease::Acceptor before = slot->acceptor;
   auto result = slot->acceptor.handle(now, in);
   if (result.persist) {
     // The epoch must be on disk before anyone hears that we accepted it.
@@ -136,12 +189,14 @@ grpc::Status ArbiterService::handle(lease::Time now, const v1::ExchangeRequest& 
     }
     if (err) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error("cluster {} lease {}: cannot persist epoch {}: {}", c.id, leaseName,
-                    slot->acceptor.durable().maxEpoch, err->message());
+      spdlog::error("cluster {} lease {}: cannot persist epoch {}: {}; the request is undone", c.id,
+                    leaseName, slot->acceptor.durable().maxEpoch, err->message());
+      // What is not on disk was never granted: the next renewal must not find it in memory.
+      slot->acceptor = before;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot persist state");
     }
     spdlog::info("cluster {} lease {}: epoch {} granted to director {}", c.id, leaseName,
-                 slot->acceptor.durable().maxEpoch, slot->acceptor.durable().maxEpochOwner);
+                 slot->acceptor.maxEpoch(), in.from);  // disk: durable().maxEpoch reserved
   }
   if (result.reply) toProto(*result.reply, *reply.add_messages());
   return grpc::Status::OK;

@@ -6,9 +6,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -21,16 +23,24 @@ namespace quorate::arbiter {
 
 class ArbiterService final : public v1::Peer::CallbackService {
  public:
-  // Loads every cluster's durable state from config.stateDir; throws
-  // std::runtime_error naming the file when one cannot be read.
+  using Clock = std::function<lease::Time()>;
+
+  // Loads every cluster's durable state (and pinned membership) from config.stateDir; throws
+  // std::runtime_error naming the file when one cannot be read. `now` is the start: every
+  // lease, whenever it is first used, stays quiet until now + quarantine.
   ArbiterService(const ArbiterConfig& config, lease::Time now);
 
   grpc::ServerUnaryReactor* Exchange(grpc::CallbackServerContext* ctx,
                                      const v1::ExchangeRequest* req,
                                      v1::ExchangeReply* reply) override;
 
-  // Handles one request; the gRPC method is a thin wrapper so tests can call it.
-  grpc::Status handle(lease::Time now, const v1::ExchangeRequest& req, v1::ExchangeReply& reply);
+  // Handles one request; the gRPC method is a thin wrapper so tests can call it. The clock is
+  // read under the cluster's lock, so the acceptor sees time in the order it handles requests.
+  // A state write that fails undoes the step: the acceptor is as before the request.
+  grpc::Status handle(const Clock& clock, const v1::ExchangeRequest& req, v1::ExchangeReply& reply);
+  grpc::Status handle(lease::Time now, const v1::ExchangeRequest& req, v1::ExchangeReply& reply) {
+    return handle([now] { return now; }, req, reply);
+  }
 
   struct Counters {
     std::atomic<std::uint64_t> requests{0};
@@ -39,6 +49,7 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::atomic<std::uint64_t> badMessage{0};
     std::atomic<std::uint64_t> persistFailures{0};
     std::atomic<std::uint64_t> tooManyLeases{0};
+    std::atomic<std::uint64_t> identityConflicts{0};  // membership or name mismatch
   };
   static constexpr std::size_t kMaxLeasesPerCluster = 64;
   const Counters& counters() const { return counters_; }
@@ -46,22 +57,29 @@ class ArbiterService final : public v1::Peer::CallbackService {
 
  private:
   struct Slot {
-    Slot(std::string path, lease::Duration quarantine, lease::Duration quiet, lease::Time now);
+    Slot(std::string path, lease::Duration quarantine, lease::Time startedAt);
     StateFile state;
     lease::Acceptor acceptor;
   };
   struct Cluster {
     Cluster(const ClusterEntry& e, const std::string& stateDir, lease::Duration quarantine,
-            lease::Time now);
+            lease::Time startedAt);
     // The slot of `leaseName`, created (loading its state file) on first use; nullptr when the
     // cluster has kMaxLeasesPerCluster already. Throws like StateFile::loadOrThrow. Needs mu.
-    Slot* slot(const std::string& leaseName, lease::Time now);
+    // A slot opened late is quiet until the arbiter's start + quarantine all the same: whether
+    // its state file exists says nothing about leases an earlier life granted.
+    Slot* slot(const std::string& leaseName);
+    // Refuses a request whose membership view is not the pinned one (pinning the first valid
+    // view, durably, before it answers), or whose sender name is not its id's. Needs mu.
+    std::optional<grpc::Status> checkIdentity(const v1::ExchangeRequest& req, lease::NodeId from);
     std::string id;
     std::string secret;
     std::string stateDir;
     lease::Duration quarantine;
+    lease::Time startedAt;
     std::mutex mu;
     std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
+    std::string membership;  // pinned view; empty until the first request. Guarded by mu.
   };
 
   std::unordered_map<std::string, std::unique_ptr<Cluster>> clusters_;

@@ -40,6 +40,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/membership.h"
 #include "common/peer_client.h"
 #include "lease/messages.h"
 #include "lease/timing.h"
@@ -55,6 +56,11 @@ using std::chrono::duration;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
+
+// The simulated directors' view of cluster `id`: the same for both, so the arbiter pins it.
+std::string membership(const std::string& id) {
+  return membershipText(id, {Member{"a", "a:1"}, Member{"b", "b:1"}, Member{"arbiter", "c:1"}});
+}
 
 std::atomic<bool> gStop{false};  // SIGINT/SIGTERM: end the current run early and clean up
 
@@ -400,12 +406,12 @@ class LoadGenerator {
       const auto& ch = channels_[(2 * i) % channels_.size()];
       const auto& other = channels_[(2 * i + 1) % channels_.size()];
       auto& c = clusters_[i];
-      c.holder =
-          std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "a", timing_.renewInterval);
-      c.standby =
-          std::make_unique<PeerClient>(other, ids[i].id, ids[i].secret, "b", timing_.renewInterval);
-      c.acquirer =
-          std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "a", std::chrono::seconds(30));
+      c.holder = std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "a",
+                                              membership(ids[i].id), timing_.renewInterval);
+      c.standby = std::make_unique<PeerClient>(other, ids[i].id, ids[i].secret, "b",
+                                               membership(ids[i].id), timing_.renewInterval);
+      c.acquirer = std::make_unique<PeerClient>(ch, ids[i].id, ids[i].secret, "a",
+                                                membership(ids[i].id), std::chrono::seconds(30));
     }
     renew_.reserve(expectedRenewals + expectedRenewals / 10 + 1000);
     ping_.reserve(expectedPings + expectedPings / 10 + 1000);

@@ -23,7 +23,9 @@ lease::Ballot get(const v1::Ballot& b) {
 void put(const std::optional<lease::LeaseView>& l, v1::LeaseInfo* out) {
   out->set_owner(l->owner);
   out->set_epoch(l->epoch);
-  out->set_remaining_us(static_cast<std::uint64_t>(duration_cast<microseconds>(l->remaining).count()));
+  out->set_remaining_us(
+      static_cast<std::uint64_t>(duration_cast<microseconds>(l->remaining).count()));
+  out->set_owner_instance(l->instance);
 }
 
 constexpr std::uint64_t kMaxMicros = 3600ULL * 1000 * 1000;  // one hour: nothing legit is longer
@@ -31,7 +33,7 @@ constexpr std::uint64_t kMaxMicros = 3600ULL * 1000 * 1000;  // one hour: nothin
 std::optional<std::string> get(const v1::LeaseInfo& l, std::optional<lease::LeaseView>& out) {
   if (l.owner() > lease::kDirectorB) return "lease.owner must be a director (0 or 1)";
   if (l.remaining_us() > kMaxMicros) return "lease.remaining_us out of range";
-  out = lease::LeaseView{l.owner(), l.epoch(), microseconds(l.remaining_us())};
+  out = lease::LeaseView{l.owner(), l.epoch(), microseconds(l.remaining_us()), l.owner_instance()};
   return std::nullopt;
 }
 
@@ -70,6 +72,7 @@ void toProto(const lease::Message& m, v1::PeerMessage& out) {
   out.Clear();
   out.set_from(m.from);
   out.set_to(m.to);
+  out.set_instance(m.instance);
   std::visit(
       [&](const auto& b) {
         using T = std::decay_t<decltype(b)>;
@@ -115,6 +118,7 @@ std::optional<std::string> fromProto(const v1::PeerMessage& in, lease::Message& 
   if (in.to() >= lease::kNodeCount) return "to: node id must be 0, 1 or 2";
   out.from = in.from();
   out.to = in.to();
+  out.instance = in.instance();
   std::optional<lease::LeaseView> l;
   switch (in.body_case()) {
     case v1::PeerMessage::kPrepare:

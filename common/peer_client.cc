@@ -19,11 +19,13 @@ std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address, bool 
 }
 
 PeerClient::PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster,
-                       std::string secret, std::string fromName, lease::Duration timeout)
+                       std::string secret, std::string fromName, std::string membership,
+                       lease::Duration timeout)
     : stub_(v1::Peer::NewStub(std::move(channel))),
       cluster_(std::move(cluster)),
       secret_(std::move(secret)),
       fromName_(std::move(fromName)),
+      membership_(std::move(membership)),
       timeout_(timeout) {}
 
 namespace {
@@ -46,6 +48,7 @@ void PeerClient::send(const std::string& leaseName, const lease::Message& m, Cal
   call->req.set_cluster(cluster_);
   call->req.set_secret(secret_);
   call->req.set_from_name(fromName_);
+  call->req.set_membership(membership_);
   if (leaseName != kDefaultLease) call->req.set_lease(leaseName);
   toProto(m, *call->req.mutable_message());
   stub_->async()->Exchange(&call->ctx, &call->req, &call->resp, [call](grpc::Status status) {

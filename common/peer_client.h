@@ -33,8 +33,10 @@ class PeerClient {
   // Called on a gRPC thread. On failure `status` is not OK and replies are empty.
   using Callback = std::function<void(const grpc::Status& status, std::vector<lease::Message>)>;
 
+  // `membership` is the sender's view of the cluster (common/membership.h), sent with every
+  // request so that a receiver with another view refuses it.
   PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string secret,
-             std::string fromName, lease::Duration timeout);
+             std::string fromName, std::string membership, lease::Duration timeout);
 
   // About the cluster's default lease.
   void send(const lease::Message& m, Callback done);
@@ -46,6 +48,7 @@ class PeerClient {
   std::string cluster_;
   std::string secret_;
   std::string fromName_;
+  std::string membership_;
   lease::Duration timeout_;
 };
 

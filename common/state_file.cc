@@ -16,7 +16,9 @@
 namespace quorate {
 namespace {
 
-constexpr const char* kHeader = "quorate-acceptor-state 1";
+// Version 2 adds max_lease_us; version 1 files (without it) are still read.
+constexpr const char* kHeader = "quorate-acceptor-state 2";
+constexpr const char* kHeaderV1 = "quorate-acceptor-state 1";
 
 StateError sysError(const std::string& path, const std::string& what) {
   return StateError{path, what, std::error_code(errno, std::generic_category())};
@@ -54,12 +56,13 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
   if (!std::filesystem::exists(path_, ec) && !ec) return lease::DurableState{};
   std::ifstream in(path_);
   if (!in) return sysError(path_, "cannot open state file");
-  std::string header, epochLine, ownerLine, incarnationLine, extra;
+  std::string header, epochLine, ownerLine, incarnationLine, leaseLine, extra;
   std::getline(in, header);
   std::getline(in, epochLine);
   std::getline(in, ownerLine);
   std::getline(in, incarnationLine);
-  if (header != kHeader) {
+  const bool v1 = header == kHeaderV1;
+  if (header != kHeader && !v1) {
     return StateError{path_, "line 1: expected '" + std::string(kHeader) + "'", {}};
   }
   std::uint64_t epoch = 0, owner = 0;
@@ -73,10 +76,19 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
   if (!parseField(incarnationLine, "incarnation", incarnation)) {
     return StateError{path_, "line 4: expected 'incarnation <n>'", {}};
   }
-  if (std::getline(in, extra) && !extra.empty()) {
-    return StateError{path_, "line 5: unexpected content", {}};
+  std::uint64_t maxLeaseUs = 0;
+  if (!v1) {
+    std::getline(in, leaseLine);
+    // An hour is far above any lease a valid configuration grants.
+    if (!parseField(leaseLine, "max_lease_us", maxLeaseUs) || maxLeaseUs > 3'600'000'000ULL) {
+      return StateError{path_, "line 5: expected 'max_lease_us <n>' (at most an hour)", {}};
+    }
   }
-  return lease::DurableState{epoch, static_cast<lease::NodeId>(owner), incarnation};
+  if (std::getline(in, extra) && !extra.empty()) {
+    return StateError{path_, "line " + std::string(v1 ? "5" : "6") + ": unexpected content", {}};
+  }
+  return lease::DurableState{epoch, static_cast<lease::NodeId>(owner), incarnation,
+                             std::chrono::microseconds(maxLeaseUs)};
 }
 
 lease::DurableState StateFile::loadOrThrow() const {
@@ -88,11 +100,16 @@ lease::DurableState StateFile::loadOrThrow() const {
 std::optional<StateError> StateFile::store(const lease::DurableState& s) const {
   std::ostringstream text;
   text << kHeader << "\nmax_epoch " << s.maxEpoch << "\nowner " << s.maxEpochOwner
-       << "\nincarnation " << s.incarnation << "\n";
-  const std::string tmp = path_ + ".tmp";
+       << "\nincarnation " << s.incarnation << "\nmax_lease_us "
+       << std::chrono::ceil<std::chrono::microseconds>(s.maxLease).count() << "\n";
+  return writeFileDurably(path_, text.str());
+}
+
+std::optional<StateError> writeFileDurably(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return sysError(tmp, "cannot create");
-  if (!writeAll(fd, text.str())) {
+  if (!writeAll(fd, text)) {
     auto e = sysError(tmp, "write failed");
     ::close(fd);
     return e;
@@ -103,8 +120,8 @@ std::optional<StateError> StateFile::store(const lease::DurableState& s) const {
     return e;
   }
   ::close(fd);
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) return sysError(path_, "rename failed");
-  const std::string dir = std::filesystem::path(path_).parent_path().string();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return sysError(path, "rename failed");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return sysError(dir, "cannot open directory");
   const bool ok = ::fsync(dfd) == 0;

@@ -36,6 +36,10 @@ class StateFile {
   std::string path_;
 };
 
+// Replaces `path` with `text` so that a crash leaves the old or the new content: a temporary
+// file written and fsync'd, renamed over `path`, the directory fsync'd. Mode 0600.
+std::optional<StateError> writeFileDurably(const std::string& path, const std::string& text);
+
 // Creates `dir` and its parents (mode 0700) if missing.
 std::optional<StateError> ensureDirectory(const std::string& dir);
 

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/membership.h"
 #include "common/peer_client.h"
 #include "common/yaml_config.h"
 
@@ -77,6 +78,28 @@ PeerAddress parseArbiter(const Value& v, const std::array<PeerAddress, 2>& direc
     }
   }
   return out;
+}
+
+// "host" and "port" of "host:port" or "[v6]:port" (already checked by asHostPort).
+std::pair<std::string, std::string> splitHostPort(const std::string& hp) {
+  const auto colon = hp.rfind(':');
+  std::string host = hp.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, hp.substr(colon + 1)};
+}
+
+// A director listens where the others reach it: a file whose `node` names the other director
+// (a copied file) would otherwise run a second process with that director's identity.
+void checkListenIsOwnAddress(const Value& v, const std::string& listen, const PeerAddress& self) {
+  const auto [host, port] = splitHostPort(listen);
+  const auto [ownHost, ownPort] = splitHostPort(self.address);
+  const bool wildcard = host == "0.0.0.0" || host == "::" || host.empty();
+  if (port == "0") return;  // any port: tests that learn it after start
+  if (port != ownPort || (!wildcard && host != ownHost)) {
+    v.fail("listen " + config::quote(listen) + " is not the address of this node " +
+           config::quote(self.id) + " in directors (" + self.address +
+           "): is `node` this director's own id?");
+  }
 }
 
 // A director named by `v`, which must be one of `directors`.
@@ -337,6 +360,12 @@ const PeerAddress& DirectorConfig::peer(lease::NodeId id) const {
   throw std::out_of_range("no peer with node id " + std::to_string(id));
 }
 
+std::string DirectorConfig::membership() const {
+  std::array<Member, lease::kNodeCount> m;
+  for (lease::NodeId n = 0; n < lease::kNodeCount; ++n) m[n] = Member{peer(n).id, peer(n).address};
+  return membershipText(cluster, m);
+}
+
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
@@ -362,6 +391,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     c.arbiter = parseArbiter(root.required("arbiter"), c.directors);
     directorId(node, c.directors);
     c.self = *indexOf(c.directors, c.node);
+    checkListenIsOwnAddress(root.required("listen"), c.listen, c.directors[c.self]);
 
     const auto preferred = root.optional("preferred");
     if (preferred) c.preferred = directorId(*preferred, c.directors);

@@ -107,6 +107,8 @@ struct DirectorConfig {
   std::vector<std::string> watchedInterfaces() const;
   // Directors 0 and 1, arbiter 2 (lease::kArbiter). Throws std::out_of_range otherwise.
   const PeerAddress& peer(lease::NodeId id) const;
+  // This director's view of who is who (common/membership.h), sent with every lease message.
+  std::string membership() const;
 };
 
 // Reads and parses `path`. Throws quorate::ConfigError, with file, line and key, on any problem.

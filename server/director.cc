@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/convert.h"
+#include "common/membership.h"
 #include "common/secret.h"
 
 namespace quorate::server {
@@ -28,7 +29,12 @@ std::int64_t toMs(lease::Duration d) {
 std::unique_ptr<lease::DirectorNode> makeNode(const DirectorConfig& cfg, const LeaseConfig& l,
                                               const StateFile& state) {
   auto nc = cfg.nodeConfig(l);
-  nc.seed = std::random_device{}();
+  std::random_device rd;
+  nc.seed = rd();
+  // This process, told apart from any other that believes it is this node (a clone).
+  do {
+    nc.instance = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  } while (nc.instance == 0);
   return std::make_unique<lease::DirectorNode>(nc, state.loadOrThrow(), bootNow());
 }
 
@@ -154,7 +160,7 @@ class OperatorService final : public v1::Director::CallbackService {
 }  // namespace
 
 Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
-    : config_(std::move(config)) {
+    : config_(std::move(config)), membership_(config_.membership()) {
   if (config_.leases.empty()) {
     // Built by hand rather than parsed: the single default lease.
     config_.leases.push_back(
@@ -205,7 +211,7 @@ Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
     if (n == config_.self) continue;
     peers_[n] =
         std::make_unique<PeerClient>(makePeerChannel(config_.peer(n).address), config_.cluster,
-                                     config_.secret, config_.node, timeout);
+                                     config_.secret, config_.node, membership_, timeout);
   }
 }
 
@@ -248,7 +254,10 @@ std::optional<std::string> Director::start() {
       checkIo_.run();
     });
   }
-  asio::post(io_, [this] { rearm(); });
+  asio::post(io_, [this] {
+    rearm();
+    probeIdentity();
+  });
   if (dataPlane_ && dataPlane_->balancer()) asio::post(io_, [this] { scheduleIpvsResync(); });
   loop_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
@@ -319,8 +328,8 @@ void Director::stop() {
   asio::post(io_, [this, &handedOver] {
     const Time now = bootNow();
     for (std::size_t i = 0; i < leases_.size(); ++i) {
-      if (auto out = leases_[i].node->stepDown(now, "shutting down")) {
-        apply(i, std::move(*out), {}, nullptr);
+      if (leases_[i].node->holds(now)) {
+        step(i, [now](auto& n) { return *n.stepDown(now, "shutting down"); });
       }
     }
     handedOver.set_value();
@@ -336,6 +345,7 @@ void Director::stop() {
   asio::post(io_, [this, &withdrawn] {
     // Nothing may answer for a VIP once we are gone, whatever happened meanwhile.
     ipvsTimer_.cancel();
+    probeTimer_.cancel();
     if (dataPlane_) dataPlane_->withdrawAll();
     health_->stop();
     withdrawn.set_value();
@@ -367,9 +377,8 @@ void Director::exchange(const v1::ExchangeRequest& req,
   if (auto err = fromProto(req.message(), m)) {
     return refuse(grpc::StatusCode::INVALID_ARGUMENT, "message." + *err);
   }
-  if (m.to != config_.self || m.from != lease::otherDirector(config_.self)) {
-    return refuse(grpc::StatusCode::INVALID_ARGUMENT,
-                  "message must come from the other director to this one");
+  if (!lease::isDirector(m.from)) {
+    return refuse(grpc::StatusCode::INVALID_ARGUMENT, "message must come from a director");
   }
   const auto i = leaseIndex(leaseOf(req));
   if (!i) {
@@ -377,16 +386,31 @@ void Director::exchange(const v1::ExchangeRequest& req,
                   "cluster \"" + config_.cluster + "\" has no lease \"" +
                       req.lease().substr(0, 64) + "\" here: the directors' instances differ");
   }
-  if (req.from_name() != name(m.from)) {
-    return refuse(grpc::StatusCode::FAILED_PRECONDITION,
-                  "directors lists differ: node " + std::to_string(m.from) + " is \"" +
-                      name(m.from) + "\" here but the sender calls itself \"" +
-                      req.from_name().substr(0, 64) + "\"");
+  // Identity: whoever sent this must agree with us on who is who, or both of us could believe
+  // we are the same node (a copied file, directors listed in another order, another arbiter).
+  std::string conflict;
+  if (req.membership() != membership_) {
+    conflict = "membership differs: " + config_.node + " has [" + oneLine(membership_) + "], " +
+               req.from_name().substr(0, 64) + " has [" + oneLine(req.membership()) + "]";
+  } else if (m.to != config_.self || m.from == config_.self) {
+    conflict = "identity: a message from node " + std::to_string(m.from) + " to node " +
+               std::to_string(m.to) + " reached this director, node " +
+               std::to_string(config_.self) + " (" + config_.node +
+               "): two processes believe they are the same director";
+  } else if (req.from_name() != name(m.from)) {
+    conflict = "directors lists differ: node " + std::to_string(m.from) + " is \"" + name(m.from) +
+               "\" here but the sender calls itself \"" + req.from_name().substr(0, 64) + "\"";
+  }
+  if (!conflict.empty()) {
+    counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
+    asio::post(io_, [this, conflict] { noteConflict(conflict); });
+    return refuse(grpc::StatusCode::FAILED_PRECONDITION, conflict);
   }
   asio::post(io_, [this, i = *i, m, done = std::move(done)] {
     spdlog::trace("<- {} {} (request)", name(m.from), lease::bodyName(m.body));
     v1::ExchangeReply reply;
-    apply(i, leases_[i].node->receive(bootNow(), m), m.from, &reply);
+    step(
+        i, [&](auto& n) { return n.receive(bootNow(), m); }, m.from, &reply);
     done(grpc::Status::OK, std::move(reply));
   });
 }
@@ -398,10 +422,12 @@ std::optional<std::size_t> Director::leaseIndex(const std::string& leaseName) co
   return std::nullopt;
 }
 
-void Director::apply(std::size_t i, lease::Output out, std::optional<NodeId> replyTo,
-                     v1::ExchangeReply* reply) {
-  const Time now = bootNow();
+void Director::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo,
+                    v1::ExchangeReply* reply) {
   Lease& l = leases_[i];
+  const lease::DirectorNode before = *l.node;
+  lease::Output out = fn(*l.node);
+  const Time now = bootNow();
   // Losing the lease withdraws the VIPs before anything else happens.
   if (!l.node->holds(now)) followLease(i, now);
   if (out.persist) {
@@ -416,9 +442,14 @@ void Director::apply(std::size_t i, lease::Output out, std::optional<NodeId> rep
     }
     if (err) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::critical("lease {}: cannot persist epoch {}: {}; dropping {} outgoing messages",
-                       l.cfg->name, l.node->durable().maxEpoch, err->message(), out.send.size());
-      out.send.clear();
+      spdlog::critical(
+          "lease {}: cannot persist epoch {}: {}; undoing the step ({} messages "
+          "not sent)",
+          l.cfg->name, l.node->durable().maxEpoch, err->message(), out.send.size());
+      // What did not reach the disk never happened: a later step must not build on it.
+      *l.node = before;
+      out = lease::Output{};
+      if (!l.node->holds(now)) followLease(i, now);
     }
   }
   // Gaining (or renewing) it claims the VIPs once the epoch is on disk, before anyone hears
@@ -450,15 +481,58 @@ void Director::followLease(std::size_t i, Time now) {
   }
 }
 
-void Director::onHealthChange() {
-  const bool healthy = health_->healthy();
+void Director::onHealthChange() { updateEligibility(); }
+
+void Director::updateEligibility() {
+  const Time now = bootNow();
+  const bool conflict = conflicted(now);
+  const bool healthy = health_->healthy() && !conflict;
   std::string why;
   for (const auto& p : health_->problems()) why += (why.empty() ? "" : "; ") + p;
+  if (conflict) why += (why.empty() ? "" : "; ") + ("identity conflict: " + conflictWhy_);
   if (healthy) why = "all tracked interfaces and scripts fine";
-  const Time now = bootNow();
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    apply(i, leases_[i].node->setEligible(now, healthy, why), {}, nullptr);
+    step(i, [&](auto& n) { return n.setEligible(now, healthy, why); });
   }
+}
+
+void Director::probeIdentity() {
+  if (leases_.front().node->role() != lease::Role::kQuarantine) return;
+  const auto& node = *leases_.front().node;
+  for (NodeId n = 0; n < lease::kNodeCount; ++n) {
+    if (n == config_.self) continue;
+    inFlight_.fetch_add(1);
+    peers_[n]->send(leases_.front().cfg->name,
+                    lease::Message{config_.self, n, lease::Ping{}, node.config().instance},
+                    [this, n](const grpc::Status& s, std::vector<lease::Message>) {
+                      if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+                        counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
+                        asio::post(io_, [this, n, why = s.error_message()] {
+                          noteConflict(name(n) + " refused us: " + why);
+                        });
+                      }
+                      inFlight_.fetch_sub(1);
+                    });
+  }
+  probeTimer_.expires_after(config_.timing.renewInterval);
+  probeTimer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) probeIdentity();
+  });
+}
+
+void Director::noteConflict(const std::string& why) {
+  const Time now = bootNow();
+  // Long enough that the other side's pings (every two renewal intervals) keep it going, and
+  // that a restarted peer's quarantine is over before we campaign again.
+  const lease::Duration hold = 2 * config_.timing.quarantine + 4 * config_.timing.renewInterval;
+  const bool was = conflicted(now);
+  conflictUntil_ = now + hold;
+  conflictWhy_ = why;
+  if (!was || !lastConflictLog_ || now - *lastConflictLog_ >= std::chrono::seconds(10)) {
+    lastConflictLog_ = now;
+    spdlog::error("identity conflict, neither campaigning nor holding: {}", why);
+  }
+  if (!was) updateEligibility();
 }
 
 void Director::sendToPeer(std::size_t i, const lease::Message& m) {
@@ -471,7 +545,7 @@ void Director::sendToPeer(std::size_t i, const lease::Message& m) {
                if (!s.ok() || replies.empty()) {
                  // No vote from that acceptor (down, refusing us, or silent in quarantine).
                  asio::post(io_, [this, i, m] {
-                   apply(i, leases_[i].node->peerUnreachable(bootNow(), m.to, m), {}, nullptr);
+                   step(i, [&](auto& n) { return n.peerUnreachable(bootNow(), m.to, m); });
                  });
                }
                if (!s.ok()) {
@@ -480,9 +554,15 @@ void Director::sendToPeer(std::size_t i, const lease::Message& m) {
                                s.error_message());
                  if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
                      s.error_code() == grpc::StatusCode::NOT_FOUND ||
-                     s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
                      s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
                    spdlog::error("{} refused us: {}", name(to), s.error_message());
+                 }
+                 if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+                   // The peer's view of who is who is not ours (see the proto).
+                   counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
+                   asio::post(io_, [this, to, why = s.error_message()] {
+                     noteConflict(name(to) + " refused us: " + why);
+                   });
                  }
                }
                asio::post(io_, [this, i, replies = std::move(replies)] {
@@ -490,7 +570,7 @@ void Director::sendToPeer(std::size_t i, const lease::Message& m) {
                    spdlog::trace("lease {}: <- {} {}", leases_[i].cfg->name, name(r.from),
                                  lease::bodyName(r.body));
                    warnIfMisconfigured(r);
-                   apply(i, leases_[i].node->receive(bootNow(), r), {}, nullptr);
+                   step(i, [&](auto& n) { return n.receive(bootNow(), r); });
                  }
                });
                inFlight_.fetch_sub(1);
@@ -513,6 +593,7 @@ void Director::rearm() {
   const Time now = bootNow();
   Time next = Time::max();
   for (const auto& l : leases_) next = std::min(next, l.node->nextDeadline());
+  if (conflicted(now)) next = std::min(next, *conflictUntil_);
   const auto delay = next > now ? next - now : lease::Duration::zero();
   timer_.expires_after(delay);
   timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -521,9 +602,14 @@ void Director::rearm() {
 }
 
 void Director::onTimer() {
+  if (conflictUntil_ && !conflicted(bootNow())) {
+    conflictUntil_.reset();
+    spdlog::info("identity conflict over: no conflicting message for a while");
+    updateEligibility();
+  }
   for (std::size_t i = 0; i < leases_.size(); ++i) {
     if (leases_[i].node->nextDeadline() <= bootNow()) {
-      apply(i, leases_[i].node->tick(bootNow()), {}, nullptr);
+      step(i, [](auto& n) { return n.tick(bootNow()); });
     }
   }
   rearm();
@@ -615,8 +701,9 @@ v1::StatusReply Director::buildStatus(Time now) const {
       }
     }
   }
-  r.set_healthy(health_->healthy());
+  r.set_healthy(health_->healthy() && !conflicted(now));
   for (const auto& p : health_->problems()) r.add_health_problems(p);
+  if (conflicted(now)) r.add_health_problems("identity conflict: " + conflictWhy_);
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
     auto* ns = r.add_nodes();
     ns->set_id(name(n));
@@ -716,8 +803,7 @@ void Director::stepDown(bool force, const std::string& leaseName,
     reply.set_handed_to(name(peer));
     for (std::size_t i : held) {
       reply.add_leases(leases_[i].cfg->name);
-      auto out = leases_[i].node->stepDown(now, "step-down requested by operator");
-      apply(i, std::move(*out), {}, nullptr);
+      step(i, [now](auto& n) { return *n.stepDown(now, "step-down requested by operator"); });
     }
     done(grpc::Status::OK, std::move(reply));
   });

@@ -65,6 +65,7 @@ class Director {
     std::atomic<std::uint64_t> persistFailures{0};
     std::atomic<std::uint64_t> rejectedRequests{0};
     std::atomic<std::uint64_t> reannouncements{0};
+    std::atomic<std::uint64_t> identityConflicts{0};  // refused by, or refusing, a peer
   };
   // The data plane, for tests (touch only on the loop thread, or when stopped).
   const DataPlane* dataPlane() const { return dataPlane_.get(); }
@@ -78,8 +79,20 @@ class Director {
   };
 
   // Everything below runs on the loop thread only.
-  void apply(std::size_t i, lease::Output out, std::optional<lease::NodeId> replyTo,
-             v1::ExchangeReply* reply);
+  using Step = std::function<lease::Output(lease::DirectorNode&)>;
+  // Steps lease i's node and carries out the output: persist first, and if the write fails the
+  // node goes back to its copy from before the step and nothing of it is sent (what is not on
+  // disk never happened). Messages for `replyTo` go into `reply`, the rest to the peers.
+  void step(std::size_t i, const Step& fn, std::optional<lease::NodeId> replyTo = std::nullopt,
+            v1::ExchangeReply* reply = nullptr);
+  // Another node's view of who is who disagrees with ours (`why` names both): this director
+  // neither campaigns nor holds until no conflict was seen for kConflictHold.
+  void noteConflict(const std::string& why);
+  // While quarantined, pings the other nodes once a renewal interval, so that a view of who is
+  // who that differs from ours is refused (and noted, on both sides) before anyone campaigns.
+  void probeIdentity();
+  void updateEligibility();
+  bool conflicted(lease::Time now) const { return conflictUntil_ && now < *conflictUntil_; }
   void followLease(std::size_t i, lease::Time now);  // the data plane follows lease i
   void sendToPeer(std::size_t i, const lease::Message& m);
   void onTimer();
@@ -110,7 +123,8 @@ class Director {
 
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_{io_};
-  boost::asio::steady_timer ipvsTimer_{io_};  // periodic IPVS drift repair
+  boost::asio::steady_timer ipvsTimer_{io_};   // periodic IPVS drift repair
+  boost::asio::steady_timer probeTimer_{io_};  // identity probes during the quarantine
   std::unique_ptr<DataPlane> dataPlane_;
   std::unique_ptr<OwnHealth> health_;
   std::thread loop_;
@@ -127,6 +141,10 @@ class Director {
   std::atomic<int> inFlight_{0};
 
   std::optional<lease::Time> lastMisconfigWarning_;
+  std::string membership_;                    // config_.membership(), sent and expected
+  std::optional<lease::Time> conflictUntil_;  // loop thread
+  std::string conflictWhy_;                   // loop thread
+  std::optional<lease::Time> lastConflictLog_;
   std::string lastSignature_;
   std::uint64_t version_ = 0;
   std::mutex watchersMu_;

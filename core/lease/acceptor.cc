@@ -10,13 +10,20 @@ Acceptor::Acceptor(NodeId self, Duration maxLease, Duration quarantine, DurableS
                    Time startedAt, AcceptorFaults faults)
     : self_(self),
       maxLease_(maxLease),
-      quietUntil_(startedAt + quarantine),
+      quietUntil_(startedAt + (faults.forgetLongestLease
+                                   ? quarantine
+                                   : std::max(quarantine, restored.maxLease))),
       durable_(restored),
-      faults_(faults) {}
+      faults_(faults),
+      acceptedMax_(restored.maxEpoch) {}
 
 std::optional<LeaseView> Acceptor::lease(Time now) const {
   if (!granted_ || now >= granted_->expiry) return std::nullopt;
-  return LeaseView{granted_->owner, granted_->epoch, granted_->expiry - now};
+  return LeaseView{granted_->owner, granted_->epoch, granted_->expiry - now, granted_->instance};
+}
+
+bool Acceptor::ownedBy(const LeaseView& l, const Message& in) const {
+  return l.owner == in.from && (faults_.ignoreInstance || l.instance == in.instance);
 }
 
 std::optional<Time> Acceptor::leaseExpiry(Time now) const {
@@ -25,7 +32,7 @@ std::optional<Time> Acceptor::leaseExpiry(Time now) const {
 }
 
 Reject Acceptor::reject(Time now, const Ballot& b, RejectReason why) const {
-  return Reject{b, promised_, durable_.maxEpoch, lease(now), why};
+  return Reject{b, promised_, acceptedMax_, lease(now), why};
 }
 
 Acceptor::Result Acceptor::handle(Time now, const Message& in) {
@@ -33,8 +40,8 @@ Acceptor::Result Acceptor::handle(Time now, const Message& in) {
   // stays silent until every one of them has run out.
   if (inQuarantine(now)) return {};
   if (const auto* p = std::get_if<Prepare>(&in.body)) return handlePrepare(now, in.from, *p);
-  if (const auto* a = std::get_if<Accept>(&in.body)) return handleAccept(now, in.from, *a);
-  if (const auto* r = std::get_if<Release>(&in.body)) handleRelease(now, in.from, *r);
+  if (const auto* a = std::get_if<Accept>(&in.body)) return handleAccept(now, in, *a);
+  if (const auto* r = std::get_if<Release>(&in.body)) handleRelease(now, in, *r);
   if (std::holds_alternative<Ping>(in.body)) return {reply(in.from, Pong{}), false};
   return {};
 }
@@ -44,23 +51,26 @@ Acceptor::Result Acceptor::handlePrepare(Time now, NodeId from, const Prepare& p
     return {reply(from, reject(now, p.ballot, RejectReason::kBallot)), false};
   }
   promised_ = p.ballot;
-  return {reply(from, Promise{p.ballot, lease(now), durable_.maxEpoch}), false};
+  return {reply(from, Promise{p.ballot, lease(now), acceptedMax_}), false};
 }
 
-Acceptor::Result Acceptor::handleAccept(Time now, NodeId from, const Accept& a) {
+Acceptor::Result Acceptor::handleAccept(Time now, const Message& in, const Accept& a) {
+  const NodeId from = in.from;
   const auto live = lease(now);
   // The owner of the live lease may renew that same tenure whatever was promised
   // since: a campaign that cannot win anyway must not starve the holder's renewals.
   // A new tenure (a new epoch) of the same owner goes through the ballot check, or
   // a promise reporting an older epoch could let the next tenure reuse this one.
-  const bool ownerRenews = live && live->owner == from && live->epoch == a.epoch;
+  const bool ownerRenews = live && ownedBy(*live, in) && live->epoch == a.epoch;
   if (a.ballot < promised_ && !ownerRenews) {
     return {reply(from, reject(now, a.ballot, RejectReason::kBallot)), false};
   }
   if (a.lease > maxLease_ || a.lease <= Duration::zero()) {
     return {reply(from, reject(now, a.ballot, RejectReason::kLeaseTooLong)), false};
   }
-  if (live && live->owner != from && !faults_.overwriteLiveLease) {
+  // Another process with the same node id (a clone, or an older life still running) is
+  // another owner.
+  if (live && !ownedBy(*live, in) && !faults_.overwriteLiveLease) {
     return {reply(from, reject(now, a.ballot, RejectReason::kLiveLease)), false};
   }
   // Epoch 0 means "no tenure". Older epochs are not refused here: ballots already
@@ -70,18 +80,32 @@ Acceptor::Result Acceptor::handleAccept(Time now, NodeId from, const Accept& a) 
     return {reply(from, reject(now, a.ballot, RejectReason::kStaleEpoch)), false};
   }
   promised_ = std::max(promised_, a.ballot);
-  granted_ = Granted{from, a.epoch, now + a.lease};
+  // Two renewals can reach the acceptor in the opposite order of their clock reads (threads,
+  // retries): the later one must not take back time the earlier one granted.
+  Time expiry = now + a.lease;
+  if (ownerRenews && !faults_.moveExpiryEarlier) expiry = std::max(expiry, granted_->expiry);
+  granted_ = Granted{from, in.instance, a.epoch, expiry};
+  acceptedMax_ = std::max(acceptedMax_, a.epoch);
   bool persist = false;
   if (a.epoch > durable_.maxEpoch) {
-    durable_ = DurableState{a.epoch, from};
+    durable_.maxEpoch = a.epoch + kEpochReserve;
+    durable_.maxEpochOwner = from;
+    persist = true;
+  }
+  // The longest lease of this life goes to disk before the reply that grants it. The first
+  // grant of a life may lower it: by then every lease of the earlier lives is over.
+  const Duration longest = grantedThisLife_ ? std::max(durable_.maxLease, a.lease) : a.lease;
+  grantedThisLife_ = true;
+  if (longest != durable_.maxLease) {
+    durable_.maxLease = longest;
     persist = true;
   }
   return {reply(from, Accepted{a.ballot, a.epoch}), persist};
 }
 
-void Acceptor::handleRelease(Time now, NodeId from, const Release& r) {
+void Acceptor::handleRelease(Time now, const Message& in, const Release& r) {
   const auto live = lease(now);
-  if (live && live->owner == from && live->epoch == r.epoch) granted_.reset();
+  if (live && ownedBy(*live, in) && live->epoch == r.epoch) granted_.reset();
 }
 
 }  // namespace quorate::lease

@@ -11,6 +11,9 @@ namespace quorate::lease {
 // catches them. Production code never sets these.
 struct AcceptorFaults {
   bool overwriteLiveLease = false;  // accept another owner while a lease is live
+  bool ignoreInstance = false;      // the owner is the node id alone (clones share a lease)
+  bool moveExpiryEarlier = false;   // a reordered renewal may shorten a live lease
+  bool forgetLongestLease = false;  // quarantine from the configuration only
 };
 
 class Acceptor {
@@ -22,11 +25,16 @@ class Acceptor {
 
   // `maxLease` caps the lease an Accept may ask for; it must not exceed the
   // quarantine, or a restart could forget a lease that is still live.
-  // The acceptor stays silent until startedAt + quarantine.
+  // The acceptor stays silent until startedAt + max(quarantine, restored.maxLease): a lease
+  // granted before the restart under longer timers is outwaited too.
+  //
+  // An Acceptor is a value: a caller whose persist of durable() fails restores the copy it
+  // took before handle(), so that nothing it failed to write is ever acted on.
   Acceptor(NodeId self, Duration maxLease, Duration quarantine, DurableState restored,
            Time startedAt, AcceptorFaults faults = {});
 
-  // Handles Prepare, Accept, Release and Ping; other bodies are ignored (no reply).
+  // Handles Prepare, Accept, Release and Ping; other bodies are ignored (no reply). The
+  // owner of a lease is the process (in.from, in.instance).
   Result handle(Time now, const Message& in);
 
   bool inQuarantine(Time now) const { return now < quietUntil_; }
@@ -35,17 +43,22 @@ class Acceptor {
   // When the live lease (if any) ends, on this acceptor's clock.
   std::optional<Time> leaseExpiry(Time now) const;
   const DurableState& durable() const { return durable_; }
+  // The highest epoch accepted (since the restart: the reserved ceiling on disk at start).
+  std::uint64_t maxEpoch() const { return acceptedMax_; }
   Ballot promised() const { return promised_; }
 
  private:
   Result handlePrepare(Time now, NodeId from, const Prepare& p);
-  Result handleAccept(Time now, NodeId from, const Accept& a);
-  void handleRelease(Time now, NodeId from, const Release& r);
+  Result handleAccept(Time now, const Message& in, const Accept& a);
+  void handleRelease(Time now, const Message& in, const Release& r);
+  // Whether the live lease `l` belongs to the process that sent `in`.
+  bool ownedBy(const LeaseView& l, const Message& in) const;
   Message reply(NodeId to, Body body) const { return Message{self_, to, std::move(body)}; }
   Reject reject(Time now, const Ballot& b, RejectReason why) const;
 
   struct Granted {
     NodeId owner;
+    Instance instance;
     std::uint64_t epoch;
     Time expiry;
   };
@@ -57,6 +70,8 @@ class Acceptor {
   AcceptorFaults faults_;
   Ballot promised_{};
   std::optional<Granted> granted_;
+  std::uint64_t acceptedMax_ = 0;
+  bool grantedThisLife_ = false;
 };
 
 }  // namespace quorate::lease

@@ -50,7 +50,7 @@ DirectorNode::DirectorNode(NodeConfig cfg, DurableState restored, Time now)
 
 std::optional<LeaseView> DirectorNode::knownLease(Time now) const {
   if (holds(now)) return LeaseView{cfg_.self, epoch_, leaseEnd_ - now};
-  if (auto l = acceptor_.lease(now); l && l->owner != cfg_.self) return l;
+  if (auto l = acceptor_.lease(now); l && !mine(*l)) return l;
   return std::nullopt;
 }
 
@@ -68,7 +68,7 @@ void DirectorNode::setRole(Output& out, Role to, const std::string& reason) {
 
 void DirectorNode::send(Output& out, Time now, NodeId to, Body body) {
   lastSent_[to] = now;
-  out.send.push_back(Message{cfg_.self, to, std::move(body)});
+  out.send.push_back(Message{cfg_.self, to, std::move(body), cfg_.instance});
 }
 
 Ballot DirectorNode::nextBallot() { return Ballot{++highestRound_, cfg_.self, incarnation_}; }
@@ -122,7 +122,7 @@ Output DirectorNode::startRound(Time now, bool renewal, const std::string& why) 
   for (NodeId n = 0; n < kNodeCount; ++n) {
     if (n != cfg_.self) send(out, now, n, Prepare{round_.ballot});
   }
-  out.append(deliverLocal(now, Message{cfg_.self, cfg_.self, Prepare{round_.ballot}}));
+  out.append(deliverLocal(now, local(Prepare{round_.ballot})));
   return out;
 }
 
@@ -136,7 +136,7 @@ Output DirectorNode::sendAccepts(Time now) {
   // A renewal keeps our own acceptor's lease going at once. A campaign asks our own
   // acceptor only after a remote one agreed: a campaign that fails everywhere else
   // must not leave a lease for us behind that would block the real holder here.
-  if (round_.renewal) out.append(deliverLocal(now, Message{cfg_.self, cfg_.self, a}));
+  if (round_.renewal) out.append(deliverLocal(now, local(a)));
   return out;
 }
 
@@ -170,7 +170,7 @@ Output DirectorNode::handle(Time now, const Message& m) {
         } else if constexpr (std::is_same_v<T, Reject>) {
           out.append(onReject(now, m.from, body));
         } else if constexpr (std::is_same_v<T, Handover>) {
-          out.append(onHandover(now, m.from, body));
+          out.append(onHandover(now, m, body));
         } else if constexpr (std::is_same_v<T, Preempt>) {
           out.append(onPreempt(now, m.from));
         }
@@ -203,7 +203,7 @@ Output DirectorNode::onAccepted(Time now, NodeId from, const Accepted& a) {
       !round_.localAsked) {
     round_.localAsked = true;
     const Accept local{round_.ballot, round_.epoch, cfg_.timing.acceptorLease};
-    out.append(deliverLocal(now, Message{cfg_.self, cfg_.self, local}));
+    out.append(deliverLocal(now, this->local(local)));
     if (round_.phase == Phase::kIdle) return out;  // the local answer completed the round
   }
   if (round_.accepted.size() < kMajority) return out;
@@ -238,7 +238,7 @@ Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
     std::uniform_int_distribution<Duration::rep> d(0, cfg_.timing.renewInterval.count() / 10);
     round_.retryAfter = kRetryMargin + Duration(d(rng_));
   }
-  if (r.lease && r.lease->owner != cfg_.self) {
+  if (r.lease && !mine(*r.lease)) {
     // Try again just after that lease lapses (its remaining time is on the
     // acceptor's clock: a retry that comes too early is only refused again).
     const Duration lapse = std::min(r.lease->remaining, cfg_.timing.acceptorLease) + kRetryMargin;
@@ -249,7 +249,7 @@ Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
     // counts as a "no" now. A director heard from just now may have released (handover).
     const NodeId owner = r.lease->owner;
     const bool silent = !lastSeen_[owner] || now - *lastSeen_[owner] > cfg_.timing.renewInterval;
-    if (!round_.renewal && isDirector(owner) && owner != from && silent &&
+    if (!round_.renewal && isDirector(owner) && owner != from && owner != cfg_.self && silent &&
         !round_.rejected.count(owner)) {
       round_.rejected.insert(owner);
     }
@@ -287,11 +287,12 @@ void DirectorNode::failRound(Time now, Duration retryAfter) {
   }
 }
 
-Output DirectorNode::onHandover(Time now, NodeId from, const Handover& h) {
+Output DirectorNode::onHandover(Time now, const Message& m, const Handover& h) {
   Output out;
+  const NodeId from = m.from;
   if (!isDirector(from) || from == cfg_.self) return out;
   // The handover implies the release; apply it here too in case the Release is late.
-  acceptor_.handle(now, Message{from, cfg_.self, Release{h.epoch}});
+  acceptor_.handle(now, Message{from, cfg_.self, Release{h.epoch}, m.instance});
   if (role_ == Role::kQuarantine || holds(now) || !eligible_) return out;
   campaignNotBefore_ = now;
   if (round_.phase == Phase::kIdle || round_.renewal) {
@@ -341,7 +342,7 @@ Output DirectorNode::release(Time now, const std::string& reason, bool handover)
   const NodeId peer = otherDirector(cfg_.self);
   send(out, now, kArbiter, Release{e});
   send(out, now, peer, Release{e});
-  acceptor_.handle(now, Message{cfg_.self, cfg_.self, Release{e}});
+  acceptor_.handle(now, local(Release{e}));
   if (handover) send(out, now, peer, Handover{e});
   // Give the peer the first go; campaign again only if it does not take over.
   campaignNotBefore_ = now + cfg_.timing.acceptorLease;
@@ -351,7 +352,7 @@ Output DirectorNode::release(Time now, const std::string& reason, bool handover)
 Output DirectorNode::maybeCampaign(Time now) {
   Output out;
   if (role_ == Role::kHolder || round_.phase != Phase::kIdle) return out;
-  if (auto l = acceptor_.lease(now); l && l->owner != cfg_.self) {
+  if (auto l = acceptor_.lease(now); l && !mine(*l)) {
     // Someone holds, as far as our own acceptor knows: wait for it to lapse.
     if (role_ != Role::kStandby) setRole(out, Role::kStandby, "another director holds the lease");
     return out;
@@ -364,7 +365,7 @@ Output DirectorNode::maybeCampaign(Time now) {
 Output DirectorNode::maybePreempt(Time now) {
   Output out;
   const auto l = acceptor_.lease(now);
-  const bool otherHolds = l && l->owner != cfg_.self;
+  const bool otherHolds = l && !mine(*l) && l->owner != cfg_.self;
   if (!preemptEnabled() || *cfg_.preferred != cfg_.self || role_ != Role::kStandby || !otherHolds ||
       !eligible_) {
     preemptSince_.reset();
@@ -425,7 +426,7 @@ Time DirectorNode::nextDeadline() const {
     Time next = campaignNotBefore_;
     // With a foreign lease in our acceptor, the next chance is when it lapses.
     if (auto e = acceptor_.leaseExpiry(campaignNotBefore_); e) {
-      if (auto l = acceptor_.lease(campaignNotBefore_); l && l->owner != cfg_.self) next = *e;
+      if (auto l = acceptor_.lease(campaignNotBefore_); l && !mine(*l)) next = *e;
     }
     consider(next);
   }

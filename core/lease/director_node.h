@@ -29,6 +29,7 @@ struct NodeConfig {
   std::optional<NodeId> preferred;       // like keepalived's higher priority
   std::optional<Duration> preemptDelay;  // unset: never preempt a healthy holder
   std::uint64_t seed = 1;                // for campaign back-off jitter
+  Instance instance = 1;                 // this process; draw it at random at every start
   AcceptorFaults acceptorFaults;         // simulation only
 };
 
@@ -47,6 +48,8 @@ struct Output {
   void append(Output&& o);
 };
 
+// A value: a caller whose persist of durable() fails restores the copy it took before the
+// step and sends nothing of that step's output, so the step never happened.
 class DirectorNode {
  public:
   DirectorNode(NodeConfig cfg, DurableState restored, Time now);
@@ -119,7 +122,14 @@ class DirectorNode {
   Output onAccepted(Time now, NodeId from, const Accepted& a);
   Output onReject(Time now, NodeId from, const Reject& r);
   Output noVote(Time now, NodeId from);
-  Output onHandover(Time now, NodeId from, const Handover& h);
+  Output onHandover(Time now, const Message& m, const Handover& h);
+  // Whether `l` is this process's own lease (not one of another process with our id).
+  bool mine(const LeaseView& l) const {
+    return l.owner == cfg_.self && l.instance == cfg_.instance;
+  }
+  Message local(Body body) const {
+    return Message{cfg_.self, cfg_.self, std::move(body), cfg_.instance};
+  }
   Output onPreempt(Time now, NodeId from);
   Output release(Time now, const std::string& reason, bool handover);
   void failRound(Time now, Duration retryAfter);

@@ -64,6 +64,7 @@ struct Message {
   NodeId from = 0;
   NodeId to = 0;
   Body body;
+  Instance instance = 0;  // the sending process (a director's; 0 from the arbiter)
   bool operator==(const Message&) const = default;
 };
 

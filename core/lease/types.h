@@ -8,7 +8,7 @@
 
 namespace quorate::lease {
 
-// A node's own clock (CLOCK_BOOTTIME in the daemons, a drifting clock in the
+// A node's own clock (CLOCK_MONOTONIC_RAW plus suspend time in the daemons, a drifting clock in the
 // simulation). Readings of two nodes' clocks are never compared.
 struct LocalClock {
   using rep = std::int64_t;
@@ -41,20 +41,36 @@ struct Ballot {
   bool operator==(const Ballot&) const = default;
 };
 
-// A live lease as one acceptor sees it.
+// A process of a node: two processes that believe they are the same node (a cloned VM, a
+// copied configuration, a node restarted elsewhere while the old one still runs) differ in
+// their instance, drawn at random at every start. The arbiter's instance is 0.
+using Instance = std::uint64_t;
+
+// A live lease as one acceptor sees it. Its owner is a process: node id and instance.
 struct LeaseView {
   NodeId owner = 0;
   std::uint64_t epoch = 0;
   Duration remaining{0};
+  Instance instance = 0;
   bool operator==(const LeaseView&) const = default;
 };
 
-// What an acceptor must keep across restarts so that epochs only grow.
-// Written (fsync'd, atomically replaced) before any reply that depends on it.
+// Epochs an acceptor reserves on disk at once: it persists `epoch + kEpochReserve` when it
+// accepts an epoch above what is on disk, so that a campaign needs an fsync only once per
+// kEpochReserve epochs (or per restart), not at every attempt. After a restart the acceptor
+// reports the reserved ceiling as its highest epoch, so epochs jump but never go back.
+inline constexpr std::uint64_t kEpochReserve = 1000;
+
+// What an acceptor must keep across restarts so that epochs only grow and a restart outwaits
+// every lease granted before it. Written (fsync'd, atomically replaced) before any reply that
+// depends on it.
 struct DurableState {
-  std::uint64_t maxEpoch = 0;
+  std::uint64_t maxEpoch = 0;  // a ceiling: no epoch above it was ever accepted
   NodeId maxEpochOwner = 0;
   std::uint64_t incarnation = 0;  // directors: how many times this node has started
+  // The longest lease granted in the last life that granted any: a restarted acceptor stays
+  // quiet for at least this long, whatever its configuration says now.
+  Duration maxLease{0};
   bool operator==(const DurableState&) const = default;
 };
 

@@ -3,11 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/convert.h"
+#include "common/membership.h"
 
 namespace quorate::arbiter {
 namespace {
@@ -31,8 +34,16 @@ class ArbiterServiceTest : public ::testing::Test {
     v1::ExchangeRequest r;
     r.set_cluster(cluster);
     r.set_secret(secret);
+    r.set_from_name(m.from == 0 ? "alpha" : "beta");
+    r.set_membership(view(cluster));
     toProto(m, *r.mutable_message());
     return r;
+  }
+  // The directors' view of `cluster`; `swapped`: with the directors in the other order.
+  static std::string view(const std::string& cluster, bool swapped = false) {
+    const Member alpha{"alpha", "198.18.0.1:7101"}, beta{"beta", "198.18.0.2:7101"};
+    return membershipText(cluster, {swapped ? beta : alpha, swapped ? alpha : beta,
+                                    Member{"arbiter", "198.18.0.3:7100"}});
   }
   static lease::Message accept(std::uint64_t round, std::uint64_t epoch) {
     return lease::Message{0, lease::kArbiter,
@@ -103,7 +114,107 @@ TEST_F(ArbiterServiceTest, QuarantineAfterStartAndEpochSurvivesRestart) {
   const auto prep = lease::Message{1, lease::kArbiter, lease::Prepare{lease::Ballot{1, 1}}};
   ASSERT_TRUE(again.handle(Time(500s) + 1800ms, request("lb1", "secret-one", prep), reply).ok());
   ASSERT_EQ(reply.messages_size(), 1);
-  EXPECT_EQ(reply.messages(0).promise().max_epoch(), 9u);
+  // Epochs were reserved ahead on disk: the floor after a restart is the reserved ceiling.
+  EXPECT_EQ(reply.messages(0).promise().max_epoch(), 9u + lease::kEpochReserve);
+}
+
+// Issue 11, finding 2: the clock is read under the cluster's lock, so two requests see time in
+// the order the acceptor handles them. Here B's clock may be read only after A's request, which
+// holds the lock while its own clock read takes 100 ms, is done.
+TEST_F(ArbiterServiceTest, ClockIsReadUnderTheClustersLock) {
+  ArbiterService svc(config_, start_);
+  std::atomic<bool> insideA{false}, bSawA{false};
+  std::atomic<int> bReads{0};
+  std::thread a([&] {
+    v1::ExchangeReply r;
+    svc.handle(
+        [&] {
+          insideA = true;
+          std::this_thread::sleep_for(100ms);
+          insideA = false;
+          return awake_;
+        },
+        request("lb1", "secret-one", accept(1, 1)), r);
+  });
+  while (!insideA) std::this_thread::yield();
+  v1::ExchangeReply r;
+  svc.handle(
+      [&] {
+        ++bReads;
+        if (insideA) bSawA = true;
+        return awake_ + 1ms;
+      },
+      request("lb1", "secret-one", accept(2, 1)), r);
+  a.join();
+  EXPECT_EQ(bReads.load(), 1);
+  EXPECT_FALSE(bSawA) << "B read its clock while A held the lock";
+}
+
+// Issue 11, finding 3: a grant whose state write failed is undone. Before the fix the grant
+// stayed in memory: director 1 was refused (a live lease of director 0 nobody had written), and
+// the next renewal of director 0 was accepted with nothing on disk.
+TEST_F(ArbiterServiceTest, FailedPersistUndoesTheGrant) {
+  config_.clusters = {{"lb1", "secret-one"}};
+  ArbiterService svc(config_, start_);
+  // The temporary file cannot be created: a directory is in its way.
+  const std::string blocker = config_.stateDir + "/lb1.state.tmp";
+  std::filesystem::create_directory(blocker);
+  v1::ExchangeReply reply;
+  EXPECT_EQ(svc.handle(awake_, request("lb1", "secret-one", accept(1, 1)), reply).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(reply.messages_size(), 0);
+  EXPECT_EQ(svc.counters().persistFailures.load(), 1u);
+  // Nothing of it is left: director 1 may take a new epoch, and that one needs a write too.
+  auto other = lease::Message{1, lease::kArbiter,
+                              lease::Accept{lease::Ballot{5, 1}, 2, lease::Duration(1700ms)}};
+  EXPECT_EQ(svc.handle(awake_ + 1ms, request("lb1", "secret-one", other), reply).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  std::filesystem::remove(blocker);
+  ASSERT_TRUE(svc.handle(awake_ + 2ms, request("lb1", "secret-one", other), reply).ok());
+  ASSERT_EQ(reply.messages_size(), 1);
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+  EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1.state"));
+}
+
+// Issue 11, finding 1: the arbiter pins the first view of who is who (on disk, across restarts)
+// and refuses any other, naming both; and a sender whose name is not its id's in its own view.
+TEST_F(ArbiterServiceTest, MembershipIsPinnedAndMismatchesRefused) {
+  {
+    ArbiterService svc(config_, start_);
+    v1::ExchangeReply reply;
+    ASSERT_TRUE(svc.handle(awake_, request("lb1", "secret-one", accept(1, 1)), reply).ok());
+    auto swapped = request("lb1", "secret-one", accept(2, 2));
+    swapped.set_membership(view("lb1", true));
+    swapped.set_from_name("beta");  // node 0 is beta in that view
+    const auto s = svc.handle(awake_ + 1ms, swapped, reply);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_NE(s.error_message().find(oneLine(view("lb1"))), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find(oneLine(view("lb1", true))), std::string::npos);
+    auto misnamed = request("lb1", "secret-one", accept(2, 2));
+    misnamed.set_from_name("beta");  // node 0 calling itself beta
+    EXPECT_EQ(svc.handle(awake_ + 2ms, misnamed, reply).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+    auto none = request("lb1", "secret-one", accept(2, 2));
+    none.clear_membership();
+    EXPECT_EQ(svc.handle(awake_ + 3ms, none, reply).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(svc.counters().identityConflicts.load(), 3u);
+    // Another cluster pins its own view.
+    auto m = accept(1, 1);
+    m.from = 1;
+    auto lb2 = request("lb2", "secret-two", m);
+    lb2.set_membership(view("lb2", true));
+    lb2.set_from_name("alpha");
+    EXPECT_TRUE(svc.handle(awake_, lb2, reply).ok());
+  }
+  // After a restart, the swapped view is still refused: the pin is on disk.
+  ArbiterService again(config_, Time(500s));
+  auto swapped = request("lb1", "secret-one", accept(3, 3));
+  swapped.set_membership(view("lb1", true));
+  swapped.set_from_name("beta");
+  v1::ExchangeReply reply;
+  EXPECT_EQ(again.handle(Time(500s) + 1800ms, swapped, reply).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(ArbiterServiceTest, CorruptStateRefusesToStart) {
@@ -133,6 +244,8 @@ class ArbiterLeasesTest : public ArbiterServiceTest {
     r.set_cluster("lb1");
     r.set_secret("secret-one");
     r.set_lease(leaseName);
+    r.set_from_name(from == 0 ? "alpha" : "beta");
+    r.set_membership(view("lb1"));
     toProto(
         lease::Message{from, lease::kArbiter,
                        lease::Accept{lease::Ballot{round, from}, epoch, lease::Duration(1700ms)}},
@@ -161,26 +274,32 @@ TEST_F(ArbiterLeasesTest, EachLeaseHasItsOwnAcceptorAndStateFile) {
   EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1@gw.state"));
 }
 
-TEST_F(ArbiterLeasesTest, ANewLeaseAnswersAtOnceButOneWithStateWaitsOutItsQuarantine) {
+// Issue 11, finding 3: a lease first used after start-up answers at once only once the arbiter
+// has been up for its quarantine; whether it has a state file says nothing (a grant whose write
+// failed, a wiped state directory). Before the fix, "other" answered during the quarantine.
+TEST_F(ArbiterLeasesTest, EveryLeaseWaitsOutTheArbitersQuarantineStateFileOrNot) {
   const auto awake = start_ + 1800ms;
   {
     ArbiterService svc(config_, start_);
     v1::ExchangeReply r;
-    // Opened after start-up, never granted before: no quarantine.
+    // Opened long after start-up: the arbiter's quarantine is over, it answers at once.
     ASSERT_TRUE(svc.handle(awake + 1s, request("web", 0, 1, 3), r).ok());
     ASSERT_EQ(r.messages_size(), 1);
     EXPECT_TRUE(r.messages(0).has_accepted());
   }
-  // Restarted: "web" has a state file, so it may have granted a lease it no longer knows.
+  // Restarted: "web" has a state file, "other" none; neither may answer in the quarantine.
   ArbiterService again(config_, lease::Time(500s));
+  const auto early = lease::Time(500s) + 1s;
   const auto later = lease::Time(500s) + 1800ms;
   v1::ExchangeReply quiet, fresh;
-  ASSERT_TRUE(again.handle(later, request("web", 1, 1, 4), quiet).ok());
-  EXPECT_EQ(quiet.messages_size(), 0) << "answered during its quarantine";
-  ASSERT_TRUE(again.handle(later + 1800ms, request("web", 1, 2, 4), quiet).ok());
+  ASSERT_TRUE(again.handle(early, request("web", 1, 1, 4), quiet).ok());
+  EXPECT_EQ(quiet.messages_size(), 0) << "web answered during the quarantine";
+  ASSERT_TRUE(again.handle(early, request("other", 1, 1, 1), fresh).ok());
+  EXPECT_EQ(fresh.messages_size(), 0) << "other answered during the quarantine";
+  ASSERT_TRUE(again.handle(later, request("web", 1, 2, 4), quiet).ok());
   ASSERT_EQ(quiet.messages_size(), 1);
   EXPECT_TRUE(quiet.messages(0).has_accepted());
-  ASSERT_TRUE(again.handle(later, request("other", 1, 1, 1), fresh).ok());
+  ASSERT_TRUE(again.handle(later, request("other", 1, 2, 1), fresh).ok());
   EXPECT_EQ(fresh.messages_size(), 1);
 }
 

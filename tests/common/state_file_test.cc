@@ -32,10 +32,11 @@ TEST_F(StateFileTest, MissingFileIsAFreshNode) {
 TEST_F(StateFileTest, RoundTripsAndLeavesNoTemporary) {
   StateFile f(dir_ + "/s.state");
   ASSERT_EQ(f.store(lease::DurableState{12345678901ULL, 2, 7}), std::nullopt);
-  ASSERT_EQ(f.store(lease::DurableState{12345678902ULL, 1, 8}), std::nullopt);
+  const lease::DurableState last{12345678902ULL, 1, 8, std::chrono::milliseconds(4800)};
+  ASSERT_EQ(f.store(last), std::nullopt);
   auto r = f.load();
   ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
-  EXPECT_EQ(std::get<lease::DurableState>(r), (lease::DurableState{12345678902ULL, 1, 8}));
+  EXPECT_EQ(std::get<lease::DurableState>(r), last);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/s.state.tmp"));
 }
 
@@ -47,6 +48,11 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
       {"quorate-acceptor-state 1\nmax_epoch 99999999999999999999999\nowner 0\n", "line 2"},
       {"quorate-acceptor-state 1\nmax_epoch 5\nowner 0\n", "line 4"},
       {"quorate-acceptor-state 1\nmax_epoch 5\nowner 0\nincarnation 2\nmore\n", "line 5"},
+      {"quorate-acceptor-state 2\nmax_epoch 5\nowner 0\nincarnation 2\n", "line 5"},
+      {"quorate-acceptor-state 2\nmax_epoch 5\nowner 0\nincarnation 2\nmax_lease_us 9999999999\n",
+       "line 5"},
+      {"quorate-acceptor-state 2\nmax_epoch 5\nowner 0\nincarnation 2\nmax_lease_us 1\nx\n",
+       "line 6"},
       {"", "line 1"},
   };
   for (const auto& [text, where] : cases) {
@@ -57,6 +63,14 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
     EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
     EXPECT_NE(msg.find(where), std::string::npos) << msg;
   }
+}
+
+// Files written before the longest lease was kept still load (with no longest lease known).
+TEST_F(StateFileTest, ReadsVersionOneFiles) {
+  write("quorate-acceptor-state 1\nmax_epoch 5\nowner 1\nincarnation 2\n");
+  auto r = StateFile(dir_ + "/s.state").load();
+  ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
+  EXPECT_EQ(std::get<lease::DurableState>(r), (lease::DurableState{5, 1, 2}));
 }
 
 TEST_F(StateFileTest, StoreIntoMissingDirectoryFails) {

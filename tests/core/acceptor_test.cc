@@ -50,7 +50,9 @@ TEST_F(AcceptorTest, GrantsLeaseAndPersistsNewEpochFirst) {
   auto r = a_.handle(kAwake, accept(0, 1, 3));
   EXPECT_EQ(body<Accepted>(r).epoch, 3u);
   EXPECT_TRUE(r.persist);
-  EXPECT_EQ(a_.durable(), (DurableState{3, 0}));
+  // Epochs are reserved ahead (kEpochReserve) and the lease length is remembered.
+  EXPECT_EQ(a_.durable(), (DurableState{3 + kEpochReserve, 0, 0, kLease}));
+  EXPECT_EQ(a_.maxEpoch(), 3u);
   auto lease = a_.lease(kAwake + milliseconds(100));
   ASSERT_TRUE(lease);
   EXPECT_EQ(lease->owner, 0u);
@@ -68,13 +70,13 @@ TEST_F(AcceptorTest, NeverReplacesAnotherOwnersLiveLease) {
   EXPECT_EQ(r.lease->owner, 0u);
   EXPECT_EQ(a_.lease(kAwake + milliseconds(20))->owner, 0u);
   // Once it lapses, the other director may have it.
-  EXPECT_TRUE(std::holds_alternative<Accepted>(
-      a_.handle(kAwake + kLease, accept(1, 10, 2)).reply->body));
+  EXPECT_TRUE(
+      std::holds_alternative<Accepted>(a_.handle(kAwake + kLease, accept(1, 10, 2)).reply->body));
 }
 
 TEST_F(AcceptorTest, FaultKnobOverwritesLiveLease) {
-  Acceptor bad{kArbiter, kQuarantine, kQuarantine, DurableState{}, kStart,
-               AcceptorFaults{.overwriteLiveLease = true}};
+  Acceptor bad{kArbiter,       kQuarantine, kQuarantine,
+               DurableState{}, kStart,      AcceptorFaults{.overwriteLiveLease = true}};
   bad.handle(kAwake, accept(0, 1, 1));
   bad.handle(kAwake + milliseconds(10), accept(1, 9, 2));
   EXPECT_EQ(bad.lease(kAwake + milliseconds(20))->owner, 1u);
@@ -99,7 +101,8 @@ TEST_F(AcceptorTest, ReleaseOnlyByOwnerOfThatEpoch) {
   EXPECT_TRUE(a_.lease(kAwake));
   a_.handle(kAwake, Message{0, kArbiter, Release{4}});
   EXPECT_FALSE(a_.lease(kAwake));
-  EXPECT_EQ(a_.durable().maxEpoch, 4u);  // the epoch floor stays
+  EXPECT_EQ(a_.maxEpoch(), 4u);  // the epoch floor stays
+  EXPECT_EQ(a_.durable().maxEpoch, 4u + kEpochReserve);
 }
 
 TEST_F(AcceptorTest, RefusesLeaseLongerThanQuarantineAndEpochZero) {
@@ -120,9 +123,94 @@ TEST_F(AcceptorTest, PromiseReportsLiveLeaseAndEpochFloor) {
   EXPECT_EQ(p2.maxEpoch, 8u);
 }
 
+// Finding 2 of issue 11: two renewals of one tenure reach the acceptor in the opposite order
+// of their clock reads (the arbiter read its clock before taking the cluster's lock). The
+// second must not take back the time the first granted.
+TEST_F(AcceptorTest, ReorderedRenewalNeverShortensTheLease) {
+  a_.handle(kAwake, accept(0, 1, 1));
+  const Time late = kAwake + milliseconds(500);
+  const Time early = kAwake + milliseconds(300);  // read first, handled second
+  ASSERT_TRUE(std::holds_alternative<Accepted>(a_.handle(late, accept(0, 2, 1)).reply->body));
+  ASSERT_TRUE(std::holds_alternative<Accepted>(a_.handle(early, accept(0, 3, 1)).reply->body));
+  EXPECT_EQ(a_.leaseExpiry(late), late + kLease);
+  // The broken variant shortens it: the holder would count on 200 ms the acceptor forgot.
+  Acceptor bad{kArbiter,       kQuarantine, kQuarantine,
+               DurableState{}, kStart,      AcceptorFaults{.moveExpiryEarlier = true}};
+  bad.handle(kAwake, accept(0, 1, 1));
+  bad.handle(late, accept(0, 2, 1));
+  bad.handle(early, accept(0, 3, 1));
+  EXPECT_EQ(bad.leaseExpiry(late), early + kLease);
+}
+
+// Finding 1 of issue 11: two processes with one node id (a cloned VM, a copied config) are two
+// owners. The clone can neither renew, take over nor release the other's live lease.
+TEST_F(AcceptorTest, AnotherInstanceOfTheSameNodeIsAnotherOwner) {
+  auto from = [](Message m, Instance i) {
+    m.instance = i;
+    return m;
+  };
+  ASSERT_TRUE(
+      std::holds_alternative<Accepted>(a_.handle(kAwake, from(accept(0, 1, 1), 11)).reply->body));
+  const auto& r = body<Reject>(a_.handle(kAwake + milliseconds(10), from(accept(0, 9, 1), 22)));
+  EXPECT_EQ(r.reason, RejectReason::kLiveLease);
+  EXPECT_EQ(r.lease->instance, 11u);
+  a_.handle(kAwake + milliseconds(20), from(Message{0, kArbiter, Release{1}}, 22));
+  EXPECT_EQ(a_.lease(kAwake + milliseconds(30))->instance, 11u);
+  // With the owner being the node id alone, the clone renews the other's tenure as its own.
+  Acceptor bad{kArbiter,       kQuarantine, kQuarantine,
+               DurableState{}, kStart,      AcceptorFaults{.ignoreInstance = true}};
+  bad.handle(kAwake, from(accept(0, 1, 1), 11));
+  EXPECT_TRUE(std::holds_alternative<Accepted>(
+      bad.handle(kAwake + milliseconds(10), from(accept(0, 9, 1), 22)).reply->body));
+}
+
+// Finding 4 of issue 11: a node restarted with shorter timers must still outwait the longest
+// lease it granted before the restart.
+TEST_F(AcceptorTest, RestartOutwaitsLongestLeaseOfTheEarlierLife) {
+  const Duration longQuarantine = milliseconds(5000), longLease = milliseconds(4800);
+  Acceptor before{kArbiter, longQuarantine, longQuarantine, DurableState{}, kStart};
+  const Time t = kStart + longQuarantine;
+  auto r = before.handle(t, accept(0, 1, 1, longLease));
+  ASSERT_TRUE(r.persist);
+  const DurableState disk = before.durable();
+  EXPECT_EQ(disk.maxLease, longLease);
+  // Restarted at once with a 1.8 s quarantine: still quiet until the 4.8 s lease is over.
+  const Time restart = t + milliseconds(1);
+  Acceptor after{kArbiter, kQuarantine, kQuarantine, disk, restart};
+  EXPECT_FALSE(after.handle(restart + kQuarantine, prepare(1, 5)).reply);
+  EXPECT_EQ(after.quarantineEnd(), restart + longLease);
+  EXPECT_TRUE(after.handle(restart + longLease, prepare(1, 5)).reply);
+  // Its first grant of the new life writes the shorter lease: the old ones are all over.
+  auto g = after.handle(restart + longLease, accept(1, 5, 2));
+  EXPECT_TRUE(g.persist);
+  EXPECT_EQ(after.durable().maxLease, kLease);
+  // The broken variant takes its quarantine from the new configuration alone.
+  Acceptor bad{kArbiter, kQuarantine, kQuarantine,
+               disk,     restart,     AcceptorFaults{.forgetLongestLease = true}};
+  EXPECT_TRUE(bad.handle(restart + kQuarantine, prepare(1, 5)).reply);
+}
+
+// Finding 7 of issue 11: a campaign needs a disk write only once per kEpochReserve epochs, so a
+// disk slower than a round does not fail every campaign; after a restart the reserved ceiling
+// is the floor, so epochs never go back.
+TEST_F(AcceptorTest, EpochsAreReservedAheadOnDisk) {
+  EXPECT_TRUE(a_.handle(kAwake, accept(0, 1, 1)).persist);
+  for (std::uint64_t e = 2; e <= kEpochReserve; ++e) {
+    a_.handle(kAwake, Message{0, kArbiter, Release{e - 1}});
+    auto r = a_.handle(kAwake, accept(0, e, e));
+    ASSERT_TRUE(std::holds_alternative<Accepted>(r.reply->body)) << e;
+    EXPECT_FALSE(r.persist) << "epoch " << e << " is inside the reserve";
+  }
+  a_.handle(kAwake, Message{0, kArbiter, Release{kEpochReserve}});
+  EXPECT_TRUE(a_.handle(kAwake, accept(0, 2000, kEpochReserve + 2)).persist);
+  Acceptor restarted{kArbiter, kQuarantine, kQuarantine, a_.durable(), kAwake};
+  EXPECT_EQ(body<Promise>(restarted.handle(kAwake + kQuarantine, prepare(1, 1))).maxEpoch,
+            2 * kEpochReserve + 2);
+}
+
 TEST_F(AcceptorTest, AnswersPing) {
-  EXPECT_TRUE(std::holds_alternative<Pong>(
-      a_.handle(kAwake, Message{1, kArbiter, Ping{}}).reply->body));
+  EXPECT_TRUE(
+      std::holds_alternative<Pong>(a_.handle(kAwake, Message{1, kArbiter, Ping{}}).reply->body));
 }
 
 }  // namespace

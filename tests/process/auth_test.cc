@@ -14,6 +14,7 @@ v1::ExchangeRequest validPing(const Cluster& c, std::uint32_t from, std::uint32_
   r.set_cluster(c.clusterId());
   r.set_secret(c.secret());
   r.set_from_name(from == 0 ? kAlpha : kBeta);
+  r.set_membership(c.membership());
   r.mutable_message()->set_from(from);
   r.mutable_message()->set_to(to);
   r.mutable_message()->mutable_ping();

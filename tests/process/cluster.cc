@@ -23,6 +23,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/membership.h"
+
 #ifndef QUORATE_DIRECTOR
 #error "QUORATE_DIRECTOR must name the quorate-director binary"
 #endif
@@ -42,6 +44,8 @@ constexpr int kLogTailLines = 30;
   throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+}  // namespace
+
 // A port that was free a moment ago: bind 127.0.0.1:0, read the port, close.
 int pickFreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -59,6 +63,8 @@ int pickFreePort() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 std::string randomHex(std::size_t chars) {
   std::random_device rd;
@@ -320,7 +326,31 @@ std::string Cluster::configPath(const std::string& n) const { return dir_ + "/" 
 std::string Cluster::stateDir(const std::string& n) const { return dir_ + "/state/" + n; }
 std::string Cluster::logPath(const std::string& n) const { return dir_ + "/" + n + ".log"; }
 
+std::string Cluster::membership() const {
+  return membershipText(clusterId_, {Member{kAlpha, address(kAlpha)}, Member{kBeta, address(kBeta)},
+                                     Member{kArbiter, address(kArbiter)}});
+}
+
+ExtraProcess::ExtraProcess(const std::vector<std::string>& argv, const std::string& logPath) {
+  const int logFd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (logFd < 0) fail("open " + logPath);
+  pid_ = spawn(argv, logFd, logFd);
+  ::close(logFd);
+}
+
+ExtraProcess::~ExtraProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
 std::string Cluster::directorConfig(const std::string& self) const {
+  const auto edit = options_.editConfig.find(self);
+  if (edit != options_.editConfig.end()) return edit->second(plainDirectorConfig(self));
+  return plainDirectorConfig(self);
+}
+
+std::string Cluster::plainDirectorConfig(const std::string& self) const {
   const Timers& t = options_.timers;
   const auto wrong = options_.wrongSecret.find(self);
   std::ostringstream y;

@@ -80,6 +80,14 @@ struct ClusterOptions {
     wrongSecret[director] = secret;
     return *this;
   }
+  // A director's config text passes through `edit` before it is written (a copied file with the
+  // other's name, the directors in another order, another arbiter).
+  std::map<std::string, std::function<std::string(const std::string&)>> editConfig;
+  ClusterOptions& editing(const std::string& director,
+                          std::function<std::string(const std::string&)> edit) {
+    editConfig[director] = std::move(edit);
+    return *this;
+  }
 };
 
 // The outcome of a program run to its end by runProgram.
@@ -93,6 +101,22 @@ struct RunResult {
 // Runs argv[0] with argv, stdin from /dev/null, and captures stdout and stderr. Kills it
 // after `timeout`.
 RunResult runProgram(const std::vector<std::string>& argv, Ms timeout);
+
+// A daemon of the test's own (beside a Cluster's), started with its output appended to
+// `logPath`; killed (SIGKILL) and reaped by the destructor.
+class ExtraProcess {
+ public:
+  ExtraProcess(const std::vector<std::string>& argv, const std::string& logPath);
+  ~ExtraProcess();
+  ExtraProcess(const ExtraProcess&) = delete;
+  ExtraProcess& operator=(const ExtraProcess&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A free TCP port on 127.0.0.1 (bound and released).
+int pickFreePort();
 
 // A unique temporary directory (mkdtemp under /tmp), removed by its owner.
 std::string makeTempDir(const std::string& tag);
@@ -154,14 +178,20 @@ class Cluster {
   // Rewrites a director's config with the cluster's secret (undoes wrongSecret); takes effect
   // at its next start.
   void fixSecret(const std::string& director);
+  // Writes every config file again (an editConfig that needs the ports runs again).
+  void rewriteConfigs() { writeConfigs(); }
 
   const std::string& clusterId() const { return clusterId_; }
+  // The directors' view of who is who, as they send it (common/membership.h).
+  std::string membership() const;
   const std::string& secret() const { return secret_; }
   const Timers& timers() const { return options_.timers; }
   std::string address(const std::string& node) const;  // 127.0.0.1:port
   std::string configPath(const std::string& node) const;
   std::string stateDir(const std::string& node) const;
   std::string logPath(const std::string& node) const;
+  // A director's config as written without ClusterOptions::editConfig.
+  std::string plainDirectorConfig(const std::string& self) const;
   std::string log(const std::string& node) const { return readFile(logPath(node)); }
 
   // Operator API of a director; short deadlines, nothing retried.
@@ -197,7 +227,8 @@ class Cluster {
   Node& node(const std::string& name);
   const Node& node(const std::string& name) const;
   void writeConfigs();
-  std::string directorConfig(const std::string& self) const;
+  std::string directorConfig(const std::string& self) const;  // edited, if the options say so
+
   std::string arbiterConfig() const;
   bool healthy(const std::map<std::string, std::pair<Clock::time_point, v1::StatusReply>>& s) const;
   void dumpLogs() const;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/convert.h"
+#include "common/membership.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/in_process_arbiter.h"
 
@@ -56,6 +57,7 @@ class DirectorTest : public ::testing::Test {
       c.stateDir = dir_ + "/" + c.node;
       c.preferred = "alpha";
       std::filesystem::create_directories(c.stateDir);
+      membership_ = c.membership();
       directors_[i] = std::make_unique<Director>(c);
       ASSERT_EQ(directors_[i]->start(), std::nullopt);
       stubs_[i] =
@@ -79,19 +81,22 @@ class DirectorTest : public ::testing::Test {
   }
 
   grpc::Status exchange(int i, const std::string& cluster, const std::string& secret,
-                        const std::string& fromName, const lease::Message& m) {
+                        const std::string& fromName, const lease::Message& m,
+                        std::optional<std::string> membership = std::nullopt) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 1s);
     v1::ExchangeRequest req;
     req.set_cluster(cluster);
     req.set_secret(secret);
     req.set_from_name(fromName);
+    req.set_membership(membership.value_or(membership_));
     toProto(m, *req.mutable_message());
     v1::ExchangeReply reply;
     return peerStubs_[i]->Exchange(&ctx, req, &reply);
   }
 
   std::string dir_;
+  std::string membership_;  // the directors' (equal) view
   std::unique_ptr<InProcessArbiter> arbiter_;
   std::unique_ptr<Director> directors_[2];
   std::unique_ptr<v1::Director::Stub> stubs_[2];
@@ -121,15 +126,51 @@ TEST_F(DirectorTest, PeerRequestsAreChecked) {
   EXPECT_EQ(exchange(0, "other", "s3cret", "beta", ping).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(exchange(0, "t1", "wrong", "beta", ping).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(exchange(0, "t1", "s3cret", "gamma", ping).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(exchange(0, "t1", "s3cret", "alpha", lease::Message{0, 0, lease::Ping{}}).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(
       exchange(0, "t1", "s3cret", "arbiter", lease::Message{2, 0, lease::Ping{}}).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(exchange(0, "t1", "s3cret", "beta", ping).ok());
-  EXPECT_EQ(directors_[0]->counters().rejectedRequests.load(), 5u);
+  EXPECT_EQ(directors_[0]->counters().rejectedRequests.load(), 3u);
+  EXPECT_EQ(directors_[0]->counters().identityConflicts.load(), 0u);
+}
+
+// Issue 11, finding 1: whoever disagrees on who is who is refused with FAILED_PRECONDITION, and
+// the director that sees it stops holding and campaigning (here alpha, which held: beta, which
+// saw no conflict, takes over).
+TEST_F(DirectorTest, IdentityConflictsAreRefusedAndStopTheDirector) {
+  ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
+  const lease::Message ping{1, 0, lease::Ping{}};
+  std::string swapped = membership_;
+  const auto a = swapped.find(" alpha "), b = swapped.find(" beta ");
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  swapped.replace(b, 6, " alpha ");
+  swapped.replace(a, 7, " beta ");  // the directors listed in the other order
+  const std::pair<const char*, grpc::Status> refused[] = {
+      {"another name", exchange(0, "t1", "s3cret", "gamma", ping)},
+      {"from our own id",
+       exchange(0, "t1", "s3cret", "alpha", lease::Message{0, 0, lease::Ping{}})},
+      {"for the other director",
+       exchange(0, "t1", "s3cret", "beta", lease::Message{1, 1, lease::Ping{}})},
+      {"another order", exchange(0, "t1", "s3cret", "beta", ping, swapped)},
+      {"no membership", exchange(0, "t1", "s3cret", "beta", ping, "")},
+  };
+  for (const auto& [what, s] : refused) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << what;
+  }
+  EXPECT_NE(refused[3].second.error_message().find(oneLine(swapped)), std::string::npos)
+      << "names the sender's view: " << refused[3].second.error_message();
+  EXPECT_NE(refused[3].second.error_message().find(oneLine(membership_)), std::string::npos)
+      << "names its own view: " << refused[3].second.error_message();
+  EXPECT_EQ(directors_[0]->counters().identityConflicts.load(), 5u);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto s = status(0);
+        return s.role() != "holder" && !s.healthy() && s.health_problems_size() > 0 &&
+               s.health_problems(0).find("identity conflict") != std::string::npos;
+      },
+      3s));
+  EXPECT_TRUE(waitFor([&] { return status(1).role() == "holder"; }, 5s));
 }
 
 TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
