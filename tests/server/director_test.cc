@@ -173,6 +173,29 @@ TEST_F(DirectorTest, IdentityConflictsAreRefusedAndStopTheDirector) {
   EXPECT_TRUE(waitFor([&] { return status(1).role() == "holder"; }, 5s));
 }
 
+// Issue 11, finding 3, the director's half: a step whose state write fails is undone. alpha's
+// disk refuses every write from before its quarantine ends, so its campaign's epoch never reaches
+// the disk: it must never hold (before the fix it held an epoch it had failed to write, since only
+// the messages of the failed step were dropped). beta takes the lease; alpha recovers when its
+// disk does.
+TEST_F(DirectorTest, FailedStateWriteUndoesTheStep) {
+  const std::string blocker = dir_ + "/alpha/acceptor.state.tmp";
+  ASSERT_TRUE(std::filesystem::create_directory(blocker));  // the temporary file cannot be made
+  bool alphaHeld = false;
+  const bool betaHolds = waitFor(
+      [&] {
+        alphaHeld = alphaHeld || status(0).role() == "holder";
+        return status(1).role() == "holder";
+      },
+      8s);
+  EXPECT_TRUE(betaHolds);
+  EXPECT_FALSE(alphaHeld) << "alpha held an epoch it could not write";
+  EXPECT_GT(directors_[0]->counters().persistFailures.load(), 0u);
+  std::filesystem::remove(blocker);
+  EXPECT_TRUE(waitFor([&] { return status(0).holder() == "beta"; }, 5s));
+  EXPECT_NE(status(0).role(), "holder");
+}
+
 TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
   ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
   ASSERT_TRUE(
