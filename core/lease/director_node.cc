@@ -232,6 +232,23 @@ Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
   highestRound_ = std::max(highestRound_, r.promised.round);
   highestEpochSeen_ = std::max(highestEpochSeen_, r.maxEpoch);
   if (round_.phase == Phase::kIdle || r.ballot != round_.ballot) return out;
+  if (round_.renewal && r.lease && !mine(*r.lease) && role_ == Role::kHolder) {
+    // Another process holds a live lease at an acceptor we are renewing with. While our lease
+    // is live no acceptor of our majority grants another, and a third acceptor's grant would
+    // need one of ours: so our clock has lied (a paused VM stops every clock of the guest, a
+    // slew beyond the bound). Stop acting now rather than at our own leaseEnd_.
+    ++counters_.leaseLost;
+    leaseEnd_ = std::min(leaseEnd_, now);
+    round_ = Round{};
+    // No campaign while that lease lives (its remaining time is on the acceptor's clock).
+    campaignNotBefore_ =
+        std::max(campaignNotBefore_,
+                 now + std::min(r.lease->remaining, cfg_.timing.acceptorLease) + kRetryMargin);
+    setRole(out, Role::kStandby,
+            "renewal refused: another owner holds a live lease (this node's clock stopped or "
+            "slewed?)");
+    return out;
+  }
   if (r.reason == RejectReason::kBallot && !round_.retryAfter) {
     // Outbid, not blocked: retry soon with a higher ballot, with a little jitter so
     // that two candidates do not keep outbidding each other.

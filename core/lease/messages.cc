@@ -25,8 +25,8 @@ const char* toString(RejectReason r) {
 }
 
 const char* bodyName(const Body& b) {
-  static constexpr const char* kNames[] = {"Prepare", "Promise", "Accept", "Accepted", "Reject",
-                                           "Release", "Handover", "Preempt", "Ping", "Pong"};
+  static constexpr const char* kNames[] = {"Prepare", "Promise",  "Accept",  "Accepted", "Reject",
+                                           "Release", "Handover", "Preempt", "Ping",     "Pong"};
   static_assert(std::size(kNames) == std::variant_size_v<Body>);
   return kNames[b.index()];
 }

@@ -36,8 +36,8 @@ std::optional<std::string> validate(const Timing& t) {
     return why.str();
   }
   if (ms(t.holderLease) * up > ms(t.quarantine) * down) {
-    why << "holder_lease_ms * (1 + rho) must be <= quarantine_ms * (1 - rho): "
-        << ms(t.holderLease) << " * " << up << " > " << ms(t.quarantine) << " * " << down;
+    why << "holder_lease_ms * (1 + rho) must be <= quarantine_ms * (1 - rho): " << ms(t.holderLease)
+        << " * " << up << " > " << ms(t.quarantine) << " * " << down;
     return why.str();
   }
   if (t.acceptorLease > t.quarantine) {

@@ -9,9 +9,9 @@
 namespace quorate::lease {
 
 struct Timing {
-  Duration holderLease = std::chrono::milliseconds(1500);  // how long a holder acts per round
+  Duration holderLease = std::chrono::milliseconds(1500);    // how long a holder acts per round
   Duration acceptorLease = std::chrono::milliseconds(1700);  // how long acceptors keep it
-  Duration quarantine = std::chrono::milliseconds(1800);  // silence of a restarted acceptor
+  Duration quarantine = std::chrono::milliseconds(1800);     // silence of a restarted acceptor
   Duration renewInterval = std::chrono::milliseconds(500);
   double rho = 0.001;  // maximum clock-rate drift, 1000 ppm
 };

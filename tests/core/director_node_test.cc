@@ -102,6 +102,33 @@ TEST(DirectorNode, StartsInQuarantineThenOneHolds) {
   EXPECT_EQ(t.d(1 - h).role(), Role::kStandby);
 }
 
+// Issue 11, finding 5: a holder whose clock stopped (a paused VM) or ran slow beyond the bound
+// still believes in its lease; the first renewal an acceptor refuses because another owner holds
+// there proves otherwise, and the holder stops at once instead of at its own lease end.
+TEST(DirectorNode, HolderStopsWhenARenewalMeetsAnotherOwnersLease) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.run(kT.quarantine + 3 * kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  const Time at = t.now() + kT.renewInterval;
+  const Output renewal = t.d(0).tick(at);
+  const Accept* toArbiter = nullptr;
+  for (const auto& m : renewal.send) {
+    if (m.to == kArbiter) toArbiter = std::get_if<Accept>(&m.body);
+  }
+  ASSERT_NE(toArbiter, nullptr) << "no renewal sent";
+  ASSERT_TRUE(t.d(0).holds(at));
+  const Reject refused{toArbiter->ballot, toArbiter->ballot, toArbiter->epoch + 1,
+                       LeaseView{kDirectorB, toArbiter->epoch + 1, milliseconds(1500), 42},
+                       RejectReason::kLiveLease};
+  const Output out = t.d(0).receive(at + milliseconds(1), Message{kArbiter, kDirectorA, refused});
+  EXPECT_FALSE(t.d(0).holds(at + milliseconds(1)));
+  EXPECT_EQ(t.d(0).role(), Role::kStandby);
+  ASSERT_FALSE(out.changes.empty());
+  EXPECT_EQ(out.changes.back().to, Role::kStandby);
+}
+
 TEST(DirectorNode, PreferredWinsColdStartAndRenewsSameEpoch) {
   NodeConfig c;
   c.preferred = kDirectorB;
