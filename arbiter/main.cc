@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", err->message());
     return 1;
   }
+  if (isVolatileDirectory(config.stateDir)) {
+    spdlog::warn("state_dir {} is in memory (tmpfs): a reboot loses the epoch floor, the longest "
+                 "lease granted and the pinned membership; keep it on a disk",
+                 config.stateDir);
+  }
   std::unique_ptr<arbiter::ArbiterService> service;
   try {
     service = std::make_unique<arbiter::ArbiterService>(config, bootNow());

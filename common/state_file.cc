@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -128,6 +129,13 @@ std::optional<StateError> writeFileDurably(const std::string& path, const std::s
   auto e = ok ? std::optional<StateError>() : sysError(dir, "directory fsync failed");
   ::close(dfd);
   return e;
+}
+
+bool isVolatileDirectory(const std::string& dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return false;
+  constexpr long kTmpfs = 0x01021994, kRamfs = static_cast<long>(0x858458f6);
+  return static_cast<long>(fs.f_type) == kTmpfs || static_cast<long>(fs.f_type) == kRamfs;
 }
 
 std::optional<StateError> ensureDirectory(const std::string& dir) {

@@ -40,6 +40,10 @@ class StateFile {
 // file written and fsync'd, renamed over `path`, the directory fsync'd. Mode 0600.
 std::optional<StateError> writeFileDurably(const std::string& path, const std::string& text);
 
+// Whether `dir` lives in memory (tmpfs, ramfs): a reboot there loses the epoch floor, the
+// longest lease and the pinned membership. The daemons warn at start-up.
+bool isVolatileDirectory(const std::string& dir);
+
 // Creates `dir` and its parents (mode 0700) if missing.
 std::optional<StateError> ensureDirectory(const std::string& dir);
 
