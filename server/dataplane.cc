@@ -1,5 +1,6 @@
 // Claim order: fence open, addresses, announcements. Withdraw order: fence shut, addresses,
-// silence. The fence is what protects a frozen holder; addresses are what a live one serves.
+// silence. The fence is what protects a frozen holder; addresses are what a live one serves;
+// our own frames bypass the fence, so each one checks the lease end itself.
 #include "server/dataplane.h"
 
 #include <spdlog/spdlog.h>
@@ -29,6 +30,7 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
       realtime_(std::move(realtime)) {
   for (const auto& lc : config_.leases) {
     Lease l;
+    l.index = leases_.size();
     l.name = lc.name;
     for (const auto& name : lc.instances) {
       const auto& inst = config_.instance(name);
@@ -95,6 +97,9 @@ kernel::Status DataPlane::start() {
     l.claimed = false;
     l.addressesUp = false;
     l.fencedUntil.reset();
+    l.openUntil.reset();  // install() left every VIP closed
+    l.withdrawPending = false;
+    l.leaseEnd.reset();
   }
   if (!managed.empty()) {
     spdlog::info("data plane: {} VIPs in {} leases, all withdrawn; fence {}", managed.size(),
@@ -120,23 +125,35 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
   // fence's absolute deadline (realNow + time left) only comes out earlier.
   const std::chrono::nanoseconds realNow = realtime_();
   const lease::Time now = clock_();
-  if (leaseEnd <= now) return withdraw(index);
+  if (leaseEnd <= now) {
+    withdraw(index);
+    return;
+  }
+  // Frames follow the end we were told last, even if it is earlier than one before.
+  l.leaseEnd = leaseEnd;
   const bool claiming = !l.claimed;
   if (ports_.fence && l.fencedUntil != leaseEnd) {
     const auto remaining = duration_cast<milliseconds>(leaseEnd - now);
-    if (remaining.count() <= 0) return withdraw(index);
+    if (remaining.count() <= 0) {
+      withdraw(index);
+      return;
+    }
     const std::chrono::nanoseconds deadline = realNow + (leaseEnd - now);
     if (auto s = ports_.fence->arm(l.addresses, remaining, deadline); !s) {
       fail(s);
+      // A failed transaction may still have been committed (a lost ack): count it as open.
+      l.openUntil = std::max(l.openUntil.value_or(leaseEnd), leaseEnd);
       // Without an open fence the addresses would answer nothing: try again on the next call.
       if (claiming) return;
     } else {
+      l.openUntil = leaseEnd;  // the arm replaced every earlier limit
       l.fencedUntil = leaseEnd;
       if (!claiming) ++counters_.fenceRenewals;
     }
   }
   if (claiming) {
     l.claimed = true;
+    l.withdrawPending = false;  // the arm just set the fence's state
     ++counters_.claims;
     spdlog::info("lease {}: claiming {} VIPs", l.name, l.vips.size());
     // The load balancer is in place before the first packet can reach the VIP.
@@ -154,39 +171,72 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
     if (claiming || all) {
       l.burstLeft = config_.announce.repeat;
       l.announceTimer->cancel();
-      announce(l);
+      // A stall since the clock read above can have carried us past the lease end.
+      if (!announce(l)) return lapse(l);
     }
   }
   if (claiming && !l.vrrpInstances.empty()) {
-    sendVrrp(l, false);
+    if (!sendVrrp(l, false)) return lapse(l);
     scheduleVrrp(l);
   }
 }
 
-void DataPlane::withdraw(std::size_t index) {
+bool DataPlane::withdraw(std::size_t index) {
   Lease& l = leases_.at(index);
   if (balancer_ && l.vips.empty()) balancer_->deactivate(index);
-  if (!l.claimed && !l.addressesUp && !l.fencedUntil) return;
+  if (!l.claimed && !l.addressesUp && !l.openUntil && !l.withdrawPending) return true;
+  bool dark = true;
   // Shut the fence first: from this instant the kernel answers nothing for these VIPs.
   if (ports_.fence) {
-    if (auto s = ports_.fence->close(l.addresses); !s) fail(s);
+    if (auto s = ports_.fence->close(l.addresses); !s) {
+      fail(s);
+      // The kernel still shuts the fence by itself at the deadline of the last arm (within the
+      // clock-rate bound the fence assumes anyway); until then the VIPs may answer.
+      if (l.openUntil && clock_() < *l.openUntil) dark = false;
+    }
   }
+  if (dark) l.openUntil.reset();
   l.fencedUntil.reset();
   l.announceTimer->cancel();
   l.vrrpTimer->cancel();
   l.burstLeft = 0;
   for (const auto& v : l.vips) {
-    if (auto s = ports_.vips->remove(v); !s) fail(s);
+    if (auto s = ports_.vips->remove(v); !s) {
+      fail(s);
+      // Behind a shut fence a leftover address is untidy; with no fence it answers.
+      if (!ports_.fence) dark = false;
+    }
   }
+  // The resign advert (priority 0) hands VRRP listeners over at once, but it is a frame like
+  // any other and leaves only before the lease end: after it the peer may hold, and a resign
+  // from the virtual MAC (use_vmac) would pull the switch's entry for that MAC back to us,
+  // while a backup that had already taken over gains nothing from it.
   if (l.claimed && !l.vrrpInstances.empty()) sendVrrp(l, true);
+  l.leaseEnd.reset();
   l.addressesUp = false;
   if (l.claimed) {
     ++counters_.withdrawals;
     spdlog::info("lease {}: withdrew {} VIPs", l.name, l.vips.size());
   }
   l.claimed = false;
+  if (!dark && !l.withdrawPending) {
+    spdlog::critical(
+        "lease {}: the fence did not close: its VIPs may answer until the lease end; "
+        "retrying the close at every event until then",
+        l.name);
+  } else if (dark && l.withdrawPending) {
+    spdlog::info("lease {}: VIPs dark now", l.name);
+  }
+  l.withdrawPending = !dark;
   // With the VIPs gone, the services follow (or stay warm).
   if (balancer_) balancer_->deactivate(index);
+  return dark;
+}
+
+void DataPlane::lapse(Lease& l) {
+  ++counters_.lapses;
+  spdlog::warn("lease {}: over before its next frame could leave (a stall?); withdrawing", l.name);
+  withdraw(l.index);
 }
 
 void DataPlane::withdrawAll() {
@@ -204,11 +254,27 @@ void DataPlane::reannounce(std::size_t index) {
   if (!l.claimed || !l.addressesUp) return;
   l.announceTimer->cancel();
   l.burstLeft = config_.announce.repeat;
-  announce(l);
+  if (!announce(l)) lapse(l);
 }
 
-void DataPlane::announce(Lease& l) {
-  if (!l.claimed) return;
+bool DataPlane::sendFrame(Lease& l, int ifindex, const std::vector<std::uint8_t>& frame,
+                          std::uint64_t& sent) {
+  // The clock is read after everything else the frame needed, so a stall anywhere before
+  // this line cannot carry a frame past the lease end; one after it is the send itself.
+  if (!l.leaseEnd || clock_() >= *l.leaseEnd) {
+    ++counters_.framesSuppressed;
+    return false;
+  }
+  if (auto s = ports_.announcer->send(ifindex, frame); !s) {
+    fail(s);
+  } else {
+    ++sent;
+  }
+  return true;
+}
+
+bool DataPlane::announce(Lease& l) {
+  if (!l.claimed) return true;
   // One frame per VIP per round, on the VIP's device with that device's MAC.
   std::set<std::string> missing;
   for (const auto& v : l.vips) {
@@ -220,14 +286,11 @@ void DataPlane::announce(Lease& l) {
     const kernel::Frame f = v.prefix.address.isV4()
                                 ? kernel::gratuitousArp(link->mac, v.prefix.address)
                                 : kernel::unsolicitedNa(link->mac, v.prefix.address);
-    if (auto s = ports_.announcer->send(link->index, f); !s) {
-      fail(s);
-    } else {
-      ++counters_.announcements;
-    }
+    if (!sendFrame(l, link->index, f, counters_.announcements)) return false;
   }
   if (l.burstLeft > 0) --l.burstLeft;
   scheduleAnnouncements(l);
+  return true;
 }
 
 void DataPlane::scheduleAnnouncements(Lease& l) {
@@ -240,11 +303,11 @@ void DataPlane::scheduleAnnouncements(Lease& l) {
   if (!next) return;
   l.announceTimer->expires_after(*next);
   l.announceTimer->async_wait([this, &l](const boost::system::error_code& ec) {
-    if (!ec) announce(l);
+    if (!ec && !announce(l)) lapse(l);
   });
 }
 
-void DataPlane::sendVrrp(Lease& l, bool resign) {
+bool DataPlane::sendVrrp(Lease& l, bool resign) {
   for (const InstanceConfig* inst : l.vrrpInstances) {
     // One advert per family, from the device's own (non-VIP) address, as keepalived does.
     for (int family : {AF_INET, AF_INET6}) {
@@ -285,13 +348,12 @@ void DataPlane::sendVrrp(Lease& l, bool resign) {
       ad.interval = inst->vrrp->advertInterval;
       ad.source = *source;
       ad.addresses = addrs;
-      if (auto s = ports_.announcer->send(link->index, kernel::vrrpAdvert(link->mac, ad)); !s) {
-        fail(s);
-      } else {
-        ++counters_.vrrpAdverts;
+      if (!sendFrame(l, link->index, kernel::vrrpAdvert(link->mac, ad), counters_.vrrpAdverts)) {
+        return false;
       }
     }
   }
+  return true;
 }
 
 std::string DataPlane::ownDevice(const std::string& device) const {
@@ -308,7 +370,7 @@ void DataPlane::scheduleVrrp(Lease& l) {
   l.vrrpTimer->expires_after(interval);
   l.vrrpTimer->async_wait([this, &l](const boost::system::error_code& ec) {
     if (ec || !l.claimed) return;
-    sendVrrp(l, false);
+    if (!sendVrrp(l, false)) return lapse(l);
     scheduleVrrp(l);
   });
 }

@@ -1,7 +1,8 @@
 // The director's data plane: what holding a lease means on this machine. For each lease it
 // owns the VIPs of its instances and the virtual servers that follow them: fence first, then
 // IPVS, then addresses, then announcements; and on losing the lease the reverse, fence shut
-// before anything else. Only the kernel ports
+// before anything else. No frame of ours (GARP, NA, VRRP) leaves after the lease end: frames
+// go out through AF_PACKET, which the fence does not see. Only the kernel ports
 // (server/kernel) touch the system; this logic is tested with recording fakes.
 #pragma once
 
@@ -54,11 +55,17 @@ class DataPlane {
   // Lease `index` (in config.leases) is held until `leaseEnd` (local clock). The first call
   // claims: opens the fence until leaseEnd, adds the addresses, starts announcing. Later calls
   // move the fence's expiry with the lease. Failures are logged and counted; the next call
-  // retries what is missing.
+  // retries what is missing. Every frame is sent only if the clock, read just before it, is
+  // before the leaseEnd of the latest call; an announcement or advert timer that finds the
+  // lease over withdraws it instead.
   void hold(std::size_t index, lease::Time leaseEnd);
   // Lease `index` is not held (any more): shuts its fence at once, then removes its addresses
-  // and stops announcing. Idempotent.
-  void withdraw(std::size_t index);
+  // and stops announcing. Returns whether its VIPs are dark: the fence closed (or, without a
+  // fence, every address removed). False means they may still answer: the close failed while
+  // the fence's own deadline is still ahead, so the caller must not tell the acceptors the
+  // lease is free (Release, Handover) but let it lapse. Each later call retries the close
+  // until it succeeds or that deadline passes. Otherwise idempotent.
+  bool withdraw(std::size_t index);
   // Withdraws every lease (shutdown).
   void withdrawAll();
   // Announces the lease's VIPs again (a partition healed, or an operator asked).
@@ -79,6 +86,8 @@ class DataPlane {
     std::uint64_t announcements = 0;  // frames sent
     std::uint64_t vrrpAdverts = 0;
     std::uint64_t kernelErrors = 0;
+    std::uint64_t framesSuppressed = 0;  // not sent: the lease had ended (resigns included)
+    std::uint64_t lapses = 0;            // withdrawals a frame timer made at the lease end
   };
   const Counters& counters() const { return counters_; }
 
@@ -88,19 +97,32 @@ class DataPlane {
     std::vector<kernel::Vip> vips;
     std::vector<kernel::IpAddress> addresses;
     std::vector<const InstanceConfig*> vrrpInstances;
+    std::size_t index = 0;
     bool claimed = false;
     bool addressesUp = false;
     std::optional<lease::Time> fencedUntil;  // what the fence was last armed to
+    // The latest end any arm since the last good close asked for: the fence may be open until
+    // then (an arm that failed may still have reached the kernel). Set while a close is owed.
+    std::optional<lease::Time> openUntil;
+    bool withdrawPending = false;         // the last withdraw left the VIPs possibly answering
+    std::optional<lease::Time> leaseEnd;  // frames may leave only before this
     int burstLeft = 0;
     std::unique_ptr<boost::asio::steady_timer> announceTimer;
     std::unique_ptr<boost::asio::steady_timer> vrrpTimer;
   };
 
   void fail(const kernel::Status& s);
-  void announce(Lease& l);
+  // Sends one frame, if the clock read just before it is before the lease end; false (and
+  // counted as suppressed) otherwise.
+  bool sendFrame(Lease& l, int ifindex, const std::vector<std::uint8_t>& frame,
+                 std::uint64_t& sent);
+  // Both return false when the lease was over before a frame could leave.
+  bool announce(Lease& l);
+  bool sendVrrp(Lease& l, bool resign);
   void scheduleAnnouncements(Lease& l);
-  void sendVrrp(Lease& l, bool resign);
   void scheduleVrrp(Lease& l);
+  // A frame timer found the lease over: the data plane withdraws on its own.
+  void lapse(Lease& l);
 
   struct Vmac {
     std::string name;  // "vrrp.<vrid>"

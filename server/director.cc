@@ -428,8 +428,10 @@ void Director::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo
   const lease::DirectorNode before = *l.node;
   lease::Output out = fn(*l.node);
   const Time now = bootNow();
-  // Losing the lease withdraws the VIPs before anything else happens.
-  if (!l.node->holds(now)) followLease(i, now);
+  // Losing the lease withdraws the VIPs before anything else happens. If they may still
+  // answer (the fence did not close), a Release or Handover would tell the acceptors the lease
+  // is free while our VIPs are lit: those are dropped and the lease lapses instead.
+  const bool dark = l.node->holds(now) || followLease(i, now);
   if (out.persist) {
     // Nothing that depends on the new epoch may leave before it is on disk.
     const auto writeStart = std::chrono::steady_clock::now();
@@ -460,6 +462,14 @@ void Director::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo
                  lease::toString(c.to), c.epoch, c.reason);
   }
   for (auto& m : out.send) {
+    if (!dark && (std::holds_alternative<lease::Release>(m.body) ||
+                  std::holds_alternative<lease::Handover>(m.body))) {
+      spdlog::critical(
+          "lease {}: not sending {} to {}: the VIPs may still answer; the lease "
+          "lapses instead",
+          l.cfg->name, lease::bodyName(m.body), name(m.to));
+      continue;
+    }
     spdlog::trace("lease {}: -> {} {}", l.cfg->name, name(m.to), lease::bodyName(m.body));
     if (replyTo && m.to == *replyTo && reply) {
       toProto(m, *reply->add_messages());
@@ -471,14 +481,14 @@ void Director::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo
   rearm();
 }
 
-void Director::followLease(std::size_t i, Time now) {
-  if (!dataPlane_) return;
+bool Director::followLease(std::size_t i, Time now) {
+  if (!dataPlane_) return true;
   const auto& node = *leases_[i].node;
   if (node.holds(now)) {
     dataPlane_->hold(i, node.leaseEnd());
-  } else {
-    dataPlane_->withdraw(i);
+    return true;
   }
+  return dataPlane_->withdraw(i);
 }
 
 void Director::onHealthChange() { updateEligibility(); }

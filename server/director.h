@@ -93,7 +93,9 @@ class Director {
   void probeIdentity();
   void updateEligibility();
   bool conflicted(lease::Time now) const { return conflictUntil_ && now < *conflictUntil_; }
-  void followLease(std::size_t i, lease::Time now);  // the data plane follows lease i
+  // The data plane follows lease i. False: not held, and its VIPs may still answer (the fence
+  // did not close), so nothing may tell the acceptors it is free.
+  bool followLease(std::size_t i, lease::Time now);
   void sendToPeer(std::size_t i, const lease::Message& m);
   void onTimer();
   void scheduleIpvsResync();

@@ -1,10 +1,12 @@
 // The data plane's ordering and bookkeeping, on recording fakes of the kernel ports: fence
-// before addresses on claim, fence shut before anything else on withdraw, announcements.
+// before addresses on claim, fence shut before anything else on withdraw, announcements, and
+// no frame after the lease end.
 #include "server/dataplane.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -117,7 +119,8 @@ TEST_F(DataPlaneTest, ClaimOpensTheFenceBeforeAddingAddressesThenAnnounces) {
   // The burst continues on the timer: repeat 3 in all (the VRRP advert timer runs on).
   for (int i = 0; i < 100 && dp->counters().announcements < 6; ++i) io_.run_one();
   EXPECT_EQ(dp->counters().announcements, 3u * 2u);
-  dp->withdraw(0);
+  EXPECT_EQ(dp->counters().framesSuppressed, 0u) << "the lease is still valid";
+  EXPECT_TRUE(dp->withdraw(0));
   io_.run();  // nothing left scheduled once withdrawn
   EXPECT_EQ(dp->counters().announcements, 3u * 2u);
 }
@@ -146,7 +149,9 @@ TEST_F(DataPlaneTest, TheFenceDeadlineIsRealTimeNowPlusWhatIsLeftOfTheLease) {
   dp->hold(0, now_ + left);
   EXPECT_EQ(kernel_.lastArm, milliseconds(600));
   EXPECT_EQ(kernel_.lastArmDeadline, realNow_ + left);
-  EXPECT_THAT(reads_, ElementsAre("realtime", "lease")) << "real time must be read first";
+  ASSERT_EQ(reads_.size(), 2u + kernel_.frames.size()) << "a lease clock read per frame";
+  EXPECT_EQ(reads_[0], "realtime") << "real time must be read first";
+  EXPECT_EQ(std::count(reads_.begin(), reads_.end(), "lease"), 1 + std::ssize(kernel_.frames));
   // Renewal: both move with the lease.
   now_ += milliseconds(150);
   realNow_ += milliseconds(150);
@@ -173,7 +178,7 @@ TEST_F(DataPlaneTest, WithdrawShutsTheFenceFirstAndIsIdempotent) {
   ASSERT_TRUE(dp->start());
   dp->hold(0, now_ + milliseconds(600));
   kernel_.journal.clear();
-  dp->withdraw(0);
+  EXPECT_TRUE(dp->withdraw(0));
   ASSERT_GE(kernel_.journal.size(), 3u);
   EXPECT_EQ(kernel_.journal[0], "fence.close 198.18.0.10 2001:db8::10");
   EXPECT_EQ(kernel_.journal[1], "vips.remove 198.18.0.10");
@@ -181,7 +186,7 @@ TEST_F(DataPlaneTest, WithdrawShutsTheFenceFirstAndIsIdempotent) {
   EXPECT_EQ(vipsUp(), 0u);
   EXPECT_FALSE(dp->claimed(0));
   kernel_.journal.clear();
-  dp->withdraw(0);
+  EXPECT_TRUE(dp->withdraw(0));
   EXPECT_TRUE(kernel_.journal.empty());
   // Pending announcements were cancelled: nothing more goes out.
   const auto sent = kernel_.frames.size();
@@ -234,9 +239,170 @@ TEST_F(DataPlaneTest, WithdrawRemovesAddressesEvenWhenTheFenceCannotClose) {
   ASSERT_TRUE(dp->start());
   dp->hold(1, now_ + milliseconds(600));
   kernel_.failNextErrno = EBUSY;  // fence.close
-  dp->withdraw(1);
+  EXPECT_FALSE(dp->withdraw(1));
   EXPECT_EQ(vipsUp(), 0u);
   EXPECT_EQ(dp->counters().kernelErrors, 1u);
+}
+
+// Finding 6 of issue 11: our own frames leave through AF_PACKET, which the fence does not see.
+
+TEST_F(DataPlaneTest, AnAnnounceTimerFiringAfterTheLeaseEndSendsNothingAndWithdraws) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  ASSERT_EQ(kernel_.frames.size(), 1u);  // the burst's first GARP, within the lease
+  now_ += milliseconds(700);             // frozen past the lease end with the burst's timer due
+  kernel_.journal.clear();
+  io_.run();
+  EXPECT_EQ(kernel_.frames.size(), 1u) << "a GARP left after the lease end";
+  EXPECT_EQ(dp->counters().framesSuppressed, 1u);
+  EXPECT_EQ(dp->counters().lapses, 1u);
+  // It withdrew on its own, fence first, and nothing is scheduled any more.
+  EXPECT_FALSE(dp->claimed(1));
+  EXPECT_EQ(vipsUp(), 0u);
+  ASSERT_FALSE(kernel_.journal.empty());
+  EXPECT_EQ(kernel_.journal.front(), "fence.close 198.18.1.1");
+}
+
+TEST_F(DataPlaneTest, ReannounceAfterTheLeaseEndSendsNothing) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  io_.run();
+  io_.restart();
+  ASSERT_EQ(kernel_.frames.size(), 3u);
+  now_ += milliseconds(600);  // exactly the lease end: already over
+  dp->reannounce(1);
+  io_.run();
+  EXPECT_EQ(kernel_.frames.size(), 3u) << "reannounce sent after the lease end";
+  EXPECT_EQ(dp->counters().framesSuppressed, 1u);
+  EXPECT_FALSE(dp->claimed(1));
+}
+
+TEST_F(DataPlaneTest, TheClockIsReadBeforeEveryFrameNotOncePerRound) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  const lease::Time leaseEnd = now_ + milliseconds(600);
+  // The process stalls right after handing the GARP to the kernel, past the lease end:
+  // the NA of the same round must stay home.
+  kernel_.after = [&](const std::string& call) {
+    if (call == "announce 7") now_ = leaseEnd + milliseconds(1);
+  };
+  dp->hold(0, leaseEnd);
+  ASSERT_EQ(kernel_.frames.size(), 1u);
+  EXPECT_EQ(
+      kernel_.frames[0].second,
+      kernel::gratuitousArp(kernel_.links["eth0"].mac, *kernel::IpAddress::parse("198.18.0.10")));
+  // Neither the NA nor the VRRP adverts of the claim, nor the resign of the withdrawal that
+  // follows, left.
+  EXPECT_EQ(dp->counters().vrrpAdverts, 0u);
+  EXPECT_GE(dp->counters().framesSuppressed, 2u);
+  EXPECT_FALSE(dp->claimed(0));
+  io_.run_for(milliseconds(50));  // bounded: lease 0 has a VRRP timer if a bug keeps it
+  EXPECT_EQ(kernel_.frames.size(), 1u);
+}
+
+TEST_F(DataPlaneTest, AStallBetweenTheLeaseCheckAndTheFirstFrameSendsNothing) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  const lease::Time leaseEnd = now_ + milliseconds(600);
+  // hold() read the clock well before the end; the process then stalls adding the address.
+  kernel_.after = [&](const std::string& call) {
+    if (call == "vips.add 198.18.1.1") now_ = leaseEnd;
+  };
+  dp->hold(1, leaseEnd);
+  EXPECT_TRUE(kernel_.frames.empty());
+  EXPECT_EQ(dp->counters().framesSuppressed, 1u);
+  EXPECT_FALSE(dp->claimed(1));
+}
+
+TEST_F(DataPlaneTest, TheResignAdvertLeavesOnlyBeforeTheLeaseEnd) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  ASSERT_EQ(dp->counters().vrrpAdverts, 2u);
+  now_ += milliseconds(600);
+  EXPECT_TRUE(dp->withdraw(0));
+  EXPECT_EQ(dp->counters().vrrpAdverts, 2u) << "a resign advert left after the lease end";
+  EXPECT_EQ(dp->counters().framesSuppressed, 1u);
+  // Before the end (a planned step-down) it does leave: see VrrpAdvertsCarryPriority...
+}
+
+TEST_F(DataPlaneTest, AFenceThatCannotCloseIsReportedAndTheCloseRetried) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  kernel_.failFenceClose = EBUSY;
+  EXPECT_FALSE(dp->withdraw(1)) << "the VIPs may still answer";
+  EXPECT_FALSE(dp->claimed(1));
+  EXPECT_EQ(vipsUp(), 0u) << "the addresses go anyway";
+  // Every later withdraw retries the close until it succeeds.
+  now_ += milliseconds(100);
+  EXPECT_FALSE(dp->withdraw(1));
+  kernel_.failFenceClose = 0;
+  EXPECT_TRUE(dp->withdraw(1));
+  EXPECT_EQ(kernel_.calls("fence.close").size(), 3u);
+  kernel_.journal.clear();
+  EXPECT_TRUE(dp->withdraw(1));
+  EXPECT_TRUE(kernel_.journal.empty()) << "closed: nothing more to do";
+  EXPECT_EQ(dp->counters().kernelErrors, 2u);
+}
+
+TEST_F(DataPlaneTest, AFailedCloseIsDarkOnceTheLastArmHasRunOut) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  now_ += milliseconds(300);
+  dp->hold(1, now_ + milliseconds(600));  // renewed: open until +900 now
+  now_ += milliseconds(400);              // past the first end, not the second
+  kernel_.failNextErrno = EBUSY;
+  EXPECT_FALSE(dp->withdraw(1));
+  now_ += milliseconds(200);  // the kernel has shut the fence by itself
+  kernel_.failNextErrno = EBUSY;
+  EXPECT_TRUE(dp->withdraw(1));
+  kernel_.journal.clear();
+  EXPECT_TRUE(dp->withdraw(1));
+  EXPECT_TRUE(kernel_.journal.empty());
+}
+
+TEST_F(DataPlaneTest, AnArmThatFailedMayHaveOpenedTheFence) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  now_ += milliseconds(300);
+  kernel_.failNextErrno = ENOBUFS;        // fence.arm: its ack lost, perhaps committed
+  dp->hold(1, now_ + milliseconds(600));  // asked for +900
+  now_ += milliseconds(400);
+  kernel_.failNextErrno = EBUSY;
+  EXPECT_FALSE(dp->withdraw(1)) << "the failed arm's end counts, not only the last good one's";
+}
+
+TEST_F(DataPlaneTest, AClaimAfterAFailedCloseArmsAgainAndAnnounces) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  kernel_.failNextErrno = EBUSY;
+  EXPECT_FALSE(dp->withdraw(1));
+  const auto sent = kernel_.frames.size();
+  kernel_.journal.clear();
+  dp->hold(1, now_ + milliseconds(600));
+  EXPECT_TRUE(dp->claimed(1));
+  ASSERT_FALSE(kernel_.journal.empty());
+  EXPECT_EQ(kernel_.journal.front(), "fence.arm 198.18.1.1");
+  EXPECT_EQ(kernel_.frames.size(), sent + 1);
+  EXPECT_TRUE(dp->withdraw(1));
+}
+
+TEST_F(DataPlaneTest, WithoutAFenceAnAddressThatStaysIsNotDark) {
+  auto dp = make(false);
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  kernel_.failNextErrno = EBUSY;  // vips.remove
+  EXPECT_FALSE(dp->withdraw(1));
+  EXPECT_EQ(vipsUp(), 1u);
+  EXPECT_TRUE(dp->withdraw(1));  // retried
+  EXPECT_EQ(vipsUp(), 0u);
 }
 
 TEST_F(DataPlaneTest, WithoutAFenceAddressesStillFollowTheLease) {
@@ -344,6 +510,55 @@ instances:
   EXPECT_TRUE(advert);
   dp.withdraw(0);
   EXPECT_TRUE(k.addresses["vrrp.51"].empty());
+}
+
+}  // namespace
+}  // namespace quorate::server
+
+namespace quorate::server {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FakeKernel;
+
+TEST(DataPlaneVrrp, AnAdvertTimerFiringAfterTheLeaseEndSendsNothing) {
+  const auto config = parseDirectorConfig(R"(
+cluster: c
+node: a
+secret: s
+listen: 127.0.0.1:1
+state_dir: /tmp/unused
+directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
+arbiter: {address: "127.0.0.1:3"}
+announce: {repeat: 1}
+instances:
+  - name: web
+    vips: [{address: 198.18.0.10/24, device: eth0}]
+    vrrp: {vrid: 51, advert_interval_ms: 10}
+)",
+                                          "/etc/quorate/vrrp.yaml");
+  FakeKernel k;
+  k.addresses["eth0"].push_back(kernel::Vip{*kernel::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
+  boost::asio::io_context io;
+  lease::Time now(milliseconds(10'000));
+  DataPlane dp(config, k.ports(), io, [&] { return now; });
+  ASSERT_TRUE(dp.start());
+  dp.hold(0, now + milliseconds(600));
+  EXPECT_EQ(dp.counters().vrrpAdverts, 1u);
+  // Within the lease the advert timer sends as before.
+  now += milliseconds(10);
+  ASSERT_EQ(io.run_one(), 1u);
+  EXPECT_EQ(dp.counters().vrrpAdverts, 2u);
+  const auto frames = k.frames.size();
+  now += milliseconds(700);  // frozen past the lease end with the timer due
+  ASSERT_EQ(io.run_one(), 1u);
+  EXPECT_EQ(k.frames.size(), frames) << "a VRRP advert left after the lease end";
+  EXPECT_EQ(dp.counters().framesSuppressed, 2u);  // the periodic advert and the resign
+  EXPECT_EQ(dp.counters().lapses, 1u);
+  EXPECT_FALSE(dp.claimed(0));
+  // Nothing left scheduled (bounded, so that a broken build fails instead of hanging).
+  EXPECT_EQ(io.run_for(milliseconds(50)), 0u);
+  EXPECT_EQ(k.frames.size(), frames);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // call lands in one journal, so tests can assert the order of operations across ports.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,16 +21,21 @@ struct FakeKernel {
   std::vector<std::pair<int, kernel::Frame>> frames;
   std::optional<int> failNextErrno;        // the next call of any port fails with this errno
   std::optional<std::string> failAddress;  // every vips.add of this address fails
+  std::atomic<int> failFenceClose{0};      // nonzero: every fence.close fails with this errno
   std::map<std::string, kernel::LinkInfo> links;
+  // Runs after each journalled call succeeds or fails, with its journal entry: lets a test
+  // move a clock at an exact point (a stall right after that call).
+  std::function<void(const std::string&)> after;
 
   kernel::Status maybeFail(const std::string& what) {
     journal.push_back(what);
+    auto s = kernel::Status::ok();
     if (failNextErrno) {
-      const int e = *failNextErrno;
+      s = kernel::Status::fail(*failNextErrno, what);
       failNextErrno.reset();
-      return kernel::Status::fail(e, what);
     }
-    return kernel::Status::ok();
+    if (after) after(what);
+    return s;
   }
 
   struct Vips : kernel::Vips {
@@ -73,6 +80,10 @@ struct FakeKernel {
       return k.maybeFail("fence.arm" + join(v));
     }
     kernel::Status close(const std::vector<kernel::IpAddress>& v) override {
+      if (const int e = k.failFenceClose.load()) {
+        k.journal.push_back("fence.close" + join(v) + " (fails)");
+        return kernel::Status::fail(e, "close");
+      }
       return k.maybeFail("fence.close" + join(v));
     }
     kernel::Status uninstall() override { return k.maybeFail("fence.uninstall"); }
