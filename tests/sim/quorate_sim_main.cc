@@ -11,9 +11,12 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: quorate-sim [--scenario NAME] [--first N] [--seeds N] [--rho R] [--trace]\n"
+  std::cerr << "usage: quorate-sim [--scenario NAME] [--first N] [--seeds N] [--rho R] [--keep N] "
+               "[--trace]\n"
                "  runs seeds [first, first + seeds); --trace prints every event (use with "
-               "--seeds 1);\n  --rho overrides the scenario's simulated clock drift\n"
+               "--seeds 1);\n  --rho overrides the scenario's simulated clock drift; --keep prints "
+               "up to N "
+               "failing seeds (20)\n"
                "  scenarios:";
   for (const auto& n : quorate::sim::scenarioNames()) std::cerr << " " << n;
   std::cerr << "\n";
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 1000;
   bool trace = false;
   std::optional<double> rho;
+  std::size_t keep = 20;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool hasValue = i + 1 < argc;
@@ -39,6 +43,8 @@ int main(int argc, char** argv) {
       seeds = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--rho" && hasValue) {
       rho = std::strtod(argv[++i], nullptr);
+    } else if (arg == "--keep" && hasValue) {
+      keep = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--trace") {
       trace = true;
     } else {
@@ -58,7 +64,7 @@ int main(int argc, char** argv) {
     }
     return ok ? 0 : 1;
   }
-  const auto b = quorate::sim::runSeeds(*cfg, first, seeds, 20);
+  const auto b = quorate::sim::runSeeds(*cfg, first, seeds, keep);
   for (const auto& r : b.failures) {
     std::cout << r.describe(cfg->name) << "\n  replay: " << quorate::sim::replayHint(*cfg, r.seed)
               << "\n";

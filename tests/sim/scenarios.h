@@ -30,6 +30,34 @@ SimConfig overwriteLiveLeaseScenario();
 SimConfig keepLiveLeaseScenario();
 SimConfig healthFlapsScenario();
 
+// The real boundary (issue 11). Within the bound: 0 violations expected.
+// Each node its own timers; restarts change them (a rolling timer change, often to
+// shorter quarantines and acceptor leases).
+SimConfig timerSkewScenario();
+// A second process runs as director A (a cloned VM), with its own instance.
+SimConfig cloneScenario();
+// Persists fail now and then; the daemon rolls the step back.
+SimConfig failingPersistsScenario();
+// Nodes restart with an empty state dir or an older backup of it.
+SimConfig diskLossScenario();
+// Clock rates change at runtime within rhoSim.
+SimConfig clockRatesScenario();
+// The holders' announcements (gratuitous ARP) judged by the checker, with many pauses.
+SimConfig dataPlaneScenario();
+// Beyond the bound: violations expected; they document a limit.
+// An NTP slew of 5-10 % on any node, against timers made for 2 %.
+SimConfig clockSlewScenario();
+// Clocks that jump forward.
+SimConfig clockJumpScenario();
+// A paused VM: its clock stops for the pause.
+SimConfig vmPauseScenario();
+// Negative controls: each within-bound scenario above with a planted bug.
+SimConfig forgetMaxLeaseScenario();            // timer-skew, quarantine by the current config only
+SimConfig cloneWithoutInstanceScenario();      // clone, owner identity without the instance
+SimConfig noRollbackScenario();                // failing-persists, a failed persist not rolled back
+SimConfig noQuarantineWithoutStateScenario();  // disk-loss, empty disk: arbiter skips quarantine
+SimConfig ungatedAnnounceScenario();           // data-plane, announce timers not gated by lease end
+
 std::vector<std::string> scenarioNames();
 std::optional<SimConfig> scenarioByName(const std::string& name);
 
