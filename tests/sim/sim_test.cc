@@ -1,6 +1,6 @@
-// The seeded schedules that CI runs: 120,000 of them, in ctest shards of 10,000.
+// The seeded schedules that CI runs: 110,000 of them, in ctest shards of 10,000.
 //
-// 20,000 at the default timing, 10,000 each at 2 % drift, with many late messages,
+// 10,000 each at the default timing, at 2 % drift, with many late messages,
 // dominated by crashes and restarts, and with health flaps; and 10,000 of each class at
 // the real boundary (issue 11) that the protocol must survive: per-node timers with
 // rolling changes, a clone of director A, failing persists, lost and replaced disks,
@@ -25,7 +25,7 @@ namespace quorate::sim {
 namespace {
 
 constexpr std::uint64_t kShardSize = 10'000;
-constexpr std::uint64_t kDefaultShards = 2;
+constexpr std::uint64_t kDefaultShards = 1;
 constexpr std::uint64_t kWideDriftShards = 1;
 constexpr std::uint64_t kLateMessagesShards = 1;
 constexpr std::uint64_t kRestartsShards = 1;

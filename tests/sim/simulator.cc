@@ -462,7 +462,8 @@ void Simulator::process(SimNode& n, const Event& e) {
 std::size_t Simulator::currentHolders(std::array<HolderView, kMaxProcs>& buf,
                                       RealTime* coveredUntil) {
   std::size_t count = 0;
-  for (SimNode& n : nodes_) {
+  for (ProcId p = 0; p < procCount_; ++p) {
+    const SimNode& n = nodes_[p];
     if (!n.up || !n.director) continue;
     const Time local = localNow(n);
     if (!n.director->holds(local)) continue;
