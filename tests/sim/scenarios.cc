@@ -164,6 +164,18 @@ SimConfig clockRatesScenario() {
   return c;
 }
 
+SimConfig arbiterLockScenario() {
+  SimConfig c;
+  c.name = "arbiter-lock";
+  c.arbiterLockWaitMax = 1200ms;  // a slow fsync under the lock holds the others up
+  // A renewal overtaken at the lock by the next one, then a holder that stops renewing
+  // (frozen, cut off) while the other director cannot reach it: one-way cuts and pauses.
+  c.mix = FaultMix{.partition = 6, .crash = 1, .pause = 4, .stepDown = 1, .weather = 2};
+  c.faultPhaseMin = 10s;
+  c.faultPhaseMax = 20s;
+  return c;
+}
+
 SimConfig dataPlaneScenario() {
   SimConfig c;
   c.name = "data-plane";
@@ -281,6 +293,7 @@ std::optional<SimConfig> scenarioByName(const std::string& name) {
   if (name == "disk-loss") return diskLossScenario();
   if (name == "clock-rates") return clockRatesScenario();
   if (name == "data-plane") return dataPlaneScenario();
+  if (name == "arbiter-lock") return arbiterLockScenario();
   if (name == "clock-slew") return clockSlewScenario();
   if (name == "clock-jump") return clockJumpScenario();
   if (name == "vm-pause") return vmPauseScenario();

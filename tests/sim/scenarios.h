@@ -42,6 +42,9 @@ SimConfig failingPersistsScenario();
 SimConfig diskLossScenario();
 // Clock rates change at runtime within rhoSim.
 SimConfig clockRatesScenario();
+// The arbiter reads its clock before it takes the cluster's lock: requests are handled
+// in another order than their clock reads, renewals of one tenure included.
+SimConfig arbiterLockScenario();
 // The holders' announcements (gratuitous ARP) judged by the checker, with many pauses.
 SimConfig dataPlaneScenario();
 // Beyond the bound: violations expected; they document a limit.

@@ -76,6 +76,7 @@ enum class EventKind {
   kEnd,
   kAnnounce,  // a holder's announce timer (data plane)
   kClock,     // a slewing clock returns to a rate within the bound
+  kLocked,    // a request at the arbiter got the cluster's lock
 };
 
 struct Event {
@@ -88,6 +89,7 @@ struct Event {
   std::uint64_t token = 0;
   Message msg{};
   ProcId fromProc = 0;  // delivery: the process that sent it
+  Time reading{};       // kLocked: the arbiter's clock when the request arrived
 };
 
 struct Later {
@@ -195,7 +197,7 @@ class Simulator {
  private:
   // Events.
   void schedule(RealTime at, EventKind kind, ProcId proc = 0, std::uint64_t token = 0,
-                Message msg = {}, ProcId fromProc = 0);
+                Message msg = {}, ProcId fromProc = 0, Time reading = {});
   void dispatch(const Event& e);
   void process(SimNode& n, const Event& e);  // a delivery or timer for a running process
   void afterEvent();                         // safety checks and liveness bookkeeping
@@ -211,6 +213,7 @@ class Simulator {
 
   // Process input and output.
   void deliver(SimNode& n, const Message& m, ProcId fromProc);
+  void arbiterHandle(SimNode& n, const Message& m, ProcId fromProc, Time now);
   void tick(SimNode& n);
   // Runs one step of a director: snapshot, step, persist; then sends, or rolls back.
   template <typename Step>
@@ -368,8 +371,8 @@ void Simulator::log(const SimNode* n, const std::string& what) {
 }
 
 void Simulator::schedule(RealTime at, EventKind kind, ProcId proc, std::uint64_t token, Message msg,
-                         ProcId fromProc) {
-  queue_.push(Event{at, seq_++, kind, proc, token, std::move(msg), fromProc});
+                         ProcId fromProc, Time reading) {
+  queue_.push(Event{at, seq_++, kind, proc, token, std::move(msg), fromProc, reading});
 }
 
 SimResult Simulator::run() {
@@ -400,10 +403,13 @@ void Simulator::dispatch(const Event& e) {
     case EventKind::kDeliver:
     case EventKind::kTimer:
     case EventKind::kAnnounce:
-      // A crash drops what was in flight to the process (unless configured otherwise).
+    case EventKind::kLocked:
+      // A crash drops what was in flight to the process (unless configured otherwise),
+      // and the requests waiting for the arbiter's lock.
       if (!n.up ||
-          (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts && e.token != n.crashes)) {
-        if (e.kind == EventKind::kDeliver) {
+          (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts && e.token != n.crashes) ||
+          (e.kind == EventKind::kLocked && e.token != n.crashes)) {
+        if (e.kind == EventKind::kDeliver || e.kind == EventKind::kLocked) {
           ++stats_.messagesLost;
           if (tracing()) {
             log(&n, std::string(n.up ? "crashed since it was sent" : "down") + ", dropped " +
@@ -454,6 +460,8 @@ void Simulator::process(SimNode& n, const Event& e) {
     if (e.token == n.timerToken) tick(n);
   } else if (e.kind == EventKind::kAnnounce) {
     if (e.token == n.announceToken) announce(n);
+  } else if (e.kind == EventKind::kLocked) {
+    arbiterHandle(n, e.msg, e.fromProc, e.reading);
   } else {
     deliver(n, e.msg, e.fromProc);
   }
@@ -638,20 +646,34 @@ void Simulator::deliver(SimNode& n, const Message& m, ProcId fromProc) {
   if (tracing()) {
     log(&n, "recv " + bodyText(m.body) + " from " + procName(fromProc));
   }
-  replyTo_ = std::make_pair(m.from, fromProc);
   if (n.director) {
+    replyTo_ = std::make_pair(m.from, fromProc);
     step(n, false, [&] { return n.director->receive(localNow(n), m); });
+    replyTo_.reset();
+  } else if (cfg_.arbiterLockWaitMax > Duration::zero()) {
+    // The clock is read now; the request is handled when it gets the lock.
+    const Duration wait = rng_.between(Duration::zero(), cfg_.arbiterLockWaitMax);
+    schedule(now_ + wait.count(), EventKind::kLocked, n.proc, n.crashes, m, fromProc, localNow(n));
   } else {
-    std::optional<Acceptor> before;
-    if (cfg_.persistFailure > 0) before = *n.arbiter;
-    auto r = n.arbiter->handle(localNow(n), m);
-    if (!persist(n, n.arbiter->durable(), r.persist)) {
-      // The step never happened: the state from before it, nothing sent.
-      if (!cfg_.mutants.noRollback) n.arbiter = std::move(before);
-      n.memory = n.arbiter->durable();
-    } else if (r.reply) {
-      send(n, *r.reply);
-    }
+    arbiterHandle(n, m, fromProc, localNow(n));
+  }
+}
+
+void Simulator::arbiterHandle(SimNode& n, const Message& m, ProcId fromProc, Time now) {
+  if (tracing() && now != localNow(n)) {
+    log(&n, "LOCKED " + bodyText(m.body) + " from " + procName(fromProc) + ", clock read " +
+                formatDuration(localNow(n) - now) + " ago");
+  }
+  replyTo_ = std::make_pair(m.from, fromProc);
+  std::optional<Acceptor> before;
+  if (cfg_.persistFailure > 0) before = *n.arbiter;
+  auto r = n.arbiter->handle(now, m);
+  if (!persist(n, n.arbiter->durable(), r.persist)) {
+    // The step never happened: the state from before it, nothing sent.
+    if (!cfg_.mutants.noRollback) n.arbiter = std::move(before);
+    n.memory = n.arbiter->durable();
+  } else if (r.reply) {
+    send(n, *r.reply);
   }
   replyTo_.reset();
 }

@@ -87,6 +87,10 @@ struct SimConfig {
   // Chance that a persist a step asked for fails. The daemon then restores the state from
   // before the step and sends nothing: the step never happened (unless mutants.noRollback).
   double persistFailure = 0;
+  // The arbiter as its service runs it: gRPC threads read the clock when a request
+  // arrives, then wait up to this long for the cluster's lock, so two requests can take
+  // the lock in the opposite order of their clock reads (finding 2). Zero: no wait.
+  lease::Duration arbiterLockWaitMax{0};
   // A pause stops the node's clock too (a paused VM) instead of only its process.
   bool pauseStopsClock = false;
   lease::Duration clockJumpMax = std::chrono::seconds(3);
