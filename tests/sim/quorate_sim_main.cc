@@ -16,7 +16,9 @@ int usage() {
                "  runs seeds [first, first + seeds); --trace prints every event (use with "
                "--seeds 1);\n  --rho overrides the scenario's simulated clock drift; --keep prints "
                "up to N "
-               "failing seeds (20)\n"
+               "failing seeds (20)\n  --clone-routing both|one|replies: how the clone scenarios "
+               "deliver to "
+               "director A\n"
                "  scenarios:";
   for (const auto& n : quorate::sim::scenarioNames()) std::cerr << " " << n;
   std::cerr << "\n";
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   bool trace = false;
   std::optional<double> rho;
   std::size_t keep = 20;
+  std::optional<quorate::sim::CloneRouting> routing;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool hasValue = i + 1 < argc;
@@ -43,6 +46,17 @@ int main(int argc, char** argv) {
       seeds = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--rho" && hasValue) {
       rho = std::strtod(argv[++i], nullptr);
+    } else if (arg == "--clone-routing" && hasValue) {
+      const std::string r = argv[++i];
+      if (r == "both") {
+        routing = quorate::sim::CloneRouting::kBoth;
+      } else if (r == "one") {
+        routing = quorate::sim::CloneRouting::kOne;
+      } else if (r == "replies") {
+        routing = quorate::sim::CloneRouting::kRepliesBack;
+      } else {
+        return usage();
+      }
     } else if (arg == "--keep" && hasValue) {
       keep = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--trace") {
@@ -54,6 +68,7 @@ int main(int argc, char** argv) {
   auto cfg = quorate::sim::scenarioByName(scenario);
   if (!cfg) return usage();
   if (rho) cfg->rhoSim = *rho;
+  if (routing) cfg->cloneRouting = *routing;
 
   if (trace) {
     bool ok = true;
