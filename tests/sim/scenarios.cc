@@ -214,7 +214,7 @@ SimConfig vmPauseScenario() {
 SimConfig forgetMaxLeaseScenario() {
   SimConfig c = timerSkewScenario();
   c.name = "forget-max-lease";
-  c.mutants.forgetMaxLease = true;
+  c.acceptorFaults.forgetLongestLease = true;
   c.checkLiveness = false;
   return c;
 }
@@ -222,7 +222,7 @@ SimConfig forgetMaxLeaseScenario() {
 SimConfig cloneWithoutInstanceScenario() {
   SimConfig c = cloneScenario();
   c.name = "clone-without-instance";
-  c.mutants.ownerWithoutInstance = true;
+  c.acceptorFaults.ignoreInstance = true;
   c.checkLiveness = false;
   return c;
 }

@@ -34,8 +34,6 @@ SimConfig healthFlapsScenario();
 // Each node its own timers; restarts change them (a rolling timer change, often to
 // shorter quarantines and acceptor leases).
 SimConfig timerSkewScenario();
-// A second process runs as director A (a cloned VM), with its own instance.
-SimConfig cloneScenario();
 // Persists fail now and then; the daemon rolls the step back.
 SimConfig failingPersistsScenario();
 // Nodes restart with an empty state dir or an older backup of it.
@@ -48,6 +46,10 @@ SimConfig arbiterLockScenario();
 // The holders' announcements (gratuitous ARP) judged by the checker, with many pauses.
 SimConfig dataPlaneScenario();
 // Beyond the bound: violations expected; they document a limit.
+// A second process runs as director A (a cloned VM) from a copy of A's disk, with its own
+// instance. The instance keeps the shared acceptors from confusing the two, but the clone
+// also brings a copy of A's acceptor: {A, arbiter} and {A', B} are disjoint majorities.
+SimConfig cloneScenario();
 // An NTP slew of 5-10 % on any node, against timers made for 2 %.
 SimConfig clockSlewScenario();
 // Clocks that jump forward.

@@ -1,11 +1,12 @@
-// The seeded schedules that CI runs: 110,000 of them, in ctest shards of 10,000.
+// The seeded schedules that CI runs: 100,000 of them, in ctest shards of 10,000.
 //
 // 10,000 each at the default timing, at 2 % drift, with many late messages,
 // dominated by crashes and restarts, and with health flaps; and 10,000 of each class at
 // the real boundary (issue 11) that the protocol must survive: per-node timers with
-// rolling changes, a clone of director A, failing persists, lost and replaced disks,
-// clock rates that change within the bound, and the data plane's announcements.
-// (Beyond-the-bound classes are not here: they give violations, see fault_test.cc.)
+// rolling changes, failing persists, lost and replaced disks, clock rates that change
+// within the bound, and the data plane's announcements. Classes beyond the bound (a clone
+// of a director, slews beyond rho, clock jumps, VM pauses that stop the clock) give
+// violations: fault_test.cc shows them as limits.
 //
 // Environment:
 //   QUORATE_SIM_SEED=<n>     run only seed n (in shard 0 of each suite; filter the suite)
@@ -105,10 +106,6 @@ TEST_P(TimerSkew, Schedules) {
   runShard(timerSkewScenario(), GetParam(), kShardSize, &SimStats::timerChanges);
 }
 INSTANTIATE_TEST_SUITE_P(Sim, TimerSkew, ::testing::Range<std::uint64_t>(0, 1));
-
-class Clone : public ::testing::TestWithParam<std::uint64_t> {};
-TEST_P(Clone, Schedules) { runShard(cloneScenario(), GetParam(), kShardSize, &SimStats::clones); }
-INSTANTIATE_TEST_SUITE_P(Sim, Clone, ::testing::Range<std::uint64_t>(0, 1));
 
 class FailingPersists : public ::testing::TestWithParam<std::uint64_t> {};
 TEST_P(FailingPersists, Schedules) {

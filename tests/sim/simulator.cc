@@ -133,24 +133,6 @@ struct Weather {
   double longDelay = 0;
 };
 
-// ---- Core contract shims -------------------------------------------------------------
-// The process instance and the persisted longest lease (issue 11, items 1 and 4) come
-// with the lead's core changes. Until they are in, these compile to nothing; once they
-// are, they set the real fields. Generic lambdas make the member look-ups dependent.
-void setInstance(lease::NodeConfig& c, std::uint64_t instance) {
-  [](auto& cfg, std::uint64_t v) {
-    if constexpr (requires { cfg.instance = v; }) cfg.instance = v;
-  }(c, instance);
-}
-// Mutant "quarantine from the current config only": the restored longest lease is lost.
-void forgetMaxLease(DurableState& d) {
-  [](auto& state) {
-    if constexpr (requires { state.maxLease = Duration::zero(); })
-      state.maxLease = Duration::zero();
-  }(d);
-}
-// ---------------------------------------------------------------------------------------
-
 bool timingEqual(const lease::Timing& a, const lease::Timing& b) {
   return a.holderLease == b.holderLease && a.acceptorLease == b.acceptorLease &&
          a.quarantine == b.quarantine && a.renewInterval == b.renewInterval && a.rho == b.rho;
@@ -268,7 +250,6 @@ class Simulator {
   Duration longDelayMax_{};
   Duration livenessBound_{};
   CloneRouting routing_ = CloneRouting::kBoth;
-  std::uint64_t sharedInstance_[lease::kNodeCount] = {};  // mutant: one instance per node id
 
   // The network, by process.
   bool cut_[kMaxProcs][kMaxProcs] = {};  // [from][to]
@@ -328,7 +309,6 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
       routing_ = rng_.pick(
           std::array{CloneRouting::kBoth, CloneRouting::kOne, CloneRouting::kRepliesBack});
     }
-    for (auto& i : sharedInstance_) i = instanceRng_.next() | 1;
   }
   const Duration faultPhase = rng_.between(cfg_.faultPhaseMin, cfg_.faultPhaseMax);
   schedule(rng_.exponential(meanFaultGap_).count(), EventKind::kFault);
@@ -549,10 +529,8 @@ void Simulator::start(SimNode& n) {
     n.disk = n.diskFate == 1 ? DurableState{} : n.backup;
     n.diskFate = 0;
   }
-  if (cfg_.mutants.forgetMaxLease) forgetMaxLease(n.disk);
   n.memory = n.disk;
-  n.instance =
-      cfg_.mutants.ownerWithoutInstance ? sharedInstance_[n.id] : (instanceRng_.next() | 1);
+  n.instance = instanceRng_.next() | 1;  // nonzero, as a daemon draws it at every start
   const Time local = localNow(n);
   if (tracing()) {
     log(&n, "start #" + std::to_string(n.incarnation) + ", disk max epoch " +
@@ -569,7 +547,7 @@ void Simulator::start(SimNode& n) {
     c.preemptDelay = preemptDelay_;
     c.seed = rng_.next();
     c.acceptorFaults = cfg_.acceptorFaults;
-    setInstance(c, n.instance);
+    c.instance = n.instance;
     n.director.emplace(c, n.disk, local);
     rearmTimer(n, false);
   } else {

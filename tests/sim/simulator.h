@@ -40,11 +40,10 @@ enum class CloneRouting {
   kRepliesBack,  // requests go to one at random; replies to the process that asked (TCP)
 };
 
-// Planted bugs in the model of the daemon around the core; each must be caught.
+// Planted bugs in the model of the daemon around the core; each must be caught. (Planted
+// bugs in the core itself are lease::AcceptorFaults, also in SimConfig.)
 struct SimMutants {
   bool noRollback = false;                // a failed persist keeps the step's state (sends nothing)
-  bool forgetMaxLease = false;            // a restart quarantines by its current config only
-  bool ownerWithoutInstance = false;      // every process of a node id shares one instance
   bool ungatedAnnounce = false;           // announce timers check "claimed", not the lease end
   bool noQuarantineWithoutState = false;  // an arbiter with an empty disk skips quarantine
 };
