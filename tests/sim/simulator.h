@@ -26,8 +26,8 @@ struct FaultMix {
   // The real boundary (issue 11). Within the bound:
   int diskLoss = 0;    // a crash after which the node's state dir is empty or an old backup
   int rateChange = 0;  // a running clock takes a new rate within [1 - rhoSim, 1 + rhoSim]
-  int clone = 0;       // a second process starts as director A, from a copy of A's disk
   // Beyond the bound (they document a limit; violations are expected):
+  int clone = 0;      // a second process starts as director A, from a copy of A's disk
   int slew = 0;       // a clock runs 5-10 % fast or slow for 1-10 s (an NTP slew)
   int clockJump = 0;  // a clock jumps forward by up to clockJumpMax
 };
