@@ -122,6 +122,16 @@ TEST(SimFaults, ArbiterSkippingQuarantineWithoutStateIsCaught) {
   expectTwoHolders(cfg, hunt(cfg));
 }
 
+// A limit: a lost or older disk loses the acceptor's epoch floor and the director's
+// incarnation, so a later tenure can repeat or go below an earlier epoch (the disk-loss
+// scenario in CI judges one holder at a time, not epoch order). Whoever uses epochs as
+// fencing tokens must not trust them across a lost state dir.
+TEST(SimFaults, ALostDiskCanRepeatEpochs) {
+  SimConfig cfg = diskLossScenario();
+  cfg.checkEpochOrder = true;
+  expectViolation(cfg, hunt(cfg), "is not above");
+}
+
 // The data plane: an announce timer that checks only "claimed" fires after a freeze and
 // announces the VIPs while the other director holds.
 TEST(SimFaults, AnnouncesNotGatedByTheLeaseEndAreCaught) {

@@ -146,9 +146,9 @@ SimConfig failingPersistsScenario() {
 SimConfig diskLossScenario() {
   SimConfig c;
   c.name = "disk-loss";
-  // A lost or older disk loses the acceptor's epoch floor and the director's
-  // incarnation, so epochs can repeat: a known limit (found by this scenario, 703 of
-  // 2,000 schedules). One holder at a time must hold all the same.
+  // A lost or older disk loses the acceptor's epoch floor and the director's incarnation,
+  // so epochs can repeat: a known limit (SimFaults.ALostDiskCanRepeatEpochs). One holder
+  // at a time must hold all the same.
   c.checkEpochOrder = false;
   c.mix =
       FaultMix{.partition = 3, .crash = 2, .pause = 1, .stepDown = 1, .weather = 2, .diskLoss = 3};
@@ -170,6 +170,9 @@ SimConfig arbiterLockScenario() {
   c.arbiterLockWaitMax = 1200ms;  // a slow fsync under the lock holds the others up
   // A renewal overtaken at the lock by the next one, then a holder that stops renewing
   // (frozen, cut off) while the other director cannot reach it: one-way cuts and pauses.
+  // Not in CI: it found no violation even with the core's moveExpiryEarlier fault (0 of
+  // 10,000; it takes a reversal of > 0.5 s, a cut A -> B and B's retry in a 0.3 s window),
+  // so it is no proof for finding 2, which the core's own unit test covers.
   c.mix = FaultMix{.partition = 6, .crash = 1, .pause = 4, .stepDown = 1, .weather = 2};
   c.faultPhaseMin = 10s;
   c.faultPhaseMax = 20s;
@@ -274,7 +277,8 @@ std::vector<std::string> scenarioNames() {
           "clone-without-instance",
           "no-rollback",
           "no-quarantine-without-state",
-          "ungated-announce"};
+          "ungated-announce",
+          "arbiter-lock"};
 }
 
 std::optional<SimConfig> scenarioByName(const std::string& name) {

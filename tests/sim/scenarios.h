@@ -56,12 +56,17 @@ SimConfig clockSlewScenario();
 SimConfig clockJumpScenario();
 // A paused VM: its clock stops for the pause.
 SimConfig vmPauseScenario();
-// Negative controls: each within-bound scenario above with a planted bug.
-SimConfig forgetMaxLeaseScenario();            // timer-skew, quarantine by the current config only
-SimConfig cloneWithoutInstanceScenario();      // clone, owner identity without the instance
-SimConfig noRollbackScenario();                // failing-persists, a failed persist not rolled back
-SimConfig noQuarantineWithoutStateScenario();  // disk-loss, empty disk: arbiter skips quarantine
-SimConfig ungatedAnnounceScenario();           // data-plane, announce timers not gated by lease end
+// Negative controls: the scenarios above with a planted bug.
+// timer-skew, quarantine by the current config only (lease::AcceptorFaults::forgetLongestLease)
+SimConfig forgetMaxLeaseScenario();
+// clone, the acceptors ignore the instance (lease::AcceptorFaults::ignoreInstance)
+SimConfig cloneWithoutInstanceScenario();
+// failing-persists, a failed persist not rolled back
+SimConfig noRollbackScenario();
+// disk-loss, an arbiter with an empty disk skips its quarantine
+SimConfig noQuarantineWithoutStateScenario();
+// data-plane, announce timers not gated by the lease end
+SimConfig ungatedAnnounceScenario();
 
 std::vector<std::string> scenarioNames();
 std::optional<SimConfig> scenarioByName(const std::string& name);
