@@ -19,6 +19,12 @@ BatchResult runSeeds(const SimConfig& cfg, std::uint64_t first, std::uint64_t co
     b.totals.stepDowns += r.stats.stepDowns;
     b.totals.healthFlips += r.stats.healthFlips;
     b.totals.tenures += r.stats.tenures;
+    b.totals.persistFailures += r.stats.persistFailures;
+    b.totals.diskLosses += r.stats.diskLosses;
+    b.totals.timerChanges += r.stats.timerChanges;
+    b.totals.clockFaults += r.stats.clockFaults;
+    b.totals.clones += r.stats.clones;
+    b.totals.announces += r.stats.announces;
     if (r.timeToHolder && *r.timeToHolder > b.worstTimeToHolder) {
       b.worstTimeToHolder = *r.timeToHolder;
       b.worstTimeToHolderSeed = seed;
@@ -43,6 +49,9 @@ std::string BatchResult::summary(const SimConfig& cfg) const {
     << " violations, " << totals.tenures << " tenures, " << totals.crashes << " crashes, "
     << totals.pauses << " pauses, " << totals.stepDowns << " step-downs, " << totals.healthFlips
     << " health flips, " << totals.events << " events\n"
+    << "  boundary: " << totals.persistFailures << " failed persists, " << totals.diskLosses
+    << " lost disks, " << totals.timerChanges << " timer changes, " << totals.clockFaults
+    << " clock faults, " << totals.clones << " clones, " << totals.announces << " announces\n"
     << "  liveness: worst time to a holder after the quiet start "
     << formatDuration(worstTimeToHolder) << " (seed " << worstTimeToHolderSeed << "), bound "
     << formatDuration(cfg.livenessBound > lease::Duration::zero() ? cfg.livenessBound

@@ -11,9 +11,14 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: quorate-sim [--scenario NAME] [--first N] [--seeds N] [--rho R] [--trace]\n"
+  std::cerr << "usage: quorate-sim [--scenario NAME] [--first N] [--seeds N] [--rho R] [--keep N] "
+               "[--trace]\n"
                "  runs seeds [first, first + seeds); --trace prints every event (use with "
-               "--seeds 1);\n  --rho overrides the scenario's simulated clock drift\n"
+               "--seeds 1);\n  --rho overrides the scenario's simulated clock drift; --keep prints "
+               "up to N "
+               "failing seeds (20)\n  --clone-routing both|one|replies: how the clone scenarios "
+               "deliver to "
+               "director A\n"
                "  scenarios:";
   for (const auto& n : quorate::sim::scenarioNames()) std::cerr << " " << n;
   std::cerr << "\n";
@@ -28,6 +33,8 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 1000;
   bool trace = false;
   std::optional<double> rho;
+  std::size_t keep = 20;
+  std::optional<quorate::sim::CloneRouting> routing;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool hasValue = i + 1 < argc;
@@ -39,6 +46,19 @@ int main(int argc, char** argv) {
       seeds = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--rho" && hasValue) {
       rho = std::strtod(argv[++i], nullptr);
+    } else if (arg == "--clone-routing" && hasValue) {
+      const std::string r = argv[++i];
+      if (r == "both") {
+        routing = quorate::sim::CloneRouting::kBoth;
+      } else if (r == "one") {
+        routing = quorate::sim::CloneRouting::kOne;
+      } else if (r == "replies") {
+        routing = quorate::sim::CloneRouting::kRepliesBack;
+      } else {
+        return usage();
+      }
+    } else if (arg == "--keep" && hasValue) {
+      keep = std::strtoull(argv[++i], nullptr, 0);
     } else if (arg == "--trace") {
       trace = true;
     } else {
@@ -48,6 +68,7 @@ int main(int argc, char** argv) {
   auto cfg = quorate::sim::scenarioByName(scenario);
   if (!cfg) return usage();
   if (rho) cfg->rhoSim = *rho;
+  if (routing) cfg->cloneRouting = *routing;
 
   if (trace) {
     bool ok = true;
@@ -58,7 +79,7 @@ int main(int argc, char** argv) {
     }
     return ok ? 0 : 1;
   }
-  const auto b = quorate::sim::runSeeds(*cfg, first, seeds, 20);
+  const auto b = quorate::sim::runSeeds(*cfg, first, seeds, keep);
   for (const auto& r : b.failures) {
     std::cout << r.describe(cfg->name) << "\n  replay: " << quorate::sim::replayHint(*cfg, r.seed)
               << "\n";

@@ -30,6 +30,44 @@ SimConfig overwriteLiveLeaseScenario();
 SimConfig keepLiveLeaseScenario();
 SimConfig healthFlapsScenario();
 
+// The real boundary (issue 11). Within the bound: 0 violations expected.
+// Each node its own timers; restarts change them (a rolling timer change, often to
+// shorter quarantines and acceptor leases).
+SimConfig timerSkewScenario();
+// Persists fail now and then; the daemon rolls the step back.
+SimConfig failingPersistsScenario();
+// Nodes restart with an empty state dir or an older backup of it.
+SimConfig diskLossScenario();
+// Clock rates change at runtime within rhoSim.
+SimConfig clockRatesScenario();
+// The arbiter reads its clock before it takes the cluster's lock: requests are handled
+// in another order than their clock reads, renewals of one tenure included.
+SimConfig arbiterLockScenario();
+// The holders' announcements (gratuitous ARP) judged by the checker, with many pauses.
+SimConfig dataPlaneScenario();
+// Beyond the bound: violations expected; they document a limit.
+// A second process runs as director A (a cloned VM) from a copy of A's disk, with its own
+// instance. The instance keeps the shared acceptors from confusing the two, but the clone
+// also brings a copy of A's acceptor: {A, arbiter} and {A', B} are disjoint majorities.
+SimConfig cloneScenario();
+// An NTP slew of 5-10 % on any node, against timers made for 2 %.
+SimConfig clockSlewScenario();
+// Clocks that jump forward.
+SimConfig clockJumpScenario();
+// A paused VM: its clock stops for the pause.
+SimConfig vmPauseScenario();
+// Negative controls: the scenarios above with a planted bug.
+// timer-skew, quarantine by the current config only (lease::AcceptorFaults::forgetLongestLease)
+SimConfig forgetMaxLeaseScenario();
+// clone, the acceptors ignore the instance (lease::AcceptorFaults::ignoreInstance)
+SimConfig cloneWithoutInstanceScenario();
+// failing-persists, a failed persist not rolled back
+SimConfig noRollbackScenario();
+// disk-loss, an arbiter with an empty disk skips its quarantine
+SimConfig noQuarantineWithoutStateScenario();
+// data-plane, announce timers not gated by the lease end
+SimConfig ungatedAnnounceScenario();
+
 std::vector<std::string> scenarioNames();
 std::optional<SimConfig> scenarioByName(const std::string& name);
 

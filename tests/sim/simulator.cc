@@ -6,10 +6,12 @@
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <queue>
 #include <random>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "lease/director_node.h"
@@ -64,17 +66,30 @@ class Rng {
   std::mt19937_64 gen_;
 };
 
-enum class EventKind { kDeliver, kTimer, kFault, kRestart, kResume, kQuiet, kEnd };
+enum class EventKind {
+  kDeliver,
+  kTimer,
+  kFault,
+  kRestart,
+  kResume,
+  kQuiet,
+  kEnd,
+  kAnnounce,  // a holder's announce timer (data plane)
+  kClock,     // a slewing clock returns to a rate within the bound
+  kLocked,    // a request at the arbiter got the cluster's lock
+};
 
 struct Event {
   RealTime at = 0;
   std::uint64_t seq = 0;  // FIFO among events at the same instant
   EventKind kind = EventKind::kEnd;
-  NodeId node = 0;
-  // Timer: its generation. Restart/resume: the crash or pause it ends. Delivery: how
-  // many times the receiver had crashed when the message was sent.
+  ProcId proc = 0;
+  // Timer, announce, clock: its generation. Restart/resume: the crash or pause it ends.
+  // Delivery: how many times the receiving process had crashed when it was sent.
   std::uint64_t token = 0;
   Message msg{};
+  ProcId fromProc = 0;  // delivery: the process that sent it
+  Time reading{};       // kLocked: the arbiter's clock when the request arrived
 };
 
 struct Later {
@@ -84,11 +99,17 @@ struct Later {
 };
 
 struct SimNode {
-  NodeId id = 0;
-  std::unique_ptr<DirectorNode> director;  // nodes 0 and 1 while up
-  std::unique_ptr<Acceptor> arbiter;       // node 2 while up
+  ProcId proc = 0;
+  NodeId id = 0;                         // the node id this process runs as
+  std::optional<DirectorNode> director;  // director processes while up
+  std::optional<Acceptor> arbiter;       // the arbiter process while up
   DriftClock clock;
-  DurableState disk;  // survives crashes
+  DurableState disk;     // survives crashes
+  DurableState memory;   // durable() after the last step (what it believes is on disk)
+  DurableState backup;   // an older copy of the disk, for "restored from backup"
+  lease::Timing timing;  // this process's timers (per-node skew)
+  std::uint64_t instance = 0;
+  bool active = true;  // false: the clone before it is started and after it is retired
   bool up = false;
   bool paused = false;
   std::deque<Event> held;  // what arrived while paused, in order
@@ -96,7 +117,11 @@ struct SimNode {
   std::uint64_t crashes = 0;  // deliveries name the count at sending time
   std::uint64_t timerToken = 0;
   RealTime timerAt = kNever;
+  RealTime retryNotBefore = 0;  // after a failed persist: when the daemon tries again
   std::uint64_t downToken = 0;  // names the pending restart or resume
+  std::uint64_t announceToken = 0;
+  std::uint64_t clockToken = 0;
+  int diskFate = 0;  // at the next start: 0 keep, 1 empty, 2 the backup
   RealTime stalledAt = -1;
   int stalledTicks = 0;
 };
@@ -107,6 +132,16 @@ struct Weather {
   double duplicate = 0;
   double longDelay = 0;
 };
+
+bool timingEqual(const lease::Timing& a, const lease::Timing& b) {
+  return a.holderLease == b.holderLease && a.acceptorLease == b.acceptorLease &&
+         a.quarantine == b.quarantine && a.renewInterval == b.renewInterval && a.rho == b.rho;
+}
+
+bool isReply(const lease::Body& b) {
+  return std::holds_alternative<lease::Promise>(b) || std::holds_alternative<lease::Accepted>(b) ||
+         std::holds_alternative<lease::Reject>(b) || std::holds_alternative<lease::Pong>(b);
+}
 
 std::string bodyText(const lease::Body& body) {
   using namespace lease;
@@ -143,25 +178,34 @@ class Simulator {
 
  private:
   // Events.
-  void schedule(RealTime at, EventKind kind, NodeId node = 0, std::uint64_t token = 0,
-                Message msg = {});
+  void schedule(RealTime at, EventKind kind, ProcId proc = 0, std::uint64_t token = 0,
+                Message msg = {}, ProcId fromProc = 0, Time reading = {});
   void dispatch(const Event& e);
-  void process(SimNode& n, const Event& e);  // a delivery or timer for a running node
+  void process(SimNode& n, const Event& e);  // a delivery or timer for a running process
   void afterEvent();                         // safety checks and liveness bookkeeping
+  std::size_t currentHolders(std::array<HolderView, kMaxProcs>& buf, RealTime* coveredUntil);
 
-  // Node lifecycle.
+  // Process lifecycle.
   void start(SimNode& n);
   void crash(SimNode& n, Duration downtime);
   void pause(SimNode& n, Duration length);
   void resume(SimNode& n);
+  void startClone();
+  lease::Timing drawTiming();
 
-  // Node input and output.
-  void deliver(SimNode& n, const Message& m);
+  // Process input and output.
+  void deliver(SimNode& n, const Message& m, ProcId fromProc);
+  void arbiterHandle(SimNode& n, const Message& m, ProcId fromProc, Time now);
   void tick(SimNode& n);
-  void apply(SimNode& n, Output out);
-  void persist(SimNode& n, const DurableState& state, bool requested);
-  void send(NodeId from, const Message& m);
+  // Runs one step of a director: snapshot, step, persist; then sends, or rolls back.
+  template <typename Step>
+  void step(SimNode& n, bool afterTick, Step&& stepFn);
+  bool persist(SimNode& n, const DurableState& state, bool requested);  // false: failed
+  void reportChanges(SimNode& n, const Output& out);
+  void send(const SimNode& from, const Message& m);
+  void sendTo(const SimNode& from, const Message& m, SimNode& to);
   void rearmTimer(SimNode& n, bool afterTick);
+  void announce(SimNode& n);
 
   // Faults and phases.
   void injectFault();
@@ -169,10 +213,11 @@ class Simulator {
   void changeWeather();
   void stepDownSomeone();
   void flipHealth();
+  void clockFault(int kind);  // 0 rate change, 1 slew, 2 jump
   void beginQuiet();
   void finish();
   void noteQuietGap(RealTime length);
-  SimNode& victim();  // a node to crash or pause, often the holder
+  SimNode& victim();  // a process to crash or pause, often the holder
   Duration downtime();
   std::int64_t drawPpb(NodeId n);
 
@@ -180,12 +225,17 @@ class Simulator {
   bool tracing() const { return trace_ != nullptr; }
   void log(const SimNode* n, const std::string& what);
   void fail(const std::string& what) { checker_.fail(now_, what); }
+  bool cloneEnabled() const { return cfg_.mix.clone > 0; }
 
   const SimConfig& cfg_;
   Rng rng_;
+  // Process instances come from a stream of their own, so that drawing them leaves the
+  // schedules of the older scenarios as they were.
+  Rng instanceRng_;
   std::ostream* trace_;
   Checker checker_;
-  std::array<SimNode, lease::kNodeCount> nodes_;
+  std::array<SimNode, kMaxProcs> nodes_;  // by process; processes 0..2 run nodes 0..2
+  ProcId procCount_ = lease::kNodeCount;  // kMaxProcs when the clone can run
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::uint64_t seq_ = 0;
   RealTime now_ = 0;
@@ -199,10 +249,13 @@ class Simulator {
   Duration meanFaultGap_{};
   Duration longDelayMax_{};
   Duration livenessBound_{};
+  CloneRouting routing_ = CloneRouting::kBoth;
 
-  // The network.
-  bool cut_[lease::kNodeCount][lease::kNodeCount] = {};  // [from][to]
+  // The network, by process.
+  bool cut_[kMaxProcs][kMaxProcs] = {};  // [from][to]
   Weather weather_;
+  // While a process handles a message: the sender, for replies over "its connection".
+  std::optional<std::pair<NodeId, ProcId>> replyTo_;
 
   // Phases and liveness.
   bool quiet_ = false;
@@ -214,8 +267,18 @@ class Simulator {
   SimStats stats_;
 };
 
+Duration longestHolderLease(const SimConfig& cfg) {
+  Duration d = cfg.timing.holderLease;
+  for (const auto& t : cfg.timings) d = std::max(d, t.holderLease);
+  return d;
+}
+
 Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* trace)
-    : cfg_(cfg), rng_(seed), trace_(trace), checker_(cfg.timing.holderLease) {
+    : cfg_(cfg),
+      rng_(seed),
+      instanceRng_(~seed),
+      trace_(trace),
+      checker_(longestHolderLease(cfg), cfg.checkEpochOrder) {
   // The dangerous extreme (a slow holder, fast acceptors) often, not just by chance.
   adversarialClocks_ = cfg_.adversarialClocks || rng_.chance(0.25);
   slowDirector_ = static_cast<NodeId>(rng_.between(0, 1));
@@ -229,10 +292,23 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
   livenessBound_ = cfg_.livenessBound > Duration::zero() ? cfg_.livenessBound : livenessBound(cfg_);
   for (NodeId id = 0; id < lease::kNodeCount; ++id) {
     SimNode& n = nodes_[id];
+    n.proc = id;
     n.id = id;
     n.clock.reset(0, Time(rng_.between(kMinBootReading, kMaxBootReading)), drawPpb(id));
     schedule(rng_.between(Duration::zero(), Duration(2s)).count(), EventKind::kRestart, id,
              n.downToken);
+  }
+  SimNode& c = nodes_[kCloneProc];
+  c.proc = kCloneProc;
+  c.id = lease::kDirectorA;
+  c.active = false;
+  if (cloneEnabled()) {
+    procCount_ = kMaxProcs;
+    routing_ = cfg_.cloneRouting;
+    if (routing_ == CloneRouting::kDrawn) {
+      routing_ = rng_.pick(
+          std::array{CloneRouting::kBoth, CloneRouting::kOne, CloneRouting::kRepliesBack});
+    }
   }
   const Duration faultPhase = rng_.between(cfg_.faultPhaseMin, cfg_.faultPhaseMax);
   schedule(rng_.exponential(meanFaultGap_).count(), EventKind::kFault);
@@ -243,9 +319,10 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
             << (preferred_ ? "n" + std::to_string(*preferred_) : std::string("none"))
             << ", preempt delay "
             << (preemptDelay_ ? formatDuration(*preemptDelay_) : std::string("none")) << "\n";
-    for (const auto& node : nodes_) {
-      *trace_ << "  n" << node.id << " clock rate " << node.clock.ppb() << " ppb\n";
+    for (NodeId id = 0; id < lease::kNodeCount; ++id) {
+      *trace_ << "  n" << id << " clock rate " << nodes_[id].clock.ppb() << " ppb\n";
     }
+    if (cloneEnabled()) *trace_ << "  clone routing " << static_cast<int>(routing_) << "\n";
   }
   changeWeather();
 }
@@ -266,16 +343,16 @@ std::int64_t Simulator::drawPpb(NodeId n) {
 void Simulator::log(const SimNode* n, const std::string& what) {
   *trace_ << "[" << formatReal(now_) << "] ";
   if (n) {
-    *trace_ << "n" << n->id << " @" << formatDuration(localNow(*n).time_since_epoch());
+    *trace_ << procName(n->proc) << " @" << formatDuration(localNow(*n).time_since_epoch());
     if (n->director) *trace_ << " " << lease::toString(n->director->role());
     *trace_ << ": ";
   }
   *trace_ << what << "\n";
 }
 
-void Simulator::schedule(RealTime at, EventKind kind, NodeId node, std::uint64_t token,
-                         Message msg) {
-  queue_.push(Event{at, seq_++, kind, node, token, std::move(msg)});
+void Simulator::schedule(RealTime at, EventKind kind, ProcId proc, std::uint64_t token, Message msg,
+                         ProcId fromProc, Time reading) {
+  queue_.push(Event{at, seq_++, kind, proc, token, std::move(msg), fromProc, reading});
 }
 
 SimResult Simulator::run() {
@@ -301,14 +378,18 @@ SimResult Simulator::run() {
 }
 
 void Simulator::dispatch(const Event& e) {
-  SimNode& n = nodes_[e.node];
+  SimNode& n = nodes_[e.proc];
   switch (e.kind) {
     case EventKind::kDeliver:
     case EventKind::kTimer:
-      // A crash drops what was in flight to the node (unless configured otherwise).
+    case EventKind::kAnnounce:
+    case EventKind::kLocked:
+      // A crash drops what was in flight to the process (unless configured otherwise),
+      // and the requests waiting for the arbiter's lock.
       if (!n.up ||
-          (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts && e.token != n.crashes)) {
-        if (e.kind == EventKind::kDeliver) {
+          (e.kind == EventKind::kDeliver && !cfg_.deliverAcrossRestarts && e.token != n.crashes) ||
+          (e.kind == EventKind::kLocked && e.token != n.crashes)) {
+        if (e.kind == EventKind::kDeliver || e.kind == EventKind::kLocked) {
           ++stats_.messagesLost;
           if (tracing()) {
             log(&n, std::string(n.up ? "crashed since it was sent" : "down") + ", dropped " +
@@ -318,6 +399,7 @@ void Simulator::dispatch(const Event& e) {
         return;
       }
       if (e.kind == EventKind::kTimer && e.token != n.timerToken) return;
+      if (e.kind == EventKind::kAnnounce && e.token != n.announceToken) return;
       if (n.paused) {
         if (tracing() && e.kind == EventKind::kDeliver) {
           log(&n, "paused, queued " + bodyText(e.msg.body));
@@ -333,10 +415,16 @@ void Simulator::dispatch(const Event& e) {
       schedule(now_ + rng_.exponential(meanFaultGap_).count(), EventKind::kFault);
       return;
     case EventKind::kRestart:
-      if (!n.up && e.token == n.downToken) start(n);
+      if (n.active && !n.up && e.token == n.downToken) start(n);
       return;
     case EventKind::kResume:
       if (n.up && n.paused && e.token == n.downToken) resume(n);
+      return;
+    case EventKind::kClock:
+      if (e.token != n.clockToken) return;
+      n.clock.setRate(now_, drawPpb(n.id));
+      if (tracing()) log(&n, "CLOCK back to " + std::to_string(n.clock.ppb()) + " ppb");
+      rearmTimer(n, false);
       return;
     case EventKind::kQuiet:
       beginQuiet();
@@ -350,9 +438,29 @@ void Simulator::dispatch(const Event& e) {
 void Simulator::process(SimNode& n, const Event& e) {
   if (e.kind == EventKind::kTimer) {
     if (e.token == n.timerToken) tick(n);
+  } else if (e.kind == EventKind::kAnnounce) {
+    if (e.token == n.announceToken) announce(n);
+  } else if (e.kind == EventKind::kLocked) {
+    arbiterHandle(n, e.msg, e.fromProc, e.reading);
   } else {
-    deliver(n, e.msg);
+    deliver(n, e.msg, e.fromProc);
   }
+}
+
+std::size_t Simulator::currentHolders(std::array<HolderView, kMaxProcs>& buf,
+                                      RealTime* coveredUntil) {
+  std::size_t count = 0;
+  for (ProcId p = 0; p < procCount_; ++p) {
+    const SimNode& n = nodes_[p];
+    if (!n.up || !n.director) continue;
+    const Time local = localNow(n);
+    if (!n.director->holds(local)) continue;
+    buf[count++] = HolderView{n.proc, n.director->epoch(), n.director->leaseEnd() - local};
+    if (coveredUntil) {
+      *coveredUntil = std::max(*coveredUntil, n.clock.realAt(n.director->leaseEnd()));
+    }
+  }
+  return count;
 }
 
 // Safety is checked here, after every event, at the event's real instant. That is
@@ -360,19 +468,12 @@ void Simulator::process(SimNode& n, const Event& e) {
 // a call into the node, i.e. at an event; between events a node's local clock only
 // advances, which can only turn it false. So the set of holders at any instant is a
 // subset of the set seen after the last event before it. A paused node's belief
-// counts (its clock runs on); a crashed node holds nothing.
+// counts (its clock runs on, or stands still with pauseStopsClock); a crashed node
+// holds nothing. Clock jumps and rate changes are events too.
 void Simulator::afterEvent() {
-  std::array<HolderView, 2> buf;
-  std::size_t count = 0;
+  std::array<HolderView, kMaxProcs> buf;
   RealTime coveredUntil = now_;
-  for (NodeId id : {lease::kDirectorA, lease::kDirectorB}) {
-    const SimNode& n = nodes_[id];
-    if (!n.up || !n.director) continue;
-    const Time local = localNow(n);
-    if (!n.director->holds(local)) continue;
-    buf[count++] = HolderView{id, n.director->epoch(), n.director->leaseEnd() - local};
-    coveredUntil = std::max(coveredUntil, n.clock.realAt(n.director->leaseEnd()));
-  }
+  const std::size_t count = currentHolders(buf, &coveredUntil);
   checker_.onHolders(now_, std::span<const HolderView>(buf.data(), count));
 
   if (!quiet_) return;
@@ -398,37 +499,79 @@ void Simulator::noteQuietGap(RealTime length) {
   }
 }
 
+lease::Timing Simulator::drawTiming() {
+  return cfg_.timings[static_cast<std::size_t>(
+      rng_.between(0, static_cast<std::int64_t>(cfg_.timings.size()) - 1))];
+}
+
 void Simulator::start(SimNode& n) {
   ++n.incarnation;
   ++n.downToken;
   n.up = true;
   n.paused = false;
   n.stalledTicks = 0;
+  n.retryNotBefore = 0;
   // A restart is sometimes a reboot: the clock starts over at a small reading.
   if (n.incarnation > 1 && rng_.chance(0.3)) {
     n.clock.reset(now_, Time(rng_.between(kMinBootReading, Duration(100s))), drawPpb(n.id));
   }
+  if (cfg_.timings.empty()) {
+    n.timing = cfg_.timing;
+  } else if (quiet_) {
+    n.timing = cfg_.timings.front();  // the rolling change is complete
+  } else if (n.incarnation == 1 || rng_.chance(cfg_.timerChangeOnRestart)) {
+    const lease::Timing t = drawTiming();
+    if (n.incarnation > 1 && !timingEqual(t, n.timing)) ++stats_.timerChanges;
+    n.timing = t;
+  }
+  if (n.diskFate != 0) {
+    ++stats_.diskLosses;
+    n.disk = n.diskFate == 1 ? DurableState{} : n.backup;
+    n.diskFate = 0;
+  }
+  n.memory = n.disk;
+  n.instance = instanceRng_.next() | 1;  // nonzero, as a daemon draws it at every start
   const Time local = localNow(n);
   if (tracing()) {
     log(&n, "start #" + std::to_string(n.incarnation) + ", disk max epoch " +
                 std::to_string(n.disk.maxEpoch) + " (n" + std::to_string(n.disk.maxEpochOwner) +
-                "), clock " + std::to_string(n.clock.ppb()) + " ppb");
+                "), clock " + std::to_string(n.clock.ppb()) + " ppb, timers " +
+                formatDuration(n.timing.holderLease) + "/" +
+                formatDuration(n.timing.acceptorLease) + "/" + formatDuration(n.timing.quarantine));
   }
   if (lease::isDirector(n.id)) {
     lease::NodeConfig c;
     c.self = n.id;
-    c.timing = cfg_.timing;
+    c.timing = n.timing;
     c.preferred = preferred_;
     c.preemptDelay = preemptDelay_;
     c.seed = rng_.next();
     c.acceptorFaults = cfg_.acceptorFaults;
-    n.director = std::make_unique<DirectorNode>(c, n.disk, local);
+    c.instance = n.instance;
+    n.director.emplace(c, n.disk, local);
     rearmTimer(n, false);
   } else {
     // The arbiter grants no more than its quarantine covers.
-    n.arbiter = std::make_unique<Acceptor>(n.id, cfg_.timing.quarantine, cfg_.timing.quarantine,
-                                           n.disk, local, cfg_.acceptorFaults);
+    const bool skip = cfg_.mutants.noQuarantineWithoutState && n.disk == DurableState{};
+    n.arbiter.emplace(n.id, n.timing.quarantine, skip ? Duration::zero() : n.timing.quarantine,
+                      n.disk, local, cfg_.acceptorFaults);
   }
+}
+
+void Simulator::startClone() {
+  SimNode& c = nodes_[kCloneProc];
+  if (c.active || quiet_) return;
+  ++stats_.clones;
+  c.active = true;
+  // A cloned VM: A's disk as it is now, A's clock reading, A's timers.
+  const SimNode& a = nodes_[lease::kDirectorA];
+  c.disk = a.disk;
+  c.backup = a.disk;
+  c.timing = a.timing;
+  c.clock.reset(now_, localNow(a), drawPpb(c.id));
+  if (tracing()) log(&c, "CLONE of n0 starts");
+  ++c.downToken;
+  start(c);
 }
 
 void Simulator::crash(SimNode& n, Duration down) {
@@ -440,24 +583,31 @@ void Simulator::crash(SimNode& n, Duration down) {
   n.held.clear();
   n.director.reset();
   n.arbiter.reset();
+  n.clock.start(now_);  // a paused VM that is killed boots with a running clock
   ++n.timerToken;
+  ++n.announceToken;
   n.timerAt = kNever;
   ++n.downToken;
-  checker_.onCrash(n.id);
-  schedule(now_ + down.count(), EventKind::kRestart, n.id, n.downToken);
+  checker_.onCrash(n.proc);
+  schedule(now_ + down.count(), EventKind::kRestart, n.proc, n.downToken);
 }
 
 void Simulator::pause(SimNode& n, Duration length) {
   ++stats_.pauses;
-  if (tracing()) log(&n, "PAUSE for " + formatDuration(length));
+  if (tracing()) {
+    log(&n,
+        "PAUSE for " + formatDuration(length) + (cfg_.pauseStopsClock ? ", clock stopped" : ""));
+  }
   n.paused = true;
+  if (cfg_.pauseStopsClock) n.clock.stop(now_);
   ++n.downToken;
-  schedule(now_ + length.count(), EventKind::kResume, n.id, n.downToken);
+  schedule(now_ + length.count(), EventKind::kResume, n.proc, n.downToken);
 }
 
 void Simulator::resume(SimNode& n) {
   if (tracing()) log(&n, "RESUME with " + std::to_string(n.held.size()) + " held events");
   n.paused = false;
+  n.clock.start(now_);
   ++n.downToken;
   std::deque<Event> held;
   held.swap(n.held);
@@ -470,60 +620,153 @@ void Simulator::resume(SimNode& n) {
   rearmTimer(n, false);
 }
 
-void Simulator::deliver(SimNode& n, const Message& m) {
-  if (tracing()) log(&n, "recv " + bodyText(m.body) + " from n" + std::to_string(m.from));
-  if (n.director) {
-    apply(n, n.director->receive(localNow(n), m));
-    rearmTimer(n, false);
-    return;
+void Simulator::deliver(SimNode& n, const Message& m, ProcId fromProc) {
+  if (tracing()) {
+    log(&n, "recv " + bodyText(m.body) + " from " + procName(fromProc));
   }
-  auto r = n.arbiter->handle(localNow(n), m);
-  persist(n, n.arbiter->durable(), r.persist);
-  if (r.reply) send(n.id, *r.reply);
+  if (n.director) {
+    replyTo_ = std::make_pair(m.from, fromProc);
+    step(n, false, [&] { return n.director->receive(localNow(n), m); });
+    replyTo_.reset();
+  } else if (cfg_.arbiterLockWaitMax > Duration::zero()) {
+    // The clock is read now; the request is handled when it gets the lock.
+    const Duration wait = rng_.between(Duration::zero(), cfg_.arbiterLockWaitMax);
+    schedule(now_ + wait.count(), EventKind::kLocked, n.proc, n.crashes, m, fromProc, localNow(n));
+  } else {
+    arbiterHandle(n, m, fromProc, localNow(n));
+  }
+}
+
+void Simulator::arbiterHandle(SimNode& n, const Message& m, ProcId fromProc, Time now) {
+  if (tracing() && now != localNow(n)) {
+    log(&n, "LOCKED " + bodyText(m.body) + " from " + procName(fromProc) + ", clock read " +
+                formatDuration(localNow(n) - now) + " ago");
+  }
+  replyTo_ = std::make_pair(m.from, fromProc);
+  std::optional<Acceptor> before;
+  if (cfg_.persistFailure > 0) before = *n.arbiter;
+  auto r = n.arbiter->handle(now, m);
+  if (!persist(n, n.arbiter->durable(), r.persist)) {
+    // The step never happened: the state from before it, nothing sent.
+    if (!cfg_.mutants.noRollback) n.arbiter = std::move(before);
+    n.memory = n.arbiter->durable();
+  } else if (r.reply) {
+    send(n, *r.reply);
+  }
+  replyTo_.reset();
 }
 
 void Simulator::tick(SimNode& n) {
-  apply(n, n.director->tick(localNow(n)));
-  rearmTimer(n, true);
+  step(n, true, [&] { return n.director->tick(localNow(n)); });
 }
 
-void Simulator::apply(SimNode& n, Output out) {
-  persist(n, n.director->durable(), out.persist);  // before anything leaves the node
+template <typename Step>
+void Simulator::step(SimNode& n, bool afterTick, Step&& stepFn) {
+  std::optional<DirectorNode> before;
+  if (cfg_.persistFailure > 0) before = *n.director;
+  Output out = stepFn();
+  if (!persist(n, n.director->durable(), out.persist)) {  // before anything leaves the node
+    if (cfg_.mutants.noRollback) {
+      reportChanges(n, out);  // what it believes now, although nothing reached the disk
+    } else {
+      n.director = std::move(before);
+    }
+    n.memory = n.director->durable();
+    n.retryNotBefore = now_ + (5ms).count();
+    rearmTimer(n, false);
+    return;
+  }
+  reportChanges(n, out);
+  for (const auto& m : out.send) send(n, m);
+  rearmTimer(n, afterTick);
+}
+
+void Simulator::reportChanges(SimNode& n, const Output& out) {
   for (const auto& c : out.changes) {
     if (tracing()) {
       log(&n, std::string("ROLE ") + lease::toString(c.from) + " -> " + lease::toString(c.to) +
                   " epoch " + std::to_string(c.epoch) + ": " + c.reason);
     }
-    if (c.to == lease::Role::kHolder) checker_.onTenure(now_, n.id, c.epoch);
+    if (c.to == lease::Role::kHolder) {
+      checker_.onTenure(now_, n.proc, c.epoch);
+      if (cfg_.announceInterval > Duration::zero()) {
+        // The claim announces at once, then every announceInterval.
+        schedule(now_, EventKind::kAnnounce, n.proc, ++n.announceToken);
+      }
+    }
   }
-  for (const auto& m : out.send) send(n.id, m);
 }
 
-void Simulator::persist(SimNode& n, const DurableState& state, bool requested) {
-  if (state == n.disk) return;
-  if (!requested) {
-    fail("API: n" + std::to_string(n.id) + " changed its durable state without asking to persist");
+bool Simulator::persist(SimNode& n, const DurableState& state, bool requested) {
+  if (state != n.memory && !requested) {
+    fail("API: " + procName(n.proc) + " changed its durable state without asking to persist");
+  }
+  if (!requested) return true;
+  if (cfg_.persistFailure > 0 && rng_.chance(cfg_.persistFailure)) {
+    ++stats_.persistFailures;
+    if (tracing()) log(&n, "PERSIST FAILED");
+    return false;
   }
   if (state.maxEpoch < n.disk.maxEpoch) {
-    fail("n" + std::to_string(n.id) + " persisted max epoch " + std::to_string(state.maxEpoch) +
+    fail(procName(n.proc) + " persisted max epoch " + std::to_string(state.maxEpoch) +
          " below the " + std::to_string(n.disk.maxEpoch) + " already on disk");
   }
   n.disk = state;
+  n.memory = state;
+  return true;
 }
 
-void Simulator::send(NodeId from, const Message& m) {
-  if (m.from != from || m.to == from || m.to >= lease::kNodeCount) {
-    fail("API: n" + std::to_string(from) + " emitted a message from n" + std::to_string(m.from) +
+void Simulator::announce(SimNode& n) {
+  if (!n.director) return;
+  const Time local = localNow(n);
+  // The daemon's gate: the lease end on its own clock. The mutant checks only the role
+  // ("claimed"), as an announce timer that knows nothing of leases would.
+  const bool gate = cfg_.mutants.ungatedAnnounce ? n.director->role() == lease::Role::kHolder
+                                                 : n.director->holds(local);
+  if (gate) {
+    ++stats_.announces;
+    if (tracing()) log(&n, "ANNOUNCE the VIPs");
+    std::array<HolderView, kMaxProcs> buf;
+    const std::size_t count = currentHolders(buf, nullptr);
+    checker_.onAnnounce(now_, n.proc, std::span<const HolderView>(buf.data(), count));
+  }
+  if (n.director->role() != lease::Role::kHolder) return;  // the next tenure starts anew
+  const RealTime next = n.clock.realAt(local + cfg_.announceInterval);
+  if (next != kNever)
+    schedule(std::max(next, now_ + 1), EventKind::kAnnounce, n.proc, n.announceToken);
+}
+
+void Simulator::send(const SimNode& from, const Message& m) {
+  if (m.from != from.id || m.to == from.id || m.to >= lease::kNodeCount) {
+    fail("API: " + procName(from.proc) + " emitted a message from n" + std::to_string(m.from) +
          " to n" + std::to_string(m.to));
     return;
   }
+  // Every process that runs as m.to; only director A can have a second one.
+  if (m.to != lease::kDirectorA || !nodes_[kCloneProc].active) {
+    return sendTo(from, m, nodes_[m.to]);
+  }
+  SimNode& a = nodes_[lease::kDirectorA];
+  SimNode& clone = nodes_[kCloneProc];
+  if (routing_ == CloneRouting::kRepliesBack && replyTo_ && replyTo_->first == m.to &&
+      isReply(m.body)) {
+    return sendTo(from, m, nodes_[replyTo_->second]);  // over the asker's connection
+  }
+  if (routing_ == CloneRouting::kBoth) {
+    sendTo(from, m, a);
+    return sendTo(from, m, clone);
+  }
+  sendTo(from, m, rng_.chance(0.5) ? a : clone);
+}
+
+void Simulator::sendTo(const SimNode& from, const Message& m, SimNode& to) {
   ++stats_.messagesSent;
-  const bool cut = cut_[m.from][m.to];
+  const bool cut = cut_[from.proc][to.proc];
   if (cut || rng_.chance(weather_.loss)) {
     ++stats_.messagesLost;
     if (tracing()) {
-      log(&nodes_[from], std::string(cut ? "cut: " : "lost: ") + bodyText(m.body) + " to n" +
-                             std::to_string(m.to));
+      log(&from,
+          std::string(cut ? "cut: " : "lost: ") + bodyText(m.body) + " to " + procName(to.proc));
     }
     return;
   }
@@ -532,10 +775,10 @@ void Simulator::send(NodeId from, const Message& m) {
     Duration delay = rng_.between(cfg_.smallDelayMin, cfg_.smallDelayMax);
     if (rng_.chance(weather_.longDelay)) delay = rng_.between(cfg_.smallDelayMax, longDelayMax_);
     if (tracing()) {
-      log(&nodes_[from], "send " + bodyText(m.body) + " to n" + std::to_string(m.to) +
-                             ", arrives after " + formatDuration(delay));
+      log(&from, "send " + bodyText(m.body) + " to " + procName(to.proc) + ", arrives after " +
+                     formatDuration(delay));
     }
-    schedule(now_ + delay.count(), EventKind::kDeliver, m.to, nodes_[m.to].crashes, m);
+    schedule(now_ + delay.count(), EventKind::kDeliver, to.proc, to.crashes, m, from.proc);
   }
 }
 
@@ -546,29 +789,30 @@ void Simulator::rearmTimer(SimNode& n, bool afterTick) {
     if (deadline > localNow(n)) {
       n.stalledTicks = 0;
     } else if (n.stalledAt == now_ && ++n.stalledTicks >= kMaxStalledTicks) {
-      fail("API: n" + std::to_string(n.id) + " nextDeadline() stays at or before now after tick()");
+      fail("API: " + procName(n.proc) + " nextDeadline() stays at or before now after tick()");
       return;
     } else if (n.stalledAt != now_) {
       n.stalledAt = now_;
       n.stalledTicks = 1;
     }
   }
-  const RealTime at = std::max(now_, n.clock.realAt(deadline));
+  RealTime at = std::max(now_, n.clock.realAt(deadline));
+  if (at != kNever) at = std::max(at, n.retryNotBefore);
   if (at == n.timerAt && at > now_) return;  // already armed for that instant
   ++n.timerToken;
   n.timerAt = at;
-  if (at != kNever) schedule(at, EventKind::kTimer, n.id, n.timerToken);
+  if (at != kNever) schedule(at, EventKind::kTimer, n.proc, n.timerToken);
 }
 
 SimNode& Simulator::victim() {
-  // Half the time the director that believes it holds: that is where safety is at stake.
+  // Half the time a director process that believes it holds: that is where safety is
+  // at stake.
   if (rng_.chance(0.5)) {
-    for (NodeId id : {lease::kDirectorA, lease::kDirectorB}) {
-      SimNode& n = nodes_[id];
+    for (SimNode& n : nodes_) {
       if (n.up && n.director && n.director->role() == lease::Role::kHolder) return n;
     }
   }
-  return nodes_[rng_.between(0, lease::kNodeCount - 1)];
+  return nodes_[rng_.between(0, procCount_ - 1)];
 }
 
 Duration Simulator::downtime() {
@@ -587,8 +831,14 @@ Duration Simulator::downtime() {
 
 void Simulator::injectFault() {
   const FaultMix& m = cfg_.mix;
-  const std::int64_t total = m.partition + m.crash + m.pause + m.stepDown + m.weather + m.health;
+  const std::int64_t total = m.partition + m.crash + m.pause + m.stepDown + m.weather + m.health +
+                             m.diskLoss + m.rateChange + m.clone + m.slew + m.clockJump;
   if (total <= 0) return;
+  if (m.diskLoss > 0 && rng_.chance(0.2)) {
+    // Backups are taken now and then; restoring one brings back an older disk.
+    SimNode& b = nodes_[rng_.between(0, lease::kNodeCount - 1)];
+    b.backup = b.disk;
+  }
   std::int64_t r = rng_.between(0, total - 1);
   if ((r -= m.partition) < 0) return reshapePartition();
   if ((r -= m.crash) < 0) {
@@ -613,42 +863,79 @@ void Simulator::injectFault() {
   }
   if ((r -= m.stepDown) < 0) return stepDownSomeone();
   if ((r -= m.health) < 0) return flipHealth();
+  if ((r -= m.diskLoss) < 0) {
+    SimNode& n = victim();
+    if (!n.up) return;
+    n.diskFate = rng_.chance(0.5) ? 1 : 2;
+    if (tracing()) log(&n, n.diskFate == 1 ? "DISK LOST" : "DISK REPLACED by an older backup");
+    crash(n, downtime());
+    return;
+  }
+  if ((r -= m.rateChange) < 0) return clockFault(0);
+  if ((r -= m.clone) < 0) return startClone();
+  if ((r -= m.slew) < 0) return clockFault(1);
+  if ((r -= m.clockJump) < 0) return clockFault(2);
   changeWeather();
 }
 
+void Simulator::clockFault(int kind) {
+  SimNode& n = nodes_[rng_.between(0, procCount_ - 1)];
+  if (!n.active) return;
+  ++stats_.clockFaults;
+  ++n.clockToken;
+  if (kind == 0) {
+    n.clock.setRate(now_, drawPpb(n.id));
+    if (tracing()) log(&n, "CLOCK rate now " + std::to_string(n.clock.ppb()) + " ppb");
+  } else if (kind == 1) {
+    const std::int64_t ppb = rng_.between(50'000'000, 100'000'000);
+    n.clock.setRate(now_, rng_.chance(0.5) ? ppb : -ppb);
+    const Duration length = rng_.between(Duration(1s), Duration(10s));
+    if (tracing()) {
+      log(&n,
+          "CLOCK SLEW at " + std::to_string(n.clock.ppb()) + " ppb for " + formatDuration(length));
+    }
+    schedule(now_ + length.count(), EventKind::kClock, n.proc, n.clockToken);
+  } else {
+    const Duration by = rng_.between(Duration(1ms), cfg_.clockJumpMax);
+    n.clock.jump(now_, by);
+    if (tracing()) log(&n, "CLOCK JUMPS forward by " + formatDuration(by));
+  }
+  rearmTimer(n, false);
+}
+
 void Simulator::reshapePartition() {
-  constexpr NodeId kN = lease::kNodeCount;
+  const ProcId kN = procCount_;
   for (auto& row : cut_) std::fill(std::begin(row), std::end(row), false);
-  const auto k = static_cast<NodeId>(rng_.between(0, kN - 1));
-  const auto other = static_cast<NodeId>((k + 1 + rng_.between(0, 1)) % kN);
+  const auto k = static_cast<ProcId>(rng_.between(0, kN - 1));
+  const auto other = static_cast<ProcId>((k + 1 + rng_.between(0, kN - 2)) % kN);
   std::string shape;
   switch (rng_.between(0, 5)) {
     case 0:
       shape = "healed";
       break;
     case 1:
-      shape = "n" + std::to_string(k) + " isolated";
-      for (NodeId j = 0; j < kN; ++j) cut_[k][j] = cut_[j][k] = true;
+      shape = procName(k) + " isolated";
+      for (ProcId j = 0; j < kN; ++j) cut_[k][j] = cut_[j][k] = true;
       break;
     case 2:
-      shape = "n" + std::to_string(k) + " -> n" + std::to_string(other) + " cut";
+      shape = procName(k) + " -> " + procName(other) + " cut";
       cut_[k][other] = true;
       break;
     case 3:
-      shape = "n" + std::to_string(k) + " cannot send";
-      for (NodeId j = 0; j < kN; ++j) cut_[k][j] = true;
+      shape = procName(k) + " cannot send";
+      for (ProcId j = 0; j < kN; ++j) cut_[k][j] = true;
       break;
     case 4:
-      shape = "n" + std::to_string(k) + " cannot receive";
-      for (NodeId j = 0; j < kN; ++j) cut_[j][k] = true;
+      shape = procName(k) + " cannot receive";
+      for (ProcId j = 0; j < kN; ++j) cut_[j][k] = true;
       break;
     default:
       shape = "random cuts:";
-      for (NodeId a = 0; a < kN; ++a) {
-        for (NodeId b = 0; b < kN; ++b) {
+      for (ProcId a = 0; a < kN; ++a) {
+        for (ProcId b = 0; b < kN; ++b) {
           if (a != b && rng_.chance(0.35)) {
             cut_[a][b] = true;
-            shape += " " + std::to_string(a) + "->" + std::to_string(b);
+            shape += " " + procName(a) + "->" + procName(b);
           }
         }
       }
@@ -671,24 +958,30 @@ void Simulator::changeWeather() {
 void Simulator::stepDownSomeone() {
   // The director that holds, if any; otherwise anyone, to see stepDown() refuse.
   SimNode* n = &nodes_[rng_.between(0, 1)];
-  for (NodeId id : {lease::kDirectorA, lease::kDirectorB}) {
-    SimNode& d = nodes_[id];
+  for (SimNode& d : nodes_) {
     if (d.up && d.director && d.director->holds(localNow(d))) n = &d;
   }
   if (!n->up || n->paused || !n->director) return;
   const Time local = localNow(*n);
-  const bool held = n->director->holds(local);
-  auto out = n->director->stepDown(local, "simulated planned step-down");
-  if (out.has_value() != held) {
-    fail("API: stepDown() on n" + std::to_string(n->id) +
-         (held ? " failed although it holds" : " succeeded although it does not hold"));
+  if (!n->director->holds(local)) {
+    // It must refuse, and a refusal is no step: it changes nothing.
+    if (n->director->stepDown(local, "simulated planned step-down")) {
+      fail("API: stepDown() on " + procName(n->proc) + " succeeded although it does not hold");
+    }
     return;
   }
-  if (!out) return;
+  bool refused = false;
+  step(*n, false, [&] {
+    auto out = n->director->stepDown(local, "simulated planned step-down");
+    refused = !out;
+    if (out && tracing()) log(n, "STEP DOWN");
+    return out ? std::move(*out) : Output{};
+  });
+  if (refused) {
+    fail("API: stepDown() on " + procName(n->proc) + " failed although it holds");
+    return;
+  }
   ++stats_.stepDowns;
-  if (tracing()) log(n, "STEP DOWN");
-  apply(*n, std::move(*out));
-  rearmTimer(*n, false);
 }
 
 void Simulator::flipHealth() {
@@ -697,8 +990,8 @@ void Simulator::flipHealth() {
   const bool to = !n.director->eligible();
   ++stats_.healthFlips;
   if (tracing()) log(&n, to ? "HEALTHY" : "UNHEALTHY");
-  apply(n, n.director->setEligible(localNow(n), to, "simulated health change"));
-  rearmTimer(n, false);
+  step(n, false,
+       [&] { return n.director->setEligible(localNow(n), to, "simulated health change"); });
 }
 
 void Simulator::beginQuiet() {
@@ -708,14 +1001,25 @@ void Simulator::beginQuiet() {
   for (auto& row : cut_) std::fill(std::begin(row), std::end(row), false);
   weather_ = Weather{};
   for (auto& n : nodes_) {
+    if (n.proc == kCloneProc) {
+      // The clone is found and shut down for good.
+      if (n.up) crash(n, Duration::zero());
+      n.active = false;
+      continue;
+    }
     if (!n.up) {
       start(n);
     } else if (n.paused) {
       resume(n);
     }
+    if (!cfg_.timings.empty() && !timingEqual(n.timing, cfg_.timings.front())) {
+      // The rolling timer change completes: a restart with the final timers.
+      crash(n, Duration::zero());
+      start(n);
+    }
     if (n.director && !n.director->eligible()) {
-      apply(n, n.director->setEligible(localNow(n), true, "quiet phase: healthy"));
-      rearmTimer(n, false);
+      step(n, false,
+           [&] { return n.director->setEligible(localNow(n), true, "quiet phase: healthy"); });
     }
   }
   const Duration length =
@@ -739,7 +1043,14 @@ void Simulator::finish() {
 }  // namespace
 
 lease::Duration livenessBound(const SimConfig& cfg) {
-  const lease::Timing& t = cfg.timing;
+  // With per-node timers, the longest of each (a restarted acceptor may quarantine for
+  // the longest lease it granted under its old timers).
+  lease::Timing t = cfg.timing;
+  for (const auto& o : cfg.timings) {
+    t.quarantine = std::max(t.quarantine, o.quarantine);
+    t.acceptorLease = std::max(t.acceptorLease, o.acceptorLease);
+    t.renewInterval = std::max(t.renewInterval, o.renewInterval);
+  }
   const double slow = 1 - cfg.rhoSim;
   auto scaled = [slow](Duration d) {
     return Duration(static_cast<std::int64_t>(std::ceil(static_cast<double>(d.count()) / slow)));

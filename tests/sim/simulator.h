@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lease/acceptor.h"
 #include "lease/timing.h"
@@ -22,6 +23,29 @@ struct FaultMix {
   int stepDown = 1;   // the holder hands the lease over
   int weather = 2;    // change loss, duplication and long-delay rates
   int health = 0;     // a director's own health flips (tracked interface or script)
+  // The real boundary (issue 11). Within the bound:
+  int diskLoss = 0;    // a crash after which the node's state dir is empty or an old backup
+  int rateChange = 0;  // a running clock takes a new rate within [1 - rhoSim, 1 + rhoSim]
+  // Beyond the bound (they document a limit; violations are expected):
+  int clone = 0;      // a second process starts as director A, from a copy of A's disk
+  int slew = 0;       // a clock runs 5-10 % fast or slow for 1-10 s (an NTP slew)
+  int clockJump = 0;  // a clock jumps forward by up to clockJumpMax
+};
+
+// How the network delivers what is addressed to director A while its clone runs.
+enum class CloneRouting {
+  kDrawn,        // each schedule draws one of the three below
+  kBoth,         // A and the clone each get a copy
+  kOne,          // the network picks one of them at random per message
+  kRepliesBack,  // requests go to one at random; replies to the process that asked (TCP)
+};
+
+// Planted bugs in the model of the daemon around the core; each must be caught. (Planted
+// bugs in the core itself are lease::AcceptorFaults, also in SimConfig.)
+struct SimMutants {
+  bool noRollback = false;                // a failed persist keeps the step's state (sends nothing)
+  bool ungatedAnnounce = false;           // announce timers check "claimed", not the lease end
+  bool noQuarantineWithoutState = false;  // an arbiter with an empty disk skips quarantine
 };
 
 // One family of schedules. A schedule is this plus a seed.
@@ -52,6 +76,30 @@ struct SimConfig {
   bool checkLiveness = true;
   lease::Duration livenessBound{0};
   lease::Duration quietPhase{0};
+
+  // Per-node timers. Empty: every node runs `timing`. Otherwise each node draws its own
+  // from these (each valid by lease::validate) at its first start, and draws again at a
+  // restart with chance timerChangeOnRestart (a rolling timer change). The quiet phase
+  // completes the change: nodes not on timings.front() restart with it.
+  std::vector<lease::Timing> timings;
+  double timerChangeOnRestart = 0;
+  // Chance that a persist a step asked for fails. The daemon then restores the state from
+  // before the step and sends nothing: the step never happened (unless mutants.noRollback).
+  double persistFailure = 0;
+  // The arbiter as its service runs it: gRPC threads read the clock when a request
+  // arrives, then wait up to this long for the cluster's lock, so two requests can take
+  // the lock in the opposite order of their clock reads (finding 2). Zero: no wait.
+  lease::Duration arbiterLockWaitMax{0};
+  // A pause stops the node's clock too (a paused VM) instead of only its process.
+  bool pauseStopsClock = false;
+  lease::Duration clockJumpMax = std::chrono::seconds(3);
+  // Off: tenure epochs may repeat or go back (disk loss); the rest is judged as ever.
+  bool checkEpochOrder = true;
+  CloneRouting cloneRouting = CloneRouting::kDrawn;
+  // The data plane: a holder announces its VIPs when it becomes holder and then every
+  // announceInterval on its clock; the checker judges each frame. Zero: no frames.
+  lease::Duration announceInterval{0};
+  SimMutants mutants;
 };
 
 // The promise the quiet phase is held to, in real time from its start:
@@ -73,6 +121,12 @@ struct SimStats {
   std::uint64_t stepDowns = 0;
   std::uint64_t healthFlips = 0;
   std::uint64_t tenures = 0;
+  std::uint64_t persistFailures = 0;
+  std::uint64_t diskLosses = 0;
+  std::uint64_t timerChanges = 0;
+  std::uint64_t clockFaults = 0;  // rate changes, slews and jumps
+  std::uint64_t clones = 0;
+  std::uint64_t announces = 0;
 };
 
 struct SimResult {
