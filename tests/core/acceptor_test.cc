@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace quorate::lease {
 namespace {
 
@@ -206,6 +208,21 @@ TEST_F(AcceptorTest, EpochsAreReservedAheadOnDisk) {
   Acceptor restarted{kArbiter, kQuarantine, kQuarantine, a_.durable(), kAwake};
   EXPECT_EQ(body<Promise>(restarted.handle(kAwake + kQuarantine, prepare(1, 1))).maxEpoch,
             2 * kEpochReserve + 2);
+}
+
+// The reserve must not wrap: an epoch within kEpochReserve of 2^64 (a corrupted state file, a
+// peer's bug) would otherwise put a ceiling on disk far below the epoch just accepted, and after
+// a restart epochs would go back.
+TEST_F(AcceptorTest, ReservedCeilingNeverWrapsBelowTheAcceptedEpoch) {
+  constexpr std::uint64_t kTop = std::numeric_limits<std::uint64_t>::max();
+  Acceptor a{kArbiter, kQuarantine, kQuarantine, DurableState{kTop - 100, 0}, kStart};
+  const std::uint64_t e = kTop - 10;
+  auto r = a.handle(kAwake, accept(0, 1, e));
+  ASSERT_TRUE(std::holds_alternative<Accepted>(r.reply->body));
+  EXPECT_TRUE(r.persist);
+  EXPECT_GE(a.durable().maxEpoch, e);
+  Acceptor restarted{kArbiter, kQuarantine, kQuarantine, a.durable(), kAwake};
+  EXPECT_GE(body<Promise>(restarted.handle(kAwake + kQuarantine, prepare(1, 2))).maxEpoch, e);
 }
 
 TEST_F(AcceptorTest, AnswersPing) {
