@@ -3,6 +3,7 @@
 #include "lease/acceptor.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace quorate::lease {
 
@@ -88,7 +89,10 @@ Acceptor::Result Acceptor::handleAccept(Time now, const Message& in, const Accep
   acceptedMax_ = std::max(acceptedMax_, a.epoch);
   bool persist = false;
   if (a.epoch > durable_.maxEpoch) {
-    durable_.maxEpoch = a.epoch + kEpochReserve;
+    // Saturate: a wrapped ceiling would be below the epoch just accepted.
+    durable_.maxEpoch = a.epoch > std::numeric_limits<std::uint64_t>::max() - kEpochReserve
+                            ? std::numeric_limits<std::uint64_t>::max()
+                            : a.epoch + kEpochReserve;
     durable_.maxEpochOwner = from;
     persist = true;
   }
