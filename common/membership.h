@@ -25,7 +25,10 @@ std::string membershipText(const std::string& cluster,
 // texts from the network: at most kMaxMembershipText bytes, the canonical shape).
 std::optional<std::string> memberName(const std::string& text, lease::NodeId id);
 
-inline constexpr std::size_t kMaxMembershipText = 1024;
+// Above the longest text a valid configuration can give: "cluster " and a 64-character id,
+// then three lines of a digit, a 64-character name and a 253-character host name with a port
+// (1054 bytes in all).
+inline constexpr std::size_t kMaxMembershipText = 2048;
 
 // One line for logs and errors: the text with its newlines as "; ".
 std::string oneLine(const std::string& text);
