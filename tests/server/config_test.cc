@@ -340,6 +340,23 @@ TEST(DirectorConfig, AliasesAreResolved) {
   EXPECT_EQ(c.listen, "127.0.0.1:7101");
 }
 
+// The listen check refuses a copied file whose `node` names the other director...
+TEST(DirectorConfig, ListenOfTheOtherDirectorIsRefused) {
+  EXPECT_THAT(errorOf(editLines(kValid, 2, 1, "node: beta")),
+              HasSubstr("is not the address of this node"));
+}
+
+// ...but not a valid deployment that binds one address and is reached by another spelling of
+// it: peers that use this host's DNS name while it binds its IP, or an IPv6 address written
+// in another (equally valid) form. Both are refused today.
+TEST(DirectorConfig, ListenMayBeAnotherSpellingOfTheOwnAddress) {
+  const std::string byName = editLines(kValid, 8, 1, "    address: localhost:7101");
+  EXPECT_NO_THROW(parseDirectorConfig(byName, kPath));
+  const std::string v6 = editLines(editLines(kValid, 4, 1, "listen: \"[::1]:7101\""), 8, 1,
+                                   "    address: \"[0:0:0:0:0:0:0:1]:7101\"");
+  EXPECT_NO_THROW(parseDirectorConfig(v6, kPath));
+}
+
 TEST(DirectorConfig, MutatedInputsParseOrThrowConfigError) {
   TempDir dir;
   dir.write("demo.secret", "s3cret\n");

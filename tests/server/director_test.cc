@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/convert.h"
@@ -194,6 +195,35 @@ TEST_F(DirectorTest, FailedStateWriteUndoesTheStep) {
   std::filesystem::remove(blocker);
   EXPECT_TRUE(waitFor([&] { return status(0).holder() == "beta"; }, 5s));
   EXPECT_NE(status(0).role(), "holder");
+}
+
+// An arbiter whose pinned view is stale (the arbiter moved to a new address and both directors'
+// files say so, but nobody removed <cluster>.members) refuses both directors. That refusal only
+// takes the arbiter's vote away; the two directors agree with each other and are a majority.
+// Today each director counts the arbiter's FAILED_PRECONDITION as an identity conflict and stops
+// holding and campaigning, so the cluster has no holder for as long as the pin stays.
+TEST_F(DirectorTest, StalePinAtTheArbiterDoesNotStopDirectorsThatAgree) {
+  ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
+  const auto line = membership_.find("\n2 ");
+  ASSERT_NE(line, std::string::npos);
+  const std::string address = membership_.substr(membership_.rfind(' ') + 1,
+                                                 membership_.size() - membership_.rfind(' ') - 2);
+  std::string stale = membership_;
+  stale.replace(stale.rfind(' ') + 1, address.size(), "198.18.0.3:7100");
+  ASSERT_NE(stale, membership_);
+  arbiter_.reset();
+  {
+    std::ofstream pin(dir_ + "/arbiter/t1.members", std::ios::trunc);
+    pin << stale;
+  }
+  arbiter_ = std::make_unique<InProcessArbiter>(address, dir_ + "/arbiter");
+  ASSERT_TRUE(arbiter_->server);
+  // Long enough for the arbiter's refusals to reach both directors several times over.
+  std::this_thread::sleep_for(3s);
+  EXPECT_GT(arbiter_->service->counters().identityConflicts.load(), 0u);
+  EXPECT_TRUE(
+      waitFor([&] { return status(0).role() == "holder" || status(1).role() == "holder"; }, 10s))
+      << "no holder although both directors agree and can talk";
 }
 
 TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
