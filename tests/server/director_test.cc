@@ -226,6 +226,30 @@ TEST_F(DirectorTest, StalePinAtTheArbiterDoesNotStopDirectorsThatAgree) {
       << "no holder although both directors agree and can talk";
 }
 
+// A stray process that has the cluster's secret but a stale file (a decommissioned director, a
+// half-finished change) and keeps calling both directors is refused by both, which is all
+// safety needs: it gets no vote. Today each refusal also stops the director that refused, so
+// as long as the stray process runs the cluster has no holder.
+TEST_F(DirectorTest, StrayCallerWithAnotherViewDoesNotStopTheCluster) {
+  ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
+  std::string stale = membership_;
+  stale.replace(stale.rfind(' ') + 1, std::string::npos, "198.18.0.3:7100\n");
+  ASSERT_NE(stale, membership_);
+  const lease::Message fromB{1, 0, lease::Ping{}}, fromA{0, 1, lease::Ping{}};
+  bool someoneHeld = false;
+  for (int round = 0; round < 40; ++round) {  // about 12 s
+    EXPECT_EQ(exchange(0, "t1", "s3cret", "beta", fromB, stale).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(exchange(1, "t1", "s3cret", "alpha", fromA, stale).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+    if (round >= 20) {  // past the first conflicts' hold
+      someoneHeld = someoneHeld || status(0).role() == "holder" || status(1).role() == "holder";
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_TRUE(someoneHeld) << "a refused stray caller kept the cluster without a holder";
+}
+
 TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
   ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
   ASSERT_TRUE(
