@@ -550,6 +550,25 @@ class Nemesis {
   std::vector<std::pair<std::int64_t, bool>> majority_;
 };
 
+// How far an announcement may be from its sender's owning: a claim announces right after
+// opening the fence, before the watcher's next poll sees it; a frame sent just before the fence
+// closed may arrive after the poll that saw it closed. Both are a few poll periods (2 ms).
+constexpr std::int64_t kStrayToleranceNs = 10'000'000;
+
+// `h` owned the VIP at some moment of [fromNs, toNs].
+bool ownedWithin(const OwnershipHistory& h, std::int64_t fromNs, std::int64_t toNs) {
+  bool owns = false;  // the state at fromNs
+  for (const auto& s : h.transitions) {
+    if (s.ns <= fromNs) {
+      owns = s.owns();
+      continue;
+    }
+    if (s.ns > toNs) break;
+    if (s.owns()) return true;
+  }
+  return owns;
+}
+
 }  // namespace
 
 const char* faultName(FaultKind kind) { return kFaultNames[static_cast<int>(kind)]; }
@@ -732,6 +751,17 @@ SoakReport runSoak(const SoakOptions& options) {
   const auto owners = watcher.histories();
   report.arpWindows = checker.arpWindows(history);
   report.ownershipWindows = checker.ownershipWindows(owners);
+  for (const auto& a : history.announcements) {
+    const std::string host = checker.hostOf(a.sender);
+    const auto h = std::find_if(owners.begin(), owners.end(),
+                                [&](const OwnershipHistory& o) { return o.host == host; });
+    if (a.ns < report.startNs || h == owners.end() ||
+        ownedWithin(*h, a.ns - kStrayToleranceNs, a.ns + kStrayToleranceNs)) {
+      continue;
+    }
+    report.strayAnnouncements.push_back("+" + fmtS(a.ns - report.startNs) + " s from " +
+                                        (host.empty() ? a.sender.str() : host));
+  }
   report.probeRounds = history.rounds.size();
   report.probeReplies = history.replies.size();
   report.failovers = checker.failoverGaps(history).size();
@@ -774,6 +804,7 @@ std::string SoakReport::markdown(bool withTimeline) const {
     << " |\n"
     << "| daemons that exited by themselves | " << unexpectedExits.size() << " |\n"
     << "| faults the test bed failed to apply | " << nemesisErrors.size() << " |\n"
+    << "| announcements by a director not owning the VIP | " << strayAnnouncements.size() << " |\n"
     << "| ARP probe rounds / replies / changes of answering MAC | " << probeRounds << " / "
     << probeReplies << " / " << failovers << " |\n"
     << "| application requests answered | " << app.answered << " of " << app.sent;
@@ -809,6 +840,11 @@ std::string SoakReport::markdown(bool withTimeline) const {
   }
   for (const auto& e : unexpectedExits) o << "Unexpected exit: " << e << "\n";
   for (const auto& e : nemesisErrors) o << "Nemesis error: " << e << "\n";
+  if (!strayAnnouncements.empty()) {
+    o << "Announcements of the VIP by a director that did not own it:\n\n";
+    for (const auto& a : strayAnnouncements) o << "- " << a << "\n";
+    o << "\n";
+  }
   if (!logsDir.empty()) o << "Daemon logs kept in " << logsDir << "\n\n";
   if (withTimeline) {
     o << "Timeline:\n\n```\n";
