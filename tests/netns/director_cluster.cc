@@ -121,6 +121,21 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
   return y.str();
 }
 
+void DirectorCluster::writeDirectorConfig(const std::string& host, const ClusterOptions& options) {
+  // directorYaml reads options_; swap the given options in for the one call.
+  ClusterOptions own = options_;
+  options_ = options;
+  std::string yaml;
+  try {
+    yaml = directorYaml(host);
+  } catch (...) {
+    options_ = std::move(own);
+    throw;
+  }
+  options_ = std::move(own);
+  writeFile(configPath(host), yaml);
+}
+
 void DirectorCluster::startArbiter() {
   pids_[kArbiter] =
       topo_.spawn(kArbiter, {binDir() + "/quorate-arbiter", "--config", dir_ + "/arbiter.yaml"},

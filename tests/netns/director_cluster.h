@@ -94,6 +94,13 @@ class DirectorCluster {
   void keepFiles() { keep_ = true; }
   const ClusterOptions& options() const { return options_; }
 
+  // --- For the soak (leave every other behaviour as above) ---
+  // `host`'s state_dir (alpha, beta, arbiter).
+  std::string stateDir(const std::string& host) const { return dir_ + "/state/" + host; }
+  // Rewrites `host`'s config file from `options` (e.g. other timers) in place of the cluster's
+  // own; takes effect at its next start. The cluster's options() stay as they were.
+  void writeDirectorConfig(const std::string& host, const ClusterOptions& options);
+
  private:
   void writeConfigs();
   std::string directorYaml(const std::string& self) const;
