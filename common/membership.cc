@@ -33,6 +33,21 @@ std::optional<std::string> memberName(const std::string& text, lease::NodeId id)
   return found;
 }
 
+namespace {
+// The "cluster ..." line and the arbiter's line of a valid text.
+std::optional<std::pair<std::string, std::string>> clusterAndArbiter(const std::string& text) {
+  if (!memberName(text, lease::kArbiter)) return std::nullopt;
+  const auto firstEnd = text.find('\n');
+  const auto arbiterLine = text.rfind('\n', text.size() - 2);
+  return std::make_pair(text.substr(0, firstEnd), text.substr(arbiterLine + 1));
+}
+}  // namespace
+
+bool sameArbiter(const std::string& a, const std::string& b) {
+  const auto x = clusterAndArbiter(a), y = clusterAndArbiter(b);
+  return x && y && *x == *y;
+}
+
 std::string oneLine(const std::string& text) {
   std::string out;
   for (char c : text.substr(0, kMaxMembershipText)) {

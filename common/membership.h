@@ -30,6 +30,13 @@ std::optional<std::string> memberName(const std::string& text, lease::NodeId id)
 // (1054 bytes in all).
 inline constexpr std::size_t kMaxMembershipText = 2048;
 
+// Whether two texts name the same cluster and the same arbiter (name and address). Two
+// directors whose views differ only in the directors' lines still share one arbiter, whose pin
+// admits one view: they cannot both win. Views that differ in the arbiter may be talking to two
+// arbiters, two majorities that never meet: only stopping is safe then. False for a text that is
+// not a membership.
+bool sameArbiter(const std::string& a, const std::string& b);
+
 // One line for logs and errors: the text with its newlines as "; ".
 std::string oneLine(const std::string& text);
 

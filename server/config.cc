@@ -1,9 +1,11 @@
 // The director's configuration file (quorate-director --config FILE), parsed and checked.
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -80,25 +82,38 @@ PeerAddress parseArbiter(const Value& v, const std::array<PeerAddress, 2>& direc
   return out;
 }
 
-// "host" and "port" of "host:port" or "[v6]:port" (already checked by asHostPort).
-std::pair<std::string, std::string> splitHostPort(const std::string& hp) {
+// "host:port" with an IP host in its canonical spelling ("[0:0::1]:7101" -> "[::1]:7101"),
+// other hosts lower-cased; for comparing addresses written by hand.
+std::string canonicalHostPort(const std::string& hp) {
   const auto colon = hp.rfind(':');
   std::string host = hp.substr(0, colon);
+  const std::string port = hp.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return {host, hp.substr(colon + 1)};
+  in6_addr v6{};
+  in_addr v4{};
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1 && inet_ntop(AF_INET6, &v6, buf, sizeof buf)) {
+    return "[" + std::string(buf) + "]:" + port;
+  }
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1 && inet_ntop(AF_INET, &v4, buf, sizeof buf)) {
+    return std::string(buf) + ":" + port;
+  }
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return host + ":" + port;
 }
 
-// A director listens where the others reach it: a file whose `node` names the other director
-// (a copied file) would otherwise run a second process with that director's identity.
-void checkListenIsOwnAddress(const Value& v, const std::string& listen, const PeerAddress& self) {
-  const auto [host, port] = splitHostPort(listen);
-  const auto [ownHost, ownPort] = splitHostPort(self.address);
-  const bool wildcard = host == "0.0.0.0" || host == "::" || host.empty();
-  if (port == "0") return;  // any port: tests that learn it after start
-  if (port != ownPort || (!wildcard && host != ownHost)) {
-    v.fail("listen " + config::quote(listen) + " is not the address of this node " +
-           config::quote(self.id) + " in directors (" + self.address +
-           "): is `node` this director's own id?");
+// A director does not listen where the configuration says another node is: a copy of the other
+// director's file whose `node` was left unchanged would otherwise run with that director's
+// identity on this host. (Whether `listen` is this node's own entry cannot be told from the file
+// alone: a host name, NAT or a port mapping may stand between them.)
+void checkListenIsNotAnotherNodes(const Value& v, const DirectorConfig& c) {
+  const std::string listen = canonicalHostPort(c.listen);
+  for (lease::NodeId n = 0; n < lease::kNodeCount; ++n) {
+    if (n == c.self || canonicalHostPort(c.peer(n).address) != listen) continue;
+    v.fail("listen " + config::quote(c.listen) + " is not the address of this node " +
+           config::quote(c.node) + " in directors but " + config::quote(c.peer(n).id) +
+           "'s: is `node` this director's own id?");
   }
 }
 
@@ -391,7 +406,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     c.arbiter = parseArbiter(root.required("arbiter"), c.directors);
     directorId(node, c.directors);
     c.self = *indexOf(c.directors, c.node);
-    checkListenIsOwnAddress(root.required("listen"), c.listen, c.directors[c.self]);
+    checkListenIsNotAnotherNodes(root.required("listen"), c);
 
     const auto preferred = root.optional("preferred");
     if (preferred) c.preferred = directorId(*preferred, c.directors);

@@ -403,7 +403,11 @@ void Director::exchange(const v1::ExchangeRequest& req,
   }
   if (!conflict.empty()) {
     counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
-    asio::post(io_, [this, conflict] { noteConflict(conflict); });
+    // Refusing is all that safety needs while both views share the arbiter: its pin admits one
+    // of them, so the other gets no majority. With another arbiter in the sender's view there
+    // may be two majorities that never meet, and only stopping is safe.
+    const bool stop = !sameArbiter(req.membership(), membership_);
+    asio::post(io_, [this, conflict, stop] { noteConflict(conflict, stop); });
     return refuse(grpc::StatusCode::FAILED_PRECONDITION, conflict);
   }
   asio::post(io_, [this, i = *i, m, done = std::move(done)] {
@@ -518,7 +522,7 @@ void Director::probeIdentity() {
                       if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
                         counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
                         asio::post(io_, [this, n, why = s.error_message()] {
-                          noteConflict(name(n) + " refused us: " + why);
+                          noteConflict(name(n) + " refused us: " + why, false);
                         });
                       }
                       inFlight_.fetch_sub(1);
@@ -530,8 +534,16 @@ void Director::probeIdentity() {
   });
 }
 
-void Director::noteConflict(const std::string& why) {
+void Director::noteConflict(const std::string& why, bool stop) {
   const Time now = bootNow();
+  if (!stop) {
+    // The refusal (ours or theirs) takes that vote away, which is all safety needs here.
+    if (!lastConflictLog_ || now - *lastConflictLog_ >= std::chrono::seconds(10)) {
+      lastConflictLog_ = now;
+      spdlog::error("identity conflict: {}", why);
+    }
+    return;
+  }
   // Long enough that the other side's pings (every two renewal intervals) keep it going, and
   // that a restarted peer's quarantine is over before we campaign again.
   const lease::Duration hold = 2 * config_.timing.quarantine + 4 * config_.timing.renewInterval;
@@ -571,7 +583,7 @@ void Director::sendToPeer(std::size_t i, const lease::Message& m) {
                    // The peer's view of who is who is not ours (see the proto).
                    counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
                    asio::post(io_, [this, to, why = s.error_message()] {
-                     noteConflict(name(to) + " refused us: " + why);
+                     noteConflict(name(to) + " refused us: " + why, false);
                    });
                  }
                }
@@ -604,7 +616,11 @@ void Director::rearm() {
   Time next = Time::max();
   for (const auto& l : leases_) next = std::min(next, l.node->nextDeadline());
   if (conflicted(now)) next = std::min(next, *conflictUntil_);
-  const auto delay = next > now ? next - now : lease::Duration::zero();
+  auto delay = next > now ? next - now : lease::Duration::zero();
+  // The timer runs on CLOCK_MONOTONIC, which NTP slews (chrony by up to 8.3 %), while deadlines
+  // are on the lease clock: wake 10 % early and look again, so that a slew never makes the end
+  // of a lease (the withdrawal of the VIPs) late. A few extra wake-ups per deadline.
+  if (delay > std::chrono::milliseconds(2)) delay -= delay / 10;
   timer_.expires_after(delay);
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) onTimer();

@@ -85,9 +85,10 @@ class Director {
   // disk never happened). Messages for `replyTo` go into `reply`, the rest to the peers.
   void step(std::size_t i, const Step& fn, std::optional<lease::NodeId> replyTo = std::nullopt,
             v1::ExchangeReply* reply = nullptr);
-  // Another node's view of who is who disagrees with ours (`why` names both): this director
-  // neither campaigns nor holds until no conflict was seen for kConflictHold.
-  void noteConflict(const std::string& why);
+  // Another node's view of who is who disagrees with ours (`why` names both): logged; with
+  // `stop` (the views name different arbiters), this director also neither campaigns nor holds
+  // until no such conflict was seen for a while.
+  void noteConflict(const std::string& why, bool stop);
   // While quarantined, pings the other nodes once a renewal interval, so that a view of who is
   // who that differs from ours is refused (and noted, on both sides) before anyone campaigns.
   void probeIdentity();
