@@ -1,12 +1,13 @@
-// The seeded schedules that CI runs: 100,000 of them, in ctest shards of 10,000.
+// The seeded schedules that CI runs: 110,000 of them, in ctest shards of 10,000.
 //
 // 10,000 each at the default timing, at 2 % drift, with many late messages,
 // dominated by crashes and restarts, and with health flaps; and 10,000 of each class at
 // the real boundary (issue 11) that the protocol must survive: per-node timers with
 // rolling changes, failing persists, lost and replaced disks, clock rates that change
-// within the bound, and the data plane's announcements. Classes beyond the bound (a clone
-// of a director, slews beyond rho, clock jumps, VM pauses that stop the clock) give
-// violations: fault_test.cc shows them as limits.
+// within the bound, the data plane's announcements, and the real ArbiterService as the
+// arbiter (concurrent requests reordered at its lock, its own failed writes and rollback). Classes
+// beyond the bound (a clone of a director, slews beyond rho, clock jumps, VM pauses that stop the
+// clock) give violations: fault_test.cc shows them as limits.
 //
 // Environment:
 //   QUORATE_SIM_SEED=<n>     run only seed n (in shard 0 of each suite; filter the suite)
@@ -130,6 +131,13 @@ TEST_P(DataPlane, Schedules) {
   runShard(dataPlaneScenario(), GetParam(), kShardSize, &SimStats::announces);
 }
 INSTANTIATE_TEST_SUITE_P(Sim, DataPlane, ::testing::Range<std::uint64_t>(0, 1));
+
+// The real arbiter::ArbiterService, not the sim's model of it.
+class ArbiterService : public ::testing::TestWithParam<std::uint64_t> {};
+TEST_P(ArbiterService, Schedules) {
+  runShard(arbiterServiceScenario(), GetParam(), kShardSize, &SimStats::arbiterRollbacks);
+}
+INSTANTIATE_TEST_SUITE_P(Sim, ArbiterService, ::testing::Range<std::uint64_t>(0, 1));
 
 }  // namespace
 }  // namespace quorate::sim

@@ -46,6 +46,10 @@ struct SimMutants {
   bool noRollback = false;                // a failed persist keeps the step's state (sends nothing)
   bool ungatedAnnounce = false;           // announce timers check "claimed", not the lease end
   bool noQuarantineWithoutState = false;  // an arbiter with an empty disk skips quarantine
+                                          // (the model arbiter only)
+  // The real arbiter's clock read when the request arrives, before it waits for the cluster's
+  // lock, as ArbiterService did before finding 2 (needs realArbiter and arbiterLockWaitMax).
+  bool arbiterClockAtArrival = false;
 };
 
 // One family of schedules. A schedule is this plus a seed.
@@ -90,6 +94,13 @@ struct SimConfig {
   // arrives, then wait up to this long for the cluster's lock, so two requests can take
   // the lock in the opposite order of their clock reads (finding 2). Zero: no wait.
   lease::Duration arbiterLockWaitMax{0};
+  // The arbiter process is the real arbiter::ArbiterService over a state dir of its own (in
+  // /dev/shm): requests go through the proto conversion, its locking, clock reads, persists
+  // and rollback. Off: the model of it, a bare lease::Acceptor. A crash destroys the
+  // service; a restart builds a new one over the same files. Failed persists are real
+  // failed writes; lost and older disks are removed and restored files. With the same seed
+  // and no persist failures both give the same schedule, event for event.
+  bool realArbiter = false;
   // A pause stops the node's clock too (a paused VM) instead of only its process.
   bool pauseStopsClock = false;
   lease::Duration clockJumpMax = std::chrono::seconds(3);
@@ -122,6 +133,7 @@ struct SimStats {
   std::uint64_t healthFlips = 0;
   std::uint64_t tenures = 0;
   std::uint64_t persistFailures = 0;
+  std::uint64_t arbiterRollbacks = 0;  // the real arbiter's own, after a failed write
   std::uint64_t diskLosses = 0;
   std::uint64_t timerChanges = 0;
   std::uint64_t clockFaults = 0;  // rate changes, slews and jumps
