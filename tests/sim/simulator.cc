@@ -1212,7 +1212,7 @@ lease::Duration livenessBound(const SimConfig& cfg) {
     return Duration(static_cast<std::int64_t>(std::ceil(static_cast<double>(d.count()) / slow)));
   };
   return scaled(t.quarantine) + scaled(t.acceptorLease) + 4 * t.renewInterval +
-         8 * cfg.smallDelayMax;
+         8 * cfg.smallDelayMax + 2 * cfg.arbiterLockWaitMax;
 }
 
 std::string SimResult::describe(const std::string& scenario) const {

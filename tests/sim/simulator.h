@@ -98,8 +98,10 @@ struct SimConfig {
   // /dev/shm): requests go through the proto conversion, its locking, clock reads, persists
   // and rollback. Off: the model of it, a bare lease::Acceptor. A crash destroys the
   // service; a restart builds a new one over the same files. Failed persists are real
-  // failed writes; lost and older disks are removed and restored files. With the same seed
-  // and no persist failures both give the same schedule, event for event.
+  // failed writes; lost and older disks are removed and restored files. The same seed does
+  // not give the model's schedule exactly: the wire carries a lease's remaining time in whole
+  // microseconds (rounded down), and the real service reads its clock under its lock where
+  // the model reads it on arrival.
   bool realArbiter = false;
   // A pause stops the node's clock too (a paused VM) instead of only its process.
   bool pauseStopsClock = false;
@@ -119,6 +121,7 @@ struct SimConfig {
 //                                director, neither has a majority) blocks both this long
 // + 4 * renewInterval            failed rounds, back-off and the non-preferred delay
 // + 8 * smallDelayMax            the message round trips of the winning round
+// + 2 * arbiterLockWaitMax       its Prepare and Accept waiting for the arbiter's lock
 // Default timing: 5.54 s. Observed worst over 500,000 default schedules: 3.51 s (seed
 // 278580, exactly the split vote after a restart); at 2 % drift 5.23 s vs 3.15 s.
 lease::Duration livenessBound(const SimConfig& cfg);
