@@ -143,7 +143,7 @@ TEST(SimFaults, AnnouncesNotGatedByTheLeaseEndAreCaught) {
 // arrived, outside the cluster's lock, and its acceptor took the expiry of whichever renewal
 // it handled last. A renewal overtaken at the lock then shortens the live lease, and a
 // director whose own acceptor restarted wins the arbiter while the holder still holds. Rare
-// (4 of 40,000 seeds), so this hunt may go further than the others.
+// (5 of 100,000 seeds, the first 758), so this hunt may go further than the others.
 constexpr std::uint64_t kArbiterHuntSeeds = 20'000;
 
 TEST(SimFaults, ArbiterReadingTheClockBeforeItsLockIsCaught) {

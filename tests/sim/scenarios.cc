@@ -276,7 +276,7 @@ SimConfig arbiterClockAtArrivalScenario() {
   c.checkLiveness = false;
   // Tuned for the hunt: the other director's acceptor must not know the live lease when
   // the arbiter shortens it, i.e. it restarted, so more crashes and lost disks, no failing
-  // writes (they abort the campaign that would show the bug). 4 of 40,000 seeds even so.
+  // writes (they abort the campaign that would show the bug). 5 of 100,000 seeds even so.
   c.persistFailure = 0;
   c.mix =
       FaultMix{.partition = 4, .crash = 4, .pause = 2, .stepDown = 0, .weather = 1, .diskLoss = 3};

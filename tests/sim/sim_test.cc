@@ -13,6 +13,8 @@
 //   QUORATE_SIM_SEED=<n>     run only seed n (in shard 0 of each suite; filter the suite)
 //   QUORATE_SIM_TRACE=1      with QUORATE_SIM_SEED: print the event trace
 //   QUORATE_SIM_FIRST=<a> QUORATE_SIM_LAST=<b>   run seeds [a, b) instead of the shards
+//   QUORATE_SIM_REAL_ARBITER=1   every shard with the real ArbiterService as the arbiter
+//                            (about three times the run time; other schedules than the model's)
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -51,8 +53,9 @@ void replayOne(const SimConfig& cfg, std::uint64_t seed) {
 
 // `exercised`: a counter that must be above 0 over the shard, proof that the fault class
 // under test really happened.
-void runShard(const SimConfig& cfg, std::uint64_t shard, std::uint64_t shardSize,
+void runShard(SimConfig cfg, std::uint64_t shard, std::uint64_t shardSize,
               std::uint64_t SimStats::*exercised = nullptr) {
+  if (envFlag("QUORATE_SIM_REAL_ARBITER")) cfg.realArbiter = true;
   std::uint64_t first = shard * shardSize;
   std::uint64_t count = shardSize;
   if (const auto seed = envSeed("QUORATE_SIM_SEED")) {
