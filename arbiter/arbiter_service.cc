@@ -54,13 +54,14 @@ grpc::Status conflict(const std::string& why) {
 }  // namespace
 
 // Leases are capped at the quarantine (so a restart outwaits every lease granted before it).
-ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Time startedAt)
+ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Time startedAt,
+                           const lease::AcceptorFaults& faults)
     : state(std::move(path)),
-      acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), startedAt) {}
+      acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), startedAt, faults) {}
 
 ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
-                                 lease::Time started)
-    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q), startedAt(started) {
+                                 lease::Time started, const lease::AcceptorFaults& f)
+    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q), startedAt(started), faults(f) {
   membership = loadMembership(membershipPath(stateDir, id));
   slot(kDefaultLease);
 }
@@ -69,7 +70,8 @@ ArbiterService::Slot* ArbiterService::Cluster::slot(const std::string& leaseName
   auto it = leases.find(leaseName);
   if (it != leases.end()) return it->second.get();
   if (leases.size() >= kMaxLeasesPerCluster) return nullptr;
-  auto s = std::make_unique<Slot>(statePath(stateDir, id, leaseName), quarantine, startedAt);
+  auto s =
+      std::make_unique<Slot>(statePath(stateDir, id, leaseName), quarantine, startedAt, faults);
   if (leaseName != kDefaultLease) spdlog::info("cluster {}: lease {} opened", id, leaseName);
   return leases.emplace(leaseName, std::move(s)).first->second.get();
 }
@@ -111,7 +113,8 @@ std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::Exc
 ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now) {
   clusters_.reserve(config.clusters.size());
   for (const auto& e : config.clusters) {
-    clusters_.emplace(e.id, std::make_unique<Cluster>(e, config.stateDir, config.quarantine, now));
+    clusters_.emplace(e.id, std::make_unique<Cluster>(e, config.stateDir, config.quarantine, now,
+                                                      config.testFaults));
   }
 }
 

@@ -57,13 +57,14 @@ class ArbiterService final : public v1::Peer::CallbackService {
 
  private:
   struct Slot {
-    Slot(std::string path, lease::Duration quarantine, lease::Time startedAt);
+    Slot(std::string path, lease::Duration quarantine, lease::Time startedAt,
+         const lease::AcceptorFaults& faults);
     StateFile state;
     lease::Acceptor acceptor;
   };
   struct Cluster {
     Cluster(const ClusterEntry& e, const std::string& stateDir, lease::Duration quarantine,
-            lease::Time startedAt);
+            lease::Time startedAt, const lease::AcceptorFaults& faults);
     // The slot of `leaseName`, created (loading its state file) on first use; nullptr when the
     // cluster has kMaxLeasesPerCluster already. Throws like StateFile::loadOrThrow. Needs mu.
     // A slot opened late is quiet until the arbiter's start + quarantine all the same: whether
@@ -77,6 +78,7 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::string stateDir;
     lease::Duration quarantine;
     lease::Time startedAt;
+    lease::AcceptorFaults faults;  // ArbiterConfig::testFaults
     std::mutex mu;
     std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
     std::string membership;  // pinned view; empty until the first request. Guarded by mu.

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "lease/acceptor.h"
 #include "lease/timing.h"
 #include "lease/types.h"
 
@@ -22,6 +23,9 @@ struct ArbiterConfig {
   // Silence after a restart, and the longest lease the arbiter grants.
   lease::Duration quarantine = lease::Timing{}.quarantine;
   std::vector<ClusterEntry> clusters;  // at least one, ids unique
+  // Test only, never read from a file: planted bugs for the simulator's broken variants,
+  // given to every acceptor the service opens.
+  lease::AcceptorFaults testFaults;
 };
 
 // Reads and parses `path`. Throws quorate::ConfigError, with file, line and key, on any problem.

@@ -20,6 +20,7 @@ BatchResult runSeeds(const SimConfig& cfg, std::uint64_t first, std::uint64_t co
     b.totals.healthFlips += r.stats.healthFlips;
     b.totals.tenures += r.stats.tenures;
     b.totals.persistFailures += r.stats.persistFailures;
+    b.totals.arbiterRollbacks += r.stats.arbiterRollbacks;
     b.totals.diskLosses += r.stats.diskLosses;
     b.totals.timerChanges += r.stats.timerChanges;
     b.totals.clockFaults += r.stats.clockFaults;
@@ -49,9 +50,10 @@ std::string BatchResult::summary(const SimConfig& cfg) const {
     << " violations, " << totals.tenures << " tenures, " << totals.crashes << " crashes, "
     << totals.pauses << " pauses, " << totals.stepDowns << " step-downs, " << totals.healthFlips
     << " health flips, " << totals.events << " events\n"
-    << "  boundary: " << totals.persistFailures << " failed persists, " << totals.diskLosses
-    << " lost disks, " << totals.timerChanges << " timer changes, " << totals.clockFaults
-    << " clock faults, " << totals.clones << " clones, " << totals.announces << " announces\n"
+    << "  boundary: " << totals.persistFailures << " failed persists (" << totals.arbiterRollbacks
+    << " rolled back by the real arbiter), " << totals.diskLosses << " lost disks, "
+    << totals.timerChanges << " timer changes, " << totals.clockFaults << " clock faults, "
+    << totals.clones << " clones, " << totals.announces << " announces\n"
     << "  liveness: worst time to a holder after the quiet start "
     << formatDuration(worstTimeToHolder) << " (seed " << worstTimeToHolderSeed << "), bound "
     << formatDuration(cfg.livenessBound > lease::Duration::zero() ? cfg.livenessBound

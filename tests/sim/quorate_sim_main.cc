@@ -18,7 +18,8 @@ int usage() {
                "up to N "
                "failing seeds (20)\n  --clone-routing both|one|replies: how the clone scenarios "
                "deliver to "
-               "director A\n"
+               "director A\n  --real-arbiter / --model-arbiter: the arbiter as the real "
+               "ArbiterService or as its model (a bare acceptor), whatever the scenario says\n"
                "  scenarios:";
   for (const auto& n : quorate::sim::scenarioNames()) std::cerr << " " << n;
   std::cerr << "\n";
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   std::optional<double> rho;
   std::size_t keep = 20;
   std::optional<quorate::sim::CloneRouting> routing;
+  std::optional<bool> realArbiter;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool hasValue = i + 1 < argc;
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--keep" && hasValue) {
       keep = std::strtoull(argv[++i], nullptr, 0);
+    } else if (arg == "--real-arbiter" || arg == "--model-arbiter") {
+      realArbiter = arg == "--real-arbiter";
     } else if (arg == "--trace") {
       trace = true;
     } else {
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   if (!cfg) return usage();
   if (rho) cfg->rhoSim = *rho;
   if (routing) cfg->cloneRouting = *routing;
+  if (realArbiter) cfg->realArbiter = *realArbiter;
 
   if (trace) {
     bool ok = true;

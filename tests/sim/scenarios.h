@@ -43,6 +43,9 @@ SimConfig clockRatesScenario();
 // The arbiter reads its clock before it takes the cluster's lock: requests are handled
 // in another order than their clock reads, renewals of one tenure included.
 SimConfig arbiterLockScenario();
+// The real arbiter::ArbiterService as the arbiter, with concurrent requests taking its lock
+// in random order, failing writes of its state file, and lost or older state dirs.
+SimConfig arbiterServiceScenario();
 // The holders' announcements (gratuitous ARP) judged by the checker, with many pauses.
 SimConfig dataPlaneScenario();
 // Beyond the bound: violations expected; they document a limit.
@@ -67,6 +70,10 @@ SimConfig noRollbackScenario();
 SimConfig noQuarantineWithoutStateScenario();
 // data-plane, announce timers not gated by the lease end
 SimConfig ungatedAnnounceScenario();
+// arbiter-service as the service was before finding 2: the clock read when a request
+// arrives, not under the lock, and an acceptor that lets a renewal shorten a live lease
+// (lease::AcceptorFaults::moveExpiryEarlier)
+SimConfig arbiterClockAtArrivalScenario();
 
 std::vector<std::string> scenarioNames();
 std::optional<SimConfig> scenarioByName(const std::string& name);

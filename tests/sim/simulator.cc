@@ -1,19 +1,31 @@
 // Seeded discrete-event simulation of directors and arbiter: drift, loss, partitions, crashes.
 #include "sim/simulator.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <queue>
 #include <random>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "arbiter/arbiter_service.h"
+#include "common/convert.h"
+#include "common/membership.h"
+#include "common/peer_client.h"
+#include "common/state_file.h"
 #include "lease/director_node.h"
 
 namespace quorate::sim {
@@ -35,6 +47,16 @@ constexpr Duration kMaxBootReading = 100'000s;
 // Ticks in a row that leave nextDeadline() at or before now before we call it a livelock.
 constexpr int kMaxStalledTicks = 3;
 constexpr std::uint64_t kMaxEvents = 20'000'000;
+
+// What the sim's directors send the real arbiter: one cluster, one secret, one view of it.
+const std::string kCluster = "sim";
+const std::string kSecret = "sim-secret-0123456789";
+const std::array<const char*, lease::kNodeCount> kNames = {"a", "b", "arbiter"};
+const std::string& simMembership() {
+  static const std::string text =
+      membershipText(kCluster, {Member{"a", "a:1"}, Member{"b", "b:1"}, Member{"arbiter", "c:1"}});
+  return text;
+}
 
 // Portable draws over mt19937_64 (the standard distributions differ between libraries).
 class Rng {
@@ -100,9 +122,11 @@ struct Later {
 
 struct SimNode {
   ProcId proc = 0;
-  NodeId id = 0;                         // the node id this process runs as
-  std::optional<DirectorNode> director;  // director processes while up
-  std::optional<Acceptor> arbiter;       // the arbiter process while up
+  NodeId id = 0;                                     // the node id this process runs as
+  std::optional<DirectorNode> director;              // director processes while up
+  std::optional<Acceptor> arbiter;                   // the arbiter process while up (its model)
+  std::unique_ptr<arbiter::ArbiterService> service;  // the real one (SimConfig::realArbiter)
+  std::map<std::string, std::string> backupFiles;    // its older state dir, file by file
   DriftClock clock;
   DurableState disk;     // survives crashes
   DurableState memory;   // durable() after the last step (what it believes is on disk)
@@ -174,6 +198,9 @@ std::string bodyText(const lease::Body& body) {
 class Simulator {
  public:
   Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* trace);
+  ~Simulator();
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
   SimResult run();
 
  private:
@@ -196,6 +223,11 @@ class Simulator {
   // Process input and output.
   void deliver(SimNode& n, const Message& m, ProcId fromProc);
   void arbiterHandle(SimNode& n, const Message& m, ProcId fromProc, Time now);
+  // The real arbiter: its state dir is its disk.
+  void startService(SimNode& n, Time local);
+  void serviceHandle(SimNode& n, const Message& m, ProcId fromProc, Time arrival);
+  std::map<std::string, std::string> readStateDir() const;
+  void replaceStateDir(const std::map<std::string, std::string>& files);
   void tick(SimNode& n);
   // Runs one step of a director: snapshot, step, persist; then sends, or rolls back.
   template <typename Step>
@@ -234,6 +266,8 @@ class Simulator {
   Rng instanceRng_;
   std::ostream* trace_;
   Checker checker_;
+  std::string stateDir_;  // the real arbiter's, removed at the end of the schedule
+  arbiter::ArbiterConfig arbiterConfig_;
   std::array<SimNode, kMaxProcs> nodes_;  // by process; processes 0..2 run nodes 0..2
   ProcId procCount_ = lease::kNodeCount;  // kMaxProcs when the clone can run
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
@@ -279,6 +313,27 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
       instanceRng_(~seed),
       trace_(trace),
       checker_(longestHolderLease(cfg), cfg.checkEpochOrder) {
+  if (cfg_.realArbiter) {
+    if (cfg_.mutants.noQuarantineWithoutState) {
+      throw std::invalid_argument(
+          "noQuarantineWithoutState plants a bug in the model arbiter only");
+    }
+    // The service logs every grant; thousands of schedules would drown the test output.
+    spdlog::set_level(spdlog::level::off);
+    // In memory, so that its fsyncs cost nothing; a schedule's own directory.
+    std::error_code ec;
+    std::string base = std::filesystem::is_directory("/dev/shm", ec)
+                           ? std::string("/dev/shm")
+                           : std::filesystem::temp_directory_path().string();
+    std::string tmpl = base + "/quorate-sim-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      throw std::runtime_error("cannot create a state dir under " + base);
+    }
+    stateDir_ = tmpl;
+    arbiterConfig_.stateDir = stateDir_;
+    arbiterConfig_.clusters = {arbiter::ClusterEntry{kCluster, kSecret}};
+    arbiterConfig_.testFaults = cfg_.acceptorFaults;
+  }
   // The dangerous extreme (a slow holder, fast acceptors) often, not just by chance.
   adversarialClocks_ = cfg_.adversarialClocks || rng_.chance(0.25);
   slowDirector_ = static_cast<NodeId>(rng_.between(0, 1));
@@ -325,6 +380,14 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
     if (cloneEnabled()) *trace_ << "  clone routing " << static_cast<int>(routing_) << "\n";
   }
   changeWeather();
+}
+
+Simulator::~Simulator() {
+  for (auto& n : nodes_) n.service.reset();
+  if (!stateDir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(stateDir_, ec);
+  }
 }
 
 std::int64_t Simulator::drawPpb(NodeId n) {
@@ -527,7 +590,15 @@ void Simulator::start(SimNode& n) {
   if (n.diskFate != 0) {
     ++stats_.diskLosses;
     n.disk = n.diskFate == 1 ? DurableState{} : n.backup;
+    if (n.id == lease::kArbiter && cfg_.realArbiter) {
+      replaceStateDir(n.diskFate == 1 ? std::map<std::string, std::string>{} : n.backupFiles);
+    }
     n.diskFate = 0;
+  }
+  if (n.id == lease::kArbiter && cfg_.realArbiter) {
+    // What the service will find (for the trace; the files are the disk).
+    const auto loaded = StateFile(stateDir_ + "/" + kCluster + ".state").load();
+    if (const auto* d = std::get_if<DurableState>(&loaded)) n.disk = *d;
   }
   n.memory = n.disk;
   n.instance = instanceRng_.next() | 1;  // nonzero, as a daemon draws it at every start
@@ -550,6 +621,8 @@ void Simulator::start(SimNode& n) {
     c.instance = n.instance;
     n.director.emplace(c, n.disk, local);
     rearmTimer(n, false);
+  } else if (cfg_.realArbiter) {
+    startService(n, local);
   } else {
     // The arbiter grants no more than its quarantine covers.
     const bool skip = cfg_.mutants.noQuarantineWithoutState && n.disk == DurableState{};
@@ -583,6 +656,7 @@ void Simulator::crash(SimNode& n, Duration down) {
   n.held.clear();
   n.director.reset();
   n.arbiter.reset();
+  n.service.reset();
   n.clock.start(now_);  // a paused VM that is killed boots with a running clock
   ++n.timerToken;
   ++n.announceToken;
@@ -637,12 +711,93 @@ void Simulator::deliver(SimNode& n, const Message& m, ProcId fromProc) {
   }
 }
 
+void Simulator::startService(SimNode& n, Time local) {
+  arbiterConfig_.quarantine = n.timing.quarantine;
+  try {
+    n.service = std::make_unique<arbiter::ArbiterService>(arbiterConfig_, local);
+  } catch (const std::exception& e) {
+    fail(std::string("the arbiter cannot start: ") + e.what());
+  }
+}
+
+void Simulator::serviceHandle(SimNode& n, const Message& m, ProcId fromProc, Time arrival) {
+  if (!n.service) return;  // it failed to start: already a violation
+  v1::ExchangeRequest req;
+  req.set_cluster(kCluster);
+  req.set_secret(kSecret);
+  req.set_from_name(m.from < lease::kNodeCount ? kNames[m.from] : "?");
+  req.set_membership(simMembership());
+  toProto(m, *req.mutable_message());
+  // A failing write: the temporary file cannot be created, so the service's own store fails
+  // and its own rollback runs.
+  const std::string blocker = stateDir_ + "/" + kCluster + ".state.tmp";
+  const bool failWrites = cfg_.persistFailure > 0 && rng_.chance(cfg_.persistFailure);
+  if (failWrites) std::filesystem::create_directory(blocker);
+  const std::uint64_t failedBefore = n.service->counters().persistFailures.load();
+  // The fixed service reads the clock under the lock, i.e. now; the broken variant uses the
+  // reading taken when the request arrived.
+  const arbiter::ArbiterService::Clock clock =
+      cfg_.mutants.arbiterClockAtArrival
+          ? arbiter::ArbiterService::Clock([arrival] { return arrival; })
+          : arbiter::ArbiterService::Clock([this, &n] { return localNow(n); });
+  v1::ExchangeReply reply;
+  const grpc::Status status = n.service->handle(clock, req, reply);
+  if (failWrites) {
+    std::error_code ec;
+    std::filesystem::remove(blocker, ec);
+  }
+  if (n.service->counters().persistFailures.load() != failedBefore) {
+    ++stats_.persistFailures;
+    ++stats_.arbiterRollbacks;
+    if (tracing()) log(&n, "PERSIST FAILED: " + status.error_message());
+  }
+  if (!status.ok()) {
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      fail("API: the arbiter refused " + bodyText(m.body) + " from " + procName(fromProc) + ": " +
+           status.error_message());
+    }
+    return;
+  }
+  for (const auto& pm : reply.messages()) {
+    Message out;
+    if (auto err = fromProto(pm, out)) {
+      fail("API: the arbiter's reply does not convert back: " + *err);
+      return;
+    }
+    send(n, out);
+  }
+}
+
+std::map<std::string, std::string> Simulator::readStateDir() const {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(stateDir_)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    files[entry.path().filename().string()].assign(std::istreambuf_iterator<char>(in), {});
+  }
+  return files;
+}
+
+void Simulator::replaceStateDir(const std::map<std::string, std::string>& files) {
+  for (const auto& entry : std::filesystem::directory_iterator(stateDir_)) {
+    std::filesystem::remove_all(entry.path());
+  }
+  for (const auto& [name, text] : files) {
+    std::ofstream(stateDir_ + "/" + name, std::ios::binary) << text;
+  }
+}
+
 void Simulator::arbiterHandle(SimNode& n, const Message& m, ProcId fromProc, Time now) {
   if (tracing() && now != localNow(n)) {
     log(&n, "LOCKED " + bodyText(m.body) + " from " + procName(fromProc) + ", clock read " +
                 formatDuration(localNow(n) - now) + " ago");
   }
   replyTo_ = std::make_pair(m.from, fromProc);
+  if (cfg_.realArbiter) {
+    serviceHandle(n, m, fromProc, now);
+    replyTo_.reset();
+    return;
+  }
   std::optional<Acceptor> before;
   if (cfg_.persistFailure > 0) before = *n.arbiter;
   auto r = n.arbiter->handle(now, m);
@@ -838,6 +993,7 @@ void Simulator::injectFault() {
     // Backups are taken now and then; restoring one brings back an older disk.
     SimNode& b = nodes_[rng_.between(0, lease::kNodeCount - 1)];
     b.backup = b.disk;
+    if (b.id == lease::kArbiter && cfg_.realArbiter) b.backupFiles = readStateDir();
   }
   std::int64_t r = rng_.between(0, total - 1);
   if ((r -= m.partition) < 0) return reshapePartition();
@@ -1056,7 +1212,7 @@ lease::Duration livenessBound(const SimConfig& cfg) {
     return Duration(static_cast<std::int64_t>(std::ceil(static_cast<double>(d.count()) / slow)));
   };
   return scaled(t.quarantine) + scaled(t.acceptorLease) + 4 * t.renewInterval +
-         8 * cfg.smallDelayMax;
+         8 * cfg.smallDelayMax + 2 * cfg.arbiterLockWaitMax;
 }
 
 std::string SimResult::describe(const std::string& scenario) const {

@@ -46,6 +46,10 @@ struct SimMutants {
   bool noRollback = false;                // a failed persist keeps the step's state (sends nothing)
   bool ungatedAnnounce = false;           // announce timers check "claimed", not the lease end
   bool noQuarantineWithoutState = false;  // an arbiter with an empty disk skips quarantine
+                                          // (the model arbiter only)
+  // The real arbiter's clock read when the request arrives, before it waits for the cluster's
+  // lock, as ArbiterService did before finding 2 (needs realArbiter and arbiterLockWaitMax).
+  bool arbiterClockAtArrival = false;
 };
 
 // One family of schedules. A schedule is this plus a seed.
@@ -90,6 +94,15 @@ struct SimConfig {
   // arrives, then wait up to this long for the cluster's lock, so two requests can take
   // the lock in the opposite order of their clock reads (finding 2). Zero: no wait.
   lease::Duration arbiterLockWaitMax{0};
+  // The arbiter process is the real arbiter::ArbiterService over a state dir of its own (in
+  // /dev/shm): requests go through the proto conversion, its locking, clock reads, persists
+  // and rollback. Off: the model of it, a bare lease::Acceptor. A crash destroys the
+  // service; a restart builds a new one over the same files. Failed persists are real
+  // failed writes; lost and older disks are removed and restored files. The same seed does
+  // not give the model's schedule exactly: the wire carries a lease's remaining time in whole
+  // microseconds (rounded down), and the real service reads its clock under its lock where
+  // the model reads it on arrival.
+  bool realArbiter = false;
   // A pause stops the node's clock too (a paused VM) instead of only its process.
   bool pauseStopsClock = false;
   lease::Duration clockJumpMax = std::chrono::seconds(3);
@@ -108,6 +121,7 @@ struct SimConfig {
 //                                director, neither has a majority) blocks both this long
 // + 4 * renewInterval            failed rounds, back-off and the non-preferred delay
 // + 8 * smallDelayMax            the message round trips of the winning round
+// + 2 * arbiterLockWaitMax       its Prepare and Accept waiting for the arbiter's lock
 // Default timing: 5.54 s. Observed worst over 500,000 default schedules: 3.51 s (seed
 // 278580, exactly the split vote after a restart); at 2 % drift 5.23 s vs 3.15 s.
 lease::Duration livenessBound(const SimConfig& cfg);
@@ -122,6 +136,7 @@ struct SimStats {
   std::uint64_t healthFlips = 0;
   std::uint64_t tenures = 0;
   std::uint64_t persistFailures = 0;
+  std::uint64_t arbiterRollbacks = 0;  // the real arbiter's own, after a failed write
   std::uint64_t diskLosses = 0;
   std::uint64_t timerChanges = 0;
   std::uint64_t clockFaults = 0;  // rate changes, slews and jumps
