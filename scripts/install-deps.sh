@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev
   iproute2 procps nftables libnftables-dev bridge-utils
-  keepalived tshark arping gnuplot-nox tcpdump
+  keepalived tshark arping gnuplot-nox tcpdump spin
   qemu-system-x86 busybox-static ipvsadm xz-utils util-linux
 )
 
