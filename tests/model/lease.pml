@@ -7,7 +7,13 @@
  * clock", so the state space is finite without a bound on time.
  *
  * Processes: 0 = director A (node 0), 1 = director B (node 1), 2 = arbiter
- * (node 2), 3 = clone of director A (node 0, another instance; -DCLONE).
+ * (node 2), 3 = clone of director A (node 0, another instance; -DCLONE or -DCLONE_SHARED).
+ *
+ * Properties: assertions in win(): (a) no other process holds when one acquires or renews;
+ * (b) every new tenure's epoch is above every earlier one's.
+ * Mutants (each must give a counterexample; tests/model/run.sh): MUTANT_NO_INSTANCE,
+ * MUTANT_OVERWRITE, MUTANT_NO_QUARANTINE, MUTANT_QUARANTINE_CONFIG, MUTANT_EXPIRY_EARLIER,
+ * MUTANT_HOLDER_LEASE.
  */
 
 /* ---- bounds (override with -D) ---- */
@@ -256,9 +262,6 @@ inline acceptorStep(p, k, fsrc, finst, b, e, a, stale) {
         fi;
         newLeft = a - stale;
 #ifdef MUTANT_EXPIRY_EARLIER
-#ifdef PROBE
-        assert(!(sameOwner && accEpoch[p] == e && accLeft[p] > newLeft));
-#endif
         accLeft[p] = newLeft;
 #else
         /* the same owner's renewal of the same tenure never moves the expiry earlier */
