@@ -14,10 +14,11 @@ void put(const lease::Ballot& b, v1::Ballot* out) {
   out->set_round(b.round);
   out->set_node(b.node);
   out->set_incarnation(b.incarnation);
+  out->set_instance(b.instance);
 }
 
 lease::Ballot get(const v1::Ballot& b) {
-  return lease::Ballot{b.round(), b.node(), b.incarnation()};
+  return lease::Ballot{b.round(), b.node(), b.incarnation(), b.instance()};
 }
 
 void put(const std::optional<lease::LeaseView>& l, v1::LeaseInfo* out) {

@@ -71,7 +71,9 @@ void DirectorNode::send(Output& out, Time now, NodeId to, Body body) {
   out.send.push_back(Message{cfg_.self, to, std::move(body), cfg_.instance});
 }
 
-Ballot DirectorNode::nextBallot() { return Ballot{++highestRound_, cfg_.self, incarnation_}; }
+Ballot DirectorNode::nextBallot() {
+  return Ballot{++highestRound_, cfg_.self, incarnation_, cfg_.instance};
+}
 
 DurableState DirectorNode::durable() const {
   DurableState d = acceptor_.durable();

@@ -6,8 +6,11 @@
 namespace quorate::lease {
 
 std::string toString(const Ballot& b) {
-  return std::to_string(b.round) + "." + std::to_string(b.node) + "." +
-         std::to_string(b.incarnation);
+  std::string s =
+      std::to_string(b.round) + "." + std::to_string(b.node) + "." + std::to_string(b.incarnation);
+  // Only a clone needs the instance to tell ballots apart; keep traces short otherwise.
+  if (b.instance != 0) s += "#" + std::to_string(b.instance % 1000);
+  return s;
 }
 
 const char* toString(RejectReason r) {

@@ -30,21 +30,24 @@ inline constexpr std::size_t kMajority = 2;
 inline bool isDirector(NodeId n) { return n == kDirectorA || n == kDirectorB; }
 inline NodeId otherDirector(NodeId n) { return n == kDirectorA ? kDirectorB : kDirectorA; }
 
-// Unique: the proposer's id breaks ties between equal rounds, and its incarnation
-// (bumped and persisted at every start) keeps a restarted proposer from reusing a
-// ballot of its previous life, whose answers may still be on their way.
-struct Ballot {
-  std::uint64_t round = 0;
-  NodeId node = 0;
-  std::uint64_t incarnation = 0;
-  auto operator<=>(const Ballot&) const = default;
-  bool operator==(const Ballot&) const = default;
-};
-
 // A process of a node: two processes that believe they are the same node (a cloned VM, a
 // copied configuration, a node restarted elsewhere while the old one still runs) differ in
 // their instance, drawn at random at every start. The arbiter's instance is 0.
 using Instance = std::uint64_t;
+
+// Unique: the proposer's id breaks ties between equal rounds, and its incarnation
+// (bumped and persisted at every start) keeps a restarted proposer from reusing a
+// ballot of its previous life, whose answers may still be on their way. Two processes
+// started from one disk (a clone) share id and incarnation: their instance tells their
+// ballots apart, or both would take the promises of one ballot (and reuse an epoch).
+struct Ballot {
+  std::uint64_t round = 0;
+  NodeId node = 0;
+  std::uint64_t incarnation = 0;
+  Instance instance = 0;
+  auto operator<=>(const Ballot&) const = default;
+  bool operator==(const Ballot&) const = default;
+};
 
 // A live lease as one acceptor sees it. Its owner is a process: node id and instance.
 struct LeaseView {

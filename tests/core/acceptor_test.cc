@@ -166,6 +166,18 @@ TEST_F(AcceptorTest, AnotherInstanceOfTheSameNodeIsAnotherOwner) {
       bad.handle(kAwake + milliseconds(10), from(accept(0, 9, 1), 22)).reply->body));
 }
 
+// Two processes started from one disk (a clone) share node id and incarnation; before ballots
+// carried the instance, both drew the same ballot and one promise served both (the spin model
+// found a tenure epoch used twice). Now the ballots differ and only the promised one is accepted.
+TEST_F(AcceptorTest, ClonesDrawDifferentBallots) {
+  const Ballot original{7, 0, 3, 11}, clone{7, 0, 3, 22};
+  EXPECT_NE(original, clone);
+  ASSERT_TRUE(std::holds_alternative<Promise>(
+      a_.handle(kAwake, Message{0, kArbiter, Prepare{clone}, 22}).reply->body));
+  const auto r = a_.handle(kAwake, Message{0, kArbiter, Accept{original, 1, kLease}, 11});
+  EXPECT_EQ(body<Reject>(r).reason, RejectReason::kBallot);
+}
+
 // Finding 4 of issue 11: a node restarted with shorter timers must still outwait the longest
 // lease it granted before the restart.
 TEST_F(AcceptorTest, RestartOutwaitsLongestLeaseOfTheEarlierLife) {

@@ -102,10 +102,10 @@
 #define STAMP(m) (((m) >> 27) & 3)    /* arbiter read its clock: 1 this tick, 2 one tick ago */
 #define STAMPBIT (1 << 27)
 
-/* Ballot (round, node, incarnation[, instance]), ordered lexicographically as one number.
- * Today's Ballot has no instance: two processes of one node id with one incarnation (a clone
- * of a disk) can draw equal ballots. -DBALLOT_INSTANCE adds the instance as a last tie-breaker. */
-#ifdef BALLOT_INSTANCE
+/* Ballot (round, node, incarnation, instance), ordered lexicographically as one number. The
+ * instance tells apart two processes of one node id with one incarnation (a clone of a disk);
+ * -DMUTANT_BALLOT_NO_INSTANCE leaves it out, as the code did before this model found why. */
+#ifndef MUTANT_BALLOT_NO_INSTANCE
 #define BALLOT(r, n, inc, in) (((((r) * 2) + (n)) * 4 + (inc)) * 8 + (in))
 #else
 #define BALLOT(r, n, inc, in) (((((r) * 2) + (n)) * 4 + (inc)) * 8)
