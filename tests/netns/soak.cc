@@ -750,7 +750,12 @@ SoakReport runSoak(const SoakOptions& options) {
   const auto history = prober.history();
   const auto owners = watcher.histories();
   report.arpWindows = checker.arpWindows(history);
-  report.ownershipWindows = checker.ownershipWindows(owners);
+  for (auto& w : checker.ownershipWindows(owners)) {
+    double precisionUs = 0;
+    for (const auto& h : w.hosts) precisionUs += watcher.stats(h).meanPeriodUs;
+    const bool precise = static_cast<double>(w.endNs - w.startNs) > precisionUs * 1000;
+    (precise ? report.ownershipWindows : report.withinPrecision).push_back(std::move(w));
+  }
   for (const auto& a : history.announcements) {
     const std::string host = checker.hostOf(a.sender);
     const auto h = std::find_if(owners.begin(), owners.end(),
@@ -792,7 +797,8 @@ std::string SoakReport::markdown(bool withTimeline) const {
   for (const auto& [k, n] : faults) total += n;
   o << "| faults injected | " << total << " |\n"
     << "| split-brain windows | " << splitBrainWindows() << " (ARP " << arpWindows.size()
-    << ", address+fence " << ownershipWindows.size() << ") |\n"
+    << ", address+fence " << ownershipWindows.size() << "; within the watchers' precision "
+    << withinPrecision.size() << ") |\n"
     << "| longest holderless stretch while a majority could talk | "
     << fmtMs(holderless.empty() ? 0 : holderless.front().endNs - holderless.front().startNs)
     << " ms |\n"
@@ -827,6 +833,12 @@ std::string SoakReport::markdown(bool withTimeline) const {
     o << "Split-brain windows:\n\n```\n";
     for (const auto& w : arpWindows) o << rel(w.startNs) << " " << w.describe() << "\n";
     for (const auto& w : ownershipWindows) o << rel(w.startNs) << " " << w.describe() << "\n";
+    o << "```\n\n";
+  }
+  if (!withinPrecision.empty()) {
+    o << "Address+fence windows within the watchers' precision (one mean poll period per host; "
+         "not counted):\n\n```\n";
+    for (const auto& w : withinPrecision) o << rel(w.startNs) << " " << w.describe() << "\n";
     o << "```\n\n";
   }
   if (!holderless.empty()) {

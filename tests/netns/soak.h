@@ -79,6 +79,11 @@ struct SoakReport {
   std::map<std::string, int> faults;  // injected, per kind
   std::vector<TimelineEntry> timeline;
   std::vector<SplitBrainWindow> arpWindows, ownershipWindows;
+  // Address+fence windows no longer than the two hosts' mean poll periods together: the
+  // watchers see a transition up to one poll after it happened (checker.h, "Precision"), so
+  // such a window cannot tell two owners from a handover whose two sides were polled in the
+  // other order. Reported, not counted; the ARP prober judges those moments on its own.
+  std::vector<SplitBrainWindow> withinPrecision;
   std::vector<Stretch> holderless;             // longest first (at most 10)
   std::int64_t holderlessNs = 0;               // total, while a majority could talk
   std::int64_t majorityNs = 0;                 // total time a majority could talk
