@@ -198,6 +198,33 @@ TEST(DirectorNode, StepDownHandsOverAtOnceWithHigherEpoch) {
   EXPECT_EQ(t.d(0).role(), Role::kStandby);
 }
 
+// Director::step drops the Release and Handover of a step-down whose fence did not close, so
+// that the lease lapses while the VIPs may still answer (until the old lease end). But
+// release() has already freed this node's own acceptor: with B's acceptor not holding A's grant
+// (a cut A-B link, or a lost renewal there), B's own vote and A's acceptor are a majority for B
+// before A's old lease end: B holds while A's VIPs may still answer.
+TEST(DirectorNode, AStepDownWhoseReleaseIsDroppedLeavesItsOwnAcceptorHolding) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  Trio t(c);
+  t.cut(kDirectorA, kDirectorB);  // A holds with the arbiter; B's acceptor never sees A's grant
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  const Time oldEnd = t.d(0).leaseEnd();
+  const std::uint64_t epoch = t.d(0).epoch();
+  ASSERT_TRUE(t.d(0).stepDown(t.now(), "fence did not close"));  // every message dropped
+  t.heal();
+  const Ballot b{1000, kDirectorB, 1, 1};
+  const Time at = t.now() + milliseconds(1);
+  ASSERT_LT(at, oldEnd);
+  t.d(0).receive(at, Message{kDirectorB, kDirectorA, Prepare{b}, 1});
+  const auto out = t.d(0).receive(
+      at, Message{kDirectorB, kDirectorA, Accept{b, epoch + 1, kT.acceptorLease}, 1});
+  ASSERT_EQ(out.send.size(), 1u);
+  EXPECT_FALSE(std::holds_alternative<Accepted>(out.send.front().body))
+      << "A's acceptor voted for B before A's old lease end, with A's Release never sent";
+}
+
 TEST(DirectorNode, PreferredPreemptsAfterDelay) {
   NodeConfig c;
   c.preferred = kDirectorA;

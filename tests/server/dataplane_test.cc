@@ -349,6 +349,21 @@ TEST_F(DataPlaneTest, AFenceThatCannotCloseIsReportedAndTheCloseRetried) {
   EXPECT_EQ(dp->counters().kernelErrors, 2u);
 }
 
+// The resign advert (priority 0) is VRRP's handover: a listening backup becomes master at once
+// instead of after its master-down interval. After a close that failed, our VIPs may still
+// answer until the fence's own deadline, so a resign then makes two answerers, exactly what
+// dropping Release and Handover in Director::step is there to prevent.
+TEST_F(DataPlaneTest, NoResignAdvertWhileTheFenceMayStillBeOpen) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  ASSERT_EQ(dp->counters().vrrpAdverts, 2u);
+  kernel_.failFenceClose = EBUSY;
+  ASSERT_FALSE(dp->withdraw(0)) << "the VIPs may still answer";
+  EXPECT_EQ(dp->counters().vrrpAdverts, 2u)
+      << "a resign advert handed VRRP listeners over while the fence may be open";
+}
+
 TEST_F(DataPlaneTest, AFailedCloseIsDarkOnceTheLastArmHasRunOut) {
   auto dp = make();
   ASSERT_TRUE(dp->start());
