@@ -210,8 +210,9 @@ bool DataPlane::withdraw(std::size_t index) {
   // The resign advert (priority 0) hands VRRP listeners over at once, but it is a frame like
   // any other and leaves only before the lease end: after it the peer may hold, and a resign
   // from the virtual MAC (use_vmac) would pull the switch's entry for that MAC back to us,
-  // while a backup that had already taken over gains nothing from it.
-  if (l.claimed && !l.vrrpInstances.empty()) sendVrrp(l, true);
+  // while a backup that had already taken over gains nothing from it. It is VRRP's handover:
+  // like Release and Handover it is not sent while the VIPs may still answer.
+  if (dark && l.claimed && !l.vrrpInstances.empty()) sendVrrp(l, true);
   l.leaseEnd.reset();
   l.addressesUp = false;
   if (l.claimed) {
