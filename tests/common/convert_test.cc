@@ -12,12 +12,12 @@ using std::chrono::microseconds;
 TEST(Convert, EveryBodyRoundTrips) {
   const LeaseView lv{1, 9, microseconds(1234)};
   const Body bodies[] = {
-      Prepare{Ballot{7, 1, 3}},
+      Prepare{Ballot{7, 1, 3, 0xfedcba9876543210}},  // the instance uses all 64 bits
       Promise{Ballot{7, 1}, lv, 9},
       Promise{Ballot{7, 1}, std::nullopt, 0},
       Accept{Ballot{8, 0}, 10, microseconds(1'700'000)},
-      Accepted{Ballot{8, 0}, 10},
-      Reject{Ballot{8, 0}, Ballot{9, 1}, 11, lv, RejectReason::kLiveLease},
+      Accepted{Ballot{8, 0, 2, 42}, 10},
+      Reject{Ballot{8, 0, 1, 5}, Ballot{9, 1, 4, 6}, 11, lv, RejectReason::kLiveLease},
       Reject{Ballot{8, 0}, Ballot{9, 1}, 11, std::nullopt, RejectReason::kBallot},
       Release{10},
       Handover{10},
