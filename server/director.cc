@@ -458,6 +458,8 @@ void Director::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo
       if (!l.node->holds(now)) followLease(i, now);
     }
   }
+  // Our own acceptor lets go of a released tenure only once its VIPs are dark, like the others.
+  if (out.releaseLocal && dark) l.node->releaseOwn(now, *out.releaseLocal);
   // Gaining (or renewing) it claims the VIPs once the epoch is on disk, before anyone hears
   // from us.
   if (l.node->holds(now)) followLease(i, now);

@@ -32,6 +32,7 @@ void Output::append(Output&& o) {
   for (auto& m : o.send) send.push_back(std::move(m));
   persist = persist || o.persist;
   for (auto& c : o.changes) changes.push_back(std::move(c));
+  if (o.releaseLocal) releaseLocal = o.releaseLocal;
 }
 
 DirectorNode::DirectorNode(NodeConfig cfg, DurableState restored, Time now)
@@ -346,6 +347,10 @@ Output DirectorNode::setEligible(Time now, bool eligible, const std::string& rea
   return finish(std::move(out));
 }
 
+void DirectorNode::releaseOwn(Time now, std::uint64_t epoch) {
+  acceptor_.handle(now, local(Release{epoch}));
+}
+
 std::optional<Output> DirectorNode::stepDown(Time now, const std::string& reason) {
   if (!holds(now)) return std::nullopt;
   return finish(release(now, reason, true));
@@ -361,7 +366,7 @@ Output DirectorNode::release(Time now, const std::string& reason, bool handover)
   const NodeId peer = otherDirector(cfg_.self);
   send(out, now, kArbiter, Release{e});
   send(out, now, peer, Release{e});
-  acceptor_.handle(now, local(Release{e}));
+  out.releaseLocal = e;  // our own acceptor's grant: only once the VIPs are dark
   if (handover) send(out, now, peer, Handover{e});
   // Give the peer the first go; campaign again only if it does not take over.
   campaignNotBefore_ = now + cfg_.timing.acceptorLease;

@@ -43,6 +43,11 @@ struct RoleChange {
 struct Output {
   std::vector<Message> send;  // to other nodes; never to self
   bool persist = false;       // durable() changed: persist before sending
+  // This node stopped holding the tenure of this epoch and released it: once its VIPs are
+  // really dark, the caller frees its own acceptor's grant with releaseOwn() (as the Release in
+  // `send` frees the others'). While they may still answer, it must keep that grant, and drop
+  // the Release and Handover, so that the lease lapses on every acceptor no earlier than ours.
+  std::optional<std::uint64_t> releaseLocal;
   std::vector<RoleChange> changes;
 
   void append(Output&& o);
@@ -60,6 +65,8 @@ class DirectorNode {
   Output tick(Time now);
   // Planned handover. Fails (returns nullopt) when this node does not hold.
   std::optional<Output> stepDown(Time now, const std::string& reason);
+  // Frees our own acceptor's grant of `epoch` (see Output::releaseLocal).
+  void releaseOwn(Time now, std::uint64_t epoch);
 
   // The director's own health (tracked interfaces and scripts). An ineligible node keeps
   // voting as an acceptor but never campaigns, preempts or answers a handover; a holder that

@@ -35,6 +35,11 @@ class Trio {
   void push(const Output& out) {
     for (const auto& m : out.send) queue_.push_back(m);
     for (const auto& c : out.changes) changes.push_back(c);
+    // The data plane here is always dark: the releasing node (the sender of its Release) frees
+    // its own acceptor's grant as the daemon does.
+    if (out.releaseLocal && !out.send.empty()) {
+      directors_[out.send.front().from]->releaseOwn(now_, *out.releaseLocal);
+    }
   }
 
   void deliverAll() {

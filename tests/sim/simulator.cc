@@ -832,6 +832,8 @@ void Simulator::step(SimNode& n, bool afterTick, Step&& stepFn) {
     return;
   }
   reportChanges(n, out);
+  // The simulated data plane is dark as soon as the lease is not held.
+  if (out.releaseLocal) n.director->releaseOwn(localNow(n), *out.releaseLocal);
   for (const auto& m : out.send) send(n, m);
   rearmTimer(n, afterTick);
 }
