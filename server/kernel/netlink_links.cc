@@ -106,9 +106,35 @@ class NetlinkLinks final : public Links {
     rtnl_link_set_link(link.get(), parentIndex);
     rtnl_link_set_addr(link.get(), addr.get());
     rtnl_link_macvlan_set_mode(link.get(), MACVLAN_MODE_PRIVATE);
-    rtnl_link_set_flags(link.get(), IFF_UP);  // created up: flags and change mask both IFF_UP
     if (Status s = sock_.begin(what); !s) return s;
-    return sock_.check(rtnl_link_add(sock_.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL), what);
+    if (Status s =
+            sock_.check(rtnl_link_add(sock_.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL), what);
+        !s) {
+      return s;
+    }
+    // Created down: before it goes up it gets no IPv6 link-local address of its own, which the
+    // kernel would announce from the virtual MAC (duplicate address detection, router and
+    // multicast listener messages) on every director, holder or not, pulling the switch's entry
+    // for that MAC to a dark one. Frames from the virtual MAC are the holder's alone.
+    if (Status s = writeSysctl("/proc/sys/net/ipv6/conf/" + name + "/addr_gen_mode", "1",
+                               what + ": no IPv6 link-local address");
+        !s && s.err() != ENOENT) {  // ENOENT: no IPv6 in this kernel, nothing to announce
+      return s;
+    }
+    Result<LinkPtr> created = fetch(name, what);
+    if (!created) return created.status();
+    return setUp(created->get(), what);
+  }
+
+  // Writes `value` to the sysctl file `path` (of the calling thread's network namespace).
+  static Status writeSysctl(const std::string& path, const std::string& value,
+                            const std::string& what) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return Status::fail(errno, what);
+    const bool ok = std::fputs(value.c_str(), f) >= 0;
+    const int closed = std::fclose(f);
+    if (!ok || closed != 0) return Status::fail(errno ? errno : EIO, what);
+    return Status::ok();
   }
 
   Status setIpv4Conf(const std::string& device, const std::string& key,
@@ -119,12 +145,7 @@ class NetlinkLinks final : public Links {
       return Status::fail(EINVAL, what + ": bad device or key");
     }
     // /proc/sys/net shows the network namespace of the thread that opens the file.
-    FILE* f = std::fopen(("/proc/sys/net/ipv4/conf/" + device + "/" + key).c_str(), "w");
-    if (!f) return Status::fail(errno, what);
-    const bool ok = std::fputs(value.c_str(), f) >= 0;
-    const int closed = std::fclose(f);
-    if (!ok || closed != 0) return Status::fail(errno ? errno : EIO, what);
-    return Status::ok();
+    return writeSysctl("/proc/sys/net/ipv4/conf/" + device + "/" + key, value, what);
   }
 
   Status removeLink(const std::string& name) override {

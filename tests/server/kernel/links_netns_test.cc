@@ -181,6 +181,12 @@ TEST_F(LinksNetnsTest, EnsureMacvlanCreatesPrivateUpWithMac) {
   EXPECT_EQ(j["linkinfo"]["info_data"]["mode"], "private");
   EXPECT_THAT(j["flags"].get<std::vector<std::string>>(), Contains("UP"));
   EXPECT_TRUE(eventually([&] { return got("qmv0").usable(); }));
+  // No IPv6 address of its own, so the kernel sends nothing from the virtual MAC by itself
+  // (issue 11: before, it autoconfigured fe80::200:5eff:... and sent DAD, MLD and router
+  // solicitations on every director).
+  EXPECT_EQ(ipLink("qmv0")["inet6_addr_gen_mode"], "none");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(sh("test -z \"$(ip -6 addr show dev qmv0)\""));
 }
 
 TEST_F(LinksNetnsTest, EnsureMacvlanIsIdempotent) {
