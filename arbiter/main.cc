@@ -48,9 +48,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (isVolatileDirectory(config.stateDir)) {
-    spdlog::warn("state_dir {} is in memory (tmpfs): a reboot loses the epoch floor, the longest "
-                 "lease granted and the pinned membership; keep it on a disk",
-                 config.stateDir);
+    spdlog::warn(
+        "state_dir {} is in memory (tmpfs): a reboot loses the epoch floor, the longest "
+        "lease granted and the pinned membership; keep it on a disk",
+        config.stateDir);
   }
   std::unique_ptr<arbiter::ArbiterService> service;
   try {
