@@ -522,10 +522,7 @@ void Director::probeIdentity() {
                     lease::Message{config_.self, n, lease::Ping{}, node.config().instance},
                     [this, n](const grpc::Status& s, std::vector<lease::Message>) {
                       if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-                        counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
-                        asio::post(io_, [this, n, why = s.error_message()] {
-                          noteConflict(name(n) + " refused us: " + why, false);
-                        });
+                        refusedIdentity(n, s.error_message());
                       }
                       inFlight_.fetch_sub(1);
                     });
@@ -536,27 +533,29 @@ void Director::probeIdentity() {
   });
 }
 
+void Director::refusedIdentity(NodeId peer, const std::string& why) {
+  // The peer's view of who is who is not ours (see the proto). Its refusal only takes its vote
+  // away; the side that sees both views decides whether to stop (exchange()).
+  counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
+  asio::post(io_, [this, peer, why] { noteConflict(name(peer) + " refused us: " + why, false); });
+}
+
 void Director::noteConflict(const std::string& why, bool stop) {
   const Time now = bootNow();
-  if (!stop) {
-    // The refusal (ours or theirs) takes that vote away, which is all safety needs here.
-    if (!lastConflictLog_ || now - *lastConflictLog_ >= std::chrono::seconds(10)) {
-      lastConflictLog_ = now;
-      spdlog::error("identity conflict: {}", why);
-    }
-    return;
-  }
-  // Long enough that the other side's pings (every two renewal intervals) keep it going, and
-  // that a restarted peer's quarantine is over before we campaign again.
-  const lease::Duration hold = 2 * config_.timing.quarantine + 4 * config_.timing.renewInterval;
+  // Without `stop` the refusal (ours or theirs) takes that vote away, which is all safety needs.
   const bool was = conflicted(now);
-  conflictUntil_ = now + hold;
-  conflictWhy_ = why;
-  if (!was || !lastConflictLog_ || now - *lastConflictLog_ >= std::chrono::seconds(10)) {
-    lastConflictLog_ = now;
-    spdlog::error("identity conflict, neither campaigning nor holding: {}", why);
+  if (stop) {
+    // Long enough that the other side's pings (every two renewal intervals) keep it going, and
+    // that a restarted peer's quarantine is over before we campaign again.
+    conflictUntil_ = now + 2 * config_.timing.quarantine + 4 * config_.timing.renewInterval;
+    conflictWhy_ = why;
   }
-  if (!was) updateEligibility();
+  const bool starts = stop && !was;
+  if (starts || !lastConflictLog_ || now - *lastConflictLog_ >= std::chrono::seconds(10)) {
+    lastConflictLog_ = now;
+    spdlog::error("identity conflict{}: {}", stop ? ", neither campaigning nor holding" : "", why);
+  }
+  if (starts) updateEligibility();
 }
 
 void Director::sendToPeer(std::size_t i, const lease::Message& m) {
@@ -582,11 +581,7 @@ void Director::sendToPeer(std::size_t i, const lease::Message& m) {
                    spdlog::error("{} refused us: {}", name(to), s.error_message());
                  }
                  if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-                   // The peer's view of who is who is not ours (see the proto).
-                   counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
-                   asio::post(io_, [this, to, why = s.error_message()] {
-                     noteConflict(name(to) + " refused us: " + why, false);
-                   });
+                   refusedIdentity(to, s.error_message());
                  }
                }
                asio::post(io_, [this, i, replies = std::move(replies)] {

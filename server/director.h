@@ -89,6 +89,9 @@ class Director {
   // `stop` (the views name different arbiters), this director also neither campaigns nor holds
   // until no such conflict was seen for a while.
   void noteConflict(const std::string& why, bool stop);
+  // Any thread: `peer` refused one of our requests with FAILED_PRECONDITION (its view of who is
+  // who differs); counted, and noted on the loop thread without stopping.
+  void refusedIdentity(lease::NodeId peer, const std::string& why);
   // While quarantined, pings the other nodes once a renewal interval, so that a view of who is
   // who that differs from ours is refused (and noted, on both sides) before anyone campaigns.
   void probeIdentity();
