@@ -99,8 +99,13 @@ std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::Exc
     return std::nullopt;
   }
   if (view != membership) {
-    spdlog::error("cluster {}: refusing {} ({}): its membership [{}] is not the pinned [{}]", id,
-                  req.from_name().substr(0, 64), from, oneLine(view), oneLine(membership));
+    // A misconfigured director asks several times a second: one line per 10 s is enough.
+    const auto now = std::chrono::steady_clock::now();
+    if (!lastRefusalLog || now - *lastRefusalLog >= std::chrono::seconds(10)) {
+      lastRefusalLog = now;
+      spdlog::error("cluster {}: refusing {} ({}): its membership [{}] is not the pinned [{}]", id,
+                    req.from_name().substr(0, 64), from, oneLine(view), oneLine(membership));
+    }
     return conflict("membership differs: the arbiter pinned [" + oneLine(membership) +
                     "], the request says [" + oneLine(view) +
                     "]; make every node's configuration agree (to re-pin, stop the arbiter and "

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -82,6 +83,7 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::mutex mu;
     std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
     std::string membership;  // pinned view; empty until the first request. Guarded by mu.
+    std::optional<std::chrono::steady_clock::time_point> lastRefusalLog;  // guarded by mu
   };
 
   std::unordered_map<std::string, std::unique_ptr<Cluster>> clusters_;
