@@ -227,6 +227,8 @@ nlohmann::json statusToJson(const StatusReply& reply) {
       {"healthy", std::move(healthy)},
       {"health_problems", stringArray(reply.health_problems())},
       {"virtual_servers", std::move(virtualServers)},
+      {"frames_suppressed", reply.frames_suppressed()},
+      {"lease_lapses", reply.lease_lapses()},
   };
 }
 

@@ -94,6 +94,12 @@ struct DirectorConfig {
   std::vector<std::size_t> virtualServerLease;
   // The lease the IPVS sync daemon follows (master on its holder): the first virtual server's.
   std::size_t syncLease = 0;
+  // Test only, never read from a file: planted bugs for the tests that must see them caught.
+  struct TestFaults {
+    // Frames leave whether or not the lease has ended (the check before each send is skipped):
+    // the netns freeze test's broken daemon (quorate-director-ungated-frames).
+    bool ungatedFrames = false;
+  } testFaults;
 
   // The lease core's view of `l`: self, timing, preferred (as a NodeId) and preemptDelay. The
   // seed is left at its default; the daemon should set it.

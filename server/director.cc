@@ -691,6 +691,10 @@ v1::StatusReply Director::buildStatus(Time now) const {
   r.set_epoch(first.epoch());
   r.set_lease_remaining_ms(first.lease_remaining_ms());
   r.set_preferred(first.preferred());
+  if (dataPlane_) {
+    r.set_frames_suppressed(dataPlane_->counters().framesSuppressed);
+    r.set_lease_lapses(dataPlane_->counters().lapses);
+  }
   if (dataPlane_ && dataPlane_->balancer()) {
     for (const auto& v : dataPlane_->balancer()->view()) {
       auto* vs = r.add_virtual_servers();

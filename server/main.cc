@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
     std::cerr << "quorate-director: " << e.what() << "\n";
     return 2;
   }
+#ifdef QUORATE_TEST_UNGATED_FRAMES
+  // The test-only build tests/netns makes to show its freeze test catching late frames.
+  config.testFaults.ungatedFrames = true;
+#endif
   if (check) {
     std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node
               << ")\n";

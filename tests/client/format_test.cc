@@ -32,6 +32,8 @@ StatusReply demoReply() {
   r.set_lease_remaining_ms(1433);
   r.set_version(42);
   r.set_preferred("alpha");
+  r.set_frames_suppressed(3);
+  r.set_lease_lapses(1);
   addNode(&r, "alpha", "holder", true, 0, "127.0.0.1:7101", true);
   addNode(&r, "beta", "standby", true, 112, "127.0.0.1:7102", false);
   addNode(&r, "arbiter", "arbiter", true, 98, "127.0.0.1:7100", false);
@@ -95,7 +97,9 @@ TEST(StatusToJson, HasEveryField) {
   EXPECT_TRUE(j["healthy"].is_null());
   EXPECT_EQ(j["health_problems"], nlohmann::json::array());
   EXPECT_EQ(j["virtual_servers"], nlohmann::json::array());
-  EXPECT_EQ(j.size(), 14u) << j.dump();
+  EXPECT_EQ(j["frames_suppressed"], 3u);
+  EXPECT_EQ(j["lease_lapses"], 1u);
+  EXPECT_EQ(j.size(), 16u) << j.dump();
 }
 
 // A virtual server with a real server alive and installed, one quiescent, and an idle sorry
@@ -225,9 +229,9 @@ TEST(StatusToJson, EmptyHolderPreferredAndNeverSeenAreNull) {
 
 TEST(StatusToJson, EmptyReplyStillHasTheShape) {
   const nlohmann::json j = statusToJson(StatusReply());
-  for (const char* key :
-       {"cluster", "node", "role", "role_reason", "holder", "epoch", "lease_remaining_ms",
-        "preferred", "version", "nodes", "leases", "healthy", "health_problems"}) {
+  for (const char* key : {"cluster", "node", "role", "role_reason", "holder", "epoch",
+                          "lease_remaining_ms", "preferred", "version", "nodes", "leases",
+                          "healthy", "health_problems", "frames_suppressed", "lease_lapses"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_TRUE(j["nodes"].is_array());

@@ -93,7 +93,9 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
       for (const auto& v : i.vips) y << "      - {address: \"" << v << "\", device: eth0}\n";
       if (!i.preferred.empty()) y << "    preferred: " << i.preferred << "\n";
       if (i.vrid) {
-        y << "    vrrp: {vrid: " << i.vrid << (i.useVmac ? ", use_vmac: true" : "") << "}\n";
+        y << "    vrrp: {vrid: " << i.vrid << (i.useVmac ? ", use_vmac: true" : "");
+        if (i.advertIntervalMs) y << ", advert_interval_ms: " << i.advertIntervalMs;
+        y << "}\n";
       }
     }
   }
@@ -106,8 +108,9 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
       if (!g.preferred.empty()) y << "    preferred: " << g.preferred << "\n";
     }
   }
-  y << "announce: {repeat: " << o.announceRepeat << ", interval_ms: " << o.announceIntervalMs
-    << "}\n"
+  y << "announce: {repeat: " << o.announceRepeat << ", interval_ms: " << o.announceIntervalMs;
+  if (o.announceRefreshMs) y << ", refresh_ms: " << o.announceRefreshMs;
+  y << "}\n"
     << "fence: " << o.fence << "\n";
   if (!o.trackInterfaces.empty()) {
     y << "track_interfaces: [";
@@ -143,9 +146,9 @@ void DirectorCluster::startArbiter() {
 }
 
 void DirectorCluster::startDirector(const std::string& host) {
-  pids_[host] =
-      topo_.spawn(host, {binDir() + "/quorate-director", "--config", dir_ + "/" + host + ".yaml"},
-                  logPath(host));
+  pids_[host] = topo_.spawn(
+      host, {binDir() + "/" + options_.directorBinary, "--config", dir_ + "/" + host + ".yaml"},
+      logPath(host));
 }
 
 void DirectorCluster::startAll() {

@@ -20,6 +20,7 @@ struct InstanceSpec {
   std::string preferred;          // empty: the cluster default (only outside sync groups)
   int vrid = 0;                   // 0: no VRRP adverts
   bool useVmac = false;           // with vrid: VIPs on the macvlan vrrp.<vrid>
+  int advertIntervalMs = 0;       // with vrid: 0 is the daemon's default
 };
 
 struct SyncGroupSpec {
@@ -45,6 +46,10 @@ struct ClusterOptions {
   std::map<std::string, std::string> extraYamlFor;
   int announceRepeat = 3;
   int announceIntervalMs = 50;
+  int announceRefreshMs = 0;  // 0: no periodic refresh after the burst
+  // The director binary in binDir(): "quorate-director-ungated-frames" runs the test-only
+  // build whose frames ignore the lease end (tests/netns/CMakeLists.txt).
+  std::string directorBinary = "quorate-director";
   std::string logLevel = "info";
   // How long ctl() (and so statusJson, holderSeenBy, waitUntilHolds) lets one quoratectl run;
   // slow machines (a TCG VM) need more.
