@@ -427,8 +427,11 @@ TEST_F(FenceNetns, ProxiedAdvertisementsAreFencedByTarget) {
 // This is the test that fails without the absolute gate.
 TEST_F(FenceNetns, AbsoluteDeadlineClosesBeforeALateTimeout) {
   const milliseconds deadlineIn(300);
-  const auto t0 = Clock::now();
+  // The deadline's real time is read first: a probe sent after t0 + deadlineIn is sent after
+  // the deadline (the deadline is no longer rounded, so microseconds count; under qemu TCG a
+  // clock read takes several).
   const auto deadline = realNow() + deadlineIn;
+  const auto t0 = Clock::now();
   ASSERT_TRUE(armWith({k4, k6}, milliseconds(2000), deadline).isOk());
   const auto t1 = Clock::now();
   EXPECT_TRUE(arpAnswered(milliseconds(200)));
@@ -469,15 +472,15 @@ TEST_F(FenceNetns, TimeoutClosesBeforeAFarDeadline) {
 // transaction, so nothing older keeps the gate open past what the last arm asked for.
 TEST_F(FenceNetns, ReArmMovesBothGates) {
   auto t0 = Clock::now();
-  ASSERT_TRUE(arm({k4, k6}, milliseconds(300)).isOk());
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(1000)).isOk());
   std::this_thread::sleep_until(t0 + milliseconds(200));
-  ASSERT_TRUE(arm({k4, k6}, milliseconds(2000)).isOk());
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(4000)).isOk());
   // Both slots are written: the renewal went to the second while the first still ran.
   for (const auto& [family, set] : {std::pair{"arp", "lease0_a"}, std::pair{"arp", "lease0_b"},
                                     std::pair{"inet", "lease1_a"}, std::pair{"inet", "lease1_b"}}) {
     EXPECT_NE(elementsOf(family, set), "") << family << " " << set;
   }
-  std::this_thread::sleep_until(t0 + milliseconds(600));
+  std::this_thread::sleep_until(t0 + milliseconds(1300));
   EXPECT_TRUE(arpAnswered(milliseconds(200))) << "re-arm did not move both gates";
   EXPECT_TRUE(nsAnswered(milliseconds(200)));
   // The deadline moves earlier while the timeout stays long: dark at the deadline.
@@ -587,8 +590,10 @@ TEST_F(FenceNetns, RenewalsNeverDropAProbe) {
   EXPECT_GT(gLost, 0) << "the probe stream cannot see a shut gate between two transactions";
 }
 
-// For docs/fence.md: the ruleset as installed, with one VIP of each family armed.
+// For docs/fence.md: the ruleset as installed, with one VIP of each family armed and renewed.
 TEST_F(FenceNetns, PrintRuleset) {
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+  std::this_thread::sleep_for(milliseconds(500));  // a renewal: both slots open
   ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
   for (const char* family : {"arp", "inet"}) {
     auto out = nftRun(std::string("list table ") + family + " " + kTable);
