@@ -438,7 +438,7 @@ class DirectorFreeze : public ::testing::Test {
 // a lease: no frame of the frozen holder enters the switch after its lease end, the thawed
 // director counts the frames it held back, and the check itself, pointed at a bound before the
 // freeze, does find the holder's frames.
-TEST_F(DirectorFreeze, NoFrameOfTheFrozenHolderLeavesAfterItsLeaseEnd) {
+TEST_F(DirectorFreeze, FrozenHolderSendsNoFrameAfterItsLeaseEnd) {
   ASSERT_NO_FATAL_FAILURE(start("quorate-director"));
   const Ms margin(std::max(300, 4 * timers().frame));
   std::size_t k = 0;
@@ -468,7 +468,7 @@ TEST_F(DirectorFreeze, NoFrameOfTheFrozenHolderLeavesAfterItsLeaseEnd) {
       << toMs(capture_->offsetDriftNs()) << " ms";
 }
 
-// The test-only build whose frames ignore the lease end (ServerConfig::testFaults.ungatedFrames):
+// The test-only build whose frames ignore the lease end (DirectorConfig::testFaults.ungatedFrames):
 // the same freezes and the same check must find frames of the thawed holder after its lease end
 // (at least the resign advert, which the gated build holds back), and nothing counted as held
 // back.
