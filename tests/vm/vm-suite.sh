@@ -6,7 +6,7 @@
 # NAME.xml in VM_DIR/results for the tests vm/NAME (vm-result.sh), which pass or fail on them.
 # Kernel cache: VM_DIR/kernel. Exits 0 when the VM ran every binary, whatever their results; 77
 # (skip) when no VM can run here, after writing the reason to VM_DIR/results/skipped.
-# Environment: QUORATE_VM_TIMEOUT (the whole boot, default 900 s, below ctest's 1500),
+# Environment: QUORATE_VM_TIMEOUT (the whole boot, default 1200 s, below ctest's 1500),
 # QUORATE_VM_TEST_TIMEOUT (one binary, default 300 s), QUORATE_VM_MEM (MB, default 2048).
 set -euo pipefail
 
@@ -47,7 +47,7 @@ deathsig=()
 command -v setpriv >/dev/null && deathsig=(setpriv --pdeathsig TERM --)
 set +e
 "${deathsig[@]}" bash "$here/run-in-vm.sh" --quiet --results "$results" --cache "$vm/kernel" \
-  --timeout "${QUORATE_VM_TIMEOUT:-900}" --cmd-timeout "${QUORATE_VM_TEST_TIMEOUT:-300}" \
+  --timeout "${QUORATE_VM_TIMEOUT:-1200}" --cmd-timeout "${QUORATE_VM_TEST_TIMEOUT:-300}" \
   --mem "${QUORATE_VM_MEM:-2048}" --commands "$cmds" 2>&1 | tee "$vm/run-in-vm.log"
 rc=${PIPESTATUS[0]}
 set -e
