@@ -9,8 +9,9 @@
 // The client sends two kinds of traffic through the VIP: a stream of short requests (a new
 // TCP connection every 20 ms, each with a 1 s deadline) and K long-lived keep-alive connections
 // (a request every 100 ms each). The tests kill or step down the holder under this traffic and
-// check what the client saw; each prints its numbers ("[ipvs-e2e] ...") and records them as
-// gtest properties.
+// check what the client saw: only requests caught in the failover window may fail, none before
+// the event or after the takeover. Each prints its numbers ("[ipvs-e2e] ...") and records them
+// as gtest properties. The client, the summaries and the fixture are in ipvs_e2e.h.
 //
 // Addresses: 198.18.0.0/24 only, in the namespaces the Topology creates. Every process is
 // started by the Topology and killed by PID.

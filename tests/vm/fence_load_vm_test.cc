@@ -44,6 +44,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,7 +125,8 @@ struct CaptureReport {
   std::uint64_t forwards = 0;         // the same packets sent on by the holder
   std::uint64_t forwardsToOther = 0;  // of those: to a MAC that is no real server's
   std::uint64_t orphans = 0;          // forwards without an arrival (never expected)
-  std::vector<std::int64_t> unforwardedNs;  // arrivals without a forward, CLOCK_MONOTONIC
+  std::vector<std::int64_t> unforwardedNs;   // arrivals without a forward, CLOCK_MONOTONIC
+  std::set<std::uint16_t> unforwardedPorts;  // their client ports
   std::uint64_t socketDrops = 0;  // frames the capture socket itself lost (PACKET_STATISTICS)
 };
 
@@ -150,12 +152,13 @@ class ForwardCapture {
     CaptureReport r = report_;
     std::map<std::string, int> balance;  // key -> forwards not yet matched
     for (const auto& f : forwardKeys_) ++balance[f];
-    for (const auto& [key, ns] : arrivals_) {
-      auto it = balance.find(key);
+    for (const auto& a : arrivals_) {
+      auto it = balance.find(a.key);
       if (it != balance.end() && it->second > 0) {
         --it->second;
       } else {
-        r.unforwardedNs.push_back(ns);
+        r.unforwardedNs.push_back(a.ns);
+        r.unforwardedPorts.insert(a.clientPort);
       }
     }
     for (const auto& [key, n] : balance) r.orphans += static_cast<std::uint64_t>(n);
@@ -243,7 +246,8 @@ class ForwardCapture {
     std::memcpy(src.b.data(), f + 6, 6);
     if (toHolder) {
       if (dst == holderMac_) {
-        arrivals_.emplace_back(std::move(key), at);
+        arrivals_.push_back(
+            {std::move(key), at, static_cast<std::uint16_t>(ip[ihl] << 8 | ip[ihl + 1])});
         ++report_.arrivals;
       }
     } else if (src == holderMac_) {
@@ -260,7 +264,12 @@ class ForwardCapture {
   in_addr vip_{};
   // Written by the capture thread only, read after it ended.
   CaptureReport report_;
-  std::vector<std::pair<std::string, std::int64_t>> arrivals_;
+  struct Arrival {
+    std::string key;
+    std::int64_t ns;
+    std::uint16_t clientPort;
+  };
+  std::vector<Arrival> arrivals_;
   std::vector<std::string> forwardKeys_;
   std::unique_ptr<NamespaceThread> thread_;
 };
@@ -341,7 +350,10 @@ class NftCommits {
 struct LoadRun {
   std::string fence;
   double seconds = 0;
-  int shortTotal = 0, shortFailed = 0, shortFailedInStall = 0;
+  int shortTotal = 0, shortFailed = 0;
+  // Of the failed: the client stalled during the request and the holder forwarded every packet
+  // of its connection (see expectNothingLost).
+  int shortFailedExcused = 0;
   std::string shortFailures;  // each failed one: start relative to the load's start, kind
   int longRequests = 0, longFailed = 0;
   double longestWaitMs = 0;
@@ -410,11 +422,14 @@ class FenceLoadVm : public IpvsE2eTest {
       const bool stalled = std::any_of(stalls.begin(), stalls.end(), [&](const auto& st) {
         return st.first < q.endNs && st.second > q.startNs;
       });
-      if (stalled) ++r.shortFailedInStall;
-      char line[128];
+      const bool excused = stalled && r.capture.unforwardedPorts.count(q.localPort) == 0;
+      if (excused) ++r.shortFailedExcused;
+      char line[160];
       std::snprintf(line, sizeof line, " %.3f s :%u %s %s%s;", ms(q.startNs - startNs) / 1000.0,
                     q.localPort, q.connected ? "(connected)" : "(connecting)", name(q.outcome),
-                    stalled ? " [stall]" : "");
+                    excused   ? " [client stall, every packet forwarded]"
+                    : stalled ? " [client stall]"
+                              : "");
       r.shortFailures += line;
     }
     for (const auto& conn : conns) {
@@ -445,7 +460,8 @@ class FenceLoadVm : public IpvsE2eTest {
         "[ipvs-e2e] fence: %s, renewal every 150 ms, %.1f s of load: %zu fence commits (nftables "
         "transactions in alpha; %llu notification overruns)\n"
         "[ipvs-e2e]   short requests (new connection every 20 ms, 1 s deadline): %d, %d failed "
-        "(%d of them in client stalls); keep-alive (%d connections, a request every 100 ms): %d "
+        "(%d of them in client stalls with every packet forwarded); keep-alive (%d connections, a "
+        "request every 100 ms): %d "
         "requests, %d failed, longest wait %.0f ms; client stalls >= 150 ms: %d, longest %.0f ms\n"
         "[ipvs-e2e]   capture on alpha's switch port: %llu frames, %llu client->VIP TCP packets "
         "arrived at alpha, %llu forwarded to a real server (%llu to another MAC), %zu NOT "
@@ -453,7 +469,7 @@ class FenceLoadVm : public IpvsE2eTest {
         "an "
         "arrival, %llu frames lost by the capture socket; the lease %s\n",
         r.fence.c_str(), r.seconds, r.commits, static_cast<unsigned long long>(r.commitOverruns),
-        r.shortTotal, r.shortFailed, r.shortFailedInStall, kLongLived, r.longRequests, r.longFailed,
+        r.shortTotal, r.shortFailed, r.shortFailedExcused, kLongLived, r.longRequests, r.longFailed,
         r.longestWaitMs, r.stalls, r.longestStallMs, static_cast<unsigned long long>(k.frames),
         static_cast<unsigned long long>(k.arrivals), static_cast<unsigned long long>(k.forwards),
         static_cast<unsigned long long>(k.forwardsToOther), k.unforwardedNs.size(),
@@ -485,6 +501,7 @@ class FenceLoadVm : public IpvsE2eTest {
     record(p + "fence_commits", static_cast<double>(r.commits));
     record(p + "short_total", r.shortTotal);
     record(p + "short_failed", r.shortFailed);
+    record(p + "short_failed_in_client_stalls", r.shortFailedExcused);
     record(p + "keepalive_requests", r.longRequests);
     record(p + "keepalive_failed", r.longFailed);
     record(p + "keepalive_longest_wait_ms", r.longestWaitMs);
@@ -502,9 +519,17 @@ class FenceLoadVm : public IpvsE2eTest {
     EXPECT_EQ(r.capture.forwardsToOther, 0u) << r.fence;
     EXPECT_TRUE(r.leaseStayed) << r.fence << ": the lease moved during the load (a VM stall?)";
   }
-  // Nothing lost: every request answered, every packet forwarded.
+  // Nothing lost: every packet that reached the holder forwarded, every keep-alive request
+  // answered, and every short request answered within its 1 s deadline, except one whose life
+  // overlapped a stall of the client's own loop (>= 150 ms: qemu TCG on a shared host) while
+  // the holder forwarded every packet of its connection. Such a request timed out on the
+  // client's clock, not in the fence: its SYN and request went through (the capture), and the
+  // answer goes from the real server straight to the client. Seen once, with the new fence on
+  // a loaded host: 1 of 2066 in a 963 ms stall, its packets all forwarded; with fence: none 0 of
+  // 2181 in the same conditions (36 stalls, the longest 906 ms). A dropped SYN is never
+  // excused: its connection has an unforwarded packet.
   static void expectNothingLost(const LoadRun& r) {
-    EXPECT_EQ(r.shortFailed, 0) << r.fence << ":" << r.shortFailures;
+    EXPECT_EQ(r.shortFailed - r.shortFailedExcused, 0) << r.fence << ":" << r.shortFailures;
     EXPECT_EQ(r.longFailed, 0) << r.fence;
     EXPECT_EQ(r.capture.unforwardedNs.size(), 0u)
         << r.fence << ": alpha dropped client->VIP packets";
