@@ -524,10 +524,10 @@ class FenceLoadVm : public IpvsE2eTest {
   // overlapped a stall of the client's own loop (>= 150 ms: qemu TCG on a shared host) while
   // the holder forwarded every packet of its connection. Such a request timed out on the
   // client's clock, not in the fence: its SYN and request went through (the capture), and the
-  // answer goes from the real server straight to the client. Seen once, with the new fence on
-  // a loaded host: 1 of 2066 in a 963 ms stall, its packets all forwarded; with fence: none 0 of
-  // 2181 in the same conditions (36 stalls, the longest 906 ms). A dropped SYN is never
-  // excused: its connection has an unforwarded packet.
+  // answer goes from the real server straight to the client. It happens with either fence on a
+  // loaded host (load average 6-8): with nftables 1 of 2066 (a 963 ms stall) and 2 of 1694;
+  // with fence: none 1 of 1982 (a 1380 ms stall); every packet of theirs forwarded. A dropped
+  // SYN is never excused: its connection has an unforwarded packet.
   static void expectNothingLost(const LoadRun& r) {
     EXPECT_EQ(r.shortFailed - r.shortFailedExcused, 0) << r.fence << ":" << r.shortFailures;
     EXPECT_EQ(r.longFailed, 0) << r.fence;
@@ -546,9 +546,9 @@ TEST_F(FenceLoadVm, FenceLosesNothingAtRenewals) {
     expectCaptureValid(*r);
     expectNothingLost(*r);
   }
-  // The capture spanned the renewals: one fence commit per 150 ms (a stalled VM renews less
-  // often), and none without a fence.
-  EXPECT_GE(fenced.commits, static_cast<std::size_t>(fenced.seconds * 1000 / 150 / 2));
+  // The capture spanned the renewals: one fence commit per 150 ms (a loaded VM renews less
+  // often: 258 in 60 s on a host with load average 7), and none without a fence.
+  EXPECT_GE(fenced.commits, static_cast<std::size_t>(fenced.seconds * 1000 / 150 / 4));
   EXPECT_EQ(unfenced.commits, 0u);
 }
 

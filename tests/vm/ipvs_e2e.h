@@ -957,14 +957,19 @@ class IpvsE2eTest : public ::testing::Test {
     record("long_lived_longest_wait_ms", maxStall);
   }
 
-  // The short stream's numbers that must hold whatever the event: not one failure before it
-  // and none after the takeover (only the window around the event may lose requests), and both
-  // real servers answer after the takeover. Until issue 12 this tolerated isolated losses: the
-  // old fence dropped everything to the VIP for 1-3 ms at each renewal on Debian 12's kernel
-  // (docs/fence.md); fence_load_vm_test.cc now holds the fence to zero under a minute of load.
+  // The short stream's numbers that must hold whatever the event: no failure before it and none
+  // after the takeover (only the window around the event may lose requests), and both real
+  // servers answer after the takeover. Until issue 12 this tolerated isolated losses: the old
+  // fence dropped everything to the VIP for 1-3 ms at each renewal on Debian 12's kernel; the
+  // fence is now held to zero lost packets by fence_load_vm_test.cc.
+  //
+  // The one exception: a request whose life overlapped a stall of the client's own loop
+  // (>= 150 ms; qemu TCG on a loaded host) may time out on the client's clock. Measured with
+  // fence: none too (fence_load_vm_test.cc, load average 7: 1 of 1982 short requests in a
+  // 1380 ms stall, and its packets were all forwarded by the holder).
   static void expectServedOutsideTheWindow(ShortSummary& s) {
-    EXPECT_EQ(s.baseline.failed, 0) << "failures before the event:" << s.failures;
-    EXPECT_EQ(s.after.failed, 0) << "failures after the takeover:" << s.failures;
+    EXPECT_EQ(s.baseline.failedOutsideStalls(), 0) << "failures before the event:" << s.failures;
+    EXPECT_EQ(s.after.failedOutsideStalls(), 0) << "failures after the takeover:" << s.failures;
     EXPECT_GT(s.after.total, 50);
     EXPECT_GT(s.serversAfter[kRs1], 0);
     EXPECT_GT(s.serversAfter[kRs2], 0);
