@@ -70,13 +70,17 @@ void DataPlane::fail(const kernel::Status& s) {
 }
 
 kernel::Status DataPlane::start() {
-  std::vector<kernel::IpAddress> managed;
-  for (const auto& l : leases_)
-    managed.insert(managed.end(), l.addresses.begin(), l.addresses.end());
+  // One fence group per lease, in lease order: arm(index) opens exactly that lease's VIPs.
+  std::vector<std::vector<kernel::IpAddress>> groups;
+  std::size_t managed = 0;
+  for (const auto& l : leases_) {
+    groups.push_back(l.addresses);
+    managed += l.addresses.size();
+  }
   if (ports_.fence) {
     // Closed over every VIP before any address goes up: from here on, no VIP of ours answers
     // unless a lease opens it.
-    if (auto s = ports_.fence->install(managed); !s) return s;
+    if (auto s = ports_.fence->install(groups); !s) return s;
   }
   for (const auto& m : vmacs_) {
     // The virtual MAC's interface, and a parent that does not answer ARP for addresses it
@@ -101,8 +105,8 @@ kernel::Status DataPlane::start() {
     l.withdrawPending = false;
     l.leaseEnd.reset();
   }
-  if (!managed.empty()) {
-    spdlog::info("data plane: {} VIPs in {} leases, all withdrawn; fence {}", managed.size(),
+  if (managed > 0) {
+    spdlog::info("data plane: {} VIPs in {} leases, all withdrawn; fence {}", managed,
                  leases_.size(), ports_.fence ? "closed" : "DISABLED (fence: none)");
   }
   return kernel::Status::ok();
@@ -139,14 +143,15 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
       return;
     }
     const std::chrono::nanoseconds deadline = realNow + (leaseEnd - now);
-    if (auto s = ports_.fence->arm(l.addresses, remaining, deadline); !s) {
+    if (auto s = ports_.fence->arm(index, remaining, deadline); !s) {
       fail(s);
       // A failed transaction may still have been committed (a lost ack): count it as open.
       l.openUntil = std::max(l.openUntil.value_or(leaseEnd), leaseEnd);
       // Without an open fence the addresses would answer nothing: try again on the next call.
       if (claiming) return;
     } else {
-      l.openUntil = leaseEnd;  // the arm replaced every earlier limit
+      // The fence keeps the previous arm's slot only if it ends no later than this one.
+      l.openUntil = leaseEnd;
       l.fencedUntil = leaseEnd;
       if (!claiming) ++counters_.fenceRenewals;
     }
@@ -188,7 +193,7 @@ bool DataPlane::withdraw(std::size_t index) {
   bool dark = true;
   // Shut the fence first: from this instant the kernel answers nothing for these VIPs.
   if (ports_.fence) {
-    if (auto s = ports_.fence->close(l.addresses); !s) {
+    if (auto s = ports_.fence->close(index); !s) {
       fail(s);
       // The kernel still shuts the fence by itself at the deadline of the last arm (within the
       // clock-rate bound the fence assumes anyway); until then the VIPs may answer.

@@ -1,12 +1,16 @@
-// The kernel-enforced fence: nftables sets that gate, for every VIP the director manages, ARP
-// replies, IPv6 neighbour advertisements and inbound/outbound traffic. A VIP is usable only while
-// both of its gates are open: its element in a "live" set is unexpired (a relative timeout) and
-// the kernel's real time is before its deadline in an "until" set (an absolute time). So a frozen
-// holder goes dark when its lease ends, with no help from the process, even if it froze between
-// reading its clock and committing. See docs/fence.md.
+// The kernel-enforced fence: nftables rules that gate, for every VIP the director manages, ARP
+// requests and replies, IPv6 neighbour advertisements and inbound/outbound traffic. The VIPs of a
+// lease form a group, opened and shut together. A group is usable only while its gate is open:
+// a kernel timeout (relative, immune to wall-clock steps) and a deadline on the kernel's real
+// time (absolute, immune to the holder freezing between reading its clock and committing), both
+// set by one arm(). So a frozen holder goes dark when its lease ends, with no help from the
+// process. A renewal costs the same whatever the number of VIPs, and no packet waits on it: it
+// writes one of two slots while the other still carries the previous renewal's gate. See
+// docs/fence.md.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,26 +24,32 @@ class Fence {
  public:
   virtual ~Fence() = default;
   // Replaces whatever an earlier run left (deletes and recreates the tables atomically) with
-  // rules gating `managed`, all closed (no live elements). Called at start-up and on reload.
-  virtual Status install(const std::vector<IpAddress>& managed) = 0;
-  // Opens the fence for `vips` until `remaining` from the commit (millisecond precision, counted
-  // by the kernel in whole jiffies) and no later than `realtimeDeadline` (CLOCK_REALTIME since the
-  // epoch, nanoseconds), replacing both earlier limits of those VIPs in one atomic transaction.
-  // The caller reads CLOCK_REALTIME before its lease clock, so a freeze in between only makes
-  // the deadline earlier. Every address must be managed (EINVAL otherwise, nothing applied);
-  // `remaining` or `realtimeDeadline` <= 0 closes. Kernel errors carry the kernel's errno.
-  virtual Status arm(const std::vector<IpAddress>& vips, std::chrono::milliseconds remaining,
+  // rules gating every address of `groups`, all closed. Group i (a lease's VIPs) is what arm(i)
+  // and close(i) open and shut; an empty group gates nothing. An address in two groups, or an
+  // unset one: EINVAL, nothing changed. Called at start-up and on reload.
+  virtual Status install(const std::vector<std::vector<IpAddress>>& groups) = 0;
+  // Opens group `group` until `remaining` from the commit (millisecond precision, counted by the
+  // kernel in whole jiffies, which can only end it early) and no later than `realtimeDeadline`
+  // (CLOCK_REALTIME since the epoch, nanoseconds). The caller reads CLOCK_REALTIME before its
+  // lease clock, so a freeze in between only makes the deadline earlier. The group stays open
+  // until the later of this arm's limits and the previous successful arm's (each renewal
+  // writes one slot and leaves the other, so packets never wait on the commit); an arm whose
+  // limits are earlier than that previous one's shuts the older slot in the same transaction.
+  // `remaining` or `realtimeDeadline` <= 0 closes. An unknown group: EINVAL. Kernel errors
+  // carry the kernel's errno and the failed command in nft syntax; after one the transaction
+  // may or may not have been committed.
+  virtual Status arm(std::size_t group, std::chrono::milliseconds remaining,
                      std::chrono::nanoseconds realtimeDeadline) = 0;
-  // Closes the fence for `vips` at once (absent elements are fine).
-  virtual Status close(const std::vector<IpAddress>& vips) = 0;
+  // Shuts group `group` at once: both slots, in one transaction. An unknown group: EINVAL.
+  virtual Status close(std::size_t group) = 0;
   // Removes the tables (clean shutdown of an unfenced configuration, tests).
   virtual Status uninstall() = 0;
 };
 
-// The nftables implementation: tables and rules through libnftables, element changes as raw
-// nfnetlink batches (nft's language has only whole seconds for `meta time`). It works in the
-// network namespace of the thread that created it.
-// `table` names the tables it owns (default "quorate"): "arp <table>" and "inet <table>".
+// The nftables implementation: the ruleset is installed through libnftables, and each arm() and
+// close() is one raw nfnetlink batch (nft's language has only whole seconds for `meta time`). It
+// works in the network namespace of the thread that created it. `table` names the tables it owns
+// (default "quorate"): "arp <table>" and "inet <table>".
 std::unique_ptr<Fence> makeNftFence(std::string table = "quorate");
 
 }  // namespace quorate::kernel

@@ -1,96 +1,85 @@
-// The nftables fence: per-VIP "live" set elements with kernel timeouts and per-VIP real-time
-// deadlines. Tables and rules go through libnftables; arm() and close() send their element
-// changes as one raw nfnetlink batch.
-#include <arpa/inet.h>
-#include <endian.h>
+// The nftables fence: per lease, a chain that lets the lease's VIPs through while one of two
+// slots is open, each slot a kernel timeout (a set element) and a real-time deadline (a rule).
+// The ruleset is installed through libnftables; arm() and close() are raw nfnetlink batches.
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netlink.h>
 #include <nftables/libnftables.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <functional>
-#include <map>
-#include <optional>
 #include <set>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "server/kernel/fence.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
+#include "server/kernel/nft_batch.h"
 
 namespace quorate::kernel {
 namespace {
 
-// Both tables hold a "managed" set (every VIP the fence gates: fixed by install()) and two gates
-// per VIP, both of which must be open for a managed VIP's packet to pass:
-//  - "live": an element with a relative kernel timeout (immune to wall-clock steps);
-//  - "until": the interval VIP . [0, deadline) over `meta time`, the kernel's CLOCK_REALTIME
-//    (immune to the holder freezing between reading its clock and committing the timeout).
-// What is gated:
-//  - arp: requests for the VIP (input) and replies or gratuitous ARP from it (output);
-//  - inet: IPv4/IPv6 traffic to the VIP (prerouting, before conntrack and routing) and from it
-//    (output). Linux sends a neighbour advertisement from its target address when the target is
-//    an address of the interface, so the ip6 saddr rules drop it. Proxy-NDP and anycast NAs
-//    leave with another source, so sets keyed on the raw NA target (nft 1.0.6 has no
-//    "icmpv6 taddr"; a raw payload cannot be looked up in an ipv6_addr set) gate those.
-constexpr const char* kArpBody = R"( {
-  set managed4 { type ipv4_addr; }
-  set live4 { type ipv4_addr; flags timeout; }
-  set until4 { typeof arp daddr ip . meta time; flags interval; }
+using nft::Bytes;
+using nft::Expr;
+
+// The ruleset, per table ("arp T" and "inet T"):
+//  - verdict maps from each VIP to its lease's chain, written by install() only: `vips4`,
+//    `vips6` (inet) and `vipsna6`, keyed on the raw target of a neighbour advertisement (nft
+//    1.0.6 has no "icmpv6 taddr"; Linux sends an NA from its target when the target is an
+//    address of the interface, and proxy-NDP or anycast NAs from another source);
+//  - base chains that send every packet to or from a VIP through its lease's chain:
+//      arp:  in (input): requests for the VIP; out (output): replies and gratuitous ARP from it;
+//      inet: pre (prerouting, priority raw: before conntrack, routing and IPVS): traffic to the
+//            VIP; out (output, priority raw): traffic from it, and NAs for it;
+//  - per lease i, chain `lease<i>`: a rule per open slot that returns (passes) while that slot's
+//    set `lease<i>_a` / `lease<i>_b` holds an unexpired element (the relative gate) and
+//    `meta time` is before the slot's deadline (the absolute gate), then `drop`.
+// A packet passes a lease's chain if either slot is open; a packet that meets two gates (from one
+// VIP, an NA for another) must pass both. An address not in a map is never touched.
+//
+// The set key is whatever is constant for the packets that reach the chain: `meta nfproto`
+// (ipv4 or ipv6) in inet, `arp ptype` (ip) in arp, where nft refuses `meta nfproto`.
+//
+// Each arm() writes ONE slot: flush its set, add its element with the new timeout, and rewrite
+// the lease chain (flush, then a rule per open slot, then drop) in one transaction. The other
+// slot's set is not touched and its rule comes back identical, and a chain's rules are swapped
+// whole at commit, so a packet never depends on how the kernel commits the slot being written.
+// That is what Debian 12's kernel (6.1) needs: its pipapo sets could miss an element that a
+// transaction deleted and re-added while it committed, which dropped all traffic of the VIPs for
+// milliseconds at every renewal with the previous per-VIP ruleset. The cost no longer depends on
+// the number of VIPs: the maps are not written after install().
+constexpr const char* kArpBase = R"(
+  map vips4 { type ipv4_addr : verdict; }
   chain in {
     type filter hook input priority 0;
-    arp daddr ip @managed4 arp daddr ip != @live4 drop
-    arp daddr ip @managed4 arp daddr ip . meta time != @until4 drop
+    arp daddr ip vmap @vips4
   }
   chain out {
     type filter hook output priority 0;
-    arp saddr ip @managed4 arp saddr ip != @live4 drop
-    arp saddr ip @managed4 arp saddr ip . meta time != @until4 drop
+    arp saddr ip vmap @vips4
   }
-})";
+)";
 
-constexpr const char* kInetBody = R"( {
-  set managed4 { type ipv4_addr; }
-  set live4 { type ipv4_addr; flags timeout; }
-  set until4 { typeof ip daddr . meta time; flags interval; }
-  set managed6 { type ipv6_addr; }
-  set live6 { type ipv6_addr; flags timeout; }
-  set until6 { typeof ip6 daddr . meta time; flags interval; }
-  set managedna6 { typeof @th,64,128; }
-  set livena6 { typeof @th,64,128; flags timeout; }
-  set untilna6 { typeof @th,64,128 . meta time; flags interval; }
+constexpr const char* kInetBase = R"(
+  map vips4 { type ipv4_addr : verdict; }
+  map vips6 { type ipv6_addr : verdict; }
+  map vipsna6 { typeof @th,64,128 : verdict; }
   chain pre {
     type filter hook prerouting priority -300;
-    ip daddr @managed4 ip daddr != @live4 drop
-    ip daddr @managed4 ip daddr . meta time != @until4 drop
-    ip6 daddr @managed6 ip6 daddr != @live6 drop
-    ip6 daddr @managed6 ip6 daddr . meta time != @until6 drop
+    ip daddr vmap @vips4
+    ip6 daddr vmap @vips6
   }
   chain out {
     type filter hook output priority -300;
-    ip saddr @managed4 ip saddr != @live4 drop
-    ip saddr @managed4 ip saddr . meta time != @until4 drop
-    ip6 saddr @managed6 ip6 saddr != @live6 drop
-    ip6 saddr @managed6 ip6 saddr . meta time != @until6 drop
-    icmpv6 type nd-neighbor-advert @th,64,128 @managedna6 @th,64,128 != @livena6 drop
-    icmpv6 type nd-neighbor-advert @th,64,128 @managedna6 @th,64,128 . meta time != @untilna6 drop
+    ip saddr vmap @vips4
+    ip6 saddr vmap @vips6
+    icmpv6 type nd-neighbor-advert @th,64,128 vmap @vipsna6
   }
-})";
+)";
 
 // Table names go into command text: only identifiers, so nothing can be injected.
 bool validTableName(std::string_view name) {
@@ -145,15 +134,6 @@ std::string firstError(const std::string& text) {
   return first;
 }
 
-std::string joinAddresses(const std::vector<IpAddress>& vips) {
-  std::string s;
-  for (const auto& a : vips) {
-    if (!s.empty()) s += ',';
-    s += a.toString();
-  }
-  return s;
-}
-
 // One set's element list in nft syntax ("{ a, b }"), for install().
 std::string elementList(const std::vector<std::string>& keys) {
   std::string s = "{ ";
@@ -161,287 +141,47 @@ std::string elementList(const std::vector<std::string>& keys) {
   return s + " }";
 }
 
-// ---- Raw nfnetlink element batches. ----
-// nft's own language parses `meta time` values in whole seconds only, too coarse for a lease
-// deadline, so arm() and close() build their NEWSETELEM/DELSETELEM messages here, with keys in
-// nanoseconds. The set layout (key lengths, concatenation fields) is the one nft created.
+std::string leaseChain(std::size_t i) { return "lease" + std::to_string(i); }
+std::string slotSet(std::size_t i, int slot) { return leaseChain(i) + (slot == 0 ? "_a" : "_b"); }
 
-using Bytes = std::vector<std::uint8_t>;
-
-// A set element as sent: key, optional closing key (interval sets), optional timeout.
-struct Element {
-  Bytes key;
-  Bytes keyEnd;
-  std::optional<std::uint64_t> timeoutMs;
-  std::string text;  // for error messages, in nft syntax
-};
-
-// One batch of element messages; message i (0-based) carries sequence number base + 1 + i.
-class Batch {
- public:
-  explicit Batch(std::uint32_t base) : base_(base) {
-    header(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, AF_UNSPEC, NFNL_SUBSYS_NFTABLES, base_);
-    finish();
+Bytes be64(std::uint64_t v) {
+  Bytes b(8);
+  for (int k = 7; k >= 0; --k) {
+    b[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(v & 0xff);
+    v >>= 8;
   }
-
-  // NEWSETELEM or DELSETELEM of `elements` in `family`'s `table`/`set`; no elements on delete
-  // flushes the set. `text` names the message in errors.
-  void add(bool create, int family, const std::string& table, const std::string& set,
-           const std::vector<Element>& elements, std::string text) {
-    const int type =
-        (NFNL_SUBSYS_NFTABLES << 8) | (create ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-    const int flags = NLM_F_REQUEST | NLM_F_ACK | (create ? NLM_F_CREATE : 0);
-    header(type, flags, family, 0, base_ + 1 + static_cast<std::uint32_t>(texts_.size()));
-    attr(NFTA_SET_ELEM_LIST_TABLE, table.c_str(), table.size() + 1);
-    attr(NFTA_SET_ELEM_LIST_SET, set.c_str(), set.size() + 1);
-    if (!elements.empty()) {
-      std::size_t list = nest(NFTA_SET_ELEM_LIST_ELEMENTS);
-      for (const auto& e : elements) {
-        std::size_t one = nest(NFTA_LIST_ELEM);
-        data(NFTA_SET_ELEM_KEY, e.key);
-        if (!e.keyEnd.empty()) data(NFTA_SET_ELEM_KEY_END, e.keyEnd);
-        if (e.timeoutMs) {
-          std::uint64_t be = htobe64(*e.timeoutMs);
-          attr(NFTA_SET_ELEM_TIMEOUT, &be, sizeof be);
-        }
-        end(one);
-      }
-      end(list);
-    }
-    finish();
-    texts_.push_back(std::move(text));
-  }
-
-  // Closes the batch; the buffer is then ready to send.
-  const Bytes& done() {
-    header(NFNL_MSG_BATCH_END, NLM_F_REQUEST, AF_UNSPEC, NFNL_SUBSYS_NFTABLES,
-           base_ + 1 + static_cast<std::uint32_t>(texts_.size()));
-    finish();
-    return buf_;
-  }
-  std::uint32_t base() const { return base_; }
-  std::size_t messages() const { return texts_.size(); }
-  const std::string& text(std::size_t i) const { return texts_.at(i); }
-
- private:
-  void header(int type, int flags, int family, int resId, std::uint32_t seq) {
-    msg_ = buf_.size();
-    nlmsghdr h{};
-    h.nlmsg_type = static_cast<std::uint16_t>(type);
-    h.nlmsg_flags = static_cast<std::uint16_t>(flags);
-    h.nlmsg_seq = seq;
-    append(&h, sizeof h);
-    nfgenmsg g{};
-    g.nfgen_family = static_cast<std::uint8_t>(family);
-    g.version = NFNETLINK_V0;
-    g.res_id = htons(static_cast<std::uint16_t>(resId));
-    append(&g, sizeof g);
-  }
-  void finish() {
-    auto len = static_cast<std::uint32_t>(buf_.size() - msg_);
-    std::memcpy(&buf_[msg_], &len, sizeof len);  // nlmsg_len is the first field
-  }
-  void append(const void* p, std::size_t n) {
-    const auto* b = static_cast<const std::uint8_t*>(p);
-    buf_.insert(buf_.end(), b, b + n);
-    buf_.resize(NLMSG_ALIGN(buf_.size()), 0);
-  }
-  void attr(int type, const void* p, std::size_t n) {
-    nlattr a{};
-    a.nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + n);
-    a.nla_type = static_cast<std::uint16_t>(type);
-    append(&a, sizeof a);
-    append(p, n);
-  }
-  void data(int type, const Bytes& value) {
-    std::size_t d = nest(type);
-    attr(NFTA_DATA_VALUE, value.data(), value.size());
-    end(d);
-  }
-  std::size_t nest(int type) {
-    std::size_t at = buf_.size();
-    nlattr a{};
-    a.nla_type = static_cast<std::uint16_t>(type | NLA_F_NESTED);
-    append(&a, sizeof a);
-    return at;
-  }
-  void end(std::size_t at) {
-    auto len = static_cast<std::uint16_t>(buf_.size() - at);
-    std::memcpy(&buf_[at], &len, sizeof len);  // nla_len is the first field
-  }
-
-  std::uint32_t base_;
-  std::size_t msg_ = 0;
-  Bytes buf_;
-  std::vector<std::string> texts_;
-};
-
-// What the kernel said about a batch.
-struct Outcome {
-  int err = 0;             // first error, 0 on success
-  std::size_t failed = 0;  // index of the failed message (messages() for the batch itself)
-  int errors = 0;          // how many messages failed
-  bool uncertain = false;  // the outcome could not be read: the batch may have committed
-};
-
-class NetfilterSocket {
- public:
-  NetfilterSocket() {
-    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd_ < 0) {
-      openErr_ = errno;
-      return;
-    }
-    sockaddr_nl sa{};
-    sa.nl_family = AF_NETLINK;
-    // Acks without the request echoed back: a batch of many elements stays small.
-    int one = 1;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        setsockopt(fd_, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) != 0) {
-      openErr_ = errno;
-      ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~NetfilterSocket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  NetfilterSocket(const NetfilterSocket&) = delete;
-  NetfilterSocket& operator=(const NetfilterSocket&) = delete;
-
-  int openError() const { return fd_ < 0 ? (openErr_ != 0 ? openErr_ : EBADF) : 0; }
-
-  // Sends the batch and collects one ack per message. nfnetlink handles a batch inside sendmsg()
-  // and queues every ack before returning, so the replies are read without waiting; a short poll
-  // only guards against a kernel that would not.
-  Outcome talk(Batch& batch) {
-    Outcome out;
-    const Bytes& buf = batch.done();
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    ssize_t n =
-        sendto(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-    if (n != static_cast<ssize_t>(buf.size())) {
-      out.err = n < 0 ? errno : EMSGSIZE;
-      out.failed = batch.messages();
-      return out;
-    }
-    const std::uint32_t first = batch.base();
-    const std::uint32_t last = first + static_cast<std::uint32_t>(batch.messages());
-    std::vector<bool> acked(batch.messages(), false);
-    std::size_t missing = batch.messages();
-    alignas(nlmsghdr) std::uint8_t rx[8192];
-    bool waited = false;
-    while (missing > 0) {
-      ssize_t r = recv(fd_, rx, sizeof rx, MSG_DONTWAIT);
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (out.err != 0 || waited) break;  // a failed batch may leave some messages unacked
-        pollfd p{fd_, POLLIN, 0};
-        waited = true;
-        if (poll(&p, 1, 100) <= 0) break;
-        continue;
-      }
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        out.err = errno;  // ENOBUFS: acks lost
-        out.failed = batch.messages();
-        out.uncertain = true;
-        return out;
-      }
-      auto len = static_cast<std::size_t>(r);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(rx); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-        if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < first || h->nlmsg_seq > last) continue;
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) continue;
-        const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        // Sequence `first` is the batch header: the whole batch failed (commit, memory).
-        const std::size_t i = h->nlmsg_seq == first ? batch.messages() : h->nlmsg_seq - first - 1;
-        if (i < acked.size() && !acked[i]) {
-          acked[i] = true;
-          --missing;
-        }
-        if (e->error != 0) {
-          ++out.errors;
-          if (out.err == 0 || i < out.failed) {
-            out.err = -e->error;
-            out.failed = i;
-          }
-        }
-      }
-    }
-    if (out.err == 0 && missing > 0) {
-      out.err = EIO;
-      out.failed = batch.messages();
-      out.uncertain = true;
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  int openErr_ = 0;
-};
-
-// The key of an until element: the address, then the time as nft's `meta time` lookup sees it
-// (64-bit nanoseconds, converted to big-endian by the rule).
-Bytes timeKey(const Bytes& address, std::uint64_t ns) {
-  Bytes k = address;
-  std::uint64_t be = htobe64(ns);
-  const auto* p = reinterpret_cast<const std::uint8_t*>(&be);
-  k.insert(k.end(), p, p + sizeof be);
-  return k;
+  return b;
 }
 
-// The sets one address lives in: where its live element goes and where its until element goes.
-struct SetRef {
+std::int64_t monotonicNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// One slot of a lease's gate, as this object last committed it (or may have: a failed batch
+// can still have been committed, so its limits are then the later of the two).
+struct Slot {
+  bool open = false;
+  std::uint64_t deadlineNs = 0;  // CLOCK_REALTIME
+  std::int64_t monoEndNs = 0;    // the kernel timeout's end on CLOCK_MONOTONIC, as estimated
+};
+
+struct Group {
+  std::vector<IpAddress> vips;
+  bool v4 = false;
+  bool v6 = false;
+  Slot slots[2];
+  int next = 0;  // the slot the next arm writes
+};
+
+// The two tables a lease's gate lives in.
+struct Table {
   int family;
-  const char* nftFamily;
-  const char* live;
-  const char* until;
+  const char* name;  // nft family name
 };
-constexpr SetRef kV4Sets[] = {{NFPROTO_ARP, "arp", "live4", "until4"},
-                              {NFPROTO_INET, "inet", "live4", "until4"}};
-// The IPv6 address and the NA target carry the same 16 bytes.
-constexpr SetRef kV6Sets[] = {{NFPROTO_INET, "inet", "live6", "until6"},
-                              {NFPROTO_INET, "inet", "livena6", "untilna6"}};
-
-// An until element's time range [from, to), CLOCK_REALTIME ns. A pipapo set stores a range as
-// the aligned blocks (prefixes) that tile it, and its insert and delete cost grows quickly with
-// their number: [0, deadline) in nanoseconds takes ~30 of them, ~1.5 ms per arm(). So the
-// window ends at the deadline rounded down to kGrain (a gate that shuts up to 1 ms early, never
-// late) and starts at the latest point, at or before now, that leaves the fewest blocks.
-struct Window {
-  std::uint64_t from = 0;
-  std::uint64_t to = 0;
-};
-constexpr std::uint64_t kGrain = std::uint64_t{1} << 20;  // 1.048576 ms
-
-std::uint64_t realtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-// The window up to `deadlineNs` that contains `nowNs`, or none if the deadline has passed.
-// [to - (to mod 2^q), to) splits into one block per set bit of (to mod 2^q): the smallest q whose
-// window reaches back to now gives the fewest.
-std::optional<Window> window(std::uint64_t nowNs, std::uint64_t deadlineNs) {
-  const std::uint64_t to = deadlineNs & ~(kGrain - 1);
-  if (to <= nowNs) return std::nullopt;
-  for (int q = 21; q < 64; ++q) {
-    const std::uint64_t low = to & ((std::uint64_t{1} << q) - 1);
-    if (low >= to - nowNs) return Window{to - low, to};
-  }
-  return Window{0, to};
-}
-
-std::span<const SetRef> setsOf(const IpAddress& a) {
-  if (a.isV4()) return kV4Sets;
-  if (a.isV6()) return kV6Sets;
-  return {};
-}
-
-Bytes keyOf(const IpAddress& a) { return Bytes(a.bytes.begin(), a.bytes.begin() + a.size()); }
+constexpr Table kArp{NFPROTO_ARP, "arp"};
+constexpr Table kInet{NFPROTO_INET, "inet"};
 
 class NftFence final : public Fence {
  public:
@@ -459,18 +199,22 @@ class NftFence final : public Fence {
   NftFence(const NftFence&) = delete;
   NftFence& operator=(const NftFence&) = delete;
 
-  Status install(const std::vector<IpAddress>& managed) override {
+  Status install(const std::vector<std::vector<IpAddress>>& groups) override {
     const std::string what = "nft install " + table_;
     if (auto s = usable(what); !s) return s;
-    std::vector<std::string> v4, v6, na6;
-    for (const auto& a : managed) {
-      if (a.isV4()) {
-        v4.push_back(a.toString());
-      } else if (a.isV6()) {
-        v6.push_back(a.toString());
-        na6.push_back(rawHex(a));
-      } else {
-        return Status::fail(EINVAL, what + ": unset address");
+    std::vector<Group> next(groups.size());
+    std::set<IpAddress> seen;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      std::set<IpAddress> mine;
+      for (const auto& a : groups[i]) {
+        if (!a.isV4() && !a.isV6()) return Status::fail(EINVAL, what + ": unset address");
+        if (mine.contains(a)) continue;  // the same VIP twice in one lease gates the same
+        if (!seen.insert(a).second) {
+          return Status::fail(EINVAL, what + ": " + a.toString() + " is in two leases");
+        }
+        mine.insert(a);
+        next[i].vips.push_back(a);
+        (a.isV4() ? next[i].v4 : next[i].v6) = true;
       }
     }
     // "add; delete" makes the delete succeed whether or not an earlier run left the table, and
@@ -480,43 +224,108 @@ class NftFence final : public Fence {
       cmd += std::string("add table ") + family + " " + table_ + "\n";
       cmd += std::string("delete table ") + family + " " + table_ + "\n";
     }
-    cmd += "table arp " + table_ + kArpBody + "\n";
-    cmd += "table inet " + table_ + kInetBody + "\n";
-    auto fill = [&](const char* family, const char* set, const std::vector<std::string>& keys) {
+    std::string arp = kArpBase, inet = kInetBase;
+    std::vector<std::string> arp4, inet4, inet6, na6;
+    for (std::size_t i = 0; i < next.size(); ++i) {
+      const Group& g = next[i];
+      if (g.vips.empty()) continue;
+      const std::string chain = leaseChain(i);
+      // Closed: no slot open, only the drop.
+      const std::string sets = "  set " + slotSet(i, 0) + " { %s; flags timeout; }\n  set " +
+                               slotSet(i, 1) + " { %s; flags timeout; }\n  chain " + chain +
+                               " {\n    drop\n  }\n";
+      auto typed = [&](const char* type) {
+        std::string t = sets;
+        for (int k = 0; k < 2; ++k) t.replace(t.find("%s"), 2, type);
+        return t;
+      };
+      if (g.v4) arp += typed("typeof arp ptype");
+      inet += typed("typeof meta nfproto");
+      for (const auto& a : g.vips) {
+        const std::string to = " : jump " + chain;
+        if (a.isV4()) {
+          arp4.push_back(a.toString() + to);
+          inet4.push_back(a.toString() + to);
+        } else {
+          inet6.push_back(a.toString() + to);
+          na6.push_back(rawHex(a) + to);
+        }
+      }
+    }
+    cmd += "table arp " + table_ + " {" + arp + "}\n";
+    cmd += "table inet " + table_ + " {" + inet + "}\n";
+    auto fill = [&](const char* family, const char* map, const std::vector<std::string>& keys) {
       if (keys.empty()) return;
-      cmd += std::string("add element ") + family + " " + table_ + " " + set + " " +
+      cmd += std::string("add element ") + family + " " + table_ + " " + map + " " +
              elementList(keys) + "\n";
     };
-    fill("arp", "managed4", v4);
-    fill("inet", "managed4", v4);
-    fill("inet", "managed6", v6);
-    fill("inet", "managedna6", na6);
+    fill("arp", "vips4", arp4);
+    fill("inet", "vips4", inet4);
+    fill("inet", "vips6", inet6);
+    fill("inet", "vipsna6", na6);
     if (auto s = run(cmd, what); !s) return s;
-    managed_ = std::set<IpAddress>(managed.begin(), managed.end());
-    until_.clear();
-    resync_ = false;
+    groups_ = std::move(next);
     return Status::ok();
   }
 
-  Status arm(const std::vector<IpAddress>& vips, std::chrono::milliseconds remaining,
+  Status arm(std::size_t group, std::chrono::milliseconds remaining,
              std::chrono::nanoseconds realtimeDeadline) override {
-    const std::string what = "nft arm " + joinAddresses(vips);
+    const std::string what = "nft arm " + leaseChain(group);
     if (auto s = usable(what); !s) return s;
-    for (const auto& a : vips) {
-      if (!managed_.contains(a)) {
-        return Status::fail(EINVAL, what + ": " + a.toString() + " is not managed by the fence" +
-                                        (managed_.empty() ? " (install() not called?)" : ""));
-      }
+    if (group >= groups_.size()) return unknown(what, group);
+    if (remaining.count() <= 0 || realtimeDeadline.count() <= 0) return close(group);
+    Group& g = groups_[group];
+    if (g.vips.empty()) return Status::ok();
+    const int s = g.next;
+    const int other = 1 - s;
+    const Slot fresh{true, static_cast<std::uint64_t>(realtimeDeadline.count()),
+                     monotonicNs() + std::chrono::nanoseconds(remaining).count()};
+    // The other slot (the previous renewal) stays only if it ends no later than this arm: an
+    // arm never leaves the gate open past what it asked for, beyond an earlier, longer arm.
+    const Slot& prev = g.slots[other];
+    const bool keepOther =
+        prev.open && prev.deadlineNs <= fresh.deadlineNs && prev.monoEndNs <= fresh.monoEndNs;
+    nft::Batch batch(seq_);
+    for (const Table& t : tablesOf(g)) {
+      writeSlot(batch, t, group, g, s, remaining);
+      if (prev.open && !keepOther) flushSet(batch, t, group, other);
+      std::vector<std::pair<int, std::uint64_t>> rules{{s, fresh.deadlineNs}};
+      if (keepOther) rules.emplace_back(other, prev.deadlineNs);
+      writeChain(batch, t, group, rules);
     }
-    if (remaining.count() <= 0 || realtimeDeadline.count() <= 0) return close(vips);
-    return change(vips, remaining, static_cast<std::uint64_t>(realtimeDeadline.count()), what);
+    const Status st = commit(batch, what);
+    Slot& mine = g.slots[s];
+    if (st) {
+      mine = fresh;
+      if (!keepOther) g.slots[other] = Slot{};
+      g.next = other;
+    } else {
+      // Perhaps committed: the slot may be open until the later of both limits. The next arm
+      // writes this slot again, so the other one, the last known good, is never the one written.
+      mine = Slot{true, std::max(mine.deadlineNs, fresh.deadlineNs),
+                  std::max(mine.monoEndNs, fresh.monoEndNs)};
+    }
+    return st;
   }
 
-  Status close(const std::vector<IpAddress>& vips) override {
-    // Unmanaged addresses are never live, so closing them is a harmless no-op in the kernel.
-    const std::string what = "nft close " + joinAddresses(vips);
+  Status close(std::size_t group) override {
+    const std::string what = "nft close " + leaseChain(group);
     if (auto s = usable(what); !s) return s;
-    return change(vips, std::chrono::milliseconds(0), 0, what);
+    if (group >= groups_.size()) return unknown(what, group);
+    Group& g = groups_[group];
+    if (g.vips.empty()) return Status::ok();
+    nft::Batch batch(seq_);
+    for (const Table& t : tablesOf(g)) {
+      flushSet(batch, t, group, 0);
+      flushSet(batch, t, group, 1);
+      writeChain(batch, t, group, {});
+    }
+    const Status st = commit(batch, what);
+    if (st) {
+      g.slots[0] = g.slots[1] = Slot{};
+      g.next = 0;
+    }
+    return st;
   }
 
   Status uninstall() override {
@@ -528,9 +337,7 @@ class NftFence final : public Fence {
       cmd += std::string("delete table ") + family + " " + table_ + "\n";
     }
     if (auto s = run(cmd, what); !s) return s;
-    managed_.clear();
-    until_.clear();
-    resync_ = false;
+    groups_.clear();
     return Status::ok();
   }
 
@@ -544,137 +351,80 @@ class NftFence final : public Fence {
     return Status::ok();
   }
 
-  // Opens `vips` for `remaining` and until `deadlineNs` (CLOCK_REALTIME), or closes them
-  // (deadlineNs 0), in one transaction. If the kernel's until elements are not what this object
-  // remembers (someone edited the set, or an earlier outcome was lost), the until sets are
-  // rebuilt from memory in a second transaction; an address that memory lacks stays closed.
-  Status change(const std::vector<IpAddress>& vips, std::chrono::milliseconds remaining,
-                std::uint64_t deadlineNs, const std::string& what) {
-    std::map<IpAddress, Window> next = until_;
-    // Read before the commit, so the window's start is never after the kernel's time then.
-    const std::optional<Window> w =
-        deadlineNs != 0 ? window(realtimeNs(), deadlineNs) : std::nullopt;
-    for (const auto& a : vips) {
-      if (w) {
-        next[a] = *w;
-      } else {
-        next.erase(a);  // closing, or a deadline already past: no window is a shut gate
-      }
-    }
-    Status s = Status::ok();
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      Batch batch(seq_);
-      std::size_t liveMessages = 0;
-      buildLive(batch, vips, remaining);
-      liveMessages = batch.messages();
-      if (resync_) {
-        buildRebuild(batch, next);
-      } else {
-        buildUntil(batch, vips, next);
-      }
-      seq_ += static_cast<std::uint32_t>(batch.messages()) + 2;
-      if (batch.messages() == 0) return Status::ok();
-      Outcome out = sock_.talk(batch);
-      if (out.err == 0) {
-        until_ = std::move(next);
-        resync_ = false;
-        return Status::ok();
-      }
-      std::string text =
-          out.failed < batch.messages() ? batch.text(out.failed) : std::string("the batch");
-      if (out.errors > 1) text += " (+" + std::to_string(out.errors - 1) + " more)";
-      s = Status::fail(out.err, what + ": " + text);
-      const bool untilFailed = out.failed >= liveMessages && out.failed < batch.messages();
-      if (out.uncertain) resync_ = true;
-      if (!untilFailed || resync_) break;
-      resync_ = true;  // memory and kernel disagree: rebuild
-    }
-    return s;
+  Status unknown(const std::string& what, std::size_t group) const {
+    return Status::fail(EINVAL, what + ": no lease " + std::to_string(group) + " in the fence (" +
+                                    std::to_string(groups_.size()) + " installed" +
+                                    (groups_.empty() ? "; install() not called?" : "") + ")");
   }
 
-  // Per live set: add (so the delete cannot fail on an absent element), delete (so the final
-  // add is new and carries the new timeout: kernels before 6.10 keep an existing element's
-  // timeout on add), add with the time left. One transaction: the element is never seen missing.
-  void buildLive(Batch& batch, const std::vector<IpAddress>& vips,
+  // The arp table gates only IPv4 addresses.
+  static std::vector<Table> tablesOf(const Group& g) {
+    if (g.v4) return {kArp, kInet};
+    return {kInet};
+  }
+
+  std::string where(const Table& t) const { return std::string(t.name) + " " + table_ + " "; }
+
+  void flushSet(nft::Batch& batch, const Table& t, std::size_t group, int slot) const {
+    const std::string set = slotSet(group, slot);
+    batch.setElements(false, t.family, table_, set, {}, "flush set " + where(t) + set);
+  }
+
+  // The slot's set: emptied, then its element(s) with the kernel timeout.
+  void writeSlot(nft::Batch& batch, const Table& t, std::size_t group, const Group& g, int slot,
                  std::chrono::milliseconds remaining) const {
-    // Arp first (NFPROTO_ARP > NFPROTO_INET), as nft would list them.
-    std::map<std::pair<int, std::string>, std::vector<IpAddress>, std::greater<>> bySet;
-    for (const auto& a : vips) {
-      for (const auto& ref : setsOf(a)) bySet[{ref.family, ref.live}].push_back(a);
+    flushSet(batch, t, group, slot);
+    const auto ms = static_cast<std::uint64_t>(remaining.count());
+    std::vector<nft::Element> elements;
+    std::string keys;
+    if (t.family == NFPROTO_ARP) {
+      elements.push_back({Bytes{0x08, 0x00}, ms});  // arp ptype ip (0x0800)
+      keys = "ip";
+    } else {
+      if (g.v4) elements.push_back({Bytes{NFPROTO_IPV4}, ms});
+      if (g.v6) elements.push_back({Bytes{NFPROTO_IPV6}, ms});
+      keys = g.v4 && g.v6 ? "ipv4, ipv6" : (g.v4 ? "ipv4" : "ipv6");
     }
-    for (const auto& [where, addrs] : bySet) {
-      const auto& [family, set] = where;
-      const std::string target = std::string(family == NFPROTO_ARP ? "arp " : "inet ") + table_ +
-                                 " " + set + " { " + joinAddresses(addrs) + " }";
-      std::vector<Element> placeholder, bare, timed;
-      for (const auto& a : addrs) {
-        placeholder.push_back({keyOf(a), {}, 1000, ""});
-        bare.push_back({keyOf(a), {}, std::nullopt, ""});
-        timed.push_back({keyOf(a), {}, static_cast<std::uint64_t>(remaining.count()), ""});
-      }
-      batch.add(true, family, table_, set, placeholder, "add element " + target + " timeout 1s");
-      batch.add(false, family, table_, set, bare, "delete element " + target);
-      if (remaining.count() > 0) {
-        batch.add(true, family, table_, set, timed,
-                  "add element " + target + " timeout " + std::to_string(remaining.count()) + "ms");
-      }
-    }
+    const std::string set = slotSet(group, slot);
+    batch.setElements(
+        true, t.family, table_, set, elements,
+        "add element " + where(t) + set + " { " + keys + " } timeout " + std::to_string(ms) + "ms");
   }
 
-  // Per until set: delete the remembered range of each address, add its new one.
-  void buildUntil(Batch& batch, const std::vector<IpAddress>& vips,
-                  const std::map<IpAddress, Window>& next) const {
-    std::map<std::pair<int, std::string>, std::pair<std::vector<Element>, std::vector<Element>>,
-             std::greater<>>
-        bySet;  // (old ranges, new ranges)
-    for (const auto& a : vips) {
-      for (const auto& ref : setsOf(a)) {
-        auto& [olds, news] = bySet[{ref.family, ref.until}];
-        if (auto it = until_.find(a); it != until_.end()) olds.push_back(range(a, it->second));
-        if (auto it = next.find(a); it != next.end()) news.push_back(range(a, it->second));
-      }
+  // The lease chain rewritten whole: one rule per open slot (slot, deadline), then drop.
+  void writeChain(nft::Batch& batch, const Table& t, std::size_t group,
+                  const std::vector<std::pair<int, std::uint64_t>>& slots) const {
+    const std::string chain = leaseChain(group);
+    batch.flushChain(t.family, table_, chain, "flush chain " + where(t) + chain);
+    for (const auto& [slot, deadlineNs] : slots) {
+      const std::string set = slotSet(group, slot);
+      const bool arp = t.family == NFPROTO_ARP;
+      std::vector<Expr> exprs;
+      exprs.push_back(arp ? Expr::payload(NFT_PAYLOAD_NETWORK_HEADER, 2, 2, NFT_REG_1)
+                          : Expr::meta(NFT_META_NFPROTO, NFT_REG_1));
+      exprs.push_back(Expr::lookup(set, NFT_REG_1));
+      exprs.push_back(Expr::meta(NFT_META_TIME_NS, NFT_REG_1));
+      // `meta time` is host order; the comparison is bytewise, so both sides go big-endian.
+      exprs.push_back(Expr::hton(NFT_REG_1, 8, 8));
+      exprs.push_back(Expr::cmp(NFT_CMP_LT, NFT_REG_1, be64(deadlineNs)));
+      exprs.push_back(Expr::verdict(NFT_RETURN));
+      batch.appendRule(t.family, table_, chain, exprs,
+                       "add rule " + where(t) + chain + (arp ? " arp ptype @" : " meta nfproto @") +
+                           set + " meta time < " + std::to_string(deadlineNs) + "ns return");
     }
-    for (const auto& [where, ranges] : bySet) {
-      const auto& [family, set] = where;
-      const auto& [olds, news] = ranges;
-      if (!olds.empty())
-        batch.add(false, family, table_, set, olds, describe(false, family, set, olds));
-      if (!news.empty())
-        batch.add(true, family, table_, set, news, describe(true, family, set, news));
-    }
+    batch.appendRule(t.family, table_, chain, {Expr::verdict(NF_DROP)},
+                     "add rule " + where(t) + chain + " drop");
   }
 
-  // Every until set flushed and refilled from `next`.
-  void buildRebuild(Batch& batch, const std::map<IpAddress, Window>& next) const {
-    for (bool v4 : {true, false}) {
-      for (const auto& ref :
-           v4 ? std::span<const SetRef>(kV4Sets) : std::span<const SetRef>(kV6Sets)) {
-        std::vector<Element> all;
-        for (const auto& [a, w] : next) {
-          if (a.isV4() == v4) all.push_back(range(a, w));
-        }
-        batch.add(false, ref.family, table_, ref.until, {},
-                  std::string("flush set ") + ref.nftFamily + " " + table_ + " " + ref.until);
-        if (!all.empty()) {
-          batch.add(true, ref.family, table_, ref.until, all,
-                    describe(true, ref.family, ref.until, all));
-        }
-      }
-    }
-  }
-
-  // The until element of `a`: the window, as an inclusive range.
-  static Element range(const IpAddress& a, const Window& w) {
-    return {timeKey(keyOf(a), w.from), timeKey(keyOf(a), w.to - 1), std::nullopt,
-            a.toString() + " . " + std::to_string(w.from) + "-" + std::to_string(w.to - 1) + "ns"};
-  }
-
-  std::string describe(bool create, int family, const std::string& set,
-                       const std::vector<Element>& elements) const {
-    std::string s = std::string(create ? "add element " : "delete element ") +
-                    (family == NFPROTO_ARP ? "arp " : "inet ") + table_ + " " + set + " { ";
-    for (std::size_t i = 0; i < elements.size(); ++i) s += (i > 0 ? ", " : "") + elements[i].text;
-    return s + " }";
+  Status commit(nft::Batch& batch, const std::string& what) {
+    seq_ += static_cast<std::uint32_t>(batch.messages()) + 2;
+    const nft::Outcome out = sock_.talk(batch);
+    if (out.err == 0) return Status::ok();
+    std::string text =
+        out.failed < batch.messages() ? batch.text(out.failed) : std::string("the batch");
+    if (out.errors > 1) text += " (+" + std::to_string(out.errors - 1) + " more)";
+    if (out.uncertain) text += " (outcome unknown)";
+    return Status::fail(out.err, what + ": " + text);
   }
 
   // Runs `cmd` as one transaction; on failure the Status carries nft's own error text.
@@ -691,11 +441,9 @@ class NftFence final : public Fence {
 
   std::string table_;
   nft_ctx* ctx_;
-  NetfilterSocket sock_;
+  nft::Socket sock_;
   std::uint32_t seq_ = 1;
-  std::set<IpAddress> managed_;
-  std::map<IpAddress, Window> until_;  // committed windows
-  bool resync_ = false;                // the until sets may differ from until_
+  std::vector<Group> groups_;
 };
 
 }  // namespace

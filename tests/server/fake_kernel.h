@@ -70,21 +70,26 @@ struct FakeKernel {
       for (const auto& x : a) s += " " + x.toString();
       return s;
     }
-    kernel::Status install(const std::vector<kernel::IpAddress>& managed) override {
-      return k.maybeFail("fence.install" + join(managed));
+    std::vector<std::vector<kernel::IpAddress>> groups;
+    std::string group(std::size_t i) const { return i < groups.size() ? join(groups[i]) : " ?"; }
+    kernel::Status install(const std::vector<std::vector<kernel::IpAddress>>& g) override {
+      groups = g;
+      std::vector<kernel::IpAddress> all;
+      for (const auto& x : g) all.insert(all.end(), x.begin(), x.end());
+      return k.maybeFail("fence.install" + join(all));
     }
-    kernel::Status arm(const std::vector<kernel::IpAddress>& v, std::chrono::milliseconds remaining,
+    kernel::Status arm(std::size_t i, std::chrono::milliseconds remaining,
                        std::chrono::nanoseconds realtimeDeadline) override {
       k.lastArm = remaining;
       k.lastArmDeadline = realtimeDeadline;
-      return k.maybeFail("fence.arm" + join(v));
+      return k.maybeFail("fence.arm" + group(i));
     }
-    kernel::Status close(const std::vector<kernel::IpAddress>& v) override {
+    kernel::Status close(std::size_t i) override {
       if (const int e = k.failFenceClose.load()) {
-        k.journal.push_back("fence.close" + join(v) + " (fails)");
+        k.journal.push_back("fence.close" + group(i) + " (fails)");
         return kernel::Status::fail(e, "close");
       }
-      return k.maybeFail("fence.close" + join(v));
+      return k.maybeFail("fence.close" + group(i));
     }
     kernel::Status uninstall() override { return k.maybeFail("fence.uninstall"); }
   };
