@@ -180,7 +180,7 @@ void runOne(const Options& o, int n, double ticksPerUs) {
   std::unique_ptr<kernel::Fence> fence = kernel::makeNftFence(o.table);
 
   nanoseconds t0 = readClock(CLOCK_MONOTONIC);
-  check(installOne(*fence, vips), "install");
+  check(installOne(*fence, vips), "N=" + std::to_string(n) + ", install");
   const double installUs = usBetween(t0, readClock(CLOCK_MONOTONIC));
 
   auto renew = [&] {
@@ -190,7 +190,7 @@ void runOne(const Options& o, int n, double ticksPerUs) {
   };
   const auto gap = std::chrono::microseconds(o.gapUs);
   for (int i = 0; i < o.warmup; ++i) {
-    check(renew(), "arm (warm-up)");
+    check(renew(), "N=" + std::to_string(n) + ", arm " + std::to_string(i + 1) + " (warm-up)");
     std::this_thread::sleep_for(gap);
   }
 
@@ -213,7 +213,7 @@ void runOne(const Options& o, int n, double ticksPerUs) {
     const Status s = renew();
     const nanoseconds w1 = readClock(CLOCK_MONOTONIC);
     const nanoseconds c1 = readClock(CLOCK_THREAD_CPUTIME_ID);
-    check(s, "arm");
+    check(s, "N=" + std::to_string(n) + ", timed arm " + std::to_string(i + 1));
     wall.push_back(usBetween(w0, w1));
     cpu.push_back(usBetween(c0, c1));
     if (o.gapUs > 0) std::this_thread::sleep_for(gap);
@@ -227,7 +227,7 @@ void runOne(const Options& o, int n, double ticksPerUs) {
       baselineCpus > kMaxBaselineCpus ? std::nan("") : (busyUs - baselineCpus * loopUs) / calls;
 
   t0 = readClock(CLOCK_MONOTONIC);
-  check(closeOne(*fence, vips), "close");
+  check(closeOne(*fence, vips), "N=" + std::to_string(n) + ", close");
   const double closeUs = usBetween(t0, readClock(CLOCK_MONOTONIC));
   check(fence->uninstall(), "uninstall");
 

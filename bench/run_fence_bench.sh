@@ -6,10 +6,12 @@
 #   bench/run_fence_bench.sh --build OLD --build NEW    # two builds, interleaved in each round
 #   bench/run_fence_bench.sh --rounds 3 --host-only     # 3 rounds, host only
 #   bench/run_fence_bench.sh -- --vips 1,8 --calls 200  # anything after -- goes to the bench
+#   bench/run_fence_bench.sh --table-only DIR           # only print the table of an earlier run
 #
 # Options: --build DIR (repeatable; default $BUILD_DIR or build/), --rounds R (default 1: each
 # round runs every build once, in turn, on the host and then all of them in one VM boot),
 # --host-only, --vm-only, --results DIR (default build/fence-bench-DATE of the first build).
+# The table gives, per kernel, build and N, the median over the rounds of each figure.
 # Builds nothing: build quorate-fence-bench first (ninja -C DIR quorate-fence-bench).
 # Needs root; the VM needs what tests/vm/run-in-vm.sh needs. Environment: QUORATE_VM_CACHE (the
 # VM's kernel cache, default build/vm/kernel of the first build), QUORATE_VM_ACCEL (tcg or kvm).
@@ -21,6 +23,7 @@ rounds=1
 host=1
 vm=1
 results=
+table_only=
 extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -29,13 +32,68 @@ while [[ $# -gt 0 ]]; do
     --host-only) vm=0; shift ;;
     --vm-only) host=0; shift ;;
     --results) results=$2; shift 2 ;;
+    --table-only) table_only=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "--rounds: not a positive number: $rounds" >&2; exit 2; }
 [[ ${#builds[@]} -gt 0 ]] || builds=("${BUILD_DIR:-$repo/build}")
+
+# The table of the runs in results dir $1 for the build labels $2...: per kernel, build and N, the
+# median over rounds of each figure; then the runs that stopped with an error.
+print_table() {
+  local results=$1 env i f files kernel
+  shift
+  local labels=("$@")
+  echo
+  echo "| kernel | build | N | calls | median us | p99 us | CPU median us | CPU mean us | machine CPU us/call | install us | close us |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for env in host vm; do
+    for i in "${!labels[@]}"; do
+      files=("$results/$env-${labels[$i]}"-*.txt)
+      [[ -f ${files[0]} ]] || continue
+      kernel=$(sed -n 's/^# quorate-fence-bench: kernel \([^,]*\),.*/\1/p' "${files[0]}" | head -1)
+      cat "${files[@]}" | awk -v kernel="$kernel" -v build="${labels[$i]}" '
+        function med(list,    n, a, i, j, t) {
+          n = split(list, a, " ")
+          for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+          return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        }
+        /^RESULT / {
+          delete f
+          for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+          n = f["vips"]
+          if (!(n in seen)) { seen[n] = 1; ns[++count] = n }
+          for (k in f) v[n, k] = v[n, k] " " f[k]
+        }
+        END {
+          for (c = 1; c <= count; c++) {
+            n = ns[c]
+            printf "| %s | %s | %d | %s | %.0f | %.0f | %.0f | %.0f | %s | %.0f | %.0f |\n", kernel, build, n,
+              med(v[n, "calls"]), med(v[n, "wall_median_us"]), med(v[n, "wall_p99_us"]),
+              med(v[n, "cpu_median_us"]), med(v[n, "cpu_mean_us"]), (v[n, "machine_cpu_per_call_us"] ~ /nan/ ? "n/a" : sprintf("%.0f", med(v[n, "machine_cpu_per_call_us"]))),
+              med(v[n, "install_us"]), med(v[n, "close_us"])
+          }
+        }'
+    done
+  done
+  # Runs that stopped with an error (which N, which call, the kernel's errno).
+  for f in "$results"/host-*.txt "$results"/vm-*.txt; do
+    [[ -f $f ]] || continue
+    grep -h 'FAILED' "$f" | sed -E 's/nft arm [^ ]*: /nft arm ...: /; s/\{[^}]*\}/{...}/g' |
+      sed "s|^|- $(basename "$f" .txt): |" || true
+  done
+}
+
+if [[ -n $table_only ]]; then
+  [[ -d $table_only ]] || { echo "no results dir $table_only" >&2; exit 2; }
+  mapfile -t labels < <(find "$table_only" -maxdepth 1 -name "*.txt" -printf "%f\n" | sed -nE 's/^(host|vm)-(.*)-[0-9]+\.txt$/\2/p' | sort -u)
+  print_table "$table_only" "${labels[@]}"
+  exit 0
+fi
+
 [[ $(id -u) -eq 0 ]] || { echo "needs root (network namespaces, nftables, the VM)" >&2; exit 2; }
 
 # Each build as an absolute path, its binary and a label: the commit its sources are at.
@@ -43,7 +101,7 @@ bins=()
 labels=()
 for i in "${!builds[@]}"; do
   b=$(cd "${builds[$i]}" 2>/dev/null && pwd) || { echo "no build dir ${builds[$i]}" >&2; exit 2; }
-  builds[$i]=$b
+  builds[i]=$b
   bin=$b/bin/quorate-fence-bench
   [[ -x $bin ]] || { echo "no $bin: build it first (ninja -C $b quorate-fence-bench)" >&2; exit 2; }
   src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$b/CMakeCache.txt")
@@ -71,7 +129,10 @@ if [[ $host -eq 1 ]]; then
   for r in $(seq 1 "$rounds"); do
     for i in "${!bins[@]}"; do
       echo "host: round $r, ${labels[$i]}" >&2
-      "${bins[$i]}" "${extra[@]}" | tee "$results/host-${labels[$i]}-$r.txt" >&2
+      # A failing N (the bench stops there) keeps the Ns before it; the others still run.
+      "${bins[$i]}" "${extra[@]}" >"$results/host-${labels[$i]}-$r.txt" 2>&1 ||
+        echo "exit $?" >>"$results/host-${labels[$i]}-$r.txt"
+      cat "$results/host-${labels[$i]}-$r.txt" >&2
     done
   done
 fi
@@ -102,40 +163,8 @@ if [[ $vm -eq 1 ]]; then
 fi
 echo "- host load after: $(uptime)" >>"$summary"
 
-# The table: per kernel, build and N, the median over rounds of each figure (one round: as is).
 {
-  echo
-  echo "| kernel | build | N | calls | median us | p99 us | CPU median us | machine CPU us/call | install us | close us |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for env in host vm; do
-    for i in "${!labels[@]}"; do
-      files=("$results/$env-${labels[$i]}"-*.txt)
-      [[ -f ${files[0]} ]] || continue
-      kernel=$(sed -n 's/^# quorate-fence-bench: kernel \([^,]*\),.*/\1/p' "${files[0]}" | head -1)
-      cat "${files[@]}" | awk -v kernel="$kernel" -v build="${labels[$i]}" '
-        function med(list,    n, a, i, j, t) {
-          n = split(list, a, " ")
-          for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-          return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-        }
-        /^RESULT / {
-          delete f
-          for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-          n = f["vips"]
-          if (!(n in seen)) { seen[n] = 1; ns[++count] = n }
-          for (k in f) v[n, k] = v[n, k] " " f[k]
-        }
-        END {
-          for (c = 1; c <= count; c++) {
-            n = ns[c]
-            printf "| %s | %s | %d | %s | %.0f | %.0f | %.0f | %s | %.0f | %.0f |\n", kernel, build, n,
-              med(v[n, "calls"]), med(v[n, "wall_median_us"]), med(v[n, "wall_p99_us"]),
-              med(v[n, "cpu_median_us"]), (v[n, "machine_cpu_per_call_us"] ~ /nan/ ? "n/a" : sprintf("%.0f", med(v[n, "machine_cpu_per_call_us"]))),
-              med(v[n, "install_us"]), med(v[n, "close_us"])
-          }
-        }'
-    done
-  done
+  print_table "$results" "${labels[@]}"
 } >>"$summary"
 cat "$summary"
 echo "results: $results" >&2
