@@ -31,10 +31,10 @@ class Fence {
   // Opens group `group` until `remaining` from the commit (millisecond precision, counted by the
   // kernel in whole jiffies, which can only end it early) and no later than `realtimeDeadline`
   // (CLOCK_REALTIME since the epoch, nanoseconds). The caller reads CLOCK_REALTIME before its
-  // lease clock, so a freeze in between only makes the deadline earlier. The group stays open
-  // until the later of this arm's limits and the previous successful arm's (each renewal
-  // writes one slot and leaves the other, so packets never wait on the commit); an arm whose
-  // limits are earlier than that previous one's shuts the older slot in the same transaction.
+  // lease clock, so a freeze in between only makes the deadline earlier. Afterwards the group is
+  // open exactly until this arm's limits: the previous arm's slot, left alone so that no packet
+  // waits on this commit, is kept only if both its limits end no later, else shut in the same
+  // transaction.
   // `remaining` or `realtimeDeadline` <= 0 closes. An unknown group: EINVAL. Kernel errors
   // carry the kernel's errno and the failed command in nft syntax; after one the transaction
   // may or may not have been committed.

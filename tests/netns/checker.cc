@@ -330,27 +330,51 @@ class Nft {
   nft_ctx* ctx_;
 };
 
-// Does the set's JSON listing hold `vip` (dotted)? Elements are plain strings or
-// {"elem": {"val": "...", "timeout": ..., "expires": ...}}.
-bool setHolds(const std::string& json, const std::string& vip) {
-  const auto j = nlohmann::json::parse(json, nullptr, false);
-  if (!j.is_object() || !j.contains("nftables")) return false;
+}  // namespace
+
+bool fenceAdmits(const std::string& tableJson, const std::string& vip) {
+  const auto j = nlohmann::json::parse(tableJson, nullptr, false);
+  // Unreadable: say open, so that a format nft changes shows up as windows, not as silence.
+  if (!j.is_object() || !j.contains("nftables") || !j["nftables"].is_array()) return true;
+  std::optional<std::string> chain;
+  std::map<std::string, bool> setHasElements;
+  std::vector<const nlohmann::json*> rules;
   for (const auto& item : j["nftables"]) {
-    if (!item.contains("set")) continue;
-    const auto& set = item["set"];
-    if (!set.contains("elem")) continue;
-    for (const auto& e : set["elem"]) {
-      if (e.is_string() && e.get<std::string>() == vip) return true;
-      if (e.is_object() && e.contains("elem")) {
-        const auto& v = e["elem"]["val"];
-        if (v.is_string() && v.get<std::string>() == vip) return true;
+    if (item.contains("map") && item["map"].value("name", "") == "vips4") {
+      for (const auto& e : item["map"].value("elem", nlohmann::json::array())) {
+        if (!e.is_array() || e.size() != 2 || !e[0].is_string() || e[0] != vip) continue;
+        const auto& verdict = e[1];
+        for (const char* kind : {"jump", "goto"}) {
+          if (verdict.contains(kind)) chain = verdict[kind].value("target", "");
+        }
+      }
+    } else if (item.contains("set")) {
+      const auto& set = item["set"];
+      setHasElements[set.value("name", "")] = set.contains("elem") && !set["elem"].empty();
+    } else if (item.contains("rule")) {
+      rules.push_back(&item["rule"]);
+    }
+  }
+  if (!chain) return true;  // not gated
+  for (const auto* rule : rules) {
+    if (rule->value("chain", "") != *chain || !rule->contains("expr")) continue;
+    const auto& exprs = (*rule)["expr"];
+    if (exprs.empty()) continue;
+    const auto& last = exprs.back();
+    if (!last.contains("return") && !last.contains("accept")) continue;
+    bool open = true;
+    for (const auto& e : exprs) {
+      if (!e.contains("match")) continue;
+      const auto& right = e["match"].value("right", nlohmann::json());
+      if (right.is_string() && right.get<std::string>().rfind('@', 0) == 0) {
+        const auto it = setHasElements.find(right.get<std::string>().substr(1));
+        if (it == setHasElements.end() || !it->second) open = false;
       }
     }
+    if (open) return true;
   }
   return false;
 }
-
-}  // namespace
 
 AddressWatcher::AddressWatcher(const Topology& topo, std::vector<std::string> hosts,
                                AddressWatcherOptions opts)
@@ -402,8 +426,6 @@ void AddressWatcher::run(std::size_t index, const std::string& nsPath) {
     std::optional<Nft> nft;
     if (opts_.checkFence) nft.emplace();
     const std::uint32_t vip = parseIpv4(opts_.vip);
-    const std::string liveCmd = "list set inet " + opts_.table + " live4";
-    const std::string managedCmd = "list set inet " + opts_.table + " managed4";
     const std::string tableCmd = "list table inet " + opts_.table;
     std::uint32_t seq = 0;
     std::int64_t prevStart = 0;
@@ -414,15 +436,10 @@ void AddressWatcher::run(std::size_t index, const std::string& nsPath) {
       const std::int64_t fenceStart = monoNs();
       if (!nft) {
         s.fenceOpen = true;
-      } else if (auto live = nft->run(liveCmd)) {
-        if (setHolds(*live, opts_.vip)) {
-          s.fenceOpen = true;
-        } else {  // not live: open only if the fence does not gate it (managed4 without it)
-          const auto managed = nft->run(managedCmd);
-          s.fenceOpen = managed && !setHolds(*managed, opts_.vip);
-        }
+      } else if (auto table = nft->run(tableCmd)) {
+        s.fenceOpen = fenceAdmits(*table, opts_.vip);
       } else {
-        s.fenceOpen = !nft->run(tableCmd);  // no live4: open only without the table
+        s.fenceOpen = true;  // no table: nothing gates the VIP
       }
       s.ns = monoNs();
       {

@@ -59,11 +59,19 @@ struct ProbeHistory {
 struct OwnershipSample {
   std::int64_t ns = 0;   // CLOCK_MONOTONIC at the end of the poll
   bool address = false;  // the VIP is on one of the host's interfaces
-  // The fence lets the VIP through: no "inet quorate" table, or the VIP is in its set live4,
-  // or the table has a set managed4 without the VIP (a VIP the fence does not gate).
+  // The fence lets the VIP through (fenceAdmits): no "inet quorate" table, or the VIP is not
+  // in its map vips4 (not gated), or its lease's chain has a slot open.
   bool fenceOpen = false;
   bool owns() const { return address && fenceOpen; }
 };
+
+// Does the fence, given as the JSON listing of its "inet" table (`nft -j list table inet
+// quorate`), let `vip` (dotted IPv4) through? Not gated (absent from the map vips4): yes. Gated:
+// yes iff the chain the map jumps to has a rule ending in `return` or `accept` whose every set
+// lookup ("@name") names a set with an element (the kernel lists only unexpired ones). A rule's
+// real-time deadline is not read (nft prints it in whole seconds): the answer errs towards open,
+// so the checker can only see more ownership than there is, never less.
+bool fenceAdmits(const std::string& tableJson, const std::string& vip);
 
 struct OwnershipHistory {
   std::string host;
@@ -130,7 +138,7 @@ struct AddressWatcherOptions {
   std::string vip = kVip;
   Ms period{1};  // between the end of one poll and the start of the next
   bool checkFence = true;
-  std::string table = "quorate";  // "inet <table>" with set "live4"
+  std::string table = "quorate";  // the fence's "inet <table>" (fenceAdmits)
 };
 
 // Polling statistics of one watched host.
@@ -143,10 +151,8 @@ struct PollStats {
 
 // Watches whether each host owns the VIP: one thread per host enters its namespace and polls
 // the VIP's presence with its own rtnetlink socket (RTM_GETADDR dump) and, when checkFence, the
-// fence with libnftables ("list set inet quorate live4", then managed4 and the table only when
-// the VIP is not live; see OwnershipSample::fenceOpen). Owning = address present AND fence
-// open. Records transitions only. Measured: one poll takes ~12 us without the fence and ~110 us
-// with it, so the default 1 ms sleep gives a ~1.3 ms period.
+// fence with libnftables ("list table inet quorate", read by fenceAdmits). Owning = address
+// present AND fence open. Records transitions only.
 class AddressWatcher {
  public:
   AddressWatcher(const Topology& topo, std::vector<std::string> hosts = {kAlpha, kBeta},

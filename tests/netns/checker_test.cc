@@ -204,5 +204,55 @@ TEST(CheckerTest, NoOwnersNoWindows) {
   EXPECT_TRUE(checker().arpWindows(Builder(10).h).empty());
 }
 
+// The fence as the director lays it out (nft -j list table inet quorate, trimmed): 198.18.0.10
+// jumps to lease0, whose slots are the sets lease0_a and lease0_b.
+std::string fenceJson(bool aHasElement, bool bHasElement, bool chainHasSlots = true,
+                      const std::string& vip = "198.18.0.10") {
+  auto set = [](const char* name, bool element) {
+    std::string s = std::string(R"({"set": {"family": "inet", "name": ")") + name +
+                    R"(", "table": "quorate", "type": "nf_proto", "flags": ["timeout"])";
+    if (element) s += R"(, "elem": [{"elem": {"val": "ipv4", "timeout": 1, "expires": 1}}])";
+    return s + "}}";
+  };
+  auto slot = [](const char* set) {
+    return std::string(
+               R"({"rule": {"family": "inet", "table": "quorate", "chain": "lease0", "expr": [)"
+               R"({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "@)") +
+           set +
+           R"("}}, {"match": {"op": "<", "left": {"meta": {"key": "time"}}, "right": )"
+           R"("2099-01-01 00:00:00"}}, {"return": null}]}})";
+  };
+  std::string j = R"({"nftables": [{"metainfo": {"version": "1.0.6"}},)"
+                  R"({"table": {"family": "inet", "name": "quorate"}},)"
+                  R"({"map": {"family": "inet", "name": "vips4", "table": "quorate", "type": )"
+                  R"("ipv4_addr", "map": "verdict", "elem": [[")" +
+                  vip + R"(", {"jump": {"target": "lease0"}}]]}},)" + set("lease0_a", aHasElement) +
+                  "," + set("lease0_b", bHasElement) + ",";
+  if (chainHasSlots) j += slot("lease0_a") + "," + slot("lease0_b") + ",";
+  j += R"({"rule": {"family": "inet", "table": "quorate", "chain": "lease0", "expr": )"
+       R"([{"drop": null}]}}]})";
+  return j;
+}
+
+TEST(FenceAdmitsTest, OpenWhileEitherSlotHasAnElement) {
+  EXPECT_TRUE(fenceAdmits(fenceJson(true, false), "198.18.0.10"));
+  EXPECT_TRUE(fenceAdmits(fenceJson(false, true), "198.18.0.10"));
+  EXPECT_TRUE(fenceAdmits(fenceJson(true, true), "198.18.0.10"));
+}
+
+TEST(FenceAdmitsTest, ShutWithNoSlotOpenOrOnlyTheDrop) {
+  EXPECT_FALSE(fenceAdmits(fenceJson(false, false), "198.18.0.10"));
+  EXPECT_FALSE(fenceAdmits(fenceJson(true, true, /*chainHasSlots=*/false), "198.18.0.10"));
+}
+
+TEST(FenceAdmitsTest, AnAddressTheFenceDoesNotGateIsOpen) {
+  EXPECT_TRUE(fenceAdmits(fenceJson(false, false, true, "198.18.0.11"), "198.18.0.10"));
+}
+
+TEST(FenceAdmitsTest, AnUnreadableListingErrsTowardsOpen) {
+  EXPECT_TRUE(fenceAdmits("not json", "198.18.0.10"));
+  EXPECT_TRUE(fenceAdmits(R"({"other": 1})", "198.18.0.10"));
+}
+
 }  // namespace
 }  // namespace quorate::netns

@@ -377,8 +377,10 @@ TEST(DirectorFeatures, RestartedDirectorCleansUpWhatItsKilledRunLeft) {
   ASSERT_FALSE(transitions.empty());
   EXPECT_FALSE(transitions.back().address);
   EXPECT_LT(transitions.back().ns, answeredNs);
-  const auto live4 = topo.check(kAlpha, "nft list set inet quorate live4");
-  EXPECT_EQ(live4.find("elements"), std::string::npos) << "fence open after restart:\n" << live4;
+  // Every lease's chain is the drop alone: no slot open.
+  const auto fence = topo.check(kAlpha, "nft list table inet quorate");
+  EXPECT_NE(fence.find("chain lease0"), std::string::npos) << fence;
+  EXPECT_EQ(fence.find("return"), std::string::npos) << "fence open after restart:\n" << fence;
 
   // Quarantine over and well past it, beta still holds and alpha knows it.
   ASSERT_TRUE(prober.waitRounds(300, kMove));

@@ -395,21 +395,39 @@ TEST_F(TestbedTest, VipOnBothIsReportedAsSplitBrain) {
   EXPECT_GT(owned[0].endNs, owned[0].startNs);
 }
 
-// A director's fence as the real one will lay it out: the VIP answers ARP only while it is in
-// live4 (here with no element at first).
+// A director's fence as the real one lays it out (docs/fence.md): the VIP answers ARP only while
+// a slot of its lease is open (here none at first; the deadlines are far ahead).
 const std::string kFence = R"(
 table arp quorate {
-  set managed4 { type ipv4_addr; elements = { 198.18.0.10 } }
-  set live4 { type ipv4_addr; flags timeout; }
+  map vips4 { type ipv4_addr : verdict; }
+  set lease0_a { typeof arp ptype; flags timeout; }
+  set lease0_b { typeof arp ptype; flags timeout; }
+  chain lease0 {
+    arp ptype @lease0_a meta time < "2099-01-01 00:00:00" return
+    arp ptype @lease0_b meta time < "2099-01-01 00:00:00" return
+    drop
+  }
+  chain in {
+    type filter hook input priority 0; policy accept;
+    arp daddr ip vmap @vips4
+  }
   chain out {
     type filter hook output priority 0; policy accept;
-    arp operation reply arp saddr ip @managed4 arp saddr ip != @live4 drop
+    arp saddr ip vmap @vips4
   }
 }
 table inet quorate {
-  set managed4 { type ipv4_addr; elements = { 198.18.0.10 } }
-  set live4 { type ipv4_addr; flags timeout; }
+  map vips4 { type ipv4_addr : verdict; }
+  set lease0_a { typeof meta nfproto; flags timeout; }
+  set lease0_b { typeof meta nfproto; flags timeout; }
+  chain lease0 {
+    meta nfproto @lease0_a meta time < "2099-01-01 00:00:00" return
+    meta nfproto @lease0_b meta time < "2099-01-01 00:00:00" return
+    drop
+  }
 }
+add element arp quorate vips4 { 198.18.0.10 : jump lease0 }
+add element inet quorate vips4 { 198.18.0.10 : jump lease0 }
 )";
 
 TEST_F(TestbedTest, FencedVipIsNeitherAnsweredNorOwned) {
@@ -432,10 +450,10 @@ TEST_F(TestbedTest, FencedVipIsNeitherAnsweredNorOwned) {
   for (const auto& r : h.replies) EXPECT_EQ(r.sender.str(), mac(kBeta));
   EXPECT_TRUE(checker.ownershipWindows(watcher.histories()).empty());
 
-  // Opening alpha's fence for 1 s makes it a second owner, until the element expires.
+  // Opening a slot of alpha's fence for 1 s makes it a second owner, until the element expires.
   topo().check(kAlpha,
-               "nft add element arp quorate live4 { 198.18.0.10 timeout 1s }; "
-               "nft add element inet quorate live4 { 198.18.0.10 timeout 1s }");
+               "nft add element arp quorate lease0_b { ip timeout 1s }; "
+               "nft add element inet quorate lease0_b { ipv4 timeout 1s }");
   EXPECT_TRUE(watcher.waitFor(kAlpha, true, kWait));
   ASSERT_TRUE(waitForAnswerFrom(prober, kAlpha));
   EXPECT_TRUE(watcher.waitFor(kAlpha, false, kWait));  // expired in the kernel
