@@ -5,6 +5,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -666,6 +667,8 @@ TEST_F(FenceNetns, NftFailuresCarryNftsErrorText) {
   s = other->close(0);
   ASSERT_FALSE(s.isOk());
   EXPECT_EQ(s.err(), ENOENT) << s.message();
+  // ... after which the fence is back, closed.
+  EXPECT_TRUE(nftRun("list chain arp qfence_absent lease0")) << s.message();
   ASSERT_TRUE(other->uninstall().isOk());
   // A bad table name is refused before nft sees it.
   s = makeNftFence("bad name; flush ruleset")->install({{kVip4}});
@@ -703,6 +706,133 @@ TEST_F(FenceNetns, ArmCost) {
     RecordProperty("arm_median_us_" + std::to_string(groups[i].size()), static_cast<int>(us[500]));
     EXPECT_LT(us[500], 20000.0);
   }
+}
+
+// IPv4 frames seen on `dev` (AF_PACKET) whose source address is `from`, within `wait`.
+int framesFrom(int fd, const IpAddress& from, milliseconds wait) {
+  int seen = 0;
+  const auto end = Clock::now() + wait;
+  std::uint8_t buf[2048];
+  while (Clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 10) <= 0) continue;
+    sockaddr_ll sll{};
+    socklen_t len = sizeof sll;
+    ssize_t n =
+        recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sll), &len);
+    if (n < 34 || sll.sll_pkttype == PACKET_OUTGOING) continue;
+    if (std::memcmp(&buf[14 + 12], from.bytes.data(), 4) == 0) ++seen;
+  }
+  return seen;
+}
+
+// Traffic that gets the VIP as its source after the output hook (source NAT in postrouting, or
+// IPVS masquerading, which rewrites a real server's reply in forward) never met the `out` chain:
+// it must still be gated, or a fenced director keeps sending from the VIP. Shown here with a
+// local datagram from another address, SNATed to the VIP by someone else's nat table.
+TEST_F(FenceNetns, TrafficNattedToAVipIsFenced) {
+  ASSERT_EQ(sh("ip addr add 198.18.0.5/24 dev a"), 0);
+  ifreq req{};
+  std::snprintf(req.ifr_name, IFNAMSIZ, "b");
+  const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ioctl(fd, SIOCGIFHWADDR, &req), 0);
+  char mac[18];
+  const auto* m = reinterpret_cast<const std::uint8_t*>(req.ifr_hwaddr.sa_data);
+  std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                m[5]);
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_IP);
+  sll.sll_ifindex = static_cast<int>(if_nametoindex("b"));
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll), 0);
+  ASSERT_EQ(sh(std::string("ip neigh replace 198.18.0.20 lladdr ") + mac + " dev a nud permanent"),
+            0);
+  ASSERT_TRUE(
+      nftRun("table ip qnat {\n chain post {\n type nat hook postrouting priority srcnat;\n"
+             " ip saddr 198.18.0.5 ip daddr 198.18.0.20 snat to 198.18.0.10\n }\n}\n"));
+  const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(udp, 0);
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  inet_pton(AF_INET, "198.18.0.5", &src.sin_addr);
+  ASSERT_EQ(bind(udp, reinterpret_cast<sockaddr*>(&src), sizeof src), 0);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(9);
+  inet_pton(AF_INET, "198.18.0.20", &dst.sin_addr);
+  auto sendSome = [&] {
+    for (int i = 0; i < 5; ++i) {
+      (void)sendto(udp, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+    }
+  };
+  // Open: the datagrams leave from the VIP (the observer works).
+  ASSERT_TRUE(arm({k4}, milliseconds(10000)).isOk());
+  sendSome();
+  EXPECT_GT(framesFrom(fd, kVip4, milliseconds(200)), 0) << "the SNAT setup does not work";
+  // Closed: nothing leaves from the VIP.
+  ASSERT_TRUE(close({k4}).isOk());
+  sendSome();
+  EXPECT_EQ(framesFrom(fd, kVip4, milliseconds(200)), 0) << "frames from a fenced VIP left";
+  ::close(udp);
+  ::close(fd);
+  (void)nftRun("delete table ip qnat");
+}
+
+// A timeout shorter than one jiffy rounds to zero jiffies in the kernel; the element must still
+// expire (not become an element without a timeout), or the relative gate is gone for that slot.
+TEST_F(FenceNetns, TimeoutShorterThanAJiffyStillExpires) {
+  for (int ms : {1, 3, 9}) {
+    ASSERT_TRUE(armWith({k4}, milliseconds(ms), realNow() + std::chrono::seconds(60)).isOk());
+    std::this_thread::sleep_for(milliseconds(100));
+    EXPECT_TRUE(arpDark()) << ms << " ms";
+    ASSERT_TRUE(close({k4}).isOk());
+  }
+}
+
+// `nft flush ruleset` (the first line of Debian's /etc/nftables.conf, so a restart of the
+// nftables service does it) takes the fence away: every VIP is unfenced. The next arm() must
+// not leave it so: afterwards the VIP goes dark when that arm's time is up, whatever arm()
+// returned, and a close() shuts it.
+TEST_F(FenceNetns, FlushedRulesetIsFencedAgainByTheNextArm) {
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+  ASSERT_TRUE(nftRun("flush ruleset"));
+  const auto t0 = Clock::now();
+  const Status s = arm({k4}, milliseconds(300));
+  std::printf("arm() after flush ruleset: %s\n", s ? "ok" : s.message().c_str());
+  std::this_thread::sleep_until(t0 + milliseconds(300) + kJiffySlack);
+  EXPECT_TRUE(arpDark()) << "answered after the last arm's time, with no fence";
+  // close() of the other lease: shut too.
+  (void)close({k6});
+  EXPECT_TRUE(nsDark()) << "answered after close(), with no fence";
+  // And the fence works as before.
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+}
+
+// A lease chain emptied behind the fence's back (its drop gone) lets the VIP through; the next
+// arm() rewrites the chain whole.
+TEST_F(FenceNetns, EmptiedLeaseChainIsRewrittenByTheNextArm) {
+  ASSERT_TRUE(nftRun(std::string("flush chain arp ") + kTable + " lease0"));
+  EXPECT_TRUE(arpAnswered(milliseconds(200))) << "an empty lease chain should pass (shown)";
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(arm({k4}, milliseconds(300)).isOk());
+  std::this_thread::sleep_until(t0 + milliseconds(300) + kJiffySlack);
+  EXPECT_TRUE(arpDark());
+}
+
+// A huge time left (here 10^13 ms, which the kernel still takes) must not overflow the fence's
+// own bookkeeping of the slot's end: a later, shorter arm would keep that slot and the gate would
+// stay open past what the last arm asked for.
+TEST_F(FenceNetns, HugeTimeLeftDoesNotOutliveAShorterRearm) {
+  const auto s = armWith({k4}, milliseconds(10'000'000'000'000LL), realNow() + milliseconds(3000));
+  std::printf("arm() of 10^13 ms: %s\n", s ? "ok" : s.message().c_str());
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(armWith({k4}, milliseconds(200), realNow() + milliseconds(4000)).isOk());
+  std::this_thread::sleep_until(t0 + milliseconds(200) + kJiffySlack);
+  EXPECT_TRUE(arpDark()) << "open past the last arm's 200 ms";
+  EXPECT_LT(Clock::now(), t0 + milliseconds(2500)) << "too slow to tell";
 }
 
 }  // namespace
