@@ -835,5 +835,62 @@ TEST_F(FenceNetns, HugeTimeLeftDoesNotOutliveAShorterRearm) {
   EXPECT_LT(Clock::now(), t0 + milliseconds(2500)) << "too slow to tell";
 }
 
+// Another table's `accept` ends only its own chain: the packet still meets the fence's chain at
+// the same hook, so nothing another table accepts reaches a closed VIP.
+TEST_F(FenceNetns, AnotherTablesAcceptDoesNotOpenAClosedVip) {
+  ASSERT_TRUE(nftRun(
+      "table arp qother {\n chain in {\n type filter hook input priority -500;\n accept\n }\n}\n"
+      "table inet qother {\n chain out {\n type filter hook output priority -500;\n accept\n "
+      "}\n}\n"));
+  EXPECT_FALSE(arpAnswered(milliseconds(200)));
+  EXPECT_FALSE(nsAnswered(milliseconds(200)));
+  (void)nftRun("delete table arp qother\ndelete table inet qother");
+}
+
+// Renewals of two leases of both families, alternately, with a few thousand other VIPs in the
+// table (longer commits), under a stream of ARP and NS probes: not one probe is lost.
+TEST_F(FenceNetns, AlternateRenewalsOfTwoBigLeasesNeverDropAProbe) {
+  std::vector<std::vector<IpAddress>> groups{{kVip4}, {kVip6}};
+  for (int i = 0; i < 2000; ++i) {
+    groups[static_cast<std::size_t>(i % 2)].push_back(
+        i % 2 == 0 ? *IpAddress::parse("198.19." + std::to_string(i / 250) + "." +
+                                       std::to_string(i % 250 + 1))
+                   : *IpAddress::parse("2001:db8:2::" + std::to_string(i + 1)));
+  }
+  ASSERT_TRUE(fence_->install(groups).isOk());
+  // `gapped`: every renewal made as close() then arm(), the mutant that shuts the gate between
+  // two transactions; the probes must see it.
+  auto run = [&](bool gapped) {
+    EXPECT_TRUE(arm({k4, k6}, milliseconds(5000)).isOk());
+    std::atomic<bool> stop{false};
+    std::atomic<int> renewals{0};
+    std::atomic<bool> failed{false};
+    std::thread renewer([&] {
+      for (std::size_t i = 0; !stop.load(); ++i) {
+        if (gapped && !fence_->close(i % 2)) failed = true;
+        if (!arm({i % 2}, milliseconds(5000))) failed = true;
+        renewals.fetch_add(1);
+      }
+    });
+    int probes = 0, lostArp = 0, lostNs = 0;
+    const auto end = Clock::now() + milliseconds(1500);
+    while (Clock::now() < end) {
+      probes += 2;
+      if (!arpAnswered(milliseconds(100))) ++lostArp;
+      if (!nsAnswered(milliseconds(100))) ++lostNs;
+    }
+    stop = true;
+    renewer.join();
+    std::printf("%s: %d renewals, %d probes, %d ARP and %d NS lost\n",
+                gapped ? "close+arm renewals" : "renewals", renewals.load(), probes, lostArp,
+                lostNs);
+    EXPECT_FALSE(failed.load());
+    EXPECT_GT(renewals.load(), 20);
+    return lostArp + lostNs;
+  };
+  EXPECT_EQ(run(false), 0) << "a renewal let probes go unanswered";
+  EXPECT_GT(run(true), 0) << "the probes cannot see a gate shut between two transactions";
+}
+
 }  // namespace
 }  // namespace quorate::kernel
