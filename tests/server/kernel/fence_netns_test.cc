@@ -100,8 +100,10 @@ class Prober {
 
   // True if an ARP request for `target` gets a reply within `wait`. Each probe asks from another
   // sender address, so a late reply to an earlier probe is never taken for this one's.
-  bool arp(const IpAddress& target, milliseconds wait = milliseconds(50)) {
+  // `probe`: an RFC 5227 probe, from sender 0.0.0.0 (answered by Linux from the target).
+  bool arp(const IpAddress& target, milliseconds wait = milliseconds(50), bool probe = false) {
     std::array<std::uint8_t, 4> sender = {198, 18, 0, static_cast<std::uint8_t>(100 + next())};
+    if (probe) sender = {0, 0, 0, 0};
     std::vector<std::uint8_t> f(42, 0);
     std::memset(f.data(), 0xff, 6);
     std::memcpy(&f[6], mac_.data(), 6);
@@ -890,6 +892,17 @@ TEST_F(FenceNetns, AlternateRenewalsOfTwoBigLeasesNeverDropAProbe) {
   };
   EXPECT_EQ(run(false), 0) << "a renewal let probes go unanswered";
   EXPECT_GT(run(true), 0) << "the probes cannot see a gate shut between two transactions";
+}
+
+// ARP probes (sender 0.0.0.0, what a host doing duplicate address detection sends) are gated
+// like any request for the VIP: unanswered while the gate is shut.
+TEST_F(FenceNetns, ArpProbesAreFenced) {
+  EXPECT_FALSE(prober_->arp(kVip4, milliseconds(200), true));
+  ASSERT_TRUE(arm({k4}, milliseconds(10000)).isOk());
+  EXPECT_TRUE(prober_->arp(kVip4, milliseconds(200), true)) << "the probe is not answered at all";
+  ASSERT_TRUE(close({k4}).isOk());
+  std::this_thread::sleep_for(milliseconds(100));  // a late answer to the last probe
+  EXPECT_FALSE(prober_->arp(kVip4, milliseconds(200), true));
 }
 
 }  // namespace
