@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/netfilter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "server/kernel/fence.h"
+#include "server/kernel/nft_batch.h"
 
 namespace quorate::kernel {
 namespace {
@@ -903,6 +905,22 @@ TEST_F(FenceNetns, ArpProbesAreFenced) {
   ASSERT_TRUE(close({k4}).isOk());
   std::this_thread::sleep_for(milliseconds(100));  // a late answer to the last probe
   EXPECT_FALSE(prober_->arp(kVip4, milliseconds(200), true));
+}
+
+// A batch whose sequence numbers wrap past 2^32 is acknowledged like any other (the socket
+// matched acks to [base, base + messages] without the wrap, and took such a batch for lost).
+TEST_F(FenceNetns, BatchAcrossTheSequenceWrapIsAcknowledged) {
+  nft::Socket sock;
+  ASSERT_EQ(sock.openError(), 0);
+  for (std::uint32_t base : {0xfffffff0u, 0xfffffffdu, 0xffffffffu}) {
+    nft::Batch b(base);
+    for (int i = 0; i < 8; ++i) {
+      b.setElements(false, NFPROTO_INET, kTable, "lease0_a", {}, "flush set");
+    }
+    const nft::Outcome out = sock.talk(b);
+    EXPECT_EQ(out.err, 0) << "base " << base << ": " << std::strerror(out.err);
+    EXPECT_FALSE(out.uncertain) << "base " << base;
+  }
 }
 
 }  // namespace
