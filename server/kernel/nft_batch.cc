@@ -253,8 +253,10 @@ Outcome Socket::talk(Batch& batch) {
     out.failed = batch.messages();
     return out;
   }
+  // Sequence numbers wrap (a busy director with many leases gets there in weeks): compare
+  // offsets from the batch header, not the numbers themselves.
   const std::uint32_t first = batch.base();
-  const std::uint32_t last = first + static_cast<std::uint32_t>(batch.messages());
+  const auto span = static_cast<std::uint32_t>(batch.messages());
   std::vector<bool> acked(batch.messages(), false);
   std::size_t missing = batch.messages();
   alignas(nlmsghdr) std::uint8_t rx[8192];
@@ -277,7 +279,7 @@ Outcome Socket::talk(Batch& batch) {
     }
     auto len = static_cast<std::size_t>(r);
     for (auto* h = reinterpret_cast<nlmsghdr*>(rx); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < first || h->nlmsg_seq > last) continue;
+      if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq - first > span) continue;
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) continue;
       const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
       // Sequence `first` is the batch header: the whole batch failed (commit, memory).

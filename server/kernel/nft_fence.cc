@@ -34,7 +34,10 @@ using nft::Expr;
 //  - base chains that send every packet to or from a VIP through its lease's chain:
 //      arp:  in (input): requests for the VIP; out (output): replies and gratuitous ARP from it;
 //      inet: pre (prerouting, priority raw: before conntrack, routing and IPVS): traffic to the
-//            VIP; out (output, priority raw): traffic from it, and NAs for it;
+//            VIP; out (output, priority raw): traffic from it, and NAs for it; post
+//            (postrouting, after source NAT): traffic that got the VIP as its source after the
+//            output hook or without crossing it (IPVS masquerading rewrites a real server's
+//            reply in forward; a nat table's snat to the VIP), which `out` never sees;
 //  - per lease i, chain `lease<i>`: a rule per open slot that returns (passes) while that slot's
 //    set `lease<i>_a` / `lease<i>_b` holds an unexpired element (the relative gate) and
 //    `meta time` is before the slot's deadline (the absolute gate), then `drop`.
@@ -78,6 +81,11 @@ constexpr const char* kInetBase = R"(
     ip saddr vmap @vips4
     ip6 saddr vmap @vips6
     icmpv6 type nd-neighbor-advert @th,64,128 vmap @vipsna6
+  }
+  chain post {
+    type filter hook postrouting priority 300;
+    ip saddr vmap @vips4
+    ip6 saddr vmap @vips6
   }
 )";
 
@@ -140,6 +148,9 @@ std::string elementList(const std::vector<std::string>& keys) {
   for (std::size_t i = 0; i < keys.size(); ++i) s += (i > 0 ? ", " : "") + keys[i];
   return s + " }";
 }
+
+// The longest a gate is opened for, whatever the caller asks; leases last seconds.
+constexpr std::chrono::milliseconds kLongestGate = std::chrono::hours(24 * 365);
 
 std::string leaseChain(std::size_t i) { return "lease" + std::to_string(i); }
 std::string slotSet(std::size_t i, int slot) { return leaseChain(i) + (slot == 0 ? "_a" : "_b"); }
@@ -274,6 +285,62 @@ class NftFence final : public Fence {
     if (auto s = usable(what); !s) return s;
     if (group >= groups_.size()) return unknown(what, group);
     if (remaining.count() <= 0 || realtimeDeadline.count() <= 0) return close(group);
+    // Shortening is always safe; a longer time left would overflow the slot's end in
+    // nanoseconds (above ~292 years) and then outlive every later, shorter arm.
+    remaining = std::min(remaining, kLongestGate);
+    const Status st = armOnce(group, remaining, realtimeDeadline, what);
+    if (st.err() != ENOENT) return st;
+    return healed(st, [&] { return armOnce(group, remaining, realtimeDeadline, what); });
+  }
+
+  Status close(std::size_t group) override {
+    const std::string what = "nft close " + leaseChain(group);
+    if (auto s = usable(what); !s) return s;
+    if (group >= groups_.size()) return unknown(what, group);
+    const Status st = closeOnce(group, what);
+    if (st.err() != ENOENT) return st;
+    // The reinstalled fence is closed: nothing to apply again.
+    return healed(st, [] { return Status::ok(); });
+  }
+
+  Status uninstall() override {
+    const std::string what = "nft uninstall " + table_;
+    if (auto s = usable(what); !s) return s;
+    std::string cmd;
+    for (const char* family : {"arp", "inet"}) {
+      cmd += std::string("add table ") + family + " " + table_ + "\n";
+      cmd += std::string("delete table ") + family + " " + table_ + "\n";
+    }
+    if (auto s = run(cmd, what); !s) return s;
+    groups_.clear();
+    return Status::ok();
+  }
+
+ private:
+  // A table, set or chain of ours is gone (`nft flush ruleset`, which a restart of Debian's
+  // nftables service runs, or a firewall manager replacing the whole ruleset): the VIPs are
+  // unfenced until the fence is back, and no later arm() or close() could succeed. Reinstall it
+  // (every lease closed, as at start-up) and apply the call again, then still report the failure
+  // so that it is logged and the caller treats the call as uncertain.
+  template <class Again>
+  Status healed(const Status& failed, Again again) {
+    std::vector<std::vector<IpAddress>> groups;
+    groups.reserve(groups_.size());
+    for (const auto& g : groups_) groups.push_back(g.vips);
+    if (auto s = install(groups); !s) {
+      return Status::fail(failed.err(),
+                          failed.what() + "; reinstalling the fence failed: " + s.message());
+    }
+    const Status s = again();
+    return Status::fail(failed.err(),
+                        failed.what() +
+                            "; the fence's tables were damaged: reinstalled, every "
+                            "lease closed" +
+                            (s ? std::string(", this call applied again") : "; " + s.message()));
+  }
+
+  Status armOnce(std::size_t group, std::chrono::milliseconds remaining,
+                 std::chrono::nanoseconds realtimeDeadline, const std::string& what) {
     Group& g = groups_[group];
     if (g.vips.empty()) return Status::ok();
     const int s = g.next;
@@ -308,10 +375,7 @@ class NftFence final : public Fence {
     return st;
   }
 
-  Status close(std::size_t group) override {
-    const std::string what = "nft close " + leaseChain(group);
-    if (auto s = usable(what); !s) return s;
-    if (group >= groups_.size()) return unknown(what, group);
+  Status closeOnce(std::size_t group, const std::string& what) {
     Group& g = groups_[group];
     if (g.vips.empty()) return Status::ok();
     nft::Batch batch(seq_);
@@ -328,20 +392,6 @@ class NftFence final : public Fence {
     return st;
   }
 
-  Status uninstall() override {
-    const std::string what = "nft uninstall " + table_;
-    if (auto s = usable(what); !s) return s;
-    std::string cmd;
-    for (const char* family : {"arp", "inet"}) {
-      cmd += std::string("add table ") + family + " " + table_ + "\n";
-      cmd += std::string("delete table ") + family + " " + table_ + "\n";
-    }
-    if (auto s = run(cmd, what); !s) return s;
-    groups_.clear();
-    return Status::ok();
-  }
-
- private:
   Status usable(const std::string& what) const {
     if (ctx_ == nullptr) return Status::fail(ENOMEM, what + ": nft_ctx_new failed");
     if (!validTableName(table_)) return Status::fail(EINVAL, what + ": bad table name");
