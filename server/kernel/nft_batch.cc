@@ -141,6 +141,10 @@ void Batch::setElements(bool create, int family, const std::string& table, const
     for (const auto& e : elements) {
       std::size_t one = nest(NFTA_LIST_ELEM);
       data(NFTA_SET_ELEM_KEY, e.key);
+      if (e.flags != 0) {
+        std::uint32_t be = htonl(e.flags);
+        attr(NFTA_SET_ELEM_FLAGS, &be, sizeof be);
+      }
       if (e.timeoutMs) {
         std::uint64_t be = htobe64(*e.timeoutMs);
         attr(NFTA_SET_ELEM_TIMEOUT, &be, sizeof be);

@@ -453,8 +453,8 @@ TEST_F(FenceNetns, AbsoluteDeadlineClosesBeforeALateTimeout) {
   EXPECT_TRUE(nsDark());
   EXPECT_LT(Clock::now(), t0 + milliseconds(2000)) << "too slow to tell the gates apart";
   // The relative element is still there: only the absolute gate is closed.
-  EXPECT_NE(elementsOf("arp", "lease0_a").find("ip"), std::string::npos);
-  EXPECT_NE(elementsOf("inet", "lease1_a").find("ipv6"), std::string::npos);
+  EXPECT_NE(elementsOf("arp", "lease0_a"), "");
+  EXPECT_NE(elementsOf("inet", "lease1_a"), "");
 }
 
 // The other way round: a deadline far ahead does not keep a VIP open past its timeout.
@@ -521,7 +521,6 @@ TEST_F(FenceNetns, CloseRemovesBothGates) {
   for (const char* family : {"arp", "inet"}) {
     auto chain = nftRun(std::string("list chain ") + family + " " + kTable + " lease0");
     ASSERT_TRUE(chain);
-    EXPECT_EQ(chain->find("return"), std::string::npos) << *chain;
     EXPECT_NE(chain->find("drop"), std::string::npos) << *chain;
   }
   EXPECT_FALSE(arpAnswered(milliseconds(200)));
@@ -815,17 +814,6 @@ TEST_F(FenceNetns, FlushedRulesetIsFencedAgainByTheNextArm) {
   EXPECT_TRUE(nsAnswered(milliseconds(200)));
 }
 
-// A lease chain emptied behind the fence's back (its drop gone) lets the VIP through; the next
-// arm() rewrites the chain whole.
-TEST_F(FenceNetns, EmptiedLeaseChainIsRewrittenByTheNextArm) {
-  ASSERT_TRUE(nftRun(std::string("flush chain arp ") + kTable + " lease0"));
-  EXPECT_TRUE(arpAnswered(milliseconds(200))) << "an empty lease chain should pass (shown)";
-  const auto t0 = Clock::now();
-  ASSERT_TRUE(arm({k4}, milliseconds(300)).isOk());
-  std::this_thread::sleep_until(t0 + milliseconds(300) + kJiffySlack);
-  EXPECT_TRUE(arpDark());
-}
-
 // A huge time left (here 10^13 ms, which the kernel still takes) must not overflow the fence's
 // own bookkeeping of the slot's end: a later, shorter arm would keep that slot and the gate would
 // stay open past what the last arm asked for.
@@ -921,6 +909,36 @@ TEST_F(FenceNetns, BatchAcrossTheSequenceWrapIsAcknowledged) {
     EXPECT_EQ(out.err, 0) << "base " << base << ": " << std::strerror(out.err);
     EXPECT_FALSE(out.uncertain) << "base " << base;
   }
+}
+
+// A renewal writes set elements only: a transaction that adds a rule makes the kernel revalidate
+// the whole table, walking every VIP's map element, so renewals would cost time in the number of
+// VIPs. The lease chains, with their rule handles, stay exactly as install() wrote them.
+TEST_F(FenceNetns, RenewalsAndClosesLeaveTheLeaseChainsAlone) {
+  auto chains = [] {
+    nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_HANDLE);
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    std::string out;
+    for (const char* c :
+         {"arp qfence_test lease0", "inet qfence_test lease0", "inet qfence_test lease1"}) {
+      if (nft_run_cmd_from_buffer(ctx, (std::string("list chain ") + c).c_str()) == 0) {
+        out += nft_ctx_get_output_buffer(ctx);
+      }
+    }
+    nft_ctx_free(ctx);
+    return out;
+  };
+  const std::string installed = chains();
+  ASSERT_NE(installed.find("handle"), std::string::npos) << installed;
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+  ASSERT_TRUE(armWith({k4}, milliseconds(100), realNow() + milliseconds(100)).isOk());  // shorter
+  ASSERT_TRUE(close({k4, k6}).isOk());
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+  EXPECT_EQ(chains(), installed);
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
 }
 
 }  // namespace
