@@ -141,6 +141,10 @@ void Batch::setElements(bool create, int family, const std::string& table, const
     for (const auto& e : elements) {
       std::size_t one = nest(NFTA_LIST_ELEM);
       data(NFTA_SET_ELEM_KEY, e.key);
+      if (e.flags != 0) {
+        std::uint32_t be = htonl(e.flags);
+        attr(NFTA_SET_ELEM_FLAGS, &be, sizeof be);
+      }
       if (e.timeoutMs) {
         std::uint64_t be = htobe64(*e.timeoutMs);
         attr(NFTA_SET_ELEM_TIMEOUT, &be, sizeof be);
@@ -253,8 +257,10 @@ Outcome Socket::talk(Batch& batch) {
     out.failed = batch.messages();
     return out;
   }
+  // Sequence numbers wrap (a busy director with many leases gets there in weeks): compare
+  // offsets from the batch header, not the numbers themselves.
   const std::uint32_t first = batch.base();
-  const std::uint32_t last = first + static_cast<std::uint32_t>(batch.messages());
+  const auto span = static_cast<std::uint32_t>(batch.messages());
   std::vector<bool> acked(batch.messages(), false);
   std::size_t missing = batch.messages();
   alignas(nlmsghdr) std::uint8_t rx[8192];
@@ -277,7 +283,7 @@ Outcome Socket::talk(Batch& batch) {
     }
     auto len = static_cast<std::size_t>(r);
     for (auto* h = reinterpret_cast<nlmsghdr*>(rx); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < first || h->nlmsg_seq > last) continue;
+      if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq - first > span) continue;
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) continue;
       const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
       // Sequence `first` is the batch header: the whole batch failed (commit, memory).

@@ -14,10 +14,12 @@ namespace quorate::kernel::nft {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// A set element as sent: key and optional timeout (milliseconds, counted by the kernel).
+// A set element as sent: key, optional timeout (milliseconds, counted by the kernel), and
+// NFT_SET_ELEM_* flags (NFT_SET_ELEM_INTERVAL_END: the first key after an interval).
 struct Element {
   Bytes key;
   std::optional<std::uint64_t> timeoutMs;
+  std::uint32_t flags = 0;
 };
 
 // One nf_tables expression of a rule, built attribute by attribute.
