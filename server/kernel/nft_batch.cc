@@ -51,72 +51,6 @@ void closeNest(Bytes& buf, std::size_t at) {
 
 }  // namespace
 
-// ---- Expr ----
-
-void Expr::u32(int type, std::uint32_t v) {
-  std::uint32_t be = htonl(v);
-  raw(type, &be, sizeof be);
-}
-void Expr::str(int type, const std::string& s) { raw(type, s.c_str(), s.size() + 1); }
-void Expr::raw(int type, const void* p, std::size_t n) { putAttr(data_, type, p, n); }
-std::size_t Expr::nest(int type) { return openNest(data_, type); }
-void Expr::end(std::size_t at) { closeNest(data_, at); }
-
-Expr Expr::meta(std::uint32_t key, std::uint32_t dreg) {
-  Expr e("meta");
-  e.u32(NFTA_META_DREG, dreg);
-  e.u32(NFTA_META_KEY, key);
-  return e;
-}
-
-Expr Expr::payload(std::uint32_t base, std::uint32_t offset, std::uint32_t len,
-                   std::uint32_t dreg) {
-  Expr e("payload");
-  e.u32(NFTA_PAYLOAD_DREG, dreg);
-  e.u32(NFTA_PAYLOAD_BASE, base);
-  e.u32(NFTA_PAYLOAD_OFFSET, offset);
-  e.u32(NFTA_PAYLOAD_LEN, len);
-  return e;
-}
-
-Expr Expr::lookup(const std::string& set, std::uint32_t sreg) {
-  Expr e("lookup");
-  e.str(NFTA_LOOKUP_SET, set);
-  e.u32(NFTA_LOOKUP_SREG, sreg);
-  return e;
-}
-
-Expr Expr::hton(std::uint32_t reg, std::uint32_t len, std::uint32_t size) {
-  Expr e("byteorder");
-  e.u32(NFTA_BYTEORDER_SREG, reg);
-  e.u32(NFTA_BYTEORDER_DREG, reg);
-  e.u32(NFTA_BYTEORDER_OP, NFT_BYTEORDER_HTON);
-  e.u32(NFTA_BYTEORDER_LEN, len);
-  e.u32(NFTA_BYTEORDER_SIZE, size);
-  return e;
-}
-
-Expr Expr::cmp(std::uint32_t op, std::uint32_t sreg, const Bytes& value) {
-  Expr e("cmp");
-  e.u32(NFTA_CMP_SREG, sreg);
-  e.u32(NFTA_CMP_OP, op);
-  std::size_t d = e.nest(NFTA_CMP_DATA);
-  e.raw(NFTA_DATA_VALUE, value.data(), value.size());
-  e.end(d);
-  return e;
-}
-
-Expr Expr::verdict(std::int32_t code) {
-  Expr e("immediate");
-  e.u32(NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
-  std::size_t d = e.nest(NFTA_IMMEDIATE_DATA);
-  std::size_t v = e.nest(NFTA_DATA_VERDICT);
-  e.u32(NFTA_VERDICT_CODE, static_cast<std::uint32_t>(code));
-  e.end(v);
-  e.end(d);
-  return e;
-}
-
 // ---- Batch ----
 
 Batch::Batch(std::uint32_t base) : base_(base) {
@@ -153,32 +87,6 @@ void Batch::setElements(bool create, int family, const std::string& table, const
     }
     end(list);
   }
-  finish();
-}
-
-void Batch::flushChain(int family, const std::string& table, const std::string& chain,
-                       std::string text) {
-  message(NFT_MSG_DELRULE, 0, family, std::move(text));
-  str(NFTA_RULE_TABLE, table);
-  str(NFTA_RULE_CHAIN, chain);
-  finish();
-}
-
-void Batch::appendRule(int family, const std::string& table, const std::string& chain,
-                       const std::vector<Expr>& exprs, std::string text) {
-  message(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, family, std::move(text));
-  str(NFTA_RULE_TABLE, table);
-  str(NFTA_RULE_CHAIN, chain);
-  std::size_t list = nest(NFTA_RULE_EXPRESSIONS);
-  for (const auto& e : exprs) {
-    std::size_t one = nest(NFTA_LIST_ELEM);
-    str(NFTA_EXPR_NAME, e.name());
-    std::size_t d = nest(NFTA_EXPR_DATA);
-    append(e.data().data(), e.data().size());
-    end(d);
-    end(one);
-  }
-  end(list);
   finish();
 }
 

@@ -1,5 +1,5 @@
-// Raw nf_tables batches over nfnetlink: one transaction of messages built here, sent in one
-// sendmsg(), with one ack per message. Used by the fence for the changes it makes at every
+// Raw nf_tables batches over nfnetlink: one transaction of set-element messages built here, sent
+// in one sendmsg(), with one ack per message. Used by the fence for the changes it makes at every
 // renewal (nft's language cannot say `meta time` in nanoseconds, and its parser is the slow part).
 #pragma once
 
@@ -22,38 +22,6 @@ struct Element {
   std::uint32_t flags = 0;
 };
 
-// One nf_tables expression of a rule, built attribute by attribute.
-class Expr {
- public:
-  // [ meta load KEY => reg DREG ]
-  static Expr meta(std::uint32_t key, std::uint32_t dreg);
-  // [ payload load LEN b @ BASE header + OFFSET => reg DREG ]
-  static Expr payload(std::uint32_t base, std::uint32_t offset, std::uint32_t len,
-                      std::uint32_t dreg);
-  // [ lookup reg SREG set SET ]
-  static Expr lookup(const std::string& set, std::uint32_t sreg);
-  // [ byteorder reg R = hton(reg R, SIZE, LEN) ]
-  static Expr hton(std::uint32_t reg, std::uint32_t len, std::uint32_t size);
-  // [ cmp OP reg SREG VALUE ]
-  static Expr cmp(std::uint32_t op, std::uint32_t sreg, const Bytes& value);
-  // [ immediate reg 0 VERDICT ] (NF_ACCEPT, NF_DROP, NFT_RETURN, ...)
-  static Expr verdict(std::int32_t code);
-
-  const std::string& name() const { return name_; }
-  const Bytes& data() const { return data_; }  // the NFTA_EXPR_DATA attributes
-
- private:
-  explicit Expr(std::string name) : name_(std::move(name)) {}
-  void u32(int type, std::uint32_t v);
-  void str(int type, const std::string& s);
-  void raw(int type, const void* p, std::size_t n);
-  std::size_t nest(int type);
-  void end(std::size_t at);
-
-  std::string name_;
-  Bytes data_;
-};
-
 // One batch; message i (0-based) carries sequence number base + 1 + i. `text` of each message
 // says it in nft syntax, for error messages.
 class Batch {
@@ -63,12 +31,6 @@ class Batch {
   // NEWSETELEM (create) or DELSETELEM of `elements`; no elements on delete flushes the set.
   void setElements(bool create, int family, const std::string& table, const std::string& set,
                    const std::vector<Element>& elements, std::string text);
-  // DELRULE of every rule in `chain` (flush chain).
-  void flushChain(int family, const std::string& table, const std::string& chain, std::string text);
-  // NEWRULE appended to `chain`.
-  void appendRule(int family, const std::string& table, const std::string& chain,
-                  const std::vector<Expr>& exprs, std::string text);
-
   // Closes the batch; the buffer is then ready to send.
   const Bytes& done();
   std::uint32_t base() const { return base_; }

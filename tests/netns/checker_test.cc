@@ -210,17 +210,18 @@ std::string fenceJson(bool aHasElement, bool bHasElement, bool chainHasSlots = t
                       const std::string& vip = "198.18.0.10") {
   auto set = [](const char* name, bool element) {
     std::string s = std::string(R"({"set": {"family": "inet", "name": ")") + name +
-                    R"(", "table": "quorate", "type": "nf_proto", "flags": ["timeout"])";
-    if (element) s += R"(, "elem": [{"elem": {"val": "ipv4", "timeout": 1, "expires": 1}}])";
+                    R"(", "table": "quorate", "type": "time", "flags": ["interval", "timeout"])";
+    if (element) {
+      s += R"(, "elem": [{"elem": {"val": {"range": ["1970-01-01 00:00:00", )"
+           R"("2099-01-01 00:00:00"]}, "timeout": 1, "expires": 1}}])";
+    }
     return s + "}}";
   };
   auto slot = [](const char* set) {
     return std::string(
                R"({"rule": {"family": "inet", "table": "quorate", "chain": "lease0", "expr": [)"
-               R"({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "@)") +
-           set +
-           R"("}}, {"match": {"op": "<", "left": {"meta": {"key": "time"}}, "right": )"
-           R"("2099-01-01 00:00:00"}}, {"return": null}]}})";
+               R"({"match": {"op": "==", "left": {"meta": {"key": "time"}}, "right": "@)") +
+           set + R"("}}, {"return": null}]}})";
   };
   std::string j = R"({"nftables": [{"metainfo": {"version": "1.0.6"}},)"
                   R"({"table": {"family": "inet", "name": "quorate"}},)"

@@ -396,15 +396,15 @@ TEST_F(TestbedTest, VipOnBothIsReportedAsSplitBrain) {
 }
 
 // A director's fence as the real one lays it out (docs/fence.md): the VIP answers ARP only while
-// a slot of its lease is open (here none at first; the deadlines are far ahead).
+// a slot of its lease is open (here none at first).
 const std::string kFence = R"(
 table arp quorate {
   map vips4 { type ipv4_addr : verdict; }
-  set lease0_a { typeof arp ptype; flags timeout; }
-  set lease0_b { typeof arp ptype; flags timeout; }
+  set lease0_a { typeof meta time; flags interval, timeout; }
+  set lease0_b { typeof meta time; flags interval, timeout; }
   chain lease0 {
-    arp ptype @lease0_a meta time < "2099-01-01 00:00:00" return
-    arp ptype @lease0_b meta time < "2099-01-01 00:00:00" return
+    meta time @lease0_a return
+    meta time @lease0_b return
     drop
   }
   chain in {
@@ -418,11 +418,11 @@ table arp quorate {
 }
 table inet quorate {
   map vips4 { type ipv4_addr : verdict; }
-  set lease0_a { typeof meta nfproto; flags timeout; }
-  set lease0_b { typeof meta nfproto; flags timeout; }
+  set lease0_a { typeof meta time; flags interval, timeout; }
+  set lease0_b { typeof meta time; flags interval, timeout; }
   chain lease0 {
-    meta nfproto @lease0_a meta time < "2099-01-01 00:00:00" return
-    meta nfproto @lease0_b meta time < "2099-01-01 00:00:00" return
+    meta time @lease0_a return
+    meta time @lease0_b return
     drop
   }
 }
@@ -452,8 +452,10 @@ TEST_F(TestbedTest, FencedVipIsNeitherAnsweredNorOwned) {
 
   // Opening a slot of alpha's fence for 1 s makes it a second owner, until the element expires.
   topo().check(kAlpha,
-               "nft add element arp quorate lease0_b { ip timeout 1s }; "
-               "nft add element inet quorate lease0_b { ipv4 timeout 1s }");
+               "nft add element arp quorate lease0_b { \\\"1970-01-01 00:00:00\\\"-"
+               "\\\"2099-01-01 00:00:00\\\" timeout 1s }; "
+               "nft add element inet quorate lease0_b { \\\"1970-01-01 00:00:00\\\"-"
+               "\\\"2099-01-01 00:00:00\\\" timeout 1s }");
   EXPECT_TRUE(watcher.waitFor(kAlpha, true, kWait));
   ASSERT_TRUE(waitForAnswerFrom(prober, kAlpha));
   EXPECT_TRUE(watcher.waitFor(kAlpha, false, kWait));  // expired in the kernel
