@@ -71,28 +71,28 @@ int main(int argc, char** argv) {
   auto randomPhase = [&] { std::this_thread::sleep_for(Ms(phase(rng))); };
 
   std::vector<Series> all;
-  Series stepDown{"step-down (planned)"};
+  Series stepDown{"step-down (planned)", {}};
   for (int i = 0; i < trials; ++i) {
     trial(c, stepDown, randomPhase, [&](const std::string& h) { c.stepDown(h); },
           [](const std::string&) {});
   }
   all.push_back(stepDown);
 
-  Series term{"SIGTERM of the holder (planned stop)"};
+  Series term{"SIGTERM of the holder (planned stop)", {}};
   for (int i = 0; i < trials; ++i) {
     trial(c, term, randomPhase, [&](const std::string& h) { c.terminate(h, Ms(5000)); },
           [&](const std::string& h) { c.start(h); });
   }
   all.push_back(term);
 
-  Series kill{"kill -9 of the holder"};
+  Series kill{"kill -9 of the holder", {}};
   for (int i = 0; i < trials; ++i) {
     trial(c, kill, randomPhase, [&](const std::string& h) { c.kill(h); },
           [&](const std::string& h) { c.start(h); });
   }
   all.push_back(kill);
 
-  Series freeze{"SIGSTOP of the holder"};
+  Series freeze{"SIGSTOP of the holder", {}};
   for (int i = 0; i < trials; ++i) {
     trial(c, freeze, randomPhase, [&](const std::string& h) { c.pause(h); },
           [&](const std::string& h) { c.resume(h); });

@@ -48,6 +48,13 @@ constexpr std::size_t kProxiedLease = 2;  // ProxiedAdvertisementsAreFencedByTar
 // timeout is truncated to jiffies and starts at the last tick, so an element expires up to two
 // jiffies early, never late. 20 ms covers HZ=100.
 constexpr milliseconds kJiffySlack{20};
+// Under qemu TCG on a loaded host the guest's tick drifts from CLOCK_MONOTONIC by tens of
+// milliseconds and more (docs/vm.md, tests/vm/jiffies_drift.py: -49..+42 ms at load 2-4; at load
+// 7-9 a VIP went dark 88 ms early or was answered 246 ms late). The relative gate's timing is
+// judged with that allowance in the VM and exactly on real hardware (the host run); the absolute
+// gate, compared against real time on every packet, keeps its exact bounds in both.
+const milliseconds kTickDrift =
+    std::getenv("QUORATE_IN_VM") != nullptr ? milliseconds(400) : milliseconds(0);
 
 int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
@@ -350,10 +357,10 @@ TEST_F(FenceNetns, ArpAnsweredWhileArmedAndNotAfterExpiry) {
         "after the arm() call began (timeout %lld ms)\n",
         round, msSince(t0, t1), msSince(t0, lastAnswered), msSince(t0, firstDark),
         static_cast<long long>(timeout.count()));
-    EXPECT_GE(firstDark, t0 + timeout - kJiffySlack) << "expired before its timeout";
+    EXPECT_GE(firstDark, t0 + timeout - kJiffySlack - kTickDrift) << "expired before its timeout";
     // The safety property: never answered after the lease.
-    EXPECT_LE(lastAnswered, t1 + timeout) << "answered after its timeout";
-    EXPECT_LE(firstDark, t1 + timeout + milliseconds(500)) << "expired far too late";
+    EXPECT_LE(lastAnswered, t1 + timeout + kTickDrift) << "answered after its timeout";
+    EXPECT_LE(firstDark, t1 + timeout + milliseconds(500) + kTickDrift) << "expired far too late";
     EXPECT_TRUE(arpDark());
   }
 }
@@ -466,10 +473,10 @@ TEST_F(FenceNetns, TimeoutClosesBeforeAFarDeadline) {
   EXPECT_TRUE(nsAnswered(milliseconds(200)));
   auto arp = watchExpiry([&](milliseconds w) { return arpAnswered(w); }, t0, milliseconds(1500));
   ASSERT_TRUE(arp) << "ARP still answered 1500 ms after a 300 ms timeout";
-  EXPECT_LE(arp->first, t1 + timeout);
-  EXPECT_GE(arp->second, t0 + timeout - kJiffySlack);
+  EXPECT_LE(arp->first, t1 + timeout + kTickDrift);
+  EXPECT_GE(arp->second, t0 + timeout - kJiffySlack - kTickDrift);
   EXPECT_TRUE(nsDark());
-  EXPECT_LT(Clock::now(), t0 + milliseconds(1500));
+  EXPECT_LT(Clock::now(), t0 + milliseconds(1500) + kTickDrift);
 }
 
 // Re-arming moves both limits, in either direction: later by writing the other slot (the
@@ -803,7 +810,7 @@ TEST_F(FenceNetns, FlushedRulesetIsFencedAgainByTheNextArm) {
   const auto t0 = Clock::now();
   const Status s = arm({k4}, milliseconds(300));
   std::printf("arm() after flush ruleset: %s\n", s ? "ok" : s.message().c_str());
-  std::this_thread::sleep_until(t0 + milliseconds(300) + kJiffySlack);
+  std::this_thread::sleep_until(t0 + milliseconds(300) + kJiffySlack + kTickDrift);
   EXPECT_TRUE(arpDark()) << "answered after the last arm's time, with no fence";
   // close() of the other lease: shut too.
   (void)close({k6});
@@ -822,7 +829,7 @@ TEST_F(FenceNetns, HugeTimeLeftDoesNotOutliveAShorterRearm) {
   std::printf("arm() of 10^13 ms: %s\n", s ? "ok" : s.message().c_str());
   const auto t0 = Clock::now();
   ASSERT_TRUE(armWith({k4}, milliseconds(200), realNow() + milliseconds(4000)).isOk());
-  std::this_thread::sleep_until(t0 + milliseconds(200) + kJiffySlack);
+  std::this_thread::sleep_until(t0 + milliseconds(200) + kJiffySlack + kTickDrift);
   EXPECT_TRUE(arpDark()) << "open past the last arm's 200 ms";
   EXPECT_LT(Clock::now(), t0 + milliseconds(2500)) << "too slow to tell";
 }
