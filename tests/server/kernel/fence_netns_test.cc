@@ -948,5 +948,59 @@ TEST_F(FenceNetns, RenewalsAndClosesLeaveTheLeaseChainsAlone) {
   EXPECT_TRUE(arpAnswered(milliseconds(200)));
 }
 
+// An expired slot stays shut while the kernel collects it: on 6.1 the interval's start element
+// carries the timeout and its end element none, and the set's garbage collector (every second or
+// so) and the lookup's own expiry check must agree that nothing is left open. Both slots expire
+// (a renewal 100 ms later than the first arm) with a deadline a minute ahead, then the VIPs are
+// probed for six seconds: several collector runs. Fails if an element outlives its timeout.
+TEST_F(FenceNetns, ExpiredSlotsStayShutWhileTheKernelCollectsThem) {
+  const auto deadline = realNow() + std::chrono::seconds(60);
+  ASSERT_TRUE(armWith({k4, k6}, milliseconds(300), deadline).isOk());
+  ASSERT_TRUE(armWith({k4, k6}, milliseconds(400), deadline).isOk());
+  for (const auto& [family, set] : {std::pair{"arp", "lease0_a"}, std::pair{"arp", "lease0_b"}}) {
+    ASSERT_NE(elementsOf(family, set), "") << family << " " << set << ": both slots open";
+  }
+  ASSERT_TRUE(eventually([&] { return arpDark(); }, true, milliseconds(1500) + kTickDrift));
+  ASSERT_TRUE(nsDark());
+  int answered = 0, probes = 0;
+  const auto end = Clock::now() + std::chrono::seconds(6);
+  while (Clock::now() < end) {
+    answered += arpAnswered(milliseconds(20)) ? 1 : 0;
+    answered += nsAnswered(milliseconds(20)) ? 1 : 0;
+    probes += 2;
+  }
+  std::printf("after expiry: %d of %d probes answered; lease0_a now \"%s\"\n", answered, probes,
+              elementsOf("arp", "lease0_a").c_str());
+  EXPECT_EQ(answered, 0) << "an expired slot admitted again";
+  EXPECT_GT(probes, 20);
+}
+
+// The absolute gate at and past its edge: an arm whose deadline is now, in the past or at the
+// epoch's first nanosecond leaves the VIPs dark at once, even over an open slot that a longer
+// arm left (the interval [0, deadline) is empty for every later packet); an arm that writes the
+// same deadline into a slot again is accepted and open.
+TEST_F(FenceNetns, DeadlineNowOrPastShutsAnOpenGate) {
+  const std::chrono::nanoseconds past[] = {realNow(), realNow() - std::chrono::seconds(1),
+                                           std::chrono::nanoseconds(1)};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(arm({k4, k6}, milliseconds(10000)).isOk());
+    ASSERT_TRUE(arpAnswered(milliseconds(200))) << i;
+    const auto deadline = i == 0 ? realNow() : past[i];
+    ASSERT_TRUE(armWith({k4, k6}, milliseconds(10000), deadline).isOk()) << i;
+    EXPECT_TRUE(arpDark()) << "case " << i << ": answered with the deadline behind us";
+    EXPECT_TRUE(nsDark()) << "case " << i;
+  }
+  // From closed, a deadline in the past stays dark; the next good arm opens.
+  ASSERT_TRUE(close({k4, k6}).isOk());
+  ASSERT_TRUE(armWith({k4, k6}, milliseconds(10000), realNow() - milliseconds(1)).isOk());
+  EXPECT_TRUE(arpDark());
+  const auto same = realNow() + std::chrono::seconds(30);
+  for (int i = 0; i < 3; ++i) {  // the third writes slot a again with the interval it held
+    ASSERT_TRUE(armWith({k4, k6}, milliseconds(10000), same).isOk()) << i;
+    EXPECT_TRUE(arpAnswered(milliseconds(200))) << i;
+    EXPECT_TRUE(nsAnswered(milliseconds(200))) << i;
+  }
+}
+
 }  // namespace
 }  // namespace quorate::kernel
