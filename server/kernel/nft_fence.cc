@@ -329,11 +329,14 @@ class NftFence final : public Fence {
                           failed.what() + "; reinstalling the fence failed: " + s.message());
     }
     const Status s = again();
+    // Status::message() appends strerror(err) last: it must read as the first attempt's error,
+    // not as the outcome of the call applied again.
     return Status::fail(failed.err(),
-                        failed.what() +
-                            "; the fence's tables were damaged: reinstalled, every "
-                            "lease closed" +
-                            (s ? std::string(", this call applied again") : "; " + s.message()));
+                        std::string("the fence's tables were damaged: reinstalled, every lease "
+                                    "closed, ") +
+                            (s ? std::string("this call applied again")
+                               : "this call failed again (" + s.message() + ")") +
+                            "; the first attempt, " + failed.what() + ", failed");
   }
 
   Status armOnce(std::size_t group, std::chrono::milliseconds remaining,

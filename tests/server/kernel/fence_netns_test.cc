@@ -810,6 +810,11 @@ TEST_F(FenceNetns, FlushedRulesetIsFencedAgainByTheNextArm) {
   const auto t0 = Clock::now();
   const Status s = arm({k4}, milliseconds(300));
   std::printf("arm() after flush ruleset: %s\n", s ? "ok" : s.message().c_str());
+  // The errno text ends the message: it must follow the attempt that failed, not the one applied
+  // again after the reinstall (which succeeded).
+  EXPECT_EQ(s.err(), ENOENT);
+  EXPECT_NE(s.message().find("this call applied again"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("applied again: "), std::string::npos) << s.message();
   std::this_thread::sleep_until(t0 + milliseconds(300) + kJiffySlack + kTickDrift);
   EXPECT_TRUE(arpDark()) << "answered after the last arm's time, with no fence";
   // close() of the other lease: shut too.
@@ -1030,6 +1035,25 @@ TEST_F(FenceNetns, ReArmOverAnExpiredSlotOpensFully) {
     std::printf("round %d: %d of %d probes unanswered\n", round, missed, probes);
     EXPECT_EQ(missed, 0) << "round " << round << ": an armed VIP went unanswered";
     ASSERT_TRUE(close({k4, k6}).isOk());
+  }
+}
+
+// Damage that leaves every object in place: `nft flush table` (or `flush chain`) empties the
+// fence's chains, so a closed VIP answers, while arm() and close(), which write set elements
+// only, keep succeeding and never notice. Disabled: it fails on the current fence (the heal
+// looks for ENOENT only); enable it with a fix (docs/fence.md, "Someone flushed the ruleset").
+TEST_F(FenceNetns, DISABLED_FlushedTablesAreFencedAgainByTheNextCall) {
+  for (const char* damage :
+       {"flush table arp qfence_test\nflush table inet qfence_test",
+        "flush chain arp qfence_test lease0\nflush chain inet qfence_test lease0"}) {
+    ASSERT_TRUE(arm({k4}, milliseconds(10000)).isOk());
+    ASSERT_TRUE(nftRun(damage)) << damage;
+    const Status a = arm({k4}, milliseconds(10000));
+    const Status c = close({k4});
+    std::printf("after \"%s\": arm %s, close %s\n", damage, a ? "ok" : a.message().c_str(),
+                c ? "ok" : c.message().c_str());
+    EXPECT_TRUE(arpDark()) << "closed, yet answered after: " << damage;
+    ASSERT_TRUE(fence_->install({{kVip4}, {kVip6}}).isOk());
   }
 }
 
