@@ -1038,6 +1038,45 @@ TEST_F(FenceNetns, ReArmOverAnExpiredSlotOpensFully) {
   }
 }
 
+// Renewals that move the lease end earlier (a shorter grant, or the real-time clock stepped back)
+// flush the other slot in the same transaction as they write their own: a packet then depends on
+// that one commit, from both slots open to the new one alone. Not one probe may be lost to it.
+TEST_F(FenceNetns, ShorteningRenewalsNeverDropAProbe) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> armed{0};
+  std::atomic<bool> failed{false};
+  const auto base = realNow() + std::chrono::seconds(60);
+  ASSERT_TRUE(armWith({k4}, milliseconds(60000), base).isOk());
+  ASSERT_TRUE(arpAnswered(milliseconds(200)));
+  std::thread renewer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      // Each arm ends 1 ms earlier on both clocks than the one before.
+      const auto deadline = base - milliseconds(i + 1);
+      if (!fence_->arm(k4, milliseconds(59999 - i % 50000), deadline)) failed = true;
+      armed.fetch_add(1);
+    }
+  });
+  int probes = 0, lost = 0;
+  const auto end = Clock::now() + milliseconds(1500);
+  while (Clock::now() < end) {
+    ++probes;
+    if (!arpAnswered(milliseconds(100))) ++lost;
+  }
+  stop = true;
+  renewer.join();
+  std::printf("shortening renewals: %d renewals, %d probes, %d lost\n", armed.load(), probes, lost);
+  EXPECT_FALSE(failed.load());
+  EXPECT_GT(armed.load(), 100);
+  EXPECT_GT(probes, 100);
+  EXPECT_EQ(lost, 0) << "a shortening renewal let probes go unanswered";
+  // And the shortened limits hold: a last arm ending 100 ms from now, with a long timeout,
+  // leaves the VIP dark from then on, whatever the earlier arms asked for.
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(armWith({k4}, milliseconds(30000), realNow() + milliseconds(100)).isOk());
+  EXPECT_TRUE(eventually([&] { return arpDark(); }, true, milliseconds(1000)));
+  EXPECT_LT(Clock::now(), t0 + milliseconds(1000)) << "open past the last, shorter arm";
+}
+
 // Damage that leaves every object in place: `nft flush table` (or `flush chain`) empties the
 // fence's chains, so a closed VIP answers, while arm() and close(), which write set elements
 // only, keep succeeding and never notice. Disabled: it fails on the current fence (the heal
