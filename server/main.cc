@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
 #ifdef QUORATE_TEST_UNGATED_FRAMES
   // The test-only build tests/netns makes to show its freeze test catching late frames.
   config.testFaults.ungatedFrames = true;
+  std::cerr << "quorate-director: TEST BUILD: frames are sent after the lease end (never deploy "
+               "this binary)\n";
 #endif
   if (check) {
     std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node

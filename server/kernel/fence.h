@@ -33,8 +33,9 @@ class Fence {
   // (CLOCK_REALTIME since the epoch, nanoseconds). The caller reads CLOCK_REALTIME before its
   // lease clock, so a freeze in between only makes the deadline earlier. Afterwards the group is
   // open exactly until this arm's limits: the previous arm's slot, left alone so that no packet
-  // waits on this commit, is kept only if both its limits end no later, else shut in the same
-  // transaction.
+  // waits on this commit, is kept only if both its limits end no later, else given this arm's
+  // limits in a second transaction (until then, or if that one fails, it may stay open to its
+  // own end).
   // `remaining` or `realtimeDeadline` <= 0 closes. An unknown group: EINVAL. Kernel errors
   // carry the kernel's errno and the failed command in nft syntax; after one the transaction
   // may or may not have been committed.
