@@ -377,10 +377,12 @@ TEST(DirectorFeatures, RestartedDirectorCleansUpWhatItsKilledRunLeft) {
   ASSERT_FALSE(transitions.empty());
   EXPECT_FALSE(transitions.back().address);
   EXPECT_LT(transitions.back().ns, answeredNs);
-  // Every lease's chain is the drop alone: no slot open.
-  const auto fence = topo.check(kAlpha, "nft list table inet quorate");
-  EXPECT_NE(fence.find("chain lease0"), std::string::npos) << fence;
-  EXPECT_EQ(fence.find("return"), std::string::npos) << "fence open after restart:\n" << fence;
+  // Both slots of the lease are empty: the gate is shut.
+  for (const char* slot : {"lease0_a", "lease0_b"}) {
+    const auto set = topo.check(kAlpha, std::string("nft list set inet quorate ") + slot);
+    EXPECT_NE(set.find(slot), std::string::npos) << set;
+    EXPECT_EQ(set.find("elements"), std::string::npos) << "fence open after restart:\n" << set;
+  }
 
   // Quarantine over and well past it, beta still holds and alpha knows it.
   ASSERT_TRUE(prober.waitRounds(300, kMove));
