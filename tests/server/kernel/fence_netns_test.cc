@@ -325,6 +325,46 @@ class FenceNetns : public ::testing::Test {
     return out->substr(at, out->find('}', at) - at + 1);
   }
 
+  // What a stream of probes saw while renewals ran back to back on another thread.
+  struct UnderRenewals {
+    int renewals = 0;
+    int probes = 0;
+    int lostArp = 0;
+    int lostNs = 0;
+    bool renewFailed = false;
+  };
+  // Calls `renew(i)` (false: a fence call failed) for i = 0, 1, ... on a thread of its own for
+  // 1.5 s, while this thread probes kVip4 by ARP (and kVip6 by NS too, with `alsoNs`) again and
+  // again. A probe unanswered in 100 ms is asked about no more: the reply would come to its own
+  // sender address, which no later probe uses for a while.
+  template <class Renew>
+  UnderRenewals probeUnderRenewals(Renew renew, bool alsoNs = false) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> renewals{0};
+    std::atomic<bool> failed{false};
+    std::thread renewer([&] {
+      for (int i = 0; !stop.load(); ++i) {
+        if (!renew(i)) failed = true;
+        renewals.fetch_add(1);
+      }
+    });
+    UnderRenewals r;
+    const auto end = Clock::now() + milliseconds(1500);
+    while (Clock::now() < end) {
+      ++r.probes;
+      if (!arpAnswered(milliseconds(100))) ++r.lostArp;
+      if (alsoNs) {
+        ++r.probes;
+        if (!nsAnswered(milliseconds(100))) ++r.lostNs;
+      }
+    }
+    stop = true;
+    renewer.join();
+    r.renewals = renewals.load();
+    r.renewFailed = failed.load();
+    return r;
+  }
+
   std::optional<Prober> prober_;
   std::unique_ptr<Fence> fence_;
 };
@@ -563,42 +603,20 @@ TEST_F(FenceNetns, EitherSlotAloneKeepsTheVipOpen) {
 // shown to catch a gap: the same stream against renewals made as close() then arm() (two
 // transactions, so the gate is shut between them) loses probes.
 TEST_F(FenceNetns, RenewalsNeverDropAProbe) {
-  auto run = [&](bool gapped, int& probes, int& lost, int& renewals) {
-    std::atomic<bool> stop{false};
-    std::atomic<int> armed{0};
-    std::atomic<bool> failed{false};
-    std::thread renewer([&] {
-      while (!stop.load()) {
-        if (gapped && !fence_->close(k4)) failed = true;
-        if (!arm({k4}, milliseconds(5000))) failed = true;
-        armed.fetch_add(1);
-      }
-    });
-    probes = lost = 0;
-    const auto end = Clock::now() + milliseconds(1500);
-    while (Clock::now() < end) {
-      ++probes;
-      // A probe unanswered in 100 ms is asked about no more: the reply would come to its own
-      // sender address, which no later probe uses for a while.
-      if (!arpAnswered(milliseconds(100))) ++lost;
-    }
-    stop = true;
-    renewer.join();
-    renewals = armed.load();
-    EXPECT_FALSE(failed.load());
-  };
   ASSERT_TRUE(arm({k4}, milliseconds(5000)).isOk());
-  int probes = 0, lost = 0, renewals = 0;
-  run(false, probes, lost, renewals);
-  std::printf("two-slot renewals: %d renewals, %d probes, %d lost\n", renewals, probes, lost);
-  EXPECT_GT(renewals, 100);
-  EXPECT_GT(probes, 100);
-  EXPECT_EQ(lost, 0) << "a renewal let probes go unanswered";
-  int gProbes = 0, gLost = 0, gRenewals = 0;
-  run(true, gProbes, gLost, gRenewals);
-  std::printf("renewals with a gap (close, then arm): %d renewals, %d probes, %d lost\n", gRenewals,
-              gProbes, gLost);
-  EXPECT_GT(gLost, 0) << "the probe stream cannot see a shut gate between two transactions";
+  const auto r = probeUnderRenewals([&](int) { return arm({k4}, milliseconds(5000)).isOk(); });
+  std::printf("two-slot renewals: %d renewals, %d probes, %d lost\n", r.renewals, r.probes,
+              r.lostArp);
+  EXPECT_FALSE(r.renewFailed);
+  EXPECT_GT(r.renewals, 100);
+  EXPECT_GT(r.probes, 100);
+  EXPECT_EQ(r.lostArp, 0) << "a renewal let probes go unanswered";
+  const auto g = probeUnderRenewals(
+      [&](int) { return fence_->close(k4).isOk() && arm({k4}, milliseconds(5000)).isOk(); });
+  std::printf("renewals with a gap (close, then arm): %d renewals, %d probes, %d lost\n",
+              g.renewals, g.probes, g.lostArp);
+  EXPECT_FALSE(g.renewFailed);
+  EXPECT_GT(g.lostArp, 0) << "the probe stream cannot see a shut gate between two transactions";
 }
 
 // For docs/fence.md: the ruleset as installed, with one VIP of each family armed and renewed.
@@ -866,31 +884,19 @@ TEST_F(FenceNetns, AlternateRenewalsOfTwoBigLeasesNeverDropAProbe) {
   // two transactions; the probes must see it.
   auto run = [&](bool gapped) {
     EXPECT_TRUE(arm({k4, k6}, milliseconds(5000)).isOk());
-    std::atomic<bool> stop{false};
-    std::atomic<int> renewals{0};
-    std::atomic<bool> failed{false};
-    std::thread renewer([&] {
-      for (std::size_t i = 0; !stop.load(); ++i) {
-        if (gapped && !fence_->close(i % 2)) failed = true;
-        if (!arm({i % 2}, milliseconds(5000))) failed = true;
-        renewals.fetch_add(1);
-      }
-    });
-    int probes = 0, lostArp = 0, lostNs = 0;
-    const auto end = Clock::now() + milliseconds(1500);
-    while (Clock::now() < end) {
-      probes += 2;
-      if (!arpAnswered(milliseconds(100))) ++lostArp;
-      if (!nsAnswered(milliseconds(100))) ++lostNs;
-    }
-    stop = true;
-    renewer.join();
+    const auto r = probeUnderRenewals(
+        [&](int i) {
+          const std::size_t lease = static_cast<std::size_t>(i % 2);
+          if (gapped && !fence_->close(lease)) return false;
+          return arm({lease}, milliseconds(5000)).isOk();
+        },
+        /*alsoNs=*/true);
     std::printf("%s: %d renewals, %d probes, %d ARP and %d NS lost\n",
-                gapped ? "close+arm renewals" : "renewals", renewals.load(), probes, lostArp,
-                lostNs);
-    EXPECT_FALSE(failed.load());
-    EXPECT_GT(renewals.load(), 20);
-    return lostArp + lostNs;
+                gapped ? "close+arm renewals" : "renewals", r.renewals, r.probes, r.lostArp,
+                r.lostNs);
+    EXPECT_FALSE(r.renewFailed);
+    EXPECT_GT(r.renewals, 20);
+    return r.lostArp + r.lostNs;
   };
   EXPECT_EQ(run(false), 0) << "a renewal let probes go unanswered";
   EXPECT_GT(run(true), 0) << "the probes cannot see a gate shut between two transactions";
@@ -1039,36 +1045,24 @@ TEST_F(FenceNetns, ReArmOverAnExpiredSlotOpensFully) {
 }
 
 // Renewals that move the lease end earlier (a shorter grant, or the real-time clock stepped back)
-// flush the other slot in the same transaction as they write their own: a packet then depends on
-// that one commit, from both slots open to the new one alone. Not one probe may be lost to it.
+// must shut the other slot without a packet ever depending on a commit: writing their own slot
+// and emptying the other in one transaction let a packet whose two lookups straddled the commit
+// pass neither. Not one probe may be lost to them.
 TEST_F(FenceNetns, ShorteningRenewalsNeverDropAProbe) {
-  std::atomic<bool> stop{false};
-  std::atomic<int> armed{0};
-  std::atomic<bool> failed{false};
   const auto base = realNow() + std::chrono::seconds(60);
   ASSERT_TRUE(armWith({k4}, milliseconds(60000), base).isOk());
   ASSERT_TRUE(arpAnswered(milliseconds(200)));
-  std::thread renewer([&] {
-    for (int i = 0; !stop.load(); ++i) {
-      // Each arm ends 1 ms earlier on both clocks than the one before.
-      const auto deadline = base - milliseconds(i + 1);
-      if (!fence_->arm(k4, milliseconds(59999 - i % 50000), deadline)) failed = true;
-      armed.fetch_add(1);
-    }
+  const auto r = probeUnderRenewals([&](int i) {
+    // Each arm ends 1 ms earlier on both clocks than the one before.
+    const auto deadline = base - milliseconds(i + 1);
+    return fence_->arm(k4, milliseconds(59999 - i % 50000), deadline).isOk();
   });
-  int probes = 0, lost = 0;
-  const auto end = Clock::now() + milliseconds(1500);
-  while (Clock::now() < end) {
-    ++probes;
-    if (!arpAnswered(milliseconds(100))) ++lost;
-  }
-  stop = true;
-  renewer.join();
-  std::printf("shortening renewals: %d renewals, %d probes, %d lost\n", armed.load(), probes, lost);
-  EXPECT_FALSE(failed.load());
-  EXPECT_GT(armed.load(), 100);
-  EXPECT_GT(probes, 100);
-  EXPECT_EQ(lost, 0) << "a shortening renewal let probes go unanswered";
+  std::printf("shortening renewals: %d renewals, %d probes, %d lost\n", r.renewals, r.probes,
+              r.lostArp);
+  EXPECT_FALSE(r.renewFailed);
+  EXPECT_GT(r.renewals, 100);
+  EXPECT_GT(r.probes, 100);
+  EXPECT_EQ(r.lostArp, 0) << "a shortening renewal let probes go unanswered";
   // And the shortened limits hold: a last arm ending 100 ms from now, with a long timeout,
   // leaves the VIP dark from then on, whatever the earlier arms asked for.
   const auto t0 = Clock::now();
