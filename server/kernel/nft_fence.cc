@@ -227,13 +227,8 @@ class NftFence final : public Fence {
         if (a.isV4()) next[i].v4 = true;
       }
     }
-    // "add; delete" makes the delete succeed whether or not an earlier run left the table, and
-    // the whole replacement commits at once: there is no instant without the fence.
-    std::string cmd;
-    for (const char* family : {"arp", "inet"}) {
-      cmd += std::string("add table ") + family + " " + table_ + "\n";
-      cmd += std::string("delete table ") + family + " " + table_ + "\n";
-    }
+    // The whole replacement commits at once: there is no instant without the fence.
+    std::string cmd = deleteTables();
     std::string arp = kArpBase, inet = kInetBase;
     std::vector<std::string> arp4, inet4, inet6, na6;
     for (std::size_t i = 0; i < next.size(); ++i) {
@@ -304,12 +299,7 @@ class NftFence final : public Fence {
   Status uninstall() override {
     const std::string what = "nft uninstall " + table_;
     if (auto s = usable(what); !s) return s;
-    std::string cmd;
-    for (const char* family : {"arp", "inet"}) {
-      cmd += std::string("add table ") + family + " " + table_ + "\n";
-      cmd += std::string("delete table ") + family + " " + table_ + "\n";
-    }
-    if (auto s = run(cmd, what); !s) return s;
+    if (auto s = run(deleteTables(), what); !s) return s;
     groups_.clear();
     return Status::ok();
   }
@@ -412,6 +402,17 @@ class NftFence final : public Fence {
       return Status::fail(e, what + ": netfilter netlink socket");
     }
     return Status::ok();
+  }
+
+  // Commands deleting both tables, whether or not they exist: "add; delete" makes the delete
+  // succeed either way.
+  std::string deleteTables() const {
+    std::string cmd;
+    for (const char* family : {"arp", "inet"}) {
+      cmd += std::string("add table ") + family + " " + table_ + "\n";
+      cmd += std::string("delete table ") + family + " " + table_ + "\n";
+    }
+    return cmd;
   }
 
   Status unknown(const std::string& what, std::size_t group) const {
