@@ -482,15 +482,6 @@ TEST_F(DataPlaneTest, ReannounceStartsANewBurstOnlyWhileClaimed) {
   EXPECT_EQ(dp->counters().announcements, 6u);
 }
 
-}  // namespace
-}  // namespace quorate::server
-
-namespace quorate::server {
-namespace {
-
-using std::chrono::milliseconds;
-using testing::FakeKernel;
-
 TEST(DataPlaneVmac, VipsLiveOnTheMacvlanWithTheVirtualMac) {
   const auto config = parseDirectorConfig(R"(
 cluster: c
@@ -540,15 +531,6 @@ instances:
   dp.withdraw(0);
   EXPECT_TRUE(k.addresses["vrrp.51"].empty());
 }
-
-}  // namespace
-}  // namespace quorate::server
-
-namespace quorate::server {
-namespace {
-
-using std::chrono::milliseconds;
-using testing::FakeKernel;
 
 TEST(DataPlaneVrrp, AnAdvertTimerFiringAfterTheLeaseEndSendsNothing) {
   const auto config = parseDirectorConfig(R"(
