@@ -434,6 +434,7 @@ void AddressWatcher::run(std::size_t index, const std::string& nsPath) {
       OwnershipSample s;
       s.address = hasAddress(fd, vip, ++seq);
       const std::int64_t fenceStart = monoNs();
+      s.seenNs = fenceStart;
       if (!nft) {
         s.fenceOpen = true;
       } else if (auto table = nft->run(tableCmd)) {
@@ -447,6 +448,7 @@ void AddressWatcher::run(std::size_t index, const std::string& nsPath) {
         Watched& w = watched_[index];
         auto& tr = w.history.transitions;
         if (tr.empty() || tr.back().address != s.address || tr.back().fenceOpen != s.fenceOpen) {
+          s.prevSeenNs = w.latest ? w.latest->seen() : s.seenNs;
           tr.push_back(s);
         }
         w.history.endNs = s.ns;
@@ -634,21 +636,24 @@ std::vector<FailoverGap> SplitBrainChecker::failoverGaps(const ProbeHistory& h) 
   return gaps;
 }
 
+std::vector<std::pair<std::int64_t, std::int64_t>> seenOwning(const OwnershipHistory& h) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  std::optional<std::int64_t> since;
+  for (const auto& s : h.transitions) {
+    if (s.owns() && !since) since = s.seen();
+    if (!s.owns() && since) {
+      out.emplace_back(*since, std::max(*since, s.prevSeen()));
+      since.reset();
+    }
+  }
+  if (since) out.emplace_back(*since, std::max(*since, h.endNs));
+  return out;
+}
+
 std::vector<SplitBrainWindow> SplitBrainChecker::ownershipWindows(
     const std::vector<OwnershipHistory>& hs) const {
-  // Owning intervals per host.
-  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> owning(hs.size());
-  for (std::size_t i = 0; i < hs.size(); ++i) {
-    std::optional<std::int64_t> since;
-    for (const auto& s : hs[i].transitions) {
-      if (s.owns() && !since) since = s.ns;
-      if (!s.owns() && since) {
-        owning[i].emplace_back(*since, s.ns);
-        since.reset();
-      }
-    }
-    if (since) owning[i].emplace_back(*since, std::max(*since, hs[i].endNs));
-  }
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> owning;
+  for (const auto& h : hs) owning.push_back(seenOwning(h));
   std::vector<SplitBrainWindow> out;
   for (std::size_t i = 0; i < hs.size(); ++i) {
     for (std::size_t j = i + 1; j < hs.size(); ++j) {

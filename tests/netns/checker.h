@@ -62,7 +62,15 @@ struct OwnershipSample {
   // The fence lets the VIP through (fenceAdmits): no "inet quorate" table, or the VIP is not
   // in its map vips4 (not gated), or its lease's chain has a slot open.
   bool fenceOpen = false;
+  // The instant this poll's state is known to have held: between its address read and its
+  // fence read (a director opens the fence before adding the address and closes it before
+  // removing the address, so an owning poll proves ownership there). 0: `ns`.
+  std::int64_t seenNs = 0;
+  // The same instant of the previous poll, the last one that saw the previous state (0: `ns`).
+  std::int64_t prevSeenNs = 0;
   bool owns() const { return address && fenceOpen; }
+  std::int64_t seen() const { return seenNs ? seenNs : ns; }
+  std::int64_t prevSeen() const { return prevSeenNs ? prevSeenNs : ns; }
 };
 
 // Does the fence, given as the JSON listing of its "inet" table (`nft -j list table inet
@@ -78,6 +86,11 @@ struct OwnershipHistory {
   std::vector<OwnershipSample> transitions;  // in time order
   std::int64_t endNs = 0;                    // the last poll: states hold until then
 };
+
+// The times `h` was seen owning, as [first, last] seen instants of each run of owning polls:
+// what the polls prove, never the poll-quantised margins around it. A handover whose two sides
+// are a poll apart is not an overlap; two owners seen at overlapping instants are.
+std::vector<std::pair<std::int64_t, std::int64_t>> seenOwning(const OwnershipHistory& h);
 
 // --- Observers ---
 

@@ -197,6 +197,25 @@ TEST(CheckerTest, FencedAddressIsNotOwnership) {
   EXPECT_EQ(checker().ownershipWindows({a, b}).size(), 1u);
 }
 
+// A handover the polls cannot order: beta was last seen owning at 45 and first seen not owning
+// at 52 (its poll ended at 53); alpha was first seen owning at 50 (poll end 51). Either order
+// fits the polls, so it is no window; had alpha been seen owning at 44, it would be one.
+TEST(CheckerTest, OnlyOwnershipSeenAtOverlappingInstantsIsAWindow) {
+  OwnershipSample betaOwns{10, true, true, 9, 0};
+  OwnershipSample betaGone{53, false, false, 52, 45};
+  OwnershipSample alphaOwns{51, true, true, 50, 40};
+  OwnershipHistory a{"alpha", {own(0, false), alphaOwns}, 100};
+  OwnershipHistory b{"beta", {own(0, false), betaOwns, betaGone}, 100};
+  EXPECT_EQ(seenOwning(b), (std::vector<std::pair<std::int64_t, std::int64_t>>{{9, 45}}));
+  EXPECT_TRUE(checker().ownershipWindows({a, b}).empty())
+      << describe(checker().ownershipWindows({a, b}));
+  a.transitions[1].seenNs = 44;
+  const auto w = checker().ownershipWindows({a, b});
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].startNs, 44);
+  EXPECT_EQ(w[0].endNs, 45);
+}
+
 TEST(CheckerTest, NoOwnersNoWindows) {
   OwnershipHistory a{"alpha", {own(0, false)}, 100};
   OwnershipHistory b{"beta", {own(0, true, false)}, 100};

@@ -70,25 +70,18 @@ bool hasAddress(const Topology& topo, const std::string& host, const std::string
   return !addressLine(topo, host, cidr).empty();
 }
 
-// Ownership (address up and fence open) as [start, end) intervals per host.
+// Ownership (address up and fence open) as seen intervals per host (seenOwning).
 std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> owningIntervals(
     const std::vector<OwnershipHistory>& hs) {
   std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> out;
   for (const auto& h : hs) {
-    std::int64_t since = -1;  // -1: not owning
-    for (const auto& s : h.transitions) {
-      if (s.owns() && since < 0) since = s.ns;
-      if (!s.owns() && since >= 0) {
-        out[h.host].push_back({since, s.ns});
-        since = -1;
-      }
-    }
-    if (since >= 0) out[h.host].push_back({since, h.endNs});
+    auto& v = out[h.host];
+    for (const auto& i : seenOwning(h)) v.push_back(i);
   }
   return out;
 }
 
-// The times when VIP a was owned by one director and VIP b by the other: [start, end) each.
+// The times when VIP a was owned by one director and VIP b by the other: [start, end] each.
 std::vector<std::pair<std::int64_t, std::int64_t>> splitAcross(
     const std::vector<OwnershipHistory>& a, const std::vector<OwnershipHistory>& b) {
   const auto ia = owningIntervals(a);
@@ -101,7 +94,7 @@ std::vector<std::pair<std::int64_t, std::int64_t>> splitAcross(
         for (const auto& y : vb) {
           const auto lo = std::max(x.first, y.first);
           const auto hi = std::min(x.second, y.second);
-          if (lo < hi) out.push_back({lo, hi});
+          if (lo <= hi) out.push_back({lo, hi});
         }
       }
     }
