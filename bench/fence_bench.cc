@@ -41,8 +41,8 @@
 namespace quorate::bench {
 namespace {
 
-using kernel::IpAddress;
-using kernel::Status;
+using net::IpAddress;
+using quorate::Status;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 

@@ -95,8 +95,8 @@ struct Options {
 // ---------------------------------------------------------------------------
 // The table and its changes.
 
-kernel::IpAddress v4(int a, int b, int c, int d) {
-  kernel::IpAddress ip;
+net::IpAddress v4(int a, int b, int c, int d) {
+  net::IpAddress ip;
   ip.family = AF_INET;
   ip.bytes[0] = static_cast<std::uint8_t>(a);
   ip.bytes[1] = static_cast<std::uint8_t>(b);
@@ -106,11 +106,11 @@ kernel::IpAddress v4(int a, int b, int c, int d) {
 }
 
 // Hosts .1 to .200 of each /24, so that no address ends in .0 or .255.
-kernel::IpAddress serviceAddress(int i) { return v4(198, 18, i / 200, i % 200 + 1); }
-kernel::IpAddress realAddress(int k) { return v4(198, 19, k / 200, k % 200 + 1); }
+net::IpAddress serviceAddress(int i) { return v4(198, 18, i / 200, i % 200 + 1); }
+net::IpAddress realAddress(int k) { return v4(198, 19, k / 200, k % 200 + 1); }
 constexpr int kNewRealBase = 128 * 200;  // new real servers: 198.19.128.1 and up
 
-kipvs::Destination destination(const kernel::IpAddress& address, int weight) {
+kipvs::Destination destination(const net::IpAddress& address, int weight) {
   kipvs::Destination d;
   d.address = address;
   d.port = 80;
@@ -270,8 +270,7 @@ void freshNamespace(std::vector<int>& kept) {
 // "" if the kernel's table is `want` (services, schedulers, destinations with forwarding and
 // weight), else what differs first and the counts.
 std::string difference(const std::vector<kipvs::ServiceState>& got, const Table& want) {
-  using Dests =
-      std::map<std::pair<kernel::IpAddress, std::uint16_t>, std::pair<kipvs::Forward, int>>;
+  using Dests = std::map<std::pair<net::IpAddress, std::uint16_t>, std::pair<kipvs::Forward, int>>;
   std::map<kipvs::ServiceKey, std::pair<std::string, Dests>> g, w;
   std::size_t gotDests = 0;
   for (const auto& s : got) {
@@ -369,16 +368,15 @@ class TimingIpvs final : public kipvs::Ipvs {
   explicit TimingIpvs(std::unique_ptr<kipvs::Ipvs> inner) : inner_(std::move(inner)) {}
   Tally take() { return std::exchange(tally_, Tally{}); }
 
-  kernel::Result<kipvs::Info> info() override { return inner_->info(); }
-  kernel::Result<std::vector<kipvs::ServiceState>> dump() override {
+  Result<kipvs::Info> info() override { return inner_->info(); }
+  Result<std::vector<kipvs::ServiceState>> dump() override {
     const auto t0 = Clock::now();
     auto r = inner_->dump();
     tally_.dump += Clock::now() - t0;
     ++tally_.dumps;
     return r;
   }
-  kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kipvs::Op>& ops,
-                                                    bool tolerant) override {
+  Result<std::vector<Status>> apply(const std::vector<kipvs::Op>& ops, bool tolerant) override {
     const auto t0 = Clock::now();
     auto r = inner_->apply(ops, tolerant);
     tally_.apply += Clock::now() - t0;
@@ -386,15 +384,9 @@ class TimingIpvs final : public kipvs::Ipvs {
     tally_.ops += ops.size();
     return r;
   }
-  kernel::Result<std::vector<kipvs::SyncDaemon>> syncDaemons() override {
-    return inner_->syncDaemons();
-  }
-  kernel::Status startSyncDaemon(const kipvs::SyncDaemon& d) override {
-    return inner_->startSyncDaemon(d);
-  }
-  kernel::Status stopSyncDaemon(kipvs::SyncRole role) override {
-    return inner_->stopSyncDaemon(role);
-  }
+  Result<std::vector<kipvs::SyncDaemon>> syncDaemons() override { return inner_->syncDaemons(); }
+  Status startSyncDaemon(const kipvs::SyncDaemon& d) override { return inner_->startSyncDaemon(d); }
+  Status stopSyncDaemon(kipvs::SyncRole role) override { return inner_->stopSyncDaemon(role); }
 
  private:
   std::unique_ptr<kipvs::Ipvs> inner_;
@@ -406,7 +398,7 @@ class TimingIpvs final : public kipvs::Ipvs {
 // NetlinkIpvs (an add of what exists edits it, a delete of what is missing succeeds).
 class MemoryIpvs final : public kipvs::Ipvs {
  public:
-  using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
+  using Endpoint = std::pair<net::IpAddress, std::uint16_t>;
   struct Entry {
     kipvs::Service service;
     std::map<Endpoint, kipvs::Destination> destinations;
@@ -414,8 +406,8 @@ class MemoryIpvs final : public kipvs::Ipvs {
   using State = std::map<kipvs::ServiceKey, Entry>;
   explicit MemoryIpvs(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-  kernel::Result<kipvs::Info> info() override { return kipvs::Info{0x010201, 4096}; }
-  kernel::Result<std::vector<kipvs::ServiceState>> dump() override {
+  Result<kipvs::Info> info() override { return kipvs::Info{0x010201, 4096}; }
+  Result<std::vector<kipvs::ServiceState>> dump() override {
     std::vector<kipvs::ServiceState> out;
     out.reserve(state_->size());
     for (const auto& [k, e] : *state_) {
@@ -427,10 +419,9 @@ class MemoryIpvs final : public kipvs::Ipvs {
     }
     return out;
   }
-  kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kipvs::Op>& ops,
-                                                    bool tolerant) override {
+  Result<std::vector<Status>> apply(const std::vector<kipvs::Op>& ops, bool tolerant) override {
     using K = kipvs::Op::Kind;
-    std::vector<kernel::Status> out(ops.size());
+    std::vector<Status> out(ops.size());
     for (std::size_t i = 0; i < ops.size(); ++i) {
       const auto& op = ops[i];
       auto svc = state_->find(op.service.key);
@@ -465,15 +456,15 @@ class MemoryIpvs final : public kipvs::Ipvs {
           dests[ep] = op.destination;
         }
       }
-      if (err != 0) out[i] = kernel::Status::fail(err, op.toString());
+      if (err != 0) out[i] = Status::fail(err, op.toString());
     }
     return out;
   }
-  kernel::Result<std::vector<kipvs::SyncDaemon>> syncDaemons() override {
+  Result<std::vector<kipvs::SyncDaemon>> syncDaemons() override {
     return std::vector<kipvs::SyncDaemon>{};
   }
-  kernel::Status startSyncDaemon(const kipvs::SyncDaemon&) override { return kernel::Status::ok(); }
-  kernel::Status stopSyncDaemon(kipvs::SyncRole) override { return kernel::Status::ok(); }
+  Status startSyncDaemon(const kipvs::SyncDaemon&) override { return Status::ok(); }
+  Status stopSyncDaemon(kipvs::SyncRole) override { return Status::ok(); }
 
  private:
   std::shared_ptr<State> state_;

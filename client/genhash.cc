@@ -15,10 +15,10 @@
 
 #include "client/commands.h"
 #include "client/endpoint.h"
+#include "common/net_types.h"
 #include "server/check/digest.h"
 #include "server/check/http_fetch.h"
 #include "server/check/probe.h"
-#include "server/kernel/net_types.h"
 #include "server/script_runner.h"
 
 namespace quorate::client {
@@ -34,8 +34,8 @@ bool startsWithNoCase(std::string_view text, std::string_view prefix) {
 }
 
 // The host's first address: numeric as is, a name through getaddrinfo.
-std::optional<kernel::IpAddress> resolve(const std::string& host, std::string* error) {
-  if (auto address = kernel::IpAddress::parse(host)) return address;
+std::optional<net::IpAddress> resolve(const std::string& host, std::string* error) {
+  if (auto address = net::IpAddress::parse(host)) return address;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -45,7 +45,7 @@ std::optional<kernel::IpAddress> resolve(const std::string& host, std::string* e
     return std::nullopt;
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(found, &freeaddrinfo);
-  kernel::IpAddress address;
+  net::IpAddress address;
   if (found->ai_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(found->ai_addr);
     address.family = AF_INET;
@@ -108,12 +108,12 @@ int runGenhash(const GenhashOptions& options, std::chrono::milliseconds timeout,
     err << "quoratectl genhash: --url " << options.url << ": " << error << std::endl;
     return kExitUsage;
   }
-  const std::optional<kernel::IpAddress> address = resolve(url->host, &error);
+  const std::optional<net::IpAddress> address = resolve(url->host, &error);
   if (!address) {
     err << "quoratectl genhash: " << error << std::endl;
     return kExitFailure;
   }
-  const bool isName = !kernel::IpAddress::parse(url->host);
+  const bool isName = !net::IpAddress::parse(url->host);
 
   check::HttpSpec spec;
   spec.path = url->path;

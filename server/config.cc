@@ -157,11 +157,11 @@ std::string interfaceName(const Value& v) {
 }
 
 // {address: 198.18.0.10/24, device: eth0, label: eth0:web}
-kernel::Vip parseVip(const Value& v) {
+net::Vip parseVip(const Value& v) {
   const Map m = v.asMap({"address", "device", "label"});
-  kernel::Vip vip;
+  net::Vip vip;
   const Value address = m.required("address");
-  const auto prefix = kernel::IpPrefix::parse(address.asString());
+  const auto prefix = net::IpPrefix::parse(address.asString());
   if (!prefix) {
     address.fail("expected an IPv4 or IPv6 address with optional /prefix, got " +
                  config::quote(address.asString()));
@@ -215,7 +215,7 @@ void parsePreference(const Map& m, const Value& where, const std::array<PeerAddr
 void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig& c) {
   std::set<std::string> instanceNames;
   std::vector<Value> instanceValues;
-  std::set<kernel::IpAddress> seenVips;
+  std::set<net::IpAddress> seenVips;
   std::set<int> seenVrids;
   if (const auto list = root.optional("instances")) {
     instanceValues = list->asList();

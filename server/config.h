@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "common/net_types.h"
 #include "lease/director_node.h"
 #include "lease/timing.h"
 #include "lease/types.h"
 #include "server/ipvs/config.h"
-#include "server/kernel/net_types.h"
 
 namespace quorate::server {
 
@@ -36,7 +36,7 @@ struct VrrpConfig {
 // Like one keepalived vrrp_instance: a set of VIPs that one director owns at a time.
 struct InstanceConfig {
   std::string name;
-  std::vector<kernel::Vip> vips;
+  std::vector<net::Vip> vips;
   std::optional<VrrpConfig> vrrp;
 };
 

@@ -60,18 +60,16 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
 
 DataPlane::~DataPlane() = default;
 
-std::vector<kernel::Vip> DataPlane::vipsOf(std::size_t index) const {
-  return leases_.at(index).vips;
-}
+std::vector<net::Vip> DataPlane::vipsOf(std::size_t index) const { return leases_.at(index).vips; }
 
-void DataPlane::fail(const kernel::Status& s) {
+void DataPlane::fail(const Status& s) {
   ++counters_.kernelErrors;
   spdlog::error("data plane: {}", s.message());
 }
 
-kernel::Status DataPlane::start() {
+Status DataPlane::start() {
   // One fence group per lease, in lease order: arm(index) opens exactly that lease's VIPs.
-  std::vector<std::vector<kernel::IpAddress>> groups;
+  std::vector<std::vector<net::IpAddress>> groups;
   std::size_t managed = 0;
   for (const auto& l : leases_) {
     groups.push_back(l.addresses);
@@ -91,7 +89,7 @@ kernel::Status DataPlane::start() {
     }
   }
   if (!config_.ipvs.virtualServers.empty()) {
-    if (!balancer_) return kernel::Status::fail(ENOTSUP, "virtual servers need IPVS");
+    if (!balancer_) return Status::fail(ENOTSUP, "virtual servers need IPVS");
     if (auto s = balancer_->start(); !s) return s;
   }
   for (auto& l : leases_) {
@@ -109,7 +107,7 @@ kernel::Status DataPlane::start() {
     spdlog::info("data plane: {} VIPs in {} leases, all withdrawn; fence {}", managed,
                  leases_.size(), ports_.fence ? "closed" : "DISABLED (fence: none)");
   }
-  return kernel::Status::ok();
+  return Status::ok();
 }
 
 void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
@@ -317,7 +315,7 @@ bool DataPlane::sendVrrp(Lease& l, bool resign) {
   for (const InstanceConfig* inst : l.vrrpInstances) {
     // One advert per family, from the device's own (non-VIP) address, as keepalived does.
     for (int family : {AF_INET, AF_INET6}) {
-      std::vector<kernel::IpAddress> addrs;
+      std::vector<net::IpAddress> addrs;
       std::string device;
       for (const auto& v : inst->vips) {
         if (v.prefix.address.family == family) {
@@ -333,7 +331,7 @@ bool DataPlane::sendVrrp(Lease& l, bool resign) {
         fail(link ? own.status() : link.status());
         continue;
       }
-      std::optional<kernel::IpAddress> source;
+      std::optional<net::IpAddress> source;
       for (const auto& a : *own) {
         const auto& ip = a.prefix.address;
         if (ip.family != family || std::find(addrs.begin(), addrs.end(), ip) != addrs.end())
@@ -344,8 +342,8 @@ bool DataPlane::sendVrrp(Lease& l, bool resign) {
         break;
       }
       if (!source) {
-        fail(kernel::Status::fail(EADDRNOTAVAIL, "VRRP advert for instance " + inst->name +
-                                                     ": no own address on " + device));
+        fail(Status::fail(EADDRNOTAVAIL, "VRRP advert for instance " + inst->name +
+                                             ": no own address on " + device));
         continue;
       }
       kernel::VrrpAdvert ad;

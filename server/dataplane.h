@@ -50,7 +50,7 @@ class DataPlane {
   // Start-up, before any lease can be held: closes the fence over every configured VIP
   // (replacing whatever an earlier run left) and removes the VIPs from their devices.
   // A failure here means the director must not run: the status names what failed.
-  kernel::Status start();
+  Status start();
 
   // Lease `index` (in config.leases) is held until `leaseEnd` (local clock). The first call
   // claims: opens the fence until leaseEnd, adds the addresses, starts announcing. Later calls
@@ -77,7 +77,7 @@ class DataPlane {
   ipvs::Balancer* balancer() { return balancer_.get(); }
 
   bool claimed(std::size_t index) const { return leases_.at(index).claimed; }
-  std::vector<kernel::Vip> vipsOf(std::size_t index) const;
+  std::vector<net::Vip> vipsOf(std::size_t index) const;
 
   struct Counters {
     std::uint64_t claims = 0;
@@ -94,8 +94,8 @@ class DataPlane {
  private:
   struct Lease {
     std::string name;
-    std::vector<kernel::Vip> vips;
-    std::vector<kernel::IpAddress> addresses;
+    std::vector<net::Vip> vips;
+    std::vector<net::IpAddress> addresses;
     std::vector<const InstanceConfig*> vrrpInstances;
     std::size_t index = 0;
     bool claimed = false;
@@ -111,7 +111,7 @@ class DataPlane {
     std::unique_ptr<boost::asio::steady_timer> vrrpTimer;
   };
 
-  void fail(const kernel::Status& s);
+  void fail(const Status& s);
   // Sends one frame, if the clock read just before it is before the lease end; false (and
   // counted as suppressed) otherwise.
   bool sendFrame(Lease& l, int ifindex, const std::vector<std::uint8_t>& frame,
@@ -127,7 +127,7 @@ class DataPlane {
   struct Vmac {
     std::string name;  // "vrrp.<vrid>"
     std::string parent;
-    kernel::MacAddress mac{};
+    net::MacAddress mac{};
     bool ipv4 = true;
   };
   // The interface whose own addresses VRRP adverts come from: the parent of a vmac.

@@ -45,7 +45,7 @@ std::string statePath(const DirectorConfig& cfg, const LeaseConfig& l) {
   return cfg.stateDir + "/acceptor@" + l.name + ".state";
 }
 
-[[noreturn]] void kernelFailure(const std::string& what, const kernel::Status& s) {
+[[noreturn]] void kernelFailure(const std::string& what, const Status& s) {
   throw std::runtime_error(what + ": " + s.message());
 }
 

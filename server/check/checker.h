@@ -26,7 +26,7 @@ namespace quorate::server::check {
 // A real server's health as its checks see it.
 struct Verdict {
   std::string virtualServer;
-  kernel::IpAddress address;
+  net::IpAddress address;
   std::uint16_t port = 0;
   bool alive = true;
   std::optional<std::int32_t> weight;  // a dynamic script check's weight; unset: the configured
@@ -61,7 +61,7 @@ class HealthChecks {
   struct Runner;
 
  private:
-  using Key = std::tuple<std::string, kernel::IpAddress, std::uint16_t>;
+  using Key = std::tuple<std::string, net::IpAddress, std::uint16_t>;
   void startRunner(const std::shared_ptr<Runner>& r, std::chrono::milliseconds delay);
   void attempt(const std::shared_ptr<Runner>& r);
   void onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome);

@@ -14,9 +14,9 @@ namespace {
 using config::Map;
 using config::Value;
 
-kernel::IpAddress asAddress(const Value& v, int family) {
+net::IpAddress asAddress(const Value& v, int family) {
   const std::string text = v.asString();
-  const auto a = kernel::IpAddress::parse(text);
+  const auto a = net::IpAddress::parse(text);
   if (!a) v.fail("expected an IPv4 or IPv6 address, got " + config::quote(text));
   if (family != 0 && a->family != family) {
     v.fail(std::string("expected an ") + (family == AF_INET6 ? "IPv6" : "IPv4") +

@@ -69,7 +69,7 @@ constexpr std::size_t kMaxHeader = 64 * 1024;
 constexpr std::size_t kMaxSmtpLine = 4096;
 constexpr std::size_t kMaxDnsReply = 4096;  // no EDNS in the query: replies are <= 512 bytes
 
-asio::ip::address toAsio(const kernel::IpAddress& address) {
+asio::ip::address toAsio(const net::IpAddress& address) {
   if (address.isV4()) {
     asio::ip::address_v4::bytes_type bytes;
     std::copy_n(address.bytes.begin(), bytes.size(), bytes.begin());
@@ -534,7 +534,7 @@ class HttpAttempt final : public Attempt<HttpReply> {
       return "TLS: bad SNI name " + config_->sni;
     }
     if (config_->verify) {
-      const bool isIp = kernel::IpAddress::parse(config_->verifyName).has_value();
+      const bool isIp = net::IpAddress::parse(config_->verifyName).has_value();
       const int set =
           isIp ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), config_->verifyName.c_str())
                : SSL_set1_host(handle, config_->verifyName.c_str());

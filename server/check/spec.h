@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "server/kernel/net_types.h"
+#include "common/net_types.h"
 
 namespace quorate::server::check {
 
@@ -72,9 +72,9 @@ struct CheckSpec {
   Kind kind;
   // Where the check connects: the real server's address and port unless overridden
   // (keepalived's connect_ip / connect_port). Unused by scripts.
-  std::optional<kernel::IpAddress> address;
-  std::uint16_t port = 0;                   // 0: the real server's
-  std::optional<kernel::IpAddress> bindTo;  // source address; unset: the kernel's choice
+  std::optional<net::IpAddress> address;
+  std::uint16_t port = 0;                // 0: the real server's
+  std::optional<net::IpAddress> bindTo;  // source address; unset: the kernel's choice
 
   // One deadline for a whole attempt (connect, exchange, or the script's run).
   std::chrono::milliseconds timeout{5000};
@@ -95,9 +95,9 @@ struct CheckSpec {
 
 // Where one check of a real server connects (address and port after the overrides).
 struct Target {
-  kernel::IpAddress address;
+  net::IpAddress address;
   std::uint16_t port = 0;
-  std::optional<kernel::IpAddress> bindTo;
+  std::optional<net::IpAddress> bindTo;
   bool operator==(const Target&) const = default;
 };
 

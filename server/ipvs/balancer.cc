@@ -115,7 +115,7 @@ void Balancer::reconcile(const char* why, bool readKernel) {
   }
 }
 
-kernel::Status Balancer::start() {
+Status Balancer::start() {
   // Everything configured counts as ours: a killed run's services are removed (or, warm,
   // brought to the desired state) before any lease is held.
   std::vector<kipvs::ServiceKey> keys;
@@ -123,7 +123,7 @@ kernel::Status Balancer::start() {
   reconciler_.adopt(keys);
   auto first = reconciler_.sync(desired());
   if (!first) return first.status();
-  if (!first->errors.empty()) return kernel::Status::fail(EIO, first->errors.front());
+  if (!first->errors.empty()) return Status::fail(EIO, first->errors.front());
   if (config_.sync) {
     // Whatever daemons an earlier run left go; this director starts as a backup.
     (void)ipvs_.stopSyncDaemon(kipvs::SyncRole::Master);
@@ -134,7 +134,7 @@ kernel::Status Balancer::start() {
   spdlog::info("ipvs: {} virtual servers, standby {}{}", pools_.size(),
                config_.standby == StandbyMode::kWarm ? "warm" : "removes them",
                config_.sync ? ", sync daemon on " + config_.sync->interface : "");
-  return kernel::Status::ok();
+  return Status::ok();
 }
 
 void Balancer::syncRole(std::optional<kipvs::SyncRole> role) {
@@ -174,7 +174,7 @@ void Balancer::deactivate(std::size_t lease) {
   if (lease == syncLease_) syncRole(kipvs::SyncRole::Backup);
 }
 
-std::vector<PoolEvent> Balancer::setAlive(const std::string& vs, const kernel::IpAddress& address,
+std::vector<PoolEvent> Balancer::setAlive(const std::string& vs, const net::IpAddress& address,
                                           std::uint16_t port, bool alive, const std::string& reason,
                                           std::optional<std::int32_t> weight) {
   for (std::size_t i = 0; i < pools_.size(); ++i) {
@@ -195,12 +195,12 @@ std::vector<PoolEvent> Balancer::setAlive(std::size_t vs, std::size_t rs, bool a
   return events;
 }
 
-kernel::Status Balancer::resync() {
+Status Balancer::resync() {
   auto r = reconciler_.sync(desired());
   if (!r) return r.status();
   for (const auto& e : r->errors) spdlog::error("ipvs (resync): {}", e);
   if (r->applied > 0) spdlog::warn("ipvs (resync): repaired {} differences", r->applied);
-  return kernel::Status::ok();
+  return Status::ok();
 }
 
 void Balancer::stop() {

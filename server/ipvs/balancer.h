@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "server/ipvs/config.h"
 #include "server/ipvs/pool.h"
 #include "server/ipvs/reconciler.h"
 #include "server/kernel/ipvs.h"
-#include "server/kernel/status.h"
 
 namespace quorate::server::ipvs {
 
@@ -54,7 +54,7 @@ class Balancer {
   // Start-up, before any lease is held: the configured services a killed earlier run may have
   // left are removed (standby: remove) or programmed (warm), and the sync daemon runs as
   // backup. A failure means the director must not run (e.g. no IPVS in this kernel).
-  kernel::Status start();
+  Status start();
   // Lease `lease` is held now: its virtual servers go into IPVS; the sync daemon becomes master
   // if it follows this lease. Failures are logged and retried by resync().
   void activate(std::size_t lease);
@@ -68,12 +68,12 @@ class Balancer {
                                   std::optional<std::int32_t> weight = std::nullopt);
   // The same by virtual server name and real server endpoint (a health check's verdict); an
   // unknown one changes nothing.
-  std::vector<PoolEvent> setAlive(const std::string& vs, const kernel::IpAddress& address,
+  std::vector<PoolEvent> setAlive(const std::string& vs, const net::IpAddress& address,
                                   std::uint16_t port, bool alive, const std::string& reason,
                                   std::optional<std::int32_t> weight = std::nullopt);
   // Re-reads the kernel's table and repairs any drift (someone ran ipvsadm); view() shows the
   // counters of that read. Periodic.
-  kernel::Status resync();
+  Status resync();
   // Shutdown: removes every service this director owns and stops its sync daemon.
   void stop();
   // A new set of virtual servers (SIGHUP): only the difference reaches the kernel, so every

@@ -24,9 +24,9 @@ constexpr std::size_t kMaxIfName = 15;  // IFNAMSIZ - 1
 
 std::string familyName(int family) { return family == AF_INET6 ? "IPv6" : "IPv4"; }
 
-kernel::IpAddress asAddress(const Value& v) {
+net::IpAddress asAddress(const Value& v) {
   const std::string text = v.asString();
-  const auto a = kernel::IpAddress::parse(text);
+  const auto a = net::IpAddress::parse(text);
   if (!a) v.fail("expected an IPv4 or IPv6 address, got " + config::quote(text));
   return *a;
 }
@@ -45,7 +45,7 @@ std::string interfaceName(const Value& v) {
   return name;
 }
 
-bool isMulticast(const kernel::IpAddress& a) {
+bool isMulticast(const net::IpAddress& a) {
   return a.isV4() ? (a.bytes[0] & 0xf0) == 0xe0 : a.bytes[0] == 0xff;
 }
 
@@ -60,7 +60,7 @@ std::uint32_t asGranularity(const Value& v, int family) {
     return static_cast<std::uint32_t>(v.asInt(1, 128, "IPv6 prefix length"));
   }
   const std::string text = v.asString();
-  const auto a = kernel::IpAddress::parse(text);
+  const auto a = net::IpAddress::parse(text);
   if (!a || !a->isV4()) {
     v.fail("expected an IPv4 netmask such as 255.255.255.0, got " + config::quote(text));
   }
@@ -174,7 +174,7 @@ kipvs::Service parseService(const Map& m, const Value& where) {
     if (family) family->fail("only with fwmark (an address has its own family)");
     kipvs::Protocol proto = kipvs::Protocol::Tcp;
     if (protocol) proto = *kipvs::parseProtocol(protocol->asOneOf({"tcp", "udp", "sctp"}));
-    const kernel::IpAddress a = asAddress(*address);
+    const net::IpAddress a = asAddress(*address);
     const Value p = port ? *port : m.required("port");  // an address needs a port
     s.key = kipvs::ServiceKey::inet(proto, a, asPort(p));
   }
@@ -284,7 +284,7 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
     checks = check::parseChecks(*x, checkDefaults, vs.service.key.family);
   }
 
-  using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
+  using Endpoint = std::pair<net::IpAddress, std::uint16_t>;
   std::map<Endpoint, std::string> endpoints;  // -> key of the server that has it
   if (const auto list = m.optional("real_servers")) {
     for (const Value& rv : list->asList()) {

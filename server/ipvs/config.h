@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "common/net_types.h"
 #include "server/check/spec.h"
 #include "server/kernel/ipvs.h"
-#include "server/kernel/net_types.h"
 
 namespace quorate::config {
 class Map;  // common/yaml_config.h
@@ -58,11 +58,11 @@ enum class StandbyMode { kRemove, kWarm };
 // The kernel's connection synchronisation daemon (ipvsadm --start-daemon).
 struct SyncDaemonConfig {
   std::string interface;
-  std::uint32_t syncId = 0;                // 0..255
-  std::uint16_t maxLength = 0;             // 0: kernel default
-  std::optional<kernel::IpAddress> group;  // multicast; unset: kernel default 224.0.0.81
-  std::uint16_t port = 0;                  // 0: kernel default 8848
-  std::uint8_t ttl = 0;                    // 0: kernel default 1
+  std::uint32_t syncId = 0;             // 0..255
+  std::uint16_t maxLength = 0;          // 0: kernel default
+  std::optional<net::IpAddress> group;  // multicast; unset: kernel default 224.0.0.81
+  std::uint16_t port = 0;               // 0: kernel default 8848
+  std::uint8_t ttl = 0;                 // 0: kernel default 1
 
   // The daemon in `role` as kernel::ipvs::Ipvs::startSyncDaemon wants it.
   kernel::ipvs::SyncDaemon daemon(kernel::ipvs::SyncRole role) const;

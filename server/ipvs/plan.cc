@@ -9,7 +9,7 @@ namespace quorate::server::ipvs {
 namespace {
 
 namespace kipvs = kernel::ipvs;
-using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
+using Endpoint = std::pair<net::IpAddress, std::uint16_t>;
 
 kipvs::Op op(kipvs::Op::Kind kind, const kipvs::ServiceKey& key, const kipvs::Destination& d = {}) {
   kipvs::Op o{kind, {}, d};

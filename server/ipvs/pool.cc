@@ -42,8 +42,7 @@ Pool::Pool(VirtualServerConfig config, std::vector<bool> checked) : config_(std:
   quorumUp_ = aliveWeight_ >= config_.quorum;
 }
 
-std::optional<std::size_t> Pool::indexOf(const kernel::IpAddress& address,
-                                         std::uint16_t port) const {
+std::optional<std::size_t> Pool::indexOf(const net::IpAddress& address, std::uint16_t port) const {
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     if (servers_[i].config.dest.address == address && servers_[i].config.dest.port == port) {
       return i;
@@ -106,8 +105,8 @@ void Pool::updateQuorum(std::vector<PoolEvent>& events) {
   }
 }
 
-std::vector<PoolEvent> Pool::setAlive(const kernel::IpAddress& address, std::uint16_t port,
-                                      bool alive, const std::string& reason,
+std::vector<PoolEvent> Pool::setAlive(const net::IpAddress& address, std::uint16_t port, bool alive,
+                                      const std::string& reason,
                                       std::optional<std::int32_t> weight) {
   const auto i = indexOf(address, port);
   if (!i) return {};

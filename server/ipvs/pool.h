@@ -54,7 +54,7 @@ class Pool {
   const VirtualServerConfig& config() const { return config_; }
   const std::vector<RealServerState>& realServers() const { return servers_; }
   // The index of the real server at (address, port), or nullopt.
-  std::optional<std::size_t> indexOf(const kernel::IpAddress& address, std::uint16_t port) const;
+  std::optional<std::size_t> indexOf(const net::IpAddress& address, std::uint16_t port) const;
 
   // Marks real server `index` alive or dead (`reason` goes into the events, e.g. the check's
   // verdict). Returns what changed: nothing when the state was already so, else the real
@@ -65,7 +65,7 @@ class Pool {
   std::vector<PoolEvent> setAlive(std::size_t index, bool alive, const std::string& reason = {},
                                   std::optional<std::int32_t> weight = std::nullopt);
   // The same by endpoint; an unknown endpoint changes nothing.
-  std::vector<PoolEvent> setAlive(const kernel::IpAddress& address, std::uint16_t port, bool alive,
+  std::vector<PoolEvent> setAlive(const net::IpAddress& address, std::uint16_t port, bool alive,
                                   const std::string& reason = {},
                                   std::optional<std::int32_t> weight = std::nullopt);
 

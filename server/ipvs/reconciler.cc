@@ -12,8 +12,8 @@ namespace {
 namespace kipvs = kernel::ipvs;
 
 // A failed op's message, naming the op when the implementation did not.
-std::string errorOf(const kipvs::Op& op, const kernel::Status& s) {
-  return s.what().empty() ? kernel::Status::fail(s.err(), op.toString()).message() : s.message();
+std::string errorOf(const kipvs::Op& op, const Status& s) {
+  return s.what().empty() ? Status::fail(s.err(), op.toString()).message() : s.message();
 }
 
 // The same service and settings, and the same destinations in the same order.
@@ -34,10 +34,9 @@ bool sameDesired(const DesiredService& a, const DesiredService& b) {
 
 Reconciler::Reconciler(kernel::ipvs::Ipvs& ipvs) : ipvs_(ipvs) {}
 
-kernel::Result<std::vector<kernel::Status>> Reconciler::apply(const std::vector<kipvs::Op>& ops,
-                                                              Summary& summary) {
+Result<std::vector<Status>> Reconciler::apply(const std::vector<kipvs::Op>& ops, Summary& summary) {
   summary.planned = ops.size();
-  if (ops.empty()) return std::vector<kernel::Status>{};
+  if (ops.empty()) return std::vector<Status>{};
   auto results = ipvs_.apply(ops, /*tolerant=*/true);
   if (!results) {
     ++counters_.kernelFailures;
@@ -45,8 +44,8 @@ kernel::Result<std::vector<kernel::Status>> Reconciler::apply(const std::vector<
   }
   if (results->size() != ops.size()) {
     ++counters_.kernelFailures;
-    return kernel::Status::fail(EPROTO, "ipvs apply: " + std::to_string(results->size()) +
-                                            " results for " + std::to_string(ops.size()) + " ops");
+    return Status::fail(EPROTO, "ipvs apply: " + std::to_string(results->size()) + " results for " +
+                                    std::to_string(ops.size()) + " ops");
   }
   std::map<kipvs::ServiceKey, std::optional<std::string>> outcome;  // last error per service
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -72,7 +71,7 @@ kernel::Result<std::vector<kernel::Status>> Reconciler::apply(const std::vector<
   return std::move(results).value();
 }
 
-kernel::Result<Reconciler::Summary> Reconciler::sync(const std::vector<DesiredService>& desired) {
+Result<Reconciler::Summary> Reconciler::sync(const std::vector<DesiredService>& desired) {
   ++counters_.syncs;
   auto actual = ipvs_.dump();
   if (!actual) {
@@ -89,7 +88,7 @@ kernel::Result<Reconciler::Summary> Reconciler::sync(const std::vector<DesiredSe
   return reconcile(desired, /*incremental=*/false);
 }
 
-kernel::Result<Reconciler::Summary> Reconciler::update(const std::vector<DesiredService>& desired) {
+Result<Reconciler::Summary> Reconciler::update(const std::vector<DesiredService>& desired) {
   if (!known_) return sync(desired);
   ++counters_.syncs;
   return reconcile(desired, /*incremental=*/true);
@@ -101,8 +100,7 @@ void Reconciler::adopt(const std::vector<kipvs::ServiceKey>& keys) {
   ownedIsWanted_ = false;
 }
 
-void Reconciler::learn(const std::vector<kipvs::Op>& ops,
-                       const std::vector<kernel::Status>& results) {
+void Reconciler::learn(const std::vector<kipvs::Op>& ops, const std::vector<Status>& results) {
   if (!known_) return;
   for (const auto& r : results) {
     if (!r.isOk()) {
@@ -143,8 +141,8 @@ void Reconciler::learn(const std::vector<kipvs::Op>& ops,
   }
 }
 
-kernel::Result<Reconciler::Summary> Reconciler::reconcile(
-    const std::vector<DesiredService>& desired, bool incremental) {
+Result<Reconciler::Summary> Reconciler::reconcile(const std::vector<DesiredService>& desired,
+                                                  bool incremental) {
   const std::size_t n = desired.size();
   std::vector<kipvs::ServiceKey> keys(n);
   for (std::size_t i = 0; i < n; ++i) keys[i] = normalized(desired[i].service.key);
@@ -274,7 +272,7 @@ kernel::Result<Reconciler::Summary> Reconciler::reconcile(
   return summary;
 }
 
-kernel::Result<Reconciler::Summary> Reconciler::withdraw() {
+Result<Reconciler::Summary> Reconciler::withdraw() {
   ++counters_.syncs;
   lastDesired_.clear();
   ownedIsWanted_ = false;  // what fails to go stays owned, for the next call to delete
@@ -302,7 +300,7 @@ kernel::Result<Reconciler::Summary> Reconciler::withdraw() {
   return summary;
 }
 
-bool Reconciler::installed(const kipvs::ServiceKey& key, const kernel::IpAddress& address,
+bool Reconciler::installed(const kipvs::ServiceKey& key, const net::IpAddress& address,
                            std::uint16_t port) const {
   const auto it = installed_.find(normalized(key));
   return it != installed_.end() && std::find(it->second.begin(), it->second.end(),

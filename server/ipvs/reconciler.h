@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "server/ipvs/plan.h"
 #include "server/kernel/ipvs.h"
-#include "server/kernel/status.h"
 
 namespace quorate::server::ipvs {
 
@@ -41,14 +41,14 @@ class Reconciler {
   // the kernel no longer has it). A destination is installed when its op succeeded or it already
   // matched; a failed one is not, and the next sync retries it. Fails as a whole (nothing
   // recorded but ownership of the desired keys) only when the dump or the transport fails.
-  kernel::Result<Summary> sync(const std::vector<DesiredService>& desired);
+  Result<Summary> sync(const std::vector<DesiredService>& desired);
 
   // Like sync(), but plans against the table as this reconciler last saw it (its last read plus
   // every op the kernel accepted since) instead of reading the kernel: the path for changes that
   // must be quick (a claim, a health verdict, a reload). Reads the kernel (sync) when it has no
   // such table: at first, and after any failure. Drift made behind its back is repaired by the
   // next sync(), which the owner runs periodically.
-  kernel::Result<Summary> update(const std::vector<DesiredService>& desired);
+  Result<Summary> update(const std::vector<DesiredService>& desired);
 
   // Takes ownership of `keys` without touching the kernel: a later sync or withdraw deletes
   // them unless desired (the services a killed earlier run left behind).
@@ -57,10 +57,10 @@ class Reconciler {
   // Deletes every owned service (on losing the lease), tolerantly and without reading the table
   // first. Disowns each service whose deletion succeeded; one whose deletion failed stays owned so
   // that calling withdraw() again retries it.
-  kernel::Result<Summary> withdraw();
+  Result<Summary> withdraw();
 
   // Whether the destination (address, port) of service `key` is in the kernel as desired.
-  bool installed(const kernel::ipvs::ServiceKey& key, const kernel::IpAddress& address,
+  bool installed(const kernel::ipvs::ServiceKey& key, const net::IpAddress& address,
                  std::uint16_t port) const;
   const std::set<kernel::ipvs::ServiceKey>& owned() const { return owned_; }
   // The message of the last failed op on service `key`; nullopt once a later sync found it clean
@@ -72,18 +72,17 @@ class Reconciler {
   const Table* known() const { return known_ ? &*known_ : nullptr; }
 
  private:
-  using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
+  using Endpoint = std::pair<net::IpAddress, std::uint16_t>;
 
   // Applies `ops`; fills `summary` and returns one status per op, or the transport's failure.
-  kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kernel::ipvs::Op>& ops,
-                                                    Summary& summary);
+  Result<std::vector<Status>> apply(const std::vector<kernel::ipvs::Op>& ops, Summary& summary);
 
   // Plans against known_ and applies; records ownership, installed state and known_. With
   // `incremental`, services whose desired state equals the one last reconciled cleanly are not
   // planned at all (a 1% change costs 1% of a full plan).
-  kernel::Result<Summary> reconcile(const std::vector<DesiredService>& desired, bool incremental);
+  Result<Summary> reconcile(const std::vector<DesiredService>& desired, bool incremental);
   // Brings known_ up to date with ops the kernel accepted (any failure forgets it).
-  void learn(const std::vector<kernel::ipvs::Op>& ops, const std::vector<kernel::Status>& results);
+  void learn(const std::vector<kernel::ipvs::Op>& ops, const std::vector<Status>& results);
 
   kernel::ipvs::Ipvs& ipvs_;
   // The kernel's table as last read, plus the ops it accepted since; unset: read it next time.

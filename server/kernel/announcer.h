@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "server/kernel/status.h"
+#include "common/status.h"
 
 namespace quorate::kernel {
 

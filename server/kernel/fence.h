@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "server/kernel/net_types.h"
-#include "server/kernel/status.h"
+#include "common/net_types.h"
+#include "common/status.h"
 
 namespace quorate::kernel {
 
@@ -27,7 +27,7 @@ class Fence {
   // rules gating every address of `groups`, all closed. Group i (a lease's VIPs) is what arm(i)
   // and close(i) open and shut; an empty group gates nothing. An address in two groups, or an
   // unset one: EINVAL, nothing changed. Called at start-up and on reload.
-  virtual Status install(const std::vector<std::vector<IpAddress>>& groups) = 0;
+  virtual Status install(const std::vector<std::vector<net::IpAddress>>& groups) = 0;
   // Opens group `group` until `remaining` from the commit (millisecond precision, counted by the
   // kernel in whole jiffies, which can only end it early) and no later than `realtimeDeadline`
   // (CLOCK_REALTIME since the epoch, nanoseconds). The caller reads CLOCK_REALTIME before its

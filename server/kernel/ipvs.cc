@@ -49,7 +49,7 @@ std::optional<Forward> parseForward(std::string_view text) {
   return std::nullopt;
 }
 
-ServiceKey ServiceKey::inet(Protocol protocol, IpAddress address, std::uint16_t port) {
+ServiceKey ServiceKey::inet(Protocol protocol, net::IpAddress address, std::uint16_t port) {
   ServiceKey k;
   k.family = address.family;
   k.protocol = protocol;
@@ -68,7 +68,7 @@ ServiceKey ServiceKey::mark(int family, std::uint32_t fwmark) {
 
 namespace {
 
-std::string endpointText(const IpAddress& a, std::uint16_t port) {
+std::string endpointText(const net::IpAddress& a, std::uint16_t port) {
   return (a.isV6() ? "[" + a.toString() + "]" : a.toString()) + ":" + std::to_string(port);
 }
 

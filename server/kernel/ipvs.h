@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "server/kernel/net_types.h"
-#include "server/kernel/status.h"
+#include "common/net_types.h"
+#include "common/status.h"
 
 namespace quorate::kernel::ipvs {
 
@@ -24,11 +24,11 @@ std::optional<Protocol> parseProtocol(std::string_view text);
 struct ServiceKey {
   int family = 0;  // AF_INET / AF_INET6
   Protocol protocol = Protocol::Tcp;
-  IpAddress address;       // unset for fwmark services
+  net::IpAddress address;  // unset for fwmark services
   std::uint16_t port = 0;  // host order
   std::uint32_t fwmark = 0;
 
-  static ServiceKey inet(Protocol protocol, IpAddress address, std::uint16_t port);
+  static ServiceKey inet(Protocol protocol, net::IpAddress address, std::uint16_t port);
   static ServiceKey mark(int family, std::uint32_t fwmark);
   bool isFwmark() const { return fwmark != 0; }
   std::string toString() const;  // "tcp 198.18.0.10:80", "tcp [2001:db8::1]:80", "fwmark 5 ipv4"
@@ -73,7 +73,7 @@ inline constexpr std::uint16_t kRemCsum = 1 << 1;
 }  // namespace tunflag
 
 struct Destination {
-  IpAddress address;       // the real server; its family may differ from the service's only for tun
+  net::IpAddress address;  // the real server; its family may differ from the service's only for tun
   std::uint16_t port = 0;  // host order
   Forward forward = Forward::Direct;
   std::int32_t weight = 1;
@@ -113,10 +113,10 @@ struct SyncDaemon {
   SyncRole role = SyncRole::Master;
   std::string interface;  // multicast interface
   std::uint32_t syncId = 0;
-  std::uint16_t maxLength = 0;     // UDP payload; 0: kernel default
-  std::optional<IpAddress> group;  // multicast group; default 224.0.0.81
-  std::uint16_t port = 0;          // 0: kernel default (8848)
-  std::uint8_t ttl = 0;            // 0: kernel default (1)
+  std::uint16_t maxLength = 0;          // UDP payload; 0: kernel default
+  std::optional<net::IpAddress> group;  // multicast group; default 224.0.0.81
+  std::uint16_t port = 0;               // 0: kernel default (8848)
+  std::uint8_t ttl = 0;                 // 0: kernel default (1)
   auto operator<=>(const SyncDaemon&) const = default;
 };
 

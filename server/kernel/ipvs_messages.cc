@@ -45,7 +45,7 @@ class Builder {
   void string(std::uint16_t type, const std::string& s) { attr(type, s.c_str(), s.size() + 1); }
   // The kernel reads up to 16 bytes (union nf_inet_addr) of an address attribute; like
   // ipvsadm, the whole union goes, zero-padded for IPv4.
-  void address(std::uint16_t type, const IpAddress& a) { attr(type, a.bytes.data(), 16); }
+  void address(std::uint16_t type, const net::IpAddress& a) { attr(type, a.bytes.data(), 16); }
 
   std::size_t begin(std::uint16_t type) {
     std::size_t at = bytes_.size();
@@ -168,8 +168,8 @@ class Attrs {
   std::array<std::optional<std::span<const std::uint8_t>>, N> v_{};
 };
 
-std::optional<IpAddress> addressOf(std::span<const std::uint8_t> raw, int family) {
-  IpAddress a;
+std::optional<net::IpAddress> addressOf(std::span<const std::uint8_t> raw, int family) {
+  net::IpAddress a;
   a.family = family;
   std::size_t n = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
   if (n == 0 || raw.size() < n) return std::nullopt;
@@ -303,7 +303,7 @@ Result<ServiceState> parseService(std::span<const std::uint8_t> attrs) {
   } else {
     auto proto = a->get<std::uint16_t>(IPVS_SVC_ATTR_PROTOCOL);
     auto port = a->get<std::uint16_t>(IPVS_SVC_ATTR_PORT);
-    std::optional<IpAddress> addr;
+    std::optional<net::IpAddress> addr;
     if (a->has(IPVS_SVC_ATTR_ADDR)) addr = addressOf(a->raw(IPVS_SVC_ATTR_ADDR), *af);
     if (!proto || !port || !addr) return malformed("service without protocol, address or port");
     s.key.protocol = static_cast<Protocol>(*proto);
@@ -334,7 +334,7 @@ Result<DestinationState> parseDestination(std::span<const std::uint8_t> attrs, i
   DestinationState st;
   Destination& d = st.dest;
   int family = a->get<std::uint16_t>(IPVS_DEST_ATTR_ADDR_FAMILY).value_or(serviceFamily);
-  std::optional<IpAddress> addr;
+  std::optional<net::IpAddress> addr;
   if (a->has(IPVS_DEST_ATTR_ADDR)) addr = addressOf(a->raw(IPVS_DEST_ATTR_ADDR), family);
   auto port = a->get<std::uint16_t>(IPVS_DEST_ATTR_PORT);
   auto fwd = a->get<std::uint32_t>(IPVS_DEST_ATTR_FWD_METHOD);

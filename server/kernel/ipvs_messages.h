@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "server/kernel/ipvs.h"
-#include "server/kernel/status.h"
 
 namespace quorate::kernel::ipvs::msg {
 

@@ -7,15 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "server/kernel/net_types.h"
-#include "server/kernel/status.h"
+#include "common/net_types.h"
+#include "common/status.h"
 
 namespace quorate::kernel {
 
 struct LinkInfo {
   std::string name;
   int index = 0;
-  MacAddress mac{};
+  net::MacAddress mac{};
   bool adminUp = false;  // IFF_UP
   bool running = false;  // IFF_RUNNING (carrier and operstate up/unknown)
   bool usable() const { return adminUp && running; }
@@ -29,7 +29,7 @@ class Links {
   // Creates (or keeps, if it already exists with the same parent and MAC) a macvlan `name` in
   // private mode on `parent` with `mac`, and sets it up. keepalived's use_vmac.
   virtual Status ensureMacvlan(const std::string& name, const std::string& parent,
-                               const MacAddress& mac) = 0;
+                               const net::MacAddress& mac) = 0;
   // Deletes interface `name`; absent is success.
   virtual Status removeLink(const std::string& name) = 0;
   // Sets /proc/sys/net/ipv4/conf/<device>/<key> (e.g. arp_ignore) in the calling thread's

@@ -69,9 +69,9 @@ class NetlinkLinks final : public Links {
   }
 
   Status ensureMacvlan(const std::string& name, const std::string& parent,
-                       const MacAddress& mac) override {
+                       const net::MacAddress& mac) override {
     const std::string what =
-        "ensure macvlan " + name + " on " + parent + " with MAC " + toString(mac);
+        "ensure macvlan " + name + " on " + parent + " with MAC " + net::toString(mac);
     if (!validName(name)) return Status::fail(EINVAL, what + ": bad interface name");
     // Multicast bit set or all zeros: the kernel would say EADDRNOTAVAIL, less clearly.
     if ((mac[0] & 0x01) != 0 ||

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <string>
 
-#include "server/kernel/status.h"
+#include "common/status.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270

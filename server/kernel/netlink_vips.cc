@@ -39,11 +39,13 @@ using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
 using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
 
 // The label the kernel stores for an IPv4 address: the device name when none is given.
-std::string effectiveLabel(const Vip& vip) { return vip.label.empty() ? vip.device : vip.label; }
+std::string effectiveLabel(const net::Vip& vip) {
+  return vip.label.empty() ? vip.device : vip.label;
+}
 
 // Checks what the kernel would reject less clearly (or what libnl cannot express: prefix 0).
-Status validate(const Vip& vip, const std::string& what) {
-  const IpAddress& a = vip.prefix.address;
+Status validate(const net::Vip& vip, const std::string& what) {
+  const net::IpAddress& a = vip.prefix.address;
   if (!a.isV4() && !a.isV6()) return Status::fail(EAFNOSUPPORT, what + ": address family unset");
   int max = a.isV4() ? 32 : 128;
   if (vip.prefix.length < 1 || vip.prefix.length > max) {
@@ -65,7 +67,7 @@ class NetlinkVips final : public Vips {
   // reported) by the first request.
   NetlinkVips() { (void)sock_.begin("connect"); }
 
-  Status add(const Vip& vip, std::optional<std::chrono::seconds> validLifetime) override {
+  Status add(const net::Vip& vip, std::optional<std::chrono::seconds> validLifetime) override {
     const std::string what = "add " + vip.toString();
     if (Status s = validate(vip, what); !s) return s;
     std::uint32_t lifetime = kForever;
@@ -83,9 +85,9 @@ class NetlinkVips final : public Vips {
     // NLM_F_REPLACE refreshes lifetimes but keeps an IPv4 address's old label, so an address
     // whose label must change is deleted first (a brief gap, only when the label changes).
     if (vip.prefix.address.isV4()) {
-      Result<std::vector<Vip>> present = listIndex(*index, vip.device, what);
+      Result<std::vector<net::Vip>> present = listIndex(*index, vip.device, what);
       if (!present) return present.status();
-      for (const Vip& p : *present) {
+      for (const net::Vip& p : *present) {
         if (p.prefix == vip.prefix && effectiveLabel(p) != effectiveLabel(vip)) {
           if (Status s = remove(p); !s) return s;
         }
@@ -104,7 +106,7 @@ class NetlinkVips final : public Vips {
     return sock_.check(rtnl_addr_add(sock_.get(), addr.get(), NLM_F_REPLACE), what);
   }
 
-  Status remove(const Vip& vip) override {
+  Status remove(const net::Vip& vip) override {
     const std::string what = "remove " + vip.toString();
     if (Status s = validate(vip, what); !s) return s;
     Result<int> index = ifindex(vip.device, what);
@@ -123,7 +125,7 @@ class NetlinkVips final : public Vips {
     return sock_.check(rc, what);
   }
 
-  Result<std::vector<Vip>> list(const std::string& device) override {
+  Result<std::vector<net::Vip>> list(const std::string& device) override {
     const std::string what = "list addresses of dev " + device;
     Result<int> index = ifindex(device, what);
     if (!index) return index.status();
@@ -144,8 +146,8 @@ class NetlinkVips final : public Vips {
     return rtnl_link_get_ifindex(link.get());
   }
 
-  Result<std::vector<Vip>> listIndex(int index, const std::string& device,
-                                     const std::string& what) {
+  Result<std::vector<net::Vip>> listIndex(int index, const std::string& device,
+                                          const std::string& what) {
     CachePtr cache;
     int rc = 0;
     // A dump interrupted by a concurrent change is simply asked for again.
@@ -158,14 +160,14 @@ class NetlinkVips final : public Vips {
     }
     if (rc < 0) return sock_.check(rc, what);
 
-    std::vector<Vip> out;
+    std::vector<net::Vip> out;
     for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
       auto* a = reinterpret_cast<rtnl_addr*>(o);
       if (rtnl_addr_get_ifindex(a) != index) continue;
       int family = rtnl_addr_get_family(a);
       nl_addr* local = rtnl_addr_get_local(a);
       if ((family != AF_INET && family != AF_INET6) || local == nullptr) continue;
-      Vip v;
+      net::Vip v;
       v.device = device;
       v.prefix.address.family = family;
       std::size_t len = family == AF_INET ? 4 : 16;
@@ -183,9 +185,9 @@ class NetlinkVips final : public Vips {
   }
 
   // An address object with the identity of `vip` on `index` (family, local, prefix length).
-  static AddrPtr makeAddr(const Vip& vip, int index) {
+  static AddrPtr makeAddr(const net::Vip& vip, int index) {
     AddrPtr addr(rtnl_addr_alloc());
-    const IpAddress& ip = vip.prefix.address;
+    const net::IpAddress& ip = vip.prefix.address;
     NlAddrPtr local(nl_addr_build(ip.family, ip.bytes.data(), ip.size()));
     if (!addr || !local) return nullptr;
     rtnl_addr_set_family(addr.get(), ip.family);

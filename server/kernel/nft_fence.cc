@@ -102,7 +102,7 @@ bool validTableName(std::string_view name) {
 }
 
 // The NA target as the raw 128-bit payload element: big-endian hex.
-std::string rawHex(const IpAddress& a) {
+std::string rawHex(const net::IpAddress& a) {
   std::string s = "0x";
   char buf[3];
   for (std::uint8_t b : a.bytes) {
@@ -179,7 +179,7 @@ struct Slot {
 };
 
 struct Group {
-  std::vector<IpAddress> vips;
+  std::vector<net::IpAddress> vips;
   bool v4 = false;
   Slot slots[2];
   int next = 0;  // the slot the next arm writes
@@ -209,13 +209,13 @@ class NftFence final : public Fence {
   NftFence(const NftFence&) = delete;
   NftFence& operator=(const NftFence&) = delete;
 
-  Status install(const std::vector<std::vector<IpAddress>>& groups) override {
+  Status install(const std::vector<std::vector<net::IpAddress>>& groups) override {
     const std::string what = "nft install " + table_;
     if (auto s = usable(what); !s) return s;
     std::vector<Group> next(groups.size());
-    std::set<IpAddress> seen;
+    std::set<net::IpAddress> seen;
     for (std::size_t i = 0; i < groups.size(); ++i) {
-      std::set<IpAddress> mine;
+      std::set<net::IpAddress> mine;
       for (const auto& a : groups[i]) {
         if (!a.isV4() && !a.isV6()) return Status::fail(EINVAL, what + ": unset address");
         if (mine.contains(a)) continue;  // the same VIP twice in one lease gates the same
@@ -312,7 +312,7 @@ class NftFence final : public Fence {
   // so that it is logged and the caller treats the call as uncertain.
   template <class Again>
   Status healed(const Status& failed, Again again) {
-    std::vector<std::vector<IpAddress>> groups;
+    std::vector<std::vector<net::IpAddress>> groups;
     groups.reserve(groups_.size());
     for (const auto& g : groups_) groups.push_back(g.vips);
     if (auto s = install(groups); !s) {

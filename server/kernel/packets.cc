@@ -34,8 +34,10 @@ class Writer {
     u16(static_cast<std::uint16_t>(v >> 16));
     u16(static_cast<std::uint16_t>(v));
   }
-  void mac(const MacAddress& m) { f_.insert(f_.end(), m.begin(), m.end()); }
-  void ip(const IpAddress& a) { f_.insert(f_.end(), a.bytes.begin(), a.bytes.begin() + a.size()); }
+  void mac(const net::MacAddress& m) { f_.insert(f_.end(), m.begin(), m.end()); }
+  void ip(const net::IpAddress& a) {
+    f_.insert(f_.end(), a.bytes.begin(), a.bytes.begin() + a.size());
+  }
   void zeros(std::size_t n) { f_.insert(f_.end(), n, 0); }
 
  private:
@@ -63,7 +65,8 @@ std::uint16_t finish(std::uint32_t sum) {
 // Checksum of the upper-layer message at f[at, at+len) over the IPv4 (RFC 768) or IPv6
 // (RFC 8200 8.1) pseudo-header; the checksum field inside must be zero.
 std::uint16_t upperLayerChecksum(const Frame& f, std::size_t at, std::size_t len,
-                                 const IpAddress& src, const IpAddress& dst, std::uint8_t proto) {
+                                 const net::IpAddress& src, const net::IpAddress& dst,
+                                 std::uint8_t proto) {
   std::uint32_t sum = 0;
   sum = sumWords(sum, src.bytes.data(), src.size());
   sum = sumWords(sum, dst.bytes.data(), dst.size());
@@ -73,15 +76,16 @@ std::uint16_t upperLayerChecksum(const Frame& f, std::size_t at, std::size_t len
   return finish(sumWords(sum, f.data() + at, len));
 }
 
-void ethernetHeader(Writer& w, const MacAddress& dst, const MacAddress& src, std::uint16_t type) {
+void ethernetHeader(Writer& w, const net::MacAddress& dst, const net::MacAddress& src,
+                    std::uint16_t type) {
   w.mac(dst);
   w.mac(src);
   w.u16(type);
 }
 
 // Writes an IPv6 header (traffic class and flow label 0) from `src` to `dst`.
-void ipv6Header(Writer& w, std::size_t payloadLen, std::uint8_t next, const IpAddress& src,
-                const IpAddress& dst) {
+void ipv6Header(Writer& w, std::size_t payloadLen, std::uint8_t next, const net::IpAddress& src,
+                const net::IpAddress& dst) {
   w.u32(0x60000000);
   w.u16(static_cast<std::uint16_t>(payloadLen));
   w.u8(next);
@@ -90,8 +94,8 @@ void ipv6Header(Writer& w, std::size_t payloadLen, std::uint8_t next, const IpAd
   w.ip(dst);
 }
 
-IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
-  IpAddress ip;
+net::IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+  net::IpAddress ip;
   ip.family = AF_INET;
   ip.bytes[0] = a;
   ip.bytes[1] = b;
@@ -100,8 +104,8 @@ IpAddress v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
   return ip;
 }
 
-IpAddress v6LinkScopeMulticast(std::uint8_t group) {
-  IpAddress ip;
+net::IpAddress v6LinkScopeMulticast(std::uint8_t group) {
+  net::IpAddress ip;
   ip.family = AF_INET6;
   ip.bytes[0] = 0xff;
   ip.bytes[1] = 0x02;
@@ -110,15 +114,15 @@ IpAddress v6LinkScopeMulticast(std::uint8_t group) {
 }
 
 // The Ethernet multicast address of an IPv6 multicast group (RFC 2464 7).
-MacAddress v6MulticastMac(const IpAddress& group) {
+net::MacAddress v6MulticastMac(const net::IpAddress& group) {
   return {0x33, 0x33, group.bytes[12], group.bytes[13], group.bytes[14], group.bytes[15]};
 }
 
 }  // namespace
 
-Frame gratuitousArp(const MacAddress& mac, const IpAddress& vip) {
+Frame gratuitousArp(const net::MacAddress& mac, const net::IpAddress& vip) {
   if (!vip.isV4()) return {};
-  constexpr MacAddress kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  constexpr net::MacAddress kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   Frame f;
   f.reserve(kEthHeaderLen + 28);
   Writer w(f);
@@ -135,10 +139,10 @@ Frame gratuitousArp(const MacAddress& mac, const IpAddress& vip) {
   return f;
 }
 
-Frame unsolicitedNa(const MacAddress& mac, const IpAddress& vip, bool router) {
+Frame unsolicitedNa(const net::MacAddress& mac, const net::IpAddress& vip, bool router) {
   if (!vip.isV6()) return {};
   constexpr std::size_t kIcmpLen = 8 + 16 + 8;  // header + flags, target, link-layer option
-  const IpAddress allNodes = v6LinkScopeMulticast(0x01);
+  const net::IpAddress allNodes = v6LinkScopeMulticast(0x01);
   Frame f;
   f.reserve(kEthHeaderLen + kIpv6HeaderLen + kIcmpLen);
   Writer w(f);
@@ -160,15 +164,15 @@ Frame unsolicitedNa(const MacAddress& mac, const IpAddress& vip, bool router) {
   return f;
 }
 
-Frame vrrpAdvert(const MacAddress& mac, const VrrpAdvert& advert) {
-  const IpAddress& src = advert.source;
+Frame vrrpAdvert(const net::MacAddress& mac, const VrrpAdvert& advert) {
+  const net::IpAddress& src = advert.source;
   if (!src.isV4() && !src.isV6()) return {};
   if (advert.addresses.size() > kMaxVrrpAddresses) return {};
   for (const auto& a : advert.addresses) {
     if (a.family != src.family) return {};
   }
   const bool isV4 = src.isV4();
-  const IpAddress dst = isV4 ? v4(224, 0, 0, 18) : v6LinkScopeMulticast(0x12);
+  const net::IpAddress dst = isV4 ? v4(224, 0, 0, 18) : v6LinkScopeMulticast(0x12);
   const std::size_t vrrpLen = kVrrpHeaderLen + advert.addresses.size() * src.size();
   const long centis = std::clamp<long>(advert.interval.count() / 10, 0, kMaxAdvertCentiseconds);
 
@@ -176,7 +180,7 @@ Frame vrrpAdvert(const MacAddress& mac, const VrrpAdvert& advert) {
   f.reserve(kEthHeaderLen + kIpv6HeaderLen + vrrpLen);
   Writer w(f);
   if (isV4) {
-    ethernetHeader(w, MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}, mac, kEtherTypeIpv4);
+    ethernetHeader(w, net::MacAddress{0x01, 0x00, 0x5e, 0x00, 0x00, 0x12}, mac, kEtherTypeIpv4);
     const std::size_t ip = f.size();
     w.u8(0x45);  // version 4, 5-word header
     w.u8(0xc0);  // precedence "internetwork control", as keepalived sets it
@@ -205,7 +209,7 @@ Frame vrrpAdvert(const MacAddress& mac, const VrrpAdvert& advert) {
   return f;
 }
 
-MacAddress vrrpVirtualMac(int family, std::uint8_t vrid) {
+net::MacAddress vrrpVirtualMac(int family, std::uint8_t vrid) {
   return {0x00, 0x00, 0x5e, 0x00, static_cast<std::uint8_t>(family == AF_INET6 ? 0x02 : 0x01),
           vrid};
 }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "server/kernel/net_types.h"
-#include "server/kernel/status.h"
+#include "common/net_types.h"
+#include "common/status.h"
 
 namespace quorate::kernel {
 
@@ -20,11 +20,11 @@ class Vips {
   // the given valid lifetime (whole seconds, the kernel's unit; nullopt = forever). IPv6
   // addresses are added with IFA_F_NODAD so they answer at once. Fails (ENODEV) if the device
   // does not exist.
-  virtual Status add(const Vip& vip, std::optional<std::chrono::seconds> validLifetime) = 0;
+  virtual Status add(const net::Vip& vip, std::optional<std::chrono::seconds> validLifetime) = 0;
   // Removes `vip`; an address that is not there is success (idempotent).
-  virtual Status remove(const Vip& vip) = 0;
+  virtual Status remove(const net::Vip& vip) = 0;
   // The addresses currently on `device` (all families, labels filled for IPv4).
-  virtual Result<std::vector<Vip>> list(const std::string& device) = 0;
+  virtual Result<std::vector<net::Vip>> list(const std::string& device) = 0;
 };
 
 // The rtnetlink implementation, in the calling thread's network namespace at the time of the

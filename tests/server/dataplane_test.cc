@@ -45,7 +45,7 @@ class DataPlaneTest : public ::testing::Test {
   DataPlaneTest() : config_(parseDirectorConfig(kConfig, "/etc/quorate/test.yaml")) {
     // The interface's own addresses, which VRRP adverts come from.
     for (const char* a : {"198.18.0.1/24", "fe80::1/64"}) {
-      kernel_.addresses["eth0"].push_back(kernel::Vip{*kernel::IpPrefix::parse(a), "eth0", ""});
+      kernel_.addresses["eth0"].push_back(net::Vip{*net::IpPrefix::parse(a), "eth0", ""});
     }
   }
   std::size_t vipsUp() {
@@ -113,9 +113,8 @@ TEST_F(DataPlaneTest, ClaimOpensTheFenceBeforeAddingAddressesThenAnnounces) {
   // The first announcement goes out at once: one GARP, one NA, one VRRP advert per family
   // that has VIPs.
   EXPECT_EQ(kernel_.frames.size(), 2u + 2u);
-  EXPECT_EQ(
-      kernel_.frames[0].second,
-      kernel::gratuitousArp(kernel_.links["eth0"].mac, *kernel::IpAddress::parse("198.18.0.10")));
+  EXPECT_EQ(kernel_.frames[0].second, kernel::gratuitousArp(kernel_.links["eth0"].mac,
+                                                            *net::IpAddress::parse("198.18.0.10")));
   // The burst continues on the timer: repeat 3 in all (the VRRP advert timer runs on).
   for (int i = 0; i < 100 && dp->counters().announcements < 6; ++i) io_.run_one();
   EXPECT_EQ(dp->counters().announcements, 3u * 2u);
@@ -304,9 +303,8 @@ TEST_F(DataPlaneTest, TheClockIsReadBeforeEveryFrameNotOncePerRound) {
   };
   dp->hold(0, leaseEnd);
   ASSERT_EQ(kernel_.frames.size(), 1u);
-  EXPECT_EQ(
-      kernel_.frames[0].second,
-      kernel::gratuitousArp(kernel_.links["eth0"].mac, *kernel::IpAddress::parse("198.18.0.10")));
+  EXPECT_EQ(kernel_.frames[0].second, kernel::gratuitousArp(kernel_.links["eth0"].mac,
+                                                            *net::IpAddress::parse("198.18.0.10")));
   // Neither the NA nor the VRRP adverts of the claim, nor the resign of the withdrawal that
   // follows, left.
   EXPECT_EQ(dp->counters().vrrpAdverts, 0u);
@@ -453,8 +451,8 @@ TEST_F(DataPlaneTest, VrrpAdvertsCarryPriorityAndResignWithZero) {
   ad.vrid = 51;
   ad.priority = 150;
   ad.interval = milliseconds(1000);
-  ad.source = *kernel::IpAddress::parse("198.18.0.1");
-  ad.addresses = {*kernel::IpAddress::parse("198.18.0.10")};
+  ad.source = *net::IpAddress::parse("198.18.0.1");
+  ad.addresses = {*net::IpAddress::parse("198.18.0.10")};
   const auto expected = kernel::vrrpAdvert(kernel_.links["eth0"].mac, ad);
   bool found = false;
   for (const auto& [ifindex, f] : kernel_.frames) found = found || (ifindex == 7 && f == expected);
@@ -499,7 +497,7 @@ instances:
 )",
                                           "/etc/quorate/vmac.yaml");
   FakeKernel k;
-  k.addresses["eth0"].push_back(kernel::Vip{*kernel::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
+  k.addresses["eth0"].push_back(net::Vip{*net::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
   boost::asio::io_context io;
   lease::Time now(milliseconds(10'000));
   DataPlane dp(config, k.ports(), io, [&] { return now; });
@@ -517,11 +515,11 @@ instances:
   const auto vmac = k.links["vrrp.51"].mac;
   EXPECT_EQ(k.frames.front().first, vmacIndex);
   EXPECT_EQ(k.frames.front().second,
-            kernel::gratuitousArp(vmac, *kernel::IpAddress::parse("198.18.0.10")));
+            kernel::gratuitousArp(vmac, *net::IpAddress::parse("198.18.0.10")));
   kernel::VrrpAdvert ad;
   ad.vrid = 51;
-  ad.source = *kernel::IpAddress::parse("198.18.0.1");
-  ad.addresses = {*kernel::IpAddress::parse("198.18.0.10")};
+  ad.source = *net::IpAddress::parse("198.18.0.1");
+  ad.addresses = {*net::IpAddress::parse("198.18.0.10")};
   bool advert = false;
   for (const auto& [i, f] : k.frames)
     advert = advert || (i == vmacIndex && f == kernel::vrrpAdvert(vmac, ad));
@@ -549,7 +547,7 @@ instances:
 )",
                                           "/etc/quorate/vrrp.yaml");
   FakeKernel k;
-  k.addresses["eth0"].push_back(kernel::Vip{*kernel::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
+  k.addresses["eth0"].push_back(net::Vip{*net::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
   boost::asio::io_context io;
   lease::Time now(milliseconds(10'000));
   DataPlane dp(config, k.ports(), io, [&] { return now; });

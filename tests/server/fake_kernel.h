@@ -17,7 +17,7 @@ namespace quorate::server::testing {
 
 struct FakeKernel {
   std::vector<std::string> journal;  // "fence.arm 198.18.0.10 600ms", "vips.add ...", ...
-  std::map<std::string, std::vector<kernel::Vip>> addresses;  // device -> addresses
+  std::map<std::string, std::vector<net::Vip>> addresses;  // device -> addresses
   std::vector<std::pair<int, kernel::Frame>> frames;
   std::optional<int> failNextErrno;        // the next call of any port fails with this errno
   std::optional<std::string> failAddress;  // every vips.add of this address fails
@@ -27,11 +27,11 @@ struct FakeKernel {
   // move a clock at an exact point (a stall right after that call).
   std::function<void(const std::string&)> after;
 
-  kernel::Status maybeFail(const std::string& what) {
+  Status maybeFail(const std::string& what) {
     journal.push_back(what);
-    auto s = kernel::Status::ok();
+    auto s = Status::ok();
     if (failNextErrno) {
-      s = kernel::Status::fail(*failNextErrno, what);
+      s = Status::fail(*failNextErrno, what);
       failNextErrno.reset();
     }
     if (after) after(what);
@@ -41,10 +41,10 @@ struct FakeKernel {
   struct Vips : kernel::Vips {
     FakeKernel& k;
     explicit Vips(FakeKernel& kk) : k(kk) {}
-    kernel::Status add(const kernel::Vip& v, std::optional<std::chrono::seconds>) override {
+    Status add(const net::Vip& v, std::optional<std::chrono::seconds>) override {
       if (k.failAddress == v.prefix.address.toString()) {
         k.journal.push_back("vips.add " + v.prefix.address.toString() + " (fails)");
-        return kernel::Status::fail(EADDRNOTAVAIL, "add " + v.toString());
+        return Status::fail(EADDRNOTAVAIL, "add " + v.toString());
       }
       auto s = k.maybeFail("vips.add " + v.prefix.address.toString());
       if (s) {
@@ -53,57 +53,57 @@ struct FakeKernel {
       }
       return s;
     }
-    kernel::Status remove(const kernel::Vip& v) override {
+    Status remove(const net::Vip& v) override {
       auto s = k.maybeFail("vips.remove " + v.prefix.address.toString());
       if (s) std::erase(k.addresses[v.device], v);
       return s;
     }
-    kernel::Result<std::vector<kernel::Vip>> list(const std::string& device) override {
+    Result<std::vector<net::Vip>> list(const std::string& device) override {
       return k.addresses[device];
     }
   };
   struct Fence : kernel::Fence {
     FakeKernel& k;
     explicit Fence(FakeKernel& kk) : k(kk) {}
-    static std::string join(const std::vector<kernel::IpAddress>& a) {
+    static std::string join(const std::vector<net::IpAddress>& a) {
       std::string s;
       for (const auto& x : a) s += " " + x.toString();
       return s;
     }
-    std::vector<std::vector<kernel::IpAddress>> groups;
+    std::vector<std::vector<net::IpAddress>> groups;
     std::string group(std::size_t i) const { return i < groups.size() ? join(groups[i]) : " ?"; }
-    kernel::Status install(const std::vector<std::vector<kernel::IpAddress>>& g) override {
+    Status install(const std::vector<std::vector<net::IpAddress>>& g) override {
       groups = g;
-      std::vector<kernel::IpAddress> all;
+      std::vector<net::IpAddress> all;
       for (const auto& x : g) all.insert(all.end(), x.begin(), x.end());
       return k.maybeFail("fence.install" + join(all));
     }
-    kernel::Status arm(std::size_t i, std::chrono::milliseconds remaining,
-                       std::chrono::nanoseconds realtimeDeadline) override {
+    Status arm(std::size_t i, std::chrono::milliseconds remaining,
+               std::chrono::nanoseconds realtimeDeadline) override {
       k.lastArm = remaining;
       k.lastArmDeadline = realtimeDeadline;
       return k.maybeFail("fence.arm" + group(i));
     }
-    kernel::Status close(std::size_t i) override {
+    Status close(std::size_t i) override {
       if (const int e = k.failFenceClose.load()) {
         k.journal.push_back("fence.close" + group(i) + " (fails)");
-        return kernel::Status::fail(e, "close");
+        return Status::fail(e, "close");
       }
       return k.maybeFail("fence.close" + group(i));
     }
-    kernel::Status uninstall() override { return k.maybeFail("fence.uninstall"); }
+    Status uninstall() override { return k.maybeFail("fence.uninstall"); }
   };
   struct Links : kernel::Links {
     FakeKernel& k;
     explicit Links(FakeKernel& kk) : k(kk) {}
-    kernel::Result<kernel::LinkInfo> get(const std::string& name) override {
+    Result<kernel::LinkInfo> get(const std::string& name) override {
       auto it = k.links.find(name);
-      if (it == k.links.end()) return kernel::Status::fail(ENODEV, "link " + name);
+      if (it == k.links.end()) return Status::fail(ENODEV, "link " + name);
       return it->second;
     }
-    kernel::Status ensureMacvlan(const std::string& name, const std::string& parent,
-                                 const kernel::MacAddress& mac) override {
-      auto s = k.maybeFail("links.macvlan " + name + " on " + parent + " " + kernel::toString(mac));
+    Status ensureMacvlan(const std::string& name, const std::string& parent,
+                         const net::MacAddress& mac) override {
+      auto s = k.maybeFail("links.macvlan " + name + " on " + parent + " " + net::toString(mac));
       if (s) {
         kernel::LinkInfo l;
         l.name = name;
@@ -114,18 +114,18 @@ struct FakeKernel {
       }
       return s;
     }
-    kernel::Status removeLink(const std::string& name) override {
+    Status removeLink(const std::string& name) override {
       return k.maybeFail("links.remove " + name);
     }
-    kernel::Status setIpv4Conf(const std::string& device, const std::string& key,
-                               const std::string& value) override {
+    Status setIpv4Conf(const std::string& device, const std::string& key,
+                       const std::string& value) override {
       return k.maybeFail("sysctl " + device + "." + key + "=" + value);
     }
   };
   struct Announcer : kernel::Announcer {
     FakeKernel& k;
     explicit Announcer(FakeKernel& kk) : k(kk) {}
-    kernel::Status send(int ifindex, const std::vector<std::uint8_t>& frame) override {
+    Status send(int ifindex, const std::vector<std::uint8_t>& frame) override {
       auto s = k.maybeFail("announce " + std::to_string(ifindex));
       if (s) k.frames.emplace_back(ifindex, frame);
       return s;
@@ -136,12 +136,12 @@ struct FakeKernel {
   struct Ipvs : ipvs::testing::FakeIpvs {
     FakeKernel& k;
     explicit Ipvs(FakeKernel& kk) : k(kk) {}
-    kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kernel::ipvs::Op>& list,
-                                                      bool tolerant) override {
+    Result<std::vector<Status>> apply(const std::vector<kernel::ipvs::Op>& list,
+                                      bool tolerant) override {
       for (const auto& op : list) k.journal.push_back("ipvs." + op.toString());
       return FakeIpvs::apply(list, tolerant);
     }
-    kernel::Status startSyncDaemon(const kernel::ipvs::SyncDaemon& d) override {
+    Status startSyncDaemon(const kernel::ipvs::SyncDaemon& d) override {
       k.journal.push_back(d.role == kernel::ipvs::SyncRole::Master ? "ipvs.sync master"
                                                                    : "ipvs.sync backup");
       return FakeIpvs::startSyncDaemon(d);

@@ -29,7 +29,7 @@ using asio::ip::tcp;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-kernel::IpAddress ip(const char* s) { return *kernel::IpAddress::parse(s); }
+net::IpAddress ip(const char* s) { return *net::IpAddress::parse(s); }
 
 // A TCP listener on 127.0.0.1 that accepts and closes; close() makes its port refuse.
 class Listener {

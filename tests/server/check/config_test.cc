@@ -107,7 +107,7 @@ TEST(CheckConfigTest, EveryKeyOfEveryType) {
   ASSERT_EQ(own.size(), 5U);
   EXPECT_TRUE(std::holds_alternative<TcpSpec>(own[0].kind));
   EXPECT_EQ(own[0].port, 8080);
-  EXPECT_EQ(own[0].bindTo, kernel::IpAddress::parse("198.18.0.2"));
+  EXPECT_EQ(own[0].bindTo, net::IpAddress::parse("198.18.0.2"));
   EXPECT_EQ(own[0].retries, 1);  // defaults
   EXPECT_EQ(own[0].rise, 1);
   EXPECT_EQ(own[0].timeout, 5000ms);

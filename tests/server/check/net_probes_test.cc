@@ -56,7 +56,7 @@ constexpr std::chrono::milliseconds kGenerous = 20s;  // never reached by a pass
 constexpr std::chrono::milliseconds kShort = 300ms;   // the timeout cases
 constexpr char kHelloMd5[] = "b1946ac92492d2347c6235b4d2611184";  // md5("hello\n")
 
-kernel::IpAddress ip(const char* text) { return *kernel::IpAddress::parse(text); }
+net::IpAddress ip(const char* text) { return *net::IpAddress::parse(text); }
 
 // The file descriptors this process has open.
 int openFds() {
@@ -102,7 +102,7 @@ class ProbeTest : public ::testing::Test {
     return outcome;
   }
   Outcome run(const CheckSpec& spec, const char* address, std::uint16_t port,
-              std::optional<kernel::IpAddress> bindTo = std::nullopt) {
+              std::optional<net::IpAddress> bindTo = std::nullopt) {
     std::unique_ptr<Probe> probe = makeProbe(spec, Target{ip(address), port, bindTo}, ctx);
     return runProbe(*probe);
   }

@@ -108,7 +108,7 @@ std::string errorOf(const std::string& text) {
   return "";
 }
 
-kernel::IpAddress ip(const char* s) { return *kernel::IpAddress::parse(s); }
+net::IpAddress ip(const char* s) { return *net::IpAddress::parse(s); }
 
 std::uint32_t networkOrder(const char* mask) {
   std::uint32_t out = 0;

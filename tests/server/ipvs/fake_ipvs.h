@@ -18,7 +18,7 @@ namespace quorate::server::ipvs::testing {
 class FakeIpvs : public kernel::ipvs::Ipvs {
  public:
   using Key = kernel::ipvs::ServiceKey;
-  using Endpoint = std::pair<kernel::IpAddress, std::uint16_t>;
+  using Endpoint = std::pair<net::IpAddress, std::uint16_t>;
   struct Entry {
     kernel::ipvs::Service service;
     std::map<Endpoint, kernel::ipvs::Destination> destinations;
@@ -53,7 +53,7 @@ class FakeIpvs : public kernel::ipvs::Ipvs {
     for (const auto& [k, e] : table) n += e.destinations.size();
     return n;
   }
-  const kernel::ipvs::Destination* find(const Key& k, const kernel::IpAddress& a,
+  const kernel::ipvs::Destination* find(const Key& k, const net::IpAddress& a,
                                         std::uint16_t port) const {
     const auto it = table.find(k);
     if (it == table.end()) return nullptr;
@@ -70,14 +70,14 @@ class FakeIpvs : public kernel::ipvs::Ipvs {
     journal.clear();
   }
 
-  kernel::Result<kernel::ipvs::Info> info() override { return kernel::ipvs::Info{0x010201, 4096}; }
+  Result<kernel::ipvs::Info> info() override { return kernel::ipvs::Info{0x010201, 4096}; }
 
-  kernel::Result<std::vector<kernel::ipvs::ServiceState>> dump() override {
+  Result<std::vector<kernel::ipvs::ServiceState>> dump() override {
     ++dumps;
     if (failNextDump) {
       const int e = *failNextDump;
       failNextDump.reset();
-      return kernel::Status::fail(e, "dump ipvs");
+      return Status::fail(e, "dump ipvs");
     }
     std::vector<kernel::ipvs::ServiceState> out;
     for (const auto& [k, e] : table) {
@@ -90,19 +90,19 @@ class FakeIpvs : public kernel::ipvs::Ipvs {
     return out;
   }
 
-  kernel::Result<std::vector<kernel::Status>> apply(const std::vector<kernel::ipvs::Op>& list,
-                                                    bool tolerant) override {
+  Result<std::vector<Status>> apply(const std::vector<kernel::ipvs::Op>& list,
+                                    bool tolerant) override {
     ++applies;
     if (failNextApply) {
       const int e = *failNextApply;
       failNextApply.reset();
-      return kernel::Status::fail(e, "ipvs netlink");
+      return Status::fail(e, "ipvs netlink");
     }
-    std::vector<kernel::Status> out;
+    std::vector<Status> out;
     for (const auto& op : list) {
       ++ops;
       ++opsByKind[op.kind];
-      kernel::Status st = injected(op);
+      Status st = injected(op);
       if (st) st = one(op, tolerant);
       journal.push_back(op.toString() + (st ? "" : " -> " + std::to_string(st.err())));
       out.push_back(std::move(st));
@@ -110,85 +110,85 @@ class FakeIpvs : public kernel::ipvs::Ipvs {
     return out;
   }
 
-  kernel::Result<std::vector<kernel::ipvs::SyncDaemon>> syncDaemons() override {
+  Result<std::vector<kernel::ipvs::SyncDaemon>> syncDaemons() override {
     std::vector<kernel::ipvs::SyncDaemon> out;
     for (const auto& [role, d] : daemons) out.push_back(d);
     return out;
   }
-  kernel::Status startSyncDaemon(const kernel::ipvs::SyncDaemon& d) override {
-    if (daemons.count(d.role)) return kernel::Status::fail(EEXIST, "start sync daemon");
+  Status startSyncDaemon(const kernel::ipvs::SyncDaemon& d) override {
+    if (daemons.count(d.role)) return Status::fail(EEXIST, "start sync daemon");
     daemons[d.role] = d;
-    return kernel::Status::ok();
+    return Status::ok();
   }
-  kernel::Status stopSyncDaemon(kernel::ipvs::SyncRole role) override {
-    if (!daemons.erase(role)) return kernel::Status::fail(ESRCH, "stop sync daemon");
-    return kernel::Status::ok();
+  Status stopSyncDaemon(kernel::ipvs::SyncRole role) override {
+    if (!daemons.erase(role)) return Status::fail(ESRCH, "stop sync daemon");
+    return Status::ok();
   }
   std::map<kernel::ipvs::SyncRole, kernel::ipvs::SyncDaemon> daemons;
 
  private:
-  kernel::Status injected(const kernel::ipvs::Op& op) {
+  Status injected(const kernel::ipvs::Op& op) {
     const auto it = failAt_.find(ops);
     if (it != failAt_.end()) {
       const int e = it->second;
       failAt_.erase(it);
-      return kernel::Status::fail(e, op.toString());
+      return Status::fail(e, op.toString());
     }
     if (failMatching && op.toString().find(failMatching->first) != std::string::npos) {
-      return kernel::Status::fail(failMatching->second, op.toString());
+      return Status::fail(failMatching->second, op.toString());
     }
-    return kernel::Status::ok();
+    return Status::ok();
   }
 
   // What the kernel does with one op.
-  kernel::Status one(const kernel::ipvs::Op& op, bool tolerant) {
+  Status one(const kernel::ipvs::Op& op, bool tolerant) {
     using Kind = kernel::ipvs::Op::Kind;
     const std::string what = op.toString();
     const auto svc = table.find(op.service.key);
     const Endpoint ep{op.destination.address, op.destination.port};
     switch (op.kind) {
       case Kind::AddService:
-        if (svc != table.end() && !tolerant) return kernel::Status::fail(EEXIST, what);
+        if (svc != table.end() && !tolerant) return Status::fail(EEXIST, what);
         table[op.service.key].service = op.service;
-        return kernel::Status::ok();
+        return Status::ok();
       case Kind::EditService:
-        if (svc == table.end()) return kernel::Status::fail(ESRCH, what);
+        if (svc == table.end()) return Status::fail(ESRCH, what);
         svc->second.service = op.service;
-        return kernel::Status::ok();
+        return Status::ok();
       case Kind::DeleteService:
         if (svc == table.end()) {
-          return tolerant ? kernel::Status::ok() : kernel::Status::fail(ESRCH, what);
+          return tolerant ? Status::ok() : Status::fail(ESRCH, what);
         }
         table.erase(svc);
-        return kernel::Status::ok();
+        return Status::ok();
       case Kind::AddDestination:
       case Kind::EditDestination:
       case Kind::DeleteDestination:
         break;
     }
     if (svc == table.end()) {
-      return tolerant && op.kind == Kind::DeleteDestination ? kernel::Status::ok()
-                                                            : kernel::Status::fail(ESRCH, what);
+      return tolerant && op.kind == Kind::DeleteDestination ? Status::ok()
+                                                            : Status::fail(ESRCH, what);
     }
     auto& dests = svc->second.destinations;
     const auto d = dests.find(ep);
     switch (op.kind) {
       case Kind::AddDestination:
-        if (d != dests.end() && !tolerant) return kernel::Status::fail(EEXIST, what);
+        if (d != dests.end() && !tolerant) return Status::fail(EEXIST, what);
         dests[ep] = op.destination;
-        return kernel::Status::ok();
+        return Status::ok();
       case Kind::EditDestination:
-        if (d == dests.end()) return kernel::Status::fail(ENOENT, what);
+        if (d == dests.end()) return Status::fail(ENOENT, what);
         d->second = op.destination;
-        return kernel::Status::ok();
+        return Status::ok();
       case Kind::DeleteDestination:
         if (d == dests.end()) {
-          return tolerant ? kernel::Status::ok() : kernel::Status::fail(ENOENT, what);
+          return tolerant ? Status::ok() : Status::fail(ENOENT, what);
         }
         dests.erase(d);
-        return kernel::Status::ok();
+        return Status::ok();
       default:
-        return kernel::Status::fail(EINVAL, what);
+        return Status::fail(EINVAL, what);
     }
   }
 

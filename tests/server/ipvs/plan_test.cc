@@ -16,8 +16,8 @@ namespace {
 namespace kipvs = kernel::ipvs;
 using Kind = kipvs::Op::Kind;
 
-kernel::IpAddress v4(std::uint32_t n) {
-  kernel::IpAddress a;
+net::IpAddress v4(std::uint32_t n) {
+  net::IpAddress a;
   a.family = AF_INET;
   a.bytes[0] = static_cast<std::uint8_t>(n >> 24);
   a.bytes[1] = static_cast<std::uint8_t>(n >> 16);

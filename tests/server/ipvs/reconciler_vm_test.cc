@@ -28,7 +28,7 @@ namespace kipvs = kernel::ipvs;
 using netns::Ms;
 using netns::Topology;
 
-kernel::IpAddress ip(const std::string& s) { return *kernel::IpAddress::parse(s); }
+net::IpAddress ip(const std::string& s) { return *net::IpAddress::parse(s); }
 
 const std::string kVip = "198.18.0.10";
 

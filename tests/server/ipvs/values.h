@@ -9,7 +9,7 @@
 
 namespace quorate::server::ipvs::testing {
 
-inline kernel::IpAddress ip(const std::string& s) { return *kernel::IpAddress::parse(s); }
+inline net::IpAddress ip(const std::string& s) { return *net::IpAddress::parse(s); }
 
 // A TCP service at address:port (scheduler wlc).
 inline kernel::ipvs::Service service(const std::string& address, std::uint16_t port = 80) {

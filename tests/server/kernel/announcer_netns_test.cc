@@ -37,8 +37,8 @@ using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kDeadline = std::chrono::seconds(5);
-constexpr MacAddress kAnnounced{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-constexpr MacAddress kStale{0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+constexpr net::MacAddress kAnnounced{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+constexpr net::MacAddress kStale{0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
 
 int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
@@ -54,7 +54,7 @@ std::string hexDump(const Frame& f) {
   return s;
 }
 
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+net::IpAddress ip(const char* text) { return *net::IpAddress::parse(text); }
 
 int remainingMs(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -135,7 +135,7 @@ class NeighbourEvents {
   bool ok() const { return bound_; }
 
   // Waits until the kernel reports `dst` on `ifindex` with link-layer address `mac`.
-  bool waitFor(int ifindex, const IpAddress& dst, const MacAddress& mac) {
+  bool waitFor(int ifindex, const net::IpAddress& dst, const net::MacAddress& mac) {
     const auto deadline = Clock::now() + kDeadline;
     std::vector<std::uint8_t> buf(1 << 16);
     for (;;) {
@@ -150,8 +150,8 @@ class NeighbourEvents {
   }
 
  private:
-  static bool matches(const std::uint8_t* data, std::size_t len, int ifindex, const IpAddress& dst,
-                      const MacAddress& mac) {
+  static bool matches(const std::uint8_t* data, std::size_t len, int ifindex,
+                      const net::IpAddress& dst, const net::MacAddress& mac) {
     std::size_t off = 0;
     while (off + sizeof(nlmsghdr) <= len) {
       nlmsghdr h;
@@ -266,8 +266,9 @@ TEST_F(AnnouncerNetns, DeliversEachFrameByteForByte) {
 // arp_accept=0, and only because the ARP is gratuitous: the entry is younger than locktime.
 TEST_F(AnnouncerNetns, LinuxPeerUpdatesItsEntryFromGratuitousArp) {
   ASSERT_EQ(output("cat /proc/sys/net/ipv4/conf/qa1/arp_accept"), "0\n");
-  ASSERT_EQ(sh("ip neigh add 198.18.0.10 lladdr " + toString(kStale) + " dev qa1 nud stale"), 0);
-  ASSERT_THAT(output("ip neigh show 198.18.0.10 dev qa1"), HasSubstr(toString(kStale)));
+  ASSERT_EQ(sh("ip neigh add 198.18.0.10 lladdr " + net::toString(kStale) + " dev qa1 nud stale"),
+            0);
+  ASSERT_THAT(output("ip neigh show 198.18.0.10 dev qa1"), HasSubstr(net::toString(kStale)));
   NeighbourEvents events;
   ASSERT_TRUE(events.ok()) << std::strerror(errno);
 
@@ -276,15 +277,15 @@ TEST_F(AnnouncerNetns, LinuxPeerUpdatesItsEntryFromGratuitousArp) {
 
   EXPECT_TRUE(events.waitFor(peer_, ip("198.18.0.10"), kAnnounced));
   std::string entry = output("ip neigh show 198.18.0.10 dev qa1");
-  EXPECT_THAT(entry, HasSubstr("lladdr " + toString(kAnnounced))) << entry;
-  EXPECT_THAT(entry, Not(HasSubstr(toString(kStale)))) << entry;
+  EXPECT_THAT(entry, HasSubstr("lladdr " + net::toString(kAnnounced))) << entry;
+  EXPECT_THAT(entry, Not(HasSubstr(net::toString(kStale)))) << entry;
 }
 
 // The same for IPv6: the override flag makes the peer replace its cached address.
 TEST_F(AnnouncerNetns, LinuxPeerUpdatesItsEntryFromUnsolicitedNa) {
-  ASSERT_EQ(sh("ip -6 neigh add 2001:db8::10 lladdr " + toString(kStale) + " dev qa1 nud stale"),
-            0);
-  ASSERT_THAT(output("ip -6 neigh show 2001:db8::10 dev qa1"), HasSubstr(toString(kStale)));
+  ASSERT_EQ(
+      sh("ip -6 neigh add 2001:db8::10 lladdr " + net::toString(kStale) + " dev qa1 nud stale"), 0);
+  ASSERT_THAT(output("ip -6 neigh show 2001:db8::10 dev qa1"), HasSubstr(net::toString(kStale)));
   NeighbourEvents events;
   ASSERT_TRUE(events.ok()) << std::strerror(errno);
 
@@ -293,7 +294,7 @@ TEST_F(AnnouncerNetns, LinuxPeerUpdatesItsEntryFromUnsolicitedNa) {
 
   EXPECT_TRUE(events.waitFor(peer_, ip("2001:db8::10"), kAnnounced));
   std::string entry = output("ip -6 neigh show 2001:db8::10 dev qa1");
-  EXPECT_THAT(entry, HasSubstr("lladdr " + toString(kAnnounced))) << entry;
+  EXPECT_THAT(entry, HasSubstr("lladdr " + net::toString(kAnnounced))) << entry;
 }
 
 TEST_F(AnnouncerNetns, ErrorsAreStatusValues) {

@@ -37,9 +37,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kTable = "qfence_test";
-const IpAddress kVip4 = *IpAddress::parse("198.18.0.10");
-const IpAddress kVip6 = *IpAddress::parse("2001:db8::10");
-const IpAddress kProxied6 = *IpAddress::parse("2001:db8::11");  // proxy NDP, not on `a`
+const net::IpAddress kVip4 = *net::IpAddress::parse("198.18.0.10");
+const net::IpAddress kVip6 = *net::IpAddress::parse("2001:db8::10");
+const net::IpAddress kProxied6 = *net::IpAddress::parse("2001:db8::11");  // proxy NDP, not on `a`
 // The fence's groups (leases) as SetUp installs them: kVip4 alone, kVip6 alone.
 constexpr std::size_t k4 = 0;
 constexpr std::size_t k6 = 1;
@@ -110,7 +110,7 @@ class Prober {
   // True if an ARP request for `target` gets a reply within `wait`. Each probe asks from another
   // sender address, so a late reply to an earlier probe is never taken for this one's.
   // `probe`: an RFC 5227 probe, from sender 0.0.0.0 (answered by Linux from the target).
-  bool arp(const IpAddress& target, milliseconds wait = milliseconds(50), bool probe = false) {
+  bool arp(const net::IpAddress& target, milliseconds wait = milliseconds(50), bool probe = false) {
     std::array<std::uint8_t, 4> sender = {198, 18, 0, static_cast<std::uint8_t>(100 + next())};
     if (probe) sender = {0, 0, 0, 0};
     std::vector<std::uint8_t> f(42, 0);
@@ -133,9 +133,9 @@ class Prober {
 
   // True if a neighbour solicitation for `target` gets an advertisement within `wait`; the
   // advertisement's IPv6 source goes to `source`.
-  bool ns(const IpAddress& target, milliseconds wait = milliseconds(50),
-          IpAddress* source = nullptr) {
-    IpAddress sender = *IpAddress::parse("2001:db8::100");
+  bool ns(const net::IpAddress& target, milliseconds wait = milliseconds(50),
+          net::IpAddress* source = nullptr) {
+    net::IpAddress sender = *net::IpAddress::parse("2001:db8::100");
     sender.bytes[15] = static_cast<std::uint8_t>(next());
     std::vector<std::uint8_t> f(14 + 40 + 32, 0);
     // Solicited-node multicast group of the target: ff02::1:ffXX:XXXX, MAC 33:33:ff:XX:XX:XX.
@@ -233,7 +233,7 @@ class Prober {
   int ifindex_ = 0;
   int arp_ = -1;
   int ip6_ = -1;
-  MacAddress mac_{};
+  net::MacAddress mac_{};
   int counter_ = 0;
 };
 
@@ -439,7 +439,7 @@ TEST_F(FenceNetns, CloseStopsAnswersAtOnce) {
 TEST_F(FenceNetns, NeighbourAdvertisementsStopWhenFenced) {
   EXPECT_FALSE(nsAnswered(milliseconds(200)));
   ASSERT_TRUE(arm({k6}, milliseconds(10000)).isOk());
-  IpAddress source;
+  net::IpAddress source;
   ASSERT_TRUE(prober_->ns(kVip6, milliseconds(200), &source));
   // Linux answers from the target address itself: the ip6 saddr rule is what drops it.
   EXPECT_EQ(source, kVip6);
@@ -461,7 +461,7 @@ TEST_F(FenceNetns, ProxiedAdvertisementsAreFencedByTarget) {
   ASSERT_EQ(sh("ip -6 neigh add proxy 2001:db8::11 dev a"), 0);
   // Unfenced, the proxy answers from 2001:db8::5.
   ASSERT_TRUE(fence_->uninstall().isOk());
-  IpAddress source;
+  net::IpAddress source;
   ASSERT_TRUE(eventually([&] { return prober_->ns(kProxied6, milliseconds(50), &source); }, true));
   EXPECT_NE(source, kProxied6);
   ASSERT_TRUE(fence_->install({{kVip4}, {kVip6}, {kProxied6}}).isOk());
@@ -710,13 +710,13 @@ TEST_F(FenceNetns, NftFailuresCarryNftsErrorText) {
 // arm() runs on every lease renewal: measure it for leases of 1, 8 and 64 VIPs (and fail only if
 // absurdly slow). bench/fence_bench.cc measures it properly.
 TEST_F(FenceNetns, ArmCost) {
-  std::vector<std::vector<IpAddress>> groups;
+  std::vector<std::vector<net::IpAddress>> groups;
   int next = 0;
   for (int n : {1, 8, 64}) {
-    std::vector<IpAddress> g;
+    std::vector<net::IpAddress> g;
     for (int i = 0; i < n; ++i, ++next) {
-      g.push_back(i % 2 == 0 ? *IpAddress::parse("198.18.1." + std::to_string(next % 250 + 1))
-                             : *IpAddress::parse("2001:db8:1::" + std::to_string(next + 1)));
+      g.push_back(i % 2 == 0 ? *net::IpAddress::parse("198.18.1." + std::to_string(next % 250 + 1))
+                             : *net::IpAddress::parse("2001:db8:1::" + std::to_string(next + 1)));
     }
     groups.push_back(g);
   }
@@ -737,7 +737,7 @@ TEST_F(FenceNetns, ArmCost) {
 }
 
 // IPv4 frames seen on `dev` (AF_PACKET) whose source address is `from`, within `wait`.
-int framesFrom(int fd, const IpAddress& from, milliseconds wait) {
+int framesFrom(int fd, const net::IpAddress& from, milliseconds wait) {
   int seen = 0;
   const auto end = Clock::now() + wait;
   std::uint8_t buf[2048];
@@ -872,12 +872,12 @@ TEST_F(FenceNetns, AnotherTablesAcceptDoesNotOpenAClosedVip) {
 // Renewals of two leases of both families, alternately, with a few thousand other VIPs in the
 // table (longer commits), under a stream of ARP and NS probes: not one probe is lost.
 TEST_F(FenceNetns, AlternateRenewalsOfTwoBigLeasesNeverDropAProbe) {
-  std::vector<std::vector<IpAddress>> groups{{kVip4}, {kVip6}};
+  std::vector<std::vector<net::IpAddress>> groups{{kVip4}, {kVip6}};
   for (int i = 0; i < 2000; ++i) {
     groups[static_cast<std::size_t>(i % 2)].push_back(
-        i % 2 == 0 ? *IpAddress::parse("198.19." + std::to_string(i / 250) + "." +
-                                       std::to_string(i % 250 + 1))
-                   : *IpAddress::parse("2001:db8:2::" + std::to_string(i + 1)));
+        i % 2 == 0 ? *net::IpAddress::parse("198.19." + std::to_string(i / 250) + "." +
+                                            std::to_string(i % 250 + 1))
+                   : *net::IpAddress::parse("2001:db8:2::" + std::to_string(i + 1)));
   }
   ASSERT_TRUE(fence_->install(groups).isOk());
   // `gapped`: every renewal made as close() then arm(), the mutant that shuts the gate between

@@ -21,7 +21,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+net::IpAddress ip(const char* s) { return *net::IpAddress::parse(s); }
 
 Service tcpService() {
   Service s;

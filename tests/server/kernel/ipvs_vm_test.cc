@@ -26,7 +26,7 @@ namespace {
 
 using testing::commandOutput;
 
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+net::IpAddress ip(const char* s) { return *net::IpAddress::parse(s); }
 
 // The lines of `text` that contain `needle`.
 std::vector<std::string> linesWith(const std::string& text, const std::string& needle) {
@@ -397,7 +397,7 @@ TEST_F(IpvsKernel, ThousandsOfOpsInOneApply) {
     ops.push_back(addService(s));
     for (int j = 0; j < 10; ++j) {
       Destination d;
-      d.address = IpAddress::parse("198.18.2." + std::to_string(1 + j)).value();
+      d.address = net::IpAddress::parse("198.18.2." + std::to_string(1 + j)).value();
       d.port = 80;
       ops.push_back(addDest(s, d));
     }

@@ -65,8 +65,8 @@ bool watcherReports(LinkWatcher& w, const std::string& name, seconds limit = sec
   }
 }
 
-constexpr MacAddress kMac1{0x02, 0x00, 0x5e, 0x00, 0x01, 0x01};
-constexpr MacAddress kMac2{0x02, 0x00, 0x5e, 0x00, 0x01, 0x02};
+constexpr net::MacAddress kMac1{0x02, 0x00, 0x5e, 0x00, 0x01, 0x01};
+constexpr net::MacAddress kMac2{0x02, 0x00, 0x5e, 0x00, 0x01, 0x02};
 
 class LinksNetnsTest : public ::testing::Test {
  protected:
@@ -90,7 +90,7 @@ TEST_F(LinksNetnsTest, GetReportsIndexAndMac) {
   EXPECT_EQ(info.name, "qv0");
   EXPECT_EQ(info.index, static_cast<int>(if_nametoindex("qv0")));
   EXPECT_NE(info.index, 0);
-  EXPECT_EQ(toString(info.mac), ipLink("qv0")["address"]);
+  EXPECT_EQ(net::toString(info.mac), ipLink("qv0")["address"]);
   EXPECT_FALSE(info.adminUp);
   EXPECT_FALSE(info.usable());
 }
@@ -175,7 +175,7 @@ TEST_F(LinksNetnsTest, EnsureMacvlanCreatesPrivateUpWithMac) {
   EXPECT_TRUE(info.adminUp);
   auto j = ipLink("qmv0");
   ASSERT_FALSE(j.is_null());
-  EXPECT_EQ(j["address"], toString(kMac1));
+  EXPECT_EQ(j["address"], net::toString(kMac1));
   EXPECT_EQ(j["link"], "qv0");
   EXPECT_EQ(j["linkinfo"]["info_kind"], "macvlan");
   EXPECT_EQ(j["linkinfo"]["info_data"]["mode"], "private");
@@ -208,7 +208,7 @@ TEST_F(LinksNetnsTest, EnsureMacvlanFixesMacModeAndParent) {
   ASSERT_TRUE(links_->ensureMacvlan("qmv0", "qv0", kMac2).isOk());
   EXPECT_EQ(got("qmv0").mac, kMac2);
 
-  ASSERT_TRUE(sh("ip link del qmv0 && ip link add qmv0 link qv0 address " + toString(kMac2) +
+  ASSERT_TRUE(sh("ip link del qmv0 && ip link add qmv0 link qv0 address " + net::toString(kMac2) +
                  " type macvlan mode bridge"));
   ASSERT_TRUE(links_->ensureMacvlan("qmv0", "qv0", kMac2).isOk());
   EXPECT_EQ(ipLink("qmv0")["linkinfo"]["info_data"]["mode"], "private");
@@ -233,8 +233,9 @@ TEST_F(LinksNetnsTest, EnsureMacvlanMissingParentIsEnodev) {
 }
 
 TEST_F(LinksNetnsTest, EnsureMacvlanRejectsBadInput) {
-  EXPECT_EQ(links_->ensureMacvlan("qmv0", "qv0", MacAddress{0x01, 0, 0x5e, 0, 0, 1}).err(), EINVAL);
-  EXPECT_EQ(links_->ensureMacvlan("qmv0", "qv0", MacAddress{}).err(), EINVAL);
+  EXPECT_EQ(links_->ensureMacvlan("qmv0", "qv0", net::MacAddress{0x01, 0, 0x5e, 0, 0, 1}).err(),
+            EINVAL);
+  EXPECT_EQ(links_->ensureMacvlan("qmv0", "qv0", net::MacAddress{}).err(), EINVAL);
   EXPECT_EQ(links_->ensureMacvlan("a-name-too-long-for-linux", "qv0", kMac1).err(), EINVAL);
   EXPECT_TRUE(ipLink("qmv0").is_null());
 }

@@ -55,9 +55,9 @@ std::string dump(const Frame& f) {
   return s;
 }
 
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+net::IpAddress ip(const char* text) { return *net::IpAddress::parse(text); }
 
-constexpr MacAddress kMac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+constexpr net::MacAddress kMac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 
 // A second, deliberately plain one's-complement sum (RFC 1071), independent of packets.cc:
 // adds up bytes as 16-bit big-endian words and folds at the end.
@@ -71,8 +71,8 @@ std::uint16_t onesComplementSum(const std::vector<std::uint8_t>& bytes) {
 }
 
 // True when the upper-layer message f[at, end) checksums correctly over its pseudo-header.
-bool pseudoHeaderChecksumOk(const Frame& f, std::size_t at, const IpAddress& src,
-                            const IpAddress& dst, std::uint8_t proto) {
+bool pseudoHeaderChecksumOk(const Frame& f, std::size_t at, const net::IpAddress& src,
+                            const net::IpAddress& dst, std::uint8_t proto) {
   std::vector<std::uint8_t> all(src.bytes.begin(), src.bytes.begin() + src.size());
   all.insert(all.end(), dst.bytes.begin(), dst.bytes.begin() + dst.size());
   const std::size_t len = f.size() - at;
@@ -199,7 +199,7 @@ TEST(VrrpAdvert, RejectsWhatItCannotEncode) {
   mixed.addresses.push_back(ip("2001:db8::10"));
   EXPECT_TRUE(vrrpAdvert(kMac, mixed).empty());
   auto unset = v4Advert();
-  unset.source = IpAddress{};
+  unset.source = net::IpAddress{};
   EXPECT_TRUE(vrrpAdvert(kMac, unset).empty());
   auto many = v4Advert();
   many.addresses.assign(256, ip("198.18.1.10"));
@@ -217,9 +217,9 @@ TEST(VrrpAdvert, RejectsWhatItCannotEncode) {
 }
 
 TEST(VrrpVirtualMac, FollowsRfc5798Section7_3) {
-  EXPECT_EQ(toString(vrrpVirtualMac(AF_INET, 1)), "00:00:5e:00:01:01");
-  EXPECT_EQ(toString(vrrpVirtualMac(AF_INET, 255)), "00:00:5e:00:01:ff");
-  EXPECT_EQ(toString(vrrpVirtualMac(AF_INET6, 51)), "00:00:5e:00:02:33");
+  EXPECT_EQ(net::toString(vrrpVirtualMac(AF_INET, 1)), "00:00:5e:00:01:01");
+  EXPECT_EQ(net::toString(vrrpVirtualMac(AF_INET, 255)), "00:00:5e:00:01:ff");
+  EXPECT_EQ(net::toString(vrrpVirtualMac(AF_INET6, 51)), "00:00:5e:00:02:33");
 }
 
 // --- tshark ---------------------------------------------------------------------------------

@@ -40,10 +40,10 @@ std::optional<nlohmann::json> ipAddr(const std::string& dev, const std::string& 
   return std::nullopt;
 }
 
-Vip vip(const std::string& prefix, const std::string& dev, const std::string& label = "") {
-  auto p = IpPrefix::parse(prefix);
+net::Vip vip(const std::string& prefix, const std::string& dev, const std::string& label = "") {
+  auto p = net::IpPrefix::parse(prefix);
   EXPECT_TRUE(p.has_value()) << prefix;
-  return Vip{p.value_or(IpPrefix{}), dev, label};
+  return net::Vip{p.value_or(net::IpPrefix{}), dev, label};
 }
 
 // Polls `done` until it holds or `limit` passes; returns whether it held.
@@ -68,18 +68,18 @@ class VipsNetnsTest : public ::testing::Test {
   }
   void TearDown() override { (void)std::system("ip link del qv0 2>/dev/null"); }
 
-  std::vector<Vip> listed(const std::string& dev = "qv0") {
+  std::vector<net::Vip> listed(const std::string& dev = "qv0") {
     auto r = vips_->list(dev);
     EXPECT_TRUE(r.isOk()) << r.status().message();
-    return r.isOk() ? r.value() : std::vector<Vip>{};
+    return r.isOk() ? r.value() : std::vector<net::Vip>{};
   }
 
   std::unique_ptr<Vips> vips_;
 };
 
 TEST_F(VipsNetnsTest, AddsIpv4WithLabelAndIpv6AndListsThem) {
-  Vip v4 = vip("198.18.1.10/24", "qv0", "qv0:web");
-  Vip v6 = vip("2001:db8:1::10/64", "qv0");
+  net::Vip v4 = vip("198.18.1.10/24", "qv0", "qv0:web");
+  net::Vip v6 = vip("2001:db8:1::10/64", "qv0");
   ASSERT_TRUE(vips_->add(v4, std::nullopt).isOk());
   Status s6 = vips_->add(v6, std::nullopt);
   ASSERT_TRUE(s6.isOk()) << s6.message();
@@ -105,7 +105,7 @@ TEST_F(VipsNetnsTest, AddsIpv4WithLabelAndIpv6AndListsThem) {
 }
 
 TEST_F(VipsNetnsTest, UnlabelledIpv4ListsWithoutLabel) {
-  Vip v = vip("198.18.2.1/32", "qv0");
+  net::Vip v = vip("198.18.2.1/32", "qv0");
   ASSERT_TRUE(vips_->add(v, std::nullopt).isOk());
   EXPECT_THAT(listed(), Contains(v));
   auto a = ipAddr("qv0", "198.18.2.1");
@@ -114,7 +114,7 @@ TEST_F(VipsNetnsTest, UnlabelledIpv4ListsWithoutLabel) {
 }
 
 TEST_F(VipsNetnsTest, AddTwiceKeepsOneAddress) {
-  Vip v = vip("198.18.2.2/24", "qv0", "qv0:a");
+  net::Vip v = vip("198.18.2.2/24", "qv0", "qv0:a");
   ASSERT_TRUE(vips_->add(v, std::nullopt).isOk());
   Status again = vips_->add(v, std::nullopt);
   EXPECT_TRUE(again.isOk()) << again.message();
@@ -124,7 +124,7 @@ TEST_F(VipsNetnsTest, AddTwiceKeepsOneAddress) {
 
 TEST_F(VipsNetnsTest, ReAddWithAnotherLabelRelabels) {
   ASSERT_TRUE(vips_->add(vip("198.18.2.3/24", "qv0", "qv0:a"), std::nullopt).isOk());
-  Vip relabelled = vip("198.18.2.3/24", "qv0", "qv0:b");
+  net::Vip relabelled = vip("198.18.2.3/24", "qv0", "qv0:b");
   Status s = vips_->add(relabelled, std::nullopt);
   ASSERT_TRUE(s.isOk()) << s.message();
   auto all = listed();
@@ -138,7 +138,7 @@ TEST_F(VipsNetnsTest, ReAddWithAnotherLabelRelabels) {
 TEST_F(VipsNetnsTest, ReplaceRefreshesLifetime) {
   for (const char* text : {"198.18.3.1/24", "2001:db8:3::1/64"}) {
     SCOPED_TRACE(text);
-    Vip v = vip(text, "qv0");
+    net::Vip v = vip(text, "qv0");
     const std::string local = v.prefix.address.toString();
     ASSERT_TRUE(vips_->add(v, seconds(2)).isOk());
     auto a = ipAddr("qv0", local);
@@ -162,8 +162,8 @@ TEST_F(VipsNetnsTest, ReplaceRefreshesLifetime) {
 }
 
 TEST_F(VipsNetnsTest, AddressWithOneSecondLifetimeExpiresByItself) {
-  Vip v4 = vip("198.18.4.1/24", "qv0", "qv0:x");
-  Vip v6 = vip("2001:db8:4::1/64", "qv0");
+  net::Vip v4 = vip("198.18.4.1/24", "qv0", "qv0:x");
+  net::Vip v6 = vip("2001:db8:4::1/64", "qv0");
   auto start = steady_clock::now();
   ASSERT_TRUE(vips_->add(v4, seconds(1)).isOk());
   ASSERT_TRUE(vips_->add(v6, seconds(1)).isOk());
@@ -188,11 +188,11 @@ TEST_F(VipsNetnsTest, AddressWithOneSecondLifetimeExpiresByItself) {
 }
 
 TEST_F(VipsNetnsTest, RemoveIsIdempotent) {
-  Vip v4 = vip("198.18.5.1/24", "qv0", "qv0:r");
-  Vip v6 = vip("2001:db8:5::1/64", "qv0");
+  net::Vip v4 = vip("198.18.5.1/24", "qv0", "qv0:r");
+  net::Vip v6 = vip("2001:db8:5::1/64", "qv0");
   ASSERT_TRUE(vips_->add(v4, std::nullopt).isOk());
   ASSERT_TRUE(vips_->add(v6, std::nullopt).isOk());
-  for (const Vip& v : {v4, v6}) {
+  for (const net::Vip& v : {v4, v6}) {
     Status s = vips_->remove(v);
     EXPECT_TRUE(s.isOk()) << s.message();
     EXPECT_THAT(listed(), Not(Contains(v)));
@@ -231,7 +231,7 @@ TEST_F(VipsNetnsTest, RejectsWhatTheKernelWouldNot) {
   EXPECT_EQ(vips_->add(vip("198.18.7.1/24", "qv0", "other:x"), std::nullopt).err(), EINVAL);
   EXPECT_EQ(vips_->add(vip("198.18.7.1/0", "qv0"), std::nullopt).err(), EINVAL);
   EXPECT_EQ(vips_->add(vip("198.18.7.1/24", "qv0"), seconds(0)).err(), EINVAL);
-  EXPECT_EQ(vips_->add(Vip{IpPrefix{}, "qv0", ""}, std::nullopt).err(), EAFNOSUPPORT);
+  EXPECT_EQ(vips_->add(net::Vip{net::IpPrefix{}, "qv0", ""}, std::nullopt).err(), EAFNOSUPPORT);
   EXPECT_FALSE(ipAddr("qv0", "198.18.7.1"));
 }
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace quorate::kernel {
+namespace quorate::net {
 
 struct IpAddress {
   int family = 0;                        // AF_INET or AF_INET6; 0 = unset
@@ -44,4 +44,4 @@ struct Vip {
   std::string toString() const;  // "198.18.1.10/24 dev eth0 label eth0:web"
 };
 
-}  // namespace quorate::kernel
+}  // namespace quorate::net

@@ -1,11 +1,12 @@
-// Errors as values at the kernel boundary: an errno plus what was being done.
+// Errors as values at every boundary (kernel, files, sockets, config): an errno, or none, plus what
+// was being done.
 #pragma once
 
 #include <string>
 #include <utility>
 #include <variant>
 
-namespace quorate::kernel {
+namespace quorate {
 
 class [[nodiscard]] Status {
  public:
@@ -49,4 +50,4 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
-}  // namespace quorate::kernel
+}  // namespace quorate

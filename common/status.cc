@@ -1,9 +1,9 @@
 // Status formatting.
-#include "server/kernel/status.h"
+#include "common/status.h"
 
 #include <cstring>
 
-namespace quorate::kernel {
+namespace quorate {
 
 std::string Status::message() const {
   if (isOk()) return "ok";
@@ -11,4 +11,4 @@ std::string Status::message() const {
   return what_ + ": " + std::strerror(err_);
 }
 
-}  // namespace quorate::kernel
+}  // namespace quorate

@@ -1,5 +1,5 @@
 // Parsing and formatting of addresses.
-#include "server/kernel/net_types.h"
+#include "common/net_types.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-namespace quorate::kernel {
+namespace quorate::net {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   std::string s(text);
@@ -87,4 +87,4 @@ std::string Vip::toString() const {
   return s;
 }
 
-}  // namespace quorate::kernel
+}  // namespace quorate::net

@@ -1,10 +1,10 @@
 // Address parsing and formatting.
-#include "server/kernel/net_types.h"
+#include "common/net_types.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
-namespace quorate::kernel {
+namespace quorate::net {
 namespace {
 
 TEST(IpPrefix, ParsesV4AndV6WithDefaultLengths) {
@@ -41,4 +41,4 @@ TEST(Vip, Formats) {
 }
 
 }  // namespace
-}  // namespace quorate::kernel
+}  // namespace quorate::net
