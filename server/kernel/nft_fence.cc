@@ -379,19 +379,7 @@ class NftFence final : public Fence {
     auto acks = sock_.sendBatch(tx.bytes, tx.first, tx.messages() + 1, netlink::Acks::Queued, what,
                                 /*quietHead=*/1);
     if (!acks) return acks.status();
-    // Index 0 is the batch header (the whole batch failed: commit, memory); message i is i + 1.
-    // The first failed message names the failure; the header only when no message failed.
-    const std::vector<int>& errs = acks->errors();
-    std::size_t failed = 0;
-    for (std::size_t i = 1; i < errs.size() && failed == 0; ++i) failed = errs[i] > 0 ? i : 0;
-    if (failed == 0 && errs[0] <= 0) {
-      if (acks->complete()) return Status::ok();
-      return Status::fail(EIO, what + ": the batch (outcome unknown)");
-    }
-    std::string text = failed > 0 ? tx.texts[failed - 1] : std::string("the batch");
-    if (const std::size_t n = acks->failures(); n > 1)
-      text += " (+" + std::to_string(n - 1) + " more)";
-    return Status::fail(errs[failed], what + ": " + text);
+    return nft::outcomeOf(tx, *acks, what);
   }
 
   // Runs `cmd` as one transaction; on failure the Status carries nft's own error text.

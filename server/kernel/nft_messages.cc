@@ -6,6 +6,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <cerrno>
 #include <utility>
 
 namespace quorate::kernel::nft {
@@ -76,6 +77,23 @@ Transaction TransactionBuilder::finish() && {
   t.first = first_;
   t.texts = std::move(texts_);
   return t;
+}
+
+Status outcomeOf(const Transaction& tx, const netlink::AckTable& acks, const std::string& what) {
+  // Index 0 is the batch header; message i is index i + 1. A failed message names the failure
+  // better than the header's refusal of the batch that follows from it.
+  const std::vector<int>& errs = acks.errors();
+  std::size_t failed = 0;
+  for (std::size_t i = 1; i < errs.size() && failed == 0; ++i) failed = errs[i] > 0 ? i : 0;
+  if (failed == 0 && (errs.empty() || errs[0] <= 0)) {
+    if (acks.complete()) return Status::ok();
+    return Status::fail(EIO, what + ": the batch (outcome unknown)");
+  }
+  std::string text =
+      failed > 0 && failed - 1 < tx.texts.size() ? tx.texts[failed - 1] : std::string("the batch");
+  if (const std::size_t n = acks.failures(); n > 1)
+    text += " (+" + std::to_string(n - 1) + " more)";
+  return Status::fail(errs[failed], what + ": " + text);
 }
 
 Transaction writeSlot(std::uint32_t first, const std::string& table,

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "server/kernel/netlink_message.h"
 
 namespace quorate::kernel::nft {
@@ -53,6 +54,12 @@ class TransactionBuilder {
   std::uint32_t first_;
   std::vector<std::string> texts_;
 };
+
+// What the kernel's acks of `tx` (matched over tx.first .. tx.first + messages(), the batch
+// header first) say, as a Status naming `what` and the first failed message in nft syntax: its
+// errno, with "(+n more)" when others failed too; the batch as a whole when only its header was
+// refused (commit, memory); EIO "(outcome unknown)" when acks are missing and none failed.
+Status outcomeOf(const Transaction& tx, const netlink::AckTable& acks, const std::string& what);
 
 // A table the fence's sets live in: NFPROTO_* and its nft name ("arp", "inet").
 struct Family {

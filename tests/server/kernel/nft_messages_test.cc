@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -124,6 +125,49 @@ TEST(NftMessages, FlushSlotsGoldenBytesAcrossTheSequenceWrap) {
 TEST(NftMessages, ANameTooLongForNetlinkIsRefusedNotSent) {
   const Transaction t = writeSlot(1, std::string(70000, 'x'), {&kInet, 1}, "s", 1, 2);
   EXPECT_FALSE(t.ok);
+}
+
+// Acks as the kernel sends them with NETLINK_CAP_ACK: nlmsghdr {len 36, NLMSG_ERROR (2), seq},
+// then struct nlmsgerr {int error; the request's nlmsghdr}.
+Bytes ackOf(std::uint32_t seq, std::int32_t error) {
+  Bytes b;
+  le32(b, 36);
+  le16(b, 2);
+  le16(b, 0);
+  le32(b, seq);
+  le32(b, 0);
+  le32(b, static_cast<std::uint32_t>(error));
+  b.resize(b.size() + 16, 0);
+  return b;
+}
+
+// The close of two tables: 4 messages after the header at 0x10 (0x11 .. 0x14).
+netlink::AckTable acked(const Transaction& t, std::vector<std::pair<std::uint32_t, int>> acks) {
+  netlink::AckTable table(t.first, t.messages() + 1, /*quietHead=*/1);
+  for (const auto& [seq, err] : acks) table.record(ackOf(seq, err));
+  return table;
+}
+
+TEST(NftMessages, OutcomeOfABatchNamesTheFirstFailedMessage) {
+  const Transaction t = flushSlots(0x10, "quor", kArpAndInet, "lease1_a", "lease1_b");
+  EXPECT_TRUE(outcomeOf(t, acked(t, {{0x11, 0}, {0x12, 0}, {0x13, 0}, {0x14, 0}}), "close").isOk());
+
+  // The third message failed, then the kernel refused the batch (its header) as a result.
+  const Status one = outcomeOf(t, acked(t, {{0x10, -ENOENT}, {0x13, -ENOENT}}), "close");
+  EXPECT_EQ(one.err(), ENOENT);
+  EXPECT_EQ(one.what(), "close: flush set inet quor lease1_a (+1 more)");
+
+  const Status two = outcomeOf(t, acked(t, {{0x14, -EBUSY}, {0x12, -ENOENT}}), "close");
+  EXPECT_EQ(two.err(), ENOENT) << "the first in the batch, not the first to arrive";
+  EXPECT_EQ(two.what(), "close: flush set arp quor lease1_b (+1 more)");
+
+  const Status batch = outcomeOf(t, acked(t, {{0x10, -ENOMEM}}), "close");
+  EXPECT_EQ(batch.err(), ENOMEM);
+  EXPECT_EQ(batch.what(), "close: the batch");
+
+  const Status lost = outcomeOf(t, acked(t, {{0x11, 0}, {0x12, 0}}), "close");
+  EXPECT_EQ(lost.err(), EIO);
+  EXPECT_EQ(lost.what(), "close: the batch (outcome unknown)");
 }
 
 }  // namespace
