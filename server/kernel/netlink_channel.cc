@@ -30,6 +30,8 @@ Status Channel::open(const std::string& what) {
     ::close(fd);
     return Status::fail(err, what + ": netlink socket");
   }
+  // Best effort: the kernel's reason text, appended to its errors.
+  (void)::setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   if (int size = options_.receiveBuffer; size > 0) {
     // FORCE needs CAP_NET_ADMIN; without it the plain option still gets what the limit allows.
     if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
@@ -136,7 +138,7 @@ Status Channel::exchange(std::span<const std::uint8_t> request, std::uint32_t se
         return false;
       }
       if (auto err = ackError(m)) {
-        if (*err != 0) result = Status::fail(*err, what);
+        if (*err != 0) result = Status::fail(*err, withReason(what, extackMessage(m)));
         finished = true;
         return false;
       }

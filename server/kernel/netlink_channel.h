@@ -48,7 +48,8 @@ class Channel {
   Channel& operator=(const Channel&) = delete;
 
   // Opens the socket if it is not open (bound, NETLINK_CAP_ACK: a failure's ack carries the
-  // request's header only, so a batch's acks stay small).
+  // request's header only, so a batch's acks stay small; NETLINK_EXT_ACK where the kernel has
+  // it: the kernel's reason text comes with its errors).
   Status open(const std::string& what);
   bool isOpen() const { return fd_ >= 0; }
   void close();

@@ -94,7 +94,12 @@ class NetlinkIpvs final : public Ipvs {
         const Op& op = ops[first + i];
         int err = acks->errors()[i];
         if (err != 0 && tolerant) err = retryTolerant(op, err);
-        if (err != 0) results[first + i] = Status::fail(err, op.toString());
+        if (err != 0) {
+          // The kernel's reason text is the batch attempt's: kept when the errno is still its.
+          const bool asSent = err == acks->errors()[i];
+          results[first + i] =
+              Status::fail(err, netlink::withReason(op.toString(), asSent ? acks->reason(i) : ""));
+        }
       }
     }
     return results;

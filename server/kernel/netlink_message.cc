@@ -126,6 +126,30 @@ std::optional<int> ackError(const Message& m) {
   return error < 0 ? -error : error;
 }
 
+std::string extackMessage(const Message& m) {
+  if (m.header.nlmsg_type != NLMSG_ERROR || !(m.header.nlmsg_flags & NLM_F_ACK_TLVS) ||
+      m.payload.size() < sizeof(nlmsgerr)) {
+    return {};
+  }
+  // The TLVs follow the echoed request: its header only when capped, else all of it.
+  std::size_t offset = sizeof(nlmsgerr);
+  if (!(m.header.nlmsg_flags & NLM_F_CAPPED)) {
+    std::uint32_t requestLen;
+    std::memcpy(&requestLen, m.payload.data() + offsetof(nlmsgerr, msg.nlmsg_len),
+                sizeof requestLen);
+    if (requestLen < NLMSG_HDRLEN) return {};
+    offset += NLMSG_ALIGN(requestLen - NLMSG_HDRLEN);
+  }
+  if (offset >= m.payload.size()) return {};
+  const auto a = Attributes::parse(m.payload.subspan(offset), NLMSGERR_ATTR_MSG);
+  if (!a) return {};
+  return a->string(NLMSGERR_ATTR_MSG).value_or("");
+}
+
+std::string withReason(const std::string& what, const std::string& reason) {
+  return reason.empty() ? what : what + " [kernel: " + reason + "]";
+}
+
 // ---- AckTable ----
 
 void AckTable::record(std::span<const std::uint8_t> datagram) {
@@ -134,7 +158,12 @@ void AckTable::record(std::span<const std::uint8_t> datagram) {
     if (!err) return true;
     // Unsigned difference: the offset within the batch, right across the wrap.
     const std::uint32_t i = m.header.nlmsg_seq - first_;
-    if (i < errs_.size() && errs_[i] == kNoAck) errs_[i] = *err;
+    if (i < errs_.size() && errs_[i] == kNoAck) {
+      errs_[i] = *err;
+      if (*err != 0) {
+        if (std::string why = extackMessage(m); !why.empty()) reasons_.emplace_back(i, why);
+      }
+    }
     return true;
   });
 }
@@ -143,6 +172,13 @@ std::size_t AckTable::pending() const {
   std::size_t n = 0;
   for (std::size_t i = quietHead_; i < errs_.size(); ++i) n += errs_[i] == kNoAck ? 1 : 0;
   return n;
+}
+
+std::string AckTable::reason(std::size_t i) const {
+  for (const auto& [at, why] : reasons_) {
+    if (at == i) return why;
+  }
+  return {};
 }
 
 std::size_t AckTable::failures() const {

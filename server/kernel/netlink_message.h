@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace quorate::kernel::netlink {
@@ -105,6 +106,13 @@ bool forEachMessage(std::span<const std::uint8_t> datagram,
 // The errno of an NLMSG_ERROR message (0: an acknowledgement); empty if it is too short.
 std::optional<int> ackError(const Message& m);
 
+// The kernel's reason text of an NLMSG_ERROR message (NLMSGERR_ATTR_MSG, sent after the error
+// when the socket has NETLINK_EXT_ACK on), or "" if there is none.
+std::string extackMessage(const Message& m);
+
+// "what [kernel: reason]", or `what` when the kernel gave no reason.
+std::string withReason(const std::string& what, const std::string& reason);
+
 // Matching acknowledgements to the requests of a batch, by sequence number: request i carries
 // first + i (mod 2^32, so a batch may straddle the wrap). The first `quietHead` requests are acked
 // only when they fail (an nfnetlink batch header): recorded, but never waited for.
@@ -125,11 +133,14 @@ class AckTable {
   std::optional<std::size_t> firstFailure() const;
   // 0, a positive errno, or kNoAck, per request.
   const std::vector<int>& errors() const { return errs_; }
+  // The kernel's reason for request i's failure, "" if it gave none.
+  std::string reason(std::size_t i) const;
 
  private:
   std::uint32_t first_;
   std::size_t quietHead_;
   std::vector<int> errs_;
+  std::vector<std::pair<std::size_t, std::string>> reasons_;  // few: failures with a text
 };
 
 // Generic netlink's controller: the family id of a family name (CTRL_CMD_GETFAMILY).

@@ -93,7 +93,7 @@ Status outcomeOf(const Transaction& tx, const netlink::AckTable& acks, const std
       failed > 0 && failed - 1 < tx.texts.size() ? tx.texts[failed - 1] : std::string("the batch");
   if (const std::size_t n = acks.failures(); n > 1)
     text += " (+" + std::to_string(n - 1) + " more)";
-  return Status::fail(errs[failed], what + ": " + text);
+  return Status::fail(errs[failed], netlink::withReason(what + ": " + text, acks.reason(failed)));
 }
 
 Transaction writeSlot(std::uint32_t first, const std::string& table,

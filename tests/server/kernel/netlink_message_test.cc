@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "server/kernel/netlink_channel.h"
@@ -218,6 +220,86 @@ TEST(NetlinkChannel, BatchAcksAcrossTheSequenceWrap) {
   auto acks = c.sendBatch(batch, 0xffffffffu, 2, Acks::Eventually, "lookups");
   ASSERT_TRUE(acks.isOk()) << acks.status().message();
   EXPECT_EQ(acks->errors(), (std::vector<int>{0, ENOENT}));
+}
+
+// An error ack with NETLINK_EXT_ACK's TLVs after it, as laid out in <linux/netlink.h>: nlmsghdr
+// {NLMSG_ERROR, flags NLM_F_ACK_TLVS (0x200) | NLM_F_CAPPED (0x100) when only the request's
+// header is echoed}, struct nlmsgerr, the echoed request's payload unless capped, then
+// NLMSGERR_ATTR_MSG (1) "why\0".
+Bytes errorWithReason(bool capped) {
+  Bytes b = {0, 0, 0, 0, 0x02, 0x00, 0x00, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 0, 0xea, 0xff, 0xff,
+             0xff,  // error -22 (EINVAL)
+             // the request's header: {len 24, type 0x10, flags 1, seq 7, pid 0}
+             0x18, 0, 0, 0, 0x10, 0, 0x01, 0, 0x07, 0, 0, 0, 0, 0, 0, 0};
+  b[7] = capped ? 0x03 : 0x02;
+  if (!capped) b.insert(b.end(), {1, 2, 3, 4, 5, 6, 7, 8});  // the request's 8 payload bytes
+  b.insert(b.end(), {0x08, 0x00, 0x01, 0x00, 'w', 'h', 'y', 0});
+  b[0] = static_cast<std::uint8_t>(b.size());
+  return b;
+}
+
+TEST(NetlinkMessage, TheKernelsReasonIsReadFromAnExtendedAck) {
+  for (bool capped : {true, false}) {
+    const Bytes d = errorWithReason(capped);
+    std::string why;
+    std::optional<int> err;
+    forEachMessage(d, [&](const Message& m) {
+      err = ackError(m);
+      why = extackMessage(m);
+      return true;
+    });
+    EXPECT_EQ(err, EINVAL);
+    EXPECT_EQ(why, "why") << (capped ? "capped" : "whole request echoed");
+
+    AckTable t(7, 1);
+    t.record(d);
+    EXPECT_EQ(t.reason(0), "why");
+  }
+  Bytes noFlag = errorWithReason(true);
+  noFlag[7] = 0x01;  // CAPPED without ACK_TLVS: no TLVs to read
+  forEachMessage(noFlag, [](const Message& m) {
+    EXPECT_EQ(extackMessage(m), "");
+    return true;
+  });
+  Bytes overrun = errorWithReason(true);
+  overrun[overrun.size() - 8] = 0x40;  // the TLV claims more than there is
+  forEachMessage(overrun, [](const Message& m) {
+    EXPECT_EQ(extackMessage(m), "");
+    return true;
+  });
+  EXPECT_EQ(withReason("add x", ""), "add x");
+  EXPECT_EQ(withReason("add x", "why"), "add x [kernel: why]");
+}
+
+// The kernel's policy check refuses a family id of the wrong size (EINVAL or ERANGE, by kernel
+// version), and says why.
+TEST(NetlinkChannel, KernelErrorsCarryTheKernelsReason) {
+  Channel c(NETLINK_GENERIC);
+  ASSERT_TRUE(c.open("test").isOk());
+  MessageBuilder b;
+  genlmsghdr g{};
+  g.cmd = CTRL_CMD_GETFAMILY;
+  g.version = 1;
+  const std::uint32_t seq = c.reserve();
+  b.begin(GENL_ID_CTRL, NLM_F_REQUEST, seq, g);
+  b.u8(CTRL_ATTR_FAMILY_ID, 1);  // a u16 in the kernel's policy
+  b.end();
+  const Status s = c.exchange(b.bytes(), seq, "malformed lookup", nullptr);
+  EXPECT_TRUE(s.err() == EINVAL || s.err() == ERANGE) << s.message();
+  EXPECT_NE(s.what().find("malformed lookup [kernel: "), std::string::npos) << s.message();
+}
+
+// A reply left in the socket by an abandoned request (another sequence number) is not taken for
+// the answer to the next one.
+TEST(NetlinkChannel, ALateReplyOfAnAbandonedRequestIsSkipped) {
+  Channel c(NETLINK_GENERIC);
+  ASSERT_TRUE(c.open("test").isOk());
+  // Sent, never read: its ENOENT stays queued (an empty batch waits for no ack).
+  const Bytes abandoned = genl::getFamily(1000, "quorate-none");
+  ASSERT_TRUE(c.sendBatch(abandoned, 1000, 0, Acks::Queued, "abandoned").isOk());
+  auto id = resolveGenlFamily(c, "nlctrl");
+  ASSERT_TRUE(id.isOk()) << id.status().message();
+  EXPECT_EQ(*id, GENL_ID_CTRL);
 }
 
 }  // namespace
