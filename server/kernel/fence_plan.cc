@@ -5,10 +5,14 @@
 
 namespace quorate::kernel::fence {
 
+bool shutsInstead(std::chrono::milliseconds remaining, std::chrono::nanoseconds realtimeDeadline) {
+  return remaining.count() <= 0 || realtimeDeadline.count() <= 0;
+}
+
 ArmPlan planArm(const Gate& gate, std::chrono::milliseconds remaining,
                 std::chrono::nanoseconds realtimeDeadline, std::int64_t nowMonoNs) {
   ArmPlan p;
-  if (remaining.count() <= 0 || realtimeDeadline.count() <= 0) {
+  if (shutsInstead(remaining, realtimeDeadline)) {
     p.closes = true;
     return p;
   }

@@ -44,6 +44,9 @@ struct ArmPlan {
   bool operator==(const ArmPlan&) const = default;
 };
 
+// Whether arm(remaining, realtimeDeadline) shuts the gate instead: either is not positive.
+bool shutsInstead(std::chrono::milliseconds remaining, std::chrono::nanoseconds realtimeDeadline);
+
 // The plan of arm(remaining, realtimeDeadline) on `gate`, made at monotonic time `nowMonoNs`.
 ArmPlan planArm(const Gate& gate, std::chrono::milliseconds remaining,
                 std::chrono::nanoseconds realtimeDeadline, std::int64_t nowMonoNs);

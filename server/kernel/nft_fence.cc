@@ -5,13 +5,13 @@
 #include <linux/netlink.h>
 #include <nftables/libnftables.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -172,7 +172,7 @@ class NftFence final : public Fence {
   explicit NftFence(std::string table)
       : table_(std::move(table)), ctx_(nft_ctx_new(NFT_CTX_DEFAULT)), sock_(NETLINK_NETFILTER) {
     // Opened here, in the network namespace of the creating thread, and kept.
-    socketStatus_ = sock_.open("netfilter netlink socket");
+    socketStatus_ = sock_.open("netfilter");
     if (ctx_ != nullptr) {
       // Nothing goes to the daemon's stdout/stderr: output is discarded, errors become Status.
       nft_ctx_buffer_output(ctx_);
@@ -253,7 +253,7 @@ class NftFence final : public Fence {
     const std::string what = "nft arm " + leaseChain(group);
     if (auto s = usable(what); !s) return s;
     if (group >= groups_.size()) return unknown(what, group);
-    if (fence::planArm({}, remaining, realtimeDeadline, 0).closes) return close(group);
+    if (fence::shutsInstead(remaining, realtimeDeadline)) return close(group);
     const Status st = armOnce(group, remaining, realtimeDeadline, what);
     if (st.err() != ENOENT) return st;
     return healed(st, [&] { return armOnce(group, remaining, realtimeDeadline, what); });
@@ -345,8 +345,9 @@ class NftFence final : public Fence {
   Status usable(const std::string& what) const {
     if (ctx_ == nullptr) return Status::fail(ENOMEM, what + ": nft_ctx_new failed");
     if (!validTableName(table_)) return Status::fail(EINVAL, what + ": bad table name");
-    if (!socketStatus_)
+    if (!socketStatus_) {
       return Status::fail(socketStatus_.err(), what + ": " + socketStatus_.what());
+    }
     return Status::ok();
   }
 
