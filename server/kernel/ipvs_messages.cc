@@ -7,7 +7,6 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -15,82 +14,45 @@
 namespace quorate::kernel::ipvs::msg {
 namespace {
 
-// Appends one netlink message: header, genl header, attributes; nests close in order.
-class Builder {
- public:
-  Builder(const Header& h, Command cmd, std::uint16_t flags) {
-    nlmsghdr n{};
-    n.nlmsg_type = h.familyId;
-    n.nlmsg_flags = flags;
-    n.nlmsg_seq = h.seq;
-    put(&n, sizeof n);
-    genlmsghdr g{};
-    g.cmd = static_cast<std::uint8_t>(cmd);
-    g.version = IPVS_GENL_VERSION;
-    put(&g, sizeof g);
-  }
+using netlink::MessageBuilder;
 
-  void attr(std::uint16_t type, const void* data, std::size_t len) {
-    nlattr a{};
-    a.nla_type = type;
-    a.nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + len);
-    put(&a, sizeof a);
-    put(data, len);
-    pad();
-  }
-  void u8(std::uint16_t type, std::uint8_t v) { attr(type, &v, sizeof v); }
-  void u16(std::uint16_t type, std::uint16_t v) { attr(type, &v, sizeof v); }
-  void u32(std::uint16_t type, std::uint32_t v) { attr(type, &v, sizeof v); }
-  void be16(std::uint16_t type, std::uint16_t host) { u16(type, htons(host)); }
-  void string(std::uint16_t type, const std::string& s) { attr(type, s.c_str(), s.size() + 1); }
-  // The kernel reads up to 16 bytes (union nf_inet_addr) of an address attribute; like
-  // ipvsadm, the whole union goes, zero-padded for IPv4.
-  void address(std::uint16_t type, const net::IpAddress& a) { attr(type, a.bytes.data(), 16); }
+// A request's nlmsghdr and genlmsghdr; the attributes follow.
+MessageBuilder request(const Header& h, Command cmd, std::uint16_t flags) {
+  MessageBuilder b;
+  genlmsghdr g{};
+  g.cmd = static_cast<std::uint8_t>(cmd);
+  g.version = IPVS_GENL_VERSION;
+  b.begin(h.familyId, flags, h.seq, g);
+  return b;
+}
 
-  std::size_t begin(std::uint16_t type) {
-    std::size_t at = bytes_.size();
-    nlattr a{};
-    a.nla_type = type;
-    put(&a, sizeof a);
-    return at;
-  }
-  void end(std::size_t at) {
-    auto len = static_cast<std::uint16_t>(bytes_.size() - at);
-    std::memcpy(bytes_.data() + at + offsetof(nlattr, nla_len), &len, sizeof len);
-  }
+Bytes finish(MessageBuilder& b) {
+  b.end();
+  return std::move(b).take();
+}
 
-  Bytes finish() && {
-    auto len = static_cast<std::uint32_t>(bytes_.size());
-    std::memcpy(bytes_.data() + offsetof(nlmsghdr, nlmsg_len), &len, sizeof len);
-    return std::move(bytes_);
-  }
-
- private:
-  void put(const void* p, std::size_t n) {
-    const auto* b = static_cast<const std::uint8_t*>(p);
-    bytes_.insert(bytes_.end(), b, b + n);
-  }
-  void pad() { bytes_.resize(NLA_ALIGN(bytes_.size()), 0); }
-
-  Bytes bytes_;
-};
+// The kernel reads up to 16 bytes (union nf_inet_addr) of an address attribute; like ipvsadm,
+// the whole union goes, zero-padded for IPv4.
+void address(MessageBuilder& b, std::uint16_t type, const net::IpAddress& a) {
+  b.attr(type, a.bytes.data(), 16);
+}
 
 constexpr std::uint16_t kChange = NLM_F_REQUEST | NLM_F_ACK;
 constexpr std::uint16_t kDump = NLM_F_REQUEST | NLM_F_DUMP;
 
-void serviceKey(Builder& b, const ServiceKey& k) {
+void serviceKey(MessageBuilder& b, const ServiceKey& k) {
   b.u16(IPVS_SVC_ATTR_AF, static_cast<std::uint16_t>(k.family));
   if (k.isFwmark()) {
     b.u32(IPVS_SVC_ATTR_FWMARK, k.fwmark);
   } else {
     b.u16(IPVS_SVC_ATTR_PROTOCOL, static_cast<std::uint16_t>(k.protocol));
-    b.address(IPVS_SVC_ATTR_ADDR, k.address);
+    address(b, IPVS_SVC_ATTR_ADDR, k.address);
     b.be16(IPVS_SVC_ATTR_PORT, k.port);
   }
 }
 
-void service(Builder& b, const Service& s, bool full) {
-  auto at = b.begin(IPVS_CMD_ATTR_SERVICE);
+void service(MessageBuilder& b, const Service& s, bool full) {
+  auto at = b.nest(IPVS_CMD_ATTR_SERVICE);
   serviceKey(b, s.key);
   if (full) {
     b.string(IPVS_SVC_ATTR_SCHED_NAME, s.scheduler);
@@ -104,12 +66,12 @@ void service(Builder& b, const Service& s, bool full) {
     b.u32(IPVS_SVC_ATTR_TIMEOUT, s.timeout);
     b.u32(IPVS_SVC_ATTR_NETMASK, s.netmask);  // raw: network-order mask or IPv6 prefix length
   }
-  b.end(at);
+  b.endNest(at);
 }
 
-void destination(Builder& b, const Destination& d, bool full) {
-  auto at = b.begin(IPVS_CMD_ATTR_DEST);
-  b.address(IPVS_DEST_ATTR_ADDR, d.address);
+void destination(MessageBuilder& b, const Destination& d, bool full) {
+  auto at = b.nest(IPVS_CMD_ATTR_DEST);
+  address(b, IPVS_DEST_ATTR_ADDR, d.address);
   b.be16(IPVS_DEST_ATTR_PORT, d.port);
   b.u16(IPVS_DEST_ATTR_ADDR_FAMILY, static_cast<std::uint16_t>(d.address.family));
   if (full) {
@@ -123,50 +85,14 @@ void destination(Builder& b, const Destination& d, bool full) {
       b.u16(IPVS_DEST_ATTR_TUN_FLAGS, d.tunnelFlags);
     }
   }
-  b.end(at);
+  b.endNest(at);
 }
 
 // ---- parsing ----
 
 Status malformed(const std::string& what) { return Status::fail(EPROTO, "IPVS reply: " + what); }
 
-// The attributes of one level, indexed by type (the last one of a type wins, as in the kernel).
-template <std::size_t N>
-class Attrs {
- public:
-  static std::optional<Attrs> parse(std::span<const std::uint8_t> data) {
-    Attrs a;
-    std::size_t off = 0;
-    while (off + NLA_HDRLEN <= data.size()) {
-      nlattr h;
-      std::memcpy(&h, data.data() + off, sizeof h);
-      if (h.nla_len < NLA_HDRLEN || off + h.nla_len > data.size()) return std::nullopt;
-      std::uint16_t type = h.nla_type & NLA_TYPE_MASK;
-      if (type < N) a.v_[type] = data.subspan(off + NLA_HDRLEN, h.nla_len - NLA_HDRLEN);
-      off += NLA_ALIGN(h.nla_len);
-    }
-    return a;
-  }
-  bool has(std::size_t t) const { return v_[t].has_value(); }
-  std::span<const std::uint8_t> raw(std::size_t t) const { return *v_[t]; }
-  template <class T>
-  std::optional<T> get(std::size_t t) const {
-    if (!v_[t] || v_[t]->size() < sizeof(T)) return std::nullopt;
-    T out;
-    std::memcpy(&out, v_[t]->data(), sizeof out);
-    return out;
-  }
-  std::optional<std::string> string(std::size_t t) const {
-    if (!v_[t]) return std::nullopt;
-    const auto& s = *v_[t];
-    std::size_t n = 0;
-    while (n < s.size() && s[n] != 0) ++n;
-    return std::string(reinterpret_cast<const char*>(s.data()), n);
-  }
-
- private:
-  std::array<std::optional<std::span<const std::uint8_t>>, N> v_{};
-};
+using netlink::Attributes;
 
 std::optional<net::IpAddress> addressOf(std::span<const std::uint8_t> raw, int family) {
   net::IpAddress a;
@@ -179,15 +105,15 @@ std::optional<net::IpAddress> addressOf(std::span<const std::uint8_t> raw, int f
 
 Stats parseStats(std::span<const std::uint8_t> raw, bool wide) {
   Stats s;
-  auto a = Attrs<IPVS_STATS_ATTR_MAX + 1>::parse(raw);
+  auto a = Attributes::parse(raw, IPVS_STATS_ATTR_MAX);
   if (!a) return s;
   auto get = [&](int t) -> std::uint64_t {
-    if (wide) return a->template get<std::uint64_t>(t).value_or(0);
+    if (wide) return a->get<std::uint64_t>(t).value_or(0);
     // The 32-bit nest carries bytes as u64 and the rest as u32.
     if (t == IPVS_STATS_ATTR_INBYTES || t == IPVS_STATS_ATTR_OUTBYTES) {
-      return a->template get<std::uint64_t>(t).value_or(0);
+      return a->get<std::uint64_t>(t).value_or(0);
     }
-    return a->template get<std::uint32_t>(t).value_or(0);
+    return a->get<std::uint32_t>(t).value_or(0);
   };
   s.connections = get(IPVS_STATS_ATTR_CONNS);
   s.inPackets = get(IPVS_STATS_ATTR_INPKTS);
@@ -212,7 +138,7 @@ Stats statsOf(const A& a, std::size_t narrow, std::size_t wide) {
 // The one nest `type` at the top level of a reply.
 std::optional<std::span<const std::uint8_t>> nest(std::span<const std::uint8_t> attrs,
                                                   std::size_t type) {
-  auto top = Attrs<IPVS_CMD_ATTR_MAX + 1>::parse(attrs);
+  auto top = Attributes::parse(attrs, IPVS_CMD_ATTR_MAX);
   if (!top || !top->has(type)) return std::nullopt;
   return top->raw(type);
 }
@@ -238,11 +164,11 @@ Command commandOf(Op::Kind kind) {
 }
 
 Bytes encode(const Header& h, Command cmd, const Service& s, const Destination* d) {
-  Builder b(h, cmd, kChange);
+  MessageBuilder b = request(h, cmd, kChange);
   bool fullService = cmd == Command::NewService || cmd == Command::SetService;
   service(b, s, fullService);
   if (d != nullptr) destination(b, *d, cmd == Command::NewDest || cmd == Command::SetDest);
-  return std::move(b).finish();
+  return finish(b);
 }
 
 Bytes encode(const Header& h, const Op& op) {
@@ -250,23 +176,32 @@ Bytes encode(const Header& h, const Op& op) {
                 op.isDestinationOp() ? &op.destination : nullptr);
 }
 
-Bytes getServices(const Header& h) { return Builder(h, Command::GetService, kDump).finish(); }
-
-Bytes getDestinations(const Header& h, const ServiceKey& key) {
-  Builder b(h, Command::GetDest, kDump);
-  auto at = b.begin(IPVS_CMD_ATTR_SERVICE);
-  serviceKey(b, key);
-  b.end(at);
-  return std::move(b).finish();
+Bytes getServices(const Header& h) {
+  MessageBuilder b = request(h, Command::GetService, kDump);
+  return finish(b);
 }
 
-Bytes getInfo(const Header& h) { return Builder(h, Command::GetInfo, NLM_F_REQUEST).finish(); }
+Bytes getDestinations(const Header& h, const ServiceKey& key) {
+  MessageBuilder b = request(h, Command::GetDest, kDump);
+  auto at = b.nest(IPVS_CMD_ATTR_SERVICE);
+  serviceKey(b, key);
+  b.endNest(at);
+  return finish(b);
+}
 
-Bytes getDaemons(const Header& h) { return Builder(h, Command::GetDaemon, kDump).finish(); }
+Bytes getInfo(const Header& h) {
+  MessageBuilder b = request(h, Command::GetInfo, NLM_F_REQUEST);
+  return finish(b);
+}
+
+Bytes getDaemons(const Header& h) {
+  MessageBuilder b = request(h, Command::GetDaemon, kDump);
+  return finish(b);
+}
 
 Bytes newDaemon(const Header& h, const SyncDaemon& d) {
-  Builder b(h, Command::NewDaemon, kChange);
-  auto at = b.begin(IPVS_CMD_ATTR_DAEMON);
+  MessageBuilder b = request(h, Command::NewDaemon, kChange);
+  auto at = b.nest(IPVS_CMD_ATTR_DAEMON);
   b.u32(IPVS_DAEMON_ATTR_STATE, static_cast<std::uint32_t>(d.role));
   b.string(IPVS_DAEMON_ATTR_MCAST_IFN, d.interface);
   b.u32(IPVS_DAEMON_ATTR_SYNC_ID, d.syncId);
@@ -275,22 +210,22 @@ Bytes newDaemon(const Header& h, const SyncDaemon& d) {
   if (d.group && d.group->isV6()) b.attr(IPVS_DAEMON_ATTR_MCAST_GROUP6, d.group->bytes.data(), 16);
   if (d.port != 0) b.u16(IPVS_DAEMON_ATTR_MCAST_PORT, d.port);
   if (d.ttl != 0) b.u8(IPVS_DAEMON_ATTR_MCAST_TTL, d.ttl);
-  b.end(at);
-  return std::move(b).finish();
+  b.endNest(at);
+  return finish(b);
 }
 
 Bytes delDaemon(const Header& h, SyncRole role) {
-  Builder b(h, Command::DelDaemon, kChange);
-  auto at = b.begin(IPVS_CMD_ATTR_DAEMON);
+  MessageBuilder b = request(h, Command::DelDaemon, kChange);
+  auto at = b.nest(IPVS_CMD_ATTR_DAEMON);
   b.u32(IPVS_DAEMON_ATTR_STATE, static_cast<std::uint32_t>(role));
-  b.end(at);
-  return std::move(b).finish();
+  b.endNest(at);
+  return finish(b);
 }
 
 Result<ServiceState> parseService(std::span<const std::uint8_t> attrs) {
   auto raw = nest(attrs, IPVS_CMD_ATTR_SERVICE);
   if (!raw) return malformed("service message without a service");
-  auto a = Attrs<IPVS_SVC_ATTR_MAX + 1>::parse(*raw);
+  auto a = Attributes::parse(*raw, IPVS_SVC_ATTR_MAX);
   if (!a) return malformed("service attributes overrun their nest");
   ServiceState st;
   Service& s = st.service;
@@ -329,7 +264,7 @@ Result<ServiceState> parseService(std::span<const std::uint8_t> attrs) {
 Result<DestinationState> parseDestination(std::span<const std::uint8_t> attrs, int serviceFamily) {
   auto raw = nest(attrs, IPVS_CMD_ATTR_DEST);
   if (!raw) return malformed("destination message without a destination");
-  auto a = Attrs<IPVS_DEST_ATTR_MAX + 1>::parse(*raw);
+  auto a = Attributes::parse(*raw, IPVS_DEST_ATTR_MAX);
   if (!a) return malformed("destination attributes overrun their nest");
   DestinationState st;
   Destination& d = st.dest;
@@ -361,7 +296,7 @@ Result<DestinationState> parseDestination(std::span<const std::uint8_t> attrs, i
 Result<SyncDaemon> parseDaemon(std::span<const std::uint8_t> attrs) {
   auto raw = nest(attrs, IPVS_CMD_ATTR_DAEMON);
   if (!raw) return malformed("daemon message without a daemon");
-  auto a = Attrs<IPVS_DAEMON_ATTR_MAX + 1>::parse(*raw);
+  auto a = Attributes::parse(*raw, IPVS_DAEMON_ATTR_MAX);
   if (!a) return malformed("daemon attributes overrun their nest");
   auto state = a->get<std::uint32_t>(IPVS_DAEMON_ATTR_STATE);
   auto ifn = a->string(IPVS_DAEMON_ATTR_MCAST_IFN);
@@ -383,7 +318,7 @@ Result<SyncDaemon> parseDaemon(std::span<const std::uint8_t> attrs) {
 }
 
 Result<Info> parseInfo(std::span<const std::uint8_t> attrs) {
-  auto a = Attrs<IPVS_INFO_ATTR_MAX + 1>::parse(attrs);
+  auto a = Attributes::parse(attrs, IPVS_INFO_ATTR_MAX);
   if (!a) return malformed("info attributes overrun the message");
   auto version = a->get<std::uint32_t>(IPVS_INFO_ATTR_VERSION);
   auto size = a->get<std::uint32_t>(IPVS_INFO_ATTR_CONN_TAB_SIZE);

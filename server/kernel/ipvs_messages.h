@@ -10,10 +10,11 @@
 
 #include "common/status.h"
 #include "server/kernel/ipvs.h"
+#include "server/kernel/netlink_message.h"
 
 namespace quorate::kernel::ipvs::msg {
 
-using Bytes = std::vector<std::uint8_t>;
+using Bytes = netlink::Bytes;
 
 // The generic netlink family id of "IPVS" (resolved at run time) and the message's sequence
 // number: what every request needs besides its content.

@@ -1,17 +1,10 @@
-// IPVS over generic netlink: libnl-genl resolves the "IPVS" family; requests are the byte
-// values of ipvs_messages.h, sent and acknowledged on the socket directly so that a batch of
-// changes is pipelined (many requests per sendmsg, one ack each) rather than one round trip
-// per change.
+// IPVS over generic netlink: requests are the byte values of ipvs_messages.h, sent on a
+// netlink::Channel so that a batch of changes is pipelined (many requests per sendmsg, one ack
+// each) rather than one round trip per change.
 #include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
-#include <poll.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,24 +18,27 @@
 
 #include "server/kernel/ipvs.h"
 #include "server/kernel/ipvs_messages.h"
+#include "server/kernel/netlink_channel.h"
 
 extern char** environ;
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
 
 namespace quorate::kernel::ipvs {
 namespace {
 
-constexpr std::size_t kBatch = 256;               // requests per sendmsg
-constexpr int kReceiveBuffer = 8 << 20;           // room for a batch's acks
-constexpr int kReplyTimeoutMs = 5000;             // a kernel that does not answer is a failure
-constexpr std::size_t kReceiveChunk = 256 << 10;  // one recv
+constexpr std::size_t kBatch = 256;  // requests per sendmsg
+
+netlink::ChannelOptions channelOptions() {
+  netlink::ChannelOptions o;
+  o.receiveBuffer = 8 << 20;                         // room for a batch's acks
+  o.receiveChunk = 256 << 10;                        // one recv: the largest dump datagram
+  o.replyTimeout = std::chrono::milliseconds(5000);  // a kernel that does not answer is a failure
+  o.closeOnTransportFailure = true;                  // the next request reconnects
+  return o;
+}
 
 class NetlinkIpvs final : public Ipvs {
  public:
-  ~NetlinkIpvs() override { close(); }
+  NetlinkIpvs() : sock_(NETLINK_GENERIC, channelOptions()) {}
 
   Result<Info> info() override {
     if (auto s = connect("IPVS info"); !s) return s;
@@ -86,21 +82,24 @@ class NetlinkIpvs final : public Ipvs {
     std::vector<Status> results(ops.size());
     for (std::size_t first = 0; first < ops.size(); first += kBatch) {
       std::size_t n = std::min(kBatch, ops.size() - first);
-      std::vector<std::uint32_t> seqs(n);
+      const std::uint32_t seq = sock_.reserve(static_cast<std::uint32_t>(n));
       std::vector<std::uint8_t> batch;
       for (std::size_t i = 0; i < n; ++i) {
-        auto h = header();
-        seqs[i] = h.seq;
-        auto m = msg::encode(h, ops[first + i]);
+        auto m = msg::encode({familyId_, seq + static_cast<std::uint32_t>(i)}, ops[first + i]);
         batch.insert(batch.end(), m.begin(), m.end());
       }
-      std::vector<int> errs(n, -1);  // -1: no ack yet
-      if (auto s = sendAndCollectAcks(batch, seqs, errs); !s) return s;
+      auto acks = sock_.sendBatch(batch, seq, n, netlink::Acks::Eventually, "change IPVS");
+      if (!acks) return acks.status();
       for (std::size_t i = 0; i < n; ++i) {
         const Op& op = ops[first + i];
-        int err = errs[i];
+        int err = acks->errors()[i];
         if (err != 0 && tolerant) err = retryTolerant(op, err);
-        if (err != 0) results[first + i] = Status::fail(err, op.toString());
+        if (err != 0) {
+          // The kernel's reason text is the batch attempt's: kept when the errno is still its.
+          const bool asSent = err == acks->errors()[i];
+          results[first + i] =
+              Status::fail(err, netlink::withReason(op.toString(), asSent ? acks->reason(i) : ""));
+        }
       }
     }
     return results;
@@ -138,44 +137,27 @@ class NetlinkIpvs final : public Ipvs {
  private:
   using OnMessage = std::function<Status(std::span<const std::uint8_t>)>;
 
-  msg::Header header() { return {familyId_, ++seq_}; }
+  msg::Header header() { return {familyId_, sock_.reserve()}; }
 
   Status connect(const std::string& what) {
-    if (sk_ != nullptr) return Status::ok();
-    nl_sock* sk = nl_socket_alloc();
-    if (sk == nullptr) return Status::fail(ENOMEM, what + ": netlink socket");
-    if (int rc = genl_connect(sk); rc < 0) {
-      nl_socket_free(sk);
-      return Status::fail(EIO, what + ": generic netlink connect: " + nl_geterror(rc));
-    }
-    int id = genl_ctrl_resolve(sk, "IPVS");
-    if (id < 0 && !modprobeTried_) {
+    if (sock_.isOpen()) return Status::ok();
+    if (auto s = sock_.open(what); !s) return s;
+    auto id = netlink::resolveGenlFamily(sock_, "IPVS");
+    if (!id && id.status().err() == ENOENT && !modprobeTried_) {
       // As ipvsadm and keepalived do: the module may just not be loaded yet.
       modprobeTried_ = true;
-      if (loadModule()) id = genl_ctrl_resolve(sk, "IPVS");
+      if (loadModule()) id = netlink::resolveGenlFamily(sock_, "IPVS");
     }
-    if (id < 0) {
-      nl_socket_free(sk);
+    if (!id) {
+      sock_.close();
+      if (id.status().err() != ENOENT)
+        return Status::fail(id.status().err(), what + ": " + id.status().what());
       return Status::fail(ENOENT, what +
                                       ": no IPVS in this kernel (generic netlink family "
                                       "\"IPVS\" not found, and modprobe ip_vs did not help)");
     }
-    int fd = nl_socket_get_fd(sk);
-    int size = kReceiveBuffer;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-      (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    }
-    int one = 1;  // acks of failures carry the header only, not the whole request
-    (void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-    sk_ = sk;
-    familyId_ = static_cast<std::uint16_t>(id);
-    buffer_.resize(kReceiveChunk);
+    familyId_ = *id;
     return Status::ok();
-  }
-
-  void close() {
-    if (sk_ != nullptr) nl_socket_free(sk_);
-    sk_ = nullptr;
   }
 
   // `modprobe ip_vs` (no shell; output discarded); true when it exited 0.
@@ -199,86 +181,18 @@ class NetlinkIpvs final : public Ipvs {
     return false;
   }
 
-  // Drops the socket after a transport failure: unread replies may still sit in it.
-  Status broken(int err, const std::string& what) {
-    close();
-    return Status::fail(err, what);
-  }
-
-  Status sendAll(const std::vector<std::uint8_t>& bytes, const std::string& what) {
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    ssize_t n = ::sendto(nl_socket_get_fd(sk_), bytes.data(), bytes.size(), 0,
-                         reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
-    if (n < 0) return broken(errno, what + ": send");
-    if (static_cast<std::size_t>(n) != bytes.size()) return broken(EMSGSIZE, what + ": short send");
-    return Status::ok();
-  }
-
-  // One recv (waiting up to the reply timeout): the bytes received, or a failure.
-  Result<std::size_t> receive(const std::string& what) {
-    int fd = nl_socket_get_fd(sk_);
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, kReplyTimeoutMs);
-    if (r == 0) return broken(ETIMEDOUT, what + ": no reply from the kernel");
-    if (r < 0) return broken(errno, what + ": poll");
-    ssize_t n = ::recv(fd, buffer_.data(), buffer_.size(), 0);
-    if (n < 0) return broken(errno, what + ": receive");  // ENOBUFS: acks were lost
-    return static_cast<std::size_t>(n);
-  }
-
-  // A request and its replies: each data message goes to `onMessage` (its attributes), until
-  // the ack or the end of the dump. The kernel's error comes back as the status.
+  // A request and its replies: each data message of the IPVS family goes to `onMessage` (its
+  // attributes), until the ack or the end of the dump. The kernel's error comes back as the
+  // status.
   Status exchange(const std::vector<std::uint8_t>& request, const std::string& what,
                   const OnMessage& onMessage) {
-    std::uint32_t seq = seq_;
-    if (auto s = sendAll(request, what); !s) return s;
-    Status result;
-    for (;;) {
-      auto got = receive(what);
-      if (!got) return got.status();
-      int len = static_cast<int>(*got);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buffer_.data()); NLMSG_OK(h, len);
-           h = NLMSG_NEXT(h, len)) {
-        if (h->nlmsg_seq != seq) continue;  // late reply of an abandoned request
-        if (h->nlmsg_type == NLMSG_DONE) return result;
-        if (h->nlmsg_type == NLMSG_ERROR) {
-          const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-          if (e->error != 0) return Status::fail(e->error, what);
-          return result;
-        }
-        if (h->nlmsg_type != familyId_ || h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) continue;
-        if (!onMessage || !result) continue;
-        const auto* base = static_cast<const std::uint8_t*>(NLMSG_DATA(h)) + GENL_HDRLEN;
-        std::size_t n = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-        result = onMessage({base, n});  // keeps reading to the end of the dump
-        if (!(h->nlmsg_flags & NLM_F_MULTI)) return result;
-      }
-    }
-  }
-
-  // Sends a batch and reads one ack per request into `errs` (by sequence number).
-  Status sendAndCollectAcks(const std::vector<std::uint8_t>& batch,
-                            const std::vector<std::uint32_t>& seqs, std::vector<int>& errs) {
-    const std::string what = "change IPVS";
-    if (auto s = sendAll(batch, what); !s) return s;
-    std::size_t pending = seqs.size();
-    const std::uint32_t first = seqs.front();
-    while (pending > 0) {
-      auto got = receive(what);
-      if (!got) return got.status();
-      int len = static_cast<int>(*got);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buffer_.data()); NLMSG_OK(h, len);
-           h = NLMSG_NEXT(h, len)) {
-        if (h->nlmsg_type != NLMSG_ERROR) continue;
-        std::uint32_t i = h->nlmsg_seq - first;
-        if (i >= seqs.size() || errs[i] != -1) continue;
-        const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        errs[i] = e->error < 0 ? -e->error : e->error;
-        --pending;
-      }
-    }
-    return Status::ok();
+    std::uint32_t seq = 0;
+    std::memcpy(&seq, request.data() + offsetof(nlmsghdr, nlmsg_seq), sizeof seq);
+    return sock_.exchange(request, seq, what, [&](const netlink::Message& m) {
+      if (m.header.nlmsg_type != familyId_ || m.payload.size() < GENL_HDRLEN) return Status::ok();
+      if (!onMessage) return Status::ok();
+      return onMessage(m.payload.subspan(GENL_HDRLEN));
+    });
   }
 
   // Idempotence: an add of what exists becomes an edit, an edit of what is missing becomes an
@@ -309,11 +223,9 @@ class NetlinkIpvs final : public Ipvs {
     return err;
   }
 
-  nl_sock* sk_ = nullptr;
+  netlink::Channel sock_;
   bool modprobeTried_ = false;
   std::uint16_t familyId_ = 0;
-  std::uint32_t seq_ = 0;
-  std::vector<std::uint8_t> buffer_;
 };
 
 }  // namespace

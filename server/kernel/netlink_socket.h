@@ -11,10 +11,13 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "common/status.h"
+#include "server/kernel/netlink_message.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -148,29 +151,16 @@ class RouteSocket {
     return NL_STOP;
   }
 
-  // NLMSGERR_ATTR_MSG from the TLVs that follow the error when NETLINK_EXT_ACK is on.
+  // NLMSGERR_ATTR_MSG from the TLVs that follow the error when NETLINK_EXT_ACK is on; libnl
+  // hands over the nlmsgerr, which sits right after its message's header.
   static std::string extackMessage(const nlmsgerr* e) {
-    const auto* hdr =
-        reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(e) - NLMSG_HDRLEN);
-    if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-    std::size_t offset = NLMSG_HDRLEN + sizeof(nlmsgerr);
-    if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) offset += NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN);
-    if (offset >= hdr->nlmsg_len) return {};
-    const char* p = reinterpret_cast<const char*>(hdr) + offset;
-    std::size_t left = hdr->nlmsg_len - offset;
-    while (left >= sizeof(nlattr)) {
-      const auto* a = reinterpret_cast<const nlattr*>(p);
-      if (a->nla_len < sizeof(nlattr) || a->nla_len > left) break;
-      if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
-        const char* s = p + NLA_HDRLEN;
-        return std::string(s, strnlen(s, a->nla_len - NLA_HDRLEN));
-      }
-      std::size_t step = NLA_ALIGN(a->nla_len);
-      if (step >= left) break;
-      p += step;
-      left -= step;
-    }
-    return {};
+    const auto* raw = reinterpret_cast<const std::uint8_t*>(e) - NLMSG_HDRLEN;
+    netlink::Message m{};
+    std::memcpy(&m.header, raw, sizeof m.header);
+    if (m.header.nlmsg_len < NLMSG_HDRLEN) return {};
+    m.payload =
+        std::span<const std::uint8_t>(raw + NLMSG_HDRLEN, m.header.nlmsg_len - NLMSG_HDRLEN);
+    return netlink::extackMessage(m);
   }
 
   nl_sock* sk_ = nullptr;

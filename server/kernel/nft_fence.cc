@@ -2,28 +2,28 @@
 // slots is open, each slot one set element: a real-time interval with a kernel timeout.
 // The ruleset is installed through libnftables; arm() and close() are raw nfnetlink batches.
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "server/kernel/fence.h"
-#include "server/kernel/nft_batch.h"
+#include "server/kernel/fence_plan.h"
+#include "server/kernel/netlink_channel.h"
+#include "server/kernel/nft_messages.h"
 
 namespace quorate::kernel {
 namespace {
-
-using nft::Bytes;
 
 // The ruleset, per table ("arp T" and "inet T"):
 //  - verdict maps from each VIP to its lease's chain, written by install() only: `vips4`,
@@ -149,20 +149,8 @@ std::string elementList(const std::vector<std::string>& keys) {
   return s + " }";
 }
 
-// The longest a gate is opened for, whatever the caller asks; leases last seconds.
-constexpr std::chrono::milliseconds kLongestGate = std::chrono::hours(24 * 365);
-
 std::string leaseChain(std::size_t i) { return "lease" + std::to_string(i); }
 std::string slotSet(std::size_t i, int slot) { return leaseChain(i) + (slot == 0 ? "_a" : "_b"); }
-
-Bytes be64(std::uint64_t v) {
-  Bytes b(8);
-  for (int k = 7; k >= 0; --k) {
-    b[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(v & 0xff);
-    v >>= 8;
-  }
-  return b;
-}
 
 std::int64_t monotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -170,33 +158,21 @@ std::int64_t monotonicNs() {
       .count();
 }
 
-// One slot of a lease's gate, as this object last committed it (or may have: a failed batch
-// can still have been committed, so its limits are then the later of the two).
-struct Slot {
-  bool open = false;
-  std::uint64_t deadlineNs = 0;  // CLOCK_REALTIME
-  std::int64_t monoEndNs = 0;    // the kernel timeout's end on CLOCK_MONOTONIC, as estimated
-};
-
 struct Group {
   std::vector<net::IpAddress> vips;
   bool v4 = false;
-  Slot slots[2];
-  int next = 0;  // the slot the next arm writes
+  fence::Gate gate;  // as this object last committed it (see fence_plan.h)
 };
 
-// The two tables a lease's gate lives in.
-struct Table {
-  int family;
-  const char* name;  // nft family name
-};
-constexpr Table kArp{NFPROTO_ARP, "arp"};
-constexpr Table kInet{NFPROTO_INET, "inet"};
+// The two tables a lease's gate lives in; the arp one gates only IPv4 addresses.
+constexpr nft::Family kBoth[] = {{NFPROTO_ARP, "arp"}, {NFPROTO_INET, "inet"}};
 
 class NftFence final : public Fence {
  public:
   explicit NftFence(std::string table)
-      : table_(std::move(table)), ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
+      : table_(std::move(table)), ctx_(nft_ctx_new(NFT_CTX_DEFAULT)), sock_(NETLINK_NETFILTER) {
+    // Opened here, in the network namespace of the creating thread, and kept.
+    socketStatus_ = sock_.open("netfilter");
     if (ctx_ != nullptr) {
       // Nothing goes to the daemon's stdout/stderr: output is discarded, errors become Status.
       nft_ctx_buffer_output(ctx_);
@@ -277,10 +253,7 @@ class NftFence final : public Fence {
     const std::string what = "nft arm " + leaseChain(group);
     if (auto s = usable(what); !s) return s;
     if (group >= groups_.size()) return unknown(what, group);
-    if (remaining.count() <= 0 || realtimeDeadline.count() <= 0) return close(group);
-    // Shortening is always safe; a longer time left would overflow the slot's end in
-    // nanoseconds (above ~292 years) and then outlive every later, shorter arm.
-    remaining = std::min(remaining, kLongestGate);
+    if (fence::shutsInstead(remaining, realtimeDeadline)) return close(group);
     const Status st = armOnce(group, remaining, realtimeDeadline, what);
     if (st.err() != ENOENT) return st;
     return healed(st, [&] { return armOnce(group, remaining, realtimeDeadline, what); });
@@ -334,16 +307,8 @@ class NftFence final : public Fence {
                  std::chrono::nanoseconds realtimeDeadline, const std::string& what) {
     Group& g = groups_[group];
     if (g.vips.empty()) return Status::ok();
-    const Slot fresh{true, static_cast<std::uint64_t>(realtimeDeadline.count()),
-                     monotonicNs() + std::chrono::nanoseconds(remaining).count()};
-    const int mine = g.next;
-    const int other = 1 - mine;
-    // The other slot (the previous renewal) stays only if it ends no later than this arm: an
-    // arm never leaves the gate open past what it asked for, beyond an earlier, longer arm.
-    const Slot& prev = g.slots[other];
-    const bool shorter =
-        prev.open && (prev.deadlineNs > fresh.deadlineNs || prev.monoEndNs > fresh.monoEndNs);
-    if (const Status st = writeOnce(g, group, mine, remaining, fresh, what); !st || !shorter) {
+    const fence::ArmPlan plan = fence::planArm(g.gate, remaining, realtimeDeadline, monotonicNs());
+    if (const Status st = writeOnce(g, group, plan.slot, plan, what); !st || !plan.alsoOther) {
       return st;
     }
     // This arm ends earlier than the previous one: the other slot gets the same interval, in a
@@ -354,52 +319,34 @@ class NftFence final : public Fence {
     // (on 6.18, shortening renewals back to back lost 11-14 of 10,000-50,000 ARP probes that way;
     // written like this, 0 of 110,000-170,000). Here every transaction writes one slot while
     // the other is open, and no renewal empties a slot.
-    return writeOnce(g, group, other, remaining, fresh, what);
+    return writeOnce(g, group, 1 - plan.slot, plan, what);
   }
 
   // Writes one slot in one transaction and records it; on failure the next arm writes it again.
-  Status writeOnce(Group& g, std::size_t group, int slot, std::chrono::milliseconds remaining,
-                   const Slot& fresh, const std::string& what) {
-    nft::Batch batch(seq_);
-    for (const Table& t : tablesOf(g)) {
-      writeSlot(batch, t, group, slot, remaining, fresh.deadlineNs);
-    }
-    const Status st = commit(batch, what);
-    Slot& s = g.slots[slot];
-    if (st) {
-      s = fresh;
-      g.next = 1 - slot;
-    } else {
-      // Perhaps committed: the slot may be open until the later of both limits. The next arm
-      // writes this slot again, so the other one, the last known good, is never the one written.
-      s = Slot{true, std::max(s.deadlineNs, fresh.deadlineNs),
-               std::max(s.monoEndNs, fresh.monoEndNs)};
-      g.next = slot;
-    }
+  Status writeOnce(Group& g, std::size_t group, int slot, const fence::ArmPlan& plan,
+                   const std::string& what) {
+    const Status st = commit(
+        nft::writeSlot(seq_, table_, familiesOf(g), slotSet(group, slot),
+                       static_cast<std::uint64_t>(plan.timeout.count()), plan.fresh.deadlineNs),
+        what);
+    g.gate = fence::afterWrite(g.gate, slot, plan.fresh, st.isOk());
     return st;
   }
 
   Status closeOnce(std::size_t group, const std::string& what) {
     Group& g = groups_[group];
     if (g.vips.empty()) return Status::ok();
-    nft::Batch batch(seq_);
-    for (const Table& t : tablesOf(g)) {
-      flushSet(batch, t, group, 0);
-      flushSet(batch, t, group, 1);
-    }
-    const Status st = commit(batch, what);
-    if (st) {
-      g.slots[0] = g.slots[1] = Slot{};
-      g.next = 0;
-    }
+    const Status st = commit(
+        nft::flushSlots(seq_, table_, familiesOf(g), slotSet(group, 0), slotSet(group, 1)), what);
+    g.gate = fence::afterClose(g.gate, st.isOk());
     return st;
   }
 
   Status usable(const std::string& what) const {
     if (ctx_ == nullptr) return Status::fail(ENOMEM, what + ": nft_ctx_new failed");
     if (!validTableName(table_)) return Status::fail(EINVAL, what + ": bad table name");
-    if (int e = sock_.openError(); e != 0) {
-      return Status::fail(e, what + ": netfilter netlink socket");
+    if (!socketStatus_) {
+      return Status::fail(socketStatus_.err(), what + ": " + socketStatus_.what());
     }
     return Status::ok();
   }
@@ -421,42 +368,19 @@ class NftFence final : public Fence {
                                     (groups_.empty() ? "; install() not called?" : "") + ")");
   }
 
-  // The arp table gates only IPv4 addresses.
-  static std::vector<Table> tablesOf(const Group& g) {
-    if (g.v4) return {kArp, kInet};
-    return {kInet};
+  static std::span<const nft::Family> familiesOf(const Group& g) {
+    return g.v4 ? std::span<const nft::Family>(kBoth) : std::span<const nft::Family>(kBoth).last(1);
   }
 
-  std::string where(const Table& t) const { return std::string(t.name) + " " + table_ + " "; }
-
-  void flushSet(nft::Batch& batch, const Table& t, std::size_t group, int slot) const {
-    const std::string set = slotSet(group, slot);
-    batch.setElements(false, t.family, table_, set, {}, "flush set " + where(t) + set);
-  }
-
-  // The slot's set: emptied, then the interval [0, deadline) of `meta time` (the absolute gate)
-  // with the kernel timeout (the relative gate).
-  void writeSlot(nft::Batch& batch, const Table& t, std::size_t group, int slot,
-                 std::chrono::milliseconds remaining, std::uint64_t deadlineNs) const {
-    flushSet(batch, t, group, slot);
-    const auto ms = static_cast<std::uint64_t>(remaining.count());
-    const std::string set = slotSet(group, slot);
-    batch.setElements(
-        true, t.family, table_, set,
-        {{be64(0), ms, 0}, {be64(deadlineNs), std::nullopt, NFT_SET_ELEM_INTERVAL_END}},
-        "add element " + where(t) + set + " { 0-" + std::to_string(deadlineNs) + "ns timeout " +
-            std::to_string(ms) + "ms }");
-  }
-
-  Status commit(nft::Batch& batch, const std::string& what) {
-    seq_ += static_cast<std::uint32_t>(batch.messages()) + 2;
-    const nft::Outcome out = sock_.talk(batch);
-    if (out.err == 0) return Status::ok();
-    std::string text =
-        out.failed < batch.messages() ? batch.text(out.failed) : std::string("the batch");
-    if (out.errors > 1) text += " (+" + std::to_string(out.errors - 1) + " more)";
-    if (out.uncertain) text += " (outcome unknown)";
-    return Status::fail(out.err, what + ": " + text);
+  // Sends one transaction. nfnetlink handles a batch inside sendmsg() and queues every ack
+  // before returning, so the acks are read without waiting (Acks::Queued).
+  Status commit(const nft::Transaction& tx, const std::string& what) {
+    seq_ += tx.sequences();
+    if (!tx.ok) return Status::fail(EMSGSIZE, what + ": a value too large for netlink");
+    auto acks = sock_.sendBatch(tx.bytes, tx.first, tx.messages() + 1, netlink::Acks::Queued, what,
+                                /*quietHead=*/1);
+    if (!acks) return acks.status();
+    return nft::outcomeOf(tx, *acks, what);
   }
 
   // Runs `cmd` as one transaction; on failure the Status carries nft's own error text.
@@ -473,7 +397,8 @@ class NftFence final : public Fence {
 
   std::string table_;
   nft_ctx* ctx_;
-  nft::Socket sock_;
+  netlink::Channel sock_;
+  Status socketStatus_;
   std::uint32_t seq_ = 1;
   std::vector<Group> groups_;
 };

@@ -28,7 +28,8 @@
 #include <vector>
 
 #include "server/kernel/fence.h"
-#include "server/kernel/nft_batch.h"
+#include "server/kernel/netlink_channel.h"
+#include "server/kernel/nft_messages.h"
 
 namespace quorate::kernel {
 namespace {
@@ -916,16 +917,19 @@ TEST_F(FenceNetns, ArpProbesAreFenced) {
 // A batch whose sequence numbers wrap past 2^32 is acknowledged like any other (the socket
 // matched acks to [base, base + messages] without the wrap, and took such a batch for lost).
 TEST_F(FenceNetns, BatchAcrossTheSequenceWrapIsAcknowledged) {
-  nft::Socket sock;
-  ASSERT_EQ(sock.openError(), 0);
+  netlink::Channel sock(NETLINK_NETFILTER);
+  ASSERT_TRUE(sock.open("test").isOk());
   for (std::uint32_t base : {0xfffffff0u, 0xfffffffdu, 0xffffffffu}) {
-    nft::Batch b(base);
+    nft::TransactionBuilder b(base);
     for (int i = 0; i < 8; ++i) {
       b.setElements(false, NFPROTO_INET, kTable, "lease0_a", {}, "flush set");
     }
-    const nft::Outcome out = sock.talk(b);
-    EXPECT_EQ(out.err, 0) << "base " << base << ": " << std::strerror(out.err);
-    EXPECT_FALSE(out.uncertain) << "base " << base;
+    const nft::Transaction tx = std::move(b).finish();
+    auto acks = sock.sendBatch(tx.bytes, tx.first, tx.messages() + 1, netlink::Acks::Queued,
+                               "flush", /*quietHead=*/1);
+    ASSERT_TRUE(acks.isOk()) << "base " << base << ": " << acks.status().message();
+    EXPECT_TRUE(acks->complete()) << "base " << base;
+    EXPECT_EQ(acks->failures(), 0u) << "base " << base;
   }
 }
 
