@@ -90,8 +90,8 @@ std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::Exc
   }
   if (membership.empty()) {
     // The first view is pinned, on disk before anyone hears an answer that depends on it.
-    if (auto err = writeFileDurably(membershipPath(stateDir, id), view)) {
-      spdlog::error("cluster {}: cannot pin its membership: {}", id, err->message());
+    if (const Status st = writeFileDurably(membershipPath(stateDir, id), view); !st) {
+      spdlog::error("cluster {}: cannot pin its membership: {}", id, st.message());
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot persist state");
     }
     membership = view;
@@ -146,11 +146,12 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "wrong secret for cluster \"" + c.id + "\"");
   }
-  lease::Message in;
-  if (auto err = fromProto(req.message(), in)) {
+  auto parsed = fromProto(req.message());
+  if (!parsed) {
     counters_.badMessage.fetch_add(1, std::memory_order_relaxed);
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message." + *err);
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "message." + parsed.status().what());
   }
+  const lease::Message& in = *parsed;
   if (in.to != lease::kArbiter || !lease::isDirector(in.from)) {
     counters_.badMessage.fetch_add(1, std::memory_order_relaxed);
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -188,17 +189,17 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
   if (result.persist) {
     // The epoch must be on disk before anyone hears that we accepted it.
     const auto writeStart = std::chrono::steady_clock::now();
-    auto err = slot->state.store(slot->acceptor.durable());
+    const Status saved = slot->state.save(slot->acceptor.durable());
     const auto took = std::chrono::steady_clock::now() - writeStart;
     if (took > std::chrono::milliseconds(50)) {
       spdlog::warn("cluster {} lease {}: writing epoch {} took {} ms", c.id, leaseName,
                    slot->acceptor.durable().maxEpoch,
                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
     }
-    if (err) {
+    if (!saved) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("cluster {} lease {}: cannot persist epoch {}: {}; the request is undone", c.id,
-                    leaseName, slot->acceptor.durable().maxEpoch, err->message());
+                    leaseName, slot->acceptor.durable().maxEpoch, saved.message());
       // What is not on disk was never granted: the next renewal must not find it in memory.
       slot->acceptor = before;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot persist state");

@@ -39,12 +39,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   blockStopSignals();
-  if (auto err = setupLogging("arbiter", config.logLevel)) {
-    std::cerr << "quorate-arbiter: " << *err << "\n";
+  if (const Status st = setupLogging("arbiter", config.logLevel); !st) {
+    std::cerr << "quorate-arbiter: " << st.message() << "\n";
     return 2;
   }
-  if (auto err = ensureDirectory(config.stateDir)) {
-    spdlog::critical("{}", err->message());
+  if (const Status st = ensureDirectory(config.stateDir); !st) {
+    spdlog::critical("{}", st.message());
     return 1;
   }
   if (isVolatileDirectory(config.stateDir)) {

@@ -114,9 +114,11 @@ void toProto(const lease::Message& m, v1::PeerMessage& out) {
       m.body);
 }
 
-std::optional<std::string> fromProto(const v1::PeerMessage& in, lease::Message& out) {
-  if (in.from() >= lease::kNodeCount) return "from: node id must be 0, 1 or 2";
-  if (in.to() >= lease::kNodeCount) return "to: node id must be 0, 1 or 2";
+Result<lease::Message> fromProto(const v1::PeerMessage& in) {
+  auto bad = [](std::string what) { return Status::fail(0, std::move(what)); };
+  if (in.from() >= lease::kNodeCount) return bad("from: node id must be 0, 1 or 2");
+  if (in.to() >= lease::kNodeCount) return bad("to: node id must be 0, 1 or 2");
+  lease::Message out;
   out.from = in.from();
   out.to = in.to();
   out.instance = in.instance();
@@ -128,14 +130,15 @@ std::optional<std::string> fromProto(const v1::PeerMessage& in, lease::Message& 
     case v1::PeerMessage::kPromise: {
       const auto& p = in.promise();
       if (p.has_lease()) {
-        if (auto e = get(p.lease(), l)) return "promise." + *e;
+        if (auto e = get(p.lease(), l)) return bad("promise." + *e);
       }
       out.body = lease::Promise{get(p.ballot()), l, p.max_epoch()};
       break;
     }
     case v1::PeerMessage::kAccept: {
       const auto& a = in.accept();
-      if (a.lease_us() == 0 || a.lease_us() > kMaxMicros) return "accept.lease_us out of range";
+      if (a.lease_us() == 0 || a.lease_us() > kMaxMicros)
+        return bad("accept.lease_us out of range");
       out.body = lease::Accept{get(a.ballot()), a.epoch(), microseconds(a.lease_us())};
       break;
     }
@@ -145,9 +148,9 @@ std::optional<std::string> fromProto(const v1::PeerMessage& in, lease::Message& 
     case v1::PeerMessage::kReject: {
       const auto& r = in.reject();
       auto reason = get(r.reason());
-      if (!reason) return "reject.reason unknown";
+      if (!reason) return bad("reject.reason unknown");
       if (r.has_lease()) {
-        if (auto e = get(r.lease(), l)) return "reject." + *e;
+        if (auto e = get(r.lease(), l)) return bad("reject." + *e);
       }
       out.body = lease::Reject{get(r.ballot()), get(r.promised()), r.max_epoch(), l, *reason};
       break;
@@ -168,9 +171,9 @@ std::optional<std::string> fromProto(const v1::PeerMessage& in, lease::Message& 
       out.body = lease::Pong{};
       break;
     default:
-      return "body: missing or unknown message type";
+      return bad("body: missing or unknown message type");
   }
-  return std::nullopt;
+  return out;
 }
 
 }  // namespace quorate

@@ -4,13 +4,12 @@
 
 #include <sys/resource.h>
 
-#include <optional>
-#include <string>
+#include "common/status.h"
 
 namespace quorate {
 
 // Raises this process's soft limit on open files to its hard limit and stores the limit now in
 // effect in `now`. Returns why it could not, naming the limits.
-std::optional<std::string> raiseOpenFileLimit(rlim_t* now);
+Status raiseOpenFileLimit(rlim_t* now);
 
 }  // namespace quorate

@@ -6,15 +6,16 @@
 
 namespace quorate {
 
-std::optional<std::string> setupLogging(const std::string& name, const std::string& level) {
+Status setupLogging(const std::string& name, const std::string& level) {
   auto lvl = spdlog::level::from_str(level);
-  if (lvl == spdlog::level::off && level != "off") return "unknown log level \"" + level + "\"";
+  if (lvl == spdlog::level::off && level != "off")
+    return Status::fail(0, "unknown log level \"" + level + "\"");
   auto logger = spdlog::stderr_color_mt(name);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %n[%P] %^%l%$: %v");
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
-  return std::nullopt;
+  return Status::ok();
 }
 
 }  // namespace quorate

@@ -56,13 +56,14 @@ void PeerClient::send(const std::string& leaseName, const lease::Message& m, Cal
     std::vector<lease::Message> replies;
     if (status.ok()) {
       for (const auto& pm : owned->resp.messages()) {
-        lease::Message reply;
-        if (auto err = fromProto(pm, reply)) {
-          status = grpc::Status(grpc::StatusCode::INTERNAL, "malformed reply: " + *err);
+        auto reply = fromProto(pm);
+        if (!reply) {
+          status =
+              grpc::Status(grpc::StatusCode::INTERNAL, "malformed reply: " + reply.status().what());
           replies.clear();
           break;
         }
-        replies.push_back(std::move(reply));
+        replies.push_back(std::move(reply).value());
       }
     }
     owned->done(status, std::move(replies));

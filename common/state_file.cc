@@ -21,8 +21,11 @@ namespace {
 constexpr const char* kHeader = "quorate-acceptor-state 2";
 constexpr const char* kHeaderV1 = "quorate-acceptor-state 1";
 
-StateError sysError(const std::string& path, const std::string& what) {
-  return StateError{path, what, std::error_code(errno, std::generic_category())};
+Status sysError(const std::string& path, const std::string& what) {
+  return Status::fail(errno, path + ": " + what);
+}
+Status formatError(const std::string& path, const std::string& what) {
+  return Status::fail(0, path + ": " + what);
 }
 
 bool parseField(const std::string& line, const std::string& key, std::uint64_t& out) {
@@ -46,13 +49,7 @@ bool writeAll(int fd, const std::string& data) {
 
 }  // namespace
 
-std::string StateError::message() const {
-  std::string m = path + ": " + what;
-  if (code) m += ": " + code.message();
-  return m;
-}
-
-std::variant<lease::DurableState, StateError> StateFile::load() const {
+Result<lease::DurableState> StateFile::load() const {
   std::error_code ec;
   if (!std::filesystem::exists(path_, ec) && !ec) return lease::DurableState{};
   std::ifstream in(path_);
@@ -64,29 +61,29 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
   std::getline(in, incarnationLine);
   const bool v1 = header == kHeaderV1;
   if (header != kHeader && !v1) {
-    return StateError{path_, "line 1: expected '" + std::string(kHeader) + "'", {}};
+    return formatError(path_, "line 1: expected '" + std::string(kHeader) + "'");
   }
   std::uint64_t epoch = 0, owner = 0;
   if (!parseField(epochLine, "max_epoch", epoch)) {
-    return StateError{path_, "line 2: expected 'max_epoch <n>'", {}};
+    return formatError(path_, "line 2: expected 'max_epoch <n>'");
   }
   if (!parseField(ownerLine, "owner", owner) || owner >= lease::kNodeCount) {
-    return StateError{path_, "line 3: expected 'owner <0|1|2>'", {}};
+    return formatError(path_, "line 3: expected 'owner <0|1|2>'");
   }
   std::uint64_t incarnation = 0;
   if (!parseField(incarnationLine, "incarnation", incarnation)) {
-    return StateError{path_, "line 4: expected 'incarnation <n>'", {}};
+    return formatError(path_, "line 4: expected 'incarnation <n>'");
   }
   std::uint64_t maxLeaseUs = 0;
   if (!v1) {
     std::getline(in, leaseLine);
     // An hour is far above any lease a valid configuration grants.
     if (!parseField(leaseLine, "max_lease_us", maxLeaseUs) || maxLeaseUs > 3'600'000'000ULL) {
-      return StateError{path_, "line 5: expected 'max_lease_us <n>' (at most an hour)", {}};
+      return formatError(path_, "line 5: expected 'max_lease_us <n>' (at most an hour)");
     }
   }
   if (std::getline(in, extra) && !extra.empty()) {
-    return StateError{path_, "line " + std::string(v1 ? "5" : "6") + ": unexpected content", {}};
+    return formatError(path_, "line " + std::string(v1 ? "5" : "6") + ": unexpected content");
   }
   return lease::DurableState{epoch, static_cast<lease::NodeId>(owner), incarnation,
                              std::chrono::microseconds(maxLeaseUs)};
@@ -94,11 +91,11 @@ std::variant<lease::DurableState, StateError> StateFile::load() const {
 
 lease::DurableState StateFile::loadOrThrow() const {
   auto loaded = load();
-  if (auto* err = std::get_if<StateError>(&loaded)) throw std::runtime_error(err->message());
-  return std::get<lease::DurableState>(loaded);
+  if (!loaded) throw std::runtime_error(loaded.status().message());
+  return *loaded;
 }
 
-std::optional<StateError> StateFile::store(const lease::DurableState& s) const {
+Status StateFile::save(const lease::DurableState& s) const {
   std::ostringstream text;
   text << kHeader << "\nmax_epoch " << s.maxEpoch << "\nowner " << s.maxEpochOwner
        << "\nincarnation " << s.incarnation << "\nmax_lease_us "
@@ -106,7 +103,7 @@ std::optional<StateError> StateFile::store(const lease::DurableState& s) const {
   return writeFileDurably(path_, text.str());
 }
 
-std::optional<StateError> writeFileDurably(const std::string& path, const std::string& text) {
+Status writeFileDurably(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return sysError(tmp, "cannot create");
@@ -126,7 +123,7 @@ std::optional<StateError> writeFileDurably(const std::string& path, const std::s
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return sysError(dir, "cannot open directory");
   const bool ok = ::fsync(dfd) == 0;
-  auto e = ok ? std::optional<StateError>() : sysError(dir, "directory fsync failed");
+  auto e = ok ? Status::ok() : sysError(dir, "directory fsync failed");
   ::close(dfd);
   return e;
 }
@@ -138,14 +135,14 @@ bool isVolatileDirectory(const std::string& dir) {
   return static_cast<long>(fs.f_type) == kTmpfs || static_cast<long>(fs.f_type) == kRamfs;
 }
 
-std::optional<StateError> ensureDirectory(const std::string& dir) {
+Status ensureDirectory(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return StateError{dir, "cannot create state directory", ec};
+  if (ec) return Status::fail(ec.value(), dir + ": cannot create state directory");
   if (!std::filesystem::is_directory(dir, ec)) {
-    return StateError{dir, "state_dir is not a directory", ec};
+    return Status::fail(ec.value(), dir + ": state_dir is not a directory");
   }
-  return std::nullopt;
+  return Status::ok();
 }
 
 }  // namespace quorate

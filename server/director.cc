@@ -171,7 +171,9 @@ Director::Director(DirectorConfig config, std::optional<KernelPorts> ports)
     l.node = makeNode(config_, lc, l.state);
     // Record this start at once: the next start must use a new incarnation even if
     // this one dies before saying anything.
-    if (auto err = l.state.store(l.node->durable())) throw std::runtime_error(err->message());
+    if (const Status st = l.state.save(l.node->durable()); !st) {
+      throw std::runtime_error(st.message());
+    }
     leases_.push_back(std::move(l));
   }
   const bool needsKernel = config_.hasDataPlane() || !config_.trackInterfaces.empty();
@@ -373,10 +375,11 @@ void Director::exchange(const v1::ExchangeRequest& req,
     return refuse(grpc::StatusCode::UNAUTHENTICATED,
                   "wrong secret for cluster \"" + config_.cluster + "\"");
   }
-  lease::Message m;
-  if (auto err = fromProto(req.message(), m)) {
-    return refuse(grpc::StatusCode::INVALID_ARGUMENT, "message." + *err);
+  auto parsed = fromProto(req.message());
+  if (!parsed) {
+    return refuse(grpc::StatusCode::INVALID_ARGUMENT, "message." + parsed.status().what());
   }
+  const lease::Message& m = *parsed;
   if (!lease::isDirector(m.from)) {
     return refuse(grpc::StatusCode::INVALID_ARGUMENT, "message must come from a director");
   }
@@ -439,19 +442,19 @@ void Director::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo
   if (out.persist) {
     // Nothing that depends on the new epoch may leave before it is on disk.
     const auto writeStart = std::chrono::steady_clock::now();
-    auto err = l.state.store(l.node->durable());
+    const Status saved = l.state.save(l.node->durable());
     const auto took = std::chrono::steady_clock::now() - writeStart;
     if (took > std::chrono::milliseconds(50)) {
       // A slow disk delays acquisitions (and so failovers) by this much.
       spdlog::warn("lease {}: writing epoch {} to {} took {} ms", l.cfg->name,
                    l.node->durable().maxEpoch, config_.stateDir, toMs(took));
     }
-    if (err) {
+    if (!saved) {
       counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
       spdlog::critical(
           "lease {}: cannot persist epoch {}: {}; undoing the step ({} messages "
           "not sent)",
-          l.cfg->name, l.node->durable().maxEpoch, err->message(), out.send.size());
+          l.cfg->name, l.node->durable().maxEpoch, saved.message(), out.send.size());
       // What did not reach the disk never happened: a later step must not build on it.
       *l.node = before;
       out = lease::Output{};

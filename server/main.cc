@@ -51,17 +51,17 @@ int main(int argc, char** argv) {
   blockStopSignals();
   // See arbiter/main.cc: abseil's deadlock detection costs too much under load.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  if (auto err = setupLogging(config.node, config.logLevel)) {
-    std::cerr << "quorate-director: " << *err << "\n";
+  if (const Status st = setupLogging(config.node, config.logLevel); !st) {
+    std::cerr << "quorate-director: " << st.message() << "\n";
     return 2;
   }
   // Each network health check keeps a socket open between its checks: 10,000 real servers need
   // more than the usual soft limit of 1,024 (HealthChecks::apply warns when near it).
   rlim_t openFiles = 0;
-  if (auto err = raiseOpenFileLimit(&openFiles)) spdlog::warn("{}", *err);
+  if (const Status st = raiseOpenFileLimit(&openFiles); !st) spdlog::warn("{}", st.message());
   spdlog::debug("limit on open files: {}", openFiles);
-  if (auto err = ensureDirectory(config.stateDir)) {
-    spdlog::critical("{}", err->message());
+  if (const Status st = ensureDirectory(config.stateDir); !st) {
+    spdlog::critical("{}", st.message());
     return 1;
   }
   if (isVolatileDirectory(config.stateDir)) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,18 +26,18 @@ class StateFileTest : public ::testing::Test {
 
 TEST_F(StateFileTest, MissingFileIsAFreshNode) {
   auto r = StateFile(dir_ + "/s.state").load();
-  ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
-  EXPECT_EQ(std::get<lease::DurableState>(r), lease::DurableState{});
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(*r, lease::DurableState{});
 }
 
 TEST_F(StateFileTest, RoundTripsAndLeavesNoTemporary) {
   StateFile f(dir_ + "/s.state");
-  ASSERT_EQ(f.store(lease::DurableState{12345678901ULL, 2, 7}), std::nullopt);
+  ASSERT_TRUE(f.save(lease::DurableState{12345678901ULL, 2, 7}));
   const lease::DurableState last{12345678902ULL, 1, 8, std::chrono::milliseconds(4800)};
-  ASSERT_EQ(f.store(last), std::nullopt);
+  ASSERT_TRUE(f.save(last));
   auto r = f.load();
-  ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
-  EXPECT_EQ(std::get<lease::DurableState>(r), last);
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(*r, last);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/s.state.tmp"));
 }
 
@@ -58,8 +59,8 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
   for (const auto& [text, where] : cases) {
     write(text);
     auto r = StateFile(dir_ + "/s.state").load();
-    ASSERT_TRUE(std::holds_alternative<StateError>(r)) << text;
-    const auto msg = std::get<StateError>(r).message();
+    ASSERT_FALSE(r) << text;
+    const auto msg = r.status().message();
     EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
     EXPECT_NE(msg.find(where), std::string::npos) << msg;
   }
@@ -69,21 +70,25 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
 TEST_F(StateFileTest, ReadsVersionOneFiles) {
   write("quorate-acceptor-state 1\nmax_epoch 5\nowner 1\nincarnation 2\n");
   auto r = StateFile(dir_ + "/s.state").load();
-  ASSERT_TRUE(std::holds_alternative<lease::DurableState>(r));
-  EXPECT_EQ(std::get<lease::DurableState>(r), (lease::DurableState{5, 1, 2}));
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(*r, (lease::DurableState{5, 1, 2}));
 }
 
 TEST_F(StateFileTest, StoreIntoMissingDirectoryFails) {
-  auto err = StateFile(dir_ + "/nope/s.state").store(lease::DurableState{1, 0});
-  ASSERT_TRUE(err);
-  EXPECT_EQ(err->code, std::errc::no_such_file_or_directory);
+  const Status st = StateFile(dir_ + "/nope/s.state").save(lease::DurableState{1, 0});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.err(), ENOENT);
+  EXPECT_NE(st.message().find(dir_ + "/nope/s.state.tmp: cannot create"), std::string::npos)
+      << st.message();
 }
 
 TEST_F(StateFileTest, EnsureDirectoryCreatesAndRejectsFiles) {
-  EXPECT_EQ(ensureDirectory(dir_ + "/a/b"), std::nullopt);
+  EXPECT_TRUE(ensureDirectory(dir_ + "/a/b"));
   EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/a/b"));
   write("x");
-  EXPECT_TRUE(ensureDirectory(dir_ + "/s.state"));
+  const Status st = ensureDirectory(dir_ + "/s.state");
+  EXPECT_FALSE(st);
+  EXPECT_NE(st.message().find(dir_ + "/s.state: "), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -598,7 +598,7 @@ void Simulator::start(SimNode& n) {
   if (n.id == lease::kArbiter && cfg_.realArbiter) {
     // What the service will find (for the trace; the files are the disk).
     const auto loaded = StateFile(stateDir_ + "/" + kCluster + ".state").load();
-    if (const auto* d = std::get_if<DurableState>(&loaded)) n.disk = *d;
+    if (loaded) n.disk = *loaded;
   }
   n.memory = n.disk;
   n.instance = instanceRng_.next() | 1;  // nonzero, as a daemon draws it at every start
@@ -759,12 +759,12 @@ void Simulator::serviceHandle(SimNode& n, const Message& m, ProcId fromProc, Tim
     return;
   }
   for (const auto& pm : reply.messages()) {
-    Message out;
-    if (auto err = fromProto(pm, out)) {
-      fail("API: the arbiter's reply does not convert back: " + *err);
+    const auto out = fromProto(pm);
+    if (!out) {
+      fail("API: the arbiter's reply does not convert back: " + out.status().message());
       return;
     }
-    send(n, out);
+    send(n, *out);
   }
 }
 
