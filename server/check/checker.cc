@@ -76,8 +76,7 @@ std::vector<Verdict> HealthChecks::apply(const std::vector<CheckedServer>& serve
     if (server.checks.empty()) continue;
     const Key& key = server.key;
     auto rs = std::make_unique<RealServer>();
-    rs->config = server;
-    rs->config.checks.clear();
+    rs->config = CheckedServer{key, {}, server.alpha, server.notifyUp, server.notifyDown};
     std::vector<std::shared_ptr<Runner>> old;
     if (auto it = servers_.find(key); it != servers_.end()) {
       old = std::move(it->second->runners);
@@ -118,7 +117,7 @@ std::vector<Verdict> HealthChecks::apply(const std::vector<CheckedServer>& serve
   const std::size_t checks = checkCount();
   spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checks, servers_.size(),
                kept, fresh.size());
-  // Each network check keeps a socket open between its attempts (net_probes.cc); past the limit
+  // Each network check keeps a socket open between its attempts (attempt.h); past the limit
   // on open files a check would fail for want of one and take its real server out.
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&

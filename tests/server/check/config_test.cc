@@ -279,6 +279,16 @@ TEST(CheckTargetsTest, EveryRealServerKeyedAndEachCheckAimed) {
 
   EXPECT_EQ(servers[2].key.address, ip("198.18.0.23"));
   EXPECT_TRUE(servers[2].checks.empty());  // checks: [] (nothing checks it)
+  EXPECT_FALSE(servers[1].alpha);
+}
+
+TEST(CheckTargetsTest, AlphaIsCarriedOver) {
+  auto config = parse(kValid);
+  config.virtualServers[0].realServers[1].alpha = true;
+  const auto servers = ipvs::checkedServers(config);
+  ASSERT_EQ(servers.size(), 3U);
+  EXPECT_FALSE(servers[0].alpha);
+  EXPECT_TRUE(servers[1].alpha);
 }
 
 TEST(CheckTargetsTest, ConnectIpAndPortOverrideTheRealServer) {

@@ -180,13 +180,18 @@ TEST(DnsReplyTest, CompressionPointersAreNeverFollowed) {
 }
 
 TEST(DnsReplyTest, ObsoleteLabelTypesAreMalformed) {
-  Bytes out = header(kId, 0, 1, 0);
-  out.push_back(0x41);  // 01xxxxxx: the extended label type of RFC 6891, not a length
-  out.push_back('a');
-  out.push_back(0);
-  put16(out, kA);
-  put16(out, 1);
-  EXPECT_EQ(judge(out), "fail: malformed reply");
+  // 01xxxxxx (RFC 6891's extended labels) and 10xxxxxx are not lengths, even when as many bytes
+  // as the "length" would say follow.
+  for (const std::uint8_t type : {std::uint8_t{0x41}, std::uint8_t{0x80}}) {
+    Bytes out = header(kId, 0, 1, 1);
+    out.push_back(type);
+    out.insert(out.end(), type, 'a');
+    out.push_back(0);
+    put16(out, kA);
+    put16(out, 1);
+    answer(out, kA, {198, 18, 0, 1});
+    EXPECT_EQ(judge(out), "fail: malformed reply") << int{type};
+  }
 }
 
 }  // namespace
