@@ -82,8 +82,6 @@ int main(int argc, char** argv) {
   raiseFileLimit(static_cast<rlim_t>(o.count) * 2 + 1024);
   spdlog::set_level(spdlog::level::warn);
 
-  ipvs::VirtualServerConfig vs;
-  vs.name = "bench";
   check::CheckSpec spec;
   if (o.type == "http") {
     check::HttpSpec http;
@@ -102,17 +100,17 @@ int main(int argc, char** argv) {
     std::cerr << "quorate-check-bench: " << e.what() << "\n";
     return 2;
   }
+  std::vector<check::CheckedServer> config;
   for (const std::uint32_t ip : ips) {
-    ipvs::RealServerConfig rs;
-    rs.dest.address.family = AF_INET;
+    check::CheckedServer rs;
+    rs.key.virtualServer = "bench";
+    rs.key.address.family = AF_INET;
     for (int i = 0; i < 4; ++i)
-      rs.dest.address.bytes[i] = static_cast<std::uint8_t>(ip >> (24 - 8 * i));
-    rs.dest.port = static_cast<std::uint16_t>(o.port);
-    rs.checks = {spec};
-    vs.realServers.push_back(std::move(rs));
+      rs.key.address.bytes[i] = static_cast<std::uint8_t>(ip >> (24 - 8 * i));
+    rs.key.port = static_cast<std::uint16_t>(o.port);
+    rs.checks = {check::checkTarget(spec, rs.key.address, rs.key.port)};
+    config.push_back(std::move(rs));
   }
-  ipvs::IpvsConfig config;
-  config.virtualServers.push_back(std::move(vs));
 
   boost::asio::io_context io;
   ScriptRunner scripts(io);

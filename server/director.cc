@@ -14,6 +14,7 @@
 #include "common/convert.h"
 #include "common/membership.h"
 #include "common/secret.h"
+#include "server/ipvs/check_targets.h"
 
 namespace quorate::server {
 namespace {
@@ -250,7 +251,7 @@ std::optional<std::string> Director::start() {
   health_->start(std::move(watcher));
   if (checks_) {
     // Neither thread runs yet: the first verdicts (up, or down if alpha) go in directly.
-    for (const auto& v : checks_->apply(config_.ipvs)) onVerdict(v);
+    for (const auto& v : checks_->apply(ipvs::checkedServers(config_.ipvs))) onVerdict(v);
     checkLoop_ = std::thread([this] {
       auto guard = asio::make_work_guard(checkIo_);
       checkIo_.run();
@@ -292,7 +293,7 @@ std::string Director::reloadVirtualServers(const DirectorConfig& next, bool same
   // The checks follow: unchanged ones keep their state, and every checked real server's
   // verdict is given again (the pools only log what changes).
   onChecksThread([&] {
-    for (const auto& v : checks_->apply(next.ipvs)) {
+    for (const auto& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {
       asio::post(io_, [this, v] { onVerdict(v); });
     }
   });

@@ -40,8 +40,7 @@ struct HealthChecks::Runner {
 };
 
 struct HealthChecks::RealServer {
-  std::string virtualServer;
-  ipvs::RealServerConfig config;
+  CheckedServer config;  // its checks are in `runners`
   std::vector<std::shared_ptr<Runner>> runners;
   std::optional<Verdict> reported;  // the last verdict given out
 };
@@ -67,46 +66,41 @@ std::size_t HealthChecks::checkCount() const {
   return n;
 }
 
-std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
+std::vector<Verdict> HealthChecks::apply(const std::vector<CheckedServer>& servers) {
   probes_.forgetTlsContexts();  // CA files are read again (a rotated bundle)
   std::map<Key, std::unique_ptr<RealServer>> next;
   std::vector<std::pair<std::shared_ptr<Runner>, milliseconds>> fresh;
   std::size_t kept = 0;
-  std::vector<Key> order;  // the configuration's, for the verdicts returned
-  for (const auto& vs : config.virtualServers) {
-    for (const auto& rsc : vs.realServers) {
-      if (rsc.checks.empty()) continue;
-      Key key{vs.name, rsc.dest.address, rsc.dest.port};
-      auto rs = std::make_unique<RealServer>();
-      rs->virtualServer = vs.name;
-      rs->config = rsc;
-      std::vector<std::shared_ptr<Runner>> old;
-      if (auto it = servers_.find(key); it != servers_.end()) {
-        old = std::move(it->second->runners);
-        rs->reported = it->second->reported;
-      }
-      for (const auto& spec : rsc.checks) {
-        const Target target{spec.address.value_or(rsc.dest.address),
-                            spec.port != 0 ? spec.port : rsc.dest.port, spec.bindTo};
-        auto same = std::find_if(old.begin(), old.end(), [&](const auto& r) {
-          return r && r->spec == spec && r->target == target;
-        });
-        if (same != old.end()) {
-          (*same)->owner = rs.get();
-          rs->runners.push_back(std::move(*same));
-          ++kept;
-          continue;
-        }
-        auto r = std::make_shared<Runner>(io_, spec, target, rsc.alpha);
-        r->owner = rs.get();
-        r->probe = makeProbe(spec, target, probes_);
-        std::uniform_real_distribution<double> unit(0.0, 1.0);
-        fresh.emplace_back(r, r->schedule.firstDelay(unit(random_)));
-        rs->runners.push_back(std::move(r));
-      }
-      order.push_back(key);
-      next[key] = std::move(rs);
+  std::vector<Key> order;  // as given, for the verdicts returned
+  for (const CheckedServer& server : servers) {
+    if (server.checks.empty()) continue;
+    const Key& key = server.key;
+    auto rs = std::make_unique<RealServer>();
+    rs->config = CheckedServer{key, {}, server.alpha, server.notifyUp, server.notifyDown};
+    std::vector<std::shared_ptr<Runner>> old;
+    if (auto it = servers_.find(key); it != servers_.end()) {
+      old = std::move(it->second->runners);
+      rs->reported = it->second->reported;
     }
+    for (const auto& [spec, target] : server.checks) {
+      auto same = std::find_if(old.begin(), old.end(), [&](const auto& r) {
+        return r && r->spec == spec && r->target == target;
+      });
+      if (same != old.end()) {
+        (*same)->owner = rs.get();
+        rs->runners.push_back(std::move(*same));
+        ++kept;
+        continue;
+      }
+      auto r = std::make_shared<Runner>(io_, spec, target, server.alpha);
+      r->owner = rs.get();
+      r->probe = makeProbe(spec, target, probes_);
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      fresh.emplace_back(r, r->schedule.firstDelay(unit(random_)));
+      rs->runners.push_back(std::move(r));
+    }
+    order.push_back(key);
+    next[key] = std::move(rs);
   }
   servers_ = std::move(next);  // runners not carried over are dropped here
   for (auto& [r, delay] : fresh) startRunner(r, delay);
@@ -123,7 +117,7 @@ std::vector<Verdict> HealthChecks::apply(const ipvs::IpvsConfig& config) {
   const std::size_t checks = checkCount();
   spdlog::info("checks: {} checks on {} real servers ({} kept, {} new)", checks, servers_.size(),
                kept, fresh.size());
-  // Each network check keeps a socket open between its attempts (net_probes.cc); past the limit
+  // Each network check keeps a socket open between its attempts (attempt.h); past the limit
   // on open files a check would fail for want of one and take its real server out.
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
@@ -165,7 +159,7 @@ void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) 
   const bool weightChanged = outcome.ok && outcome.weight && outcome.weight != r->weight;
   if (weightChanged) r->weight = outcome.weight;
   if (step.changed || weightChanged) {
-    spdlog::debug("checks: {} {}: {} check {}: {}", r->owner->virtualServer,
+    spdlog::debug("checks: {} {}: {} check {}: {}", r->owner->config.key.virtualServer,
                   r->target.address.toString() + ":" + std::to_string(r->target.port),
                   kindName(r->spec.kind), r->schedule.up() ? "up" : "down", r->last);
     report(*r->owner, r->describe());
@@ -175,9 +169,9 @@ void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) 
 
 Verdict HealthChecks::verdictOf(const RealServer& rs) const {
   Verdict v;
-  v.virtualServer = rs.virtualServer;
-  v.address = rs.config.dest.address;
-  v.port = rs.config.dest.port;
+  v.virtualServer = rs.config.key.virtualServer;
+  v.address = rs.config.key.address;
+  v.port = rs.config.key.port;
   std::size_t up = 0;
   for (const auto& r : rs.runners) {
     if (r->schedule.up()) {
@@ -215,10 +209,10 @@ void HealthChecks::notify(const RealServer& rs, const Verdict& v) {
   run.argv = argv;
   run.timeout = kNotifyTimeout;
   run.env = {"QUORATE_VIRTUAL_SERVER=" + v.virtualServer,
-             "QUORATE_REAL_SERVER=" + rs.config.dest.endpoint(),
+             "QUORATE_REAL_SERVER=" + rs.config.key.endpoint(),
              std::string("QUORATE_STATE=") + (v.alive ? "up" : "down"),
              "QUORATE_REASON=" + v.reason};
-  const Key key{v.virtualServer, v.address, v.port};
+  const Key& key = rs.config.key;
   Notifier& n = notifiers_[key];
   n.queue.emplace_back(std::move(run), (v.alive ? "notify_up " : "notify_down ") + argv[0]);
   if (!n.running) startNotify(key);

@@ -14,11 +14,10 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "server/check/probe.h"
-#include "server/ipvs/config.h"
+#include "server/check/targets.h"
 #include "server/script_runner.h"
 
 namespace quorate::server::check {
@@ -45,12 +44,11 @@ class HealthChecks {
   HealthChecks(const HealthChecks&) = delete;
   HealthChecks& operator=(const HealthChecks&) = delete;
 
-  // Runs the checks of `config`'s real servers from now on. A real server with the same
-  // virtual server name and endpoint as before keeps the state of each check whose spec did
-  // not change; new checks start up (down if alpha), spread over their warm-up. Returns the
-  // verdict of every checked real server as it stands now, in the configuration's order; later
-  // changes go to onVerdict.
-  std::vector<Verdict> apply(const ipvs::IpvsConfig& config);
+  // Runs the checks of `servers` from now on (a real server without checks is not checked). A real
+  // server with the same key as before keeps the state of each check whose spec and target did not
+  // change; new checks start up (down if alpha), spread over their warm-up. Returns the verdict of
+  // every checked real server as it stands now, in the order given; later changes go to onVerdict.
+  std::vector<Verdict> apply(const std::vector<CheckedServer>& servers);
   // Stops every check and notify program. Idempotent.
   void stop();
 
@@ -61,7 +59,7 @@ class HealthChecks {
   struct Runner;
 
  private:
-  using Key = std::tuple<std::string, net::IpAddress, std::uint16_t>;
+  using Key = ServerKey;
   void startRunner(const std::shared_ptr<Runner>& r, std::chrono::milliseconds delay);
   void attempt(const std::shared_ptr<Runner>& r);
   void onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome);

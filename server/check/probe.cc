@@ -67,8 +67,27 @@ ssl::context* tlsClientContext(ProbeContext& ctx, bool verify, const std::string
 }
 
 std::unique_ptr<Probe> makeProbe(const CheckSpec& spec, const Target& target, ProbeContext& ctx) {
-  if (std::holds_alternative<ScriptSpec>(spec.kind)) return makeScriptProbe(spec, ctx);
-  return makeNetProbe(spec, target, ctx);
+  struct Make {
+    const CheckSpec& spec;
+    const Target& target;
+    ProbeContext& ctx;
+    std::unique_ptr<Probe> operator()(const TcpSpec&) const {
+      return makeTcpProbe(target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const HttpSpec& http) const {
+      return makeHttpProbe(http, target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const SmtpSpec& smtp) const {
+      return makeSmtpProbe(smtp, target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const DnsSpec& dns) const {
+      return makeDnsProbe(dns, target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const ScriptSpec&) const {
+      return makeScriptProbe(spec, ctx);
+    }
+  };
+  return std::visit(Make{spec, target, ctx}, spec.kind);
 }
 
 }  // namespace quorate::server::check

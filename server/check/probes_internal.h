@@ -1,6 +1,7 @@
 // The probe makers behind makeProbe(), one per file.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -12,8 +13,16 @@ class context;
 
 namespace quorate::server::check {
 
-// tcp, http(s), smtp, dns: net_probes.cc.
-std::unique_ptr<Probe> makeNetProbe(const CheckSpec& spec, const Target& target, ProbeContext& ctx);
+// The network probes, each on attempt.h's machinery: tcp_probe.cc, http_probe.cc, smtp_probe.cc,
+// dns_probe.cc. `timeout` is the deadline of each attempt.
+std::unique_ptr<Probe> makeTcpProbe(const Target& target, std::chrono::milliseconds timeout,
+                                    ProbeContext& ctx);
+std::unique_ptr<Probe> makeHttpProbe(const HttpSpec& spec, const Target& target,
+                                     std::chrono::milliseconds timeout, ProbeContext& ctx);
+std::unique_ptr<Probe> makeSmtpProbe(const SmtpSpec& spec, const Target& target,
+                                     std::chrono::milliseconds timeout, ProbeContext& ctx);
+std::unique_ptr<Probe> makeDnsProbe(const DnsSpec& spec, const Target& target,
+                                    std::chrono::milliseconds timeout, ProbeContext& ctx);
 // script (MISC_CHECK): script_probe.cc.
 std::unique_ptr<Probe> makeScriptProbe(const CheckSpec& spec, ProbeContext& ctx);
 

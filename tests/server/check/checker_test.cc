@@ -73,24 +73,17 @@ CheckSpec tcpCheck(int retries = 0, int rise = 1, int fall = 1) {
   return c;
 }
 
-ipvs::RealServerConfig realServer(std::uint16_t port, std::vector<CheckSpec> checks,
-                                  bool alpha = false) {
-  ipvs::RealServerConfig rs;
-  rs.dest.address = ip("127.0.0.1");
-  rs.dest.port = port;
+// A real server of the virtual server "web" on 127.0.0.1:`port`, each check aimed at it.
+CheckedServer realServer(std::uint16_t port, const std::vector<CheckSpec>& checks,
+                         bool alpha = false) {
+  CheckedServer rs;
+  rs.key = {"web", ip("127.0.0.1"), port};
   rs.alpha = alpha;
-  rs.checks = std::move(checks);
+  for (const auto& spec : checks) rs.checks.push_back(checkTarget(spec, rs.key.address, port));
   return rs;
 }
 
-ipvs::IpvsConfig oneVirtualServer(std::vector<ipvs::RealServerConfig> rss) {
-  ipvs::VirtualServerConfig vs;
-  vs.name = "web";
-  vs.realServers = std::move(rss);
-  ipvs::IpvsConfig c;
-  c.virtualServers.push_back(std::move(vs));
-  return c;
-}
+std::vector<CheckedServer> oneVirtualServer(std::vector<CheckedServer> rss) { return rss; }
 
 // Reads the file at `path` into `text` and returns how many lines it has (0 if missing).
 long linesIn(const std::string& path, std::string& text) {
@@ -206,12 +199,12 @@ TEST_F(CheckerTest, ReloadKeepsTheStateOfUnchangedChecks) {
   EXPECT_TRUE(again[1].alive);  // alpha, but up already: not reset to down
 
   // A changed check starts afresh: up (not alpha), until it fails again.
-  config.virtualServers[0].realServers[0].checks[0].timeout = 1500ms;
+  config[0].checks[0].spec.timeout = 1500ms;
   auto changed = checks_.apply(config);
   EXPECT_TRUE(changed[0].alive);
   EXPECT_TRUE(changed[1].alive);
   // A removed real server's checks stop.
-  config.virtualServers[0].realServers.pop_back();
+  config.pop_back();
   EXPECT_EQ(checks_.apply(config).size(), 1U);
   EXPECT_EQ(checks_.checkCount(), 1U);
 }
@@ -263,8 +256,8 @@ TEST_F(CheckerTest, ATransitionCausedByAReloadRunsNotifyToo) {
   checks_.apply(config);
   ASSERT_TRUE(runUntil([&] { return dead(port); }));
   // The failing check is replaced by one that has not run yet (up): the reload moves it up.
-  config.virtualServers[0].realServers[0].checks[0].interval = 60'000ms;
-  config.virtualServers[0].realServers[0].checks[0].warmup = 60'000ms;
+  config[0].checks[0].spec.interval = 60'000ms;
+  config[0].checks[0].spec.warmup = 60'000ms;
   const auto after = checks_.apply(config);
   ASSERT_EQ(after.size(), 1U);
   EXPECT_TRUE(after[0].alive);

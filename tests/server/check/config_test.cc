@@ -1,5 +1,6 @@
 // Unit tests of the check config: every key of each check type, inheritance from the virtual
-// server, errors with file, line and key, and damaged files that must fail cleanly.
+// server, errors with file, line and key, and damaged files that must fail cleanly; and the
+// mapping of the IPVS config to the checker's targets.
 #include "server/check/config.h"
 
 #include <gmock/gmock.h>
@@ -9,6 +10,7 @@
 
 #include "common/config_error.h"
 #include "common/yaml_config.h"
+#include "server/ipvs/check_targets.h"
 #include "server/ipvs/config.h"
 #include "tests/common/config_test_util.h"
 
@@ -244,6 +246,60 @@ TEST(CheckConfigTest, DnsTypeCodes) {
   EXPECT_EQ(dnsTypeCode("ANY"), 255);
   EXPECT_EQ(dnsTypeCode("a"), 0);  // callers upper-case first
   EXPECT_EQ(dnsTypeCode("NOPE"), 0);
+}
+
+// The checker's input made from the IPVS config: every real server in order, keyed by its
+// virtual server and destination, each check aimed at connect_ip / connect_port or the
+// destination, with alpha and the notify programs carried over.
+TEST(CheckTargetsTest, EveryRealServerKeyedAndEachCheckAimed) {
+  const auto servers = ipvs::checkedServers(parse(kValid));
+  ASSERT_EQ(servers.size(), 3U);
+  const auto ip = [](const char* s) { return *net::IpAddress::parse(s); };
+
+  EXPECT_EQ(servers[0].key, (ServerKey{"web", ip("198.18.0.21"), 80}));
+  EXPECT_EQ(servers[0].key.endpoint(), "198.18.0.21:80");
+  ASSERT_EQ(servers[0].checks.size(), 1U);
+  EXPECT_EQ(servers[0].checks[0].target, (Target{ip("198.18.0.21"), 80, std::nullopt}));
+  EXPECT_EQ(kindName(servers[0].checks[0].spec.kind), "http");
+  EXPECT_EQ(servers[0].notifyUp, (std::vector<std::string>{"/usr/local/bin/rs-up", "web"}));
+  EXPECT_EQ(servers[0].notifyDown, (std::vector<std::string>{"/usr/local/bin/rs-down"}));
+
+  EXPECT_EQ(servers[1].key, (ServerKey{"web", ip("198.18.0.22"), 80}));
+  ASSERT_EQ(servers[1].checks.size(), 5U);
+  EXPECT_EQ(servers[1].checks[0].target, (Target{ip("198.18.0.22"), 8080, ip("198.18.0.2")}));
+  EXPECT_EQ(servers[1].checks[1].target, (Target{ip("198.18.0.22"), 80, std::nullopt}));
+  EXPECT_EQ(servers[1].checks[2].target.port, 25);
+  EXPECT_EQ(servers[1].checks[3].target.port, 53);
+  EXPECT_EQ(kindName(servers[1].checks[4].spec.kind), "script");
+  // Each target's spec is the parsed one, unchanged.
+  const auto config = parse(kValid);
+  for (std::size_t i = 0; i < servers[1].checks.size(); ++i) {
+    EXPECT_EQ(servers[1].checks[i].spec, config.virtualServers[0].realServers[1].checks[i]);
+  }
+
+  EXPECT_EQ(servers[2].key.address, ip("198.18.0.23"));
+  EXPECT_TRUE(servers[2].checks.empty());  // checks: [] (nothing checks it)
+  EXPECT_FALSE(servers[1].alpha);
+}
+
+TEST(CheckTargetsTest, AlphaIsCarriedOver) {
+  auto config = parse(kValid);
+  config.virtualServers[0].realServers[1].alpha = true;
+  const auto servers = ipvs::checkedServers(config);
+  ASSERT_EQ(servers.size(), 3U);
+  EXPECT_FALSE(servers[0].alpha);
+  EXPECT_TRUE(servers[1].alpha);
+}
+
+TEST(CheckTargetsTest, ConnectIpAndPortOverrideTheRealServer) {
+  CheckSpec spec;
+  spec.kind = TcpSpec{};
+  const auto rs = *net::IpAddress::parse("2001:db8::21");
+  EXPECT_EQ(checkTarget(spec, rs, 443).target, (Target{rs, 443, std::nullopt}));
+  spec.address = net::IpAddress::parse("2001:db8::99");
+  spec.port = 8443;
+  EXPECT_EQ(checkTarget(spec, rs, 443).target, (Target{*spec.address, 8443, std::nullopt}));
+  EXPECT_EQ((ServerKey{"web", rs, 443}).endpoint(), "[2001:db8::21]:443");
 }
 
 }  // namespace

@@ -182,7 +182,7 @@ TEST_F(ProbeTest, TheKeptSocketStaysBoundToTheSourceAddress) {
   for (const tcp::endpoint& peer : server.peers) EXPECT_EQ(peer.address().to_string(), "127.0.0.2");
 }
 
-// A probe keeps one socket between its attempts (disconnected, not closed: see net_probes.cc),
+// A probe keeps one socket between its attempts (disconnected, not closed: see attempt.h),
 // connects it afresh each time, and closes it when the probe goes.
 TEST_F(ProbeTest, KeepsOneSocketAcrossAttemptsAndClosesItWithTheProbe) {
   HttpServer server(io);
