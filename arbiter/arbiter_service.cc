@@ -12,8 +12,8 @@
 #include "common/clock.h"
 #include "common/convert.h"
 #include "common/membership.h"
+#include "common/peer_auth.h"
 #include "common/peer_client.h"
-#include "common/secret.h"
 #include "common/state_file.h"
 #include "common/yaml_config.h"
 
@@ -137,14 +137,12 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
   auto it = clusters_.find(req.cluster());
   if (it == clusters_.end()) {
     counters_.unknownCluster.fetch_add(1, std::memory_order_relaxed);
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "unknown cluster \"" + req.cluster().substr(0, 64) + "\"");
+    return unknownCluster(req.cluster());
   }
   Cluster& c = *it->second;
-  if (!secretsEqual(req.secret(), c.secret)) {
+  if (auto s = checkSecret(c.id, c.secret, req.secret()); !s.ok()) {
     counters_.badSecret.fetch_add(1, std::memory_order_relaxed);
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "wrong secret for cluster \"" + c.id + "\"");
+    return s;
   }
   auto parsed = fromProto(req.message());
   if (!parsed) {

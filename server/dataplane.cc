@@ -261,6 +261,14 @@ void DataPlane::reannounce(std::size_t index) {
   if (!announce(l)) lapse(l);
 }
 
+void DataPlane::peerReachableAgain() {
+  for (auto& l : leases_) {
+    if (!l.claimed) continue;
+    ++counters_.reannouncements;
+    reannounce(l.index);
+  }
+}
+
 bool DataPlane::sendFrame(Lease& l, int ifindex, const std::vector<std::uint8_t>& frame,
                           std::uint64_t& sent) {
   // The clock is read after everything else the frame needed, so a stall anywhere before

@@ -24,19 +24,10 @@
 #include "server/kernel/fence.h"
 #include "server/kernel/ipvs.h"
 #include "server/kernel/links.h"
+#include "server/kernel/ports.h"
 #include "server/kernel/vips.h"
 
 namespace quorate::server {
-
-// The kernel interfaces the data plane drives; owned by the caller. `fence` may be null
-// (fence: none).
-struct KernelPorts {
-  kernel::Vips* vips = nullptr;
-  kernel::Fence* fence = nullptr;
-  kernel::Links* links = nullptr;
-  kernel::Announcer* announcer = nullptr;
-  kernel::ipvs::Ipvs* ipvs = nullptr;  // needed only with virtual servers
-};
 
 class DataPlane {
  public:
@@ -70,6 +61,9 @@ class DataPlane {
   void withdrawAll();
   // Announces the lease's VIPs again (a partition healed, or an operator asked).
   void reannounce(std::size_t index);
+  // A peer was heard again after a silence: a partition may have healed, and whoever was cut
+  // off with it may keep stale neighbour entries, so every claimed lease announces again.
+  void peerReachableAgain();
   // Re-reads IPVS and repairs drift; refreshes the counters of balancer()->view(). Periodic.
   void resyncIpvs();
   // The virtual servers (null without any).
@@ -88,6 +82,7 @@ class DataPlane {
     std::uint64_t kernelErrors = 0;
     std::uint64_t framesSuppressed = 0;  // not sent: the lease had ended (resigns included)
     std::uint64_t lapses = 0;            // withdrawals a frame timer made at the lease end
+    std::uint64_t reannouncements = 0;   // leases announced again after a peer came back
   };
   const Counters& counters() const { return counters_; }
 

@@ -13,7 +13,7 @@
 #include "common/state_file.h"
 #include "common/yaml_config.h"
 #include "server/config.h"
-#include "server/director.h"
+#include "server/daemon.h"
 
 int main(int argc, char** argv) {
   using namespace quorate;
@@ -70,16 +70,16 @@ int main(int argc, char** argv) {
         "lease granted and the pinned membership; keep it on a disk",
         config.stateDir);
   }
-  std::unique_ptr<server::Director> director;
+  std::unique_ptr<server::Daemon> director;
   try {
-    director = std::make_unique<server::Director>(config);
+    director = std::make_unique<server::Daemon>(config);
   } catch (const std::exception& e) {
     // The state files, or the kernel (withdrawing leftover VIPs, installing the fence).
     spdlog::critical("cannot start: {}", e.what());
     return 1;
   }
-  if (auto err = director->start()) {
-    spdlog::critical("{}", *err);
+  if (auto s = director->start(); !s) {
+    spdlog::critical("{}", s.message());
     return 1;
   }
   int sig = 0;
@@ -88,10 +88,10 @@ int main(int argc, char** argv) {
     try {
       std::string text = quorate::config::readConfigFile(configPath);
       const auto next = server::parseDirectorConfig(text, configPath);
-      const std::string outcome =
+      const auto outcome =
           director->reloadVirtualServers(next, server::sameExceptVirtualServers(configText, text));
-      spdlog::info("SIGHUP: {}", outcome);
-      if (outcome.rfind("reload:", 0) == 0) configText = std::move(text);
+      spdlog::info("SIGHUP: {}", outcome.text);
+      if (outcome.applied) configText = std::move(text);
     } catch (const ConfigError& e) {
       spdlog::error("SIGHUP: reload refused, running configuration kept: {}", e.what());
     }

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "server/director.h"
+#include "server/daemon.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/fake_kernel.h"
 #include "tests/server/in_process_arbiter.h"
@@ -91,9 +91,9 @@ class DirectorChecksTest : public ::testing::Test {
                              "      - {address: 127.0.0.1, port: " +
                              std::to_string(downPort_) + "}\n";
     std::filesystem::create_directories(dir_ + "/alpha");
-    director_ = std::make_unique<Director>(parseDirectorConfig(text, dir_ + "/alpha.yaml"),
-                                           kernel_.ports());
-    ASSERT_EQ(director_->start(), std::nullopt);
+    director_ =
+        std::make_unique<Daemon>(parseDirectorConfig(text, dir_ + "/alpha.yaml"), kernel_.ports());
+    ASSERT_TRUE(director_->start().isOk());
     stub_ = v1::Director::NewStub(grpc::CreateChannel(addr(0), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
@@ -123,7 +123,7 @@ class DirectorChecksTest : public ::testing::Test {
   std::unique_ptr<InProcessArbiter> arbiter_;
   std::unique_ptr<Listener> up_, down_;
   int downPort_ = 0;
-  std::unique_ptr<Director> director_;
+  std::unique_ptr<Daemon> director_;
   std::unique_ptr<v1::Director::Stub> stub_;
 };
 

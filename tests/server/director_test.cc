@@ -1,7 +1,5 @@
 // The director daemon in-process over real gRPC on loopback: peer-request checks,
 // Status, WatchStatus and StepDown.
-#include "server/director.h"
-
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,6 +11,7 @@
 
 #include "common/convert.h"
 #include "common/membership.h"
+#include "server/daemon.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/in_process_arbiter.h"
 
@@ -59,8 +58,8 @@ class DirectorTest : public ::testing::Test {
       c.preferred = "alpha";
       std::filesystem::create_directories(c.stateDir);
       membership_ = c.membership();
-      directors_[i] = std::make_unique<Director>(c);
-      ASSERT_EQ(directors_[i]->start(), std::nullopt);
+      directors_[i] = std::make_unique<Daemon>(c);
+      ASSERT_TRUE(directors_[i]->start().isOk());
       stubs_[i] =
           v1::Director::NewStub(grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
       peerStubs_[i] =
@@ -99,7 +98,7 @@ class DirectorTest : public ::testing::Test {
   std::string dir_;
   std::string membership_;  // the directors' (equal) view
   std::unique_ptr<InProcessArbiter> arbiter_;
-  std::unique_ptr<Director> directors_[2];
+  std::unique_ptr<Daemon> directors_[2];
   std::unique_ptr<v1::Director::Stub> stubs_[2];
   std::unique_ptr<v1::Peer::Stub> peerStubs_[2];
 };

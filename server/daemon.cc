@@ -1,0 +1,275 @@
+// The director daemon's wiring: CLOCK_BOOTTIME, Asio timers, fsync'd state, gRPC in and out,
+// and the order of start-up and shutdown.
+#include "server/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+#include <random>
+#include <stdexcept>
+
+#include "common/clock.h"
+#include "server/grpc/operator_service.h"
+#include "server/grpc/peer_service.h"
+#include "server/grpc/peer_transport.h"
+#include "server/grpc/status_builder.h"
+#include "server/ipvs/check_targets.h"
+
+namespace quorate::server {
+namespace {
+
+namespace asio = boost::asio;
+using lease::Time;
+
+std::int64_t toMs(lease::Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+KernelNeeds kernelNeeds(const DirectorConfig& c) {
+  KernelNeeds n;
+  n.addresses = c.hasDataPlane() || !c.trackInterfaces.empty();
+  if (!n.addresses) return n;
+  n.fence = c.fence == FenceMode::kNftables;
+  n.announcer = c.hasDataPlane();
+  n.ipvs = !c.ipvs.virtualServers.empty();
+  return n;
+}
+
+std::uint64_t randomWord() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) | rd();
+}
+
+}  // namespace
+
+Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
+    : config_(std::move(config)), watchers_([this](StatusWatcher* w) {
+        post([this, w] {
+          if (host_->version() > 0) watchers_.publishTo(w, currentStatus());
+        });
+      }) {
+  if (config_.leases.empty()) {
+    // Built by hand rather than parsed: the single default lease.
+    config_.leases.push_back(
+        LeaseConfig{kDefaultLease, {}, config_.preferred, config_.preemptDelay});
+  }
+  store_ = std::make_unique<FileLeaseStore>(config_);
+  transport_ = std::make_unique<PeerTransport>(config_, config_.membership(),
+                                               [this](std::function<void()> fn) { post(fn); });
+  if (ports) {
+    ports_ = *ports;
+  } else {
+    auto real = openKernelPorts(kernelNeeds(config_));
+    if (!real) throw std::runtime_error(real.status().message());
+    realPorts_ = std::move(real).value();
+    ports_ = realPorts_.view();
+  }
+  if (config_.hasDataPlane()) {
+    dataPlane_ = std::make_unique<DataPlane>(config_, ports_, io_, [] { return bootNow(); });
+  }
+  health_ = std::make_unique<OwnHealth>(config_, ports_.links, io_,
+                                        [this] { host_->updateEligibility(); });
+  host_ = std::make_unique<LeaseHost>(config_, bootNow, *transport_, *store_, dataPlane_.get(),
+                                      health_.get(), randomWord);
+  transport_->attach(*host_);
+  host_->onDeadlineChange([this] { rearm(); });
+  host_->onVersionChange([this] { publishStatus(); });
+  if (dataPlane_) {
+    // Never claim without the lease: whatever an earlier run left goes before we listen.
+    if (auto s = dataPlane_->start(); !s) {
+      throw std::runtime_error("cannot withdraw the VIPs and virtual servers: " + s.message());
+    }
+  }
+  if (dataPlane_ && dataPlane_->balancer()) {
+    checkScripts_ = std::make_unique<ScriptRunner>(checkIo_);
+    checks_ = std::make_unique<check::HealthChecks>(
+        checkIo_, *checkScripts_,
+        [this](const check::Verdict& v) { post([this, v] { onVerdict(v); }); },
+        std::random_device{}());
+  }
+}
+
+Daemon::~Daemon() { stop(); }
+
+void Daemon::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+
+Status Daemon::start() {
+  auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
+  peerService_ = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
+  operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
+                                                       [this] { return currentStatus(); });
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &boundPort_);
+  builder.RegisterService(peerService_.get());
+  builder.RegisterService(operatorService_.get());
+  server_ = builder.BuildAndStart();
+  // No errno to give: gRPC says only that it could not.
+  if (!server_ || boundPort_ == 0) return Status::fail(0, "cannot listen on " + config_.listen);
+  for (std::size_t i = 0; i < host_->leaseCount(); ++i) {
+    const auto durable = host_->node(i).durable();
+    spdlog::info(
+        "director {} of cluster {} listening on {}: lease {}, quarantine {} ms, epoch floor {}, "
+        "incarnation {}",
+        config_.node, config_.cluster, config_.listen, host_->leaseName(i),
+        toMs(config_.timing.quarantine), durable.maxEpoch, durable.incarnation);
+  }
+  if (config_.fence == FenceMode::kNone && config_.hasDataPlane()) {
+    spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
+  }
+  std::unique_ptr<kernel::LinkWatcher> watcher;
+  const bool watchLinks = !config_.watchedInterfaces().empty();
+  if (watchLinks && !ports_.links) return Status::fail(0, "interface tracking needs the kernel");
+  if (watchLinks) {
+    auto w = kernel::makeLinkWatcher();
+    if (!w) return Status::fail(0, "cannot watch links: " + w.status().message());
+    watcher = std::move(w).value();
+  }
+  // The loop thread is not running yet: this thread may touch the loop's state.
+  health_->start(std::move(watcher));
+  if (checks_) {
+    // Neither thread runs yet: the first verdicts (up, or down if alpha) go in directly.
+    for (const auto& v : checks_->apply(ipvs::checkedServers(config_.ipvs))) onVerdict(v);
+    checkLoop_ = std::thread([this] {
+      auto guard = asio::make_work_guard(checkIo_);
+      checkIo_.run();
+    });
+  }
+  this->post([this] {
+    rearm();
+    probeIdentity();
+  });
+  if (dataPlane_ && dataPlane_->balancer()) this->post([this] { scheduleIpvsResync(); });
+  loop_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+  return Status::ok();
+}
+
+ReloadResult Daemon::reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise) {
+  if (!sameOtherwise) {
+    return {false, "reload refused: only virtual_servers and ipvs can change without a restart"};
+  }
+  if (!dataPlane_ || !dataPlane_->balancer()) {
+    if (next.ipvs.virtualServers.empty())
+      return {true, "reload: no virtual servers, nothing to do"};
+    return {false,
+            "reload refused: this director started without virtual servers; restart it to add "
+            "them"};
+  }
+  if (next.ipvs.virtualServers.empty()) {
+    return {false, "reload refused: removing every virtual server needs a restart"};
+  }
+  std::promise<std::string> done;
+  post([&] {
+    config_.ipvs = next.ipvs;
+    config_.virtualServerLease = next.virtualServerLease;
+    config_.syncLease = next.syncLease;
+    done.set_value("reload: " + dataPlane_->balancer()->reload(next.ipvs, next.virtualServerLease,
+                                                               next.syncLease));
+  });
+  std::string summary = done.get_future().get();
+  // The checks follow: unchanged ones keep their state, and every checked real server's
+  // verdict is given again (the pools only log what changes).
+  onChecksThread([&] {
+    for (const auto& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {
+      post([this, v] { onVerdict(v); });
+    }
+  });
+  return {true, std::move(summary)};
+}
+
+void Daemon::onChecksThread(const std::function<void()>& fn) {
+  if (!checks_ || !checkLoop_.joinable()) return;
+  std::promise<void> done;
+  asio::post(checkIo_, [&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Daemon::onVerdict(const check::Verdict& v) {
+  if (!dataPlane_ || !dataPlane_->balancer()) return;
+  (void)dataPlane_->balancer()->setAlive(v.virtualServer, v.address, v.port, v.alive, v.reason,
+                                         v.weight);
+}
+
+void Daemon::scheduleIpvsResync() {
+  dataPlane_->resyncIpvs();
+  ipvsTimer_.expires_after(config_.ipvs.resyncInterval);
+  ipvsTimer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) scheduleIpvsResync();
+  });
+}
+
+void Daemon::probeIdentity() {
+  if (!host_->probeIdentity()) return;
+  probeTimer_.expires_after(config_.timing.renewInterval);
+  probeTimer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) probeIdentity();
+  });
+}
+
+void Daemon::rearm() {
+  const Time now = bootNow();
+  const Time next = host_->nextWake();
+  auto delay = next > now ? next - now : lease::Duration::zero();
+  // The timer runs on CLOCK_MONOTONIC, which NTP slews (chrony by up to 8.3 %), while deadlines
+  // are on the lease clock: wake 10 % early and look again, so that a slew never makes the end
+  // of a lease (the withdrawal of the VIPs) late. A few extra wake-ups per deadline.
+  if (delay > std::chrono::milliseconds(2)) delay -= delay / 10;
+  timer_.expires_after(delay);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) onTimer();
+  });
+}
+
+void Daemon::onTimer() {
+  host_->onTimer();
+  rearm();
+}
+
+v1::StatusReply Daemon::currentStatus() const { return buildStatusReply(host_->snapshot()); }
+
+void Daemon::publishStatus() {
+  // The proto is built only for someone who watches; a new watcher asks for its own.
+  if (watchers_.empty()) return;
+  watchers_.publish(currentStatus());
+}
+
+void Daemon::stop() {
+  if (!loop_.joinable()) return;
+  // A planned stop hands the lease over instead of letting it lapse.
+  std::promise<void> handedOver;
+  post([this, &handedOver] {
+    host_->stepDownAll("shutting down");
+    handedOver.set_value();
+  });
+  handedOver.get_future().wait();
+  onChecksThread([this] { checks_->stop(); });
+  if (checkLoop_.joinable()) {
+    checkIo_.stop();
+    checkLoop_.join();
+  }
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  std::promise<void> withdrawn;
+  post([this, &withdrawn] {
+    // Nothing may answer for a VIP once we are gone, whatever happened meanwhile.
+    ipvsTimer_.cancel();
+    probeTimer_.cancel();
+    if (dataPlane_) dataPlane_->withdrawAll();
+    health_->stop();
+    withdrawn.set_value();
+  });
+  withdrawn.get_future().wait();
+  io_.stop();
+  loop_.join();
+  // No new call can start now. Every call has a deadline of one renewal interval, so this
+  // wait is bounded; no gRPC callback may outlive the object it calls into (their posts to
+  // the stopped io_context are never run).
+  transport_->waitIdle();
+}
+
+}  // namespace quorate::server

@@ -1,0 +1,99 @@
+// The director daemon: owns the threads (the loop thread that runs the lease host and the data
+// plane, and the health checks' thread), the gRPC server and the wiring between them.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "server/check/checker.h"
+#include "server/config.h"
+#include "server/dataplane.h"
+#include "server/grpc/status_watcher.h"
+#include "server/health.h"
+#include "server/kernel/ports.h"
+#include "server/lease_host.h"
+#include "server/script_runner.h"
+
+namespace quorate::server {
+
+class PeerTransport;
+
+// What a reload did: applied (the new virtual servers run) or refused (nothing changed).
+struct ReloadResult {
+  bool applied = false;
+  std::string text;  // one line for the log
+};
+
+class Daemon {
+ public:
+  // Loads the durable state from config.stateDir and withdraws whatever an earlier run left in
+  // the kernel; throws std::runtime_error naming what failed. With `ports` unset, the daemon
+  // opens the real kernel (rtnetlink, nftables, AF_PACKET) when the config has VIPs or
+  // tracking.
+  explicit Daemon(DirectorConfig config, std::optional<KernelPorts> ports = std::nullopt);
+  ~Daemon();
+
+  // Starts the threads and the gRPC server.
+  Status start();
+  // Planned stop: a holder hands over to its peer first, then everything stops; returns once
+  // no thread and no gRPC call of ours is left. Idempotent.
+  void stop();
+  // SIGHUP: takes the virtual servers and IPVS settings of `next` (only their difference
+  // reaches the kernel). Everything else in `next` must equal the running configuration's,
+  // which needs a restart to change; `sameOtherwise` says whether it does (the caller
+  // compares the files).
+  ReloadResult reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise);
+  int boundPort() const { return boundPort_; }
+
+  const LeaseHost::Counters& counters() const { return host_->counters(); }
+  // The data plane, for tests (touch only on the loop thread, or when stopped).
+  const DataPlane* dataPlane() const { return dataPlane_.get(); }
+
+ private:
+  // Loop thread.
+  void rearm();
+  void onTimer();
+  void probeIdentity();
+  void scheduleIpvsResync();
+  void onVerdict(const check::Verdict& v);  // a real server's health changed
+  void publishStatus();
+  v1::StatusReply currentStatus() const;
+  // Runs `fn` on the checks' thread and waits for it (a no-op without checks).
+  void onChecksThread(const std::function<void()>& fn);
+  void post(std::function<void()> fn);
+
+  DirectorConfig config_;
+  RealKernelPorts realPorts_;  // when the real kernel is used
+  KernelPorts ports_;          // points into realPorts_ or at the caller's
+  boost::asio::io_context io_;
+  boost::asio::steady_timer timer_{io_};
+  boost::asio::steady_timer ipvsTimer_{io_};   // periodic IPVS drift repair
+  boost::asio::steady_timer probeTimer_{io_};  // identity probes during the quarantine
+  std::unique_ptr<DataPlane> dataPlane_;
+  std::unique_ptr<OwnHealth> health_;
+  std::unique_ptr<FileLeaseStore> store_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<LeaseHost> host_;
+  StatusWatchers watchers_;
+  std::thread loop_;
+  // Real-server health checks run on their own thread and io_context, so that thousands of
+  // probes a second never delay a lease renewal; verdicts are posted to the loop thread.
+  boost::asio::io_context checkIo_;
+  std::unique_ptr<ScriptRunner> checkScripts_;
+  std::unique_ptr<check::HealthChecks> checks_;
+  std::thread checkLoop_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Service> peerService_;
+  std::unique_ptr<grpc::Service> operatorService_;
+  int boundPort_ = 0;
+};
+
+}  // namespace quorate::server

@@ -1,0 +1,81 @@
+// Lease messages out over gRPC, and what became of them back to the host.
+#include "server/grpc/peer_transport.h"
+
+#include <spdlog/spdlog.h>
+
+namespace quorate::server {
+
+PeerTransport::PeerTransport(const DirectorConfig& config, const std::string& membership, Post post)
+    : config_(config), post_(std::move(post)) {
+  // Messages older than a renewal interval are of no use to anyone.
+  const auto timeout = config_.timing.renewInterval;
+  for (lease::NodeId n = 0; n < lease::kNodeCount; ++n) {
+    if (n == config_.self) continue;
+    peers_[n] =
+        std::make_unique<PeerClient>(makePeerChannel(config_.peer(n).address), config_.cluster,
+                                     config_.secret, config_.node, membership, timeout);
+  }
+}
+
+void PeerTransport::begin() {
+  std::lock_guard lock(mu_);
+  ++inFlight_;
+}
+
+void PeerTransport::end() {
+  std::lock_guard lock(mu_);
+  if (--inFlight_ == 0) idle_.notify_all();
+}
+
+void PeerTransport::waitIdle() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return inFlight_ == 0; });
+}
+
+void PeerTransport::send(std::size_t lease, const lease::Message& m) {
+  auto& peer = peers_.at(m.to);
+  if (!peer) return;
+  begin();
+  peer->send(
+      host_->leaseName(lease), m,
+      [this, lease, m](const grpc::Status& s, std::vector<lease::Message> replies) {
+        const lease::NodeId to = m.to;
+        if (!s.ok() || replies.empty()) {
+          // No vote from that acceptor (down, refusing us, or silent in quarantine).
+          post_([this, lease, m] { host_->undelivered(lease, m); });
+        }
+        if (!s.ok()) {
+          host_->counters().sendFailures.fetch_add(1, std::memory_order_relaxed);
+          spdlog::debug("-> {} failed: {}: {}", name(to), static_cast<int>(s.error_code()),
+                        s.error_message());
+          if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+              s.error_code() == grpc::StatusCode::NOT_FOUND ||
+              s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+            spdlog::error("{} refused us: {}", name(to), s.error_message());
+          }
+          if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+            post_([this, to, why = s.error_message()] { host_->refusedIdentity(to, why); });
+          }
+        }
+        if (!replies.empty()) {
+          post_([this, lease, replies = std::move(replies)] { host_->delivered(lease, replies); });
+        }
+        end();
+      });
+}
+
+void PeerTransport::probe(std::size_t lease, const lease::Message& m) {
+  auto& peer = peers_.at(m.to);
+  if (!peer) return;
+  begin();
+  const lease::NodeId to = m.to;
+  peer->send(host_->leaseName(lease), m,
+             [this, to](const grpc::Status& s, std::vector<lease::Message>) {
+               if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+                 post_([this, to, why = s.error_message()] { host_->refusedIdentity(to, why); });
+               }
+               end();
+             });
+}
+
+}  // namespace quorate::server

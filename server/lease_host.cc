@@ -1,0 +1,426 @@
+// The lease host: steps each lease's node and carries out what it says, in the order safety
+// needs (persist, then the data plane, then messages).
+#include "server/lease_host.h"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "common/membership.h"
+#include "common/peer_client.h"
+#include "server/dataplane.h"
+#include "server/health.h"
+
+namespace quorate::server {
+namespace {
+
+using lease::NodeId;
+using lease::Time;
+
+std::int64_t toMs(lease::Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+// "acceptor.state" for the default lease (as before leases had names), else
+// "acceptor@<lease>.state".
+std::string statePath(const DirectorConfig& cfg, const LeaseConfig& l) {
+  if (l.name == kDefaultLease) return cfg.stateDir + "/acceptor.state";
+  return cfg.stateDir + "/acceptor@" + l.name + ".state";
+}
+
+}  // namespace
+
+FileLeaseStore::FileLeaseStore(const DirectorConfig& config) {
+  for (const auto& l : config.leases) files_.emplace_back(statePath(config, l));
+}
+
+lease::DurableState FileLeaseStore::load(std::size_t lease) {
+  return files_.at(lease).loadOrThrow();
+}
+
+Status FileLeaseStore::save(std::size_t lease, const lease::DurableState& s) {
+  return files_.at(lease).save(s);
+}
+
+LeaseHost::LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& transport,
+                     LeaseStore& store, DataPlane* dataPlane, const OwnHealth* health,
+                     Random random)
+    : config_(config),
+      clock_(std::move(clock)),
+      transport_(transport),
+      store_(store),
+      dataPlane_(dataPlane),
+      health_(health),
+      membership_(config.membership()) {
+  if (config_.leases.empty()) throw std::invalid_argument("a lease host needs a lease");
+  for (std::size_t i = 0; i < config_.leases.size(); ++i) {
+    const auto& lc = config_.leases[i];
+    auto nc = config_.nodeConfig(lc);
+    nc.seed = random();
+    // This process, told apart from any other that believes it is this node (a clone).
+    do {
+      nc.instance = random();
+    } while (nc.instance == 0);
+    auto node = std::make_unique<lease::DirectorNode>(nc, store_.load(i), clock_());
+    if (const Status st = store_.save(i, node->durable()); !st) {
+      throw std::runtime_error(st.message());
+    }
+    leases_.push_back(Lease{&lc, std::move(node)});
+  }
+}
+
+std::optional<std::size_t> LeaseHost::leaseIndex(const std::string& leaseName) const {
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].cfg->name == leaseName) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> LeaseHost::identityConflict(const std::string& membership,
+                                                       const std::string& fromName,
+                                                       const lease::Message& m) const {
+  // Whoever sent this must agree with us on who is who, or both of us could believe we are the
+  // same node (a copied file, directors listed in another order, another arbiter).
+  if (membership != membership_) {
+    return "membership differs: " + config_.node + " has [" + oneLine(membership_) + "], " +
+           fromName.substr(0, 64) + " has [" + oneLine(membership) + "]";
+  }
+  if (m.to != config_.self || m.from == config_.self) {
+    return "identity: a message from node " + std::to_string(m.from) + " to node " +
+           std::to_string(m.to) + " reached this director, node " + std::to_string(config_.self) +
+           " (" + config_.node + "): two processes believe they are the same director";
+  }
+  if (fromName != name(m.from)) {
+    return "directors lists differ: node " + std::to_string(m.from) + " is \"" + name(m.from) +
+           "\" here but the sender calls itself \"" + fromName.substr(0, 64) + "\"";
+  }
+  return std::nullopt;
+}
+
+void LeaseHost::receive(std::size_t i, const lease::Message& m,
+                        std::vector<lease::Message>* reply) {
+  spdlog::trace("<- {} {} (request)", name(m.from), lease::bodyName(m.body));
+  step(
+      i, [&](auto& n) { return n.receive(clock_(), m); }, m.from, reply);
+}
+
+void LeaseHost::delivered(std::size_t i, const std::vector<lease::Message>& replies) {
+  for (const auto& r : replies) {
+    spdlog::trace("lease {}: <- {} {}", leases_[i].cfg->name, name(r.from),
+                  lease::bodyName(r.body));
+    warnIfMisconfigured(r);
+    step(i, [&](auto& n) { return n.receive(clock_(), r); });
+  }
+}
+
+void LeaseHost::undelivered(std::size_t i, const lease::Message& sent) {
+  step(i, [&](auto& n) { return n.peerUnreachable(clock_(), sent.to, sent); });
+}
+
+void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo,
+                     std::vector<lease::Message>* reply) {
+  Lease& l = leases_[i];
+  const lease::DirectorNode before = *l.node;
+  lease::Output out = fn(*l.node);
+  const Time now = clock_();
+  // Losing the lease withdraws the VIPs before anything else happens. If they may still
+  // answer (the fence did not close), a Release or Handover would tell the acceptors the lease
+  // is free while our VIPs are lit: those are dropped and the lease lapses instead.
+  const bool dark = l.node->holds(now) || followLease(i, now);
+  if (out.persist) {
+    // Nothing that depends on the new epoch may leave before it is on disk.
+    const auto writeStart = std::chrono::steady_clock::now();
+    const Status saved = store_.save(i, l.node->durable());
+    const auto took = std::chrono::steady_clock::now() - writeStart;
+    if (took > std::chrono::milliseconds(50)) {
+      // A slow disk delays acquisitions (and so failovers) by this much.
+      spdlog::warn("lease {}: writing epoch {} to {} took {} ms", l.cfg->name,
+                   l.node->durable().maxEpoch, config_.stateDir, toMs(took));
+    }
+    if (!saved) {
+      counters_.persistFailures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::critical(
+          "lease {}: cannot persist epoch {}: {}; undoing the step ({} messages "
+          "not sent)",
+          l.cfg->name, l.node->durable().maxEpoch, saved.message(), out.send.size());
+      // What did not reach the disk never happened: a later step must not build on it.
+      *l.node = before;
+      out = lease::Output{};
+      if (!l.node->holds(now)) followLease(i, now);
+    }
+  }
+  // Our own acceptor lets go of a released tenure only once its VIPs are dark, like the others.
+  if (out.releaseLocal && dark) l.node->releaseOwn(now, *out.releaseLocal);
+  // Gaining (or renewing) it claims the VIPs once the epoch is on disk, before anyone hears
+  // from us.
+  if (l.node->holds(now)) followLease(i, now);
+  for (const auto& c : out.changes) {
+    spdlog::info("lease {}: role {} -> {} epoch {}: {}", l.cfg->name, lease::toString(c.from),
+                 lease::toString(c.to), c.epoch, c.reason);
+  }
+  for (auto& m : out.send) {
+    if (!dark && (std::holds_alternative<lease::Release>(m.body) ||
+                  std::holds_alternative<lease::Handover>(m.body))) {
+      spdlog::critical(
+          "lease {}: not sending {} to {}: the VIPs may still answer; the lease "
+          "lapses instead",
+          l.cfg->name, lease::bodyName(m.body), name(m.to));
+      continue;
+    }
+    spdlog::trace("lease {}: -> {} {}", l.cfg->name, name(m.to), lease::bodyName(m.body));
+    if (replyTo && m.to == *replyTo && reply) {
+      reply->push_back(m);
+    } else {
+      transport_.send(i, m);
+    }
+  }
+  noteVisibleChange(now);
+  if (deadlineChanged_) deadlineChanged_();
+}
+
+bool LeaseHost::followLease(std::size_t i, Time now) {
+  if (!dataPlane_) return true;
+  const auto& node = *leases_[i].node;
+  if (node.holds(now)) {
+    dataPlane_->hold(i, node.leaseEnd());
+    return true;
+  }
+  return dataPlane_->withdraw(i);
+}
+
+bool LeaseHost::healthy(Time now) const {
+  return (!health_ || health_->healthy()) && !conflicted(now);
+}
+
+std::vector<std::string> LeaseHost::problems(Time now) const {
+  std::vector<std::string> out;
+  if (health_) out = health_->problems();
+  if (conflicted(now)) out.push_back("identity conflict: " + conflictWhy_);
+  return out;
+}
+
+void LeaseHost::updateEligibility() {
+  const Time now = clock_();
+  const bool ok = healthy(now);
+  std::string why;
+  for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
+  if (ok) why = "all tracked interfaces and scripts fine";
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    step(i, [&](auto& n) { return n.setEligible(now, ok, why); });
+  }
+}
+
+bool LeaseHost::probeIdentity() {
+  const auto& node = *leases_.front().node;
+  if (node.role() != lease::Role::kQuarantine) return false;
+  for (NodeId n = 0; n < lease::kNodeCount; ++n) {
+    if (n == config_.self) continue;
+    transport_.probe(0, lease::Message{config_.self, n, lease::Ping{}, node.config().instance});
+  }
+  return true;
+}
+
+void LeaseHost::refusedIdentity(NodeId peer, const std::string& why) {
+  // The peer's view of who is who is not ours (see the proto). Its refusal only takes its vote
+  // away; the side that sees both views decides whether to stop (the peer service).
+  counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
+  noteConflict(name(peer) + " refused us: " + why, false);
+}
+
+void LeaseHost::noteConflict(const std::string& why, bool stop) {
+  const Time now = clock_();
+  // Without `stop` the refusal (ours or theirs) takes that vote away, which is all safety needs.
+  const bool was = conflicted(now);
+  if (stop) {
+    // Long enough that the other side's pings (every two renewal intervals) keep it going, and
+    // that a restarted peer's quarantine is over before we campaign again.
+    conflictUntil_ = now + 2 * config_.timing.quarantine + 4 * config_.timing.renewInterval;
+    conflictWhy_ = why;
+  }
+  const bool starts = stop && !was;
+  if (starts || !lastConflictLog_ || now - *lastConflictLog_ >= std::chrono::seconds(10)) {
+    lastConflictLog_ = now;
+    spdlog::error("identity conflict{}: {}", stop ? ", neither campaigning nor holding" : "", why);
+  }
+  if (starts) updateEligibility();
+}
+
+void LeaseHost::warnIfMisconfigured(const lease::Message& reply) {
+  const auto* r = std::get_if<lease::Reject>(&reply.body);
+  if (!r || r->reason != lease::RejectReason::kLeaseTooLong) return;
+  const Time now = clock_();
+  if (lastMisconfigWarning_ && now - *lastMisconfigWarning_ < std::chrono::seconds(60)) return;
+  lastMisconfigWarning_ = now;
+  spdlog::error(
+      "{} refuses leases of acceptor_lease_ms {}: its quarantine_ms is shorter; "
+      "raise it to at least {}",
+      name(reply.from), toMs(config_.timing.acceptorLease), toMs(config_.timing.acceptorLease));
+}
+
+Time LeaseHost::nextWake() const {
+  Time next = Time::max();
+  for (const auto& l : leases_) next = std::min(next, l.node->nextDeadline());
+  if (conflicted(clock_())) next = std::min(next, *conflictUntil_);
+  return next;
+}
+
+void LeaseHost::onTimer() {
+  if (conflictUntil_ && !conflicted(clock_())) {
+    conflictUntil_.reset();
+    spdlog::info("identity conflict over: no conflicting message for a while");
+    updateEligibility();
+  }
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].node->nextDeadline() <= clock_()) {
+      step(i, [this](auto& n) { return n.tick(clock_()); });
+    }
+  }
+}
+
+StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName) {
+  const Time now = clock_();
+  StepDownResult r;
+  const auto named = leaseName.empty() ? std::optional<std::size_t>(0) : leaseIndex(leaseName);
+  if (!named) {
+    r.code = StepDownResult::Code::kNoSuchLease;
+    r.why = "no lease named \"" + leaseName.substr(0, 64) + "\"";
+    return r;
+  }
+  std::vector<std::size_t> held;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (!leaseName.empty() && i != *named) continue;
+    if (leases_[i].node->holds(now)) held.push_back(i);
+  }
+  if (held.empty()) {
+    const auto& node = *leases_[*named].node;
+    const auto l = node.knownLease(now);
+    r.code = StepDownResult::Code::kNotHolder;
+    r.why = "not the holder (role " + std::string(lease::toString(node.role())) + ", holder " +
+            (l ? name(l->owner) : std::string("none")) + ")";
+    return r;
+  }
+  const NodeId peer = lease::otherDirector(config_.self);
+  if (!force && !reachable(peer, now)) {
+    r.code = StepDownResult::Code::kPeerUnreachable;
+    r.why = "peer director " + name(peer) +
+            " is unreachable; stepping down would leave nobody holding (use force to do it "
+            "anyway)";
+    return r;
+  }
+  r.releasedEpoch = leases_[held.front()].node->epoch();
+  r.handedTo = name(peer);
+  for (std::size_t i : held) {
+    r.leases.push_back(leases_[i].cfg->name);
+    step(i, [now](auto& n) { return *n.stepDown(now, "step-down requested by operator"); });
+  }
+  return r;
+}
+
+void LeaseHost::stepDownAll(const std::string& reason) {
+  const Time now = clock_();
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].node->holds(now)) {
+      step(i, [&](auto& n) { return *n.stepDown(now, reason); });
+    }
+  }
+}
+
+std::optional<Time> LeaseHost::lastSeen(NodeId n) const {
+  std::optional<Time> seen;
+  for (const auto& l : leases_) {
+    const auto s = l.node->lastSeen(n);
+    if (s && (!seen || *s > *seen)) seen = s;
+  }
+  return seen;
+}
+
+bool LeaseHost::reachable(NodeId n, Time now) const {
+  if (n == config_.self) return true;
+  const auto seen = lastSeen(n);
+  // Peers are pinged every two renewal intervals; allow one lost ping.
+  return seen && now - *seen <= 5 * config_.timing.renewInterval;
+}
+
+std::vector<LeaseSnapshot> LeaseHost::leaseSnapshots(Time now) const {
+  std::vector<LeaseSnapshot> out;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    const auto& node = *leases_[i].node;
+    const auto& lc = *leases_[i].cfg;
+    LeaseSnapshot s;
+    s.name = lc.name;
+    const bool holds = node.holds(now);
+    s.role = holds ? "holder"
+                   : lease::toString(node.role() == lease::Role::kHolder ? lease::Role::kStandby
+                                                                         : node.role());
+    s.reason = node.reason();
+    if (const auto l = node.knownLease(now)) {
+      s.holder = name(l->owner);
+      s.epoch = l->epoch;
+      s.remainingMs = toMs(l->remaining);
+    } else {
+      s.epoch = node.epoch();
+    }
+    if (lc.preferred) s.preferred = *lc.preferred;
+    s.instances = lc.instances;
+    if (dataPlane_) {
+      for (const auto& v : dataPlane_->vipsOf(i)) s.vips.push_back(v.toString());
+      s.claimed = dataPlane_->claimed(i);
+    }
+    s.eligible = node.eligible();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void LeaseHost::noteVisibleChange(Time now) {
+  Visible v;
+  v.leases = leaseSnapshots(now);
+  // The time left and the reason change with every renewal and are not what version() follows.
+  for (auto& l : v.leases) {
+    l.remainingMs = 0;
+    l.reason.clear();
+  }
+  for (NodeId n = 0; n < lease::kNodeCount; ++n) v.reachable.push_back(reachable(n, now));
+  v.healthy = healthy(now);
+  v.problems = problems(now);
+  if (visible_ == v) return;
+  for (NodeId n = 0; n < lease::kNodeCount && visible_; ++n) {
+    if (n == config_.self || visible_->reachable[n] == v.reachable[n]) continue;
+    spdlog::info("{} {}", name(n), v.reachable[n] ? "reachable" : "unreachable");
+    // A peer heard again may mean a partition healed: the data plane decides what that needs.
+    if (v.reachable[n] && dataPlane_) dataPlane_->peerReachableAgain();
+  }
+  visible_ = std::move(v);
+  ++version_;
+  if (versionChanged_) versionChanged_();
+}
+
+HostSnapshot LeaseHost::snapshot() const {
+  const Time now = clock_();
+  HostSnapshot s;
+  s.cluster = config_.cluster;
+  s.node = config_.node;
+  s.leases = leaseSnapshots(now);
+  s.healthy = healthy(now);
+  s.problems = problems(now);
+  for (NodeId n = 0; n < lease::kNodeCount; ++n) {
+    NodeSnapshot ns;
+    ns.id = name(n);
+    ns.address = config_.peer(n).address;
+    ns.self = n == config_.self;
+    ns.reachable = reachable(n, now);
+    const auto seen = lastSeen(n);
+    ns.lastSeenMs = ns.self ? 0 : seen ? toMs(now - *seen) : -1;
+    s.nodes.push_back(std::move(ns));
+  }
+  if (dataPlane_) {
+    s.hasDataPlane = true;
+    s.framesSuppressed = dataPlane_->counters().framesSuppressed;
+    s.lapses = dataPlane_->counters().lapses;
+    if (dataPlane_->balancer()) s.virtualServers = dataPlane_->balancer()->view();
+  }
+  s.version = version_;
+  return s;
+}
+
+}  // namespace quorate::server

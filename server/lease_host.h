@@ -1,0 +1,228 @@
+// The director's loop-thread logic: one DirectorNode per lease, each step persisted before
+// anything of it is sent, the data plane following each lease, eligibility and identity
+// conflicts. Driven through injected clock, transport and state store; no gRPC, no Asio.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/state_file.h"
+#include "lease/director_node.h"
+#include "server/config.h"
+#include "server/ipvs/balancer.h"
+
+namespace quorate::server {
+
+class DataPlane;
+class OwnHealth;
+
+// Carries lease messages to the other nodes. Outcomes come back through the host's
+// delivered()/undelivered()/refusedIdentity(), on the host's thread.
+class LeaseTransport {
+ public:
+  virtual ~LeaseTransport() = default;
+  // Sends `m` (about lease `lease`, index into the host's leases) to m.to. Never blocks.
+  virtual void send(std::size_t lease, const lease::Message& m) = 0;
+  // A quarantine ping: only a refusal (identity) matters; no reply is stepped.
+  virtual void probe(std::size_t lease, const lease::Message& m) = 0;
+};
+
+// Where each lease's durable state lives.
+class LeaseStore {
+ public:
+  virtual ~LeaseStore() = default;
+  // Throws std::runtime_error naming the file when it exists but cannot be read.
+  virtual lease::DurableState load(std::size_t lease) = 0;
+  // Durable once it returns ok; a failure means nothing of the step may leave.
+  virtual Status save(std::size_t lease, const lease::DurableState& s) = 0;
+};
+
+// One StateFile per lease under config.stateDir.
+class FileLeaseStore final : public LeaseStore {
+ public:
+  explicit FileLeaseStore(const DirectorConfig& config);
+  lease::DurableState load(std::size_t lease) override;
+  Status save(std::size_t lease, const lease::DurableState& s) override;
+
+ private:
+  std::vector<StateFile> files_;
+};
+
+// What an operator sees of one lease.
+struct LeaseSnapshot {
+  std::string name;
+  std::string role;  // "holder" only while the lease is held now
+  std::string reason;
+  std::string holder;  // "" when none is known
+  std::uint64_t epoch = 0;
+  std::int64_t remainingMs = 0;
+  std::string preferred;
+  std::vector<std::string> instances;
+  std::vector<std::string> vips;
+  bool claimed = false;
+  bool eligible = true;
+  bool operator==(const LeaseSnapshot&) const = default;
+};
+
+struct NodeSnapshot {
+  std::string id;
+  std::string address;
+  bool self = false;
+  bool reachable = false;
+  std::int64_t lastSeenMs = -1;  // 0 for ourselves, -1: never heard
+};
+
+// The whole state an operator sees, as domain values (server/grpc/status_builder.h makes the
+// proto of it).
+struct HostSnapshot {
+  std::string cluster;
+  std::string node;
+  std::vector<LeaseSnapshot> leases;  // never empty
+  std::vector<NodeSnapshot> nodes;    // by NodeId
+  bool healthy = true;
+  std::vector<std::string> problems;
+  bool hasDataPlane = false;
+  std::uint64_t framesSuppressed = 0;
+  std::uint64_t lapses = 0;
+  std::vector<ipvs::VirtualServerView> virtualServers;
+  std::uint64_t version = 0;
+};
+
+// What a step-down request came to.
+struct StepDownResult {
+  enum class Code { kOk, kNoSuchLease, kNotHolder, kPeerUnreachable };
+  Code code = Code::kOk;
+  std::string why;  // for the refusals
+  std::uint64_t releasedEpoch = 0;
+  std::string handedTo;
+  std::vector<std::string> leases;
+};
+
+class LeaseHost {
+ public:
+  using Clock = std::function<lease::Time()>;
+  // Seeds the campaign back-off and draws each lease's instance (this process).
+  using Random = std::function<std::uint64_t()>;
+
+  struct Counters {
+    std::atomic<std::uint64_t> sendFailures{0};
+    std::atomic<std::uint64_t> persistFailures{0};
+    std::atomic<std::uint64_t> rejectedRequests{0};
+    std::atomic<std::uint64_t> identityConflicts{0};  // refused by, or refusing, a peer
+  };
+
+  // Loads every lease's state and records this start at once (the next start must use a new
+  // incarnation even if this one dies before saying anything); throws std::runtime_error when
+  // that fails. `config.leases` must not be empty. `dataPlane` and `health` may be null (no
+  // VIPs; nothing tracked). Everything given must outlive the host.
+  LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& transport, LeaseStore& store,
+            DataPlane* dataPlane, const OwnHealth* health, Random random);
+
+  // All below: on the host's thread only (the daemon's loop thread), except where said.
+
+  // Steps lease `lease` with a request from a peer; messages back to m.from go into `reply`.
+  void receive(std::size_t lease, const lease::Message& m, std::vector<lease::Message>* reply);
+  // The transport's outcomes of send(): the peer's replies, or none (down, refused, silent).
+  void delivered(std::size_t lease, const std::vector<lease::Message>& replies);
+  void undelivered(std::size_t lease, const lease::Message& sent);
+  // `peer` refused one of our messages: its view of who is who differs. Counted and noted
+  // without stopping (the refusal only takes its vote away).
+  void refusedIdentity(lease::NodeId peer, const std::string& why);
+  // A request whose sender disagrees with us on who is who (identityConflict()); with `stop`
+  // (the views name different arbiters) we neither campaign nor hold for a while.
+  void noteConflict(const std::string& why, bool stop);
+  // Timers: call at nextWake(); ticks each lease whose deadline passed.
+  void onTimer();
+  // While quarantined, pings the other nodes so that a differing view of who is who is refused
+  // before anyone campaigns. Returns whether to ping again a renewal interval later.
+  bool probeIdentity();
+  // The director's own health changed.
+  void updateEligibility();
+  StepDownResult stepDown(bool force, const std::string& leaseName);
+  // Hands every held lease over (planned stop).
+  void stepDownAll(const std::string& reason);
+  // When onTimer() next has work (the daemon's timer wakes a little early, see daemon.cc).
+  lease::Time nextWake() const;
+
+  HostSnapshot snapshot() const;
+  // Moves whenever something an operator sees changes (role, holder, epoch, eligibility,
+  // reachability, VIPs claimed, health); never on a step that changes none of them.
+  std::uint64_t version() const { return version_; }
+  // Called after every step that moved version() (the daemon publishes status then).
+  void onVersionChange(std::function<void()> fn) { versionChanged_ = std::move(fn); }
+  // Called after every step: the next wake-up may have moved.
+  void onDeadlineChange(std::function<void()> fn) { deadlineChanged_ = std::move(fn); }
+
+  // Any thread: they read only the configuration.
+  std::optional<std::size_t> leaseIndex(const std::string& name) const;
+  // Why a request from `fromName` carrying `m` and `membership` disagrees with us on who is
+  // who, or nothing when it agrees.
+  std::optional<std::string> identityConflict(const std::string& membership,
+                                              const std::string& fromName,
+                                              const lease::Message& m) const;
+  const std::string& membership() const { return membership_; }
+  const std::string& leaseName(std::size_t i) const { return config_.leases.at(i).name; }
+  std::size_t leaseCount() const { return leases_.size(); }
+  Counters& counters() { return counters_; }
+  const Counters& counters() const { return counters_; }
+  const lease::DirectorNode& node(std::size_t i) const { return *leases_.at(i).node; }
+
+ private:
+  struct Lease {
+    const LeaseConfig* cfg;
+    std::unique_ptr<lease::DirectorNode> node;
+  };
+  // What version() follows: the operator-visible domain state, without timers and counters.
+  struct Visible {
+    std::vector<LeaseSnapshot> leases;
+    std::vector<bool> reachable;
+    bool healthy = true;
+    std::vector<std::string> problems;
+    bool operator==(const Visible&) const = default;
+  };
+
+  using Step = std::function<lease::Output(lease::DirectorNode&)>;
+  // Steps lease i's node and carries out the output: persist first, and if the write fails the
+  // node goes back to its copy from before the step and nothing of it is sent (what is not on
+  // disk never happened). Messages for `replyTo` go into `reply`, the rest to the transport.
+  void step(std::size_t i, const Step& fn, std::optional<lease::NodeId> replyTo = std::nullopt,
+            std::vector<lease::Message>* reply = nullptr);
+  // The data plane follows lease i. False: not held, and its VIPs may still answer (the fence
+  // did not close), so nothing may tell the acceptors it is free.
+  bool followLease(std::size_t i, lease::Time now);
+  void warnIfMisconfigured(const lease::Message& reply);
+  bool conflicted(lease::Time now) const { return conflictUntil_ && now < *conflictUntil_; }
+  bool healthy(lease::Time now) const;
+  std::vector<std::string> problems(lease::Time now) const;
+  bool reachable(lease::NodeId n, lease::Time now) const;
+  std::optional<lease::Time> lastSeen(lease::NodeId n) const;  // by any lease's messages
+  std::vector<LeaseSnapshot> leaseSnapshots(lease::Time now) const;
+  // Bumps version() when the visible state moved; tells the data plane of a peer heard again.
+  void noteVisibleChange(lease::Time now);
+  const std::string& name(lease::NodeId n) const { return config_.peer(n).id; }
+
+  const DirectorConfig& config_;
+  Clock clock_;
+  LeaseTransport& transport_;
+  LeaseStore& store_;
+  DataPlane* dataPlane_;
+  const OwnHealth* health_;
+  std::string membership_;  // config_.membership(), sent and expected
+  std::vector<Lease> leases_;
+  std::optional<lease::Time> lastMisconfigWarning_;
+  std::optional<lease::Time> conflictUntil_;
+  std::string conflictWhy_;
+  std::optional<lease::Time> lastConflictLog_;
+  std::optional<Visible> visible_;
+  std::uint64_t version_ = 0;
+  std::function<void()> versionChanged_;
+  std::function<void()> deadlineChanged_;
+  Counters counters_;
+};
+
+}  // namespace quorate::server

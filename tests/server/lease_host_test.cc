@@ -1,0 +1,266 @@
+// The lease host without gRPC or threads: a manual clock, the fake kernel, an in-memory state
+// store and a transport that hands the arbiter's part to a real acceptor. Every store, kernel
+// call and message sent lands in one journal, so the order safety needs is visible.
+#include "server/lease_host.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lease/acceptor.h"
+#include "server/config.h"
+#include "server/dataplane.h"
+#include "tests/server/fake_kernel.h"
+
+namespace quorate::server {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FakeKernel;
+
+const char* kConfig = R"(
+cluster: c
+node: a
+secret: s
+listen: 127.0.0.1:1
+state_dir: /tmp/unused
+directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
+arbiter: {address: "127.0.0.1:3"}
+announce: {repeat: 1, interval_ms: 1}
+instances:
+  - name: web
+    vips: [{address: 198.18.0.10/24, device: eth0}]
+virtual_servers:
+  - name: http
+    instance: web
+    address: 198.18.0.10
+    port: 80
+    real_servers: [{address: 198.18.0.21}]
+)";
+
+// Keeps each lease's state in memory; journals every write ("state.store epoch 3").
+struct MemoryStore : LeaseStore {
+  FakeKernel& kernel;
+  std::vector<lease::DurableState> saved;
+  bool fail = false;
+  int failures = 0;
+  explicit MemoryStore(FakeKernel& k) : kernel(k) {}
+  lease::DurableState load(std::size_t lease) override {
+    if (saved.size() <= lease) saved.resize(lease + 1);
+    return saved[lease];
+  }
+  Status save(std::size_t lease, const lease::DurableState& s) override {
+    if (fail) {
+      ++failures;
+      kernel.journal.push_back("state.store epoch " + std::to_string(s.maxEpoch) + " (fails)");
+      return Status::fail(0, "memory: refused by the test");
+    }
+    kernel.journal.push_back("state.store epoch " + std::to_string(s.maxEpoch));
+    saved.at(lease) = s;
+    return Status::ok();
+  }
+};
+
+// Queues what the host sends ("send Accept to 2" in the journal); the test delivers it.
+struct QueueTransport : LeaseTransport {
+  FakeKernel& kernel;
+  std::deque<std::pair<std::size_t, lease::Message>> queue;
+  std::vector<lease::Message> sent;
+  explicit QueueTransport(FakeKernel& k) : kernel(k) {}
+  void send(std::size_t lease, const lease::Message& m) override {
+    kernel.journal.push_back(std::string("send ") + lease::bodyName(m.body) + " to " +
+                             std::to_string(m.to));
+    sent.push_back(m);
+    queue.emplace_back(lease, m);
+  }
+  void probe(std::size_t, const lease::Message&) override {}
+};
+
+class LeaseHostTest : public ::testing::Test {
+ protected:
+  LeaseHostTest()
+      : config_(parseDirectorConfig(kConfig, "/etc/quorate/test.yaml")),
+        store_(kernel_),
+        transport_(kernel_),
+        // Started long ago: out of its quarantine, so it votes at once.
+        arbiter_(lease::kArbiter, config_.timing.quarantine, config_.timing.quarantine, {},
+                 lease::Time(milliseconds(0))) {
+    dataPlane_ =
+        std::make_unique<DataPlane>(config_, kernel_.ports(), io_, [this] { return now_; });
+    EXPECT_TRUE(dataPlane_->start());
+    std::uint64_t seed = 7;
+    host_ = std::make_unique<LeaseHost>(
+        config_, [this] { return now_; }, transport_, store_, dataPlane_.get(), nullptr,
+        [&seed] { return seed++; });
+    kernel_.journal.clear();
+  }
+
+  // Delivers everything queued: the arbiter answers as a real acceptor; beta is down.
+  void deliver() {
+    // Bounded: a broken host may answer itself forever at one instant.
+    for (int n = 0; n < 1000 && !transport_.queue.empty(); ++n) {
+      auto [lease, m] = transport_.queue.front();
+      transport_.queue.pop_front();
+      if (m.to == lease::kArbiter) {
+        auto r = arbiter_.handle(now_, m);
+        if (r.reply) {
+          host_->delivered(lease, {*r.reply});
+        } else {
+          host_->undelivered(lease, m);
+        }
+      } else {
+        host_->undelivered(lease, m);
+      }
+    }
+    ASSERT_TRUE(transport_.queue.empty()) << "messages kept coming at one instant";
+  }
+  // Moves the clock in small steps, running the timers and delivering, until `until` holds.
+  template <class Pred>
+  bool runUntil(Pred until, lease::Duration limit = milliseconds(10'000)) {
+    const auto end = now_ + limit;
+    while (now_ < end) {
+      if (until()) return true;
+      now_ += milliseconds(10);
+      host_->onTimer();
+      deliver();
+    }
+    return until();
+  }
+  bool holds() const { return host_->node(0).holds(now_); }
+  std::size_t first(const std::string& prefix) const {
+    for (std::size_t i = 0; i < kernel_.journal.size(); ++i) {
+      if (kernel_.journal[i].rfind(prefix, 0) == 0) return i;
+    }
+    return kernel_.journal.size();
+  }
+  std::string journal() const {
+    std::string s;
+    for (const auto& j : kernel_.journal) s += "\n  " + j;
+    return s;
+  }
+
+  DirectorConfig config_;
+  FakeKernel kernel_;
+  MemoryStore store_;
+  QueueTransport transport_;
+  lease::Acceptor arbiter_;
+  boost::asio::io_context io_;
+  lease::Time now_ = lease::Time(milliseconds(10'000));
+  std::unique_ptr<DataPlane> dataPlane_;
+  std::unique_ptr<LeaseHost> host_;
+};
+
+TEST_F(LeaseHostTest, GainingDoesEpochOnDiskFenceIpvsVipsAnnouncementsAndLosingTheReverse) {
+  ASSERT_EQ(config_.leases.size(), 1u);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const std::string epoch = std::to_string(host_->node(0).epoch());
+  const std::size_t stored = first("state.store epoch " + epoch);
+  const std::size_t arm = first("fence.arm");
+  const std::size_t ipvs = first("ipvs.");
+  const std::size_t vip = first("vips.add 198.18.0.10");
+  const std::size_t announce = first("announce");
+  ASSERT_LT(announce, kernel_.journal.size()) << journal();
+  EXPECT_LT(stored, arm) << "the VIPs were claimed before the epoch was on disk:" << journal();
+  EXPECT_LT(arm, ipvs) << journal();
+  EXPECT_LT(ipvs, vip) << journal();
+  EXPECT_LT(vip, announce) << journal();
+  EXPECT_TRUE(dataPlane_->claimed(0));
+
+  kernel_.journal.clear();
+  const auto r = host_->stepDown(true, "");
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk) << r.why;
+  ASSERT_FALSE(holds());
+  ASSERT_FALSE(kernel_.journal.empty());
+  EXPECT_EQ(first("fence.close"), 0u) << "the fence must close before anything else:" << journal();
+  const std::size_t removed = first("vips.remove 198.18.0.10");
+  const std::size_t release = first("send Release");
+  ASSERT_LT(removed, kernel_.journal.size()) << journal();
+  ASSERT_LT(release, kernel_.journal.size()) << journal();
+  EXPECT_LT(removed, release) << "the lease was freed while the VIP was up:" << journal();
+  EXPECT_LT(first("ipvs."), kernel_.journal.size()) << journal();
+  EXPECT_LT(removed, first("ipvs.")) << "services went before the VIP:" << journal();
+  EXPECT_FALSE(dataPlane_->claimed(0));
+}
+
+TEST_F(LeaseHostTest, AFailedStateWriteSendsNothingAndKeepsTheOldState) {
+  store_.fail = true;
+  const auto before = store_.saved.at(0);
+  // Long past the quarantine: every campaign needs its epoch on disk, and none gets there.
+  ASSERT_FALSE(runUntil([&] { return holds(); }, milliseconds(6'000)));
+  EXPECT_GT(store_.failures, 0);
+  EXPECT_GT(host_->counters().persistFailures.load(), 0u);
+  EXPECT_EQ(host_->node(0).durable(), before) << "the node kept state it could not write";
+  for (const auto& m : transport_.sent) {
+    EXPECT_FALSE(std::holds_alternative<lease::Accept>(m.body))
+        << "an Accept left although its epoch never reached the disk:" << journal();
+  }
+  EXPECT_EQ(first("fence.arm"), kernel_.journal.size()) << journal();
+  EXPECT_FALSE(dataPlane_->claimed(0));
+
+  // The disk recovers: the same host acquires.
+  store_.fail = false;
+  EXPECT_TRUE(runUntil([&] { return holds(); })) << journal();
+  EXPECT_EQ(host_->node(0).durable(), store_.saved.at(0));
+}
+
+TEST_F(LeaseHostTest, VersionMovesOnRoleChangesOnlyNotOnMessagesThatChangeNothingVisible) {
+  // The role at every move of version(): each role change is among them.
+  std::vector<lease::Role> roles;
+  host_->onVersionChange([&] { roles.push_back(host_->node(0).role()); });
+  const auto start = host_->version();
+  ASSERT_TRUE(runUntil([&] { return holds(); }));
+  const auto holder = host_->version();
+  EXPECT_EQ(holder - start, roles.size());
+  const auto candidate = std::find(roles.begin(), roles.end(), lease::Role::kCandidate);
+  ASSERT_NE(candidate, roles.end()) << "quarantine -> candidate did not move version()";
+  EXPECT_NE(std::find(candidate, roles.end(), lease::Role::kHolder), roles.end())
+      << "candidate -> holder did not move version()";
+  EXPECT_EQ(host_->snapshot().version, holder);
+
+  // beta is heard for the first time: reachability changed.
+  const lease::Message ping{lease::kDirectorB, lease::kDirectorA, lease::Ping{}, 99};
+  std::vector<lease::Message> reply;
+  host_->receive(0, ping, &reply);
+  ASSERT_FALSE(reply.empty()) << "a Ping is answered";
+  const auto heard = host_->version();
+  EXPECT_GT(heard, holder);
+  // The same again: nothing an operator sees changed.
+  reply.clear();
+  host_->receive(0, ping, &reply);
+  EXPECT_EQ(host_->version(), heard) << "a message that changed nothing visible moved version()";
+  // Renewals move the lease's end, not what version() follows.
+  const auto epoch = host_->node(0).epoch();
+  for (int i = 0; i < 3; ++i) {
+    const auto renewals = host_->node(0).counters().renewals;
+    ASSERT_TRUE(runUntil([&] {
+      host_->receive(0, ping, &reply);  // keep beta reachable
+      return host_->node(0).counters().renewals > renewals;
+    }));
+  }
+  EXPECT_TRUE(holds());
+  EXPECT_EQ(host_->node(0).epoch(), epoch);
+  EXPECT_EQ(host_->version(), heard) << "a renewal moved version()";
+}
+
+// A peer heard again may mean a partition healed: the holder's data plane announces again
+// (and only the holder's, only on that transition).
+TEST_F(LeaseHostTest, APeerHeardAgainMakesTheHolderAnnounceAgain) {
+  ASSERT_TRUE(runUntil([&] { return holds(); }));
+  kernel_.journal.clear();
+  const lease::Message ping{lease::kDirectorB, lease::kDirectorA, lease::Ping{}, 99};
+  std::vector<lease::Message> reply;
+  host_->receive(0, ping, &reply);
+  EXPECT_EQ(dataPlane_->counters().reannouncements, 1u);
+  EXPECT_LT(first("announce"), kernel_.journal.size()) << journal();
+  kernel_.journal.clear();
+  host_->receive(0, ping, &reply);  // still reachable: nothing to repair
+  EXPECT_EQ(dataPlane_->counters().reannouncements, 1u);
+  EXPECT_EQ(first("announce"), kernel_.journal.size()) << journal();
+}
+
+}  // namespace
+}  // namespace quorate::server
