@@ -192,8 +192,8 @@ void Daemon::onChecksThread(const std::function<void()>& fn) {
 
 void Daemon::onVerdict(const check::Verdict& v) {
   if (!dataPlane_ || !dataPlane_->balancer()) return;
-  (void)dataPlane_->balancer()->setAlive(v.virtualServer, v.address, v.port, v.alive, v.reason,
-                                         v.weight);
+  (void)dataPlane_->balancer()->setAlive(v.server.virtualServer, v.server.address, v.server.port,
+                                         v.alive, v.reason, v.weight);
 }
 
 void Daemon::scheduleIpvsResync() {

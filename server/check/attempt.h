@@ -226,6 +226,25 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
   int takenReplies_ = 0;
 };
 
+// A plain TCP attempt of a probe configured by `ConfigT`: it takes the probe's spare socket
+// (a kept connection, or a fresh socket) and gives it back, kept or closed, when it ends.
+template <class ConfigT>
+class TcpAttempt : public Attempt<Outcome> {
+ public:
+  using Config = ConfigT;
+  TcpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
+             std::shared_ptr<SpareSocket> spare)
+      : Attempt(ctx.io(), std::move(spare)),
+        config_(std::move(config)),
+        socket_(takeSocket(ctx.io())) {}
+
+ protected:
+  void closeSocket(bool keep) override { endSocket(socket_, keep); }
+
+  std::shared_ptr<const Config> config_;
+  tcp::socket socket_;
+};
+
 // Runs attempts of one kind for a probe (or a fetch): one at a time, each a fresh object. An
 // attempt lives as long as its handlers hold it: between two attempts a probe holds only its
 // configuration and its spare socket (not the last attempt's buffers, parser or TLS state).

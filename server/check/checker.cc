@@ -169,9 +169,7 @@ void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) 
 
 Verdict HealthChecks::verdictOf(const RealServer& rs) const {
   Verdict v;
-  v.virtualServer = rs.config.key.virtualServer;
-  v.address = rs.config.key.address;
-  v.port = rs.config.key.port;
+  v.server = rs.config.key;
   std::size_t up = 0;
   for (const auto& r : rs.runners) {
     if (r->schedule.up()) {
@@ -208,7 +206,7 @@ void HealthChecks::notify(const RealServer& rs, const Verdict& v) {
   ScriptRun run;
   run.argv = argv;
   run.timeout = kNotifyTimeout;
-  run.env = {"QUORATE_VIRTUAL_SERVER=" + v.virtualServer,
+  run.env = {"QUORATE_VIRTUAL_SERVER=" + v.server.virtualServer,
              "QUORATE_REAL_SERVER=" + rs.config.key.endpoint(),
              std::string("QUORATE_STATE=") + (v.alive ? "up" : "down"),
              "QUORATE_REASON=" + v.reason};

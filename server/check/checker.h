@@ -24,9 +24,7 @@ namespace quorate::server::check {
 
 // A real server's health as its checks see it.
 struct Verdict {
-  std::string virtualServer;
-  net::IpAddress address;
-  std::uint16_t port = 0;
+  ServerKey server;
   bool alive = true;
   std::optional<std::int32_t> weight;  // a dynamic script check's weight; unset: the configured
   // The check that decided and its outcome: "http check: status 500", "all 2 checks pass".

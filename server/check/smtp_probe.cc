@@ -20,14 +20,9 @@ struct SmtpConfig {
   std::string helo;  // "HELO name\r\n"
 };
 
-class SmtpAttempt final : public Attempt<Outcome> {
+class SmtpAttempt final : public TcpAttempt<SmtpConfig> {
  public:
-  using Config = SmtpConfig;
-  SmtpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
-              std::shared_ptr<SpareSocket> spare)
-      : Attempt(ctx.io(), std::move(spare)),
-        config_(std::move(config)),
-        socket_(takeSocket(ctx.io())) {}
+  using TcpAttempt::TcpAttempt;
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
@@ -87,10 +82,6 @@ class SmtpAttempt final : public Attempt<Outcome> {
                       });
   }
 
-  void closeSocket(bool keep) override { endSocket(socket_, keep); }
-
-  std::shared_ptr<const Config> config_;
-  tcp::socket socket_;
   std::string input_;
 };
 

@@ -10,35 +10,24 @@ struct TcpConfig {
   std::chrono::milliseconds timeout;
 };
 
-class TcpAttempt final : public Attempt<Outcome> {
+class TcpConnectAttempt final : public TcpAttempt<TcpConfig> {
  public:
-  using Config = TcpConfig;
-  TcpAttempt(ProbeContext& ctx, std::shared_ptr<const Config> config,
-             std::shared_ptr<SpareSocket> spare)
-      : Attempt(ctx.io(), std::move(spare)),
-        config_(std::move(config)),
-        socket_(takeSocket(ctx.io())) {}
+  using TcpAttempt::TcpAttempt;
 
   void run(Done done) {
     arm(std::move(done), config_->timeout);
     connect(socket_, config_->target,
-            [self = std::static_pointer_cast<TcpAttempt>(shared_from_this())] {
+            [self = std::static_pointer_cast<TcpConnectAttempt>(shared_from_this())] {
               self->finish(Outcome{true, "connected", {}});  // resets the connection
             });
   }
-
- private:
-  void closeSocket(bool keep) override { endSocket(socket_, keep); }
-
-  std::shared_ptr<const Config> config_;
-  tcp::socket socket_;
 };
 
 }  // namespace
 
 std::unique_ptr<Probe> makeTcpProbe(const Target& target, std::chrono::milliseconds timeout,
                                     ProbeContext& ctx) {
-  return std::make_unique<AttemptRunner<Probe, TcpAttempt>>(
+  return std::make_unique<AttemptRunner<Probe, TcpConnectAttempt>>(
       ctx, std::make_shared<const TcpConfig>(TcpConfig{target, timeout}));
 }
 

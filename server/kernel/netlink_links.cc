@@ -16,28 +16,17 @@
 #include <cstring>
 #include <memory>
 
+#include "server/kernel/libnl_ptr.h"
 #include "server/kernel/links.h"
 #include "server/kernel/netlink_socket.h"
 
 namespace quorate::kernel {
 namespace {
 
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct NlAddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct SockDeleter {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
-using NlAddrPtr = std::unique_ptr<nl_addr, NlAddrDeleter>;
-using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
-using SockPtr = std::unique_ptr<nl_sock, SockDeleter>;
+using libnl::CachePtr;
+using libnl::LinkPtr;
+using libnl::NlAddrPtr;
+using libnl::SockPtr;
 
 bool validName(const std::string& name) { return !name.empty() && name.size() < IFNAMSIZ; }
 

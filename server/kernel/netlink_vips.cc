@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 
+#include "server/kernel/libnl_ptr.h"
 #include "server/kernel/netlink_socket.h"
 #include "server/kernel/vips.h"
 
@@ -21,22 +22,10 @@ namespace {
 
 constexpr std::uint32_t kForever = std::numeric_limits<std::uint32_t>::max();  // INFINITY_LIFE_TIME
 
-struct AddrDeleter {
-  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
-};
-struct NlAddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-using AddrPtr = std::unique_ptr<rtnl_addr, AddrDeleter>;
-using NlAddrPtr = std::unique_ptr<nl_addr, NlAddrDeleter>;
-using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
-using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
+using libnl::AddrPtr;
+using libnl::CachePtr;
+using libnl::LinkPtr;
+using libnl::NlAddrPtr;
 
 // The label the kernel stores for an IPv4 address: the device name when none is given.
 std::string effectiveLabel(const net::Vip& vip) {

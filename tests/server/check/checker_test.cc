@@ -113,7 +113,7 @@ class CheckerTest : public ::testing::Test {
   // The last verdict given for the real server on `port`.
   std::optional<Verdict> last(std::uint16_t port) const {
     for (auto it = verdicts_.rbegin(); it != verdicts_.rend(); ++it) {
-      if (it->port == port) return *it;
+      if (it->server.port == port) return *it;
     }
     return std::nullopt;
   }
@@ -144,7 +144,7 @@ TEST_F(CheckerTest, ARefusingServerGoesDownAndComesBackWhenItListens) {
 
   ASSERT_TRUE(runUntil([&] { return dead(downPort); }));
   EXPECT_EQ(last(downPort)->reason, "tcp check: connection refused");
-  EXPECT_EQ(last(downPort)->virtualServer, "web");
+  EXPECT_EQ(last(downPort)->server.virtualServer, "web");
   EXPECT_FALSE(last(up.port()).has_value());  // no change, no verdict
 
   Listener back(io_, downPort);
