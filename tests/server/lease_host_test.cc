@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <optional>
 #include <string>
@@ -260,6 +261,27 @@ TEST_F(LeaseHostTest, APeerHeardAgainMakesTheHolderAnnounceAgain) {
   host_->receive(0, ping, &reply);  // still reachable: nothing to repair
   EXPECT_EQ(dataPlane_->counters().reannouncements, 1u);
   EXPECT_EQ(first("announce"), kernel_.journal.size()) << journal();
+}
+
+// Review (issue 13): a planned step-down whose fence close fails must not tell anyone the lease
+// is free: the VIPs may answer until the last arm runs out, so Release/Handover are dropped and
+// the lease lapses instead (LeaseHost::step's `dark`).
+TEST_F(LeaseHostTest, AFenceThatCannotCloseDropsTheReleaseAndTheLeaseLapses) {
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  transport_.sent.clear();
+  kernel_.journal.clear();
+  kernel_.failFenceClose = EBUSY;
+  const auto r = host_->stepDown(true, "");
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk) << r.why;
+  EXPECT_LT(first("fence.close"), kernel_.journal.size()) << journal();
+  for (const auto& m : transport_.sent) {
+    EXPECT_FALSE(std::holds_alternative<lease::Release>(m.body) ||
+                 std::holds_alternative<lease::Handover>(m.body))
+        << "the lease was freed while its VIPs may still answer:" << journal();
+  }
+  EXPECT_EQ(first("send Release"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(first("send Handover"), kernel_.journal.size()) << journal();
+  EXPECT_FALSE(dataPlane_->claimed(0));
 }
 
 }  // namespace

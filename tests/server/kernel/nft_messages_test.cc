@@ -170,5 +170,16 @@ TEST(NftMessages, OutcomeOfABatchNamesTheFirstFailedMessage) {
   EXPECT_EQ(lost.what(), "close: the batch (outcome unknown)");
 }
 
+// Review (issue 13): an ack's error field is a 32-bit int the kernel fills with -errno. The
+// most negative value cannot be negated: ackError() then yields a negative "errno", which the
+// ack table counts neither as pending nor as failed, so a refused message reads as committed.
+// The deleted nft_batch and IPVS ack loops treated any non-zero error as a failure.
+TEST(NftMessages, AnAckWithTheMostNegativeErrorIsAFailure) {
+  const Transaction t = flushSlots(0x10, "quor", kArpAndInet, "lease1_a", "lease1_b");
+  const auto table = acked(t, {{0x11, 0}, {0x12, INT32_MIN}, {0x13, 0}, {0x14, 0}});
+  EXPECT_EQ(table.failures(), 1u) << "errors()[2] = " << table.errors()[2];
+  EXPECT_FALSE(outcomeOf(t, table, "close").isOk()) << "a refused flush reads as committed";
+}
+
 }  // namespace
 }  // namespace quorate::kernel::nft
