@@ -24,6 +24,13 @@ class [[nodiscard]] Status {
   const std::string& what() const { return what_; }
   // "what: strerror(err)".
   std::string message() const;
+  // The same error (its errno, or none) described by `what`: context added on the way up.
+  // Rebuilding it with fail(err(), ...) would turn "no errno" into EPERM.
+  Status withWhat(std::string what) const {
+    Status s = *this;
+    s.what_ = std::move(what);
+    return s;
+  }
 
  private:
   Status(int err, std::string what) : err_(err == 0 ? -1 : err), what_(std::move(what)) {}

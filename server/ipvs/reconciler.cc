@@ -13,7 +13,7 @@ namespace kipvs = kernel::ipvs;
 
 // A failed op's message, naming the op when the implementation did not.
 std::string errorOf(const kipvs::Op& op, const Status& s) {
-  return s.what().empty() ? Status::fail(s.err(), op.toString()).message() : s.message();
+  return s.what().empty() ? s.withWhat(op.toString()).message() : s.message();
 }
 
 // The same service and settings, and the same destinations in the same order.

@@ -26,8 +26,11 @@ MessageBuilder request(const Header& h, Command cmd, std::uint16_t flags) {
   return b;
 }
 
+// Nothing when an attribute or the message outgrew its 16- or 32-bit length: the channel
+// refuses an empty message (EMSGSIZE) instead of sending a wrapped length.
 Bytes finish(MessageBuilder& b) {
   b.end();
+  if (!b.ok()) return {};
   return std::move(b).take();
 }
 

@@ -54,6 +54,10 @@ Status Channel::transportFailure(int err, std::string what) {
 
 Status Channel::send(std::span<const std::uint8_t> bytes, const std::string& what) {
   if (fd_ < 0) return Status::fail(EBADF, what + ": netlink socket not open");
+  // An encoder that overflowed a length field hands over nothing (see ipvs_messages finish()).
+  if (bytes.size() < NLMSG_HDRLEN) {
+    return Status::fail(EMSGSIZE, what + ": message too long for a netlink length field");
+  }
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   ssize_t n;
@@ -115,7 +119,7 @@ Result<AckTable> Channel::sendBatch(std::span<const std::uint8_t> request, std::
       }
     }
     if (!got) {
-      return Status::fail(got.status().err(), got.status().what() + " (outcome unknown)");
+      return got.status().withWhat(got.status().what() + " (outcome unknown)");
     }
     table.record(*got);
   }

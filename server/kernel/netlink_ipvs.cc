@@ -151,7 +151,7 @@ class NetlinkIpvs final : public Ipvs {
     if (!id) {
       sock_.close();
       if (id.status().err() != ENOENT)
-        return Status::fail(id.status().err(), what + ": " + id.status().what());
+        return id.status().withWhat(what + ": " + id.status().what());
       return Status::fail(ENOENT, what +
                                       ": no IPVS in this kernel (generic netlink family "
                                       "\"IPVS\" not found, and modprobe ip_vs did not help)");

@@ -123,7 +123,12 @@ std::optional<int> ackError(const Message& m) {
   }
   std::int32_t error;
   std::memcpy(&error, m.payload.data() + offsetof(nlmsgerr, error), sizeof error);
-  return error < 0 ? -error : error;
+  if (error == 0) return 0;
+  // The kernel sends -errno (errnos are below 4096). Anything else (a positive value, or one
+  // whose negation overflows) is still a failure, never a success: a protocol error.
+  constexpr std::int32_t kMaxErrno = 4095;
+  if (error < 0 && error >= -kMaxErrno) return -error;
+  return EPROTO;
 }
 
 std::string extackMessage(const Message& m) {

@@ -289,18 +289,16 @@ class NftFence final : public Fence {
     groups.reserve(groups_.size());
     for (const auto& g : groups_) groups.push_back(g.vips);
     if (auto s = install(groups); !s) {
-      return Status::fail(failed.err(),
-                          failed.what() + "; reinstalling the fence failed: " + s.message());
+      return failed.withWhat(failed.what() + "; reinstalling the fence failed: " + s.message());
     }
     const Status s = again();
     // Status::message() appends strerror(err) last: it must read as the first attempt's error,
     // not as the outcome of the call applied again.
-    return Status::fail(failed.err(),
-                        std::string("the fence's tables were damaged: reinstalled, every lease "
-                                    "closed, ") +
-                            (s ? std::string("this call applied again")
-                               : "this call failed again (" + s.message() + ")") +
-                            "; the first attempt, " + failed.what() + ", failed");
+    return failed.withWhat(std::string("the fence's tables were damaged: reinstalled, every lease "
+                                       "closed, ") +
+                           (s ? std::string("this call applied again")
+                              : "this call failed again (" + s.message() + ")") +
+                           "; the first attempt, " + failed.what() + ", failed");
   }
 
   Status armOnce(std::size_t group, std::chrono::milliseconds remaining,
@@ -346,7 +344,7 @@ class NftFence final : public Fence {
     if (ctx_ == nullptr) return Status::fail(ENOMEM, what + ": nft_ctx_new failed");
     if (!validTableName(table_)) return Status::fail(EINVAL, what + ": bad table name");
     if (!socketStatus_) {
-      return Status::fail(socketStatus_.err(), what + ": " + socketStatus_.what());
+      return socketStatus_.withWhat(what + ": " + socketStatus_.what());
     }
     return Status::ok();
   }
