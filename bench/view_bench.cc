@@ -3,8 +3,11 @@
 //
 // Usage: quorate-view-bench [N ...] (default 1000 10000). For each N: one virtual server with N
 // real servers (two ports per address, so the port matters), programmed and read back once; then
-// 7 runs, each timing enough view() calls to take ~200 ms, and the median time per call. Nothing
+// 7 runs, each timing enough view() calls to take ~200 ms, and the median time per call; then
+// the median of 7 runs of 20 health verdicts (each an update() of the service). Nothing
 // touches the kernel or any network (docs/bench-ipvs.md).
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -55,6 +58,8 @@ int main(int argc, char** argv) {
     sizes.push_back(n);
   }
   if (sizes.empty()) sizes = {1000, 10000};
+  // The balancer logs every verdict and reconcile: not what is measured.
+  spdlog::set_level(spdlog::level::warn);
   constexpr int kRuns = 7;
   for (const std::size_t n : sizes) {
     testing::FakeIpvs kernel;
@@ -83,6 +88,22 @@ int main(int argc, char** argv) {
       perCall.push_back(s / calls);
     }
     std::sort(perCall.begin(), perCall.end());
+    // The other side of keeping installed endpoints sorted: a health verdict on this service
+    // (Reconciler::update() re-plans it and rebuilds its installed list), dead and back, timed.
+    std::vector<double> perVerdict;
+    for (int r = 0; r < kRuns; ++r) {
+      constexpr int kFlips = 10;
+      const auto start = Clock::now();
+      for (int f = 0; f < kFlips; ++f) {
+        (void)balancer.setAlive(0, n / 2, false, "bench");
+        (void)balancer.setAlive(0, n / 2, true, "bench");
+      }
+      perVerdict.push_back(std::chrono::duration<double>(Clock::now() - start).count() /
+                           (2 * kFlips));
+    }
+    std::sort(perVerdict.begin(), perVerdict.end());
+    std::printf("real servers %6zu  health verdict median %9.3f ms\n", n,
+                perVerdict[kRuns / 2] * 1e3);
     std::printf(
         "real servers %6zu  view() median %9.3f ms  (min %.3f, max %.3f; %d runs x %d calls)\n", n,
         perCall[kRuns / 2] * 1e3, perCall.front() * 1e3, perCall.back() * 1e3, kRuns, calls);

@@ -255,7 +255,10 @@ Result<Reconciler::Summary> Reconciler::reconcile(const std::vector<DesiredServi
       if (it == destinationOk.end() || it->second) endpoints.push_back(endpoint);
     }
     // Sorted, so that installed() is a binary search: view() asks it once per real server.
-    std::sort(endpoints.begin(), endpoints.end());
+    // A configuration listed in order (common) costs one linear check here, not a sort.
+    if (!std::is_sorted(endpoints.begin(), endpoints.end())) {
+      std::sort(endpoints.begin(), endpoints.end());
+    }
   }
 
   // The positional record for the next update.

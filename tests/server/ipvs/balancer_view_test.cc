@@ -85,6 +85,8 @@ VirtualServerConfig bigService(const std::string& name, const std::string& vip, 
     if (i % 4 != 0) rs.checks.push_back(check::CheckSpec{});
     c.realServers.push_back(std::move(rs));
   }
+  // In no particular order, as a configuration may list them: nothing may rely on sorted input.
+  std::shuffle(c.realServers.begin(), c.realServers.end(), std::mt19937(thirdOctet + 13));
   kipvs::Destination sorry;
   sorry.address = ip("198.18.1.1");
   sorry.port = 80;
