@@ -6,11 +6,33 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
+#include <tuple>
 #include <utility>
 
 namespace quorate::server::ipvs {
 
 namespace kipvs = kernel::ipvs;
+
+namespace {
+
+bool endpointLess(const kipvs::DestinationState* a, const kipvs::DestinationState* b) {
+  return std::tie(a->dest.address, a->dest.port) < std::tie(b->dest.address, b->dest.port);
+}
+
+// The last entry of `sorted` (ordered by endpointLess) with the endpoint of `d`, or null.
+const kipvs::DestinationState* lastWithEndpoint(
+    const std::vector<const kipvs::DestinationState*>& sorted, const kipvs::Destination& d) {
+  const auto after = std::upper_bound(
+      sorted.begin(), sorted.end(), d, [](const kipvs::Destination& x, const auto* y) {
+        return std::tie(x.address, x.port) < std::tie(y->dest.address, y->dest.port);
+      });
+  if (after == sorted.begin()) return nullptr;
+  const kipvs::DestinationState* last = *std::prev(after);
+  return last->dest.address == d.address && last->dest.port == d.port ? last : nullptr;
+}
+
+}  // namespace
 
 Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
                    kipvs::Ipvs& ipvs)
@@ -229,6 +251,17 @@ std::vector<VirtualServerView> Balancer::view() const {
       if (it != table->end()) read = &it->second;
     }
     if (read) v.stats = read->stats;
+    // The kernel's destinations of this service by (address, port), built once per view so that
+    // each real server is a binary search rather than a scan (a status call on a service of
+    // 10,000 real servers would otherwise take ~0.4 s of the loop thread). Stable, and the last
+    // of equal entries is taken: the kernel reports each destination once, but should it not,
+    // the answer stays the one the scan gave.
+    std::vector<const kipvs::DestinationState*> byEndpoint;
+    if (read) {
+      byEndpoint.reserve(read->destinations.size());
+      for (const auto& ds : read->destinations) byEndpoint.push_back(&ds);
+      std::stable_sort(byEndpoint.begin(), byEndpoint.end(), endpointLess);
+    }
     auto add = [&](const kipvs::Destination& d, bool alive, bool sorry) {
       RealServerView r;
       r.endpoint = d.endpoint();
@@ -237,14 +270,10 @@ std::vector<VirtualServerView> Balancer::view() const {
       r.alive = alive;
       r.sorry = sorry;
       r.installed = v.programmed && reconciler_.installed(key, d.address, d.port);
-      if (read) {
-        for (const auto& ds : read->destinations) {
-          if (ds.dest.address == d.address && ds.dest.port == d.port) {
-            r.activeConnections = ds.activeConnections;
-            r.inactiveConnections = ds.inactiveConnections;
-            r.stats = ds.stats;
-          }
-        }
+      if (const kipvs::DestinationState* ds = lastWithEndpoint(byEndpoint, d)) {
+        r.activeConnections = ds->activeConnections;
+        r.inactiveConnections = ds->inactiveConnections;
+        r.stats = ds->stats;
       }
       v.realServers.push_back(std::move(r));
     };

@@ -195,6 +195,7 @@ Result<Reconciler::Summary> Reconciler::reconcile(const std::vector<DesiredServi
     for (const auto& op : ops) {
       const auto it = installed_.find(normalized(op.service.key));
       if (op.isDestinationOp() && it != installed_.end()) {
+        // Erasing keeps the rest in order (installed() relies on it).
         std::erase(it->second, Endpoint{op.destination.address, op.destination.port});
       }
     }
@@ -253,6 +254,11 @@ Result<Reconciler::Summary> Reconciler::reconcile(const std::vector<DesiredServi
       const auto it = destinationOk.find({key, endpoint});
       if (it == destinationOk.end() || it->second) endpoints.push_back(endpoint);
     }
+    // Sorted, so that installed() is a binary search: view() asks it once per real server.
+    // A configuration listed in order (common) costs one linear check here, not a sort.
+    if (!std::is_sorted(endpoints.begin(), endpoints.end())) {
+      std::sort(endpoints.begin(), endpoints.end());
+    }
   }
 
   // The positional record for the next update.
@@ -303,8 +309,8 @@ Result<Reconciler::Summary> Reconciler::withdraw() {
 bool Reconciler::installed(const kipvs::ServiceKey& key, const net::IpAddress& address,
                            std::uint16_t port) const {
   const auto it = installed_.find(normalized(key));
-  return it != installed_.end() && std::find(it->second.begin(), it->second.end(),
-                                             Endpoint{address, port}) != it->second.end();
+  return it != installed_.end() &&
+         std::binary_search(it->second.begin(), it->second.end(), Endpoint{address, port});
 }
 
 std::optional<std::string> Reconciler::lastError(const kipvs::ServiceKey& key) const {

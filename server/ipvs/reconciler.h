@@ -60,6 +60,7 @@ class Reconciler {
   Result<Summary> withdraw();
 
   // Whether the destination (address, port) of service `key` is in the kernel as desired.
+  // O(log n) in the destinations of that service.
   bool installed(const kernel::ipvs::ServiceKey& key, const net::IpAddress& address,
                  std::uint16_t port) const;
   const std::set<kernel::ipvs::ServiceKey>& owned() const { return owned_; }
@@ -94,6 +95,7 @@ class Reconciler {
   std::vector<DesiredService> lastDesired_;
   std::vector<bool> lastClean_;
   bool ownedIsWanted_ = false;  // owned_ holds exactly the last desired keys
+  // Per service, the installed endpoints in ascending order (installed() searches them).
   std::map<kernel::ipvs::ServiceKey, std::vector<Endpoint>> installed_;
   std::map<kernel::ipvs::ServiceKey, std::string> lastError_;
   Counters counters_;
