@@ -50,8 +50,6 @@ class Fd {
 inline std::uint16_t reservePort() {
   detail::Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (listener.get() < 0) detail::portFailure("socket");
-  const int one = 1;
-  ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -62,6 +60,10 @@ inline std::uint16_t reservePort() {
   if (::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     detail::portFailure("getsockname");
   }
+  // After bind(), so the port is picked as for any plain bind to port 0. The accepted socket
+  // inherits the option, which is what lets a server bind the port over its TIME_WAIT.
+  const int one = 1;
+  ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::listen(listener.get(), 1) != 0) detail::portFailure("listen");
 
   detail::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
