@@ -11,6 +11,7 @@
 
 #include "common/convert.h"
 #include "common/membership.h"
+#include "tests/support/temp_dir.h"
 
 namespace quorate::arbiter {
 namespace {
@@ -21,13 +22,10 @@ using lease::Time;
 class ArbiterServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/quorate-arbiter-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    config_.stateDir = tmpl;
+    config_.stateDir = tmp_.path();
     config_.quarantine = 1800ms;
     config_.clusters = {{"lb1", "secret-one"}, {"lb2", "secret-two"}};
   }
-  void TearDown() override { std::filesystem::remove_all(config_.stateDir); }
 
   v1::ExchangeRequest request(const std::string& cluster, const std::string& secret,
                               const lease::Message& m) {
@@ -50,6 +48,7 @@ class ArbiterServiceTest : public ::testing::Test {
                           lease::Accept{lease::Ballot{round, 0}, epoch, lease::Duration(1700ms)}};
   }
 
+  testutil::TempDir tmp_{"quorate-arbiter-test"};
   ArbiterConfig config_;
   const Time start_ = Time(100s);
   const Time awake_ = start_ + 1800ms;

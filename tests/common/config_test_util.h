@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/config_error.h"
+#include "tests/support/temp_dir.h"
 
 namespace quorate::testutil {
 
@@ -64,40 +65,6 @@ bool waitFor(Pred p, std::chrono::milliseconds timeout) {
   }
   return p();
 }
-
-// A fresh directory under $TMPDIR, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "quorate-cfg-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  // Writes `content` to `name` in this directory and returns the file's path.
-  std::string write(const std::string& name, const std::string& content) const {
-    const std::string p = file(name);
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
-  // Writes a /bin/sh script of `body` to `name` with `mode` and returns its path.
-  std::string script(const std::string& name, const std::string& body, mode_t mode = 0755) const {
-    const std::string p = write(name, "#!/bin/sh\n" + body + "\n");
-    ::chmod(p.c_str(), mode);
-    return p;
-  }
-
- private:
-  std::string path_;
-};
 
 inline std::vector<std::string> splitLines(const std::string& text) {
   std::vector<std::string> lines;

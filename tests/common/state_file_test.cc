@@ -9,19 +9,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/temp_dir.h"
+
 namespace quorate {
 namespace {
 
 class StateFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/quorate-state-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   void write(const std::string& text) { std::ofstream(dir_ + "/s.state") << text; }
-  std::string dir_;
+  testutil::TempDir tmp_{"quorate-state-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(StateFileTest, MissingFileIsAFreshNode) {

@@ -41,7 +41,7 @@ TEST_F(AcceptorTest, SilentDuringQuarantine) {
 
 TEST_F(AcceptorTest, PromisesHigherBallotsOnly) {
   EXPECT_EQ(body<Promise>(a_.handle(kAwake, prepare(0, 5))).ballot, (Ballot{5, 0}));
-  const auto& r = body<Reject>(a_.handle(kAwake, prepare(1, 4)));
+  const Reject r = body<Reject>(a_.handle(kAwake, prepare(1, 4)));
   EXPECT_EQ(r.reason, RejectReason::kBallot);
   EXPECT_EQ(r.promised, (Ballot{5, 0}));
   // Equal rounds are ordered by node id, so ballots are unique.
@@ -66,7 +66,7 @@ TEST_F(AcceptorTest, GrantsLeaseAndPersistsNewEpochFirst) {
 
 TEST_F(AcceptorTest, NeverReplacesAnotherOwnersLiveLease) {
   a_.handle(kAwake, accept(0, 1, 1));
-  const auto& r = body<Reject>(a_.handle(kAwake + milliseconds(10), accept(1, 9, 2)));
+  const Reject r = body<Reject>(a_.handle(kAwake + milliseconds(10), accept(1, 9, 2)));
   EXPECT_EQ(r.reason, RejectReason::kLiveLease);
   ASSERT_TRUE(r.lease);
   EXPECT_EQ(r.lease->owner, 0u);
@@ -115,11 +115,11 @@ TEST_F(AcceptorTest, RefusesLeaseLongerThanQuarantineAndEpochZero) {
 
 TEST_F(AcceptorTest, PromiseReportsLiveLeaseAndEpochFloor) {
   Acceptor restored{kArbiter, kQuarantine, kQuarantine, DurableState{7, 1}, kStart};
-  const auto& p = body<Promise>(restored.handle(kAwake, prepare(0, 1)));
+  const Promise p = body<Promise>(restored.handle(kAwake, prepare(0, 1)));
   EXPECT_EQ(p.maxEpoch, 7u);
   EXPECT_FALSE(p.lease);
   restored.handle(kAwake, accept(0, 1, 8));
-  const auto& p2 = body<Promise>(restored.handle(kAwake + milliseconds(1), prepare(1, 2)));
+  const Promise p2 = body<Promise>(restored.handle(kAwake + milliseconds(1), prepare(1, 2)));
   ASSERT_TRUE(p2.lease);
   EXPECT_EQ(p2.lease->epoch, 8u);
   EXPECT_EQ(p2.maxEpoch, 8u);
@@ -153,7 +153,7 @@ TEST_F(AcceptorTest, AnotherInstanceOfTheSameNodeIsAnotherOwner) {
   };
   ASSERT_TRUE(
       std::holds_alternative<Accepted>(a_.handle(kAwake, from(accept(0, 1, 1), 11)).reply->body));
-  const auto& r = body<Reject>(a_.handle(kAwake + milliseconds(10), from(accept(0, 9, 1), 22)));
+  const Reject r = body<Reject>(a_.handle(kAwake + milliseconds(10), from(accept(0, 9, 1), 22)));
   EXPECT_EQ(r.reason, RejectReason::kLiveLease);
   EXPECT_EQ(r.lease->instance, 11u);
   a_.handle(kAwake + milliseconds(20), from(Message{0, kArbiter, Release{1}}, 22));

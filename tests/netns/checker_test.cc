@@ -236,11 +236,11 @@ std::string fenceJson(bool aHasElement, bool bHasElement, bool chainHasSlots = t
     }
     return s + "}}";
   };
-  auto slot = [](const char* set) {
+  auto slot = [](const char* setName) {
     return std::string(
                R"({"rule": {"family": "inet", "table": "quorate", "chain": "lease0", "expr": [)"
                R"({"match": {"op": "==", "left": {"meta": {"key": "time"}}, "right": "@)") +
-           set + R"("}}, {"return": null}]}})";
+           setName + R"("}}, {"return": null}]}})";
   };
   std::string j = R"({"nftables": [{"metainfo": {"version": "1.0.6"}},)"
                   R"({"table": {"family": "inet", "name": "quorate"}},)"

@@ -34,9 +34,6 @@ std::string binDir() {
 
 DirectorCluster::DirectorCluster(Topology& topo, ClusterOptions options)
     : topo_(topo), options_(std::move(options)) {
-  char tmpl[] = "/tmp/quorate-netns-test.XXXXXX";
-  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  dir_ = tmpl;
   writeConfigs();
 }
 
@@ -47,13 +44,11 @@ DirectorCluster::~DirectorCluster() {
   }
   const bool failed = ::testing::Test::HasFailure();
   if (failed || keep_ || std::getenv("QUORATE_KEEP_LOGS")) {
+    tmp_.keep();
     std::fprintf(stderr, "daemon logs and configs kept in %s\n", dir_.c_str());
     for (const char* h : {"alpha", "beta", "arbiter"}) {
       std::fprintf(stderr, "---- %s (last lines) ----\n%s\n", h, logTail(h).c_str());
     }
-  } else {
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir_.c_str());
   }
 }
 

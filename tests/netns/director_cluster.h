@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "netns/topology.h"
+#include "support/temp_dir.h"
 
 namespace quorate::netns {
 
@@ -112,7 +113,8 @@ class DirectorCluster {
 
   Topology& topo_;
   ClusterOptions options_;
-  std::string dir_;
+  testutil::TempDir tmp_{"quorate-netns-test"};  // removed at the end unless kept
+  std::string dir_ = tmp_.path();
   bool keep_ = false;
   std::map<std::string, pid_t> pids_;
 };

@@ -122,20 +122,6 @@ void startWithAlphaHolding(DirectorCluster& cluster, const std::string& lease = 
   ASSERT_EQ(cluster.waitForHolder(kElect, lease), kAlpha);
 }
 
-// A directory of the test's own (flag files), removed at the end.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/quorate-features.XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
 // 1. Two instances, each its own lease preferring a different director: each holds its own,
 // and the survivor of a kill -9 takes both, with no moment where two directors answer.
 TEST(DirectorFeatures, ActiveActiveEachDirectorHoldsItsPreferredInstance) {
@@ -270,8 +256,9 @@ TEST(DirectorFeatures, SyncGroupVipsAlwaysMoveTogether) {
 // back.
 TEST(DirectorFeatures, FailingTrackScriptHandsOverAndRecoveryTakesTheLeaseBack) {
   Topology topo;
-  TempDir flags;
-  const std::string flag = flags.path + "/alpha-fail";
+  // A directory of the test's own (flag files), removed at the end.
+  const testutil::TempDir flags("quorate-features");
+  const std::string flag = flags.file("alpha-fail");
   ClusterOptions o;
   o.preemptDelayMs = 300;
   // Only alpha runs the script (run without a shell by the director: /bin/sh is the program).

@@ -46,24 +46,6 @@ constexpr int kLogTailLines = 30;
 
 }  // namespace
 
-// A port that was free a moment ago: bind 127.0.0.1:0, read the port, close.
-int pickFreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    fail("bind 127.0.0.1:0");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 namespace {
 
 std::string randomHex(std::size_t chars) {
@@ -212,12 +194,6 @@ RunResult runProgram(const std::vector<std::string>& argv, Ms timeout) {
   return r;
 }
 
-std::string makeTempDir(const std::string& tag) {
-  std::string tmpl = "/tmp/quorate-proc-" + sanitize(tag) + "-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) fail("mkdtemp " + tmpl);
-  return tmpl;
-}
-
 void writeFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -268,7 +244,8 @@ Cluster::Cluster(const std::string& name, ClusterOptions options)
     : options_(std::move(options)),
       clusterId_(sanitize(name).substr(0, 40) + "-" + std::to_string(::getpid())),
       secret_(randomHex(32)),
-      dir_(makeTempDir(name)) {
+      tmp_("quorate-proc-" + sanitize(name)),
+      dir_(tmp_.path()) {
   const std::array<std::pair<std::string, std::string>, 3> roles = {{
       {kArbiter, QUORATE_ARBITER},
       {kAlpha, QUORATE_DIRECTOR},
@@ -278,7 +255,7 @@ Cluster::Cluster(const std::string& name, ClusterOptions options)
     Node& n = nodes_[i];
     n.name = roles[i].first;
     n.binary = roles[i].second;
-    n.port = pickFreePort();
+    n.port = testutil::reservePort();
     n.channel = makeChannel(address(n.name));
   }
   writeConfigs();
@@ -299,12 +276,11 @@ Cluster::~Cluster() {
   }
   // An exception on its way to gtest is a failure that gtest has not recorded yet.
   if (::testing::Test::HasFailure() || std::uncaught_exceptions() > 0) {
+    tmp_.keep();
     dumpLogs();
   } else if (std::getenv("QUORATE_PROCESS_KEEP") != nullptr) {
+    tmp_.keep();
     std::cout << "Cluster " << clusterId_ << ": files kept in " << dir_ << std::endl;
-  } else {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 }
 

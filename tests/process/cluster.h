@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "quorate/v1/quorate.grpc.pb.h"
+#include "support/ports.h"
+#include "support/temp_dir.h"
 
 namespace quorate::proctest {
 
@@ -114,12 +116,6 @@ class ExtraProcess {
  private:
   pid_t pid_ = -1;
 };
-
-// A free TCP port on 127.0.0.1 (bound and released).
-int pickFreePort();
-
-// A unique temporary directory (mkdtemp under /tmp), removed by its owner.
-std::string makeTempDir(const std::string& tag);
 
 // Writes `text` to `path`, replacing it; throws std::runtime_error on failure.
 void writeFile(const std::string& path, const std::string& text);
@@ -236,6 +232,7 @@ class Cluster {
   ClusterOptions options_;
   std::string clusterId_;
   std::string secret_;
+  testutil::TempDir tmp_;  // removed at the end unless a test failed or QUORATE_PROCESS_KEEP
   std::string dir_;
   std::array<Node, 3> nodes_;  // arbiter, alpha, beta
 };

@@ -79,7 +79,7 @@ TEST(Identity, DirectorsListedInAnotherOrderNeverHoldTogether) {
 // the arbiter, so each refuses the other's requests from the start (identity probes during the
 // quarantine), and since their views name different arbiters, neither campaigns.
 TEST(Identity, DirectorWithAnotherArbiterNeverHoldsTogether) {
-  const int port2 = pickFreePort();
+  const int port2 = testutil::reservePort();
   std::string arbiterAddress;  // known once the cluster has its ports
   Cluster c("identity-arbiter", ClusterOptions().editing(kBeta, [&](std::string y) {
     const auto at = y.find("  address: " + arbiterAddress + "\n");

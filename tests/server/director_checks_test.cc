@@ -13,6 +13,7 @@
 #include "tests/common/config_test_util.h"
 #include "tests/server/fake_kernel.h"
 #include "tests/server/in_process_arbiter.h"
+#include "tests/support/ports.h"
 
 namespace quorate::server {
 namespace {
@@ -52,10 +53,9 @@ using testutil::waitFor;
 class DirectorChecksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/quorate-director-checks.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    const int ports[3] = {Listener().port(), Listener().port(), Listener().port()};
+    dir_ = tmp_.path();
+    const int ports[3] = {testutil::reservePort(), testutil::reservePort(),
+                          testutil::reservePort()};
     auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
     arbiter_ = std::make_unique<InProcessArbiter>(addr(2), dir_ + "/arbiter");
     ASSERT_TRUE(arbiter_->server);
@@ -99,7 +99,6 @@ class DirectorChecksTest : public ::testing::Test {
   void TearDown() override {
     director_.reset();
     arbiter_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   v1::StatusReply status() {
@@ -118,6 +117,7 @@ class DirectorChecksTest : public ::testing::Test {
     return nullptr;
   }
 
+  testutil::TempDir tmp_{"quorate-director-checks"};
   std::string dir_;
   testing::FakeKernel kernel_;
   std::unique_ptr<InProcessArbiter> arbiter_;

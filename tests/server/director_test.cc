@@ -14,35 +14,22 @@
 #include "server/daemon.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/in_process_arbiter.h"
+#include "tests/support/ports.h"
 
 namespace quorate::server {
 namespace {
 
 using namespace std::chrono_literals;
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 using testutil::waitFor;
 
 class DirectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/quorate-director-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    const std::string addr[3] = {"127.0.0.1:" + std::to_string(freePort()),
-                                 "127.0.0.1:" + std::to_string(freePort()),
-                                 "127.0.0.1:" + std::to_string(freePort())};
+    dir_ = tmp_.path();
+    const std::string addr[3] = {testutil::reserveLoopbackEndpoint(),
+                                 testutil::reserveLoopbackEndpoint(),
+                                 testutil::reserveLoopbackEndpoint()};
     arbiter_ = std::make_unique<InProcessArbiter>(addr[2], dir_ + "/arbiter");
     ASSERT_TRUE(arbiter_->server);
     for (int i = 0; i < 2; ++i) {
@@ -69,7 +56,6 @@ class DirectorTest : public ::testing::Test {
   void TearDown() override {
     for (auto& d : directors_) d.reset();
     arbiter_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   v1::StatusReply status(int i) {
@@ -95,6 +81,7 @@ class DirectorTest : public ::testing::Test {
     return peerStubs_[i]->Exchange(&ctx, req, &reply);
   }
 
+  testutil::TempDir tmp_{"quorate-director-test"};
   std::string dir_;
   std::string membership_;  // the directors' (equal) view
   std::unique_ptr<InProcessArbiter> arbiter_;

@@ -27,6 +27,7 @@
 #include "common/peer_client.h"
 #include "common/state_file.h"
 #include "lease/director_node.h"
+#include "support/temp_dir.h"
 
 namespace quorate::sim {
 namespace {
@@ -266,7 +267,8 @@ class Simulator {
   Rng instanceRng_;
   std::ostream* trace_;
   Checker checker_;
-  std::string stateDir_;  // the real arbiter's, removed at the end of the schedule
+  std::optional<testutil::TempDir> stateTmp_;  // the real arbiter's, for one schedule
+  std::string stateDir_;
   arbiter::ArbiterConfig arbiterConfig_;
   std::array<SimNode, kMaxProcs> nodes_;  // by process; processes 0..2 run nodes 0..2
   ProcId procCount_ = lease::kNodeCount;  // kMaxProcs when the clone can run
@@ -325,11 +327,8 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
     std::string base = std::filesystem::is_directory("/dev/shm", ec)
                            ? std::string("/dev/shm")
                            : std::filesystem::temp_directory_path().string();
-    std::string tmpl = base + "/quorate-sim-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      throw std::runtime_error("cannot create a state dir under " + base);
-    }
-    stateDir_ = tmpl;
+    stateTmp_.emplace("quorate-sim", base);
+    stateDir_ = stateTmp_->path();
     arbiterConfig_.stateDir = stateDir_;
     arbiterConfig_.clusters = {arbiter::ClusterEntry{kCluster, kSecret}};
     arbiterConfig_.testFaults = cfg_.acceptorFaults;
@@ -384,10 +383,6 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
 
 Simulator::~Simulator() {
   for (auto& n : nodes_) n.service.reset();
-  if (!stateDir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(stateDir_, ec);
-  }
 }
 
 std::int64_t Simulator::drawPpb(NodeId n) {

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace quorate::server::check::test_servers {
 
 namespace asio = boost::asio;
@@ -168,9 +170,6 @@ struct HttpServer {
 // does not vouch for it), in a temporary directory removed with this object.
 struct TestCertificates {
   TestCertificates() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "quorate-certs-XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) return;
-    dir = pattern;
     const std::string log = " 2>>" + dir + "/openssl.log";
     const std::string server =
         "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rs.test "
@@ -180,9 +179,6 @@ struct TestCertificates {
         "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=other.test -days 1 -keyout " + dir +
         "/other-key.pem -out " + dir + "/other.pem" + log;
     made = std::system(server.c_str()) == 0 && std::system(other.c_str()) == 0;
-  }
-  ~TestCertificates() {
-    if (!dir.empty()) std::filesystem::remove_all(dir);
   }
   TestCertificates(const TestCertificates&) = delete;
   TestCertificates& operator=(const TestCertificates&) = delete;
@@ -196,7 +192,8 @@ struct TestCertificates {
     context.use_private_key_file(key(), ssl::context::pem);
   }
 
-  std::string dir;
+  testutil::TempDir tmp{"quorate-certs"};
+  std::string dir = tmp.path();
   bool made = false;
 };
 

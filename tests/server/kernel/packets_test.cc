@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/server/kernel/command_output.h"
+#include "tests/support/temp_dir.h"
 
 namespace quorate::kernel {
 namespace {
@@ -224,22 +225,6 @@ TEST(VrrpVirtualMac, FollowsRfc5798Section7_3) {
 
 // --- tshark ---------------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "quorate-packets-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 void writePcap(const std::filesystem::path& file, const std::vector<Frame>& frames) {
   std::ofstream out(file, std::ios::binary);
   auto u32 = [&](std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
@@ -269,9 +254,8 @@ bool haveTshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0
 // verified on request; the VRRP and ICMPv6 dissectors always verify theirs, VRRPv3 over the
 // pseudo-header unless vrrp.v3_checksum_as_in_v2 is set, which we pin off.
 std::vector<std::string> tsharkDecode(const std::vector<Frame>& frames) {
-  TempDir dir;
-  if (dir.path().empty()) return {};
-  auto file = dir.path() / "frames.pcap";
+  const testutil::TempDir dir("quorate-packets");
+  const std::filesystem::path file = dir.file("frames.pcap");
   writePcap(file, frames);
   std::string text = run("tshark -r '" + file.string() +
                          "' -V -o ip.check_checksum:TRUE -o vrrp.v3_checksum_as_in_v2:FALSE 2>&1");

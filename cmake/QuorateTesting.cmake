@@ -1,0 +1,68 @@
+# quorate_add_test(): one call per gtest binary (build, link, discover, label, timeout).
+include(GoogleTest)
+
+# quorate_add_test(NAME target
+#                  SOURCES file...
+#                  LABELS label...              required: unit, sim, process, netns, ...
+#                  TIMEOUT seconds              required: per test case; it only catches a hang
+#                  [LIBS lib...]                GTest::gtest_main is added unless OWN_MAIN
+#                  [DEFINITIONS def...]         private compile definitions
+#                  [INCLUDES dir...]            private include directories
+#                  [DEPENDS target...]          built first (daemons the test runs)
+#                  [RESOURCE_LOCK name...]      ctest never runs two tests holding one name
+#                  [DISCOVERY_MODE PRE_TEST]    list the cases at test time (binaries that need
+#                                               root or a namespace to start)
+#                  [TEST_PREFIX prefix]
+#                  [OWN_MAIN]                   the sources define main()
+#                  [VM]                         also run in the test VM (quorate_add_vm_test)
+#                  [VM_ONLY])                   only run in the VM: no host test, no LABELS/TIMEOUT
+function(quorate_add_test)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "OWN_MAIN;VM;VM_ONLY"
+    "NAME;TIMEOUT;DISCOVERY_MODE;TEST_PREFIX"
+    "SOURCES;LIBS;LABELS;DEFINITIONS;INCLUDES;DEPENDS;RESOURCE_LOCK")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "quorate_add_test: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_NAME OR NOT arg_SOURCES)
+    message(FATAL_ERROR "quorate_add_test: NAME and SOURCES are required")
+  endif()
+  if(NOT arg_VM_ONLY AND (NOT arg_LABELS OR NOT arg_TIMEOUT))
+    message(FATAL_ERROR "quorate_add_test(${arg_NAME}): every test needs LABELS and a TIMEOUT")
+  endif()
+
+  add_executable(${arg_NAME} ${arg_SOURCES})
+  set(libs ${arg_LIBS})
+  if(NOT arg_OWN_MAIN)
+    list(APPEND libs GTest::gtest_main)
+  endif()
+  target_link_libraries(${arg_NAME} PRIVATE ${libs})
+  if(arg_DEFINITIONS)
+    target_compile_definitions(${arg_NAME} PRIVATE ${arg_DEFINITIONS})
+  endif()
+  if(arg_INCLUDES)
+    target_include_directories(${arg_NAME} PRIVATE ${arg_INCLUDES})
+  endif()
+  if(arg_DEPENDS)
+    add_dependencies(${arg_NAME} ${arg_DEPENDS})
+  endif()
+
+  if(arg_VM OR arg_VM_ONLY)
+    quorate_add_vm_test(${arg_NAME})
+  endif()
+  if(arg_VM_ONLY)
+    return()
+  endif()
+
+  set(properties LABELS "${arg_LABELS}" TIMEOUT ${arg_TIMEOUT})
+  if(arg_RESOURCE_LOCK)
+    list(APPEND properties RESOURCE_LOCK "${arg_RESOURCE_LOCK}")
+  endif()
+  set(discover_args)
+  if(arg_TEST_PREFIX)
+    list(APPEND discover_args TEST_PREFIX ${arg_TEST_PREFIX})
+  endif()
+  if(arg_DISCOVERY_MODE)
+    list(APPEND discover_args DISCOVERY_MODE ${arg_DISCOVERY_MODE})
+  endif()
+  gtest_discover_tests(${arg_NAME} ${discover_args} PROPERTIES ${properties})
+endfunction()
