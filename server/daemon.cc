@@ -95,6 +95,15 @@ Daemon::~Daemon() { stop(); }
 void Daemon::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
 Status Daemon::start() {
+  // What can fail goes first: once the server listens, calls may arrive.
+  std::unique_ptr<kernel::LinkWatcher> watcher;
+  const bool watchLinks = !config_.watchedInterfaces().empty();
+  if (watchLinks && !ports_.links) return Status::fail(0, "interface tracking needs the kernel");
+  if (watchLinks) {
+    auto w = kernel::makeLinkWatcher();
+    if (!w) return Status::fail(0, "cannot watch links: " + w.status().message());
+    watcher = std::move(w).value();
+  }
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
   peerService_ = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
   operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
@@ -116,14 +125,6 @@ Status Daemon::start() {
   }
   if (config_.fence == FenceMode::kNone && config_.hasDataPlane()) {
     spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
-  }
-  std::unique_ptr<kernel::LinkWatcher> watcher;
-  const bool watchLinks = !config_.watchedInterfaces().empty();
-  if (watchLinks && !ports_.links) return Status::fail(0, "interface tracking needs the kernel");
-  if (watchLinks) {
-    auto w = kernel::makeLinkWatcher();
-    if (!w) return Status::fail(0, "cannot watch links: " + w.status().message());
-    watcher = std::move(w).value();
   }
   // The loop thread is not running yet: this thread may touch the loop's state.
   health_->start(std::move(watcher));

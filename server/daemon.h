@@ -90,9 +90,9 @@ class Daemon {
   std::unique_ptr<ScriptRunner> checkScripts_;
   std::unique_ptr<check::HealthChecks> checks_;
   std::thread checkLoop_;
-  std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Service> peerService_;
   std::unique_ptr<grpc::Service> operatorService_;
+  std::unique_ptr<grpc::Server> server_;  // after the services: destroyed before them
   int boundPort_ = 0;
 };
 
