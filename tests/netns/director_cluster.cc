@@ -195,12 +195,19 @@ std::optional<std::string> DirectorCluster::statusJson(const std::string& direct
   return r.out;
 }
 
-std::optional<std::string> DirectorCluster::holderSeenBy(const std::string& director,
-                                                         const std::string& lease) const {
+std::optional<nlohmann::json> DirectorCluster::status(const std::string& director) const {
   const auto text = statusJson(director);
   if (!text) return std::nullopt;
-  const auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+std::optional<std::string> DirectorCluster::holderSeenBy(const std::string& director,
+                                                         const std::string& lease) const {
+  const auto parsed = status(director);
+  if (!parsed) return std::nullopt;
+  const nlohmann::json& j = *parsed;
   auto holderOf = [](const nlohmann::json& o) -> std::string {
     const auto& h = o["holder"];
     return h.is_string() ? h.get<std::string>() : "";

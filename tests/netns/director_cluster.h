@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,6 +82,8 @@ class DirectorCluster {
   // `quoratectl status --json` against a director, run in the client's namespace; nullopt when
   // it cannot be reached. Returns the raw JSON text.
   std::optional<std::string> statusJson(const std::string& director) const;
+  // statusJson() parsed (nullopt: unreachable, or not JSON).
+  std::optional<nlohmann::json> status(const std::string& director) const;
   // The holder of `lease` ("" = the first lease) as `director` reports it ("" = nobody, nullopt
   // = unreachable).
   std::optional<std::string> holderSeenBy(const std::string& director,

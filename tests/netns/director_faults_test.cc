@@ -82,11 +82,7 @@ class DirectorFaults : public ::testing::Test {
 
   // `director`'s status as JSON (nullopt: unreachable).
   std::optional<nlohmann::json> status(const std::string& director) const {
-    const auto text = cluster_->statusJson(director);
-    if (!text) return std::nullopt;
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) return std::nullopt;
-    return j;
+    return cluster_->status(director);
   }
   std::optional<std::uint64_t> epochSeenBy(const std::string& director) const {
     const auto s = status(director);

@@ -333,11 +333,7 @@ class DirectorFreeze : public ::testing::Test {
   }
 
   std::optional<nlohmann::json> status(const std::string& director) const {
-    const auto text = cluster_->statusJson(director);
-    if (!text) return std::nullopt;
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) return std::nullopt;
-    return j;
+    return cluster_->status(director);
   }
   // (frames_suppressed, lease_lapses) from the director's status.
   std::optional<std::pair<std::int64_t, std::int64_t>> counters(const std::string& director) {
