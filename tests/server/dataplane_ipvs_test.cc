@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/dataplane.h"
 #include "tests/server/fake_kernel.h"
+#include "tests/server/test_config.h"
 
 namespace quorate::server {
 namespace {
@@ -19,14 +20,7 @@ using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using testing::FakeKernel;
 
-const char* kConfig = R"(
-cluster: c
-node: a
-secret: s
-listen: 127.0.0.1:1
-state_dir: /tmp/unused
-directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
-arbiter: {address: "127.0.0.1:3"}
+const std::string kConfig = testing::directorConfig(R"(
 announce: {repeat: 1, interval_ms: 1}
 instances:
   - name: web
@@ -48,7 +42,7 @@ virtual_servers:
     real_servers: [{address: 198.18.0.31}]
 ipvs:
   sync_daemon: {interface: eth0, sync_id: 7}
-)";
+)");
 
 class DataPlaneIpvsTest : public ::testing::Test {
  protected:

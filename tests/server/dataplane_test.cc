@@ -13,6 +13,7 @@
 
 #include "server/config.h"
 #include "tests/server/fake_kernel.h"
+#include "tests/server/test_config.h"
 
 namespace quorate::server {
 namespace {
@@ -21,14 +22,7 @@ using std::chrono::milliseconds;
 using ::testing::ElementsAre;
 using testing::FakeKernel;
 
-const char* kConfig = R"(
-cluster: c
-node: a
-secret: s
-listen: 127.0.0.1:1
-state_dir: /tmp/unused
-directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
-arbiter: {address: "127.0.0.1:3"}
+const std::string kConfig = testing::directorConfig(R"(
 announce: {repeat: 3, interval_ms: 1}
 instances:
   - name: web
@@ -38,7 +32,7 @@ instances:
     vrrp: {vrid: 51, priority: 150, advert_interval_ms: 1000}
   - name: gw
     vips: [{address: 198.18.1.1/24, device: eth0}]
-)";
+)");
 
 class DataPlaneTest : public ::testing::Test {
  protected:
@@ -481,20 +475,13 @@ TEST_F(DataPlaneTest, ReannounceStartsANewBurstOnlyWhileClaimed) {
 }
 
 TEST(DataPlaneVmac, VipsLiveOnTheMacvlanWithTheVirtualMac) {
-  const auto config = parseDirectorConfig(R"(
-cluster: c
-node: a
-secret: s
-listen: 127.0.0.1:1
-state_dir: /tmp/unused
-directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
-arbiter: {address: "127.0.0.1:3"}
+  const auto config = parseDirectorConfig(testing::directorConfig(R"(
 announce: {repeat: 1}
 instances:
   - name: web
     vips: [{address: 198.18.0.10/24, device: eth0}]
     vrrp: {vrid: 51, use_vmac: true}
-)",
+)"),
                                           "/etc/quorate/vmac.yaml");
   FakeKernel k;
   k.addresses["eth0"].push_back(net::Vip{*net::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});
@@ -531,20 +518,13 @@ instances:
 }
 
 TEST(DataPlaneVrrp, AnAdvertTimerFiringAfterTheLeaseEndSendsNothing) {
-  const auto config = parseDirectorConfig(R"(
-cluster: c
-node: a
-secret: s
-listen: 127.0.0.1:1
-state_dir: /tmp/unused
-directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
-arbiter: {address: "127.0.0.1:3"}
+  const auto config = parseDirectorConfig(testing::directorConfig(R"(
 announce: {repeat: 1}
 instances:
   - name: web
     vips: [{address: 198.18.0.10/24, device: eth0}]
     vrrp: {vrid: 51, advert_interval_ms: 10}
-)",
+)"),
                                           "/etc/quorate/vrrp.yaml");
   FakeKernel k;
   k.addresses["eth0"].push_back(net::Vip{*net::IpPrefix::parse("198.18.0.1/24"), "eth0", ""});

@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/dataplane.h"
 #include "tests/server/fake_kernel.h"
+#include "tests/server/test_config.h"
 
 namespace quorate::server {
 namespace {
@@ -23,14 +24,7 @@ namespace {
 using std::chrono::milliseconds;
 using testing::FakeKernel;
 
-const char* kConfig = R"(
-cluster: c
-node: a
-secret: s
-listen: 127.0.0.1:1
-state_dir: /tmp/unused
-directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]
-arbiter: {address: "127.0.0.1:3"}
+const std::string kConfig = testing::directorConfig(R"(
 announce: {repeat: 1, interval_ms: 1}
 instances:
   - name: web
@@ -41,7 +35,7 @@ virtual_servers:
     address: 198.18.0.10
     port: 80
     real_servers: [{address: 198.18.0.21}]
-)";
+)");
 
 // Keeps each lease's state in memory; journals every write ("state.store epoch 3").
 struct MemoryStore : LeaseStore {
