@@ -13,9 +13,8 @@ Result<RealKernelPorts> openKernelPorts(const KernelNeeds& needs) {
   if (needs.announcer) {
     auto a = kernel::makePacketAnnouncer();
     if (!a) {
-      const auto& s = a.status();
-      return Status::fail(s.err() > 0 ? s.err() : 0,
-                          "cannot open a packet socket for announcements: " + s.what());
+      const Status s = a.status();
+      return s.withWhat("cannot open a packet socket for announcements: " + s.what());
     }
     p.announcer = std::move(a).value();
   }
