@@ -21,12 +21,12 @@ no-timeout|server/hooks/hook_queue.cc|s/run.timeout = command.timeout;/run.timeo
 one-lane|server/hooks/hook_queue.cc|s/if (current_ || pending_.empty()) return;/if (current_ || pending_.empty() || runner_.running() > 0) return;/|*TwoLeasesRunInParallel*
 drop-newest|server/hooks/hook_queue.cc|s/^  pending_.push_back(Entry/  if (pending_.size() >= options_.capacity) return sequence;\n  pending_.push_back(Entry/|*FullQueueDrops*
 drop-gating|server/hooks/hook_queue.cc|s/return !e.gating;/return e.gating || true;/|*FullQueueDrops*
-no-escape|server/hooks/hook_event.cc|s/if (u < 0x20 || u == 0x7f/if (false \&\& (u < 0x20 || u == 0x7f)/; s/(quote \&\& c == .".)) {/(quote \&\& c == '"'\'')))) {/|*Hostile*
+no-escape|server/hooks/hook_event.cc|s/out.reserve(text.size());/if (!quote) return std::string(text);/|*Hostile*
 no-priority|server/hooks/hook_event.cc|s/argv.push_back(std::to_string(event.priority));//|*Keepalived*
 '
 
 status=0
-echo "$mutants" | while IFS='|' read -r name file expr filter; do
+while IFS='|' read -r name file expr filter; do
   [ -n "$name" ] || continue
   if [ $# -gt 0 ]; then
     case " $* " in *" $name "*) ;; *) continue ;; esac
@@ -49,7 +49,9 @@ echo "$mutants" | while IFS='|' read -r name file expr filter; do
   else
     echo "MUTANT $name: caught by $(grep -c '^\[  FAILED  \] .*(' /tmp/mutant-$$.out) test(s) of $filter"
   fi
-done
+done <<END
+$mutants
+END
 git checkout -q -- server/hooks
 nice -n 5 ninja -C "$build" -j2 quorate_hooks_tests >/dev/null 2>&1
 rm -f /tmp/mutant-$$.log /tmp/mutant-$$.out
