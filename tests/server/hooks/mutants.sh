@@ -12,21 +12,21 @@ if ! git diff --quiet -- server/hooks; then
 fi
 trap 'git checkout -q -- server/hooks' EXIT INT TERM
 
-# name|file|sed expression|gtest filter that must fail
+# name@file@sed expression@gtest filter that must fail
 mutants='
-lifo|server/hooks/hook_queue.cc|s/pending_.front()/pending_.back()/; s/pending_.pop_front()/pending_.pop_back()/|*BurstOfFifty*
-overlap|server/hooks/hook_queue.cc|s/if (current_ || posted_ || pending_.empty())/if (posted_ || pending_.empty())/; s/if (current_ || pending_.empty())/if (pending_.empty())/; s/^  handle_ = runner_.start(/  (void)handle_.release();\n  handle_ = runner_.start(/|*BurstOfFifty*
-sync-start|server/hooks/hook_queue.cc|41s/schedule();/startNext();/|*BurstOfFifty*
-no-timeout|server/hooks/hook_queue.cc|s/run.timeout = command.timeout;/run.timeout = std::chrono::milliseconds(60000);/|*HangingHook*
-one-lane|server/hooks/hook_queue.cc|s/if (current_ || pending_.empty()) return;/if (current_ || pending_.empty() || runner_.running() > 0) return;/|*TwoLeasesRunInParallel*
-drop-newest|server/hooks/hook_queue.cc|s/^  pending_.push_back(Entry/  if (pending_.size() >= options_.capacity) return sequence;\n  pending_.push_back(Entry/|*FullQueueDrops*
-drop-gating|server/hooks/hook_queue.cc|s/return !e.gating;/return e.gating || true;/|*FullQueueDrops*
-no-escape|server/hooks/hook_event.cc|s/out.reserve(text.size());/if (!quote) return std::string(text);/|*Hostile*
-no-priority|server/hooks/hook_event.cc|s/argv.push_back(std::to_string(event.priority));//|*Keepalived*
+lifo@server/hooks/hook_queue.cc@s/pending_.front()/pending_.back()/; s/pending_.pop_front()/pending_.pop_back()/@*BurstOfFifty*
+overlap@server/hooks/hook_queue.cc@s/if (current_ || posted_ || pending_.empty())/if (posted_ || pending_.empty())/; s/if (current_ || pending_.empty())/if (pending_.empty())/; s/^  handle_ = runner_.start(/  (void)handle_.release();\n  handle_ = runner_.start(/@*BurstOfFifty*
+sync-start@server/hooks/hook_queue.cc@41s/schedule();/startNext();/@*BurstOfFifty*
+no-timeout@server/hooks/hook_queue.cc@s/run.timeout = command.timeout;/run.timeout = std::chrono::milliseconds(60000);/@*HangingHook*
+one-lane@server/hooks/hook_queue.cc@s/if (current_ || pending_.empty()) return;/if (current_ || pending_.empty() || runner_.running() > 0) return;/@*TwoLeasesRunInParallel*
+drop-newest@server/hooks/hook_queue.cc@s/if (pending_.size() >= options_.capacity) {/if (pending_.size() >= options_.capacity) return sequence;\n  if (false) {/@*FullQueueDrops*
+drop-gating@server/hooks/hook_queue.cc@s/return !e.gating;/return e.gating || true;/@*FullQueueDrops*
+no-escape@server/hooks/hook_event.cc@s/out.reserve(text.size());/if (!quote) return std::string(text);/@*Hostile*
+no-priority@server/hooks/hook_event.cc@s/argv.push_back(std::to_string(event.priority));//@*Keepalived*
 '
 
 status=0
-while IFS='|' read -r name file expr filter; do
+while IFS='@' read -r name file expr filter; do
   [ -n "$name" ] || continue
   if [ $# -gt 0 ]; then
     case " $* " in *" $name "*) ;; *) continue ;; esac
