@@ -12,10 +12,11 @@ if ! git diff --quiet -- server/hooks; then
 fi
 trap 'git checkout -q -- server/hooks' EXIT INT TERM
 
-# name@file@sed expression@gtest filter that must fail
+# name@file@sed expression@gtest filter that must fail. fire-and-forget is what keepalived does
+# (every notify started at once); lifo and sync-start break order and the non-blocking enqueue.
 mutants='
 lifo@server/hooks/hook_queue.cc@s/pending_.front()/pending_.back()/; s/pending_.pop_front()/pending_.pop_back()/@*BurstOfFifty*
-overlap@server/hooks/hook_queue.cc@s/if (current_ || posted_ || pending_.empty())/if (posted_ || pending_.empty())/; s/if (current_ || pending_.empty())/if (pending_.empty())/; s/^  handle_ = runner_.start(/  (void)handle_.release();\n  handle_ = runner_.start(/@*BurstOfFifty*
+fire-and-forget@server/hooks/hook_queue.cc@s/^  pending_.push_back(Entry/  { ScriptRun r; r.argv = notifyArgv(commands[0].program, event); r.env = notifyEnvironment(event); r.timeout = commands[0].timeout; boost::asio::post(io_, [this, r] { (void)runner_.start(r, [this](ScriptExit) { ++completed_; }).release(); }); return sequence; }\n  pending_.push_back(Entry/@*BurstOfFifty*
 sync-start@server/hooks/hook_queue.cc@41s/schedule();/startNext();/@*BurstOfFifty*
 no-timeout@server/hooks/hook_queue.cc@s/run.timeout = command.timeout;/run.timeout = std::chrono::milliseconds(60000);/@*HangingHook*
 one-lane@server/hooks/hook_queue.cc@s/if (current_ || pending_.empty()) return;/if (current_ || pending_.empty() || runner_.running() > 0) return;/@*TwoLeasesRunInParallel*
