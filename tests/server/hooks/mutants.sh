@@ -1,0 +1,59 @@
+#!/bin/sh
+# Breaks each property of server/hooks on purpose (one sed mutant at a time, restored from git
+# afterwards) and checks that the named test catches it. Usage: mutants.sh BUILD_DIR [NAME...]
+set -u
+build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
+shift
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel) || exit 2
+cd "$root" || exit 2
+if ! git diff --quiet -- server/hooks; then
+  echo "server/hooks has local changes; commit or stash them first" >&2
+  exit 2
+fi
+trap 'git checkout -q -- server/hooks' EXIT INT TERM
+
+# name@file@sed expression@gtest filter that must fail. fire-and-forget is what keepalived does
+# (every notify started at once); lifo and sync-start break order and the non-blocking enqueue.
+mutants='
+lifo@server/hooks/hook_queue.cc@s/pending_.front()/pending_.back()/; s/pending_.pop_front()/pending_.pop_back()/@*BurstOfFifty*
+fire-and-forget@server/hooks/hook_queue.cc@s/^  pending_.push_back(Entry/  { ScriptRun r; r.argv = notifyArgv(commands[0].program, event); r.env = notifyEnvironment(event); r.timeout = commands[0].timeout; boost::asio::post(io_, [this, r] { (void)runner_.start(r, [this](ScriptExit) { ++completed_; }).release(); }); return sequence; }\n  pending_.push_back(Entry/@*BurstOfFifty*
+sync-start@server/hooks/hook_queue.cc@41s/schedule();/startNext();/@*BurstOfFifty*
+no-timeout@server/hooks/hook_queue.cc@s/run.timeout = command.timeout;/run.timeout = std::chrono::milliseconds(60000);/@*HangingHook*
+one-lane@server/hooks/hook_queue.cc@s/if (current_ || pending_.empty()) return;/if (current_ || pending_.empty() || runner_.running() > 0) return;/@*TwoLeasesRunInParallel*
+drop-newest@server/hooks/hook_queue.cc@s/if (pending_.size() >= options_.capacity) {/if (pending_.size() >= options_.capacity) return sequence;\n  if (false) {/@*FullQueueDrops*
+drop-gating@server/hooks/hook_queue.cc@s/return !e.gating;/return e.gating || true;/@*FullQueueDrops*
+no-escape@server/hooks/hook_event.cc@s/out.reserve(text.size());/if (!quote) return std::string(text);/@*Hostile*
+no-priority@server/hooks/hook_event.cc@s/argv.push_back(std::to_string(event.priority));//@*Keepalived*
+'
+
+status=0
+while IFS='@' read -r name file expr filter; do
+  [ -n "$name" ] || continue
+  if [ $# -gt 0 ]; then
+    case " $* " in *" $name "*) ;; *) continue ;; esac
+  fi
+  git checkout -q -- server/hooks
+  sed -i "$expr" "$file"
+  if git diff --quiet -- "$file"; then
+    echo "MUTANT $name: did not apply"
+    status=1
+    continue
+  fi
+  if ! nice -n 5 ninja -C "$build" -j2 quorate_hooks_tests >/tmp/mutant-$$.log 2>&1; then
+    echo "MUTANT $name: does not build (see /tmp/mutant-$$.log)"
+    status=1
+    continue
+  fi
+  if "$build/bin/quorate_hooks_tests" --gtest_filter="$filter" >/tmp/mutant-$$.out 2>&1; then
+    echo "MUTANT $name: SURVIVED ($filter passed)"
+    status=1
+  else
+    echo "MUTANT $name: caught by $(grep -c '^\[  FAILED  \] .*(' /tmp/mutant-$$.out) test(s) of $filter"
+  fi
+done <<END
+$mutants
+END
+git checkout -q -- server/hooks
+nice -n 5 ninja -C "$build" -j2 quorate_hooks_tests >/dev/null 2>&1
+rm -f /tmp/mutant-$$.log /tmp/mutant-$$.out
+exit $status
