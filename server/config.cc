@@ -198,7 +198,14 @@ VrrpConfig parseVrrp(const Value& v) {
 struct Defaults {
   std::optional<std::string> preferred;
   std::optional<std::chrono::milliseconds> preemptDelay;
+  hooks::HooksConfig hooks;
 };
+
+// `hooks:` of an instance or sync group, over the file's top-level `hooks:`.
+void parseLeaseHooks(const Map& m, const Defaults& d, LeaseConfig& l) {
+  l.hooks = d.hooks;
+  if (const auto h = m.optional("hooks")) l.hooks = hooks::parseHooks(*h, d.hooks);
+}
 
 // preferred / preempt_delay_ms of an instance or sync group, over the file's defaults.
 void parsePreference(const Map& m, const Value& where, const std::array<PeerAddress, 2>& directors,
@@ -222,7 +229,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     if (instanceValues.empty()) list->fail("expected at least one instance (or leave it out)");
   }
   for (const Value& v : instanceValues) {
-    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms"});
+    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks"});
     InstanceConfig inst;
     const Value name = m.required("name");
     inst.name = name.asId();
@@ -262,7 +269,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
   std::map<std::string, std::string> groupOf;  // instance -> group
   if (const auto groups = root.optional("sync_groups")) {
     for (const Value& g : groups->asList()) {
-      const Map m = g.asMap({"name", "instances", "preferred", "preempt_delay_ms"});
+      const Map m = g.asMap({"name", "instances", "preferred", "preempt_delay_ms", "hooks"});
       LeaseConfig l;
       const Value name = m.required("name");
       l.name = name.asId();
@@ -285,18 +292,20 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       }
       if (l.instances.empty()) members.fail("expected at least one instance");
       parsePreference(m, g, c.directors, d, l);
+      parseLeaseHooks(m, d, l);
+      l.syncGroup = true;
       c.leases.push_back(std::move(l));
     }
   }
   for (std::size_t i = 0; i < c.instances.size(); ++i) {
     const auto& inst = c.instances[i];
     const Value& v = instanceValues[i];
-    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms"});
+    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks"});
     if (groupOf.count(inst.name)) {
-      if (m.has("preferred") || m.has("preempt_delay_ms")) {
+      if (m.has("preferred") || m.has("preempt_delay_ms") || m.has("hooks")) {
         v.fail("instance " + config::quote(inst.name) + " is in sync group " +
                config::quote(groupOf[inst.name]) +
-               ": set preferred and preempt_delay_ms on the group");
+               ": set preferred, preempt_delay_ms and hooks on the group");
       }
       continue;
     }
@@ -304,6 +313,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     l.name = inst.name;
     l.instances = {inst.name};
     parsePreference(m, v, c.directors, d, l);
+    parseLeaseHooks(m, d, l);
     c.leases.push_back(std::move(l));
   }
   if (c.leases.empty()) {
@@ -311,6 +321,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     l.name = kDefaultLease;
     l.preferred = d.preferred;
     l.preemptDelay = d.preemptDelay;
+    l.hooks = d.hooks;
     c.leases.push_back(std::move(l));
   }
 }
@@ -338,6 +349,27 @@ TrackScript parseTrackScript(const Value& v) {
   if (const auto x = m.optional("fall")) t.fall = static_cast<int>(x->asInt(1, 100, "checks"));
   if (const auto x = m.optional("rise")) t.rise = static_cast<int>(x->asInt(1, 100, "checks"));
   return t;
+}
+
+// A gate (fence, pre-claim hooks; pre-release hooks) must end while the tenure that started it
+// still has a renewal's margin left, so that a claim never waits on renewals alone.
+void checkGateBudgets(const DirectorConfig& c, const Value& where) {
+  const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
+      c.timing.holderLease - c.timing.renewInterval);
+  for (const auto& l : c.leases) {
+    const auto claim = hooks::HooksConfig::budget(l.hooks.preClaim);
+    const auto release = hooks::HooksConfig::budget(l.hooks.preRelease);
+    for (const auto& [what, budget] : {std::pair{"pre_claim", claim},
+                                       std::pair{"pre_release", release}}) {
+      if (budget <= limit) continue;
+      where.fail("lease " + config::quote(l.name) + ": the " + what + " hooks may take " +
+                 std::to_string(budget.count()) +
+                 " ms (the sum of their timeouts), more than holder_lease_ms - "
+                 "renew_interval_ms = " +
+                 std::to_string(limit.count()) +
+                 " ms: shorten their timeout_ms or lengthen the lease");
+    }
+  }
 }
 
 }  // namespace
@@ -393,7 +425,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "instances",        "sync_groups",
                                "announce",         "fence",
                                "track_interfaces", "track_scripts",
-                               "virtual_servers",  "ipvs"});
+                               "virtual_servers",  "ipvs",
+                               "hooks"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -416,7 +449,11 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     }
     c.timing = parseTimers(root.optional("timers"));
     c.logLevel = config::readLogLevel(root);
-    parseInstancesAndGroups(root, Defaults{c.preferred, c.preemptDelay}, c);
+    Defaults defaults{c.preferred, c.preemptDelay, {}};
+    const auto hooksValue = root.optional("hooks");
+    if (hooksValue) defaults.hooks = hooks::parseHooks(*hooksValue, {});
+    parseInstancesAndGroups(root, defaults, c);
+    checkGateBudgets(c, hooksValue ? *hooksValue : root.value());
     c.announce = parseAnnounce(root.optional("announce"));
     if (const auto f = root.optional("fence")) {
       c.fence =

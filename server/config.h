@@ -11,6 +11,7 @@
 #include "lease/director_node.h"
 #include "lease/timing.h"
 #include "lease/types.h"
+#include "server/hooks/hooks_config.h"
 #include "server/ipvs/config.h"
 
 namespace quorate::server {
@@ -47,6 +48,8 @@ struct LeaseConfig {
   std::vector<std::string> instances;
   std::optional<std::string> preferred;
   std::optional<std::chrono::milliseconds> preemptDelay;
+  hooks::HooksConfig hooks;  // its own `hooks:` over the file's top-level ones
+  bool syncGroup = false;    // a sync_groups entry (hooks see keepalived's GROUP)
 };
 
 // Gratuitous ARP / unsolicited NA on claim (keepalived's garp_master_repeat and

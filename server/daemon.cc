@@ -51,8 +51,11 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
       }) {
   if (config_.leases.empty()) {
     // Built by hand rather than parsed: the single default lease.
-    config_.leases.push_back(
-        LeaseConfig{kDefaultLease, {}, config_.preferred, config_.preemptDelay});
+    LeaseConfig l;
+    l.name = kDefaultLease;
+    l.preferred = config_.preferred;
+    l.preemptDelay = config_.preemptDelay;
+    config_.leases.push_back(std::move(l));
   }
   store_ = std::make_unique<FileLeaseStore>(config_);
   transport_ = std::make_unique<PeerTransport>(config_, config_.membership(),

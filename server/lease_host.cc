@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/membership.h"
@@ -26,6 +27,22 @@ std::int64_t toMs(lease::Duration d) {
 std::string statePath(const DirectorConfig& cfg, const LeaseConfig& l) {
   if (l.name == kDefaultLease) return cfg.stateDir + "/acceptor.state";
   return cfg.stateDir + "/acceptor@" + l.name + ".state";
+}
+
+const char* keepalivedState(LeaseState s) {
+  switch (s) {
+    case LeaseState::kHolder:
+      return "MASTER";
+    case LeaseState::kStandby:
+      return "BACKUP";
+    case LeaseState::kFault:
+      return "FAULT";
+    case LeaseState::kStopping:
+      return "STOP";
+    case LeaseState::kNone:
+      break;
+  }
+  return "";
 }
 
 }  // namespace
@@ -65,7 +82,7 @@ LeaseHost::LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& 
     if (const Status st = store_.save(i, node->durable()); !st) {
       throw std::runtime_error(st.message());
     }
-    leases_.push_back(Lease{&lc, std::move(node)});
+    leases_.push_back(Lease{&lc, std::move(node), Track{}});
   }
 }
 
@@ -100,6 +117,12 @@ std::optional<std::string> LeaseHost::identityConflict(const std::string& member
 void LeaseHost::receive(std::size_t i, const lease::Message& m,
                         std::vector<lease::Message>* reply) {
   spdlog::trace("<- {} {} (request)", name(m.from), lease::bodyName(m.body));
+  if (m.from == lease::otherDirector(config_.self)) {
+    // What the other director released needs no fence before we claim after it.
+    auto& released = leases_[i].track.releasedEpoch;
+    if (const auto* r = std::get_if<lease::Release>(&m.body)) released = std::max(released, r->epoch);
+    if (const auto* h = std::get_if<lease::Handover>(&m.body)) released = std::max(released, h->epoch);
+  }
   step(
       i, [&](auto& n) { return n.receive(clock_(), m); }, m.from, reply);
 }
@@ -174,17 +197,195 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
       transport_.send(i, m);
     }
   }
+  track(i, out, now);
   noteVisibleChange(now);
   if (deadlineChanged_) deadlineChanged_();
 }
 
-bool LeaseHost::followLease(std::size_t i, Time now) {
-  if (!dataPlane_) return true;
-  const auto& node = *leases_[i].node;
-  if (node.holds(now)) {
-    dataPlane_->hold(i, node.leaseEnd());
+bool LeaseHost::claimAllowed(std::size_t i, Time now) {
+  Lease& l = leases_[i];
+  Track& t = l.track;
+  const std::uint64_t epoch = l.node->epoch();
+  if (t.gatePassed == epoch) return true;
+  if (t.gateRunning == epoch) return false;
+  const auto unreleased = unreleasedPrevious(l);
+  if (!gate_ || !gate_->gates(i, unreleased)) {
+    t.gatePassed = epoch;
     return true;
   }
+  t.gateRunning = epoch;
+  t.gateWhat = unreleased ? "fencing " + *unreleased + " (it never released epoch " +
+                                std::to_string(t.foreign->epoch) + "), then pre-claim hooks"
+                          : "pre-claim hooks";
+  spdlog::info("lease {}: won at epoch {}; the VIPs stay dark until {} succeed", l.cfg->name,
+               epoch, t.gateWhat);
+  (void)now;
+  gate_->beforeClaim(i, epoch, unreleased, [this, i, epoch](bool ok, const std::string& why) {
+    gateDone(i, epoch, ok, why);
+  });
+  return false;
+}
+
+void LeaseHost::gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std::string& why) {
+  Lease& l = leases_[i];
+  Track& t = l.track;
+  if (t.gateRunning != epoch) return;
+  t.gateRunning = 0;
+  t.gateWhat.clear();
+  const Time now = clock_();
+  if (!l.node->holds(now) || l.node->epoch() != epoch) {
+    spdlog::info("lease {}: epoch {} ended before its claim could start ({})", l.cfg->name, epoch,
+                 why);
+    return;
+  }
+  if (ok) {
+    spdlog::info("lease {}: epoch {}: {}; claiming", l.cfg->name, epoch, why);
+    t.gatePassed = epoch;
+    t.gateFailed = false;
+    step(i, [](auto&) { return lease::Output{}; });
+    return;
+  }
+  spdlog::error("lease {}: not claiming epoch {}: {}; handing the lease on", l.cfg->name, epoch,
+                why);
+  t.gateFailed = true;
+  t.gateFailure = why;
+  step(i, [&](auto& n) {
+    auto o = n.stepDown(now, "pre-claim failed: " + why);
+    return o ? std::move(*o) : lease::Output{};
+  });
+}
+
+std::optional<std::string> LeaseHost::unreleasedPrevious(const Lease& l) const {
+  const auto& f = l.track.foreign;
+  if (!f || f->owner != lease::otherDirector(config_.self)) return std::nullopt;
+  if (f->epoch <= l.track.releasedEpoch) return std::nullopt;
+  return name(f->owner);
+}
+
+void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
+  Lease& l = leases_[i];
+  Track& t = l.track;
+  const auto& node = *l.node;
+  const NodeId peer = lease::otherDirector(config_.self);
+  if (const auto k = node.knownLease(now)) {
+    if (k->owner != config_.self) {
+      t.foreign = *k;
+      // Someone else serves: our failed claim is no longer what keeps the VIPs dark.
+      t.gateFailed = false;
+    }
+  }
+  // A holder that stops holding without a Release or Handover lost it: it could not renew.
+  std::optional<lease::RoleChange> lapse;
+  for (const auto& c : out.changes) {
+    if (c.from != lease::Role::kHolder || c.to == lease::Role::kHolder) continue;
+    const bool released = std::any_of(out.send.begin(), out.send.end(), [](const auto& m) {
+      return std::holds_alternative<lease::Release>(m.body) ||
+             std::holds_alternative<lease::Handover>(m.body);
+    });
+    if (!released) lapse = c;
+  }
+  const bool majority = reachable(peer, now) || reachable(lease::kArbiter, now);
+  if (majority) t.hadMajority = true;
+  if (t.quorumLostAt) {
+    auto heardSince = [&](NodeId n) {
+      const auto s = lastSeen(n);
+      return s && *s > *t.quorumLostAt;
+    };
+    if (heardSince(peer) || heardSince(lease::kArbiter)) t.quorumLostAt.reset();
+  }
+  if (lapse && !t.quorumLostAt) {
+    t.quorumLostAt = now;
+    report(i, LeaseState::kFault, true,
+           "lost the lease at epoch " + std::to_string(lapse->epoch) + ": " + lapse->reason, now,
+           lapse->epoch);
+    return;
+  }
+  if (!t.quorumLostAt && t.hadMajority && !majority && !node.holds(now)) {
+    t.quorumLostAt = now;
+    report(i, LeaseState::kFault, true,
+           "lost contact with the majority: " + name(peer) + " and " + name(lease::kArbiter) +
+               " unreachable",
+           now);
+    return;
+  }
+  LeaseState want = LeaseState::kStandby;
+  std::string why = node.reason();
+  const bool claimed =
+      node.holds(now) && t.gatePassed == node.epoch() && (!dataPlane_ || dataPlane_->claimed(i));
+  if (claimed) {
+    want = LeaseState::kHolder;
+  } else if (t.quorumLostAt) {
+    want = LeaseState::kFault;
+    why = "no quorum";
+  } else if (!node.eligible()) {
+    want = LeaseState::kFault;
+  } else if (t.gateFailed) {
+    want = LeaseState::kFault;
+    why = "pre-claim failed: " + t.gateFailure;
+  }
+  if (want != t.reported) report(i, want, false, why, now);
+  if (claimed) t.foreign.reset();  // the holder before our next tenure is us
+  if (const auto k = node.knownLease(now)) t.lastHolder = name(k->owner);
+}
+
+void LeaseHost::report(std::size_t i, LeaseState to, bool quorumLost, const std::string& reason,
+                       Time now, std::optional<std::uint64_t> epoch) {
+  Lease& l = leases_[i];
+  Track& t = l.track;
+  Transition tr;
+  tr.lease = i;
+  tr.from = t.reported;
+  tr.to = to;
+  tr.quorumLost = quorumLost;
+  const auto known = l.node->knownLease(now);
+  tr.epoch = epoch ? *epoch : known ? known->epoch : l.node->epoch();
+  if (to == LeaseState::kHolder) {
+    tr.previousHolder = t.foreign ? name(t.foreign->owner) : "";
+  } else if (t.reported == LeaseState::kHolder) {
+    tr.previousHolder = config_.node;
+  } else {
+    tr.previousHolder = t.lastHolder;
+  }
+  tr.reason = reason;
+  t.reported = to;
+  const auto level = to == LeaseState::kFault ? spdlog::level::warn : spdlog::level::info;
+  spdlog::log(level, "lease {}: {} -> {}{} epoch {}: {}", l.cfg->name, keepalivedState(tr.from),
+              keepalivedState(to), quorumLost ? " (quorum lost)" : "", tr.epoch, reason);
+  if (sink_) sink_->transition(tr);
+}
+
+void LeaseHost::stopping() {
+  const Time now = clock_();
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].track.reported == LeaseState::kStopping) continue;
+    report(i, LeaseState::kStopping, false, "the director stops", now);
+  }
+}
+
+std::optional<Time> LeaseHost::earliestHeldLeaseEnd(Time now) const {
+  std::optional<Time> end;
+  for (const auto& l : leases_) {
+    if (l.node->holds(now) && (!end || l.node->leaseEnd() < *end)) end = l.node->leaseEnd();
+  }
+  return end;
+}
+
+bool LeaseHost::followLease(std::size_t i, Time now) {
+  Lease& l = leases_[i];
+  const auto& node = *l.node;
+  if (node.holds(now)) {
+    // Until the gate (fence-before-claim, pre-claim hooks) passes, the VIPs stay dark.
+    if (claimAllowed(i, now) && dataPlane_) dataPlane_->hold(i, node.leaseEnd());
+    return true;
+  }
+  if (l.track.gateRunning) {
+    if (gate_) gate_->cancel(i);
+    spdlog::info("lease {}: epoch {} lost while its claim waited for {}", l.cfg->name,
+                 l.track.gateRunning, l.track.gateWhat);
+    l.track.gateRunning = 0;
+    l.track.gateWhat.clear();
+  }
+  if (!dataPlane_) return true;
   return dataPlane_->withdraw(i);
 }
 
@@ -277,13 +478,26 @@ void LeaseHost::onTimer() {
   }
 }
 
-StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName) {
+StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
+                                   std::chrono::milliseconds hold, bool clearHold) {
   const Time now = clock_();
   StepDownResult r;
   const auto named = leaseName.empty() ? std::optional<std::size_t>(0) : leaseIndex(leaseName);
   if (!named) {
     r.code = StepDownResult::Code::kNoSuchLease;
     r.why = "no lease named \"" + leaseName.substr(0, 64) + "\"";
+    return r;
+  }
+  if (clearHold) {
+    for (std::size_t i = 0; i < leases_.size(); ++i) {
+      if (!leaseName.empty() && i != *named) continue;
+      if (leases_[i].node->preemptionHeldUntil(now)) {
+        spdlog::info("lease {}: preemption hold cleared by operator", leases_[i].cfg->name);
+      }
+      leases_[i].node->holdPreemption(now);
+      r.leases.push_back(leases_[i].cfg->name);
+    }
+    noteVisibleChange(now);
     return r;
   }
   std::vector<std::size_t> held;
@@ -312,7 +526,13 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName) {
   for (std::size_t i : held) {
     r.leases.push_back(leases_[i].cfg->name);
     step(i, [now](auto& n) { return *n.stepDown(now, "step-down requested by operator"); });
+    if (hold.count() > 0) {
+      leases_[i].node->holdPreemption(now + hold);
+      spdlog::info("lease {}: no preemption back for {} ms (step-down --hold)",
+                   leases_[i].cfg->name, hold.count());
+    }
   }
+  r.holdRemainingMs = hold.count();
   return r;
 }
 
@@ -367,6 +587,10 @@ std::vector<LeaseSnapshot> LeaseHost::leaseSnapshots(Time now) const {
       s.claimed = dataPlane_->claimed(i);
     }
     s.eligible = node.eligible();
+    s.state = keepalivedState(leases_[i].track.reported);
+    s.quorumLost = leases_[i].track.quorumLostAt.has_value();
+    s.gate = leases_[i].track.gateWhat;
+    if (const auto h = node.preemptionHeldUntil(now)) s.holdRemainingMs = toMs(*h - now);
     out.push_back(std::move(s));
   }
   return out;
@@ -379,6 +603,7 @@ void LeaseHost::noteVisibleChange(Time now) {
   for (auto& l : v.leases) {
     l.remainingMs = 0;
     l.reason.clear();
+    l.holdRemainingMs = l.holdRemainingMs > 0 ? 1 : 0;
   }
   for (NodeId n = 0; n < lease::kNodeCount; ++n) v.reachable.push_back(reachable(n, now));
   v.healthy = healthy(now);

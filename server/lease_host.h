@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "lease/director_node.h"
 #include "server/config.h"
 #include "server/ipvs/balancer.h"
+#include "server/lease_events.h"
 
 namespace quorate::server {
 
@@ -66,6 +68,10 @@ struct LeaseSnapshot {
   std::vector<std::string> vips;
   bool claimed = false;
   bool eligible = true;
+  std::string state;            // keepalived's: "MASTER", "BACKUP", "FAULT" (as hooks see it)
+  bool quorumLost = false;      // a loss of quorum is in force (until the majority is heard)
+  std::string gate;             // what the claim waits for ("" none): fence, pre-claim hooks
+  std::int64_t holdRemainingMs = 0;  // step-down --hold: no preemption back for this long
   bool operator==(const LeaseSnapshot&) const = default;
 };
 
@@ -101,6 +107,7 @@ struct StepDownResult {
   std::uint64_t releasedEpoch = 0;
   std::string handedTo;
   std::vector<std::string> leases;
+  std::int64_t holdRemainingMs = 0;  // the hold set (or left) by the request
 };
 
 class LeaseHost {
@@ -143,9 +150,21 @@ class LeaseHost {
   bool probeIdentity();
   // The director's own health changed.
   void updateEligibility();
-  StepDownResult stepDown(bool force, const std::string& leaseName);
+  // With `hold` > 0 this director then does not preempt the lease back for that long; with
+  // `clearHold` nothing is released and the holds of the named lease (or all) end now.
+  StepDownResult stepDown(bool force, const std::string& leaseName,
+                          std::chrono::milliseconds hold = std::chrono::milliseconds(0),
+                          bool clearHold = false);
   // Hands every held lease over (planned stop).
   void stepDownAll(const std::string& reason);
+  // The director stops: each lease reports kStopping (after stepDownAll()).
+  void stopping();
+  // Where transitions go, and what must pass before a won lease is claimed (both optional,
+  // set before the first step, outliving the host).
+  void setTransitionSink(TransitionSink* sink) { sink_ = sink; }
+  void setClaimGate(ClaimGate* gate) { gate_ = gate; }
+  // The earliest end among the leases held now (claimed or not), for the watchdog.
+  std::optional<lease::Time> earliestHeldLeaseEnd(lease::Time now) const;
   // When onTimer() next has work (the daemon's timer wakes a little early, see daemon.cc).
   lease::Time nextWake() const;
 
@@ -173,9 +192,24 @@ class LeaseHost {
   const lease::DirectorNode& node(std::size_t i) const { return *leases_.at(i).node; }
 
  private:
+  // What the host remembers of a lease beyond its node: for transitions and the claim gate.
+  struct Track {
+    LeaseState reported = LeaseState::kNone;
+    std::string lastHolder;                     // the latest holder known, "" none
+    std::optional<lease::LeaseView> foreign;    // the latest other holder known
+    std::uint64_t releasedEpoch = 0;            // the other director released up to this
+    std::optional<lease::Time> quorumLostAt;    // a loss of quorum in force since then
+    bool hadMajority = false;                   // heard from a majority since the start
+    std::uint64_t gateRunning = 0;              // epoch whose gate runs (0 none)
+    std::uint64_t gatePassed = 0;               // epoch whose gate passed
+    std::string gateWhat;
+    bool gateFailed = false;  // our claim failed and nobody else holds yet: FAULT
+    std::string gateFailure;
+  };
   struct Lease {
     const LeaseConfig* cfg;
     std::unique_ptr<lease::DirectorNode> node;
+    Track track;
   };
   // What version() follows: the operator-visible domain state, without timers and counters.
   struct Visible {
@@ -195,6 +229,15 @@ class LeaseHost {
   // The data plane follows lease i. False: not held, and its VIPs may still answer (the fence
   // did not close), so nothing may tell the acceptors it is free.
   bool followLease(std::size_t i, lease::Time now);
+  // Whether lease i, held at its node's epoch, may claim its VIPs now; starts its gate if not.
+  bool claimAllowed(std::size_t i, lease::Time now);
+  void gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std::string& why);
+  // The holder before us if it never released: the fence-before-claim target.
+  std::optional<std::string> unreleasedPrevious(const Lease& l) const;
+  // Follows lease i's state after a step (`out`: that step's output) and reports transitions.
+  void track(std::size_t i, const lease::Output& out, lease::Time now);
+  void report(std::size_t i, LeaseState to, bool quorumLost, const std::string& reason,
+              lease::Time now, std::optional<std::uint64_t> epoch = std::nullopt);
   void warnIfMisconfigured(const lease::Message& reply);
   bool conflicted(lease::Time now) const { return conflictUntil_ && now < *conflictUntil_; }
   bool healthy(lease::Time now) const;
@@ -222,6 +265,8 @@ class LeaseHost {
   std::uint64_t version_ = 0;
   std::function<void()> versionChanged_;
   std::function<void()> deadlineChanged_;
+  TransitionSink* sink_ = nullptr;
+  ClaimGate* gate_ = nullptr;
   Counters counters_;
 };
 

@@ -391,7 +391,7 @@ Output DirectorNode::maybePreempt(Time now) {
   const auto l = acceptor_.lease(now);
   const bool otherHolds = l && !mine(*l) && l->owner != cfg_.self;
   if (!preemptEnabled() || *cfg_.preferred != cfg_.self || role_ != Role::kStandby || !otherHolds ||
-      !eligible_) {
+      !eligible_ || now < preemptHoldUntil_) {
     preemptSince_.reset();
     return out;
   }

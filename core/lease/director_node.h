@@ -72,6 +72,12 @@ class DirectorNode {
   // voting as an acceptor but never campaigns, preempts or answers a handover; a holder that
   // becomes ineligible releases at once and hands over; a campaign in progress is abandoned.
   Output setEligible(Time now, bool eligible, const std::string& reason);
+  // Maintenance (step-down --hold): no preemption of another holder before `until` (a time at
+  // or before now clears it). Kept in memory only; campaigns for a free lease are unaffected.
+  void holdPreemption(Time until) { preemptHoldUntil_ = until; }
+  std::optional<Time> preemptionHeldUntil(Time now) const {
+    return preemptHoldUntil_ > now ? std::optional<Time>(preemptHoldUntil_) : std::nullopt;
+  }
   bool eligible() const { return eligible_; }
 
   // The transport could not deliver `sent` to `peer` (or got no answer): for the
@@ -165,6 +171,7 @@ class DirectorNode {
   std::uint64_t incarnation_;
   bool incarnationUnsaved_ = true;
   Time campaignNotBefore_{};
+  Time preemptHoldUntil_{};  // no preemption before this (step-down --hold)
   std::optional<Time> preemptSince_;  // since when we (preferred) see another holder
   std::optional<Time> lastPreemptSent_;
   std::optional<Time> lastSeen_[kNodeCount];

@@ -8,8 +8,10 @@ namespace quorate::server::hooks {
 std::string_view keepalivedState(HookKind kind) {
   switch (kind) {
     case HookKind::kBecameHolder:
+    case HookKind::kPreClaim:
       return "MASTER";
     case HookKind::kBecameStandby:
+    case HookKind::kPreRelease:
       return "BACKUP";
     case HookKind::kFault:
     case HookKind::kQuorumLost:
@@ -32,6 +34,10 @@ std::string_view kindName(HookKind kind) {
       return "stopping";
     case HookKind::kQuorumLost:
       return "quorum-lost";
+    case HookKind::kPreClaim:
+      return "pre-claim";
+    case HookKind::kPreRelease:
+      return "pre-release";
   }
   return "fault";
 }

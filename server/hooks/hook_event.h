@@ -17,6 +17,8 @@ enum class HookKind {
   kFault,          // keepalived FAULT: own health failing, fence error, ...
   kStopping,       // keepalived STOP: the director shuts down
   kQuorumLost,     // keepalived FAULT too; QUORATE_EVENT tells the two apart
+  kPreClaim,       // gating: the lease is won, its VIPs not claimed yet (state MASTER)
+  kPreRelease,     // gating: a planned step-down, the VIPs not released yet (state BACKUP)
 };
 
 struct HookEvent {
@@ -31,7 +33,8 @@ struct HookEvent {
 
 // "MASTER", "BACKUP", "FAULT" or "STOP": the state a keepalived notify script expects in $3.
 std::string_view keepalivedState(HookKind kind);
-// "became-holder", "became-standby", "fault", "stopping", "quorum-lost" (QUORATE_EVENT).
+// "became-holder", "became-standby", "fault", "stopping", "quorum-lost", "pre-claim",
+// "pre-release" (QUORATE_EVENT).
 std::string_view kindName(HookKind kind);
 
 // Makes a name safe for line-oriented consumers: control characters (newline, NUL, ESC, ...),

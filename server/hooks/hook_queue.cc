@@ -76,6 +76,7 @@ void HookQueue::runCommand() {
   run.env = notifyEnvironment(current_->event);
   run.user = command.user;
   run.timeout = command.timeout;
+  run.captureBytes = kHookOutputBytes;
   currentArgv_ = run.argv;
   started_ = std::chrono::steady_clock::now();
   // ScriptRunner calls `done` later on the io_context (never from inside start()), also for a

@@ -13,19 +13,10 @@
 #include <vector>
 
 #include "server/hooks/hook_event.h"
+#include "server/hooks/hooks_config.h"
 #include "server/script_runner.h"
 
 namespace quorate::server::hooks {
-
-// One configured program; the QUORATE_* variables are added to its environment.
-struct HookCommand {
-  std::vector<std::string> program;  // argv prefix; program[0] absolute or found on PATH
-  std::string user;                  // run as this user; empty: as the director
-  std::chrono::milliseconds timeout{5000};
-  // keepalived appends "INSTANCE name STATE priority" for its generic `notify` program but runs
-  // notify_master/_backup/_fault/_stop exactly as configured: true is the former, false the latter.
-  bool keepalivedArgs = true;
-};
 
 // How one run of one command for one event ended.
 struct HookOutcome {
@@ -35,6 +26,9 @@ struct HookOutcome {
   std::chrono::milliseconds duration{0};
   std::uint64_t sequence = 0;  // the event's place in this queue's order (from 1)
 };
+
+// What the hooks keep of a program's stdout and stderr, for the log.
+inline constexpr std::size_t kHookOutputBytes = 4096;
 
 class HookQueue {
  public:
