@@ -113,8 +113,8 @@ std::optional<StdPipe> makeStdPipe(bool childReads, std::string& error) {
 }
 
 // write() that cannot raise SIGPIPE in the director. A pipe's SIGPIPE goes to the writing thread,
-// so blocking it in this thread and, after EPIPE, taking back the one this write raised leaves
-// the rest of the process and its signal dispositions untouched.
+// so blocking it in this thread and taking back the one this write raised leaves the rest of the
+// process and its signal dispositions untouched.
 ssize_t writeWithoutSigpipe(int fd, const char* data, std::size_t size) {
   sigset_t pipeSet;
   ::sigemptyset(&pipeSet);
@@ -127,7 +127,11 @@ ssize_t writeWithoutSigpipe(int fd, const char* data, std::size_t size) {
   const bool alreadyPending = ::sigismember(&pending, SIGPIPE) == 1;
   const ssize_t n = ::write(fd, data, size);
   const int err = errno;
-  if (n < 0 && err == EPIPE && !alreadyPending) {
+  // Not only after EPIPE: a write that the reader's exit cut short returns its count and
+  // raises SIGPIPE all the same.
+  ::sigemptyset(&pending);
+  ::sigpending(&pending);
+  if (!alreadyPending && ::sigismember(&pending, SIGPIPE) == 1) {
     const struct timespec zero {};
     while (::sigtimedwait(&pipeSet, nullptr, &zero) < 0 && errno == EINTR) {
     }

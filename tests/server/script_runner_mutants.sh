@@ -16,9 +16,9 @@ trap 'git checkout -q -- "$src"' EXIT INT TERM
 
 # name@sed expression@gtest filter that must fail
 mutants='
-sigpipe@s/::pthread_sigmask(SIG_BLOCK, &pipeSet, &old);/::pthread_sigmask(SIG_BLOCK, \&old, \&old);/@*IgnoringItsInput*
+sigpipe@s/::pthread_sigmask(SIG_BLOCK, &pipeSet, &old);/::pthread_sigmask(SIG_BLOCK, nullptr, \&old);/@*IgnoringItsInput*
 blocking-stdin@s/flags | O_NONBLOCK/flags | (childReads ? 0 : O_NONBLOCK)/@*IgnoringItsInput*
-leak-parent-end@s/::pipe2(fds.data(), O_CLOEXEC)/::pipe2(fds.data(), 0)/@*InputReachesTheProgram*
+leak-parent-end@s/::pipe2(fds.data(), O_CLOEXEC)/::pipe2(fds.data(), 0)/; s/posix_spawn_file_actions_addclosefrom_np(&fa, 3);//@*InputReachesTheProgram*:*PipesAreTheOnlyFiles*
 no-input@s/if (state->inputFd) writeInput(state);/if (state->inputFd) state->inputFd.reset();/@*InputReachesTheProgram*
 no-limit@s/const std::size_t kept = std::min(room, size);/const std::size_t kept = size + 0 * room;/@*Truncated*
 stderr-lost@s/posix_spawn_file_actions_adddup2(&fa, outFd, 2);/posix_spawn_file_actions_addopen(\&fa, 2, "\/dev\/null", O_WRONLY, 0);/@*StdoutAndStderr*
