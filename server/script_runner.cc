@@ -3,7 +3,10 @@
 // (setgroups/setresgid/setresuid affect the calling thread only, which in the child is the whole
 // process), with a close-on-exec pipe that carries the errno of a failed step back. Either way
 // the parent learns the outcome of exec before start() returns, awaits the exit through a pidfd,
-// and reaps with waitpid.
+// and reaps with waitpid. stdin and the captured output are pipes whose parent ends are
+// non-blocking and awaited by Asio (wait, then read or write ourselves, so no buffer of a
+// cancelled operation outlives its run); writes to stdin hold SIGPIPE back in the writing thread
+// only, so the director is safe whatever the process's disposition of SIGPIPE.
 #include "server/script_runner.h"
 
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +28,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <limits>
 #include <optional>
 #include <unordered_set>
 
@@ -44,6 +50,95 @@ int aboveStdio(int fd) {
   const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   ::close(fd);
   return moved;
+}
+
+// Owns a file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = other.release();
+    }
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A pipe for one of the child's standard streams: `child` is what the child gets (blocking, as
+// programs expect), `parent` our non-blocking end; both close-on-exec and above 2.
+struct StdPipe {
+  UniqueFd child;
+  UniqueFd parent;
+};
+
+// `childReads`: the child reads (stdin), else it writes (stdout and stderr).
+std::optional<StdPipe> makeStdPipe(bool childReads, std::string& error) {
+  std::array<int, 2> fds{-1, -1};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    error = "pipe: " + errnoText(errno);
+    return std::nullopt;
+  }
+  UniqueFd readEnd(aboveStdio(fds[0]));
+  UniqueFd writeEnd(aboveStdio(fds[1]));
+  if (readEnd.get() < 0 || writeEnd.get() < 0) {
+    error = "pipe: " + errnoText(errno);
+    return std::nullopt;
+  }
+  StdPipe p;
+  p.child = childReads ? std::move(readEnd) : std::move(writeEnd);
+  p.parent = childReads ? std::move(writeEnd) : std::move(readEnd);
+  const int flags = ::fcntl(p.parent.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(p.parent.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    error = "pipe: " + errnoText(errno);
+    return std::nullopt;
+  }
+  return p;
+}
+
+// write() that cannot raise SIGPIPE in the director. A pipe's SIGPIPE goes to the writing thread,
+// so blocking it in this thread and taking back the one this write raised leaves the rest of the
+// process and its signal dispositions untouched.
+ssize_t writeWithoutSigpipe(int fd, const char* data, std::size_t size) {
+  sigset_t pipeSet;
+  ::sigemptyset(&pipeSet);
+  ::sigaddset(&pipeSet, SIGPIPE);
+  sigset_t old;
+  ::pthread_sigmask(SIG_BLOCK, &pipeSet, &old);
+  sigset_t pending;
+  ::sigemptyset(&pending);
+  ::sigpending(&pending);
+  const bool alreadyPending = ::sigismember(&pending, SIGPIPE) == 1;
+  const ssize_t n = ::write(fd, data, size);
+  const int err = errno;
+  // Not only after EPIPE: a write that the reader's exit cut short returns its count and
+  // raises SIGPIPE all the same.
+  ::sigemptyset(&pending);
+  ::sigpending(&pending);
+  if (!alreadyPending && ::sigismember(&pending, SIGPIPE) == 1) {
+    const struct timespec zero {};
+    while (::sigtimedwait(&pipeSet, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return n;
 }
 
 // Waits for `pid` (which has exited or been SIGKILLed) and returns its wait status, or nullopt
@@ -190,7 +285,7 @@ const char* stepName(int step) {
 }
 
 // In the child of fork(): only async-signal-safe calls from here to exec.
-[[noreturn]] void child(const char* path, char* const* argv, char* const* envp, int nullFd,
+[[noreturn]] void child(const char* path, char* const* argv, char* const* envp, int inFd, int outFd,
                         int errFd, const Credentials* as) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -199,9 +294,9 @@ const char* stepName(int step) {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::setpgid(0, 0);
-  ::dup2(nullFd, 0);
-  ::dup2(nullFd, 1);
-  ::dup2(nullFd, 2);
+  ::dup2(inFd, 0);
+  ::dup2(outFd, 1);
+  ::dup2(outFd, 2);
   ::syscall(SYS_close_range, 3u, static_cast<unsigned>(errFd - 1), 0u);
   ::syscall(SYS_close_range, static_cast<unsigned>(errFd + 1), ~0u, 0u);
   if (as != nullptr) {
@@ -260,6 +355,20 @@ struct RunState {
   std::optional<asio::steady_timer> deadline;
   bool timedOut = false;
   ScriptRunner::Done done;
+  std::optional<asio::posix::stream_descriptor> inputFd;  // stdin's write end, until all written
+  std::string input;
+  std::size_t inputWritten = 0;
+  std::optional<asio::posix::stream_descriptor> outputFd;  // stdout+stderr's read end
+  std::size_t captureBytes = 0;
+  std::string output;
+  std::size_t outputDiscarded = 0;
+
+  void keepOutput(const char* data, std::size_t size) {
+    const std::size_t room = captureBytes - std::min(captureBytes, output.size());
+    const std::size_t kept = std::min(room, size);
+    output.append(data, kept);
+    outputDiscarded += size - kept;
+  }
 
   // SIGKILLs the process group and reaps the leader; `done` is not called. Blocks at most as
   // long as the kernel takes to deliver SIGKILL.
@@ -272,6 +381,8 @@ struct RunState {
     }
     exitFd.reset();
     deadline.reset();
+    inputFd.reset();
+    outputFd.reset();
     if (owner) owner->live.erase(this);
   }
 
@@ -292,6 +403,76 @@ class HandleImpl : public ScriptRunner::Handle {
   std::shared_ptr<RunState> state_;
 };
 
+// Writes what the pipe takes of the rest of the input, then awaits room for more; closes stdin
+// when all is written or the program no longer reads it (EPIPE: it exited or closed stdin).
+void writeInput(const std::shared_ptr<RunState>& s) {
+  if (!s->inputFd) return;
+  const int fd = s->inputFd->native_handle();
+  while (s->inputWritten < s->input.size()) {
+    const ssize_t n = writeWithoutSigpipe(fd, s->input.data() + s->inputWritten,
+                                          s->input.size() - s->inputWritten);
+    if (n > 0) {
+      s->inputWritten += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      s->inputFd->async_wait(
+          asio::posix::stream_descriptor::wait_write,
+          [weak = std::weak_ptr<RunState>(s)](const boost::system::error_code& ec) {
+            auto locked = weak.lock();
+            if (ec || !locked) return;
+            writeInput(locked);
+          });
+      return;
+    }
+    break;
+  }
+  s->inputFd.reset();  // EOF for the program
+  std::string().swap(s->input);
+}
+
+// Reads at most `limit` bytes of output that are there now. Returns false at EOF or on an error
+// (the pipe is then closed), true when the pipe is empty for now.
+bool readOutput(RunState& s, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  std::array<char, 16384> buf;
+  while (limit > 0) {
+    const ssize_t n = ::read(s.outputFd->native_handle(), buf.data(), std::min(buf.size(), limit));
+    if (n > 0) {
+      s.keepOutput(buf.data(), static_cast<std::size_t>(n));
+      limit -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    s.outputFd.reset();
+    return false;
+  }
+  return true;
+}
+
+// Drains the output pipe while the program runs, so that it never blocks on a full pipe.
+void awaitOutput(const std::shared_ptr<RunState>& s) {
+  s->outputFd->async_wait(asio::posix::stream_descriptor::wait_read,
+                          [weak = std::weak_ptr<RunState>(s)](const boost::system::error_code& ec) {
+                            auto locked = weak.lock();
+                            if (ec || !locked || !locked->outputFd) return;
+                            if (readOutput(*locked)) awaitOutput(locked);
+                          });
+}
+
+// At the main process's exit: what the pipe holds now, and no more. Everything the process
+// wrote is in the pipe by now (a write to a pipe completes into its buffer); bounding the read by
+// what is there keeps a background child that writes without pause from holding us here.
+void collectOutput(RunState& s) {
+  if (!s.outputFd) return;
+  int pending = 0;
+  if (::ioctl(s.outputFd->native_handle(), FIONREAD, &pending) == 0 && pending > 0) {
+    readOutput(s, static_cast<std::size_t>(pending));
+  }
+  s.outputFd.reset();
+}
+
 void onExit(const std::shared_ptr<RunState>& s) {
   const pid_t pid = s->pid;
   const std::optional<int> reaped = reap(pid);
@@ -302,7 +483,12 @@ void onExit(const std::shared_ptr<RunState>& s) {
   s->owner = nullptr;
   s->exitFd.reset();  // safe inside its own handler: Asio freed the operation before the upcall
   if (s->deadline) s->deadline->cancel();
+  s->inputFd.reset();
+  collectOutput(*s);
   ScriptExit exit;
+  exit.output = std::move(s->output);
+  exit.outputDiscarded = s->outputDiscarded;
+  exit.outputTruncated = s->outputDiscarded > 0;
   if (!reaped) {
     // Never a pass by accident: how it ended is unknown.
     exit.kind = ScriptExit::Kind::kFailedToStart;
@@ -322,13 +508,22 @@ void onExit(const std::shared_ptr<RunState>& s) {
 
 // Starts the program; returns its pid or sets `error`. The program has exec'd (or failed to)
 // when this returns.
-pid_t spawnPlain(const std::string& path, char* const* argv, char* const* envp,
+pid_t spawnPlain(const std::string& path, char* const* argv, char* const* envp, int inFd, int outFd,
                  std::string& error) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  if (inFd >= 0) {
+    posix_spawn_file_actions_adddup2(&fa, inFd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  }
+  if (outFd >= 0) {
+    posix_spawn_file_actions_adddup2(&fa, outFd, 1);
+    posix_spawn_file_actions_adddup2(&fa, outFd, 2);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  }
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -351,8 +546,9 @@ pid_t spawnPlain(const std::string& path, char* const* argv, char* const* envp,
   return pid;
 }
 
-pid_t spawnAs(const std::string& path, char* const* argv, char* const* envp, const Credentials* as,
-              const std::string& user, std::string& error) {
+// `inFd`, `outFd`: the child's stdin and stdout+stderr; -1 for /dev/null.
+pid_t spawnAs(const std::string& path, char* const* argv, char* const* envp, int inFd, int outFd,
+              const Credentials* as, const std::string& user, std::string& error) {
   const int nullFd = aboveStdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (nullFd < 0) {
     error = "open /dev/null: " + errnoText(errno);
@@ -374,7 +570,10 @@ pid_t spawnAs(const std::string& path, char* const* argv, char* const* envp, con
   // _Fork: no atfork handlers (OpenSSL's, gRPC's) run in the child, which stays
   // async-signal-safe up to exec.
   const pid_t pid = ::_Fork();
-  if (pid == 0) child(path.c_str(), argv, envp, nullFd, writeFd, as);
+  if (pid == 0) {
+    child(path.c_str(), argv, envp, inFd >= 0 ? inFd : nullFd, outFd >= 0 ? outFd : nullFd, writeFd,
+          as);
+  }
   const int forkErr = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(writeFd);
@@ -425,7 +624,10 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
     spdlog::debug("script: {}: {}", run.argv.empty() ? "" : run.argv[0], why);
     asio::post(impl_->io, [weak = std::weak_ptr<RunState>(state), why = std::move(why)] {
       if (auto s = weak.lock()) {
-        s->finish(ScriptExit{ScriptExit::Kind::kFailedToStart, 0, why});
+        ScriptExit exit;
+        exit.kind = ScriptExit::Kind::kFailedToStart;
+        exit.error = why;
+        s->finish(std::move(exit));
       }
     });
     return std::move(handle);
@@ -446,9 +648,19 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
   const auto envStrings = mergedEnvironment(run.env);
   const auto envp = pointers(envStrings);
 
-  const pid_t pid = as ? spawnAs(*path, argv.data(), envp.data(), &*as, run.user, error)
-                       : spawnPlain(*path, argv.data(), envp.data(), error);
+  std::optional<StdPipe> in;
+  std::optional<StdPipe> out;
+  if (!run.input.empty() && !(in = makeStdPipe(true, error))) return fail(error);
+  if (run.captureBytes > 0 && !(out = makeStdPipe(false, error))) return fail(error);
+  const int inFd = in ? in->child.get() : -1;
+  const int outFd = out ? out->child.get() : -1;
+  const pid_t pid =
+      as ? spawnAs(*path, argv.data(), envp.data(), inFd, outFd, &*as, run.user, error)
+         : spawnPlain(*path, argv.data(), envp.data(), inFd, outFd, error);
   if (pid < 0) return fail(error);
+  // Only the program holds these now: its exit is the pipes' EOF and EPIPE.
+  if (in) in->child.reset();
+  if (out) out->child.reset();
   const int fd = pidfdOpen(pid);
   if (fd < 0) {
     const int err = errno;
@@ -458,6 +670,14 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
   }
   state->pid = pid;
   state->exitFd.emplace(impl_->io, fd);
+  if (in) {
+    state->input = run.input;
+    state->inputFd.emplace(impl_->io, in->parent.release());
+  }
+  if (out) {
+    state->captureBytes = run.captureBytes;
+    state->outputFd.emplace(impl_->io, out->parent.release());
+  }
   impl_->live.insert(state.get());
   state->owner = impl_.get();  // only while in `live`
   std::weak_ptr<RunState> weak = state;
@@ -467,6 +687,8 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
                               if (ec || !s || s->pid <= 0) return;
                               onExit(s);
                             });
+  if (state->inputFd) writeInput(state);
+  if (state->outputFd) awaitOutput(state);
   if (run.timeout.count() > 0) {
     state->deadline.emplace(impl_->io, run.timeout);
     state->deadline->async_wait([weak](const boost::system::error_code& ec) {

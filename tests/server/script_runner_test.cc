@@ -1,6 +1,7 @@
 // Unit tests of ScriptRunner with real /bin/sh scripts in a temporary directory: exit codes,
 // signals, the deadline (which kills the whole process group), start failures, the environment,
-// running as another user (as root only), abandoned handles and many runs at once.
+// running as another user (as root only), abandoned handles, many runs at once, stdin and
+// captured output.
 #include "server/script_runner.h"
 
 #include <gtest/gtest.h>
@@ -10,7 +11,9 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -346,14 +349,224 @@ TEST_F(ScriptRunnerTest, ManyConcurrentRunsAreAllReported) {
   EXPECT_EQ(runner.running(), 0u);
 }
 
+// The users to try a run as: ourselves (posix_spawn) and, as root, nobody (the fork path).
+std::vector<std::string> spawnPaths() {
+  std::vector<std::string> users = {""};
+  if (::geteuid() == 0 && ::getpwnam("nobody") != nullptr) users.push_back("nobody");
+  return users;
+}
+
+TEST_F(ScriptRunnerTest, InputReachesTheProgramAndOutputComesBack) {
+  ::chmod(dir.path().c_str(), 0755);
+  // Larger than a pipe's buffer both ways: the writes and reads resume on the io_context.
+  std::string big;
+  for (int i = 0; big.size() < (1u << 20); ++i) big += "line " + std::to_string(i) + "\n";
+  for (const auto& user : spawnPaths()) {
+    for (const std::string& input : {std::string("action=off\nplug=3\n"), big}) {
+      ScriptRun run;
+      run.argv = {"/bin/cat"};
+      run.user = user;
+      run.input = input;
+      run.captureBytes = 4u << 20;
+      const ScriptExit e = runToEnd(run);
+      EXPECT_TRUE(e.ok()) << user << ": " << e.toString();
+      EXPECT_EQ(e.output.size(), input.size()) << user;
+      EXPECT_TRUE(e.output == input) << user;
+      EXPECT_FALSE(e.outputTruncated);
+      EXPECT_EQ(e.outputDiscarded, 0u);
+    }
+  }
+}
+
+TEST_F(ScriptRunnerTest, WithoutInputStdinIsEmpty) {
+  ScriptRun run;
+  run.argv = {dir.script("count.sh", "wc -c")};
+  run.captureBytes = 100;
+  const ScriptExit e = runToEnd(run);
+  EXPECT_TRUE(e.ok()) << e.toString();
+  EXPECT_EQ(e.output, "0\n");
+}
+
+TEST_F(ScriptRunnerTest, CapturesStdoutAndStderrInOrder) {
+  ScriptRun run;
+  run.argv = {dir.script("both.sh", "printf 'out1 '\nprintf 'err1 ' >&2\nprintf 'out2'\nexit 3")};
+  run.captureBytes = 100;
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kExited);
+  EXPECT_EQ(e.code, 3);
+  EXPECT_EQ(e.output, "out1 err1 out2");
+  EXPECT_FALSE(e.outputTruncated);
+
+  run.captureBytes = 0;  // as before: nothing kept
+  EXPECT_EQ(runToEnd(run).output, "");
+}
+
+TEST_F(ScriptRunnerTest, OutputIsTruncatedAtTheLimitAndTheRestIsDrained) {
+  // 300 KB: more than a pipe holds, so the program finishes only if we keep reading.
+  ScriptRun run;
+  run.argv = {dir.script("loud.sh",
+                         "printf 'HEAD'\ni=0\nwhile [ $i -lt 3000 ]; do\n"
+                         "  printf '%0100d' $i\n  i=$((i+1))\ndone\nprintf 'TAIL' >&2")};
+  run.captureBytes = 10;
+  run.timeout = milliseconds(30000);
+  const ScriptExit e = runToEnd(run);
+  EXPECT_TRUE(e.ok()) << e.toString();
+  EXPECT_EQ(e.output, "HEAD" + std::string(6, '0'));
+  EXPECT_TRUE(e.outputTruncated);
+  EXPECT_EQ(e.outputDiscarded, 4u + 300000u + 4u - 10u);
+
+  run.captureBytes = 4 + 300000 + 4;  // exactly all of it: not truncated
+  const ScriptExit all = runToEnd(run);
+  EXPECT_EQ(all.output.size(), run.captureBytes);
+  EXPECT_EQ(all.output.substr(all.output.size() - 4), "TAIL");
+  EXPECT_FALSE(all.outputTruncated);
+  EXPECT_EQ(all.outputDiscarded, 0u);
+}
+
+// The stdin pipe's writer must neither block the io_context nor die of SIGPIPE (the test binary
+// keeps SIGPIPE's default action, which terminates) when the program does not read.
+TEST_F(ScriptRunnerTest, ProgramIgnoringItsInputNeitherHangsNorKillsUs) {
+  const auto previous = std::signal(SIGPIPE, SIG_DFL);
+  const std::string input(1u << 20, 'x');
+  // Exits at once without reading: the write fails with EPIPE.
+  ScriptRun run;
+  run.argv = {dir.script("deaf.sh", "exit 3")};
+  run.input = input;
+  ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kExited);
+  EXPECT_EQ(e.code, 3);
+
+  // Closes stdin and keeps running.
+  run.argv = {dir.script("closer.sh", "exec 0<&-\nsleep 0.5\nexit 4")};
+  e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kExited);
+  EXPECT_EQ(e.code, 4);
+
+  // Never reads and never exits: start() returns with the program running, the io_context
+  // serves other work meanwhile, and the deadline ends it.
+  run.argv = {dir.script("sleeper.sh", "exec sleep 30")};
+  run.timeout = milliseconds(1000);
+  std::optional<ScriptExit> got;
+  bool otherWorkRan = false;
+  auto handle = runner.start(run, [&](ScriptExit x) { got = std::move(x); });
+  ASSERT_GT(handle->pid(), 0);
+  EXPECT_EQ(::kill(handle->pid(), 0), 0) << "start() returned only after the program ended";
+  boost::asio::post(io, [&] { otherWorkRan = !got; });
+  io.restart();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!got && std::chrono::steady_clock::now() < end) io.run_one_for(milliseconds(100));
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(otherWorkRan) << "the io_context was blocked while the program ran";
+  EXPECT_EQ(got->kind, Kind::kTimedOut);
+  std::signal(SIGPIPE, previous);
+}
+
+// `done` comes at the main process's exit with what it wrote, while a background child it left
+// behind still holds the output pipe open (and is left running); what that child writes later is
+// not waited for.
+TEST_F(ScriptRunnerTest, BackgroundChildHoldingTheOutputPipeDoesNotDelayDone) {
+  const std::string pgidFile = dir.file("bg.pgid");
+  ScriptRun run;
+  run.argv = {dir.script("bg.sh", "echo $$ > " + pgidFile +
+                                      "\nsh -c 'sleep 3; echo late; exec sleep 30' &\n"
+                                      "echo main done\nexit 0")};
+  run.captureBytes = 1000;
+  run.timeout = milliseconds(60000);
+  const ScriptExit e = runToEnd(run);
+  EXPECT_TRUE(e.ok()) << e.toString();
+  EXPECT_EQ(e.output, "main done\n");
+  const auto group = readFile(pgidFile);
+  ASSERT_TRUE(group);
+  EXPECT_EQ(::kill(-std::stoi(*group), SIGKILL), 0) << "the background child was killed";
+}
+
+// A background child that writes without pause cannot keep the final read going.
+TEST_F(ScriptRunnerTest, BackgroundChildrenWritingWithoutPauseDoNotDelayDone) {
+  const std::string pgidFile = dir.file("yes.pgid");
+  ScriptRun run;
+  run.argv = {dir.script("yes.sh", "echo $$ > " + pgidFile +
+                                       "\nfor i in 1 2 3 4; do cat /dev/zero & done\n"
+                                       "sleep 0.3\nexit 0")};
+  run.captureBytes = 100;
+  run.timeout = milliseconds(60000);
+  const ScriptExit e = runToEnd(run);
+  EXPECT_TRUE(e.ok()) << e.toString();
+  EXPECT_EQ(e.output, std::string(100, '\0'));
+  EXPECT_TRUE(e.outputTruncated);
+  const auto group = readFile(pgidFile);
+  ASSERT_TRUE(group);
+  ::kill(-std::stoi(*group), SIGKILL);  // they may be dead already of SIGPIPE
+}
+
+TEST_F(ScriptRunnerTest, TimedOutRunKeepsWhatItCaptured) {
+  ScriptRun run;
+  run.argv = {dir.script("slow.sh", "echo started\nexec sleep 30")};
+  run.captureBytes = 100;
+  run.input = "ignored\n";
+  run.timeout = milliseconds(1000);
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kTimedOut);
+  EXPECT_EQ(e.output, "started\n");
+}
+
+// With input and capture the program holds two pipes (stdout and stderr the same one) and
+// nothing else; our ends do not leak into it (else it would never see EOF on stdin).
+TEST_F(ScriptRunnerTest, PipesAreTheOnlyFilesTheProgramGets) {
+  ScriptRun run;
+  run.argv = {"/bin/sleep", "30"};
+  run.input = "x";
+  run.captureBytes = 10;
+  for (const auto& user : spawnPaths()) {
+    run.user = user;
+    auto handle = runner.start(run, [](ScriptExit) {});
+    const pid_t pid = handle->pid();
+    ASSERT_GT(pid, 0) << user;
+    std::map<int, std::string> files;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((files = openFiles(pid)).size() != 3 && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    ASSERT_EQ(files.size(), 3u) << user;
+    EXPECT_EQ(files[0].rfind("pipe:", 0), 0u) << files[0];
+    EXPECT_EQ(files[1].rfind("pipe:", 0), 0u) << files[1];
+    EXPECT_EQ(files[1], files[2]);
+    EXPECT_NE(files[0], files[1]);
+  }
+}
+
+TEST_F(ScriptRunnerTest, DestroyedHandleWithPipesNeverReports) {
+  ScriptRun run;
+  run.argv = {dir.script("chatty.sh", "yes")};
+  run.input = std::string(1u << 20, 'y');
+  run.captureBytes = 100;
+  run.timeout = milliseconds(60000);
+  bool called = false;
+  auto handle = runner.start(run, [&](ScriptExit) { called = true; });
+  ASSERT_GT(handle->pid(), 0);
+  io.restart();
+  io.run_for(milliseconds(100));  // reads and writes under way
+  handle.reset();
+  EXPECT_EQ(runner.running(), 0u);
+  io.run_for(milliseconds(100));
+  EXPECT_FALSE(called);
+}
+
+ScriptExit exitOf(Kind kind, int code, std::string error) {
+  ScriptExit e;
+  e.kind = kind;
+  e.code = code;
+  e.error = std::move(error);
+  return e;
+}
+
 TEST(ScriptExitTest, Texts) {
-  EXPECT_EQ((ScriptExit{Kind::kExited, 0, ""}).toString(), "exit 0");
-  EXPECT_EQ((ScriptExit{Kind::kSignalled, 15, ""}).toString(), "killed by signal 15");
-  EXPECT_EQ((ScriptExit{Kind::kTimedOut, 1000, ""}).toString(), "timed out after 1000 ms");
-  EXPECT_EQ((ScriptExit{Kind::kFailedToStart, 0, "unknown user 'x'"}).toString(),
+  EXPECT_EQ(exitOf(Kind::kExited, 0, "").toString(), "exit 0");
+  EXPECT_EQ(exitOf(Kind::kSignalled, 15, "").toString(), "killed by signal 15");
+  EXPECT_EQ(exitOf(Kind::kTimedOut, 1000, "").toString(), "timed out after 1000 ms");
+  EXPECT_EQ(exitOf(Kind::kFailedToStart, 0, "unknown user 'x'").toString(),
             "not started: unknown user 'x'");
-  EXPECT_TRUE((ScriptExit{Kind::kExited, 0, ""}).ok());
-  EXPECT_FALSE((ScriptExit{Kind::kSignalled, 0, ""}).ok());
+  EXPECT_TRUE(exitOf(Kind::kExited, 0, "").ok());
+  EXPECT_FALSE(exitOf(Kind::kSignalled, 0, "").ok());
 }
 
 }  // namespace
