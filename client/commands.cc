@@ -103,6 +103,19 @@ void configureCli(CLI::App& app, CliOptions& options) {
             return isValidLeaseName(text) ? std::string() : leaseNameError(text);
           },
           "", "lease"));
+  stepDown
+      ->add_option_function<std::string>(
+          "--hold",
+          [&options](const std::string& text) {
+            std::string error;
+            const auto ms = parseDuration(text, &error);
+            if (!ms) throw CLI::ValidationError("--hold", error);
+            options.holdMs = *ms;
+          },
+          "Maintenance: then do not preempt the lease back for DURATION (90s, 30m, 2h)")
+      ->type_name("DURATION");
+  stepDown->add_flag("--clear-hold", options.clearHold,
+                     "Release nothing: end the hold of an earlier --hold now");
   stepDown->add_flag("--json", options.json, "One JSON object");
   stepDown->callback([&options] { options.command = Command::kStepDown; });
 
@@ -185,11 +198,51 @@ int runWatch(DirectorClient& client, bool json, std::uint64_t count, std::ostrea
   return kExitOk;
 }
 
+std::optional<std::uint64_t> parseDuration(std::string_view text, std::string* error) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  const std::string_view unit = text.substr(digits);
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1000;
+  if (unit == "ms") scale = 1;
+  if (unit == "m") scale = 60'000;
+  if (unit == "h") scale = 3'600'000;
+  if (unit == "d") scale = 86'400'000;
+  std::uint64_t n = 0;
+  bool ok = digits > 0 && digits <= 9 && scale > 0;
+  for (std::size_t i = 0; ok && i < digits; ++i) n = n * 10 + (text[i] - '0');
+  if (!ok) {
+    *error = "expected a duration such as 90s, 30m, 2h or 1d, not \"" +
+             std::string(text.substr(0, 40)) + "\"";
+    return std::nullopt;
+  }
+  return n * scale;
+}
+
 int runStepDown(DirectorClient& client, bool force, const std::string& lease, bool json,
                 std::ostream& out, std::ostream& err, const CallCanceller* canceller) {
+  CliOptions options;
+  options.force = force;
+  options.lease = lease;
+  options.json = json;
+  return runStepDown(client, options, out, err, canceller);
+}
+
+int runStepDown(DirectorClient& client, const CliOptions& options, std::ostream& out,
+                std::ostream& err, const CallCanceller* canceller) {
   quorate::v1::StepDownReply reply;
-  const grpc::Status status = client.stepDown(force, lease, &reply);
+  const grpc::Status status =
+      client.stepDown(options.force, options.lease, &reply, options.holdMs, options.clearHold);
   if (!status.ok()) return reportFailure(client, status, err, canceller);
+  const bool json = options.json;
+  if (options.clearHold) {
+    if (json) {
+      out << stepDownToJson(reply).dump() << std::endl;
+    } else {
+      out << "hold cleared" << (reply.leases_size() ? " for " + reply.leases(0) : "") << std::endl;
+    }
+    return kExitOk;
+  }
   if (json) {
     out << stepDownToJson(reply).dump() << std::endl;
   } else {
@@ -223,7 +276,7 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     case Command::kWatch:
       return runWatch(client, options.json, options.count, out, err, canceller);
     case Command::kStepDown:
-      return runStepDown(client, options.force, options.lease, options.json, out, err, canceller);
+      return runStepDown(client, options, out, err, canceller);
     case Command::kGenhash:  // handled above
     case Command::kNone:
       break;

@@ -27,11 +27,17 @@ struct CliOptions {
   int timeoutMs = static_cast<int>(kDefaultTimeout.count());
   Command command = Command::kNone;
   bool json = false;
-  std::uint64_t count = 0;  // watch: stop after this many updates; 0: never
-  bool force = false;       // step-down
-  std::string lease;        // step-down: only this lease; empty: every lease held
-  GenhashOptions genhash;   // genhash (--json goes to `json`)
+  std::uint64_t count = 0;   // watch: stop after this many updates; 0: never
+  bool force = false;        // step-down
+  std::string lease;         // step-down: only this lease; empty: every lease held
+  std::uint64_t holdMs = 0;  // step-down --hold
+  bool clearHold = false;    // step-down --clear-hold
+  GenhashOptions genhash;    // genhash (--json goes to `json`)
 };
+
+// "90s", "30m", "2h", "1d", "500ms" (a bare number is seconds) in milliseconds; nullopt and
+// `error` set otherwise.
+std::optional<std::uint64_t> parseDuration(std::string_view text, std::string* error);
 
 // Lease names are ids: 1 to 64 of A-Z a-z 0-9 . _ -
 bool isValidLeaseName(std::string_view name);
@@ -55,6 +61,9 @@ int runWatch(DirectorClient& client, bool json, std::uint64_t count, std::ostrea
 // (isValidLeaseName); runCommand does.
 int runStepDown(DirectorClient& client, bool force, const std::string& lease, bool json,
                 std::ostream& out, std::ostream& err, const CallCanceller* canceller = nullptr);
+// The same with every step-down option (force, lease, hold, clear-hold, json).
+int runStepDown(DirectorClient& client, const CliOptions& options, std::ostream& out,
+                std::ostream& err, const CallCanceller* canceller = nullptr);
 
 // Dials options.endpoint and runs options.command.
 int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,

@@ -34,13 +34,16 @@ grpc::Status DirectorClient::status(quorate::v1::StatusReply* reply) {
 }
 
 grpc::Status DirectorClient::stepDown(bool force, const std::string& lease,
-                                      quorate::v1::StepDownReply* reply) {
+                                      quorate::v1::StepDownReply* reply, std::uint64_t holdMs,
+                                      bool clearHold) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + timeout_);
   CallCanceller::Attach attach(canceller_, &context);
   quorate::v1::StepDownRequest request;
   request.set_force(force);
   request.set_lease(lease);
+  request.set_hold_ms(holdMs);
+  request.set_clear_hold(clearHold);
   return stub_->StepDown(&context, request, reply);
 }
 

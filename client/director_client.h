@@ -29,7 +29,8 @@ class DirectorClient {
   // Releases `lease`, or every lease the director holds when `lease` is empty.
   // FAILED_PRECONDITION when the director does not hold it (or holds none); NOT_FOUND
   // when the director has no lease of that name.
-  grpc::Status stepDown(bool force, const std::string& lease, quorate::v1::StepDownReply* reply);
+  grpc::Status stepDown(bool force, const std::string& lease, quorate::v1::StepDownReply* reply,
+                        std::uint64_t holdMs = 0, bool clearHold = false);
 
   // Called for each update; return false to stop watching.
   using UpdateFn = std::function<bool(const quorate::v1::StatusReply&)>;

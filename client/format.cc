@@ -117,6 +117,12 @@ std::string leaseRoleText(const LeaseStatus& lease) {
   std::vector<std::string> notes;
   if (showsReason(lease.role(), lease.role_reason())) notes.push_back(lease.role_reason());
   if (!lease.eligible()) notes.push_back("not eligible");
+  if (lease.quorum_lost()) notes.push_back("quorum lost");
+  if (!lease.claim_gate().empty()) notes.push_back("claim waits for " + lease.claim_gate());
+  if (lease.hold_remaining_ms() > 0) {
+    notes.push_back("no preemption back for " + std::to_string(lease.hold_remaining_ms() / 1000) +
+                    " s");
+  }
   std::string text = lease.role().empty() ? "unknown" : lease.role();
   if (!notes.empty()) text += " (" + joined(notes, "; ") + ")";
   return text;
@@ -171,6 +177,10 @@ nlohmann::json statusToJson(const StatusReply& reply) {
         {"vips", stringArray(l.vips())},
         {"vips_claimed", l.vips_claimed()},
         {"eligible", l.eligible()},
+        {"state", stringOrNull(l.state())},
+        {"quorum_lost", l.quorum_lost()},
+        {"claim_gate", stringOrNull(l.claim_gate())},
+        {"hold_remaining_ms", l.hold_remaining_ms()},
     });
   }
   nlohmann::json virtualServers = nlohmann::json::array();
@@ -241,7 +251,9 @@ nlohmann::json watchUpdateToJson(const StatusReply& reply, std::chrono::millisec
 nlohmann::json stepDownToJson(const quorate::v1::StepDownReply& reply) {
   return {{"released_epoch", reply.released_epoch()},
           {"handed_to", stringOrNull(reply.handed_to())},
-          {"leases", stringArray(reply.leases())}};
+          {"leases", stringArray(reply.leases())},
+          {"hold_remaining_ms", reply.hold_remaining_ms()},
+          {"after_pre_release", reply.after_pre_release()}};
 }
 
 std::string compactVip(std::string_view vip) {
@@ -344,6 +356,10 @@ std::string formatStepDown(const quorate::v1::StepDownReply& reply) {
     }
   }
   text += reply.handed_to().empty() ? ", handed to nobody" : ", handed to " + reply.handed_to();
+  if (reply.after_pre_release()) text += " once the pre-release hooks have run";
+  if (reply.hold_remaining_ms() > 0) {
+    text += "; no preemption back for " + std::to_string(reply.hold_remaining_ms() / 1000) + " s";
+  }
   return text;
 }
 

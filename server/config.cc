@@ -354,13 +354,13 @@ TrackScript parseTrackScript(const Value& v) {
 // A gate (fence, pre-claim hooks; pre-release hooks) must end while the tenure that started it
 // still has a renewal's margin left, so that a claim never waits on renewals alone.
 void checkGateBudgets(const DirectorConfig& c, const Value& where) {
-  const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(
-      c.timing.holderLease - c.timing.renewInterval);
+  const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(c.timing.holderLease -
+                                                                           c.timing.renewInterval);
   for (const auto& l : c.leases) {
     const auto claim = hooks::HooksConfig::budget(l.hooks.preClaim);
     const auto release = hooks::HooksConfig::budget(l.hooks.preRelease);
-    for (const auto& [what, budget] : {std::pair{"pre_claim", claim},
-                                       std::pair{"pre_release", release}}) {
+    for (const auto& [what, budget] :
+         {std::pair{"pre_claim", claim}, std::pair{"pre_release", release}}) {
       if (budget <= limit) continue;
       where.fail("lease " + config::quote(l.name) + ": the " + what + " hooks may take " +
                  std::to_string(budget.count()) +
@@ -416,16 +416,26 @@ std::string DirectorConfig::membership() const {
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root = doc.root({"cluster",          "node",
-                               "secret",           "secret_file",
-                               "listen",           "state_dir",
-                               "directors",        "arbiter",
-                               "preferred",        "preempt_delay_ms",
-                               "timers",           "log_level",
-                               "instances",        "sync_groups",
-                               "announce",         "fence",
-                               "track_interfaces", "track_scripts",
-                               "virtual_servers",  "ipvs",
+    const Map root = doc.root({"cluster",
+                               "node",
+                               "secret",
+                               "secret_file",
+                               "listen",
+                               "state_dir",
+                               "directors",
+                               "arbiter",
+                               "preferred",
+                               "preempt_delay_ms",
+                               "timers",
+                               "log_level",
+                               "instances",
+                               "sync_groups",
+                               "announce",
+                               "fence",
+                               "track_interfaces",
+                               "track_scripts",
+                               "virtual_servers",
+                               "ipvs",
                                "hooks"});
     DirectorConfig c;
     c.path = path;

@@ -43,6 +43,41 @@ std::uint64_t randomWord() {
 
 }  // namespace
 
+namespace {
+
+// What each lease's hooks need to know of it.
+std::vector<hooks::LeaseHookSettings> hookSettings(const DirectorConfig& c) {
+  std::vector<hooks::LeaseHookSettings> out;
+  for (const auto& l : c.leases) {
+    hooks::LeaseHookSettings s;
+    s.lease = l.name;
+    if (l.syncGroup) s.group = l.name;
+    // keepalived's priority: the VRRP one when the lease's first instance has it, else 100 on the
+    // preferred director (or with no preference) and 50 on the other.
+    const auto preferred = l.preferred ? l.preferred : c.preferred;
+    s.priority = !preferred || *preferred == c.node ? 100 : 50;
+    if (!l.instances.empty()) {
+      const auto& inst = c.instance(l.instances.front());
+      if (inst.vrrp) s.priority = inst.vrrp->priority;
+    }
+    s.hooks = l.hooks;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// How long a stop waits for the STOP hooks (and what is queued before them), at most.
+std::chrono::milliseconds stopHooksBudget(const DirectorConfig& c) {
+  std::chrono::milliseconds most{0};
+  for (const auto& l : c.leases) {
+    most = std::max(most, hooks::HooksConfig::budget(l.hooks.notifyStop) +
+                              hooks::HooksConfig::budget(l.hooks.notify));
+  }
+  return std::min(most + std::chrono::milliseconds(500), std::chrono::milliseconds(30'000));
+}
+
+}  // namespace
+
 Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
     : config_(std::move(config)), watchers_([this](StatusWatcher* w) {
         post([this, w] {
@@ -75,6 +110,11 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
                                         [this] { host_->updateEligibility(); });
   host_ = std::make_unique<LeaseHost>(config_, bootNow, *transport_, *store_, dataPlane_.get(),
                                       health_.get(), randomWord);
+  hookScripts_ = std::make_unique<ScriptRunner>(io_);
+  hooks_ = std::make_unique<hooks::LeaseHooks>(io_, *hookScripts_, hookSettings(config_), nullptr,
+                                               hooks::LeaseHooks::Record{});
+  host_->setTransitionSink(hooks_.get());
+  host_->setClaimGate(hooks_.get());
   transport_->attach(*host_);
   host_->onDeadlineChange([this] { rearm(); });
   host_->onVersionChange([this] { publishStatus(); });
@@ -96,6 +136,16 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
 Daemon::~Daemon() { stop(); }
 
 void Daemon::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+
+void Daemon::waitOnLoop(std::chrono::nanoseconds limit, const std::function<bool()>& done) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    std::promise<bool> answer;
+    post([&] { answer.set_value(done()); });
+    if (answer.get_future().get() || std::chrono::steady_clock::now() >= until) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 Status Daemon::start() {
   // What can fail goes first: once the server listens, calls may arrive.
@@ -252,6 +302,11 @@ void Daemon::stop() {
     handedOver.set_value();
   });
   handedOver.get_future().wait();
+  // Pre-release hooks may hold a release back (their timeouts fit in a lease, see config).
+  waitOnLoop(config_.timing.holderLease, [this] { return !host_->holdsAny(); });
+  post([this] { host_->stopping(); });
+  // notify_stop and whatever else is queued: bounded, then killed with the loop.
+  waitOnLoop(stopHooksBudget(config_), [this] { return hooks_->idle(); });
   onChecksThread([this] { checks_->stop(); });
   if (checkLoop_.joinable()) {
     checkIo_.stop();

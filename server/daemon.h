@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "server/dataplane.h"
 #include "server/grpc/status_watcher.h"
 #include "server/health.h"
+#include "server/hooks/lease_hooks.h"
 #include "server/kernel/ports.h"
 #include "server/lease_host.h"
 #include "server/script_runner.h"
@@ -69,6 +71,9 @@ class Daemon {
   // Runs `fn` on the checks' thread and waits for it (a no-op without checks).
   void onChecksThread(const std::function<void()>& fn);
   void post(std::function<void()> fn);
+  // From a thread other than the loop's: asks `done` on the loop until it is true or `limit`
+  // has passed.
+  void waitOnLoop(std::chrono::nanoseconds limit, const std::function<bool()>& done);
 
   DirectorConfig config_;
   RealKernelPorts realPorts_;  // when the real kernel is used
@@ -80,6 +85,9 @@ class Daemon {
   std::unique_ptr<DataPlane> dataPlane_;
   std::unique_ptr<OwnHealth> health_;
   std::unique_ptr<FileLeaseStore> store_;
+  // Notify, quorum-loss and gating hooks, on the loop thread; before host_, which points at them.
+  std::unique_ptr<ScriptRunner> hookScripts_;
+  std::unique_ptr<hooks::LeaseHooks> hooks_;
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<LeaseHost> host_;
   StatusWatchers watchers_;

@@ -64,6 +64,11 @@ class ClaimGate {
                            const std::optional<std::string>& unreleased, Done done) = 0;
   // The lease was lost while the gate ran: stop it; its `done` is not called.
   virtual void cancel(std::size_t lease) = 0;
+  // A planned release (step-down, stop) of `lease` waits for pre-release work when this is true.
+  virtual bool hasPreRelease(std::size_t lease) const = 0;
+  // Runs it and then calls `done` (whatever it returned), later, on the host's thread.
+  virtual void beforeRelease(std::size_t lease, std::uint64_t epoch,
+                             std::function<void()> done) = 0;
 };
 
 }  // namespace quorate::server

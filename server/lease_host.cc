@@ -120,8 +120,10 @@ void LeaseHost::receive(std::size_t i, const lease::Message& m,
   if (m.from == lease::otherDirector(config_.self)) {
     // What the other director released needs no fence before we claim after it.
     auto& released = leases_[i].track.releasedEpoch;
-    if (const auto* r = std::get_if<lease::Release>(&m.body)) released = std::max(released, r->epoch);
-    if (const auto* h = std::get_if<lease::Handover>(&m.body)) released = std::max(released, h->epoch);
+    if (const auto* r = std::get_if<lease::Release>(&m.body))
+      released = std::max(released, r->epoch);
+    if (const auto* h = std::get_if<lease::Handover>(&m.body))
+      released = std::max(released, h->epoch);
   }
   step(
       i, [&](auto& n) { return n.receive(clock_(), m); }, m.from, reply);
@@ -217,8 +219,8 @@ bool LeaseHost::claimAllowed(std::size_t i, Time now) {
   t.gateWhat = unreleased ? "fencing " + *unreleased + " (it never released epoch " +
                                 std::to_string(t.foreign->epoch) + "), then pre-claim hooks"
                           : "pre-claim hooks";
-  spdlog::info("lease {}: won at epoch {}; the VIPs stay dark until {} succeed", l.cfg->name,
-               epoch, t.gateWhat);
+  spdlog::info("lease {}: won at epoch {}; the VIPs stay dark until {} succeed", l.cfg->name, epoch,
+               t.gateWhat);
   (void)now;
   gate_->beforeClaim(i, epoch, unreleased, [this, i, epoch](bool ok, const std::string& why) {
     gateDone(i, epoch, ok, why);
@@ -525,12 +527,7 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
   r.handedTo = name(peer);
   for (std::size_t i : held) {
     r.leases.push_back(leases_[i].cfg->name);
-    step(i, [now](auto& n) { return *n.stepDown(now, "step-down requested by operator"); });
-    if (hold.count() > 0) {
-      leases_[i].node->holdPreemption(now + hold);
-      spdlog::info("lease {}: no preemption back for {} ms (step-down --hold)",
-                   leases_[i].cfg->name, hold.count());
-    }
+    if (release(i, "step-down requested by operator", hold)) r.afterPreRelease = true;
   }
   r.holdRemainingMs = hold.count();
   return r;
@@ -539,9 +536,49 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
 void LeaseHost::stepDownAll(const std::string& reason) {
   const Time now = clock_();
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    if (leases_[i].node->holds(now)) {
-      step(i, [&](auto& n) { return *n.stepDown(now, reason); });
-    }
+    if (leases_[i].node->holds(now)) release(i, reason, std::chrono::milliseconds(0));
+  }
+}
+
+bool LeaseHost::holdsAny() const {
+  const Time now = clock_();
+  return std::any_of(leases_.begin(), leases_.end(),
+                     [now](const Lease& l) { return l.node->holds(now); });
+}
+
+bool LeaseHost::release(std::size_t i, const std::string& reason, std::chrono::milliseconds hold) {
+  Lease& l = leases_[i];
+  const std::uint64_t epoch = l.node->epoch();
+  // Pre-release hooks matter only while the VIPs are ours; a claim still gated has none up.
+  const bool claimed = l.track.gatePassed == epoch;
+  if (gate_ && claimed && gate_->hasPreRelease(i)) {
+    if (l.track.releasing == epoch) return true;  // already under way
+    l.track.releasing = epoch;
+    spdlog::info("lease {}: {}: releasing epoch {} after the pre-release hooks", l.cfg->name,
+                 reason, epoch);
+    gate_->beforeRelease(i, epoch, [this, i, epoch, reason, hold] {
+      leases_[i].track.releasing = 0;
+      releaseNow(i, epoch, reason, hold);
+    });
+    return true;
+  }
+  releaseNow(i, epoch, reason, hold);
+  return false;
+}
+
+void LeaseHost::releaseNow(std::size_t i, std::uint64_t epoch, const std::string& reason,
+                           std::chrono::milliseconds hold) {
+  Lease& l = leases_[i];
+  const Time now = clock_();
+  if (!l.node->holds(now) || l.node->epoch() != epoch) return;  // lost meanwhile
+  step(i, [&](auto& n) {
+    auto o = n.stepDown(now, reason);
+    return o ? std::move(*o) : lease::Output{};
+  });
+  if (hold.count() > 0) {
+    l.node->holdPreemption(now + hold);
+    spdlog::info("lease {}: no preemption back for {} ms (step-down --hold)", l.cfg->name,
+                 hold.count());
   }
 }
 

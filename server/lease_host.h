@@ -68,9 +68,9 @@ struct LeaseSnapshot {
   std::vector<std::string> vips;
   bool claimed = false;
   bool eligible = true;
-  std::string state;            // keepalived's: "MASTER", "BACKUP", "FAULT" (as hooks see it)
-  bool quorumLost = false;      // a loss of quorum is in force (until the majority is heard)
-  std::string gate;             // what the claim waits for ("" none): fence, pre-claim hooks
+  std::string state;                 // keepalived's: "MASTER", "BACKUP", "FAULT" (as hooks see it)
+  bool quorumLost = false;           // a loss of quorum is in force (until the majority is heard)
+  std::string gate;                  // what the claim waits for ("" none): fence, pre-claim hooks
   std::int64_t holdRemainingMs = 0;  // step-down --hold: no preemption back for this long
   bool operator==(const LeaseSnapshot&) const = default;
 };
@@ -108,6 +108,7 @@ struct StepDownResult {
   std::string handedTo;
   std::vector<std::string> leases;
   std::int64_t holdRemainingMs = 0;  // the hold set (or left) by the request
+  bool afterPreRelease = false;      // the release waits for the pre-release hooks
 };
 
 class LeaseHost {
@@ -155,8 +156,10 @@ class LeaseHost {
   StepDownResult stepDown(bool force, const std::string& leaseName,
                           std::chrono::milliseconds hold = std::chrono::milliseconds(0),
                           bool clearHold = false);
-  // Hands every held lease over (planned stop).
+  // Hands every held lease over (planned stop), after its pre-release hooks if it has any.
   void stepDownAll(const std::string& reason);
+  // Whether any lease is held now (a stop waits for the pre-release hooks, bounded).
+  bool holdsAny() const;
   // The director stops: each lease reports kStopping (after stepDownAll()).
   void stopping();
   // Where transitions go, and what must pass before a won lease is claimed (both optional,
@@ -195,15 +198,16 @@ class LeaseHost {
   // What the host remembers of a lease beyond its node: for transitions and the claim gate.
   struct Track {
     LeaseState reported = LeaseState::kNone;
-    std::string lastHolder;                     // the latest holder known, "" none
-    std::optional<lease::LeaseView> foreign;    // the latest other holder known
-    std::uint64_t releasedEpoch = 0;            // the other director released up to this
-    std::optional<lease::Time> quorumLostAt;    // a loss of quorum in force since then
-    bool hadMajority = false;                   // heard from a majority since the start
-    std::uint64_t gateRunning = 0;              // epoch whose gate runs (0 none)
-    std::uint64_t gatePassed = 0;               // epoch whose gate passed
+    std::string lastHolder;                   // the latest holder known, "" none
+    std::optional<lease::LeaseView> foreign;  // the latest other holder known
+    std::uint64_t releasedEpoch = 0;          // the other director released up to this
+    std::optional<lease::Time> quorumLostAt;  // a loss of quorum in force since then
+    bool hadMajority = false;                 // heard from a majority since the start
+    std::uint64_t gateRunning = 0;            // epoch whose gate runs (0 none)
+    std::uint64_t gatePassed = 0;             // epoch whose gate passed
     std::string gateWhat;
-    bool gateFailed = false;  // our claim failed and nobody else holds yet: FAULT
+    std::uint64_t releasing = 0;  // epoch whose pre-release hooks run (0 none)
+    bool gateFailed = false;      // our claim failed and nobody else holds yet: FAULT
     std::string gateFailure;
   };
   struct Lease {
@@ -232,6 +236,11 @@ class LeaseHost {
   // Whether lease i, held at its node's epoch, may claim its VIPs now; starts its gate if not.
   bool claimAllowed(std::size_t i, lease::Time now);
   void gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std::string& why);
+  // Releases lease i (handing it over), after its pre-release hooks when it has any; `hold`
+  // then keeps us from preempting it back. True when the release waits for hooks.
+  bool release(std::size_t i, const std::string& reason, std::chrono::milliseconds hold);
+  void releaseNow(std::size_t i, std::uint64_t epoch, const std::string& reason,
+                  std::chrono::milliseconds hold);
   // The holder before us if it never released: the fence-before-claim target.
   std::optional<std::string> unreleasedPrevious(const Lease& l) const;
   // Follows lease i's state after a step (`out`: that step's output) and reports transitions.

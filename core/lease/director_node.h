@@ -171,7 +171,7 @@ class DirectorNode {
   std::uint64_t incarnation_;
   bool incarnationUnsaved_ = true;
   Time campaignNotBefore_{};
-  Time preemptHoldUntil_{};  // no preemption before this (step-down --hold)
+  Time preemptHoldUntil_{};           // no preemption before this (step-down --hold)
   std::optional<Time> preemptSince_;  // since when we (preferred) see another holder
   std::optional<Time> lastPreemptSent_;
   std::optional<Time> lastSeen_[kNodeCount];

@@ -57,6 +57,10 @@ v1::StatusReply buildStatusReply(const HostSnapshot& s) {
     for (const auto& v : l.vips) ls->add_vips(v);
     if (s.hasDataPlane) ls->set_vips_claimed(l.claimed);
     ls->set_eligible(l.eligible);
+    ls->set_state(l.state);
+    ls->set_quorum_lost(l.quorumLost);
+    ls->set_claim_gate(l.gate);
+    ls->set_hold_remaining_ms(l.holdRemainingMs);
   }
   if (r.leases_size() > 0) {
     const auto& first = r.leases(0);

@@ -26,7 +26,9 @@ void logOutput(spdlog::level::level_enum level, const std::string& lease, const 
   while (start < e.output.size()) {
     std::size_t end = e.output.find('\n', start);
     if (end == std::string::npos) end = e.output.size();
-    if (end > start) spdlog::log(level, "lease {}: | {}", lease, escapeControl(e.output.substr(start, end - start)));
+    if (end > start)
+      spdlog::log(level, "lease {}: | {}", lease,
+                  escapeControl(e.output.substr(start, end - start)));
     start = end + 1;
   }
   if (e.outputTruncated) {
@@ -66,8 +68,7 @@ LeaseHooks::LeaseHooks(boost::asio::io_context& io, ScriptRunner& runner,
     PerLease pl;
     pl.settings = std::move(leases[i]);
     pl.queue = std::make_unique<HookQueue>(
-        io_, runner_, HookQueue::Options{},
-        [this](const HookOutcome& o) { reported(o); },
+        io_, runner_, HookQueue::Options{}, [this](const HookOutcome& o) { reported(o); },
         [this, name = pl.settings.lease](const HookEvent& e, std::uint64_t sequence) {
           ++counters_.dropped;
           spdlog::warn("lease {}: notify queue full: dropped event #{} ({}, epoch {})", name,
@@ -94,8 +95,7 @@ LeaseHooks::~LeaseHooks() {
 }
 
 HookEvent LeaseHooks::eventFor(std::size_t lease, HookKind kind, std::uint64_t epoch,
-                               const std::string& previousHolder,
-                               const std::string& reason) const {
+                               const std::string& previousHolder, const std::string& reason) const {
   const auto& s = leases_.at(lease).settings;
   HookEvent e;
   e.lease = s.lease;
@@ -164,8 +164,8 @@ void LeaseHooks::reported(const HookOutcome& o) {
   if (o.exit.kind == ScriptExit::Kind::kTimedOut) ++counters_.timeouts;
   const auto level = ok ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(level, "lease {}: {} hook #{} {}: {} in {} ms", o.event.lease, kindName(o.event.kind),
-              o.sequence, o.argv.empty() ? std::string("?") : o.argv.front(),
-              o.exit.toString(), o.duration.count());
+              o.sequence, o.argv.empty() ? std::string("?") : o.argv.front(), o.exit.toString(),
+              o.duration.count());
   logOutput(level, o.event.lease, o.exit);
   if (record_) {
     record_(nlohmann::json{{"event", "hook"},
@@ -223,9 +223,10 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
     g.fenceTarget = unreleased;
     g.fencing = true;
     ++counters_.fences;
-    spdlog::warn("lease {}: epoch {}: fencing {} (it held the lease and never released it) "
-                 "before claiming",
-                 pl.settings.lease, epoch, *unreleased);
+    spdlog::warn(
+        "lease {}: epoch {}: fencing {} (it held the lease and never released it) "
+        "before claiming",
+        pl.settings.lease, epoch, *unreleased);
     if (record_) {
       record_(nlohmann::json{{"event", "fence-start"},
                              {"lease", pl.settings.lease},
@@ -242,7 +243,8 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
                      if (!p.gate || p.gate->epoch != epoch || !p.gate->fencing) return;
                      p.gate->fencing = false;
                      const auto level = o.ok ? spdlog::level::warn : spdlog::level::err;
-                     spdlog::log(level, "lease {}: epoch {}: fence of {} {} after {} attempt(s) "
+                     spdlog::log(level,
+                                 "lease {}: epoch {}: fence of {} {} after {} attempt(s) "
                                  "in {} ms: {}",
                                  p.settings.lease, epoch, target, o.ok ? "succeeded" : "FAILED",
                                  o.attempts, o.duration.count(), o.summary);
@@ -288,8 +290,7 @@ bool LeaseHooks::hasPreRelease(std::size_t lease) const {
   return lease < leases_.size() && !leases_[lease].settings.hooks.preRelease.empty();
 }
 
-void LeaseHooks::beforeRelease(std::size_t lease, std::uint64_t epoch,
-                               std::function<void()> done) {
+void LeaseHooks::beforeRelease(std::size_t lease, std::uint64_t epoch, std::function<void()> done) {
   PerLease& pl = leases_.at(lease);
   if (pl.gate && pl.gate->claimDone) {
     // A claim gate still runs: the step-down wins, the claim never happens.
@@ -321,9 +322,9 @@ void LeaseHooks::runGate(std::size_t lease) {
     return;
   }
   const HookCommand& c = g.commands[g.next];
-  const HookEvent e = eventFor(lease, g.kind, g.epoch, g.fenceTarget.value_or(""),
-                               g.kind == HookKind::kPreClaim ? "lease won, VIPs not claimed yet"
-                                                             : "planned step-down");
+  const HookEvent e = eventFor(
+      lease, g.kind, g.epoch, g.fenceTarget.value_or(""),
+      g.kind == HookKind::kPreClaim ? "lease won, VIPs not claimed yet" : "planned step-down");
   ScriptRun run;
   run.argv = c.keepalivedArgs ? notifyArgv(c.program, e) : c.program;
   run.env = notifyEnvironment(e);
@@ -365,12 +366,13 @@ void LeaseHooks::finishGate(std::size_t lease, bool ok, const std::string& why) 
   if (!g) return;
   if (!ok) ++counters_.gatesFailed;
   if (record_) {
-    record_(nlohmann::json{{"event", g->kind == HookKind::kPreClaim ? "claim-gate" : "release-gate"},
-                           {"lease", pl.settings.lease},
-                           {"epoch", g->epoch},
-                           {"ok", ok},
-                           {"duration_ms", msSince(g->started)},
-                           {"why", why}});
+    record_(
+        nlohmann::json{{"event", g->kind == HookKind::kPreClaim ? "claim-gate" : "release-gate"},
+                       {"lease", pl.settings.lease},
+                       {"epoch", g->epoch},
+                       {"ok", ok},
+                       {"duration_ms", msSince(g->started)},
+                       {"why", why}});
   }
   if (g->claimDone) g->claimDone(ok, why);
   if (g->releaseDone) g->releaseDone();

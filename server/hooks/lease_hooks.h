@@ -49,11 +49,11 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
  public:
   using Record = std::function<void(nlohmann::json)>;  // appends to the event log
   struct Counters {
-    std::uint64_t runs = 0;       // programs that ended (any way)
-    std::uint64_t failures = 0;   // ended other than exit 0 (timeouts included)
+    std::uint64_t runs = 0;      // programs that ended (any way)
+    std::uint64_t failures = 0;  // ended other than exit 0 (timeouts included)
     std::uint64_t timeouts = 0;
-    std::uint64_t dropped = 0;    // events dropped from a full queue
-    std::uint64_t fifoErrors = 0; // notify_fifo lines not written (no reader, full)
+    std::uint64_t dropped = 0;     // events dropped from a full queue
+    std::uint64_t fifoErrors = 0;  // notify_fifo lines not written (no reader, full)
     std::uint64_t fences = 0;
     std::uint64_t fenceFailures = 0;
     std::uint64_t gatesFailed = 0;
@@ -75,8 +75,8 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   // A planned step-down of `lease` at `epoch`: runs its pre-release hooks, then `done` (always,
   // whatever they returned: the step-down goes on). `done` is called later, on the loop thread.
   // Without pre-release hooks `done` is posted at once.
-  void beforeRelease(std::size_t lease, std::uint64_t epoch, std::function<void()> done);
-  bool hasPreRelease(std::size_t lease) const;
+  void beforeRelease(std::size_t lease, std::uint64_t epoch, std::function<void()> done) override;
+  bool hasPreRelease(std::size_t lease) const override;
 
   // Nothing queued or running (the daemon waits for this, bounded, before it exits).
   bool idle() const;

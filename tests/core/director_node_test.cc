@@ -248,6 +248,39 @@ TEST(DirectorNode, PreferredPreemptsAfterDelay) {
   EXPECT_EQ(t.d(0).epoch(), 3u);
 }
 
+// step-down --hold: the preferred director stays off its lease until the hold ends (and a
+// cleared hold lets it preempt again at once).
+TEST(DirectorNode, APreemptionHoldKeepsThePreferredOffUntilItEnds) {
+  NodeConfig c;
+  c.preferred = kDirectorA;
+  c.preemptDelay = milliseconds(1000);
+  Trio t(c);
+  t.run(kT.quarantine + kT.renewInterval);
+  ASSERT_TRUE(t.d(0).holds(t.now()));
+  auto out = t.d(0).stepDown(t.now(), "maintenance");
+  t.push(*out);
+  t.d(0).holdPreemption(t.now() + milliseconds(6000));
+  t.deliverAll();
+  ASSERT_TRUE(t.d(1).holds(t.now()));
+  ASSERT_TRUE(t.d(0).preemptionHeldUntil(t.now()));
+  t.run(milliseconds(5000));  // well past the preemption delay, inside the hold
+  EXPECT_TRUE(t.d(1).holds(t.now())) << "the preferred director preempted during its hold";
+  t.run(milliseconds(2500));  // the hold ended at 6 s; the delay (1 s) has passed since
+  EXPECT_TRUE(t.d(0).holds(t.now())) << "no preemption back after the hold ended";
+
+  out = t.d(0).stepDown(t.now(), "maintenance again");
+  t.push(*out);
+  t.d(0).holdPreemption(t.now() + std::chrono::hours(1));
+  t.deliverAll();
+  ASSERT_TRUE(t.d(1).holds(t.now()));
+  t.run(milliseconds(3000));
+  EXPECT_TRUE(t.d(1).holds(t.now()));
+  t.d(0).holdPreemption(t.now());  // cleared
+  EXPECT_FALSE(t.d(0).preemptionHeldUntil(t.now()));
+  t.run(milliseconds(2000));
+  EXPECT_TRUE(t.d(0).holds(t.now())) << "a cleared hold still kept the preferred director off";
+}
+
 TEST(DirectorNode, FailedCampaignLeavesNoLeaseInOwnAcceptor) {
   NodeConfig c;
   c.preferred = kDirectorA;

@@ -100,7 +100,7 @@ class LeaseHostTest : public ::testing::Test {
     for (int n = 0; n < 1000 && !transport_.queue.empty(); ++n) {
       auto [lease, m] = transport_.queue.front();
       transport_.queue.pop_front();
-      if (m.to == lease::kArbiter) {
+      if (m.to == lease::kArbiter && !arbiterDown_) {
         auto r = arbiter_.handle(now_, m);
         if (r.reply) {
           host_->delivered(lease, {*r.reply});
@@ -145,6 +145,7 @@ class LeaseHostTest : public ::testing::Test {
   lease::Acceptor arbiter_;
   boost::asio::io_context io_;
   lease::Time now_ = lease::Time(milliseconds(10'000));
+  bool arbiterDown_ = false;
   std::unique_ptr<DataPlane> dataPlane_;
   std::unique_ptr<LeaseHost> host_;
 };
@@ -276,6 +277,225 @@ TEST_F(LeaseHostTest, AFenceThatCannotCloseDropsTheReleaseAndTheLeaseLapses) {
   EXPECT_EQ(first("send Release"), kernel_.journal.size()) << journal();
   EXPECT_EQ(first("send Handover"), kernel_.journal.size()) << journal();
   EXPECT_FALSE(dataPlane_->claimed(0));
+}
+
+// Records every transition with what the kernel journal held at that moment.
+struct RecordingSink : TransitionSink {
+  FakeKernel& kernel;
+  std::vector<Transition> seen;
+  std::vector<std::size_t> journalAt;
+  explicit RecordingSink(FakeKernel& k) : kernel(k) {}
+  void transition(const Transition& t) override {
+    seen.push_back(t);
+    journalAt.push_back(kernel.journal.size());
+  }
+  std::size_t quorumLosses() const {
+    return static_cast<std::size_t>(
+        std::count_if(seen.begin(), seen.end(), [](const auto& t) { return t.quorumLost; }));
+  }
+};
+
+// A claim gate the test finishes by hand.
+struct ManualGate : ClaimGate {
+  bool gating = true;
+  std::vector<std::optional<std::string>> asked;  // `unreleased` of each beforeClaim
+  Done pending;
+  int cancels = 0;
+  bool gates(std::size_t, const std::optional<std::string>&) const override { return gating; }
+  void beforeClaim(std::size_t, std::uint64_t, const std::optional<std::string>& unreleased,
+                   Done done) override {
+    asked.push_back(unreleased);
+    pending = std::move(done);
+  }
+  void cancel(std::size_t) override {
+    ++cancels;
+    pending = nullptr;
+  }
+  bool hasPreRelease(std::size_t) const override { return false; }
+  void beforeRelease(std::size_t, std::uint64_t, std::function<void()> done) override { done(); }
+  void finish(bool ok, const std::string& why) {
+    auto d = std::move(pending);
+    pending = nullptr;
+    d(ok, why);
+  }
+};
+
+TEST_F(LeaseHostTest, TransitionsAreReportedInOrderWithTheirEpochs) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const auto epoch = host_->node(0).epoch();
+  ASSERT_TRUE(host_->stepDown(true, "").code == StepDownResult::Code::kOk);
+  host_->stopping();
+  std::vector<LeaseState> states;
+  for (const auto& t : sink.seen) states.push_back(t.to);
+  const std::vector<LeaseState> want{LeaseState::kStandby, LeaseState::kHolder,
+                                     LeaseState::kStandby, LeaseState::kStopping};
+  EXPECT_EQ(states, want);
+  ASSERT_EQ(sink.seen.size(), 4u);
+  EXPECT_EQ(sink.seen[1].epoch, epoch);
+  EXPECT_EQ(sink.seen[2].epoch, epoch);
+  EXPECT_EQ(sink.seen[2].previousHolder, config_.node);
+  EXPECT_EQ(sink.quorumLosses(), 0u) << "a planned step-down is no loss of quorum";
+  for (std::size_t i = 1; i < sink.seen.size(); ++i) {
+    EXPECT_EQ(sink.seen[i].from, sink.seen[i - 1].to) << "transition " << i << " skipped a state";
+  }
+  // MASTER is reported once the VIPs are up, not when the round was won.
+  EXPECT_GT(sink.journalAt[1], first("vips.add 198.18.0.10")) << journal();
+}
+
+// A holder cut off from the arbiter (beta is down) cannot renew: its VIPs go dark at the lease
+// end, then quorum-lost is reported exactly once, with the epoch it lost, however long the
+// silence lasts; contact with the majority again, and a new loss reports once more.
+TEST_F(LeaseHostTest, AHolderThatCannotRenewReportsQuorumLostOnceAfterItsVipsAreDark) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const auto epoch = host_->node(0).epoch();
+  kernel_.journal.clear();
+  arbiterDown_ = true;
+  ASSERT_TRUE(runUntil([&] { return !holds(); })) << journal();
+  // Long enough for the standby rule (majority unreachable) to fire too, if the latch failed.
+  runUntil([] { return false; }, milliseconds(8'000));
+  ASSERT_EQ(sink.quorumLosses(), 1u);
+  const auto loss =
+      std::find_if(sink.seen.begin(), sink.seen.end(), [](const auto& t) { return t.quorumLost; });
+  EXPECT_EQ(loss->epoch, epoch);
+  EXPECT_EQ(loss->to, LeaseState::kFault);
+  EXPECT_EQ(loss->from, LeaseState::kHolder);
+  const std::size_t at = sink.journalAt[static_cast<std::size_t>(loss - sink.seen.begin())];
+  EXPECT_LT(first("fence.close"), at)
+      << "quorum-lost reported before the VIPs were dark:" << journal();
+  EXPECT_TRUE(host_->snapshot().leases[0].quorumLost);
+
+  arbiterDown_ = false;  // the arbiter answers again: the majority is back, we hold again
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  EXPECT_FALSE(host_->snapshot().leases[0].quorumLost);
+  arbiterDown_ = true;
+  ASSERT_TRUE(runUntil([&] { return !holds(); })) << journal();
+  runUntil([] { return false; }, milliseconds(3'000));
+  EXPECT_EQ(sink.quorumLosses(), 2u);
+}
+
+// A standby that stops hearing the majority reports it once (no VIPs involved).
+TEST_F(LeaseHostTest, AStandbyThatLosesTheMajorityReportsQuorumLostOnce) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ManualGate gate;  // keeps it from claiming: it stays a standby in the journal's sense
+  gate.gating = false;
+  host_->setClaimGate(&gate);
+  arbiterDown_ = false;
+  // Heard beta once, then nobody.
+  const lease::Message ping{lease::kDirectorB, lease::kDirectorA, lease::Ping{}, 99};
+  std::vector<lease::Message> reply;
+  host_->receive(0, ping, &reply);
+  ASSERT_TRUE(runUntil([&] { return holds(); }));
+  host_->stepDown(true, "");
+  arbiterDown_ = true;
+  runUntil([] { return false; }, milliseconds(8'000));
+  EXPECT_EQ(sink.quorumLosses(), 1u);
+}
+
+TEST_F(LeaseHostTest, TheClaimWaitsForTheGateAndAFailedGateHandsTheLeaseOnWithoutAVip) {
+  RecordingSink sink(kernel_);
+  ManualGate gate;
+  host_->setTransitionSink(&sink);
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  ASSERT_TRUE(gate.pending) << "the gate was not asked";
+  // Renewals go on while the gate runs; nothing is claimed.
+  runUntil([] { return false; }, milliseconds(600));
+  ASSERT_TRUE(holds());
+  EXPECT_FALSE(dataPlane_->claimed(0));
+  EXPECT_EQ(first("vips.add"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(first("fence.arm"), kernel_.journal.size()) << journal();
+  EXPECT_FALSE(host_->snapshot().leases[0].gate.empty());
+  transport_.sent.clear();
+  gate.finish(false, "pre-claim hook /x: exit 1");
+  EXPECT_FALSE(holds());
+  EXPECT_FALSE(dataPlane_->claimed(0));
+  EXPECT_EQ(first("vips.add"), kernel_.journal.size()) << journal();
+  EXPECT_TRUE(std::any_of(transport_.sent.begin(), transport_.sent.end(), [](const auto& m) {
+    return std::holds_alternative<lease::Handover>(m.body);
+  })) << "a failed gate must hand the lease on";
+  ASSERT_FALSE(sink.seen.empty());
+  EXPECT_EQ(sink.seen.back().to, LeaseState::kFault);
+  for (const auto& t : sink.seen) EXPECT_NE(t.to, LeaseState::kHolder);
+
+  // The next win asks again; a passing gate claims.
+  ASSERT_TRUE(runUntil([&] { return holds() && gate.pending; })) << journal();
+  gate.finish(true, "ok");
+  EXPECT_TRUE(dataPlane_->claimed(0));
+  EXPECT_LT(first("vips.add 198.18.0.10"), kernel_.journal.size());
+  EXPECT_EQ(sink.seen.back().to, LeaseState::kHolder);
+}
+
+TEST_F(LeaseHostTest, ALeaseLostWhileItsGateRunsCancelsTheGateAndClaimsNothing) {
+  ManualGate gate;
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  ASSERT_TRUE(gate.pending);
+  arbiterDown_ = true;
+  ASSERT_TRUE(runUntil([&] { return !holds(); }));
+  EXPECT_EQ(gate.cancels, 1);
+  EXPECT_FALSE(dataPlane_->claimed(0));
+  EXPECT_EQ(first("vips.add"), kernel_.journal.size()) << journal();
+}
+
+// Fence-before-claim's target: beta held the lease (at our acceptor and the arbiter) and
+// vanished without a Release; we win after its lease ran out and the gate names beta. Had beta
+// released, nobody would be named.
+TEST_F(LeaseHostTest, TheGateNamesThePreviousHolderOnlyWhenItNeverReleased) {
+  for (const bool released : {false, true}) {
+    SCOPED_TRACE(released ? "beta released" : "beta vanished");
+    ManualGate gate;
+    host_->setClaimGate(&gate);
+    gate.gating = true;
+    ASSERT_TRUE(runUntil([&] { return host_->node(0).role() != lease::Role::kQuarantine; }));
+    if (holds()) {
+      host_->stepDown(true, "");
+      if (gate.pending) gate.finish(true, "ok");
+    }
+    // beta takes the lease at a higher epoch than anyone's.
+    const lease::Ballot b{1000 + (released ? 1u : 0u), lease::kDirectorB, 1, 99};
+    const std::uint64_t epoch = 500 + (released ? 1u : 0u);
+    std::vector<lease::Message> reply;
+    for (const auto& body : {lease::Body{lease::Prepare{b}},
+                             lease::Body{lease::Accept{b, epoch, config_.timing.acceptorLease}}}) {
+      const lease::Message m{lease::kDirectorB, lease::kDirectorA, body, 99};
+      host_->receive(0, m, &reply);
+      arbiter_.handle(now_, lease::Message{lease::kDirectorB, lease::kArbiter, body, 99});
+    }
+    const std::string beta = config_.peer(lease::kDirectorB).id;
+    ASSERT_EQ(host_->snapshot().leases[0].holder, beta);
+    if (released) {
+      const lease::Message rel{lease::kDirectorB, lease::kDirectorA, lease::Release{epoch}, 99};
+      host_->receive(0, rel, &reply);
+      arbiter_.handle(
+          now_, lease::Message{lease::kDirectorB, lease::kArbiter, lease::Release{epoch}, 99});
+    }
+    gate.asked.clear();
+    ASSERT_TRUE(runUntil([&] { return holds() && !gate.asked.empty(); })) << journal();
+    ASSERT_EQ(gate.asked.size(), 1u);
+    if (released) {
+      EXPECT_FALSE(gate.asked[0]) << "a holder that released was named for fencing";
+    } else {
+      ASSERT_TRUE(gate.asked[0]) << "a holder that vanished was not named for fencing";
+      EXPECT_EQ(*gate.asked[0], beta);
+    }
+    gate.finish(true, "ok");
+  }
+}
+
+TEST_F(LeaseHostTest, AStepDownHoldShowsInStatusAndCanBeCleared) {
+  ASSERT_TRUE(runUntil([&] { return holds(); }));
+  const auto r = host_->stepDown(true, "", milliseconds(60'000));
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk);
+  EXPECT_EQ(r.holdRemainingMs, 60'000);
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 59'000);
+  const auto c = host_->stepDown(false, "", milliseconds(0), true);
+  EXPECT_EQ(c.code, StepDownResult::Code::kOk);
+  EXPECT_EQ(host_->snapshot().leases[0].holdRemainingMs, 0);
 }
 
 }  // namespace
