@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <vector>
 
 #include "client/endpoint.h"
 #include "quorate/v1/quorate.grpc.pb.h"
@@ -19,7 +20,8 @@ namespace quorate::sdk {
 struct Cancellation::State {
   mutable std::mutex mu;
   bool cancelled = false;
-  grpc::ClientContext* context = nullptr;  // the watch in flight, if any
+  // The watches in flight under this Cancellation (one copy may serve several threads).
+  std::vector<grpc::ClientContext*> contexts;
 };
 
 namespace {
@@ -144,21 +146,24 @@ Status badLease(const std::string& name) {
 // Registers a watch's context with its Cancellation for the guard's lifetime.
 class Attach {
  public:
-  Attach(Cancellation::State& state, grpc::ClientContext* context) : state_(state) {
+  Attach(Cancellation::State& state, grpc::ClientContext* context)
+      : state_(state), context_(context) {
     std::lock_guard<std::mutex> lock(state_.mu);
-    state_.context = context;
+    state_.contexts.push_back(context);
     // Cancelled before the call started: gRPC cancels it as soon as it starts.
     if (state_.cancelled) context->TryCancel();
   }
   ~Attach() {
     std::lock_guard<std::mutex> lock(state_.mu);
-    state_.context = nullptr;
+    auto& all = state_.contexts;
+    all.erase(std::remove(all.begin(), all.end(), context_), all.end());
   }
   Attach(const Attach&) = delete;
   Attach& operator=(const Attach&) = delete;
 
  private:
   Cancellation::State& state_;
+  grpc::ClientContext* context_;
 };
 
 }  // namespace
@@ -200,7 +205,7 @@ Cancellation::Cancellation() : state_(std::make_shared<State>()) {}
 void Cancellation::cancel() {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->cancelled = true;
-  if (state_->context != nullptr) state_->context->TryCancel();
+  for (grpc::ClientContext* context : state_->contexts) context->TryCancel();
 }
 
 bool Cancellation::cancelled() const {

@@ -573,6 +573,40 @@ TEST_F(SdkTest, WatchIsCancelledFromAnotherThread) {
   EXPECT_EQ(updates.load(), 1);
 }
 
+TEST_F(SdkTest, OneCancellationEndsEveryWatchItServes) {
+  director_.setWatch({versioned(1, "alpha", 3)}, ScriptedDirector::WatchEnd::kHold);
+  Client client(endpoint());
+  Cancellation cancel;
+  std::atomic<int> updates{0};
+  std::atomic<int> ended{0};
+  Status results[2];
+  std::vector<std::thread> watchers;
+  for (Status& result : results) {
+    watchers.emplace_back([&] {
+      result = client.watch(
+          [&](const DirectorStatus&) {
+            ++updates;
+            return true;
+          },
+          cancel);  // a copy: copies share the state
+      ++ended;
+    });
+  }
+  auto deadline = SteadyClock::now() + 20s;
+  while (updates.load() < 2 && SteadyClock::now() < deadline) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(updates.load(), 2) << "both watches open";
+  cancel.cancel();
+  deadline = SteadyClock::now() + 10s;
+  while (ended.load() < 2 && SteadyClock::now() < deadline) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(ended.load(), 2) << "a watch outlived its cancellation";
+  // Ends whatever the cancellation left open, so a failure is reported instead of a hang.
+  server_->Shutdown(std::chrono::system_clock::now());
+  for (auto& w : watchers) w.join();
+  for (const Status& result : results) {
+    EXPECT_EQ(result.code(), Code::kCancelled) << result.toString();
+  }
+}
+
 TEST_F(SdkTest, ACallbackThatThrowsEndsTheWatchWithAnError) {
   director_.setWatch({versioned(1, "alpha", 3)}, ScriptedDirector::WatchEnd::kHold);
   Client client(endpoint());

@@ -168,8 +168,9 @@ struct StepDownResult {
   std::int64_t holdRemainingMs = 0;  // the hold now in force (0: none)
 };
 
-// Cancels a watch from any thread. Copies share one state; once cancelled it stays so, and a
-// watch started with a cancelled one ends at once with kCancelled.
+// Cancels watches from any thread. Copies share one state, and one may serve several watches
+// at once; once cancelled it stays so, and a watch started with a cancelled one ends at once
+// with kCancelled.
 class QUORATE_SDK_API Cancellation {
  public:
   Cancellation();
@@ -190,7 +191,8 @@ struct Options {
 };
 
 // A director's operator API. Thread-safe: calls may run at once from several threads.
-// Nothing is dialled until the first call.
+// Nothing is dialled until the first call. A moved-from Client may only be destroyed or
+// assigned to.
 class QUORATE_SDK_API Client {
  public:
   // `endpoint` as quoratectl takes it: "host:port", "a.b.c.d:port" or "[v6]:port". A bad
