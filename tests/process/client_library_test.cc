@@ -278,11 +278,22 @@ class InstalledLibrary : public ::testing::Test {
     installLog_ = install.out + install.err;
     if (install.exitCode != 0) return;
     const fs::path build = fs::path(dir_->path()) / "example-build";
-    const RunResult configure = runProgram(
-        {QUORATE_CMAKE, "-S", QUORATE_EXAMPLE_SOURCE, "-B", build.string(), "-G",
-         QUORATE_CMAKE_GENERATOR, "-DCMAKE_MAKE_PROGRAM=" QUORATE_MAKE_PROGRAM,
-         "-DCMAKE_CXX_COMPILER=" QUORATE_CXX_COMPILER, "-DCMAKE_PREFIX_PATH=" + prefix_.string()},
-        120s);
+    std::vector<std::string> configureArgs = {QUORATE_CMAKE,
+                                              "-S",
+                                              QUORATE_EXAMPLE_SOURCE,
+                                              "-B",
+                                              build.string(),
+                                              "-G",
+                                              QUORATE_CMAKE_GENERATOR,
+                                              "-DCMAKE_MAKE_PROGRAM=" QUORATE_MAKE_PROGRAM,
+                                              "-DCMAKE_CXX_COMPILER=" QUORATE_CXX_COMPILER,
+                                              "-DCMAKE_PREFIX_PATH=" + prefix_.string()};
+    if (!sanitizeFlag().empty()) {
+      // A sanitized library needs a sanitized program: its runtime must come first.
+      configureArgs.push_back("-DCMAKE_CXX_FLAGS=" + sanitizeFlag());
+      configureArgs.push_back("-DCMAKE_EXE_LINKER_FLAGS=" + sanitizeFlag());
+    }
+    const RunResult configure = runProgram(configureArgs, 120s);
     buildLog_ = configure.out + configure.err;
     if (configure.exitCode != 0) return;
     const RunResult compile = runProgram({QUORATE_CMAKE, "--build", build.string()}, 300s);
@@ -292,6 +303,12 @@ class InstalledLibrary : public ::testing::Test {
   static void TearDownTestSuite() {
     delete dir_;
     dir_ = nullptr;
+  }
+
+  // "-fsanitize=..." when this tree is built with sanitizers (QUORATE_SANITIZE), else "".
+  static std::string sanitizeFlag() {
+    const std::string list = QUORATE_SANITIZE_LIST;
+    return list.empty() ? std::string() : "-fsanitize=" + list;
   }
 
   static fs::path libDir() {
@@ -364,7 +381,9 @@ TEST_F(InstalledLibrary, InstallsHeaderLibraryCMakePackageAndPkgConfig) {
       {"/bin/sh", "-c",
        "PKG_CONFIG_PATH='" + (lib / "pkgconfig").string() + "' && export PKG_CONFIG_PATH && " +
            QUORATE_CXX_COMPILER + " -std=c++17 -o '" + exe + "' '" + QUORATE_EXAMPLE_SOURCE +
-           "/epoch_token.cc' $(pkg-config --cflags --libs quorate-client) -pthread "
+           "/epoch_token.cc' $(pkg-config --cflags --libs quorate-client) -pthread " +
+           sanitizeFlag() +
+           " "
            "-Wl,-rpath,'" +
            lib.string() + "'"},
       300s);
