@@ -42,7 +42,7 @@ const char* keepalivedState(LeaseState s) {
     case LeaseState::kNone:
       break;
   }
-  return "";
+  return "INIT";
 }
 
 }  // namespace
