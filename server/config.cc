@@ -14,6 +14,7 @@
 #include "common/membership.h"
 #include "common/peer_client.h"
 #include "common/yaml_config.h"
+#include "server/watchdog.h"
 
 namespace quorate::server {
 namespace {
@@ -340,6 +341,19 @@ TrackScript parseTrackScript(const Value& v) {
   return t;
 }
 
+// watchdog: {device, timeout_ms, interval_ms, margin_ms}; its timing checked against `timing`.
+WatchdogConfig parseWatchdog(const Value& v, const lease::Timing& timing) {
+  const Map m = v.asMap({"device", "timeout_ms", "interval_ms", "margin_ms"});
+  WatchdogConfig w;
+  if (const auto d = m.optional("device")) w.device = d->asPath();
+  w.timeout = m.required("timeout_ms").asMillis(1, 3'600'000);
+  w.interval = w.timeout / 4;
+  if (const auto x = m.optional("interval_ms")) w.interval = x->asMillis(1);
+  if (const auto x = m.optional("margin_ms")) w.margin = x->asMillis(0, 60'000);
+  if (const auto why = watchdogTimingProblem(w, timing)) v.fail(*why);
+  return w;
+}
+
 }  // namespace
 
 lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
@@ -393,7 +407,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "instances",        "sync_groups",
                                "announce",         "fence",
                                "track_interfaces", "track_scripts",
-                               "virtual_servers",  "ipvs"});
+                               "virtual_servers",  "ipvs",
+                               "watchdog"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -434,6 +449,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
         }
       }
     }
+    if (const auto w = root.optional("watchdog")) c.watchdog = parseWatchdog(*w, c.timing);
     c.ipvs = ipvs::parseIpvsConfig(root);
     std::vector<std::string> instanceNames;
     for (const auto& inst : c.instances) instanceNames.push_back(inst.name);

@@ -178,6 +178,17 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
   if (deadlineChanged_) deadlineChanged_();
 }
 
+std::optional<Time> LeaseHost::earliestHeldLeaseEnd() const {
+  std::optional<Time> out;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    const auto& node = *leases_[i].node;
+    const bool answering = dataPlane_ && dataPlane_->claimed(i);
+    if (node.role() != lease::Role::kHolder && !answering) continue;
+    if (!out || node.leaseEnd() < *out) out = node.leaseEnd();
+  }
+  return out;
+}
+
 bool LeaseHost::followLease(std::size_t i, Time now) {
   if (!dataPlane_) return true;
   const auto& node = *leases_[i].node;

@@ -181,6 +181,19 @@ TEST_F(LeaseHostTest, GainingDoesEpochOnDiskFenceIpvsVipsAnnouncementsAndLosingT
   EXPECT_FALSE(dataPlane_->claimed(0));
 }
 
+TEST_F(LeaseHostTest, EarliestHeldLeaseEndIsTheHeldLeasesEndAndNothingOtherwise) {
+  EXPECT_EQ(host_->earliestHeldLeaseEnd(), std::nullopt);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  ASSERT_EQ(host_->earliestHeldLeaseEnd(), host_->node(0).leaseEnd());
+  // Renewed: the end moves with the lease.
+  const lease::Time firstEnd = host_->node(0).leaseEnd();
+  ASSERT_TRUE(runUntil([&] { return host_->node(0).leaseEnd() > firstEnd; })) << journal();
+  EXPECT_EQ(host_->earliestHeldLeaseEnd(), host_->node(0).leaseEnd());
+  const auto r = host_->stepDown(true, "");
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk) << r.why;
+  EXPECT_EQ(host_->earliestHeldLeaseEnd(), std::nullopt);
+}
+
 TEST_F(LeaseHostTest, AFailedStateWriteSendsNothingAndKeepsTheOldState) {
   store_.fail = true;
   const auto before = store_.saved.at(0);
