@@ -97,12 +97,13 @@ class DirectorWatchdog : public ::testing::Test {
   }
 
   void print(const char* label, const Race& r) const {
+    const auto since = [&](std::optional<std::int64_t> ns) {
+      return ns ? std::to_string(static_cast<long long>(toMs(*ns - r.faultNs))) : "never";
+    };
     std::printf(
-        "[%s] double fired %s ms after the fault; beta claimed between %.0f and %s ms after it; "
-        "%zu pets before the fault, %zu in all\n",
-        label, r.firedNs ? std::to_string(toMs(*r.firedNs - r.faultNs)).c_str() : "never",
-        toMs(r.notYetNs - r.faultNs),
-        r.claimedByNs ? std::to_string(toMs(*r.claimedByNs - r.faultNs)).c_str() : "never",
+        "[%s] the double fired at %s ms after the fault; beta claimed between %.0f and %s ms "
+        "after it; %zu pets before the fault, %zu in all\n",
+        label, since(r.firedNs).c_str(), toMs(r.notYetNs - r.faultNs), since(r.claimedByNs).c_str(),
         r.petsBefore, double_->petCount());
     std::fflush(stdout);
   }
@@ -156,6 +157,30 @@ TEST_F(DirectorWatchdog, HolderCutOffFromItsPeersStopsPettingAndIsRebootedBefore
                               << toMs(r.notYetNs - r.faultNs) << " ms";
   // It ran on, refusing: pets went on for a while after the cut, then stopped.
   EXPECT_GT(double_->petCount(), r.petsBefore);
+}
+
+// SIGTERM: the holder hands over, then writes the magic close; the double stays quiet. A
+// director killed instead (no magic close) leaves the countdown running, and the double fires:
+// the same check sees the difference.
+TEST_F(DirectorWatchdog, ACleanStopDisarmsTheWatchdogAndAKillDoesNot) {
+  ASSERT_NO_FATAL_FAILURE(start("quorate-director", kWatchdogMs));
+  const auto exit = cluster_->terminate(kAlpha, Ms(10'000));
+  ASSERT_TRUE(exit) << "alpha did not stop:\n" << cluster_->logTail(kAlpha);
+  EXPECT_EQ(exit->code, 0) << cluster_->logTail(kAlpha);
+  ASSERT_TRUE(waitUntil([&] { return double_->disarmed(); }, Ms(5000)))
+      << cluster_->logTail(kAlpha);
+  std::this_thread::sleep_for(Ms(2 * kWatchdogMs));
+  EXPECT_FALSE(double_->firedNs()) << "fired after a clean stop";
+
+  // Started again (beta holds now; alpha pets as a standby), then killed.
+  cluster_->startDirector(kAlpha);
+  const std::size_t pets = double_->petCount();
+  ASSERT_TRUE(waitUntil([&] { return double_->petCount() > pets + 2; }, Ms(20'000)))
+      << cluster_->logTail(kAlpha);
+  ASSERT_NO_FATAL_FAILURE(cluster_->signal(kAlpha, SIGKILL));
+  EXPECT_TRUE(waitUntil([&] { return double_->firedNs().has_value(); }, Ms(3 * kWatchdogMs)))
+      << "the double did not fire after a kill: it could not tell a clean stop";
+  EXPECT_FALSE(double_->disarmed());
 }
 
 // The test-only build pets whatever the lease, with a countdown of twice the lease and no margin
