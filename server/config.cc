@@ -14,6 +14,7 @@
 #include "common/membership.h"
 #include "common/peer_client.h"
 #include "common/yaml_config.h"
+#include "server/watchdog.h"
 
 namespace quorate::server {
 namespace {
@@ -372,6 +373,19 @@ void checkGateBudgets(const DirectorConfig& c, const Value& where) {
   }
 }
 
+// watchdog: {device, timeout_ms, interval_ms, margin_ms}; its timing checked against `timing`.
+WatchdogConfig parseWatchdog(const Value& v, const lease::Timing& timing) {
+  const Map m = v.asMap({"device", "timeout_ms", "interval_ms", "margin_ms"});
+  WatchdogConfig w;
+  if (const auto d = m.optional("device")) w.device = d->asPath();
+  w.timeout = m.required("timeout_ms").asMillis(1, 3'600'000);
+  w.interval = w.timeout / 4;
+  if (const auto x = m.optional("interval_ms")) w.interval = x->asMillis(1);
+  if (const auto x = m.optional("margin_ms")) w.margin = x->asMillis(0, 60'000);
+  if (const auto why = watchdogTimingProblem(w, timing)) v.fail(*why);
+  return w;
+}
+
 }  // namespace
 
 lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
@@ -416,27 +430,17 @@ std::string DirectorConfig::membership() const {
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root = doc.root({"cluster",
-                               "node",
-                               "secret",
-                               "secret_file",
-                               "listen",
-                               "state_dir",
-                               "directors",
-                               "arbiter",
-                               "preferred",
-                               "preempt_delay_ms",
-                               "timers",
-                               "log_level",
-                               "instances",
-                               "sync_groups",
-                               "announce",
-                               "fence",
-                               "track_interfaces",
-                               "track_scripts",
-                               "virtual_servers",
-                               "ipvs",
-                               "hooks"});
+    const Map root = doc.root({"cluster",          "node",
+                               "secret",           "secret_file",
+                               "listen",           "state_dir",
+                               "directors",        "arbiter",
+                               "preferred",        "preempt_delay_ms",
+                               "timers",           "log_level",
+                               "instances",        "sync_groups",
+                               "announce",         "fence",
+                               "track_interfaces", "track_scripts",
+                               "virtual_servers",  "ipvs",
+                               "watchdog",         "hooks"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -481,6 +485,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
         }
       }
     }
+    if (const auto w = root.optional("watchdog")) c.watchdog = parseWatchdog(*w, c.timing);
     c.ipvs = ipvs::parseIpvsConfig(root);
     std::vector<std::string> instanceNames;
     for (const auto& inst : c.instances) instanceNames.push_back(inst.name);

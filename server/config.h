@@ -72,6 +72,18 @@ struct TrackScript {
 
 enum class FenceMode { kNftables, kNone };
 
+// Watchdog self-fencing (optional): the director pets `device` every `interval` while its loop
+// runs and, while it holds a lease, only while that lease outlasts the device's timeout plus the
+// margin (server/watchdog.h), so a hung holder's host reboots before its lease ends.
+struct WatchdogConfig {
+  std::string device = "/dev/watchdog";
+  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds interval{0};
+  // The part of the margin not due to clock drift: the delay of a pet after its clock read, the
+  // device's lateness and the reset itself (docs/timing.md, "Watchdog").
+  std::chrono::milliseconds margin{100};
+};
+
 struct DirectorConfig {
   std::string path;  // the file it came from
   std::string cluster;
@@ -92,6 +104,7 @@ struct DirectorConfig {
   FenceMode fence = FenceMode::kNftables;
   std::vector<std::string> trackInterfaces;
   std::vector<TrackScript> trackScripts;
+  std::optional<WatchdogConfig> watchdog;  // unset: no watchdog
   // Virtual servers (IPVS) and, for each, the index in `leases` of the lease it follows.
   ipvs::IpvsConfig ipvs;
   std::vector<std::size_t> virtualServerLease;
@@ -102,6 +115,9 @@ struct DirectorConfig {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):
     // the netns freeze test's broken daemon (quorate-director-ungated-frames).
     bool ungatedFrames = false;
+    // The watchdog is petted whether or not a held lease outlasts it: the netns watchdog test's
+    // broken daemon (quorate-director-ungated-watchdog).
+    bool ungatedWatchdog = false;
   } testFaults;
 
   // The lease core's view of `l`: self, timing, preferred (as a NodeId) and preemptDelay. The

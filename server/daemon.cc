@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <future>
 #include <random>
 #include <stdexcept>
@@ -157,6 +158,7 @@ Status Daemon::start() {
     if (!w) return Status::fail(0, "cannot watch links: " + w.status().message());
     watcher = std::move(w).value();
   }
+  if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
   peerService_ = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
   operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
@@ -167,7 +169,10 @@ Status Daemon::start() {
   builder.RegisterService(operatorService_.get());
   server_ = builder.BuildAndStart();
   // No errno to give: gRPC says only that it could not.
-  if (!server_ || boundPort_ == 0) return Status::fail(0, "cannot listen on " + config_.listen);
+  if (!server_ || boundPort_ == 0) {
+    if (watchdogDevice_) (void)watchdogDevice_->disarm();
+    return Status::fail(0, "cannot listen on " + config_.listen);
+  }
   for (std::size_t i = 0; i < host_->leaseCount(); ++i) {
     const auto durable = host_->node(i).durable();
     spdlog::info(
@@ -192,12 +197,44 @@ Status Daemon::start() {
   this->post([this] {
     rearm();
     probeIdentity();
+    if (watchdog_) watchdog_->start();
   });
   if (dataPlane_ && dataPlane_->balancer()) this->post([this] { scheduleIpvsResync(); });
   loop_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
     io_.run();
   });
+  return Status::ok();
+}
+
+Status Daemon::openWatchdog() {
+  if (!config_.watchdog) return Status::ok();
+  const WatchdogConfig& w = *config_.watchdog;
+  auto opened = kernel::openWatchdog(w.device, w.timeout);
+  if (!opened) return opened.status();
+  if (opened->warning) spdlog::warn("{}", *opened->warning);
+  watchdogDevice_ = std::move(opened.value().device);
+  const auto timeout = watchdogDevice_->timeout();
+  if (2 * w.interval > timeout) {
+    (void)watchdogDevice_->disarm();
+    return Status::fail(ERANGE, "watchdog " + w.device + ": interval_ms " +
+                                    std::to_string(w.interval.count()) +
+                                    " is more than half the device's timeout of " +
+                                    std::to_string(timeout.count()) + " ms");
+  }
+  lease::Duration margin = watchdogMargin(w, config_.timing.rho);
+  if (config_.testFaults.ungatedWatchdog) {
+    spdlog::critical("watchdog {}: TEST FAULT: petted whatever the lease", w.device);
+  }
+  watchdog_ = std::make_unique<Watchdog>(
+      io_, *watchdogDevice_, w.interval, margin, bootNow,
+      [this] { return host_->earliestHeldLeaseEnd(); }, config_.testFaults.ungatedWatchdog);
+  spdlog::info(
+      "watchdog {}: timeout {} ms ({}), pet every {} ms, margin {} ms: a holder pets only while "
+      "its lease outlasts timeout + margin",
+      w.device, timeout.count(),
+      watchdogDevice_->takesIoctls() ? "granted by the driver" : "assumed", w.interval.count(),
+      toMs(margin));
   return Status::ok();
 }
 
@@ -320,6 +357,20 @@ void Daemon::stop() {
     probeTimer_.cancel();
     if (dataPlane_) dataPlane_->withdrawAll();
     health_->stop();
+    if (watchdog_) {
+      watchdog_->stop();
+      const auto& c = watchdog_->counters();
+      spdlog::info("watchdog {}: {} pets, {} refused, {} failed", watchdogDevice_->path(),
+                   c.pets.load(), c.refusals.load(), c.petFailures.load());
+      if (const Status st = watchdogDevice_->disarm(); !st) {
+        spdlog::error("{}: the host may reboot", st.message());
+      } else {
+        spdlog::info(
+            "watchdog {}: disarmed (magic close); a driver with nowayout ignores it and reboots "
+            "the host {} ms after the last pet",
+            watchdogDevice_->path(), watchdogDevice_->timeout().count());
+      }
+    }
     withdrawn.set_value();
   });
   withdrawn.get_future().wait();

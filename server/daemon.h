@@ -23,6 +23,7 @@
 #include "server/kernel/ports.h"
 #include "server/lease_host.h"
 #include "server/script_runner.h"
+#include "server/watchdog.h"
 
 namespace quorate::server {
 
@@ -56,10 +57,16 @@ class Daemon {
   int boundPort() const { return boundPort_; }
 
   const LeaseHost::Counters& counters() const { return host_->counters(); }
+  // The watchdog's pets and refusals (null without a watchdog); any thread.
+  const Watchdog::Counters* watchdogCounters() const {
+    return watchdog_ ? &watchdog_->counters() : nullptr;
+  }
   // The data plane, for tests (touch only on the loop thread, or when stopped).
   const DataPlane* dataPlane() const { return dataPlane_.get(); }
 
  private:
+  // Opens config_.watchdog's device and makes the watchdog (started on the loop thread).
+  Status openWatchdog();
   // Loop thread.
   void rearm();
   void onTimer();
@@ -90,6 +97,9 @@ class Daemon {
   std::unique_ptr<hooks::LeaseHooks> hooks_;
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<LeaseHost> host_;
+  // Opened in start(), petted on the loop thread, disarmed by a clean stop().
+  std::unique_ptr<kernel::WatchdogDevice> watchdogDevice_;
+  std::unique_ptr<Watchdog> watchdog_;
   StatusWatchers watchers_;
   std::thread loop_;
   // Real-server health checks run on their own thread and io_context, so that thousands of

@@ -204,6 +204,17 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
   if (deadlineChanged_) deadlineChanged_();
 }
 
+std::optional<Time> LeaseHost::earliestHeldLeaseEnd() const {
+  std::optional<Time> out;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    const auto& node = *leases_[i].node;
+    const bool answering = dataPlane_ && dataPlane_->claimed(i);
+    if (node.role() != lease::Role::kHolder && !answering) continue;
+    if (!out || node.leaseEnd() < *out) out = node.leaseEnd();
+  }
+  return out;
+}
+
 bool LeaseHost::claimAllowed(std::size_t i, Time now) {
   Lease& l = leases_[i];
   Track& t = l.track;
@@ -362,14 +373,6 @@ void LeaseHost::stopping() {
     if (leases_[i].track.reported == LeaseState::kStopping) continue;
     report(i, LeaseState::kStopping, false, "the director stops", now);
   }
-}
-
-std::optional<Time> LeaseHost::earliestHeldLeaseEnd(Time now) const {
-  std::optional<Time> end;
-  for (const auto& l : leases_) {
-    if (l.node->holds(now) && (!end || l.node->leaseEnd() < *end)) end = l.node->leaseEnd();
-  }
-  return end;
 }
 
 bool LeaseHost::followLease(std::size_t i, Time now) {

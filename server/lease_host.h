@@ -166,12 +166,15 @@ class LeaseHost {
   // set before the first step, outliving the host).
   void setTransitionSink(TransitionSink* sink) { sink_ = sink; }
   void setClaimGate(ClaimGate* gate) { gate_ = gate; }
-  // The earliest end among the leases held now (claimed or not), for the watchdog.
-  std::optional<lease::Time> earliestHeldLeaseEnd(lease::Time now) const;
   // When onTimer() next has work (the daemon's timer wakes a little early, see daemon.cc).
   lease::Time nextWake() const;
 
   HostSnapshot snapshot() const;
+  // The earliest lease end among the leases this director holds: a node in the holder role, or
+  // whose VIPs the data plane still has claimed, counts even just past its end (before the timer
+  // withdraws it), with that end. Nothing when it holds none. The watchdog pets only while this
+  // is far enough ahead.
+  std::optional<lease::Time> earliestHeldLeaseEnd() const;
   // Moves whenever something an operator sees changes (role, holder, epoch, eligibility,
   // reachability, VIPs claimed, health); never on a step that changes none of them.
   std::uint64_t version() const { return version_; }

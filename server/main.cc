@@ -43,6 +43,19 @@ int main(int argc, char** argv) {
   std::cerr << "quorate-director: TEST BUILD: frames are sent after the lease end (never deploy "
                "this binary)\n";
 #endif
+#ifdef QUORATE_TEST_UNGATED_WATCHDOG
+  // The test-only build tests/netns makes to show its watchdog tests catching a director that
+  // pets whatever its lease, with a countdown of twice the holder lease and no margin (what the
+  // load check refuses; the file's own watchdog timing passed it).
+  config.testFaults.ungatedWatchdog = true;
+  if (config.watchdog) {
+    config.watchdog->timeout =
+        2 * std::chrono::duration_cast<std::chrono::milliseconds>(config.timing.holderLease);
+    config.watchdog->margin = std::chrono::milliseconds(0);
+  }
+  std::cerr << "quorate-director: TEST BUILD: the watchdog is petted whatever the lease, with a "
+               "countdown of twice the lease (never deploy this binary)\n";
+#endif
   if (check) {
     std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node
               << ")\n";

@@ -15,6 +15,7 @@
 #include "lease/acceptor.h"
 #include "server/config.h"
 #include "server/dataplane.h"
+#include "server/watchdog.h"
 #include "tests/server/fake_kernel.h"
 #include "tests/server/test_config.h"
 
@@ -180,6 +181,65 @@ TEST_F(LeaseHostTest, GainingDoesEpochOnDiskFenceIpvsVipsAnnouncementsAndLosingT
   EXPECT_LT(first("ipvs."), kernel_.journal.size()) << journal();
   EXPECT_LT(removed, first("ipvs.")) << "services went before the VIP:" << journal();
   EXPECT_FALSE(dataPlane_->claimed(0));
+}
+
+TEST_F(LeaseHostTest, EarliestHeldLeaseEndIsTheHeldLeasesEndAndNothingOtherwise) {
+  EXPECT_EQ(host_->earliestHeldLeaseEnd(), std::nullopt);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  ASSERT_EQ(host_->earliestHeldLeaseEnd(), host_->node(0).leaseEnd());
+  // Renewed: the end moves with the lease.
+  const lease::Time firstEnd = host_->node(0).leaseEnd();
+  ASSERT_TRUE(runUntil([&] { return host_->node(0).leaseEnd() > firstEnd; })) << journal();
+  EXPECT_EQ(host_->earliestHeldLeaseEnd(), host_->node(0).leaseEnd());
+  const auto r = host_->stepDown(true, "");
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk) << r.why;
+  EXPECT_EQ(host_->earliestHeldLeaseEnd(), std::nullopt);
+}
+
+// The watchdog's timing condition (timeout + margin + renew_interval <= holder_lease) is what
+// keeps a healthy holder petting: at every 10 ms over 20 s of renewals, a watchdog whose
+// countdown just fits is never refused, and one 50 ms too long (which the load check refuses)
+// is refused before each renewal.
+TEST_F(LeaseHostTest, UnderTheCheckedWatchdogTimingAHealthyHolderIsNeverRefusedAPet) {
+  struct Device : kernel::WatchdogDevice {
+    milliseconds countdown;
+    std::string name = "/dev/test";
+    explicit Device(milliseconds t) : countdown(t) {}
+    Status pet() override { return Status::ok(); }
+    Status disarm() override { return Status::ok(); }
+    milliseconds timeout() const override { return countdown; }
+    bool takesIoctls() const override { return false; }
+    const std::string& path() const override { return name; }
+  };
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const auto refusals = [&](milliseconds timeout) {
+    WatchdogConfig w;
+    w.timeout = timeout;
+    w.interval = timeout / 4;
+    Device device(timeout);
+    Watchdog dog(
+        io_, device, w.interval, watchdogMargin(w, config_.timing.rho), [this] { return now_; },
+        [this] { return host_->earliestHeldLeaseEnd(); });
+    const auto end = now_ + milliseconds(20'000);
+    while (now_ < end) {
+      now_ += milliseconds(10);
+      host_->onTimer();
+      deliver();
+      EXPECT_TRUE(holds()) << "the holder lost its lease";
+      dog.tick();
+    }
+    return dog.counters().refusals.load();
+  };
+  // Holder lease 1500, renewal 500: 898 + margin 102 + 500 = 1500.
+  WatchdogConfig fits;
+  fits.timeout = milliseconds(898);
+  fits.interval = milliseconds(200);
+  ASSERT_EQ(watchdogTimingProblem(fits, config_.timing), std::nullopt);
+  EXPECT_EQ(refusals(milliseconds(898)), 0u);
+  WatchdogConfig tooLong = fits;
+  tooLong.timeout = milliseconds(948);
+  ASSERT_NE(watchdogTimingProblem(tooLong, config_.timing), std::nullopt);
+  EXPECT_GT(refusals(milliseconds(948)), 0u);
 }
 
 TEST_F(LeaseHostTest, AFailedStateWriteSendsNothingAndKeepsTheOldState) {
