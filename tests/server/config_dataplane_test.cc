@@ -159,7 +159,26 @@ const Bad kBad[] = {
     {"preference_on_grouped_instance",
      "instances: [{name: w, vips: [{address: 198.18.0.1, device: eth0}], preferred: b}]\n"
      "sync_groups: [{name: g, instances: [w]}]",
-     "instances[0]", "set preferred and preempt_delay_ms on the group"},
+     "instances[0]", "set preferred, preempt_delay_ms and hooks on the group"},
+    {"hooks_on_grouped_instance",
+     "instances: [{name: w, vips: [{address: 198.18.0.1, device: eth0}],\n"
+     "             hooks: {notify: /bin/true}}]\n"
+     "sync_groups: [{name: g, instances: [w]}]",
+     "instances[0]", "hooks on the group"},
+    {"hook_relative", "hooks: {notify: notify.sh}", "hooks.notify", "absolute program"},
+    {"hook_unclosed_quote", "hooks: {notify_master: \"/bin/echo 'unclosed\"}",
+     "hooks.notify_master", "unclosed single quote"},
+    {"hook_unknown_key", "hooks: {notify_maser: /bin/true}", "notify_maser", "unknown key"},
+    {"hook_command_and_shell", "hooks: {notify: {command: [/bin/true], shell: 'true'}}",
+     "hooks.notify", "either command or shell"},
+    {"hook_empty_list", "hooks: {on_quorum_loss: []}", "hooks.on_quorum_loss",
+     "at least one command"},
+    {"pre_claim_over_budget",
+     "hooks: {pre_claim: [{command: [/bin/true], timeout_ms: 800},\n"
+     "                    {command: [/bin/true], timeout_ms: 800}]}",
+     "hooks", "pre_claim hooks may take 1600 ms"},
+    {"pre_release_over_budget", "hooks: {pre_release: {shell: 'sleep 1', timeout_ms: 60000}}",
+     "hooks", "pre_release hooks may take 60000 ms"},
     {"fence_unknown", "fence: iptables", "fence", "expected one of nftables, none"},
     {"announce_repeat_zero", "announce: {repeat: 0}", "announce.repeat",
      "must be between 1 and 100"},
@@ -240,6 +259,57 @@ TEST(DirectorConfigDataPlane, ReloadMayChangeOnlyVirtualServersAndIpvs) {
   EXPECT_FALSE(sameExceptVirtualServers(base, other));
   EXPECT_FALSE(sameExceptVirtualServers(base, "[not, a, mapping]"));
   EXPECT_FALSE(sameExceptVirtualServers(base, "{unclosed"));
+}
+
+}  // namespace
+}  // namespace quorate::server
+
+namespace quorate::server {
+namespace {
+
+// hooks: a top-level default every lease inherits, per-instance and per-group overrides of
+// single keys, keepalived's word splitting, the mapping forms, a shell only when asked.
+TEST(HooksConfig, DefaultsOverridesAndTheCommandForms) {
+  const auto c = parse(
+      "hooks:\n"
+      "  notify: \"/usr/local/bin/notify.sh 'two words' x\"\n"
+      "  on_quorum_loss: [/bin/a, {command: [/bin/b, \"$HOME\"], timeout_ms: 250, user: nobody}]\n"
+      "instances:\n"
+      "  - {name: web, vips: [{address: 198.18.0.1, device: eth0}],\n"
+      "     hooks: {notify_master: /bin/m, pre_claim: {shell: 'exit 0', timeout_ms: 100}}}\n"
+      "  - {name: api, vips: [{address: 198.18.0.2, device: eth0}]}\n"
+      "  - {name: db, vips: [{address: 198.18.0.3, device: eth0}]}\n"
+      "sync_groups: [{name: g, instances: [db], hooks: {notify: /bin/g}}]\n");
+  auto leaseNamed = [&](const std::string& n) -> const LeaseConfig& {
+    for (const auto& l : c.leases) {
+      if (l.name == n) return l;
+    }
+    throw std::runtime_error("no lease " + n);
+  };
+  const auto& web = leaseNamed("web");
+  ASSERT_EQ(web.hooks.notify.size(), 1u);
+  EXPECT_EQ(web.hooks.notify[0].program,
+            (std::vector<std::string>{"/usr/local/bin/notify.sh", "two words", "x"}));
+  EXPECT_TRUE(web.hooks.notify[0].keepalivedArgs);
+  ASSERT_EQ(web.hooks.notifyMaster.size(), 1u);
+  EXPECT_FALSE(web.hooks.notifyMaster[0].keepalivedArgs) << "notify_master runs as configured";
+  ASSERT_EQ(web.hooks.preClaim.size(), 1u);
+  EXPECT_EQ(web.hooks.preClaim[0].program,
+            (std::vector<std::string>{"/bin/sh", "-c", "exit 0"}));
+  EXPECT_EQ(web.hooks.preClaim[0].timeout.count(), 100);
+  ASSERT_EQ(web.hooks.onQuorumLoss.size(), 2u) << "inherited from the top level";
+  EXPECT_EQ(web.hooks.onQuorumLoss[1].program, (std::vector<std::string>{"/bin/b", "$HOME"}))
+      << "no expansion without a shell";
+  EXPECT_EQ(web.hooks.onQuorumLoss[1].user, "nobody");
+  EXPECT_EQ(web.hooks.onQuorumLoss[1].timeout.count(), 250);
+  const auto& api = leaseNamed("api");
+  EXPECT_TRUE(api.hooks.notifyMaster.empty()) << "web's override leaked into api";
+  EXPECT_EQ(api.hooks.notify, web.hooks.notify);
+  const auto& g = leaseNamed("g");
+  EXPECT_TRUE(g.syncGroup);
+  ASSERT_EQ(g.hooks.notify.size(), 1u);
+  EXPECT_EQ(g.hooks.notify[0].program, (std::vector<std::string>{"/bin/g"}));
+  EXPECT_EQ(g.hooks.onQuorumLoss.size(), 2u);
 }
 
 }  // namespace
