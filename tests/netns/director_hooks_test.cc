@@ -1,0 +1,301 @@
+// Real directors in namespaces running their hooks: the on-quorum-loss program of a holder cut
+// off from both peers (once, with its epoch, before the other director claims), notify programs
+// in transition order under a burst of faults, a keepalived notify script unmodified, a hook
+// that hangs, and a pre-claim hook that fails.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netns/director_cluster.h"
+#include "support/temp_dir.h"
+
+namespace quorate::netns {
+namespace {
+
+constexpr Ms kElect{15'000};
+constexpr Ms kMove{10'000};
+
+// Writes an executable /bin/sh script.
+std::string script(const std::string& path, const std::string& body) {
+  std::ofstream(path) << "#!/bin/sh\n" << body;
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+std::vector<std::string> linesOf(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+bool hasVip(const Topology& topo, const std::string& host) {
+  return topo.run(host, "ip -o addr show dev eth0").out.find(" " + kVip + "/24 ") !=
+         std::string::npos;
+}
+
+std::uint64_t epochOf(const DirectorCluster& cluster, const std::string& director) {
+  const auto s = cluster.status(director);
+  if (!s || !s->contains("leases") || (*s)["leases"].empty()) return 0;
+  return (*s)["leases"][0].value("epoch", std::uint64_t{0});
+}
+
+// "STATE EPOCH" of every transition `host` logged ("lease web: BACKUP -> MASTER epoch 3: ...").
+std::vector<std::string> loggedTransitions(const DirectorCluster& cluster,
+                                           const std::string& host) {
+  static const std::regex re(R"(lease web: [A-Z]+ -> ([A-Z]+)(?: \(quorum lost\))? epoch (\d+):)");
+  std::vector<std::string> out;
+  for (const auto& line : linesOf(cluster.logPath(host))) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) out.push_back(m[1].str() + " " + m[2].str());
+  }
+  return out;
+}
+
+// A holder cut off from both peers cannot renew: its VIPs go dark at its lease end, then its
+// on-quorum-loss program runs once, with the epoch it lost, before the other director wins the
+// lease (beta's pre-claim hook stamps the moment it won: it cannot claim before that). Timers
+// leave 600 ms between the holder's lease end and the acceptors' (acceptor_lease_ms -
+// holder_lease_ms): the hook starts well inside it.
+TEST(DirectorHooks, AnIsolatedHolderRunsItsQuorumLossProgramOnceWithItsEpochBeforeThePeerWins) {
+  testutil::TempDir dir("quorate-hooks");
+  const std::string stamp = script(dir.path() + "/stamp.sh",
+                                   "echo \"$(date +%s%N) $1 $QUORATE_EVENT $QUORATE_EPOCH "
+                                   "$QUORATE_LEASE $QUORATE_STATE\" >> \"$2\"\n");
+  Topology topo;
+  ClusterOptions o;
+  o.holderLeaseMs = 1000;
+  o.acceptorLeaseMs = 1600;
+  o.quarantineMs = 1700;
+  o.renewIntervalMs = 250;
+  for (const auto& host : {kAlpha, kBeta}) {
+    const std::string file = dir.path() + "/" + host + ".events";
+    // A gating hook's timeout must fit in holder_lease_ms - renew_interval_ms (750 ms here).
+    o.extraYamlFor[host] = "hooks:\n  on_quorum_loss: \"" + stamp + " loss " + file +
+                           "\"\n  pre_claim: {command: [" + stamp + ", claim, " + file +
+                           "], timeout_ms: 700}\n";
+  }
+  DirectorCluster cluster(topo, o);
+  cluster.startAll();
+  ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
+  ASSERT_TRUE(waitUntil([&] { return hasVip(topo, kAlpha); }, kMove));
+  const auto epoch = epochOf(cluster, kAlpha);
+  ASSERT_GT(epoch, 0u);
+
+  topo.isolate(kAlpha);
+  ASSERT_TRUE(cluster.waitUntilHolds(kBeta, kMove)) << cluster.logTail(kBeta);
+  EXPECT_TRUE(waitUntil([&] { return !hasVip(topo, kAlpha); }, kMove));
+  // Long enough that a second run (as a standby that also lost the majority) would show.
+  std::this_thread::sleep_for(Ms(3000));
+  const auto alpha = linesOf(dir.path() + "/alpha.events");
+  std::vector<std::vector<std::string>> losses;
+  for (const auto& l : alpha) {
+    if (words(l).size() >= 6 && words(l)[1] == "loss") losses.push_back(words(l));
+  }
+  ASSERT_EQ(losses.size(), 1u) << "alpha's on_quorum_loss runs:\n"
+                               << ::testing::PrintToString(alpha) << cluster.logTail(kAlpha);
+  EXPECT_EQ(losses[0][2], "quorum-lost");
+  EXPECT_EQ(losses[0][3], std::to_string(epoch)) << "the epoch it lost";
+  EXPECT_EQ(losses[0][4], "web");
+  EXPECT_EQ(losses[0][5], "FAULT");
+  std::uint64_t betaWon = 0;
+  for (const auto& l : linesOf(dir.path() + "/beta.events")) {
+    const auto w = words(l);
+    ASSERT_NE(w[1], "loss") << "beta never lost the majority: " << l;
+    if (w[1] == "claim" && std::stoull(w[3]) > epoch && !betaWon) betaWon = std::stoull(w[0]);
+  }
+  ASSERT_GT(betaWon, 0u) << "beta's pre-claim hook did not run for its new epoch";
+  const auto lossAt = std::stoull(losses[0][0]);
+  EXPECT_LT(lossAt, betaWon) << "alpha's quorum-loss program ran " << (lossAt - betaWon) / 1e6
+                             << " ms after beta won the lease";
+  std::printf("quorum-loss program ran %.1f ms before beta won the lease\n",
+              (betaWon - lossAt) / 1e6);
+
+  topo.heal();
+  EXPECT_EQ(cluster.waitForHolder(kMove), kBeta);
+  std::this_thread::sleep_for(Ms(1000));
+  std::size_t after = 0;
+  for (const auto& l : linesOf(dir.path() + "/alpha.events")) after += words(l)[1] == "loss";
+  EXPECT_EQ(after, 1u) << "healing ran the quorum-loss program again";
+}
+
+// A burst of flaps: step-downs, a freeze, a partition, a kill -9. A keepalived-style notify
+// script that takes longer for some states than for others (so programs started at once would
+// finish out of order, as keepalived's do) writes what it was given; the order of its lines is
+// the order of the transitions the director logged. The script reads keepalived's positional
+// arguments exactly as keepalived's notify scripts do.
+TEST(DirectorHooks, NotifyProgramsSeeEveryTransitionInOrderUnderABurstOfFlaps) {
+  testutil::TempDir dir("quorate-hooks");
+  Topology topo;
+  ClusterOptions o;
+  o.preferred = "";
+  for (const auto& host : {kAlpha, kBeta}) {
+    const std::string notify =
+        script(dir.path() + "/notify-" + host + ".sh",
+               "TYPE=$1\nNAME=$2\nSTATE=$3\nPRIORITY=$4\n"
+               "case $STATE in\n"
+               "  MASTER) sleep 0.3 ;;\n"
+               "  BACKUP) sleep 0.02 ;;\n"
+               "  *) sleep 0.1 ;;\n"
+               "esac\n"
+               "echo \"$TYPE $NAME $STATE $PRIORITY $QUORATE_EPOCH $#\" >> " +
+                   dir.path() + "/" + host + ".notify\n");
+    const std::string master = script(dir.path() + "/master-" + host + ".sh",
+                                      "echo \"$# $*\" >> " + dir.path() + "/" + host + ".master\n");
+    o.extraYamlFor[host] =
+        "hooks:\n  notify: " + notify + "\n  notify_master: \"" + master + " --own 'arg two'\"\n";
+  }
+  DirectorCluster cluster(topo, o);
+  cluster.startAll();
+  ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
+  auto holder = [&] { return cluster.waitForHolder(kMove).value_or(""); };
+  for (int i = 0; i < 4; ++i) {  // step-downs back and forth
+    const std::string h = holder();
+    ASSERT_FALSE(h.empty());
+    EXPECT_EQ(cluster.ctl(h, "step-down --force").exitCode, 0);
+    ASSERT_TRUE(waitUntil([&] { return holder() != h && !holder().empty(); }, kMove));
+  }
+  std::string h = holder();
+  cluster.signal(h, SIGSTOP);  // a freeze past the lease
+  std::this_thread::sleep_for(Ms(1500));
+  cluster.signal(h, SIGCONT);
+  h = holder();
+  topo.partition({h}, {kArbiter, kBeta == h ? kAlpha : kBeta});
+  std::this_thread::sleep_for(Ms(1500));
+  topo.heal();
+  ASSERT_FALSE(holder().empty());
+  cluster.signal(kBeta, SIGKILL);  // beta dies, and comes back
+  std::this_thread::sleep_for(Ms(500));
+  cluster.startDirector(kBeta);
+  ASSERT_FALSE(holder().empty());
+  // Everything queued has run (the slowest program takes 0.3 s).
+  std::this_thread::sleep_for(Ms(3000));
+
+  for (const auto& host : {kAlpha, kBeta}) {
+    SCOPED_TRACE(host);
+    std::vector<std::string> seen;
+    for (const auto& l : linesOf(dir.path() + "/" + host + ".notify")) {
+      const auto w = words(l);
+      ASSERT_EQ(w.size(), 6u) << l;
+      EXPECT_EQ(w[0], "INSTANCE");
+      EXPECT_EQ(w[1], "web");
+      EXPECT_EQ(w[3], "100") << "priority";
+      EXPECT_EQ(w[5], "4") << "keepalived passes exactly four arguments";
+      seen.push_back(w[2] + " " + w[4]);
+    }
+    const auto logged = loggedTransitions(cluster, host);
+    ASSERT_GE(logged.size(), 6u) << "the burst made too few transitions to say anything";
+    if (std::string(host) == kAlpha) {
+      // Never killed: every logged transition ran, in order.
+      EXPECT_EQ(seen, logged);
+    } else {
+      // Killed once: what was queued at the kill never ran; what ran is in logged order.
+      std::size_t next = 0;
+      for (const auto& s : seen) {
+        while (next < logged.size() && logged[next] != s) ++next;
+        ASSERT_LT(next, logged.size())
+            << "ran out of order or never logged: " << s << "\nseen "
+            << ::testing::PrintToString(seen) << "\nlogged " << ::testing::PrintToString(logged);
+        ++next;
+      }
+      EXPECT_GE(seen.size() + 3, logged.size());
+    }
+    for (const auto& l : linesOf(dir.path() + "/" + host + ".master")) {
+      EXPECT_EQ(l, "2 --own arg two") << "notify_master runs as configured, nothing appended";
+    }
+  }
+}
+
+// A notify_master that never ends is killed at its timeout (its child too: the process group);
+// the lease is unaffected (same holder, same epoch) and the next program in the queue runs.
+TEST(DirectorHooks, AHookThatHangsIsKilledAtItsTimeoutAndTheLeaseIsUnaffected) {
+  testutil::TempDir dir("quorate-hooks");
+  const std::string hang = script(dir.path() + "/hang.sh", "echo $$ > " + dir.path() +
+                                                               "/hang.pid\n"
+                                                               "sleep 1000 &\necho $! > " +
+                                                               dir.path() + "/child.pid\nwait\n");
+  const std::string after =
+      script(dir.path() + "/after.sh", "echo \"$3\" >> " + dir.path() + "/after.log\n");
+  Topology topo;
+  ClusterOptions o;
+  o.extraYamlFor[kAlpha] = "hooks:\n  notify_master: {command: [" + hang +
+                           "], timeout_ms: 1500}\n  notify: " + after + "\n";
+  DirectorCluster cluster(topo, o);
+  cluster.startAll();
+  ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
+  const auto epoch = epochOf(cluster, kAlpha);
+  auto pidIn = [&](const std::string& f) -> pid_t {
+    const auto l = linesOf(dir.path() + "/" + f);
+    return l.empty() ? 0 : std::stoi(l[0]);
+  };
+  ASSERT_TRUE(waitUntil([&] { return pidIn("hang.pid") > 0 && pidIn("child.pid") > 0; }, kMove));
+  const pid_t script = pidIn("hang.pid");
+  const pid_t child = pidIn("child.pid");
+  auto alive = [](pid_t p) { return ::kill(p, 0) == 0; };
+  EXPECT_TRUE(alive(script));
+  ASSERT_TRUE(waitUntil([&] { return !alive(script) && !alive(child); }, Ms(5000)))
+      << "the hung hook (or its child) outlived its timeout";
+  ASSERT_TRUE(waitUntil([&] { return !linesOf(dir.path() + "/after.log").empty(); }, Ms(5000)))
+      << "the queue stopped behind the killed hook";
+  EXPECT_EQ(linesOf(dir.path() + "/after.log").back(), "MASTER");
+  EXPECT_EQ(cluster.holderSeenBy(kBeta), kAlpha);
+  EXPECT_EQ(epochOf(cluster, kAlpha), epoch) << "the lease moved while a hook hung";
+  const std::string log = cluster.logTail(kAlpha, 400);
+  EXPECT_NE(log.find("timed out after 1500 ms"), std::string::npos) << log;
+}
+
+// alpha's pre-claim hook fails: alpha wins the lease but never claims its VIP, says FAULT, and
+// hands the lease on; beta (whose hook passes) then serves.
+TEST(DirectorHooks, AFailingPreClaimHookStopsTheClaim) {
+  testutil::TempDir dir("quorate-hooks");
+  const std::string check =
+      script(dir.path() + "/check.sh", "echo \"$QUORATE_EVENT $QUORATE_EPOCH\" >> " + dir.path() +
+                                           "/$1.claims\n"
+                                           "[ \"$1\" = beta ]\n");
+  Topology topo;
+  ClusterOptions o;
+  for (const auto& host : {kAlpha, kBeta}) {
+    o.extraYamlFor[host] = std::string("hooks:\n  pre_claim: {command: [") + check + ", " + host +
+                           "], timeout_ms: 400}\n";
+  }
+  DirectorCluster cluster(topo, o);
+  cluster.startArbiter();
+  cluster.startDirector(kAlpha);
+  // Alone with the arbiter, alpha wins again and again and never claims.
+  bool lit = false;
+  for (const auto end = std::chrono::steady_clock::now() + Ms(5000);
+       std::chrono::steady_clock::now() < end;) {
+    lit = lit || hasVip(topo, kAlpha);
+    std::this_thread::sleep_for(Ms(20));
+  }
+  EXPECT_FALSE(lit) << "alpha claimed its VIP although its pre-claim hook failed";
+  const auto claims = linesOf(dir.path() + "/alpha.claims");
+  ASSERT_GE(claims.size(), 1u) << cluster.logTail(kAlpha);
+  EXPECT_EQ(words(claims[0])[0], "pre-claim");
+  const auto s = cluster.status(kAlpha);
+  ASSERT_TRUE(s);
+  EXPECT_EQ((*s)["leases"][0].value("vips_claimed", true), false);
+  EXPECT_NE(cluster.logTail(kAlpha, 200).find("not claiming epoch"), std::string::npos);
+
+  cluster.startDirector(kBeta);
+  ASSERT_TRUE(cluster.waitUntilHolds(kBeta, kElect)) << cluster.logTail(kBeta);
+  EXPECT_TRUE(waitUntil([&] { return hasVip(topo, kBeta); }, kMove));
+  EXPECT_FALSE(hasVip(topo, kAlpha));
+}
+
+}  // namespace
+}  // namespace quorate::netns
