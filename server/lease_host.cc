@@ -278,6 +278,7 @@ std::optional<std::string> LeaseHost::unreleasedPrevious(const Lease& l) const {
 void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
   Lease& l = leases_[i];
   Track& t = l.track;
+  if (t.reported == LeaseState::kStopping) return;  // the last word of this run
   const auto& node = *l.node;
   const NodeId peer = lease::otherDirector(config_.self);
   if (const auto k = node.knownLease(now)) {
