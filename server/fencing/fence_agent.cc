@@ -119,7 +119,12 @@ FenceAction parseFenceAction(const config::Value& section) {
           if (const auto p = readPassword(a.passwordFile); !p) v.fail(p.status().what());
           continue;
         }
-        a.options.emplace_back(name, optionValue(v));
+        std::string text = optionValue(v);
+        // Anything else (on, status, list, monitor) would report success without fencing.
+        if (name == "action" && text != "off" && text != "reboot") {
+          v.fail("a fence action must be off or reboot, got " + config::quote(text));
+        }
+        a.options.emplace_back(name, std::move(text));
       }
     }
   }

@@ -29,6 +29,9 @@ namespace quorate::server::fencing {
 // order, `action=off` unless the options name another action, `password=<the file's content>`
 // when `passwordFile` is set, and a final newline. Exit 0 means fenced, anything else failed
 // (fence-agents' convention: 1 generic error, 3 login denied, 5 timed out, 8 status unknown...).
+// What the agent does with the password is its own affair: fence_ipmilan, for one, passes it to
+// ipmitool as `-P <password>`, so it shows in that child's argv for the call's duration (its log
+// line masks it as "-P [set]"). quorate keeps it out of the agent's own argv and environment.
 struct FenceAction {
   std::vector<std::string> command;
   std::string agent;                                         // absolute path
@@ -51,7 +54,8 @@ struct FenceAction {
 // plus optional timeout_ms, retries, retry_delay_ms. Option names are [A-Za-z0-9_-]; values are
 // scalars with no newline or other control character and no surrounding whitespace (the agents
 // trim it); `password` is refused (use password_file, resolved against the config's directory
-// and checked readable now). Throws config::ConfigError naming the file, line and key.
+// and checked readable now); `action`, when given, must be off or reboot. Throws
+// config::ConfigError naming the file, line and key (like the other config parsers).
 FenceAction parseFenceAction(const config::Value& section);
 
 // The stdin an agent gets for `action`, with `password` (empty: none). Fails when an option

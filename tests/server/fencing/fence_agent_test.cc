@@ -221,6 +221,22 @@ TEST_F(FenceAgentTest, PasswordIsNeverInTheAgentsArgvEnvironmentOrTheLog) {
   EXPECT_NE(log.text().find("fenced node-b (epoch 9)"), std::string::npos) << log.text();
 }
 
+// Our side of the protocol, seen by a stand-in agent: no arguments (so a real agent reads stdin),
+// the options, action and password on stdin, the target and epoch in the environment.
+TEST_F(FenceAgentTest, AgentGetsNoArgumentsAndItsOptionsOnStdin) {
+  FenceAction a = ipmilan();
+  a.agent = dir.script("fake_agent", "echo \"$# $QUORATE_FENCE_TARGET $QUORATE_EPOCH\" > " +
+                                         dir.file("argv") + "\ncat > " + dir.file("stdin"));
+  FenceRunner runner(io, scripts, a);
+  const FenceOutcome o = fence(runner, "node-c", 42);
+  EXPECT_TRUE(o.ok) << o.toString();
+  EXPECT_EQ(readFile(dir.file("argv")), "0 node-c 42");
+  std::ifstream in(dir.file("stdin"));
+  const std::string input{std::istreambuf_iterator<char>(in), {}};
+  EXPECT_EQ(input, "ip=198.18.0.10\nusername=admin\nipmitool_path=" + dir.file("ipmitool") +
+                       "\npower_wait=0\naction=off\npassword=" + kPassword + "\n");
+}
+
 TEST_F(FenceAgentTest, PasswordFileIsReadAtEachAttempt) {
   REQUIRE_AGENT();
   FenceAction a = ipmilan();
@@ -399,6 +415,8 @@ TEST(ParseFenceActionTest, RefusesBadSections) {
       {agent + "  options: {plug: \" a\"}\n",
        f + ":3: fence.options.plug: must not begin or end with whitespace"},
       {agent + "  options: {plug: \"\"}\n", f + ":3: fence.options.plug: must not be empty"},
+      {agent + "  options: {action: status}\n",
+       f + ":3: fence.options.action: a fence action must be off or reboot, got \"status\""},
       {agent + "  options: {plug: [1, 2]}\n", f + ":3: fence.options.plug: expected a single"},
       {agent + "  options: {\"a=b\": 1}\n", f + ":3: fence.options: option names are made of"},
       {agent + "  options: [ip]\n", f + ":3: fence.options: expected a mapping"},

@@ -17,9 +17,9 @@ trap 'git checkout -q -- "$src"' EXIT INT TERM
 
 # name@sed expression@gtest filter that must fail
 mutants='
-password-in-env@s/^    run.argv = {action_.agent};.*/    run.argv = {action_.agent};\n    if (!action_.passwordFile.empty()) run.env.push_back("FENCE_PASSWORD=" + readPassword(action_.passwordFile).value());/@*PasswordIsNever*
-password-in-argv@s/^    run.argv = {action_.agent};.*/    run.argv = {action_.agent, "--password=" + readPassword(action_.passwordFile).value()};/@*PasswordIsNever*
-password-logged@s/^        run.input = std::move(in).value();/        run.input = std::move(in).value();\n        spdlog::debug("fence: agent input: {}", run.input);/@*PasswordIsNever*
+password-in-env@s/^    run.argv = {action_.agent};.*/    run.argv = {action_.agent};\n    if (!action_.passwordFile.empty()) run.env.push_back("FENCE_PASSWORD=" + readPassword(action_.passwordFile).value());/@*PasswordIsNever*:*NoArguments*
+password-in-argv@s/^    run.argv = {action_.agent};.*/    run.argv = {action_.agent, "--password=" + readPassword(action_.passwordFile).value()};/@*PasswordIsNever*:*NoArguments*
+password-logged@s/^        run.input = std::move(in).value();/        run.input = std::move(in).value();\n        spdlog::debug("fence: agent input: {}", run.input);/@*PasswordIsNever*:*NoArguments*
 no-action-off@s/if (!hasAction) in += "action=off\\n";//@*IpmilanPowersTheTargetOff*:AgentInput*
 exit-code-ignored@s/const bool ok = a.error.empty() && a.exit.ok();/const bool ok = a.error.empty();/@*WrongPassword*:*FailingDevice*
 no-retries@s/if (ok || number >= attempts) {/if (ok || number >= 1) {/@*FailingDevice*:*FailingCommand*
