@@ -65,6 +65,17 @@ Result<std::string> readPassword(const std::string& path) {
   return password;
 }
 
+// `text` with every occurrence of `secret` replaced: an agent that echoes its input (a verbose
+// one, or a wrapper script) must not carry the password into our log or status.
+std::string redact(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (std::size_t at = text.find(secret); at != std::string::npos;
+       at = text.find(secret, at + 10)) {
+    text.replace(at, secret.size(), "[password]");
+  }
+  return text;
+}
+
 std::string tail(const std::string& s, std::size_t max) {
   return s.size() <= max ? s : s.substr(s.size() - max);
 }
@@ -216,9 +227,9 @@ void FenceRunner::attempt(const std::shared_ptr<Operation>& op) {
   run.env = {"QUORATE_FENCE_TARGET=" + op->outcome.target,
              "QUORATE_EPOCH=" + std::to_string(op->outcome.epoch)};
   std::string error;
+  std::string password;
   if (action_.isAgent()) {
     run.argv = {action_.agent};  // no arguments: the agent reads its options from stdin
-    std::string password;
     if (!action_.passwordFile.empty()) {
       auto p = readPassword(action_.passwordFile);
       if (p) {
@@ -240,15 +251,15 @@ void FenceRunner::attempt(const std::shared_ptr<Operation>& op) {
   }
   op->started = std::chrono::steady_clock::now();
 
-  auto onExit = [this, weak = std::weak_ptr<Operation>(op), number](ScriptExit exit,
-                                                                    std::string why) {
+  auto onExit = [this, weak = std::weak_ptr<Operation>(op), number, password](ScriptExit exit,
+                                                                              std::string why) {
     auto o = weak.lock();
     if (!o) return;
     FenceAttempt a;
     a.duration =
         std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - o->started);
     a.error = std::move(why);
-    o->outcome.output = tail(exit.output, kOutputTail);
+    o->outcome.output = tail(redact(std::move(exit.output), password), kOutputTail);
     exit.output.clear();
     a.exit = std::move(exit);
     const bool ok = a.error.empty() && a.exit.ok();

@@ -74,7 +74,8 @@ struct FenceOutcome {
   std::string target;
   std::uint64_t epoch = 0;
   std::vector<FenceAttempt> attempts;
-  // The last attempt's stdout and stderr, at most kOutputTail bytes (its end).
+  // The last attempt's stdout and stderr (the last kOutputTail bytes of its first 64 KiB), with
+  // the password, should the program echo it, replaced by "[password]".
   std::string output;
   // "fenced node-b (epoch 7) after 2 attempts" / "fencing node-b (epoch 7) failed: 3 attempts:
   // exit 1 (120 ms), timed out after 2000 ms (2001 ms), ...".

@@ -237,6 +237,20 @@ TEST_F(FenceAgentTest, AgentGetsNoArgumentsAndItsOptionsOnStdin) {
                        "\npower_wait=0\naction=off\npassword=" + kPassword + "\n");
 }
 
+// An agent that echoes its input (a wrapper script, a verbose agent) does not carry the password
+// into the outcome or the log.
+TEST_F(FenceAgentTest, EchoedPasswordIsRedacted) {
+  LogCapture log;
+  FenceAction a = ipmilan();
+  a.agent = dir.script("echo_agent", "cat\ncat >&2 < /dev/null\nexit 1");
+  FenceRunner runner(io, scripts, a);
+  const FenceOutcome o = fence(runner);
+  EXPECT_FALSE(o.ok);
+  EXPECT_EQ(o.output.find(kPassword), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("action=off\npassword=[password]\n"), std::string::npos) << o.output;
+  EXPECT_EQ(log.text().find(kPassword), std::string::npos) << log.text();
+}
+
 TEST_F(FenceAgentTest, PasswordFileIsReadAtEachAttempt) {
   REQUIRE_AGENT();
   FenceAction a = ipmilan();

@@ -26,6 +26,7 @@ no-retries@s/if (ok || number >= attempts) {/if (ok || number >= 1) {/@*FailingD
 no-timeout@s/run.timeout = action_.timeout;/run.timeout = std::chrono::milliseconds(600000);/@*HangingDevice*
 newline-in-config@s/if (s.find(.\\n.) != std::string::npos || s.find(.\\r.) != std::string::npos) {/if (false) {/@*RefusesBadSections*
 newline-on-stdin@s/return Status::fail(0, "fence option " + key + " holds a newline");/(void)0;/@AgentInput*
+no-redaction@s/tail(redact(std::move(exit.output), password), kOutputTail)/tail(exit.output, kOutputTail)/@*EchoedPasswordIsRedacted*
 password-read-once@s/^      auto p = readPassword(action_.passwordFile);/      static auto p = readPassword(action_.passwordFile);/@*PasswordFileIsReadAtEachAttempt*
 '
 
