@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "client/director_client.h"
+#include "client/events.h"
 #include "client/genhash.h"
 #include "client/interrupt.h"
 
@@ -20,7 +21,7 @@ inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
 inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
 
-enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash };
+enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents };
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
@@ -31,6 +32,7 @@ struct CliOptions {
   bool force = false;       // step-down
   std::string lease;        // step-down: only this lease; empty: every lease held
   GenhashOptions genhash;   // genhash (--json goes to `json`)
+  EventsOptions events;     // events (--json goes to `json`)
 };
 
 // Lease names are ids: 1 to 64 of A-Z a-z 0-9 . _ -
