@@ -32,6 +32,7 @@ keep-one-more@$L@s/for (int i = options_.keep - 1;/for (int i = options_.keep;/@
 no-dir-sync@$L@s/if (dfd < 0 || options_.ops.dirSync(dfd) != 0) {/if (dfd < 0) {/@$E@*Rotation*
 rotation-eats-record@$L@s/(void)rotate();/{ (void)rotate(); return; }/@$E@*Rotation*
 no-cut-partial@$L@s/if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {/if (false) {/; s/if (partialLine_) line.insert(line.begin(), '.n');//@$E@*WriteErrors*
+no-cut-partial-tmpfs@$L@s/if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {/if (false) {/; s/if (partialLine_) line.insert(line.begin(), '.n');//@$E@*FullTmpfs*
 log-every-error@$L@s/if (inErrorBurst_) return;//@$E@*WriteErrors*
 raw-control-chars@$C@s/if (c <= 0x20 || c >= 0x7f/if (c == 0x20/@$Q@*NothingRaw*
 tail-one-short@$C@s/++newlines == lines + 1/++newlines == lines/@$Q@*TheLastN*
