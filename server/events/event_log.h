@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 
@@ -42,7 +43,7 @@ class EventLog {
     FileOps ops = FileOps::system();
   };
   struct Counters {
-    std::uint64_t written = 0;      // records on disk (written and synced)
+    std::uint64_t written = 0;      // records on disk (written, and fdatasync returned)
     std::uint64_t dropped = 0;      // records refused because the queue was full
     std::uint64_t writeErrors = 0;  // failed writes, syncs, rotations and reopens
     std::uint64_t rotations = 0;
@@ -63,7 +64,9 @@ class EventLog {
   // record that is not a JSON object is kept under "record". The stamp's keys win over the
   // record's own.
   void append(nlohmann::json record) noexcept;
-  // Returns once every record appended before the call has been written (or has failed).
+  // Returns once every record appended before the call has been written and fdatasync'd (or has
+  // failed). Records that queued up together share one fdatasync; none counts as written before
+  // its sync returned.
   void flush();
   Counters counters() const;
   const std::string& path() const { return options_.path; }
@@ -86,10 +89,11 @@ class EventLog {
   };
 
   EventLog(Options options, int fd, std::uint64_t size);
-  void run();  // the writer thread
-  void writeOne(Pending& p);
-  bool rotate();  // false when the file could not be renamed or reopened
-  bool reopen();  // opens options_.path again; false (counted) on failure
+  void run();                  // the writer thread
+  void writeLine(Pending& p);  // appends p's line; syncWritten() makes it count
+  void syncWritten();          // fdatasync of the lines written since the last one
+  bool rotate();               // false when the file could not be renamed or reopened
+  bool reopen();               // opens options_.path again; false (counted) on failure
   void failed(const std::string& what, int err);
   void succeeded();
 
@@ -99,6 +103,9 @@ class EventLog {
   std::uint64_t failedSinceWrite_ = 0;  // records lost to write errors since the last written
   std::uint64_t droppedCarry_ = 0;      // dropped_before of records that were lost themselves
   bool partialLine_ = false;            // the file ends in a cut-off line we could not remove
+  std::uint64_t unsynced_ = 0;          // lines written since the last fdatasync
+  std::uint64_t unsyncedDropped_ = 0;   // the dropped_before and failed_before they carry
+  std::uint64_t unsyncedFailed_ = 0;
   bool inErrorBurst_ = false;
   std::uint64_t burstErrors_ = 0;
 

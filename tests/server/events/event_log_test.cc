@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -250,6 +252,15 @@ TEST(EventLog, RotationKeepsExactlyKeepFilesAndLosesNothing) {
     ++dirSyncs;
     return ::fsync(fd);
   };
+  std::mutex mu;
+  std::map<ino_t, off_t> syncedUpTo;  // per file: its size at its last fdatasync
+  o.ops.dataSync = [&](int fd) {
+    struct stat st {};
+    ::fstat(fd, &st);
+    std::lock_guard<std::mutex> lock(mu);
+    syncedUpTo[st.st_ino] = st.st_size;
+    return ::fdatasync(fd);
+  };
   auto log = openOrFail(o);
   ASSERT_TRUE(log);
   constexpr int kRecords = 200;
@@ -266,8 +277,12 @@ TEST(EventLog, RotationKeepsExactlyKeepFilesAndLosesNothing) {
   EXPECT_EQ(dirSyncs.load(), static_cast<int>(c.rotations));  // one directory sync per rotation
 
   for (const auto& f : rotationSet(o.path, 3)) {
-    EXPECT_TRUE(std::filesystem::exists(f)) << f;
-    EXPECT_LE(std::filesystem::file_size(f), o.maxBytes) << f;
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_LE(static_cast<std::uint64_t>(st.st_size), o.maxBytes) << f;
+    // Every file was synced whole: before its rename, not after on the next file.
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(syncedUpTo[st.st_ino], st.st_size) << f;
   }
   EXPECT_FALSE(std::filesystem::exists(o.path + ".4"));
   std::size_t files = 0;
@@ -367,7 +382,6 @@ struct FailingWrite {
   std::atomic<bool> failing{false};
   bool partial = false;
   int err = ENOSPC;
-  std::atomic<int> syncs{0};
   FileOps ops() {
     FileOps o = FileOps::system();
     o.write = [this](int fd, const void* data, std::size_t size) -> ssize_t {
@@ -375,10 +389,6 @@ struct FailingWrite {
       if (partial && size > 1) return ::write(fd, data, size / 2);
       errno = err;
       return -1;
-    };
-    o.dataSync = [this](int fd) {
-      ++syncs;
-      return ::fdatasync(fd);
     };
     return o;
   }
@@ -419,32 +429,84 @@ TEST(EventLog, WriteErrorsAreCountedLoggedOnceAndTheLogRecovers) {
   }
 }
 
-TEST(EventLog, EachRecordIsSyncedAndAFailedSyncIsAnError) {
+// Records the file's size at each fdatasync: what was durable when.
+struct SyncRecorder {
+  std::mutex mu;
+  std::vector<off_t> syncedSizes;
+  std::atomic<bool> fails{false};
+  FileOps ops(FileOps base = FileOps::system()) {
+    base.dataSync = [this](int fd) {
+      struct stat st {};
+      ::fstat(fd, &st);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        syncedSizes.push_back(st.st_size);
+      }
+      if (fails) {
+        errno = EIO;
+        return -1;
+      }
+      return ::fdatasync(fd);
+    };
+    return base;
+  }
+  std::size_t count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return syncedSizes.size();
+  }
+  off_t last() {
+    std::lock_guard<std::mutex> lock(mu);
+    return syncedSizes.empty() ? 0 : syncedSizes.back();
+  }
+};
+
+TEST(EventLog, EveryWrittenRecordWasSyncedAndAFailedSyncIsAnError) {
   TempDir dir("eventlog");
-  FailingWrite disk;
+  SyncRecorder syncs;
   auto o = options(dir);
-  o.ops = disk.ops();
-  std::atomic<bool> syncFails{false};
-  o.ops.dataSync = [&](int fd) {
-    ++disk.syncs;
-    if (syncFails) {
-      errno = EIO;
-      return -1;
-    }
-    return ::fdatasync(fd);
-  };
+  o.ops = syncs.ops();
   auto log = openOrFail(o);
   ASSERT_TRUE(log);
-  for (int i = 0; i < 7; ++i) log->append({{"event", "tick"}});
-  log->flush();
-  EXPECT_EQ(disk.syncs.load(), 7);
-  EXPECT_EQ(log->counters().written, 7u);
-  syncFails = true;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 7; ++i) log->append({{"event", "tick"}, {"round", round}});
+    log->flush();
+    // Whatever was flushed was synced: the file holds nothing beyond the last sync.
+    ASSERT_GT(syncs.count(), 0u);
+    EXPECT_EQ(static_cast<std::uintmax_t>(syncs.last()), std::filesystem::file_size(o.path));
+    EXPECT_EQ(log->counters().written, 7u * (round + 1));
+  }
+  EXPECT_LE(syncs.count(), 35u);
+  syncs.fails = true;
+  const auto before = syncs.count();
   log->append({{"event", "unsynced"}});
   log->flush();
-  EXPECT_EQ(disk.syncs.load(), 8);
-  EXPECT_EQ(log->counters().written, 7u);
+  EXPECT_EQ(syncs.count(), before + 1);
+  EXPECT_EQ(log->counters().written, 35u);  // not counted: its sync failed
   EXPECT_EQ(log->counters().writeErrors, 1u);
+  syncs.fails = false;
+  log->append({{"event", "after"}});
+  log->flush();
+  const auto records = recordsOf(o.path);
+  ASSERT_EQ(records.size(), 37u);  // the unsynced one may well be in the file
+  EXPECT_EQ(records.back()["failed_before"], 1);
+}
+
+TEST(EventLog, RecordsQueuedTogetherShareOneSync) {
+  TempDir dir("eventlog");
+  StalledWrite stall;
+  SyncRecorder syncs;
+  auto o = options(dir);
+  o.ops = syncs.ops(stall.ops());
+  auto log = openOrFail(o);
+  ASSERT_TRUE(log);
+  log->append({{"event", "first"}});
+  stall.entered.get_future().wait();  // the writer is stuck in the first record's write
+  for (int i = 0; i < 100; ++i) log->append({{"event", "queued"}, {"i", i}});
+  stall.releaser.set_value();
+  log->flush();
+  EXPECT_EQ(log->counters().written, 101u);
+  EXPECT_EQ(syncs.count(), 2u);  // the first record's, then one for the hundred behind it
+  EXPECT_EQ(static_cast<std::uintmax_t>(syncs.last()), std::filesystem::file_size(o.path));
 }
 
 TEST(EventLog, DestructorWritesWhatIsQueued) {

@@ -23,6 +23,7 @@ Q=quorate_client_events_tests
 # name@file@sed expression@test binary@gtest filter that must fail
 mutants="
 no-fdatasync@$L@s/if (options_.ops.dataSync(fd_) != 0) {/if (false) {/@$E@*Synced*
+count-before-sync@$L@s/  ++unsynced_;/  ++unsynced_; { std::lock_guard<std::mutex> l(mu_); ++counters_.written; }/; s/counters_.written += unsynced_;//@$E@*Synced*
 unbounded-queue@$L@s/if (queue_.size() >= options_.queue) {/if (false) {/@$E@*FullQueue*
 no-dropped-before@$L@s/now, seq, droppedSinceQueued_}/now, seq, 0}/@$E@*FullQueue*
 raw-strings@$L@s/out += dumpValue(value);/out += value.is_string() ? '\"' + value.get<std::string>() + '\"' : dumpValue(value);/@$E@*Hostile*
@@ -30,6 +31,7 @@ strict-utf8@$L@31s/error_handler_t::replace/error_handler_t::strict/@$E@*Hostile
 umask-mode@$L@s/(created && ::fchmod(fd, 0640) != 0)/false/@$E@*RoundTrip*
 keep-one-more@$L@s/for (int i = options_.keep - 1;/for (int i = options_.keep;/@$E@*Rotation*
 no-dir-sync@$L@s/if (dfd < 0 || options_.ops.dirSync(dfd) != 0) {/if (dfd < 0) {/@$E@*Rotation*
+rotate-unsynced@$L@s/  syncWritten();  \/\/ the old file's records/  \/\/ the old file's records/@$E@*Rotation*
 rotation-eats-record@$L@s/(void)rotate();/{ (void)rotate(); return; }/@$E@*Rotation*
 no-cut-partial@$L@s/if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {/if (false) {/; s/if (partialLine_) line.insert(line.begin(), '.n');//@$E@*WriteErrors*
 no-cut-partial-tmpfs@$L@s/if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {/if (false) {/; s/if (partialLine_) line.insert(line.begin(), '.n');//@$E@*FullTmpfs*
