@@ -19,7 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxKeep = 1000;
-constexpr std::size_t kMaxBatch = 256;  // records a sync at most, so flush() sees progress
 
 // The stamp's keys: a record may not overwrite them.
 bool isStampKey(const std::string& key) {
@@ -160,7 +159,7 @@ void EventLog::append(json record) noexcept {
     const std::uint64_t seq = nextSeq_++;
     if (queue_.size() >= options_.queue) {
       ++droppedSinceQueued_;
-      ++counters_.dropped;
+      ++dropped_;
       return;
     }
     queue_.push_back(Pending{std::move(record), now, seq, droppedSinceQueued_});
@@ -170,7 +169,7 @@ void EventLog::append(json record) noexcept {
     // Out of memory: the record is lost, and counted if the lock can still be taken.
     std::lock_guard<std::mutex> lock(mu_);
     ++droppedSinceQueued_;
-    ++counters_.dropped;
+    ++dropped_;
     return;
   }
   wake_.notify_one();
@@ -183,28 +182,31 @@ void EventLog::flush() {
 }
 
 EventLog::Counters EventLog::counters() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return counters_;
+  Counters c;
+  c.written = written_.load();
+  c.dropped = dropped_.load();
+  c.writeErrors = writeErrors_.load();
+  c.rotations = rotations_.load();
+  return c;
 }
 
 void EventLog::run() {
-  std::vector<Pending> batch;
+  std::deque<Pending> batch;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) break;  // stop_, and everything written
     // Group commit: what queued up while the disk was busy shares one fdatasync, so a slow disk
-    // (a few ms a sync) still keeps up with a burst.
-    batch.clear();
-    while (!queue_.empty() && batch.size() < kMaxBatch) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
+    // (a few ms a sync) still keeps up with a burst. Taking it is one swap: an append never
+    // waits for more than that.
+    batch.swap(queue_);
     lock.unlock();
     for (Pending& p : batch) writeLine(p);
     syncWritten();
+    const std::size_t n = batch.size();
+    batch.clear();  // the records are freed here, not under the lock
     lock.lock();
-    finished_ += batch.size();
+    finished_ += n;
     done_.notify_all();
   }
 }
@@ -274,10 +276,7 @@ void EventLog::syncWritten() {
     failedSinceWrite_ += unsynced_ + unsyncedFailed_;
     droppedCarry_ += unsyncedDropped_;
   } else {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      counters_.written += unsynced_;
-    }
+    written_ += unsynced_;
     succeeded();
   }
   unsynced_ = 0;
@@ -325,10 +324,7 @@ bool EventLog::rotate() {
   // Whatever happened, records go on into whichever file is at `path` now: an oversized file is
   // better than lost records; the next record tries the rotation again.
   if (!reopen()) return false;
-  if (err == 0) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++counters_.rotations;
-  }
+  if (err == 0) ++rotations_;
   return err == 0;
 }
 
@@ -344,10 +340,7 @@ bool EventLog::reopen() {
 }
 
 void EventLog::failed(const std::string& what, int err) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++counters_.writeErrors;
-  }
+  ++writeErrors_;
   ++burstErrors_;
   if (inErrorBurst_) return;  // once per burst: a full disk must not flood the log too
   inErrorBurst_ = true;

@@ -2,6 +2,7 @@
 // fence runs), written and fdatasync'd by its own thread so that appending never blocks.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -13,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "common/status.h"
 
@@ -118,7 +118,11 @@ class EventLog {
   std::uint64_t accepted_ = 0;            // records queued, ever
   std::uint64_t finished_ = 0;            // records the writer is done with, ever
   bool stop_ = false;
-  Counters counters_;
+  // Atomics, so that the writer never takes mu_ to count.
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> writeErrors_{0};
+  std::atomic<std::uint64_t> rotations_{0};
   std::thread writer_;
 };
 

@@ -23,11 +23,11 @@ Q=quorate_client_events_tests
 # name@file@sed expression@test binary@gtest filter that must fail
 mutants="
 no-fdatasync@$L@s/if (options_.ops.dataSync(fd_) != 0) {/if (false) {/@$E@*Synced*
-count-before-sync@$L@s/  ++unsynced_;/  ++unsynced_; { std::lock_guard<std::mutex> l(mu_); ++counters_.written; }/; s/counters_.written += unsynced_;//@$E@*Synced*
+count-before-sync@$L@s/  ++unsynced_;/  ++unsynced_; ++written_;/; s/    written_ += unsynced_;//@$E@*Synced*
 unbounded-queue@$L@s/if (queue_.size() >= options_.queue) {/if (false) {/@$E@*FullQueue*
 no-dropped-before@$L@s/now, seq, droppedSinceQueued_}/now, seq, 0}/@$E@*FullQueue*
 raw-strings@$L@s/out += dumpValue(value);/out += value.is_string() ? '\"' + value.get<std::string>() + '\"' : dumpValue(value);/@$E@*Hostile*
-strict-utf8@$L@31s/error_handler_t::replace/error_handler_t::strict/@$E@*Hostile*
+strict-utf8@$L@s/false, json::error_handler_t::replace);/false, json::error_handler_t::strict);/@$E@*Hostile*
 umask-mode@$L@s/(created && ::fchmod(fd, 0640) != 0)/false/@$E@*RoundTrip*
 keep-one-more@$L@s/for (int i = options_.keep - 1;/for (int i = options_.keep;/@$E@*Rotation*
 no-dir-sync@$L@s/if (dfd < 0 || options_.ops.dirSync(dfd) != 0) {/if (dfd < 0) {/@$E@*Rotation*
