@@ -22,6 +22,7 @@ using nlohmann::json;
 
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kShownOfCorrupt = 80;  // bytes of a corrupt line quoted in the message
+constexpr std::size_t kMaxLine = 4u << 20;   // a record longer than this is reported, not read
 
 // Plain words are printed as they are; anything else is quoted, with every control and
 // non-ASCII character escaped.
@@ -53,36 +54,46 @@ std::string leading(const json& record, const char* key) {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
-// Feeds complete lines to `emit`, each with the byte offset where it starts in the file.
+// Feeds complete lines to `emit`, each with the byte offset where it starts in the file. A line
+// longer than kMaxLine goes to `overlong` instead, once, and the rest of it is skipped: memory
+// stays bounded whatever the file holds.
 class LineSplitter {
  public:
   explicit LineSplitter(std::uint64_t offset = 0) : offset_(offset) {}
-  template <typename Emit>
-  void feed(std::string_view data, Emit&& emit) {
+  template <typename Emit, typename Overlong>
+  void feed(std::string_view data, Emit&& emit, Overlong&& overlong) {
     pending_.append(data);
     std::size_t start = 0;
     for (auto nl = pending_.find('\n'); nl != std::string::npos; nl = pending_.find('\n', start)) {
-      emit(std::string_view(pending_).substr(start, nl - start), offset_);
+      if (skipping_) {
+        skipping_ = false;  // the end of an overlong line
+      } else {
+        emit(std::string_view(pending_).substr(start, nl - start), offset_);
+      }
       offset_ += nl - start + 1;
       start = nl + 1;
     }
     pending_.erase(0, start);
+    if (pending_.size() > kMaxLine) {
+      if (!skipping_) overlong(offset_);
+      skipping_ = true;
+      offset_ += pending_.size();
+      pending_.clear();
+    }
   }
   // What is left without a newline (a file cut short, or a record being written).
   template <typename Emit>
   void finish(Emit&& emit) {
-    if (!pending_.empty()) emit(std::string_view(pending_), offset_);
+    if (!pending_.empty() && !skipping_) emit(std::string_view(pending_), offset_);
     offset_ += pending_.size();
     pending_.clear();
-  }
-  void reset() {
-    pending_.clear();
-    offset_ = 0;
+    skipping_ = false;
   }
 
  private:
   std::string pending_;
   std::uint64_t offset_;
+  bool skipping_ = false;  // inside a line longer than kMaxLine
 };
 
 class Printer {
@@ -107,6 +118,12 @@ class Printer {
          << (text.size() > kShownOfCorrupt ? "..." : "") << std::endl;
   }
 
+  void overlong(std::uint64_t offset) {
+    out_.flush();
+    err_ << "quoratectl: " << options_.file << ": corrupt record at byte " << offset
+         << ", skipped: a line longer than " << kMaxLine << " bytes" << std::endl;
+  }
+
  private:
   static bool isObject(std::string_view text) {
     const json j = json::parse(text, nullptr, false);
@@ -129,8 +146,10 @@ std::int64_t readToEnd(int fd, std::uint64_t offset, LineSplitter& splitter, Pri
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return -errno;
     if (n == 0) return static_cast<std::int64_t>(offset);
-    splitter.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)),
-                  [&](std::string_view l, std::uint64_t at) { printer.line(l, at); });
+    splitter.feed(
+        std::string_view(buf.data(), static_cast<std::size_t>(n)),
+        [&](std::string_view l, std::uint64_t at) { printer.line(l, at); },
+        [&](std::uint64_t at) { printer.overlong(at); });
     offset += static_cast<std::uint64_t>(n);
   }
   return static_cast<std::int64_t>(offset);
@@ -216,7 +235,7 @@ int runEvents(const EventsOptions& options, std::ostream& out, std::ostream& err
   if (fd < 0) return openFailed(file, errno, out, err);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int e = S_ISDIR(st.st_mode) ? EISDIR : errno != 0 ? errno : EINVAL;
+    const int e = S_ISREG(st.st_mode) ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
     ::close(fd);
     return openFailed(file, e, out, err);
   }

@@ -142,6 +142,19 @@ TEST(Events, ACorruptLineIsReportedAndSkipped) {
   }
 }
 
+TEST(Events, AnOverlongLineIsReportedOnceAndSkipped) {
+  TempDir dir("events");
+  const std::string first = record(1) + "\n";
+  const std::string file =
+      dir.write("events.jsonl", first + "{" + std::string(5 << 20, 'x') + "\n" + record(3) + "\n");
+  const Outcome r = events(file, 20, true);
+  EXPECT_EQ(r.exit, kExitOk);
+  EXPECT_EQ(lines(r.out), (std::vector<std::string>{record(1), record(3)}));
+  EXPECT_EQ(r.err, "quoratectl: " + file + ": corrupt record at byte " +
+                       std::to_string(first.size()) +
+                       ", skipped: a line longer than 4194304 bytes\n");
+}
+
 TEST(Events, AnUnterminatedLastRecordIsShown) {
   TempDir dir("events");
   const std::string file = dir.write("events.jsonl", record(1) + "\n" + record(2));

@@ -39,6 +39,7 @@ log-every-error@$L@s/if (inErrorBurst_) return;//@$E@*WriteErrors*
 raw-control-chars@$C@s/if (c <= 0x20 || c >= 0x7f/if (c == 0x20/@$Q@*NothingRaw*
 tail-one-short@$C@s/++newlines == lines + 1/++newlines == lines/@$Q@*TheLastN*
 corrupt-shown@$C@s/auto formatted = formatEvent(text)/auto formatted = std::optional<std::string>(std::string(text))/@$Q@*Corrupt*
+no-line-cap@$C@s/if (pending_.size() > kMaxLine) {/if (false) {/@$Q@*Overlong*
 no-rotation-follow@$C@s/if (now.st_ino != mine.st_ino || now.st_dev != mine.st_dev) {/if (false) {/@$Q@*FollowsAcrossRotations*
 n0-shows-old@$C@s/if (lines == 0) return static_cast<std::int64_t>(size);/if (lines == 0) return 0;/@$Q@*FollowWithNZero*
 no-stopping-record@server/daemon.cc@s/if (events_) events_->append({{\"event\", \"stopping\"}});//@quorate_daemon_events_tests@*StartedAndStopping*
