@@ -46,7 +46,7 @@ std::unique_ptr<events::EventLog> openEventLog(const DirectorConfig& c) {
   o.keep = c.eventLog.keep;
   o.node = c.node;
   auto log = events::EventLog::open(std::move(o));
-  if (!log) throw std::runtime_error("cannot open the event log: " + log.status().message());
+  if (!log) throw std::runtime_error(log.status().message());  // names the log and its path
   return std::move(log).value();
 }
 
