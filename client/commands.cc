@@ -149,6 +149,33 @@ void configureCli(CLI::App& app, CliOptions& options) {
       ->type_name("HOST");
   genhash->add_flag("--json", options.json, "One JSON object");
   genhash->callback([&options] { options.command = Command::kGenhash; });
+
+  CLI::App* events = app.add_subcommand(
+      "events", "Show the event log of the director on this machine (reads the file, no RPC)");
+  events
+      ->add_option("--file", options.events.file,
+                   "The event log (default " + std::string(kDefaultEventsFile) + ")")
+      ->type_name("PATH");
+  events->add_flag("-f,--follow", options.events.follow,
+                   "Keep printing new records, across rotations, until Ctrl-C");
+  events
+      ->add_option("-n", options.events.lines,
+                   "Show the last N records first (default " + std::to_string(kDefaultEventLines) +
+                       "; 0: none)")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            std::uint64_t n = 0;
+            const char* end = text.data() + text.size();
+            const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+            return ec == std::errc() && ptr == end && !text.empty()
+                       ? std::string()
+                       : "N must be a whole number from 0 to " + std::to_string(UINT64_MAX) +
+                             ", not \"" + text + "\"";
+          },
+          "", "lines"));
+  events->add_flag("--json", options.json, "The records' JSON lines as they are");
+  events->callback([&options] { options.command = Command::kEvents; });
 }
 
 std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
@@ -258,6 +285,11 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     genhash.json = options.json;
     return runGenhash(genhash, std::chrono::milliseconds(options.timeoutMs), out, err);
   }
+  if (options.command == Command::kEvents) {  // a local file, not the director's API
+    EventsOptions events = options.events;
+    events.json = options.json;
+    return runEvents(events, out, err, canceller);
+  }
   std::string error;
   const std::optional<Endpoint> endpoint = parseEndpoint(options.endpoint, &error);
   if (!endpoint) {
@@ -278,6 +310,7 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     case Command::kStepDown:
       return runStepDown(client, options, out, err, canceller);
     case Command::kGenhash:  // handled above
+    case Command::kEvents:
     case Command::kNone:
       break;
   }

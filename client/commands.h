@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "client/director_client.h"
+#include "client/events.h"
 #include "client/genhash.h"
 #include "client/interrupt.h"
 
@@ -20,7 +21,7 @@ inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
 inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
 
-enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash };
+enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents };
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
@@ -33,6 +34,7 @@ struct CliOptions {
   std::uint64_t holdMs = 0;  // step-down --hold
   bool clearHold = false;    // step-down --clear-hold
   GenhashOptions genhash;    // genhash (--json goes to `json`)
+  EventsOptions events;      // events (--json goes to `json`)
 };
 
 // "90s", "30m", "2h", "1d", "500ms" (a bare number is seconds) in milliseconds; nullopt and

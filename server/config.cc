@@ -386,6 +386,21 @@ WatchdogConfig parseWatchdog(const Value& v, const lease::Timing& timing) {
   return w;
 }
 
+EventLogConfig parseEventLog(const std::optional<Value>& v, const std::string& stateDir) {
+  EventLogConfig e;
+  e.path = stateDir + "/events.jsonl";
+  if (!v) return e;
+  const Map m = v->asMap({"enabled", "path", "max_bytes", "keep"});
+  if (const auto x = m.optional("enabled")) e.enabled = x->asBool();
+  if (const auto x = m.optional("path")) e.path = x->asPath();
+  // At least a few records per file, at most 1 TiB.
+  if (const auto x = m.optional("max_bytes")) {
+    e.maxBytes = static_cast<std::uint64_t>(x->asInt(4096, std::int64_t{1} << 40, "bytes"));
+  }
+  if (const auto x = m.optional("keep")) e.keep = static_cast<int>(x->asInt(0, 100, "files"));
+  return e;
+}
+
 }  // namespace
 
 lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
@@ -452,7 +467,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "ipvs",
                                "watchdog",
                                "hooks",
-                               "fence_before_claim"});
+                               "fence_before_claim",
+                               "event_log"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -514,6 +530,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
       c.virtualServerLease.push_back(lease);
     }
     if (!c.virtualServerLease.empty()) c.syncLease = c.virtualServerLease.front();
+    c.eventLog = parseEventLog(root.optional("event_log"), c.stateDir);
     return c;
   });
 }

@@ -85,6 +85,16 @@ struct WatchdogConfig {
   std::chrono::milliseconds margin{100};
 };
 
+// The event log (server/events): JSON lines of starts, stops, role changes, hook and fence runs.
+struct EventLogConfig {
+  bool enabled = true;
+  // Absolute; the parser's default is <state_dir>/events.jsonl, and the daemon takes an empty
+  // one (a config built in code) to mean the same.
+  std::string path;
+  std::uint64_t maxBytes = 16u << 20;  // rotate before the file grows past this
+  int keep = 5;                        // rotated files kept (path.1 .. path.<keep>)
+};
+
 struct DirectorConfig {
   std::string path;  // the file it came from
   std::string cluster;
@@ -114,6 +124,7 @@ struct DirectorConfig {
   std::vector<std::size_t> virtualServerLease;
   // The lease the IPVS sync daemon follows (master on its holder): the first virtual server's.
   std::size_t syncLease = 0;
+  EventLogConfig eventLog;
   // Test only, never read from a file: planted bugs for the tests that must see them caught.
   struct TestFaults {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):

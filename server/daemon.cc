@@ -3,6 +3,7 @@
 #include "server/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
@@ -35,6 +36,19 @@ KernelNeeds kernelNeeds(const DirectorConfig& c) {
   n.announcer = c.hasDataPlane();
   n.ipvs = !c.ipvs.virtualServers.empty();
   return n;
+}
+
+// Opened first, so that a director that cannot keep its record does not start.
+std::unique_ptr<events::EventLog> openEventLog(const DirectorConfig& c) {
+  if (!c.eventLog.enabled) return nullptr;
+  events::EventLog::Options o;
+  o.path = c.eventLog.path.empty() ? c.stateDir + "/events.jsonl" : c.eventLog.path;
+  o.maxBytes = c.eventLog.maxBytes;
+  o.keep = c.eventLog.keep;
+  o.node = c.node;
+  auto log = events::EventLog::open(std::move(o));
+  if (!log) throw std::runtime_error(log.status().message());  // names the log and its path
+  return std::move(log).value();
 }
 
 std::uint64_t randomWord() {
@@ -107,7 +121,9 @@ std::chrono::milliseconds stopHooksBudget(const DirectorConfig& c) {
 }  // namespace
 
 Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
-    : config_(std::move(config)), watchers_([this](StatusWatcher* w) {
+    : config_(std::move(config)),
+      events_(openEventLog(config_)),
+      watchers_([this](StatusWatcher* w) {
         post([this, w] {
           if (host_->version() > 0) watchers_.publishTo(w, currentStatus());
         });
@@ -142,8 +158,10 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
   if (config_.fenceBeforeClaim) {
     fencer_ = std::make_unique<RunnerFencer>(io_, *hookScripts_, *config_.fenceBeforeClaim);
   }
+  hooks::LeaseHooks::Record record;
+  if (events_) record = [log = events_.get()](nlohmann::json r) { log->append(std::move(r)); };
   hooks_ = std::make_unique<hooks::LeaseHooks>(io_, *hookScripts_, hookSettings(config_),
-                                               fencer_.get(), hooks::LeaseHooks::Record{});
+                                               fencer_.get(), std::move(record));
   host_->setTransitionSink(hooks_.get());
   host_->setClaimGate(hooks_.get());
   transport_->attach(*host_);
@@ -213,6 +231,14 @@ Status Daemon::start() {
   }
   if (config_.fence == FenceMode::kNone && config_.hasDataPlane()) {
     spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
+  }
+  // Before the loop thread runs: the first of this run's records, ahead of any transition.
+  if (events_) {
+    events_->append({{"event", "started"},
+                     {"version", QUORATE_VERSION},
+                     {"cluster", config_.cluster},
+                     {"listen", config_.listen},
+                     {"pid", static_cast<long>(::getpid())}});
   }
   // The loop thread is not running yet: this thread may touch the loop's state.
   health_->start(std::move(watcher));
@@ -291,6 +317,7 @@ ReloadResult Daemon::reloadVirtualServers(const DirectorConfig& next, bool sameO
                                                                next.syncLease));
   });
   std::string summary = done.get_future().get();
+  if (events_) events_->append({{"event", "reload"}, {"summary", summary}});
   // The checks follow: unchanged ones keep their state, and every checked real server's
   // verdict is given again (the pools only log what changes).
   onChecksThread([&] {
@@ -362,6 +389,7 @@ void Daemon::publishStatus() {
 
 void Daemon::stop() {
   if (!loop_.joinable()) return;
+  if (events_) events_->append({{"event", "stopping"}});
   // A planned stop hands the lease over instead of letting it lapse.
   std::promise<void> handedOver;
   post([this, &handedOver] {
@@ -410,6 +438,7 @@ void Daemon::stop() {
   // wait is bounded; no gRPC callback may outlive the object it calls into (their posts to
   // the stopped io_context are never run).
   transport_->waitIdle();
+  if (events_) events_->flush();  // the hand-over's records are on disk when stop() returns
 }
 
 }  // namespace quorate::server

@@ -17,6 +17,7 @@
 #include "server/check/checker.h"
 #include "server/config.h"
 #include "server/dataplane.h"
+#include "server/events/event_log.h"
 #include "server/grpc/status_watcher.h"
 #include "server/health.h"
 #include "server/hooks/lease_hooks.h"
@@ -63,6 +64,9 @@ class Daemon {
   }
   // The data plane, for tests (touch only on the loop thread, or when stopped).
   const DataPlane* dataPlane() const { return dataPlane_.get(); }
+  // The event log, or nullptr with event_log: {enabled: false}. append() from any thread; it
+  // never blocks. Lives as long as the daemon.
+  events::EventLog* events() const { return events_.get(); }
 
  private:
   // Opens config_.watchdog's device and makes the watchdog (started on the loop thread).
@@ -83,8 +87,9 @@ class Daemon {
   void waitOnLoop(std::chrono::nanoseconds limit, const std::function<bool()>& done);
 
   DirectorConfig config_;
-  RealKernelPorts realPorts_;  // when the real kernel is used
-  KernelPorts ports_;          // points into realPorts_ or at the caller's
+  std::unique_ptr<events::EventLog> events_;  // first: open before anything that logs to it
+  RealKernelPorts realPorts_;                 // when the real kernel is used
+  KernelPorts ports_;                         // points into realPorts_ or at the caller's
   boost::asio::io_context io_;
   boost::asio::steady_timer timer_{io_};
   boost::asio::steady_timer ipvsTimer_{io_};   // periodic IPVS drift repair

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -376,6 +377,28 @@ TEST(DirectorHooks, FenceBeforeClaimWithARealFenceAgentClaimsOnlyAfterTheFenceSu
   for (const auto& call : linesOf(bmc + "/calls")) {
     EXPECT_EQ(words(call)[1], "admin") << call;
   }
+  // The event log: failed fences, then the one that succeeded, then beta became holder (its VIPs
+  // up), in that order of seq, all for the epoch beta won.
+  std::int64_t failedSeq = -1, fencedSeq = -1, holderSeq = -1;
+  std::ifstream events(cluster.stateDir(kBeta) + "/events.jsonl");
+  for (std::string line; std::getline(events, line);) {
+    const auto r = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(r.is_object()) << line;
+    const std::string kind = r.value("event", "");
+    const std::int64_t seq = r.value("seq", std::int64_t{-1});
+    if (kind == "fence" && r.value("target", "") == kAlpha) {
+      (r.value("ok", false) ? fencedSeq : failedSeq) = seq;
+      EXPECT_GT(r.value("epoch", std::uint64_t{0}), epoch) << line;
+      EXPECT_EQ(line.find("s3cret-for-the-test"), std::string::npos) << line;
+    }
+    if (kind == "role" && r.value("to", "") == "holder" && holderSeq < 0 && fencedSeq >= 0) {
+      holderSeq = seq;
+    }
+  }
+  EXPECT_GE(failedSeq, 0) << "no failed fence in beta's event log";
+  ASSERT_GE(fencedSeq, 0) << "no successful fence in beta's event log";
+  EXPECT_LT(failedSeq, fencedSeq);
+  EXPECT_GT(holderSeq, fencedSeq) << "beta's event log has no holder record after the fence";
   topo.linkUp(kAlpha);
 }
 
