@@ -371,8 +371,12 @@ struct ManualGate : ClaimGate {
     ++cancels;
     pending = nullptr;
   }
-  bool hasPreRelease(std::size_t) const override { return false; }
-  void beforeRelease(std::size_t, std::uint64_t, std::function<void()> done) override { done(); }
+  bool preRelease = false;
+  std::function<void()> releasePending;
+  bool hasPreRelease(std::size_t) const override { return preRelease; }
+  void beforeRelease(std::size_t, std::uint64_t, std::function<void()> done) override {
+    releasePending = std::move(done);
+  }
   void finish(bool ok, const std::string& why) {
     auto d = std::move(pending);
     pending = nullptr;
@@ -547,6 +551,35 @@ TEST_F(LeaseHostTest, TheGateNamesThePreviousHolderOnlyWhenItNeverReleased) {
     }
     gate.finish(true, "ok");
   }
+}
+
+// A planned step-down with pre-release hooks: the lease stays held and the VIPs up until the
+// hooks end; only then does the fence close and the Release leave.
+TEST_F(LeaseHostTest, AStepDownWaitsForThePreReleaseHooksThenReleases) {
+  ManualGate gate;
+  gate.gating = false;
+  gate.preRelease = true;
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  kernel_.journal.clear();
+  const auto r = host_->stepDown(true, "");
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk);
+  EXPECT_TRUE(r.afterPreRelease);
+  ASSERT_TRUE(gate.releasePending);
+  runUntil([] { return false; }, milliseconds(600));  // renewals go on meanwhile
+  EXPECT_TRUE(holds());
+  EXPECT_TRUE(dataPlane_->claimed(0));
+  EXPECT_EQ(first("fence.close"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(first("send Release"), kernel_.journal.size()) << journal();
+  // A second step-down while the hooks run starts nothing new.
+  auto pending = std::move(gate.releasePending);
+  gate.releasePending = nullptr;
+  EXPECT_TRUE(host_->stepDown(true, "").afterPreRelease);
+  EXPECT_FALSE(gate.releasePending) << "the pre-release hooks were started twice";
+  pending();
+  EXPECT_FALSE(holds());
+  EXPECT_FALSE(dataPlane_->claimed(0));
+  EXPECT_LT(first("fence.close"), first("send Release")) << journal();
 }
 
 TEST_F(LeaseHostTest, AStepDownHoldShowsInStatusAndCanBeCleared) {
