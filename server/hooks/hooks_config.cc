@@ -29,7 +29,8 @@ HookCommand parseCommand(const Value& v, bool keepalivedArgs) {
       c.program = command->asCommand();
     } else if (shell) {
       // A shell only when asked: the text is run by /bin/sh -c, QUORATE_* in its environment.
-      c.program = {"/bin/sh", "-c", shell->asString()};
+      // The word after the text is the shell's $0, so keepalived's arguments are $1..$4.
+      c.program = {"/bin/sh", "-c", shell->asString(), "quorate-hook"};
     } else {
       v.fail("expected command: [\"/program\", ...] or shell: \"...\"");
     }

@@ -295,7 +295,7 @@ TEST(HooksConfig, DefaultsOverridesAndTheCommandForms) {
   EXPECT_FALSE(web.hooks.notifyMaster[0].keepalivedArgs) << "notify_master runs as configured";
   ASSERT_EQ(web.hooks.preClaim.size(), 1u);
   EXPECT_EQ(web.hooks.preClaim[0].program,
-            (std::vector<std::string>{"/bin/sh", "-c", "exit 0"}));
+            (std::vector<std::string>{"/bin/sh", "-c", "exit 0", "quorate-hook"}));
   EXPECT_EQ(web.hooks.preClaim[0].timeout.count(), 100);
   ASSERT_EQ(web.hooks.onQuorumLoss.size(), 2u) << "inherited from the top level";
   EXPECT_EQ(web.hooks.onQuorumLoss[1].program, (std::vector<std::string>{"/bin/b", "$HOME"}))

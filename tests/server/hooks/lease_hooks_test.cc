@@ -130,6 +130,21 @@ TEST_F(LeaseHooksTest, EachTransitionRunsItsProgramsInOrderAndRecordsThem) {
   EXPECT_EQ(runs, 5);
 }
 
+// A `shell:` notify (as hooks_config builds it: the text, then the shell's $0) sees keepalived's
+// arguments as $1..$4.
+TEST_F(LeaseHooksTest, AShellNotifySeesKeepalivedsArgumentsAsOneToFour) {
+  HooksConfig h;
+  HookCommand c;
+  c.program = {"/bin/sh", "-c", "echo \"$1|$2|$3|$4\" >> '" + dir.file("log") + "'",
+               "quorate-hook"};
+  h.notify = {c};
+  auto hooks = make(h);
+  hooks->transition(to(LeaseState::kHolder, 2));
+  ASSERT_TRUE(runUntil([&] { return hooks->idle(); }));
+  EXPECT_EQ(lines(readFile(dir.file("log"))),
+            (std::vector<std::string>{"INSTANCE|web|MASTER|100"}));
+}
+
 // The gate: the fence first, then each pre-claim program; done(true) only after all of them, and
 // never from inside beforeClaim.
 TEST_F(LeaseHooksTest, TheGateFencesThenRunsThePreClaimHooksInOrder) {
