@@ -374,6 +374,7 @@ void LeaseHost::stopping() {
     if (leases_[i].track.reported == LeaseState::kStopping) continue;
     report(i, LeaseState::kStopping, false, "the director stops", now);
   }
+  updateEligibility();
 }
 
 bool LeaseHost::followLease(std::size_t i, Time now) {
@@ -413,7 +414,12 @@ void LeaseHost::updateEligibility() {
   for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
   if (ok) why = "all tracked interfaces and scripts fine";
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    step(i, [&](auto& n) { return n.setEligible(now, ok, why); });
+    // A director that stops campaigns no more: while its STOP hooks run (up to 30 s) it would
+    // otherwise win back what it just handed over, with nobody told.
+    const bool stops = leases_[i].track.reported == LeaseState::kStopping;
+    step(i, [&](auto& n) {
+      return n.setEligible(now, ok && !stops, stops ? "the director stops" : why);
+    });
   }
 }
 

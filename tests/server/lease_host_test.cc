@@ -560,5 +560,29 @@ TEST_F(LeaseHostTest, AStepDownHoldShowsInStatusAndCanBeCleared) {
   EXPECT_EQ(host_->snapshot().leases[0].holdRemainingMs, 0);
 }
 
+// Review (issue 14): a stop hands the lease over, reports STOP and then waits up to 30 s for the
+// STOP hooks. With the other director down, nobody takes the lease, and a director that still
+// campaigns wins it back a lease later: VIPs claimed again by a director that told its scripts
+// STOP (after notify_stop withdrew the routes), never reported MASTER, and dropped at exit
+// without a Release.
+TEST_F(LeaseHostTest, AStoppingDirectorDoesNotWinBackTheLeaseItHandedOver) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  host_->stepDownAll("shutting down");
+  ASSERT_FALSE(holds());
+  host_->stopping();
+  kernel_.journal.clear();
+  // Longer than the back-off after a release (acceptor_lease_ms), shorter than the hooks' wait.
+  runUntil([] { return false; }, milliseconds(10'000));
+  EXPECT_FALSE(holds());
+  EXPECT_EQ(first("vips.add"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(sink.seen.back().to, LeaseState::kStopping);
+  // Health changing meanwhile does not make it eligible again.
+  host_->updateEligibility();
+  runUntil([] { return false; }, milliseconds(5'000));
+  EXPECT_FALSE(holds());
+}
+
 }  // namespace
 }  // namespace quorate::server
