@@ -187,11 +187,26 @@ void LeaseHooks::writeFifo(const HookEvent& e) {
     if (pl.settings.lease == e.lease) own = pl.settings.hooks.notifyFifo;
   }
   if (!own) return;
+  // Only ever a FIFO: as root, a path that is (or became, or links to) a file or a disk would
+  // be overwritten from its first byte. Checked before the open (opening some devices acts on
+  // them) and on what was opened (the path may change in between).
+  struct stat st {};
+  if (::stat(own->c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    ++counters_.fifoErrors;
+    spdlog::warn("notify_fifo {}: not a FIFO; line not written", *own);
+    return;
+  }
   // Non-blocking: no reader (ENXIO) or a full pipe (EAGAIN) loses the line, never the loop.
-  const int fd = ::open(own->c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  const int fd = ::open(own->c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     ++counters_.fifoErrors;
     spdlog::debug("notify_fifo {}: {}", *own, std::strerror(errno));
+    return;
+  }
+  if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    ++counters_.fifoErrors;
+    spdlog::warn("notify_fifo {}: not a FIFO; line not written", *own);
+    ::close(fd);
     return;
   }
   const std::string line = notifyFifoLine(e);

@@ -1,0 +1,94 @@
+// Unit tests of LeaseHooks' notify_fifo: lines reach a real FIFO, and never anything that is not
+// one (a regular file, a symlink to a file or a device), whatever the path became after start.
+#include "server/hooks/lease_hooks.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/common/config_test_util.h"
+
+namespace quorate::server::hooks {
+namespace {
+
+using testutil::readFile;
+
+class LeaseHooksFifoTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<LeaseHooks> hooksWithFifo(const std::string& path) {
+    LeaseHookSettings s;
+    s.lease = "web";
+    s.hooks.notifyFifo = path;
+    std::vector<LeaseHookSettings> all;
+    all.push_back(std::move(s));
+    return std::make_unique<LeaseHooks>(io, runner, std::move(all), nullptr, LeaseHooks::Record{});
+  }
+  static Transition becameHolder() {
+    Transition t;
+    t.lease = 0;
+    t.from = LeaseState::kStandby;
+    t.to = LeaseState::kHolder;
+    t.epoch = 7;
+    return t;
+  }
+
+  boost::asio::io_context io;
+  ScriptRunner runner{io};
+  testutil::TempDir dir{"quorate-lease-hooks"};
+};
+
+// The positive case: a FIFO with a reader gets keepalived's line.
+TEST_F(LeaseHooksFifoTest, AFifoWithAReaderGetsTheLine) {
+  const std::string fifo = dir.file("notify.fifo");
+  auto hooks = hooksWithFifo(fifo);  // creates it
+  struct stat st {};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  ASSERT_TRUE(S_ISFIFO(st.st_mode));
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  hooks->transition(becameHolder());
+  char buf[256] = {};
+  const ssize_t n = ::read(reader, buf, sizeof buf - 1);
+  ::close(reader);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "INSTANCE \"web\" MASTER 100\n");
+  EXPECT_EQ(hooks->counters().fifoErrors, 0u);
+}
+
+// Review (issue 14): the director runs as root; a notify_fifo path that is a regular file, or a
+// symlink to one (or to /dev/sda), was opened O_WRONLY and written at offset 0, overwriting the
+// start of whatever it named, although the start-up check had logged "nothing will be written".
+TEST_F(LeaseHooksFifoTest, ARegularFileOrASymlinkToOneIsNeverWritten) {
+  const std::string precious = "precious first bytes of a disk";
+  const std::string file = dir.write("not-a-fifo", precious);
+  const std::string link = dir.file("link.fifo");
+  std::filesystem::create_symlink(file, link);
+  for (const std::string& path : {file, link}) {
+    auto hooks = hooksWithFifo(path);
+    hooks->transition(becameHolder());
+    EXPECT_EQ(readFile(file).value_or(""), precious) << path << " was written";
+    EXPECT_EQ(hooks->counters().fifoErrors, 1u) << path;
+  }
+}
+
+// A FIFO at start that an operator (or a package upgrade) later replaced with a file: checked at
+// each write, not only at start.
+TEST_F(LeaseHooksFifoTest, AFifoReplacedByAFileAfterStartIsNotWritten) {
+  const std::string fifo = dir.file("notify.fifo");
+  auto hooks = hooksWithFifo(fifo);
+  ASSERT_EQ(::unlink(fifo.c_str()), 0);
+  const std::string precious = "kept";
+  dir.write("notify.fifo", precious);
+  hooks->transition(becameHolder());
+  EXPECT_EQ(readFile(fifo).value_or(""), precious);
+  EXPECT_EQ(hooks->counters().fifoErrors, 1u);
+}
+
+}  // namespace
+}  // namespace quorate::server::hooks
