@@ -141,7 +141,9 @@ void LeaseHooks::transition(const Transition& t) {
   add(h.notify);
   HookEvent e = eventFor(t.lease, kind, t.epoch, t.previousHolder, t.reason);
   std::uint64_t sequence = 0;
-  if (!commands.empty()) sequence = pl.queue->enqueue(e, std::move(commands));
+  // A loss of quorum runs on_quorum_loss once: never dropped from a full queue (one per loss,
+  // so these cannot pile up without bound).
+  if (!commands.empty()) sequence = pl.queue->enqueue(e, std::move(commands), t.quorumLost);
   writeFifo(e);
   if (record_) {
     record_(nlohmann::json{{"event", "role"},

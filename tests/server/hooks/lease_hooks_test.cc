@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,55 @@ TEST_F(LeaseHooksFifoTest, AFifoReplacedByAFileAfterStartIsNotWritten) {
   hooks->transition(becameHolder());
   EXPECT_EQ(readFile(fifo).value_or(""), precious);
   EXPECT_EQ(hooks->counters().fifoErrors, 1u);
+}
+
+// Review (issue 14): on_quorum_loss runs once per loss, and that once must not be lost. The
+// queue drops its oldest pending event when 32 wait; the quorum-loss event (the one carrying
+// on_quorum_loss) was as droppable as any notify, so a notify program stuck until its timeout
+// (up to an hour) and a flapping lease made the loss's program never run.
+TEST(LeaseHooksQueue, TheQuorumLossProgramRunsEvenWhenFlapsOverflowTheQueue) {
+  boost::asio::io_context io;
+  ScriptRunner runner{io};
+  testutil::TempDir dir{"quorate-lease-hooks"};
+  const std::string go = dir.file("go");
+  const std::string ran = dir.file("quorum-loss-ran");
+  HookCommand notify;
+  // Every notify waits for the test's go: the transitions pile up behind the first one.
+  notify.program = {dir.script("notify", "while [ ! -e " + go + " ]; do sleep 0.02; done")};
+  notify.timeout = std::chrono::milliseconds(60'000);
+  HookCommand onLoss;
+  onLoss.keepalivedArgs = false;
+  onLoss.program = {dir.script("on-loss", "echo \"$QUORATE_EPOCH\" >> " + ran)};
+  LeaseHookSettings s;
+  s.lease = "web";
+  s.hooks.notify = {notify};
+  s.hooks.onQuorumLoss = {onLoss};
+  std::vector<LeaseHookSettings> all{s};
+  LeaseHooks hooks(io, runner, std::move(all), nullptr, LeaseHooks::Record{});
+
+  auto send = [&](LeaseState from, LeaseState to, bool quorumLost, std::uint64_t epoch) {
+    Transition t;
+    t.from = from;
+    t.to = to;
+    t.quorumLost = quorumLost;
+    t.epoch = epoch;
+    hooks.transition(t);
+  };
+  send(LeaseState::kNone, LeaseState::kHolder, false, 3);
+  io.poll();  // the first notify starts and waits
+  send(LeaseState::kHolder, LeaseState::kFault, true, 3);
+  for (std::uint64_t e = 4; e < 24; ++e) {  // 40 transitions after it: the queue overflows
+    send(LeaseState::kFault, LeaseState::kHolder, false, e);
+    send(LeaseState::kHolder, LeaseState::kStandby, false, e);
+  }
+  EXPECT_GT(hooks.counters().dropped, 0u) << "the queue did not overflow: the test proves nothing";
+  std::ofstream(go) << "";
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!hooks.idle() && std::chrono::steady_clock::now() < end) {
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(hooks.idle());
+  EXPECT_EQ(readFile(ran).value_or("(never ran)"), "3");
 }
 
 }  // namespace
