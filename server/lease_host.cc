@@ -18,6 +18,9 @@ namespace {
 using lease::NodeId;
 using lease::Time;
 
+// How long a director whose pre-claim gate failed leaves another holder alone.
+constexpr lease::Duration kPreemptBackOffAfterFailedGate = std::chrono::seconds(60);
+
 std::int64_t toMs(lease::Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -266,6 +269,15 @@ void LeaseHost::gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std:
     auto o = n.stepDown(now, "pre-claim failed: " + why);
     return o ? std::move(*o) : lease::Output{};
   });
+  // A preferred director would preempt the lease back after preempt_delay_ms and fail again:
+  // the other director's VIPs down for a gate and two handovers every round. A failover still
+  // comes here; an operator's longer hold is kept; step-down --clear-hold ends this one.
+  const auto held = l.node->preemptionHeldUntil(now);
+  if (!held || *held < now + kPreemptBackOffAfterFailedGate) {
+    l.node->holdPreemption(now + kPreemptBackOffAfterFailedGate);
+    spdlog::warn("lease {}: no preemption back for {} s after the failed pre-claim", l.cfg->name,
+                 toMs(kPreemptBackOffAfterFailedGate) / 1000);
+  }
 }
 
 std::optional<std::string> LeaseHost::unreleasedPrevious(const Lease& l) const {

@@ -584,5 +584,60 @@ TEST_F(LeaseHostTest, AStoppingDirectorDoesNotWinBackTheLeaseItHandedOver) {
   EXPECT_FALSE(holds());
 }
 
+// Review (issue 14): the preferred director's pre-claim hook fails, so it hands the lease to
+// beta. It then preempted beta again after every preempt_delay_ms, won, failed again and
+// handed back: each round took beta's VIPs down for a gate and two handovers, for as long as
+// the hook kept failing. After a failed gate it holds its preemption back for a while (status
+// shows it; step-down --clear-hold ends it); a failover still comes to it.
+TEST_F(LeaseHostTest, AFailedGateKeepsThePreferredDirectorFromPreemptingBackAtOnce) {
+  host_.reset();
+  dataPlane_.reset();
+  config_ = parseDirectorConfig(kConfig + "preferred: a\npreempt_delay_ms: 500\n",
+                                "/etc/quorate/test.yaml");
+  dataPlane_ = std::make_unique<DataPlane>(config_, kernel_.ports(), io_, [this] { return now_; });
+  ASSERT_TRUE(dataPlane_->start());
+  std::uint64_t seed = 11;
+  host_ = std::make_unique<LeaseHost>(
+      config_, [this] { return now_; }, transport_, store_, dataPlane_.get(), nullptr,
+      [&seed] { return seed++; });
+  ManualGate gate;
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds() && gate.pending; })) << journal();
+  gate.finish(false, "pre-claim hook /x: exit 1");
+  ASSERT_FALSE(holds());
+  // beta takes the handed-over lease and renews it.
+  std::uint64_t round = 1000;
+  auto betaHolds = [&] {
+    const lease::Ballot b{++round, lease::kDirectorB, 1, 99};
+    std::vector<lease::Message> reply;
+    for (const auto& body : {lease::Body{lease::Prepare{b}},
+                             lease::Body{lease::Accept{b, 500, config_.timing.acceptorLease}}}) {
+      host_->receive(0, lease::Message{lease::kDirectorB, lease::kDirectorA, body, 99}, &reply);
+      arbiter_.handle(now_, lease::Message{lease::kDirectorB, lease::kArbiter, body, 99});
+    }
+  };
+  betaHolds();
+  ASSERT_EQ(host_->snapshot().leases[0].holder, config_.peer(lease::kDirectorB).id);
+  transport_.sent.clear();
+  for (int i = 0; i < 20; ++i) {  // 10 s: twenty preempt delays
+    runUntil([] { return false; }, milliseconds(500));
+    betaHolds();
+  }
+  const auto preempts =
+      std::count_if(transport_.sent.begin(), transport_.sent.end(),
+                    [](const auto& m) { return std::holds_alternative<lease::Preempt>(m.body); });
+  EXPECT_EQ(preempts, 0) << "preempted beta right after its own claim failed";
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 0);
+  // The operator ends the back-off: preemption resumes.
+  host_->stepDown(false, "", milliseconds(0), true);
+  for (int i = 0; i < 4; ++i) {
+    runUntil([] { return false; }, milliseconds(500));
+    betaHolds();
+  }
+  EXPECT_TRUE(std::any_of(transport_.sent.begin(), transport_.sent.end(), [](const auto& m) {
+    return std::holds_alternative<lease::Preempt>(m.body);
+  })) << "the preferred director never preempts again";
+}
+
 }  // namespace
 }  // namespace quorate::server
