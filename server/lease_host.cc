@@ -571,6 +571,9 @@ bool LeaseHost::holdsAny() const {
 bool LeaseHost::release(std::size_t i, const std::string& reason, std::chrono::milliseconds hold) {
   Lease& l = leases_[i];
   const std::uint64_t epoch = l.node->epoch();
+  // The hold is the operator's whatever becomes of the release: set now (the reply says so),
+  // not only if the lease is still held once the pre-release hooks end.
+  if (hold.count() > 0) l.node->holdPreemption(clock_() + hold);
   // Pre-release hooks matter only while the VIPs are ours; a claim still gated has none up.
   const bool claimed = l.track.gatePassed == epoch;
   if (gate_ && claimed && gate_->hasPreRelease(i)) {

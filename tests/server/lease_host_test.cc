@@ -639,5 +639,35 @@ TEST_F(LeaseHostTest, AFailedGateKeepsThePreferredDirectorFromPreemptingBackAtOn
   })) << "the preferred director never preempts again";
 }
 
+// Review (issue 14): step-down --hold on a lease with pre-release hooks: the reply says the
+// hold is set, but it was set only if the lease was still held when the hooks ended. Lost
+// meanwhile (it lapsed), the operator's maintenance hold silently did not exist and the
+// preferred director preempted back in the middle of the maintenance.
+TEST_F(LeaseHostTest, AHoldAskedWithAStepDownIsKeptWhenTheLeaseIsLostDuringPreRelease) {
+  struct PreReleaseGate : ClaimGate {
+    std::function<void()> releaseDone;
+    bool gates(std::size_t, const std::optional<std::string>&) const override { return false; }
+    void beforeClaim(std::size_t, std::uint64_t, const std::optional<std::string>&, Done) override {
+    }
+    void cancel(std::size_t) override {}
+    bool hasPreRelease(std::size_t) const override { return true; }
+    void beforeRelease(std::size_t, std::uint64_t, std::function<void()> done) override {
+      releaseDone = std::move(done);
+    }
+  } gate;
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const auto r = host_->stepDown(true, "", milliseconds(600'000));
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk);
+  EXPECT_TRUE(r.afterPreRelease);
+  EXPECT_EQ(r.holdRemainingMs, 600'000);
+  ASSERT_TRUE(gate.releaseDone);
+  arbiterDown_ = true;  // the lease lapses while the pre-release hooks run
+  ASSERT_TRUE(runUntil([&] { return !holds(); })) << journal();
+  gate.releaseDone();
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 500'000)
+      << "the hold the reply promised is not in force";
+}
+
 }  // namespace
 }  // namespace quorate::server
