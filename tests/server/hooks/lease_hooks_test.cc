@@ -140,5 +140,82 @@ TEST(LeaseHooksQueue, TheQuorumLossProgramRunsEvenWhenFlapsOverflowTheQueue) {
   EXPECT_EQ(readFile(ran).value_or("(never ran)"), "3");
 }
 
+// A Fencer as the contract has it: one run at a time, and cancel() ends the one running.
+struct OneAtATimeFencer : Fencer {
+  struct Run {
+    std::string target;
+    std::uint64_t epoch = 0;
+    Done done;
+  };
+  std::vector<Run> running;
+  std::size_t mostAtOnce = 0;
+  int calls = 0;
+  void fence(const std::string& target, std::uint64_t epoch, Done done) override {
+    ++calls;
+    running.push_back(Run{target, epoch, std::move(done)});
+    mostAtOnce = std::max(mostAtOnce, running.size());
+  }
+  void cancel() override { running.clear(); }
+  // Ends the oldest run as the loop thread would see it.
+  void succeed() {
+    ASSERT_FALSE(running.empty());
+    Run r = std::move(running.front());
+    running.erase(running.begin());
+    Fencer::Outcome o;
+    o.ok = true;
+    o.attempts = 1;
+    r.done(o);
+  }
+};
+
+// Review (issue 14): beta vanished holding two leases; both gates fence it. LeaseHooks called the
+// one-run-at-a-time Fencer for both at once, and cancelling the second lease's gate (its lease
+// ended) called Fencer::cancel(), which ended the first lease's fence: that gate never finished,
+// and its lease stayed won and dark until it was lost.
+TEST(LeaseHooksFence, TwoLeasesFenceOneAtATimeAndCancellingOneLeavesTheOther) {
+  boost::asio::io_context io;
+  ScriptRunner runner{io};
+  OneAtATimeFencer fencer;
+  std::vector<LeaseHookSettings> all(2);
+  all[0].lease = "web";
+  all[1].lease = "db";
+  LeaseHooks hooks(io, runner, std::move(all), &fencer, LeaseHooks::Record{});
+  ASSERT_TRUE(hooks.gates(0, std::string("beta")));
+  std::vector<std::pair<std::size_t, bool>> done;
+  hooks.beforeClaim(0, 5, std::string("beta"),
+                    [&](bool ok, const std::string&) { done.emplace_back(0, ok); });
+  hooks.beforeClaim(1, 6, std::string("beta"),
+                    [&](bool ok, const std::string&) { done.emplace_back(1, ok); });
+  io.poll();
+  EXPECT_EQ(fencer.mostAtOnce, 1u) << "two fences at once on a one-at-a-time fencer";
+  fencer.succeed();
+  io.poll();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0], std::make_pair(std::size_t{0}, true));
+  // Then the second lease's fence runs.
+  ASSERT_EQ(fencer.running.size(), 1u);
+  EXPECT_EQ(fencer.running[0].epoch, 6u);
+  fencer.succeed();
+  io.poll();
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[1], std::make_pair(std::size_t{1}, true));
+
+  // Both again; the waiting one's lease ends: the running fence is not touched.
+  done.clear();
+  hooks.beforeClaim(0, 7, std::string("beta"),
+                    [&](bool ok, const std::string&) { done.emplace_back(0, ok); });
+  hooks.beforeClaim(1, 8, std::string("beta"),
+                    [&](bool ok, const std::string&) { done.emplace_back(1, ok); });
+  io.poll();
+  hooks.cancel(1);
+  ASSERT_EQ(fencer.running.size(), 1u) << "cancelling db ended web's fence";
+  fencer.succeed();
+  io.poll();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0], std::make_pair(std::size_t{0}, true));
+  EXPECT_TRUE(fencer.running.empty()) << "a cancelled gate's fence started after all";
+  EXPECT_TRUE(hooks.idle());
+}
+
 }  // namespace
 }  // namespace quorate::server::hooks
