@@ -202,7 +202,7 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
       transport_.send(i, m);
     }
   }
-  track(i, out, now);
+  track(i, out, now, dark);
   noteVisibleChange(now);
   if (deadlineChanged_) deadlineChanged_();
 }
@@ -287,7 +287,7 @@ std::optional<std::string> LeaseHost::unreleasedPrevious(const Lease& l) const {
   return name(f->owner);
 }
 
-void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
+void LeaseHost::track(std::size_t i, const lease::Output& out, Time now, bool dark) {
   Lease& l = leases_[i];
   Track& t = l.track;
   if (t.reported == LeaseState::kStopping) return;  // the last word of this run
@@ -310,6 +310,15 @@ void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
     });
     if (!released) lapse = c;
   }
+  // Reported only once the VIPs are dark: an early lapse (a renewal refused) whose fence did not
+  // close leaves them answering until the fence's own deadline; later steps retry the close.
+  if (lapse && !dark) {
+    t.lapseNotDark = lapse;
+    lapse.reset();
+  } else if (!lapse && t.lapseNotDark && dark) {
+    lapse = t.lapseNotDark;
+  }
+  if (dark) t.lapseNotDark.reset();
   const bool majority = reachable(peer, now) || reachable(lease::kArbiter, now);
   if (majority) t.hadMajority = true;
   if (t.quorumLostAt) {
@@ -326,6 +335,7 @@ void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
            lapse->epoch);
     return;
   }
+  if (t.lapseNotDark) return;  // still MASTER as far as anyone can tell
   if (!t.quorumLostAt && t.hadMajority && !majority && !node.holds(now)) {
     t.quorumLostAt = now;
     report(i, LeaseState::kFault, true,

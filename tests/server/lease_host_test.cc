@@ -669,5 +669,41 @@ TEST_F(LeaseHostTest, AHoldAskedWithAStepDownIsKeptWhenTheLeaseIsLostDuringPreRe
       << "the hold the reply promised is not in force";
 }
 
+// Review (issue 14): a holder whose renewal is refused because another owner holds a live
+// lease (its clock stopped or slewed) stops holding at once, long before its fence's deadline.
+// If the fence cannot close then, its VIPs may answer until that deadline: quorum-lost (and
+// on_quorum_loss, which docs/hooks.md promises runs after the VIPs are dark) must wait for it.
+TEST_F(LeaseHostTest, QuorumLostAfterAnEarlyLapseWaitsUntilTheVipsAreDark) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  // The arbiter, on a clock ahead of ours, grants beta a lease: our next renewal is refused.
+  const auto later = now_ + config_.timing.acceptorLease + milliseconds(1);
+  const lease::Ballot b{1000, lease::kDirectorB, 1, 99};
+  for (const auto& body : {lease::Body{lease::Prepare{b}},
+                           lease::Body{lease::Accept{b, 500, config_.timing.acceptorLease}}}) {
+    arbiter_.handle(later, lease::Message{lease::kDirectorB, lease::kArbiter, body, 99});
+  }
+  kernel_.failFenceClose = EBUSY;
+  kernel_.journal.clear();
+  lease::Time armedUntil{};  // the fence's deadline: the last lease end the data plane was given
+  ASSERT_TRUE(runUntil([&] {
+    if (holds()) armedUntil = host_->node(0).leaseEnd();
+    return !holds();
+  })) << journal();
+  ASSERT_LT(now_, armedUntil) << "not an early lapse: the test proves nothing";
+  ASSERT_LT(first("fence.close 198.18.0.10 (fails)"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(sink.quorumLosses(), 0u) << "quorum-lost reported while the VIPs may answer";
+  EXPECT_EQ(sink.seen.back().to, LeaseState::kHolder);
+  lease::Time reportedAt{};
+  ASSERT_TRUE(runUntil([&] {
+    reportedAt = now_;
+    return sink.quorumLosses() > 0;
+  }));
+  EXPECT_GE(reportedAt, armedUntil);
+  runUntil([] { return false; }, milliseconds(3'000));
+  EXPECT_EQ(sink.quorumLosses(), 1u);
+}
+
 }  // namespace
 }  // namespace quorate::server
