@@ -103,19 +103,30 @@ void configureCli(CLI::App& app, CliOptions& options) {
             return isValidLeaseName(text) ? std::string() : leaseNameError(text);
           },
           "", "lease"));
+  auto* hold =
+      stepDown
+          ->add_option_function<std::string>(
+              "--hold",
+              [&options](const std::string& text) {
+                std::string error;
+                const auto ms = parseDuration(text, &error);
+                if (!ms) throw CLI::ValidationError("--hold", error);
+                // Refused here rather than after connecting: 0 would be no hold at all, and the
+                // director takes at most a week.
+                constexpr std::uint64_t kWeekMs = 7ull * 86'400'000;
+                if (*ms == 0 || *ms > kWeekMs) {
+                  throw CLI::ValidationError(
+                      "--hold", "a hold is more than 0 and at most a week (7d), not \"" +
+                                    text.substr(0, 40) + "\"");
+                }
+                options.holdMs = *ms;
+              },
+              "Maintenance: then do not preempt the lease back for DURATION (90s, 30m, 2h)")
+          ->type_name("DURATION");
   stepDown
-      ->add_option_function<std::string>(
-          "--hold",
-          [&options](const std::string& text) {
-            std::string error;
-            const auto ms = parseDuration(text, &error);
-            if (!ms) throw CLI::ValidationError("--hold", error);
-            options.holdMs = *ms;
-          },
-          "Maintenance: then do not preempt the lease back for DURATION (90s, 30m, 2h)")
-      ->type_name("DURATION");
-  stepDown->add_flag("--clear-hold", options.clearHold,
-                     "Release nothing: end the hold of an earlier --hold now");
+      ->add_flag("--clear-hold", options.clearHold,
+                 "Release nothing: end the hold of an earlier --hold now")
+      ->excludes(hold);
   stepDown->add_flag("--json", options.json, "One JSON object");
   stepDown->callback([&options] { options.command = Command::kStepDown; });
 
