@@ -430,17 +430,29 @@ std::string DirectorConfig::membership() const {
 DirectorConfig parseDirectorConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root = doc.root({"cluster",          "node",
-                               "secret",           "secret_file",
-                               "listen",           "state_dir",
-                               "directors",        "arbiter",
-                               "preferred",        "preempt_delay_ms",
-                               "timers",           "log_level",
-                               "instances",        "sync_groups",
-                               "announce",         "fence",
-                               "track_interfaces", "track_scripts",
-                               "virtual_servers",  "ipvs",
-                               "watchdog",         "hooks"});
+    const Map root = doc.root({"cluster",
+                               "node",
+                               "secret",
+                               "secret_file",
+                               "listen",
+                               "state_dir",
+                               "directors",
+                               "arbiter",
+                               "preferred",
+                               "preempt_delay_ms",
+                               "timers",
+                               "log_level",
+                               "instances",
+                               "sync_groups",
+                               "announce",
+                               "fence",
+                               "track_interfaces",
+                               "track_scripts",
+                               "virtual_servers",
+                               "ipvs",
+                               "watchdog",
+                               "hooks",
+                               "fence_before_claim"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -472,6 +484,9 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     if (const auto f = root.optional("fence")) {
       c.fence =
           f->asOneOf({"nftables", "none"}) == "none" ? FenceMode::kNone : FenceMode::kNftables;
+    }
+    if (const auto f = root.optional("fence_before_claim")) {
+      c.fenceBeforeClaim = fencing::parseFenceAction(*f);
     }
     if (const auto t = root.optional("track_interfaces")) {
       for (const Value& v : t->asList()) c.trackInterfaces.push_back(interfaceName(v));

@@ -11,6 +11,7 @@
 #include "lease/director_node.h"
 #include "lease/timing.h"
 #include "lease/types.h"
+#include "server/fencing/fence_agent.h"
 #include "server/hooks/hooks_config.h"
 #include "server/ipvs/config.h"
 
@@ -102,6 +103,9 @@ struct DirectorConfig {
   std::vector<LeaseConfig> leases;  // never empty
   AnnounceConfig announce;
   FenceMode fence = FenceMode::kNftables;
+  // Fence-before-claim: how to fence the other director when it held a lease and vanished
+  // without releasing it; the claim waits for this to succeed (docs/fence-agents.md).
+  std::optional<fencing::FenceAction> fenceBeforeClaim;
   std::vector<std::string> trackInterfaces;
   std::vector<TrackScript> trackScripts;
   std::optional<WatchdogConfig> watchdog;  // unset: no watchdog

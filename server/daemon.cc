@@ -67,6 +67,33 @@ std::vector<hooks::LeaseHookSettings> hookSettings(const DirectorConfig& c) {
   return out;
 }
 
+// Fence-before-claim through a FenceRunner: the hooks' view of it.
+class RunnerFencer final : public hooks::Fencer {
+ public:
+  RunnerFencer(boost::asio::io_context& io, ScriptRunner& scripts, fencing::FenceAction action)
+      : runner_(io, scripts, std::move(action)) {}
+  void fence(const std::string& target, std::uint64_t epoch, Done done) override {
+    const std::uint64_t generation = ++generation_;
+    runner_.fence(target, epoch,
+                  [this, generation, done = std::move(done)](fencing::FenceOutcome o) {
+                    // A cancelled fence runs to its end (the agent is not interrupted halfway
+                    // through a power-off); only its outcome is dropped.
+                    if (generation != generation_) return;
+                    Outcome out;
+                    out.ok = o.ok;
+                    out.attempts = static_cast<int>(o.attempts.size());
+                    for (const auto& a : o.attempts) out.duration += a.duration;
+                    out.summary = o.toString();
+                    done(out);
+                  });
+  }
+  void cancel() override { ++generation_; }
+
+ private:
+  fencing::FenceRunner runner_;
+  std::uint64_t generation_ = 0;
+};
+
 // How long a stop waits for the STOP hooks (and what is queued before them), at most.
 std::chrono::milliseconds stopHooksBudget(const DirectorConfig& c) {
   std::chrono::milliseconds most{0};
@@ -112,8 +139,11 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
   host_ = std::make_unique<LeaseHost>(config_, bootNow, *transport_, *store_, dataPlane_.get(),
                                       health_.get(), randomWord);
   hookScripts_ = std::make_unique<ScriptRunner>(io_);
-  hooks_ = std::make_unique<hooks::LeaseHooks>(io_, *hookScripts_, hookSettings(config_), nullptr,
-                                               hooks::LeaseHooks::Record{});
+  if (config_.fenceBeforeClaim) {
+    fencer_ = std::make_unique<RunnerFencer>(io_, *hookScripts_, *config_.fenceBeforeClaim);
+  }
+  hooks_ = std::make_unique<hooks::LeaseHooks>(io_, *hookScripts_, hookSettings(config_),
+                                               fencer_.get(), hooks::LeaseHooks::Record{});
   host_->setTransitionSink(hooks_.get());
   host_->setClaimGate(hooks_.get());
   transport_->attach(*host_);

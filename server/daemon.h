@@ -94,6 +94,7 @@ class Daemon {
   std::unique_ptr<FileLeaseStore> store_;
   // Notify, quorum-loss and gating hooks, on the loop thread; before host_, which points at them.
   std::unique_ptr<ScriptRunner> hookScripts_;
+  std::unique_ptr<hooks::Fencer> fencer_;  // fence-before-claim, when configured
   std::unique_ptr<hooks::LeaseHooks> hooks_;
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<LeaseHost> host_;

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -295,6 +297,86 @@ TEST(DirectorHooks, AFailingPreClaimHookStopsTheClaim) {
   ASSERT_TRUE(cluster.waitUntilHolds(kBeta, kElect)) << cluster.logTail(kBeta);
   EXPECT_TRUE(waitUntil([&] { return hasVip(topo, kBeta); }, kMove));
   EXPECT_FALSE(hasVip(topo, kAlpha));
+}
+
+// Fence-before-claim with Debian's fence_ipmilan, its ipmitool replaced by a fake BMC (a script
+// keeping the chassis power in a file). alpha holds and vanishes without releasing (kill -9, link
+// cut); beta wins the lease, but while the BMC refuses beta claims nothing and says why; once the
+// BMC answers, beta powers alpha off and only then claims: the VIP appears on beta with alpha's
+// power already off, and the fence's outcome, with the epoch, is in beta's log.
+TEST(DirectorHooks, FenceBeforeClaimWithARealFenceAgentClaimsOnlyAfterTheFenceSucceeded) {
+  if (::access("/usr/sbin/fence_ipmilan", X_OK) != 0) {
+    GTEST_SKIP() << "fence-agents is not installed (scripts/install-deps.sh installs it)";
+  }
+  testutil::TempDir dir("quorate-hooks");
+  const std::string bmc = dir.path() + "/bmc";
+  std::filesystem::create_directory(bmc);
+  std::filesystem::copy_file(QUORATE_FAKE_IPMITOOL, bmc + "/ipmitool");
+  ::chmod((bmc + "/ipmitool").c_str(), 0755);
+  std::ofstream(bmc + "/credentials") << "admin s3cret-for-the-test\n";
+  std::ofstream(dir.path() + "/ipmi.pass") << "s3cret-for-the-test\n";
+  std::ofstream(bmc + "/mode") << "fail\n";
+  Topology topo;
+  ClusterOptions o;
+  o.extraDirectorYaml =
+      "fence_before_claim:\n"
+      "  agent: /usr/sbin/fence_ipmilan\n"
+      "  options: {ip: 198.18.0.250, username: admin, power_wait: 0,\n"
+      "            ipmitool_path: " +
+      bmc +
+      "/ipmitool,\n"
+      "            password_file: " +
+      dir.path() +
+      "/ipmi.pass}\n"
+      "  timeout_ms: 10000\n"
+      "  retries: 1\n"
+      "  retry_delay_ms: 100\n";
+  DirectorCluster cluster(topo, o);
+  cluster.startAll();
+  ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
+  ASSERT_TRUE(waitUntil([&] { return hasVip(topo, kAlpha); }, kMove));
+  const auto epoch = epochOf(cluster, kAlpha);
+  cluster.signal(kAlpha, SIGKILL);
+  topo.linkDown(kAlpha);
+
+  // The BMC refuses: beta wins, fails to fence, claims nothing.
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return cluster.logTail(kBeta, 400).find("fence of alpha FAILED") != std::string::npos;
+      },
+      kMove))
+      << cluster.logTail(kBeta);
+  bool lit = false;
+  for (const auto end = std::chrono::steady_clock::now() + Ms(3000);
+       std::chrono::steady_clock::now() < end;) {
+    lit = lit || hasVip(topo, kBeta);
+    std::this_thread::sleep_for(Ms(20));
+  }
+  EXPECT_FALSE(lit) << "beta claimed although the fence failed";
+  EXPECT_EQ(linesOf(bmc + "/power").size(), 0u) << "nothing powered off yet";
+  EXPECT_NE(cluster.logTail(kBeta, 400).find("not claiming epoch"), std::string::npos);
+
+  // The BMC answers: the next win fences alpha, then claims.
+  std::ofstream(bmc + "/mode") << "ok\n";
+  std::string powerWhenLit;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        if (!hasVip(topo, kBeta)) return false;
+        const auto p = linesOf(bmc + "/power");
+        powerWhenLit = p.empty() ? "on" : p[0];
+        return true;
+      },
+      Ms(20'000), Ms(5)))
+      << cluster.logTail(kBeta);
+  EXPECT_EQ(powerWhenLit, "off") << "the VIP came up on beta before alpha was powered off";
+  const std::string log = cluster.logTail(kBeta, 400);
+  EXPECT_NE(log.find("fence of alpha succeeded"), std::string::npos) << log;
+  EXPECT_NE(log.find("never released epoch " + std::to_string(epoch)), std::string::npos) << log;
+  EXPECT_EQ(log.find("s3cret-for-the-test"), std::string::npos) << "the password reached the log";
+  for (const auto& call : linesOf(bmc + "/calls")) {
+    EXPECT_EQ(words(call)[1], "admin") << call;
+  }
+  topo.linkUp(kAlpha);
 }
 
 }  // namespace
