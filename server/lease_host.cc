@@ -277,6 +277,7 @@ void LeaseHost::gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std:
     l.node->holdPreemption(now + kPreemptBackOffAfterFailedGate);
     spdlog::warn("lease {}: no preemption back for {} s after the failed pre-claim", l.cfg->name,
                  toMs(kPreemptBackOffAfterFailedGate) / 1000);
+    noteVisibleChange(now);  // status watchers see the hold
   }
 }
 

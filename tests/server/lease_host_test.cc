@@ -603,8 +603,11 @@ TEST_F(LeaseHostTest, AFailedGateKeepsThePreferredDirectorFromPreemptingBackAtOn
   ManualGate gate;
   host_->setClaimGate(&gate);
   ASSERT_TRUE(runUntil([&] { return holds() && gate.pending; })) << journal();
+  const auto version = host_->version();
   gate.finish(false, "pre-claim hook /x: exit 1");
   ASSERT_FALSE(holds());
+  EXPECT_GT(host_->version(), version);
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 0);
   // beta takes the handed-over lease and renews it.
   std::uint64_t round = 1000;
   auto betaHolds = [&] {
