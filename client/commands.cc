@@ -103,19 +103,28 @@ void configureCli(CLI::App& app, CliOptions& options) {
             return isValidLeaseName(text) ? std::string() : leaseNameError(text);
           },
           "", "lease"));
+  auto* hold =
+      stepDown
+          ->add_option_function<std::string>(
+              "--hold",
+              [&options](const std::string& text) {
+                std::string error;
+                const auto ms = parseDuration(text, &error);
+                if (!ms) throw CLI::ValidationError("--hold", error);
+                // 0 would be no hold at all; more than a week the director refuses itself.
+                if (*ms == 0) {
+                  throw CLI::ValidationError("--hold",
+                                             "a hold of 0 is no hold (to end one: "
+                                             "--clear-hold)");
+                }
+                options.holdMs = *ms;
+              },
+              "Maintenance: then do not preempt the lease back for DURATION (90s, 30m, 2h)")
+          ->type_name("DURATION");
   stepDown
-      ->add_option_function<std::string>(
-          "--hold",
-          [&options](const std::string& text) {
-            std::string error;
-            const auto ms = parseDuration(text, &error);
-            if (!ms) throw CLI::ValidationError("--hold", error);
-            options.holdMs = *ms;
-          },
-          "Maintenance: then do not preempt the lease back for DURATION (90s, 30m, 2h)")
-      ->type_name("DURATION");
-  stepDown->add_flag("--clear-hold", options.clearHold,
-                     "Release nothing: end the hold of an earlier --hold now");
+      ->add_flag("--clear-hold", options.clearHold,
+                 "Release nothing: end the hold of an earlier --hold now")
+      ->excludes(hold);
   stepDown->add_flag("--json", options.json, "One JSON object");
   stepDown->callback([&options] { options.command = Command::kStepDown; });
 

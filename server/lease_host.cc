@@ -18,6 +18,9 @@ namespace {
 using lease::NodeId;
 using lease::Time;
 
+// How long a director whose pre-claim gate failed leaves another holder alone.
+constexpr lease::Duration kPreemptBackOffAfterFailedGate = std::chrono::seconds(60);
+
 std::int64_t toMs(lease::Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -199,7 +202,7 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
       transport_.send(i, m);
     }
   }
-  track(i, out, now);
+  track(i, out, now, dark);
   noteVisibleChange(now);
   if (deadlineChanged_) deadlineChanged_();
 }
@@ -266,6 +269,16 @@ void LeaseHost::gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std:
     auto o = n.stepDown(now, "pre-claim failed: " + why);
     return o ? std::move(*o) : lease::Output{};
   });
+  // A preferred director would preempt the lease back after preempt_delay_ms and fail again:
+  // the other director's VIPs down for a gate and two handovers every round. A failover still
+  // comes here; an operator's longer hold is kept; step-down --clear-hold ends this one.
+  const auto held = l.node->preemptionHeldUntil(now);
+  if (!held || *held < now + kPreemptBackOffAfterFailedGate) {
+    l.node->holdPreemption(now + kPreemptBackOffAfterFailedGate);
+    spdlog::warn("lease {}: no preemption back for {} s after the failed pre-claim", l.cfg->name,
+                 toMs(kPreemptBackOffAfterFailedGate) / 1000);
+    noteVisibleChange(now);  // status watchers see the hold
+  }
 }
 
 std::optional<std::string> LeaseHost::unreleasedPrevious(const Lease& l) const {
@@ -275,7 +288,7 @@ std::optional<std::string> LeaseHost::unreleasedPrevious(const Lease& l) const {
   return name(f->owner);
 }
 
-void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
+void LeaseHost::track(std::size_t i, const lease::Output& out, Time now, bool dark) {
   Lease& l = leases_[i];
   Track& t = l.track;
   if (t.reported == LeaseState::kStopping) return;  // the last word of this run
@@ -298,6 +311,15 @@ void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
     });
     if (!released) lapse = c;
   }
+  // Reported only once the VIPs are dark: an early lapse (a renewal refused) whose fence did not
+  // close leaves them answering until the fence's own deadline; later steps retry the close.
+  if (lapse && !dark) {
+    t.lapseNotDark = lapse;
+    lapse.reset();
+  } else if (!lapse && t.lapseNotDark && dark) {
+    lapse = t.lapseNotDark;
+  }
+  if (dark) t.lapseNotDark.reset();
   const bool majority = reachable(peer, now) || reachable(lease::kArbiter, now);
   if (majority) t.hadMajority = true;
   if (t.quorumLostAt) {
@@ -314,6 +336,7 @@ void LeaseHost::track(std::size_t i, const lease::Output& out, Time now) {
            lapse->epoch);
     return;
   }
+  if (t.lapseNotDark) return;  // still MASTER as far as anyone can tell
   if (!t.quorumLostAt && t.hadMajority && !majority && !node.holds(now)) {
     t.quorumLostAt = now;
     report(i, LeaseState::kFault, true,
@@ -374,6 +397,7 @@ void LeaseHost::stopping() {
     if (leases_[i].track.reported == LeaseState::kStopping) continue;
     report(i, LeaseState::kStopping, false, "the director stops", now);
   }
+  updateEligibility();
 }
 
 bool LeaseHost::followLease(std::size_t i, Time now) {
@@ -413,7 +437,12 @@ void LeaseHost::updateEligibility() {
   for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
   if (ok) why = "all tracked interfaces and scripts fine";
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    step(i, [&](auto& n) { return n.setEligible(now, ok, why); });
+    // A director that stops campaigns no more: while its STOP hooks run (up to 30 s) it would
+    // otherwise win back what it just handed over, with nobody told.
+    const bool stops = leases_[i].track.reported == LeaseState::kStopping;
+    step(i, [&](auto& n) {
+      return n.setEligible(now, ok && !stops, stops ? "the director stops" : why);
+    });
   }
 }
 
@@ -553,6 +582,9 @@ bool LeaseHost::holdsAny() const {
 bool LeaseHost::release(std::size_t i, const std::string& reason, std::chrono::milliseconds hold) {
   Lease& l = leases_[i];
   const std::uint64_t epoch = l.node->epoch();
+  // The hold is the operator's whatever becomes of the release: set now (the reply says so),
+  // not only if the lease is still held once the pre-release hooks end.
+  if (hold.count() > 0) l.node->holdPreemption(clock_() + hold);
   // Pre-release hooks matter only while the VIPs are ours; a claim still gated has none up.
   const bool claimed = l.track.gatePassed == epoch;
   if (gate_ && claimed && gate_->hasPreRelease(i)) {

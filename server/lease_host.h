@@ -205,9 +205,11 @@ class LeaseHost {
     std::optional<lease::LeaseView> foreign;  // the latest other holder known
     std::uint64_t releasedEpoch = 0;          // the other director released up to this
     std::optional<lease::Time> quorumLostAt;  // a loss of quorum in force since then
-    bool hadMajority = false;                 // heard from a majority since the start
-    std::uint64_t gateRunning = 0;            // epoch whose gate runs (0 none)
-    std::uint64_t gatePassed = 0;             // epoch whose gate passed
+    // A lapse whose VIPs may still answer (the fence did not close): reported once they are dark.
+    std::optional<lease::RoleChange> lapseNotDark;
+    bool hadMajority = false;       // heard from a majority since the start
+    std::uint64_t gateRunning = 0;  // epoch whose gate runs (0 none)
+    std::uint64_t gatePassed = 0;   // epoch whose gate passed
     std::string gateWhat;
     std::uint64_t releasing = 0;  // epoch whose pre-release hooks run (0 none)
     bool gateFailed = false;      // our claim failed and nobody else holds yet: FAULT
@@ -246,8 +248,9 @@ class LeaseHost {
                   std::chrono::milliseconds hold);
   // The holder before us if it never released: the fence-before-claim target.
   std::optional<std::string> unreleasedPrevious(const Lease& l) const;
-  // Follows lease i's state after a step (`out`: that step's output) and reports transitions.
-  void track(std::size_t i, const lease::Output& out, lease::Time now);
+  // Follows lease i's state after a step (`out`: that step's output; `dark`: its VIPs cannot
+  // answer) and reports transitions.
+  void track(std::size_t i, const lease::Output& out, lease::Time now, bool dark);
   void report(std::size_t i, LeaseState to, bool quorumLost, const std::string& reason,
               lease::Time now, std::optional<std::uint64_t> epoch = std::nullopt);
   void warnIfMisconfigured(const lease::Message& reply);

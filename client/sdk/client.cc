@@ -129,6 +129,9 @@ StepDownResult toStepDown(const v1::StepDownReply& r) {
   return out;
 }
 
+// The longest holder_lease_ms a director's config accepts (a day).
+constexpr std::int64_t kLongestLeaseMs = 86'400'000;
+
 // Lease names are ids (as quoratectl checks them): refused here, before anything is sent.
 bool validLeaseName(const std::string& name) {
   if (name.size() > 64) return false;
@@ -368,6 +371,14 @@ Result<std::optional<Tenure>> Client::localTenure(const std::string& lease) {
   // for another node's tenure.
   if (l->role != "holder" || l->holder != s->node || l->remainingMs <= 0) {
     return std::optional<Tenure>();
+  }
+  // No director can report these (a lease is at most a day long, epochs start at 1): a token
+  // from such a reply would mislead, and remainingMs near INT64_MAX overflows validUntil.
+  if (l->remainingMs > kLongestLeaseMs || l->epoch == 0) {
+    return Status(Code::kInternal, impl_->target + ": lease \"" + l->name + "\" held at epoch " +
+                                       std::to_string(l->epoch) + " for " +
+                                       std::to_string(l->remainingMs) +
+                                       " ms more: no director reports that");
   }
   Tenure t;
   t.lease = l->name;

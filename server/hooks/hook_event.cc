@@ -47,9 +47,17 @@ namespace {
 std::string escape(std::string_view text, bool quote) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == '%' || c == '\\' || (quote && c == '"')) {
+    // A C1 control in UTF-8 (U+0080..U+009F, 0xC2 then 0x80..0x9F): terminals act on it (CSI).
+    const bool c1 = u == 0xC2 && i + 1 < text.size() &&
+                    (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80;
+    if (c1) {
+      char buf[7];
+      std::snprintf(buf, sizeof buf, "%%C2%%%02X", static_cast<unsigned char>(text[++i]));
+      out += buf;
+    } else if (u < 0x20 || u == 0x7f || c == '%' || c == '\\' || (quote && c == '"')) {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", u);
       out += buf;

@@ -1,7 +1,12 @@
 // Parsing of the `hooks:` settings.
 #include "server/hooks/hooks_config.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <vector>
 
 namespace quorate::server::hooks {
 namespace {
@@ -10,6 +15,19 @@ using config::Map;
 using config::Value;
 
 constexpr std::int64_t kMaxHookTimeoutMs = 3'600'000;
+
+bool userExists(const std::string& user) {
+  const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  int rc = 0;
+  while ((rc = ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE) {
+    buf.resize(buf.size() * 2);
+  }
+  // A lookup that failed for another reason (NSS down) is not taken as "no such user".
+  return found != nullptr || (rc != 0 && rc != ENOENT && rc != ESRCH);
+}
 
 HookCommand parseCommand(const Value& v, bool keepalivedArgs) {
   HookCommand c;
@@ -35,7 +53,14 @@ HookCommand parseCommand(const Value& v, bool keepalivedArgs) {
       v.fail("expected command: [\"/program\", ...] or shell: \"...\"");
     }
     if (const auto t = m.optional("timeout_ms")) c.timeout = t->asMillis(1, kMaxHookTimeoutMs);
-    if (const auto u = m.optional("user")) c.user = u->asId();
+    if (const auto u = m.optional("user")) {
+      c.user = u->asId();
+      // Checked now, not at each run: an unknown user fails every run (a pre-claim hook every
+      // claim, on both directors alike).
+      if (!userExists(c.user)) {
+        u->fail("no user " + config::quote(c.user) + " on this host (the hook runs as it)");
+      }
+    }
   }
   if (c.program[0].empty() || c.program[0][0] != '/') {
     v.fail("expected an absolute program path (it runs without a shell), got " +

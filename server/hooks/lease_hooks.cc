@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
@@ -141,7 +142,9 @@ void LeaseHooks::transition(const Transition& t) {
   add(h.notify);
   HookEvent e = eventFor(t.lease, kind, t.epoch, t.previousHolder, t.reason);
   std::uint64_t sequence = 0;
-  if (!commands.empty()) sequence = pl.queue->enqueue(e, std::move(commands));
+  // A loss of quorum runs on_quorum_loss once: never dropped from a full queue (one per loss,
+  // so these cannot pile up without bound).
+  if (!commands.empty()) sequence = pl.queue->enqueue(e, std::move(commands), t.quorumLost);
   writeFifo(e);
   if (record_) {
     record_(nlohmann::json{{"event", "role"},
@@ -187,11 +190,26 @@ void LeaseHooks::writeFifo(const HookEvent& e) {
     if (pl.settings.lease == e.lease) own = pl.settings.hooks.notifyFifo;
   }
   if (!own) return;
+  // Only ever a FIFO: as root, a path that is (or became, or links to) a file or a disk would
+  // be overwritten from its first byte. Checked before the open (opening some devices acts on
+  // them) and on what was opened (the path may change in between).
+  struct stat st {};
+  if (::stat(own->c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    ++counters_.fifoErrors;
+    spdlog::warn("notify_fifo {}: not a FIFO; line not written", *own);
+    return;
+  }
   // Non-blocking: no reader (ENXIO) or a full pipe (EAGAIN) loses the line, never the loop.
-  const int fd = ::open(own->c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  const int fd = ::open(own->c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     ++counters_.fifoErrors;
     spdlog::debug("notify_fifo {}: {}", *own, std::strerror(errno));
+    return;
+  }
+  if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    ++counters_.fifoErrors;
+    spdlog::warn("notify_fifo {}: not a FIFO; line not written", *own);
+    ::close(fd);
     return;
   }
   const std::string line = notifyFifoLine(e);
@@ -212,6 +230,7 @@ bool LeaseHooks::gates(std::size_t lease, const std::optional<std::string>& unre
 void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
                              const std::optional<std::string>& unreleased, Done done) {
   PerLease& pl = leases_.at(lease);
+  if (pl.gate && pl.gate->fencing) dropFence(lease);  // an older epoch's, never finished
   pl.gate = std::make_unique<Gate>();
   Gate& g = *pl.gate;
   g.epoch = epoch;
@@ -222,49 +241,13 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
   if (fencer_ && unreleased) {
     g.fenceTarget = unreleased;
     g.fencing = true;
-    ++counters_.fences;
-    spdlog::warn(
-        "lease {}: epoch {}: fencing {} (it held the lease and never released it) "
-        "before claiming",
-        pl.settings.lease, epoch, *unreleased);
-    if (record_) {
-      record_(nlohmann::json{{"event", "fence-start"},
-                             {"lease", pl.settings.lease},
-                             {"target", *unreleased},
-                             {"epoch", epoch}});
+    if (fencing_) {
+      spdlog::info("lease {}: epoch {}: fencing {} waits for lease {}'s fence", pl.settings.lease,
+                   epoch, *unreleased, leases_.at(*fencing_).settings.lease);
+      fenceWaiting_.push_back(lease);
+    } else {
+      startFence(lease);
     }
-    fencer_->fence(*unreleased, epoch,
-                   [weak = std::weak_ptr<LeaseHooks*>(alive_), lease, epoch,
-                    target = *unreleased](const Fencer::Outcome& o) {
-                     auto self = weak.lock();
-                     if (!self) return;
-                     LeaseHooks& h = **self;
-                     PerLease& p = h.leases_.at(lease);
-                     if (!p.gate || p.gate->epoch != epoch || !p.gate->fencing) return;
-                     p.gate->fencing = false;
-                     const auto level = o.ok ? spdlog::level::warn : spdlog::level::err;
-                     spdlog::log(level,
-                                 "lease {}: epoch {}: fence of {} {} after {} attempt(s) "
-                                 "in {} ms: {}",
-                                 p.settings.lease, epoch, target, o.ok ? "succeeded" : "FAILED",
-                                 o.attempts, o.duration.count(), o.summary);
-                     if (h.record_) {
-                       h.record_(nlohmann::json{{"event", "fence"},
-                                                {"lease", p.settings.lease},
-                                                {"target", target},
-                                                {"epoch", epoch},
-                                                {"ok", o.ok},
-                                                {"attempts", o.attempts},
-                                                {"duration_ms", o.duration.count()},
-                                                {"summary", o.summary}});
-                     }
-                     if (!o.ok) {
-                       ++h.counters_.fenceFailures;
-                       h.finishGate(lease, false, "fence of " + target + " failed: " + o.summary);
-                       return;
-                     }
-                     h.runGate(lease);
-                   });
     return;
   }
   // Never finish from inside this call, even with nothing to run.
@@ -276,11 +259,80 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
   });
 }
 
+void LeaseHooks::startFence(std::size_t lease) {
+  PerLease& pl = leases_.at(lease);
+  const std::uint64_t epoch = pl.gate->epoch;
+  const std::string target = pl.gate->fenceTarget.value_or("");
+  fencing_ = lease;
+  ++counters_.fences;
+  spdlog::warn(
+      "lease {}: epoch {}: fencing {} (it held the lease and never released it) "
+      "before claiming",
+      pl.settings.lease, epoch, target);
+  if (record_) {
+    record_(nlohmann::json{{"event", "fence-start"},
+                           {"lease", pl.settings.lease},
+                           {"target", target},
+                           {"epoch", epoch}});
+  }
+  fencer_->fence(
+      target, epoch,
+      [weak = std::weak_ptr<LeaseHooks*>(alive_), lease, epoch, target](const Fencer::Outcome& o) {
+        auto self = weak.lock();
+        if (!self) return;
+        LeaseHooks& h = **self;
+        if (h.fencing_ == lease) h.fencing_.reset();
+        PerLease& p = h.leases_.at(lease);
+        if (p.gate && p.gate->epoch == epoch && p.gate->fencing) {
+          p.gate->fencing = false;
+          const auto level = o.ok ? spdlog::level::warn : spdlog::level::err;
+          spdlog::log(level, "lease {}: epoch {}: fence of {} {} after {} attempt(s) in {} ms: {}",
+                      p.settings.lease, epoch, target, o.ok ? "succeeded" : "FAILED", o.attempts,
+                      o.duration.count(), o.summary);
+          if (h.record_) {
+            h.record_(nlohmann::json{{"event", "fence"},
+                                     {"lease", p.settings.lease},
+                                     {"target", target},
+                                     {"epoch", epoch},
+                                     {"ok", o.ok},
+                                     {"attempts", o.attempts},
+                                     {"duration_ms", o.duration.count()},
+                                     {"summary", o.summary}});
+          }
+          if (!o.ok) {
+            ++h.counters_.fenceFailures;
+            h.finishGate(lease, false, "fence of " + target + " failed: " + o.summary);
+          } else {
+            h.runGate(lease);
+          }
+        }
+        h.startNextFence();
+      });
+}
+
+void LeaseHooks::startNextFence() {
+  while (!fencing_ && !fenceWaiting_.empty()) {
+    const std::size_t next = fenceWaiting_.front();
+    fenceWaiting_.pop_front();
+    const PerLease& pl = leases_.at(next);
+    if (pl.gate && pl.gate->fencing) startFence(next);
+  }
+}
+
+void LeaseHooks::dropFence(std::size_t lease) {
+  fenceWaiting_.erase(std::remove(fenceWaiting_.begin(), fenceWaiting_.end(), lease),
+                      fenceWaiting_.end());
+  if (fencing_ != lease) return;
+  if (fencer_) fencer_->cancel();  // its done is then not called
+  fencing_.reset();
+  startNextFence();
+}
+
 void LeaseHooks::cancel(std::size_t lease) {
   if (lease >= leases_.size()) return;
   PerLease& pl = leases_[lease];
   if (!pl.gate) return;
-  if (pl.gate->fencing && fencer_) fencer_->cancel();
+  if (pl.gate->fencing) dropFence(lease);
   spdlog::info("lease {}: gate of epoch {} cancelled (the lease ended)", pl.settings.lease,
                pl.gate->epoch);
   pl.gate.reset();  // kills a gating program still running

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -91,6 +92,10 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   };
 
   void reported(const HookOutcome& o);
+  // The Fencer runs one fence at a time: a lease's gate waits while another lease's fence runs.
+  void startFence(std::size_t lease);
+  void startNextFence();
+  void dropFence(std::size_t lease);  // the lease's gate ends: its fence stops, or never starts
   void writeFifo(const HookEvent& e);
   void runGate(std::size_t lease);  // the next command of the lease's gate, or its end
   void gateCommandDone(std::size_t lease, ScriptExit exit);
@@ -104,7 +109,9 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   Fencer* fencer_;
   Record record_;
   Counters counters_;
-  std::shared_ptr<LeaseHooks*> alive_;  // for posted handlers
+  std::optional<std::size_t> fencing_;    // the lease whose fence runs now
+  std::deque<std::size_t> fenceWaiting_;  // leases whose fence waits for it, in order
+  std::shared_ptr<LeaseHooks*> alive_;    // for posted handlers
 };
 
 }  // namespace quorate::server::hooks

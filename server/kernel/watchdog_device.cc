@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/watchdog.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -90,6 +91,16 @@ Result<OpenedWatchdog> openWatchdog(const std::string& path, milliseconds timeou
   if (::ioctl(fd, WDIOC_GETTIMEOUT, &current) != 0) {
     const int err = errno;
     if (err != ENOTTY) return giveUp(err, "WDIOC_GETTIMEOUT");
+    // A character device without the ioctls is some other device (a typo: /dev/null, a tty):
+    // pets would go nowhere while the operator believes the host self-fences. Refused, and
+    // closed without writing to it.
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
+      ::close(fd);
+      return Status::fail(ENOTTY, "watchdog " + path +
+                                      ": a character device that takes no watchdog ioctls: "
+                                      "not a watchdog");
+    }
     // Not a watchdog: a FIFO or a file (a test double). Nothing in the kernel counts; the
     // requested timeout is what the caller must assume.
     OpenedWatchdog out;

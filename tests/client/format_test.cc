@@ -179,12 +179,14 @@ TEST(StatusToJson, LeasesAndHealth) {
       "name": "web", "role": "holder", "role_reason": "won round 7", "holder": "alpha",
       "epoch": 7, "lease_remaining_ms": 1433, "preferred": "alpha", "instances": ["web"],
       "vips": ["198.18.0.10/24 dev eth0 label eth0:web", "198.18.0.254/24 dev eth0"],
-      "vips_claimed": true, "eligible": true})"));
+      "vips_claimed": true, "eligible": true, "state": null, "quorum_lost": false,
+      "claim_gate": null, "hold_remaining_ms": 0})"));
   EXPECT_EQ(j["leases"][1], nlohmann::json::parse(R"({
       "name": "edge", "role": "standby", "role_reason": "beta holds the lease",
       "holder": "beta", "epoch": 4, "lease_remaining_ms": 1610, "preferred": null,
       "instances": ["dns", "ntp"], "vips": ["198.18.1.53/24 dev eth1 label eth1:dns"],
-      "vips_claimed": false, "eligible": false})"));
+      "vips_claimed": false, "eligible": false, "state": null, "quorum_lost": false,
+      "claim_gate": null, "hold_remaining_ms": 0})"));
   EXPECT_EQ(j["healthy"], false);
   EXPECT_EQ(j["health_problems"], nlohmann::json::parse(
                                       R"j(["interface eth1 has no carrier",
@@ -206,7 +208,9 @@ TEST(StatusToJson, EmptyLeaseStringsAreNullAndHealthyIsABoolean) {
   EXPECT_EQ(l["instances"], nlohmann::json::array());
   EXPECT_EQ(l["vips"], nlohmann::json::array());
   EXPECT_EQ(l["lease_remaining_ms"], 0);
-  EXPECT_EQ(l.size(), 11u) << l.dump();
+  EXPECT_TRUE(l["state"].is_null());
+  EXPECT_TRUE(l["claim_gate"].is_null());
+  EXPECT_EQ(l.size(), 15u) << l.dump();
   EXPECT_EQ(j["healthy"], true);
   EXPECT_EQ(j["health_problems"], nlohmann::json::array());
 }
@@ -409,7 +413,8 @@ TEST(StepDown, TextAndJson) {
   reply.set_handed_to("beta");
   EXPECT_EQ(formatStepDown(reply), "released epoch 7, handed to beta");
   EXPECT_EQ(stepDownToJson(reply),
-            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta","leases":[]})"));
+            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta","leases":[],
+                                     "hold_remaining_ms":0,"after_pre_release":false})"));
   reply.clear_handed_to();
   EXPECT_EQ(formatStepDown(reply), "released epoch 7, handed to nobody");
   EXPECT_TRUE(stepDownToJson(reply)["handed_to"].is_null());
@@ -426,7 +431,8 @@ TEST(StepDown, NamesTheReleasedLeases) {
   reply.add_leases("gw");
   EXPECT_EQ(formatStepDown(reply), "released edge (epoch 4), web and gw, handed to beta");
   EXPECT_EQ(stepDownToJson(reply), nlohmann::json::parse(R"({"released_epoch":4,
-      "handed_to":"beta","leases":["edge","web","gw"]})"));
+      "handed_to":"beta","leases":["edge","web","gw"],"hold_remaining_ms":0,
+      "after_pre_release":false})"));
 }
 
 TEST(StatusCodeName, NamesEveryCode) {

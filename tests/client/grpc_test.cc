@@ -291,7 +291,8 @@ TEST(Commands, StepDownNamesTheReleasedLeases) {
   std::ostringstream json;
   EXPECT_EQ(runStepDown(client, true, "edge", true, json, err), kExitOk);
   EXPECT_EQ(nlohmann::json::parse(json.str()),
-            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta","leases":["edge"]})"));
+            nlohmann::json::parse(R"({"released_epoch":7,"handed_to":"beta","leases":["edge"],)"
+                                  R"("hold_remaining_ms":0,"after_pre_release":false})"));
   EXPECT_TRUE(err.str().empty()) << err.str();
 }
 

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -352,6 +353,46 @@ TEST_F(SdkTest, LocalTenureNeedsTheHolderToBeThisDirectorAndTimeLeft) {
   ASSERT_TRUE(t->has_value()) << "one lease: an empty name means it";
   EXPECT_EQ((*t)->lease, "default");
   EXPECT_EQ((*t)->epoch, 5u);
+}
+
+// Review (issue 14): a reply no director can give (a tenure longer than the longest lease the
+// config allows, or epoch 0, which no holder has) must not become a fencing token. remaining
+// near INT64_MAX also overflowed validUntil (milliseconds to the clock's nanoseconds), which
+// lands anywhere, the far future included.
+TEST_F(SdkTest, LocalTenureRefusesARemainingOrEpochNoDirectorCanReport) {
+  Client client(endpoint());
+  auto reply = [](std::uint64_t epoch, std::int64_t remainingMs) {
+    v1::StatusReply one;
+    one.set_node("alpha");
+    auto* only = one.add_leases();
+    only->set_name("default");
+    only->set_role("holder");
+    only->set_holder("alpha");
+    only->set_epoch(epoch);
+    only->set_lease_remaining_ms(remainingMs);
+    return one;
+  };
+  const std::int64_t wraps = 18'446'744'073'709 + 3'600'000;  // 2^64 ns in ms, plus an hour
+  for (const std::int64_t remaining :
+       {std::numeric_limits<std::int64_t>::max(), wraps, std::int64_t{86'400'001}}) {
+    director_.setStatus(reply(5, remaining));
+    const auto before = SteadyClock::now();
+    auto t = client.localTenure("");
+    EXPECT_FALSE(t.ok() && t->has_value())
+        << remaining << " ms taken as a tenure until "
+        << (t.ok() && t->has_value() ? ((*t)->validUntil - before).count() : 0) << " ns from now";
+    if (!t.ok()) {
+      EXPECT_EQ(t.status().code(), Code::kInternal);
+    }
+  }
+  director_.setStatus(reply(0, 900));
+  auto zero = client.localTenure("");
+  EXPECT_FALSE(zero.ok() && zero->has_value()) << "epoch 0 is no fencing token";
+  // The longest real lease is still a tenure.
+  director_.setStatus(reply(5, 86'400'000));
+  auto day = client.localTenure("");
+  ASSERT_TRUE(day.ok()) << day.status().toString();
+  EXPECT_TRUE(day->has_value());
 }
 
 TEST_F(SdkTest, DirectorErrorsBecomeCodes) {

@@ -173,6 +173,11 @@ const Bad kBad[] = {
      "hooks.notify", "either command or shell"},
     {"hook_empty_list", "hooks: {on_quorum_loss: []}", "hooks.on_quorum_loss",
      "at least one command"},
+    // Review (issue 14): found only at each run (kFailedToStart), a pre-claim hook's unknown
+    // user failed every claim; with the same file on both directors nobody served.
+    {"hook_unknown_user",
+     "hooks: {pre_claim: {command: [/bin/true], user: no-such-user-qr14, timeout_ms: 100}}",
+     "hooks.pre_claim", "no user \"no-such-user-qr14\" on this host"},
     {"pre_claim_over_budget",
      "hooks: {pre_claim: [{command: [/bin/true], timeout_ms: 800},\n"
      "                    {command: [/bin/true], timeout_ms: 800}]}",

@@ -593,5 +593,153 @@ TEST_F(LeaseHostTest, AStepDownHoldShowsInStatusAndCanBeCleared) {
   EXPECT_EQ(host_->snapshot().leases[0].holdRemainingMs, 0);
 }
 
+// Review (issue 14): a stop hands the lease over, reports STOP and then waits up to 30 s for the
+// STOP hooks. With the other director down, nobody takes the lease, and a director that still
+// campaigns wins it back a lease later: VIPs claimed again by a director that told its scripts
+// STOP (after notify_stop withdrew the routes), never reported MASTER, and dropped at exit
+// without a Release.
+TEST_F(LeaseHostTest, AStoppingDirectorDoesNotWinBackTheLeaseItHandedOver) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  host_->stepDownAll("shutting down");
+  ASSERT_FALSE(holds());
+  host_->stopping();
+  kernel_.journal.clear();
+  // Longer than the back-off after a release (acceptor_lease_ms), shorter than the hooks' wait.
+  runUntil([] { return false; }, milliseconds(10'000));
+  EXPECT_FALSE(holds());
+  EXPECT_EQ(first("vips.add"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(sink.seen.back().to, LeaseState::kStopping);
+  // Health changing meanwhile does not make it eligible again.
+  host_->updateEligibility();
+  runUntil([] { return false; }, milliseconds(5'000));
+  EXPECT_FALSE(holds());
+}
+
+// Review (issue 14): the preferred director's pre-claim hook fails, so it hands the lease to
+// beta. It then preempted beta again after every preempt_delay_ms, won, failed again and
+// handed back: each round took beta's VIPs down for a gate and two handovers, for as long as
+// the hook kept failing. After a failed gate it holds its preemption back for a while (status
+// shows it; step-down --clear-hold ends it); a failover still comes to it.
+TEST_F(LeaseHostTest, AFailedGateKeepsThePreferredDirectorFromPreemptingBackAtOnce) {
+  host_.reset();
+  dataPlane_.reset();
+  config_ = parseDirectorConfig(kConfig + "preferred: a\npreempt_delay_ms: 500\n",
+                                "/etc/quorate/test.yaml");
+  dataPlane_ = std::make_unique<DataPlane>(config_, kernel_.ports(), io_, [this] { return now_; });
+  ASSERT_TRUE(dataPlane_->start());
+  std::uint64_t seed = 11;
+  host_ = std::make_unique<LeaseHost>(
+      config_, [this] { return now_; }, transport_, store_, dataPlane_.get(), nullptr,
+      [&seed] { return seed++; });
+  ManualGate gate;
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds() && gate.pending; })) << journal();
+  const auto version = host_->version();
+  gate.finish(false, "pre-claim hook /x: exit 1");
+  ASSERT_FALSE(holds());
+  EXPECT_GT(host_->version(), version);
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 0);
+  // beta takes the handed-over lease and renews it.
+  std::uint64_t round = 1000;
+  auto betaHolds = [&] {
+    const lease::Ballot b{++round, lease::kDirectorB, 1, 99};
+    std::vector<lease::Message> reply;
+    for (const auto& body : {lease::Body{lease::Prepare{b}},
+                             lease::Body{lease::Accept{b, 500, config_.timing.acceptorLease}}}) {
+      host_->receive(0, lease::Message{lease::kDirectorB, lease::kDirectorA, body, 99}, &reply);
+      arbiter_.handle(now_, lease::Message{lease::kDirectorB, lease::kArbiter, body, 99});
+    }
+  };
+  betaHolds();
+  ASSERT_EQ(host_->snapshot().leases[0].holder, config_.peer(lease::kDirectorB).id);
+  transport_.sent.clear();
+  for (int i = 0; i < 20; ++i) {  // 10 s: twenty preempt delays
+    runUntil([] { return false; }, milliseconds(500));
+    betaHolds();
+  }
+  const auto preempts =
+      std::count_if(transport_.sent.begin(), transport_.sent.end(),
+                    [](const auto& m) { return std::holds_alternative<lease::Preempt>(m.body); });
+  EXPECT_EQ(preempts, 0) << "preempted beta right after its own claim failed";
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 0);
+  // The operator ends the back-off: preemption resumes.
+  host_->stepDown(false, "", milliseconds(0), true);
+  for (int i = 0; i < 4; ++i) {
+    runUntil([] { return false; }, milliseconds(500));
+    betaHolds();
+  }
+  EXPECT_TRUE(std::any_of(transport_.sent.begin(), transport_.sent.end(), [](const auto& m) {
+    return std::holds_alternative<lease::Preempt>(m.body);
+  })) << "the preferred director never preempts again";
+}
+
+// Review (issue 14): step-down --hold on a lease with pre-release hooks: the reply says the
+// hold is set, but it was set only if the lease was still held when the hooks ended. Lost
+// meanwhile (it lapsed), the operator's maintenance hold silently did not exist and the
+// preferred director preempted back in the middle of the maintenance.
+TEST_F(LeaseHostTest, AHoldAskedWithAStepDownIsKeptWhenTheLeaseIsLostDuringPreRelease) {
+  struct PreReleaseGate : ClaimGate {
+    std::function<void()> releaseDone;
+    bool gates(std::size_t, const std::optional<std::string>&) const override { return false; }
+    void beforeClaim(std::size_t, std::uint64_t, const std::optional<std::string>&, Done) override {
+    }
+    void cancel(std::size_t) override {}
+    bool hasPreRelease(std::size_t) const override { return true; }
+    void beforeRelease(std::size_t, std::uint64_t, std::function<void()> done) override {
+      releaseDone = std::move(done);
+    }
+  } gate;
+  host_->setClaimGate(&gate);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const auto r = host_->stepDown(true, "", milliseconds(600'000));
+  ASSERT_EQ(r.code, StepDownResult::Code::kOk);
+  EXPECT_TRUE(r.afterPreRelease);
+  EXPECT_EQ(r.holdRemainingMs, 600'000);
+  ASSERT_TRUE(gate.releaseDone);
+  arbiterDown_ = true;  // the lease lapses while the pre-release hooks run
+  ASSERT_TRUE(runUntil([&] { return !holds(); })) << journal();
+  gate.releaseDone();
+  EXPECT_GT(host_->snapshot().leases[0].holdRemainingMs, 500'000)
+      << "the hold the reply promised is not in force";
+}
+
+// Review (issue 14): a holder whose renewal is refused because another owner holds a live
+// lease (its clock stopped or slewed) stops holding at once, long before its fence's deadline.
+// If the fence cannot close then, its VIPs may answer until that deadline: quorum-lost (and
+// on_quorum_loss, which docs/hooks.md promises runs after the VIPs are dark) must wait for it.
+TEST_F(LeaseHostTest, QuorumLostAfterAnEarlyLapseWaitsUntilTheVipsAreDark) {
+  RecordingSink sink(kernel_);
+  host_->setTransitionSink(&sink);
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  // The arbiter, on a clock ahead of ours, grants beta a lease: our next renewal is refused.
+  const auto later = now_ + config_.timing.acceptorLease + milliseconds(1);
+  const lease::Ballot b{1000, lease::kDirectorB, 1, 99};
+  for (const auto& body : {lease::Body{lease::Prepare{b}},
+                           lease::Body{lease::Accept{b, 500, config_.timing.acceptorLease}}}) {
+    arbiter_.handle(later, lease::Message{lease::kDirectorB, lease::kArbiter, body, 99});
+  }
+  kernel_.failFenceClose = EBUSY;
+  kernel_.journal.clear();
+  lease::Time armedUntil{};  // the fence's deadline: the last lease end the data plane was given
+  ASSERT_TRUE(runUntil([&] {
+    if (holds()) armedUntil = host_->node(0).leaseEnd();
+    return !holds();
+  })) << journal();
+  ASSERT_LT(now_, armedUntil) << "not an early lapse: the test proves nothing";
+  ASSERT_LT(first("fence.close 198.18.0.10 (fails)"), kernel_.journal.size()) << journal();
+  EXPECT_EQ(sink.quorumLosses(), 0u) << "quorum-lost reported while the VIPs may answer";
+  EXPECT_EQ(sink.seen.back().to, LeaseState::kHolder);
+  lease::Time reportedAt{};
+  ASSERT_TRUE(runUntil([&] {
+    reportedAt = now_;
+    return sink.quorumLosses() > 0;
+  }));
+  EXPECT_GE(reportedAt, armedUntil);
+  runUntil([] { return false; }, milliseconds(3'000));
+  EXPECT_EQ(sink.quorumLosses(), 1u);
+}
+
 }  // namespace
 }  // namespace quorate::server

@@ -231,8 +231,9 @@ class QUORATE_SDK_API Client {
 
   // Whether the director at the endpoint holds `lease` now: its tenure (epoch, remaining
   // time) if it does; nullopt if it does not (another director holds it, or nobody). An
-  // error when the director could not be asked or has no such lease: then nothing is known,
-  // and a caller must treat it as "not the holder". An empty `lease` means the only lease.
+  // error when the director could not be asked or has no such lease (or, kInternal, claims a
+  // tenure no director can have: epoch 0, more than a day left): then nothing is known, and a
+  // caller must treat it as "not the holder". An empty `lease` means the only lease.
   Result<std::optional<Tenure>> localTenure(const std::string& lease);
 
  private:

@@ -94,6 +94,18 @@ TEST(HookEventTest, HostileNameCannotAddLinesOrFields) {
   }
 }
 
+// Review (issue 14): a hook's output goes to the log through escapeControl. C1 controls
+// encoded in UTF-8 (U+009B is CSI to xterm and others: "\xc2\x9b2J" clears the screen of
+// whoever tails the log) passed through; other UTF-8 text must stay as it is.
+TEST(HookEventTest, Utf8EncodedC1ControlsAreEscapedAndOtherUtf8Kept) {
+  EXPECT_EQ(escapeControl("a\xc2\x9b"
+                          "2Jb\xc2\x85"),
+            "a%C2%9B2Jb%C2%85");
+  EXPECT_EQ(escapeControl("caf\xc3\xa9 \xe2\x80\x94 \xc2\xa0\xc2\xbf"),
+            "caf\xc3\xa9 \xe2\x80\x94 \xc2\xa0\xc2\xbf");
+  EXPECT_EQ(escapeControl("end\xc2"), "end\xc2");
+}
+
 TEST(HookEventTest, EscapesAreUnambiguousAndPlainNamesUntouched) {
   EXPECT_EQ(escapeControl("web-1_a.b:c/d"), "web-1_a.b:c/d");
   EXPECT_EQ(escapeControl("tab\there\r"), "tab%09here%0D");

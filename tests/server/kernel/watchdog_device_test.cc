@@ -112,6 +112,18 @@ TEST(WatchdogDevice, ARegularFileTakesNoIoctlsAndGetsThePetBytesAndTheMagicClose
   EXPECT_EQ(contents(path), "..V");
 }
 
+// Review (issue 14): a device that is not a watchdog (a typo'd /dev/null, a tty) was taken as
+// a test double with only a warning: pets went nowhere and the operator believed the host
+// self-fenced. A character device that takes no watchdog ioctls is refused, and nothing (no
+// magic 'V') is written to it.
+TEST(WatchdogDevice, ACharacterDeviceThatIsNoWatchdogIsRefused) {
+  auto opened = openWatchdog("/dev/null", milliseconds(3000));
+  ASSERT_FALSE(opened) << "/dev/null taken as a watchdog";
+  EXPECT_EQ(opened.status().err(), ENOTTY);
+  EXPECT_THAT(opened.status().message(), HasSubstr("/dev/null"));
+  EXPECT_THAT(opened.status().message(), HasSubstr("not a watchdog"));
+}
+
 TEST(WatchdogDevice, WhatCannotBeOpenedIsAnErrorNamingTheDevice) {
   testutil::TempDir dir;
   const std::string missing = dir.file("missing");
