@@ -251,12 +251,7 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
     return;
   }
   // Never finish from inside this call, even with nothing to run.
-  boost::asio::post(io_, [weak = std::weak_ptr<LeaseHooks*>(alive_), lease, epoch] {
-    auto self = weak.lock();
-    if (!self) return;
-    PerLease& p = (*self)->leases_.at(lease);
-    if (p.gate && p.gate->epoch == epoch && !p.gate->handle) (*self)->runGate(lease);
-  });
+  postRunGate(lease, epoch);
 }
 
 void LeaseHooks::startFence(std::size_t lease) {
@@ -355,6 +350,11 @@ void LeaseHooks::beforeRelease(std::size_t lease, std::uint64_t epoch, std::func
   g.commands = pl.settings.hooks.preRelease;
   g.releaseDone = std::move(done);
   g.started = std::chrono::steady_clock::now();
+  postRunGate(lease, epoch);
+}
+
+void LeaseHooks::postRunGate(std::size_t lease, std::uint64_t epoch) {
+  // Never from inside beforeClaim()/beforeRelease(), even with nothing to run.
   boost::asio::post(io_, [weak = std::weak_ptr<LeaseHooks*>(alive_), lease, epoch] {
     auto self = weak.lock();
     if (!self) return;

@@ -97,6 +97,7 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   void startNextFence();
   void dropFence(std::size_t lease);  // the lease's gate ends: its fence stops, or never starts
   void writeFifo(const HookEvent& e);
+  void postRunGate(std::size_t lease, std::uint64_t epoch);  // runGate, later, if still due
   void runGate(std::size_t lease);  // the next command of the lease's gate, or its end
   void gateCommandDone(std::size_t lease, ScriptExit exit);
   void finishGate(std::size_t lease, bool ok, const std::string& why);
