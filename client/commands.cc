@@ -33,6 +33,21 @@ int reportFailure(const DirectorClient& client, const grpc::Status& status, std:
   return kExitFailure;
 }
 
+// A whole number of at least `min` (up to 2^64-1), for --count and -n.
+CLI::Validator countValidator(std::uint64_t min, const std::string& name) {
+  return CLI::Validator(
+      [min](std::string& text) {
+        std::uint64_t n = 0;
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, n);
+        return ec == std::errc() && ptr == end && !text.empty() && n >= min
+                   ? std::string()
+                   : "N must be a whole number from " + std::to_string(min) + " to " +
+                         std::to_string(UINT64_MAX) + ", not \"" + text + "\"";
+      },
+      "", name);
+}
+
 }  // namespace
 
 bool isValidLeaseName(std::string_view name) {
@@ -76,17 +91,7 @@ void configureCli(CLI::App& app, CliOptions& options) {
   watch->add_flag("--json", options.json, "One JSON object per line (JSON Lines)");
   watch->add_option("--count", options.count, "Stop after N updates (N >= 1)")
       ->type_name("N")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            std::uint64_t n = 0;
-            const char* end = text.data() + text.size();
-            const auto [ptr, ec] = std::from_chars(text.data(), end, n);
-            return ec == std::errc() && ptr == end && n >= 1
-                       ? std::string()
-                       : "N must be a whole number from 1 to " + std::to_string(UINT64_MAX) +
-                             ", not \"" + text + "\"";
-          },
-          "", "count"));
+      ->check(countValidator(1, "count"));
   watch->callback([&options] { options.command = Command::kWatch; });
 
   CLI::App* stepDown = app.add_subcommand(
@@ -172,17 +177,7 @@ void configureCli(CLI::App& app, CliOptions& options) {
                    "Show the last N records first (default " + std::to_string(kDefaultEventLines) +
                        "; 0: none)")
       ->type_name("N")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            std::uint64_t n = 0;
-            const char* end = text.data() + text.size();
-            const auto [ptr, ec] = std::from_chars(text.data(), end, n);
-            return ec == std::errc() && ptr == end && !text.empty()
-                       ? std::string()
-                       : "N must be a whole number from 0 to " + std::to_string(UINT64_MAX) +
-                             ", not \"" + text + "\"";
-          },
-          "", "lines"));
+      ->check(countValidator(0, "lines"));
   events->add_flag("--json", options.json, "The records' JSON lines as they are");
   events->callback([&options] { options.command = Command::kEvents; });
 }

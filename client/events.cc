@@ -155,47 +155,37 @@ std::int64_t readToEnd(int fd, std::uint64_t offset, LineSplitter& splitter, Pri
   return static_cast<std::int64_t>(offset);
 }
 
-// Where the last `lines` complete lines of the first `size` bytes start (0 for the whole file),
-// or -errno.
-// Reads backwards in chunks, so a 16 MiB file costs only its tail.
-std::int64_t tailStart(int fd, std::uint64_t size, std::uint64_t lines) {
-  if (lines == 0) return static_cast<std::int64_t>(size);
-  // The byte at size-1 ends the last complete line (the caller cut `size` after a newline),
-  // so `lines` lines start right after the (lines+1)-th newline from the end.
+// The offset just past the n-th newline from the end of the first `size` bytes (0 when there are
+// fewer), or -errno. Reads backwards in chunks, so a 16 MiB file costs only its tail.
+std::int64_t afterNthNewlineFromEnd(int fd, std::uint64_t size, std::uint64_t n) {
   std::uint64_t newlines = 0;
   std::uint64_t end = size;
   std::vector<char> buf(kChunk);
   while (end > 0) {
     const std::uint64_t start = end > kChunk ? end - kChunk : 0;
     const auto want = static_cast<std::size_t>(end - start);
-    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(start));
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(want)) return n < 0 ? -errno : -EIO;
+    const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(start));
+    if (got < 0 && errno == EINTR) continue;
+    if (got != static_cast<ssize_t>(want)) return got < 0 ? -errno : -EIO;
     for (std::size_t i = want; i-- > 0;) {
-      if (buf[i] != '\n') continue;
-      if (++newlines == lines + 1) return static_cast<std::int64_t>(start + i + 1);
+      if (buf[i] == '\n' && ++newlines == n) return static_cast<std::int64_t>(start + i + 1);
     }
     end = start;
   }
   return 0;
 }
 
+// Where the last `lines` complete lines of the first `size` bytes start (0 for the whole file),
+// or -errno. The byte at size-1 ends the last complete line (the caller cut `size` after a
+// newline), so they start right after the (lines+1)-th newline from the end.
+std::int64_t tailStart(int fd, std::uint64_t size, std::uint64_t lines) {
+  if (lines == 0) return static_cast<std::int64_t>(size);
+  return afterNthNewlineFromEnd(fd, size, lines + 1);
+}
+
 // The offset just past the last newline in the first `size` bytes (0 if none), or -errno.
 std::int64_t lastNewlineEnd(int fd, std::uint64_t size) {
-  std::vector<char> buf(kChunk);
-  std::uint64_t end = size;
-  while (end > 0) {
-    const std::uint64_t start = end > kChunk ? end - kChunk : 0;
-    const auto want = static_cast<std::size_t>(end - start);
-    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(start));
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(want)) return n < 0 ? -errno : -EIO;
-    for (std::size_t i = want; i-- > 0;) {
-      if (buf[i] == '\n') return static_cast<std::int64_t>(start + i + 1);
-    }
-    end = start;
-  }
-  return 0;
+  return afterNthNewlineFromEnd(fd, size, 1);
 }
 
 bool interrupted(const CallCanceller* canceller) {
