@@ -1,16 +1,10 @@
 #!/bin/sh
 # Breaks each property of server/hooks on purpose (one sed mutant at a time, restored from git
-# afterwards) and checks that the named test catches it. Usage: mutants.sh BUILD_DIR [NAME...]
+# afterwards) and checks that the named test catches it, by failing or by hanging past 120 s.
+# Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
 shift
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel) || exit 2
-cd "$root" || exit 2
-if ! git diff --quiet -- server/hooks; then
-  echo "server/hooks has local changes; commit or stash them first" >&2
-  exit 2
-fi
-trap 'git checkout -q -- server/hooks' EXIT INT TERM
 
 # name@file@sed expression@gtest filter that must fail. fire-and-forget is what keepalived does
 # (every notify started at once); lifo and sync-start break order and the non-blocking enqueue.
@@ -25,35 +19,5 @@ drop-gating@server/hooks/hook_queue.cc@s/return !e.gating;/return e.gating || tr
 no-escape@server/hooks/hook_event.cc@s/out.reserve(text.size());/if (!quote) return std::string(text);/@*Hostile*
 no-priority@server/hooks/hook_event.cc@s/argv.push_back(std::to_string(event.priority));//@*Keepalived*
 '
-
-status=0
-while IFS='@' read -r name file expr filter; do
-  [ -n "$name" ] || continue
-  if [ $# -gt 0 ]; then
-    case " $* " in *" $name "*) ;; *) continue ;; esac
-  fi
-  git checkout -q -- server/hooks
-  sed -i "$expr" "$file"
-  if git diff --quiet -- "$file"; then
-    echo "MUTANT $name: did not apply"
-    status=1
-    continue
-  fi
-  if ! nice -n 5 ninja -C "$build" -j2 quorate_hooks_tests >/tmp/mutant-$$.log 2>&1; then
-    echo "MUTANT $name: does not build (see /tmp/mutant-$$.log)"
-    status=1
-    continue
-  fi
-  if "$build/bin/quorate_hooks_tests" --gtest_filter="$filter" >/tmp/mutant-$$.out 2>&1; then
-    echo "MUTANT $name: SURVIVED ($filter passed)"
-    status=1
-  else
-    echo "MUTANT $name: caught by $(grep -c '^\[  FAILED  \] .*(' /tmp/mutant-$$.out) test(s) of $filter"
-  fi
-done <<END
-$mutants
-END
-git checkout -q -- server/hooks
-nice -n 5 ninja -C "$build" -j2 quorate_hooks_tests >/dev/null 2>&1
-rm -f /tmp/mutant-$$.log /tmp/mutant-$$.out
-exit $status
+printf '%s\n' "$mutants" |
+  sh "$(dirname "$0")/../../support/mutants.sh" "$build" quorate_hooks_tests 120 "$@"
