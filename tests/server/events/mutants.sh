@@ -28,7 +28,7 @@ no-cut-partial@$L@s/if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {/if (
 no-cut-partial-tmpfs@$L@s/if (::ftruncate(fd_, static_cast<off_t>(size_)) == 0) {/if (false) {/; s/if (partialLine_) line.insert(line.begin(), '.n');//@*FullTmpfs*@$E
 log-every-error@$L@s/if (inErrorBurst_) return;//@*WriteErrors*@$E
 raw-control-chars@$C@s/if (c <= 0x20 || c >= 0x7f/if (c == 0x20/@*NothingRaw*@$Q
-tail-one-short@$C@s/++newlines == lines + 1/++newlines == lines/@*TheLastN*@$Q
+tail-one-short@$C@s/afterNthNewlineFromEnd(fd, size, lines + 1)/afterNthNewlineFromEnd(fd, size, lines)/@*TheLastN*@$Q
 corrupt-shown@$C@s/auto formatted = formatEvent(text)/auto formatted = std::optional<std::string>(std::string(text))/@*Corrupt*@$Q
 no-line-cap@$C@s/if (pending_.size() > kMaxLine) {/if (false) {/@*Overlong*@$Q
 no-rotation-follow@$C@s/if (now.st_ino != mine.st_ino || now.st_dev != mine.st_dev) {/if (false) {/@*FollowsAcrossRotations*@$Q
