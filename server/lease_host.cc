@@ -218,7 +218,7 @@ std::optional<Time> LeaseHost::earliestHeldLeaseEnd() const {
   return out;
 }
 
-bool LeaseHost::claimAllowed(std::size_t i, Time now) {
+bool LeaseHost::claimAllowed(std::size_t i) {
   Lease& l = leases_[i];
   Track& t = l.track;
   const std::uint64_t epoch = l.node->epoch();
@@ -235,7 +235,6 @@ bool LeaseHost::claimAllowed(std::size_t i, Time now) {
                           : "pre-claim hooks";
   spdlog::info("lease {}: won at epoch {}; the VIPs stay dark until {} succeed", l.cfg->name, epoch,
                t.gateWhat);
-  (void)now;
   gate_->beforeClaim(i, epoch, unreleased, [this, i, epoch](bool ok, const std::string& why) {
     gateDone(i, epoch, ok, why);
   });
@@ -405,7 +404,7 @@ bool LeaseHost::followLease(std::size_t i, Time now) {
   const auto& node = *l.node;
   if (node.holds(now)) {
     // Until the gate (fence-before-claim, pre-claim hooks) passes, the VIPs stay dark.
-    if (claimAllowed(i, now) && dataPlane_) dataPlane_->hold(i, node.leaseEnd());
+    if (claimAllowed(i) && dataPlane_) dataPlane_->hold(i, node.leaseEnd());
     return true;
   }
   if (l.track.gateRunning) {

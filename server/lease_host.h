@@ -239,7 +239,7 @@ class LeaseHost {
   // did not close), so nothing may tell the acceptors it is free.
   bool followLease(std::size_t i, lease::Time now);
   // Whether lease i, held at its node's epoch, may claim its VIPs now; starts its gate if not.
-  bool claimAllowed(std::size_t i, lease::Time now);
+  bool claimAllowed(std::size_t i);
   void gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std::string& why);
   // Releases lease i (handing it over), after its pre-release hooks when it has any; `hold`
   // then keeps us from preempting it back. True when the release waits for hooks.
