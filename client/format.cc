@@ -150,6 +150,42 @@ std::string healthText(const StatusReply& reply) {
 
 }  // namespace
 
+namespace {
+
+// The counters of the director's parts beside the lease; null for a part that is off.
+struct PartsJson {
+  nlohmann::json hooks;
+  nlohmann::json eventLog;
+  nlohmann::json watchdog;
+};
+PartsJson partsToJson(const StatusReply& reply) {
+  PartsJson p;
+  if (reply.has_hooks()) {
+    const auto& h = reply.hooks();
+    p.hooks = {{"runs", h.runs()},
+               {"failures", h.failures()},
+               {"timeouts", h.timeouts()},
+               {"dropped", h.dropped()},
+               {"fifo_errors", h.fifo_errors()},
+               {"fences", h.fences()},
+               {"fence_failures", h.fence_failures()},
+               {"gates_failed", h.gates_failed()}};
+  }
+  if (reply.has_event_log()) {
+    const auto& e = reply.event_log();
+    p.eventLog = {
+        {"written", e.written()}, {"dropped", e.dropped()}, {"write_errors", e.write_errors()}};
+  }
+  if (reply.has_watchdog()) {
+    const auto& w = reply.watchdog();
+    p.watchdog = {
+        {"pets", w.pets()}, {"refusals", w.refusals()}, {"pet_failures", w.pet_failures()}};
+  }
+  return p;
+}
+
+}  // namespace
+
 nlohmann::json statusToJson(const StatusReply& reply) {
   nlohmann::json nodes = nlohmann::json::array();
   for (const NodeStatus& n : reply.nodes()) {
@@ -239,6 +275,9 @@ nlohmann::json statusToJson(const StatusReply& reply) {
       {"virtual_servers", std::move(virtualServers)},
       {"frames_suppressed", reply.frames_suppressed()},
       {"lease_lapses", reply.lease_lapses()},
+      {"hooks", partsToJson(reply).hooks},
+      {"event_log", partsToJson(reply).eventLog},
+      {"watchdog", partsToJson(reply).watchdog},
   };
 }
 
@@ -277,6 +316,14 @@ std::string formatStatus(const StatusReply& reply) {
   if (!reply.preferred().empty()) out << " (preferred " << reply.preferred() << ")";
   out << "\n";
   if (const std::string health = healthText(reply); !health.empty()) out << health << "\n";
+  if (reply.has_hooks() && (reply.hooks().failures() > 0 || reply.hooks().dropped() > 0 ||
+                            reply.hooks().fence_failures() > 0)) {
+    // Only when something went wrong: a quiet line otherwise would be noise.
+    const auto& h = reply.hooks();
+    out << "hooks: " << h.failures() << " of " << h.runs() << " runs failed (" << h.timeouts()
+        << " timed out), " << h.dropped() << " transitions dropped; " << h.fence_failures()
+        << " of " << h.fences() << " fences failed\n";
+  }
 
   if (showsLeaseTable(reply)) {
     std::vector<std::vector<std::string>> leases;

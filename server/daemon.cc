@@ -379,7 +379,37 @@ void Daemon::onTimer() {
   rearm();
 }
 
-v1::StatusReply Daemon::currentStatus() const { return buildStatusReply(host_->snapshot()); }
+v1::StatusReply Daemon::currentStatus() const {
+  PartCounters parts;
+  const auto& h = hooks_->counters();
+  v1::HookCounters hc;
+  hc.set_runs(h.runs);
+  hc.set_failures(h.failures);
+  hc.set_timeouts(h.timeouts);
+  hc.set_dropped(h.dropped);
+  hc.set_fifo_errors(h.fifoErrors);
+  hc.set_fences(h.fences);
+  hc.set_fence_failures(h.fenceFailures);
+  hc.set_gates_failed(h.gatesFailed);
+  parts.hooks = hc;
+  if (events_) {
+    const auto e = events_->counters();
+    v1::EventLogCounters ec;
+    ec.set_written(e.written);
+    ec.set_dropped(e.dropped);
+    ec.set_write_errors(e.writeErrors);
+    parts.eventLog = ec;
+  }
+  if (watchdog_) {
+    const auto& w = watchdog_->counters();
+    v1::WatchdogCounters wc;
+    wc.set_pets(w.pets.load(std::memory_order_relaxed));
+    wc.set_refusals(w.refusals.load(std::memory_order_relaxed));
+    wc.set_pet_failures(w.petFailures.load(std::memory_order_relaxed));
+    parts.watchdog = wc;
+  }
+  return buildStatusReply(host_->snapshot(), parts);
+}
 
 void Daemon::publishStatus() {
   // The proto is built only for someone who watches; a new watcher asks for its own.

@@ -101,3 +101,15 @@ v1::StatusReply buildStatusReply(const HostSnapshot& s) {
 }
 
 }  // namespace quorate::server
+
+namespace quorate::server {
+
+v1::StatusReply buildStatusReply(const HostSnapshot& s, const PartCounters& parts) {
+  v1::StatusReply r = buildStatusReply(s);
+  if (parts.hooks) *r.mutable_hooks() = *parts.hooks;
+  if (parts.eventLog) *r.mutable_event_log() = *parts.eventLog;
+  if (parts.watchdog) *r.mutable_watchdog() = *parts.watchdog;
+  return r;
+}
+
+}  // namespace quorate::server

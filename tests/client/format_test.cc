@@ -99,7 +99,40 @@ TEST(StatusToJson, HasEveryField) {
   EXPECT_EQ(j["virtual_servers"], nlohmann::json::array());
   EXPECT_EQ(j["frames_suppressed"], 3u);
   EXPECT_EQ(j["lease_lapses"], 1u);
-  EXPECT_EQ(j.size(), 16u) << j.dump();
+  // Parts the reply does not carry (an older director, or turned off) are null.
+  EXPECT_TRUE(j["hooks"].is_null());
+  EXPECT_TRUE(j["event_log"].is_null());
+  EXPECT_TRUE(j["watchdog"].is_null());
+  EXPECT_EQ(j.size(), 19u) << j.dump();
+}
+
+// The counters of hooks, the event log and the watchdog, in JSON; in the text only when a hook
+// or a fence went wrong.
+TEST(StatusToJson, PartCountersAndTheirLine) {
+  StatusReply r = demoReply();
+  auto* h = r.mutable_hooks();
+  h->set_runs(10);
+  h->set_failures(2);
+  h->set_timeouts(1);
+  h->set_dropped(3);
+  h->set_fences(4);
+  h->set_fence_failures(1);
+  h->set_gates_failed(2);
+  r.mutable_event_log()->set_written(99);
+  r.mutable_watchdog()->set_pets(7);
+  const nlohmann::json j = statusToJson(r);
+  EXPECT_EQ(j["hooks"], nlohmann::json::parse(R"({"runs":10,"failures":2,"timeouts":1,
+      "dropped":3,"fifo_errors":0,"fences":4,"fence_failures":1,"gates_failed":2})"));
+  EXPECT_EQ(j["event_log"]["written"], 99u);
+  EXPECT_EQ(j["watchdog"]["pets"], 7u);
+  EXPECT_NE(formatStatus(r).find("hooks: 2 of 10 runs failed (1 timed out), 3 transitions "
+                                 "dropped; 1 of 4 fences failed"),
+            std::string::npos)
+      << formatStatus(r);
+  r.mutable_hooks()->set_failures(0);
+  r.mutable_hooks()->set_dropped(0);
+  r.mutable_hooks()->set_fence_failures(0);
+  EXPECT_EQ(formatStatus(r).find("hooks:"), std::string::npos) << "a quiet line is noise";
 }
 
 // A virtual server with a real server alive and installed, one quiescent, and an idle sorry

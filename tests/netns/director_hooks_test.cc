@@ -259,6 +259,14 @@ TEST(DirectorHooks, AHookThatHangsIsKilledAtItsTimeoutAndTheLeaseIsUnaffected) {
   EXPECT_EQ(epochOf(cluster, kAlpha), epoch) << "the lease moved while a hook hung";
   const std::string log = cluster.logTail(kAlpha, 400);
   EXPECT_NE(log.find("timed out after 1500 ms"), std::string::npos) << log;
+  // Status counts it: one run timed out (and failed); the event log has written records.
+  const auto st = cluster.status(kAlpha);
+  ASSERT_TRUE(st && st->contains("hooks")) << (st ? st->dump() : "unreachable");
+  EXPECT_EQ((*st)["hooks"].value("timeouts", 0), 1) << st->dump();
+  EXPECT_GE((*st)["hooks"].value("failures", 0), 1) << st->dump();
+  EXPECT_GE((*st)["hooks"].value("runs", 0), 2) << st->dump();
+  EXPECT_GT((*st)["event_log"].value("written", 0), 0) << st->dump();
+  EXPECT_TRUE((*st)["watchdog"].is_null()) << "no watchdog configured";
 }
 
 // alpha's pre-claim hook fails: alpha wins the lease but never claims its VIP, says FAULT, and
