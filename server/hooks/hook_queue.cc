@@ -7,6 +7,16 @@
 
 namespace quorate::server::hooks {
 
+ScriptRun hookRun(const HookCommand& command, const HookEvent& event) {
+  ScriptRun run;
+  run.argv = command.keepalivedArgs ? notifyArgv(command.program, event) : command.program;
+  run.env = notifyEnvironment(event);
+  run.user = command.user;
+  run.timeout = command.timeout;
+  run.captureBytes = kHookOutputBytes;
+  return run;
+}
+
 HookQueue::HookQueue(boost::asio::io_context& io, ScriptRunner& runner, Options options,
                      Report report, Dropped dropped)
     : io_(io),
@@ -69,14 +79,7 @@ void HookQueue::runCommand() {
     schedule();
     return;
   }
-  const HookCommand& command = current_->commands[nextCommand_];
-  ScriptRun run;
-  run.argv =
-      command.keepalivedArgs ? notifyArgv(command.program, current_->event) : command.program;
-  run.env = notifyEnvironment(current_->event);
-  run.user = command.user;
-  run.timeout = command.timeout;
-  run.captureBytes = kHookOutputBytes;
+  const ScriptRun run = hookRun(current_->commands[nextCommand_], current_->event);
   currentArgv_ = run.argv;
   started_ = std::chrono::steady_clock::now();
   // ScriptRunner calls `done` later on the io_context (never from inside start()), also for a

@@ -30,6 +30,10 @@ struct HookOutcome {
 // What the hooks keep of a program's stdout and stderr, for the log.
 inline constexpr std::size_t kHookOutputBytes = 4096;
 
+// How `command` runs for `event`: keepalived's arguments when it takes them, the QUORATE_*
+// environment, its user and timeout, its output captured. Notify and gating runs alike.
+ScriptRun hookRun(const HookCommand& command, const HookEvent& event);
+
 class HookQueue {
  public:
   struct Options {

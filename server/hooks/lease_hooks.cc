@@ -77,8 +77,10 @@ LeaseHooks::LeaseHooks(boost::asio::io_context& io, ScriptRunner& runner,
         });
     if (const auto& fifo = pl.settings.hooks.notifyFifo) {
       struct stat st {};
-      if (::stat(fifo->c_str(), &st) != 0 && errno == ENOENT) {
-        if (::mkfifo(fifo->c_str(), 0600) != 0) {
+      if (::stat(fifo->c_str(), &st) != 0) {
+        if (errno != ENOENT) {
+          spdlog::error("notify_fifo {}: {}", *fifo, std::strerror(errno));
+        } else if (::mkfifo(fifo->c_str(), 0600) != 0) {
           spdlog::error("notify_fifo {}: cannot create: {}", *fifo, std::strerror(errno));
         }
       } else if (!S_ISFIFO(st.st_mode)) {
@@ -145,7 +147,7 @@ void LeaseHooks::transition(const Transition& t) {
   // A loss of quorum runs on_quorum_loss once: never dropped from a full queue (one per loss,
   // so these cannot pile up without bound).
   if (!commands.empty()) sequence = pl.queue->enqueue(e, std::move(commands), t.quorumLost);
-  writeFifo(e);
+  writeFifo(t.lease, e);
   if (record_) {
     record_(nlohmann::json{{"event", "role"},
                            {"lease", pl.settings.lease},
@@ -184,11 +186,8 @@ void LeaseHooks::reported(const HookOutcome& o) {
   }
 }
 
-void LeaseHooks::writeFifo(const HookEvent& e) {
-  std::optional<std::string> own;
-  for (const auto& pl : leases_) {
-    if (pl.settings.lease == e.lease) own = pl.settings.hooks.notifyFifo;
-  }
+void LeaseHooks::writeFifo(std::size_t lease, const HookEvent& e) {
+  const auto& own = leases_.at(lease).settings.hooks.notifyFifo;
   if (!own) return;
   // Only ever a FIFO: as root, a path that is (or became, or links to) a file or a disk would
   // be overwritten from its first byte. Checked before the open (opening some devices acts on
@@ -231,13 +230,8 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
                              const std::optional<std::string>& unreleased, Done done) {
   PerLease& pl = leases_.at(lease);
   if (pl.gate && pl.gate->fencing) dropFence(lease);  // an older epoch's, never finished
-  pl.gate = std::make_unique<Gate>();
-  Gate& g = *pl.gate;
-  g.epoch = epoch;
-  g.kind = HookKind::kPreClaim;
-  g.commands = pl.settings.hooks.preClaim;
+  Gate& g = newGate(lease, epoch, HookKind::kPreClaim, pl.settings.hooks.preClaim);
   g.claimDone = std::move(done);
-  g.started = std::chrono::steady_clock::now();
   if (fencer_ && unreleased) {
     g.fenceTarget = unreleased;
     g.fencing = true;
@@ -252,6 +246,17 @@ void LeaseHooks::beforeClaim(std::size_t lease, std::uint64_t epoch,
   }
   // Never finish from inside this call, even with nothing to run.
   postRunGate(lease, epoch);
+}
+
+LeaseHooks::Gate& LeaseHooks::newGate(std::size_t lease, std::uint64_t epoch, HookKind kind,
+                                      const std::vector<HookCommand>& commands) {
+  auto& gate = leases_.at(lease).gate;
+  gate = std::make_unique<Gate>();
+  gate->epoch = epoch;
+  gate->kind = kind;
+  gate->commands = commands;
+  gate->started = std::chrono::steady_clock::now();
+  return *gate;
 }
 
 void LeaseHooks::startFence(std::size_t lease) {
@@ -343,13 +348,8 @@ void LeaseHooks::beforeRelease(std::size_t lease, std::uint64_t epoch, std::func
     // A claim gate still runs: the step-down wins, the claim never happens.
     cancel(lease);
   }
-  pl.gate = std::make_unique<Gate>();
-  Gate& g = *pl.gate;
-  g.epoch = epoch;
-  g.kind = HookKind::kPreRelease;
-  g.commands = pl.settings.hooks.preRelease;
-  g.releaseDone = std::move(done);
-  g.started = std::chrono::steady_clock::now();
+  newGate(lease, epoch, HookKind::kPreRelease, pl.settings.hooks.preRelease).releaseDone =
+      std::move(done);
   postRunGate(lease, epoch);
 }
 
@@ -373,16 +373,10 @@ void LeaseHooks::runGate(std::size_t lease) {
                                         std::string(kindName(g.kind)) + " hook(s) passed");
     return;
   }
-  const HookCommand& c = g.commands[g.next];
   const HookEvent e = eventFor(
       lease, g.kind, g.epoch, g.fenceTarget.value_or(""),
       g.kind == HookKind::kPreClaim ? "lease won, VIPs not claimed yet" : "planned step-down");
-  ScriptRun run;
-  run.argv = c.keepalivedArgs ? notifyArgv(c.program, e) : c.program;
-  run.env = notifyEnvironment(e);
-  run.user = c.user;
-  run.timeout = c.timeout;
-  run.captureBytes = kHookOutputBytes;
+  const ScriptRun run = hookRun(g.commands[g.next], e);
   g.argv = run.argv;
   g.commandStarted = std::chrono::steady_clock::now();
   g.handle = runner_.start(run, [weak = std::weak_ptr<LeaseHooks*>(alive_), lease](ScriptExit x) {

@@ -96,7 +96,10 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   void startFence(std::size_t lease);
   void startNextFence();
   void dropFence(std::size_t lease);  // the lease's gate ends: its fence stops, or never starts
-  void writeFifo(const HookEvent& e);
+  void writeFifo(std::size_t lease, const HookEvent& e);
+  // Replaces the lease's gate with a new one of `kind` running `commands` for `epoch`.
+  Gate& newGate(std::size_t lease, std::uint64_t epoch, HookKind kind,
+                const std::vector<HookCommand>& commands);
   void postRunGate(std::size_t lease, std::uint64_t epoch);  // runGate, later, if still due
   void runGate(std::size_t lease);  // the next command of the lease's gate, or its end
   void gateCommandDone(std::size_t lease, ScriptExit exit);
