@@ -264,10 +264,7 @@ void LeaseHost::gateDone(std::size_t i, std::uint64_t epoch, bool ok, const std:
                 why);
   t.gateFailed = true;
   t.gateFailure = why;
-  step(i, [&](auto& n) {
-    auto o = n.stepDown(now, "pre-claim failed: " + why);
-    return o ? std::move(*o) : lease::Output{};
-  });
+  releaseNow(i, epoch, "pre-claim failed: " + why, std::chrono::milliseconds(0));
   // A preferred director would preempt the lease back after preempt_delay_ms and fail again:
   // the other director's VIPs down for a gate and two handovers every round. A failover still
   // comes here; an operator's longer hold is kept; step-down --clear-hold ends this one.
