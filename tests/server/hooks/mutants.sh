@@ -11,7 +11,7 @@ shift
 mutants='
 lifo@server/hooks/hook_queue.cc@s/pending_.front()/pending_.back()/; s/pending_.pop_front()/pending_.pop_back()/@*BurstOfFifty*
 fire-and-forget@server/hooks/hook_queue.cc@s/^  pending_.push_back(Entry/  { ScriptRun r; r.argv = notifyArgv(commands[0].program, event); r.env = notifyEnvironment(event); r.timeout = commands[0].timeout; boost::asio::post(io_, [this, r] { (void)runner_.start(r, [this](ScriptExit) { ++completed_; }).release(); }); return sequence; }\n  pending_.push_back(Entry/@*BurstOfFifty*
-sync-start@server/hooks/hook_queue.cc@41s/schedule();/startNext();/@*BurstOfFifty*
+sync-start@server/hooks/hook_queue.cc@/pending_.push_back(Entry{/{n;s/schedule();/startNext();/}@*BurstOfFifty*
 no-timeout@server/hooks/hook_queue.cc@s/run.timeout = command.timeout;/run.timeout = std::chrono::milliseconds(60000);/@*HangingHook*
 one-lane@server/hooks/hook_queue.cc@s/if (current_ || pending_.empty()) return;/if (current_ || pending_.empty() || runner_.running() > 0) return;/@*TwoLeasesRunInParallel*
 drop-newest@server/hooks/hook_queue.cc@s/if (pending_.size() >= options_.capacity) {/if (pending_.size() >= options_.capacity) return sequence;\n  if (false) {/@*FullQueueDrops*
