@@ -2,6 +2,8 @@
 #include "common/convert.h"
 
 #include <chrono>
+#include <optional>
+#include <string>
 
 namespace quorate {
 namespace {
@@ -15,6 +17,13 @@ void put(const lease::Ballot& b, v1::Ballot* out) {
   out->set_node(b.node);
   out->set_incarnation(b.incarnation);
   out->set_instance(b.instance);
+}
+
+// A round, epoch or incarnation above lease::kMaxCounter: the name of the field, or nullopt.
+std::optional<std::string> tooLarge(const v1::Ballot& b, const std::string& field) {
+  if (b.round() > lease::kMaxCounter) return field + ".round";
+  if (b.incarnation() > lease::kMaxCounter) return field + ".incarnation";
+  return std::nullopt;
 }
 
 lease::Ballot get(const v1::Ballot& b) {
@@ -34,6 +43,7 @@ constexpr std::uint64_t kMaxMicros = 3600ULL * 1000 * 1000;  // one hour: nothin
 std::optional<std::string> get(const v1::LeaseInfo& l, std::optional<lease::LeaseView>& out) {
   if (l.owner() > lease::kDirectorB) return "lease.owner must be a director (0 or 1)";
   if (l.remaining_us() > kMaxMicros) return "lease.remaining_us out of range";
+  if (l.epoch() > lease::kMaxCounter) return "lease.epoch above the limit";
   out = lease::LeaseView{l.owner(), l.epoch(), microseconds(l.remaining_us()), l.owner_instance()};
   return std::nullopt;
 }
@@ -48,6 +58,8 @@ v1::RejectReason put(lease::RejectReason r) {
       return v1::REJECT_STALE_EPOCH;
     case lease::RejectReason::kLeaseTooLong:
       return v1::REJECT_LEASE_TOO_LONG;
+    case lease::RejectReason::kOutOfRange:
+      return v1::REJECT_OUT_OF_RANGE;
   }
   return v1::REJECT_UNSPECIFIED;
 }
@@ -62,6 +74,8 @@ std::optional<lease::RejectReason> get(v1::RejectReason r) {
       return lease::RejectReason::kStaleEpoch;
     case v1::REJECT_LEASE_TOO_LONG:
       return lease::RejectReason::kLeaseTooLong;
+    case v1::REJECT_OUT_OF_RANGE:
+      return lease::RejectReason::kOutOfRange;
     default:
       return std::nullopt;
   }
@@ -116,6 +130,18 @@ void toProto(const lease::Message& m, v1::PeerMessage& out) {
 
 Result<lease::Message> fromProto(const v1::PeerMessage& in) {
   auto bad = [](std::string what) { return Status::fail(0, std::move(what)); };
+  // No arithmetic near 2^64 is ever reached: a counter above kMaxCounter is refused here, by
+  // name, before the core sees it (the core refuses it as well, see lease::rangeLimit).
+  const std::string limit = " above the limit " + std::to_string(lease::kMaxCounter);
+  auto tooBig = [&](std::uint64_t v, const char* field) -> std::optional<std::string> {
+    if (v > lease::kMaxCounter) return std::string(field) + limit;
+    return std::nullopt;
+  };
+  auto ballotTooBig = [&](const v1::Ballot& b, const std::string& field) {
+    auto e = tooLarge(b, field);
+    if (e) *e += limit;
+    return e;
+  };
   if (in.from() >= lease::kNodeCount) return bad("from: node id must be 0, 1 or 2");
   if (in.to() >= lease::kNodeCount) return bad("to: node id must be 0, 1 or 2");
   lease::Message out;
@@ -125,10 +151,13 @@ Result<lease::Message> fromProto(const v1::PeerMessage& in) {
   std::optional<lease::LeaseView> l;
   switch (in.body_case()) {
     case v1::PeerMessage::kPrepare:
+      if (auto e = ballotTooBig(in.prepare().ballot(), "prepare.ballot")) return bad(*e);
       out.body = lease::Prepare{get(in.prepare().ballot())};
       break;
     case v1::PeerMessage::kPromise: {
       const auto& p = in.promise();
+      if (auto e = ballotTooBig(p.ballot(), "promise.ballot")) return bad(*e);
+      if (auto e = tooBig(p.max_epoch(), "promise.max_epoch")) return bad(*e);
       if (p.has_lease()) {
         if (auto e = get(p.lease(), l)) return bad("promise." + *e);
       }
@@ -137,18 +166,25 @@ Result<lease::Message> fromProto(const v1::PeerMessage& in) {
     }
     case v1::PeerMessage::kAccept: {
       const auto& a = in.accept();
+      if (auto e = ballotTooBig(a.ballot(), "accept.ballot")) return bad(*e);
+      if (auto e = tooBig(a.epoch(), "accept.epoch")) return bad(*e);
       if (a.lease_us() == 0 || a.lease_us() > kMaxMicros)
         return bad("accept.lease_us out of range");
       out.body = lease::Accept{get(a.ballot()), a.epoch(), microseconds(a.lease_us())};
       break;
     }
     case v1::PeerMessage::kAccepted:
+      if (auto e = ballotTooBig(in.accepted().ballot(), "accepted.ballot")) return bad(*e);
+      if (auto e = tooBig(in.accepted().epoch(), "accepted.epoch")) return bad(*e);
       out.body = lease::Accepted{get(in.accepted().ballot()), in.accepted().epoch()};
       break;
     case v1::PeerMessage::kReject: {
       const auto& r = in.reject();
       auto reason = get(r.reason());
       if (!reason) return bad("reject.reason unknown");
+      if (auto e = ballotTooBig(r.ballot(), "reject.ballot")) return bad(*e);
+      if (auto e = ballotTooBig(r.promised(), "reject.promised")) return bad(*e);
+      if (auto e = tooBig(r.max_epoch(), "reject.max_epoch")) return bad(*e);
       if (r.has_lease()) {
         if (auto e = get(r.lease(), l)) return bad("reject." + *e);
       }
@@ -156,9 +192,11 @@ Result<lease::Message> fromProto(const v1::PeerMessage& in) {
       break;
     }
     case v1::PeerMessage::kRelease:
+      if (auto e = tooBig(in.release().epoch(), "release.epoch")) return bad(*e);
       out.body = lease::Release{in.release().epoch()};
       break;
     case v1::PeerMessage::kHandover:
+      if (auto e = tooBig(in.handover().epoch(), "handover.epoch")) return bad(*e);
       out.body = lease::Handover{in.handover().epoch()};
       break;
     case v1::PeerMessage::kPreempt:

@@ -17,8 +17,9 @@
 namespace quorate {
 namespace {
 
-// Version 2 adds max_lease_us; version 1 files (without it) are still read.
-constexpr const char* kHeader = "quorate-acceptor-state 2";
+// Version 3 adds max_round, version 2 max_lease_us; older files (without them) are still read.
+constexpr const char* kHeader = "quorate-acceptor-state 3";
+constexpr const char* kHeaderV2 = "quorate-acceptor-state 2";
 constexpr const char* kHeaderV1 = "quorate-acceptor-state 1";
 
 Status sysError(const std::string& path, const std::string& what) {
@@ -54,18 +55,28 @@ Result<lease::DurableState> StateFile::load() const {
   if (!std::filesystem::exists(path_, ec) && !ec) return lease::DurableState{};
   std::ifstream in(path_);
   if (!in) return sysError(path_, "cannot open state file");
-  std::string header, epochLine, ownerLine, incarnationLine, leaseLine, extra;
+  std::string header, epochLine, ownerLine, incarnationLine, leaseLine, roundLine, extra;
   std::getline(in, header);
   std::getline(in, epochLine);
   std::getline(in, ownerLine);
   std::getline(in, incarnationLine);
   const bool v1 = header == kHeaderV1;
-  if (header != kHeader && !v1) {
+  const bool v2 = header == kHeaderV2;
+  if (header != kHeader && !v1 && !v2) {
     return formatError(path_, "line 1: expected '" + std::string(kHeader) + "'");
   }
   std::uint64_t epoch = 0, owner = 0;
+  // A counter above the limit (an insider's epoch written before the range checks existed, an
+  // edited file) would leave no room to go up: refused, by name, rather than run into it.
+  const std::string limit = std::to_string(lease::kMaxCounter);
   if (!parseField(epochLine, "max_epoch", epoch)) {
     return formatError(path_, "line 2: expected 'max_epoch <n>'");
+  }
+  if (epoch > lease::kMaxCounter) {
+    return formatError(path_, "line 2: max_epoch " + std::to_string(epoch) +
+                                  " is above the limit " + limit +
+                                  "; the cluster cannot go on from it (see docs/protocol.md, "
+                                  "\"Insiders: ranges and arithmetic\")");
   }
   if (!parseField(ownerLine, "owner", owner) || owner >= lease::kNodeCount) {
     return formatError(path_, "line 3: expected 'owner <0|1|2>'");
@@ -73,6 +84,10 @@ Result<lease::DurableState> StateFile::load() const {
   std::uint64_t incarnation = 0;
   if (!parseField(incarnationLine, "incarnation", incarnation)) {
     return formatError(path_, "line 4: expected 'incarnation <n>'");
+  }
+  if (incarnation > lease::kMaxCounter) {
+    return formatError(path_, "line 4: incarnation " + std::to_string(incarnation) +
+                                  " is above the limit " + limit);
   }
   std::uint64_t maxLeaseUs = 0;
   if (!v1) {
@@ -82,11 +97,26 @@ Result<lease::DurableState> StateFile::load() const {
       return formatError(path_, "line 5: expected 'max_lease_us <n>' (at most an hour)");
     }
   }
+  std::uint64_t maxRound = 0;
+  if (!v1 && !v2) {
+    std::getline(in, roundLine);
+    if (!parseField(roundLine, "max_round", maxRound)) {
+      return formatError(path_, "line 6: expected 'max_round <n>'");
+    }
+    if (maxRound > lease::kMaxCounter) {
+      return formatError(
+          path_, "line 6: max_round " + std::to_string(maxRound) + " is above the limit " + limit);
+    }
+  }
   if (std::getline(in, extra) && !extra.empty()) {
-    return formatError(path_, "line " + std::string(v1 ? "5" : "6") + ": unexpected content");
+    return formatError(path_, "line " +
+                                  std::string(v1   ? "5"
+                                              : v2 ? "6"
+                                                   : "7") +
+                                  ": unexpected content");
   }
   return lease::DurableState{epoch, static_cast<lease::NodeId>(owner), incarnation,
-                             std::chrono::microseconds(maxLeaseUs)};
+                             std::chrono::microseconds(maxLeaseUs), maxRound};
 }
 
 lease::DurableState StateFile::loadOrThrow() const {
@@ -99,7 +129,8 @@ Status StateFile::save(const lease::DurableState& s) const {
   std::ostringstream text;
   text << kHeader << "\nmax_epoch " << s.maxEpoch << "\nowner " << s.maxEpochOwner
        << "\nincarnation " << s.incarnation << "\nmax_lease_us "
-       << std::chrono::ceil<std::chrono::microseconds>(s.maxLease).count() << "\n";
+       << std::chrono::ceil<std::chrono::microseconds>(s.maxLease).count() << "\nmax_round "
+       << s.maxRound << "\n";
   return writeFileDurably(path_, text.str());
 }
 

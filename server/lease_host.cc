@@ -186,6 +186,11 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
     spdlog::info("lease {}: role {} -> {} epoch {}: {}", l.cfg->name, lease::toString(c.from),
                  lease::toString(c.to), c.epoch, c.reason);
   }
+  if (out.halt) {
+    // The node is inert from now on (it still answers as an acceptor); a restart does not help
+    // until whatever pushed the counter to the limit is found.
+    spdlog::critical("lease {}: STOPPED for good: {}", l.cfg->name, *out.halt);
+  }
   for (auto& m : out.send) {
     if (!dark && (std::holds_alternative<lease::Release>(m.body) ||
                   std::holds_alternative<lease::Handover>(m.body))) {

@@ -3,9 +3,18 @@
 #include "lease/acceptor.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace quorate::lease {
+namespace {
+
+// v + reserve, saturated at kMaxCounter but never below v (v is above it only with
+// AcceptorFaults::ignoreRange).
+std::uint64_t reserveAbove(std::uint64_t v, std::uint64_t reserve) {
+  if (v >= kMaxCounter - reserve) return std::max(v, kMaxCounter);
+  return v + reserve;
+}
+
+}  // namespace
 
 Acceptor::Acceptor(NodeId self, Duration maxLease, Duration quarantine, DurableState restored,
                    Time startedAt, AcceptorFaults faults)
@@ -16,7 +25,9 @@ Acceptor::Acceptor(NodeId self, Duration maxLease, Duration quarantine, DurableS
                                    : std::max(quarantine, restored.maxLease))),
       durable_(restored),
       faults_(faults),
-      acceptedMax_(restored.maxEpoch) {}
+      acceptedMax_(restored.maxEpoch),
+      roundSince_(startedAt),
+      epochSince_(startedAt) {}
 
 std::optional<LeaseView> Acceptor::lease(Time now) const {
   if (!granted_ || now >= granted_->expiry) return std::nullopt;
@@ -36,6 +47,20 @@ Reject Acceptor::reject(Time now, const Ballot& b, RejectReason why) const {
   return Reject{b, promised_, acceptedMax_, lease(now), why};
 }
 
+bool Acceptor::outOfRange(Time now, std::uint64_t round, std::optional<std::uint64_t> epoch) const {
+  if (faults_.ignoreRange) return false;
+  return round > roundLimit(now) || (epoch && *epoch > epochLimit(now));
+}
+
+bool Acceptor::promise(Time now, const Ballot& b) {
+  if (!(promised_ < b)) return false;
+  if (b.round > knownRound()) roundSince_ = now;
+  promised_ = b;
+  if (b.round <= durable_.maxRound) return false;
+  durable_.maxRound = reserveAbove(b.round, kRoundReserve);
+  return true;
+}
+
 Acceptor::Result Acceptor::handle(Time now, const Message& in) {
   // A restarted acceptor may have granted leases it no longer remembers; it
   // stays silent until every one of them has run out.
@@ -48,15 +73,25 @@ Acceptor::Result Acceptor::handle(Time now, const Message& in) {
 }
 
 Acceptor::Result Acceptor::handlePrepare(Time now, NodeId from, const Prepare& p) {
+  // Before anything else: an absurd round must not become our promise (honest ballots would
+  // then lose to it until they wrapped).
+  if (outOfRange(now, p.ballot.round, std::nullopt)) {
+    return {reply(from, reject(now, p.ballot, RejectReason::kOutOfRange)), false};
+  }
   if (p.ballot < promised_) {
     return {reply(from, reject(now, p.ballot, RejectReason::kBallot)), false};
   }
-  promised_ = p.ballot;
-  return {reply(from, Promise{p.ballot, lease(now), acceptedMax_}), false};
+  const bool persist = promise(now, p.ballot);
+  return {reply(from, Promise{p.ballot, lease(now), acceptedMax_}), persist};
 }
 
 Acceptor::Result Acceptor::handleAccept(Time now, const Message& in, const Accept& a) {
   const NodeId from = in.from;
+  // An absurd epoch accepted would go to disk and outlive every restart: the cluster could never
+  // pick a higher one. Refused before any other check, so it changes nothing.
+  if (outOfRange(now, a.ballot.round, a.epoch)) {
+    return {reply(from, reject(now, a.ballot, RejectReason::kOutOfRange)), false};
+  }
   const auto live = lease(now);
   // The owner of the live lease may renew that same tenure whatever was promised
   // since: a campaign that cannot win anyway must not starve the holder's renewals.
@@ -80,19 +115,20 @@ Acceptor::Result Acceptor::handleAccept(Time now, const Message& in, const Accep
   if (a.epoch == 0) {
     return {reply(from, reject(now, a.ballot, RejectReason::kStaleEpoch)), false};
   }
-  promised_ = std::max(promised_, a.ballot);
+  bool persist = promise(now, a.ballot);
   // Two renewals can reach the acceptor in the opposite order of their clock reads (threads,
   // retries): the later one must not take back time the earlier one granted.
   Time expiry = now + a.lease;
   if (ownerRenews && !faults_.moveExpiryEarlier) expiry = std::max(expiry, granted_->expiry);
   granted_ = Granted{from, in.instance, a.epoch, expiry};
-  acceptedMax_ = std::max(acceptedMax_, a.epoch);
-  bool persist = false;
+  if (a.epoch > acceptedMax_) {
+    acceptedMax_ = a.epoch;
+    epochSince_ = now;
+  }
   if (a.epoch > durable_.maxEpoch) {
-    // Saturate: a wrapped ceiling would be below the epoch just accepted.
-    durable_.maxEpoch = a.epoch > std::numeric_limits<std::uint64_t>::max() - kEpochReserve
-                            ? std::numeric_limits<std::uint64_t>::max()
-                            : a.epoch + kEpochReserve;
+    // Saturate at kMaxCounter (never below the epoch just accepted): a restarted acceptor then
+    // reports kMaxCounter, and proposers stop loudly instead of wrapping.
+    durable_.maxEpoch = reserveAbove(a.epoch, kEpochReserve);
     durable_.maxEpochOwner = from;
     persist = true;
   }

@@ -1,6 +1,7 @@
 // The acceptor of PaxosLease: diskless for the lease, durable only for epochs.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 
 #include "lease/messages.h"
@@ -14,6 +15,7 @@ struct AcceptorFaults {
   bool ignoreInstance = false;      // the owner is the node id alone (clones share a lease)
   bool moveExpiryEarlier = false;   // a reordered renewal may shorten a live lease
   bool forgetLongestLease = false;  // quarantine from the configuration only
+  bool ignoreRange = false;         // adopt any round or epoch an insider sends (kMaxStep)
 };
 
 class Acceptor {
@@ -46,6 +48,15 @@ class Acceptor {
   // The highest epoch accepted (since the restart: the reserved ceiling on disk at start).
   std::uint64_t maxEpoch() const { return acceptedMax_; }
   Ballot promised() const { return promised_; }
+  // The highest round this acceptor knows of: its promise, or before the first promise of this
+  // life the reserve on disk (at most kRoundReserve above the promises of the last life).
+  std::uint64_t knownRound() const {
+    return promised_.round != 0 ? promised_.round : durable_.maxRound;
+  }
+  // The highest round and epoch it admits now (see rangeLimit); above them it rejects with
+  // kOutOfRange and changes nothing.
+  std::uint64_t roundLimit(Time now) const { return rangeLimit(knownRound(), roundSince_, now); }
+  std::uint64_t epochLimit(Time now) const { return rangeLimit(acceptedMax_, epochSince_, now); }
 
  private:
   Result handlePrepare(Time now, NodeId from, const Prepare& p);
@@ -55,6 +66,9 @@ class Acceptor {
   bool ownedBy(const LeaseView& l, const Message& in) const;
   Message reply(NodeId to, Body body) const { return Message{self_, to, std::move(body)}; }
   Reject reject(Time now, const Ballot& b, RejectReason why) const;
+  bool outOfRange(Time now, std::uint64_t round, std::optional<std::uint64_t> epoch) const;
+  // Raises promised_ to `b` (if higher), its round's reserve on disk, and the time of the raise.
+  bool promise(Time now, const Ballot& b);
 
   struct Granted {
     NodeId owner;
@@ -71,6 +85,8 @@ class Acceptor {
   Ballot promised_{};
   std::optional<Granted> granted_;
   std::uint64_t acceptedMax_ = 0;
+  Time roundSince_;  // when knownRound() last grew
+  Time epochSince_;  // when acceptedMax_ last grew
   bool grantedThisLife_ = false;
 };
 

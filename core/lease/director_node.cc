@@ -33,6 +33,7 @@ void Output::append(Output&& o) {
   persist = persist || o.persist;
   for (auto& c : o.changes) changes.push_back(std::move(c));
   if (o.releaseLocal) releaseLocal = o.releaseLocal;
+  if (o.halt) halt = std::move(o.halt);
 }
 
 DirectorNode::DirectorNode(NodeConfig cfg, DurableState restored, Time now)
@@ -40,9 +41,17 @@ DirectorNode::DirectorNode(NodeConfig cfg, DurableState restored, Time now)
       // A director's acceptor never grants more than its quarantine covers.
       acceptor_(cfg_.self, cfg_.timing.quarantine, cfg_.timing.quarantine, restored, now,
                 cfg_.acceptorFaults),
+      highestRound_(restored.maxRound),
       highestEpochSeen_(restored.maxEpoch),
-      incarnation_(restored.incarnation + 1),
+      roundSince_(now),
+      epochSince_(now),
+      incarnation_(nextCounter(restored.incarnation).value_or(kMaxCounter)),
       rng_(cfg_.seed ^ (0x9e3779b97f4a7c15ULL * (cfg_.self + 1))) {
+  if (restored.incarnation >= kMaxCounter) {
+    // Reported by the first step (finish()); the state file refuses such a value already.
+    halted_ = "incarnation " + std::to_string(restored.incarnation) + " is at the limit";
+    haltUnreported_ = true;
+  }
   campaignNotBefore_ = acceptor_.quarantineEnd();
   // At a cold start the preferred director gets the first try.
   if (cfg_.preferred && *cfg_.preferred != cfg_.self)
@@ -72,8 +81,39 @@ void DirectorNode::send(Output& out, Time now, NodeId to, Body body) {
   out.send.push_back(Message{cfg_.self, to, std::move(body), cfg_.instance});
 }
 
-Ballot DirectorNode::nextBallot() {
-  return Ballot{++highestRound_, cfg_.self, incarnation_, cfg_.instance};
+std::optional<Ballot> DirectorNode::nextBallot() {
+  const auto round = nextCounter(highestRound_);
+  if (!round) return std::nullopt;
+  highestRound_ = *round;
+  return Ballot{*round, cfg_.self, incarnation_, cfg_.instance};
+}
+
+std::uint64_t DirectorNode::roundLimit(Time now) const {
+  return rangeLimit(std::max(highestRound_, acceptor_.knownRound()), roundSince_, now);
+}
+
+std::uint64_t DirectorNode::epochLimit(Time now) const {
+  return rangeLimit(std::max(highestEpochSeen_, acceptor_.maxEpoch()), epochSince_, now);
+}
+
+void DirectorNode::learnRound(Time now, std::uint64_t round) {
+  if (round <= highestRound_) return;
+  highestRound_ = round;
+  roundSince_ = now;
+}
+
+void DirectorNode::learnEpoch(Time now, std::uint64_t epoch) {
+  if (epoch <= highestEpochSeen_) return;
+  highestEpochSeen_ = epoch;
+  epochSince_ = now;
+}
+
+void DirectorNode::halt(Output& out, Time now, const std::string& why) {
+  halted_ = why;
+  leaseEnd_ = std::min(leaseEnd_, now);  // stop acting at once; the acceptors let it lapse
+  round_ = Round{};
+  setRole(out, Role::kStandby, "halted: " + why);
+  out.halt = why;
 }
 
 DurableState DirectorNode::durable() const {
@@ -88,6 +128,10 @@ Output DirectorNode::finish(Output out) {
   if (incarnationUnsaved_) {
     out.persist = true;
     incarnationUnsaved_ = false;
+  }
+  if (haltUnreported_) {
+    haltUnreported_ = false;
+    out.halt = halted_;
   }
   return out;
 }
@@ -111,7 +155,14 @@ Output DirectorNode::deliverLocal(Time now, const Message& m) {
 Output DirectorNode::startRound(Time now, bool renewal, const std::string& why) {
   Output out;
   round_ = Round{};
-  round_.ballot = nextBallot();
+  const auto ballot = nextBallot();
+  if (!ballot) {
+    halt(out, now,
+         "the next ballot round would pass " + std::to_string(kMaxCounter) +
+             " (a peer or a state file carried an absurd round)");
+    return out;
+  }
+  round_.ballot = *ballot;
   round_.start = now;  // before the first message: the lease is timed from here
   round_.deadline = now + cfg_.timing.renewInterval;
   round_.renewal = renewal;
@@ -158,8 +209,17 @@ Output DirectorNode::handle(Time now, const Message& m) {
       [&](const auto& body) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Accept>) {
-          // Learn the ballots in use, so our next round starts above them.
-          highestRound_ = std::max(highestRound_, body.ballot.round);
+          // Learn the ballots in use, so our next round starts above them; not an absurd one,
+          // which our acceptor refuses too.
+          if (body.ballot.round <= roundLimit(now)) {
+            learnRound(now, body.ballot.round);
+          } else {
+            ++counters_.outOfRange;
+          }
+        }
+        if constexpr (!std::is_same_v<T, Prepare> && !std::is_same_v<T, Accept> &&
+                      !std::is_same_v<T, Release> && !std::is_same_v<T, Ping>) {
+          if (halted_) return;  // a halted node answers as an acceptor, nothing more
         }
         if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Accept> ||
                       std::is_same_v<T, Release> || std::is_same_v<T, Ping>) {
@@ -184,15 +244,26 @@ Output DirectorNode::handle(Time now, const Message& m) {
 
 Output DirectorNode::onPromise(Time now, NodeId from, const Promise& p) {
   Output out;
-  highestRound_ = std::max(highestRound_, p.ballot.round);
-  highestEpochSeen_ = std::max(highestEpochSeen_, p.maxEpoch);
+  if (p.ballot.round > roundLimit(now) || p.maxEpoch > epochLimit(now)) {
+    ++counters_.outOfRange;  // malformed: not a vote, nothing learned
+    return out;
+  }
+  learnRound(now, p.ballot.round);
+  learnEpoch(now, p.maxEpoch);
   if (round_.phase != Phase::kPrepare || p.ballot != round_.ballot) return out;
   round_.promised.insert(from);
   round_.maxEpochSeen = std::max(round_.maxEpochSeen, p.maxEpoch);
   if (round_.promised.size() < kMajority) return out;
   // A foreign live lease in a promise does not stop us: the acceptors refuse to
   // replace a live lease, so the Accept phase cannot win while it lasts.
-  round_.epoch = std::max(round_.maxEpochSeen, highestEpochSeen_) + 1;
+  const auto epoch = nextCounter(std::max(round_.maxEpochSeen, highestEpochSeen_));
+  if (!epoch) {
+    halt(out, now,
+         "the next epoch would pass " + std::to_string(kMaxCounter) +
+             " (an acceptor or a state file carried an absurd epoch)");
+    return out;
+  }
+  round_.epoch = *epoch;
   return sendAccepts(now);
 }
 
@@ -218,7 +289,7 @@ Output DirectorNode::onAccepted(Time now, NodeId from, const Accepted& a) {
   if (now >= end) return out;              // too late: this lease is already over
   if (renewal && !holds(now)) return out;  // lost meanwhile: a new tenure needs a new epoch
   epoch_ = epoch;
-  highestEpochSeen_ = std::max(highestEpochSeen_, epoch);
+  learnEpoch(now, epoch);
   leaseEnd_ = end;
   nextRenewal_ = start + cfg_.timing.renewInterval;
   if (renewal) {
@@ -232,8 +303,12 @@ Output DirectorNode::onAccepted(Time now, NodeId from, const Accepted& a) {
 
 Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
   Output out;
-  highestRound_ = std::max(highestRound_, r.promised.round);
-  highestEpochSeen_ = std::max(highestEpochSeen_, r.maxEpoch);
+  if (r.promised.round > roundLimit(now) || r.maxEpoch > epochLimit(now)) {
+    ++counters_.outOfRange;  // malformed: not a vote, nothing learned
+    return out;
+  }
+  learnRound(now, r.promised.round);
+  learnEpoch(now, r.maxEpoch);
   if (round_.phase == Phase::kIdle || r.ballot != round_.ballot) return out;
   if (round_.renewal && r.lease && !mine(*r.lease) && role_ == Role::kHolder) {
     // Another process holds a live lease at an acceptor we are renewing with. While our lease
@@ -415,6 +490,7 @@ Output DirectorNode::heartbeats(Time now) {
 
 Output DirectorNode::tick(Time now) {
   Output out;
+  if (halted_) return finish(std::move(out));
   if (role_ == Role::kQuarantine) {
     if (acceptor_.inQuarantine(now)) return finish(std::move(out));
     setRole(out, Role::kStandby, "quarantine over");
@@ -438,6 +514,7 @@ Output DirectorNode::tick(Time now) {
 }
 
 Time DirectorNode::nextDeadline() const {
+  if (halted_) return Time::max();
   if (role_ == Role::kQuarantine) return acceptor_.quarantineEnd();
   Time t = Time::max();
   auto consider = [&t](Time c) { t = std::min(t, c); };

@@ -49,6 +49,10 @@ struct Output {
   // the Release and Handover, so that the lease lapses on every acceptor no earlier than ours.
   std::optional<std::uint64_t> releaseLocal;
   std::vector<RoleChange> changes;
+  // This node stopped for good: its next round or epoch would pass kMaxCounter. The daemon logs
+  // it as critical; the node neither campaigns nor holds again until it is restarted (and then
+  // stops again unless an operator fixes what pushed the counter there).
+  std::optional<std::string> halt;
 
   void append(Output&& o);
 };
@@ -100,6 +104,12 @@ class DirectorNode {
   DurableState durable() const;
   const NodeConfig& config() const { return cfg_; }
   const Acceptor& acceptor() const { return acceptor_; }
+  // Why this node stopped (Output::halt), if it did.
+  const std::optional<std::string>& halted() const { return halted_; }
+  // The highest round and epoch this node adopts from a message now (see rangeLimit); a
+  // message that carries more is ignored as malformed (Counters::outOfRange).
+  std::uint64_t roundLimit(Time now) const;
+  std::uint64_t epochLimit(Time now) const;
 
   struct Counters {
     std::uint64_t roundsStarted = 0;
@@ -107,6 +117,7 @@ class DirectorNode {
     std::uint64_t roundsFailed = 0;
     std::uint64_t renewals = 0;
     std::uint64_t leaseLost = 0;
+    std::uint64_t outOfRange = 0;  // messages ignored for an absurd round or epoch
   };
   const Counters& counters() const { return counters_; }
 
@@ -147,7 +158,10 @@ class DirectorNode {
   Output release(Time now, const std::string& reason, bool handover);
   void failRound(Time now, Duration retryAfter);
   void setRole(Output& out, Role to, const std::string& reason);
-  Ballot nextBallot();
+  std::optional<Ballot> nextBallot();
+  void learnRound(Time now, std::uint64_t round);
+  void learnEpoch(Time now, std::uint64_t epoch);
+  void halt(Output& out, Time now, const std::string& why);
   Duration backoff();
   bool preemptEnabled() const { return cfg_.preemptDelay.has_value() && cfg_.preferred; }
   Output maybeCampaign(Time now);
@@ -168,6 +182,10 @@ class DirectorNode {
   Round round_;
   std::uint64_t highestRound_ = 0;
   std::uint64_t highestEpochSeen_ = 0;
+  Time roundSince_;  // when highestRound_ last grew
+  Time epochSince_;  // when highestEpochSeen_ last grew
+  std::optional<std::string> halted_;
+  bool haltUnreported_ = false;
   std::uint64_t incarnation_;
   bool incarnationUnsaved_ = true;
   Time campaignNotBefore_{};

@@ -13,6 +13,19 @@ std::string toString(const Ballot& b) {
   return s;
 }
 
+std::uint64_t rangeLimit(std::uint64_t known, Time since, Time now) {
+  if (known >= kMaxCounter) return kMaxCounter;
+  const auto elapsed = now > since ? (now - since) / kAllowancePerStep : 0;
+  const std::uint64_t room = kMaxCounter - known;
+  const std::uint64_t allowance = kMaxStep + static_cast<std::uint64_t>(elapsed);
+  return allowance >= room ? kMaxCounter : known + allowance;
+}
+
+std::optional<std::uint64_t> nextCounter(std::uint64_t x) {
+  if (x >= kMaxCounter) return std::nullopt;
+  return x + 1;
+}
+
 const char* toString(RejectReason r) {
   switch (r) {
     case RejectReason::kBallot:
@@ -23,6 +36,8 @@ const char* toString(RejectReason r) {
       return "epoch not above the acceptor's highest";
     case RejectReason::kLeaseTooLong:
       return "lease longer than the acceptor grants";
+    case RejectReason::kOutOfRange:
+      return "round or epoch out of range";
   }
   return "unknown";
 }

@@ -30,7 +30,8 @@ struct Accepted {
   std::uint64_t epoch = 0;
   bool operator==(const Accepted&) const = default;
 };
-enum class RejectReason { kBallot, kLiveLease, kStaleEpoch, kLeaseTooLong };
+// kOutOfRange: a round or epoch beyond what the acceptor admits (see kMaxStep); nothing changed.
+enum class RejectReason { kBallot, kLiveLease, kStaleEpoch, kLeaseTooLong, kOutOfRange };
 struct Reject {
   Ballot ballot;    // the ballot being rejected
   Ballot promised;  // the acceptor's highest promise

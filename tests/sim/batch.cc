@@ -26,6 +26,9 @@ BatchResult runSeeds(const SimConfig& cfg, std::uint64_t first, std::uint64_t co
     b.totals.clockFaults += r.stats.clockFaults;
     b.totals.clones += r.stats.clones;
     b.totals.announces += r.stats.announces;
+    b.totals.insiderMessages += r.stats.insiderMessages;
+    b.totals.insiderAtEdge += r.stats.insiderAtEdge;
+    b.totals.halts += r.stats.halts;
     if (r.timeToHolder && *r.timeToHolder > b.worstTimeToHolder) {
       b.worstTimeToHolder = *r.timeToHolder;
       b.worstTimeToHolderSeed = seed;
@@ -53,7 +56,9 @@ std::string BatchResult::summary(const SimConfig& cfg) const {
     << "  boundary: " << totals.persistFailures << " failed persists (" << totals.arbiterRollbacks
     << " rolled back by the real arbiter), " << totals.diskLosses << " lost disks, "
     << totals.timerChanges << " timer changes, " << totals.clockFaults << " clock faults, "
-    << totals.clones << " clones, " << totals.announces << " announces\n"
+    << totals.clones << " clones, " << totals.announces << " announces, " << totals.insiderMessages
+    << " insider messages (" << totals.insiderAtEdge << " refused at the wire), " << totals.halts
+    << " halts\n"
     << "  liveness: worst time to a holder after the quiet start "
     << formatDuration(worstTimeToHolder) << " (seed " << worstTimeToHolderSeed << "), bound "
     << formatDuration(cfg.livenessBound > lease::Duration::zero() ? cfg.livenessBound

@@ -283,6 +283,31 @@ SimConfig arbiterClockAtArrivalScenario() {
   return c;
 }
 
+SimConfig insiderScenario() {
+  SimConfig c;
+  c.name = "insider";
+  c.mix.insider = 6;
+  c.livenessBound = 60s;
+  return c;
+}
+
+SimConfig countersAtLimitScenario() {
+  SimConfig c;
+  c.name = "counters-at-limit";
+  // About 20 renewals (10 s of holding) before the next round would pass the limit.
+  c.startCounters = lease::kMaxCounter - 20;
+  c.expectHalts = true;
+  c.checkLiveness = false;
+  return c;
+}
+
+SimConfig insiderWithoutRangeCheckScenario() {
+  SimConfig c = insiderScenario();
+  c.name = "insider-without-range-check";
+  c.acceptorFaults.ignoreRange = true;
+  return c;
+}
+
 std::vector<std::string> scenarioNames() {
   return {"default",
           "wide-drift",
@@ -309,7 +334,10 @@ std::vector<std::string> scenarioNames() {
           "ungated-announce",
           "arbiter-lock",
           "arbiter-service",
-          "arbiter-clock-at-arrival"};
+          "arbiter-clock-at-arrival",
+          "insider",
+          "counters-at-limit",
+          "insider-without-range-check"};
 }
 
 std::optional<SimConfig> scenarioByName(const std::string& name) {
@@ -339,6 +367,9 @@ std::optional<SimConfig> scenarioByName(const std::string& name) {
   if (name == "no-rollback") return noRollbackScenario();
   if (name == "no-quarantine-without-state") return noQuarantineWithoutStateScenario();
   if (name == "ungated-announce") return ungatedAnnounceScenario();
+  if (name == "insider") return insiderScenario();
+  if (name == "counters-at-limit") return countersAtLimitScenario();
+  if (name == "insider-without-range-check") return insiderWithoutRangeCheckScenario();
   return std::nullopt;
 }
 

@@ -75,6 +75,15 @@ SimConfig ungatedAnnounceScenario();
 // (lease::AcceptorFaults::moveExpiryEarlier)
 SimConfig arbiterClockAtArrivalScenario();
 
+// Issue 15. Within the bound: an out-of-range insider (FaultMix::insider) during the fault phase;
+// safety as ever, and a holder within the liveness bound once it stops.
+SimConfig insiderScenario();
+// Every disk starts a few rounds and epochs below lease::kMaxCounter: directors must stop loudly
+// there (expected), never wrap or stall silently.
+SimConfig countersAtLimitScenario();
+// Negative control: insider, acceptors without the range check (AcceptorFaults::ignoreRange).
+SimConfig insiderWithoutRangeCheckScenario();
+
 std::vector<std::string> scenarioNames();
 std::optional<SimConfig> scenarioByName(const std::string& name);
 

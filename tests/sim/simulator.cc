@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,10 @@ constexpr Duration kMaxBootReading = 100'000s;
 // Ticks in a row that leave nextDeadline() at or before now before we call it a livelock.
 constexpr int kMaxStalledTicks = 3;
 constexpr std::uint64_t kMaxEvents = 20'000'000;
+// No honest run and no insider inside the range checks comes near this (each admitted step is
+// kMaxStep plus a microsecond per microsecond waited: under 2^32 in a schedule); an acceptor or
+// director past it means a counter was pushed towards kMaxCounter, where the cluster would stop.
+constexpr std::uint64_t kHeadroom = lease::kMaxCounter >> 20;
 
 // What the sim's directors send the real arbiter: one cluster, one secret, one view of it.
 const std::string kCluster = "sim";
@@ -247,6 +252,9 @@ class Simulator {
   void stepDownSomeone();
   void flipHealth();
   void clockFault(int kind);  // 0 rate change, 1 slew, 2 jump
+  void injectInsider();
+  void checkHeadroom();
+  void noteHalt(SimNode& n, const std::string& why);
   void beginQuiet();
   void finish();
   void noteQuietGap(RealTime length);
@@ -332,6 +340,9 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
     arbiterConfig_.stateDir = stateDir_;
     arbiterConfig_.clusters = {arbiter::ClusterEntry{kCluster, kSecret}};
     arbiterConfig_.testFaults = cfg_.acceptorFaults;
+    if (cfg_.mix.insider > 0) {
+      throw std::invalid_argument("the insider talks to the model arbiter only");
+    }
   }
   // The dangerous extreme (a slow holder, fast acceptors) often, not just by chance.
   adversarialClocks_ = cfg_.adversarialClocks || rng_.chance(0.25);
@@ -349,6 +360,8 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
     n.proc = id;
     n.id = id;
     n.clock.reset(0, Time(rng_.between(kMinBootReading, kMaxBootReading)), drawPpb(id));
+    n.disk.maxEpoch = cfg_.startCounters;
+    n.disk.maxRound = cfg_.startCounters;
     schedule(rng_.between(Duration::zero(), Duration(2s)).count(), EventKind::kRestart, id,
              n.downToken);
   }
@@ -533,6 +546,7 @@ void Simulator::afterEvent() {
   RealTime coveredUntil = now_;
   const std::size_t count = currentHolders(buf, &coveredUntil);
   checker_.onHolders(now_, std::span<const HolderView>(buf.data(), count));
+  if (cfg_.startCounters == 0) checkHeadroom();
 
   if (!quiet_) return;
   // Holders can lapse between events: the gap then began when their lease ran out.
@@ -827,6 +841,7 @@ void Simulator::step(SimNode& n, bool afterTick, Step&& stepFn) {
     return;
   }
   reportChanges(n, out);
+  if (out.halt) noteHalt(n, *out.halt);
   // The simulated data plane is dark as soon as the lease is not held.
   if (out.releaseLocal) n.director->releaseOwn(localNow(n), *out.releaseLocal);
   for (const auto& m : out.send) send(n, m);
@@ -1028,7 +1043,102 @@ void Simulator::injectFault() {
   if ((r -= m.clone) < 0) return startClone();
   if ((r -= m.slew) < 0) return clockFault(1);
   if ((r -= m.clockJump) < 0) return clockFault(2);
+  if ((r -= m.insider) < 0) return injectInsider();
   changeWeather();
+}
+
+void Simulator::noteHalt(SimNode& n, const std::string& why) {
+  ++stats_.halts;
+  if (tracing()) log(&n, "HALT: " + why);
+  if (!cfg_.expectHalts) fail(procName(n.proc) + " stopped: " + why);
+}
+
+void Simulator::checkHeadroom() {
+  for (ProcId p = 0; p < procCount_; ++p) {
+    const SimNode& n = nodes_[p];
+    if (!n.up) continue;
+    const Acceptor* a = n.director ? &n.director->acceptor() : n.arbiter ? &*n.arbiter : nullptr;
+    if (!a) continue;
+    const std::uint64_t round = std::max(a->knownRound(), a->promised().round);
+    const std::uint64_t epoch = std::max(a->maxEpoch(), n.director ? n.director->epoch() : 0);
+    if (round > kHeadroom || epoch > kHeadroom) {
+      fail("insider: " + procName(p) + " took round " + std::to_string(round) + " / epoch " +
+           std::to_string(epoch) + ", past " + std::to_string(kHeadroom) +
+           ": its counters were pushed towards the limit");
+      return;
+    }
+  }
+}
+
+// A node that holds the cluster's credentials sends one message with an absurd or borderline
+// round or epoch. It names itself as one of the other nodes (the membership check binds a name to
+// an id, not to a key), with an instance of its own.
+void Simulator::injectInsider() {
+  using namespace lease;
+  SimNode& t = nodes_[rng_.between(0, kNodeCount - 1)];
+  if (!t.up || t.paused) return;
+  const Time local = localNow(t);
+  const Acceptor& acc = t.director ? t.director->acceptor() : *t.arbiter;
+  const bool reply = t.director && rng_.chance(0.5);  // a Promise or Reject (directors only)
+  const std::uint64_t roundLimit = reply ? t.director->roundLimit(local) : acc.roundLimit(local);
+  const std::uint64_t epochLimit = reply ? t.director->epochLimit(local) : acc.epochLimit(local);
+  constexpr std::uint64_t kTop = std::numeric_limits<std::uint64_t>::max();
+  auto value = [&](std::uint64_t limit) -> std::uint64_t {
+    switch (rng_.between(0, 5)) {
+      case 0:
+        return kTop;
+      case 1:
+        return 1ULL << 63;
+      case 2:
+        return kMaxCounter + 1;
+      case 3:
+        return kMaxCounter;
+      case 4:
+        return limit + 1;  // just beyond what the receiver admits now
+      default:
+        return limit;  // just inside: admitted
+    }
+  };
+  // Another node's id: the other director, or (for a reply) the arbiter too.
+  NodeId from = isDirector(t.id) ? otherDirector(t.id) : static_cast<NodeId>(rng_.between(0, 1));
+  if (reply && rng_.chance(0.5)) from = kArbiter;
+  const Instance instance = instanceRng_.next() | 1;
+  Message m{from, t.id, Ping{}, from == kArbiter ? 0 : instance};
+  const Ballot fair{acc.knownRound() + 1, from, 1, instance};  // a ballot that passes
+  if (!reply) {
+    if (rng_.chance(0.5)) {
+      m.body = Prepare{Ballot{value(roundLimit), from, 1, instance}};
+    } else {
+      const std::uint64_t v = value(epochLimit);
+      // The epoch alone, or round and epoch together as in the original report.
+      const Ballot b = rng_.chance(0.5) ? fair : Ballot{value(roundLimit), from, 1, instance};
+      m.body = Accept{b, v, t.timing.acceptorLease};
+    }
+  } else if (rng_.chance(0.5)) {
+    m.body = Promise{Ballot{value(roundLimit), from, 1, instance}, std::nullopt, value(epochLimit)};
+  } else {
+    m.body = Reject{fair, Ballot{value(roundLimit), from, 1, instance}, value(epochLimit),
+                    std::nullopt, RejectReason::kBallot};
+  }
+  ++stats_.insiderMessages;
+  if (rng_.chance(0.5)) {
+    // Through the daemons' edge: what it refuses never reaches the core.
+    v1::PeerMessage wire;
+    toProto(m, wire);
+    const auto parsed = fromProto(wire);
+    if (!parsed) {
+      ++stats_.insiderAtEdge;
+      if (tracing()) log(&t, "INSIDER " + bodyText(m.body) + " refused: " + parsed.status().what());
+      return;
+    }
+    m = *parsed;
+  }
+  if (tracing()) log(&t, "INSIDER sends " + bodyText(m.body) + " as " + procName(from));
+  if (t.director) {
+    step(t, false, [&] { return t.director->receive(local, m); });
+  } else {
+    arbiterHandle(t, m, from, local);
+  }
 }
 
 void Simulator::clockFault(int kind) {
@@ -1182,6 +1292,15 @@ void Simulator::beginQuiet() {
 
 void Simulator::finish() {
   done_ = true;
+  if (cfg_.expectHalts && !firstQuietHolder_) {
+    bool halted = false;
+    for (const SimNode& n : nodes_) halted = halted || (n.up && n.director && n.director->halted());
+    if (!halted) {
+      fail(
+          "counters at the limit: no holder in the quiet phase and no director stopped: the "
+          "cluster stalled silently");
+    }
+  }
   if (holderlessSince_) noteQuietGap(now_ - *holderlessSince_);  // still without a holder
   if (!cfg_.checkLiveness) return;
   if (!firstQuietHolder_) {

@@ -30,6 +30,12 @@ struct FaultMix {
   int clone = 0;      // a second process starts as director A, from a copy of A's disk
   int slew = 0;       // a clock runs 5-10 % fast or slow for 1-10 s (an NTP slew)
   int clockJump = 0;  // a clock jumps forward by up to clockJumpMax
+  // Issue 15, within the bound: an out-of-range insider. A process that holds the cluster's
+  // credentials sends a director or the model arbiter one Prepare, Accept, Promise or Reject
+  // whose round or epoch is 2^64-1, 2^63, kMaxCounter + 1, kMaxCounter, just beyond what the
+  // receiver admits now, or just inside that bound. Half of them pass the wire's conversion
+  // first (which refuses what is above kMaxCounter), half reach the core unchecked.
+  int insider = 0;
 };
 
 // How the network delivers what is addressed to director A while its clone runs.
@@ -113,6 +119,13 @@ struct SimConfig {
   // announceInterval on its clock; the checker judges each frame. Zero: no frames.
   lease::Duration announceInterval{0};
   SimMutants mutants;
+  // Every node starts from a disk whose max epoch and max round are this (0: empty disks), as a
+  // cluster would after an insider pushed its counters up before the range checks existed.
+  // Then directors must stop loudly (DirectorNode::halted) at kMaxCounter: with
+  // expectHalts a halt is no violation, but a run that ends with neither a holder nor a halted
+  // director has stalled silently, and that is one. Without it, any halt is a violation.
+  std::uint64_t startCounters = 0;
+  bool expectHalts = false;
 };
 
 // The promise the quiet phase is held to, in real time from its start:
@@ -142,6 +155,9 @@ struct SimStats {
   std::uint64_t clockFaults = 0;  // rate changes, slews and jumps
   std::uint64_t clones = 0;
   std::uint64_t announces = 0;
+  std::uint64_t insiderMessages = 0;  // sent by the insider
+  std::uint64_t insiderAtEdge = 0;    // of those, refused by the wire's conversion
+  std::uint64_t halts = 0;            // directors that stopped at kMaxCounter
 };
 
 struct SimResult {
