@@ -5,17 +5,22 @@
 
 namespace quorate {
 
-grpc::Status unknownCluster(const std::string& asked) {
-  // Cut: the name comes from whoever called and ends up in their error and our logs.
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      "unknown cluster \"" + asked.substr(0, 64) + "\"");
+namespace {
+
+// One answer for both: a stranger who could tell "no such cluster" from "wrong secret" could
+// list the clusters an arbiter serves by trying names.
+grpc::Status refused() {
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong secret or unknown cluster");
 }
 
-grpc::Status checkSecret(const std::string& cluster, const std::string& expected,
+}  // namespace
+
+grpc::Status unknownCluster(const std::string& /*asked*/) { return refused(); }
+
+grpc::Status checkSecret(const std::string& /*cluster*/, const std::string& expected,
                          const std::string& given) {
   if (secretsEqual(given, expected)) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                      "wrong secret for cluster \"" + cluster + "\"");
+  return refused();
 }
 
 grpc::Status authenticatePeer(const std::string& askedCluster, const std::string& givenSecret,

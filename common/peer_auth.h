@@ -8,9 +8,10 @@
 
 namespace quorate {
 
-// The refusal of a request for a cluster this node does not serve (NOT_FOUND).
+// The refusal of a request for a cluster this node does not serve: UNAUTHENTICATED, with the
+// same message as a wrong secret and no cluster name, so that strangers cannot list clusters.
 grpc::Status unknownCluster(const std::string& asked);
-// OK when `given` is `cluster`'s secret `expected`, else UNAUTHENTICATED naming the cluster.
+// OK when `given` is `cluster`'s secret `expected`, else the same refusal as unknownCluster().
 // Compared in time that does not depend on where they differ.
 grpc::Status checkSecret(const std::string& cluster, const std::string& expected,
                          const std::string& given);

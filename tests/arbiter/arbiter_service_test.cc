@@ -58,9 +58,14 @@ TEST_F(ArbiterServiceTest, UnknownClusterAndWrongSecretGetNothing) {
   ArbiterService svc(config_, start_);
   v1::ExchangeReply reply;
   auto s = svc.handle(awake_, request("nope", "secret-one", accept(1, 1)), reply);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A stranger cannot tell an unknown cluster from a wrong secret, and learns no name.
+  const std::string unknownMessage = s.error_message();
+  EXPECT_EQ(unknownMessage.find("nope"), std::string::npos) << unknownMessage;
   s = svc.handle(awake_, request("lb1", "secret-two", accept(1, 1)), reply);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), unknownMessage);
+  EXPECT_EQ(s.error_message().find("lb1"), std::string::npos) << s.error_message();
   s = svc.handle(awake_, request("lb1", "", accept(1, 1)), reply);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(reply.messages_size(), 0);

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <limits>
+#include <string>
+
 namespace quorate {
 namespace {
 
@@ -19,6 +23,9 @@ TEST(Convert, EveryBodyRoundTrips) {
       Accepted{Ballot{8, 0, 2, 42}, 10},
       Reject{Ballot{8, 0, 1, 5}, Ballot{9, 1, 4, 6}, 11, lv, RejectReason::kLiveLease},
       Reject{Ballot{8, 0}, Ballot{9, 1}, 11, std::nullopt, RejectReason::kBallot},
+      Reject{Ballot{8, 0}, Ballot{9, 1}, 11, std::nullopt, RejectReason::kOutOfRange},
+      // The limit itself passes the wire (the acceptor judges it against what it knows).
+      Accept{Ballot{kMaxCounter, 1, kMaxCounter, 3}, kMaxCounter, std::chrono::seconds(1)},
       Release{10},
       Handover{10},
       Preempt{},
@@ -58,6 +65,72 @@ TEST(Convert, BadInputIsNamed) {
   pm.mutable_reject()->set_reason(v1::REJECT_BALLOT);
   pm.mutable_reject()->mutable_lease()->set_owner(2);
   EXPECT_NE(error().find("owner"), std::string::npos);
+}
+
+// No round, epoch or incarnation above kMaxCounter gets past the wire, in any message, and the
+// error names the field.
+TEST(Convert, CountersAboveTheLimitAreRefusedByName) {
+  constexpr std::uint64_t kTop = std::numeric_limits<std::uint64_t>::max();
+  struct Case {
+    const char* field;
+    std::function<void(v1::PeerMessage&, std::uint64_t)> set;
+  };
+  const Case cases[] = {
+      {"prepare.ballot.round",
+       [](auto& pm, auto v) { pm.mutable_prepare()->mutable_ballot()->set_round(v); }},
+      {"prepare.ballot.incarnation",
+       [](auto& pm, auto v) { pm.mutable_prepare()->mutable_ballot()->set_incarnation(v); }},
+      {"promise.ballot.round",
+       [](auto& pm, auto v) { pm.mutable_promise()->mutable_ballot()->set_round(v); }},
+      {"promise.max_epoch", [](auto& pm, auto v) { pm.mutable_promise()->set_max_epoch(v); }},
+      {"promise.lease.epoch",
+       [](auto& pm, auto v) { pm.mutable_promise()->mutable_lease()->set_epoch(v); }},
+      {"accept.ballot.round",
+       [](auto& pm, auto v) {
+         pm.mutable_accept()->set_lease_us(1000);
+         pm.mutable_accept()->mutable_ballot()->set_round(v);
+       }},
+      {"accept.epoch",
+       [](auto& pm, auto v) {
+         pm.mutable_accept()->set_lease_us(1000);
+         pm.mutable_accept()->set_epoch(v);
+       }},
+      {"accepted.ballot.round",
+       [](auto& pm, auto v) { pm.mutable_accepted()->mutable_ballot()->set_round(v); }},
+      {"accepted.epoch", [](auto& pm, auto v) { pm.mutable_accepted()->set_epoch(v); }},
+      {"reject.ballot.round",
+       [](auto& pm, auto v) {
+         pm.mutable_reject()->set_reason(v1::REJECT_BALLOT);
+         pm.mutable_reject()->mutable_ballot()->set_round(v);
+       }},
+      {"reject.promised.round",
+       [](auto& pm, auto v) {
+         pm.mutable_reject()->set_reason(v1::REJECT_BALLOT);
+         pm.mutable_reject()->mutable_promised()->set_round(v);
+       }},
+      {"reject.max_epoch",
+       [](auto& pm, auto v) {
+         pm.mutable_reject()->set_reason(v1::REJECT_BALLOT);
+         pm.mutable_reject()->set_max_epoch(v);
+       }},
+      {"release.epoch", [](auto& pm, auto v) { pm.mutable_release()->set_epoch(v); }},
+      {"handover.epoch", [](auto& pm, auto v) { pm.mutable_handover()->set_epoch(v); }},
+  };
+  for (const auto& c : cases) {
+    for (std::uint64_t v : {kTop, 1ULL << 63, kMaxCounter + 1}) {
+      SCOPED_TRACE(std::string(c.field) + " = " + std::to_string(v));
+      v1::PeerMessage pm;
+      pm.set_from(0);
+      pm.set_to(2);
+      c.set(pm, v);
+      const auto r = fromProto(pm);
+      ASSERT_FALSE(r);
+      EXPECT_NE(r.status().what().find(c.field), std::string::npos) << r.status().what();
+      // The same message at the limit converts.
+      c.set(pm, kMaxCounter);
+      EXPECT_TRUE(fromProto(pm)) << fromProto(pm).status().what();
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "tests/support/temp_dir.h"
 
@@ -51,6 +52,10 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
        "line 5"},
       {"quorate-acceptor-state 2\nmax_epoch 5\nowner 0\nincarnation 2\nmax_lease_us 1\nx\n",
        "line 6"},
+      {"quorate-acceptor-state 3\nmax_epoch 5\nowner 0\nincarnation 2\nmax_lease_us 1\n", "line 6"},
+      {"quorate-acceptor-state 3\nmax_epoch 5\nowner 0\nincarnation 2\nmax_lease_us 1\nmax_round "
+       "1\nx\n",
+       "line 7"},
       {"", "line 1"},
   };
   for (const auto& [text, where] : cases) {
@@ -69,6 +74,51 @@ TEST_F(StateFileTest, ReadsVersionOneFiles) {
   auto r = StateFile(dir_ + "/s.state").load();
   ASSERT_TRUE(r) << r.status().message();
   EXPECT_EQ(*r, (lease::DurableState{5, 1, 2}));
+}
+
+// Counters above lease::kMaxCounter (an insider's epoch written by a version without the range
+// checks, an edited file) are refused at load, naming the file, the line and the limit: the
+// cluster could not go on from them.
+TEST_F(StateFileTest, CountersAboveTheLimitAreRefused) {
+  const std::string top = std::to_string(std::numeric_limits<std::uint64_t>::max());
+  const std::string over = std::to_string(lease::kMaxCounter + 1);
+  const std::string at = std::to_string(lease::kMaxCounter);
+  const std::pair<std::string, const char*> cases[] = {
+      {"quorate-acceptor-state 2\nmax_epoch " + top + "\nowner 0\nincarnation 2\nmax_lease_us 1\n",
+       "line 2"},
+      {"quorate-acceptor-state 1\nmax_epoch " + over + "\nowner 0\nincarnation 2\n", "line 2"},
+      {"quorate-acceptor-state 3\nmax_epoch 5\nowner 0\nincarnation " + over +
+           "\nmax_lease_us 1\nmax_round 1\n",
+       "line 4"},
+      {"quorate-acceptor-state 3\nmax_epoch 5\nowner 0\nincarnation 2\nmax_lease_us 1\nmax_round " +
+           top + "\n",
+       "line 6"},
+  };
+  for (const auto& [text, where] : cases) {
+    write(text);
+    auto r = StateFile(dir_ + "/s.state").load();
+    ASSERT_FALSE(r) << text;
+    const auto msg = r.status().message();
+    EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(where), std::string::npos) << msg;
+    EXPECT_NE(msg.find("above the limit"), std::string::npos) << msg;
+  }
+  // The limit itself loads (a director then stops at its next campaign, loudly).
+  write("quorate-acceptor-state 3\nmax_epoch " + at + "\nowner 0\nincarnation " + at +
+        "\nmax_lease_us 1\nmax_round " + at + "\n");
+  auto r = StateFile(dir_ + "/s.state").load();
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(r->maxEpoch, lease::kMaxCounter);
+  EXPECT_EQ(r->maxRound, lease::kMaxCounter);
+}
+
+// The round reserve (version 3) survives a save and load.
+TEST_F(StateFileTest, KeepsTheRoundReserve) {
+  const lease::DurableState s{7, 1, 3, std::chrono::microseconds(1700000), 4242};
+  ASSERT_TRUE(StateFile(dir_ + "/s.state").save(s));
+  auto r = StateFile(dir_ + "/s.state").load();
+  ASSERT_TRUE(r) << r.status().message();
+  EXPECT_EQ(*r, s);
 }
 
 TEST_F(StateFileTest, StoreIntoMissingDirectoryFails) {

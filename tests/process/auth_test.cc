@@ -30,7 +30,8 @@ struct BadCall {
 std::vector<BadCall> badCalls() {
   using grpc::StatusCode;
   return {
-      {"unknown cluster", [](auto& r) { r.set_cluster("no-such-cluster"); }, StatusCode::NOT_FOUND},
+      {"unknown cluster", [](auto& r) { r.set_cluster("no-such-cluster"); },
+       StatusCode::UNAUTHENTICATED},
       {"wrong secret", [](auto& r) { r.set_secret("not-the-secret"); },
        StatusCode::UNAUTHENTICATED},
       {"no secret", [](auto& r) { r.clear_secret(); }, StatusCode::UNAUTHENTICATED},

@@ -110,9 +110,13 @@ TEST_F(DirectorTest, PreferredHoldsAndBothAgree) {
 
 TEST_F(DirectorTest, PeerRequestsAreChecked) {
   const lease::Message ping{1, 0, lease::Ping{}};
-  EXPECT_EQ(exchange(0, "other", "s3cret", "beta", ping).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(exchange(0, "t1", "wrong", "beta", ping).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  // An unknown cluster and a wrong secret look the same: no cluster list for strangers.
+  const grpc::Status unknown = exchange(0, "other", "s3cret", "beta", ping);
+  const grpc::Status wrong = exchange(0, "t1", "wrong", "beta", ping);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(unknown.error_message(), wrong.error_message());
+  EXPECT_EQ(wrong.error_message().find("t1"), std::string::npos) << wrong.error_message();
   EXPECT_EQ(
       exchange(0, "t1", "s3cret", "arbiter", lease::Message{2, 0, lease::Ping{}}).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
