@@ -3,7 +3,10 @@
 #include "arbiter/arbiter_service.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +18,7 @@
 #include "common/peer_auth.h"
 #include "common/peer_client.h"
 #include "common/state_file.h"
+#include "common/tls/credentials.h"
 #include "common/yaml_config.h"
 
 namespace quorate::arbiter {
@@ -51,7 +55,66 @@ grpc::Status conflict(const std::string& why) {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
 }
 
+// A verified certificate is taken again without a chain check for this long (so a certificate
+// that expires is refused at most this late).
+constexpr auto kVerifiedFor = std::chrono::seconds(30);
+constexpr std::size_t kMaxVerified = 8;  // per cluster: its two directors, and a rotation
+
 }  // namespace
+
+ArbiterService::ClusterCa::ClusterCa(std::string path) : path_(std::move(path)) {
+  auto b = tls::CaBundle::load(path_);
+  if (!b) throw std::runtime_error(b.status().what());
+  bundle_ = std::move(b).value();
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0) {
+    stamp_ = {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+              static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
+  }
+  lastStat_ = std::chrono::steady_clock::now();
+}
+
+void ArbiterService::ClusterCa::reloadIfChanged(std::chrono::steady_clock::time_point now,
+                                                Counters& counters) {
+  if (now - lastStat_ < std::chrono::seconds(1)) return;
+  lastStat_ = now;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    // Gone or unreadable: keep trusting what was loaded (a rename in progress, an operator slip).
+    return;
+  }
+  const FileStamp stamp{
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+      static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
+  if (stamp == stamp_) return;
+  stamp_ = stamp;  // a bad file is reported once, not once a second
+  auto b = tls::CaBundle::load(path_);
+  if (!b) {
+    counters.caReloadFailures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("CA bundle {} changed but cannot be used, keeping the old one: {}", path_,
+                  b.status().what());
+    return;
+  }
+  bundle_ = std::move(b).value();
+  verified_.clear();
+  counters.caReloads.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("CA bundle {} reloaded: {} certificates", path_, bundle_.fingerprints().size());
+}
+
+Result<tls::Identity> ArbiterService::ClusterCa::verify(const std::string& pem,
+                                                        Counters& counters) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  reloadIfChanged(now, counters);
+  if (auto it = verified_.find(pem); it != verified_.end() && now - it->second.at < kVerifiedFor) {
+    return it->second.id;
+  }
+  auto id = bundle_.verifiedIdentity(pem);
+  if (!id) return id;
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_[pem] = Verified{*id, now};
+  return id;
+}
 
 // Leases are capped at the quarantine (so a restart outwaits every lease granted before it).
 ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::Time startedAt,
@@ -115,11 +178,14 @@ std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::Exc
   return std::nullopt;
 }
 
-ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now) {
+ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now)
+    : tls_(config.tls.has_value()) {
   clusters_.reserve(config.clusters.size());
   for (const auto& e : config.clusters) {
-    clusters_.emplace(e.id, std::make_unique<Cluster>(e, config.stateDir, config.quarantine, now,
-                                                      config.testFaults));
+    auto c =
+        std::make_unique<Cluster>(e, config.stateDir, config.quarantine, now, config.testFaults);
+    if (tls_) c->ca = std::make_unique<ClusterCa>(e.ca);
+    clusters_.emplace(e.id, std::move(c));
   }
 }
 
@@ -127,12 +193,13 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
                                                    const v1::ExchangeRequest* req,
                                                    v1::ExchangeReply* reply) {
   auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(handle(bootNow, *req, *reply));
+  const auto auth = ctx->auth_context();
+  reactor->Finish(handle(bootNow, *req, *reply, auth ? tls::peerCertificatePem(*auth) : ""));
   return reactor;
 }
 
 grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& req,
-                                    v1::ExchangeReply& reply) {
+                                    v1::ExchangeReply& reply, const std::string& peerCertPem) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   auto it = clusters_.find(req.cluster());
   if (it == clusters_.end()) {
@@ -140,6 +207,27 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
     return unknownCluster(req.cluster());
   }
   Cluster& c = *it->second;
+  if (c.ca) {
+    // One handshake serves every tenant, so the client's certificate is checked here, against
+    // the CA of the cluster the request names, and must name the request's sender.
+    if (peerCertPem.empty()) {
+      counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate");
+    }
+    auto id = c.ca->verify(peerCertPem, counters_);
+    if (!id) {
+      counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "client certificate for cluster \"" + c.id + "\": " + id.status().what());
+    }
+    const auto claimed = tls::Identity::director(c.id, req.from_name().substr(0, 64));
+    if (!(*id == claimed)) {
+      counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
+      return grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          "the client certificate is " + id->uri() + ", but the request is from " + claimed.uri());
+    }
+  }
   if (auto s = checkSecret(c.id, c.secret, req.secret()); !s.ok()) {
     counters_.badSecret.fetch_add(1, std::memory_order_relaxed);
     return s;

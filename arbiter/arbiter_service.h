@@ -17,6 +17,7 @@
 
 #include "arbiter/config.h"
 #include "common/state_file.h"
+#include "common/tls/identity.h"
 #include "lease/acceptor.h"
 #include "quorate/v1/quorate.grpc.pb.h"
 
@@ -38,9 +39,13 @@ class ArbiterService final : public v1::Peer::CallbackService {
   // Handles one request; the gRPC method is a thin wrapper so tests can call it. The clock is
   // read under the cluster's lock, so the acceptor sees time in the order it handles requests.
   // A state write that fails undoes the step: the acceptor is as before the request.
-  grpc::Status handle(const Clock& clock, const v1::ExchangeRequest& req, v1::ExchangeReply& reply);
-  grpc::Status handle(lease::Time now, const v1::ExchangeRequest& req, v1::ExchangeReply& reply) {
-    return handle([now] { return now; }, req, reply);
+  // With TLS (config.tls), `peerCertPem` is the client's certificate as the handshake saw it:
+  // it must chain to the cluster's CA bundle and name quorate://<cluster>/<from_name>.
+  grpc::Status handle(const Clock& clock, const v1::ExchangeRequest& req, v1::ExchangeReply& reply,
+                      const std::string& peerCertPem = "");
+  grpc::Status handle(lease::Time now, const v1::ExchangeRequest& req, v1::ExchangeReply& reply,
+                      const std::string& peerCertPem = "") {
+    return handle([now] { return now; }, req, reply, peerCertPem);
   }
 
   struct Counters {
@@ -51,6 +56,9 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::atomic<std::uint64_t> persistFailures{0};
     std::atomic<std::uint64_t> tooManyLeases{0};
     std::atomic<std::uint64_t> identityConflicts{0};  // membership or name mismatch
+    std::atomic<std::uint64_t> badCertificate{0};     // TLS: not the cluster's, or not the sender
+    std::atomic<std::uint64_t> caReloads{0};          // CA bundles re-read after a change
+    std::atomic<std::uint64_t> caReloadFailures{0};   // changed bundles refused (old one kept)
   };
   static constexpr std::size_t kMaxLeasesPerCluster = 64;
   const Counters& counters() const { return counters_; }
@@ -63,6 +71,33 @@ class ArbiterService final : public v1::Peer::CallbackService {
     StateFile state;
     lease::Acceptor acceptor;
   };
+  // A cluster's CA bundle, re-read when its file changes (checked at most once a second); a bad
+  // new file is logged and the old bundle kept. Verified certificates are remembered briefly,
+  // so a renewal costs no chain check.
+  class ClusterCa {
+   public:
+    explicit ClusterCa(std::string path);  // throws std::runtime_error when the file is bad
+    // The sender's identity when `pem` chains to the bundle and is valid; else why not.
+    Result<tls::Identity> verify(const std::string& pem, Counters& counters);
+
+   private:
+    void reloadIfChanged(std::chrono::steady_clock::time_point now, Counters& counters);
+    std::string path_;
+    std::mutex mu_;
+    tls::CaBundle bundle_;  // guarded by mu_
+    struct FileStamp {
+      std::int64_t mtimeNs = 0, size = 0, inode = 0;
+      bool operator==(const FileStamp&) const = default;
+    };
+    FileStamp stamp_;                                 // guarded by mu_
+    std::chrono::steady_clock::time_point lastStat_;  // guarded by mu_
+    struct Verified {
+      tls::Identity id;
+      std::chrono::steady_clock::time_point at;
+    };
+    std::map<std::string, Verified> verified_;  // by PEM; guarded by mu_
+  };
+
   struct Cluster {
     Cluster(const ClusterEntry& e, const std::string& stateDir, lease::Duration quarantine,
             lease::Time startedAt, const lease::AcceptorFaults& faults);
@@ -79,13 +114,15 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::string stateDir;
     lease::Duration quarantine;
     lease::Time startedAt;
-    lease::AcceptorFaults faults;  // ArbiterConfig::testFaults
+    lease::AcceptorFaults faults;   // ArbiterConfig::testFaults
+    std::unique_ptr<ClusterCa> ca;  // with TLS
     std::mutex mu;
     std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
     std::string membership;  // pinned view; empty until the first request. Guarded by mu.
     std::optional<std::chrono::steady_clock::time_point> lastRefusalLog;  // guarded by mu
   };
 
+  bool tls_ = false;
   std::unordered_map<std::string, std::unique_ptr<Cluster>> clusters_;
   Counters counters_;
 };

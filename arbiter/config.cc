@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "common/tls/identity.h"
 #include "common/yaml_config.h"
 
 namespace quorate::arbiter {
@@ -11,14 +12,29 @@ namespace {
 using config::Map;
 using config::Value;
 
-// clusters: at least one {id, secret | secret_file}, ids unique.
-std::vector<ClusterEntry> parseClusters(const Value& v) {
+// The fingerprint of a certificate both `bundle` and the bundle in `otherPath` hold, if any.
+std::optional<std::string> sharedCertificate(const tls::CaBundle& bundle,
+                                             const std::string& otherPath) {
+  if (otherPath.empty()) return std::nullopt;
+  auto other = tls::CaBundle::load(otherPath);
+  if (!other) return std::nullopt;  // reported at its own key
+  for (const auto& f : bundle.fingerprints()) {
+    for (const auto& g : other->fingerprints()) {
+      if (f == g) return f;
+    }
+  }
+  return std::nullopt;
+}
+
+// clusters: at least one {id, secret | secret_file, ca}, ids unique; with tls every cluster has a
+// CA bundle and no two clusters share a CA certificate (a tenant's CA must not mint another's).
+std::vector<ClusterEntry> parseClusters(const Value& v, bool tls) {
   const std::vector<Value> items = v.asList();
   if (items.empty()) v.fail("expected at least one cluster, got none");
   std::vector<ClusterEntry> out;
   std::vector<int> lines;  // where each id was given
   for (const Value& item : items) {
-    const Map m = item.asMap({"id", "secret", "secret_file"});
+    const Map m = item.asMap({"id", "secret", "secret_file", "ca"});
     const Value id = m.required("id");
     ClusterEntry entry{id.asId(), ""};
     for (std::size_t j = 0; j < out.size(); ++j) {
@@ -28,10 +44,43 @@ std::vector<ClusterEntry> parseClusters(const Value& v) {
       }
     }
     entry.secret = config::readSecret(m);
+    if (const auto ca = m.optional("ca")) {
+      if (!tls) ca->fail("needs tls (the arbiter's own certificate)");
+      entry.ca = ca->asPath();
+      auto bundle = tls::CaBundle::load(entry.ca);
+      if (!bundle) ca->fail(bundle.status().what());
+      for (std::size_t j = 0; j < out.size(); ++j) {
+        if (const auto shared = sharedCertificate(*bundle, out[j].ca)) {
+          ca->fail("cluster " + config::quote(entry.id) + " and cluster " +
+                   config::quote(out[j].id) + " (line " + std::to_string(lines[j]) +
+                   ") trust the same CA certificate (sha256 " + *shared +
+                   "); each tenant needs its own CA");
+        }
+      }
+    } else if (tls) {
+      item.fail("missing required key ca (with tls every cluster needs its CA bundle)");
+    }
     out.push_back(std::move(entry));
     lines.push_back(id.line());
   }
   return out;
+}
+
+// tls: {cert, key}: an arbiter certificate (quorate-arbiter://<name>) with its key.
+ArbiterTls parseTls(const Value& v) {
+  const Map m = v.asMap({"cert", "key"});
+  const Value cert = m.required("cert");
+  const Value key = m.required("key");
+  ArbiterTls t{cert.asPath(), key.asPath()};
+  auto own = tls::Certificate::load(t.cert);
+  if (!own) cert.fail(own.status().what());
+  auto id = own->identity();
+  if (!id) cert.fail(id.status().what());
+  if (id->role != tls::Identity::Role::kArbiter) {
+    cert.fail("the certificate is " + id->uri() + ", not an arbiter's quorate-arbiter://<name>");
+  }
+  if (const Status st = tls::checkKeyMatches(t.cert, t.key); !st) key.fail(st.what());
+  return t;
 }
 
 }  // namespace
@@ -39,7 +88,8 @@ std::vector<ClusterEntry> parseClusters(const Value& v) {
 ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root = doc.root({"listen", "state_dir", "quarantine_ms", "log_level", "clusters"});
+    const Map root =
+        doc.root({"listen", "state_dir", "quarantine_ms", "log_level", "clusters", "tls"});
     ArbiterConfig c;
     c.path = path;
     c.listen = root.required("listen").asHostPort();
@@ -48,7 +98,8 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
       c.quarantine = std::chrono::duration_cast<lease::Duration>(q->asMillis());
     }
     c.logLevel = config::readLogLevel(root);
-    c.clusters = parseClusters(root.required("clusters"));
+    if (const auto t = root.optional("tls")) c.tls = parseTls(*t);
+    c.clusters = parseClusters(root.required("clusters"), c.tls.has_value());
     return c;
   });
 }

@@ -1,6 +1,7 @@
 // The arbiter's configuration file (quorate-arbiter --config FILE), parsed and checked.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,14 @@ namespace quorate::arbiter {
 struct ClusterEntry {
   std::string id;
   std::string secret;
+  // With tls: the CA bundle its directors' certificates chain to (re-read when it changes).
+  std::string ca = {};
+};
+
+// The arbiter's own certificate (quorate-arbiter://<name>) and key, re-read by gRPC on change.
+struct ArbiterTls {
+  std::string cert;
+  std::string key;
 };
 
 struct ArbiterConfig {
@@ -23,6 +32,7 @@ struct ArbiterConfig {
   // Silence after a restart, and the longest lease the arbiter grants.
   lease::Duration quarantine = lease::Timing{}.quarantine;
   std::vector<ClusterEntry> clusters;  // at least one, ids unique
+  std::optional<ArbiterTls> tls;       // unset: no TLS (the shared secrets only)
   // Test only, never read from a file: planted bugs for the simulator's broken variants,
   // given to every acceptor the service opens.
   lease::AcceptorFaults testFaults;

@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/signals.h"
 #include "common/state_file.h"
+#include "common/tls/credentials.h"
 
 int main(int argc, char** argv) {
   using namespace quorate;
@@ -68,7 +69,18 @@ int main(int argc, char** argv) {
   // Bound the work a backlog can queue per connection, so a stalled arbiter recovers.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 32);
   int port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (config.tls) {
+    // Any client certificate gets through the handshake; the service checks it per request
+    // against the CA of the cluster the request names.
+    credentials = tls::requestingServerCredentials({"", config.tls->cert, config.tls->key});
+  } else {
+    spdlog::warn(
+        "running WITHOUT TLS: anyone who can reach {} can read and forge lease messages; "
+        "configure tls: (docs/security.md)",
+        config.listen);
+  }
+  builder.AddListeningPort(config.listen, credentials, &port);
   builder.RegisterService(service.get());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {

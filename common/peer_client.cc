@@ -1,11 +1,16 @@
 // Unary callback-API calls of Peer.Exchange, one per lease message.
 #include "common/peer_client.h"
 
+#include <spdlog/spdlog.h>
+
 #include "common/convert.h"
+#include "common/tls/credentials.h"
 
 namespace quorate {
 
-std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address, bool ownConnection) {
+std::shared_ptr<grpc::Channel> makePeerChannel(
+    const std::string& address, bool ownConnection,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   // gRPC also takes this as the minimum connect timeout: at 100 ms a slow handshake
@@ -15,7 +20,8 @@ std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address, bool 
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   if (ownConnection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!credentials) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
 PeerClient::PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster,
@@ -34,7 +40,20 @@ struct Call {
   v1::ExchangeRequest req;
   v1::ExchangeReply resp;
   PeerClient::Callback done;
+  std::optional<tls::Identity> expectedPeer;
 };
+
+// With TLS, whether the server of a finished call was `expected`: the handshake showed a
+// certificate of the right CA, and it must also be the right node's.
+grpc::Status checkServer(const grpc::ClientContext& ctx, const tls::Identity& expected) {
+  const auto auth = ctx.auth_context();
+  const Status who = auth ? tls::checkPeerIs(*auth, expected)
+                          : Status::fail(0, "no TLS context, expected " + expected.uri());
+  if (who) return grpc::Status::OK;
+  spdlog::error("reply dropped: the server {}", who.what());
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "reply from the wrong identity: the server " + who.what());
+}
 }  // namespace
 
 void PeerClient::send(const lease::Message& m, Callback done) {
@@ -44,6 +63,7 @@ void PeerClient::send(const lease::Message& m, Callback done) {
 void PeerClient::send(const std::string& leaseName, const lease::Message& m, Callback done) {
   auto* call = new Call;
   call->done = std::move(done);
+  call->expectedPeer = expectedPeer_;
   call->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   call->req.set_cluster(cluster_);
   call->req.set_secret(secret_);
@@ -54,6 +74,7 @@ void PeerClient::send(const std::string& leaseName, const lease::Message& m, Cal
   stub_->async()->Exchange(&call->ctx, &call->req, &call->resp, [call](grpc::Status status) {
     std::unique_ptr<Call> owned(call);
     std::vector<lease::Message> replies;
+    if (status.ok() && owned->expectedPeer) status = checkServer(owned->ctx, *owned->expectedPeer);
     if (status.ok()) {
       for (const auto& pm : owned->resp.messages()) {
         auto reply = fromProto(pm);

@@ -6,9 +6,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/tls/identity.h"
 #include "lease/messages.h"
 #include "quorate/v1/quorate.grpc.pb.h"
 
@@ -25,8 +27,10 @@ inline const std::string& leaseOf(const v1::ExchangeRequest& req) {
 // a lease period, not after gRPC's default back-off of up to two minutes).
 // With `ownConnection`, the channel does not share its TCP connection with other
 // channels of identical arguments (as gRPC otherwise does): one connection per channel.
-std::shared_ptr<grpc::Channel> makePeerChannel(const std::string& address,
-                                               bool ownConnection = false);
+// Without `credentials` the channel has no TLS.
+std::shared_ptr<grpc::Channel> makePeerChannel(
+    const std::string& address, bool ownConnection = false,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 class PeerClient {
  public:
@@ -37,6 +41,10 @@ class PeerClient {
   // request so that a receiver with another view refuses it.
   PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string secret,
              std::string fromName, std::string membership, lease::Duration timeout);
+
+  // With TLS: a reply counts only when the server's certificate names `peer`; one from another
+  // identity is dropped (UNAUTHENTICATED, logged as an error).
+  void expectPeer(tls::Identity peer) { expectedPeer_ = std::move(peer); }
 
   // About the cluster's default lease.
   void send(const lease::Message& m, Callback done);
@@ -50,6 +58,7 @@ class PeerClient {
   std::string fromName_;
   std::string membership_;
   lease::Duration timeout_;
+  std::optional<tls::Identity> expectedPeer_;
 };
 
 }  // namespace quorate

@@ -13,6 +13,7 @@
 
 #include "common/membership.h"
 #include "common/peer_client.h"
+#include "common/tls/identity.h"
 #include "common/yaml_config.h"
 #include "server/watchdog.h"
 
@@ -62,7 +63,7 @@ std::array<PeerAddress, 2> parseDirectors(const Value& v) {
 
 // arbiter: {id (default "arbiter"), address}, distinct from both directors.
 PeerAddress parseArbiter(const Value& v, const std::array<PeerAddress, 2>& directors) {
-  const Map m = v.asMap({"id", "address"});
+  const Map m = v.asMap({"id", "address", "name", "ca"});  // name, ca: parseTls
   PeerAddress out{"arbiter", ""};
   if (const auto id = m.optional("id")) {
     out.id = id->asId();
@@ -81,6 +82,48 @@ PeerAddress parseArbiter(const Value& v, const std::array<PeerAddress, 2>& direc
     }
   }
   return out;
+}
+
+// tls: {ca, cert, key} with arbiter.name and arbiter.ca; the files are read and checked now, so
+// --check finds a wrong, expired or mismatched certificate (later rotations are re-read by gRPC).
+std::optional<TlsConfig> parseTls(const Map& root, const DirectorConfig& c) {
+  const Map arbiter = root.required("arbiter").asMap({"id", "address", "name", "ca"});
+  const auto v = root.optional("tls");
+  if (!v) {
+    for (const char* k : {"name", "ca"}) {
+      if (const auto a = arbiter.optional(k))
+        a->fail("needs tls (it names the arbiter's TLS identity)");
+    }
+    return std::nullopt;
+  }
+  const Map m = v->asMap({"ca", "cert", "key"});
+  TlsConfig t;
+  const Value ca = m.required("ca");
+  const Value cert = m.required("cert");
+  const Value key = m.required("key");
+  t.ca = ca.asPath();
+  t.cert = cert.asPath();
+  t.key = key.asPath();
+  auto bundle = tls::CaBundle::load(t.ca);
+  if (!bundle) ca.fail(bundle.status().what());
+  auto own = tls::Certificate::load(t.cert);
+  if (!own) cert.fail(own.status().what());
+  auto id = own->identity();
+  if (!id) cert.fail(id.status().what());
+  const auto self = tls::Identity::director(c.cluster, c.node);
+  if (!(*id == self)) {
+    cert.fail("the certificate is " + id->uri() + " but this director is " + self.uri());
+  }
+  if (const Status st = bundle->verify(*own); !st) cert.fail(st.what());
+  if (const Status st = tls::checkKeyMatches(t.cert, t.key); !st) key.fail(st.what());
+  t.arbiterName = c.arbiter.id;
+  if (const auto n = arbiter.optional("name")) t.arbiterName = n->asId();
+  t.arbiterCa = t.ca;
+  if (const auto a = arbiter.optional("ca")) {
+    t.arbiterCa = a->asPath();
+    if (auto b = tls::CaBundle::load(t.arbiterCa); !b) a->fail(b.status().what());
+  }
+  return t;
 }
 
 // "host:port" with an IP host in its canonical spelling ("[0:0::1]:7101" -> "[::1]:7101"),
@@ -468,7 +511,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "watchdog",
                                "hooks",
                                "fence_before_claim",
-                               "event_log"});
+                               "event_log",
+                               "tls"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -531,6 +575,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     }
     if (!c.virtualServerLease.empty()) c.syncLease = c.virtualServerLease.front();
     c.eventLog = parseEventLog(root.optional("event_log"), c.stateDir);
+    c.tls = parseTls(root, c);
     return c;
   });
 }

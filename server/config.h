@@ -95,6 +95,17 @@ struct EventLogConfig {
   int keep = 5;                        // rotated files kept (path.1 .. path.<keep>)
 };
 
+// Mutual TLS on the peer protocol (docs/security.md). The director presents `cert`
+// (quorate://<cluster>/<node>); its server and its channel to the other director trust `ca` only,
+// its channel to the arbiter `arbiterCa` only and wants quorate-arbiter://<arbiterName> there.
+struct TlsConfig {
+  std::string ca;           // tls.ca: the cluster's CA bundle
+  std::string cert;         // tls.cert
+  std::string key;          // tls.key
+  std::string arbiterName;  // arbiter.name, default the arbiter's id
+  std::string arbiterCa;    // arbiter.ca, default tls.ca
+};
+
 struct DirectorConfig {
   std::string path;  // the file it came from
   std::string cluster;
@@ -125,6 +136,7 @@ struct DirectorConfig {
   // The lease the IPVS sync daemon follows (master on its holder): the first virtual server's.
   std::size_t syncLease = 0;
   EventLogConfig eventLog;
+  std::optional<TlsConfig> tls;  // unset: no TLS (the shared secret only)
   // Test only, never read from a file: planted bugs for the tests that must see them caught.
   struct TestFaults {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):
@@ -133,6 +145,10 @@ struct DirectorConfig {
     // The watchdog is petted whether or not a held lease outlasts it: the netns watchdog test's
     // broken daemon (quorate-director-ungated-watchdog).
     bool ungatedWatchdog = false;
+    // The peer service takes any certificate of the cluster's CA for any director (the check of
+    // its identity against the request is skipped): the TLS test's broken daemon
+    // (quorate-director-unchecked-peer).
+    bool uncheckedPeerIdentity = false;
   } testFaults;
 
   // The lease core's view of `l`: self, timing, preferred (as a NodeId) and preemptDelay. The

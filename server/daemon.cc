@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/clock.h"
+#include "common/tls/credentials.h"
 #include "server/grpc/operator_service.h"
 #include "server/grpc/peer_service.h"
 #include "server/grpc/peer_transport.h"
@@ -208,11 +209,22 @@ Status Daemon::start() {
   }
   if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
-  peerService_ = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
+  auto peerService = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
   operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
                                                        [this] { return currentStatus(); });
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &boundPort_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (const auto& t = config_.tls) {
+    credentials = tls::verifyingServerCredentials({t->ca, t->cert, t->key});
+    peerService->requirePeerCertificates(config_.testFaults.uncheckedPeerIdentity);
+  } else {
+    spdlog::warn(
+        "running WITHOUT TLS: anyone who can reach {} can read and forge lease messages and "
+        "call the operator API; configure tls: (docs/security.md)",
+        config_.listen);
+  }
+  builder.AddListeningPort(config_.listen, credentials, &boundPort_);
+  peerService_ = std::move(peerService);
   builder.RegisterService(peerService_.get());
   builder.RegisterService(operatorService_.get());
   server_ = builder.BuildAndStart();

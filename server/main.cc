@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
   std::cerr << "quorate-director: TEST BUILD: the watchdog is petted whatever the lease, with a "
                "countdown of twice the lease (never deploy this binary)\n";
 #endif
+#ifdef QUORATE_TEST_UNCHECKED_PEER_IDENTITY
+  // The test-only build tests/process makes to show its TLS test catching a director that takes
+  // any certificate of its cluster's CA for any director.
+  config.testFaults.uncheckedPeerIdentity = true;
+  std::cerr << "quorate-director: TEST BUILD: peer certificates are not compared with the "
+               "request's sender (never deploy this binary)\n";
+#endif
   if (check) {
     std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node
               << ")\n";

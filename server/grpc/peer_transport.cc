@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/tls/credentials.h"
+
 namespace quorate::server {
 
 PeerTransport::PeerTransport(const DirectorConfig& config, const std::string& membership, Post post)
@@ -11,9 +13,20 @@ PeerTransport::PeerTransport(const DirectorConfig& config, const std::string& me
   const auto timeout = config_.timing.renewInterval;
   for (lease::NodeId n = 0; n < lease::kNodeCount; ++n) {
     if (n == config_.self) continue;
-    peers_[n] =
-        std::make_unique<PeerClient>(makePeerChannel(config_.peer(n).address), config_.cluster,
-                                     config_.secret, config_.node, membership, timeout);
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    if (const auto& t = config_.tls) {
+      // The arbiter is trusted through its own CA only: it can never mint one of our directors.
+      const bool arbiter = n == lease::kArbiter;
+      credentials = tls::channelCredentials({arbiter ? t->arbiterCa : t->ca, t->cert, t->key});
+    }
+    peers_[n] = std::make_unique<PeerClient>(
+        makePeerChannel(config_.peer(n).address, false, credentials), config_.cluster,
+        config_.secret, config_.node, membership, timeout);
+    if (const auto& t = config_.tls) {
+      peers_[n]->expectPeer(n == lease::kArbiter
+                                ? tls::Identity::arbiter(t->arbiterName)
+                                : tls::Identity::director(config_.cluster, config_.peer(n).id));
+    }
   }
 }
 
@@ -50,6 +63,7 @@ void PeerTransport::send(std::size_t lease, const lease::Message& m) {
                         s.error_message());
           if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
               s.error_code() == grpc::StatusCode::NOT_FOUND ||
+              s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
               s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
             spdlog::error("{} refused us: {}", name(to), s.error_message());
           }

@@ -149,13 +149,15 @@ std::string lastLines(const std::string& text, int n) {
   return out;
 }
 
-std::shared_ptr<grpc::Channel> makeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> makeChannel(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials()) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   // Restarted nodes come back on the same port: reconnect quickly.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
 std::string showMs(Ms d) { return std::to_string(d.count()) + " ms"; }
@@ -363,7 +365,13 @@ std::string Cluster::arbiterConfig() const {
     << "clusters:\n"
     << "  - id: " << clusterId_ << "\n"
     << "    secret: \"" << secret_ << "\"\n";
+  if (options_.editArbiterConfig) return options_.editArbiterConfig(y.str());
   return y.str();
+}
+
+void Cluster::useCredentials(const std::string& name,
+                             std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  node(name).channel = makeChannel(address(name), std::move(credentials));
 }
 
 void Cluster::writeConfigs() {

@@ -90,6 +90,8 @@ struct ClusterOptions {
     editConfig[director] = std::move(edit);
     return *this;
   }
+  // The arbiter's config text passes through this before it is written (TLS keys).
+  std::function<std::string(const std::string&)> editArbiterConfig;
 };
 
 // The outcome of a program run to its end by runProgram.
@@ -176,6 +178,9 @@ class Cluster {
   void fixSecret(const std::string& director);
   // Writes every config file again (an editConfig that needs the ports runs again).
   void rewriteConfigs() { writeConfigs(); }
+  // The harness's own calls to `node` go over `credentials` from now on (a TLS cluster).
+  void useCredentials(const std::string& node,
+                      std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   const std::string& clusterId() const { return clusterId_; }
   // The directors' view of who is who, as they send it (common/membership.h).
