@@ -61,7 +61,7 @@ ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::
 
 ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
                                  lease::Time started, const lease::AcceptorFaults& f)
-    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q), startedAt(started), faults(f) {
+    : id(e.id), keys(e.secrets), stateDir(dir), quarantine(q), startedAt(started), faults(f) {
   membership = loadMembership(membershipPath(stateDir, id));
   slot(kDefaultLease);
 }
@@ -131,19 +131,28 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
   return reactor;
 }
 
-grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& req,
+grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& wire,
                                     v1::ExchangeReply& reply) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
-  auto it = clusters_.find(req.cluster());
+  auto it = clusters_.find(wire.cluster());
   if (it == clusters_.end()) {
     counters_.unknownCluster.fetch_add(1, std::memory_order_relaxed);
-    return unknownCluster(req.cluster());
+    return unknownCluster(wire.cluster());
   }
   Cluster& c = *it->second;
-  if (auto s = checkSecret(c.id, c.secret, req.secret()); !s.ok()) {
-    counters_.badSecret.fetch_add(1, std::memory_order_relaxed);
+  OpenedRequest opened;
+  if (auto s = openRequest(wire, c.keys, wallClockMicros(), opened); !s.ok()) {
+    (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ? counters_.badSecret
+                                                         : counters_.badMessage)
+        .fetch_add(1, std::memory_order_relaxed);
     return s;
   }
+  // Before anything reads the request: a replay must not reach the acceptor, nor pin a view.
+  if (auto s = c.replay.admit(c.id, opened.body.from_name(), opened.counter); !s.ok()) {
+    counters_.replayed.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+  const v1::ExchangeRequest& req = opened.body;
   auto parsed = fromProto(req.message());
   if (!parsed) {
     counters_.badMessage.fetch_add(1, std::memory_order_relaxed);
@@ -206,6 +215,7 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
                  slot->acceptor.maxEpoch(), in.from);  // disk: durable().maxEpoch reserved
   }
   if (result.reply) toProto(*result.reply, *reply.add_messages());
+  sealReply(reply, *opened.key, opened.mac);
   return grpc::Status::OK;
 }
 

@@ -12,7 +12,7 @@ namespace quorate::arbiter {
 
 struct ClusterEntry {
   std::string id;
-  std::string secret;
+  std::vector<std::string> secrets;  // the first signs, all are accepted
 };
 
 struct ArbiterConfig {

@@ -8,32 +8,38 @@
 
 namespace quorate::server {
 
-PeerService::PeerService(LeaseHost& host, std::string cluster, std::string secret, Post post)
-    : host_(host),
-      cluster_(std::move(cluster)),
-      secret_(std::move(secret)),
-      post_(std::move(post)) {}
+PeerService::PeerService(LeaseHost& host, std::string cluster, std::vector<std::string> keys,
+                         Post post)
+    : host_(host), cluster_(std::move(cluster)), keys_(std::move(keys)), post_(std::move(post)) {}
 
 grpc::ServerUnaryReactor* PeerService::Exchange(grpc::CallbackServerContext* ctx,
                                                 const v1::ExchangeRequest* req,
                                                 v1::ExchangeReply* reply) {
   auto* reactor = ctx->DefaultReactor();
-  exchange(*req, [reactor, reply](grpc::Status s, std::vector<lease::Message> messages) {
+  exchange(*req, [reactor, reply](grpc::Status s, std::vector<lease::Message> messages,
+                                  const std::string* key, const std::string& mac) {
     for (const auto& m : messages) toProto(m, *reply->add_messages());
+    if (s.ok()) sealReply(*reply, *key, mac);
     reactor->Finish(s);
   });
   return reactor;
 }
 
-void PeerService::exchange(const v1::ExchangeRequest& req,
-                           std::function<void(grpc::Status, std::vector<lease::Message>)> done) {
+void PeerService::exchange(const v1::ExchangeRequest& wire, Done done) {
   auto refuse = [&](grpc::Status s) {
     host_.counters().rejectedRequests.fetch_add(1, std::memory_order_relaxed);
-    done(std::move(s), {});
+    done(std::move(s), {}, nullptr, {});
   };
-  if (auto s = authenticatePeer(req.cluster(), req.secret(), cluster_, secret_); !s.ok()) {
+  if (wire.cluster() != cluster_) return refuse(unknownCluster(wire.cluster()));
+  OpenedRequest opened;
+  if (auto s = openRequest(wire, keys_, wallClockMicros(), opened); !s.ok()) {
     return refuse(std::move(s));
   }
+  // Before any other check: a replayed request must not even repeat an identity conflict.
+  if (auto s = replay_.admit(cluster_, opened.body.from_name(), opened.counter); !s.ok()) {
+    return refuse(std::move(s));
+  }
+  const v1::ExchangeRequest& req = opened.body;
   auto parsed = fromProto(req.message());
   if (!parsed) {
     return refuse(
@@ -60,10 +66,10 @@ void PeerService::exchange(const v1::ExchangeRequest& req,
     post_([this, why = *conflict, stop] { host_.noteConflict(why, stop); });
     return refuse(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, *conflict));
   }
-  post_([this, i = *i, m, done = std::move(done)] {
+  post_([this, i = *i, m, key = opened.key, mac = opened.mac, done = std::move(done)] {
     std::vector<lease::Message> reply;
     host_.receive(i, m, &reply);
-    done(grpc::Status::OK, std::move(reply));
+    done(grpc::Status::OK, std::move(reply), key, mac);
   });
 }
 

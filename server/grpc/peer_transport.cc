@@ -13,7 +13,7 @@ PeerTransport::PeerTransport(const DirectorConfig& config, const std::string& me
     if (n == config_.self) continue;
     peers_[n] =
         std::make_unique<PeerClient>(makePeerChannel(config_.peer(n).address), config_.cluster,
-                                     config_.secret, config_.node, membership, timeout);
+                                     config_.secrets.front(), config_.node, membership, timeout);
   }
 }
 
