@@ -124,7 +124,7 @@ ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::
 
 ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
                                  lease::Time started, const lease::AcceptorFaults& f)
-    : id(e.id), secret(e.secret), stateDir(dir), quarantine(q), startedAt(started), faults(f) {
+    : id(e.id), keys(e.secrets), stateDir(dir), quarantine(q), startedAt(started), faults(f) {
   membership = loadMembership(membershipPath(stateDir, id));
   slot(kDefaultLease);
 }
@@ -198,40 +198,53 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
   return reactor;
 }
 
-grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& req,
+grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& wire,
                                     v1::ExchangeReply& reply, const std::string& peerCertPem) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
-  auto it = clusters_.find(req.cluster());
+  auto it = clusters_.find(wire.cluster());
   if (it == clusters_.end()) {
     counters_.unknownCluster.fetch_add(1, std::memory_order_relaxed);
-    return unknownCluster(req.cluster());
+    return unknownCluster(wire.cluster());
   }
   Cluster& c = *it->second;
+  std::optional<tls::Identity> certified;
   if (c.ca) {
     // One handshake serves every tenant, so the client's certificate is checked here, against
-    // the CA of the cluster the request names, and must name the request's sender.
-    if (peerCertPem.empty()) {
-      counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate");
-    }
-    auto id = c.ca->verify(peerCertPem, counters_);
+    // the CA of the cluster the request names. A stranger gets the answer of an unknown cluster
+    // (no name, no reason); the reason goes to this log.
+    auto id = peerCertPem.empty() ? Result<tls::Identity>(Status::fail(0, "no client certificate"))
+                                  : c.ca->verify(peerCertPem, counters_);
     if (!id) {
       counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          "client certificate for cluster \"" + c.id + "\": " + id.status().what());
+      spdlog::warn("cluster {}: request refused: client certificate: {}", c.id,
+                   id.status().what());
+      return unknownCluster(wire.cluster());
     }
-    const auto claimed = tls::Identity::director(c.id, req.from_name().substr(0, 64));
-    if (!(*id == claimed)) {
-      counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
-      return grpc::Status(
-          grpc::StatusCode::PERMISSION_DENIED,
-          "the client certificate is " + id->uri() + ", but the request is from " + claimed.uri());
-    }
+    certified = *id;
   }
-  if (auto s = checkSecret(c.id, c.secret, req.secret()); !s.ok()) {
-    counters_.badSecret.fetch_add(1, std::memory_order_relaxed);
+  OpenedRequest opened;
+  if (auto s = openRequest(wire, c.keys, wallClockMicros(), opened); !s.ok()) {
+    (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ? counters_.badSecret
+                                                         : counters_.badMessage)
+        .fetch_add(1, std::memory_order_relaxed);
     return s;
   }
+  if (certified) {
+    // The certificate is this cluster's; it must also be the sender's own.
+    const auto claimed = tls::Identity::director(c.id, opened.body.from_name().substr(0, 64));
+    if (!(*certified == claimed)) {
+      counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "the client certificate is " + certified->uri() +
+                              ", but the request is from " + claimed.uri());
+    }
+  }
+  // Before anything reads the request: a replay must not reach the acceptor, nor pin a view.
+  if (auto s = c.replay.admit(c.id, opened.body.from_name(), opened.counter); !s.ok()) {
+    counters_.replayed.fetch_add(1, std::memory_order_relaxed);
+    return s;
+  }
+  const v1::ExchangeRequest& req = opened.body;
   auto parsed = fromProto(req.message());
   if (!parsed) {
     counters_.badMessage.fetch_add(1, std::memory_order_relaxed);
@@ -294,6 +307,7 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
                  slot->acceptor.maxEpoch(), in.from);  // disk: durable().maxEpoch reserved
   }
   if (result.reply) toProto(*result.reply, *reply.add_messages());
+  sealReply(reply, *opened.key, opened.mac);
   return grpc::Status::OK;
 }
 

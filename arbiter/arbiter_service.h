@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "arbiter/config.h"
+#include "common/peer_auth.h"
 #include "common/state_file.h"
 #include "common/tls/identity.h"
 #include "lease/acceptor.h"
@@ -36,7 +37,8 @@ class ArbiterService final : public v1::Peer::CallbackService {
                                      const v1::ExchangeRequest* req,
                                      v1::ExchangeReply* reply) override;
 
-  // Handles one request; the gRPC method is a thin wrapper so tests can call it. The clock is
+  // Handles one request as received (sealed, common/peer_auth.h) and fills `reply` sealed with
+  // the key the request used; the gRPC method is a thin wrapper so tests can call it. The clock is
   // read under the cluster's lock, so the acceptor sees time in the order it handles requests.
   // A state write that fails undoes the step: the acceptor is as before the request.
   // With TLS (config.tls), `peerCertPem` is the client's certificate as the handshake saw it:
@@ -51,7 +53,8 @@ class ArbiterService final : public v1::Peer::CallbackService {
   struct Counters {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> unknownCluster{0};
-    std::atomic<std::uint64_t> badSecret{0};
+    std::atomic<std::uint64_t> badSecret{0};  // unknown key, wrong MAC, clock skew
+    std::atomic<std::uint64_t> replayed{0};   // a counter accepted before
     std::atomic<std::uint64_t> badMessage{0};
     std::atomic<std::uint64_t> persistFailures{0};
     std::atomic<std::uint64_t> tooManyLeases{0};
@@ -110,7 +113,8 @@ class ArbiterService final : public v1::Peer::CallbackService {
     // view, durably, before it answers), or whose sender name is not its id's. Needs mu.
     std::optional<grpc::Status> checkIdentity(const v1::ExchangeRequest& req, lease::NodeId from);
     std::string id;
-    std::string secret;
+    KeyRing keys;
+    ReplayGuard replay;  // per director name
     std::string stateDir;
     lease::Duration quarantine;
     lease::Time startedAt;

@@ -36,14 +36,26 @@ std::vector<ClusterEntry> parseClusters(const Value& v, bool tls) {
   for (const Value& item : items) {
     const Map m = item.asMap({"id", "secret", "secret_file", "ca"});
     const Value id = m.required("id");
-    ClusterEntry entry{id.asId(), ""};
+    ClusterEntry entry{id.asId(), {}};
     for (std::size_t j = 0; j < out.size(); ++j) {
       if (out[j].id == entry.id) {
         id.fail("duplicate cluster id " + config::quote(entry.id) + " (first given at line " +
                 std::to_string(lines[j]) + ")");
       }
     }
-    entry.secret = config::readSecret(m);
+    entry.secrets = config::readSecrets(m);
+    // One key for two clusters would let one cluster's director sign for the other.
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      for (const auto& k : entry.secrets) {
+        for (const auto& other : out[j].secrets) {
+          if (k == other) {
+            m.value().fail("cluster " + config::quote(entry.id) + " has a key of cluster " +
+                           config::quote(out[j].id) + " (line " + std::to_string(lines[j]) +
+                           "): every cluster needs its own");
+          }
+        }
+      }
+    }
     if (const auto ca = m.optional("ca")) {
       if (!tls) ca->fail("needs tls (the arbiter's own certificate)");
       entry.ca = ca->asPath();

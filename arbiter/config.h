@@ -13,7 +13,7 @@ namespace quorate::arbiter {
 
 struct ClusterEntry {
   std::string id;
-  std::string secret;
+  std::vector<std::string> secrets;  // the first signs, all are accepted
   // With tls: the CA bundle its directors' certificates chain to (re-read when it changes).
   std::string ca = {};
 };

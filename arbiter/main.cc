@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/config_error.h"
 #include "common/logging.h"
+#include "common/peer_auth.h"
 #include "common/signals.h"
 #include "common/state_file.h"
 #include "common/tls/credentials.h"
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   spdlog::info("arbiter listening on {} for {} clusters; quarantine {} ms", config.listen,
                config.clusters.size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(config.quarantine).count());
+  warnNoTls("quorate-arbiter");
   const int sig = waitForStopSignal();
   spdlog::info("signal {}: shutting down", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -341,6 +342,8 @@ void writeArbiterConfig(const std::string& path, int port, const std::string& st
     out << "  - id: " << c.id << "\n    secret: \"" << c.secret << "\"\n";
   }
   if (!out.flush()) throw std::runtime_error("cannot write " + path);
+  // Inline keys: the arbiter refuses them in a file that others can read.
+  if (::chmod(path.c_str(), 0600) != 0) throw std::runtime_error("cannot chmod " + path);
 }
 
 // Outcomes of one kind of RPC; latency samples only for those sent in the measurement window.

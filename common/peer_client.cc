@@ -5,6 +5,7 @@
 
 #include "common/convert.h"
 #include "common/tls/credentials.h"
+#include "common/peer_auth.h"
 
 namespace quorate {
 
@@ -24,12 +25,11 @@ std::shared_ptr<grpc::Channel> makePeerChannel(
   return grpc::CreateCustomChannel(address, credentials, args);
 }
 
-PeerClient::PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster,
-                       std::string secret, std::string fromName, std::string membership,
-                       lease::Duration timeout)
+PeerClient::PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string key,
+                       std::string fromName, std::string membership, lease::Duration timeout)
     : stub_(v1::Peer::NewStub(std::move(channel))),
       cluster_(std::move(cluster)),
-      secret_(std::move(secret)),
+      key_(std::move(key)),
       fromName_(std::move(fromName)),
       membership_(std::move(membership)),
       timeout_(timeout) {}
@@ -39,6 +39,8 @@ struct Call {
   grpc::ClientContext ctx;
   v1::ExchangeRequest req;
   v1::ExchangeReply resp;
+  std::string key;
+  std::string mac;  // of the request: the reply must be bound to it
   PeerClient::Callback done;
   std::optional<tls::Identity> expectedPeer;
 };
@@ -65,18 +67,23 @@ void PeerClient::send(const std::string& leaseName, const lease::Message& m, Cal
   call->done = std::move(done);
   call->expectedPeer = expectedPeer_;
   call->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
-  call->req.set_cluster(cluster_);
-  call->req.set_secret(secret_);
-  call->req.set_from_name(fromName_);
-  call->req.set_membership(membership_);
-  if (leaseName != kDefaultLease) call->req.set_lease(leaseName);
-  toProto(m, *call->req.mutable_message());
+  v1::ExchangeRequest body;
+  body.set_cluster(cluster_);
+  body.set_from_name(fromName_);
+  body.set_membership(membership_);
+  if (leaseName != kDefaultLease) body.set_lease(leaseName);
+  toProto(m, *body.mutable_message());
+  call->req = sealRequest(body, key_, nextCounter());
+  call->key = key_;
+  call->mac = call->req.auth().mac();
   stub_->async()->Exchange(&call->ctx, &call->req, &call->resp, [call](grpc::Status status) {
     std::unique_ptr<Call> owned(call);
     std::vector<lease::Message> replies;
     if (status.ok() && owned->expectedPeer) status = checkServer(owned->ctx, *owned->expectedPeer);
+    v1::ExchangeReply opened;
+    if (status.ok()) status = openReply(owned->resp, owned->key, owned->mac, opened);
     if (status.ok()) {
-      for (const auto& pm : owned->resp.messages()) {
+      for (const auto& pm : opened.messages()) {
         auto reply = fromProto(pm);
         if (!reply) {
           status =

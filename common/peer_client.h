@@ -38,8 +38,10 @@ class PeerClient {
   using Callback = std::function<void(const grpc::Status& status, std::vector<lease::Message>)>;
 
   // `membership` is the sender's view of the cluster (common/membership.h), sent with every
-  // request so that a receiver with another view refuses it.
-  PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string secret,
+  // request so that a receiver with another view refuses it. Requests are signed with `key`
+  // (the cluster's signing key, common/peer_auth.h); a reply without its MAC under that key is
+  // dropped: the callback sees UNAUTHENTICATED and no messages.
+  PeerClient(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string key,
              std::string fromName, std::string membership, lease::Duration timeout);
 
   // With TLS: a reply counts only when the server's certificate names `peer`; one from another
@@ -54,7 +56,7 @@ class PeerClient {
  private:
   std::unique_ptr<v1::Peer::Stub> stub_;
   std::string cluster_;
-  std::string secret_;
+  std::string key_;
   std::string fromName_;
   std::string membership_;
   lease::Duration timeout_;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -16,6 +17,8 @@
 #include <sstream>
 #include <system_error>
 #include <utility>
+
+#include "common/secret.h"
 
 namespace quorate::config {
 namespace {
@@ -524,7 +527,38 @@ std::string readConfigFile(const std::string& path) {
   return *std::move(text);
 }
 
-std::string readSecret(const Map& m) {
+namespace {
+
+// "0644" for the permission bits of `mode`.
+std::string octalMode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// One key file: owner-only, and at least kMinSecretBytes once trimmed. `at` is blamed.
+std::string readKeyFile(const Value& at, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+    at.fail(quote(path, 200) + " has mode " + octalMode(st.st_mode) +
+            ": a key must be readable by its owner only (chmod 600 it)");
+  }
+  std::string error;
+  const auto content = readFile(path, kMaxSecretBytes, error);
+  if (!content) at.fail("cannot read " + quote(path, 200) + ": " + error);
+  std::string key = trim(*content);
+  if (key.empty()) at.fail(quote(path, 200) + " is empty");
+  if (key.size() < kMinSecretBytes) {
+    at.fail(quote(path, 200) + " holds " + std::to_string(key.size()) +
+            " bytes; a key needs at least " + std::to_string(kMinSecretBytes) +
+            " (make one with: head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE)");
+  }
+  return key;
+}
+
+}  // namespace
+
+std::vector<std::string> readSecrets(const Map& m) {
   const std::optional<Value> inlined = m.optional("secret");
   const std::optional<Value> file = m.optional("secret_file");
   if (inlined && file) {
@@ -535,14 +569,42 @@ std::string readSecret(const Map& m) {
     m.value().document().fail(m.value().line(), m.keyOf("secret_file"),
                               "missing required key (or give the secret inline as secret)");
   }
-  if (inlined) return inlined->asString();
-  const std::string path = file->asPath();
-  std::string error;
-  const auto content = readFile(path, kMaxSecretBytes, error);
-  if (!content) file->fail("cannot read " + quote(path, 200) + ": " + error);
-  std::string secret = trim(*content);
-  if (secret.empty()) file->fail(quote(path, 200) + " is empty");
-  return secret;
+  if (inlined) {
+    std::string key = inlined->asString();
+    if (key.size() < kMinSecretBytes) {
+      inlined->fail("holds " + std::to_string(key.size()) + " bytes; a key needs at least " +
+                    std::to_string(kMinSecretBytes));
+    }
+    // The key is as private as the file that holds it. A document parsed from text with no file
+    // behind it (a test, a check of text in memory) has no mode to check.
+    const std::string& configPath = m.value().document().path();
+    struct stat st {};
+    if (::stat(configPath.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      inlined->fail("an inline key needs a config file readable by its owner only, and " +
+                    quote(configPath, 200) + " has mode " + octalMode(st.st_mode) +
+                    " (chmod 600 it, or move the key to secret_file)");
+    }
+    return {std::move(key)};
+  }
+  std::vector<std::string> keys;
+  if (!file->node().IsSequence()) {
+    keys.push_back(readKeyFile(*file, file->asPath()));
+    return keys;
+  }
+  // A rotation: the new key first (it signs), the old one second (still accepted).
+  const std::vector<Value> items = file->asList();
+  if (items.empty() || items.size() > kMaxSecretFiles) {
+    file->fail("expected one key file, or a list of " + std::to_string(kMaxSecretFiles) +
+               " (the signing key first), got " + std::to_string(items.size()));
+  }
+  for (const Value& item : items) {
+    std::string key = readKeyFile(item, item.asPath());
+    for (const auto& k : keys) {
+      if (k == key) item.fail("the same key as the file before it");
+    }
+    keys.push_back(std::move(key));
+  }
+  return keys;
 }
 
 std::string readLogLevel(const Map& m) {

@@ -148,9 +148,12 @@ std::optional<std::string> readFile(const std::string& path, std::size_t maxByte
 // Reads a config file; throws ConfigError "<path>: cannot read: <reason>".
 std::string readConfigFile(const std::string& path);
 
-// The shared secret of `m`: exactly one of `secret` (inline) or `secret_file` (a path, resolved
-// like asPath(), whose content is trimmed of surrounding whitespace). Must not be empty.
-std::string readSecret(const Map& m);
+// The keys of `m`: exactly one of `secret` (inline) or `secret_file` (a path resolved like
+// asPath(), or a list of two during a rotation, the signing key first). File contents are trimmed
+// of surrounding whitespace. Each key has at least kMinSecretBytes; a key file and a config file
+// with an inline key must not be readable by group or others (docs/security.md).
+inline constexpr std::size_t kMaxSecretFiles = 2;
+std::vector<std::string> readSecrets(const Map& m);
 
 // `log_level` of `m`, one of trace|debug|info|warn|error; kDefaultLogLevel when absent.
 std::string readLogLevel(const Map& m);

@@ -15,6 +15,8 @@ bash scripts/install-deps.sh
 bash scripts/build.sh quorate-arbiter quorate-director quoratectl
 
 ex=deploy/examples/netns
+# The example's key is made here, at the first start, never committed.
+sh scripts/make-secret.sh "$ex/demo.secret"
 run=$(mktemp -d /tmp/quorate-run.XXXXXX)
 p="qdemo$$"  # namespace prefix, unique to this run
 hosts=(alpha beta arbiter client)

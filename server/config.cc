@@ -518,7 +518,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     c.cluster = root.required("cluster").asId();
     const Value node = root.required("node");
     c.node = node.asId();
-    c.secret = config::readSecret(root);
+    c.secrets = config::readSecrets(root);
     c.listen = root.required("listen").asHostPort();
     c.stateDir = root.required("state_dir").asPath();
     c.directors = parseDirectors(root.required("directors"));

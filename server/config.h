@@ -109,7 +109,7 @@ struct TlsConfig {
 struct DirectorConfig {
   std::string path;  // the file it came from
   std::string cluster;
-  std::string secret;
+  std::vector<std::string> secrets;      // the cluster keys: the first signs, all are accepted
   std::string node;                      // this director's id
   lease::NodeId self = 0;                // index of `node` in directors
   std::string listen;                    // host:port for the peer protocol and the operator API

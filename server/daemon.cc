@@ -209,7 +209,7 @@ Status Daemon::start() {
   }
   if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
-  auto peerService = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
+  auto peerService = std::make_unique<PeerService>(*host_, config_.cluster, config_.secrets, post);
   operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
                                                        [this] { return currentStatus(); });
   grpc::ServerBuilder builder;
@@ -241,6 +241,7 @@ Status Daemon::start() {
         config_.node, config_.cluster, config_.listen, host_->leaseName(i),
         toMs(config_.timing.quarantine), durable.maxEpoch, durable.incarnation);
   }
+  warnNoTls("quorate-director " + config_.node);
   if (config_.fence == FenceMode::kNone && config_.hasDataPlane()) {
     spdlog::warn("fence: none: a frozen holder keeps answering for its VIPs until it thaws");
   }

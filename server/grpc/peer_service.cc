@@ -12,68 +12,79 @@
 namespace quorate::server {
 namespace {
 
-// OK when the request's cluster and sender are what the client's certificate names.
-grpc::Status checkSender(const grpc::CallbackServerContext& ctx, const v1::ExchangeRequest& req,
-                         bool skipIdentityCheck) {
+// The client's identity as its certificate names it (the handshake checked the chain).
+Result<tls::Identity> certifiedSender(const grpc::CallbackServerContext& ctx) {
   const auto auth = ctx.auth_context();
-  auto id = auth ? tls::peerIdentity(*auth) : Result<tls::Identity>(Status::fail(0, "no TLS"));
-  if (!id) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "client certificate: " + id.status().what());
-  }
-  if (skipIdentityCheck) return grpc::Status::OK;
-  const auto claimed =
-      tls::Identity::director(req.cluster().substr(0, 64), req.from_name().substr(0, 64));
-  if (!(*id == claimed)) {
-    return grpc::Status(
-        grpc::StatusCode::PERMISSION_DENIED,
-        "the client certificate is " + id->uri() + ", but the request is from " + claimed.uri());
-  }
-  return grpc::Status::OK;
+  return auth ? tls::peerIdentity(*auth) : Result<tls::Identity>(Status::fail(0, "no TLS"));
 }
 
 }  // namespace
 
-PeerService::PeerService(LeaseHost& host, std::string cluster, std::string secret, Post post)
-    : host_(host),
-      cluster_(std::move(cluster)),
-      secret_(std::move(secret)),
-      post_(std::move(post)) {}
+PeerService::PeerService(LeaseHost& host, std::string cluster, std::vector<std::string> keys,
+                         Post post)
+    : host_(host), cluster_(std::move(cluster)), keys_(std::move(keys)), post_(std::move(post)) {}
 
 grpc::ServerUnaryReactor* PeerService::Exchange(grpc::CallbackServerContext* ctx,
                                                 const v1::ExchangeRequest* req,
                                                 v1::ExchangeReply* reply) {
   auto* reactor = ctx->DefaultReactor();
+  std::optional<tls::Identity> certified;
   if (tls_) {
-    if (auto s = checkSender(*ctx, *req, skipIdentityCheck_); !s.ok()) {
+    auto id = certifiedSender(*ctx);
+    if (!id) {
       host_.counters().rejectedRequests.fetch_add(1, std::memory_order_relaxed);
-      // A misconfigured or hostile peer asks several times a second: one line per 10 s.
-      const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-      auto last = lastRefusalLog_.load(std::memory_order_relaxed);
-      if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
-          lastRefusalLog_.compare_exchange_strong(last, now)) {
-        spdlog::error("refused a peer request: {}", s.error_message());
-      }
-      reactor->Finish(s);
+      logRefusal("client certificate: " + id.status().what());
+      reactor->Finish(unknownCluster(req->cluster()));
       return reactor;
     }
+    certified = *id;
   }
-  exchange(*req, [reactor, reply](grpc::Status s, std::vector<lease::Message> messages) {
+  exchange(*req, certified, [reactor, reply](grpc::Status s, std::vector<lease::Message> messages,
+                                             const std::string* key, const std::string& mac) {
     for (const auto& m : messages) toProto(m, *reply->add_messages());
+    if (s.ok()) sealReply(*reply, *key, mac);
     reactor->Finish(s);
   });
   return reactor;
 }
 
-void PeerService::exchange(const v1::ExchangeRequest& req,
-                           std::function<void(grpc::Status, std::vector<lease::Message>)> done) {
+void PeerService::logRefusal(const std::string& why) {
+  // A misconfigured or hostile peer asks several times a second: one line per 10 s.
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto last = lastRefusalLog_.load(std::memory_order_relaxed);
+  if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
+      lastRefusalLog_.compare_exchange_strong(last, now)) {
+    spdlog::error("refused a peer request: {}", why);
+  }
+}
+
+void PeerService::exchange(const v1::ExchangeRequest& wire,
+                           const std::optional<tls::Identity>& certified, Done done) {
   auto refuse = [&](grpc::Status s) {
     host_.counters().rejectedRequests.fetch_add(1, std::memory_order_relaxed);
-    done(std::move(s), {});
+    done(std::move(s), {}, nullptr, {});
   };
-  if (auto s = authenticatePeer(req.cluster(), req.secret(), cluster_, secret_); !s.ok()) {
+  if (wire.cluster() != cluster_) return refuse(unknownCluster(wire.cluster()));
+  OpenedRequest opened;
+  if (auto s = openRequest(wire, keys_, wallClockMicros(), opened); !s.ok()) {
     return refuse(std::move(s));
   }
+  if (certified && !skipIdentityCheck_) {
+    // The certificate is one of this cluster's directors (its CA); it must be the sender's own.
+    const auto claimed = tls::Identity::director(cluster_, opened.body.from_name().substr(0, 64));
+    if (!(*certified == claimed)) {
+      auto s = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            "the client certificate is " + certified->uri() +
+                                ", but the request is from " + claimed.uri());
+      logRefusal(s.error_message());
+      return refuse(std::move(s));
+    }
+  }
+  // Before any other check: a replayed request must not even repeat an identity conflict.
+  if (auto s = replay_.admit(cluster_, opened.body.from_name(), opened.counter); !s.ok()) {
+    return refuse(std::move(s));
+  }
+  const v1::ExchangeRequest& req = opened.body;
   auto parsed = fromProto(req.message());
   if (!parsed) {
     return refuse(
@@ -100,10 +111,10 @@ void PeerService::exchange(const v1::ExchangeRequest& req,
     post_([this, why = *conflict, stop] { host_.noteConflict(why, stop); });
     return refuse(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, *conflict));
   }
-  post_([this, i = *i, m, done = std::move(done)] {
+  post_([this, i = *i, m, key = opened.key, mac = opened.mac, done = std::move(done)] {
     std::vector<lease::Message> reply;
     host_.receive(i, m, &reply);
-    done(grpc::Status::OK, std::move(reply));
+    done(grpc::Status::OK, std::move(reply), key, mac);
   });
 }
 

@@ -21,7 +21,7 @@ PeerTransport::PeerTransport(const DirectorConfig& config, const std::string& me
     }
     peers_[n] = std::make_unique<PeerClient>(
         makePeerChannel(config_.peer(n).address, false, credentials), config_.cluster,
-        config_.secret, config_.node, membership, timeout);
+        config_.secrets.front(), config_.node, membership, timeout);
     if (const auto& t = config_.tls) {
       peers_[n]->expectPeer(n == lease::kArbiter
                                 ? tls::Identity::arbiter(t->arbiterName)

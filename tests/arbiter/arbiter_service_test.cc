@@ -11,6 +11,7 @@
 
 #include "common/convert.h"
 #include "common/membership.h"
+#include "common/peer_auth.h"
 #include "tests/support/temp_dir.h"
 
 namespace quorate::arbiter {
@@ -19,19 +20,42 @@ namespace {
 using namespace std::chrono_literals;
 using lease::Time;
 
+const std::string kKeyOne = "lb1-key-0123456789abcdef";
+const std::string kKeyTwo = "lb2-key-0123456789abcdef";
+
 class ArbiterServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_.stateDir = tmp_.path();
     config_.quarantine = 1800ms;
-    config_.clusters = {{"lb1", "secret-one"}, {"lb2", "secret-two"}};
+    config_.clusters = {{"lb1", {kKeyOne}}, {"lb2", {kKeyTwo}}};
   }
 
-  v1::ExchangeRequest request(const std::string& cluster, const std::string& secret,
-                              const lease::Message& m) {
+  // Seals `body` as a director would (with `key`, else the first key of its cluster), hands it to
+  // `svc` and, when answered, opens the sealed reply into `reply`: a reply that does not open
+  // under the request's key fails the test.
+  template <class Now>
+  grpc::Status call(ArbiterService& svc, Now now, const v1::ExchangeRequest& body,
+                    v1::ExchangeReply& reply, const std::string* key = nullptr) {
+    std::string k = key ? *key : kKeyOne;
+    for (const auto& c : config_.clusters) {
+      if (!key && c.id == body.cluster()) k = c.secrets.front();
+    }
+    const auto wire = sealRequest(body, k, nextCounter());
+    v1::ExchangeReply sealed;
+    const grpc::Status s = svc.handle(now, wire, sealed);
+    reply.Clear();
+    if (s.ok()) {
+      EXPECT_EQ(sealed.messages_size(), 0) << "a reply's messages travel in its signed body";
+      const grpc::Status opened = openReply(sealed, k, wire.auth().mac(), reply);
+      EXPECT_TRUE(opened.ok()) << opened.error_message();
+    }
+    return s;
+  }
+
+  v1::ExchangeRequest request(const std::string& cluster, const lease::Message& m) {
     v1::ExchangeRequest r;
     r.set_cluster(cluster);
-    r.set_secret(secret);
     r.set_from_name(m.from == 0 ? "alpha" : "beta");
     r.set_membership(view(cluster));
     toProto(m, *r.mutable_message());
@@ -57,50 +81,113 @@ class ArbiterServiceTest : public ::testing::Test {
 TEST_F(ArbiterServiceTest, UnknownClusterAndWrongSecretGetNothing) {
   ArbiterService svc(config_, start_);
   v1::ExchangeReply reply;
-  auto s = svc.handle(awake_, request("nope", "secret-one", accept(1, 1)), reply);
+  auto s = call(svc, awake_, request("nope", accept(1, 1)), reply);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  // A stranger cannot tell an unknown cluster from a wrong secret, and learns no name.
+  // A stranger cannot tell an unknown cluster from a wrong key, and learns no name.
   const std::string unknownMessage = s.error_message();
   EXPECT_EQ(unknownMessage.find("nope"), std::string::npos) << unknownMessage;
-  s = svc.handle(awake_, request("lb1", "secret-two", accept(1, 1)), reply);
+  // lb2's key is no key of lb1's.
+  s = call(svc, awake_, request("lb1", accept(1, 1)), reply, &kKeyTwo);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(s.error_message(), unknownMessage);
   EXPECT_EQ(s.error_message().find("lb1"), std::string::npos) << s.error_message();
-  s = svc.handle(awake_, request("lb1", "", accept(1, 1)), reply);
+  // Unsigned: what a director that sends the secret in clear would send.
+  auto plain = request("lb1", accept(1, 1));
+  plain.mutable_auth();
+  v1::ExchangeReply sealed;
+  s = svc.handle(awake_, plain, sealed);
+  EXPECT_EQ(s.error_message(), unknownMessage);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(reply.messages_size(), 0);
+  EXPECT_EQ(sealed.messages_size(), 0);
+  EXPECT_EQ(sealed.body(), "");
   EXPECT_EQ(svc.counters().unknownCluster.load(), 1u);
   EXPECT_EQ(svc.counters().badSecret.load(), 2u);
   // Nothing was granted: the right credentials now get the first epoch.
-  s = svc.handle(awake_, request("lb1", "secret-one", accept(1, 1)), reply);
+  s = call(svc, awake_, request("lb1", accept(1, 1)), reply);
   ASSERT_TRUE(s.ok());
   ASSERT_EQ(reply.messages_size(), 1);
   EXPECT_TRUE(reply.messages(0).has_accepted());
 }
 
+// A renewal captured on the wire and sent again after its director died must not keep that
+// director's lease alive: it is refused, and the other director then gets the lease.
+TEST_F(ArbiterServiceTest, AReplayedRequestIsRefusedAndChangesNothing) {
+  ArbiterService svc(config_, start_);
+  const auto captured = sealRequest(request("lb1", accept(1, 1)), kKeyOne, nextCounter());
+  v1::ExchangeReply reply;
+  ASSERT_TRUE(svc.handle(awake_, captured, reply).ok());
+  v1::ExchangeReply opened;
+  ASSERT_TRUE(openReply(reply, kKeyOne, captured.auth().mac(), opened).ok());
+  ASSERT_TRUE(opened.messages(0).has_accepted());
+
+  // Alpha is gone; its acceptor lease (1.7 s) has run out when the copy arrives.
+  const Time later = awake_ + 2s;
+  reply.Clear();
+  const auto replayed = svc.handle(later, captured, reply);
+  EXPECT_EQ(replayed.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(replayed.error_message().find("replayed request from \"alpha\""), std::string::npos)
+      << replayed.error_message();
+  EXPECT_EQ(svc.counters().replayed.load(), 1u);
+  EXPECT_EQ(reply.body(), "");
+
+  // Nothing was renewed: beta's campaign is accepted, not refused for alpha's live lease.
+  const auto beta = lease::Message{1, lease::kArbiter,
+                                   lease::Accept{lease::Ballot{2, 1}, 2, lease::Duration(1700ms)}};
+  ASSERT_TRUE(call(svc, later + 1ms, request("lb1", beta), reply).ok());
+  ASSERT_EQ(reply.messages_size(), 1);
+  EXPECT_TRUE(reply.messages(0).has_accepted()) << reply.messages(0).DebugString();
+}
+
+TEST_F(ArbiterServiceTest, ACounterFarFromTheArbitersClockIsRefusedWithTheSkew) {
+  ArbiterService svc(config_, start_);
+  v1::ExchangeReply reply;
+  const std::uint64_t tenMinutes = 600'000'000;
+  const auto old = sealRequest(request("lb1", accept(1, 1)), kKeyOne, nextCounter() - tenMinutes);
+  const auto s = svc.handle(awake_, old, reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(s.error_message().find(" s behind this node's (more than 300 s"), std::string::npos)
+      << s.error_message();
+  // Refused before the acceptor: the first valid request is granted epoch 1 as if nothing came.
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(1, 1)), reply).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+}
+
+TEST_F(ArbiterServiceTest, DuringARotationEitherKeyIsAcceptedAndRepliesUseTheRequestsKey) {
+  const std::string next = "lb1-next-key-0123456789";
+  config_.clusters = {{"lb1", {next, kKeyOne}}};
+  ArbiterService svc(config_, start_);
+  v1::ExchangeReply reply;
+  // call() opens each reply with the key its request was sealed with, and fails otherwise.
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(1, 1)), reply, &kKeyOne).ok());
+  ASSERT_TRUE(call(svc, awake_ + 1ms, request("lb1", accept(1, 1)), reply, &next).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+  EXPECT_EQ(call(svc, awake_ + 2ms, request("lb1", accept(1, 1)), reply, &kKeyTwo).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(ArbiterServiceTest, MalformedMessagesAreInvalidArgument) {
   ArbiterService svc(config_, start_);
   v1::ExchangeReply reply;
-  auto req = request("lb1", "secret-one", accept(1, 1));
+  auto req = request("lb1", accept(1, 1));
   req.mutable_message()->set_to(1);
-  EXPECT_EQ(svc.handle(awake_, req, reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  req = request("lb1", "secret-one", accept(1, 1));
+  EXPECT_EQ(call(svc, awake_, req, reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req = request("lb1", accept(1, 1));
   req.mutable_message()->set_from(2);
-  EXPECT_EQ(svc.handle(awake_, req, reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call(svc, awake_, req, reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   req.mutable_message()->clear_body();
   req.mutable_message()->set_from(0);
-  EXPECT_EQ(svc.handle(awake_, req, reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(call(svc, awake_, req, reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(svc.counters().badMessage.load(), 3u);
 }
 
 TEST_F(ArbiterServiceTest, ClustersAreIndependent) {
   ArbiterService svc(config_, start_);
   v1::ExchangeReply r1, r2;
-  ASSERT_TRUE(svc.handle(awake_, request("lb1", "secret-one", accept(1, 5)), r1).ok());
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(1, 5)), r1).ok());
   // The same director id in another cluster is another director.
   auto m = accept(1, 1);
   m.from = 1;
-  ASSERT_TRUE(svc.handle(awake_, request("lb2", "secret-two", m), r2).ok());
+  ASSERT_TRUE(call(svc, awake_, request("lb2", m), r2).ok());
   EXPECT_TRUE(r2.messages(0).has_accepted());
 }
 
@@ -108,15 +195,15 @@ TEST_F(ArbiterServiceTest, QuarantineAfterStartAndEpochSurvivesRestart) {
   {
     ArbiterService svc(config_, start_);
     v1::ExchangeReply reply;
-    ASSERT_TRUE(svc.handle(start_, request("lb1", "secret-one", accept(1, 1)), reply).ok());
+    ASSERT_TRUE(call(svc, start_, request("lb1", accept(1, 1)), reply).ok());
     EXPECT_EQ(reply.messages_size(), 0) << "answered during quarantine";
-    ASSERT_TRUE(svc.handle(awake_, request("lb1", "secret-one", accept(2, 9)), reply).ok());
+    ASSERT_TRUE(call(svc, awake_, request("lb1", accept(2, 9)), reply).ok());
     ASSERT_EQ(reply.messages_size(), 1);
   }
   ArbiterService again(config_, Time(500s));
   v1::ExchangeReply reply;
   const auto prep = lease::Message{1, lease::kArbiter, lease::Prepare{lease::Ballot{1, 1}}};
-  ASSERT_TRUE(again.handle(Time(500s) + 1800ms, request("lb1", "secret-one", prep), reply).ok());
+  ASSERT_TRUE(call(again, Time(500s) + 1800ms, request("lb1", prep), reply).ok());
   ASSERT_EQ(reply.messages_size(), 1);
   // Epochs were reserved ahead on disk: the floor after a restart is the reserved ceiling.
   EXPECT_EQ(reply.messages(0).promise().max_epoch(), 9u + lease::kEpochReserve);
@@ -131,24 +218,26 @@ TEST_F(ArbiterServiceTest, ClockIsReadUnderTheClustersLock) {
   std::atomic<int> bReads{0};
   std::thread a([&] {
     v1::ExchangeReply r;
-    svc.handle(
+    call(
+        svc,
         [&] {
           insideA = true;
           std::this_thread::sleep_for(100ms);
           insideA = false;
           return awake_;
         },
-        request("lb1", "secret-one", accept(1, 1)), r);
+        request("lb1", accept(1, 1)), r);
   });
   while (!insideA) std::this_thread::yield();
   v1::ExchangeReply r;
-  svc.handle(
+  call(
+      svc,
       [&] {
         ++bReads;
         if (insideA) bSawA = true;
         return awake_ + 1ms;
       },
-      request("lb1", "secret-one", accept(2, 1)), r);
+      request("lb1", accept(2, 1)), r);
   a.join();
   EXPECT_EQ(bReads.load(), 1);
   EXPECT_FALSE(bSawA) << "B read its clock while A held the lock";
@@ -158,23 +247,23 @@ TEST_F(ArbiterServiceTest, ClockIsReadUnderTheClustersLock) {
 // stayed in memory: director 1 was refused (a live lease of director 0 nobody had written), and
 // the next renewal of director 0 was accepted with nothing on disk.
 TEST_F(ArbiterServiceTest, FailedPersistUndoesTheGrant) {
-  config_.clusters = {{"lb1", "secret-one"}};
+  config_.clusters = {{"lb1", {kKeyOne}}};
   ArbiterService svc(config_, start_);
   // The temporary file cannot be created: a directory is in its way.
   const std::string blocker = config_.stateDir + "/lb1.state.tmp";
   std::filesystem::create_directory(blocker);
   v1::ExchangeReply reply;
-  EXPECT_EQ(svc.handle(awake_, request("lb1", "secret-one", accept(1, 1)), reply).error_code(),
+  EXPECT_EQ(call(svc, awake_, request("lb1", accept(1, 1)), reply).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(reply.messages_size(), 0);
   EXPECT_EQ(svc.counters().persistFailures.load(), 1u);
   // Nothing of it is left: director 1 may take a new epoch, and that one needs a write too.
   auto other = lease::Message{1, lease::kArbiter,
                               lease::Accept{lease::Ballot{5, 1}, 2, lease::Duration(1700ms)}};
-  EXPECT_EQ(svc.handle(awake_ + 1ms, request("lb1", "secret-one", other), reply).error_code(),
+  EXPECT_EQ(call(svc, awake_ + 1ms, request("lb1", other), reply).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   std::filesystem::remove(blocker);
-  ASSERT_TRUE(svc.handle(awake_ + 2ms, request("lb1", "secret-one", other), reply).ok());
+  ASSERT_TRUE(call(svc, awake_ + 2ms, request("lb1", other), reply).ok());
   ASSERT_EQ(reply.messages_size(), 1);
   EXPECT_TRUE(reply.messages(0).has_accepted());
   EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1.state"));
@@ -186,38 +275,38 @@ TEST_F(ArbiterServiceTest, MembershipIsPinnedAndMismatchesRefused) {
   {
     ArbiterService svc(config_, start_);
     v1::ExchangeReply reply;
-    ASSERT_TRUE(svc.handle(awake_, request("lb1", "secret-one", accept(1, 1)), reply).ok());
-    auto swapped = request("lb1", "secret-one", accept(2, 2));
+    ASSERT_TRUE(call(svc, awake_, request("lb1", accept(1, 1)), reply).ok());
+    auto swapped = request("lb1", accept(2, 2));
     swapped.set_membership(view("lb1", true));
     swapped.set_from_name("beta");  // node 0 is beta in that view
-    const auto s = svc.handle(awake_ + 1ms, swapped, reply);
+    const auto s = call(svc, awake_ + 1ms, swapped, reply);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_NE(s.error_message().find(oneLine(view("lb1"))), std::string::npos) << s.error_message();
     EXPECT_NE(s.error_message().find(oneLine(view("lb1", true))), std::string::npos);
-    auto misnamed = request("lb1", "secret-one", accept(2, 2));
+    auto misnamed = request("lb1", accept(2, 2));
     misnamed.set_from_name("beta");  // node 0 calling itself beta
-    EXPECT_EQ(svc.handle(awake_ + 2ms, misnamed, reply).error_code(),
+    EXPECT_EQ(call(svc, awake_ + 2ms, misnamed, reply).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION);
-    auto none = request("lb1", "secret-one", accept(2, 2));
+    auto none = request("lb1", accept(2, 2));
     none.clear_membership();
-    EXPECT_EQ(svc.handle(awake_ + 3ms, none, reply).error_code(),
+    EXPECT_EQ(call(svc, awake_ + 3ms, none, reply).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_EQ(svc.counters().identityConflicts.load(), 3u);
     // Another cluster pins its own view.
     auto m = accept(1, 1);
     m.from = 1;
-    auto lb2 = request("lb2", "secret-two", m);
+    auto lb2 = request("lb2", m);
     lb2.set_membership(view("lb2", true));
     lb2.set_from_name("alpha");
-    EXPECT_TRUE(svc.handle(awake_, lb2, reply).ok());
+    EXPECT_TRUE(call(svc, awake_, lb2, reply).ok());
   }
   // After a restart, the swapped view is still refused: the pin is on disk.
   ArbiterService again(config_, Time(500s));
-  auto swapped = request("lb1", "secret-one", accept(3, 3));
+  auto swapped = request("lb1", accept(3, 3));
   swapped.set_membership(view("lb1", true));
   swapped.set_from_name("beta");
   v1::ExchangeReply reply;
-  EXPECT_EQ(again.handle(Time(500s) + 1800ms, swapped, reply).error_code(),
+  EXPECT_EQ(call(again, Time(500s) + 1800ms, swapped, reply).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
@@ -246,7 +335,6 @@ class ArbiterLeasesTest : public ArbiterServiceTest {
                               std::uint64_t epoch) {
     v1::ExchangeRequest r;
     r.set_cluster("lb1");
-    r.set_secret("secret-one");
     r.set_lease(leaseName);
     r.set_from_name(from == 0 ? "alpha" : "beta");
     r.set_membership(view("lb1"));
@@ -263,15 +351,15 @@ TEST_F(ArbiterLeasesTest, EachLeaseHasItsOwnAcceptorAndStateFile) {
   const auto awake = start_ + 1800ms;
   v1::ExchangeReply web, gw;
   // Director 0 holds "web"; director 1 may still take "gw" at the same time.
-  ASSERT_TRUE(svc.handle(awake, request("web", 0, 1, 1), web).ok());
-  ASSERT_TRUE(svc.handle(awake, request("gw", 1, 1, 1), gw).ok());
+  ASSERT_TRUE(call(svc, awake, request("web", 0, 1, 1), web).ok());
+  ASSERT_TRUE(call(svc, awake, request("gw", 1, 1, 1), gw).ok());
   ASSERT_EQ(web.messages_size(), 1);
   ASSERT_EQ(gw.messages_size(), 1);
   EXPECT_TRUE(web.messages(0).has_accepted());
   EXPECT_TRUE(gw.messages(0).has_accepted());
   // Within "web", director 1 is refused while director 0's lease is live.
   v1::ExchangeReply refused;
-  ASSERT_TRUE(svc.handle(awake + 10ms, request("web", 1, 5, 2), refused).ok());
+  ASSERT_TRUE(call(svc, awake + 10ms, request("web", 1, 5, 2), refused).ok());
   ASSERT_EQ(refused.messages_size(), 1);
   EXPECT_TRUE(refused.messages(0).has_reject());
   EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1@web.state"));
@@ -287,7 +375,7 @@ TEST_F(ArbiterLeasesTest, EveryLeaseWaitsOutTheArbitersQuarantineStateFileOrNot)
     ArbiterService svc(config_, start_);
     v1::ExchangeReply r;
     // Opened long after start-up: the arbiter's quarantine is over, it answers at once.
-    ASSERT_TRUE(svc.handle(awake + 1s, request("web", 0, 1, 3), r).ok());
+    ASSERT_TRUE(call(svc, awake + 1s, request("web", 0, 1, 3), r).ok());
     ASSERT_EQ(r.messages_size(), 1);
     EXPECT_TRUE(r.messages(0).has_accepted());
   }
@@ -296,14 +384,14 @@ TEST_F(ArbiterLeasesTest, EveryLeaseWaitsOutTheArbitersQuarantineStateFileOrNot)
   const auto early = lease::Time(500s) + 1s;
   const auto later = lease::Time(500s) + 1800ms;
   v1::ExchangeReply quiet, fresh;
-  ASSERT_TRUE(again.handle(early, request("web", 1, 1, 4), quiet).ok());
+  ASSERT_TRUE(call(again, early, request("web", 1, 1, 4), quiet).ok());
   EXPECT_EQ(quiet.messages_size(), 0) << "web answered during the quarantine";
-  ASSERT_TRUE(again.handle(early, request("other", 1, 1, 1), fresh).ok());
+  ASSERT_TRUE(call(again, early, request("other", 1, 1, 1), fresh).ok());
   EXPECT_EQ(fresh.messages_size(), 0) << "other answered during the quarantine";
-  ASSERT_TRUE(again.handle(later, request("web", 1, 2, 4), quiet).ok());
+  ASSERT_TRUE(call(again, later, request("web", 1, 2, 4), quiet).ok());
   ASSERT_EQ(quiet.messages_size(), 1);
   EXPECT_TRUE(quiet.messages(0).has_accepted());
-  ASSERT_TRUE(again.handle(later, request("other", 1, 2, 1), fresh).ok());
+  ASSERT_TRUE(call(again, later, request("other", 1, 2, 1), fresh).ok());
   EXPECT_EQ(fresh.messages_size(), 1);
 }
 
@@ -311,15 +399,15 @@ TEST_F(ArbiterLeasesTest, BadOrTooManyLeaseNamesAreRefused) {
   ArbiterService svc(config_, start_);
   const auto awake = start_ + 1800ms;
   v1::ExchangeReply r;
-  EXPECT_EQ(svc.handle(awake, request("../etc", 0, 1, 1), r).error_code(),
+  EXPECT_EQ(call(svc, awake, request("../etc", 0, 1, 1), r).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(svc.handle(awake, request(std::string(65, 'a'), 0, 1, 1), r).error_code(),
+  EXPECT_EQ(call(svc, awake, request(std::string(65, 'a'), 0, 1, 1), r).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   // The default lease counts too: 63 more named ones fit.
   for (std::size_t i = 0; i + 1 < ArbiterService::kMaxLeasesPerCluster; ++i) {
-    ASSERT_TRUE(svc.handle(awake, request("l" + std::to_string(i), 0, 1, 1), r).ok()) << i;
+    ASSERT_TRUE(call(svc, awake, request("l" + std::to_string(i), 0, 1, 1), r).ok()) << i;
   }
-  EXPECT_EQ(svc.handle(awake, request("one-too-many", 0, 1, 1), r).error_code(),
+  EXPECT_EQ(call(svc, awake, request("one-too-many", 0, 1, 1), r).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(svc.counters().tooManyLeases.load(), 1u);
 }

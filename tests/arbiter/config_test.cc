@@ -3,7 +3,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "common/config_error.h"
@@ -26,15 +29,19 @@ constexpr char kValid[] =
     "log_level: debug\n"                //  4
     "clusters:\n"                       //  5
     "  - id: demo\n"                    //  6
-    "    secret: s3cret\n"              //  7
+    "    secret: s3cret-0123456789\n"   //  7
     "  - id: other\n"                   //  8
     "    secret_file: other.secret\n";  //  9
 
 class ArbiterConfigTest : public ::testing::Test {
  protected:
   ArbiterConfigTest() {
-    dir_.write("other.secret", "\n  other-secret\n");
-    dir_.write("empty.secret", "");
+    for (const auto& [name, text] :
+         {std::pair<std::string, std::string>{"other.secret", "\n  other-secret-abcdef\n"},
+          {"empty.secret", ""},
+          {"same.secret", "s3cret-0123456789\n"}}) {
+      ::chmod(dir_.write(name, text).c_str(), 0600);  // key files are owner-only, or refused
+    }
   }
 
   std::string path() const { return dir_.file("arbiter.yaml"); }
@@ -61,14 +68,15 @@ TEST_F(ArbiterConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c.logLevel, "debug");
   ASSERT_EQ(c.clusters.size(), 2u);
   EXPECT_EQ(c.clusters[0].id, "demo");
-  EXPECT_EQ(c.clusters[0].secret, "s3cret");
+  EXPECT_EQ(c.clusters[0].secrets, std::vector<std::string>{"s3cret-0123456789"});
   EXPECT_EQ(c.clusters[1].id, "other");
-  EXPECT_EQ(c.clusters[1].secret, "other-secret");
+  EXPECT_EQ(c.clusters[1].secrets, std::vector<std::string>{"other-secret-abcdef"});
 }
 
 TEST_F(ArbiterConfigTest, Defaults) {
   const ArbiterConfig c = parseArbiterConfig(
-      "listen: \"[::]:7100\"\nstate_dir: /var/lib/quorate\nclusters: [{id: a, secret: x}]\n",
+      "listen: \"[::]:7100\"\nstate_dir: /var/lib/quorate\nclusters: [{id: a, secret: "
+      "0123456789abcdef}]\n",
       path());
   EXPECT_EQ(c.quarantine, lease::Timing{}.quarantine);
   EXPECT_EQ(c.logLevel, "info");
@@ -78,6 +86,7 @@ TEST_F(ArbiterConfigTest, Defaults) {
 
 TEST_F(ArbiterConfigTest, LoadReadsTheFile) {
   const std::string p = dir_.write("arbiter.yaml", kValid);
+  ::chmod(p.c_str(), 0600);  // it holds an inline key
   EXPECT_EQ(loadArbiterConfig(p).clusters.size(), 2u);
   try {
     loadArbiterConfig(dir_.file("nope.yaml"));
@@ -121,7 +130,8 @@ const BadCase kBadCases[] = {
     {"cluster_duplicate", 8, 1, "  - id: demo", 8, "clusters[1].id",
      "duplicate cluster id \"demo\" (first given at line 6)"},
     {"cluster_bad_id", 6, 1, "  - id: a/b", 6, "clusters[0].id", "expected a name"},
-    {"cluster_no_id", 6, 2, "  - secret: x", 6, "clusters[0].id", "missing required key"},
+    {"cluster_no_id", 6, 2, "  - secret: 0123456789abcdef", 6, "clusters[0].id",
+     "missing required key"},
     {"cluster_no_secret", 7, 1, "", 6, "clusters[0].secret_file",
      "missing required key (or give the secret inline as secret)"},
     {"cluster_both_secrets", 8, 0, "    secret_file: other.secret", 8, "clusters[0].secret_file",
@@ -130,6 +140,10 @@ const BadCase kBadCases[] = {
      "clusters[1].secret_file", "No such file or directory"},
     {"cluster_secret_empty_file", 9, 1, "    secret_file: empty.secret", 9,
      "clusters[1].secret_file", "is empty"},
+    {"cluster_secret_short", 7, 1, "    secret: s3cret", 7, "clusters[0].secret",
+     "holds 6 bytes; a key needs at least 16"},
+    {"cluster_same_key_twice", 9, 1, "    secret_file: same.secret", 8, "clusters[1]",
+     "cluster \"other\" has a key of cluster \"demo\" (line 6): every cluster needs its own"},
     {"cluster_unknown_key", 8, 0, "    secrets: x", 8, "clusters[0].secrets",
      "unknown key (did you mean secret?)"},
     {"cluster_scalar", 8, 2, "  - other", 8, "clusters[1]", "expected a mapping of keys"},
@@ -174,14 +188,20 @@ TEST_F(ArbiterConfigTest, MutatedInputsParseOrThrowConfigError) {
 }
 
 TEST(ArbiterExample, LoopbackLoads) {
-  const ArbiterConfig c =
-      loadArbiterConfig(std::string(QUORATE_EXAMPLES_DIR) + "/loopback/arbiter.yaml");
+  // The example's key is made at its first start (scripts/make-secret.sh), never committed: a
+  // copy of the file beside a key of our own.
+  TempDir dir;
+  std::ifstream in(std::string(QUORATE_EXAMPLES_DIR) + "/loopback/arbiter.yaml");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  ::chmod(dir.write("demo.secret", "a-key-made-at-first-start\n").c_str(), 0600);
+  const ArbiterConfig c = loadArbiterConfig(dir.write("arbiter.yaml", text));
   EXPECT_EQ(c.listen, "127.0.0.1:7100");
   EXPECT_EQ(c.stateDir, "/tmp/quorate-demo/arbiter");
   EXPECT_EQ(c.quarantine, lease::Duration(1800ms));
   ASSERT_EQ(c.clusters.size(), 1u);
   EXPECT_EQ(c.clusters[0].id, "demo");
-  EXPECT_FALSE(c.clusters[0].secret.empty());
+  EXPECT_EQ(c.clusters[0].secrets, std::vector<std::string>{"a-key-made-at-first-start"});
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <stdexcept>
 #include <string>
@@ -310,39 +311,129 @@ TEST(Value, ListsNameTheirItems) {
             std::string(kPath) + ":5: s: expected a list, got \"x\"");
 }
 
+// Writes a key file readable by its owner only, as the loader demands.
+std::string writeKey(const TempDir& dir, const std::string& name, const std::string& content,
+                     mode_t mode = 0600) {
+  const std::string p = dir.write(name, content);
+  ::chmod(p.c_str(), mode);
+  return p;
+}
+
 TEST(Secret, InlineOrFile) {
   TempDir dir;
-  dir.write("good.secret", "  \n s3cret value \n\n");
-  dir.write("empty.secret", " \n\t\n");
-  const std::string path = dir.file("c.yaml");
-  auto secretOf = [&](const std::string& text) {
+  writeKey(dir, "good.secret", "  \n s3cret value of 24 bytes \n\n");
+  writeKey(dir, "empty.secret", " \n\t\n");
+  const std::string path = dir.file("c.yaml");  // no such file: an inline key has no mode to check
+  auto secretsOf = [&](const std::string& text) {
     const Document d(path, text);
-    return readSecret(d.root({"secret", "secret_file", "x"}));
+    return readSecrets(d.root({"secret", "secret_file", "x"}));
   };
-  EXPECT_EQ(secretOf("secret: abc\n"), "abc");
-  EXPECT_EQ(secretOf("secret_file: good.secret\n"), "s3cret value");
-  EXPECT_EQ(secretOf("secret_file: " + dir.file("good.secret") + "\n"), "s3cret value");
-  EXPECT_EQ(errorOf([&] { secretOf("x: 1\nsecret_file: /nope\n"); }),
+  using Keys = std::vector<std::string>;
+  EXPECT_EQ(secretsOf("secret: abcdefghijklmnop\n"), Keys{"abcdefghijklmnop"});
+  EXPECT_EQ(secretsOf("secret_file: good.secret\n"), Keys{"s3cret value of 24 bytes"});
+  EXPECT_EQ(secretsOf("secret_file: " + dir.file("good.secret") + "\n"),
+            Keys{"s3cret value of 24 bytes"});
+  EXPECT_EQ(errorOf([&] { secretsOf("x: 1\nsecret_file: /nope\n"); }),
             path + ":2: secret_file: cannot read \"/nope\": No such file or directory");
-  EXPECT_EQ(errorOf([&] { secretOf("x: 1\nsecret_file: empty.secret\n"); }),
+  EXPECT_EQ(errorOf([&] { secretsOf("x: 1\nsecret_file: empty.secret\n"); }),
             path + ":2: secret_file: \"" + dir.file("empty.secret") + "\" is empty");
-  EXPECT_EQ(errorOf([&] { secretOf("secret_file: .\n"); }),
+  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: .\n"); }),
             path + ":1: secret_file: cannot read \"" + dir.path() + "\": Is a directory");
-  EXPECT_EQ(errorOf([&] { secretOf("secret: a\nsecret_file: good.secret\n"); }),
+  EXPECT_EQ(errorOf([&] { secretsOf("secret: a\nsecret_file: good.secret\n"); }),
             path +
                 ":2: secret_file: give either secret or secret_file, not both (secret is at "
                 "line 1)");
-  EXPECT_EQ(errorOf([&] { secretOf("x: 1\n"); }),
+  EXPECT_EQ(errorOf([&] { secretsOf("x: 1\n"); }),
             path + ": secret_file: missing required key (or give the secret inline as secret)");
-  EXPECT_EQ(errorOf([&] { secretOf("secret: \"\"\n"); }), path + ":1: secret: must not be empty");
-  EXPECT_THAT(errorOf([&] { secretOf("secret:\n"); }), HasSubstr(":1: secret: expected a string"));
+  EXPECT_EQ(errorOf([&] { secretsOf("secret: \"\"\n"); }), path + ":1: secret: must not be empty");
+  EXPECT_THAT(errorOf([&] { secretsOf("secret:\n"); }), HasSubstr(":1: secret: expected a string"));
+}
+
+TEST(Secret, ShortKeysAreRefused) {
+  TempDir dir;
+  writeKey(dir, "short.secret", "  fifteen-bytes!!  \n");
+  writeKey(dir, "sixteen.secret", "sixteen-bytes-ok\n");
+  const std::string path = dir.file("c.yaml");
+  auto secretsOf = [&](const std::string& text) {
+    const Document d(path, text);
+    return readSecrets(d.root({"secret", "secret_file"}));
+  };
+  EXPECT_EQ(secretsOf("secret_file: sixteen.secret\n"),
+            std::vector<std::string>{"sixteen-bytes-ok"});
+  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: short.secret\n"); }),
+            path + ":1: secret_file: \"" + dir.file("short.secret") +
+                "\" holds 15 bytes; a key needs at least 16 (make one with: head -c 32 "
+                "/dev/urandom | base64 > FILE; chmod 600 FILE)");
+  EXPECT_EQ(errorOf([&] { secretsOf("secret: s3cret\n"); }),
+            path + ":1: secret: holds 6 bytes; a key needs at least 16");
+}
+
+TEST(Secret, KeysReadableByOthersAreRefusedNamingFileAndMode) {
+  TempDir dir;
+  for (const mode_t mode : {0640, 0604, 0660, 0644}) {
+    SCOPED_TRACE(mode);
+    writeKey(dir, "open.secret", "a-key-long-enough-for-anyone\n", mode);
+    const Document d(dir.file("c.yaml"), "secret_file: open.secret\n");
+    char m[8];
+    std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(mode));
+    EXPECT_EQ(errorOf([&] { readSecrets(d.root({"secret_file"})); }),
+              dir.file("c.yaml") + ":1: secret_file: \"" + dir.file("open.secret") +
+                  "\" has mode " + m + ": a key must be readable by its owner only (chmod 600 it)");
+  }
+  writeKey(dir, "owner.secret", "a-key-long-enough-for-anyone\n", 0400);
+  const Document ok(dir.file("c.yaml"), "secret_file: owner.secret\n");
+  EXPECT_EQ(readSecrets(ok.root({"secret_file"})).size(), 1u);
+}
+
+TEST(Secret, AnInlineKeyNeedsAnOwnerOnlyConfigFile) {
+  TempDir dir;
+  const std::string text = "secret: an-inline-key-of-28-bytes\n";
+  const std::string open = writeKey(dir, "open.yaml", text, 0644);
+  const Document d(open, text);
+  EXPECT_EQ(errorOf([&] { readSecrets(d.root({"secret"})); }),
+            open +
+                ":1: secret: an inline key needs a config file readable by its owner only, "
+                "and \"" +
+                open + "\" has mode 0644 (chmod 600 it, or move the key to secret_file)");
+  const std::string closed = writeKey(dir, "closed.yaml", text, 0600);
+  const Document c(closed, text);
+  EXPECT_EQ(readSecrets(c.root({"secret"})), std::vector<std::string>{"an-inline-key-of-28-bytes"});
+}
+
+TEST(Secret, TwoFilesForARotationTheFirstSigns) {
+  TempDir dir;
+  writeKey(dir, "new.secret", "the-new-key-0123456789\n");
+  writeKey(dir, "old.secret", "the-old-key-0123456789\n");
+  writeKey(dir, "copy.secret", "the-old-key-0123456789\n");
+  writeKey(dir, "third.secret", "the-third-key-012345678\n");
+  const std::string path = dir.file("c.yaml");
+  auto secretsOf = [&](const std::string& text) {
+    const Document d(path, text);
+    return readSecrets(d.root({"secret_file"}));
+  };
+  EXPECT_EQ(secretsOf("secret_file: [new.secret, old.secret]\n"),
+            (std::vector<std::string>{"the-new-key-0123456789", "the-old-key-0123456789"}));
+  EXPECT_EQ(secretsOf("secret_file:\n  - old.secret\n"),
+            std::vector<std::string>{"the-old-key-0123456789"});
+  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: [new.secret, old.secret, third.secret]\n"); }),
+            path +
+                ":1: secret_file: expected one key file, or a list of 2 (the signing key "
+                "first), got 3");
+  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: []\n"); }),
+            path +
+                ":1: secret_file: expected one key file, or a list of 2 (the signing key "
+                "first), got 0");
+  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: [old.secret, copy.secret]\n"); }),
+            path + ":1: secret_file[1]: the same key as the file before it");
+  EXPECT_THAT(errorOf([&] { secretsOf("secret_file: [new.secret, /nope]\n"); }),
+              HasSubstr(":1: secret_file[1]: cannot read \"/nope\""));
 }
 
 TEST(Secret, HugeFileIsRejected) {
   TempDir dir;
-  dir.write("big.secret", std::string(kMaxSecretBytes + 1, 'x'));
+  writeKey(dir, "big.secret", std::string(kMaxSecretBytes + 1, 'x'));
   const Document d(dir.file("c.yaml"), "secret_file: big.secret\n");
-  EXPECT_THAT(errorOf([&] { readSecret(d.root({"secret_file"})); }),
+  EXPECT_THAT(errorOf([&] { readSecrets(d.root({"secret_file"})); }),
               HasSubstr(":1: secret_file: cannot read \"" + dir.file("big.secret") +
                         "\": larger than 65536 bytes"));
 }

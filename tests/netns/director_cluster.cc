@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,12 +14,16 @@
 namespace quorate::netns {
 namespace {
 
-const char* kSecret = "netns-test-secret";
+const char* kSecret = "netns-test-secret-7c1f09d2";
 
+// Owner only: the daemons refuse a key file that others can read.
 void writeFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  if (!f) throw std::runtime_error("cannot write " + path);
+  {
+    std::ofstream f(path);
+    f << text;
+    if (!f) throw std::runtime_error("cannot write " + path);
+  }
+  if (::chmod(path.c_str(), 0600) != 0) throw std::runtime_error("cannot chmod " + path);
 }
 
 }  // namespace

@@ -197,10 +197,23 @@ RunResult runProgram(const std::vector<std::string>& argv, Ms timeout) {
 }
 
 void writeFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error("cannot write " + path);
+  // Owner only: configs hold inline keys, and the daemons refuse those in a file others can read.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot write " + path);
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + path);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) throw std::runtime_error("cannot write " + path);
 }
 
 std::string readFile(const std::string& path) {
@@ -335,7 +348,7 @@ std::string Cluster::plainDirectorConfig(const std::string& self) const {
   y << "# Director " << self << " of a process-test cluster.\n"
     << "cluster: " << clusterId_ << "\n"
     << "node: " << self << "\n"
-    << "secret: \"" << (wrong != options_.wrongSecret.end() ? wrong->second : secret_) << "\"\n"
+    << secretLines(self, wrong != options_.wrongSecret.end() ? wrong->second : secret_, "")
     << "listen: " << address(self) << "\n"
     << "state_dir: " << stateDir(self) << "\n"
     << "directors:\n";
@@ -364,7 +377,7 @@ std::string Cluster::arbiterConfig() const {
     << "log_level: debug\n"
     << "clusters:\n"
     << "  - id: " << clusterId_ << "\n"
-    << "    secret: \"" << secret_ << "\"\n";
+    << secretLines(kArbiter, secret_, "    ");
   if (options_.editArbiterConfig) return options_.editArbiterConfig(y.str());
   return y.str();
 }
@@ -378,6 +391,26 @@ void Cluster::writeConfigs() {
   writeFile(configPath(kArbiter), arbiterConfig());
   writeFile(configPath(kAlpha), directorConfig(kAlpha));
   writeFile(configPath(kBeta), directorConfig(kBeta));
+}
+
+std::string Cluster::secretLines(const std::string& node, const std::string& inlineKey,
+                                 const std::string& indent) const {
+  const auto files = keyFiles_.find(node);
+  if (files == keyFiles_.end()) return indent + "secret: \"" + inlineKey + "\"\n";
+  std::string out = indent + "secret_file:\n";
+  for (const auto& f : files->second) out += indent + "  - " + f + "\n";
+  return out;
+}
+
+void Cluster::useKeys(const std::string& n, const std::vector<std::string>& keys) {
+  std::vector<std::string> files;
+  for (const auto& k : keys) {
+    // One file per key value, shared by the nodes that use it, as an operator would copy it.
+    files.push_back(dir_ + "/key-" + std::to_string(std::hash<std::string>{}(k)) + ".secret");
+    writeFile(files.back(), k + "\n");
+  }
+  keyFiles_[n] = std::move(files);
+  writeFile(configPath(n), n == kArbiter ? arbiterConfig() : directorConfig(n));
 }
 
 void Cluster::fixSecret(const std::string& director) {

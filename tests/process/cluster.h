@@ -176,6 +176,9 @@ class Cluster {
   // Rewrites a director's config with the cluster's secret (undoes wrongSecret); takes effect
   // at its next start.
   void fixSecret(const std::string& director);
+  // Gives `node` these keys (the first signs) in key files of mode 0600, named by secret_file in
+  // its config from now on; takes effect at its next start.
+  void useKeys(const std::string& node, const std::vector<std::string>& keys);
   // Writes every config file again (an editConfig that needs the ports runs again).
   void rewriteConfigs() { writeConfigs(); }
   // The harness's own calls to `node` go over `credentials` from now on (a TLS cluster).
@@ -185,6 +188,7 @@ class Cluster {
   const std::string& clusterId() const { return clusterId_; }
   // The directors' view of who is who, as they send it (common/membership.h).
   std::string membership() const;
+  // The key every node has unless useKeys() or wrongSecret says otherwise.
   const std::string& secret() const { return secret_; }
   const Timers& timers() const { return options_.timers; }
   std::string address(const std::string& node) const;  // 127.0.0.1:port
@@ -231,12 +235,16 @@ class Cluster {
   std::string directorConfig(const std::string& self) const;  // edited, if the options say so
 
   std::string arbiterConfig() const;
+  // `secret: KEY` for `node`, or its secret_file list after useKeys(); each line after `indent`.
+  std::string secretLines(const std::string& node, const std::string& inlineKey,
+                          const std::string& indent) const;
   bool healthy(const std::map<std::string, std::pair<Clock::time_point, v1::StatusReply>>& s) const;
   void dumpLogs() const;
 
   ClusterOptions options_;
   std::string clusterId_;
   std::string secret_;
+  std::map<std::string, std::vector<std::string>> keyFiles_;  // node -> its key files (useKeys)
   testutil::TempDir tmp_;  // removed at the end unless a test failed or QUORATE_PROCESS_KEEP
   std::string dir_;
   std::array<Node, 3> nodes_;  // arbiter, alpha, beta

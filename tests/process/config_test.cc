@@ -1,5 +1,6 @@
 // The daemons' start-up checks as processes: broken config files, --check, usage, corrupt state.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <sstream>
@@ -92,18 +93,45 @@ TEST(Config, ArbiterRefusesABrokenFileNamingFileLineAndKey) {
                 });
 }
 
-TEST(Config, CheckAcceptsTheLoopbackExamples) {
-  const std::string dir = std::string(QUORATE_EXAMPLES_DIR) + "/loopback/";
+// The examples as a first start sees them: no key in git, scripts/make-secret.sh makes one
+// (random, mode 0600), and every daemon accepts the files; a key file others can read is refused.
+TEST(Config, CheckAcceptsTheLoopbackExamplesWithAKeyMadeAtFirstStart) {
+  const std::string examples = std::string(QUORATE_EXAMPLES_DIR) + "/loopback/";
+  testutil::TempDir tmp("quorate-proc-examples");
+  const std::string dir = tmp.path() + "/";
   const std::vector<std::pair<std::string, std::string>> files = {
       {QUORATE_ARBITER, "arbiter.yaml"},
       {QUORATE_DIRECTOR, "alpha.yaml"},
       {QUORATE_DIRECTOR, "beta.yaml"},
   };
+  for (const auto& [binary, file] : files) writeFile(dir + file, readFile(examples + file));
+  const std::string script = std::string(QUORATE_EXAMPLES_DIR) + "/../../scripts/make-secret.sh";
+  const RunResult made = runProgram({"/bin/sh", script, dir + "demo.secret"}, kRunTimeout);
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "demo.secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_GE(st.st_size, 40);  // 32 random bytes in base64
+  // Made once: a second run leaves the key the nodes share alone.
+  const std::string key = readFile(dir + "demo.secret");
+  ASSERT_EQ(runProgram({"/bin/sh", script, dir + "demo.secret"}, kRunTimeout).exitCode, 0);
+  EXPECT_EQ(readFile(dir + "demo.secret"), key);
   for (const auto& [binary, file] : files) {
     SCOPED_TRACE(file);
     const RunResult r = runProgram({binary, "--check", "--config", dir + file}, kRunTimeout);
     EXPECT_EQ(r.exitCode, 0) << r.err;
     EXPECT_NE(r.out.find(dir + file + ": OK"), std::string::npos) << r.out;
+  }
+  ::chmod((dir + "demo.secret").c_str(), 0644);
+  for (const auto& [binary, file] : files) {
+    SCOPED_TRACE(file);
+    const RunResult r = runProgram({binary, "--check", "--config", dir + file}, kRunTimeout);
+    EXPECT_NE(r.exitCode, 0);
+    EXPECT_NE(r.err.find("\"" + dir +
+                         "demo.secret\" has mode 0644: a key must be readable by its "
+                         "owner only"),
+              std::string::npos)
+        << r.out << r.err;
   }
 }
 

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 constexpr char kHead[] =
     "cluster: c\n"
     "node: a\n"
-    "secret: x\n"
+    "secret: 0123456789abcdef\n"
     "listen: 127.0.0.1:7101\n"
     "state_dir: /tmp/q\n"
     "directors: [{id: a, address: \"127.0.0.1:7101\"}, {id: b, address: \"127.0.0.1:7102\"}]\n"

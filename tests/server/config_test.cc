@@ -3,7 +3,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -27,7 +30,7 @@ constexpr char kPath[] = "/etc/quorate/alpha.yaml";
 constexpr char kValid[] =
     "cluster: demo\n"                       //  1
     "node: alpha\n"                         //  2
-    "secret: s3cret\n"                      //  3
+    "secret: s3cret-0123456789\n"           //  3
     "listen: 127.0.0.1:7101\n"              //  4
     "state_dir: /tmp/quorate-test/alpha\n"  //  5
     "directors:\n"                          //  6
@@ -51,7 +54,7 @@ constexpr char kValid[] =
 constexpr char kMinimal[] =
     "cluster: c\n"
     "node: b\n"
-    "secret: x\n"
+    "secret: 0123456789abcdef\n"
     "listen: \"[::1]:7102\"\n"
     "state_dir: state\n"
     "directors: [{id: a, address: \"[::1]:7101\"}, {id: b, address: \"[::1]:7102\"}]\n"
@@ -73,7 +76,7 @@ TEST(DirectorConfig, ParsesEveryKey) {
   EXPECT_EQ(c.cluster, "demo");
   EXPECT_EQ(c.node, "alpha");
   EXPECT_EQ(c.self, lease::kDirectorA);
-  EXPECT_EQ(c.secret, "s3cret");
+  EXPECT_EQ(c.secrets, std::vector<std::string>{"s3cret-0123456789"});
   EXPECT_EQ(c.listen, "127.0.0.1:7101");
   EXPECT_EQ(c.stateDir, "/tmp/quorate-test/alpha");
   EXPECT_EQ(c.directors[0].id, "alpha");
@@ -157,12 +160,29 @@ TEST(DirectorConfig, PreferredWithoutPreemptAndZeroDelay) {
 
 TEST(DirectorConfig, LoadReadsTheFileAndItsSecretFile) {
   TempDir dir;
-  dir.write("demo.secret", "from-file\n");
+  ::chmod(dir.write("demo.secret", "from-file-0123456789\n").c_str(), 0600);
   const std::string path =
       dir.write("alpha.yaml", editLines(kValid, 3, 1, "secret_file: demo.secret"));
   const DirectorConfig c = loadDirectorConfig(path);
   EXPECT_EQ(c.path, path);
-  EXPECT_EQ(c.secret, "from-file");
+  EXPECT_EQ(c.secrets, std::vector<std::string>{"from-file-0123456789"});
+  // An inline key in a file that others can read is refused, naming the file and its mode.
+  const std::string open = dir.write("open.yaml", kValid);
+  ::chmod(open.c_str(), 0644);
+  try {
+    loadDirectorConfig(open);
+    ADD_FAILURE() << "loaded an inline key from a file of mode 0644";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              open +
+                  ":3: secret: an inline key needs a config file readable by its owner only, "
+                  "and \"" +
+                  open +
+                  "\" has mode 0644 (chmod 600 it, or move the key to "
+                  "secret_file)");
+  }
+  ::chmod(open.c_str(), 0600);
+  EXPECT_EQ(loadDirectorConfig(open).secrets, std::vector<std::string>{"s3cret-0123456789"});
   try {
     loadDirectorConfig(dir.file("missing.yaml"));
     FAIL() << "no error";
@@ -359,7 +379,7 @@ TEST(DirectorConfig, ListenMayBeAnotherSpellingOfTheOwnAddress) {
 
 TEST(DirectorConfig, MutatedInputsParseOrThrowConfigError) {
   TempDir dir;
-  dir.write("demo.secret", "s3cret\n");
+  ::chmod(dir.write("demo.secret", "s3cret-0123456789\n").c_str(), 0600);
   const std::string path = dir.file("alpha.yaml");
   const std::string withFile = editLines(kValid, 3, 1, "secret_file: demo.secret");
   int parsed = 0;
@@ -381,7 +401,7 @@ TEST(DirectorConfig, MutatedInputsParseOrThrowConfigError) {
 // beta's address, however spelled) is refused, naming the problem; wildcards are fine.
 TEST(DirectorConfigTest, ListenMustBeTheNodesOwnAddress) {
   const std::string base =
-      "cluster: c\nsecret: s3cret\nstate_dir: /tmp/q\n"
+      "cluster: c\nsecret: s3cret-0123456789\nstate_dir: /tmp/q\n"
       "directors:\n  - {id: alpha, address: \"198.18.0.1:7101\"}\n"
       "  - {id: beta, address: \"198.18.0.2:7101\"}\n"
       "arbiter: {address: \"198.18.0.3:7100\"}\n";
@@ -402,7 +422,18 @@ TEST(DirectorConfigTest, ListenMustBeTheNodesOwnAddress) {
 }
 
 TEST(Examples, LoopbackFilesAreConsistent) {
-  const std::string dir = std::string(QUORATE_EXAMPLES_DIR) + "/loopback";
+  // The example's key is made at the first start (scripts/make-secret.sh), never committed: the
+  // files are read from a copy beside a key of our own.
+  TempDir copy;
+  for (const char* f : {"alpha.yaml", "beta.yaml", "arbiter.yaml"}) {
+    std::ifstream in(std::string(QUORATE_EXAMPLES_DIR) + "/loopback/" + f);
+    std::stringstream text;
+    text << in.rdbuf();
+    ASSERT_TRUE(in) << f;
+    copy.write(f, text.str());
+  }
+  ::chmod(copy.write("demo.secret", "a-key-made-at-first-start\n").c_str(), 0600);
+  const std::string dir = copy.path();
   const DirectorConfig alpha = loadDirectorConfig(dir + "/alpha.yaml");
   const DirectorConfig beta = loadDirectorConfig(dir + "/beta.yaml");
   const arbiter::ArbiterConfig arb = arbiter::loadArbiterConfig(dir + "/arbiter.yaml");
@@ -413,10 +444,10 @@ TEST(Examples, LoopbackFilesAreConsistent) {
   EXPECT_EQ(alpha.stateDir, "/tmp/quorate-demo/alpha");
   EXPECT_EQ(beta.stateDir, "/tmp/quorate-demo/beta");
   EXPECT_EQ(arb.stateDir, "/tmp/quorate-demo/arbiter");
-  EXPECT_FALSE(alpha.secret.empty());
+  EXPECT_EQ(alpha.secrets, std::vector<std::string>{"a-key-made-at-first-start"});
   for (const DirectorConfig* d : {&alpha, &beta}) {
     EXPECT_EQ(d->cluster, alpha.cluster);
-    EXPECT_EQ(d->secret, alpha.secret);
+    EXPECT_EQ(d->secrets, alpha.secrets);
     EXPECT_EQ(d->listen, d->directors[d->self].address);
     EXPECT_EQ(d->arbiter.address, arb.listen);
     EXPECT_EQ(d->preferred, alpha.preferred);
@@ -431,7 +462,7 @@ TEST(Examples, LoopbackFilesAreConsistent) {
   }
   ASSERT_EQ(arb.clusters.size(), 1u);
   EXPECT_EQ(arb.clusters[0].id, alpha.cluster);
-  EXPECT_EQ(arb.clusters[0].secret, alpha.secret);
+  EXPECT_EQ(arb.clusters[0].secrets, alpha.secrets);
 }
 
 }  // namespace

@@ -64,8 +64,8 @@ class DirectorChecksTest : public ::testing::Test {
     down_ = std::make_unique<Listener>();
     downPort_ = down_->port();
     down_->close();
-    const std::string text = "cluster: t1\nnode: alpha\nsecret: s3cret\nlisten: \"" + addr(0) +
-                             "\"\nstate_dir: " + dir_ +
+    const std::string text = "cluster: t1\nnode: alpha\nsecret: " + kTestKey + "\nlisten: \"" +
+                             addr(0) + "\"\nstate_dir: " + dir_ +
                              "/alpha\n"
                              "directors: [{id: alpha, address: \"" +
                              addr(0) + "\"}, {id: beta, address: \"" + addr(1) +

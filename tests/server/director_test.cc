@@ -11,6 +11,7 @@
 
 #include "common/convert.h"
 #include "common/membership.h"
+#include "common/peer_auth.h"
 #include "server/daemon.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/in_process_arbiter.h"
@@ -35,7 +36,7 @@ class DirectorTest : public ::testing::Test {
     for (int i = 0; i < 2; ++i) {
       DirectorConfig c;
       c.cluster = "t1";
-      c.secret = "s3cret";
+      c.secrets = {kTestKey};
       c.directors = {PeerAddress{"alpha", addr[0]}, PeerAddress{"beta", addr[1]}};
       c.arbiter = PeerAddress{"arbiter", addr[2]};
       c.node = c.directors[i].id;
@@ -66,19 +67,19 @@ class DirectorTest : public ::testing::Test {
     return r;
   }
 
-  grpc::Status exchange(int i, const std::string& cluster, const std::string& secret,
+  // Sealed with `key` (common/peer_auth.h), as a director would.
+  grpc::Status exchange(int i, const std::string& cluster, const std::string& key,
                         const std::string& fromName, const lease::Message& m,
                         std::optional<std::string> membership = std::nullopt) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 1s);
     v1::ExchangeRequest req;
     req.set_cluster(cluster);
-    req.set_secret(secret);
     req.set_from_name(fromName);
     req.set_membership(membership.value_or(membership_));
     toProto(m, *req.mutable_message());
     v1::ExchangeReply reply;
-    return peerStubs_[i]->Exchange(&ctx, req, &reply);
+    return peerStubs_[i]->Exchange(&ctx, sealRequest(req, key, nextCounter()), &reply);
   }
 
   testutil::TempDir tmp_{"quorate-director-test"};
@@ -110,17 +111,17 @@ TEST_F(DirectorTest, PreferredHoldsAndBothAgree) {
 
 TEST_F(DirectorTest, PeerRequestsAreChecked) {
   const lease::Message ping{1, 0, lease::Ping{}};
-  // An unknown cluster and a wrong secret look the same: no cluster list for strangers.
-  const grpc::Status unknown = exchange(0, "other", "s3cret", "beta", ping);
-  const grpc::Status wrong = exchange(0, "t1", "wrong", "beta", ping);
+  // An unknown cluster and a wrong key look the same: no cluster list for strangers.
+  const grpc::Status unknown = exchange(0, "other", kTestKey, "beta", ping);
+  const grpc::Status wrong = exchange(0, "t1", "a-wrong-key-0123456789", "beta", ping);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(unknown.error_message(), wrong.error_message());
   EXPECT_EQ(wrong.error_message().find("t1"), std::string::npos) << wrong.error_message();
   EXPECT_EQ(
-      exchange(0, "t1", "s3cret", "arbiter", lease::Message{2, 0, lease::Ping{}}).error_code(),
+      exchange(0, "t1", kTestKey, "arbiter", lease::Message{2, 0, lease::Ping{}}).error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(exchange(0, "t1", "s3cret", "beta", ping).ok());
+  EXPECT_TRUE(exchange(0, "t1", kTestKey, "beta", ping).ok());
   EXPECT_EQ(directors_[0]->counters().rejectedRequests.load(), 3u);
   EXPECT_EQ(directors_[0]->counters().identityConflicts.load(), 0u);
 }
@@ -140,12 +141,12 @@ TEST_F(DirectorTest, IdentityConflictsAreRefusedAndAnotherArbiterStopsTheDirecto
   swapped.replace(b, 6, " alpha ");
   swapped.replace(a, 7, " beta ");  // the directors listed in the other order
   const std::pair<const char*, grpc::Status> refused[] = {
-      {"another name", exchange(0, "t1", "s3cret", "gamma", ping)},
+      {"another name", exchange(0, "t1", kTestKey, "gamma", ping)},
       {"from our own id",
-       exchange(0, "t1", "s3cret", "alpha", lease::Message{0, 0, lease::Ping{}})},
+       exchange(0, "t1", kTestKey, "alpha", lease::Message{0, 0, lease::Ping{}})},
       {"for the other director",
-       exchange(0, "t1", "s3cret", "beta", lease::Message{1, 1, lease::Ping{}})},
-      {"another order", exchange(0, "t1", "s3cret", "beta", ping, swapped)},
+       exchange(0, "t1", kTestKey, "beta", lease::Message{1, 1, lease::Ping{}})},
+      {"another order", exchange(0, "t1", kTestKey, "beta", ping, swapped)},
   };
   for (const auto& [what, s] : refused) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << what;
@@ -162,9 +163,9 @@ TEST_F(DirectorTest, IdentityConflictsAreRefusedAndAnotherArbiterStopsTheDirecto
 
   std::string otherArbiter = membership_;
   otherArbiter.replace(otherArbiter.rfind(' ') + 1, std::string::npos, "198.18.0.3:7100\n");
-  EXPECT_EQ(exchange(0, "t1", "s3cret", "beta", ping, otherArbiter).error_code(),
+  EXPECT_EQ(exchange(0, "t1", kTestKey, "beta", ping, otherArbiter).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(exchange(0, "t1", "s3cret", "beta", ping, "").error_code(),
+  EXPECT_EQ(exchange(0, "t1", kTestKey, "beta", ping, "").error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(waitFor(
       [&] {
@@ -245,9 +246,9 @@ TEST_F(DirectorTest, StrayCallerWithAnotherViewDoesNotStopTheCluster) {
   const lease::Message fromB{1, 0, lease::Ping{}}, fromA{0, 1, lease::Ping{}};
   bool someoneHeld = false;
   for (int round = 0; round < 40; ++round) {  // about 12 s
-    EXPECT_EQ(exchange(0, "t1", "s3cret", "beta", fromB, stale).error_code(),
+    EXPECT_EQ(exchange(0, "t1", kTestKey, "beta", fromB, stale).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION);
-    EXPECT_EQ(exchange(1, "t1", "s3cret", "alpha", fromA, stale).error_code(),
+    EXPECT_EQ(exchange(1, "t1", kTestKey, "alpha", fromA, stale).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION);
     if (round >= 20) {  // past the first conflicts' hold
       someoneHeld = someoneHeld || status(0).role() == "holder" || status(1).role() == "holder";

@@ -1,5 +1,5 @@
 // An arbiter in-process over real gRPC on loopback, for the director tests: cluster "t1" with
-// secret "s3cret", default quarantine, its state under `stateDir`.
+// key kTestKey, default quarantine, its state under `stateDir`.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -14,6 +14,9 @@
 
 namespace quorate::server {
 
+// The key of cluster "t1" in the director tests.
+inline const std::string kTestKey = "t1-test-key-0123456789";
+
 struct InProcessArbiter {
   // `server` is null when it could not listen on `listen` (the caller asserts).
   InProcessArbiter(const std::string& listen, const std::string& stateDir) {
@@ -22,7 +25,7 @@ struct InProcessArbiter {
     ac.stateDir = stateDir;
     std::filesystem::create_directories(ac.stateDir);
     ac.quarantine = lease::Timing{}.quarantine;
-    ac.clusters = {{"t1", "s3cret"}};
+    ac.clusters = {{"t1", {kTestKey}}};
     service = std::make_unique<arbiter::ArbiterService>(ac, bootNow());
     grpc::ServerBuilder b;
     b.AddListeningPort(ac.listen, grpc::InsecureServerCredentials());

@@ -12,7 +12,7 @@ inline std::string directorConfig(std::string_view rest) {
   return std::string(R"(
 cluster: c
 node: a
-secret: s
+secret: 0123456789abcdef
 listen: 127.0.0.1:1
 state_dir: /tmp/unused
 directors: [{id: a, address: "127.0.0.1:1"}, {id: b, address: "127.0.0.1:2"}]

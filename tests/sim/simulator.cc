@@ -25,6 +25,7 @@
 #include "arbiter/arbiter_service.h"
 #include "common/convert.h"
 #include "common/membership.h"
+#include "common/peer_auth.h"
 #include "common/peer_client.h"
 #include "common/state_file.h"
 #include "lease/director_node.h"
@@ -338,7 +339,7 @@ Simulator::Simulator(const SimConfig& cfg, std::uint64_t seed, std::ostream* tra
     stateTmp_.emplace("quorate-sim", base);
     stateDir_ = stateTmp_->path();
     arbiterConfig_.stateDir = stateDir_;
-    arbiterConfig_.clusters = {arbiter::ClusterEntry{kCluster, kSecret}};
+    arbiterConfig_.clusters = {arbiter::ClusterEntry{kCluster, {kSecret}}};
     arbiterConfig_.testFaults = cfg_.acceptorFaults;
     if (cfg_.mix.insider > 0) {
       throw std::invalid_argument("the insider talks to the model arbiter only");
@@ -733,7 +734,6 @@ void Simulator::serviceHandle(SimNode& n, const Message& m, ProcId fromProc, Tim
   if (!n.service) return;  // it failed to start: already a violation
   v1::ExchangeRequest req;
   req.set_cluster(kCluster);
-  req.set_secret(kSecret);
   req.set_from_name(m.from < lease::kNodeCount ? kNames[m.from] : "?");
   req.set_membership(simMembership());
   toProto(m, *req.mutable_message());
@@ -749,8 +749,12 @@ void Simulator::serviceHandle(SimNode& n, const Message& m, ProcId fromProc, Tim
       cfg_.mutants.arbiterClockAtArrival
           ? arbiter::ArbiterService::Clock([arrival] { return arrival; })
           : arbiter::ArbiterService::Clock([this, &n] { return localNow(n); });
+  // Sealed and opened as the daemons do (common/peer_auth.h), so the service's checks run too.
+  const v1::ExchangeRequest wire = sealRequest(req, kSecret, nextCounter());
+  v1::ExchangeReply sealed;
+  grpc::Status status = n.service->handle(clock, wire, sealed);
   v1::ExchangeReply reply;
-  const grpc::Status status = n.service->handle(clock, req, reply);
+  if (status.ok()) status = openReply(sealed, kSecret, wire.auth().mac(), reply);
   if (failWrites) {
     std::error_code ec;
     std::filesystem::remove(blocker, ec);

@@ -20,8 +20,8 @@ using testutil::TempDir;
 
 std::string directorYaml(const std::string& stateDir, const std::string& listen,
                          const std::string& rest) {
-  return "cluster: c\nnode: alpha\nsecret: s\nlisten: \"" + listen + "\"\nstate_dir: " + stateDir +
-         "\ndirectors: [{id: alpha, address: \"" + listen +
+  return "cluster: c\nnode: alpha\nsecret: 0123456789abcdef\nlisten: \"" + listen +
+         "\"\nstate_dir: " + stateDir + "\ndirectors: [{id: alpha, address: \"" + listen +
          "\"}, {id: beta, address: \"127.0.0.1:2\"}]\n"
          "arbiter: {address: \"127.0.0.1:3\"}\n" +
          rest;
