@@ -133,9 +133,11 @@ std::string show(const grpc::Status& s) {
 TEST(Tls, ClusterElectsAndMovesWhenTheHolderIsKilled) {
   TlsCluster t("tls-failover");
   Cluster& c = *t.c;
+  const auto t0 = Clock::now();
   c.startAll();
   const auto first = c.waitForHealthy(c.timers().startupBound() + 3s);
   ASSERT_TRUE(first) << "no holder over TLS";
+  reportMs("tls_cold_start_to_healthy_ms", msBetween(t0, first->seenAt));
   // The listener speaks TLS only: a client without a certificate gets nothing.
   {
     auto plain = grpc::CreateChannel(c.address(first->holder), grpc::InsecureChannelCredentials());
@@ -145,9 +147,11 @@ TEST(Tls, ClusterElectsAndMovesWhenTheHolderIsKilled) {
     EXPECT_FALSE(v1::Director::NewStub(plain)->Status(&ctx, v1::StatusRequest(), &reply).ok());
   }
   const std::string next = otherDirector(first->holder);
+  const auto killedAt = Clock::now();
   c.kill(first->holder);
   const auto second = c.waitForSelfHolder(next, c.timers().failoverBound() + 2s);
   ASSERT_TRUE(second) << next << " did not take over";
+  reportMs("tls_failover_after_kill_ms", msBetween(killedAt, second->seenAt));
   EXPECT_GT(second->epoch, first->epoch);
 }
 
