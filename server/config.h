@@ -145,9 +145,9 @@ struct DirectorConfig {
     // The watchdog is petted whether or not a held lease outlasts it: the netns watchdog test's
     // broken daemon (quorate-director-ungated-watchdog).
     bool ungatedWatchdog = false;
-    // The peer service takes any certificate of the cluster's CA for any director (the check of
-    // its identity against the request is skipped): the TLS test's broken daemon
-    // (quorate-director-unchecked-peer).
+    // Any certificate of a trusted CA passes for any node: the peer service does not compare it
+    // with the request's sender, nor the peer clients with the node they called. The TLS
+    // test's broken daemon (quorate-director-unchecked-peer).
     bool uncheckedPeerIdentity = false;
   } testFaults;
 

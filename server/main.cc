@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   // any certificate of its cluster's CA for any director.
   config.testFaults.uncheckedPeerIdentity = true;
   std::cerr << "quorate-director: TEST BUILD: peer certificates are not compared with the "
-               "request's sender (never deploy this binary)\n";
+               "sender or the server called (never deploy this binary)\n";
 #endif
   if (check) {
     std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node

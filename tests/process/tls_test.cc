@@ -41,6 +41,10 @@ struct Certs {
     const std::string s = QUORATE_MAKE_CERTS;
     sh(s + " " + root + "/good " + id + " alpha beta ctl");
     sh(s + " --arbiter arb " + root + "/good");
+    // Another arbiter of the same arbiter CA: a valid certificate, the wrong name.
+    sh("mkdir -p " + root + "/good/arbiter-impostor && cp " + root + "/good/arbiter-arb/ca.* " +
+       root + "/good/arbiter-impostor/");
+    sh(s + " --arbiter impostor " + root + "/good");
     sh(s + " " + root + "/good " + kOtherCluster + " alpha");
     sh(s + " " + root + "/rogue " + id + " alpha beta");
     sh("mkdir -p " + root + "/old/" + id + " && cp " + good("ca") + " " + good("ca", "key") + " " +
@@ -129,9 +133,11 @@ std::string show(const grpc::Status& s) {
 TEST(Tls, ClusterElectsAndMovesWhenTheHolderIsKilled) {
   TlsCluster t("tls-failover");
   Cluster& c = *t.c;
+  const auto t0 = Clock::now();
   c.startAll();
   const auto first = c.waitForHealthy(c.timers().startupBound() + 3s);
   ASSERT_TRUE(first) << "no holder over TLS";
+  reportMs("tls_cold_start_to_healthy_ms", msBetween(t0, first->seenAt));
   // The listener speaks TLS only: a client without a certificate gets nothing.
   {
     auto plain = grpc::CreateChannel(c.address(first->holder), grpc::InsecureChannelCredentials());
@@ -141,9 +147,11 @@ TEST(Tls, ClusterElectsAndMovesWhenTheHolderIsKilled) {
     EXPECT_FALSE(v1::Director::NewStub(plain)->Status(&ctx, v1::StatusRequest(), &reply).ok());
   }
   const std::string next = otherDirector(first->holder);
+  const auto killedAt = Clock::now();
   c.kill(first->holder);
   const auto second = c.waitForSelfHolder(next, c.timers().failoverBound() + 2s);
   ASSERT_TRUE(second) << next << " did not take over";
+  reportMs("tls_failover_after_kill_ms", msBetween(killedAt, second->seenAt));
   EXPECT_GT(second->epoch, first->epoch);
 }
 
@@ -264,6 +272,30 @@ TEST(Tls, ABuildWithoutTheIdentityCheckIsCaught) {
   EXPECT_NE(s.error_code(), grpc::StatusCode::UNAVAILABLE) << "the broken build never listened";
   EXPECT_NE(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << "the broken build refused it: the test would not catch a missing check";
+}
+
+// alpha alone with an arbiter that presents another arbiter's certificate (same CA, another
+// name): alpha drops every reply, so it never has a majority. `binary` runs alpha.
+std::optional<HolderView> aloneWithAnImpostor(const std::string& binary) {
+  TlsCluster t("tls-impostor");
+  Cluster& c = *t.c;
+  writeFile(c.configPath(kArbiter),
+            std::regex_replace(readFile(c.configPath(kArbiter)), std::regex("arbiter-arb/arb\\."),
+                               "arbiter-impostor/impostor."));
+  c.start(kArbiter);
+  ExtraProcess alpha({binary, "--config", c.configPath(kAlpha)}, c.logPath(kAlpha));
+  return c.waitForSelfHolder(kAlpha, c.timers().startupBound() + 2s);
+}
+
+TEST(Tls, RepliesFromTheWrongArbiterAreDropped) {
+  EXPECT_FALSE(aloneWithAnImpostor(QUORATE_DIRECTOR)) << "alpha held with an impostor's votes";
+}
+
+// The same with the broken build, which does not compare the server's identity: it holds, and
+// the test above would see it.
+TEST(Tls, ABuildThatTakesAnyArbiterIsCaught) {
+  EXPECT_TRUE(aloneWithAnImpostor(QUORATE_DIRECTOR_UNCHECKED))
+      << "the broken build did not hold: the test above would not catch a missing check";
 }
 
 // Wrong files are found by --check, before anything listens, with the reason.
