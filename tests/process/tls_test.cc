@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "common/peer_auth.h"
 #include "common/tls/credentials.h"
 #include "process/cluster.h"
 
@@ -107,13 +108,12 @@ v1::ExchangeRequest ping(const Cluster& c, const std::string& cluster, const std
                          std::uint32_t from, std::uint32_t to) {
   v1::ExchangeRequest r;
   r.set_cluster(cluster);
-  r.set_secret(cluster == kOtherCluster ? kOtherSecret : c.secret());
   r.set_from_name(fromName);
   r.set_membership(c.membership());
   r.mutable_message()->set_from(from);
   r.mutable_message()->set_to(to);
   r.mutable_message()->mutable_ping();
-  return r;
+  return sealRequest(r, cluster == kOtherCluster ? kOtherSecret : c.secret(), nextCounter());
 }
 
 // One call to `address`, presenting `files.cert` and trusting `files.ca`.
