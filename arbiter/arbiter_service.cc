@@ -303,8 +303,11 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
       slot->acceptor = before;
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "arbiter cannot persist state");
     }
-    spdlog::info("cluster {} lease {}: epoch {} granted to director {}", c.id, leaseName,
-                 slot->acceptor.maxEpoch(), in.from);  // disk: durable().maxEpoch reserved
+    // A promise may persist too (the round reserve); only a grant is worth a line.
+    if (result.reply && std::holds_alternative<lease::Accepted>(result.reply->body)) {
+      spdlog::info("cluster {} lease {}: epoch {} granted to director {}", c.id, leaseName,
+                   slot->acceptor.maxEpoch(), in.from);  // disk: durable().maxEpoch reserved
+    }
   }
   if (result.reply) toProto(*result.reply, *reply.add_messages());
   sealReply(reply, *opened.key, opened.mac);

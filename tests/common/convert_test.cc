@@ -117,7 +117,7 @@ TEST(Convert, CountersAboveTheLimitAreRefusedByName) {
       {"handover.epoch", [](auto& pm, auto v) { pm.mutable_handover()->set_epoch(v); }},
   };
   for (const auto& c : cases) {
-    for (std::uint64_t v : {kTop, 1ULL << 63, kMaxCounter + 1}) {
+    for (std::uint64_t v : {kTop, std::uint64_t{1} << 63, kMaxCounter + 1}) {
       SCOPED_TRACE(std::string(c.field) + " = " + std::to_string(v));
       v1::PeerMessage pm;
       pm.set_from(0);

@@ -23,6 +23,7 @@ core-wrapping-increment@$M@s/  if (x >= kMaxCounter) return std::nullopt;/  if (
 core-reject-teaches-anything@$D@s/if (r.promised.round > roundLimit(now) || r.maxEpoch > epochLimit(now)) {/if (false) {/@InsiderDirector.*@$K
 wire-no-limit@common/convert.cc@s/if (v > lease::kMaxCounter) return std::string(field) + limit;//@Convert.CountersAboveTheLimit*@$T
 state-no-limit@common/state_file.cc@s/  if (epoch > lease::kMaxCounter) {/  if (false) {/@StateFileTest.CountersAboveTheLimit*@$T
+process-no-acceptor-range@$A@s/  if (faults_.ignoreRange) return false;/  return false;/@Insider.AbsurdCounters*@quorate_process_tests
 peer-auth-names-cluster@common/peer_auth.cc@s/{ return refused(); }/{ return grpc::Status(grpc::StatusCode::NOT_FOUND, \"no such cluster\"); }/@ArbiterServiceTest.UnknownCluster*@quorate_arbiter_tests
 "
 printf '%s\n' "$mutants" |
