@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lease/types.h"
+#include "common/peer_auth.h"
 #include "process/cluster.h"
 
 namespace quorate::proctest {
@@ -22,18 +23,17 @@ constexpr std::uint64_t kTop = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint64_t kLeaseUs = 1'000'000;
 
 // An authenticated request from `fromId` (a director) to the arbiter carrying `m`. The credential
-// fields are whatever ExchangeRequest has in this tree (the cluster's secret).
+// is the cluster's key: the request is sealed (HMAC) as a director seals it.
 v1::ExchangeRequest fromDirector(const Cluster& c, std::uint32_t fromId, v1::PeerMessage m) {
   v1::ExchangeRequest r;
   r.set_cluster(c.clusterId());
-  r.set_secret(c.secret());
   r.set_from_name(fromId == 0 ? kAlpha : kBeta);
   r.set_membership(c.membership());
   m.set_from(fromId);
   m.set_to(2);
   m.set_instance(0x1517);  // the insider's own process
   *r.mutable_message() = std::move(m);
-  return r;
+  return sealRequest(r, c.secret(), nextCounter());
 }
 
 v1::PeerMessage prepare(std::uint32_t node, std::uint64_t round) {
@@ -60,8 +60,11 @@ v1::PeerMessage accept(std::uint32_t node, std::uint64_t round, std::uint64_t ep
 
 // The arbiter's one reply to `req`, which must be a Reject; fails the test otherwise.
 v1::Reject rejectOf(const Cluster& c, const v1::ExchangeRequest& req) {
+  v1::ExchangeReply sealed;
+  grpc::Status s = c.exchange(kArbiter, req, &sealed);
+  EXPECT_TRUE(s.ok()) << s.error_message();
   v1::ExchangeReply reply;
-  const grpc::Status s = c.exchange(kArbiter, req, &reply);
+  if (s.ok()) s = openReply(sealed, c.secret(), req.auth().mac(), reply);
   EXPECT_TRUE(s.ok()) << s.error_message();
   if (reply.messages_size() != 1 || !reply.messages(0).has_reject()) {
     ADD_FAILURE() << "expected one Reject, got " << reply.DebugString();
