@@ -1,4 +1,4 @@
-// Cluster secrets: the keys of one cluster (the first signs, all are accepted) and their checks.
+// Cluster keys: the keys of one cluster (the first signs, all are accepted), their ids and length.
 #pragma once
 
 #include <cstddef>
@@ -12,18 +12,6 @@ inline constexpr std::size_t kMinSecretBytes = 16;
 // A key id is the first kKeyIdBytes of SHA-256 of the key: enough to pick one of two keys, and
 // it says nothing useful about the key.
 inline constexpr std::size_t kKeyIdBytes = 8;
-
-// Compared in time that does not depend on where they differ.
-inline bool secretsEqual(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = a.size() >= b.size() ? a.size() : b.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
 
 // The first kKeyIdBytes of SHA-256(key).
 std::string keyIdOf(const std::string& key);
