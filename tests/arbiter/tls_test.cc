@@ -8,12 +8,16 @@
 #include <thread>
 
 #include "arbiter/arbiter_service.h"
+#include "common/peer_auth.h"
 #include "common/convert.h"
 #include "common/membership.h"
 #include "tests/support/temp_dir.h"
 
 namespace quorate::arbiter {
 namespace {
+
+const std::string kKeyOne = "lb1-key-0123456789abcdef";
+const std::string kKeyTwo = "lb2-key-0123456789abcdef";
 
 using namespace std::chrono_literals;
 using lease::Time;
@@ -58,15 +62,14 @@ class ArbiterTlsTest : public ::testing::Test {
     config_.stateDir = tmp_.path();
     config_.quarantine = 1800ms;
     config_.tls = ArbiterTls{"unused.pem", "unused.key"};
-    config_.clusters = {{"lb1", "secret-one", lb1Ca_},
-                        {"lb2", "secret-two", certs_->path() + "/a/lb2/ca.pem"}};
+    config_.clusters = {{"lb1", {kKeyOne}, lb1Ca_},
+                        {"lb2", {kKeyTwo}, certs_->path() + "/a/lb2/ca.pem"}};
   }
 
   static v1::ExchangeRequest ping(const std::string& cluster, const std::string& secret,
                                   const std::string& fromName) {
     v1::ExchangeRequest r;
     r.set_cluster(cluster);
-    r.set_secret(secret);
     r.set_from_name(fromName);
     r.set_membership(membershipText(
         cluster, {Member{"alpha", "198.18.0.1:7101"}, Member{"beta", "198.18.0.2:7101"},
@@ -74,13 +77,13 @@ class ArbiterTlsTest : public ::testing::Test {
     toProto(lease::Message{static_cast<lease::NodeId>(fromName == "alpha" ? 0 : 1), lease::kArbiter,
                            lease::Ping{}},
             *r.mutable_message());
-    return r;
+    return sealRequest(r, secret, nextCounter());
   }
   grpc::Status call(ArbiterService& svc, const std::string& cluster, const std::string& fromName,
                     const std::string& certPem) {
     v1::ExchangeReply reply;
     return svc.handle(awake_,
-                      ping(cluster, cluster == "lb1" ? "secret-one" : "secret-two", fromName),
+                      ping(cluster, cluster == "lb1" ? kKeyOne : kKeyTwo, fromName),
                       reply, certPem);
   }
 
