@@ -103,11 +103,14 @@ TEST_F(ArbiterTlsTest, EachClusterTakesOnlyItsOwnNodesUnderTheirOwnNames) {
   EXPECT_TRUE(call(svc, "lb2", "alpha", pem("a/lb2/alpha.pem")).ok());
   EXPECT_EQ(svc.counters().badCertificate.load(), 0u);
 
+  // A certificate that does not verify gets the answer of an unknown cluster: whoever holds one
+  // learns nothing about the clusters here (the reason is in the arbiter's log).
+  const std::string unknown = call(svc, "no-such", "alpha", pem("a/lb1/alpha.pem")).error_message();
   // lb2's director for lb1: its CA is not lb1's.
   auto s = call(svc, "lb1", "alpha", pem("a/lb2/alpha.pem"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_NE(s.error_message().find("unable to get local issuer certificate"), std::string::npos)
-      << s.error_message();
+  EXPECT_EQ(s.error_message(), unknown);
+  EXPECT_EQ(s.error_message().find("lb1"), std::string::npos) << s.error_message();
   // beta's certificate, calling itself alpha.
   s = call(svc, "lb1", "alpha", pem("a/lb1/beta.pem"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -118,8 +121,7 @@ TEST_F(ArbiterTlsTest, EachClusterTakesOnlyItsOwnNodesUnderTheirOwnNames) {
   // lb1's expired alpha.
   s = call(svc, "lb1", "alpha", pem("old/lb1/alpha.pem"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_NE(s.error_message().find("certificate has expired"), std::string::npos)
-      << s.error_message();
+  EXPECT_EQ(s.error_message(), unknown);
   // No certificate, or not one.
   EXPECT_EQ(call(svc, "lb1", "alpha", "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(call(svc, "lb1", "alpha", "-----BEGIN CERTIFICATE-----\nzz\n").error_code(),
