@@ -41,7 +41,7 @@ struct ChildRun {
 // RSS from wait4. Without a sanitizer the child's address space is also capped at 2 GiB, so that
 // code that does blow up fails here instead of taking the machine's memory.
 ChildRun runChild(const std::vector<std::string>& argv, const std::string& errPath,
-             std::chrono::seconds deadline = 60s) {
+                  std::chrono::seconds deadline = 60s) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC,

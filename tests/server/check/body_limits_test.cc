@@ -39,7 +39,8 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
-constexpr std::uint64_t kBodyBytes = 64ull << 20;
+// 64 MiB and a bit: the last piece fills only part of the probe's 16 KiB chunk.
+constexpr std::uint64_t kBodyBytes = (64ull << 20) + 1001;
 constexpr std::size_t kBlock = 64 << 10;
 // What a check may add to the process's peak memory while it reads a 64 MiB body: its buffers,
 // the server's block, the allocator's slack. Keeping the body would add 64 MiB or more.
@@ -132,7 +133,8 @@ struct BigBodyServer {
                     : "Content-Length: " + std::to_string(kBodyBytes) + "\r\n\r\n";
     co_await asio::async_write(stream, asio::buffer(head), use_awaitable);
     for (std::uint64_t sent = 0, i = 0; sent < kBodyBytes; sent += kBlock, ++i) {
-      std::string piece = block(i, kBlock);
+      std::string piece =
+          block(i, static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, kBodyBytes - sent)));
       if (chunked) piece = hex(piece.size()) + "\r\n" + piece + "\r\n";
       co_await asio::async_write(stream, asio::buffer(piece), use_awaitable);
     }
