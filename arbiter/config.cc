@@ -12,6 +12,9 @@ namespace {
 using config::Map;
 using config::Value;
 
+// Clusters one arbiter serves: twice the 5,000 measured on one core (docs/bench-arbiter.md).
+constexpr std::size_t kMaxClusters = 10'000;
+
 // The fingerprint of a certificate both `bundle` and the bundle in `otherPath` hold, if any.
 std::optional<std::string> sharedCertificate(const tls::CaBundle& bundle,
                                              const std::string& otherPath) {
@@ -31,6 +34,10 @@ std::optional<std::string> sharedCertificate(const tls::CaBundle& bundle,
 std::vector<ClusterEntry> parseClusters(const Value& v, bool tls) {
   const std::vector<Value> items = v.asList();
   if (items.empty()) v.fail("expected at least one cluster, got none");
+  if (items.size() > kMaxClusters) {
+    v.fail(std::to_string(items.size()) + " clusters, more than the limit of " +
+           std::to_string(kMaxClusters));
+  }
   std::vector<ClusterEntry> out;
   std::vector<int> lines;  // where each id was given
   for (const Value& item : items) {

@@ -1,6 +1,7 @@
 // quorate-arbiter: the third vote for any number of director clusters.
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/resource_quota.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -69,6 +70,21 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   // Bound the work a backlog can queue per connection, so a stalled arbiter recovers.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 32);
+  // What anyone who reaches the port may make the arbiter hold (docs/security.md, "Limits"):
+  // a peer message is under 1 KiB, so one over kMaxPeerMessage is refused (RESOURCE_EXHAUSTED);
+  // connections that never finish their handshake, or carry no call for long, are dropped;
+  // gRPC's own buffers and threads live within one quota, twice what 10,000 director
+  // connections took in docs/bench-arbiter.md.
+  constexpr int kMaxPeerMessage = 64 << 10;
+  builder.SetMaxReceiveMessageSize(kMaxPeerMessage);
+  builder.SetMaxSendMessageSize(kMaxPeerMessage);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 << 10);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 300'000);
+  grpc::ResourceQuota quota("quorate-arbiter");
+  quota.Resize(std::size_t{512} << 20);
+  quota.SetMaxThreads(64);
+  builder.SetResourceQuota(quota);
   int port = 0;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (config.tls) {

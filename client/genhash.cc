@@ -131,7 +131,7 @@ int runGenhash(const GenhashOptions& options, std::chrono::milliseconds timeout,
   server::ScriptRunner scripts(io);
   check::ProbeContext ctx(io, scripts);
   std::unique_ptr<check::HttpFetch> fetch =
-      check::makeHttpFetch(spec, check::Target{*address, url->port, {}}, timeout, ctx);
+      check::makeHttpFetch(spec, check::Target{*address, url->port, {}}, timeout, ctx, true);
   std::optional<check::HttpReply> reply;
   fetch->start([&](check::HttpReply result) { reply = std::move(result); });
   while (!reply && io.run_one() > 0) {
@@ -142,22 +142,22 @@ int runGenhash(const GenhashOptions& options, std::chrono::milliseconds timeout,
     return kExitFailure;
   }
 
-  const std::optional<std::string> digest = check::md5Hex(reply->body);
+  const std::optional<std::string>& digest = reply->md5;
   if (!digest) {
     err << "quoratectl genhash: " << check::kMd5Unavailable << std::endl;
     return kExitFailure;
   }
   const std::string& md5 = *digest;
   if (options.json) {
-    out << nlohmann::json{{"url", options.url},          {"address", address->toString()},
-                          {"port", url->port},           {"status", reply->status},
-                          {"bytes", reply->body.size()}, {"md5", md5}}
+    out << nlohmann::json{{"url", options.url},        {"address", address->toString()},
+                          {"port", url->port},         {"status", reply->status},
+                          {"bytes", reply->bodyBytes}, {"md5", md5}}
                .dump()
         << std::endl;
   } else {
     out << "URL = " << options.url << "\n"
         << "HTTP status = " << reply->status << "\n"
-        << "Body length = " << reply->body.size() << "\n"
+        << "Body length = " << reply->bodyBytes << "\n"
         << "MD5SUM = " << md5 << std::endl;
   }
   return kExitOk;

@@ -280,11 +280,20 @@ Map Value::asMap(std::initializer_list<std::string_view> allowed) const {
 
 std::vector<Value> Value::asList() const {
   if (!node_.IsSequence()) fail("expected a list, got " + describe(node_));
+  const std::size_t size = node_.size();
+  if (size > kMaxListItems) {
+    fail("a list of " + std::to_string(size) + " items, more than the limit of " +
+         std::to_string(kMaxListItems));
+  }
+  doc_->charge(size, 0, line_, key_);
   std::vector<Value> items;
-  items.reserve(node_.size());
+  items.reserve(size);
   std::size_t i = 0;
   for (const YAML::Node& item : node_) {
-    items.emplace_back(*doc_, item, key_ + "[" + std::to_string(i++) + "]", lineOf(item, line_));
+    const int line = lineOf(item, line_);
+    std::string key = key_ + "[" + std::to_string(i++) + "]";
+    if (item.IsScalar()) doc_->charge(0, item.Scalar().size(), line, key);
+    items.emplace_back(*doc_, item, std::move(key), line);
   }
   return items;
 }
@@ -302,6 +311,8 @@ Map::Map(const Value& self, std::initializer_list<std::string_view> allowed) : s
       doc.fail(line, self_.key(), "keys must be plain names, got " + describe(key) + " as a key");
     }
     const std::string& name = key.Scalar();
+    const YAML::Node value = pair.second;
+    doc.charge(1, name.size() + (value.IsScalar() ? value.Scalar().size() : 0), line, self_.key());
     const bool known = std::find(allowed.begin(), allowed.end(), name) != allowed.end();
     // An unknown name is shown quoted when it could garble the message.
     const std::string shown = known || isPlainKey(name) ? keyOf(name) : keyOf(quote(name));
@@ -402,6 +413,23 @@ void Document::fail(int line, std::string_view key, const std::string& what) con
   throw ConfigError(formatError(path_, line, key, what));
 }
 
+void Document::charge(std::uint64_t nodes, std::uint64_t scalarBytes, int line,
+                      std::string_view key) const {
+  nodes_ += nodes;
+  scalarBytes_ += scalarBytes;
+  const char* alias = "; an alias (*name) counts its anchor's whole content each time it is used";
+  if (nodes_ > kMaxConfigNodes) {
+    fail(line, key,
+         "more than " + std::to_string(kMaxConfigNodes) +
+             " YAML nodes to convert, the limit on a configuration's size" + alias);
+  }
+  if (scalarBytes_ > kMaxConfigScalarBytes) {
+    fail(line, key,
+         "more than " + std::to_string(kMaxConfigScalarBytes) +
+             " bytes of values to convert, the limit on a configuration's size" + alias);
+  }
+}
+
 // ---- free functions ----------------------------------------------------------------------------
 
 std::string formatError(std::string_view path, int line, std::string_view key,
@@ -496,6 +524,15 @@ std::optional<std::string> readFile(const std::string& path, std::size_t maxByte
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = std::generic_category().message(errno);
+    return std::nullopt;
+  }
+  // A regular file too large is refused unread; a pipe or device is cut off below instead.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) > maxBytes) {
+    error = "larger than " + std::to_string(maxBytes) + " bytes (" + std::to_string(st.st_size) +
+            " bytes)";
+    ::close(fd);
     return std::nullopt;
   }
   std::string out;

@@ -20,9 +20,18 @@
 
 namespace quorate::config {
 
-// Limits shared by the configs.
-inline constexpr std::int64_t kMaxMillis = 86'400'000;    // one day
-inline constexpr std::size_t kMaxConfigBytes = 1 << 20;   // a config file, 1 MiB
+// Limits shared by the configs (docs/configuration.md, "Limits", says why each is what it is).
+inline constexpr std::int64_t kMaxMillis = 86'400'000;  // one day
+// A config file: a larger one is refused before it is read, let alone parsed.
+inline constexpr std::size_t kMaxConfigBytes = 4 << 20;
+// Items of one list: a list is made whole before its items are looked at.
+inline constexpr std::size_t kMaxListItems = 100'000;
+// The work of turning a document into a config, counted as it happens: nodes visited (a key of a
+// mapping, an item of a list) and the bytes of the scalars among them. An alias counts again
+// each time it is used, since each use is converted again: a few hundred KiB of nested aliases
+// ("billion laughs") would otherwise stand for billions of nodes.
+inline constexpr std::uint64_t kMaxConfigNodes = 1'000'000;
+inline constexpr std::uint64_t kMaxConfigScalarBytes = 16 << 20;
 inline constexpr std::size_t kMaxSecretBytes = 64 << 10;  // a secret file, 64 KiB
 inline constexpr std::size_t kMaxIdLength = 64;           // [A-Za-z0-9._-]{1,64}
 inline constexpr std::string_view kDefaultLogLevel = "info";
@@ -118,9 +127,17 @@ class Document {
   // Throws ConfigError "<path>[:<line>]: [<key>: ]<what>".
   [[noreturn]] void fail(int line, std::string_view key, const std::string& what) const;
 
+  // Counts `nodes` visited and `scalarBytes` read at (line, key) towards kMaxConfigNodes and
+  // kMaxConfigScalarBytes; throws the ConfigError naming the limit when either is passed. Map
+  // and Value::asList() call it for every entry and item they hand out.
+  void charge(std::uint64_t nodes, std::uint64_t scalarBytes, int line, std::string_view key) const;
+  std::uint64_t nodesVisited() const { return nodes_; }
+
  private:
   std::string path_;
   YAML::Node root_;
+  mutable std::uint64_t nodes_ = 0;
+  mutable std::uint64_t scalarBytes_ = 0;
 };
 
 // "<path>[:<line>]: [<key>: ]<what>" — the one format of every config error.
@@ -145,7 +162,8 @@ std::optional<std::string> hostPortError(std::string_view s);
 std::optional<std::string> readFile(const std::string& path, std::size_t maxBytes,
                                     std::string& error);
 
-// Reads a config file; throws ConfigError "<path>: cannot read: <reason>".
+// Reads a config file of at most kMaxConfigBytes (a larger one is refused before it is read);
+// throws ConfigError "<path>: cannot read: <reason>" ("larger than 4194304 bytes (<size>)").
 std::string readConfigFile(const std::string& path);
 
 // The keys of `m`: exactly one of `secret` (inline) or `secret_file` (a path resolved like

@@ -15,6 +15,7 @@
 #include "common/peer_client.h"
 #include "common/tls/identity.h"
 #include "common/yaml_config.h"
+#include "server/config_limits.h"
 #include "server/watchdog.h"
 
 namespace quorate::server {
@@ -245,10 +246,26 @@ struct Defaults {
   hooks::HooksConfig hooks;
 };
 
-// `hooks:` of an instance or sync group, over the file's top-level `hooks:`.
-void parseLeaseHooks(const Map& m, const Defaults& d, LeaseConfig& l) {
+std::size_t hookCommands(const hooks::HooksConfig& h) {
+  return h.notify.size() + h.notifyMaster.size() + h.notifyBackup.size() + h.notifyFault.size() +
+         h.notifyStop.size() + h.onQuorumLoss.size() + h.preClaim.size() + h.preRelease.size();
+}
+
+// Fails at `where` when `total` hook commands pass kMaxHookCommands.
+void checkHookCount(std::size_t total, const Value& where) {
+  if (total <= kMaxHookCommands) return;
+  where.fail("more than " + std::to_string(kMaxHookCommands) +
+             " hook commands in all leases, the limit (a top-level hook counts once for each "
+             "lease that inherits it)");
+}
+
+// `hooks:` of an instance or sync group, over the file's top-level `hooks:`. `total` counts the
+// commands of every lease so far, checked before the next lease copies the defaults.
+void parseLeaseHooks(const Map& m, const Defaults& d, LeaseConfig& l, std::size_t& total) {
   l.hooks = d.hooks;
   if (const auto h = m.optional("hooks")) l.hooks = hooks::parseHooks(*h, d.hooks);
+  total += hookCommands(l.hooks);
+  checkHookCount(total, m.has("hooks") ? *m.optional("hooks") : m.value());
 }
 
 // preferred / preempt_delay_ms of an instance or sync group, over the file's defaults.
@@ -268,9 +285,15 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
   std::vector<Value> instanceValues;
   std::set<net::IpAddress> seenVips;
   std::set<int> seenVrids;
+  std::size_t vipCount = 0;
+  std::size_t hookCount = 0;
   if (const auto list = root.optional("instances")) {
     instanceValues = list->asList();
     if (instanceValues.empty()) list->fail("expected at least one instance (or leave it out)");
+    if (instanceValues.size() > kMaxInstances) {
+      list->fail(std::to_string(instanceValues.size()) + " instances, more than the limit of " +
+                 std::to_string(kMaxInstances));
+    }
   }
   for (const Value& v : instanceValues) {
     const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks"});
@@ -282,6 +305,9 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     }
     const Value vips = m.required("vips");
     for (const Value& vv : vips.asList()) {
+      if (++vipCount > kMaxVips) {
+        vv.fail("more than " + std::to_string(kMaxVips) + " VIPs in all instances, the limit");
+      }
       auto vip = parseVip(vv);
       if (!seenVips.insert(vip.prefix.address).second) {
         vv.fail("VIP " + vip.prefix.address.toString() + " appears twice");
@@ -336,7 +362,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       }
       if (l.instances.empty()) members.fail("expected at least one instance");
       parsePreference(m, g, c.directors, d, l);
-      parseLeaseHooks(m, d, l);
+      parseLeaseHooks(m, d, l, hookCount);
       l.syncGroup = true;
       c.leases.push_back(std::move(l));
     }
@@ -357,7 +383,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     l.name = inst.name;
     l.instances = {inst.name};
     parsePreference(m, v, c.directors, d, l);
-    parseLeaseHooks(m, d, l);
+    parseLeaseHooks(m, d, l, hookCount);
     c.leases.push_back(std::move(l));
   }
   if (c.leases.empty()) {
@@ -367,6 +393,47 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     l.preemptDelay = d.preemptDelay;
     l.hooks = d.hooks;
     c.leases.push_back(std::move(l));
+  }
+}
+
+// Counts virtual servers, real servers and their checks in the document before the IPVS parser
+// builds them, so that aliases repeating a list of real servers or checks cannot make it build
+// more than the limits allow. The walk stops at the first count over its limit; what is not a
+// list or a mapping is left to the parser to report.
+void checkIpvsCounts(const Map& root) {
+  const auto list = root.optional("virtual_servers");
+  if (!list || !list->node().IsSequence()) return;
+  const std::vector<Value> services = list->asList();
+  if (services.size() > kMaxVirtualServers) {
+    list->fail(std::to_string(services.size()) + " virtual servers, more than the limit of " +
+               std::to_string(kMaxVirtualServers));
+  }
+  std::size_t realServers = 0;
+  std::size_t checks = 0;
+  for (const Value& vs : services) {
+    const YAML::Node& node = vs.node();
+    if (!node.IsMap()) continue;
+    // A missing key gives yaml-cpp's invalid node, on which only IsDefined() may be called.
+    const YAML::Node shared = node["checks"];
+    const std::size_t sharedChecks = shared.IsDefined() && shared.IsSequence() ? shared.size() : 0;
+    const YAML::Node servers = node["real_servers"];
+    if (!servers.IsDefined() || !servers.IsSequence()) continue;
+    std::size_t i = 0;
+    for (const YAML::Node& rs : servers) {
+      const Value at(vs.document(), rs, vs.key() + ".real_servers[" + std::to_string(i++) + "]",
+                     rs.Mark().is_null() ? vs.line() : rs.Mark().line + 1);
+      if (++realServers > kMaxRealServers) {
+        at.fail("more than " + std::to_string(kMaxRealServers) +
+                " real servers in all virtual servers, the limit");
+      }
+      const YAML::Node own = rs.IsMap() ? rs["checks"] : YAML::Node();
+      checks += !own.IsDefined() ? sharedChecks : own.IsSequence() ? own.size() : 0;
+      if (checks > kMaxChecks) {
+        at.fail("more than " + std::to_string(kMaxChecks) +
+                " health checks in all real servers, the limit (a virtual server's checks count "
+                "once for each of its real servers without checks of their own)");
+      }
+    }
   }
 }
 
@@ -538,6 +605,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     Defaults defaults{c.preferred, c.preemptDelay, {}};
     const auto hooksValue = root.optional("hooks");
     if (hooksValue) defaults.hooks = hooks::parseHooks(*hooksValue, {});
+    if (hooksValue) checkHookCount(hookCommands(defaults.hooks), *hooksValue);
     parseInstancesAndGroups(root, defaults, c);
     checkGateBudgets(c, hooksValue ? *hooksValue : root.value());
     c.announce = parseAnnounce(root.optional("announce"));
@@ -553,7 +621,12 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     }
     if (const auto t = root.optional("track_scripts")) {
       std::set<std::string> names;
-      for (const Value& v : t->asList()) {
+      const std::vector<Value> scripts = t->asList();
+      if (scripts.size() > kMaxTrackScripts) {
+        t->fail(std::to_string(scripts.size()) + " track scripts, more than the limit of " +
+                std::to_string(kMaxTrackScripts));
+      }
+      for (const Value& v : scripts) {
         c.trackScripts.push_back(parseTrackScript(v));
         if (!names.insert(c.trackScripts.back().name).second) {
           v.fail("duplicate track script " + config::quote(c.trackScripts.back().name));
@@ -561,6 +634,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
       }
     }
     if (const auto w = root.optional("watchdog")) c.watchdog = parseWatchdog(*w, c.timing);
+    checkIpvsCounts(root);
     c.ipvs = ipvs::parseIpvsConfig(root);
     std::vector<std::string> instanceNames;
     for (const auto& inst : c.instances) instanceNames.push_back(inst.name);

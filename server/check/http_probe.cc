@@ -1,6 +1,11 @@
 // The http and https probes (keepalived's HTTP_GET, SSL_GET) and the fetch under them: one GET,
 // the whole reply read by Beast's parser, the status and the body's digest judged.
 //
+// The body is never kept: Beast's parser writes it into one small chunk at a time, which goes
+// through the MD5 (a check with a digest) or is dropped, so an attempt holds the read buffer and
+// one chunk whatever the length of the body (docs/security.md, "Limits"). How long a body may
+// be is then bounded only by the attempt's deadline, as keepalived reads it.
+//
 // A plain HTTP check with requests_per_connection N > 1 keeps more than the socket: an answered
 // connection the server left open (HTTP/1.1 keep-alive, a body of known length) stays connected
 // for the next attempt, up to N replies. A kept connection the server has closed meanwhile (its
@@ -11,6 +16,7 @@
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -18,7 +24,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <limits>
 #include <sstream>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -34,8 +43,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 
-constexpr std::size_t kMaxBody = 16 * 1024 * 1024;
 constexpr std::size_t kMaxHeader = 64 * 1024;
+// What an attempt reads the body into before hashing or dropping it.
+constexpr std::size_t kBodyChunk = 16 * 1024;
+// The read buffer: a whole header, and what Beast reads past it in one go (at most 64 KiB per
+// read). A chunk-size line or trailer that does not fit fails the reply ("buffer overflow").
+constexpr std::size_t kMaxBuffered = kMaxHeader + 64 * 1024;
 
 // A TLS handshake error: OpenSSL's reason, and for a refused certificate the verifier's.
 std::string tlsReason(const error_code& ec, SSL* ssl) {
@@ -62,6 +75,7 @@ struct HttpConfig {
   std::string caFile;
   std::string sni;         // empty: none sent
   std::string verifyName;  // verify: the name (or IP address) the certificate must be for
+  bool md5 = false;        // hash the body (HttpReply::md5); otherwise it is dropped
 };
 
 std::string hostHeader(const HttpSpec& spec, const Target& target) {
@@ -84,8 +98,9 @@ std::string hostOnly(std::string_view host) {
 }
 
 std::shared_ptr<const HttpConfig> makeHttpConfig(const HttpSpec& spec, const Target& target,
-                                                 std::chrono::milliseconds timeout) {
+                                                 std::chrono::milliseconds timeout, bool md5) {
   auto config = std::make_shared<HttpConfig>();
+  config->md5 = md5;
   config->target = target;
   config->timeout = timeout;
   http::request<http::empty_body> request{http::verb::get, spec.path.empty() ? "/" : spec.path, 11};
@@ -157,10 +172,16 @@ class HttpAttempt final : public Attempt<HttpReply> {
   std::shared_ptr<HttpAttempt> self() {
     return std::static_pointer_cast<HttpAttempt>(shared_from_this());
   }
+  // A new reply: parser, digest and count start afresh.
   void newParser() {
     parser_.emplace();
-    parser_->body_limit(kMaxBody);
+    // The body is streamed, so its length costs no memory. Not boost::none: Beast 1.74 then
+    // compares a Content-Length with the empty optional and finds every one over the limit.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->header_limit(kMaxHeader);
+    md5_.reset();
+    if (config_->md5) md5_.emplace();
+    bodyBytes_ = 0;
   }
 
   // Plain HTTP: the request goes out as soon as connect(2) returns: its write completes once the
@@ -242,44 +263,55 @@ class HttpAttempt final : public Attempt<HttpReply> {
                       });
   }
 
-  // The header first: Beast 1.74 forgets a Content-Length over the body limit when it parses
-  // the header and body in one go (eager), and would then read the whole body.
+  // The header first, then the body into chunk_ (receiveBody).
   void receive() {
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = self()](const error_code& ec, std::size_t) {
                               if (self->over()) return;
                               if (ec && self->retryFresh(ec)) return;
                               if (ec) return self->fail(readReason(ec, self->parser_->got_some()));
-                              const auto length = self->parser_->content_length();
-                              if (length && *length > kMaxBody) return self->fail("body too large");
                               self->receiveBody();
                             });
   }
 
+  // One chunk of the body at a time: Beast stops with need_buffer when the chunk is full.
   void receiveBody() {
+    auto& body = parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
     http::async_read(stream_, buffer_, *parser_, [self = self()](error_code ec, std::size_t) {
       if (self->over()) return;
       auto& parser = *self->parser_;
+      if (ec == http::error::need_buffer) ec = {};
       if (ec == ssl::error::stream_truncated) {
         // A TLS server that closes without close_notify: fine if the reply was complete.
         error_code eofError;
         parser.put_eof(eofError);
         if (!eofError && parser.is_done()) ec = {};
       }
+      const std::size_t filled = self->chunk_.size() - parser.get().body().size;
+      self->bodyBytes_ += filled;
+      if (self->md5_) self->md5_->update(std::string_view(self->chunk_.data(), filled));
       if (ec) return self->fail(readReason(ec, parser.got_some()));
-      // The connection may carry the next check: the server keeps it (HTTP/1.1, no Connection:
-      // close, a body of known length), sent nothing more, and has replies to spare.
-      const int replies = self->repliesBefore() + 1;
-      if (replies < self->config_->requestsPerConnection && parser.keep_alive() &&
-          self->buffer_.size() == 0) {
-        self->keptReplies_ = replies;
-      }
-      HttpReply reply;
-      reply.ok = true;
-      reply.status = static_cast<int>(parser.get().result_int());
-      reply.body = std::move(parser.get().body());
-      self->finish(std::move(reply));
+      if (!parser.is_done()) return self->receiveBody();
+      self->replied();
     });
+  }
+
+  void replied() {
+    auto& parser = *parser_;
+    // The connection may carry the next check: the server keeps it (HTTP/1.1, no Connection:
+    // close, a body of known length), sent nothing more, and has replies to spare.
+    const int replies = repliesBefore() + 1;
+    if (replies < config_->requestsPerConnection && parser.keep_alive() && buffer_.size() == 0) {
+      keptReplies_ = replies;
+    }
+    HttpReply reply;
+    reply.ok = true;
+    reply.status = static_cast<int>(parser.get().result_int());
+    reply.bodyBytes = bodyBytes_;
+    if (md5_) reply.md5 = md5_->hex();
+    finish(std::move(reply));
   }
 
   static std::string readReason(const error_code& ec, bool gotSome) {
@@ -287,7 +319,6 @@ class HttpAttempt final : public Attempt<HttpReply> {
         (ec == ssl::error::stream_truncated && !gotSome)) {
       return "connection closed without a reply";
     }
-    if (ec == http::error::body_limit) return "body too large";
     if (ec.category() == make_error_code(http::error::partial_message).category() ||
         ec == ssl::error::stream_truncated) {
       return "bad HTTP reply: " + ec.message();
@@ -307,8 +338,11 @@ class HttpAttempt final : public Attempt<HttpReply> {
   std::shared_ptr<const Config> config_;
   std::string contextError_;
   Stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::response_parser<http::string_body>> parser_;
+  beast::flat_buffer buffer_{kMaxBuffered};
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  std::array<char, kBodyChunk> chunk_;
+  std::optional<Md5> md5_;  // config_->md5: the body so far
+  std::uint64_t bodyBytes_ = 0;
   // On a kept connection (until retryFresh). After stream_, whose construction took the socket.
   bool reusing_ = takenReplies() > 0;
   int keptReplies_ = 0;  // > 0: keep the connection, with this many replies
@@ -336,7 +370,8 @@ class HttpProbe final : public Probe {
  public:
   HttpProbe(const HttpSpec& spec, const Target& target, std::chrono::milliseconds timeout,
             ProbeContext& ctx)
-      : fetch_(ctx, makeHttpConfig(spec, target, timeout)), statusCodes_(spec.statusCodes) {
+      : fetch_(ctx, makeHttpConfig(spec, target, timeout, spec.digest.has_value())),
+        statusCodes_(spec.statusCodes) {
     if (spec.digest) digest_ = lowercase(*spec.digest);
   }
 
@@ -355,7 +390,7 @@ class HttpProbe final : public Probe {
         });
     if (!statusOk) return Outcome{false, status, {}};
     if (digest_) {
-      const std::optional<std::string> got = md5Hex(reply.body);
+      const std::optional<std::string>& got = reply.md5;
       if (!got) return Outcome{false, std::string("digest: ") + kMd5Unavailable, {}};
       if (*got != *digest_) return Outcome{false, "digest mismatch: got " + *got, {}};
     }
@@ -370,8 +405,9 @@ class HttpProbe final : public Probe {
 }  // namespace
 
 std::unique_ptr<HttpFetch> makeHttpFetch(const HttpSpec& spec, const Target& target,
-                                         std::chrono::milliseconds timeout, ProbeContext& ctx) {
-  return std::make_unique<HttpFetcher>(ctx, makeHttpConfig(spec, target, timeout));
+                                         std::chrono::milliseconds timeout, ProbeContext& ctx,
+                                         bool md5) {
+  return std::make_unique<HttpFetcher>(ctx, makeHttpConfig(spec, target, timeout, md5));
 }
 
 std::unique_ptr<Probe> makeHttpProbe(const HttpSpec& spec, const Target& target,
