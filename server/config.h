@@ -125,6 +125,9 @@ struct DirectorConfig {
   // The lease the IPVS sync daemon follows (master on its holder): the first virtual server's.
   std::size_t syncLease = 0;
   EventLogConfig eventLog;
+  // The user programs run as unless they name one (script_user; default: defaultScriptUser()
+  // of server/script_runner.h, "" when the director does not run as root).
+  std::string scriptUser;
   // Test only, never read from a file: planted bugs for the tests that must see them caught.
   struct TestFaults {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):
