@@ -111,11 +111,16 @@ void expectCaught(const std::string& binary, const std::string& name, bool mainT
   c.start(kArbiter);
   c.start(kBeta);
   ExtraProcess alpha({binary, "--config", c.configPath(kAlpha)}, c.logPath(kAlpha));
-  ASSERT_TRUE(c.waitForHealthy(c.timers().startupBound())) << "no healthy cluster";
+  // Both started (no lease needed: the drop, or its absence, comes right after start-up).
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return c.log(kAlpha).find("TEST BUILD") != std::string::npos &&
+               c.log(kBeta).find("capabilities kept") != std::string::npos;
+      },
+      10'000ms))
+      << c.log(kAlpha) << c.log(kBeta);
   const pid_t pid = pidWithConfig(c.configPath(kAlpha));
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(
-      waitUntil([&] { return c.log(kAlpha).find("TEST BUILD") != std::string::npos; }, 5000ms));
   const std::string found = settledCaps(pid, kNetwork, 1000ms);
   EXPECT_NE(found.find("CapEff has"), std::string::npos) << found;
   EXPECT_NE(found.find("cap_sys_admin"), std::string::npos) << found;
@@ -264,7 +269,7 @@ TEST(Privileges, ScriptsOthersCouldChangeAreRefusedAtLoad) {
         continue;
       }
       EXPECT_EQ(r.exitCode, 2) << r.err;
-      EXPECT_NE(r.err.find(path + ": hooks.notify of lease 'default': script " + k.hook),
+      EXPECT_NE(r.err.find(path + ": hooks.notify of lease \"default\": script " + k.hook),
                 std::string::npos)
           << r.err;
       EXPECT_NE(r.err.find(k.expect), std::string::npos) << r.err;

@@ -54,7 +54,9 @@ TEST(DirectorPrivileges, NoScriptsKeepsTheNetworkCapabilitiesOnly) {
 TEST(DirectorPrivileges, ScriptUserDefaultsToAnUnprivilegedUserForRoot) {
   const auto c = parse("");
   EXPECT_EQ(c.scriptUser, defaultScriptUser());
-  if (::geteuid() == 0) EXPECT_NE(c.scriptUser, "root");
+  if (::geteuid() == 0) {
+    EXPECT_NE(c.scriptUser, "root");
+  }
   EXPECT_EQ(parse("script_user: root\n").scriptUser, "root");
   EXPECT_NE(errorOf("script_user: quorate-no-such-user\n")
                 .find("/etc/quorate/a.yaml:8: script_user: no user \"quorate-no-such-user\""),
@@ -68,7 +70,7 @@ TEST(DirectorPrivileges, ListsEveryProgramWithItsUser) {
       "script_user: nobody\n"
       "hooks:\n"
       "  notify: /bin/true\n"
-      "  pre_claim: {command: [/bin/echo, x], user: root}\n"
+      "  pre_claim: {command: [/bin/echo, x], user: root, timeout_ms: 500}\n"
       "track_scripts: [{name: gw, command: [/bin/false]}]\n"
       "fence_before_claim: {command: [/bin/sh, -c, \"exit 0\"], user: root}\n"
       "instances: [{name: web, vips: [{address: 198.18.0.10/24, device: eth0}]}]\n"
@@ -85,9 +87,9 @@ TEST(DirectorPrivileges, ListsEveryProgramWithItsUser) {
   for (const auto& s : configuredScripts(c))
     got.push_back(s.where + "|" + s.program + "|" + s.user);
   EXPECT_EQ(got, (std::vector<std::string>{
-                     "hooks.notify of lease 'web'|/bin/true|nobody",
-                     "hooks.pre_claim of lease 'web'|/bin/echo|root",
-                     "track_scripts 'gw'|/bin/false|nobody",
+                     "hooks.notify of lease \"web\"|/bin/true|nobody",
+                     "hooks.pre_claim of lease \"web\"|/bin/echo|root",
+                     "track_scripts \"gw\"|/bin/false|nobody",
                      "fence_before_claim|/bin/sh|root",
                      "notify_up of virtual_servers[0] real server 198.18.0.21:80|/bin/true|nobody",
                      "checks (script) of virtual_servers[0] real server 198.18.0.21:80|/bin/true|"
@@ -102,8 +104,9 @@ TEST(DirectorPrivileges, ScriptsAsAnotherUserKeepSetuidSetgidAndKill) {
   EXPECT_EQ(directorCapabilities(parse("script_user: root\nhooks: {notify: /bin/true}\n")),
             kNetwork);
   // One program as another user is enough.
-  EXPECT_EQ(directorCapabilities(parse("script_user: root\nhooks: {notify: /bin/true, "
-                                       "pre_claim: {command: [/bin/true], user: nobody}}\n")),
+  EXPECT_EQ(directorCapabilities(
+                parse("script_user: root\nhooks: {notify: /bin/true, "
+                      "pre_claim: {command: [/bin/true], user: nobody, timeout_ms: 500}}\n")),
             kNetwork | kScriptUsers);
 }
 
@@ -112,8 +115,10 @@ TEST(DirectorPrivileges, RefusesAScriptOthersCouldChange) {
   ::chmod(dir.path().c_str(), 0777);
   const std::string hook = dir.script("hook.sh", "exit 0");
   const std::string e = errorOf("hooks:\n  notify_master: " + hook + "\n");
-  EXPECT_NE(e.find("/etc/quorate/a.yaml: hooks.notify_master of lease 'default': script " + hook +
-                   " refused: directory " + dir.path() + " is writable by others (mode 0777)"),
+  EXPECT_NE(e.find("/etc/quorate/a.yaml: hooks.notify_master of lease \"default\": script " + hook),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find(" refused: directory " + dir.path() + " is writable by others (mode 0777)"),
             std::string::npos)
       << e;
   ::chmod(dir.path().c_str(), 0755);
@@ -121,8 +126,7 @@ TEST(DirectorPrivileges, RefusesAScriptOthersCouldChange) {
   // Check scripts and fence agents alike.
   ::chmod(hook.c_str(), 0777);
   EXPECT_NE(errorOf("fence_before_claim: {command: [" + hook + "]}\n")
-                .find("fence_before_claim: script " + hook + " refused: file " + hook +
-                      " is writable by others (mode 0777)"),
+                .find("refused: file " + hook + " is writable by others (mode 0777)"),
             std::string::npos);
 }
 
