@@ -13,6 +13,7 @@
 #include "common/config_error.h"
 #include "common/logging.h"
 #include "common/peer_auth.h"
+#include "common/privileges.h"
 #include "common/signals.h"
 #include "common/state_file.h"
 #include "common/tls/credentials.h"
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
     spdlog::critical("cannot listen on {}", config.listen);
+    return 1;
+  }
+  // Listening, state open: the arbiter needs no capability at all from here on (it can also run
+  // as an unprivileged user from the start; docs/security.md).
+  if (const Status st = privileges::restrictAllThreads(0); !st) {
+    spdlog::critical("cannot drop capabilities: {}", st.message());
     return 1;
   }
   spdlog::info("arbiter listening on {} for {} clusters; quarantine {} ms", config.listen,

@@ -16,6 +16,9 @@ packages=(
   # (4.12.1), which pulls 28 Python packages (about 93 MB, 79 of them python3-botocore for the
   # cloud agents) even without recommends
   fence-agents
+  # systemd-analyze verify of deploy/systemd (binutils' readelf, for the hardening check, comes
+  # with build-essential)
+  systemd
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 #include "common/tls/identity.h"
 #include "common/yaml_config.h"
 #include "server/config_limits.h"
+#include "server/privileges.h"
+#include "server/script_runner.h"
 #include "server/watchdog.h"
 
 namespace quorate::server {
@@ -450,6 +453,16 @@ AnnounceConfig parseAnnounce(const std::optional<Value>& v) {
   return a;
 }
 
+// script_user: a user of this host; absent: quorate_script or nobody (root only when named).
+std::string parseScriptUser(const std::optional<Value>& v) {
+  if (!v) return defaultScriptUser();
+  const std::string user = v->asId();
+  if (::getpwnam(user.c_str()) == nullptr) {
+    v->fail("no user " + config::quote(user) + " on this host (scripts run as it)");
+  }
+  return user;
+}
+
 TrackScript parseTrackScript(const Value& v) {
   const Map m = v.asMap({"name", "command", "interval_ms", "timeout_ms", "fall", "rise"});
   TrackScript t;
@@ -579,7 +592,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "hooks",
                                "fence_before_claim",
                                "event_log",
-                               "tls"});
+                               "tls",
+                               "script_user"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -650,6 +664,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     if (!c.virtualServerLease.empty()) c.syncLease = c.virtualServerLease.front();
     c.eventLog = parseEventLog(root.optional("event_log"), c.stateDir);
     c.tls = parseTls(root, c);
+    c.scriptUser = parseScriptUser(root.optional("script_user"));
+    checkConfiguredScripts(c);  // script security: refused when others could change a program
     return c;
   });
 }

@@ -137,6 +137,9 @@ struct DirectorConfig {
   std::size_t syncLease = 0;
   EventLogConfig eventLog;
   std::optional<TlsConfig> tls;  // unset: no TLS (the shared secret only)
+  // The user programs run as unless they name one (script_user; default: defaultScriptUser()
+  // of server/script_runner.h, "" when the director does not run as root).
+  std::string scriptUser;
   // Test only, never read from a file: planted bugs for the tests that must see them caught.
   struct TestFaults {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):

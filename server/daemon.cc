@@ -156,6 +156,7 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
   host_ = std::make_unique<LeaseHost>(config_, bootNow, *transport_, *store_, dataPlane_.get(),
                                       health_.get(), randomWord);
   hookScripts_ = std::make_unique<ScriptRunner>(io_);
+  hookScripts_->setDefaultUser(config_.scriptUser);
   if (config_.fenceBeforeClaim) {
     fencer_ = std::make_unique<RunnerFencer>(io_, *hookScripts_, *config_.fenceBeforeClaim);
   }
@@ -176,6 +177,7 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
   }
   if (dataPlane_ && dataPlane_->balancer()) {
     checkScripts_ = std::make_unique<ScriptRunner>(checkIo_);
+    checkScripts_->setDefaultUser(config_.scriptUser);
     checks_ = std::make_unique<check::HealthChecks>(
         checkIo_, *checkScripts_,
         [this](const check::Verdict& v) { post([this, v] { onVerdict(v); }); },

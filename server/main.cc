@@ -14,6 +14,7 @@
 #include "common/yaml_config.h"
 #include "server/config.h"
 #include "server/daemon.h"
+#include "server/privileges.h"
 
 int main(int argc, char** argv) {
   using namespace quorate;
@@ -102,12 +103,48 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", s.message());
     return 1;
   }
+  // Started: sockets bound, state open, kernel ports set up. From here on the director keeps
+  // only what server/privileges.h lists, in every thread.
+  const privileges::CapMask kept = server::directorCapabilities(config);
+#if defined(QUORATE_TEST_KEEP_CAPABILITIES)
+  // The test-only build tests/process makes to show its capability check catching a director
+  // that keeps everything (never deploy this binary).
+  spdlog::critical("TEST BUILD: capabilities are not dropped");
+#else
+  privileges::RestrictOptions restrictOptions;
+#if defined(QUORATE_TEST_RESTRICT_MAIN_THREAD_ONLY)
+  // The test-only build that drops capabilities in the main thread alone (never deploy).
+  spdlog::critical("TEST BUILD: capabilities are dropped in the main thread only");
+  restrictOptions.callingThreadOnly = true;
+#endif
+  privileges::CapMask boundingKept = 0;
+  if (const Status st = privileges::restrictAllThreads(kept, restrictOptions, &boundingKept); !st) {
+    spdlog::critical("cannot drop capabilities: {}", st.message());
+    director->stop();
+    return 1;
+  }
+  spdlog::info("capabilities kept: {}; no_new_privs set; scripts run as {}",
+               privileges::capNames(kept),
+               config.scriptUser.empty() ? "the director's user" : config.scriptUser);
+  if (boundingKept != 0) {
+    spdlog::warn("the bounding set still holds {} (no CAP_SETPCAP to drop them)",
+                 privileges::capNames(boundingKept));
+  }
+#endif
   int sig = 0;
   while ((sig = waitForSignal()) == SIGHUP) {
     // Reload: a bad file changes nothing; only virtual servers and IPVS settings may change.
     try {
       std::string text = quorate::config::readConfigFile(configPath);
       const auto next = server::parseDirectorConfig(text, configPath);
+      // What was dropped cannot come back: scripts as another user need what was kept for them.
+      if (const auto need = server::directorCapabilities(next) & ~kept; need != 0) {
+        spdlog::error(
+            "SIGHUP: reload refused: its scripts run as another user, which needs {} "
+            "(dropped at start); restart the director",
+            privileges::capNames(need));
+        continue;
+      }
       const auto outcome =
           director->reloadVirtualServers(next, server::sameExceptVirtualServers(configText, text));
       spdlog::info("SIGHUP: {}", outcome.text);

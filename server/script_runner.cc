@@ -26,14 +26,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <limits>
 #include <optional>
 #include <unordered_set>
-
-extern char** environ;
 
 namespace quorate::server {
 namespace {
@@ -151,8 +151,9 @@ std::optional<int> reap(pid_t pid) {
   }
 }
 
-// The file argv[0] names: as is when it holds a '/', else searched on the director's PATH like
-// posix_spawnp/execvp. Returns the path, or sets `error`.
+// The file argv[0] names: as is when it holds a '/', else searched on kScriptPath like
+// posix_spawnp/execvp would with the program's own environment. Returns the path, or sets
+// `error`.
 std::optional<std::string> resolve(const std::string& program, std::string& error) {
   if (program.empty()) {
     error = "empty program name";
@@ -178,8 +179,7 @@ std::optional<std::string> resolve(const std::string& program, std::string& erro
     }
     return program;
   }
-  const char* env = ::getenv("PATH");
-  const std::string path = env ? env : "/bin:/usr/bin";
+  const std::string path = kScriptPath;
   std::optional<std::pair<std::string, int>> firstProblem;  // a candidate that exists but fails
   std::size_t begin = 0;
   while (begin <= path.size()) {
@@ -198,24 +198,18 @@ std::optional<std::string> resolve(const std::string& program, std::string& erro
   return std::nullopt;
 }
 
-// The director's environment with `extra` ("KEY=value") added; an extra entry replaces one of
-// the same key.
-std::vector<std::string> mergedEnvironment(const std::vector<std::string>& extra) {
-  std::vector<std::string> out;
+// A program's whole environment: PATH and LANG, then `extra` ("KEY=value"), whose entries replace
+// those of the same key (the last of duplicates wins). The director's own environment stays out.
+std::vector<std::string> scriptEnvironment(const std::vector<std::string>& extra) {
+  std::vector<std::string> all = {std::string("PATH=") + kScriptPath,
+                                  std::string("LANG=") + kScriptLang};
+  all.insert(all.end(), extra.begin(), extra.end());
   auto key = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
-  for (char** e = environ; e && *e; ++e) {
-    const std::string entry = *e;
-    const std::string k = key(entry);
-    bool replaced = false;
-    for (const auto& x : extra) replaced = replaced || key(x) == k;
-    if (!replaced) out.push_back(entry);
-  }
-  for (const auto& x : extra) {
-    bool later = false;  // the last of duplicate extra keys wins
-    for (const auto* y = &x + 1; y != extra.data() + extra.size(); ++y) {
-      later = later || key(*y) == key(x);
-    }
-    if (!later) out.push_back(x);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    bool later = false;
+    for (std::size_t j = i + 1; j < all.size() && !later; ++j) later = key(all[j]) == key(all[i]);
+    if (!later) out.push_back(all[i]);
   }
   return out;
 }
@@ -341,6 +335,7 @@ struct Registry {
 
 struct ScriptRunner::Impl : Registry {
   using Registry::Registry;
+  std::string defaultUser;
 };
 
 namespace {
@@ -615,6 +610,8 @@ ScriptRunner::~ScriptRunner() {
 
 std::size_t ScriptRunner::running() const { return impl_->live.size(); }
 
+void ScriptRunner::setDefaultUser(std::string user) { impl_->defaultUser = std::move(user); }
+
 std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, Done done) {
   auto state = std::make_shared<RunState>();
   state->timeout = run.timeout;
@@ -636,8 +633,9 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
   if (run.argv.empty()) return fail("empty command");
   std::string error;
   std::optional<Credentials> as;
-  if (!run.user.empty()) {
-    as = lookUp(run.user, error);
+  const std::string& user = run.user.empty() ? impl_->defaultUser : run.user;
+  if (!user.empty()) {
+    as = lookUp(user, error);
     if (!as) return fail(error);
     // Already that user: no privilege needed, and none is dropped.
     if (as->uid == ::geteuid() && as->gid == ::getegid()) as.reset();
@@ -645,7 +643,7 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
   const auto path = resolve(run.argv[0], error);
   if (!path) return fail(error);
   const auto argv = pointers(run.argv);
-  const auto envStrings = mergedEnvironment(run.env);
+  const auto envStrings = scriptEnvironment(run.env);
   const auto envp = pointers(envStrings);
 
   std::optional<StdPipe> in;
@@ -654,9 +652,8 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
   if (run.captureBytes > 0 && !(out = makeStdPipe(false, error))) return fail(error);
   const int inFd = in ? in->child.get() : -1;
   const int outFd = out ? out->child.get() : -1;
-  const pid_t pid =
-      as ? spawnAs(*path, argv.data(), envp.data(), inFd, outFd, &*as, run.user, error)
-         : spawnPlain(*path, argv.data(), envp.data(), inFd, outFd, error);
+  const pid_t pid = as ? spawnAs(*path, argv.data(), envp.data(), inFd, outFd, &*as, user, error)
+                       : spawnPlain(*path, argv.data(), envp.data(), inFd, outFd, error);
   if (pid < 0) return fail(error);
   // Only the program holds these now: its exit is the pipes' EOF and EPIPE.
   if (in) in->child.reset();
@@ -705,6 +702,104 @@ std::unique_ptr<ScriptRunner::Handle> ScriptRunner::start(const ScriptRun& run, 
     });
   }
   return handle;
+}
+
+std::string defaultScriptUser() {
+  if (::geteuid() != 0) return "";
+  std::string ignored;
+  return lookUp("quorate_script", ignored) ? "quorate_script" : "nobody";
+}
+
+namespace {
+
+std::string octalMode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+std::string ownerName(uid_t uid) {
+  const long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+  }
+  return "uid " + std::to_string(uid);
+}
+
+// One part of a script's path: who may change it. `last`: the file itself (a sticky bit does
+// not make a writable file safe).
+std::optional<std::string> unsafePart(const std::string& path, const struct stat& st, bool last,
+                                      uid_t runUid) {
+  const char* what = S_ISDIR(st.st_mode) ? "directory " : "file ";
+  const std::string mode = " (mode " + octalMode(st.st_mode) + ")";
+  if (st.st_uid != 0 && st.st_uid != runUid) {
+    return what + path + " is owned by " + ownerName(st.st_uid) + mode;
+  }
+  const bool sticky = !last && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) != 0;
+  if ((st.st_mode & S_IWOTH) != 0 && !sticky) return what + path + " is writable by others" + mode;
+  if ((st.st_mode & S_IWGRP) != 0 && st.st_gid != 0 && !sticky) {
+    return what + path + " is writable by group " + std::to_string(st.st_gid) + mode;
+  }
+  return std::nullopt;
+}
+
+// Checks every existing part of `path` ("/", "/a", "/a/b", ...). `follow`: stat (the path is
+// canonical, no links in it) or lstat (a link's own mode means nothing: what it points to is
+// checked through the canonical path).
+std::optional<std::string> unsafePath(const std::string& path, bool follow, uid_t runUid) {
+  std::vector<std::string> parts = {"/"};
+  for (std::size_t pos = 1; pos <= path.size();) {
+    std::size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    if (end > pos) parts.push_back(path.substr(0, end));
+    pos = end + 1;
+  }
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    struct stat st {};
+    const int rc = follow ? ::stat(parts[i].c_str(), &st) : ::lstat(parts[i].c_str(), &st);
+    if (rc != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+      return std::nullopt;  // the rest does not exist: only the parts above it could add it
+    }
+    if (rc != 0) return "cannot check " + parts[i] + ": " + errnoText(errno);
+    if (S_ISLNK(st.st_mode)) continue;
+    if (auto why = unsafePart(parts[i], st, i + 1 == parts.size(), runUid)) return why;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status checkScriptSecurity(const std::string& program, const std::string& user) {
+  std::string error;
+  uid_t runUid = ::geteuid();
+  if (!user.empty()) {
+    const auto as = lookUp(user, error);
+    if (!as) return Status::fail(ENOENT, error);
+    runUid = as->uid;
+  }
+  std::string path = program;
+  if (program.find('/') == std::string::npos) {
+    const auto found = resolve(program, error);
+    if (!found) return Status::ok();  // not there: its runs say so
+    path = *found;
+  }
+  const std::string as = user.empty() ? "" : " (runs as " + user + ")";
+  if (auto why = unsafePath(path, false, runUid)) {
+    return Status::fail(EPERM, "script " + program + as + " refused: " + *why +
+                                   "; only root or the script's user may change a script");
+  }
+  char real[PATH_MAX];
+  if (::realpath(path.c_str(), real) != nullptr && path != real) {
+    if (auto why = unsafePath(real, true, runUid)) {
+      return Status::fail(EPERM, "script " + program + as + " refused: it resolves to " + real +
+                                     ", and " + *why +
+                                     "; only root or the script's user may change a script");
+    }
+  }
+  return Status::ok();
 }
 
 }  // namespace quorate::server

@@ -83,9 +83,11 @@ std::string tail(const std::string& s, std::size_t max) {
 }  // namespace
 
 FenceAction parseFenceAction(const config::Value& section) {
-  const config::Map m =
-      section.asMap({"command", "agent", "options", "timeout_ms", "retries", "retry_delay_ms"});
+  const config::Map m = section.asMap(
+      {"command", "agent", "options", "timeout_ms", "retries", "retry_delay_ms", "user"});
   FenceAction a;
+  // Checked against the host's users with the other programs (server/privileges.cc).
+  if (const auto u = m.optional("user")) a.user = u->asId();
   const auto command = m.optional("command");
   const auto agent = m.optional("agent");
   if (command && agent) {
@@ -222,6 +224,7 @@ void FenceRunner::fence(const std::string& target, std::uint64_t epoch, Done don
 void FenceRunner::attempt(const std::shared_ptr<Operation>& op) {
   const int number = static_cast<int>(op->outcome.attempts.size()) + 1;
   ScriptRun run;
+  run.user = action_.user;  // empty: script_user
   run.timeout = action_.timeout;
   run.captureBytes = 64 * 1024;
   run.env = {"QUORATE_FENCE_TARGET=" + op->outcome.target,

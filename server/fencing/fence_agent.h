@@ -42,6 +42,10 @@ struct FenceAction {
   std::chrono::milliseconds timeout{60000};  // per attempt; then the process group is killed
   int retries = 2;                           // attempts after the first failed one
   std::chrono::milliseconds retryDelay{1000};
+  // Run as this user; empty: the director's script_user. The password is read by the director
+  // and given on stdin, so the agent needs no access to the file: only an agent that needs
+  // root's own files (fence_virsh with root's ssh key) asks for user: root.
+  std::string user;
 
   bool isAgent() const { return !agent.empty(); }
 };
@@ -51,8 +55,8 @@ struct FenceAction {
 // or
 //   agent: /usr/sbin/fence_ipmilan
 //   options: {ip: 198.18.0.10, username: admin, password_file: ipmi.pass, lanplus: 1}
-// plus optional timeout_ms, retries, retry_delay_ms. Option names are [A-Za-z0-9_-]; values are
-// scalars with no newline or other control character and no surrounding whitespace (the agents
+// plus optional timeout_ms, retries, retry_delay_ms, user. Option names are [A-Za-z0-9_-]; values
+// are scalars with no newline or other control character and no surrounding whitespace (the agents
 // trim it); `password` is refused (use password_file, resolved against the config's directory
 // and checked readable now); `action`, when given, must be off or reboot. Throws
 // config::ConfigError naming the file, line and key (like the other config parsers).

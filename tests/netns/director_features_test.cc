@@ -262,7 +262,9 @@ TEST(DirectorFeatures, FailingTrackScriptHandsOverAndRecoveryTakesTheLeaseBack) 
   ClusterOptions o;
   o.preemptDelayMs = 300;
   // Only alpha runs the script (run without a shell by the director: /bin/sh is the program).
+  // As root, asked for by name: the flag lives in the test's own 0700 directory.
   o.extraYamlFor[kAlpha] =
+      "script_user: root\n"
       "track_scripts:\n"
       "  - {name: flagcheck, command: [\"/bin/sh\", \"-c\", \"test ! -e " +
       flag + "\"], interval_ms: 100, timeout_ms: 3000, fall: 2, rise: 2}\n";

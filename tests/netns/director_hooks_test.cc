@@ -25,6 +25,10 @@ namespace {
 constexpr Ms kElect{15'000};
 constexpr Ms kMove{10'000};
 
+// The hooks write into the test's own 0700 directory, so they run as root, asked for by name
+// (the default script user could not reach it).
+const std::string kAsRoot = "script_user: root\n";
+
 // Writes an executable /bin/sh script.
 std::string script(const std::string& path, const std::string& body) {
   std::ofstream(path) << "#!/bin/sh\n" << body;
@@ -88,7 +92,7 @@ TEST(DirectorHooks, AnIsolatedHolderRunsItsQuorumLossProgramOnceWithItsEpochBefo
   for (const auto& host : {kAlpha, kBeta}) {
     const std::string file = dir.path() + "/" + host + ".events";
     // A gating hook's timeout must fit in holder_lease_ms - renew_interval_ms (750 ms here).
-    o.extraYamlFor[host] = "hooks:\n  on_quorum_loss: \"" + stamp + " loss " + file +
+    o.extraYamlFor[host] = kAsRoot + "hooks:\n  on_quorum_loss: \"" + stamp + " loss " + file +
                            "\"\n  pre_claim: {command: [" + stamp + ", claim, " + file +
                            "], timeout_ms: 700}\n";
   }
@@ -159,8 +163,8 @@ TEST(DirectorHooks, NotifyProgramsSeeEveryTransitionInOrderUnderABurstOfFlaps) {
                    dir.path() + "/" + host + ".notify\n");
     const std::string master = script(dir.path() + "/master-" + host + ".sh",
                                       "echo \"$# $*\" >> " + dir.path() + "/" + host + ".master\n");
-    o.extraYamlFor[host] =
-        "hooks:\n  notify: " + notify + "\n  notify_master: \"" + master + " --own 'arg two'\"\n";
+    o.extraYamlFor[host] = kAsRoot + "hooks:\n  notify: " + notify + "\n  notify_master: \"" +
+                           master + " --own 'arg two'\"\n";
   }
   DirectorCluster cluster(topo, o);
   cluster.startAll();
@@ -235,7 +239,7 @@ TEST(DirectorHooks, AHookThatHangsIsKilledAtItsTimeoutAndTheLeaseIsUnaffected) {
       script(dir.path() + "/after.sh", "echo \"$3\" >> " + dir.path() + "/after.log\n");
   Topology topo;
   ClusterOptions o;
-  o.extraYamlFor[kAlpha] = "hooks:\n  notify_master: {command: [" + hang +
+  o.extraYamlFor[kAlpha] = kAsRoot + "hooks:\n  notify_master: {command: [" + hang +
                            "], timeout_ms: 1500}\n  notify: " + after + "\n";
   DirectorCluster cluster(topo, o);
   cluster.startAll();
@@ -280,8 +284,8 @@ TEST(DirectorHooks, AFailingPreClaimHookStopsTheClaim) {
   Topology topo;
   ClusterOptions o;
   for (const auto& host : {kAlpha, kBeta}) {
-    o.extraYamlFor[host] = std::string("hooks:\n  pre_claim: {command: [") + check + ", " + host +
-                           "], timeout_ms: 400}\n";
+    o.extraYamlFor[host] = kAsRoot + std::string("hooks:\n  pre_claim: {command: [") + check +
+                           ", " + host + "], timeout_ms: 400}\n";
   }
   DirectorCluster cluster(topo, o);
   cluster.startArbiter();
@@ -327,19 +331,19 @@ TEST(DirectorHooks, FenceBeforeClaimWithARealFenceAgentClaimsOnlyAfterTheFenceSu
   std::ofstream(bmc + "/mode") << "fail\n";
   Topology topo;
   ClusterOptions o;
-  o.extraDirectorYaml =
-      "fence_before_claim:\n"
-      "  agent: /usr/sbin/fence_ipmilan\n"
-      "  options: {ip: 198.18.0.250, username: admin, power_wait: 0,\n"
-      "            ipmitool_path: " +
-      bmc +
-      "/ipmitool,\n"
-      "            password_file: " +
-      dir.path() +
-      "/ipmi.pass}\n"
-      "  timeout_ms: 10000\n"
-      "  retries: 1\n"
-      "  retry_delay_ms: 100\n";
+  o.extraDirectorYaml = kAsRoot +
+                        "fence_before_claim:\n"
+                        "  agent: /usr/sbin/fence_ipmilan\n"
+                        "  options: {ip: 198.18.0.250, username: admin, power_wait: 0,\n"
+                        "            ipmitool_path: " +
+                        bmc +
+                        "/ipmitool,\n"
+                        "            password_file: " +
+                        dir.path() +
+                        "/ipmi.pass}\n"
+                        "  timeout_ms: 10000\n"
+                        "  retries: 1\n"
+                        "  retry_delay_ms: 100\n";
   DirectorCluster cluster(topo, o);
   cluster.startAll();
   ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);

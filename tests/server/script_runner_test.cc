@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -153,20 +154,76 @@ TEST_F(ScriptRunnerTest, ExecFailureIsNotStarted) {
   EXPECT_NE(e.error.find(p), std::string::npos) << e.error;
 }
 
-TEST_F(ScriptRunnerTest, EnvironmentIsTheDirectorsPlusTheRunsOwn) {
-  ::setenv("QUORATE_TEST_INHERITED", "inherited", 1);
-  ::setenv("QUORATE_TEST_OVERRIDDEN", "old", 1);
+// Nothing of the director's environment reaches a program (a variable planted in ours, HOME,
+// our PATH): only PATH, LANG and the run's own entries, which may replace those two.
+TEST_F(ScriptRunnerTest, EnvironmentIsMinimalPlusTheRunsOwn) {
+  ::setenv("QUORATE_TEST_PLANTED", "leaked", 1);
+  ::setenv("PATH", "/nonexistent/planted:/usr/bin:/bin", 1);
   const std::string out = dir.file("env");
   ScriptRun run;
-  run.argv = {dir.script("env.sh",
-                         "echo \"$QUORATE_TEST_INHERITED $QUORATE_TEST_OVERRIDDEN "
-                         "$QUORATE_TEST_NEW\" > " +
-                             out)};
-  run.env = {"QUORATE_TEST_OVERRIDDEN=new", "QUORATE_TEST_NEW=fresh value"};
+  run.argv = {dir.script("env.sh", "/usr/bin/env > " + out)};
+  run.env = {"QUORATE_TEST_NEW=fresh value", "QUORATE_TEST_NEW=last wins"};
   EXPECT_TRUE(runToEnd(run).ok());
-  EXPECT_EQ(readFile(out), "inherited new fresh value");
-  ::unsetenv("QUORATE_TEST_INHERITED");
-  ::unsetenv("QUORATE_TEST_OVERRIDDEN");
+  std::vector<std::string> lines;
+  std::istringstream in(readFile(out).value_or(""));
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::sort(lines.begin(), lines.end());
+  // sh may add PWD (and SHLVL, _) of its own; everything else is ours.
+  std::vector<std::string> ours;
+  for (const auto& l : lines) {
+    if (l.rfind("PWD=", 0) != 0 && l.rfind("SHLVL=", 0) != 0 && l.rfind("_=", 0) != 0) {
+      ours.push_back(l);
+    }
+  }
+  EXPECT_EQ(ours, (std::vector<std::string>{"LANG=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                                            "QUORATE_TEST_NEW=last wins"}))
+      << readFile(out).value_or("");
+  run.env = {"LANG=C.UTF-8"};
+  EXPECT_TRUE(runToEnd(run).ok());
+  const std::string again = "\n" + readFile(out).value_or("") + "\n";
+  EXPECT_NE(again.find("\nLANG=C.UTF-8\n"), std::string::npos) << again;
+  EXPECT_EQ(again.find("LANG=C\n"), std::string::npos) << again;
+  ::unsetenv("QUORATE_TEST_PLANTED");
+  ::setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+}
+
+// A bare program name is looked up on the scripts' PATH, not on the director's.
+TEST_F(ScriptRunnerTest, BareNamesAreFoundOnTheScriptsPath) {
+  fs::create_directories(dir.file("planted"));
+  std::ofstream(dir.file("planted/quorate-planted-tool")) << "#!/bin/sh\nexit 0\n";
+  ::chmod(dir.file("planted/quorate-planted-tool").c_str(), 0755);
+  const char* old = ::getenv("PATH");
+  const std::string saved = old ? old : "";
+  ::setenv("PATH", (dir.file("planted") + ":" + saved).c_str(), 1);
+  ScriptRun run;
+  run.argv = {"quorate-planted-tool"};
+  const ScriptExit e = runToEnd(run);
+  EXPECT_EQ(e.kind, Kind::kFailedToStart);
+  EXPECT_EQ(e.error, "no such program on PATH: quorate-planted-tool");
+  run.argv = {"true"};
+  EXPECT_TRUE(runToEnd(run).ok());
+  ::setenv("PATH", saved.c_str(), 1);
+}
+
+// setDefaultUser (the config's script_user) applies to runs that name no user.
+TEST_F(ScriptRunnerTest, RunsWithoutAUserRunAsTheDefaultUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  const struct passwd* pw = ::getpwnam("nobody");
+  if (pw == nullptr) GTEST_SKIP() << "no user nobody";
+  const uid_t nobody = pw->pw_uid;
+  ::chmod(dir.path().c_str(), 0777);
+  const std::string out = dir.file("id");
+  ScriptRun run;
+  run.argv = {dir.script("id.sh", "id -u > " + out)};
+  EXPECT_TRUE(runToEnd(run).ok());
+  EXPECT_EQ(readFile(out), "0");  // no default: as we are
+  ::unlink(out.c_str());           // root's file: nobody could not write it
+  runner.setDefaultUser("nobody");
+  EXPECT_TRUE(runToEnd(run).ok());
+  EXPECT_EQ(readFile(out), std::to_string(nobody));
+  run.user = "root";  // asked for by name
+  EXPECT_TRUE(runToEnd(run).ok());
+  EXPECT_EQ(readFile(out), "0");
 }
 
 // The program's open files: fd number -> target; empty when they cannot be read.
