@@ -16,6 +16,8 @@ packages=(
   # (4.12.1), which pulls 28 Python packages (about 93 MB, 79 of them python3-botocore for the
   # cloud agents) even without recommends
   fence-agents
+  # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
