@@ -57,8 +57,20 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# CPU seconds the shell's children used so far (user + system), from bash's `times`: on a shared
+# machine executions per CPU second say more than executions per wall second.
+# Not in a command substitution: a subshell's `times` does not see the shell's children.
+times_file=$(mktemp)
+trap 'rm -f "$times_file" "$times_file".*' EXIT
+children_cpu() {
+  times >"$times_file"
+  tail -1 "$times_file" |
+    awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); s += p[1] * 60 + p[2] } printf "%.1f", s }'
+}
+
 failed=0
-printf '%-17s %10s %8s %6s %6s %7s %8s %s\n' target execs exec/s cov ft corpus crashes result
+printf '%-17s %10s %8s %7s %9s %6s %6s %7s %8s %s\n' target execs exec/s cpu_s exec/cpu_s cov ft \
+  corpus crashes result
 for t in "${targets[@]}"; do
   bin=$build_dir/bin/${t}_fuzz
   [[ -x $bin ]] || { echo "fuzz.sh: $bin not built" >&2; exit 1; }
@@ -67,11 +79,15 @@ for t in "${targets[@]}"; do
   log=$build_dir/fuzz-logs/$t.log
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
   before=$(find "$artifacts" -type f | wc -l)
+  children_cpu >"$times_file.before"
+  cpu_before=$(cat "$times_file.before")
   rc=0
   # One process, stopping at the first crash; -timeout: a single input running longer is a hang.
   "$bin" "$work" "$root/tests/fuzz/corpus/$t" -max_total_time="$seconds" -max_len="${max_len[$t]}" \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
     >"$log" 2>&1 || rc=$?
+  children_cpu >"$times_file.after"
+  cpu=$(awk -v a="$(cat "$times_file.after")" -v b="$cpu_before" 'BEGIN { printf "%.1f", a - b }')
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1 || true)
@@ -85,8 +101,9 @@ for t in "${targets[@]}"; do
   else
     result=ok
   fi
-  printf '%-17s %10s %8s %6s %6s %7s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" \
-    "${ft:-?}" "${corpus:-?}" "$crashes" "$result"
+  per_cpu=$(awk -v e="${execs:-0}" -v c="$cpu" 'BEGIN { printf "%d", (c > 0 ? e / c : 0) }')
+  printf '%-17s %10s %8s %7s %9s %6s %6s %7s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "$cpu" \
+    "$per_cpu" "${cov:-?}" "${ft:-?}" "${corpus:-?}" "$crashes" "$result"
   if ((rc != 0)); then
     grep -E 'ERROR: |fuzz finding|runtime error|SUMMARY' "$log" | head -5 | sed 's/^/    /'
   fi

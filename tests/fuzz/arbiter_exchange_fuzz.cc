@@ -10,6 +10,8 @@
 // 3..7 advance the arbiter's clock by that many 100 ms steps before the request.
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -90,6 +92,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
       v1::ExchangeReply reply;
       const grpc::Status status = service.handle(now, request, reply);
+      // QUORATE_FUZZ_VERBOSE=1: what each request came to (to check that seeds go deep).
+      static const bool verbose = std::getenv("QUORATE_FUZZ_VERBOSE") != nullptr;
+      if (verbose) {
+        std::string body;
+        for (const auto& m : reply.messages()) {
+          const auto parsed = fromProto(m);
+          body += std::string(" ") + (parsed ? lease::bodyName(parsed->body) : "(malformed)");
+        }
+        std::fprintf(stderr, "request %zu: status %d %s;%s\n", n,
+                     static_cast<int>(status.error_code()), status.error_message().c_str(),
+                     body.c_str());
+      }
       if (!status.ok()) {
         fuzz::check(reply.messages_size() == 0, "a refused request got a lease message");
         continue;
@@ -97,6 +111,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto in = fromProto(request.message());
       fuzz::check(in.isOk(), "the handler answered a message fromProto refuses");
       const std::string lease = leaseOf(request);
+      // QUORATE_FUZZ_MUTANT=unpersisted: the broken variant the checks below must catch, an
+      // arbiter that answers without its state on disk (the file is taken away after the step).
+      static const bool unpersisted =
+          std::getenv("QUORATE_FUZZ_MUTANT") != nullptr &&
+          std::string(std::getenv("QUORATE_FUZZ_MUTANT")) == "unpersisted";
+      if (unpersisted) std::filesystem::remove(statePath(dir, lease));
       const lease::DurableState disk = onDisk(dir, lease);
       if (lease == kDefaultLease) {
         fuzz::check(disk.maxEpoch >= lastEpoch, "the epoch on disk went back");
