@@ -11,10 +11,15 @@
 
 namespace quorate::fuzz {
 
-// Aborts, which libFuzzer reports as a crash and saves the input that caused it.
+// Removes the scratch directory, if one was made (scratchDirectory()).
+void removeScratch();
+
+// Aborts, which libFuzzer reports as a crash and saves the input that caused it. The scratch
+// directory goes first: the saved input is what reproduces the finding.
 [[noreturn]] inline void fail(std::string_view why) {
   std::fprintf(stderr, "fuzz finding: %.*s\n", static_cast<int>(why.size()), why.data());
   std::fflush(stderr);
+  removeScratch();
   std::abort();
 }
 
@@ -31,7 +36,7 @@ inline std::string text(const std::uint8_t* data, std::size_t size) {
 }
 
 // A directory of its own under $TMPDIR (or /tmp) for a target that must go through files; made
-// once per process (call it once), removed when the process exits normally.
+// once per process (call it once), removed when the process exits or fails a check.
 std::string scratchDirectory(const char* target);
 
 }  // namespace quorate::fuzz
