@@ -70,7 +70,7 @@ def record(flags, payload):
 
 def arbiter_seeds():
     accept = request(MESSAGES["accept"])
-    renew = request(MESSAGES["accept"].replace("epoch: 1", "epoch: 1"))
+    renew = accept  # the same Accept again later: a renewal
     other = request(MESSAGES["accept_b"], name="beta")
     # Wait out the quarantine (18 steps of 100 ms), then claim, renew, release; a second director
     # claims after the lease; a lease of its own ("web"); refusals of every kind.
