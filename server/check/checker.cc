@@ -83,8 +83,9 @@ std::vector<Verdict> HealthChecks::apply(const std::vector<CheckedServer>& serve
       rs->reported = it->second->reported;
     }
     for (const auto& [spec, target] : server.checks) {
-      auto same = std::find_if(old.begin(), old.end(), [&](const auto& r) {
-        return r && r->spec == spec && r->target == target;
+      // By name: clang before 16 cannot capture structured bindings (the fuzzing build's).
+      auto same = std::find_if(old.begin(), old.end(), [&s = spec, &t = target](const auto& r) {
+        return r && r->spec == s && r->target == t;
       });
       if (same != old.end()) {
         (*same)->owner = rs.get();
