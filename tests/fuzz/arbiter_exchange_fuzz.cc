@@ -5,7 +5,7 @@
 // a reply grants it, and the epoch on disk never goes back.
 //
 // Input: records of [flags][length: 2 bytes, little endian][ExchangeRequest bytes]. Flags bit 0
-// puts the right cluster and secret in (so inputs get past authentication), bit 1 the cluster's
+// puts the right cluster in and seals with its key (so inputs get past authentication), bit 1 the cluster's
 // membership view and the sender's name, bit 2 the lease "web" instead of the request's; bits
 // 3..7 advance the arbiter's clock by that many 100 ms steps before the request.
 #include <chrono>
@@ -17,6 +17,7 @@
 
 #include "arbiter/arbiter_service.h"
 #include "common/convert.h"
+#include "common/peer_auth.h"
 #include "common/membership.h"
 #include "common/peer_client.h"
 #include "common/state_file.h"
@@ -64,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     arbiter::ArbiterConfig config;
     config.stateDir = dir;
     config.quarantine = kQuarantine;
-    config.clusters = {{kCluster, kSecret}, {"other", "other-secret-0123456789"}};
+    config.clusters = {{kCluster, {kSecret}, {}}, {"other", {"other-secret-0123456789"}, {}}};
     lease::Time now = lease::Time(100s);
     arbiter::ArbiterService service(config, now);
     std::uint64_t lastEpoch = 0;
@@ -79,10 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
       v1::ExchangeRequest request;
       if (!request.ParseFromArray(payload, static_cast<int>(length))) continue;
-      if (flags & 1) {
-        request.set_cluster(kCluster);
-        request.set_secret(kSecret);
-      }
+      if (flags & 1) request.set_cluster(kCluster);
       if (flags & 2) {
         request.set_membership(view());
         request.set_from_name(request.message().from() == 1 ? "beta" : "alpha");
@@ -90,8 +88,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (flags & 4) request.set_lease("web");
       now += (flags >> 3) * 100ms;
 
+      // Bit 0 also seals the request with the cluster's key (as a director does); without it the
+      // bytes go as they are, and only the refusals are reached.
+      const v1::ExchangeRequest wire =
+          (flags & 1) ? sealRequest(request, kSecret, nextCounter()) : request;
+      v1::ExchangeReply sealed;
+      grpc::Status status = service.handle(now, wire, sealed);
       v1::ExchangeReply reply;
-      const grpc::Status status = service.handle(now, request, reply);
+      if (status.ok()) {
+        const grpc::Status opened = openReply(sealed, kSecret, wire.auth().mac(), reply);
+        fuzz::check(opened.ok(), "an answer that does not open under the request's key");
+      } else {
+        fuzz::check(sealed.body().empty() && sealed.mac().empty(), "a refusal carried a body");
+      }
       // QUORATE_FUZZ_VERBOSE=1: what each request came to (to check that seeds go deep).
       static const bool verbose = std::getenv("QUORATE_FUZZ_VERBOSE") != nullptr;
       if (verbose) {
