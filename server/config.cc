@@ -468,7 +468,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "watchdog",
                                "hooks",
                                "fence_before_claim",
-                               "event_log"});
+                               "event_log",
+                               "operator"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -531,6 +532,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     }
     if (!c.virtualServerLease.empty()) c.syncLease = c.virtualServerLease.front();
     c.eventLog = parseEventLog(root.optional("event_log"), c.stateDir);
+    c.operatorApi = parseOperatorConfig(root.optional("operator"));
     return c;
   });
 }

@@ -12,9 +12,11 @@
 #include <stdexcept>
 
 #include "common/clock.h"
+#include "server/grpc/operator_listener.h"
 #include "server/grpc/operator_service.h"
 #include "server/grpc/peer_service.h"
 #include "server/grpc/peer_transport.h"
+#include "server/grpc/servers.h"
 #include "server/grpc/status_builder.h"
 #include "server/ipvs/check_targets.h"
 
@@ -184,6 +186,10 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
 
 Daemon::~Daemon() { stop(); }
 
+std::uint64_t Daemon::statusBuilds() const {
+  return operatorService_ ? operatorService_->statusBuilds() : 0;
+}
+
 void Daemon::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
 void Daemon::waitOnLoop(std::chrono::nanoseconds limit, const std::function<bool()>& done) {
@@ -209,18 +215,38 @@ Status Daemon::start() {
   if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
   peerService_ = std::make_unique<PeerService>(*host_, config_.cluster, config_.secret, post);
-  operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
-                                                       [this] { return currentStatus(); });
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &boundPort_);
-  builder.RegisterService(peerService_.get());
-  builder.RegisterService(operatorService_.get());
-  server_ = builder.BuildAndStart();
+  const OperatorConfig& op = config_.operatorApi;
+  watchers_.setLimit(static_cast<std::size_t>(op.maxWatchers));
+  operatorSocket_ = std::make_unique<UnixOperatorListener>(op.socket, op.group, op.maxConnections);
+  if (const Status st = operatorSocket_->open(); !st) {
+    if (watchdogDevice_) (void)watchdogDevice_->disarm();
+    return st;
+  }
+  OperatorConfig policy = op;
+  policy.daemonUid = ::geteuid();  // it owns the socket: already able to do anything
+  operatorService_ = std::make_unique<OperatorService>(
+      *host_, watchers_, post, [this] { return currentStatus(); }, std::move(policy),
+      [this](const grpc::CallbackServerContext& ctx) {
+        return callerOf(ctx, operatorSocket_.get());
+      },
+      events_.get());
+  server_ = buildPeerServer(config_.listen, *peerService_, &boundPort_);
   // No errno to give: gRPC says only that it could not.
   if (!server_ || boundPort_ == 0) {
     if (watchdogDevice_) (void)watchdogDevice_->disarm();
     return Status::fail(0, "cannot listen on " + config_.listen);
   }
+  auto opServer = buildOperatorServer(op, *operatorService_, &operatorTcpPort_);
+  if (!opServer) {
+    if (watchdogDevice_) (void)watchdogDevice_->disarm();
+    server_->Shutdown();
+    return opServer.status();
+  }
+  operatorServer_ = std::move(opServer).value();
+  operatorSocket_->start(operatorServer_.get());
+  spdlog::info("operator API on {}{}{}", op.socket,
+               op.group ? " (group " + op.groupName + ")" : std::string(" (root only)"),
+               op.tcp ? " and TLS on " + op.tcp->listen : std::string());
   for (std::size_t i = 0; i < host_->leaseCount(); ++i) {
     const auto durable = host_->node(i).durable();
     spdlog::info(
@@ -413,6 +439,7 @@ v1::StatusReply Daemon::currentStatus() const {
 
 void Daemon::publishStatus() {
   // The proto is built only for someone who watches; a new watcher asks for its own.
+  if (operatorService_) operatorService_->invalidateStatus();
   if (watchers_.empty()) return;
   watchers_.publish(currentStatus());
 }
@@ -436,6 +463,10 @@ void Daemon::stop() {
   if (checkLoop_.joinable()) {
     checkIo_.stop();
     checkLoop_.join();
+  }
+  if (operatorSocket_) operatorSocket_->stop();
+  if (operatorServer_) {
+    operatorServer_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   std::promise<void> withdrawn;
