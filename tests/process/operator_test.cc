@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -77,6 +78,21 @@ std::string withOperatorKeys(const std::string& text, const std::string& extra) 
 }
 
 bool isRoot() { return ::geteuid() == 0; }
+
+// tests/js with its node_modules (npm ci from the committed lock file on first use), or empty
+// when npm or node is absent.
+std::string grpcJs() {
+  const std::string dir = QUORATE_JS_DIR;
+  if (std::filesystem::exists(dir + "/node_modules/@grpc/grpc-js")) return dir;
+  if (std::system("command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1") != 0) {
+    return {};
+  }
+  const RunResult r = runProgram(
+      {"/usr/bin/env", "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", dir},
+      300s);
+  EXPECT_EQ(r.exitCode, 0) << "npm ci in " << dir << ": " << r.err;
+  return r.exitCode == 0 ? dir : std::string();
+}
 
 TEST(OperatorApi, SocketReaderCannotStepDownRootCanBothAudited) {
   if (!isRoot()) GTEST_SKIP() << "needs root, to run the client as uid 65534";
@@ -254,6 +270,34 @@ TEST(OperatorApi, TlsTcpRolesFromClientCertificates) {
   ASSERT_TRUE(still);
   EXPECT_EQ(still->holder, h->holder);
   EXPECT_EQ(still->epoch, h->epoch);
+
+  // (d) grpc-js, another stack: a valid certificate reads Status; none is refused.
+  if (const auto js = grpcJs(); !js.empty()) {
+    const std::vector<std::string> base = {"/usr/bin/env", "node", js + "/status.js", QUORATE_PROTO,
+                                           endpoint};
+    auto withCert = base;
+    for (const std::string& a :
+         {std::string("--ca"), certs.pem("ca"), std::string("--cert"), certs.pem("ops-reader"),
+          std::string("--key"), certs.key("ops-reader")}) {
+      withCert.push_back(a);
+    }
+    const RunResult ok = runProgram(withCert, 20s);
+    ASSERT_EQ(ok.exitCode, 0) << ok.out << ok.err;
+    const auto j = nlohmann::json::parse(ok.out);
+    EXPECT_EQ(j.at("reply").at("holder"), h->holder);
+    auto stepDown = withCert;
+    stepDown.push_back("--step-down");
+    const RunResult denied = runProgram(stepDown, 20s);
+    EXPECT_NE(denied.out.find("PERMISSION_DENIED"), std::string::npos) << denied.out << denied.err;
+    auto noCert = base;
+    noCert.push_back("--ca");
+    noCert.push_back(certs.pem("ca"));
+    const RunResult refusedJs = runProgram(noCert, 20s);
+    EXPECT_NE(refusedJs.exitCode, 0) << refusedJs.out;
+    EXPECT_EQ(refusedJs.out.find("\"ok\":true"), std::string::npos) << refusedJs.out;
+  } else {
+    std::cout << "[ NOTE ] grpc-js part skipped: npm is not installed\n";
+  }
 
   const RunResult admin = as("ops-admin", {"step-down"});
   EXPECT_EQ(admin.exitCode, 0) << admin.err;

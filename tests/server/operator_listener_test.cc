@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "quorate/v1/quorate.grpc.pb.h"
 #include "tests/common/config_test_util.h"
 #include "tests/support/temp_dir.h"
 
@@ -55,6 +56,7 @@ class OperatorListenerTest : public ::testing::Test {
     dir_ = tmp_.path() + "/run";
     path_ = dir_ + "/director.sock";
     grpc::ServerBuilder b;
+    b.RegisterService(&service_);  // gRPC starts no server without a service
     server_ = b.BuildAndStart();
     ASSERT_TRUE(server_);
   }
@@ -63,6 +65,7 @@ class OperatorListenerTest : public ::testing::Test {
   testutil::TempDir tmp_{"quorate-oplisten"};
   std::string dir_;
   std::string path_;
+  v1::Director::CallbackService service_;  // every method UNIMPLEMENTED: only connections count
   std::unique_ptr<grpc::Server> server_;
 };
 
