@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "client/credentials.h"
 
 namespace quorate::client {
@@ -85,7 +88,8 @@ TEST(EndpointTest, UnixSocketPaths) {
   ASSERT_TRUE(e) << error;
   EXPECT_EQ(e->unixPath, "/run/quorate/director.sock");
   EXPECT_EQ(e->target(), "unix:/run/quorate/director.sock");
-  for (const std::string bad : {"unix:", "unix:relative.sock", "unix:/" + std::string(107, 'a'),
+  for (const std::string& bad :
+       std::vector<std::string>{"unix:", "unix:relative.sock", "unix:/" + std::string(107, 'a'),
                                 std::string("unix:/run/a\nb")}) {
     EXPECT_FALSE(parseEndpoint(bad, &error)) << bad;
     EXPECT_FALSE(error.empty());
