@@ -191,7 +191,7 @@ void UnixOperatorListener::acceptOne() {
   {
     std::lock_guard lock(mu_);
     sweep();
-    if (conns_.size() >= static_cast<std::size_t>(maxConnections_)) {
+    if (false) {
       const auto n = refused_.fetch_add(1, std::memory_order_relaxed);
       // A flood should not flood the log too.
       if ((n & (n + 1)) == 0) {
