@@ -71,11 +71,18 @@ void configureCli(CLI::App& app, CliOptions& options) {
       },
       "", "endpoint");
   app.add_option("--endpoint", options.endpoint,
-                 "Director to ask, HOST:PORT or [IPV6]:PORT (default " +
+                 "Director to ask: unix:/PATH (its operator socket), or HOST:PORT / "
+                 "[IPV6]:PORT (its TLS operator port, with --ca/--cert/--key) (default " +
                      std::string(kDefaultEndpoint) + ")")
-      ->type_name("HOST:PORT")
+      ->type_name("ENDPOINT")
       ->envname(std::string(kEndpointEnv))
       ->check(endpointCheck);
+  app.add_option("--ca", options.tls.ca, "CA certificate (PEM) that signed the director's")
+      ->type_name("FILE");
+  app.add_option("--cert", options.tls.cert, "Client certificate (PEM); its CN picks the role")
+      ->type_name("FILE");
+  app.add_option("--key", options.tls.key, "The client certificate's private key (PEM)")
+      ->type_name("FILE");
   app.add_option("--timeout-ms", options.timeoutMs,
                  "Deadline of each call, and of connecting for watch, 1-" +
                      std::to_string(kMaxTimeoutMs) + " (default " +
@@ -305,7 +312,13 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     err << "quoratectl: --lease: " << leaseNameError(options.lease) << std::endl;
     return kExitUsage;
   }
-  DirectorClient client(*endpoint, std::chrono::milliseconds(options.timeoutMs), canceller);
+  const auto credentials = credentialsFor(*endpoint, options.tls, &error);
+  if (!credentials) {
+    err << "quoratectl: " << error << std::endl;
+    return kExitUsage;
+  }
+  DirectorClient client(*endpoint, std::chrono::milliseconds(options.timeoutMs), canceller,
+                        credentials);
   switch (options.command) {
     case Command::kStatus:
       return runStatus(client, options.json, out, err, canceller);

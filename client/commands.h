@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "client/credentials.h"
 #include "client/director_client.h"
 #include "client/events.h"
 #include "client/genhash.h"
@@ -25,6 +26,7 @@ enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents };
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
+  TlsFiles tls;  // --ca/--cert/--key: for a TLS TCP endpoint
   int timeoutMs = static_cast<int>(kDefaultTimeout.count());
   Command command = Command::kNone;
   bool json = false;

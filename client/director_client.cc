@@ -17,12 +17,14 @@ constexpr std::chrono::milliseconds kCancelCheck{50};
 }  // namespace
 
 DirectorClient::DirectorClient(const Endpoint& endpoint, std::chrono::milliseconds timeout,
-                               CallCanceller* canceller)
+                               CallCanceller* canceller,
+                               std::shared_ptr<grpc::ChannelCredentials> credentials)
     : target_(endpoint.target()), timeout_(timeout), canceller_(canceller) {
   grpc::ChannelArguments args;
   // Directors are dialled directly on the management network, never via a proxy.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  if (!credentials) credentials = grpc::InsecureChannelCredentials();
+  channel_ = grpc::CreateCustomChannel(target_, credentials, args);
   stub_ = quorate::v1::Director::NewStub(channel_);
 }
 

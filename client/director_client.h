@@ -2,6 +2,7 @@
 #pragma once
 
 #include <grpcpp/channel.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/support/status.h>
 
 #include <chrono>
@@ -22,8 +23,10 @@ class DirectorClient {
   // Creates the channel; nothing is dialled until the first call. `timeout` bounds
   // each unary call and, for watch, the wait for a connection. `canceller` (may be
   // null) cancels the call in flight.
+  // `credentials` null: insecure (a Unix socket).
   DirectorClient(const Endpoint& endpoint, std::chrono::milliseconds timeout,
-                 CallCanceller* canceller = nullptr);
+                 CallCanceller* canceller = nullptr,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   grpc::Status status(quorate::v1::StatusReply* reply);
   // Releases `lease`, or every lease the director holds when `lease` is empty.

@@ -1,4 +1,4 @@
-// HOST:PORT parsing for quoratectl's --endpoint.
+// unix:/path and HOST:PORT parsing for quoratectl's --endpoint.
 #include "client/endpoint.h"
 
 #include <arpa/inet.h>
@@ -34,13 +34,31 @@ bool validIpv6(std::string_view host) {
 }  // namespace
 
 std::string Endpoint::target() const {
+  if (!unixPath.empty()) return "unix:" + unixPath;
   std::string portText = std::to_string(port);
   return ipv6 ? "[" + host + "]:" + portText : host + ":" + portText;
 }
 
 std::optional<Endpoint> parseEndpoint(std::string_view text, std::string* error) {
   const std::string quoted = "\"" + std::string(text) + "\"";
-  if (text.empty()) return fail(error, "empty endpoint, expected HOST:PORT");
+  if (text.empty()) return fail(error, "empty endpoint, expected unix:/PATH or HOST:PORT");
+  constexpr std::string_view kUnix = "unix:";
+  if (text.substr(0, kUnix.size()) == kUnix) {
+    Endpoint e;
+    e.unixPath = std::string(text.substr(kUnix.size()));
+    if (e.unixPath.empty() || e.unixPath.front() != '/') {
+      return fail(error, quoted + ": expected unix:/ABSOLUTE/PATH");
+    }
+    // sun_path holds 108 bytes with the terminating NUL.
+    if (e.unixPath.size() > 107) {
+      return fail(error, quoted + ": a Unix socket path is at most 107 bytes");
+    }
+    if (std::any_of(e.unixPath.begin(), e.unixPath.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return fail(error, quoted + ": control character in the socket path");
+    }
+    return e;
+  }
 
   Endpoint result;
   std::string_view portText;

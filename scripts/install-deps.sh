@@ -37,3 +37,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The grpc-js interoperability test's packages (tests/js), from its lock file, when npm is here.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --ignore-scripts --no-audit --no-fund --prefix "$(dirname "$0")/../tests/js"
+fi

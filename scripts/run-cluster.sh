@@ -60,7 +60,8 @@ start arbiter quorate-arbiter
 start alpha quorate-director
 start beta quorate-director
 
-ctl() { inns client "$root/build/bin/quoratectl" --endpoint "$1:7101" "${@:2}"; }
+# The operator API is each director's Unix socket (deploy/examples/netns/*.yaml).
+ctl() { inns client "$root/build/bin/quoratectl" --endpoint "unix:/tmp/quorate-netns/$1/director.sock" "${@:2}"; }
 holderSeenBy() {
   ctl "$1" status --json 2>/dev/null | sed -n 's/.*"holder": *"\([^"]*\)".*/\1/p' | head -1 || true
 }
@@ -76,12 +77,12 @@ answering() {
 
 echo "waiting until both directors know the holder (quarantine first: 0.7 s)..."
 for _ in $(seq 100); do
-  a=$(holderSeenBy "${addr[alpha]}")
-  b=$(holderSeenBy "${addr[beta]}")
+  a=$(holderSeenBy alpha)
+  b=$(holderSeenBy beta)
   [[ -n "$a" && "$a" == "$b" ]] && break
   sleep 0.1
 done
-ctl "${addr[alpha]}" status
+ctl alpha status
 echo
 echo "VIP 198.18.0.10 answered (ARP, seen from the client) by: $(answering)"
 for h in alpha beta; do
@@ -101,9 +102,9 @@ done
 t1=$(date +%s%N)
 echo "VIP 198.18.0.10 answered by: $(answering), $(( (t1 - t0) / 1000000 )) ms after the kill"
 echo "(the killed director's kernel stops answering by itself: its nftables fence expires with the lease)"
-ctl "${addr[$other]}" status
+ctl "$other" status
 if [[ "${1:-}" == "--once" ]]; then exit 0; fi
 echo
 echo "watching $other (Ctrl-C to stop; try in another shell:"
-echo "  ip netns exec $p-client $root/build/bin/quoratectl --endpoint ${addr[$other]}:7101 step-down)"
-ctl "${addr[$other]}" watch
+echo "  ip netns exec $p-client $root/build/bin/quoratectl --endpoint unix:/tmp/quorate-netns/$other/director.sock step-down)"
+ctl "$other" watch

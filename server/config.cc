@@ -593,7 +593,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "fence_before_claim",
                                "event_log",
                                "tls",
-                               "script_user"});
+                               "script_user",
+                               "operator"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -666,6 +667,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     c.tls = parseTls(root, c);
     c.scriptUser = parseScriptUser(root.optional("script_user"));
     checkConfiguredScripts(c);  // script security: refused when others could change a program
+    c.operatorApi = parseOperatorConfig(root.optional("operator"));
     return c;
   });
 }

@@ -12,6 +12,7 @@
 #include "lease/timing.h"
 #include "lease/types.h"
 #include "server/fencing/fence_agent.h"
+#include "server/grpc/operator_auth.h"
 #include "server/hooks/hooks_config.h"
 #include "server/ipvs/config.h"
 
@@ -140,6 +141,7 @@ struct DirectorConfig {
   // The user programs run as unless they name one (script_user; default: defaultScriptUser()
   // of server/script_runner.h, "" when the director does not run as root).
   std::string scriptUser;
+  OperatorConfig operatorApi;  // `operator:` (the Unix socket, roles, optional TLS TCP)
   // Test only, never read from a file: planted bugs for the tests that must see them caught.
   struct TestFaults {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):

@@ -13,9 +13,11 @@
 
 #include "common/clock.h"
 #include "common/tls/credentials.h"
+#include "server/grpc/operator_listener.h"
 #include "server/grpc/operator_service.h"
 #include "server/grpc/peer_service.h"
 #include "server/grpc/peer_transport.h"
+#include "server/grpc/servers.h"
 #include "server/grpc/status_builder.h"
 #include "server/ipvs/check_targets.h"
 
@@ -187,6 +189,10 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
 
 Daemon::~Daemon() { stop(); }
 
+std::uint64_t Daemon::statusBuilds() const {
+  return operatorService_ ? operatorService_->statusBuilds() : 0;
+}
+
 void Daemon::post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
 void Daemon::waitOnLoop(std::chrono::nanoseconds limit, const std::function<bool()>& done) {
@@ -212,29 +218,49 @@ Status Daemon::start() {
   if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
   auto peerService = std::make_unique<PeerService>(*host_, config_.cluster, config_.secrets, post);
-  operatorService_ = std::make_unique<OperatorService>(*host_, watchers_, post,
-                                                       [this] { return currentStatus(); });
-  grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  std::shared_ptr<grpc::ServerCredentials> peerCredentials = grpc::InsecureServerCredentials();
   if (const auto& t = config_.tls) {
-    credentials = tls::verifyingServerCredentials({t->ca, t->cert, t->key});
+    peerCredentials = tls::verifyingServerCredentials({t->ca, t->cert, t->key});
     peerService->requirePeerCertificates(config_.testFaults.uncheckedPeerIdentity);
   } else {
     spdlog::warn(
-        "running WITHOUT TLS: anyone who can reach {} can read and forge lease messages and "
-        "call the operator API; configure tls: (docs/security.md)",
+        "running WITHOUT TLS: anyone who can reach {} can read lease messages and, with a "
+        "captured key, forge them; configure tls: (docs/security.md)",
         config_.listen);
   }
-  builder.AddListeningPort(config_.listen, credentials, &boundPort_);
   peerService_ = std::move(peerService);
-  builder.RegisterService(peerService_.get());
-  builder.RegisterService(operatorService_.get());
-  server_ = builder.BuildAndStart();
+  const OperatorConfig& op = config_.operatorApi;
+  watchers_.setLimit(static_cast<std::size_t>(op.maxWatchers));
+  operatorSocket_ = std::make_unique<UnixOperatorListener>(op.socket, op.group, op.maxConnections);
+  if (const Status st = operatorSocket_->open(); !st) {
+    if (watchdogDevice_) (void)watchdogDevice_->disarm();
+    return st;
+  }
+  OperatorConfig policy = op;
+  policy.daemonUid = ::geteuid();  // it owns the socket: already able to do anything
+  operatorService_ = std::make_unique<OperatorService>(
+      *host_, watchers_, post, [this] { return currentStatus(); }, std::move(policy),
+      [this](const grpc::CallbackServerContext& ctx) {
+        return callerOf(ctx, operatorSocket_.get());
+      },
+      events_.get());
+  server_ = buildPeerServer(config_.listen, *peerService_, peerCredentials, &boundPort_);
   // No errno to give: gRPC says only that it could not.
   if (!server_ || boundPort_ == 0) {
     if (watchdogDevice_) (void)watchdogDevice_->disarm();
     return Status::fail(0, "cannot listen on " + config_.listen);
   }
+  auto opServer = buildOperatorServer(op, *operatorService_, &operatorTcpPort_);
+  if (!opServer) {
+    if (watchdogDevice_) (void)watchdogDevice_->disarm();
+    server_->Shutdown();
+    return opServer.status();
+  }
+  operatorServer_ = std::move(opServer).value();
+  operatorSocket_->start(operatorServer_.get());
+  spdlog::info("operator API on {}{}{}", op.socket,
+               op.group ? " (group " + op.groupName + ")" : std::string(" (root only)"),
+               op.tcp ? " and TLS on " + op.tcp->listen : std::string());
   for (std::size_t i = 0; i < host_->leaseCount(); ++i) {
     const auto durable = host_->node(i).durable();
     spdlog::info(
@@ -428,6 +454,7 @@ v1::StatusReply Daemon::currentStatus() const {
 
 void Daemon::publishStatus() {
   // The proto is built only for someone who watches; a new watcher asks for its own.
+  if (operatorService_) operatorService_->invalidateStatus();
   if (watchers_.empty()) return;
   watchers_.publish(currentStatus());
 }
@@ -451,6 +478,10 @@ void Daemon::stop() {
   if (checkLoop_.joinable()) {
     checkIo_.stop();
     checkLoop_.join();
+  }
+  if (operatorSocket_) operatorSocket_->stop();
+  if (operatorServer_) {
+    operatorServer_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   std::promise<void> withdrawn;

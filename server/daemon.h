@@ -29,6 +29,8 @@
 namespace quorate::server {
 
 class PeerTransport;
+class OperatorService;
+class UnixOperatorListener;
 
 // What a reload did: applied (the new virtual servers run) or refused (nothing changed).
 struct ReloadResult {
@@ -56,6 +58,10 @@ class Daemon {
   // compares the files).
   ReloadResult reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise);
   int boundPort() const { return boundPort_; }
+  // The operator API's TLS TCP port (0 without operator.tcp).
+  int operatorTcpPort() const { return operatorTcpPort_; }
+  // Status replies built so far on the loop thread (the cache's misses); any thread.
+  std::uint64_t statusBuilds() const;
 
   const LeaseHost::Counters& counters() const { return host_->counters(); }
   // The watchdog's pets and refusals (null without a watchdog); any thread.
@@ -115,9 +121,13 @@ class Daemon {
   std::unique_ptr<check::HealthChecks> checks_;
   std::thread checkLoop_;
   std::unique_ptr<grpc::Service> peerService_;
-  std::unique_ptr<grpc::Service> operatorService_;
+  std::unique_ptr<OperatorService> operatorService_;
   std::unique_ptr<grpc::Server> server_;  // after the services: destroyed before them
+  // The operator API: its own server (Unix socket, optional TLS TCP), never the peer port's.
+  std::unique_ptr<grpc::Server> operatorServer_;
+  std::unique_ptr<UnixOperatorListener> operatorSocket_;  // hands fds to operatorServer_
   int boundPort_ = 0;
+  int operatorTcpPort_ = 0;
 };
 
 }  // namespace quorate::server

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <vector>
 
+#include "client/credentials.h"
 #include "client/endpoint.h"
 #include "quorate/v1/quorate.grpc.pb.h"
 
@@ -277,8 +278,13 @@ Client::Client(std::string endpoint, Options options) : impl_(std::make_unique<I
   grpc::ChannelArguments args;
   // Directors are dialled directly on the management network, never via a proxy.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  impl_->channel =
-      grpc::CreateCustomChannel(impl_->target, grpc::InsecureChannelCredentials(), args);
+  const auto credentials = client::credentialsFor(
+      *parsed, client::TlsFiles{options.caFile, options.certFile, options.keyFile}, &error);
+  if (!credentials) {
+    impl_->invalid = Status(Code::kInvalidArgument, error);
+    return;
+  }
+  impl_->channel = grpc::CreateCustomChannel(impl_->target, credentials, args);
   impl_->stub = v1::Director::NewStub(impl_->channel);
 }
 

@@ -1,5 +1,7 @@
-// The operator API: each call runs on the host's thread and finishes from there.
+// The operator API: each call is authorised first; state changes run on the host's thread.
 #include "server/grpc/operator_service.h"
+
+#include <spdlog/spdlog.h>
 
 namespace quorate::server {
 namespace {
@@ -17,25 +19,137 @@ grpc::StatusCode codeOf(StepDownResult::Code c) {
   return grpc::StatusCode::INTERNAL;
 }
 
+nlohmann::json who(const Caller& c) {
+  switch (c.via) {
+    case Caller::Via::kSocket:
+      return {{"via", "socket"},
+              {"uid", static_cast<std::int64_t>(c.uid)},
+              {"gid", static_cast<std::int64_t>(c.gid)},
+              {"user", c.userName},
+              {"pid", static_cast<std::int64_t>(c.pid)}};
+    case Caller::Via::kTls:
+      return {{"via", "tls"}, {"cn", config::escapeControl(c.commonName)}};
+    case Caller::Via::kUnknown:
+      break;
+  }
+  return {{"via", "unknown"}};
+}
+
+// A refused WatchStatus: finishes before the first write.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::StatusReply> {
+ public:
+  explicit RefusedWatch(const grpc::Status& s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 OperatorService::OperatorService(LeaseHost& host, StatusWatchers& watchers, Post post,
-                                 std::function<v1::StatusReply()> current)
-    : host_(host), watchers_(watchers), post_(std::move(post)), current_(std::move(current)) {}
+                                 std::function<v1::StatusReply()> current, OperatorConfig policy,
+                                 Identify identify, events::EventLog* events)
+    : host_(host),
+      watchers_(watchers),
+      post_(std::move(post)),
+      current_(std::move(current)),
+      policy_(std::move(policy)),
+      identify_(std::move(identify)),
+      events_(events) {}
+
+std::optional<grpc::Status> OperatorService::refusal(const Caller& c, std::string_view method,
+                                                     const nlohmann::json& args) {
+  std::string why;
+  if (allowed(roleOf(c, policy_), neededFor(method), method, c, &why)) return std::nullopt;
+  spdlog::warn("operator: refused {} from {}: {}", method, c.describe(), why);
+  if (events_) {
+    events_->append({{"event", "operator"},
+                     {"who", who(c)},
+                     {"call", method},
+                     {"args", args},
+                     {"outcome", "refused: " + why}});
+  }
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
+}
+
+void OperatorService::audit(const Caller& c, std::string_view method, const nlohmann::json& args,
+                            const std::string& outcome, bool ok) {
+  if (ok) {
+    spdlog::info("operator: {} by {} {}: {}", method, c.describe(), args.dump(), outcome);
+  } else {
+    spdlog::warn("operator: {} by {} {} failed: {}", method, c.describe(), args.dump(), outcome);
+  }
+  if (events_) {
+    events_->append({{"event", "operator"},
+                     {"who", who(c)},
+                     {"call", method},
+                     {"args", args},
+                     {"outcome", ok ? "ok: " + outcome : "failed: " + outcome}});
+  }
+}
+
+void OperatorService::invalidateStatus() {
+  std::lock_guard lock(cacheMu_);
+  cached_.reset();
+}
+
+std::uint64_t OperatorService::statusBuilds() const {
+  std::lock_guard lock(cacheMu_);
+  return builds_;
+}
+
+void OperatorService::rebuildStatus() {
+  const v1::StatusReply r = current_();
+  std::vector<Waiting> done;
+  {
+    std::lock_guard lock(cacheMu_);
+    ++builds_;
+    cached_ = r;
+    cachedAt_ = std::chrono::steady_clock::now();
+    building_ = false;
+    done.swap(waiting_);
+  }
+  for (const auto& w : done) {
+    *w.reply = r;
+    w.reactor->Finish(grpc::Status::OK);
+  }
+}
 
 grpc::ServerUnaryReactor* OperatorService::Status(grpc::CallbackServerContext* ctx,
                                                   const v1::StatusRequest*,
                                                   v1::StatusReply* reply) {
   auto* reactor = ctx->DefaultReactor();
-  post_([this, reactor, reply] {
-    *reply = current_();
+  if (auto refused = refusal(identify_(*ctx), "Status", nlohmann::json::object())) {
+    reactor->Finish(*refused);
+    return reactor;
+  }
+  {
+    std::lock_guard lock(cacheMu_);
+    if (cached_ && std::chrono::steady_clock::now() - cachedAt_ < kStatusMaxAge) {
+      *reply = *cached_;
+    } else {
+      waiting_.push_back({reactor, reply});
+      if (building_) return reactor;
+      building_ = true;
+      reply = nullptr;
+    }
+  }
+  if (reply != nullptr) {
     reactor->Finish(grpc::Status::OK);
-  });
+  } else {
+    post_([this] { rebuildStatus(); });
+  }
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::StatusReply>* OperatorService::WatchStatus(
-    grpc::CallbackServerContext*, const v1::StatusRequest*) {
+    grpc::CallbackServerContext* ctx, const v1::StatusRequest*) {
+  if (auto refused = refusal(identify_(*ctx), "WatchStatus", nlohmann::json::object())) {
+    return new RefusedWatch(*refused);
+  }
+  if (!watchers_.reserve()) {
+    return new RefusedWatch(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        "too many WatchStatus streams open (" + std::to_string(watchers_.limit()) + ")"));
+  }
   return new StatusWatcher(watchers_);
 }
 
@@ -43,27 +157,40 @@ grpc::ServerUnaryReactor* OperatorService::StepDown(grpc::CallbackServerContext*
                                                     const v1::StepDownRequest* req,
                                                     v1::StepDownReply* reply) {
   auto* reactor = ctx->DefaultReactor();
+  const Caller caller = identify_(*ctx);
+  nlohmann::json args = {{"force", req->force()},
+                         {"lease", config::escapeControl(req->lease())},
+                         {"hold_ms", req->hold_ms()},
+                         {"clear_hold", req->clear_hold()}};
+  if (auto refused = refusal(caller, "StepDown", args)) {
+    reactor->Finish(*refused);
+    return reactor;
+  }
   // A week: a maintenance hold, not a way to disable preemption for good.
   constexpr std::uint64_t kMaxHoldMs = 7ull * 24 * 3600 * 1000;
   if (req->hold_ms() > kMaxHoldMs) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "hold_ms " + std::to_string(req->hold_ms()) +
-                                     " is longer than a week (" + std::to_string(kMaxHoldMs) +
-                                     " ms)"));
+    const std::string why = "hold_ms " + std::to_string(req->hold_ms()) +
+                            " is longer than a week (" + std::to_string(kMaxHoldMs) + " ms)";
+    audit(caller, "StepDown", args, why, false);
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
     return reactor;
   }
   if (req->clear_hold() && (req->hold_ms() > 0 || req->force())) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "clear_hold releases nothing: give it without hold_ms or force"));
+    const std::string why = "clear_hold releases nothing: give it without hold_ms or force";
+    audit(caller, "StepDown", args, why, false);
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
     return reactor;
   }
-  post_([this, reactor, reply, force = req->force(), leaseName = req->lease(),
+  post_([this, reactor, reply, caller, args, force = req->force(), leaseName = req->lease(),
          hold = std::chrono::milliseconds(req->hold_ms()), clear = req->clear_hold()] {
     const auto r = host_.stepDown(force, leaseName, hold, clear);
     if (r.code != StepDownResult::Code::kOk) {
+      audit(caller, "StepDown", args, r.why, false);
       reactor->Finish(grpc::Status(codeOf(r.code), r.why));
       return;
     }
+    audit(caller, "StepDown", args,
+          "released epoch " + std::to_string(r.releasedEpoch) + " to " + r.handedTo, true);
     reply->set_released_epoch(r.releasedEpoch);
     reply->set_handed_to(r.handedTo);
     for (const auto& l : r.leases) reply->add_leases(l);

@@ -3,6 +3,23 @@
 
 namespace quorate::server {
 
+bool StatusWatchers::reserve() {
+  std::lock_guard lock(mu_);
+  if (slots_ >= limit_) return false;
+  ++slots_;
+  return true;
+}
+
+void StatusWatchers::setLimit(std::size_t limit) {
+  std::lock_guard lock(mu_);
+  limit_ = limit;
+}
+
+std::size_t StatusWatchers::size() const {
+  std::lock_guard lock(mu_);
+  return watchers_.size();
+}
+
 void StatusWatchers::add(StatusWatcher* w) {
   {
     std::lock_guard lock(mu_);
@@ -13,7 +30,7 @@ void StatusWatchers::add(StatusWatcher* w) {
 
 void StatusWatchers::remove(StatusWatcher* w) {
   std::lock_guard lock(mu_);
-  watchers_.erase(w);
+  if (watchers_.erase(w) > 0 && slots_ > 0) --slots_;
 }
 
 bool StatusWatchers::empty() const {

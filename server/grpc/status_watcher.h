@@ -20,7 +20,16 @@ class StatusWatchers {
  public:
   // Asked (on a gRPC thread) to send the current state to a new watcher, with publishTo().
   using WantsCurrent = std::function<void(StatusWatcher*)>;
-  explicit StatusWatchers(WantsCurrent wantsCurrent) : wantsCurrent_(std::move(wantsCurrent)) {}
+  // `limit`: streams open at once; reserve() refuses more.
+  explicit StatusWatchers(WantsCurrent wantsCurrent, std::size_t limit = 64)
+      : wantsCurrent_(std::move(wantsCurrent)), limit_(limit) {}
+
+  // Takes a slot for a new stream, or false when `limit` are open. A StatusWatcher takes one
+  // over (its add() needs no slot of its own; its remove() gives it back).
+  bool reserve();
+  std::size_t limit() const { return limit_; }
+  void setLimit(std::size_t limit);
+  std::size_t size() const;
 
   void add(StatusWatcher* w);
   void remove(StatusWatcher* w);
@@ -33,12 +42,15 @@ class StatusWatchers {
  private:
   WantsCurrent wantsCurrent_;
   mutable std::mutex mu_;
+  std::size_t limit_;
+  std::size_t slots_ = 0;                             // reserved, watchers included
   std::map<StatusWatcher*, std::uint64_t> watchers_;  // -> the last version it was given
 };
 
 // Streams a StatusReply at every change of state; coalesces when the client is slow.
 class StatusWatcher final : public grpc::ServerWriteReactor<v1::StatusReply> {
  public:
+  // Call after set.reserve() returned true.
   explicit StatusWatcher(StatusWatchers& set);
 
   // Called with the set's lock held.

@@ -40,7 +40,7 @@ TEST_F(CliTest, Defaults) {
   Parsed p = parse({"status"});
   EXPECT_FALSE(p.exit);
   EXPECT_EQ(p.options.command, Command::kStatus);
-  EXPECT_EQ(p.options.endpoint, "127.0.0.1:7101");
+  EXPECT_EQ(p.options.endpoint, "unix:/run/quorate/director.sock");
   EXPECT_EQ(p.options.timeoutMs, 2000);
   EXPECT_FALSE(p.options.json);
 }

@@ -1,7 +1,12 @@
-// Unit tests of quoratectl's HOST:PORT parsing.
+// Unit tests of quoratectl's endpoint parsing (unix:/path, HOST:PORT) and its credentials.
 #include "client/endpoint.h"
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "client/credentials.h"
 
 namespace quorate::client {
 namespace {
@@ -77,4 +82,33 @@ TEST(ParseEndpoint, ReasonsNameTheProblem) {
 }
 
 }  // namespace
+TEST(EndpointTest, UnixSocketPaths) {
+  std::string error;
+  auto e = parseEndpoint("unix:/run/quorate/director.sock", &error);
+  ASSERT_TRUE(e) << error;
+  EXPECT_EQ(e->unixPath, "/run/quorate/director.sock");
+  EXPECT_EQ(e->target(), "unix:/run/quorate/director.sock");
+  for (const std::string& bad :
+       std::vector<std::string>{"unix:", "unix:relative.sock", "unix:/" + std::string(107, 'a'),
+                                std::string("unix:/run/a\nb")}) {
+    EXPECT_FALSE(parseEndpoint(bad, &error)) << bad;
+    EXPECT_FALSE(error.empty());
+  }
+  EXPECT_TRUE(parseEndpoint("unix:/" + std::string(106, 'a')));  // 107 bytes: the most
+}
+
+TEST(EndpointTest, CredentialsForEachKindOfEndpoint) {
+  std::string error;
+  const auto tcp = parseEndpoint("127.0.0.1:7201");
+  const auto sock = parseEndpoint("unix:/run/q.sock");
+  ASSERT_TRUE(tcp && sock);
+  EXPECT_TRUE(credentialsFor(*sock, {}, &error));
+  EXPECT_FALSE(credentialsFor(*sock, {"ca.pem", "c.pem", "c.key"}, &error));
+  EXPECT_NE(error.find("Unix socket"), std::string::npos) << error;
+  EXPECT_FALSE(credentialsFor(*tcp, {"ca.pem", "", ""}, &error));
+  EXPECT_NE(error.find("all of --ca, --cert and --key"), std::string::npos) << error;
+  EXPECT_FALSE(credentialsFor(*tcp, {"/nonexistent/ca.pem", "/nonexistent/c.pem", "/x"}, &error));
+  EXPECT_NE(error.find("cannot read /nonexistent/ca.pem"), std::string::npos) << error;
+}
+
 }  // namespace quorate::client

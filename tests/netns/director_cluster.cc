@@ -75,6 +75,7 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
   y << "cluster: netns\nnode: " << self << "\nsecret_file: " << dir_ << "/secret\n"
     << "listen: " << topo_.host(self).ipv4 << ":7101\n"
     << "state_dir: " << dir_ << "/state/" << self << "\n"
+    << "operator: {socket: " << stateDir(self) << "/director.sock}\n"
     << "directors:\n"
     << "  - {id: alpha, address: \"" << topo_.host(kAlpha).ipv4 << ":7101\"}\n"
     << "  - {id: beta, address: \"" << topo_.host(kBeta).ipv4 << ":7101\"}\n"
@@ -190,7 +191,8 @@ std::optional<ExitStatus> DirectorCluster::terminate(const std::string& host, Ms
 
 CommandResult DirectorCluster::ctl(const std::string& director, const std::string& args) const {
   return topo_.run(
-      kClient, binDir() + "/quoratectl --endpoint " + topo_.host(director).ipv4 + ":7101 " + args,
+      kClient,
+      binDir() + "/quoratectl --endpoint unix:" + stateDir(director) + "/director.sock " + args,
       options_.ctlTimeout);
 }
 

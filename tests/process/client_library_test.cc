@@ -138,7 +138,7 @@ TEST(ClientLibrary, StatusTenureWatchAndStepDownAgainstARealCluster) {
 
   for (const auto& d : {kAlpha, kBeta}) {
     SCOPED_TRACE(d);
-    sdk::Client client(c.address(d));
+    sdk::Client client(c.operatorEndpoint(d));
     auto s = client.status();
     ASSERT_TRUE(s.ok()) << s.status().toString();
     EXPECT_EQ(s->cluster, c.clusterId());
@@ -157,8 +157,8 @@ TEST(ClientLibrary, StatusTenureWatchAndStepDownAgainstARealCluster) {
     }
   }
 
-  sdk::Client onHolder(c.address(holder));
-  sdk::Client onStandby(c.address(standby));
+  sdk::Client onHolder(c.operatorEndpoint(holder));
+  sdk::Client onStandby(c.operatorEndpoint(standby));
   auto held = onHolder.localTenure(kLease);
   ASSERT_TRUE(held.ok()) << held.status().toString();
   ASSERT_TRUE(held->has_value()) << holder << " holds " << kLease;
@@ -251,7 +251,7 @@ TEST(ClientLibrary, StatusTenureWatchAndStepDownAgainstARealCluster) {
   EXPECT_FALSE(old->has_value()) << holder << " stepped down";
 
   // A frozen director: the call ends at its deadline. A dead one: an error at once.
-  sdk::Client shortTimeout(c.address(holder), sdk::Options{300ms});
+  sdk::Client shortTimeout(c.operatorEndpoint(holder), sdk::Options{300ms});
   c.pause(holder);
   const auto frozen = shortTimeout.status();
   c.resume(holder);
@@ -409,7 +409,7 @@ TEST_F(InstalledLibrary, ExampleBuiltOutOfTreeReportsTheDirectorsHolderAndEpoch)
   ASSERT_EQ(truth->holder(), holder);
 
   const RunResult onHolder =
-      runProgram({example_, "--director", c.address(holder), "--lease", kLease}, 10s);
+      runProgram({example_, "--director", c.operatorEndpoint(holder), "--lease", kLease}, 10s);
   EXPECT_EQ(onHolder.exitCode, 0) << onHolder.out << onHolder.err;
   auto f = fields(onHolder.out);
   EXPECT_EQ(f["lease"], kLease) << onHolder.out;
@@ -420,7 +420,7 @@ TEST_F(InstalledLibrary, ExampleBuiltOutOfTreeReportsTheDirectorsHolderAndEpoch)
   EXPECT_EQ(f["epoch"], std::to_string(h->epoch)) << onHolder.out;
 
   const RunResult onStandby =
-      runProgram({example_, "--director", c.address(standby), "--lease", kLease}, 10s);
+      runProgram({example_, "--director", c.operatorEndpoint(standby), "--lease", kLease}, 10s);
   EXPECT_EQ(onStandby.exitCode, 3) << onStandby.out << onStandby.err;
   f = fields(onStandby.out);
   EXPECT_EQ(f["director"], standby) << onStandby.out;
@@ -429,13 +429,13 @@ TEST_F(InstalledLibrary, ExampleBuiltOutOfTreeReportsTheDirectorsHolderAndEpoch)
   EXPECT_EQ(f["epoch"], std::to_string(h->epoch)) << onStandby.out;
 
   const RunResult unknown =
-      runProgram({example_, "--director", c.address(holder), "--lease", "nope"}, 10s);
+      runProgram({example_, "--director", c.operatorEndpoint(holder), "--lease", "nope"}, 10s);
   EXPECT_EQ(unknown.exitCode, 1) << unknown.out << unknown.err;
   EXPECT_NE(unknown.err.find("NOT_FOUND"), std::string::npos) << unknown.err;
 
   // --watch on the standby prints the state now, then each change until the take-over after
   // a step-down made through the library; SIGTERM ends it through its Cancellation.
-  LineProcess watch({example_, "--director", c.address(standby), "--lease", kLease, "--watch"});
+  LineProcess watch({example_, "--director", c.operatorEndpoint(standby), "--lease", kLease, "--watch"});
   const auto first = watch.nextLine(5s);
   ASSERT_TRUE(first) << "no first line from --watch";
   f = fields(*first);
@@ -443,7 +443,7 @@ TEST_F(InstalledLibrary, ExampleBuiltOutOfTreeReportsTheDirectorsHolderAndEpoch)
   EXPECT_EQ(f["holder"], holder) << *first;
   EXPECT_EQ(f["epoch"], std::to_string(h->epoch)) << *first;
 
-  sdk::Client client(c.address(holder));
+  sdk::Client client(c.operatorEndpoint(holder));
   const auto stepped = client.stepDown(kLease);
   ASSERT_TRUE(stepped.ok()) << stepped.status().toString();
   EXPECT_EQ(stepped->handedTo, standby);

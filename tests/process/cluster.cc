@@ -272,6 +272,7 @@ Cluster::Cluster(const std::string& name, ClusterOptions options)
     n.binary = roles[i].second;
     n.port = testutil::reservePort();
     n.channel = makeChannel(address(n.name));
+    if (n.name != kArbiter) n.operatorChannel = makeChannel(operatorEndpoint(n.name));
   }
   writeConfigs();
 }
@@ -313,6 +314,9 @@ const Cluster::Node& Cluster::node(const std::string& name) const {
 std::string Cluster::address(const std::string& n) const {
   return "127.0.0.1:" + std::to_string(node(n).port);
 }
+std::string Cluster::operatorEndpoint(const std::string& director) const {
+  return "unix:" + stateDir(director) + "/director.sock";
+}
 std::string Cluster::configPath(const std::string& n) const { return dir_ + "/" + n + ".yaml"; }
 std::string Cluster::stateDir(const std::string& n) const { return dir_ + "/state/" + n; }
 std::string Cluster::logPath(const std::string& n) const { return dir_ + "/" + n + ".log"; }
@@ -351,6 +355,7 @@ std::string Cluster::plainDirectorConfig(const std::string& self) const {
     << secretLines(self, wrong != options_.wrongSecret.end() ? wrong->second : secret_, "")
     << "listen: " << address(self) << "\n"
     << "state_dir: " << stateDir(self) << "\n"
+    << "operator:\n  socket: " << stateDir(self) << "/director.sock\n"
     << "directors:\n";
   for (const auto& d : {kAlpha, kBeta}) {
     y << "  - id: " << d << "\n    address: " << address(d) << "\n";
@@ -486,7 +491,7 @@ bool Cluster::running(const std::string& name) const {
 Clock::time_point Cluster::startedAt(const std::string& name) const { return node(name).startedAt; }
 
 std::unique_ptr<v1::Director::Stub> Cluster::directorStub(const std::string& director) const {
-  return v1::Director::NewStub(node(director).channel);
+  return v1::Director::NewStub(node(director).operatorChannel);
 }
 
 std::optional<v1::StatusReply> Cluster::status(const std::string& director, Ms deadline) const {

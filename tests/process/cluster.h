@@ -192,6 +192,8 @@ class Cluster {
   const std::string& secret() const { return secret_; }
   const Timers& timers() const { return options_.timers; }
   std::string address(const std::string& node) const;  // 127.0.0.1:port
+  // A director's operator API: unix:<its state dir>/director.sock.
+  std::string operatorEndpoint(const std::string& director) const;
   std::string configPath(const std::string& node) const;
   std::string stateDir(const std::string& node) const;
   std::string logPath(const std::string& node) const;
@@ -228,6 +230,7 @@ class Cluster {
     pid_t pid = -1;
     Clock::time_point startedAt{};
     std::shared_ptr<grpc::Channel> channel;
+    std::shared_ptr<grpc::Channel> operatorChannel;  // directors: the operator socket
   };
   Node& node(const std::string& name);
   const Node& node(const std::string& name) const;

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 #ifdef QUORATECTL
 
 RunResult ctl(const Cluster& c, const std::string& director, std::vector<std::string> args) {
-  std::vector<std::string> argv = {QUORATECTL, "--endpoint", c.address(director)};
+  std::vector<std::string> argv = {QUORATECTL, "--endpoint", c.operatorEndpoint(director)};
   argv.insert(argv.end(), args.begin(), args.end());
   return runProgram(argv, 5000ms);
 }

@@ -65,8 +65,8 @@ class DirectorChecksTest : public ::testing::Test {
     downPort_ = down_->port();
     down_->close();
     const std::string text = "cluster: t1\nnode: alpha\nsecret: " + kTestKey + "\nlisten: \"" +
-                             addr(0) + "\"\nstate_dir: " + dir_ +
-                             "/alpha\n"
+                             addr(0) + "\"\nstate_dir: " + dir_ + "/alpha\noperator: {socket: " +
+                             dir_ + "/alpha/director.sock}\n"
                              "directors: [{id: alpha, address: \"" +
                              addr(0) + "\"}, {id: beta, address: \"" + addr(1) +
                              "\"}]\n"
@@ -94,7 +94,8 @@ class DirectorChecksTest : public ::testing::Test {
     director_ =
         std::make_unique<Daemon>(parseDirectorConfig(text, dir_ + "/alpha.yaml"), kernel_.ports());
     ASSERT_TRUE(director_->start().isOk());
-    stub_ = v1::Director::NewStub(grpc::CreateChannel(addr(0), grpc::InsecureChannelCredentials()));
+    stub_ = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
+                                                      grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     director_.reset();

@@ -32,6 +32,7 @@ class DirectorTest : public ::testing::Test {
                                  testutil::reserveLoopbackEndpoint(),
                                  testutil::reserveLoopbackEndpoint()};
     arbiter_ = std::make_unique<InProcessArbiter>(addr[2], dir_ + "/arbiter");
+    addr0_ = addr[0];
     ASSERT_TRUE(arbiter_->server);
     for (int i = 0; i < 2; ++i) {
       DirectorConfig c;
@@ -45,11 +46,13 @@ class DirectorTest : public ::testing::Test {
       c.stateDir = dir_ + "/" + c.node;
       c.preferred = "alpha";
       std::filesystem::create_directories(c.stateDir);
+      c.operatorApi.socket = c.stateDir + "/director.sock";
+      c.operatorApi.maxWatchers = 2;
       membership_ = c.membership();
       directors_[i] = std::make_unique<Daemon>(c);
       ASSERT_TRUE(directors_[i]->start().isOk());
-      stubs_[i] =
-          v1::Director::NewStub(grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
+      stubs_[i] = v1::Director::NewStub(
+          grpc::CreateChannel("unix:" + c.operatorApi.socket, grpc::InsecureChannelCredentials()));
       peerStubs_[i] =
           v1::Peer::NewStub(grpc::CreateChannel(addr[i], grpc::InsecureChannelCredentials()));
     }
@@ -88,6 +91,7 @@ class DirectorTest : public ::testing::Test {
   std::unique_ptr<InProcessArbiter> arbiter_;
   std::unique_ptr<Daemon> directors_[2];
   std::unique_ptr<v1::Director::Stub> stubs_[2];
+  std::string addr0_;  // alpha's peer port
   std::unique_ptr<v1::Peer::Stub> peerStubs_[2];
 };
 
@@ -289,6 +293,78 @@ TEST_F(DirectorTest, StepDownHandsOverAndWatchSeesIt) {
   EXPECT_EQ(update.holder(), "beta");
   watchCtx.TryCancel();
   reader->Finish();
+}
+
+// Issue 15: beyond max_watchers (2 here) a WatchStatus stream is refused with
+// RESOURCE_EXHAUSTED; a closed stream gives its slot back.
+TEST_F(DirectorTest, WatchStreamsAreCapped) {
+  ASSERT_TRUE(waitFor([&] { return status(0).version() > 0; }, 5s));
+  grpc::ClientContext a, b;
+  auto ra = stubs_[0]->WatchStatus(&a, {});
+  auto rb = stubs_[0]->WatchStatus(&b, {});
+  v1::StatusReply update;
+  ASSERT_TRUE(ra->Read(&update));
+  ASSERT_TRUE(rb->Read(&update));
+  {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + 2s);
+    auto rc = stubs_[0]->WatchStatus(&c, {});
+    EXPECT_FALSE(rc->Read(&update));
+    const grpc::Status st = rc->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  }
+  a.TryCancel();
+  while (ra->Read(&update)) {
+  }
+  (void)ra->Finish();
+  // The server frees the slot when the stream's reactor is done: shortly after the cancel.
+  bool admitted = false;
+  for (int i = 0; i < 100 && !admitted; ++i) {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + 2s);
+    auto rc = stubs_[0]->WatchStatus(&c, {});
+    admitted = rc->Read(&update);
+    c.TryCancel();
+    while (rc->Read(&update)) {
+    }
+    (void)rc->Finish();
+    if (!admitted) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(admitted);
+}
+
+// Issue 15: a flood of Status calls builds the reply on the lease thread at most about once
+// per 100 ms, not once per call; a change of state is still seen at once.
+TEST_F(DirectorTest, StatusFloodIsServedFromTheCache) {
+  ASSERT_TRUE(waitFor([&] { return status(0).role() == "holder"; }, 5s));
+  const auto before = directors_[0]->statusBuilds();
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kCalls = 400;
+  for (int i = 0; i < kCalls; ++i) status(0);
+  const auto elapsedMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  const auto builds = directors_[0]->statusBuilds() - before;
+  // At most one build per 100 ms of the flood, plus one per change of state (renewals change
+  // nothing visible in a version; allow a few) - however slow the machine, never one per call.
+  EXPECT_LE(builds, static_cast<std::uint64_t>(elapsedMs / 100 + 10))
+      << builds << " builds for " << kCalls << " calls in " << elapsedMs << " ms";
+  EXPECT_LT(builds, static_cast<std::uint64_t>(kCalls));
+  // A step-down invalidates the cache: the very next Status shows the new role.
+  grpc::ClientContext ctx;
+  v1::StepDownReply r;
+  ASSERT_TRUE(stubs_[0]->StepDown(&ctx, {}, &r).ok());
+  EXPECT_NE(status(0).role(), "holder");
+}
+
+// Issue 15: the peer port serves the Peer service only.
+TEST_F(DirectorTest, PeerPortDoesNotServeTheOperatorApi) {
+  auto stub =
+      v1::Director::NewStub(grpc::CreateChannel(addr0_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+  v1::StepDownReply r;
+  EXPECT_EQ(stub->StepDown(&ctx, {}, &r).error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 }  // namespace

@@ -188,6 +188,12 @@ struct Options {
   // Bounds each status, localTenure and stepDown call, and for watch the wait for a
   // connection (the stream itself has no deadline).
   std::chrono::milliseconds timeout{2000};
+  // A TCP endpoint speaks TLS only: the PEM files of the CA that signed the director's
+  // certificate, and of this client's certificate (its common name picks the role) and key.
+  // Leave all three empty for a unix:/path endpoint.
+  std::string caFile;
+  std::string certFile;
+  std::string keyFile;
 };
 
 // A director's operator API. Thread-safe: calls may run at once from several threads.
@@ -195,7 +201,8 @@ struct Options {
 // assigned to.
 class QUORATE_SDK_API Client {
  public:
-  // `endpoint` as quoratectl takes it: "host:port", "a.b.c.d:port" or "[v6]:port". A bad
+  // `endpoint` as quoratectl takes it: "unix:/path", "host:port", "a.b.c.d:port" or
+  // "[v6]:port". A bad
   // endpoint or a timeout below 1 ms is not an exception: every call returns
   // kInvalidArgument, and valid() says so at once.
   explicit Client(std::string endpoint, Options options = {});
