@@ -5,10 +5,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -216,8 +218,15 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
                                   : c.ca->verify(peerCertPem, counters_);
     if (!id) {
       counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("cluster {}: request refused: client certificate: {}", c.id,
-                   id.status().what());
+      // A stranger can send these as fast as it likes: one line per 10 s (the counter has all).
+      static std::atomic<std::int64_t> lastLog{std::numeric_limits<std::int64_t>::min() / 2};
+      const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+      auto last = lastLog.load(std::memory_order_relaxed);
+      if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
+          lastLog.compare_exchange_strong(last, now)) {
+        spdlog::warn("cluster {}: request refused: client certificate: {}", c.id,
+                     id.status().what());
+      }
       return unknownCluster(wire.cluster());
     }
     certified = *id;

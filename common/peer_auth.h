@@ -72,7 +72,8 @@ class ReplayGuard {
   // At most this many counters kept per sender inside the reorder window; beyond it the oldest
   // are dropped and the window shrinks (never a counter accepted twice).
   static constexpr std::size_t kMaxRemembered = 4096;
-  // A cluster has two directors; a key holder inventing names must not grow the map without end.
+  // A cluster has two directors; a key holder inventing names must not grow the map without end,
+  // nor lock the real senders out: beyond this the sender with the oldest highest counter goes.
   static constexpr std::size_t kMaxSenders = 16;
 
   // OK and remembers `counter` for `sender`, or UNAUTHENTICATED saying why. `cluster` names the

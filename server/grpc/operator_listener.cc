@@ -91,9 +91,9 @@ Status UnixOperatorListener::open() {
     return Status::fail(ENOTDIR, "operator socket directory " + dir.string() + ": not a directory");
   }
   // Whoever may write the directory may swap the socket for their own.
-  if ((st.st_mode & S_IWOTH) != 0 || (st.st_uid != 0 && st.st_uid != ::geteuid())) {
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_uid != 0 && st.st_uid != ::geteuid())) {
     return Status::fail(EPERM, "operator socket directory " + dir.string() +
-                                   " is writable by others or owned by another user; "
+                                   " is writable by its group or others, or owned by another user; "
                                    "use a directory only root can write (e.g. /run/quorate)");
   }
   struct stat old {};
@@ -191,7 +191,7 @@ void UnixOperatorListener::acceptOne() {
   {
     std::lock_guard lock(mu_);
     sweep();
-    if (false) {
+    if (conns_.size() >= static_cast<std::size_t>(maxConnections_)) {
       const auto n = refused_.fetch_add(1, std::memory_order_relaxed);
       // A flood should not flood the log too.
       if ((n & (n + 1)) == 0) {

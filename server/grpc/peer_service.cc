@@ -39,12 +39,13 @@ grpc::ServerUnaryReactor* PeerService::Exchange(grpc::CallbackServerContext* ctx
     }
     certified = *id;
   }
-  exchange(*req, certified, [reactor, reply](grpc::Status s, std::vector<lease::Message> messages,
-                                             const std::string* key, const std::string& mac) {
-    for (const auto& m : messages) toProto(m, *reply->add_messages());
-    if (s.ok()) sealReply(*reply, *key, mac);
-    reactor->Finish(s);
-  });
+  exchange(*req, certified,
+           [reactor, reply](grpc::Status s, std::vector<lease::Message> messages,
+                            const std::string* key, const std::string& mac) {
+             for (const auto& m : messages) toProto(m, *reply->add_messages());
+             if (s.ok()) sealReply(*reply, *key, mac);
+             reactor->Finish(s);
+           });
   return reactor;
 }
 

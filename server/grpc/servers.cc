@@ -21,6 +21,11 @@ void limit(grpc::ServerBuilder& b, const char* quotaName, std::size_t quotaBytes
   b.SetResourceQuota(quota);
   b.SetMaxReceiveMessageSize(maxMessage);
   b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, maxStreams);
+  // As on the arbiter: a stranger's half-open or idle connection gives its slot back soon, and
+  // metadata is as small as the messages.
+  b.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 << 10);
+  b.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 5'000);
+  b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 300'000);
 }
 
 }  // namespace

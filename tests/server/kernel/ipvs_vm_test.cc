@@ -74,10 +74,10 @@ class IpvsKernel : public ::testing::Test {
 
   // The tests share the process's namespace: each leaves it as it found it.
   void TearDown() override {
-    (void)std::system(
-        "ipvsadm -C; ipvsadm --stop-daemon master 2>/dev/null; "
-        "ipvsadm --stop-daemon backup 2>/dev/null; "
-        "ip link del q0 2>/dev/null; ip link del q1 2>/dev/null; true");
+    if ((std::system("ipvsadm -C; ipvsadm --stop-daemon master 2>/dev/null; "
+                     "ipvsadm --stop-daemon backup 2>/dev/null; "
+                     "ip link del q0 2>/dev/null; ip link del q1 2>/dev/null; true")) != 0) {
+    }
   }
 
   void applyOk(const std::vector<Op>& ops, bool tolerant = false) {

@@ -74,7 +74,10 @@ class LinksNetnsTest : public ::testing::Test {
     ASSERT_TRUE(sh("ip link add qv0 type veth peer name qv1"));
     links_ = makeNetlinkLinks();
   }
-  void TearDown() override { (void)std::system("ip link del qv0 2>/dev/null"); }
+  void TearDown() override {
+    if ((std::system("ip link del qv0 2>/dev/null")) != 0) {
+    }
+  }
 
   LinkInfo got(const std::string& name) {
     auto r = links_->get(name);

@@ -66,7 +66,10 @@ class VipsNetnsTest : public ::testing::Test {
               0);
     vips_ = makeNetlinkVips();
   }
-  void TearDown() override { (void)std::system("ip link del qv0 2>/dev/null"); }
+  void TearDown() override {
+    if ((std::system("ip link del qv0 2>/dev/null")) != 0) {
+    }
+  }
 
   std::vector<net::Vip> listed(const std::string& dev = "qv0") {
     auto r = vips_->list(dev);
