@@ -21,7 +21,8 @@ namespace quorate {
 // A request whose counter is further than this from the receiver's wall clock is refused: with
 // counters in memory only, a restarted receiver accepts any counter inside the window once, so
 // the window bounds how old a captured request can be. Clocks further apart than this stop the
-// cluster, loudly (the error gives the skew). Labs only; TLS mode does not depend on clocks.
+// cluster, loudly (the error gives the skew). With TLS the MAC is checked too, so this holds in
+// both modes: keep the nodes' clocks synchronised (the units start after time-sync.target).
 inline constexpr std::chrono::seconds kMaxClockSkew{300};
 // Two requests of one sender can overtake each other (sent at once on one connection, handled
 // by two server threads): a counter up to this far below the highest seen is still accepted once.
