@@ -251,7 +251,7 @@ TEST(ClientLibrary, StatusTenureWatchAndStepDownAgainstARealCluster) {
   EXPECT_FALSE(old->has_value()) << holder << " stepped down";
 
   // A frozen director: the call ends at its deadline. A dead one: an error at once.
-  sdk::Client shortTimeout(c.operatorEndpoint(holder), sdk::Options{300ms});
+  sdk::Client shortTimeout(c.operatorEndpoint(holder), sdk::Options{.timeout = 300ms});
   c.pause(holder);
   const auto frozen = shortTimeout.status();
   c.resume(holder);

@@ -143,7 +143,9 @@ TEST(OperatorApi, SocketReaderCannotStepDownRootCanBothAudited) {
   EXPECT_TRUE(hasRecord(records, kNobody, "StepDown", "refused")) << records.size();
   EXPECT_TRUE(hasRecord(records, 0, "StepDown", "ok")) << records.size();
   for (const auto& r : records) {
-    if (r.at("who").value("uid", -1) == kNobody) EXPECT_EQ(r.at("who").at("user"), "nobody");
+    if (r.at("who").value("uid", -1) == kNobody) {
+      EXPECT_EQ(r.at("who").at("user"), "nobody");
+    }
   }
 }
 
@@ -296,10 +298,10 @@ TEST(OperatorApi, TlsTcpRolesFromClientCertificates) {
     stepDown.push_back("--step-down");
     const RunResult denied = runProgram(stepDown, 20s);
     EXPECT_NE(denied.out.find("PERMISSION_DENIED"), std::string::npos) << denied.out << denied.err;
-    auto noCert = base;
-    noCert.push_back("--ca");
-    noCert.push_back(certs.pem("ca"));
-    const RunResult refusedJs = runProgram(noCert, 20s);
+    auto jsNoCert = base;
+    jsNoCert.push_back("--ca");
+    jsNoCert.push_back(certs.pem("ca"));
+    const RunResult refusedJs = runProgram(jsNoCert, 20s);
     EXPECT_NE(refusedJs.exitCode, 0) << refusedJs.out;
     EXPECT_EQ(refusedJs.out.find("\"ok\":true"), std::string::npos) << refusedJs.out;
   } else {
