@@ -476,7 +476,11 @@ TEST(SdkEndpoint, BadEndpointsAndTimeoutsAreErrorsNotExceptions) {
               Code::kInvalidArgument)
         << bad;
   }
-  Client zero("127.0.0.1:7101", Options{.timeout = 0ms});
+  Client zero("127.0.0.1:7101", [] {
+    Options o;
+    o.timeout = 0ms;
+    return o;
+  }());
   EXPECT_EQ(zero.valid().code(), Code::kInvalidArgument);
   Client v6("[::1]:7101");
   EXPECT_TRUE(v6.valid().ok()) << v6.valid().toString();
@@ -485,7 +489,8 @@ TEST(SdkEndpoint, BadEndpointsAndTimeoutsAreErrorsNotExceptions) {
 
 // Nothing listens: every call fails as a value, within its timeout.
 TEST(SdkEndpoint, DeadDirectorIsAnErrorNotAHang) {
-  const Options options{.timeout = 500ms};
+  Options options;
+  options.timeout = 500ms;
   Client client("127.0.0.1:" + std::to_string(closedPort()), options);
   const auto start = SteadyClock::now();
   auto s = client.status();
@@ -511,7 +516,8 @@ TEST(SdkEndpoint, DeadDirectorIsAnErrorNotAHang) {
 // Accepts the connection and never answers (a frozen director): the deadline ends each call.
 TEST(SdkEndpoint, SilentDirectorEndsInDeadlineExceeded) {
   SilentListener silent;
-  const Options options{.timeout = 300ms};
+  Options options;
+  options.timeout = 300ms;
   Client client(silent.endpoint(), options);
   auto start = SteadyClock::now();
   auto s = client.status();

@@ -251,7 +251,11 @@ TEST(ClientLibrary, StatusTenureWatchAndStepDownAgainstARealCluster) {
   EXPECT_FALSE(old->has_value()) << holder << " stepped down";
 
   // A frozen director: the call ends at its deadline. A dead one: an error at once.
-  sdk::Client shortTimeout(c.operatorEndpoint(holder), sdk::Options{.timeout = 300ms});
+  sdk::Client shortTimeout(c.operatorEndpoint(holder), [] {
+    sdk::Options o;
+    o.timeout = 300ms;
+    return o;
+  }());
   c.pause(holder);
   const auto frozen = shortTimeout.status();
   c.resume(holder);
@@ -435,7 +439,8 @@ TEST_F(InstalledLibrary, ExampleBuiltOutOfTreeReportsTheDirectorsHolderAndEpoch)
 
   // --watch on the standby prints the state now, then each change until the take-over after
   // a step-down made through the library; SIGTERM ends it through its Cancellation.
-  LineProcess watch({example_, "--director", c.operatorEndpoint(standby), "--lease", kLease, "--watch"});
+  LineProcess watch(
+      {example_, "--director", c.operatorEndpoint(standby), "--lease", kLease, "--watch"});
   const auto first = watch.nextLine(5s);
   ASSERT_TRUE(first) << "no first line from --watch";
   f = fields(*first);
