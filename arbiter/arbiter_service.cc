@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
@@ -218,15 +219,32 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
                                   : c.ca->verify(peerCertPem, counters_);
     if (!id) {
       counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
-      // A stranger can send these as fast as it likes: one line per 10 s (the counter has all).
-      static std::atomic<std::int64_t> lastLog{std::numeric_limits<std::int64_t>::min() / 2};
-      const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-      auto last = lastLog.load(std::memory_order_relaxed);
-      if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
-          lastLog.compare_exchange_strong(last, now)) {
+      // A stranger can send these as fast as it likes: a reason is logged when it differs from
+      // the last one logged, else once per 10 s; never more than 10 lines per 10 s (the counter
+      // has them all).
+      static std::mutex logMu;
+      static std::string lastReason;
+      static std::chrono::steady_clock::time_point windowStart{};
+      static int linesInWindow = 0;
+      const auto t = std::chrono::steady_clock::now();
+      std::string reason = c.id + ": " + id.status().what();
+      bool log = false;
+      {
+        std::lock_guard lock(logMu);
+        const bool newWindow = t - windowStart >= std::chrono::seconds(10);
+        if (newWindow) {
+          windowStart = t;
+          linesInWindow = 0;
+        }
+        if ((reason != lastReason || newWindow) && linesInWindow < 10) {
+          log = true;
+          lastReason = std::move(reason);
+          ++linesInWindow;
+        }
+      }
+      if (log)
         spdlog::warn("cluster {}: request refused: client certificate: {}", c.id,
                      id.status().what());
-      }
       return unknownCluster(wire.cluster());
     }
     certified = *id;

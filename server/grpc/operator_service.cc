@@ -86,6 +86,19 @@ void OperatorService::audit(const Caller& c, std::string_view method, const nloh
   }
 }
 
+void ageStatus(v1::StatusReply& r, std::chrono::milliseconds age) {
+  const auto ms = static_cast<std::int64_t>(age.count());
+  auto less = [ms](std::int64_t v) { return v > ms ? v - ms : 0; };
+  r.set_lease_remaining_ms(less(r.lease_remaining_ms()));
+  for (auto& l : *r.mutable_leases()) {
+    l.set_lease_remaining_ms(less(l.lease_remaining_ms()));
+    l.set_hold_remaining_ms(less(l.hold_remaining_ms()));
+  }
+  for (auto& n : *r.mutable_nodes()) {
+    if (n.last_seen_ms() >= 0) n.set_last_seen_ms(n.last_seen_ms() + ms);
+  }
+}
+
 void OperatorService::invalidateStatus() {
   std::lock_guard lock(cacheMu_);
   cached_.reset();
@@ -123,8 +136,10 @@ grpc::ServerUnaryReactor* OperatorService::Status(grpc::CallbackServerContext* c
   }
   {
     std::lock_guard lock(cacheMu_);
-    if (cached_ && std::chrono::steady_clock::now() - cachedAt_ < kStatusMaxAge) {
+    const auto age = std::chrono::steady_clock::now() - cachedAt_;
+    if (cached_ && age < kStatusMaxAge) {
       *reply = *cached_;
+      ageStatus(*reply, std::chrono::duration_cast<std::chrono::milliseconds>(age));
     } else {
       waiting_.push_back({reactor, reply});
       if (building_) return reactor;

@@ -17,6 +17,11 @@ namespace quorate::server {
 
 class UnixOperatorListener;
 
+// `r` as it would have been built `age` later: remaining times shorter (never below 0), times
+// since a peer was last heard longer. The other fields change only with a change of state, which
+// invalidates the cache.
+void ageStatus(v1::StatusReply& r, std::chrono::milliseconds age);
+
 class OperatorService final : public v1::Director::CallbackService {
  public:
   // Runs a task on the host's thread.
@@ -25,6 +30,8 @@ class OperatorService final : public v1::Director::CallbackService {
   using Identify = std::function<Caller(const grpc::CallbackServerContext&)>;
   // Status is built at most once per this interval however often it is asked for, so that a
   // flood of Status calls costs the lease thread nothing more (a change of state invalidates).
+  // A cached reply is aged when served (ageStatus): its relative times are as of the call, never
+  // as of the build, so no reader sees a lease longer or a peer fresher than it is.
   static constexpr std::chrono::milliseconds kStatusMaxAge{100};
 
   // `current` builds the status now; called on the host's thread. `events` may be null.

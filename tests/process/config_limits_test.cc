@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +112,7 @@ class ConfigLimits : public ::testing::Test {
  protected:
   ChildRun check(const std::string& binary, const std::string& text) {
     const std::string path = dir.write("bomb.yaml", text);
+    ::chmod(path.c_str(), 0600);  // it has an inline key: owner-only, or refused before the limits
     ChildRun r = runChild({binary, "--config", path, "--check"}, dir.file("stderr"));
     std::printf("%s --check on %zu KiB: exit %d, %.2f s, peak RSS %ld KiB\n", binary.c_str(),
                 text.size() >> 10, r.exitCode, r.seconds, r.maxRssKib);

@@ -5,6 +5,7 @@
 
 #include "common/config_error.h"
 #include "server/config.h"
+#include "server/grpc/operator_service.h"
 
 namespace quorate::server {
 namespace {
@@ -141,6 +142,26 @@ TEST(OperatorAuthTest, RefusalNamesTheRoleNeededAndTheCaller) {
   EXPECT_TRUE(allowed(Role::kAdmin, Role::kAdmin, "StepDown", c, &why));
   EXPECT_FALSE(allowed(Role::kReader, Role::kAdmin, "StepDown", c, &why));
   EXPECT_EQ(why, "StepDown needs the admin role; uid 65534 (nobody) pid 4242 has only read-only");
+}
+
+// A cached Status is served as of the call: a lease never looks longer, nor a peer fresher, than
+// it is (the process tests' health check and the client library's tenure read these).
+TEST(OperatorStatusCache, AServedCopyIsAgedToTheCall) {
+  v1::StatusReply r;
+  r.set_lease_remaining_ms(500);
+  auto* l = r.add_leases();
+  l->set_lease_remaining_ms(20);
+  l->set_hold_remaining_ms(1000);
+  auto* heard = r.add_nodes();
+  heard->set_last_seen_ms(5);
+  auto* never = r.add_nodes();
+  never->set_last_seen_ms(-1);
+  ageStatus(r, std::chrono::milliseconds(30));
+  EXPECT_EQ(r.lease_remaining_ms(), 470);
+  EXPECT_EQ(r.leases(0).lease_remaining_ms(), 0);  // never below 0
+  EXPECT_EQ(r.leases(0).hold_remaining_ms(), 970);
+  EXPECT_EQ(r.nodes(0).last_seen_ms(), 35);
+  EXPECT_EQ(r.nodes(1).last_seen_ms(), -1);  // "never" stays never
 }
 
 }  // namespace
