@@ -157,4 +157,16 @@ inline int expectOnlyConfigErrors(const std::vector<std::string>& inputs, const 
   return parsed;
 }
 
+// The message of the ConfigError that `f` throws ("" and a test failure if it throws none).
+template <typename F>
+std::string configErrorOf(F&& f) {
+  try {
+    f();
+  } catch (const quorate::ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError thrown";
+  return "";
+}
+
 }  // namespace quorate::testutil

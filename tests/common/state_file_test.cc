@@ -18,6 +18,17 @@ namespace {
 class StateFileTest : public ::testing::Test {
  protected:
   void write(const std::string& text) { std::ofstream(dir_ + "/s.state") << text; }
+  // Writes `text`, expects the load to refuse it naming the file and `where`; the message.
+  std::string refusal(const std::string& text, const std::string& where) {
+    write(text);
+    auto r = StateFile(dir_ + "/s.state").load();
+    EXPECT_FALSE(r) << text;
+    if (r) return "";
+    const auto msg = r.status().message();
+    EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(where), std::string::npos) << msg;
+    return msg;
+  }
   testutil::TempDir tmp_{"quorate-state-test"};
   std::string dir_ = tmp_.path();
 };
@@ -58,14 +69,7 @@ TEST_F(StateFileTest, CorruptFilesAreErrorsNamingFileAndLine) {
        "line 7"},
       {"", "line 1"},
   };
-  for (const auto& [text, where] : cases) {
-    write(text);
-    auto r = StateFile(dir_ + "/s.state").load();
-    ASSERT_FALSE(r) << text;
-    const auto msg = r.status().message();
-    EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
-    EXPECT_NE(msg.find(where), std::string::npos) << msg;
-  }
+  for (const auto& [text, where] : cases) refusal(text, where);
 }
 
 // Files written before the longest lease was kept still load (with no longest lease known).
@@ -95,12 +99,7 @@ TEST_F(StateFileTest, CountersAboveTheLimitAreRefused) {
        "line 6"},
   };
   for (const auto& [text, where] : cases) {
-    write(text);
-    auto r = StateFile(dir_ + "/s.state").load();
-    ASSERT_FALSE(r) << text;
-    const auto msg = r.status().message();
-    EXPECT_NE(msg.find(dir_ + "/s.state"), std::string::npos) << msg;
-    EXPECT_NE(msg.find(where), std::string::npos) << msg;
+    const std::string msg = refusal(text, where);
     EXPECT_NE(msg.find("above the limit"), std::string::npos) << msg;
   }
   // The limit itself loads (a director then stops at its next campaign, loudly).

@@ -15,21 +15,10 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using testutil::configErrorOf;
 using testutil::TempDir;
 
 constexpr char kPath[] = "/etc/quorate/test.yaml";
-
-// The message of the ConfigError that `f` throws ("" and a test failure if it throws none).
-template <typename F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ConfigError thrown";
-  return "";
-}
 
 TEST(FormatError, FileLineKeyWhat) {
   EXPECT_EQ(formatError("a.yaml", 3, "timers.x", "bad"), "a.yaml:3: timers.x: bad");
@@ -90,58 +79,59 @@ TEST(HostPort, Invalid) {
 
 TEST(Document, EmptyFilesAreErrors) {
   for (const char* text : {"", "   \n\n", "# only a comment\n", "---\n", "~\n"}) {
-    EXPECT_EQ(errorOf([&] { Document d(kPath, text); }),
+    EXPECT_EQ(configErrorOf([&] { Document d(kPath, text); }),
               std::string(kPath) + ": the file is empty; expected a mapping of keys")
         << text;
   }
 }
 
 TEST(Document, RootMustBeOneMapping) {
-  EXPECT_EQ(errorOf([] { Document d(kPath, "- a\n- b\n"); }),
+  EXPECT_EQ(configErrorOf([] { Document d(kPath, "- a\n- b\n"); }),
             std::string(kPath) + ":1: expected a mapping of keys at the top level, got a list");
   EXPECT_EQ(
-      errorOf([] { Document d(kPath, "just text\n"); }),
+      configErrorOf([] { Document d(kPath, "just text\n"); }),
       std::string(kPath) + ":1: expected a mapping of keys at the top level, got \"just text\"");
   EXPECT_EQ(
-      errorOf([] { Document d(kPath, "a: 1\n---\nb: 2\n"); }),
+      configErrorOf([] { Document d(kPath, "a: 1\n---\nb: 2\n"); }),
       std::string(kPath) + ":2: expected a single YAML document, but a second one starts here");
-  EXPECT_THAT(errorOf([] { Document d(kPath, "- a\nb: 1\n"); }),
+  EXPECT_THAT(configErrorOf([] { Document d(kPath, "- a\nb: 1\n"); }),
               HasSubstr(":2: expected a single YAML document"));
 }
 
 TEST(Document, SyntaxErrorsNameTheLine) {
-  EXPECT_THAT(errorOf([] { Document d(kPath, "a: 1\nb: [1, 2\nc: 3\n"); }),
+  EXPECT_THAT(configErrorOf([] { Document d(kPath, "a: 1\nb: [1, 2\nc: 3\n"); }),
               HasSubstr(std::string(kPath) + ":"));
-  const std::string e = errorOf([] { Document d(kPath, "a: 1\nb:\n  c: 1\n d: 2\n"); });
+  const std::string e = configErrorOf([] { Document d(kPath, "a: 1\nb:\n  c: 1\n d: 2\n"); });
   EXPECT_THAT(e, HasSubstr(std::string(kPath) + ":4: invalid YAML: ")) << e;
-  EXPECT_THAT(errorOf([] { Document d(kPath, "a: *nowhere\n"); }), HasSubstr("invalid YAML"));
+  EXPECT_THAT(configErrorOf([] { Document d(kPath, "a: *nowhere\n"); }), HasSubstr("invalid YAML"));
 }
 
 // yaml-cpp 0.7's LoadAll loops forever, allocating, on these (jbeder/yaml-cpp#1040).
 TEST(Document, StrayTokensAreErrorsNotHangs) {
-  EXPECT_EQ(errorOf([] { Document d(kPath, ",\n"); }),
+  EXPECT_EQ(configErrorOf([] { Document d(kPath, ",\n"); }),
             std::string(kPath) + ":1: invalid YAML: unexpected \",\" (column 1)");
-  EXPECT_EQ(errorOf([] { Document d(kPath, ",listen: x\n"); }),
+  EXPECT_EQ(configErrorOf([] { Document d(kPath, ",listen: x\n"); }),
             std::string(kPath) + ":1: invalid YAML: unexpected \",\" (column 1)");
-  EXPECT_EQ(errorOf([] { Document d(kPath, "a: 1\n...\n  ,\n"); }),
+  EXPECT_EQ(configErrorOf([] { Document d(kPath, "a: 1\n...\n  ,\n"); }),
             std::string(kPath) + ":3: invalid YAML: unexpected \",\" (column 3)");
-  EXPECT_THAT(errorOf([] { Document d(kPath, "a: 1\n,\n"); }), HasSubstr(":2: invalid YAML"));
-  EXPECT_THAT(errorOf([] { Document d(kPath, "]\n"); }), HasSubstr(":1: invalid YAML"));
-  EXPECT_THAT(errorOf([] { Document d(kPath, "{:\n"); }), HasSubstr("invalid YAML"));
+  EXPECT_THAT(configErrorOf([] { Document d(kPath, "a: 1\n,\n"); }), HasSubstr(":2: invalid YAML"));
+  EXPECT_THAT(configErrorOf([] { Document d(kPath, "]\n"); }), HasSubstr(":1: invalid YAML"));
+  EXPECT_THAT(configErrorOf([] { Document d(kPath, "{:\n"); }), HasSubstr("invalid YAML"));
 }
 
 TEST(Document, DeepNestingIsAnErrorNotACrash) {
   const std::string deep = "a: " + std::string(100000, '[');
-  EXPECT_THAT(errorOf([&] { Document d(kPath, deep); }),
+  EXPECT_THAT(configErrorOf([&] { Document d(kPath, deep); }),
               StartsWith(std::string(kPath) + ":1: invalid YAML: nested more than"));
   const std::string deepMap = "a: " + std::string(100000, '{');
-  EXPECT_THAT(errorOf([&] { Document d(kPath, deepMap); }), HasSubstr("nested more than"));
+  EXPECT_THAT(configErrorOf([&] { Document d(kPath, deepMap); }), HasSubstr("nested more than"));
   std::string dashes;
   for (int i = 0; i < 20000; ++i) dashes += "- ";
-  EXPECT_THAT(errorOf([&] { Document d(kPath, dashes + "x\n"); }), HasSubstr("nested more than"));
+  EXPECT_THAT(configErrorOf([&] { Document d(kPath, dashes + "x\n"); }),
+              HasSubstr("nested more than"));
   std::string indented;
   for (int i = 0; i < 5000; ++i) indented += std::string(i, ' ') + "a:\n";
-  EXPECT_THAT(errorOf([&] { Document d(kPath, indented); }), HasSubstr("nested more than"));
+  EXPECT_THAT(configErrorOf([&] { Document d(kPath, indented); }), HasSubstr("nested more than"));
 }
 
 TEST(Document, AliasesAreSharedNotExpanded) {
@@ -152,7 +142,7 @@ TEST(Document, AliasesAreSharedNotExpanded) {
         "b" + std::to_string(i) + ": &a" + std::to_string(i) + " [*" + prev + ", *" + prev + "]\n";
   }
   const Document d(kPath, laughs);  // 2^64 leaves if expanded
-  EXPECT_THAT(errorOf([&] { d.root({"a"}); }), HasSubstr(":2: b1: unknown key"));
+  EXPECT_THAT(configErrorOf([&] { d.root({"a"}); }), HasSubstr(":2: b1: unknown key"));
 }
 
 TEST(Document, ResolvesRelativePathsAgainstItsDirectory) {
@@ -167,23 +157,23 @@ TEST(Document, ResolvesRelativePathsAgainstItsDirectory) {
 
 TEST(Map, UnknownKeysSuggestTheNearestOne) {
   const Document d(kPath, "listen: x\nholder_lease: 1\n");
-  EXPECT_EQ(errorOf([&] {
+  EXPECT_EQ(configErrorOf([&] {
               d.root({"listen", "holder_lease_ms"});
             }),
             std::string(kPath) + ":2: holder_lease: unknown key (did you mean holder_lease_ms?)");
   const Document far(kPath, "listen: x\nzzz: 1\n");
-  EXPECT_EQ(errorOf([&] {
+  EXPECT_EQ(configErrorOf([&] {
               far.root({"listen", "state_dir"});
             }),
             std::string(kPath) + ":2: zzz: unknown key; expected one of: listen, state_dir");
   const Document caseTypo(kPath, "Listen: x\n");
-  EXPECT_THAT(errorOf([&] { caseTypo.root({"listen"}); }), HasSubstr("did you mean listen?"));
+  EXPECT_THAT(configErrorOf([&] { caseTypo.root({"listen"}); }), HasSubstr("did you mean listen?"));
 }
 
 TEST(Map, NestedKeysAreNamedWithTheirPath) {
   const Document d(kPath, "timers:\n  a: 1\n  typo: 2\n");
   const Map root = d.root({"timers"});
-  EXPECT_EQ(errorOf([&] {
+  EXPECT_EQ(configErrorOf([&] {
               root.required("timers").asMap({"a", "b"});
             }),
             std::string(kPath) + ":3: timers.typo: unknown key; expected one of: a, b");
@@ -191,16 +181,16 @@ TEST(Map, NestedKeysAreNamedWithTheirPath) {
 
 TEST(Map, OddUnknownKeysAreQuoted) {
   const Document d(kPath, "a: 1\n? |\n  two\n  lines\n: 2\n");
-  EXPECT_EQ(errorOf([&] { d.root({"a"}); }),
+  EXPECT_EQ(configErrorOf([&] { d.root({"a"}); }),
             std::string(kPath) + ":2: \"two\\nlines\\n\": unknown key; expected one of: a");
   const Document spaced(kPath, "t:\n  \"x y\": 1\n");
-  EXPECT_THAT(errorOf([&] { spaced.root({"t"}).required("t").asMap({"a"}); }),
+  EXPECT_THAT(configErrorOf([&] { spaced.root({"t"}).required("t").asMap({"a"}); }),
               HasSubstr(":2: t.\"x y\": unknown key"));
 }
 
 TEST(Map, DuplicateKeys) {
   const Document d(kPath, "a: 1\nb: 2\na: 3\n");
-  EXPECT_EQ(errorOf([&] {
+  EXPECT_EQ(configErrorOf([&] {
               d.root({"a", "b"});
             }),
             std::string(kPath) + ":3: a: duplicate key (first given at line 1)");
@@ -208,19 +198,20 @@ TEST(Map, DuplicateKeys) {
 
 TEST(Map, NonScalarKeys) {
   const Document d(kPath, "a: 1\n[x, y]: 2\n");
-  EXPECT_EQ(errorOf([&] { d.root({"a"}); }),
+  EXPECT_EQ(configErrorOf([&] { d.root({"a"}); }),
             std::string(kPath) + ":2: keys must be plain names, got a list as a key");
   const Document nested(kPath, "t:\n  ? {k: v}\n  : 1\n");
-  EXPECT_THAT(errorOf([&] { nested.root({"t"}).required("t").asMap({"a"}); }),
+  EXPECT_THAT(configErrorOf([&] { nested.root({"t"}).required("t").asMap({"a"}); }),
               HasSubstr(":2: t: keys must be plain names, got a mapping as a key"));
 }
 
 TEST(Map, MissingRequiredKeys) {
   const Document d(kPath, "a: 1\nsub:\n  x: 1\n");
   const Map root = d.root({"a", "b", "sub"});
-  EXPECT_EQ(errorOf([&] { root.required("b"); }), std::string(kPath) + ": b: missing required key");
+  EXPECT_EQ(configErrorOf([&] { root.required("b"); }),
+            std::string(kPath) + ": b: missing required key");
   const Map sub = root.required("sub").asMap({"x", "y"});
-  EXPECT_EQ(errorOf([&] { sub.required("y"); }),
+  EXPECT_EQ(configErrorOf([&] { sub.required("y"); }),
             std::string(kPath) + ":2: sub.y: missing required key");
   EXPECT_FALSE(sub.optional("y").has_value());
   EXPECT_TRUE(sub.has("x"));
@@ -232,13 +223,13 @@ TEST(Value, Strings) {
   const Map m = d.root({"a", "b", "c", "d", "e", "f"});
   EXPECT_EQ(m.required("a").asString(), "hello");
   EXPECT_EQ(m.required("f").asString(), "123");
-  EXPECT_EQ(errorOf([&] { m.required("b").asString(); }),
+  EXPECT_EQ(configErrorOf([&] { m.required("b").asString(); }),
             std::string(kPath) + ":2: b: expected a string, got nothing");
-  EXPECT_EQ(errorOf([&] { m.required("c").asString(); }),
+  EXPECT_EQ(configErrorOf([&] { m.required("c").asString(); }),
             std::string(kPath) + ":3: c: expected a string, got a list");
-  EXPECT_EQ(errorOf([&] { m.required("d").asString(); }),
+  EXPECT_EQ(configErrorOf([&] { m.required("d").asString(); }),
             std::string(kPath) + ":4: d: must not be empty");
-  EXPECT_THAT(errorOf([&] { m.required("e").asString(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("e").asString(); }),
               HasSubstr(":5: e: must not contain control characters, got \"x\\ty\""));
 }
 
@@ -246,9 +237,9 @@ TEST(Value, Ids) {
   const Document d(kPath, "a: demo-1.x_y\nb: has space\nc: " + std::string(65, 'x') + "\n");
   const Map m = d.root({"a", "b", "c"});
   EXPECT_EQ(m.required("a").asId(), "demo-1.x_y");
-  EXPECT_THAT(errorOf([&] { m.required("b").asId(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("b").asId(); }),
               HasSubstr(":2: b: expected a name of 1 to 64 characters"));
-  EXPECT_THAT(errorOf([&] { m.required("c").asId(); }), HasSubstr(":3: c: expected a name"));
+  EXPECT_THAT(configErrorOf([&] { m.required("c").asId(); }), HasSubstr(":3: c: expected a name"));
 }
 
 TEST(Value, Integers) {
@@ -262,37 +253,39 @@ TEST(Value, Integers) {
   EXPECT_EQ(m.required("zero").asInt(0, 10, "things"), 0);
   EXPECT_EQ(m.required("neg").asInt(-10, 10, "things"), -5);
   EXPECT_EQ(
-      errorOf([&] { m.required("fast").asMillis(); }),
+      configErrorOf([&] { m.required("fast").asMillis(); }),
       std::string(kPath) + ":2: fast: expected a positive integer (milliseconds), got \"fast\"");
-  EXPECT_EQ(errorOf([&] { m.required("zero").asMillis(); }),
+  EXPECT_EQ(configErrorOf([&] { m.required("zero").asMillis(); }),
             std::string(kPath) + ":3: zero: must be between 1 and 86400000 (milliseconds), got 0");
-  EXPECT_EQ(errorOf([&] { m.required("neg").asInt(0, 5, "ppm"); }),
+  EXPECT_EQ(configErrorOf([&] { m.required("neg").asInt(0, 5, "ppm"); }),
             std::string(kPath) + ":4: neg: must be between 0 and 5 (ppm), got -5");
-  EXPECT_THAT(errorOf([&] { m.required("float").asMillis(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("float").asMillis(); }),
               HasSubstr(":5: float: expected a positive integer (milliseconds), got \"1.5\""));
-  EXPECT_THAT(errorOf([&] { m.required("hex").asMillis(); }), HasSubstr(":6: hex: expected"));
-  EXPECT_THAT(errorOf([&] { m.required("huge").asMillis(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("hex").asMillis(); }), HasSubstr(":6: hex: expected"));
+  EXPECT_THAT(configErrorOf([&] { m.required("huge").asMillis(); }),
               HasSubstr(":7: huge: must be between 1 and 86400000 (milliseconds), got 9999"));
-  EXPECT_THAT(errorOf([&] { m.required("hugeneg").asMillis(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("hugeneg").asMillis(); }),
               HasSubstr(":8: hugeneg: must be between 1 and 86400000"));
-  EXPECT_THAT(errorOf([&] { m.required("empty").asMillis(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("empty").asMillis(); }),
               HasSubstr(":9: empty: expected a positive integer (milliseconds), got nothing"));
-  EXPECT_THAT(errorOf([&] { m.required("list").asMillis(); }), HasSubstr("got a list"));
-  EXPECT_THAT(errorOf([&] { m.required("space").asMillis(); }), HasSubstr(":11: space: expected"));
-  EXPECT_THAT(errorOf([&] { m.required("unit").asMillis(); }), HasSubstr(":12: unit: expected"));
+  EXPECT_THAT(configErrorOf([&] { m.required("list").asMillis(); }), HasSubstr("got a list"));
+  EXPECT_THAT(configErrorOf([&] { m.required("space").asMillis(); }),
+              HasSubstr(":11: space: expected"));
+  EXPECT_THAT(configErrorOf([&] { m.required("unit").asMillis(); }),
+              HasSubstr(":12: unit: expected"));
 }
 
 TEST(Value, HostPortPathOneOf) {
   const Document d(kPath, "a: \"[::1]:7101\"\nb: nope\nc: rel/dir\nd: info\ne: loud\nf: {x: 1}\n");
   const Map m = d.root({"a", "b", "c", "d", "e", "f"});
   EXPECT_EQ(m.required("a").asHostPort(), "[::1]:7101");
-  EXPECT_EQ(errorOf([&] { m.required("b").asHostPort(); }),
+  EXPECT_EQ(configErrorOf([&] { m.required("b").asHostPort(); }),
             std::string(kPath) + ":2: b: expected host:port (IPv6 as [::1]:7101), got \"nope\"");
-  EXPECT_THAT(errorOf([&] { m.required("f").asHostPort(); }),
+  EXPECT_THAT(configErrorOf([&] { m.required("f").asHostPort(); }),
               HasSubstr(":6: f: expected host:port, got a mapping"));
   EXPECT_EQ(m.required("c").asPath(), "/etc/quorate/rel/dir");
   EXPECT_EQ(m.required("d").asOneOf({"info", "warn"}), "info");
-  EXPECT_EQ(errorOf([&] {
+  EXPECT_EQ(configErrorOf([&] {
               m.required("e").asOneOf({"info", "warn"});
             }),
             std::string(kPath) + ":5: e: expected one of info, warn, got \"loud\"");
@@ -305,9 +298,9 @@ TEST(Value, ListsNameTheirItems) {
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[1].key(), "l[1]");
   EXPECT_EQ(items[1].line(), 3);
-  EXPECT_EQ(errorOf([&] { items[1].asMap({"a"}); }),
+  EXPECT_EQ(configErrorOf([&] { items[1].asMap({"a"}); }),
             std::string(kPath) + ":4: l[1].b: unknown key; expected one of: a");
-  EXPECT_EQ(errorOf([&] { root.required("s").asList(); }),
+  EXPECT_EQ(configErrorOf([&] { root.required("s").asList(); }),
             std::string(kPath) + ":5: s: expected a list, got \"x\"");
 }
 
@@ -333,20 +326,22 @@ TEST(Secret, InlineOrFile) {
   EXPECT_EQ(secretsOf("secret_file: good.secret\n"), Keys{"s3cret value of 24 bytes"});
   EXPECT_EQ(secretsOf("secret_file: " + dir.file("good.secret") + "\n"),
             Keys{"s3cret value of 24 bytes"});
-  EXPECT_EQ(errorOf([&] { secretsOf("x: 1\nsecret_file: /nope\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("x: 1\nsecret_file: /nope\n"); }),
             path + ":2: secret_file: cannot read \"/nope\": No such file or directory");
-  EXPECT_EQ(errorOf([&] { secretsOf("x: 1\nsecret_file: empty.secret\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("x: 1\nsecret_file: empty.secret\n"); }),
             path + ":2: secret_file: \"" + dir.file("empty.secret") + "\" is empty");
-  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: .\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret_file: .\n"); }),
             path + ":1: secret_file: cannot read \"" + dir.path() + "\": Is a directory");
-  EXPECT_EQ(errorOf([&] { secretsOf("secret: a\nsecret_file: good.secret\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret: a\nsecret_file: good.secret\n"); }),
             path +
                 ":2: secret_file: give either secret or secret_file, not both (secret is at "
                 "line 1)");
-  EXPECT_EQ(errorOf([&] { secretsOf("x: 1\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("x: 1\n"); }),
             path + ": secret_file: missing required key (or give the secret inline as secret)");
-  EXPECT_EQ(errorOf([&] { secretsOf("secret: \"\"\n"); }), path + ":1: secret: must not be empty");
-  EXPECT_THAT(errorOf([&] { secretsOf("secret:\n"); }), HasSubstr(":1: secret: expected a string"));
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret: \"\"\n"); }),
+            path + ":1: secret: must not be empty");
+  EXPECT_THAT(configErrorOf([&] { secretsOf("secret:\n"); }),
+              HasSubstr(":1: secret: expected a string"));
 }
 
 TEST(Secret, ShortKeysAreRefused) {
@@ -360,11 +355,11 @@ TEST(Secret, ShortKeysAreRefused) {
   };
   EXPECT_EQ(secretsOf("secret_file: sixteen.secret\n"),
             std::vector<std::string>{"sixteen-bytes-ok"});
-  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: short.secret\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret_file: short.secret\n"); }),
             path + ":1: secret_file: \"" + dir.file("short.secret") +
                 "\" holds 15 bytes; a key needs at least 16 (make one with: head -c 32 "
                 "/dev/urandom | base64 > FILE; chmod 600 FILE)");
-  EXPECT_EQ(errorOf([&] { secretsOf("secret: s3cret\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret: s3cret\n"); }),
             path + ":1: secret: holds 6 bytes; a key needs at least 16");
 }
 
@@ -376,7 +371,7 @@ TEST(Secret, KeysReadableByOthersAreRefusedNamingFileAndMode) {
     const Document d(dir.file("c.yaml"), "secret_file: open.secret\n");
     char m[8];
     std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(mode));
-    EXPECT_EQ(errorOf([&] { readSecrets(d.root({"secret_file"})); }),
+    EXPECT_EQ(configErrorOf([&] { readSecrets(d.root({"secret_file"})); }),
               dir.file("c.yaml") + ":1: secret_file: \"" + dir.file("open.secret") +
                   "\" has mode " + m + ": a key must be readable by its owner only (chmod 600 it)");
   }
@@ -390,7 +385,7 @@ TEST(Secret, AnInlineKeyNeedsAnOwnerOnlyConfigFile) {
   const std::string text = "secret: an-inline-key-of-28-bytes\n";
   const std::string open = writeKey(dir, "open.yaml", text, 0644);
   const Document d(open, text);
-  EXPECT_EQ(errorOf([&] { readSecrets(d.root({"secret"})); }),
+  EXPECT_EQ(configErrorOf([&] { readSecrets(d.root({"secret"})); }),
             open +
                 ":1: secret: an inline key needs a config file readable by its owner only, "
                 "and \"" +
@@ -415,17 +410,18 @@ TEST(Secret, TwoFilesForARotationTheFirstSigns) {
             (std::vector<std::string>{"the-new-key-0123456789", "the-old-key-0123456789"}));
   EXPECT_EQ(secretsOf("secret_file:\n  - old.secret\n"),
             std::vector<std::string>{"the-old-key-0123456789"});
-  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: [new.secret, old.secret, third.secret]\n"); }),
-            path +
-                ":1: secret_file: expected one key file, or a list of 2 (the signing key "
-                "first), got 3");
-  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: []\n"); }),
+  EXPECT_EQ(
+      configErrorOf([&] { secretsOf("secret_file: [new.secret, old.secret, third.secret]\n"); }),
+      path +
+          ":1: secret_file: expected one key file, or a list of 2 (the signing key "
+          "first), got 3");
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret_file: []\n"); }),
             path +
                 ":1: secret_file: expected one key file, or a list of 2 (the signing key "
                 "first), got 0");
-  EXPECT_EQ(errorOf([&] { secretsOf("secret_file: [old.secret, copy.secret]\n"); }),
+  EXPECT_EQ(configErrorOf([&] { secretsOf("secret_file: [old.secret, copy.secret]\n"); }),
             path + ":1: secret_file[1]: the same key as the file before it");
-  EXPECT_THAT(errorOf([&] { secretsOf("secret_file: [new.secret, /nope]\n"); }),
+  EXPECT_THAT(configErrorOf([&] { secretsOf("secret_file: [new.secret, /nope]\n"); }),
               HasSubstr(":1: secret_file[1]: cannot read \"/nope\""));
 }
 
@@ -433,7 +429,7 @@ TEST(Secret, HugeFileIsRejected) {
   TempDir dir;
   writeKey(dir, "big.secret", std::string(kMaxSecretBytes + 1, 'x'));
   const Document d(dir.file("c.yaml"), "secret_file: big.secret\n");
-  EXPECT_THAT(errorOf([&] { readSecrets(d.root({"secret_file"})); }),
+  EXPECT_THAT(configErrorOf([&] { readSecrets(d.root({"secret_file"})); }),
               HasSubstr(":1: secret_file: cannot read \"" + dir.file("big.secret") +
                         "\": larger than 65536 bytes"));
 }
@@ -444,28 +440,29 @@ TEST(LogLevel, DefaultAndChoices) {
   const Document set(kPath, "log_level: trace\n");
   EXPECT_EQ(readLogLevel(set.root({"log_level"})), "trace");
   const Document bad(kPath, "log_level: INFO\n");
-  EXPECT_EQ(errorOf([&] { readLogLevel(bad.root({"log_level"})); }),
+  EXPECT_EQ(configErrorOf([&] { readLogLevel(bad.root({"log_level"})); }),
             std::string(kPath) +
                 ":1: log_level: expected one of trace, debug, info, warn, error, got \"INFO\"");
 }
 
 TEST(ReadConfigFile, MissingFileNamesIt) {
-  EXPECT_EQ(errorOf([] { readConfigFile("/nonexistent/q.yaml"); }),
+  EXPECT_EQ(configErrorOf([] { readConfigFile("/nonexistent/q.yaml"); }),
             "/nonexistent/q.yaml: cannot read: No such file or directory");
   TempDir dir;
   EXPECT_EQ(readConfigFile(dir.write("x.yaml", "a: 1\n")), "a: 1\n");
 }
 
 TEST(Guarded, TurnsEveryExceptionIntoConfigError) {
-  EXPECT_EQ(errorOf([] { guarded("f.yaml", []() -> int { throw std::runtime_error("boom"); }); }),
-            "f.yaml: boom");
-  EXPECT_EQ(errorOf([] { guarded("f.yaml", []() -> int { throw 42; }); }),
+  EXPECT_EQ(
+      configErrorOf([] { guarded("f.yaml", []() -> int { throw std::runtime_error("boom"); }); }),
+      "f.yaml: boom");
+  EXPECT_EQ(configErrorOf([] { guarded("f.yaml", []() -> int { throw 42; }); }),
             "f.yaml: unexpected error");
-  EXPECT_EQ(errorOf([] {
+  EXPECT_EQ(configErrorOf([] {
               guarded("f.yaml", []() -> int { throw YAML::ParserException(YAML::Mark(), "x"); });
             }),
             "f.yaml:1: invalid YAML: x (column 1)");
-  EXPECT_EQ(errorOf([] { guarded("f.yaml", []() -> int { throw ConfigError("as is"); }); }),
+  EXPECT_EQ(configErrorOf([] { guarded("f.yaml", []() -> int { throw ConfigError("as is"); }); }),
             "as is");
   EXPECT_EQ(guarded("f.yaml", [] { return 7; }), 7);
 }

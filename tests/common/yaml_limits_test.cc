@@ -12,19 +12,10 @@ namespace quorate::config {
 namespace {
 
 using ::testing::HasSubstr;
+using testutil::configErrorOf;
 using testutil::TempDir;
 
 constexpr char kPath[] = "/etc/quorate/limits.yaml";
-
-template <typename F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // Every item of every list under `v`, as a parser walking the whole document would visit them.
 std::size_t walk(const Value& v) {
@@ -51,7 +42,7 @@ TEST(ConfigLimits, AliasesCountEachTimeTheyAreConverted) {
   const std::string text = laughs(10, 9);
   const Document d(kPath, text);
   const Map root = d.root({"l0", "l1", "l2", "l3", "l4", "l5", "l6", "l7", "l8", "l9"});
-  const std::string e = errorOf([&] { walk(root.required("l9")); });
+  const std::string e = configErrorOf([&] { walk(root.required("l9")); });
   EXPECT_THAT(e, HasSubstr("more than 1000000 YAML nodes to convert"));
   EXPECT_THAT(e, HasSubstr("an alias (*name) counts its anchor's whole content each time"));
   EXPECT_LE(d.nodesVisited(), kMaxConfigNodes + 10);
@@ -72,7 +63,7 @@ TEST(ConfigLimits, AliasedLongScalarsCountTheirBytes) {
   text += "]\n";
   const Document d(kPath, text);
   const Map root = d.root({"big", "uses"});
-  const std::string e = errorOf([&] {
+  const std::string e = configErrorOf([&] {
     for (const Value& v : root.required("uses").asList()) v.asString();
   });
   // No line of its own: yaml-cpp gives an alias its anchor's node, and so its line.
@@ -84,7 +75,7 @@ TEST(ConfigLimits, OneListIsBounded) {
   for (std::size_t i = 0; i <= kMaxListItems; ++i) text += i == 0 ? "1" : ",1";
   text += "]\n";
   const Document d(kPath, text);
-  EXPECT_THAT(errorOf([&] { d.root({"a"}).required("a").asList(); }),
+  EXPECT_THAT(configErrorOf([&] { d.root({"a"}).required("a").asList(); }),
               HasSubstr(":1: a: a list of 100001 items, more than the limit of 100000"));
 }
 
@@ -94,7 +85,7 @@ TEST(ConfigLimits, AFileOverTheLimitIsRefusedBeforeItIsRead) {
       dir.write("at.yaml", "a: 1\n#" + std::string(kMaxConfigBytes - 7, 'x') + "\n");
   EXPECT_EQ(readConfigFile(at).size(), kMaxConfigBytes);
   const std::string over = dir.write("over.yaml", std::string(kMaxConfigBytes + 1, '#'));
-  EXPECT_EQ(errorOf([&] { readConfigFile(over); }),
+  EXPECT_EQ(configErrorOf([&] { readConfigFile(over); }),
             over + ": cannot read: larger than 4194304 bytes (4194305 bytes)");
 }
 
