@@ -69,28 +69,27 @@ ArbiterService::ClusterCa::ClusterCa(std::string path) : path_(std::move(path)) 
   auto b = tls::CaBundle::load(path_);
   if (!b) throw std::runtime_error(b.status().what());
   bundle_ = std::move(b).value();
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0) {
-    stamp_ = {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-              static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
-  }
+  if (const auto stamp = stampOf(path_)) stamp_ = *stamp;
   lastStat_ = std::chrono::steady_clock::now();
+}
+
+std::optional<ArbiterService::ClusterCa::FileStamp> ArbiterService::ClusterCa::stampOf(
+    const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+      static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
 }
 
 void ArbiterService::ClusterCa::reloadIfChanged(std::chrono::steady_clock::time_point now,
                                                 Counters& counters) {
   if (now - lastStat_ < std::chrono::seconds(1)) return;
   lastStat_ = now;
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) {
-    // Gone or unreadable: keep trusting what was loaded (a rename in progress, an operator slip).
-    return;
-  }
-  const FileStamp stamp{
-      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-      static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
-  if (stamp == stamp_) return;
-  stamp_ = stamp;  // a bad file is reported once, not once a second
+  const auto stamp = stampOf(path_);
+  // Gone or unreadable: keep trusting what was loaded (a rename in progress, an operator slip).
+  if (!stamp || *stamp == stamp_) return;
+  stamp_ = *stamp;  // a bad file is reported once, not once a second
   auto b = tls::CaBundle::load(path_);
   if (!b) {
     counters.caReloadFailures.fetch_add(1, std::memory_order_relaxed);

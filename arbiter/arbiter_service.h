@@ -92,6 +92,8 @@ class ArbiterService final : public v1::Peer::CallbackService {
       std::int64_t mtimeNs = 0, size = 0, inode = 0;
       bool operator==(const FileStamp&) const = default;
     };
+    // The file's stamp now; nullopt when it cannot be stat'ed.
+    static std::optional<FileStamp> stampOf(const std::string& path);
     FileStamp stamp_;                                 // guarded by mu_
     std::chrono::steady_clock::time_point lastStat_;  // guarded by mu_
     struct Verified {
