@@ -257,12 +257,9 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
   }
   if (certified) {
     // The certificate is this cluster's; it must also be the sender's own.
-    const auto claimed = tls::Identity::director(c.id, opened.body.from_name().substr(0, 64));
-    if (!(*certified == claimed)) {
+    if (auto s = tls::checkSender(*certified, c.id, opened.body.from_name()); !s.ok()) {
       counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          "the client certificate is " + certified->uri() +
-                              ", but the request is from " + claimed.uri());
+      return s;
     }
   }
   // Before anything reads the request: a replay must not reach the acceptor, nor pin a view.

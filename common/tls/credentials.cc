@@ -70,4 +70,13 @@ Status checkPeerIs(const grpc::AuthContext& ctx, const Identity& expected) {
   return Status::fail(0, "presented " + id->uri() + ", expected " + expected.uri());
 }
 
+grpc::Status checkSender(const Identity& certified, const std::string& cluster,
+                         const std::string& fromName) {
+  const auto claimed = Identity::director(cluster, fromName.substr(0, 64));
+  if (certified == claimed) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      "the client certificate is " + certified.uri() +
+                          ", but the request is from " + claimed.uri());
+}
+
 }  // namespace quorate::tls

@@ -46,4 +46,10 @@ Result<Identity> peerIdentity(const grpc::AuthContext& ctx);
 // quorate://a/alpha").
 Status checkPeerIs(const grpc::AuthContext& ctx, const Identity& expected);
 
+// OK when `certified` (a verified client certificate of `cluster`'s CA) is the director the request
+// names as its sender (`fromName`); else PERMISSION_DENIED naming both. Shared by the director's
+// and the arbiter's peer services.
+grpc::Status checkSender(const Identity& certified, const std::string& cluster,
+                         const std::string& fromName);
+
 }  // namespace quorate::tls

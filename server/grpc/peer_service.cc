@@ -72,11 +72,7 @@ void PeerService::exchange(const v1::ExchangeRequest& wire,
   }
   if (certified && !skipIdentityCheck_) {
     // The certificate is one of this cluster's directors (its CA); it must be the sender's own.
-    const auto claimed = tls::Identity::director(cluster_, opened.body.from_name().substr(0, 64));
-    if (!(*certified == claimed)) {
-      auto s = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                            "the client certificate is " + certified->uri() +
-                                ", but the request is from " + claimed.uri());
+    if (auto s = tls::checkSender(*certified, cluster_, opened.body.from_name()); !s.ok()) {
       logRefusal(s.error_message());
       return refuse(std::move(s));
     }
