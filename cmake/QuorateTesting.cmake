@@ -3,7 +3,8 @@ include(GoogleTest)
 
 # quorate_add_test(NAME target
 #                  SOURCES file...
-#                  LABELS label...              required: unit, sim, process, netns, ...
+#                  LABELS label...              required: unit, sim, process, netns, ...; add
+#                                               threads where threads share state (TSan runs those)
 #                  TIMEOUT seconds              required: per test case; it only catches a hang
 #                  [LIBS lib...]                GTest::gtest_main is added unless OWN_MAIN
 #                  [DEFINITIONS def...]         private compile definitions
