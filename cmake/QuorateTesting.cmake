@@ -54,6 +54,11 @@ function(quorate_add_test)
     return()
   endif()
 
+  # For quorate_add_label_targets(): the binaries behind each label.
+  foreach(label IN LISTS arg_LABELS)
+    set_property(GLOBAL APPEND PROPERTY QUORATE_TESTS_${label} ${arg_NAME})
+  endforeach()
+
   set(properties LABELS "${arg_LABELS}" TIMEOUT ${arg_TIMEOUT})
   if(arg_RESOURCE_LOCK)
     list(APPEND properties RESOURCE_LOCK "${arg_RESOURCE_LOCK}")
@@ -66,4 +71,17 @@ function(quorate_add_test)
     list(APPEND discover_args DISCOVERY_MODE ${arg_DISCOVERY_MODE})
   endif()
   gtest_discover_tests(${arg_NAME} ${discover_args} PROPERTIES ${properties})
+endfunction()
+
+# One target per label, tests_<label>, that builds every gtest binary declared with that label
+# (and, through their DEPENDS, the daemons they start): scripts/sanitize.sh builds only the
+# suites it runs. Called once, after the last quorate_add_test().
+function(quorate_add_label_targets)
+  foreach(label IN ITEMS ${ARGN})
+    get_property(binaries GLOBAL PROPERTY QUORATE_TESTS_${label})
+    if(NOT binaries)
+      message(FATAL_ERROR "quorate_add_label_targets: no test is labelled ${label}")
+    endif()
+    add_custom_target(tests_${label} DEPENDS ${binaries})
+  endforeach()
 endfunction()
