@@ -93,3 +93,10 @@ function(quorate_link_warnings)
     set_property(TARGET ${t} PROPERTY LINK_LIBRARIES quorate_warnings ${libs})
   endforeach()
 endfunction()
+
+# Boost 1.74's Asio turns co_await on for clang only with <experimental/coroutine> (libc++),
+# though clang 14 has C++20 coroutines with libstdc++'s <coroutine> too (Asio already picks that
+# header). The check servers of tests/server/check are coroutines: the clang build needs them.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 14)
+  add_compile_definitions(BOOST_ASIO_HAS_CO_AWAIT=1)
+endif()
