@@ -96,7 +96,10 @@ endfunction()
 
 # Boost 1.74's Asio turns co_await on for clang only with <experimental/coroutine> (libc++),
 # though clang 14 has C++20 coroutines with libstdc++'s <coroutine> too (Asio already picks that
-# header). The check servers of tests/server/check are coroutines: the clang build needs them.
-if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 14)
-  add_compile_definitions(BOOST_ASIO_HAS_CO_AWAIT=1)
-endif()
+# header). For the test folders whose servers are coroutines (tests/server/check, tests/client):
+# only there, so that the rest of the clang build keeps its command lines (and its cache).
+function(quorate_asio_coroutines)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 14)
+    add_compile_definitions(BOOST_ASIO_HAS_CO_AWAIT=1)
+  endif()
+endfunction()
