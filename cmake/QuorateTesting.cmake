@@ -59,7 +59,10 @@ function(quorate_add_test)
     set_property(GLOBAL APPEND PROPERTY QUORATE_TESTS_${label} ${arg_NAME})
   endforeach()
 
-  set(properties LABELS "${arg_LABELS}" TIMEOUT ${arg_TIMEOUT})
+  # Escaped: gtest_discover_tests() flattens PROPERTIES, and a second label would become the
+  # name of a property.
+  string(REPLACE ";" "\\;" labels "${arg_LABELS}")
+  set(properties LABELS "${labels}" TIMEOUT ${arg_TIMEOUT})
   if(arg_RESOURCE_LOCK)
     list(APPEND properties RESOURCE_LOCK "${arg_RESOURCE_LOCK}")
   endif()

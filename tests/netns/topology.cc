@@ -387,8 +387,9 @@ void Topology::setUp() {
   if (!errors.empty()) throw std::runtime_error(errors);
 
   // 4. Read back what the kernel has (index and MAC of eth0).
-  for (auto& [name, h] : hosts_) {
-    inHost(name, [&h] {
+  for (auto& [name, host] : hosts_) {
+    // A named reference: clang 14 cannot capture a structured binding (C++20, clang 16).
+    inHost(name, [&h = host] {
       Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
       ifreq ifr{};
       std::strncpy(ifr.ifr_name, h.ifname.c_str(), IFNAMSIZ - 1);
