@@ -3,8 +3,9 @@ include(GoogleTest)
 
 # quorate_add_test(NAME target
 #                  SOURCES file...
-#                  LABELS label...              required: unit, sim, process, netns, ...; add
-#                                               threads where threads share state (TSan runs those)
+#                  LABELS label                 required, one: unit, sim, process, netns, ...;
+#                                               threads: a unit test of code whose threads share
+#                                               state (scripts/sanitize.sh runs those under TSan)
 #                  TIMEOUT seconds              required: per test case; it only catches a hang
 #                  [LIBS lib...]                GTest::gtest_main is added unless OWN_MAIN
 #                  [DEFINITIONS def...]         private compile definitions
@@ -59,10 +60,12 @@ function(quorate_add_test)
     set_property(GLOBAL APPEND PROPERTY QUORATE_TESTS_${label} ${arg_NAME})
   endforeach()
 
-  # Escaped: gtest_discover_tests() flattens PROPERTIES, and a second label would become the
-  # name of a property.
-  string(REPLACE ";" "\\;" labels "${arg_LABELS}")
-  set(properties LABELS "${labels}" TIMEOUT ${arg_TIMEOUT})
+  if(arg_LABELS MATCHES ";")
+    # gtest_discover_tests() (CMake 3.25) flattens PROPERTIES: a second label would become the
+    # name of a property and the TIMEOUT its value.
+    message(FATAL_ERROR "quorate_add_test(${arg_NAME}): one label per test binary")
+  endif()
+  set(properties LABELS "${arg_LABELS}" TIMEOUT ${arg_TIMEOUT})
   if(arg_RESOURCE_LOCK)
     list(APPEND properties RESOURCE_LOCK "${arg_RESOURCE_LOCK}")
   endif()

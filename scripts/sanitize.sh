@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer suites (CI runs both; docs/security.md, "Fuzzing and sanitizers"):
 #
-#   asan   the unit, sim and netns suites under ASan + UBSan, built by clang-14 in build-fuzz:
+#   asan   the unit (and threads), sim and netns suites under ASan + UBSan, built by clang-14 in build-fuzz:
 #          the fuzz targets' tree, where every library is already compiled with both sanitizers
 #          (and libFuzzer's coverage hooks, which only cost time), so only the tests are added.
 #   tsan   the daemons' threaded code under TSan, built by gcc in build-tsan: the tests labelled
@@ -52,8 +52,8 @@ run_asan() {
     -DCMAKE_CXX_COMPILER=clang++-14 -DQUORATE_FUZZ=ON "${launcher[@]}" >/dev/null
   # The suites' binaries and the daemons the netns suite starts (tests_<label>: tests/CMakeLists).
   echo "sanitize.sh asan: building the unit, sim and netns suites in $dir"
-  build "$dir" tests_unit tests_sim tests_netns
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L 'unit|sim|netns' -E "$not_code" "$@"
+  build "$dir" tests_unit tests_threads tests_sim tests_netns
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L '^(unit|threads|sim|netns)$' -E "$not_code" "$@"
 }
 
 run_tsan() {
