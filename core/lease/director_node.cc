@@ -310,15 +310,11 @@ Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
   learnRound(now, r.promised.round);
   learnEpoch(now, r.maxEpoch);
   if (round_.phase == Phase::kIdle || r.ballot != round_.ballot) return out;
-  if (round_.renewal && r.lease && !mine(*r.lease) && role_ == Role::kHolder &&
-      r.lease->epoch > epoch_) {
-    // Another process holds a live lease at an acceptor we are renewing with, at a higher epoch
-    // than ours. A tenure won by a majority after ours learnt our epoch from one of our
-    // acceptors (the majorities meet), so it is above ours: our clock has lied (a paused VM stops
-    // every clock of the guest, a slew beyond the bound). Stop acting now rather than at our own
-    // leaseEnd_. A foreign lease at our epoch or below is a grant no majority made: a campaign
-    // that ran at the same time as ours and won only this acceptor. It lapses on its own; the
-    // holder renews with its other acceptors (it was deposed for it before: issue 15's CI).
+  if (round_.renewal && r.lease && !mine(*r.lease) && role_ == Role::kHolder) {
+    // Another process holds a live lease at an acceptor we are renewing with. While our lease
+    // is live no acceptor of our majority grants another, and a third acceptor's grant would
+    // need one of ours: so our clock has lied (a paused VM stops every clock of the guest, a
+    // slew beyond the bound). Stop acting now rather than at our own leaseEnd_.
     ++counters_.leaseLost;
     leaseEnd_ = std::min(leaseEnd_, now);
     round_ = Round{};
