@@ -134,6 +134,34 @@ TEST(DirectorNode, HolderStopsWhenARenewalMeetsAnotherOwnersLease) {
   EXPECT_EQ(out.changes.back().to, Role::kStandby);
 }
 
+// Issue 15's review: a foreign lease at the holder's own epoch (or below) deposes it too. With
+// stopped clocks a renewal can bring an old epoch back to a majority, a lost disk or a clone can
+// repeat an epoch: a lower epoch does not prove the grant stray, and keeping the lease then kept
+// two holders for up to a lease instead of a round trip.
+TEST(DirectorNode, HolderStopsForAForeignLeaseAtItsEpochOrBelowToo) {
+  for (const std::uint64_t below : {0u, 1u}) {
+    NodeConfig c;
+    c.preferred = kDirectorA;
+    Trio t(c);
+    t.run(kT.quarantine + 3 * kT.renewInterval);
+    ASSERT_TRUE(t.d(0).holds(t.now()));
+    const std::uint64_t epoch = t.d(0).epoch();
+    const Time at = t.now() + kT.renewInterval;
+    const Output renewal = t.d(0).tick(at);
+    const Accept* toArbiter = nullptr;
+    for (const auto& m : renewal.send) {
+      if (m.to == kArbiter) toArbiter = std::get_if<Accept>(&m.body);
+    }
+    ASSERT_NE(toArbiter, nullptr) << "no renewal sent";
+    const Reject refused{toArbiter->ballot, toArbiter->ballot, epoch,
+                         LeaseView{kDirectorB, epoch - below, milliseconds(1500), 42},
+                         RejectReason::kLiveLease};
+    t.d(0).receive(at + milliseconds(1), Message{kArbiter, kDirectorA, refused});
+    EXPECT_FALSE(t.d(0).holds(at + milliseconds(1))) << "epoch " << epoch - below;
+    EXPECT_EQ(t.d(0).role(), Role::kStandby);
+  }
+}
+
 TEST(DirectorNode, PreferredWinsColdStartAndRenewsSameEpoch) {
   NodeConfig c;
   c.preferred = kDirectorB;

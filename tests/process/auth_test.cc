@@ -71,7 +71,7 @@ v1::ExchangeRequest spoilt(const Cluster& c, const BadCall& bad, std::uint32_t f
 TEST(Auth, BadPeerCallsAreRefusedAndLeaveTheLeaseAlone) {
   Cluster c("auth");
   c.startAll();
-  const auto h = c.waitForHealthy(c.timers().startupBound() + 3s);
+  const auto h = c.waitForSettled(c.timers().startupBound() + 10s);
   ASSERT_TRUE(h);
   const std::string standby = otherDirector(h->holder);
   const std::uint32_t standbyId = standby == kAlpha ? 0 : 1;

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <random>
 #include <sstream>
+#include <thread>
 #include <stdexcept>
 
 #include "common/membership.h"
@@ -585,6 +586,18 @@ bool Cluster::healthy(const Snapshot& snap) const {
     }
   }
   return true;
+}
+
+std::optional<HolderView> Cluster::waitForSettled(Ms timeout) const {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  auto h = waitForHealthy(timeout);
+  while (h && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(timers().renewInterval * 3);
+    const auto again = waitForHealthy(Ms(3000));
+    if (again && again->holder == h->holder && again->epoch == h->epoch) return again;
+    h = again;
+  }
+  return std::nullopt;
 }
 
 std::optional<HolderView> Cluster::waitForHealthy(Ms timeout) const {

@@ -221,6 +221,11 @@ class Cluster {
   // other running node since that node's last start (so also after its quarantine, since
   // nodes are silent in quarantine).
   std::optional<HolderView> waitForHealthy(Ms timeout) const;
+  // Healthy, and the same holder at the same epoch over three renewal intervals: when both
+  // directors campaign at once the winner may meet the loser's stray grant at its first renewal
+  // and step down once (core/lease/director_node.cc, onReject). For tests that then assert the
+  // lease did not move.
+  std::optional<HolderView> waitForSettled(Ms timeout) const;
 
  private:
   struct Node {

@@ -102,7 +102,7 @@ TEST(OperatorApi, SocketReaderCannotStepDownRootCanBothAudited) {
   }
   Cluster c("operator-roles", o);
   c.startAll();
-  const auto h = c.waitForHealthy(c.timers().startupBound() + 3s);
+  const auto h = c.waitForSettled(c.timers().startupBound() + 10s);
   ASSERT_TRUE(h);
   const std::string holder = h->holder;
   openForSearch(c.stateDir(holder));
