@@ -410,6 +410,14 @@ std::string formatStepDown(const quorate::v1::StepDownReply& reply) {
   return text;
 }
 
+std::string statusCodeName(int code) {
+  // grpc::StatusCode's values are 0..16 (UNAUTHENTICATED).
+  if (code < 0 || code > static_cast<int>(grpc::StatusCode::UNAUTHENTICATED)) {
+    return "CODE_" + std::to_string(code);
+  }
+  return statusCodeName(static_cast<grpc::StatusCode>(code));
+}
+
 std::string statusCodeName(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK:

@@ -45,6 +45,9 @@ std::string formatStepDown(const quorate::v1::StepDownReply& reply);
 
 // "UNAVAILABLE", "FAILED_PRECONDITION", ...; "CODE_<n>" for numbers gRPC does not define.
 std::string statusCodeName(grpc::StatusCode code);
+// The same for a code as a number, any number: a value outside the enum's range (a hostile or
+// newer server's) must not be cast to grpc::StatusCode first, which is undefined (UBSan).
+std::string statusCodeName(int code);
 
 // "quoratectl: 127.0.0.1:7101: UNAVAILABLE: <message>" (no newline).
 std::string formatRpcError(std::string_view endpoint, const grpc::Status& status);

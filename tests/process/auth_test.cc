@@ -139,7 +139,8 @@ TEST(Auth, DirectorWithAWrongSecretNeverHolds) {
   const auto s = c.status(kAlpha);
   ASSERT_TRUE(s);
   EXPECT_EQ(s->holder(), "");
-  EXPECT_NE(c.log(kAlpha).find("not authenticated: unknown cluster, key or signature"), std::string::npos)
+  EXPECT_NE(c.log(kAlpha).find("not authenticated: unknown cluster, key or signature"),
+            std::string::npos)
       << "alpha's log does not show the refusal";
   EXPECT_EQ(c.log(kArbiter).find("granted"), std::string::npos) << "the arbiter granted an epoch";
 

@@ -21,8 +21,8 @@
 #include <iostream>
 #include <random>
 #include <sstream>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 #include "common/membership.h"
 

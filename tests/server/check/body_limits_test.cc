@@ -46,6 +46,21 @@ constexpr std::size_t kBlock = 64 << 10;
 // the server's block, the allocator's slack. Keeping the body would add 64 MiB or more.
 constexpr long kMaxGrowthKib = 16 << 10;
 
+// Under ASan freed blocks wait in its quarantine (256 MiB by default) and every block has red
+// zones: peak RSS then measures the sanitizer, not the streaming. The bodies are still fetched
+// and hashed; only the growth bound is not checked.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssMeaningful = false;
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+#else
+constexpr bool kRssMeaningful = true;
+#endif
+
 // Block `index` of the body: bytes that differ from block to block, so that a digest of only
 // some of them, or of them out of order, does not match.
 std::string block(std::uint64_t index, std::size_t size) {
@@ -197,7 +212,8 @@ TEST_F(BigBodyTest, ContentLengthBodyIsHashedAsItArrives) {
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, expectedMd5(kBodyBytes));
-  EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  if (kRssMeaningful)
+    EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
   std::printf("content-length, 64 MiB, md5: peak RSS +%ld KiB\n", growth);
 }
 
@@ -207,7 +223,8 @@ TEST_F(BigBodyTest, ChunkedBodyIsHashedAsItArrives) {
   ASSERT_TRUE(reply.ok) << reply.error;
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, expectedMd5(kBodyBytes));
-  EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  if (kRssMeaningful)
+    EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
   std::printf("chunked, 64 MiB, md5: peak RSS +%ld KiB\n", growth);
 }
 
@@ -217,7 +234,8 @@ TEST_F(BigBodyTest, WithoutADigestTheBodyIsReadAndDropped) {
   ASSERT_TRUE(reply.ok) << reply.error;
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, std::nullopt);
-  EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  if (kRssMeaningful)
+    EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
   std::printf("chunked, 64 MiB, no digest: peak RSS +%ld KiB\n", growth);
 }
 
@@ -231,7 +249,8 @@ TEST_F(BigBodyTest, TlsBodyIsHashedAsItArrives) {
   ASSERT_TRUE(reply.ok) << reply.error;
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, expectedMd5(kBodyBytes));
-  EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  if (kRssMeaningful)
+    EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
   std::printf("TLS, content-length, 64 MiB, md5: peak RSS +%ld KiB\n", growth);
 }
 
