@@ -5,9 +5,9 @@
 #          the fuzz targets' tree, where every library is already compiled with both sanitizers
 #          (and libFuzzer's coverage hooks, which only cost time), so only the tests are added.
 #   tsan   the daemons' threaded code under TSan, built by gcc in build-tsan: the tests labelled
-#          threads, i.e. the in-process director (its loop, checks and gRPC threads, the operator
-#          listener, the status cache), the arbiter's service, the event log's writer and the
-#          clients against live servers.
+#          threads (the lease host, the arbiter's service, the event log's writer thread, the
+#          watchdog, the status builder) except those that run real gRPC servers (over_grpc
+#          below: Debian's gRPC is not built with TSan, which then reports its internals).
 #
 #   bash scripts/sanitize.sh              both
 #   bash scripts/sanitize.sh asan         one of them; extra arguments after it go to ctest
@@ -30,9 +30,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
-# Tests of the suites that are not gtest binaries: they check the build (readelf of the release
-# binaries, the systemd units), not code a sanitizer could watch.
-not_code='^(quorate_hardening.*|quorate_systemd_units.*)$'
+# Under TSan, the tests that run real gRPC servers and channels: Debian's gRPC and abseil are not
+# built with TSan, so the locks and atomics they hand work between threads with are invisible to
+# it, and it reports their own accesses and those of grpcpp's inlined callback code as races
+# (docs/fuzzing.md, "The sanitizer suites": 68 of 68 reports of a first run were inside them, and
+# so was each report after ignore_noninstrumented_modules and top-frame suppressions). Those tests
+# run under ASan + UBSan; TSan runs the rest of the threads suite.
+over_grpc='^(DirectorTest|DirectorChecksTest|OperatorListenerTest|DaemonEvents)\.'
 
 # ninja in DIR, quiet unless it fails (then the end of its output says why).
 build() {
@@ -53,7 +57,7 @@ run_asan() {
   # The suites' binaries and the daemons the netns suite starts (tests_<label>: tests/CMakeLists).
   echo "sanitize.sh asan: building the unit, sim and netns suites in $dir"
   build "$dir" tests_unit tests_threads tests_sim tests_netns
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L '^(unit|threads|sim|netns)$' -E "$not_code" "$@"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L '^(unit|threads|sim|netns)$' "$@"
 }
 
 run_tsan() {
@@ -63,7 +67,7 @@ run_tsan() {
   # The tests labelled threads (quorate_add_test): code whose threads share state.
   echo "sanitize.sh tsan: building the tests labelled threads in $dir"
   build "$dir" tests_threads
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L threads -E "$not_code" "$@"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L '^threads$' -E "$over_grpc" "$@"
 }
 
 for s in "${suites[@]}"; do

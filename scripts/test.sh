@@ -1,15 +1,43 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (warnings are errors), and runs every test (unit, sim,
-# process, netns; netns needs root). Extra arguments go to ctest, e.g. -L unit.
+# Installs what is missing, builds (warnings are errors) and runs every test, each suite once:
+#   build/       gcc with the release flags (the binaries as shipped): the process, model, vm and
+#                build suites (build: the hardening and systemd-unit checks, the test registry);
+#   build-fuzz   clang with ASan + UBSan: the unit, threads, sim and netns suites;
+#   build-tsan   gcc with TSan: the threads suite (scripts/sanitize.sh says which parts).
+# netns and vm need root (they skip without it). At the end, one closing line per build.
+#
+# With arguments: builds build/ and runs ctest there with them, e.g. `-L unit` or `-L sim` (every
+# suite is built in build/ too; the sanitized builds are then left alone).
 # BUILD_DIR and QUORATE_SANITIZE work as for scripts/build.sh; QUORATE_WERROR=OFF turns
 # warnings back into warnings.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 bash scripts/install-deps.sh
 QUORATE_WERROR="${QUORATE_WERROR:-ON}" bash scripts/build.sh
 # Sanitized builds: a finding fails the test with a stack trace (harmless otherwise).
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j "$(nproc)" "$@"
+build_dir=${BUILD_DIR:-build}
+if (($#)); then
+  cd "$build_dir"
+  exec ctest --output-on-failure -j "$(nproc)" "$@"
+fi
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+status=0
+ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -L '^(process|model|vm|build)$' \
+  2>&1 | tee "$logs/gcc" || status=1
+bash scripts/sanitize.sh asan 2>&1 | tee "$logs/asan" || status=1
+bash scripts/sanitize.sh tsan 2>&1 | tee "$logs/tsan" || status=1
+echo
+echo "== every suite (scripts/test.sh) =="
+for s in "gcc:$build_dir (gcc, release flags: process, model, vm, build)" \
+  "asan:build-fuzz (clang, ASan + UBSan: unit, threads, sim, netns)" \
+  "tsan:build-tsan (gcc, TSan: threads)"; do
+  line=$(grep -E 'tests passed|No tests were found' "$logs/${s%%:*}" | tail -1 || true)
+  echo "${s#*:}: ${line:-did not run}"
+done
+exit "$status"
