@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The sanitizer suites (CI runs both; docs/security.md, "Fuzzing and sanitizers"):
+# The sanitizer suites (scripts/test.sh and so CI run both; docs/fuzzing.md, "The sanitizer
+# suites"):
 #
-#   asan   the unit (and threads), sim and netns suites under ASan + UBSan, built by clang-14 in build-fuzz:
-#          the fuzz targets' tree, where every library is already compiled with both sanitizers
-#          (and libFuzzer's coverage hooks, which only cost time), so only the tests are added.
+#   asan   the unit, threads, sim, netns and resources suites under ASan + UBSan, built by clang-14
+#          in build-fuzz: the fuzz targets' tree, where every library is already compiled with
+#          both sanitizers (and libFuzzer's coverage hooks, which only cost time), so only the
+#          tests are added.
 #   tsan   the daemons' threaded code under TSan, built by gcc in build-tsan: the tests labelled
 #          threads (the lease host, the arbiter's service, the event log's writer thread, the
 #          watchdog, the status builder) except those that run real gRPC servers (over_grpc
@@ -56,8 +58,8 @@ run_asan() {
     -DCMAKE_CXX_COMPILER=clang++-14 -DQUORATE_FUZZ=ON "${launcher[@]}" >/dev/null
   # The suites' binaries and the daemons the netns suite starts (tests_<label>: tests/CMakeLists).
   echo "sanitize.sh asan: building the unit, sim and netns suites in $dir"
-  build "$dir" tests_unit tests_threads tests_sim tests_netns
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L '^(unit|threads|sim|netns)$' "$@"
+  build "$dir" tests_unit tests_threads tests_sim tests_netns tests_resources
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L '^(unit|threads|sim|netns|resources)$' "$@"
 }
 
 run_tsan() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (warnings are errors) and runs every test, each suite once:
-#   build/       gcc with the release flags (the binaries as shipped): the process, model, vm and
-#                build suites (build: the hardening and systemd-unit checks, the test registry);
-#   build-fuzz   clang with ASan + UBSan: the unit, threads, sim and netns suites;
+#   build/       gcc with the release flags (the binaries as shipped): the process, model, vm,
+#                build (the hardening and systemd-unit checks, the test registry) and resources
+#                (peak RSS bounds) suites;
+#   build-fuzz   clang with ASan + UBSan: the unit, threads, sim, netns and resources suites;
 #   build-tsan   gcc with TSan: the threads suite (scripts/sanitize.sh says which parts).
 # netns and vm need root (they skip without it). At the end, one closing line per build.
 #
@@ -28,14 +29,14 @@ fi
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 status=0
-ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -L '^(process|model|vm|build)$' \
+ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -L '^(process|model|vm|build|resources)$' \
   2>&1 | tee "$logs/gcc" || status=1
 bash scripts/sanitize.sh asan 2>&1 | tee "$logs/asan" || status=1
 bash scripts/sanitize.sh tsan 2>&1 | tee "$logs/tsan" || status=1
 echo
 echo "== every suite (scripts/test.sh) =="
-for s in "gcc:$build_dir (gcc, release flags: process, model, vm, build)" \
-  "asan:build-fuzz (clang, ASan + UBSan: unit, threads, sim, netns)" \
+for s in "gcc:$build_dir (gcc, release flags: process, model, vm, build, resources)" \
+  "asan:build-fuzz (clang, ASan + UBSan: unit, threads, sim, netns, resources)" \
   "tsan:build-tsan (gcc, TSan: threads)"; do
   line=$(grep -E 'tests passed|No tests were found' "$logs/${s%%:*}" | tail -1 || true)
   echo "${s#*:}: ${line:-did not run}"
