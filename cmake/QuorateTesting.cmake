@@ -18,6 +18,12 @@ include(GoogleTest)
 #                  [OWN_MAIN]                   the sources define main()
 #                  [VM]                         also run in the test VM (quorate_add_vm_test)
 #                  [VM_ONLY])                   only run in the VM: no host test, no LABELS/TIMEOUT
+# Every label a test may carry, each selected by a run of scripts/test.sh (build/: process, model,
+# vm, build, resources; scripts/sanitize.sh: unit, threads, sim, netns, resources; fuzz: .ci/run).
+# A test with another label would run nowhere: quorate_add_test() and the quorate_test_properties
+# test refuse it.
+set(QUORATE_TEST_LABELS unit threads sim netns resources process model vm build fuzz)
+
 function(quorate_add_test)
   cmake_parse_arguments(PARSE_ARGV 0 arg "OWN_MAIN;VM;VM_ONLY"
     "NAME;TIMEOUT;DISCOVERY_MODE;TEST_PREFIX"
@@ -60,6 +66,10 @@ function(quorate_add_test)
     set_property(GLOBAL APPEND PROPERTY QUORATE_TESTS_${label} ${arg_NAME})
   endforeach()
 
+  if(NOT arg_VM_ONLY AND NOT arg_LABELS IN_LIST QUORATE_TEST_LABELS)
+    message(FATAL_ERROR "quorate_add_test(${arg_NAME}): label '${arg_LABELS}' is none of "
+      "${QUORATE_TEST_LABELS}, so no run would select it")
+  endif()
   if(arg_LABELS MATCHES ";")
     # gtest_discover_tests() (CMake 3.25) flattens PROPERTIES: a second label would become the
     # name of a property and the TIMEOUT its value.
@@ -88,6 +98,8 @@ function(quorate_add_label_targets)
     if(NOT binaries)
       message(FATAL_ERROR "quorate_add_label_targets: no test is labelled ${label}")
     endif()
-    add_custom_target(tests_${label} DEPENDS ${binaries})
+    # The sanitizer canaries (tests/support) are built with the suite but do not count as one.
+    get_property(canaries GLOBAL PROPERTY QUORATE_CANARIES_${label})
+    add_custom_target(tests_${label} DEPENDS ${binaries} ${canaries})
   endforeach()
 endfunction()

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -42,10 +44,34 @@ DirectorCluster::DirectorCluster(Topology& topo, ClusterOptions options)
   writeConfigs();
 }
 
+namespace {
+
+// A sanitizer's report in a daemon's log or a client's output (the sanitized build of
+// scripts/sanitize.sh): a failure of the test, even when the test expected that process to die
+// (an abort looks like a crash to a failover test). The markers are the sanitizers' own words.
+void expectNoSanitizerReport(const std::string& where, const std::string& text) {
+  static const std::regex kReport(
+      "(ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY: (AddressSanitizer|"
+      "UndefinedBehaviorSanitizer|ThreadSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer)");
+  std::smatch m;
+  if (!std::regex_search(text, m, kReport)) return;
+  const auto at = static_cast<std::size_t>(m.position(0));
+  const std::size_t from = text.rfind('\n', at > 2000 ? at - 2000 : 0);
+  ADD_FAILURE() << "sanitizer report in " << where << ":\n"
+                << text.substr(from == std::string::npos ? 0 : from, 6000);
+}
+
+}  // namespace
+
 DirectorCluster::~DirectorCluster() {
   for (const auto& [host, pid] : pids_) {
     topo_.kill(pid, SIGKILL);
     topo_.waitExit(pid, Ms(2000));
+  }
+  for (const char* h : {"alpha", "beta", "arbiter"}) {
+    std::ifstream f(logPath(h));
+    const std::string log((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    expectNoSanitizerReport(logPath(h), log);
   }
   const bool failed = ::testing::Test::HasFailure();
   if (failed || keep_ || std::getenv("QUORATE_KEEP_LOGS")) {
@@ -190,10 +216,12 @@ std::optional<ExitStatus> DirectorCluster::terminate(const std::string& host, Ms
 }
 
 CommandResult DirectorCluster::ctl(const std::string& director, const std::string& args) const {
-  return topo_.run(
+  auto r = topo_.run(
       kClient,
       binDir() + "/quoratectl --endpoint unix:" + stateDir(director) + "/director.sock " + args,
       options_.ctlTimeout);
+  expectNoSanitizerReport("quoratectl " + args, r.err);
+  return r;
 }
 
 std::optional<std::string> DirectorCluster::statusJson(const std::string& director) const {

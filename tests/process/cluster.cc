@@ -589,13 +589,17 @@ bool Cluster::healthy(const Snapshot& snap) const {
 }
 
 std::optional<HolderView> Cluster::waitForSettled(Ms timeout) const {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  auto h = waitForHealthy(timeout);
-  while (h && std::chrono::steady_clock::now() < end) {
-    std::this_thread::sleep_for(timers().renewInterval * 3);
-    const auto again = waitForHealthy(Ms(3000));
-    if (again && again->holder == h->holder && again->epoch == h->epoch) return again;
-    h = again;
+  using std::chrono::steady_clock;
+  const auto end = steady_clock::now() + timeout;
+  auto left = [&] { return std::chrono::duration_cast<Ms>(end - steady_clock::now()); };
+  std::optional<HolderView> last;
+  while (left() > Ms(0)) {
+    const auto now = waitForHealthy(left());
+    if (!now) return std::nullopt;  // not healthy within the whole budget
+    // Settled: the same holder at the same epoch as three renewal intervals ago.
+    if (last && now->holder == last->holder && now->epoch == last->epoch) return now;
+    last = now;
+    std::this_thread::sleep_for(std::min<Ms>(timers().renewInterval * 3, std::max(left(), Ms(0))));
   }
   return std::nullopt;
 }
