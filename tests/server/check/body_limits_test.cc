@@ -212,8 +212,9 @@ TEST_F(BigBodyTest, ContentLengthBodyIsHashedAsItArrives) {
   EXPECT_EQ(reply.status, 200);
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, expectedMd5(kBodyBytes));
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  }
   std::printf("content-length, 64 MiB, md5: peak RSS +%ld KiB\n", growth);
 }
 
@@ -223,8 +224,9 @@ TEST_F(BigBodyTest, ChunkedBodyIsHashedAsItArrives) {
   ASSERT_TRUE(reply.ok) << reply.error;
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, expectedMd5(kBodyBytes));
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  }
   std::printf("chunked, 64 MiB, md5: peak RSS +%ld KiB\n", growth);
 }
 
@@ -234,8 +236,9 @@ TEST_F(BigBodyTest, WithoutADigestTheBodyIsReadAndDropped) {
   ASSERT_TRUE(reply.ok) << reply.error;
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, std::nullopt);
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  }
   std::printf("chunked, 64 MiB, no digest: peak RSS +%ld KiB\n", growth);
 }
 
@@ -249,8 +252,9 @@ TEST_F(BigBodyTest, TlsBodyIsHashedAsItArrives) {
   ASSERT_TRUE(reply.ok) << reply.error;
   EXPECT_EQ(reply.bodyBytes, kBodyBytes);
   EXPECT_EQ(reply.md5, expectedMd5(kBodyBytes));
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT(growth, kMaxGrowthKib) << "peak RSS grew by " << growth << " KiB for a 64 MiB body";
+  }
   std::printf("TLS, content-length, 64 MiB, md5: peak RSS +%ld KiB\n", growth);
 }
 
