@@ -1,8 +1,10 @@
-# Fails when a registered ctest test has no label or no timeout (run by quorate_test_properties).
+# Fails when a registered ctest test has no label, a label no run selects (KNOWN_LABELS), or no
+# timeout (run by quorate_test_properties; quorate_test_properties_catch_unknown_labels shows it).
 #   cmake -DCTEST=<ctest> -DBUILD_DIR=<build dir> -P CheckTestProperties.cmake
 # quorate_add_test() refuses to declare such a test; this catches the ones added by hand
 # (add_test) and any helper that stops passing them on.
 #   cmake -DJSON_FILE=<saved ctest --show-only=json-v1 output> -P CheckTestProperties.cmake
+cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...) in script mode
 if(JSON_FILE)
   file(READ ${JSON_FILE} json)
 else()
