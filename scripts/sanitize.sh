@@ -60,7 +60,7 @@ run_asan() {
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++-14 -DQUORATE_FUZZ=ON "${launcher[@]}" >/dev/null
   # The suites' binaries and the daemons the netns suite starts (tests_<label>: tests/CMakeLists).
-  echo "sanitize.sh asan: building the unit, sim and netns suites in $dir"
+  echo "sanitize.sh asan: building the unit, threads, sim, netns and resources suites in $dir"
   build "$dir" tests_unit tests_threads tests_sim tests_netns tests_resources
   ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" \
     -L '^(unit|threads|sim|netns|resources)$' "$@"

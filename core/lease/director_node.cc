@@ -312,14 +312,13 @@ Output DirectorNode::onReject(Time now, NodeId from, const Reject& r) {
   if (round_.phase == Phase::kIdle || r.ballot != round_.ballot) return out;
   if (round_.renewal && r.lease && !mine(*r.lease) && role_ == Role::kHolder) {
     // Another process holds a live lease at an acceptor we are renewing with. While our lease
-    // is live no acceptor of our majority grants another, and a third acceptor's grant would
-    // need one of ours: so our clock has lied (a paused VM stops every clock of the guest, a
-    // slew beyond the bound). Stop acting now rather than at our own leaseEnd_.
-    // Whatever the foreign lease's epoch: with stopped clocks a renewal can bring an old epoch
-    // back to a majority, and a lost disk or a clone can repeat an epoch, so a lower or equal
-    // epoch does not prove the grant stray (issue 15's review). The cost: when both directors
-    // campaign at once and the loser's Accept reached one acceptor first, the winner meets that
-    // stray grant at its first renewal and steps down once.
+    // is live no acceptor of our majority grants another: either our clock has lied (a paused VM
+    // stops every clock of the guest, a slew beyond the bound), or the grant is a stray one, left
+    // at an acceptor outside our majority by a campaign that ran with ours. The epoch cannot tell
+    // them apart (with stopped clocks a renewal can bring an old epoch back to a majority, and a
+    // lost disk or a clone can repeat one: issue 15's review), so stop acting now rather than at
+    // our own leaseEnd_. The cost: when both directors campaign at once and the loser's Accept
+    // reached one acceptor first, the winner steps down once at its first renewal.
     ++counters_.leaseLost;
     leaseEnd_ = std::min(leaseEnd_, now);
     round_ = Round{};
