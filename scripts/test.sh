@@ -16,12 +16,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/install-deps.sh
 QUORATE_WERROR="${QUORATE_WERROR:-ON}" bash scripts/build.sh
-# Sanitized builds: a finding fails the test with a stack trace (harmless otherwise).
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 build_dir=${BUILD_DIR:-build}
 if (($#)); then
+  # A build/ made with QUORATE_SANITIZE: a finding fails the test with a stack trace (harmless
+  # otherwise). The sanitized trees below get theirs from scripts/sanitize.sh.
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
   cd "$build_dir"
   exec ctest --output-on-failure -j "$(nproc)" "$@"
 fi
