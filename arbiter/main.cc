@@ -17,6 +17,7 @@
 #include "common/signals.h"
 #include "common/state_file.h"
 #include "common/tls/credentials.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   using namespace quorate;
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   bool check = false;
   app.add_option("-c,--config", configPath, "configuration file (YAML)")->required();
   app.add_flag("--check", check, "validate the configuration and exit");
+  app.set_version_flag("--version", versionLine("quorate-arbiter"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 
 #include "client/commands.h"
 #include "client/interrupt.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   using namespace quorate::client;
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app;
   CliOptions options;
   configureCli(app, options);
+  app.set_version_flag("--version", quorate::versionLine("quoratectl"));
   if (std::optional<int> done = parseCli(app, argc, argv, std::cout, std::cerr)) {
     return *done;
   }

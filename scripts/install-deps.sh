@@ -19,6 +19,8 @@ packages=(
   # systemd-analyze verify of deploy/systemd (binutils' readelf, for the hardening check, comes
   # with build-essential)
   systemd
+  # the man pages of docs/man (rendered at build time) and the Debian package's tests
+  scdoc dpkg-dev
   # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
 )

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/signals.h"
 #include "common/state_file.h"
+#include "common/version.h"
 #include "common/yaml_config.h"
 #include "server/config.h"
 #include "server/daemon.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   bool check = false;
   app.add_option("-c,--config", configPath, "configuration file (YAML)")->required();
   app.add_flag("--check", check, "validate the configuration and exit");
+  app.set_version_flag("--version", versionLine("quorate-director"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,8 +2,11 @@
 # Runs systemd-analyze verify on the units of deploy/systemd, with their ExecStart pointed at the
 # built binaries (verify checks that the program exists). Skipped (exit 77) without systemd.
 #   verify_units.sh [--broken] UNIT_DIR DIRECTOR_BINARY ARBITER_BINARY
-# --broken: the control; a misspelt setting is planted in each unit, and verify must report it
-# (exit 0 when both reports came).
+# Then each unit must carry the settings the daemons and the package rely on (Type=notify with a
+# watchdog, reload by SIGHUP, the director's file limit, the arbiter's user and state directory).
+# --broken: the control; a misspelt setting is planted in each unit, and verify must report it,
+# and WatchdogSec= is dropped from each, and the settings check must report that (exit 0 when all
+# four reports came).
 set -eu
 broken=0
 if [[ ${1:-} == --broken ]]; then
@@ -27,8 +30,15 @@ if ((broken)); then
   sed -i 's/^ProtectSystem=strict$/ProtectSystem=stricter/' "$tmp"/quorate-*.service
   grep -q '^ProtectSystem=stricter$' "$tmp/quorate-director.service"
   grep -q '^ProtectSystem=stricter$' "$tmp/quorate-arbiter.service"
+  sed -i '/^WatchdogSec=/d' "$tmp"/quorate-*.service
 fi
+# unit -> the lines it must have, one per line.
+declare -A required
+common=$'Type=notify\nNotifyAccess=main\nWatchdogSec=10s\nExecReload=/bin/kill -HUP $MAINPID'
+required[quorate-director.service]="$common"$'\nLimitNOFILE=65536'
+required[quorate-arbiter.service]="$common"$'\nUser=quorate\nStateDirectory=quorate-arbiter'
 status=0
+declare -i watchdog_reported=0
 for unit in quorate-director.service quorate-arbiter.service; do
   # Any line of output is a finding: verify exits 0 on some warnings.
   out=$(cd "$tmp" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "./$unit" 2>&1) ||
@@ -44,7 +54,24 @@ for unit in quorate-director.service quorate-arbiter.service; do
   else
     echo "$unit: verified"
   fi
+  missing=0
+  while IFS= read -r line; do
+    if ! grep -qxF -- "$line" "$tmp/$unit"; then
+      echo "$unit: lacks $line"
+      missing=1
+    fi
+  done <<<"${required[$unit]}"
+  if ((missing)); then
+    status=1
+    if ((broken)) && ! grep -qx 'WatchdogSec=10s' "$tmp/$unit"; then
+      watchdog_reported+=1
+    fi
+  fi
 done
+if ((broken && watchdog_reported != 2)); then
+  echo "the dropped WatchdogSec= was not reported for both units"
+  exit 1
+fi
 if ((broken)); then
   if ((status == 0)); then
     echo "the planted mistakes were not reported"

@@ -248,7 +248,7 @@ class QUORATE_SDK_API Client {
   std::unique_ptr<Impl> impl_;
 };
 
-// The library's version, "0.1.0".
+// The library's version, the project's (e.g. "0.16.0").
 QUORATE_SDK_API const char* version();
 
 }  // namespace quorate::sdk
