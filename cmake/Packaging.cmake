@@ -14,8 +14,8 @@ install(TARGETS quorate-director quorate-arbiter
   RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR} COMPONENT ${QUORATE_PACKAGE_COMPONENT})
 install(TARGETS quoratectl
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT ${QUORATE_PACKAGE_COMPONENT})
-# The units name /usr/sbin/quorate-*, where the package puts them; another prefix needs a drop-in
-# with its own ExecStart= (docs/man/quorate-director.8.scd, FILES).
+# The units name /usr/sbin/quorate-*, where the package puts them; installed under another prefix
+# they need a drop-in with an empty ExecStart= and then their own.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/quorate-director.service
   ${PROJECT_SOURCE_DIR}/deploy/systemd/quorate-arbiter.service
   DESTINATION ${QUORATE_SYSTEMD_UNIT_DIR} COMPONENT ${QUORATE_PACKAGE_COMPONENT})

@@ -54,19 +54,13 @@ for unit in quorate-director.service quorate-arbiter.service; do
   else
     echo "$unit: verified"
   fi
-  missing=0
   while IFS= read -r line; do
     if ! grep -qxF -- "$line" "$tmp/$unit"; then
       echo "$unit: lacks $line"
-      missing=1
+      status=1
+      if [[ $line == WatchdogSec=10s ]]; then watchdog_reported+=1; fi
     fi
   done <<<"${required[$unit]}"
-  if ((missing)); then
-    status=1
-    if ((broken)) && ! grep -qx 'WatchdogSec=10s' "$tmp/$unit"; then
-      watchdog_reported+=1
-    fi
-  fi
 done
 if ((broken && watchdog_reported != 2)); then
   echo "the dropped WatchdogSec= was not reported for both units"
