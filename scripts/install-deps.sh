@@ -19,8 +19,9 @@ packages=(
   # systemd-analyze verify of deploy/systemd (binutils' readelf, for the hardening check, comes
   # with build-essential)
   systemd
-  # the man pages of docs/man (rendered at build time) and the Debian package's tests
-  scdoc dpkg-dev
+  # the man pages of docs/man (rendered at build time, checked with man-db's groff) and the
+  # Debian package (dpkg-shlibdeps computes its Depends; its test reads status JSON with python3)
+  scdoc man-db dpkg-dev python3
   # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
 )

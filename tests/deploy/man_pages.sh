@@ -5,7 +5,8 @@
 # agreed metrics: and log_target:. Skipped (exit 77) without man or groff.
 #   man_pages.sh [--broken] MAN_DIR SOURCE_DIR DIRECTOR ARBITER QUORATECTL
 # --broken: the control; one copy of the pages gets an undefined groff macro, another loses an
-# option and a config key, and each check must report its plant (exit 0 when all were).
+# option, a command and a config key, and each check must report its plant (exit 0 when all
+# were).
 set -u
 broken=0
 if [[ ${1:-} == --broken ]]; then
@@ -76,10 +77,28 @@ check_keys() { # PAGE
   return $status
 }
 
+# quoratectl's commands, from its help: a new one must be in the page with its options.
 ctl_help=$("$quoratectl" --help)
-for command in status watch step-down genhash events; do
+commands=$(sed -n '/^Subcommands:/,$p' <<<"$ctl_help" | awk 'NR > 1 && NF {print $1}')
+[[ -n $commands ]] || {
+  echo "quoratectl --help lists no commands"
+  exit 1
+}
+for command in $commands; do
   ctl_help+=$'\n'$("$quoratectl" "$command" --help)
 done
+
+check_commands() { # PAGE
+  local text status=0 command
+  text=$(text_of "$1")
+  for command in $commands; do
+    grep -qE "^ +$command( |$)" <<<"$text" || {
+      echo "$(basename "$1"): does not describe the command $command"
+      status=1
+    }
+  done
+  return $status
+}
 
 check_all() { # DIR
   local status=0
@@ -87,12 +106,13 @@ check_all() { # DIR
   check_options "$1/quorate-director.8" "$("$director" --help)" || status=1
   check_options "$1/quorate-arbiter.8" "$("$arbiter" --help)" || status=1
   check_options "$1/quoratectl.8" "$ctl_help" || status=1
+  check_commands "$1/quoratectl.8" || status=1
   check_keys "$1/quorate.yaml.5" || status=1
   return $status
 }
 
 if ((!broken)); then
-  check_all "$man_dir" && echo "man pages: no groff warning, every option and key named"
+  check_all "$man_dir" && echo "man pages: no groff warning, every option, command and key named"
   exit
 fi
 
@@ -101,7 +121,8 @@ mkdir "$tmp/macro" "$tmp/option"
 cp "${pages[@]/#/$man_dir/}" "$tmp/macro/"
 cp "${pages[@]/#/$man_dir/}" "$tmp/option/"
 echo '.nosuchmacro planted' >>"$tmp/macro/quorate-arbiter.8"
-sed -i 's/clear\\-hold/clear\\-h0ld/g; s/clear-hold/clear-h0ld/g' "$tmp/option/quoratectl.8"
+sed -i 's/clear\\-hold/clear\\-h0ld/g; s/clear-hold/clear-h0ld/g; s/^\\fBevents\\fR/\\fBevent\\fR/' \
+  "$tmp/option/quoratectl.8"
 sed -i 's/script_user/script_usr/g' "$tmp/option/quorate.yaml.5"
 grep -q h0ld "$tmp/option/quoratectl.8" && grep -q script_usr "$tmp/option/quorate.yaml.5" || {
   echo "the plants did not take"
@@ -117,8 +138,12 @@ grep -q "quoratectl.8: does not name --clear-hold" <<<"$out" || {
   echo "the dropped --clear-hold was not reported: $out"
   exit 1
 }
+grep -q "quoratectl.8: does not describe the command events" <<<"$out" || {
+  echo "the renamed events command was not reported: $out"
+  exit 1
+}
 grep -q "quorate.yaml.5: does not name the key script_user" <<<"$out" || {
   echo "the dropped script_user was not reported: $out"
   exit 1
 }
-echo "the planted macro, option and key were reported, as they must be"
+echo "the planted macro, option, command and key were reported, as they must be"
