@@ -121,8 +121,8 @@ mkdir "$tmp/macro" "$tmp/option"
 cp "${pages[@]/#/$man_dir/}" "$tmp/macro/"
 cp "${pages[@]/#/$man_dir/}" "$tmp/option/"
 echo '.nosuchmacro planted' >>"$tmp/macro/quorate-arbiter.8"
-sed -i 's/clear\\-hold/clear\\-h0ld/g; s/clear-hold/clear-h0ld/g; s/^\\fBevents\\fR/\\fBevent\\fR/' \
-  "$tmp/option/quoratectl.8"
+sed -i 's/clear\\-hold/clear\\-h0ld/g; s/clear-hold/clear-h0ld/g' "$tmp/option/quoratectl.8"
+sed -i 's/^\\fBevents\\fR/\\fBevent\\fR/' "$tmp/option/quoratectl.8"
 sed -i 's/script_user/script_usr/g' "$tmp/option/quorate.yaml.5"
 grep -q h0ld "$tmp/option/quoratectl.8" && grep -q script_usr "$tmp/option/quorate.yaml.5" || {
   echo "the plants did not take"
