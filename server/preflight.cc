@@ -40,6 +40,12 @@ std::string linkState(const std::string& name) {
   return (req.ifr_flags & IFF_UP) != 0 ? "up" : "down";
 }
 
+std::string octal(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
 // Who runs a program: uid, primary gid and supplementary groups of `user` ("": this process).
 struct RunAs {
   uid_t uid = 0;
@@ -91,6 +97,21 @@ bool mayExecute(const struct stat& st, const RunAs& who) {
   return (st.st_mode & S_IXOTH) != 0;
 }
 
+// The first directory above `path` that `who` may not search (x), if any.
+std::optional<std::string> unsearchableParent(const std::string& path, const RunAs& who) {
+  std::string dir = path;
+  for (;;) {
+    const auto slash = dir.find_last_of('/');
+    if (slash == std::string::npos) return std::nullopt;
+    dir = slash == 0 ? "/" : dir.substr(0, slash);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !mayExecute(st, who)) {
+      return dir + " (mode " + octal(st.st_mode) + ")";
+    }
+    if (dir == "/") return std::nullopt;
+  }
+}
+
 // `program` as the runner finds it: as given with a '/', else the first match on kScriptPath.
 std::optional<std::string> locate(const std::string& program) {
   if (program.find('/') != std::string::npos) return program;
@@ -103,12 +124,6 @@ std::optional<std::string> locate(const std::string& program) {
     start = end + 1;
   }
   return std::nullopt;
-}
-
-std::string octal(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
 }
 
 // The fence is installed when the daemon opens the kernel's addresses (VIPs or tracked
@@ -198,6 +213,11 @@ std::vector<Finding> checkPrograms(const DirectorConfig& c) {
     if (!mayExecute(st, *who)) {
       out.push_back(fail(subject, *path + " is not executable by " + who->name + " (mode " +
                                       octal(st.st_mode) + ") (" + context + ")"));
+      continue;
+    }
+    if (const auto dir = unsearchableParent(*path, *who)) {
+      out.push_back(fail(subject, who->name + " cannot reach " + *path + ": it may not enter " +
+                                      *dir + " (" + context + ")"));
       continue;
     }
     if (const Status sec = checkScriptSecurity(program, user); !sec) {
