@@ -221,14 +221,14 @@ Finding checkCertificate(const std::string& what, const std::string& certPath,
   auto cert = tls::Certificate::load(certPath);
   if (!cert) return fail(subject, cert.status().what());
   std::string detail;
+  auto id = cert->identity();
   if (expected) {
-    auto id = cert->identity();
     if (!id) return fail(subject, id.status().what());
     if (!(*id == *expected)) {
       return fail(subject, "the certificate is " + id->uri() + ", expected " + expected->uri());
     }
-    detail = id->uri();
   }
+  if (id) detail = id->uri();
   if (caPath) {
     auto bundle = tls::CaBundle::load(*caPath);
     if (!bundle) return fail(subject, "its CA bundle: " + bundle.status().what());

@@ -55,7 +55,7 @@ Finding checkSecrets(const std::string& what, const config::Document& doc,
 Finding checkCaBundle(const std::string& what, const std::string& path);
 
 // A node's certificate: it loads, chains to `caPath` and is valid now (when `caPath` is set), and
-// names `expected` (when set). Says when it expires.
+// names `expected` (when set). Names its identity when it has one, and when it expires.
 Finding checkCertificate(const std::string& what, const std::string& certPath,
                          const std::optional<std::string>& caPath,
                          const std::optional<tls::Identity>& expected);
