@@ -4,6 +4,7 @@
 # namespace of its own with the example's eth0 and address, so every check of the host can pass.
 #   check_three_node.sh [--broken] EXAMPLE_DIR SCRIPTS_DIR DIRECTOR ARBITER
 # This kernel may lack IPVS: then the one FAIL accepted is the IPVS check's, with its message.
+# Also: each daemon given the other's file says so (exit 2).
 # --broken: the control; director-a's VIP device is renamed in its copy, and the same run must
 # fail, naming it (exit 0 when it did). Needs root (exit 77 otherwise).
 set -euo pipefail
@@ -92,6 +93,18 @@ check "$prefix-a" "$director" director-a.yaml "${director_checks[@]}" "listen 19
 check "$prefix-b" "$director" director-b.yaml "${director_checks[@]}" "listen 198.18.0.2:7101"
 check "$prefix-arb" "$arbiter" arbiter.yaml "state_dir $tmp/state/quorate-arbiter" \
   "cluster web-lb key" "cluster web-lb ca" "tls.cert " "tls.key " "listen 198.18.0.3:7100"
+
+# Each daemon given the other's file says so (exit 2), before any other error.
+other() {
+  local binary=$1 file=$2 says=$3 out rc=0
+  out=$("$binary" --check --config "$tmp/$file" 2>&1) || rc=$?
+  if [[ $rc != 2 || $out != *"$says"* ]]; then
+    echo "$(basename "$binary") on $file: exit $rc, expected 2 and \"$says\": $out"
+    failures=$((failures + 1))
+  fi
+}
+other "$arbiter" director-b.yaml "this looks like a director configuration"
+other "$director" arbiter.yaml "this looks like an arbiter configuration"
 
 if ((broken)); then
   if ((failures > 0)) && grep -q '^FAIL    interface eth9: no such interface' "$tmp/director-a.yaml.out"; then
