@@ -239,12 +239,39 @@ std::vector<Finding> checkDirectories(const DirectorConfig& c) {
     const std::string dir = slash == 0 ? "/" : c.eventLog.path.substr(0, slash);
     if (dir != c.stateDir) out.push_back(checkWritableDirectory("event_log directory", dir, false));
   }
+  // A socket in state_dir: made with it (0700) before the listener opens.
   const auto slash = c.operatorApi.socket.find_last_of('/');
   const std::string socketDir = slash == 0 ? "/" : c.operatorApi.socket.substr(0, slash);
-  if (socketDir != c.stateDir) {
-    out.push_back(checkWritableDirectory("operator socket directory", socketDir, true));
-  }
+  if (socketDir != c.stateDir) out.push_back(checkSocketDirectory(socketDir));
   return out;
+}
+
+Finding checkSocketDirectory(const std::string& dir) {
+  const std::string subject = "operator socket directory " + dir;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail(subject, std::strerror(errno));
+    // The listener makes the last component only (server/grpc/operator_listener.cc).
+    const auto slash = dir.find_last_of('/');
+    const std::string parent = slash == 0 ? "/" : dir.substr(0, slash);
+    struct stat up {};
+    if (::stat(parent.c_str(), &up) != 0 || !S_ISDIR(up.st_mode)) {
+      return fail(subject, "does not exist, and the director creates only its last component: " +
+                               parent + " is not a directory");
+    }
+    const Finding probe = quorate::preflight::checkWritableDirectory(subject, dir, true);
+    if (probe.verdict != quorate::preflight::Verdict::kOk) return probe;
+    return ok(subject, "does not exist yet; the director creates it (0755) in " + parent);
+  }
+  if (!S_ISDIR(st.st_mode)) return fail(subject, "exists but is not a directory");
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_uid != 0 && st.st_uid != ::geteuid())) {
+    return fail(subject, "writable by its group or others (mode " + octal(st.st_mode) +
+                             "), or owned by another user: the director refuses it, since whoever "
+                             "may write it may swap the socket for their own");
+  }
+  auto probe = quorate::preflight::checkWritableDirectory("", dir, false);
+  if (probe.verdict != quorate::preflight::Verdict::kOk) return fail(subject, probe.detail);
+  return ok(subject, "a directory only its owner may write, writable");
 }
 
 std::vector<Finding> checkFiles(const DirectorConfig& c, const std::string& text) {

@@ -27,8 +27,13 @@ std::vector<Finding> checkInterfaces(const DirectorConfig& c);
 std::vector<Finding> checkPrograms(const DirectorConfig& c);
 
 // state_dir exists or can be made, and takes a file; the event log's directory, when it is
-// elsewhere, exists and takes a file; the operator socket's directory exists or can be made.
+// elsewhere, exists and takes a file; the operator socket's directory (checkSocketDirectory).
 std::vector<Finding> checkDirectories(const DirectorConfig& c);
+
+// The operator socket's directory as the listener wants it: a directory no group or other may
+// write, owned by root or the director's user; or missing with a parent that exists (the
+// listener makes the last component only).
+Finding checkSocketDirectory(const std::string& dir);
 
 // The cluster key files (read again by the loader), the TLS CA, certificate and key of the peer
 // protocol, the arbiter's CA, and the operator TCP listener's files. `text` is the file's text.

@@ -192,6 +192,24 @@ TEST(Preflight, DirectoriesOfTheDirector) {
   EXPECT_EQ(about(found, "event_log directory " + dir.file("log")).verdict, Verdict::kOk);
 }
 
+TEST(Preflight, TheOperatorSocketDirectoryIsOneTheListenerTakes) {
+  TempDir dir("quorate-preflight");
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  const auto fresh = checkSocketDirectory(dir.file("run"));
+  EXPECT_EQ(fresh.verdict, Verdict::kOk) << text(fresh);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  // Only the last component is made: a missing parent is a mistake.
+  const auto deep = checkSocketDirectory(dir.file("a/run"));
+  EXPECT_EQ(deep.verdict, Verdict::kFail) << text(deep);
+  EXPECT_NE(deep.detail.find("creates only its last component"), std::string::npos) << text(deep);
+  EXPECT_EQ(checkSocketDirectory(dir.path()).verdict, Verdict::kOk);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+  const auto open = checkSocketDirectory(dir.path());
+  EXPECT_EQ(open.verdict, Verdict::kFail) << text(open);
+  EXPECT_NE(open.detail.find("mode 0777"), std::string::npos) << text(open);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0700), 0);
+}
+
 TEST(Preflight, KeyFilesAreReadAgainByTheLoader) {
   TempDir dir("quorate-preflight");
   const std::string key = dir.write("c.secret", "0123456789abcdef0123456789abcdef\n");
