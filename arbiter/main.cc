@@ -9,6 +9,7 @@
 
 #include "arbiter/arbiter_service.h"
 #include "arbiter/config.h"
+#include "arbiter/preflight.h"
 #include "common/clock.h"
 #include "common/config_error.h"
 #include "common/logging.h"
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // usage errors exit 2, like config errors
   }
+  // The file, then what this host can verify of it (arbiter/preflight.h); nothing starts.
+  if (check) return arbiter::preflight::runCheck(configPath, std::cout, std::cerr);
 
   arbiter::ArbiterConfig config;
   try {
@@ -39,10 +42,6 @@ int main(int argc, char** argv) {
   } catch (const ConfigError& e) {
     std::cerr << "quorate-arbiter: " << e.what() << "\n";
     return 2;
-  }
-  if (check) {
-    std::cout << configPath << ": OK (" << config.clusters.size() << " clusters)\n";
-    return 0;
   }
   blockStopSignals();
   if (const Status st = setupLogging("arbiter", config.logLevel); !st) {

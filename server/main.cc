@@ -15,6 +15,7 @@
 #include "common/yaml_config.h"
 #include "server/config.h"
 #include "server/daemon.h"
+#include "server/preflight.h"
 #include "server/privileges.h"
 
 int main(int argc, char** argv) {
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // usage errors exit 2, like config errors
   }
+  // The file, then what this host can verify of it (server/preflight.h); nothing starts.
+  if (check) return server::preflight::runCheck(configPath, std::cout, std::cerr);
 
   server::DirectorConfig config;
   std::string configText;
@@ -66,11 +69,6 @@ int main(int argc, char** argv) {
   std::cerr << "quorate-director: TEST BUILD: peer certificates are not compared with the "
                "sender or the server called (never deploy this binary)\n";
 #endif
-  if (check) {
-    std::cout << configPath << ": OK (cluster " << config.cluster << ", node " << config.node
-              << ")\n";
-    return 0;
-  }
   blockStopSignals();
   // See arbiter/main.cc: abseil's deadlock detection costs too much under load.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

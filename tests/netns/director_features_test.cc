@@ -482,7 +482,8 @@ TEST(DirectorFeatures, VrrpAdvertsComeFromTheHolderAndResignOnStepDown) {
 }
 
 // 7. A VIP on a device that does not exist: the director refuses to start, saying so, and
-// leaves nothing behind; --check accepts a valid file and rejects a malformed one.
+// leaves nothing behind; --check accepts a valid file, rejects a malformed one, and fails one
+// whose device this namespace lacks.
 TEST(DirectorFeatures, VipOnAMissingDeviceKeepsTheDirectorOutOfTheLease) {
   Topology topo;
   DirectorCluster cluster(topo);
@@ -510,9 +511,12 @@ TEST(DirectorFeatures, VipOnAMissingDeviceKeepsTheDirectorOutOfTheLease) {
   const auto bad = check(malformed);
   EXPECT_EQ(bad.exitCode, 2) << bad.out << bad.err;
   EXPECT_NE(bad.err.find("nosuchdevice0123"), std::string::npos) << bad.err;
-  // --check reads the file only: a device the machine lacks is not its business.
+  // --check also checks the host: a device this namespace lacks is a FAIL naming it (exit 1).
   const auto unknown = check(missing);
-  EXPECT_EQ(unknown.exitCode, 0) << unknown.out << unknown.err;
+  EXPECT_EQ(unknown.exitCode, 1) << unknown.out << unknown.err;
+  EXPECT_NE(unknown.out.find("FAIL    interface nosuch0: no such interface"), std::string::npos)
+      << unknown.out;
+  EXPECT_NE(ok.out.find("OK      interface eth0: exists"), std::string::npos) << ok.out;
 
   // A VIP's interface is tracked like keepalived's instance interface: missing (or down) makes
   // the director unhealthy, so it never campaigns, never holds and says why.
