@@ -19,6 +19,8 @@ packages=(
   # systemd-analyze verify of deploy/systemd (binutils' readelf, for the hardening check, comes
   # with build-essential)
   systemd
+  # sd_notify (readiness, watchdog) and the journal sink of both daemons
+  libsystemd-dev
   # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
 )
