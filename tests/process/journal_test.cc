@@ -1,7 +1,7 @@
 // Logs of the real director: a role change reaches the journal (native protocol, on a socket the
 // test binds in a mount namespace of its own) with PRIORITY and the QUORATE_* fields, through
 // log_target: journal and through auto with $JOURNAL_STREAM; and at log_level: error each role
-// change still gives exactly one line.
+// change still gives exactly one line; log_target: syslog reaches /dev/log with facility daemon.
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -200,6 +200,60 @@ TEST(Journal, RoleChangesCarryPriorityAndLeaseFields) {
   const auto f = *parseJournalDatagram(lost->text);
   EXPECT_EQ(field(f, "PRIORITY"), "4");
   EXPECT_EQ(field(f, "QUORATE_ROLE"), "standby");
+}
+
+// In the private mount namespace of privateJournalDirectory(): a tmpfs over /dev with the few
+// devices a daemon opens bound back from the real one, so the test can bind /dev/log itself.
+std::optional<std::string> privateDevLog() {
+  const std::string saved = "/run/systemd/journal/dev";
+  ::mkdir(saved.c_str(), 0755);
+  if (::mount("/dev", saved.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    return std::string("bind /dev: ") + std::strerror(errno);
+  }
+  if (::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") != 0) {
+    return std::string("mount tmpfs on /dev: ") + std::strerror(errno);
+  }
+  for (const std::string dev : {"null", "zero", "full", "random", "urandom"}) {
+    writeFile("/dev/" + dev, "");
+    if (::mount((saved + "/" + dev).c_str(), ("/dev/" + dev).c_str(), nullptr, MS_BIND, nullptr) !=
+        0) {
+      return "bind /dev/" + dev + ": " + std::strerror(errno);
+    }
+  }
+  return std::nullopt;
+}
+
+TEST(Syslog, RoleChangesGoToDevLogWithFacilityDaemon) {
+  if (const auto why = privateJournalDirectory()) GTEST_SKIP() << *why;
+  if (const auto why = privateDevLog()) GTEST_SKIP() << *why;
+  testutil::NotifyRecorder syslog("/dev/log");
+  ClusterOptions o;
+  o.prefer(kAlpha);
+  o.editing(kAlpha, [](const std::string& y) {
+    return replaceLogLevel(y, "log_level: info\nlog_target: syslog\n");
+  });
+  Cluster c("syslog", o);
+  c.startAll();
+  const auto h = c.waitForSettled(c.timers().startupBound() + 5s);
+  ASSERT_TRUE(h);
+  ASSERT_EQ(h->holder, kAlpha);
+  ASSERT_TRUE(c.stepDown(kAlpha).ok());
+  auto line = [&](const std::string& text) {
+    return syslog.waitFor(
+        [&](const testutil::NotifyMessage& m) { return m.text.find(text) != std::string::npos; },
+        5s);
+  };
+  // <facility * 8 + severity>: daemon (3) and info (6) or warning (4); glibc's ident[pid].
+  const auto won = line("role candidate -> holder");
+  ASSERT_TRUE(won) << "no role change in syslog";
+  EXPECT_EQ(won->text.rfind("<30>", 0), 0u) << won->text;
+  EXPECT_NE(won->text.find("quorate-director[" + std::to_string(won->pid) + "]: "),
+            std::string::npos)
+      << won->text;
+  const auto lost = line("role holder -> standby");
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(lost->text.rfind("<28>", 0), 0u) << lost->text;
+  EXPECT_EQ(c.log(kAlpha).find("-> holder"), std::string::npos) << "also on stderr";
 }
 
 TEST(Logs, EachRoleChangeIsOneLineEvenAtLogLevelError) {
