@@ -115,7 +115,9 @@ void expectPetsOnlyWhileRunning(NotifyRecorder& rec, const Daemon& d, const Daem
                                 const std::string& what) {
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(1s);
-  EXPECT_GE(rec.count(d.pid(), "WATCHDOG=1", t0, Clock::now()), 3u) << what << " pets too rarely";
+  const std::size_t perSecond = rec.count(d.pid(), "WATCHDOG=1", t0, Clock::now());
+  std::cout << what << ": " << perSecond << " pets in 1 s" << std::endl;
+  EXPECT_GE(perSecond, 3u) << what << " pets too rarely";
   d.freeze();
   const auto stoppedAt = Clock::now();
   std::this_thread::sleep_for(2 * kWatchdog);
@@ -124,10 +126,14 @@ void expectPetsOnlyWhileRunning(NotifyRecorder& rec, const Daemon& d, const Daem
   EXPECT_EQ(rec.count(d.pid(), "WATCHDOG=1", stoppedAt + 50ms, end), 0u)
       << what << " petted while stopped";
   EXPECT_GE(rec.count(other.pid(), "WATCHDOG=1", stoppedAt, end), 3u);
+  const auto thawedAt = Clock::now();
   d.thaw();
-  EXPECT_TRUE(
-      rec.waitFor([&](const auto& m) { return m.at > end && from(m, d.pid(), "WATCHDOG=1"); }, 5s))
-      << what << " did not pet again after SIGCONT";
+  const auto again =
+      rec.waitFor([&](const auto& m) { return m.at > end && from(m, d.pid(), "WATCHDOG=1"); }, 5s);
+  ASSERT_TRUE(again) << what << " did not pet again after SIGCONT";
+  reportMs(what == "the director" ? "director_first_pet_after_sigcont_ms"
+                                  : "arbiter_first_pet_after_sigcont_ms",
+           msBetween(thawedAt, again->at));
 }
 
 TEST(Notify, DaemonsAreReadyAndPetOnlyWhileRunning) {
@@ -184,6 +190,8 @@ std::size_t petsWhileTheLoopIsFrozen(const std::string& binary) {
   std::this_thread::sleep_for(2 * kWatchdog);
   const auto end = Clock::now();
   const std::size_t pets = rec.count(director.pid(), "WATCHDOG=1", frozenAt + 50ms, end);
+  std::cout << binary << ": " << pets << " pets in the " << msBetween(frozenAt, end).count()
+            << " ms the loop was frozen" << std::endl;
   // The rest of the daemon ran meanwhile: the main thread still takes a SIGHUP after the thaw.
   ::unlink(freezeFile.c_str());
   EXPECT_TRUE(rec.waitFor(

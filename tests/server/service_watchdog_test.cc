@@ -31,9 +31,10 @@ struct RunningContext {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
   std::thread thread{[this] { io.run(); }};
-  ~RunningContext() {
+  ~RunningContext() { halt(); }
+  void halt() {
     io.stop();
-    thread.join();
+    if (thread.joinable()) thread.join();
   }
 };
 
@@ -84,6 +85,8 @@ TEST(ServiceWatchdog, AChecksThreadThatStopsAnsweringStopsThePets) {
     stopped.set_value();
   });
   stopped.get_future().wait();
+  loop.halt();  // no handler of w's runs once w is gone
+  checks.halt();
 }
 
 TEST(ArbiterWatchdog, AStuckClusterLockStopsThePets) {
