@@ -9,9 +9,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 #include "common/logging_journal.h"
 
