@@ -200,6 +200,12 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
   return reactor;
 }
 
+void ArbiterService::probeClusters() {
+  for (auto& [id, cluster] : clusters_) {
+    const std::lock_guard<std::mutex> lock(cluster->mu);
+  }
+}
+
 grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& wire,
                                     v1::ExchangeReply& reply, const std::string& peerCertPem) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);

@@ -66,6 +66,9 @@ class ArbiterService final : public v1::Peer::CallbackService {
   static constexpr std::size_t kMaxLeasesPerCluster = 64;
   const Counters& counters() const { return counters_; }
   std::size_t clusterCount() const { return clusters_.size(); }
+  // Takes and releases every cluster's lock in turn: returns only while no request is stuck
+  // holding one (the watchdog's health check, arbiter/service_watchdog.h). Any thread.
+  void probeClusters();
 
  private:
   struct Slot {

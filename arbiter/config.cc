@@ -107,8 +107,8 @@ ArbiterTls parseTls(const Value& v) {
 ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root =
-        doc.root({"listen", "state_dir", "quarantine_ms", "log_level", "clusters", "tls"});
+    const Map root = doc.root(
+        {"listen", "state_dir", "quarantine_ms", "log_level", "log_target", "clusters", "tls"});
     ArbiterConfig c;
     c.path = path;
     c.listen = root.required("listen").asHostPort();
@@ -117,6 +117,9 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
       c.quarantine = std::chrono::duration_cast<lease::Duration>(q->asMillis());
     }
     c.logLevel = config::readLogLevel(root);
+    if (const auto t = root.optional("log_target")) {
+      c.logTarget = t->asOneOf({"auto", "journal", "syslog", "stderr"});
+    }
     if (const auto t = root.optional("tls")) c.tls = parseTls(*t);
     c.clusters = parseClusters(root.required("clusters"), c.tls.has_value());
     return c;

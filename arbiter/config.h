@@ -29,6 +29,7 @@ struct ArbiterConfig {
   std::string listen;    // host:port
   std::string stateDir;  // absolute
   std::string logLevel = "info";
+  std::string logTarget = "auto";  // auto, journal, syslog, stderr (common/logging.h)
   // Silence after a restart, and the longest lease the arbiter grants.
   lease::Duration quarantine = lease::Timing{}.quarantine;
   std::vector<ClusterEntry> clusters;  // at least one, ids unique

@@ -10,6 +10,7 @@
 #include "arbiter/arbiter_service.h"
 #include "arbiter/config.h"
 #include "arbiter/preflight.h"
+#include "arbiter/service_watchdog.h"
 #include "common/clock.h"
 #include "common/config_error.h"
 #include "common/logging.h"
@@ -17,6 +18,7 @@
 #include "common/privileges.h"
 #include "common/signals.h"
 #include "common/state_file.h"
+#include "common/systemd_notify.h"
 #include "common/tls/credentials.h"
 #include "common/version.h"
 
@@ -44,7 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   blockStopSignals();
-  if (const Status st = setupLogging("arbiter", config.logLevel); !st) {
+  if (const Status st = setupLogging("arbiter", config.logLevel, config.logTarget); !st) {
     std::cerr << "quorate-arbiter: " << st.message() << "\n";
     return 2;
   }
@@ -116,7 +118,16 @@ int main(int argc, char** argv) {
                config.clusters.size(),
                std::chrono::duration_cast<std::chrono::milliseconds>(config.quarantine).count());
   warnNoTls("quorate-arbiter");
+  // systemd: ready, and (WatchdogSec=) alive while every cluster's lock can be taken.
+  std::unique_ptr<arbiter::ArbiterWatchdog> watchdog;
+  if (const auto every = systemd::watchdogInterval(); every.count() > 0) {
+    watchdog = std::make_unique<arbiter::ArbiterWatchdog>(
+        every, [&service] { service->probeClusters(); }, [] { (void)systemd::pet(); });
+  }
+  (void)systemd::ready("listening on " + config.listen + " for " +
+                       std::to_string(config.clusters.size()) + " clusters");
   const int sig = waitForStopSignal();
+  (void)systemd::stopping();
   spdlog::info("signal {}: shutting down", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   return 0;

@@ -22,6 +22,8 @@ packages=(
   # the man pages of docs/man (rendered at build time, checked with man-db's groff) and the
   # Debian package (dpkg-shlibdeps computes its Depends; its test reads status JSON with python3)
   scdoc man-db dpkg-dev python3
+  # sd_notify (readiness, watchdog) and the journal sink of both daemons
+  libsystemd-dev
   # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
 )

@@ -580,6 +580,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "preempt_delay_ms",
                                "timers",
                                "log_level",
+                               "log_target",
                                "instances",
                                "sync_groups",
                                "announce",
@@ -617,6 +618,9 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     }
     c.timing = parseTimers(root.optional("timers"));
     c.logLevel = config::readLogLevel(root);
+    if (const auto t = root.optional("log_target")) {
+      c.logTarget = t->asOneOf({"auto", "journal", "syslog", "stderr"});
+    }
     Defaults defaults{c.preferred, c.preemptDelay, {}};
     const auto hooksValue = root.optional("hooks");
     if (hooksValue) defaults.hooks = hooks::parseHooks(*hooksValue, {});

@@ -121,6 +121,7 @@ struct DirectorConfig {
   std::optional<std::chrono::milliseconds> preemptDelay;  // unset: never preempt
   lease::Timing timing;                                   // checked with lease::validate
   std::string logLevel = "info";
+  std::string logTarget = "auto";  // auto, journal, syslog, stderr (common/logging.h)
   std::vector<InstanceConfig> instances;
   std::vector<LeaseConfig> leases;  // never empty
   AnnounceConfig announce;
@@ -154,6 +155,12 @@ struct DirectorConfig {
     // with the request's sender, nor the peer clients with the node they called. The TLS
     // test's broken daemon (quorate-director-unchecked-peer).
     bool uncheckedPeerIdentity = false;
+    // The loop thread blocks while this file exists (a test's way to freeze the loop alone):
+    // quorate-director-freezable, quorate-director-pets-anyway.
+    std::string freezeLoopFile;
+    // systemd's watchdog is petted from a thread of its own whatever the loop does: the notify
+    // test's broken daemon (quorate-director-pets-anyway).
+    bool petFromAnyThread = false;
   } testFaults;
 
   // The lease core's view of `l`: self, timing, preferred (as a NodeId) and preemptDelay. The

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/clock.h"
+#include "common/systemd_notify.h"
 #include "common/tls/credentials.h"
 #include "server/grpc/operator_listener.h"
 #include "server/grpc/operator_service.h"
@@ -297,6 +298,24 @@ Status Daemon::start() {
     if (watchdog_) watchdog_->start();
   });
   if (dataPlane_ && dataPlane_->balancer()) this->post([this] { scheduleIpvsResync(); });
+  if (const auto every = systemd::watchdogInterval(); every.count() > 0) {
+    ServiceWatchdog::Options o;
+    o.interval = every;
+    o.pet = [] {
+      if (const Status st = systemd::pet(); !st) spdlog::debug("{}", st.message());
+    };
+    if (checks_) o.toChecks = [this](std::function<void()> fn) { asio::post(checkIo_, fn); };
+    o.leaseTimerDue = [this] { return timer_.expiry(); };
+    o.freezeLoopFile = config_.testFaults.freezeLoopFile;
+    o.petFromAnyThread = config_.testFaults.petFromAnyThread;
+    serviceWatchdog_ = std::make_unique<ServiceWatchdog>(io_, std::move(o));
+    spdlog::info(
+        "systemd watchdog: {} ms; WATCHDOG=1 every {} ms while the loop and the checks run",
+        std::chrono::duration_cast<std::chrono::milliseconds>(every).count(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(serviceWatchdog_->petEvery())
+            .count());
+    this->post([this] { serviceWatchdog_->start(); });
+  }
   loop_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
     io_.run();

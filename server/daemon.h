@@ -24,6 +24,7 @@
 #include "server/kernel/ports.h"
 #include "server/lease_host.h"
 #include "server/script_runner.h"
+#include "server/service_watchdog.h"
 #include "server/watchdog.h"
 
 namespace quorate::server {
@@ -120,6 +121,9 @@ class Daemon {
   std::unique_ptr<ScriptRunner> checkScripts_;
   std::unique_ptr<check::HealthChecks> checks_;
   std::thread checkLoop_;
+  // systemd's WatchdogSec: petted on the loop thread while the loop and checkLoop_ work. After
+  // io_ and checkIo_: destroyed before them.
+  std::unique_ptr<ServiceWatchdog> serviceWatchdog_;
   std::unique_ptr<grpc::Service> peerService_;
   std::unique_ptr<OperatorService> operatorService_;
   std::unique_ptr<grpc::Server> server_;  // after the services: destroyed before them

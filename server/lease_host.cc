@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/logging.h"
 #include "common/membership.h"
 #include "common/peer_client.h"
 #include "server/dataplane.h"
@@ -183,8 +184,17 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
   // from us.
   if (l.node->holds(now)) followLease(i, now);
   for (const auto& c : out.changes) {
-    spdlog::info("lease {}: role {} -> {} epoch {}: {}", l.cfg->name, lease::toString(c.from),
-                 lease::toString(c.to), c.epoch, c.reason);
+    const std::string text =
+        fmt::format("lease {}: role {} -> {} epoch {}: {}", l.cfg->name, lease::toString(c.from),
+                    lease::toString(c.to), c.epoch, c.reason);
+    if (c.from == c.to) {  // the same role for another reason (healthy again)
+      spdlog::info("{}", text);
+      continue;
+    }
+    // One line per role change whatever log_level says; losing the lease is a warning.
+    logEvent(c.from == lease::Role::kHolder ? spdlog::level::warn : spdlog::level::info,
+             {config_.cluster, l.cfg->name, c.epoch, lease::toString(c.to), c.reason}, text,
+             LogAlways::kYes);
   }
   if (out.halt) {
     // The node is inert from now on (it still answers as an acceptor); a restart does not help
@@ -386,9 +396,11 @@ void LeaseHost::report(std::size_t i, LeaseState to, bool quorumLost, const std:
   }
   tr.reason = reason;
   t.reported = to;
-  const auto level = to == LeaseState::kFault ? spdlog::level::warn : spdlog::level::info;
-  spdlog::log(level, "lease {}: {} -> {}{} epoch {}: {}", l.cfg->name, keepalivedState(tr.from),
-              keepalivedState(to), quorumLost ? " (quorum lost)" : "", tr.epoch, reason);
+  const auto level =
+      to == LeaseState::kFault || quorumLost ? spdlog::level::warn : spdlog::level::info;
+  logEvent(level, {config_.cluster, l.cfg->name, tr.epoch, keepalivedState(to), reason},
+           fmt::format("lease {}: {} -> {}{} epoch {}: {}", l.cfg->name, keepalivedState(tr.from),
+                       keepalivedState(to), quorumLost ? " (quorum lost)" : "", tr.epoch, reason));
   if (sink_) sink_->transition(tr);
 }
 
@@ -685,7 +697,8 @@ void LeaseHost::noteVisibleChange(Time now) {
   if (visible_ == v) return;
   for (NodeId n = 0; n < lease::kNodeCount && visible_; ++n) {
     if (n == config_.self || visible_->reachable[n] == v.reachable[n]) continue;
-    spdlog::info("{} {}", name(n), v.reachable[n] ? "reachable" : "unreachable");
+    spdlog::log(v.reachable[n] ? spdlog::level::info : spdlog::level::warn, "{} {}", name(n),
+                v.reachable[n] ? "reachable" : "unreachable");
     // A peer heard again may mean a partition healed: the data plane decides what that needs.
     if (v.reachable[n] && dataPlane_) dataPlane_->peerReachableAgain();
   }

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "common/config_error.h"
@@ -12,6 +13,7 @@
 #include "common/signals.h"
 #include "common/state_file.h"
 #include "common/version.h"
+#include "common/systemd_notify.h"
 #include "common/yaml_config.h"
 #include "server/config.h"
 #include "server/daemon.h"
@@ -69,10 +71,21 @@ int main(int argc, char** argv) {
   std::cerr << "quorate-director: TEST BUILD: peer certificates are not compared with the "
                "sender or the server called (never deploy this binary)\n";
 #endif
+#ifdef QUORATE_TEST_FREEZABLE_LOOP
+  // Test-only builds (tests/process notify_test.cc): the loop thread blocks while this file
+  // exists; with QUORATE_TEST_PET_FROM_ANY_THREAD, systemd's watchdog is petted regardless.
+  if (const char* f = std::getenv("QUORATE_TEST_FREEZE_LOOP_FILE")) {
+    config.testFaults.freezeLoopFile = f;
+  }
+#ifdef QUORATE_TEST_PET_FROM_ANY_THREAD
+  config.testFaults.petFromAnyThread = true;
+#endif
+  std::cerr << "quorate-director: TEST BUILD: the loop can be frozen (never deploy this binary)\n";
+#endif
   blockStopSignals();
   // See arbiter/main.cc: abseil's deadlock detection costs too much under load.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  if (const Status st = setupLogging(config.node, config.logLevel); !st) {
+  if (const Status st = setupLogging(config.node, config.logLevel, config.logTarget); !st) {
     std::cerr << "quorate-director: " << st.message() << "\n";
     return 2;
   }
@@ -131,8 +144,11 @@ int main(int argc, char** argv) {
                  privileges::capNames(boundingKept));
   }
 #endif
+  (void)systemd::ready("cluster " + config.cluster + ", node " + config.node + ", listening on " +
+                       config.listen);
   int sig = 0;
   while ((sig = waitForSignal()) == SIGHUP) {
+    const systemd::ReloadNotice reloadNotice;  // RELOADING=1 now, READY=1 when this pass ends
     // Reload: a bad file changes nothing; only virtual servers and IPVS settings may change.
     try {
       std::string text = quorate::config::readConfigFile(configPath);
@@ -153,6 +169,7 @@ int main(int argc, char** argv) {
       spdlog::error("SIGHUP: reload refused, running configuration kept: {}", e.what());
     }
   }
+  (void)systemd::stopping();
   spdlog::info("signal {}: handing over and shutting down", sig);
   director->stop();
   return 0;

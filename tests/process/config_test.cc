@@ -77,6 +77,7 @@ TEST(Config, DirectorRefusesABrokenFileNamingFileLineAndKey) {
                     {"listen:", "listen: 127.0.0.1:99999", "listen"},
                     {"preferred:", "preferred: gamma", "preferred"},
                     {"log_level:", "log_level: loud", "log_level"},
+                    {"log_level:", "log_target: kmsg", "log_target"},
                     {"listen:", "", "listen"},
                 });
 }
@@ -87,6 +88,7 @@ TEST(Config, ArbiterRefusesABrokenFileNamingFileLineAndKey) {
                 {
                     {"quarantine_ms:", "quarantine_ms: fast", "quarantine_ms"},
                     {"log_level:", "log_levle: info", "log_levle"},
+                    {"log_level:", "log_target: journald", "log_target"},
                     {"listen:", "listen: nowhere", "listen"},
                     {"  - id:", "  - id: \"bad id!\"", "clusters[0].id"},
                     {"state_dir:", "", "state_dir"},
