@@ -19,7 +19,6 @@
 # Needs: prometheus, chromium, python3, curl. Everything listens on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 out=docs/dashboard.png bin=build/bin settle=60 down=30 after=30
 fixture=0 check=0 broken=0
@@ -61,11 +60,12 @@ trap 'exit 1' INT TERM
 freePort() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-# Polls a URL until it answers 200 or `seconds` pass.
+# Polls a URL until it answers 200, `seconds` pass, or process `pid` (if given) has exited.
 waitFor() {
-  local url=$1 seconds=$2
+  local url=$1 seconds=$2 pid=${3:-}
   for _ in $(seq $((seconds * 10))); do
     curl -sf -o /dev/null "$url" && return 0
+    [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null && return 1
     sleep 0.1
   done
   return 1
@@ -142,7 +142,7 @@ else
   }
   for node in arbiter alpha beta; do start "$node"; done
   for node in arbiter alpha beta; do
-    if ! waitFor "http://127.0.0.1:${metrics[$node]}/metrics" 10; then
+    if ! waitFor "http://127.0.0.1:${metrics[$node]}/metrics" 10 "${pidOf[$node]}"; then
       echo "dashboard-shot.sh: $node serves no metrics on 127.0.0.1:${metrics[$node]}." >&2
       if ! kill -0 "${pidOf[$node]}" 2>/dev/null; then
         echo "It exited; a build without the metrics endpoint rejects the \`metrics\` key:" >&2

@@ -79,7 +79,7 @@ for a in $alerts; do
   if [[ -z $anchor ]]; then
     echo "$a: no runbook annotation pointing into docs/alerts.md"
     status=1
-  elif ! sed -n 's/^#\+ //p' "$src/docs/alerts.md" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9 \n-' |
+  elif ! sed -n 's/^#\+ //p' "$src/docs/alerts.md" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9 \n-' |
     tr ' ' '-' | grep -qx "$anchor"; then
     echo "$a: runbook anchor #$anchor is no heading of docs/alerts.md"
     status=1

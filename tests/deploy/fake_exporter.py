@@ -78,7 +78,7 @@ def lines_for(node, now, failover_after):
            [({**cl, "outcome": "won"}, won), ({**cl, "outcome": "lost"}, int(node == "beta"))])
     family("quorate_lease_acquired_total", "counter", [(cl, won)])
     family("quorate_lease_lost_total", "counter",
-           [({**cl, "reason": "renewal_failed"}, int(node == "alpha" and after))])
+           [({**cl, "reason": "expired"}, int(node == "alpha" and after))])
     family("quorate_quorum", "gauge", [({**c, "node": node}, 1)])
     other = "beta" if node == "alpha" else "alpha"
     family("quorate_peer_up", "gauge",
