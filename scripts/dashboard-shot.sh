@@ -14,8 +14,9 @@
 # --fixture: a scripted stand-in exporter (tests/deploy/fake_exporter.py) instead of the daemons,
 # with a failover after a few seconds; for working on the renderer.
 # --check: instead of a picture, read the rendered page and fail unless every panel drew at least
-# one series without error. --broken (with --check): the control; a panel's query is made to match
-# nothing, and the check must fail (exit 0 when it did).
+# one series without error and every alert rule evaluated without error. --broken (with --check):
+# the control; a panel's query is made to match nothing and an alert rule to join many-to-many,
+# and the check must report exactly those two (exit 0 when it did).
 # Needs: prometheus, chromium, python3, curl. Everything listens on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,6 +89,13 @@ print(next(p for p in d["panels"] if p.get("targets"))["title"])
 EOF
   )
 fi
+cp deploy/prometheus/quorate-alerts.yml "$run/"
+if ((broken)); then
+  # And one alert rule joins many-to-many: it loads, but every evaluation fails.
+  sed -i 's/^        expr: quorate_quorum == 0$/        expr: quorate_quorum * on (cluster) group_left quorate_peer_up == 0/' \
+    "$run/quorate-alerts.yml"
+  grep -q 'quorate_quorum \* on (cluster)' "$run/quorate-alerts.yml"
+fi
 
 # Scrapes every second: the run is minutes long and a failover lasts seconds. The job names are
 # those of deploy/prometheus/prometheus.yml, which the dashboard's "Scrapes" panel selects.
@@ -158,7 +166,6 @@ else
   } >"$run/scrape.yml"
 fi
 
-cp deploy/prometheus/quorate-alerts.yml "$run/"
 {
   printf 'global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n'
   printf 'rule_files: [quorate-alerts.yml]\n'
@@ -215,31 +222,47 @@ shoot() {
 }
 
 if ((check)); then
+  # The alert rules ran against these series too: each evaluation must have succeeded (a join
+  # that matches many-to-many, say, fails only at run time). Prints the failing rules' names.
+  failing=$(curl -sf "$prom/api/v1/rules" | python3 -c '
+import json, sys
+try:
+    rules = [r for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
+except ValueError:
+    sys.exit(print("(the rules API did not answer)"))
+bad = [r["name"] for r in rules if r.get("health") != "ok"]
+print(" ".join(bad) if rules else "(no rules loaded)")
+for r in rules:
+    if r.get("health") != "ok":
+        print(r["name"], r.get("lastError"), file=sys.stderr)')
   shoot --dump-dom >"$run/page.html"
   summary=$(sed -n '/<pre id="summary">/,/<\/pre>/p' "$run/page.html" | sed 's/<[^>]*>//g')
   echo "$summary"
   panels=$(python3 -c 'import json, sys; print(sum(1 for p in json.load(open(sys.argv[1]))["panels"] if p["type"] != "row"))' \
     "$run/assets/quorate-dashboard.json")
   drawn=$(grep -c ': [1-9][0-9]* series$' <<<"$summary" || true)
-  ok=0
-  [[ $drawn -eq $panels ]] && ok=1
+  echo "alert rules failing to evaluate: ${failing:-none}"
   if ((broken)); then
-    if ((ok)); then
-      echo "NOT caught: a panel whose query matches nothing was reported as drawn"
-      exit 1
+    status=0
+    if ((panels - drawn == 1)) && grep -q "\"$planted\": 0 series\$" <<<"$summary"; then
+      echo "caught: panel \"$planted\" drew nothing, as planted"
+    else
+      echo "NOT caught as planted: $((panels - drawn)) panels drew nothing, not just \"$planted\""
+      status=1
     fi
-    if ((panels - drawn != 1)) || ! grep -q "\"$planted\": 0 series\$" <<<"$summary"; then
-      echo "the check failed, but not (only) for the planted panel \"$planted\""
-      exit 1
+    if [[ $failing == QuorateQuorumLost ]]; then
+      echo "caught: QuorateQuorumLost fails to evaluate, as planted"
+    else
+      echo "NOT caught as planted: rules failing: ${failing:-none}, not just QuorateQuorumLost"
+      status=1
     fi
-    echo "caught: panel \"$planted\" drew nothing, as planted"
-    exit 0
+    exit $status
   fi
-  if ((!ok)); then
-    echo "only $drawn of $panels panels drew series"
+  if [[ -n $failing ]] || ((drawn != panels)); then
+    echo "FAILED: $drawn of $panels panels drew series; rules failing: ${failing:-none}"
     exit 1
   fi
-  echo "all $panels panels drew series from Prometheus"
+  echo "all $panels panels drew series from Prometheus; every alert rule evaluated"
   exit 0
 fi
 
