@@ -138,6 +138,9 @@ else
       -e "s#/tmp/quorate-demo#$run/state#g" \
       "deploy/examples/loopback/$node.yaml" >"$run/$node.yaml"
     printf 'metrics:\n  listen: 127.0.0.1:%s\n' "${metrics[$node]}" >>"$run/$node.yaml"
+    # A notify program on every transition, so that the hook panel has runs to show (as root it
+    # runs as the script user; otherwise it cannot switch user and its runs show as failed).
+    if [[ $node != arbiter ]]; then printf 'hooks:\n  notify: /bin/true\n' >>"$run/$node.yaml"; fi
   done
   sh scripts/make-secret.sh "$run/demo.secret" >/dev/null
   declare -A pidOf
@@ -269,4 +272,15 @@ fi
 shoot --screenshot="$run/shot.png" >/dev/null
 mkdir -p "$(dirname "$out")"
 cp "$run/shot.png" "$out"
-echo "wrote $out ($(($(date +%s) - t0)) s of data, ${height}px high)"
+echo "wrote $out ($((end - t0)) s of data, ${height}px high)"
+# What the alert rules made of the run (they were evaluated every second, with for: durations
+# meant for 5 s scrapes, so this is indicative only).
+curl -sf "$prom/api/v1/query" --data-urlencode \
+  "query=max_over_time(ALERTS{alertstate=\"firing\"}[$((end - t0 + 1))s])" --data-urlencode "time=$end" |
+  python3 -c '
+import json, sys
+found = json.load(sys.stdin)["data"]["result"]
+names = sorted({", ".join(f"{k}={v}" for k, v in r["metric"].items()
+                          if k in ("alertname", "lease", "node", "instance")) for r in found})
+print("alerts that fired during the run:" + "".join("\n  " + n for n in names) if names else
+      "no alert fired during the run")' || true
