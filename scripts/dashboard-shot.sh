@@ -5,12 +5,14 @@
 # Grafana is not packaged in Debian 12; see docs/dashboard.md.
 #
 #   scripts/dashboard-shot.sh [--out FILE] [--bin DIR] [--settle S] [--down S] [--after S]
+#                             [--scrape S]
 #   scripts/dashboard-shot.sh --fixture [--check [--broken]] [--out FILE]
 #
 # Live (default): the loopback example (deploy/examples/loopback) on free ports, each daemon with
 # `metrics: {listen: 127.0.0.1:PORT}`; after --settle seconds (60) the holder is killed with
 # SIGKILL, restarted --down seconds later (30; the preferred director then takes the lease back
-# after its preempt delay), and the picture is taken --after seconds after that (30).
+# after its preempt delay), and the picture is taken --after seconds after that (30). Prometheus
+# scrapes and evaluates the alert rules every --scrape seconds (1; the rules are written for 5).
 # --fixture: a scripted stand-in exporter (tests/deploy/fake_exporter.py) instead of the daemons,
 # with a failover after a few seconds; for working on the renderer.
 # --check: instead of a picture, read the rendered page and fail unless every panel drew at least
@@ -21,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=docs/dashboard.png bin=build/bin settle=60 down=30 after=30
+out=docs/dashboard.png bin=build/bin settle=60 down=30 after=30 scrape=1
 fixture=0 check=0 broken=0
 while (($#)); do
   case $1 in
@@ -30,6 +32,7 @@ while (($#)); do
     --settle) settle=$2; shift ;;
     --down) down=$2; shift ;;
     --after) after=$2; shift ;;
+    --scrape) scrape=$2; shift ;;
     --fixture) fixture=1 ;;
     --check) check=1 ;;
     --broken) broken=1 ;;
@@ -97,8 +100,9 @@ if ((broken)); then
   grep -q 'quorate_quorum \* on (cluster)' "$run/quorate-alerts.yml"
 fi
 
-# Scrapes every second: the run is minutes long and a failover lasts seconds. The job names are
-# those of deploy/prometheus/prometheus.yml, which the dashboard's "Scrapes" panel selects.
+# Scrapes every second by default: the run is minutes long and a failover lasts seconds. The job
+# names are those of deploy/prometheus/prometheus.yml, which the dashboard's "Scrapes" panel and
+# the alert rules select.
 promPort=$(freePort)
 scrapeConfig() {  # job instance port path
   printf '  - job_name: %s-%s\n    metrics_path: %s\n    static_configs:\n' "$1" "$2" "$4"
@@ -170,7 +174,8 @@ else
 fi
 
 {
-  printf 'global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n'
+  printf 'global: {scrape_interval: %ss, scrape_timeout: 1s, evaluation_interval: %ss}\n' \
+    "$scrape" "$scrape"
   printf 'rule_files: [quorate-alerts.yml]\n'
   cat "$run/scrape.yml"
 } >"$run/prometheus.yml"
@@ -273,8 +278,7 @@ shoot --screenshot="$run/shot.png" >/dev/null
 mkdir -p "$(dirname "$out")"
 cp "$run/shot.png" "$out"
 echo "wrote $out ($((end - t0)) s of data, ${height}px high)"
-# What the alert rules made of the run (they were evaluated every second, with for: durations
-# meant for 5 s scrapes, so this is indicative only).
+# What the alert rules made of the run (their "for" durations are meant for 5 s scrapes).
 curl -sf "$prom/api/v1/query" --data-urlencode \
   "query=max_over_time(ALERTS{alertstate=\"firing\"}[$((end - t0 + 1))s])" --data-urlencode "time=$end" |
   python3 -c '
