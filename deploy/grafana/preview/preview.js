@@ -171,6 +171,51 @@ function drawTimeseries(body, series, panel) {
   });
 }
 
+// One band per series, filled where its value is non-zero (Grafana's state timeline, for 0/1
+// series such as ALERTS), with the series' name at the left.
+function drawStateTimeline(body, series, panel) {
+  const defaults = (panel.fieldConfig || {}).defaults || {};
+  const named = {red: '#f2495c', green: '#73bf69', yellow: '#fade2a', orange: '#ff9830',
+    blue: '#5794f2'};  // Grafana's names for its palette
+  const fixed = (defaults.color || {}).fixedColor;
+  const fill = named[fixed] || fixed || kColors[0];
+  const box = body.getBoundingClientRect();
+  const width = Math.max(100, box.width - 12);
+  const height = Math.max(40, box.height - 8);
+  const svg = el('svg:svg', {width, height});
+  body.appendChild(svg);
+  const left = 260, right = 6, top = 2, bottom = 16;
+  const x = (t) => left + ((t - kStart) / (kEnd - kStart)) * (width - left - right);
+  const band = (height - top - bottom) / Math.max(1, series.length);
+  series.forEach((s, i) => {
+    const y = top + i * band;
+    svg.appendChild(el('svg:rect', {x: left, y: y + band * 0.1, width: width - left - right,
+      height: band * 0.8, fill: '#22252b'}));
+    svg.appendChild(el('svg:text', {x: left - 6, y: y + band / 2 + 3, fill: '#ccccdc',
+      'font-size': 10, 'text-anchor': 'end'}, s.name));
+    // Runs of consecutive non-zero points, each drawn as one rectangle.
+    let runStart = null, previous = null;
+    const close = () => {
+      if (runStart === null) return;
+      svg.appendChild(el('svg:rect', {x: x(runStart), y: y + band * 0.1,
+        width: Math.max(1, x(previous + kStep) - x(runStart)), height: band * 0.8, fill}));
+      runStart = null;
+    };
+    for (const [t, v] of s.points) {
+      const on = Number.isFinite(v) && v !== 0;
+      if (runStart !== null && (!on || t - previous > 2 * kStep)) close();
+      if (on && runStart === null) runStart = t;
+      previous = t;
+    }
+    close();
+  });
+  for (let i = 0; i <= 4; i++) {
+    const t = kStart + ((kEnd - kStart) * i) / 4;
+    svg.appendChild(el('svg:text', {x: x(t), y: height - 3, fill: '#8e8ea0', 'font-size': 10,
+      'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle'}, clock(t)));
+  }
+}
+
 function drawStat(body, series, panel) {
   const unit = ((panel.fieldConfig || {}).defaults || {}).unit;
   const stat = el('div', {class: 'stat'});
@@ -234,6 +279,7 @@ async function renderPanel(panel, values, grid) {
     }
     if (!series.length) body.appendChild(el('div', {class: 'empty'}, 'No data'));
     else if (panel.type === 'stat') drawStat(body, series, panel);
+    else if (panel.type === 'state-timeline') drawStateTimeline(body, series, panel);
     else drawTimeseries(body, series, panel);
     return {panel, series: series.length};
   } catch (e) {
