@@ -32,7 +32,8 @@ struct ReloadPlan {
 
 // Compares `running` (parsed from `runningText`) with `next` (parsed from `nextText`). The texts
 // let a top-level key this planner does not know about be refused when it differs, rather than
-// silently ignored: a key added to the file format later is never half-applied.
+// silently ignored: a key added to the file format later is never half-applied. Both texts must
+// have passed parseDirectorConfig, whose limits also bound what comparing them costs (aliases).
 ReloadPlan planReload(const DirectorConfig& running, const std::string& runningText,
                       const DirectorConfig& next, const std::string& nextText);
 
