@@ -37,7 +37,8 @@ v1::ReloadReply Reloader::reload(const std::string& via) {
     // What was dropped cannot come back: scripts as another user need what was kept for them.
     if (const auto need = directorCapabilities(next) & ~kept_; need != 0) {
       plan.refused.push_back("its scripts run as another user, which needs " +
-                             privileges::capNames(need) + " (dropped at start); restart");
+                             privileges::capNames(need) +
+                             " (dropped at start); restart the director");
     }
   } catch (const ConfigError& e) {
     plan.refused.push_back(e.what());
