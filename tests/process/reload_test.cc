@@ -144,7 +144,10 @@ TEST(Reload, QuoratectlReloadAppliesHooksAndShowsRefusals) {
       replaced(good, firstHooks,
                firstHooks + "  notify_backup:\n    command: [/usr/bin/touch, " + mark + "]\n");
   writeFile(path, withHook);
+  const auto asked = Clock::now();
   const RunResult applied = ctl(c, holder, {});
+  // The whole round: quoratectl's start, the call, the file read and parsed, the hooks swapped.
+  reportMs("reload_quoratectl_ms", msBetween(asked, Clock::now()));
   EXPECT_EQ(applied.exitCode, 0) << applied.out << applied.err;
   EXPECT_NE(applied.out.find("reload applied"), std::string::npos) << applied.out;
   EXPECT_NE(applied.out.find("hooks"), std::string::npos) << applied.out;
