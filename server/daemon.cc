@@ -346,11 +346,16 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
   }
   // The data plane, the lease host and the health code keep a reference to config_: each field
   // below changes on the loop thread, between two of their handlers, in place (no vector is
-  // reallocated), so none of them ever sees half a change. The order follows the brief of a
-  // reload: hooks and announcements, then the virtual servers, the checks, the log level.
+  // reallocated, but for the track scripts, which OwnHealth copies), so none of them ever sees
+  // half a change. The order: own health, hooks, announcements, the virtual servers and their
+  // checks, the log level.
   std::promise<std::string> done;
   post([&] {
     std::string vs;
+    if (plan.trackScripts) {
+      health_->reloadScripts(next.trackScripts);  // it keeps copies: config_ may change below
+      config_.trackScripts = next.trackScripts;
+    }
     // The plan refuses any change of the leases themselves, so this cannot fail.
     if (plan.hooks && hooks_->updateSettings(hookSettings(next))) {
       for (std::size_t i = 0; i < config_.leases.size(); ++i) {

@@ -50,18 +50,16 @@ const std::map<std::string, std::string>& restartKeys() {
       {"fence", "fence: the fence is installed over every VIP at start"},
       {"fence_before_claim", "fence_before_claim: the fence agent is set up at start"},
       {"track_interfaces",
-       "track_interfaces: this version builds the director's own health checks at start"},
-      {"track_scripts",
-       "track_scripts: this version builds the director's own health checks at start"},
+       "track_interfaces: the link watcher, and the kernel ports it needs, are set up at start"},
   };
   return keys;
 }
 
 // Keys whose changes the detailed comparison below judges.
 const std::set<std::string>& judgedKeys() {
-  static const std::set<std::string> keys = {"log_level",        "announce",        "hooks",
-                                             "instances",        "sync_groups",     "preferred",
-                                             "preempt_delay_ms", "virtual_servers", "ipvs"};
+  static const std::set<std::string> keys = {
+      "log_level", "announce",         "hooks",           "instances", "sync_groups",
+      "preferred", "preempt_delay_ms", "virtual_servers", "ipvs",      "track_scripts"};
   return keys;
 }
 
@@ -226,6 +224,16 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
     plan.announce = true;
     plan.changes.push_back("announce");
   }
+  // Every field of TrackScript: one added later must be added here too.
+  auto sameScript = [](const TrackScript& x, const TrackScript& y) {
+    return x.name == y.name && x.argv == y.argv && x.interval == y.interval &&
+           x.timeout == y.timeout && x.fall == y.fall && x.rise == y.rise;
+  };
+  if (!std::equal(running.trackScripts.begin(), running.trackScripts.end(),
+                  next.trackScripts.begin(), next.trackScripts.end(), sameScript)) {
+    plan.trackScripts = true;
+    plan.changes.push_back("track_scripts");
+  }
   const bool leasesDiffered = compareLeases(running, next, plan);
   // A change under these keys that the comparison did not see is one it does not understand.
   for (const char* key : {"instances", "sync_groups", "hooks", "preferred", "preempt_delay_ms"}) {
@@ -251,7 +259,7 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
   }
   if (!plan.accepted()) plan.changes.clear();
   if (!plan.accepted()) {
-    plan.logLevel = plan.hooks = plan.announce = plan.virtualServers = false;
+    plan.logLevel = plan.trackScripts = plan.hooks = plan.announce = plan.virtualServers = false;
   }
   return plan;
 }

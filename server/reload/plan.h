@@ -15,9 +15,10 @@ struct ReloadPlan {
   std::vector<std::string> refused;
   // What would change, one line each, for the log and `quoratectl reload`.
   std::vector<std::string> changes;
-  bool logLevel = false;  // spdlog's level
-  bool hooks = false;     // top-level or per-lease `hooks:` (same leases, same order)
-  bool announce = false;  // `announce:` (read at each burst; see docs/configuration.md)
+  bool logLevel = false;      // spdlog's level
+  bool trackScripts = false;  // `track_scripts:` (unchanged ones keep their state)
+  bool hooks = false;         // top-level or per-lease `hooks:` (same leases, same order)
+  bool announce = false;      // `announce:` (read at each burst; see docs/configuration.md)
   // `virtual_servers:` / `ipvs:` and the health checks: set whenever the director has virtual
   // servers, changed or not (the table is compared again, the checks re-read their files);
   // `changes` names them only when they changed.
@@ -25,7 +26,9 @@ struct ReloadPlan {
 
   bool accepted() const { return refused.empty(); }
   // Nothing to apply at all (not even the virtual servers to compare again).
-  bool empty() const { return !logLevel && !hooks && !announce && !virtualServers; }
+  bool empty() const {
+    return !logLevel && !trackScripts && !hooks && !announce && !virtualServers;
+  }
   // One line: "refused: a; b" or "applied: x; y" or "no change".
   std::string summary() const;
 };

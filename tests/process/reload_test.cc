@@ -101,6 +101,43 @@ TEST(Reload, RaisingTheLogLevelBySighupShowsDebugLines) {
   EXPECT_TRUE(logShows(c, kAlpha, "-> beta failed", 3s, before.size())) << c.log(kAlpha);
 }
 
+// A track script added by SIGHUP gates the holder at once: failing, it hands the lease over.
+TEST(Reload, ATrackScriptAddedBySighupGatesTheHolder) {
+  // A script from the start: as root, scripts run as another user, which needs capabilities the
+  // director keeps only when its file has programs at start.
+  const std::string first =
+      "track_scripts:\n  - {name: ok, command: [/bin/true], interval_ms: 200}\n";
+  ClusterOptions o;
+  for (const auto& d : {kAlpha, kBeta}) {
+    o.editing(d, [first](const std::string& t) { return t + first; });
+  }
+  Cluster c("reload-track", o);
+  c.startAll();
+  const auto h = c.waitForSettled(c.timers().startupBound() + 5s);
+  ASSERT_TRUE(h);
+  const std::string path = c.configPath(h->holder);
+  const std::size_t mark = c.log(h->holder).size();
+  writeFile(path, readFile(path) +
+                      "  - {name: gate, command: [/bin/false], interval_ms: 100, fall: 1}\n");
+  c.signal(h->holder, SIGHUP);
+  EXPECT_TRUE(logShows(c, h->holder, "SIGHUP: reload applied: track_scripts", 3s, mark))
+      << c.log(h->holder);
+  EXPECT_TRUE(logShows(c, h->holder, "track script gate failing", 3s, mark));
+  const std::string other = otherDirector(h->holder);
+  std::optional<HolderView> moved;
+  const auto end = Clock::now() + c.timers().failoverBound() + 3s;
+  while (Clock::now() < end) {
+    moved = c.agreedHolder();
+    if (moved && moved->holder == other) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->holder, other);
+  EXPECT_GT(moved->epoch, h->epoch);
+  // The unchanged script kept running (no "fine again", it never failed).
+  EXPECT_EQ(c.log(h->holder).find("track script ok", mark), std::string::npos) << c.log(h->holder);
+}
+
 #ifdef QUORATECTL
 
 constexpr uid_t kNobody = 65534;

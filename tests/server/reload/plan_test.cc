@@ -103,6 +103,17 @@ TEST(ReloadPlan, AnnouncementsAreApplied) {
   EXPECT_EQ(p.changes.size(), 1u);
 }
 
+TEST(ReloadPlan, TrackScriptsAreApplied) {
+  const std::string one = kBase + "track_scripts: [{name: t, command: [/bin/true]}]\n";
+  const auto p = plan(kBase, one);
+  EXPECT_TRUE(p.accepted()) << p.summary();
+  EXPECT_TRUE(p.trackScripts);
+  EXPECT_EQ(p.summary(), "applied: track_scripts");
+  const auto q = plan(one, with(one, "[/bin/true]}", "[/bin/true], fall: 3}"));
+  EXPECT_TRUE(q.trackScripts);
+  EXPECT_FALSE(plan(one, one).trackScripts);
+}
+
 TEST(ReloadPlan, TopLevelHooksReachEveryLease) {
   const auto p = plan(kBase, kBase + "hooks: {notify_master: /bin/true}\n");
   EXPECT_TRUE(p.accepted()) << p.summary();
@@ -153,7 +164,6 @@ TEST(ReloadPlan, EachRestartKeyIsRefusedWithItsReason) {
       {kBase + "event_log: {enabled: false}\n", "event_log:"},
       {kBase + "fence: none\n", "fence:"},
       {kBase + "track_interfaces: [eth0]\n", "track_interfaces:"},
-      {kBase + "track_scripts: [{name: t, command: [/bin/true]}]\n", "track_scripts:"},
       {kBase + "preferred: a\n", "preferred/preempt_delay_ms changed"},
   };
   for (const auto& [next, reason] : cases) {
