@@ -11,8 +11,8 @@ shift
 
 # name@file@sed expression@gtest filter that must fail@target
 mutants='
-partial-apply@server/reload/plan.cc@s/plan.logLevel = plan.hooks = plan.announce = plan.virtualServers = false;//@ReloadPlan.ARefusedKeyRefusesTheWholeFileWithEveryReason
-timers-taken@server/reload/plan.cc@s/{"timers",$/{"timers-gone",/;s/{"log_level", /{"log_level", "timers", /@ReloadPlan.EachRestartKeyIsRefusedWithItsReason
+partial-apply@server/reload/plan.cc@s/plan.logLevel = plan.trackScripts = plan.hooks = plan.announce = plan.virtualServers = false;//@ReloadPlan.ARefusedKeyRefusesTheWholeFileWithEveryReason
+timers-taken@server/reload/plan.cc@s/{"timers",$/{"timers-gone",/;s/"log_level", "announce",/"log_level", "timers", "announce",/@ReloadPlan.EachRestartKeyIsRefusedWithItsReason
 unknown-key-ignored@server/reload/plan.cc@s/} else if (!judgedKeys().count(key)) {/} else if (judgedKeys().count(key) > 1) {/@ReloadPlan.AnUnknownKeyThatChangedIsRefused
 new-keys-ignored@server/reload/plan.cc@s/if (running.secrets != next.secrets \&\&/if (false \&\&/@ReloadPlan.NewKeysBehindTheSameTextAreRefused
 checks-restarted@server/daemon.cc@s/for (const auto\& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {/(void)checks_->apply({}); for (const auto\& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {/@DaemonReloadTest.AChangedCheckIsRestartedAndTheOthersKeepTheirState@quorate_daemon_reload_tests
