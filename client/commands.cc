@@ -140,6 +140,11 @@ void configureCli(CLI::App& app, CliOptions& options) {
   stepDown->add_flag("--json", options.json, "One JSON object");
   stepDown->callback([&options] { options.command = Command::kStepDown; });
 
+  CLI::App* reload = app.add_subcommand(
+      "reload", "Make the director re-read its configuration file, as SIGHUP does (admin role)");
+  reload->add_flag("--json", options.json, "One JSON object");
+  reload->callback([&options] { options.command = Command::kReload; });
+
   CLI::App* genhash = app.add_subcommand(
       "genhash", "Fetch a URL as an http/https check does and print the MD5 of its body");
   genhash
@@ -326,6 +331,8 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
       return runWatch(client, options.json, options.count, out, err, canceller);
     case Command::kStepDown:
       return runStepDown(client, options, out, err, canceller);
+    case Command::kReload:
+      return runReload(client, options.json, out, err, canceller);
     case Command::kGenhash:  // handled above
     case Command::kEvents:
     case Command::kNone:

@@ -22,7 +22,7 @@ inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
 inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
 
-enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents };
+enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents, kReload };
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
@@ -68,6 +68,11 @@ int runStepDown(DirectorClient& client, bool force, const std::string& lease, bo
 // The same with every step-down option (force, lease, hold, clear-hold, json).
 int runStepDown(DirectorClient& client, const CliOptions& options, std::ostream& out,
                 std::ostream& err, const CallCanceller* canceller = nullptr);
+
+// Asks the director to re-read its configuration file (client/reload_command.cc): exit 0 when
+// applied, kExitFailure when refused (each reason printed) or when the call failed.
+int runReload(DirectorClient& client, bool json, std::ostream& out, std::ostream& err,
+              const CallCanceller* canceller = nullptr);
 
 // Dials options.endpoint and runs options.command.
 int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,

@@ -49,6 +49,13 @@ grpc::Status DirectorClient::stepDown(bool force, const std::string& lease,
   return stub_->StepDown(&context, request, reply);
 }
 
+grpc::Status DirectorClient::reload(quorate::v1::ReloadReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  CallCanceller::Attach attach(canceller_, &context);
+  return stub_->Reload(&context, quorate::v1::ReloadRequest(), reply);
+}
+
 grpc::Status DirectorClient::waitForChannel() {
   const auto deadline = std::chrono::system_clock::now() + timeout_;
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);

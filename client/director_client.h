@@ -35,6 +35,10 @@ class DirectorClient {
   grpc::Status stepDown(bool force, const std::string& lease, quorate::v1::StepDownReply* reply,
                         std::uint64_t holdMs = 0, bool clearHold = false);
 
+  // Asks the director to re-read its configuration file. OK whether it was applied or refused
+  // (the reply says which, and why); PERMISSION_DENIED without the admin role.
+  grpc::Status reload(quorate::v1::ReloadReply* reply);
+
   // Called for each update; return false to stop watching.
   using UpdateFn = std::function<bool(const quorate::v1::StatusReply&)>;
   // Streams WatchStatus into `onUpdate`. OK when the server ended the stream or

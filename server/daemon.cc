@@ -245,6 +245,7 @@ Status Daemon::start() {
         return callerOf(ctx, operatorSocket_.get());
       },
       events_.get());
+  operatorService_->setReload(reloadHandler_);
   server_ = buildPeerServer(config_.listen, *peerService_, peerCredentials, &boundPort_);
   // No errno to give: gRPC says only that it could not.
   if (!server_ || boundPort_ == 0) {
@@ -354,37 +355,57 @@ Status Daemon::openWatchdog() {
   return Status::ok();
 }
 
-ReloadResult Daemon::reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise) {
-  if (!sameOtherwise) {
-    return {false, "reload refused: only virtual_servers and ipvs can change without a restart"};
+ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::ReloadPlan& plan) {
+  std::lock_guard<std::mutex> lock(reloadMu_);
+  if (stopping_) return {false, "reload refused: the director is stopping"};
+  if (!plan.accepted()) return {false, "reload refused: the plan has refusals"};
+  if (!loop_.joinable()) return {false, "reload refused: the director is not running"};
+  if (plan.virtualServers && (!dataPlane_ || !dataPlane_->balancer())) {
+    return {false, "reload refused: this director runs no virtual servers"};
   }
-  if (!dataPlane_ || !dataPlane_->balancer()) {
-    if (next.ipvs.virtualServers.empty())
-      return {true, "reload: no virtual servers, nothing to do"};
-    return {false,
-            "reload refused: this director started without virtual servers; restart it to add "
-            "them"};
-  }
-  if (next.ipvs.virtualServers.empty()) {
-    return {false, "reload refused: removing every virtual server needs a restart"};
-  }
+  // The data plane, the lease host and the health code keep a reference to config_: each field
+  // below changes on the loop thread, between two of their handlers, in place (no vector is
+  // reallocated, but for the track scripts, which OwnHealth copies), so none of them ever sees
+  // half a change. The order: own health, hooks, announcements, the virtual servers and their
+  // checks, the log level.
   std::promise<std::string> done;
   post([&] {
-    config_.ipvs = next.ipvs;
-    config_.virtualServerLease = next.virtualServerLease;
-    config_.syncLease = next.syncLease;
-    done.set_value("reload: " + dataPlane_->balancer()->reload(next.ipvs, next.virtualServerLease,
-                                                               next.syncLease));
+    std::string vs;
+    if (plan.trackScripts) {
+      health_->reloadScripts(next.trackScripts);  // it keeps copies: config_ may change below
+      config_.trackScripts = next.trackScripts;
+    }
+    // The plan refuses any change of the leases themselves, so this cannot fail.
+    if (plan.hooks && hooks_->updateSettings(hookSettings(next))) {
+      for (std::size_t i = 0; i < config_.leases.size(); ++i) {
+        config_.leases[i].hooks = next.leases[i].hooks;
+      }
+    } else if (plan.hooks) {
+      spdlog::error("reload: hooks not applied: the leases differ from the running ones");
+    }
+    if (plan.announce) config_.announce = next.announce;  // read at each burst and refresh
+    if (plan.virtualServers) {
+      config_.ipvs = next.ipvs;
+      config_.virtualServerLease = next.virtualServerLease;
+      config_.syncLease = next.syncLease;
+      vs = dataPlane_->balancer()->reload(next.ipvs, next.virtualServerLease, next.syncLease);
+    }
+    done.set_value(vs);
   });
   std::string summary = done.get_future().get();
-  if (events_) events_->append({{"event", "reload"}, {"summary", summary}});
-  // The checks follow: unchanged ones keep their state, and every checked real server's
-  // verdict is given again (the pools only log what changes).
-  onChecksThread([&] {
-    for (const auto& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {
-      post([this, v] { onVerdict(v); });
-    }
-  });
+  if (plan.virtualServers) {
+    // Unchanged checks keep their state, and every checked real server's verdict is given
+    // again (the pools only log what changes).
+    onChecksThread([&] {
+      for (const auto& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {
+        post([this, v] { onVerdict(v); });
+      }
+    });
+  }
+  if (plan.logLevel) {
+    spdlog::set_level(spdlog::level::from_str(next.logLevel));
+    post([this, level = next.logLevel] { config_.logLevel = level; });
+  }
   return {true, std::move(summary)};
 }
 
@@ -480,6 +501,11 @@ void Daemon::publishStatus() {
 
 void Daemon::stop() {
   if (!loop_.joinable()) return;
+  {
+    // A reload under way finishes first (it needs the loop); none starts after this.
+    std::lock_guard<std::mutex> lock(reloadMu_);
+    stopping_ = true;
+  }
   if (events_) events_->append({{"event", "stopping"}});
   // A planned stop hands the lease over instead of letting it lapse.
   std::promise<void> handedOver;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "server/hooks/lease_hooks.h"
 #include "server/kernel/ports.h"
 #include "server/lease_host.h"
+#include "server/reload/plan.h"
 #include "server/script_runner.h"
 #include "server/service_watchdog.h"
 #include "server/watchdog.h"
@@ -53,11 +55,15 @@ class Daemon {
   // Planned stop: a holder hands over to its peer first, then everything stops; returns once
   // no thread and no gRPC call of ours is left. Idempotent.
   void stop();
-  // SIGHUP: takes the virtual servers and IPVS settings of `next` (only their difference
-  // reaches the kernel). Everything else in `next` must equal the running configuration's,
-  // which needs a restart to change; `sameOtherwise` says whether it does (the caller
-  // compares the files).
-  ReloadResult reloadVirtualServers(const DirectorConfig& next, bool sameOtherwise);
+  // A reload (server/reload): applies what `plan`, accepted, says differs in `next`, on the loop
+  // thread (and the checks' thread for the checks); blocks until done. Refused once stop() has
+  // begun. One at a time. A refused plan changes nothing.
+  ReloadResult applyReload(const DirectorConfig& next, const reload::ReloadPlan& plan);
+  // What the operator API's Reload runs (server/reload/reloader.h); set before start(). Unset:
+  // Reload is refused as unavailable.
+  void setReloadHandler(std::function<v1::ReloadReply()> handler) {
+    reloadHandler_ = std::move(handler);
+  }
   int boundPort() const { return boundPort_; }
   // The operator API's TLS TCP port (0 without operator.tcp).
   int operatorTcpPort() const { return operatorTcpPort_; }
@@ -132,6 +138,9 @@ class Daemon {
   std::unique_ptr<UnixOperatorListener> operatorSocket_;  // hands fds to operatorServer_
   int boundPort_ = 0;
   int operatorTcpPort_ = 0;
+  std::function<v1::ReloadReply()> reloadHandler_;
+  std::mutex reloadMu_;    // one reload at a time, and none once stopping_
+  bool stopping_ = false;  // under reloadMu_
 };
 
 }  // namespace quorate::server

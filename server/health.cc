@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace quorate::server {
 
 namespace asio = boost::asio;
@@ -28,10 +30,45 @@ check::CheckSpec scheduleOf(const TrackScript& t) {
 OwnHealth::OwnHealth(const DirectorConfig& config, kernel::Links* links, asio::io_context& io,
                      OnChange onChange)
     : config_(config), links_(links), io_(io), onChange_(std::move(onChange)), runner_(io) {
-  for (const auto& t : config_.trackScripts) {
-    auto s = std::make_unique<Script>(Script{
-        &t, check::Schedule(scheduleOf(t), false), {}, std::make_unique<asio::steady_timer>(io_)});
-    scripts_.push_back(std::move(s));
+  for (const auto& t : config_.trackScripts) scripts_.push_back(newScript(t));
+}
+
+std::unique_ptr<OwnHealth::Script> OwnHealth::newScript(const TrackScript& t) {
+  return std::make_unique<Script>(Script{
+      t, check::Schedule(scheduleOf(t), false), {}, std::make_unique<asio::steady_timer>(io_)});
+}
+
+void OwnHealth::reloadScripts(const std::vector<TrackScript>& scripts) {
+  auto same = [](const TrackScript& a, const TrackScript& b) {
+    return a.name == b.name && a.argv == b.argv && a.interval == b.interval &&
+           a.timeout == b.timeout && a.fall == b.fall && a.rise == b.rise;
+  };
+  std::vector<std::unique_ptr<Script>> kept;
+  std::vector<Script*> fresh;
+  for (const auto& t : scripts) {
+    const auto it = std::find_if(scripts_.begin(), scripts_.end(),
+                                 [&](const auto& s) { return s && same(s->cfg, t); });
+    if (it != scripts_.end()) {
+      kept.push_back(std::move(*it));
+    } else {
+      kept.push_back(newScript(t));
+      fresh.push_back(kept.back().get());
+    }
+  }
+  // What is left ran a removed or changed script: destroying it kills its run and cancels its
+  // timer (whose handler then sees operation_aborted and touches nothing).
+  for (auto& s : scripts_) {
+    if (!s) continue;
+    const std::string name = s->cfg.name;
+    s.reset();
+    const bool stillNamed = std::any_of(scripts.begin(), scripts.end(),
+                                        [&](const TrackScript& t) { return t.name == name; });
+    if (!stillNamed) set("track script " + name, std::nullopt);
+  }
+  scripts_ = std::move(kept);
+  for (Script* s : fresh) {
+    set("track script " + s->cfg.name, std::nullopt);  // a changed script starts passing
+    runScript(*s);
   }
 }
 
@@ -116,8 +153,8 @@ void OwnHealth::watchLinks() {
 void OwnHealth::runScript(Script& s) {
   if (stopped_) return;
   ScriptRun run;
-  run.argv = s.cfg->argv;
-  run.timeout = s.cfg->timeout;
+  run.argv = s.cfg.argv;
+  run.timeout = s.cfg.timeout;
   s.run = runner_.start(run, [this, &s](ScriptExit exit) { onScriptExit(s, exit); });
 }
 
@@ -126,7 +163,7 @@ void OwnHealth::onScriptExit(Script& s, const ScriptExit& exit) {
   record(s, exit.ok(), exit.toString());
   // The next run starts `interval` after this one ended. `s.run` stays until then: destroying
   // a handle from inside its own callback is allowed but needless.
-  s.timer->expires_after(s.cfg->interval);
+  s.timer->expires_after(s.cfg.interval);
   s.timer->async_wait([this, &s](const boost::system::error_code& ec) {
     if (!ec) runScript(s);
   });
@@ -134,7 +171,7 @@ void OwnHealth::onScriptExit(Script& s, const ScriptExit& exit) {
 
 void OwnHealth::record(Script& s, bool passed, const std::string& detail) {
   s.schedule.onOutcome(passed);  // retries 0: the next run is `interval` away, as below
-  const std::string key = "track script " + s.cfg->name;
+  const std::string key = "track script " + s.cfg.name;
   if (s.schedule.up()) {
     set(key, std::nullopt);
   } else if (!passed) {

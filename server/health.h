@@ -41,8 +41,13 @@ class OwnHealth {
   // One line per problem, e.g. "interface eth0 is down", "track script gw failed 2 times".
   std::vector<std::string> problems() const;
 
+  // A reload: `scripts` from now on. A script of the same name and settings keeps its state and
+  // its timing; a new or changed one starts afresh (passing); a removed one is killed and its
+  // problem cleared. Call on the io_context thread.
+  void reloadScripts(const std::vector<TrackScript>& scripts);
+
   struct Script {
-    const TrackScript* cfg = nullptr;
+    TrackScript cfg;  // a copy: the daemon's configuration may change under a reload
     // The rise/fall hysteresis, the real servers' checks' (retries 0): up() is the verdict.
     // Scripts start as passing.
     check::Schedule schedule;
@@ -53,6 +58,7 @@ class OwnHealth {
   };
 
  private:
+  std::unique_ptr<Script> newScript(const TrackScript& t);
   void checkLinks();
   void watchLinks();
   void runScript(Script& s);

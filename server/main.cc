@@ -19,6 +19,7 @@
 #include "server/daemon.h"
 #include "server/preflight.h"
 #include "server/privileges.h"
+#include "server/reload/reloader.h"
 
 int main(int argc, char** argv) {
   using namespace quorate;
@@ -112,13 +113,17 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", e.what());
     return 1;
   }
+  // SIGHUP and the operator API's Reload run the same code, one reload at a time.
+  server::reload::Reloader reloader(*director, configPath, config, configText,
+                                    server::directorCapabilities(config));
+  director->setReloadHandler([&reloader] { return reloader.reload("operator Reload"); });
   if (auto s = director->start(); !s) {
     spdlog::critical("{}", s.message());
     return 1;
   }
   // Started: sockets bound, state open, kernel ports set up. From here on the director keeps
   // only what server/privileges.h lists, in every thread.
-  const privileges::CapMask kept = server::directorCapabilities(config);
+  [[maybe_unused]] const privileges::CapMask kept = server::directorCapabilities(config);
 #if defined(QUORATE_TEST_KEEP_CAPABILITIES)
   // The test-only build tests/process makes to show its capability check catching a director
   // that keeps everything (never deploy this binary).
@@ -147,27 +152,10 @@ int main(int argc, char** argv) {
   (void)systemd::ready("cluster " + config.cluster + ", node " + config.node + ", listening on " +
                        config.listen);
   int sig = 0;
+  // Reload: a bad file, or one that changes what needs a restart, changes nothing.
   while ((sig = waitForSignal()) == SIGHUP) {
     const systemd::ReloadNotice reloadNotice;  // RELOADING=1 now, READY=1 when this pass ends
-    // Reload: a bad file changes nothing; only virtual servers and IPVS settings may change.
-    try {
-      std::string text = quorate::config::readConfigFile(configPath);
-      const auto next = server::parseDirectorConfig(text, configPath);
-      // What was dropped cannot come back: scripts as another user need what was kept for them.
-      if (const auto need = server::directorCapabilities(next) & ~kept; need != 0) {
-        spdlog::error(
-            "SIGHUP: reload refused: its scripts run as another user, which needs {} "
-            "(dropped at start); restart the director",
-            privileges::capNames(need));
-        continue;
-      }
-      const auto outcome =
-          director->reloadVirtualServers(next, server::sameExceptVirtualServers(configText, text));
-      spdlog::info("SIGHUP: {}", outcome.text);
-      if (outcome.applied) configText = std::move(text);
-    } catch (const ConfigError& e) {
-      spdlog::error("SIGHUP: reload refused, running configuration kept: {}", e.what());
-    }
+    reloader.reload("SIGHUP");
   }
   (void)systemd::stopping();
   spdlog::info("signal {}: handing over and shutting down", sig);

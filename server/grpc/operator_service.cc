@@ -216,4 +216,28 @@ grpc::ServerUnaryReactor* OperatorService::StepDown(grpc::CallbackServerContext*
   return reactor;
 }
 
+grpc::ServerUnaryReactor* OperatorService::Reload(grpc::CallbackServerContext* ctx,
+                                                  const v1::ReloadRequest*,
+                                                  v1::ReloadReply* reply) {
+  auto* reactor = ctx->DefaultReactor();
+  const Caller caller = identify_(*ctx);
+  const nlohmann::json args = nlohmann::json::object();
+  if (auto refused = refusal(caller, "Reload", args)) {
+    reactor->Finish(*refused);
+    return reactor;
+  }
+  if (!reload_) {
+    audit(caller, "Reload", args, "this director cannot reload", false);
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "this director cannot reload"));
+    return reactor;
+  }
+  // Run here, on gRPC's thread: a reload reads one file and waits for the loop thread a few
+  // milliseconds; it must never run on the loop thread, which it waits for.
+  *reply = reload_();
+  audit(caller, "Reload", args, reply->summary(), reply->applied());
+  // A refused file is an answer, not a failure of the call: the reply carries the reasons.
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 }  // namespace quorate::server

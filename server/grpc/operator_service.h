@@ -1,4 +1,5 @@
-// The operator API (Status, WatchStatus, StepDown) over the lease host, with roles and an audit.
+// The operator API (Status, WatchStatus, StepDown, Reload) over the lease host, with roles and an
+// audit.
 #pragma once
 
 #include <chrono>
@@ -51,6 +52,10 @@ class OperatorService final : public v1::Director::CallbackService {
   grpc::ServerUnaryReactor* StepDown(grpc::CallbackServerContext* ctx,
                                      const v1::StepDownRequest* req,
                                      v1::StepDownReply* reply) override;
+  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* ctx, const v1::ReloadRequest*,
+                                   v1::ReloadReply* reply) override;
+  // What Reload runs (re-reads the file, plans, applies; blocks); before the server starts.
+  void setReload(std::function<v1::ReloadReply()> reload) { reload_ = std::move(reload); }
 
  private:
   // Whether the caller may call `method`; on refusal logs it, records it and returns the
@@ -69,6 +74,7 @@ class OperatorService final : public v1::Director::CallbackService {
   OperatorConfig policy_;
   Identify identify_;
   events::EventLog* events_;
+  std::function<v1::ReloadReply()> reload_;
 
   struct Waiting {
     grpc::ServerUnaryReactor* reactor;

@@ -37,6 +37,20 @@ void logOutput(spdlog::level::level_enum level, const std::string& lease, const 
   }
 }
 
+// keepalived's notify_fifo: made if missing; anything else there is left alone, and logged.
+void prepareFifo(const std::string& fifo) {
+  struct stat st {};
+  if (::stat(fifo.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      spdlog::error("notify_fifo {}: {}", fifo, std::strerror(errno));
+    } else if (::mkfifo(fifo.c_str(), 0600) != 0) {
+      spdlog::error("notify_fifo {}: cannot create: {}", fifo, std::strerror(errno));
+    }
+  } else if (!S_ISFIFO(st.st_mode)) {
+    spdlog::error("notify_fifo {}: exists and is not a FIFO; nothing will be written to it", fifo);
+  }
+}
+
 std::string tail(const std::string& s, std::size_t n) {
   return s.size() <= n ? s : s.substr(s.size() - n);
 }
@@ -75,21 +89,21 @@ LeaseHooks::LeaseHooks(boost::asio::io_context& io, ScriptRunner& runner,
           spdlog::warn("lease {}: notify queue full: dropped event #{} ({}, epoch {})", name,
                        sequence, kindName(e.kind), e.epoch);
         });
-    if (const auto& fifo = pl.settings.hooks.notifyFifo) {
-      struct stat st {};
-      if (::stat(fifo->c_str(), &st) != 0) {
-        if (errno != ENOENT) {
-          spdlog::error("notify_fifo {}: {}", *fifo, std::strerror(errno));
-        } else if (::mkfifo(fifo->c_str(), 0600) != 0) {
-          spdlog::error("notify_fifo {}: cannot create: {}", *fifo, std::strerror(errno));
-        }
-      } else if (!S_ISFIFO(st.st_mode)) {
-        spdlog::error("notify_fifo {}: exists and is not a FIFO; nothing will be written to it",
-                      *fifo);
-      }
-    }
+    if (const auto& fifo = pl.settings.hooks.notifyFifo) prepareFifo(*fifo);
     leases_.push_back(std::move(pl));
   }
+}
+
+bool LeaseHooks::updateSettings(std::vector<LeaseHookSettings> leases) {
+  if (leases.size() != leases_.size()) return false;
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (leases[i].lease != leases_[i].settings.lease) return false;
+  }
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (const auto& fifo = leases[i].hooks.notifyFifo) prepareFifo(*fifo);
+    leases_[i].settings = std::move(leases[i]);
+  }
+  return true;
 }
 
 LeaseHooks::~LeaseHooks() {

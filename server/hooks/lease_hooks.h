@@ -79,6 +79,11 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   void beforeRelease(std::size_t lease, std::uint64_t epoch, std::function<void()> done) override;
   bool hasPreRelease(std::size_t lease) const override;
 
+  // A reload: the same leases (names and order) with new settings. Programs and gates already
+  // running finish as they started (a gate holds its own copy of its commands); the next event
+  // uses the new settings. Returns false, changing nothing, when the leases are not the same.
+  bool updateSettings(std::vector<LeaseHookSettings> leases);
+
   // Nothing queued or running (the daemon waits for this, bounded, before it exits).
   bool idle() const;
   const Counters& counters() const { return counters_; }

@@ -69,6 +69,17 @@ TEST_F(CliTest, WatchAndStepDownOptions) {
   EXPECT_EQ(p.options.lease, "");  // every lease held
 }
 
+TEST_F(CliTest, Reload) {
+  Parsed p = parse({"reload"});
+  EXPECT_FALSE(p.exit) << p.err;
+  EXPECT_EQ(p.options.command, Command::kReload);
+  EXPECT_FALSE(p.options.json);
+  p = parse({"reload", "--json"});
+  EXPECT_TRUE(p.options.json);
+  p = parse({"reload", "--force"});  // step-down's option, not reload's
+  EXPECT_EQ(p.exit, kExitUsage);
+}
+
 TEST_F(CliTest, StepDownLease) {
   Parsed p = parse({"step-down", "--lease", "edge", "--force", "--json"});
   EXPECT_FALSE(p.exit) << p.err;

@@ -256,3 +256,35 @@ TEST_F(LeaseHooksTest, NotifyFifoWritesALinePerTransitionAndNeverWaitsForAReader
 
 }  // namespace
 }  // namespace quorate::server::hooks
+
+namespace quorate::server::hooks {
+namespace {
+
+// A reload: the next transition runs the new programs; settings for other leases are refused
+// and change nothing.
+TEST_F(LeaseHooksTest, UpdatedSettingsRunFromTheNextTransition) {
+  HooksConfig before;
+  before.notifyMaster = {cmd("old.sh", appender("old"))};
+  auto hooks = make(before);
+  hooks->transition(to(LeaseState::kHolder, 1));
+  ASSERT_TRUE(runUntil([&] { return hooks->idle(); }));
+
+  LeaseHookSettings other;
+  other.lease = "db";
+  other.hooks.notifyMaster = {cmd("wrong.sh", appender("wrong"))};
+  EXPECT_FALSE(hooks->updateSettings({other}));
+  EXPECT_FALSE(hooks->updateSettings({}));
+
+  LeaseHookSettings next;
+  next.lease = "web";
+  next.hooks.notifyMaster = {cmd("new.sh", appender("new"))};
+  ASSERT_TRUE(hooks->updateSettings({next}));
+  hooks->transition(to(LeaseState::kStandby, 1));
+  hooks->transition(to(LeaseState::kHolder, 2));
+  ASSERT_TRUE(runUntil([&] { return hooks->idle(); }));
+  const std::vector<std::string> want{"old became-holder 1", "new became-holder 2"};
+  EXPECT_EQ(lines(readFile(dir.file("log"))), want);
+}
+
+}  // namespace
+}  // namespace quorate::server::hooks

@@ -1,0 +1,173 @@
+// Reload in-process (real checks on loopback, fake kernel): a changed check restarts only its own
+// real server's check; the other real servers keep theirs (no new probe, no transition).
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "server/daemon.h"
+#include "server/reload/plan.h"
+#include "tests/common/config_test_util.h"
+#include "tests/server/fake_kernel.h"
+#include "tests/server/in_process_arbiter.h"
+#include "tests/support/ports.h"
+
+namespace quorate::server {
+namespace {
+
+using namespace std::chrono_literals;
+using testutil::waitFor;
+
+// A listener on 127.0.0.1 that accepts and counts connections (each TCP check makes one).
+class CountingListener {
+ public:
+  CountingListener() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) != 1) continue;
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) continue;
+        ++accepted_;
+        ::close(c);
+      }
+    });
+  }
+  ~CountingListener() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+class DaemonReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = tmp_.path();
+    for (int& p : ports_) p = testutil::reservePort();
+    std::filesystem::create_directories(dir_ + "/alpha");
+    text_ = config(1000);
+    running_ = parseDirectorConfig(text_, dir_ + "/alpha.yaml");
+    director_ = std::make_unique<Daemon>(running_, kernel_.ports());
+    ASSERT_TRUE(director_->start().isOk());
+    stub_ = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
+                                                      grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { director_.reset(); }
+
+  std::string addr(int i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
+  // Each real server has its own TCP check, probed once a day after a 10 ms warm-up: a second
+  // probe can only come from a check started again. `bTimeoutMs` is b's check's timeout.
+  std::string config(int bTimeoutMs) const {
+    auto check = [](int timeoutMs) {
+      return "[{type: tcp, interval_ms: 86400000, timeout_ms: " + std::to_string(timeoutMs) +
+             ", retries: 0, warmup_ms: 10}]";
+    };
+    return "cluster: t1\nnode: alpha\nsecret: " + kTestKey + "\nlisten: \"" + addr(0) +
+           "\"\nstate_dir: " + dir_ + "/alpha\noperator: {socket: " + dir_ +
+           "/alpha/director.sock}\n"
+           "directors: [{id: alpha, address: \"" +
+           addr(0) + "\"}, {id: beta, address: \"" + addr(1) + "\"}]\narbiter: {address: \"" +
+           addr(2) +
+           "\"}\n"
+           "instances: [{name: web, vips: [{address: 198.18.0.10/24, device: eth0}]}]\n"
+           "virtual_servers:\n"
+           "  - name: http\n"
+           "    address: 198.18.0.10\n"
+           "    port: 80\n"
+           "    forwarding: nat\n"
+           "    real_servers:\n"
+           "      - {address: 127.0.0.1, port: " +
+           std::to_string(a_.port()) + ", checks: " + check(1000) +
+           "}\n"
+           "      - {address: 127.0.0.1, port: " +
+           std::to_string(b_.port()) + ", checks: " + check(bTimeoutMs) + "}\n";
+  }
+  // Whether Status shows the real server on `port` alive.
+  bool alive(int port) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    v1::StatusReply r;
+    if (!stub_->Status(&ctx, {}, &r).ok() || r.virtual_servers_size() != 1) return false;
+    for (const auto& rs : r.virtual_servers(0).real_servers()) {
+      if (rs.endpoint() == "127.0.0.1:" + std::to_string(port)) return rs.alive();
+    }
+    return false;
+  }
+
+  testutil::TempDir tmp_{"quorate-daemon-reload"};
+  std::string dir_;
+  int ports_[3] = {};
+  CountingListener a_, b_;
+  testing::FakeKernel kernel_;
+  std::string text_;
+  DirectorConfig running_;
+  std::unique_ptr<Daemon> director_;
+  std::unique_ptr<v1::Director::Stub> stub_;
+};
+
+TEST_F(DaemonReloadTest, AChangedCheckIsRestartedAndTheOthersKeepTheirState) {
+  ASSERT_TRUE(waitFor([&] { return a_.accepted() == 1 && b_.accepted() == 1; }, 5s));
+  ASSERT_TRUE(waitFor([&] { return alive(a_.port()) && alive(b_.port()); }, 5s));
+
+  const std::string next = config(900);
+  const auto plan = reload::planReload(running_, text_, parseDirectorConfig(next, "x"), next);
+  ASSERT_TRUE(plan.accepted()) << plan.summary();
+  ASSERT_TRUE(plan.virtualServers);
+  const auto result = director_->applyReload(parseDirectorConfig(next, "x"), plan);
+  EXPECT_TRUE(result.applied) << result.text;
+
+  // b's check started again (its second probe); a's did not, and a stayed alive throughout.
+  EXPECT_TRUE(waitFor([&] { return b_.accepted() == 2; }, 5s)) << b_.accepted();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(alive(a_.port()));
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(a_.accepted(), 1) << "the unchanged check was started again";
+  EXPECT_TRUE(alive(b_.port()));
+}
+
+TEST_F(DaemonReloadTest, ARefusedPlanChangesNothing) {
+  const std::string next = config(1000) + "log_level: debug\ntimers: {holder_lease_ms: 1400}\n";
+  const auto plan = reload::planReload(running_, text_, parseDirectorConfig(next, "x"), next);
+  ASSERT_FALSE(plan.accepted());
+  const auto result = director_->applyReload(parseDirectorConfig(next, "x"), plan);
+  EXPECT_FALSE(result.applied);
+  EXPECT_NE(spdlog::get_level(), spdlog::level::debug);
+}
+
+TEST_F(DaemonReloadTest, NoReloadOnceStopping) {
+  director_->stop();
+  const std::string next = config(1000) + "log_level: warn\n";
+  const auto plan = reload::planReload(running_, text_, parseDirectorConfig(next, "x"), next);
+  ASSERT_TRUE(plan.accepted());
+  const auto result = director_->applyReload(parseDirectorConfig(next, "x"), plan);
+  EXPECT_FALSE(result.applied);
+  EXPECT_NE(result.text.find("stopping"), std::string::npos) << result.text;
+}
+
+}  // namespace
+}  // namespace quorate::server
