@@ -414,3 +414,152 @@ TEST_F(ArbiterLeasesTest, BadOrTooManyLeaseNamesAreRefused) {
 
 }  // namespace
 }  // namespace quorate::arbiter
+
+namespace quorate::arbiter {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Reloads applied to a running service (ArbiterService::apply with a plan from planReload).
+class ArbiterReloadTest : public ArbiterServiceTest {
+ protected:
+  // The plan from the fixture's configuration to `next`, applied at `now`; the fixture's
+  // configuration becomes `next` when it applied.
+  Status reload(ArbiterService& svc, const ArbiterConfig& next, Time now) {
+    const ReloadPlan plan = planReload(config_, next);
+    EXPECT_TRUE(plan.ok()) << describe(plan);
+    const Status st = svc.apply(plan, [now] { return now; });
+    if (st) config_ = next;
+    return st;
+  }
+  ArbiterConfig without(const std::string& id) const {
+    ArbiterConfig next = config_;
+    std::erase_if(next.clusters, [&](const ClusterEntry& e) { return e.id == id; });
+    return next;
+  }
+  static lease::Message prepare(lease::NodeId from, std::uint64_t round) {
+    return lease::Message{from, lease::kArbiter, lease::Prepare{lease::Ballot{round, from}}};
+  }
+  static std::uint64_t promisedFloor(const v1::ExchangeReply& reply) {
+    EXPECT_EQ(reply.messages_size(), 1);
+    if (reply.messages_size() != 1) return 0;
+    EXPECT_TRUE(reply.messages(0).has_promise()) << reply.messages(0).DebugString();
+    return reply.messages(0).promise().max_epoch();
+  }
+};
+
+// A removed cluster's requests are refused as an unknown cluster's; the others keep their lease.
+// Added back, its acceptor resumes from the state on disk: it is quiet for the quarantine from
+// the reload, and never promises or accepts below what it did before the removal.
+TEST_F(ArbiterReloadTest, ARemovedClusterIsRefusedAndComesBackWithItsEpochFloor) {
+  ArbiterService svc(config_, start_);
+  v1::ExchangeReply reply;
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(7, 7)), reply).ok());
+  ASSERT_TRUE(reply.messages(0).has_accepted());
+  auto fromBeta = accept(1, 3);
+  fromBeta.from = 1;
+  ASSERT_TRUE(call(svc, awake_, request("lb2", fromBeta), reply).ok());
+  ASSERT_TRUE(reply.messages(0).has_accepted());
+
+  ASSERT_TRUE(reload(svc, without("lb1"), awake_ + 10ms));
+  EXPECT_EQ(svc.clusterCount(), 1u);
+  const auto refused = call(svc, awake_ + 20ms, request("lb1", accept(7, 7)), reply);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(refused.error_message(), unknownCluster("lb1").error_message());
+  // lb2's lease lives on: its holder renews under the same epoch.
+  ASSERT_TRUE(call(svc, awake_ + 30ms, request("lb2", fromBeta), reply).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+  EXPECT_TRUE(std::filesystem::exists(config_.stateDir + "/lb1.state"));
+
+  ArbiterConfig next = config_;
+  next.clusters.push_back({"lb1", {kKeyOne}});
+  const Time readded = awake_ + 5s;
+  ASSERT_TRUE(reload(svc, next, readded));
+  // Quiet for the quarantine from the reload: it may have granted a lease it does not remember.
+  ASSERT_TRUE(svc.snapshot([&] { return readded; })[0].leases[0].quarantine);
+  ASSERT_TRUE(call(svc, readded + 1ms, request("lb1", prepare(1, 1)), reply).ok());
+  EXPECT_EQ(reply.messages_size(), 0);
+  const Time awakeAgain = readded + config_.quarantine;
+  ASSERT_TRUE(call(svc, awakeAgain, request("lb1", prepare(1, 1)), reply).ok());
+  EXPECT_GE(promisedFloor(reply), 7u) << "the re-added acceptor forgot the epochs it accepted";
+  // So the next tenure's epoch is above every epoch of the removed life (a proposer picks one
+  // above the max_epoch its promises report).
+  const auto snap = svc.snapshot([&] { return awakeAgain; });
+  ASSERT_EQ(snap.size(), 2u);
+  ASSERT_EQ(snap[0].id, "lb1");
+  EXPECT_GE(snap[0].leases[0].epoch, 7u);
+}
+
+// New keys for one cluster: both keys work during the rotation, its lease is renewed across
+// the reload, and the other cluster does not notice. Then the old key goes.
+TEST_F(ArbiterReloadTest, RotatedKeysKeepTheLeaseAndTheOtherClusters) {
+  ArbiterService svc(config_, start_);
+  v1::ExchangeReply reply;
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(1, 1)), reply).ok());
+  ASSERT_TRUE(reply.messages(0).has_accepted());
+  const std::string next = "lb1-next-key-0123456789";
+  ArbiterConfig rotating = config_;
+  rotating.clusters[0].secrets = {next, kKeyOne};
+  ASSERT_TRUE(reload(svc, rotating, awake_ + 10ms));
+  // The holder renews with either key (call() opens the reply with the request's key).
+  ASSERT_TRUE(call(svc, awake_ + 20ms, request("lb1", accept(1, 1)), reply, &kKeyOne).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+  ASSERT_TRUE(call(svc, awake_ + 30ms, request("lb1", accept(1, 1)), reply, &next).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+  // The other director cannot take the live lease: the acceptor was kept, not replaced.
+  auto fromBeta = accept(2, 2);
+  fromBeta.from = 1;
+  ASSERT_TRUE(call(svc, awake_ + 40ms, request("lb1", fromBeta), reply, &next).ok());
+  ASSERT_EQ(reply.messages_size(), 1);
+  EXPECT_FALSE(reply.messages(0).has_accepted());
+  ASSERT_TRUE(call(svc, awake_ + 50ms, request("lb2", accept(1, 1)), reply).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+
+  ArbiterConfig done = config_;
+  done.clusters[0].secrets = {next};
+  ASSERT_TRUE(reload(svc, done, awake_ + 60ms));
+  EXPECT_EQ(call(svc, awake_ + 70ms, request("lb1", accept(1, 1)), reply, &kKeyOne).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(call(svc, awake_ + 80ms, request("lb1", accept(1, 1)), reply, &next).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+}
+
+// All or nothing: an added cluster whose state file is corrupt fails the whole reload, and the
+// removal in the same plan does not happen.
+TEST_F(ArbiterReloadTest, AFailingAdditionChangesNothing) {
+  ArbiterService svc(config_, start_);
+  std::ofstream(config_.stateDir + "/lb3.state") << "not a state file\n";
+  ArbiterConfig next = without("lb2");
+  next.clusters.push_back({"lb3", {"lb3-key-0123456789abcdef"}});
+  const Status st = reload(svc, next, awake_);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.what().find("lb3.state"), std::string::npos) << st.what();
+  EXPECT_EQ(svc.clusterCount(), 2u);
+  v1::ExchangeReply reply;
+  ASSERT_TRUE(call(svc, awake_, request("lb2", accept(1, 1)), reply).ok());
+  EXPECT_TRUE(reply.messages(0).has_accepted());
+}
+
+// The status snapshot: the holder by its pinned name, the epoch, and who was heard from when.
+TEST_F(ArbiterReloadTest, SnapshotShowsHolderEpochAndContacts) {
+  ArbiterService svc(config_, start_);
+  v1::ExchangeReply reply;
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(4, 4)), reply).ok());
+  const auto snap = svc.snapshot([this] { return awake_ + 500ms; });
+  ASSERT_EQ(snap.size(), 2u);
+  EXPECT_EQ(snap[0].id, "lb1");
+  ASSERT_EQ(snap[0].leases.size(), 1u);
+  EXPECT_EQ(snap[0].leases[0].name, "default");
+  EXPECT_EQ(snap[0].leases[0].holder, "alpha");
+  EXPECT_EQ(snap[0].leases[0].epoch, 4u);
+  EXPECT_EQ(snap[0].leases[0].remaining, lease::Duration(1200ms));
+  ASSERT_EQ(snap[0].contacts.size(), 1u);
+  EXPECT_EQ(snap[0].contacts[0].node, "alpha");
+  EXPECT_EQ(snap[0].contacts[0].age, lease::Duration(500ms));
+  EXPECT_EQ(snap[1].id, "lb2");
+  EXPECT_EQ(snap[1].leases[0].holder, "");
+  EXPECT_TRUE(snap[1].contacts.empty());
+}
+
+}  // namespace
+}  // namespace quorate::arbiter
