@@ -13,7 +13,7 @@ P=quorate_arbiter_process_tests
 # name@file@sed expression@gtest filter that must fail@test binary
 mutants="
 readd-forgets-state@$S@s|it->second->removed = true;|it->second->removed = true; std::filesystem::remove(statePath(stateDir_, id, kDefaultLease));|@ArbiterReloadTest.ARemovedCluster*
-readd-fresh-acceptor@$S@s|acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), startedAt, faults)|acceptor(lease::kArbiter, quarantine, quarantine, (state.loadOrThrow(), lease::DurableState{}), startedAt, faults)|@ArbiterReload.ReAddedClusterNeverReusesAnEpoch@$P
+readd-forgets-state-process@$S@s|it->second->removed = true;|it->second->removed = true; std::filesystem::remove(statePath(stateDir_, id, kDefaultLease));|@ArbiterReload.RemovedThenReAdded*@$P
 readd-without-quarantine@$S@s|added.push_back(std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now, faults_));|added.push_back(std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now - quarantine_, faults_));|@ArbiterReloadTest.ARemovedCluster*
 rotation-ignored@$S@s|c.creds = std::move(rotated\[i\]);|(void)rotated;|@ArbiterReloadTest.RotatedKeys*
 listen-change-accepted@$R@s|if (running.listen != next.listen) {|if (false) {|@PlanReload.WhatCannotChangeLive*
