@@ -27,11 +27,12 @@ nlohmann::json arbiterStatusToJson(const quorate::v1::ArbiterStatusReply& reply)
   for (const auto& c : reply.clusters()) {
     nlohmann::json leases = nlohmann::json::array();
     for (const auto& l : c.leases()) {
-      leases.push_back({{"name", l.name()},
-                        {"holder", l.holder().empty() ? nlohmann::json() : l.holder()},
-                        {"epoch", l.epoch()},
-                        {"remaining_ms", l.remaining_ms()},
-                        {"quarantine", l.quarantine()}});
+      leases.push_back(
+          {{"name", l.name()},
+           {"holder", l.holder().empty() ? nlohmann::json() : nlohmann::json(l.holder())},
+           {"epoch", l.epoch()},
+           {"remaining_ms", l.remaining_ms()},
+           {"quarantine", l.quarantine()}});
     }
     nlohmann::json contacts = nlohmann::json::array();
     for (const auto& n : c.contacts()) {

@@ -251,7 +251,7 @@ TEST_F(ArbiterOperatorConfigTest, SocketRelativeToTheFileAndGroup) {
 
 TEST_F(ArbiterOperatorConfigTest, BadOperatorKeysAreNamed) {
   EXPECT_THAT(errorOf(withOperator("operator:\n  group: root\n")),
-              HasSubstr("operator: missing required key socket"));
+              HasSubstr("operator.socket: missing required key"));
   EXPECT_THAT(errorOf(withOperator("operator:\n  socket: /run/a.sock\n  group: no-such-grp-q\n")),
               HasSubstr("no such group \"no-such-grp-q\""));
   EXPECT_THAT(errorOf(withOperator("operator:\n  socket: /run/a.sock\n  tcp: {}\n")),
