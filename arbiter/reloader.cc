@@ -31,10 +31,6 @@ bool Reloader::reload() {
                   st.what());
     return false;
   }
-  if (plan.logLevelChanged) {
-    // Checked by the parser already: a known level name.
-    spdlog::default_logger()->set_level(spdlog::level::from_str(plan.logLevel));
-  }
   for (const auto& id : plan.removed) {
     spdlog::info(
         "cluster {} removed: its requests are refused from now on; its state stays in {} (adding "
@@ -48,6 +44,11 @@ bool Reloader::reload() {
   service_.countReload(true);
   spdlog::info("SIGHUP: reloaded {}: {}; serving {} clusters", running_.path, describe(plan),
                running_.clusters.size());
+  // After the line above, so that it is logged even when the new level is quieter.
+  if (plan.logLevelChanged) {
+    // Checked by the parser already: a known level name.
+    spdlog::default_logger()->set_level(spdlog::level::from_str(plan.logLevel));
+  }
   return true;
 }
 
