@@ -8,6 +8,7 @@ shift
 
 S=arbiter/arbiter_service.cc
 R=arbiter/reload.cc
+H=arbiter/reloader.cc
 U=quorate_arbiter_tests
 P=quorate_arbiter_process_tests
 # name@file@sed expression@gtest filter that must fail@test binary
@@ -16,6 +17,8 @@ readd-forgets-state@$S@s|it->second->removed = true;|it->second->removed = true;
 readd-forgets-state-process@$S@s|it->second->removed = true;|it->second->removed = true; std::filesystem::remove(statePath(stateDir_, id, kDefaultLease));|@ArbiterReload.RemovedThenReAdded*@$P
 readd-without-quarantine@$S@s|added.push_back(std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now, faults_));|added.push_back(std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now - quarantine_, faults_));|@ArbiterReloadTest.ARemovedCluster*
 rotation-ignored@$S@s|c.creds = std::move(rotated\[i\]);|(void)rotated;|@ArbiterReloadTest.RotatedKeys*
+running-not-updated@$H@s|running_ = std::move(next);|(void)next;|@ReloaderTest.*
+log-level-ignored@$H@s|spdlog::default_logger()->set_level(spdlog::level::from_str(plan.logLevel));|(void)plan;|@ReloaderTest.*
 listen-change-accepted@$R@s|if (running.listen != next.listen) {|if (false) {|@PlanReload.WhatCannotChangeLive*
 "
 printf '%s\n' "$mutants" | sh "$(dirname "$0")/../support/mutants.sh" "$build" "$U" 300 "$@"
