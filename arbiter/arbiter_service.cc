@@ -217,7 +217,9 @@ Status ArbiterService::apply(const ReloadPlan& plan, const Clock& clock) {
   // Requests of every cluster wait while this runs: it reads only the added clusters' state
   // files and the new CA bundles, each a few hundred bytes.
   std::unique_lock lock(clustersMu_);
-  // After every request that looked a cluster up before the lock, and its acceptor step.
+  // Read with the lock held, like a request's clock: a re-added cluster's removal (an earlier
+  // reload) waited for its last acceptor step, so this quarantine starts after every lease the
+  // removed acceptors granted.
   const lease::Time now = clock();
   // Everything that can fail first, so that a failure changes nothing.
   std::vector<std::shared_ptr<Cluster>> added;
