@@ -83,7 +83,7 @@ class ArbiterService final : public v1::Peer::CallbackService {
   // nothing changes and the failure says why. Removed clusters are refused from now on like an
   // unknown cluster, their state files left in place, so adding one back resumes from what it
   // promised; an added cluster's acceptors stay quiet for the quarantine from `clock()`, read
-  // under the lock that orders it after every request the service handled before. A rotated
+  // with the service's lock held (after the last step of a removed acceptor). A rotated
   // cluster's keys and CA bundle are swapped under its lock; its acceptors, leases and replay
   // memory stay, and a request already authenticated with the old keys completes.
   Status apply(const ReloadPlan& plan, const Clock& clock);
