@@ -124,9 +124,19 @@ ArbiterService::Slot::Slot(std::string path, lease::Duration quarantine, lease::
     : state(std::move(path)),
       acceptor(lease::kArbiter, quarantine, quarantine, state.loadOrThrow(), startedAt, faults) {}
 
-ArbiterService::Cluster::Cluster(const ClusterEntry& e, const std::string& dir, lease::Duration q,
-                                 lease::Time started, const lease::AcceptorFaults& f)
-    : id(e.id), keys(e.secrets), stateDir(dir), quarantine(q), startedAt(started), faults(f) {
+ArbiterService::Credentials::Credentials(const ClusterEntry& e, bool tls) : keys(e.secrets) {
+  if (tls) ca = std::make_unique<ClusterCa>(e.ca);
+}
+
+ArbiterService::Cluster::Cluster(const ClusterEntry& e, bool tls, const std::string& dir,
+                                 lease::Duration q, lease::Time started,
+                                 const lease::AcceptorFaults& f)
+    : id(e.id),
+      stateDir(dir),
+      quarantine(q),
+      startedAt(started),
+      faults(f),
+      creds(std::make_shared<Credentials>(e, tls)) {
   membership = loadMembership(membershipPath(stateDir, id));
   slot(kDefaultLease);
 }
@@ -181,14 +191,106 @@ std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::Exc
 }
 
 ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now)
-    : tls_(config.tls.has_value()) {
-  clusters_.reserve(config.clusters.size());
+    : tls_(config.tls.has_value()),
+      stateDir_(config.stateDir),
+      quarantine_(config.quarantine),
+      faults_(config.testFaults) {
   for (const auto& e : config.clusters) {
-    auto c =
-        std::make_unique<Cluster>(e, config.stateDir, config.quarantine, now, config.testFaults);
-    if (tls_) c->ca = std::make_unique<ClusterCa>(e.ca);
-    clusters_.emplace(e.id, std::move(c));
+    clusters_.emplace(e.id,
+                      std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now, faults_));
   }
+}
+
+std::size_t ArbiterService::clusterCount() const {
+  std::shared_lock lock(clustersMu_);
+  return clusters_.size();
+}
+
+std::shared_ptr<ArbiterService::Cluster> ArbiterService::find(const std::string& id) const {
+  std::shared_lock lock(clustersMu_);
+  const auto it = clusters_.find(id);
+  return it == clusters_.end() ? nullptr : it->second;
+}
+
+Status ArbiterService::apply(const ReloadPlan& plan, const Clock& clock) {
+  if (!plan.ok()) return Status::fail(EINVAL, describe(plan));
+  // Requests of every cluster wait while this runs: it reads only the added clusters' state
+  // files and the new CA bundles, each a few hundred bytes.
+  std::unique_lock lock(clustersMu_);
+  // Read with the lock held, like a request's clock: a re-added cluster's removal (an earlier
+  // reload) waited for its last acceptor step, so this quarantine starts after every lease the
+  // removed acceptors granted.
+  const lease::Time now = clock();
+  // Everything that can fail first, so that a failure changes nothing.
+  std::vector<std::shared_ptr<Cluster>> added;
+  std::vector<std::shared_ptr<Credentials>> rotated;
+  try {
+    for (const auto& e : plan.added) {
+      if (clusters_.count(e.id)) {
+        return Status::fail(EEXIST, "cluster " + e.id + " is served already");
+      }
+      // Quiet until now + quarantine, like at a start: an acceptor that was removed may have
+      // granted a lease it no longer remembers (only the epoch floor is on disk).
+      added.push_back(std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now, faults_));
+    }
+    for (const auto& e : plan.rotated) {
+      if (!clusters_.count(e.id)) return Status::fail(ENOENT, "cluster " + e.id + " is not served");
+      rotated.push_back(std::make_shared<Credentials>(e, tls_));
+    }
+  } catch (const std::exception& e) {
+    return Status::fail(EIO, e.what());
+  }
+  for (const auto& id : plan.removed) {
+    const auto it = clusters_.find(id);
+    if (it == clusters_.end()) continue;
+    {
+      // Waits for a request in its acceptor step; one that holds the cluster but not yet its
+      // lock finds it removed and is refused.
+      std::lock_guard clusterLock(it->second->mu);
+      it->second->removed = true;
+    }
+    clusters_.erase(it);
+  }
+  for (std::size_t i = 0; i < plan.rotated.size(); ++i) {
+    Cluster& c = *clusters_.at(plan.rotated[i].id);
+    std::lock_guard clusterLock(c.mu);
+    c.creds = std::move(rotated[i]);
+  }
+  for (auto& c : added) clusters_.emplace(c->id, std::move(c));
+  return Status::ok();
+}
+
+std::vector<ArbiterService::ClusterSnapshot> ArbiterService::snapshot(const Clock& clock) const {
+  std::vector<std::shared_ptr<Cluster>> all;
+  {
+    std::shared_lock lock(clustersMu_);
+    all.reserve(clusters_.size());
+    for (const auto& [id, c] : clusters_) all.push_back(c);
+  }
+  std::vector<ClusterSnapshot> out;
+  out.reserve(all.size());
+  for (const auto& c : all) {
+    ClusterSnapshot snap;
+    snap.id = c->id;
+    std::lock_guard lock(c->mu);
+    const lease::Time now = clock();
+    for (const auto& [name, slot] : c->leases) {
+      LeaseSnapshot l;
+      l.name = name;
+      l.quarantine = slot->acceptor.inQuarantine(now);
+      l.epoch = slot->acceptor.maxEpoch();
+      if (const auto live = slot->acceptor.lease(now)) {
+        l.epoch = live->epoch;
+        l.remaining = live->remaining;
+        // The pinned view names the owner; before any pin there is no live lease either.
+        l.holder = memberName(c->membership, live->owner).value_or(std::to_string(live->owner));
+      }
+      snap.leases.push_back(std::move(l));
+    }
+    for (const auto& [node, at] : c->lastContact) snap.contacts.push_back({node, now - at});
+    out.push_back(std::move(snap));
+  }
+  return out;
 }
 
 grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* ctx,
@@ -201,7 +303,13 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
 }
 
 void ArbiterService::probeClusters() {
-  for (auto& [id, cluster] : clusters_) {
+  // The map's lock too: a reload stuck while holding it stops the pets as well.
+  std::vector<std::shared_ptr<Cluster>> clusters;
+  {
+    std::shared_lock lock(clustersMu_);
+    for (const auto& [id, cluster] : clusters_) clusters.push_back(cluster);
+  }
+  for (const auto& cluster : clusters) {
     const std::lock_guard<std::mutex> lock(cluster->mu);
   }
 }
@@ -209,19 +317,21 @@ void ArbiterService::probeClusters() {
 grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& wire,
                                     v1::ExchangeReply& reply, const std::string& peerCertPem) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
-  auto it = clusters_.find(wire.cluster());
-  if (it == clusters_.end()) {
+  const std::shared_ptr<Cluster> cluster = find(wire.cluster());
+  if (!cluster) {
     counters_.unknownCluster.fetch_add(1, std::memory_order_relaxed);
     return unknownCluster(wire.cluster());
   }
-  Cluster& c = *it->second;
+  Cluster& c = *cluster;
+  // Held to the end: the reply is signed with a key of this set, whatever a reload swaps in.
+  const std::shared_ptr<Credentials> creds = c.credentials();
   std::optional<tls::Identity> certified;
-  if (c.ca) {
+  if (creds->ca) {
     // One handshake serves every tenant, so the client's certificate is checked here, against
     // the CA of the cluster the request names. A stranger gets the answer of an unknown cluster
     // (no name, no reason); the reason goes to this log.
     auto id = peerCertPem.empty() ? Result<tls::Identity>(Status::fail(0, "no client certificate"))
-                                  : c.ca->verify(peerCertPem, counters_);
+                                  : creds->ca->verify(peerCertPem, counters_);
     if (!id) {
       counters_.badCertificate.fetch_add(1, std::memory_order_relaxed);
       // A stranger can send these as fast as it likes: a reason is logged when it differs from
@@ -255,7 +365,7 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
     certified = *id;
   }
   OpenedRequest opened;
-  if (auto s = openRequest(wire, c.keys, wallClockMicros(), opened); !s.ok()) {
+  if (auto s = openRequest(wire, creds->keys, wallClockMicros(), opened); !s.ok()) {
     (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ? counters_.badSecret
                                                          : counters_.badMessage)
         .fetch_add(1, std::memory_order_relaxed);
@@ -292,6 +402,11 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
                         "lease: expected a name of 1 to 64 characters from A-Z a-z 0-9 . _ -");
   }
   std::lock_guard lock(c.mu);
+  if (c.removed) {
+    // A reload removed it while this request was on its way: refused like an unknown cluster's.
+    counters_.unknownCluster.fetch_add(1, std::memory_order_relaxed);
+    return unknownCluster(wire.cluster());
+  }
   if (auto refused = c.checkIdentity(req, in.from)) {
     counters_.identityConflicts.fetch_add(1, std::memory_order_relaxed);
     return *refused;
@@ -312,6 +427,7 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
   }
   // Under the lock: two requests read the clock in the order the acceptor handles them.
   const lease::Time now = clock();
+  c.lastContact[req.from_name()] = now;
   const lease::Acceptor before = slot->acceptor;
   auto result = slot->acceptor.handle(now, in);
   if (result.persist) {

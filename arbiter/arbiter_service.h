@@ -1,6 +1,7 @@
 // The arbiter: one acceptor per lease of each cluster, served over gRPC, keyed by cluster id
 // and lease name. A cluster's default lease exists from the start; others are created on their
-// first authenticated request (in quarantine, like any acceptor that starts).
+// first authenticated request (in quarantine, like any acceptor that starts). A reload adds,
+// removes and re-keys clusters while the others keep serving.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -12,12 +13,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "arbiter/config.h"
+#include "arbiter/reload.h"
 #include "common/peer_auth.h"
 #include "common/state_file.h"
+#include "common/status.h"
 #include "common/tls/identity.h"
 #include "lease/acceptor.h"
 #include "quorate/v1/quorate.grpc.pb.h"
@@ -62,13 +66,50 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::atomic<std::uint64_t> badCertificate{0};     // TLS: not the cluster's, or not the sender
     std::atomic<std::uint64_t> caReloads{0};          // CA bundles re-read after a change
     std::atomic<std::uint64_t> caReloadFailures{0};   // changed bundles refused (old one kept)
+    std::atomic<std::uint64_t> reloads{0};            // configurations applied (SIGHUP)
+    std::atomic<std::uint64_t> reloadFailures{0};     // refused: the running one kept
   };
   static constexpr std::size_t kMaxLeasesPerCluster = 64;
   const Counters& counters() const { return counters_; }
-  std::size_t clusterCount() const { return clusters_.size(); }
   // Takes and releases every cluster's lock in turn: returns only while no request is stuck
   // holding one (the watchdog's health check, arbiter/service_watchdog.h). Any thread.
   void probeClusters();
+  std::size_t clusterCount() const;
+  // Counts a reload that applied (`applied`) or was refused (bad file, refused change, failure).
+  void countReload(bool applied) {
+    (applied ? counters_.reloads : counters_.reloadFailures)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Applies `plan` (planReload from the configuration this service runs to the new one; an ok
+  // plan only). All or nothing: when an added cluster's state or a new CA bundle cannot be read,
+  // nothing changes and the failure says why. Removed clusters are refused from now on like an
+  // unknown cluster, their state files left in place, so adding one back resumes from what it
+  // promised; an added cluster's acceptors stay quiet for the quarantine from `clock()`, read
+  // with the service's lock held (after the last step of a removed acceptor). A rotated
+  // cluster's keys and CA bundle are swapped under its lock; its acceptors, leases and replay
+  // memory stay, and a request already authenticated with the old keys completes.
+  Status apply(const ReloadPlan& plan, const Clock& clock);
+
+  // What the status API shows: per cluster (by id) its leases (by name) and the directors it
+  // has heard valid requests from, with ages on `clock()` (read under each cluster's lock).
+  struct LeaseSnapshot {
+    std::string name;
+    std::string holder;  // empty: no live lease on this acceptor
+    std::uint64_t epoch = 0;
+    lease::Duration remaining{0};
+    bool quarantine = false;
+  };
+  struct ContactSnapshot {
+    std::string node;
+    lease::Duration age{0};
+  };
+  struct ClusterSnapshot {
+    std::string id;
+    std::vector<LeaseSnapshot> leases;
+    std::vector<ContactSnapshot> contacts;
+  };
+  std::vector<ClusterSnapshot> snapshot(const Clock& clock) const;
 
  private:
   struct Slot {
@@ -106,9 +147,17 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::map<std::string, Verified> verified_;  // by PEM; guarded by mu_
   };
 
+  // A cluster's keys and CA bundle: a request holds the set it was checked with (the key that
+  // signs its reply points into it) while a reload swaps in another.
+  struct Credentials {
+    explicit Credentials(const ClusterEntry& e, bool tls);  // throws like ClusterCa
+    KeyRing keys;
+    std::unique_ptr<ClusterCa> ca;  // with TLS
+  };
+
   struct Cluster {
-    Cluster(const ClusterEntry& e, const std::string& stateDir, lease::Duration quarantine,
-            lease::Time startedAt, const lease::AcceptorFaults& faults);
+    Cluster(const ClusterEntry& e, bool tls, const std::string& stateDir,
+            lease::Duration quarantine, lease::Time startedAt, const lease::AcceptorFaults& faults);
     // The slot of `leaseName`, created (loading its state file) on first use; nullptr when the
     // cluster has kMaxLeasesPerCluster already. Throws like StateFile::loadOrThrow. Needs mu.
     // A slot opened late is quiet until the arbiter's start + quarantine all the same: whether
@@ -117,22 +166,37 @@ class ArbiterService final : public v1::Peer::CallbackService {
     // Refuses a request whose membership view is not the pinned one (pinning the first valid
     // view, durably, before it answers), or whose sender name is not its id's. Needs mu.
     std::optional<grpc::Status> checkIdentity(const v1::ExchangeRequest& req, lease::NodeId from);
+    std::shared_ptr<Credentials> credentials() {
+      std::lock_guard lock(mu);
+      return creds;
+    }
     std::string id;
-    KeyRing keys;
     ReplayGuard replay;  // per director name
     std::string stateDir;
     lease::Duration quarantine;
     lease::Time startedAt;
-    lease::AcceptorFaults faults;   // ArbiterConfig::testFaults
-    std::unique_ptr<ClusterCa> ca;  // with TLS
-    std::mutex mu;
+    lease::AcceptorFaults faults;  // ArbiterConfig::testFaults
+    mutable std::mutex mu;
+    std::shared_ptr<Credentials> creds;  // guarded by mu
+    bool removed = false;                // by a reload; guarded by mu
+    // When each director (by name) last sent a valid request. Guarded by mu; only names of the
+    // pinned membership get here, so it stays small.
+    std::map<std::string, lease::Time> lastContact;
     std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
     std::string membership;  // pinned view; empty until the first request. Guarded by mu.
     std::optional<std::chrono::steady_clock::time_point> lastRefusalLog;  // guarded by mu
   };
 
+  // The cluster `id`, or null when this service does not serve it (now).
+  std::shared_ptr<Cluster> find(const std::string& id) const;
+
   bool tls_ = false;
-  std::unordered_map<std::string, std::unique_ptr<Cluster>> clusters_;
+  std::string stateDir_;
+  lease::Duration quarantine_;
+  lease::AcceptorFaults faults_;
+  // Requests take it shared only to look their cluster up; a reload takes it exclusively.
+  mutable std::shared_mutex clustersMu_;
+  std::map<std::string, std::shared_ptr<Cluster>> clusters_;  // guarded by clustersMu_
   Counters counters_;
 };
 

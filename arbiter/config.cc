@@ -108,7 +108,8 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
     const Map root = doc.root(
-        {"listen", "state_dir", "quarantine_ms", "log_level", "log_target", "clusters", "tls"});
+        {"listen", "state_dir", "quarantine_ms", "log_level", "log_target", "clusters", "tls",
+         "operator"});
     ArbiterConfig c;
     c.path = path;
     c.listen = root.required("listen").asHostPort();
@@ -121,6 +122,7 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
       c.logTarget = t->asOneOf({"auto", "journal", "syslog", "stderr"});
     }
     if (const auto t = root.optional("tls")) c.tls = parseTls(*t);
+    if (const auto o = root.optional("operator")) c.operatorApi = parseArbiterOperator(*o);
     c.clusters = parseClusters(root.required("clusters"), c.tls.has_value());
     return c;
   });

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "arbiter/operator_config.h"
 #include "lease/acceptor.h"
 #include "lease/timing.h"
 #include "lease/types.h"
@@ -32,8 +33,9 @@ struct ArbiterConfig {
   std::string logTarget = "auto";  // auto, journal, syslog, stderr (common/logging.h)
   // Silence after a restart, and the longest lease the arbiter grants.
   lease::Duration quarantine = lease::Timing{}.quarantine;
-  std::vector<ClusterEntry> clusters;  // at least one, ids unique
-  std::optional<ArbiterTls> tls;       // unset: no TLS (the shared secrets only)
+  std::vector<ClusterEntry> clusters;                // at least one, ids unique
+  std::optional<ArbiterTls> tls;                     // unset: no TLS (the shared secrets only)
+  std::optional<ArbiterOperatorConfig> operatorApi;  // `operator:`; unset: no status API
   // Test only, never read from a file: planted bugs for the simulator's broken variants,
   // given to every acceptor the service opens.
   lease::AcceptorFaults testFaults;

@@ -2,6 +2,7 @@
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,8 @@
 #include "arbiter/config.h"
 #include "arbiter/preflight.h"
 #include "arbiter/service_watchdog.h"
+#include "arbiter/operator_server.h"
+#include "arbiter/reloader.h"
 #include "common/clock.h"
 #include "common/config_error.h"
 #include "common/logging.h"
@@ -108,6 +111,18 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot listen on {}", config.listen);
     return 1;
   }
+  // The status API, on its own socket (never on the peer port); made before the capabilities go,
+  // since giving the socket its group may need CAP_CHOWN.
+  std::unique_ptr<arbiter::OperatorEndpoint> operatorApi;
+  if (config.operatorApi) {
+    auto started = arbiter::OperatorEndpoint::start(*config.operatorApi, *service, bootNow);
+    if (!started) {
+      spdlog::critical("{}", started.status().message());
+      return 1;
+    }
+    operatorApi = std::move(started).value();
+    spdlog::info("status API on {}", config.operatorApi->socket);
+  }
   // Listening, state open: the arbiter needs no capability at all from here on (it can also run
   // as an unprivileged user from the start; docs/security.md).
   if (const Status st = privileges::restrictAllThreads(0); !st) {
@@ -126,9 +141,15 @@ int main(int argc, char** argv) {
   }
   (void)systemd::ready("listening on " + config.listen + " for " +
                        std::to_string(config.clusters.size()) + " clusters");
-  const int sig = waitForStopSignal();
+  arbiter::Reloader reloader(config, *service, bootNow);
+  int sig = 0;
+  while ((sig = waitForSignal()) == SIGHUP) {
+    const systemd::ReloadNotice reloadNotice;  // RELOADING=1 now, READY=1 when this pass ends
+    reloader.reload();
+  }
   (void)systemd::stopping();
   spdlog::info("signal {}: shutting down", sig);
+  operatorApi.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdint>
 
+#include "client/arbiter_status.h"
 #include "client/format.h"
 
 namespace quorate::client {
@@ -209,6 +210,10 @@ int runStatus(DirectorClient& client, bool json, std::ostream& out, std::ostream
               const CallCanceller* canceller) {
   quorate::v1::StatusReply reply;
   const grpc::Status status = client.status(&reply);
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    // Not a director: an arbiter's socket serves only its own, read-only status.
+    return runArbiterStatus(client, json, out, err, canceller);
+  }
   if (!status.ok()) return reportFailure(client, status, err, canceller);
   if (json) {
     out << statusToJson(reply).dump() << std::endl;

@@ -35,6 +35,14 @@ grpc::Status DirectorClient::status(quorate::v1::StatusReply* reply) {
   return stub_->Status(&context, quorate::v1::StatusRequest(), reply);
 }
 
+grpc::Status DirectorClient::arbiterStatus(quorate::v1::ArbiterStatusReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  CallCanceller::Attach attach(canceller_, &context);
+  return quorate::v1::ArbiterOperator::NewStub(channel_)->Status(
+      &context, quorate::v1::ArbiterStatusRequest(), reply);
+}
+
 grpc::Status DirectorClient::stepDown(bool force, const std::string& lease,
                                       quorate::v1::StepDownReply* reply, std::uint64_t holdMs,
                                       bool clearHold) {

@@ -29,6 +29,8 @@ class DirectorClient {
                  std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   grpc::Status status(quorate::v1::StatusReply* reply);
+  // The arbiter's status, on the same endpoint (an arbiter's operator socket).
+  grpc::Status arbiterStatus(quorate::v1::ArbiterStatusReply* reply);
   // Releases `lease`, or every lease the director holds when `lease` is empty.
   // FAILED_PRECONDITION when the director does not hold it (or holds none); NOT_FOUND
   // when the director has no lease of that name.

@@ -206,3 +206,59 @@ TEST(ArbiterExample, LoopbackLoads) {
 
 }  // namespace
 }  // namespace quorate::arbiter
+
+namespace quorate::arbiter {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ArbiterOperatorConfigTest : public ::testing::Test {
+ protected:
+  std::string errorOf(const std::string& text) {
+    try {
+      parseArbiterConfig(text, dir_.file("arbiter.yaml"));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "parsed without error:\n" << text;
+    return "";
+  }
+  static std::string withOperator(const std::string& op) {
+    return "listen: 127.0.0.1:7100\nstate_dir: state\n" + op +
+           "clusters:\n  - id: demo\n    secret_file: /nonexistent\n";
+  }
+  testutil::TempDir dir_;
+};
+
+TEST_F(ArbiterOperatorConfigTest, AbsentMeansNoStatusApi) {
+  const auto c = parseArbiterConfig(
+      "listen: 127.0.0.1:7100\nstate_dir: state\nclusters:\n  - id: demo\n"
+      "    secret: s3cret-0123456789\n",
+      dir_.file("arbiter.yaml"));
+  EXPECT_FALSE(c.operatorApi.has_value());
+}
+
+TEST_F(ArbiterOperatorConfigTest, SocketRelativeToTheFileAndGroup) {
+  const auto c = parseArbiterConfig(
+      "listen: 127.0.0.1:7100\nstate_dir: state\noperator:\n  socket: run/arbiter.sock\n"
+      "  group: root\nclusters:\n  - id: demo\n    secret: s3cret-0123456789\n",
+      dir_.file("arbiter.yaml"));
+  ASSERT_TRUE(c.operatorApi.has_value());
+  EXPECT_EQ(c.operatorApi->socket, dir_.file("run/arbiter.sock"));
+  EXPECT_EQ(c.operatorApi->group, gid_t{0});
+  EXPECT_EQ(c.operatorApi->groupName, "root");
+}
+
+TEST_F(ArbiterOperatorConfigTest, BadOperatorKeysAreNamed) {
+  EXPECT_THAT(errorOf(withOperator("operator:\n  group: root\n")),
+              HasSubstr("operator.socket: missing required key"));
+  EXPECT_THAT(errorOf(withOperator("operator:\n  socket: /run/a.sock\n  group: no-such-grp-q\n")),
+              HasSubstr("no such group \"no-such-grp-q\""));
+  EXPECT_THAT(errorOf(withOperator("operator:\n  socket: /run/a.sock\n  tcp: {}\n")),
+              HasSubstr("tcp"));
+  EXPECT_THAT(errorOf(withOperator("operator:\n  socket: /" + std::string(120, 'x') + "\n")),
+              HasSubstr("path too long for a Unix socket"));
+}
+
+}  // namespace
+}  // namespace quorate::arbiter

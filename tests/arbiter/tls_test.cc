@@ -8,9 +8,10 @@
 #include <thread>
 
 #include "arbiter/arbiter_service.h"
-#include "common/peer_auth.h"
+#include "arbiter/reload.h"
 #include "common/convert.h"
 #include "common/membership.h"
+#include "common/peer_auth.h"
 #include "tests/support/temp_dir.h"
 
 namespace quorate::arbiter {
@@ -82,9 +83,8 @@ class ArbiterTlsTest : public ::testing::Test {
   grpc::Status call(ArbiterService& svc, const std::string& cluster, const std::string& fromName,
                     const std::string& certPem) {
     v1::ExchangeReply reply;
-    return svc.handle(awake_,
-                      ping(cluster, cluster == "lb1" ? kKeyOne : kKeyTwo, fromName),
-                      reply, certPem);
+    return svc.handle(awake_, ping(cluster, cluster == "lb1" ? kKeyOne : kKeyTwo, fromName), reply,
+                      certPem);
   }
 
   static testutil::TempDir* certs_;
@@ -159,6 +159,26 @@ TEST_F(ArbiterTlsTest, AChangedBundleIsReadAgainAndABadOneKeepsTheOld) {
   EXPECT_EQ(svc.counters().caReloadFailures.load(), 1u);
   EXPECT_TRUE(call(svc, "lb1", "alpha", next).ok());
   EXPECT_TRUE(call(svc, "lb1", "beta", pem("a/lb1/beta.pem")).ok());
+}
+
+// A reload that points lb1 at another CA bundle file: lb1 takes the new CA's directors from then
+// on, lb2 keeps its CA; a bundle that cannot be read fails the reload and changes nothing.
+TEST_F(ArbiterTlsTest, AReloadSwapsOneClustersCaBundle) {
+  ArbiterService svc(config_, start_);
+  const auto at = [this] { return awake_; };
+  ArbiterConfig next = config_;
+  next.clusters[0].ca = tmp_.path() + "/missing-ca.pem";
+  const Status bad = svc.apply(planReload(config_, next), at);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.what().find("missing-ca.pem"), std::string::npos) << bad.what();
+  EXPECT_TRUE(call(svc, "lb1", "alpha", pem("a/lb1/alpha.pem")).ok());
+
+  next.clusters[0].ca = certs_->path() + "/next/lb1/ca.pem";
+  ASSERT_TRUE(svc.apply(planReload(config_, next), at));
+  EXPECT_TRUE(call(svc, "lb1", "alpha", pem("next/lb1/alpha.pem")).ok());
+  EXPECT_EQ(call(svc, "lb1", "alpha", pem("a/lb1/alpha.pem")).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(call(svc, "lb2", "alpha", pem("a/lb2/alpha.pem")).ok());
 }
 
 }  // namespace
