@@ -182,6 +182,9 @@ std::optional<grpc::Status> ArbiterService::Cluster::checkIdentity(const v1::Exc
 
 ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now)
     : tls_(config.tls.has_value()) {
+  std::vector<std::string> ids;
+  for (const auto& e : config.clusters) ids.push_back(e.id);
+  requestStats_ = std::make_unique<RequestStats>(ids);
   clusters_.reserve(config.clusters.size());
   for (const auto& e : config.clusters) {
     auto c =
@@ -202,6 +205,42 @@ grpc::ServerUnaryReactor* ArbiterService::Exchange(grpc::CallbackServerContext* 
 
 grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& wire,
                                     v1::ExchangeReply& reply, const std::string& peerCertPem) {
+  const auto started = std::chrono::steady_clock::now();
+  grpc::Status st = handleRequest(clock, wire, reply, peerCertPem);
+  requestStats_->record(wire.cluster(), st.error_code(),
+                        std::chrono::steady_clock::now() - started);
+  return st;
+}
+
+std::vector<ArbiterService::ClusterMetrics> ArbiterService::metricsView(lease::Time now) const {
+  std::vector<ClusterMetrics> out;
+  for (const auto& [id, c] : clusters_) {
+    ClusterMetrics m;
+    m.id = id;
+    std::lock_guard lock(c->mu);
+    for (const auto& [name, slot] : c->leases) {
+      LeaseMetrics l;
+      l.lease = name;
+      l.epoch = slot->acceptor.maxEpoch();
+      if (const auto live = slot->acceptor.lease(now)) {
+        l.epoch = live->epoch;
+        l.remaining = live->remaining;
+        const auto holder = memberName(c->membership, live->owner);
+        l.holder = holder ? *holder : "node" + std::to_string(live->owner);
+      }
+      m.leases.push_back(std::move(l));
+    }
+    for (const auto& contact : c->lastContact) {
+      if (contact) m.sinceContact.emplace_back(contact->first, now - contact->second);
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+grpc::Status ArbiterService::handleRequest(const Clock& clock, const v1::ExchangeRequest& wire,
+                                           v1::ExchangeReply& reply,
+                                           const std::string& peerCertPem) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   auto it = clusters_.find(wire.cluster());
   if (it == clusters_.end()) {
@@ -332,6 +371,7 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
                    slot->acceptor.maxEpoch(), in.from);  // disk: durable().maxEpoch reserved
     }
   }
+  c.lastContact.at(in.from) = std::make_pair(req.from_name(), now);
   if (result.reply) toProto(*result.reply, *reply.add_messages());
   sealReply(reply, *opened.key, opened.mac);
   return grpc::Status::OK;

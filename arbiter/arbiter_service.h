@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -14,8 +15,11 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "arbiter/config.h"
+#include "arbiter/metrics_stats.h"
 #include "common/peer_auth.h"
 #include "common/state_file.h"
 #include "common/tls/identity.h"
@@ -66,6 +70,21 @@ class ArbiterService final : public v1::Peer::CallbackService {
   static constexpr std::size_t kMaxLeasesPerCluster = 64;
   const Counters& counters() const { return counters_; }
   std::size_t clusterCount() const { return clusters_.size(); }
+
+  // What the metrics show of each cluster at `now` (each cluster's lock is taken briefly).
+  struct LeaseMetrics {
+    std::string lease;
+    std::uint64_t epoch = 0;  // the live lease's, else the highest accepted
+    std::string holder;       // "" when no lease is live
+    lease::Duration remaining{0};
+  };
+  struct ClusterMetrics {
+    std::string id;
+    std::vector<LeaseMetrics> leases;
+    std::vector<std::pair<std::string, lease::Duration>> sinceContact;  // by director name
+  };
+  std::vector<ClusterMetrics> metricsView(lease::Time now) const;
+  const RequestStats& requestStats() const { return *requestStats_; }
 
  private:
   struct Slot {
@@ -126,11 +145,16 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::map<std::string, std::unique_ptr<Slot>> leases;  // guarded by mu
     std::string membership;  // pinned view; empty until the first request. Guarded by mu.
     std::optional<std::chrono::steady_clock::time_point> lastRefusalLog;  // guarded by mu
+    // Each director's name and its last request that was answered OK. Guarded by mu.
+    std::array<std::optional<std::pair<std::string, lease::Time>>, 2> lastContact;
   };
+  grpc::Status handleRequest(const Clock& clock, const v1::ExchangeRequest& req,
+                             v1::ExchangeReply& reply, const std::string& peerCertPem);
 
   bool tls_ = false;
   std::unordered_map<std::string, std::unique_ptr<Cluster>> clusters_;
   Counters counters_;
+  std::unique_ptr<RequestStats> requestStats_;  // by configured cluster: a fixed set
 };
 
 }  // namespace quorate::arbiter

@@ -107,8 +107,8 @@ ArbiterTls parseTls(const Value& v) {
 ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root =
-        doc.root({"listen", "state_dir", "quarantine_ms", "log_level", "clusters", "tls"});
+    const Map root = doc.root(
+        {"listen", "state_dir", "quarantine_ms", "log_level", "clusters", "tls", "metrics"});
     ArbiterConfig c;
     c.path = path;
     c.listen = root.required("listen").asHostPort();
@@ -119,6 +119,7 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
     c.logLevel = config::readLogLevel(root);
     if (const auto t = root.optional("tls")) c.tls = parseTls(*t);
     c.clusters = parseClusters(root.required("clusters"), c.tls.has_value());
+    c.metrics = metrics::parseMetricsConfig(root.optional("metrics"));
     return c;
   });
 }

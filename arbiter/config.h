@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics/config.h"
 #include "lease/acceptor.h"
 #include "lease/timing.h"
 #include "lease/types.h"
@@ -33,6 +34,8 @@ struct ArbiterConfig {
   lease::Duration quarantine = lease::Timing{}.quarantine;
   std::vector<ClusterEntry> clusters;  // at least one, ids unique
   std::optional<ArbiterTls> tls;       // unset: no TLS (the shared secrets only)
+  // `metrics: {listen}`, the Prometheus endpoint; unset: nothing listens for it.
+  std::optional<metrics::MetricsConfig> metrics;
   // Test only, never read from a file: planted bugs for the simulator's broken variants,
   // given to every acceptor the service opens.
   lease::AcceptorFaults testFaults;

@@ -21,6 +21,8 @@ packages=(
   systemd
   # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
+  # promtool, which checks the daemons' live /metrics scrapes in the process tests
+  prometheus
 )
 
 missing=()

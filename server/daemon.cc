@@ -20,6 +20,7 @@
 #include "server/grpc/servers.h"
 #include "server/grpc/status_builder.h"
 #include "server/ipvs/check_targets.h"
+#include "server/metrics/director_metrics.h"
 
 namespace quorate::server {
 namespace {
@@ -214,6 +215,19 @@ Status Daemon::start() {
     auto w = kernel::makeLinkWatcher();
     if (!w) return Status::fail(0, "cannot watch links: " + w.status().message());
     watcher = std::move(w).value();
+  }
+  if (config_.metrics) {
+    // Scrapes read the loop's and the checks' state on their own threads (server/metrics).
+    DirectorMetricsSources sources{
+        host_.get(),
+        dataPlane_.get(),
+        hooks_.get(),
+        checks_.get(),
+        [this](std::function<void()> fn) { post(std::move(fn)); },
+        [this](std::function<void()> fn) { asio::post(checkIo_, std::move(fn)); }};
+    auto m = DirectorMetrics::start(*config_.metrics, std::move(sources));
+    if (!m) return m.status();
+    metrics_ = std::move(m).value();
   }
   if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
@@ -461,6 +475,7 @@ void Daemon::publishStatus() {
 
 void Daemon::stop() {
   if (!loop_.joinable()) return;
+  if (metrics_) metrics_->stop();  // a scrape would wait on the loop being stopped
   if (events_) events_->append({{"event", "stopping"}});
   // A planned stop hands the lease over instead of letting it lapse.
   std::promise<void> handedOver;

@@ -31,6 +31,7 @@ namespace quorate::server {
 class PeerTransport;
 class OperatorService;
 class UnixOperatorListener;
+class DirectorMetrics;
 
 // What a reload did: applied (the new virtual servers run) or refused (nothing changed).
 struct ReloadResult {
@@ -128,6 +129,8 @@ class Daemon {
   std::unique_ptr<UnixOperatorListener> operatorSocket_;  // hands fds to operatorServer_
   int boundPort_ = 0;
   int operatorTcpPort_ = 0;
+  // The /metrics endpoint (metrics: in the config); last, so it goes before what it reads.
+  std::unique_ptr<DirectorMetrics> metrics_;
 };
 
 }  // namespace quorate::server

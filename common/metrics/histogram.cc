@@ -31,6 +31,11 @@ std::vector<double> latencyBuckets() {
           0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
+std::vector<double> kernelCallBuckets() {
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+          0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    0.25};
+}
+
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   checkBounds(bounds_);
   counts_.assign(bounds_.size() + 1, 0);

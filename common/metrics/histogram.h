@@ -13,6 +13,8 @@ namespace quorate::metrics {
 
 // Bucket upper bounds, in seconds, for latencies from 100 us to 10 s.
 std::vector<double> latencyBuckets();
+// Bucket upper bounds, in seconds, for one kernel call: 10 us to 250 ms.
+std::vector<double> kernelCallBuckets();
 
 class Histogram {
  public:
