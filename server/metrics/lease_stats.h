@@ -25,7 +25,8 @@ class LeaseStats {
     // "expired" (the renewals did not reach a majority before the end), "refused" (a renewal
     // met another holder's live lease), "halted" (a counter reached its limit).
     std::map<std::string, std::uint64_t> lost;
-    metrics::Histogram renewal;  // seconds from a renewal round's start to its majority
+    // Seconds from a renewal round's start to its majority.
+    metrics::Histogram renewal{metrics::latencyBuckets()};
     std::optional<lease::Time> renewalStarted;
   };
 
