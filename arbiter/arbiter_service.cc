@@ -195,6 +195,9 @@ ArbiterService::ArbiterService(const ArbiterConfig& config, lease::Time now)
       stateDir_(config.stateDir),
       quarantine_(config.quarantine),
       faults_(config.testFaults) {
+  std::vector<std::string> ids;
+  for (const auto& e : config.clusters) ids.push_back(e.id);
+  requestStats_ = std::make_unique<RequestStats>(ids);
   for (const auto& e : config.clusters) {
     clusters_.emplace(e.id,
                       std::make_shared<Cluster>(e, tls_, stateDir_, quarantine_, now, faults_));
@@ -256,7 +259,10 @@ Status ArbiterService::apply(const ReloadPlan& plan, const Clock& clock) {
     std::lock_guard clusterLock(c.mu);
     c.creds = std::move(rotated[i]);
   }
-  for (auto& c : added) clusters_.emplace(c->id, std::move(c));
+  for (auto& c : added) {
+    requestStats_->add(c->id);
+    clusters_.emplace(c->id, std::move(c));
+  }
   return Status::ok();
 }
 
@@ -316,6 +322,41 @@ void ArbiterService::probeClusters() {
 
 grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeRequest& wire,
                                     v1::ExchangeReply& reply, const std::string& peerCertPem) {
+  const auto started = std::chrono::steady_clock::now();
+  grpc::Status st = handleRequest(clock, wire, reply, peerCertPem);
+  requestStats_->record(wire.cluster(), st.error_code(),
+                        std::chrono::steady_clock::now() - started);
+  return st;
+}
+
+std::vector<ArbiterService::ClusterMetrics> ArbiterService::metricsView(lease::Time now) const {
+  std::vector<ClusterMetrics> out;
+  std::shared_lock clustersLock(clustersMu_);  // a reload may add or remove clusters meanwhile
+  for (const auto& [id, c] : clusters_) {
+    ClusterMetrics m;
+    m.id = id;
+    std::lock_guard lock(c->mu);
+    for (const auto& [name, slot] : c->leases) {
+      LeaseMetrics l;
+      l.lease = name;
+      l.epoch = slot->acceptor.maxEpoch();
+      if (const auto live = slot->acceptor.lease(now)) {
+        l.epoch = live->epoch;
+        l.remaining = live->remaining;
+        const auto holder = memberName(c->membership, live->owner);
+        l.holder = holder ? *holder : "node" + std::to_string(live->owner);
+      }
+      m.leases.push_back(std::move(l));
+    }
+    for (const auto& [node, at] : c->lastContact) m.sinceContact.emplace_back(node, now - at);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+grpc::Status ArbiterService::handleRequest(const Clock& clock, const v1::ExchangeRequest& wire,
+                                           v1::ExchangeReply& reply,
+                                           const std::string& peerCertPem) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   const std::shared_ptr<Cluster> cluster = find(wire.cluster());
   if (!cluster) {

@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -15,9 +16,12 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "arbiter/config.h"
+#include "arbiter/metrics_stats.h"
 #include "arbiter/reload.h"
 #include "common/peer_auth.h"
 #include "common/state_file.h"
@@ -111,6 +115,21 @@ class ArbiterService final : public v1::Peer::CallbackService {
   };
   std::vector<ClusterSnapshot> snapshot(const Clock& clock) const;
 
+  // What the metrics show of each cluster at `now` (each cluster's lock is taken briefly).
+  struct LeaseMetrics {
+    std::string lease;
+    std::uint64_t epoch = 0;  // the live lease's, else the highest accepted
+    std::string holder;       // "" when no lease is live
+    lease::Duration remaining{0};
+  };
+  struct ClusterMetrics {
+    std::string id;
+    std::vector<LeaseMetrics> leases;
+    std::vector<std::pair<std::string, lease::Duration>> sinceContact;  // by director name
+  };
+  std::vector<ClusterMetrics> metricsView(lease::Time now) const;
+  const RequestStats& requestStats() const { return *requestStats_; }
+
  private:
   struct Slot {
     Slot(std::string path, lease::Duration quarantine, lease::Time startedAt,
@@ -186,6 +205,8 @@ class ArbiterService final : public v1::Peer::CallbackService {
     std::string membership;  // pinned view; empty until the first request. Guarded by mu.
     std::optional<std::chrono::steady_clock::time_point> lastRefusalLog;  // guarded by mu
   };
+  grpc::Status handleRequest(const Clock& clock, const v1::ExchangeRequest& req,
+                             v1::ExchangeReply& reply, const std::string& peerCertPem);
 
   // The cluster `id`, or null when this service does not serve it (now).
   std::shared_ptr<Cluster> find(const std::string& id) const;
@@ -198,6 +219,7 @@ class ArbiterService final : public v1::Peer::CallbackService {
   mutable std::shared_mutex clustersMu_;
   std::map<std::string, std::shared_ptr<Cluster>> clusters_;  // guarded by clustersMu_
   Counters counters_;
+  std::unique_ptr<RequestStats> requestStats_;  // by configured cluster: a fixed set
 };
 
 }  // namespace quorate::arbiter

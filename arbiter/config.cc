@@ -109,7 +109,7 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
     const config::Document doc(path, text);
     const Map root = doc.root(
         {"listen", "state_dir", "quarantine_ms", "log_level", "log_target", "clusters", "tls",
-         "operator"});
+         "operator", "metrics"});
     ArbiterConfig c;
     c.path = path;
     c.listen = root.required("listen").asHostPort();
@@ -124,6 +124,7 @@ ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& pat
     if (const auto t = root.optional("tls")) c.tls = parseTls(*t);
     if (const auto o = root.optional("operator")) c.operatorApi = parseArbiterOperator(*o);
     c.clusters = parseClusters(root.required("clusters"), c.tls.has_value());
+    c.metrics = metrics::parseMetricsConfig(root.optional("metrics"));
     return c;
   });
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "arbiter/operator_config.h"
+#include "common/metrics/config.h"
 #include "lease/acceptor.h"
 #include "lease/timing.h"
 #include "lease/types.h"
@@ -36,6 +37,8 @@ struct ArbiterConfig {
   std::vector<ClusterEntry> clusters;                // at least one, ids unique
   std::optional<ArbiterTls> tls;                     // unset: no TLS (the shared secrets only)
   std::optional<ArbiterOperatorConfig> operatorApi;  // `operator:`; unset: no status API
+  // `metrics: {listen}`, the Prometheus endpoint; unset: nothing listens for it.
+  std::optional<metrics::MetricsConfig> metrics;
   // Test only, never read from a file: planted bugs for the simulator's broken variants,
   // given to every acceptor the service opens.
   lease::AcceptorFaults testFaults;

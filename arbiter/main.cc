@@ -14,6 +14,7 @@
 #include "arbiter/service_watchdog.h"
 #include "arbiter/operator_server.h"
 #include "arbiter/reloader.h"
+#include "arbiter/metrics.h"
 #include "common/clock.h"
 #include "common/config_error.h"
 #include "common/logging.h"
@@ -69,6 +70,15 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     spdlog::critical("cannot load state: {}", e.what());
     return 1;
+  }
+  std::unique_ptr<metrics::HttpEndpoint> metricsEndpoint;  // before the service goes
+  if (config.metrics) {
+    auto m = arbiter::startArbiterMetrics(*config.metrics, *service);
+    if (!m) {
+      spdlog::critical("{}", m.status().message());
+      return 1;
+    }
+    metricsEndpoint = std::move(m).value();
   }
   // Debian's abseil checks every lock gRPC takes for deadlock cycles under one global
   // lock; after a stall of a few seconds that check alone kept the arbiter from catching

@@ -26,9 +26,9 @@ packages=(
   libsystemd-dev
   # the fuzzing build (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
-  # promtool, for the tests of deploy/prometheus and deploy/grafana, and Prometheus for
-  # scripts/dashboard-shot.sh (a host booted with systemd starts Debian's prometheus.service on
-  # :9090 at install: `systemctl disable --now prometheus` if that is unwanted)
+  # promtool: the tests of deploy/prometheus and deploy/grafana, and the live /metrics scrapes of
+  # the process tests; Prometheus itself for scripts/dashboard-shot.sh (a host booted with systemd
+  # starts Debian's prometheus.service on :9090 at install: `systemctl disable --now prometheus`)
   prometheus
 )
 

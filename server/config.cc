@@ -595,7 +595,8 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "event_log",
                                "tls",
                                "script_user",
-                               "operator"});
+                               "operator",
+                               "metrics"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -672,6 +673,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     c.scriptUser = parseScriptUser(root.optional("script_user"));
     checkConfiguredScripts(c);  // script security: refused when others could change a program
     c.operatorApi = parseOperatorConfig(root.optional("operator"));
+    c.metrics = metrics::parseMetricsConfig(root.optional("metrics"));
     return c;
   });
 }

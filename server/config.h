@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics/config.h"
 #include "common/net_types.h"
 #include "lease/director_node.h"
 #include "lease/timing.h"
@@ -143,6 +144,7 @@ struct DirectorConfig {
   // of server/script_runner.h, "" when the director does not run as root).
   std::string scriptUser;
   OperatorConfig operatorApi;  // `operator:` (the Unix socket, roles, optional TLS TCP)
+  std::optional<metrics::MetricsConfig> metrics;  // `metrics: {listen}`; unset: no endpoint
   // Test only, never read from a file: planted bugs for the tests that must see them caught.
   struct TestFaults {
     // Frames leave whether or not the lease has ended (the check before each send is skipped):

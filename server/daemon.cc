@@ -21,6 +21,7 @@
 #include "server/grpc/servers.h"
 #include "server/grpc/status_builder.h"
 #include "server/ipvs/check_targets.h"
+#include "server/metrics/director_metrics.h"
 
 namespace quorate::server {
 namespace {
@@ -215,6 +216,19 @@ Status Daemon::start() {
     auto w = kernel::makeLinkWatcher();
     if (!w) return Status::fail(0, "cannot watch links: " + w.status().message());
     watcher = std::move(w).value();
+  }
+  if (config_.metrics) {
+    // Scrapes read the loop's and the checks' state on their own threads (server/metrics).
+    DirectorMetricsSources sources{
+        host_.get(),
+        dataPlane_.get(),
+        hooks_.get(),
+        checks_.get(),
+        [this](std::function<void()> fn) { post(std::move(fn)); },
+        [this](std::function<void()> fn) { asio::post(checkIo_, std::move(fn)); }};
+    auto m = DirectorMetrics::start(*config_.metrics, std::move(sources));
+    if (!m) return m.status();
+    metrics_ = std::move(m).value();
   }
   if (const Status st = openWatchdog(); !st) return st;
   auto post = [this](std::function<void()> fn) { this->post(std::move(fn)); };
@@ -501,6 +515,7 @@ void Daemon::publishStatus() {
 
 void Daemon::stop() {
   if (!loop_.joinable()) return;
+  if (metrics_) metrics_->stop();  // a scrape would wait on the loop being stopped
   {
     // A reload under way finishes first (it needs the loop); none starts after this.
     std::lock_guard<std::mutex> lock(reloadMu_);

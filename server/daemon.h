@@ -34,6 +34,7 @@ namespace quorate::server {
 class PeerTransport;
 class OperatorService;
 class UnixOperatorListener;
+class DirectorMetrics;
 
 // What a reload did: applied (the new virtual servers run) or refused (nothing changed).
 struct ReloadResult {
@@ -141,6 +142,8 @@ class Daemon {
   std::function<v1::ReloadReply()> reloadHandler_;
   std::mutex reloadMu_;    // one reload at a time, and none once stopping_
   bool stopping_ = false;  // under reloadMu_
+  // The /metrics endpoint (metrics: in the config); last, so it goes before what it reads.
+  std::unique_ptr<DirectorMetrics> metrics_;
 };
 
 }  // namespace quorate::server

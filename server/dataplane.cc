@@ -141,7 +141,11 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
       return;
     }
     const std::chrono::nanoseconds deadline = realNow + (leaseEnd - now);
-    if (auto s = ports_.fence->arm(index, remaining, deadline); !s) {
+    const auto armStart = std::chrono::steady_clock::now();
+    const Status s = ports_.fence->arm(index, remaining, deadline);
+    l.counters.fenceArm.observe(std::chrono::steady_clock::now() - armStart);
+    if (!s) {
+      ++l.counters.fenceErrors;
       fail(s);
       // A failed transaction may still have been committed (a lost ack): count it as open.
       l.openUntil = std::max(l.openUntil.value_or(leaseEnd), leaseEnd);
@@ -192,6 +196,7 @@ bool DataPlane::withdraw(std::size_t index) {
   // Shut the fence first: from this instant the kernel answers nothing for these VIPs.
   if (ports_.fence) {
     if (auto s = ports_.fence->close(index); !s) {
+      ++l.counters.fenceErrors;
       fail(s);
       // The kernel still shuts the fence by itself at the deadline of the last arm (within the
       // clock-rate bound the fence assumes anyway); until then the VIPs may answer.
@@ -298,7 +303,9 @@ bool DataPlane::announce(Lease& l) {
     const kernel::Frame f = v.prefix.address.isV4()
                                 ? kernel::gratuitousArp(link->mac, v.prefix.address)
                                 : kernel::unsolicitedNa(link->mac, v.prefix.address);
+    const std::uint64_t sent = counters_.announcements;
     if (!sendFrame(l, link->index, f, counters_.announcements)) return false;
+    l.counters.announcements += counters_.announcements - sent;
   }
   if (l.burstLeft > 0) --l.burstLeft;
   scheduleAnnouncements(l);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/metrics/histogram.h"
 #include "lease/types.h"
 #include "server/config.h"
 #include "server/ipvs/balancer.h"
@@ -85,6 +86,13 @@ class DataPlane {
     std::uint64_t reannouncements = 0;   // leases announced again after a peer came back
   };
   const Counters& counters() const { return counters_; }
+  // Per lease, for the metrics (the loop thread).
+  struct LeaseCounters {
+    std::uint64_t announcements = 0;  // GARP / NA frames sent for its VIPs
+    std::uint64_t fenceErrors = 0;    // arms and closes of its fence group that failed
+    metrics::Histogram fenceArm{metrics::kernelCallBuckets()};  // seconds per arm() call
+  };
+  const LeaseCounters& leaseCounters(std::size_t index) const { return leases_.at(index).counters; }
 
  private:
   struct Lease {
@@ -104,6 +112,7 @@ class DataPlane {
     int burstLeft = 0;
     std::unique_ptr<boost::asio::steady_timer> announceTimer;
     std::unique_ptr<boost::asio::steady_timer> vrrpTimer;
+    LeaseCounters counters;
   };
 
   void fail(const Status& s);

@@ -72,7 +72,8 @@ LeaseHost::LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& 
       store_(store),
       dataPlane_(dataPlane),
       health_(health),
-      membership_(config.membership()) {
+      membership_(config.membership()),
+      stats_(config.leases.size()) {
   if (config_.leases.empty()) throw std::invalid_argument("a lease host needs a lease");
   for (std::size_t i = 0; i < config_.leases.size(); ++i) {
     const auto& lc = config_.leases[i];
@@ -178,6 +179,7 @@ void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyT
       if (!l.node->holds(now)) followLease(i, now);
     }
   }
+  stats_.stepped(i, before, *l.node, out, now);
   // Our own acceptor lets go of a released tenure only once its VIPs are dark, like the others.
   if (out.releaseLocal && dark) l.node->releaseOwn(now, *out.releaseLocal);
   // Gaining (or renewing) it claims the VIPs once the epoch is on disk, before anyone hears

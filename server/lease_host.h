@@ -17,6 +17,7 @@
 #include "server/config.h"
 #include "server/ipvs/balancer.h"
 #include "server/lease_events.h"
+#include "server/metrics/lease_stats.h"
 
 namespace quorate::server {
 
@@ -196,6 +197,8 @@ class LeaseHost {
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
   const lease::DirectorNode& node(std::size_t i) const { return *leases_.at(i).node; }
+  // Elections, tenures and renewal times per lease, for the metrics (the host's thread).
+  const LeaseStats& stats() const { return stats_; }
 
  private:
   // What the host remembers of a lease beyond its node: for transitions and the claim gate.
@@ -283,6 +286,7 @@ class LeaseHost {
   TransitionSink* sink_ = nullptr;
   ClaimGate* gate_ = nullptr;
   Counters counters_;
+  LeaseStats stats_;
 };
 
 }  // namespace quorate::server

@@ -32,8 +32,10 @@ struct HealthChecks::Runner {
   asio::steady_timer timer;
   std::unique_ptr<Probe> probe;
   RealServer* owner = nullptr;
-  std::string last = "not checked yet";  // the last outcome's reason
-  std::optional<std::int32_t> weight;    // the last dynamic weight a passing outcome set
+  std::string last = "not checked yet";           // the last outcome's reason
+  std::optional<std::int32_t> weight;             // the last dynamic weight a passing outcome set
+  std::chrono::steady_clock::time_point started;  // the probe in flight's start
+  std::optional<std::chrono::nanoseconds> lastLatency;  // the last ended probe's duration
 
   // "http check: status 500".
   std::string describe() const { return kindName(spec.kind) + " check: " + last; }
@@ -42,7 +44,8 @@ struct HealthChecks::Runner {
 struct HealthChecks::RealServer {
   CheckedServer config;  // its checks are in `runners`
   std::vector<std::shared_ptr<Runner>> runners;
-  std::optional<Verdict> reported;  // the last verdict given out
+  std::optional<Verdict> reported;         // the last verdict given out
+  std::uint64_t wentUp = 0, wentDown = 0;  // changes of `reported`, for the metrics
 };
 
 HealthChecks::HealthChecks(asio::io_context& io, ScriptRunner& scripts, OnVerdict onVerdict,
@@ -81,6 +84,8 @@ std::vector<Verdict> HealthChecks::apply(const std::vector<CheckedServer>& serve
     if (auto it = servers_.find(key); it != servers_.end()) {
       old = std::move(it->second->runners);
       rs->reported = it->second->reported;
+      rs->wentUp = it->second->wentUp;
+      rs->wentDown = it->second->wentDown;
     }
     for (const auto& [spec, target] : server.checks) {
       // By name: clang before 16 cannot capture structured bindings (the fuzzing build's).
@@ -111,7 +116,10 @@ std::vector<Verdict> HealthChecks::apply(const std::vector<CheckedServer>& serve
     RealServer& rs = *servers_.at(key);
     Verdict v = verdictOf(rs);
     // A reload can move a real server too (a changed alpha check, a failing check removed).
-    if (rs.reported && rs.reported->alive != v.alive) notify(rs, v);
+    if (rs.reported && rs.reported->alive != v.alive) {
+      ++(v.alive ? rs.wentUp : rs.wentDown);
+      notify(rs, v);
+    }
     rs.reported = v;
     out.push_back(std::move(v));
   }
@@ -148,12 +156,14 @@ void HealthChecks::startRunner(const std::shared_ptr<Runner>& r, milliseconds de
 
 void HealthChecks::attempt(const std::shared_ptr<Runner>& r) {
   ++attempts_;
+  r->started = std::chrono::steady_clock::now();
   r->probe->start([this, weak = std::weak_ptr<Runner>(r)](Outcome outcome) {
     if (auto self = weak.lock()) onOutcome(self, std::move(outcome));
   });
 }
 
 void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) {
+  r->lastLatency = std::chrono::steady_clock::now() - r->started;
   const auto step = r->schedule.onOutcome(outcome.ok);
   r->last = std::move(outcome.reason);
   // keepalived's misc_dynamic: exit 0 leaves the weight as it is, 2..255 set it.
@@ -166,6 +176,25 @@ void HealthChecks::onOutcome(const std::shared_ptr<Runner>& r, Outcome outcome) 
     report(*r->owner, r->describe());
   }
   startRunner(r, step.next);
+}
+
+std::vector<HealthChecks::ServerStats> HealthChecks::stats() const {
+  std::vector<ServerStats> out;
+  out.reserve(servers_.size());
+  for (const auto& [key, rs] : servers_) {
+    ServerStats s;
+    s.server = key;
+    s.alive = rs->reported ? rs->reported->alive : verdictOf(*rs).alive;
+    for (const auto& r : rs->runners) {
+      if (r->lastLatency && (!s.lastLatency || *r->lastLatency > *s.lastLatency)) {
+        s.lastLatency = r->lastLatency;
+      }
+    }
+    s.wentUp = rs->wentUp;
+    s.wentDown = rs->wentDown;
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 Verdict HealthChecks::verdictOf(const RealServer& rs) const {
@@ -196,6 +225,7 @@ void HealthChecks::report(RealServer& rs, const std::string& why) {
       !rs.reported || rs.reported->alive != v.alive || rs.reported->weight != v.weight;
   if (!changed) return;
   const bool aliveChanged = !rs.reported || rs.reported->alive != v.alive;
+  if (rs.reported && aliveChanged) ++(v.alive ? rs.wentUp : rs.wentDown);
   rs.reported = v;
   if (aliveChanged) notify(rs, v);
   if (onVerdict_) onVerdict_(v);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -52,6 +53,15 @@ class HealthChecks {
 
   std::size_t checkCount() const;
   std::uint64_t attempts() const { return attempts_; }  // probes started so far
+  // Per checked real server, for the metrics: the verdict, the last probe's duration (the
+  // slowest of its checks' last probes) and the verdict's changes, kept across reloads.
+  struct ServerStats {
+    ServerKey server;
+    bool alive = true;
+    std::optional<std::chrono::nanoseconds> lastLatency;  // none before a probe has ended
+    std::uint64_t wentUp = 0, wentDown = 0;
+  };
+  std::vector<ServerStats> stats() const;
 
   struct RealServer;
   struct Runner;

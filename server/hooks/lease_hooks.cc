@@ -181,6 +181,10 @@ void LeaseHooks::reported(const HookOutcome& o) {
   const bool ok = o.exit.ok();
   if (!ok) ++counters_.failures;
   if (o.exit.kind == ScriptExit::Kind::kTimedOut) ++counters_.timeouts;
+  const bool timedOut = o.exit.kind == ScriptExit::Kind::kTimedOut;
+  ++counters_.runsByKind[{std::string(kindName(o.event.kind)), ok         ? "ok"
+                                                               : timedOut ? "timeout"
+                                                                          : "failed"}];
   const auto level = ok ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(level, "lease {}: {} hook #{} {}: {} in {} ms", o.event.lease, kindName(o.event.kind),
               o.sequence, o.argv.empty() ? std::string("?") : o.argv.front(), o.exit.toString(),
@@ -317,6 +321,7 @@ void LeaseHooks::startFence(std::size_t lease) {
             ++h.counters_.fenceFailures;
             h.finishGate(lease, false, "fence of " + target + " failed: " + o.summary);
           } else {
+            ++h.counters_.fencesOk;
             h.runGate(lease);
           }
         }

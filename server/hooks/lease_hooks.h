@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -58,6 +59,9 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
     std::uint64_t fences = 0;
     std::uint64_t fenceFailures = 0;
     std::uint64_t gatesFailed = 0;
+    std::uint64_t fencesOk = 0;  // fences that succeeded (the rest of `fences`: failed or cut off)
+    // Programs that ended, by kind (kindName()) and outcome ("ok", "failed", "timeout").
+    std::map<std::pair<std::string, std::string>, std::uint64_t> runsByKind;
   };
 
   // `fencer` may be null (no fence-before-claim); `record` may be empty. `runner` and `fencer`

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "arbiter/metrics.h"
 #include "common/convert.h"
 #include "common/membership.h"
 #include "common/peer_auth.h"
@@ -411,6 +412,35 @@ TEST_F(ArbiterLeasesTest, BadOrTooManyLeaseNamesAreRefused) {
   EXPECT_EQ(call(svc, awake, request("one-too-many", 0, 1, 1), r).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(svc.counters().tooManyLeases.load(), 1u);
+}
+
+// The arbiter's /metrics text from the service's own state: the live lease, its holder and
+// time left, each director's last contact, requests by outcome, and no stranger's cluster name.
+TEST_F(ArbiterServiceTest, MetricsShowTheLeaseContactsAndRequestsByOutcome) {
+  ArbiterService svc(config_, start_);
+  v1::ExchangeReply reply;
+  ASSERT_TRUE(call(svc, awake_, request("lb1", accept(1, 1)), reply).ok());
+  EXPECT_EQ(call(svc, awake_, request("lb1", accept(2, 2)), reply, &kKeyTwo).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_FALSE(call(svc, awake_, request("nope", accept(1, 1)), reply).ok());
+  const std::string t = renderArbiterMetrics(svc, awake_ + 500ms);
+  SCOPED_TRACE(t);
+  auto has = [&](const std::string& line) {
+    return t.find("\n" + line + "\n") != std::string::npos;
+  };
+  EXPECT_TRUE(has(R"(quorate_arbiter_lease_epoch{cluster="lb1",lease="default"} 1)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_lease_holder{cluster="lb1",lease="default",node="alpha"} 1)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_lease_remaining_seconds{cluster="lb1",lease="default"} 1.2)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_last_contact_seconds{cluster="lb1",node="alpha"} 0.5)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_requests_total{cluster="lb1",outcome="ok"} 1)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_requests_total{cluster="lb1",outcome="unauthenticated"} 1)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_requests_total{cluster="lb2",outcome="ok"} 0)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_request_duration_seconds_count{cluster="lb1"} 2)"));
+  EXPECT_TRUE(has(R"(quorate_arbiter_unknown_cluster_requests_total 1)"));
+  // No lease lives in lb2, nobody called it, and a stranger's name is no label.
+  EXPECT_EQ(t.find("lb2\",lease=\"default\",node="), std::string::npos);
+  EXPECT_EQ(t.find("last_contact_seconds{cluster=\"lb2\""), std::string::npos);
+  EXPECT_EQ(t.find("nope"), std::string::npos);
 }
 
 }  // namespace

@@ -741,5 +741,41 @@ TEST_F(LeaseHostTest, QuorumLostAfterAnEarlyLapseWaitsUntilTheVipsAreDark) {
   EXPECT_EQ(sink.quorumLosses(), 1u);
 }
 
+// The metrics' lease stats, counted from the steps above: a won campaign, timed renewals, fence
+// arms (one failing), announcements, and a tenure handed over.
+TEST_F(LeaseHostTest, MetricsCountTheElectionTheRenewalsAndTheReleasedTenure) {
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const LeaseStats::Lease& s = host_->stats().lease(0);
+  EXPECT_EQ(s.electionsWon, 1u);
+  EXPECT_EQ(s.acquired, 1u);
+  EXPECT_EQ(s.renewal.count(), 0u);
+  ASSERT_TRUE(runUntil([&] { return s.renewal.count() >= 2; })) << journal();
+  EXPECT_EQ(s.electionsWon, 1u) << "renewals are not elections";
+  EXPECT_EQ(s.electionsLost, 0u);
+  const DataPlane::LeaseCounters& d = dataPlane_->leaseCounters(0);
+  EXPECT_GE(d.fenceArm.count(), 3u);  // the claim and each renewal
+  EXPECT_GE(d.announcements, 1u);
+  EXPECT_EQ(d.fenceErrors, 0u);
+  kernel_.failNextErrno = EIO;  // the next kernel call: the next renewal's fence arm
+  ASSERT_TRUE(runUntil([&] { return d.fenceErrors == 1; }, milliseconds(2000))) << journal();
+  ASSERT_TRUE(holds());
+  ASSERT_EQ(host_->stepDown(true, "").code, StepDownResult::Code::kOk);
+  EXPECT_EQ(s.lost.at("released"), 1u);
+  EXPECT_EQ(s.lost.count("expired"), 0u);
+  EXPECT_EQ(s.acquired, 1u);
+}
+
+TEST_F(LeaseHostTest, MetricsCountAnExpiredTenureAndTheCampaignsThatFailAfterIt) {
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const LeaseStats::Lease& s = host_->stats().lease(0);
+  arbiterDown_ = true;  // beta is down too: no renewal reaches a majority
+  ASSERT_TRUE(runUntil([&] { return !holds(); })) << journal();
+  ASSERT_TRUE(runUntil([&] { return s.lost.count("expired") == 1; })) << journal();
+  EXPECT_EQ(s.lost.count("released"), 0u);
+  ASSERT_TRUE(runUntil([&] { return s.electionsLost >= 1; })) << journal();
+  EXPECT_EQ(s.electionsWon, 1u);
+  EXPECT_EQ(s.acquired, 1u);
+}
+
 }  // namespace
 }  // namespace quorate::server
