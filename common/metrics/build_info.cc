@@ -1,18 +1,16 @@
 // The build's identity for quorate_build_info.
 #include "common/metrics/build_info.h"
 
-#include "quorate/v1/quorate.pb.h"
+#include "common/version.h"
 
 namespace quorate::metrics {
 
 BuildInfo buildInfo() {
   BuildInfo b;
-  b.version = QUORATE_METRICS_VERSION;
-  // The commit comes with common/version.h (the packaging work); until then it is not known.
-  b.commit = "unknown";
-  // "quorate.v1": the wire version every peer message is defined in.
-  const std::string package = v1::ExchangeRequest::descriptor()->file()->package();
-  b.protocol = package.substr(package.rfind('.') + 1);
+  b.version = std::string(kVersion);
+  b.commit = std::string(kGitCommit);
+  // The same number --version prints: the N of the peer protocol's package quorate.vN.
+  b.protocol = std::to_string(kProtocolVersion);
   return b;
 }
 

@@ -10,7 +10,7 @@ namespace quorate::metrics {
 struct BuildInfo {
   std::string version;   // the CMake project version
   std::string commit;    // "unknown" until the build records it
-  std::string protocol;  // the peer protocol's wire version ("v1": the proto package's)
+  std::string protocol;  // the peer protocol's wire version ("1" for quorate.v1), as --version says
 };
 BuildInfo buildInfo();
 
