@@ -59,6 +59,13 @@ ReloadPlan planReload(const ArbiterConfig& running, const ArbiterConfig& next) {
   if (running.operatorApi != next.operatorApi) {
     plan.refused.push_back("operator" + restart);
   }
+  if (running.metrics != next.metrics) {
+    // The endpoint binds once, at start; the director refuses the same change.
+    plan.refused.push_back("metrics" + restart);
+  }
+  if (running.logTarget != next.logTarget) {
+    plan.refused.push_back("log_target " + what(running.logTarget, next.logTarget) + restart);
+  }
   if (!plan.refused.empty()) return plan;
 
   std::map<std::string, const ClusterEntry*> before;

@@ -33,8 +33,8 @@ OwnHealth::OwnHealth(const DirectorConfig& config, kernel::Links* links, asio::i
   for (const auto& t : config_.trackScripts) scripts_.push_back(newScript(t));
 }
 
-std::unique_ptr<OwnHealth::Script> OwnHealth::newScript(const TrackScript& t) {
-  return std::make_unique<Script>(Script{
+std::shared_ptr<OwnHealth::Script> OwnHealth::newScript(const TrackScript& t) {
+  return std::make_shared<Script>(Script{
       t, check::Schedule(scheduleOf(t), false), {}, std::make_unique<asio::steady_timer>(io_)});
 }
 
@@ -43,8 +43,8 @@ void OwnHealth::reloadScripts(const std::vector<TrackScript>& scripts) {
     return a.name == b.name && a.argv == b.argv && a.interval == b.interval &&
            a.timeout == b.timeout && a.fall == b.fall && a.rise == b.rise;
   };
-  std::vector<std::unique_ptr<Script>> kept;
-  std::vector<Script*> fresh;
+  std::vector<std::shared_ptr<Script>> kept;
+  std::vector<std::shared_ptr<Script>> fresh;
   for (const auto& t : scripts) {
     const auto it = std::find_if(scripts_.begin(), scripts_.end(),
                                  [&](const auto& s) { return s && same(s->cfg, t); });
@@ -52,11 +52,12 @@ void OwnHealth::reloadScripts(const std::vector<TrackScript>& scripts) {
       kept.push_back(std::move(*it));
     } else {
       kept.push_back(newScript(t));
-      fresh.push_back(kept.back().get());
+      fresh.push_back(kept.back());
     }
   }
   // What is left ran a removed or changed script: destroying it kills its run and cancels its
-  // timer (whose handler then sees operation_aborted and touches nothing).
+  // timer. A handler already queued still runs (cancelling cannot unqueue it, and it sees
+  // success): it holds only a weak reference, finds the script gone and touches nothing.
   for (auto& s : scripts_) {
     if (!s) continue;
     const std::string name = s->cfg.name;
@@ -66,9 +67,9 @@ void OwnHealth::reloadScripts(const std::vector<TrackScript>& scripts) {
     if (!stillNamed) set("track script " + name, std::nullopt);
   }
   scripts_ = std::move(kept);
-  for (Script* s : fresh) {
+  for (const auto& s : fresh) {
     set("track script " + s->cfg.name, std::nullopt);  // a changed script starts passing
-    runScript(*s);
+    runScript(s);
   }
 }
 
@@ -106,7 +107,7 @@ void OwnHealth::start(std::unique_ptr<kernel::LinkWatcher> watcher) {
     watchLinks();
   }
   checkLinks();
-  for (auto& s : scripts_) runScript(*s);
+  for (auto& s : scripts_) runScript(s);
 }
 
 void OwnHealth::stop() {
@@ -150,23 +151,27 @@ void OwnHealth::watchLinks() {
                        });
 }
 
-void OwnHealth::runScript(Script& s) {
+void OwnHealth::runScript(const std::shared_ptr<Script>& s) {
   if (stopped_) return;
   ScriptRun run;
-  run.argv = s.cfg.argv;
-  run.timeout = s.cfg.timeout;
-  s.run = runner_.start(run, [this, &s](ScriptExit exit) { onScriptExit(s, exit); });
+  run.argv = s->cfg.argv;
+  run.timeout = s->cfg.timeout;
+  s->run = runner_.start(run, [this, weak = std::weak_ptr<Script>(s)](ScriptExit exit) {
+    if (const auto script = weak.lock()) onScriptExit(script, exit);
+  });
 }
 
-void OwnHealth::onScriptExit(Script& s, const ScriptExit& exit) {
+void OwnHealth::onScriptExit(const std::shared_ptr<Script>& s, const ScriptExit& exit) {
   if (stopped_) return;
-  record(s, exit.ok(), exit.toString());
-  // The next run starts `interval` after this one ended. `s.run` stays until then: destroying
+  record(*s, exit.ok(), exit.toString());
+  // The next run starts `interval` after this one ended. `s->run` stays until then: destroying
   // a handle from inside its own callback is allowed but needless.
-  s.timer->expires_after(s.cfg.interval);
-  s.timer->async_wait([this, &s](const boost::system::error_code& ec) {
-    if (!ec) runScript(s);
-  });
+  s->timer->expires_after(s->cfg.interval);
+  s->timer->async_wait(
+      [this, weak = std::weak_ptr<Script>(s)](const boost::system::error_code& ec) {
+        const auto script = weak.lock();
+        if (!ec && script) runScript(script);
+      });
 }
 
 void OwnHealth::record(Script& s, bool passed, const std::string& detail) {

@@ -58,11 +58,12 @@ class OwnHealth {
   };
 
  private:
-  std::unique_ptr<Script> newScript(const TrackScript& t);
+  std::shared_ptr<Script> newScript(const TrackScript& t);
   void checkLinks();
   void watchLinks();
-  void runScript(Script& s);
-  void onScriptExit(Script& s, const ScriptExit& exit);
+  // Callbacks hold the script weakly: a reload may destroy it while one is queued.
+  void runScript(const std::shared_ptr<Script>& s);
+  void onScriptExit(const std::shared_ptr<Script>& s, const ScriptExit& exit);
   void record(Script& s, bool passed, const std::string& detail);
   void set(const std::string& key, std::optional<std::string> problem);
 
@@ -73,7 +74,7 @@ class OwnHealth {
   std::unique_ptr<kernel::LinkWatcher> watcher_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> watchFd_;
   ScriptRunner runner_;  // declared before scripts_: outlives their handles
-  std::vector<std::unique_ptr<Script>> scripts_;
+  std::vector<std::shared_ptr<Script>> scripts_;
   std::map<std::string, std::string> problems_;  // key -> text
   bool stopped_ = false;
 };

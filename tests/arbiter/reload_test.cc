@@ -96,5 +96,23 @@ TEST(PlanReload, TheArbitersOwnTlsAndOperatorSocketAreRefused) {
   EXPECT_NE(plan.refused[0].find("tls removed"), std::string::npos) << plan.refused[0];
 }
 
+// The metrics endpoint and the log target are set up once, at start: a reload that changes them
+// must say so, not report "no change" while the old ones stay (as it once did).
+TEST(PlanReload, MetricsAndLogTargetAreRefused) {
+  ArbiterConfig running = base();
+  running.metrics = metrics::MetricsConfig{"127.0.0.1:9363"};
+  ArbiterConfig next = running;
+  next.metrics->listen = "127.0.0.1:9365";
+  next.logTarget = "syslog";
+  const ReloadPlan plan = planReload(running, next);
+  ASSERT_EQ(plan.refused.size(), 2u);
+  EXPECT_NE(plan.refused[0].find("metrics"), std::string::npos) << plan.refused[0];
+  EXPECT_NE(plan.refused[1].find("log_target"), std::string::npos) << plan.refused[1];
+
+  next = running;
+  next.metrics.reset();
+  EXPECT_FALSE(planReload(running, next).ok());
+}
+
 }  // namespace
 }  // namespace quorate::arbiter
