@@ -107,9 +107,8 @@ ArbiterTls parseTls(const Value& v) {
 ArbiterConfig parseArbiterConfig(const std::string& text, const std::string& path) {
   return config::guarded(path, [&] {
     const config::Document doc(path, text);
-    const Map root = doc.root(
-        {"listen", "state_dir", "quarantine_ms", "log_level", "log_target", "clusters", "tls",
-         "operator", "metrics"});
+    const Map root = doc.root({"listen", "state_dir", "quarantine_ms", "log_level", "log_target",
+                               "clusters", "tls", "operator", "metrics"});
     ArbiterConfig c;
     c.path = path;
     c.listen = root.required("listen").asHostPort();
