@@ -30,7 +30,7 @@ bash "$scripts/make-certs.sh" "$tmp/tls" web-lb lb-a lb-b >/dev/null
 bash "$scripts/make-certs.sh" --arbiter arbiter-1 "$tmp/tls" >/dev/null
 sh "$scripts/make-secret.sh" "$tmp/web-lb.secret" >/dev/null
 for f in director-a director-b arbiter; do
-  sed -e "s#/etc/quorate/#$tmp/#g" -e "s#/var/lib/#$tmp/state/#g" -e "s#/run/quorate/#$tmp/run/#g" \
+  sed -e "s#/etc/quorate/#$tmp/#g" -e "s#/var/lib/#$tmp/state/#g" -e "s#/run/quorate/#$tmp/run/#g" -e "s#/run/quorate-arbiter/#$tmp/run/#g" \
     "$example/$f.yaml" >"$tmp/$f.yaml"
   outside='(^|[ :{])/(etc|var|run)/'
   if grep -v '^ *#' "$tmp/$f.yaml" | grep -qE "$outside"; then
