@@ -13,7 +13,7 @@ namespace {
 using config::Map;
 using config::Value;
 
-// getpwnam_r / getgrnam_r with a buffer that grows: long group member lists need more.
+// getpwnam_r with a buffer that grows, like gidOf below.
 std::optional<uid_t> uidOf(const std::string& name) {
   std::vector<char> buf(4096);
   for (int i = 0; i < 6; ++i) {
@@ -26,22 +26,6 @@ std::optional<uid_t> uidOf(const std::string& name) {
     }
     if (rc != 0 || out == nullptr) return std::nullopt;
     return out->pw_uid;
-  }
-  return std::nullopt;
-}
-
-std::optional<gid_t> gidOf(const std::string& name) {
-  std::vector<char> buf(4096);
-  for (int i = 0; i < 6; ++i) {
-    group gr{};
-    group* out = nullptr;
-    const int rc = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &out);
-    if (rc == ERANGE) {
-      buf.resize(buf.size() * 4);
-      continue;
-    }
-    if (rc != 0 || out == nullptr) return std::nullopt;
-    return out->gr_gid;
   }
   return std::nullopt;
 }
@@ -69,6 +53,22 @@ bool contains(const std::vector<T>& v, const T& x) {
 }
 
 }  // namespace
+
+std::optional<gid_t> gidOf(const std::string& name) {
+  std::vector<char> buf(4096);
+  for (int i = 0; i < 6; ++i) {
+    group gr{};
+    group* out = nullptr;
+    const int rc = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &out);
+    if (rc == ERANGE) {
+      buf.resize(buf.size() * 4);
+      continue;
+    }
+    if (rc != 0 || out == nullptr) return std::nullopt;
+    return out->gr_gid;
+  }
+  return std::nullopt;
+}
 
 OperatorConfig parseOperatorConfig(const std::optional<Value>& v) {
   OperatorConfig c;

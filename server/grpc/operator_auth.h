@@ -41,6 +41,10 @@ struct OperatorConfig {
 // now, so that a typo fails the start. Throws quorate::ConfigError.
 OperatorConfig parseOperatorConfig(const std::optional<config::Value>& v);
 
+// A group's id by name (getgrnam_r with a buffer that grows: long member lists need more);
+// nullopt when there is no such group.
+std::optional<gid_t> gidOf(const std::string& name);
+
 enum class Role { kNone, kReader, kAdmin };
 std::string_view roleName(Role r);
 
