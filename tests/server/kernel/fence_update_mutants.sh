@@ -12,7 +12,7 @@ shift
 
 # name@file@sed expression@gtest filter that must fail
 mutants='
-group-rebuilt-closed@server/kernel/nft_fence.cc@s/const Status applied = run(cmd, what);/for (const char* f : {"arp", "inet"}) for (int k = 0; k < 2; ++k) cmd += std::string("flush set ") + f + " " + table_ + " " + slotSet(group, k) + "\\n"; const Status applied = run(cmd, what);/@FenceNetns.UpdateAddsAnAddressUnderTheGroupsGateAndNeverShutsTheOthers
+group-rebuilt-closed@server/kernel/nft_fence.cc@s/const Status applied = run(cmd, what);/for (const char* f : {"arp", "inet"}) { for (int k = 0; k < 2; ++k) { cmd += std::string("flush set ") + f + " " + table_ + " " + slotSet(group, k) + "\\n"; } } const Status applied = run(cmd, what);/@FenceNetns.UpdateAddsAnAddressUnderTheGroupsGateAndNeverShutsTheOthers
 removed-vip-unfenced@server/kernel/nft_fence.cc@s/cmd += "add element " + at + " { " + e.key + " : drop }\\n";//@FenceNetns.UpdateAddsAnAddressUnderTheGroupsGateAndNeverShutsTheOthers
 gate-not-copied@server/kernel/nft_fence.cc@s/if (!s.open || s.monoEndNs <= now) continue;/continue;/@FenceNetns.UpdateGivesAGroupItsFirstIpv4AddressWithTheGroupsLimits
 gate-copied-longer@server/kernel/nft_fence.cc@s/slotSet(group, slot), ms, s.deadlineNs)/slotSet(group, slot), ms + 20000, s.deadlineNs + 20000000000ull)/@FenceNetns.UpdateGivesAGroupItsFirstIpv4AddressWithTheGroupsLimits
