@@ -253,6 +253,19 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
     plan.changes.push_back("track_scripts");
   }
   const bool leasesDiffered = compareLeases(running, next, plan);
+  // Every VIP's device gates the director like track_interfaces, through a watcher set up at
+  // start: a VIP on another device, or the last one off a device, would leave it watching the
+  // wrong set.
+  {
+    const auto before = running.watchedInterfaces();
+    const auto after = next.watchedInterfaces();
+    if (std::set<std::string>(before.begin(), before.end()) !=
+        std::set<std::string>(after.begin(), after.end())) {
+      plan.refused.push_back(
+          "instances: the VIPs' devices change the interfaces the director watches (set up at "
+          "start, like track_interfaces); restart");
+    }
+  }
   // A change under these keys that the comparison did not see is one it does not understand.
   for (const char* key : {"instances", "sync_groups", "hooks", "preferred", "preempt_delay_ms"}) {
     if (changed->count(key) && !leasesDiffered) {

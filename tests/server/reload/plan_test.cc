@@ -220,6 +220,12 @@ TEST(ReloadPlan, VipChangesAlongsideARefusedKeyApplyNothing) {
   EXPECT_TRUE(p.vipLeases.empty());
 }
 
+TEST(ReloadPlan, AVipOnADeviceTheDirectorDoesNotWatchIsRefused) {
+  expectRefusedOnly(plan(kBase, with(kBase, "{address: 198.18.0.21/24, device: eth0}",
+                                     "{address: 198.18.0.21/24, device: eth1}")),
+                    "the interfaces the director watches");
+}
+
 TEST(ReloadPlan, VipChangesOnAUseVmacInstanceAreRefused) {
   const std::string vmac =
       with(kBase, "  - name: db\n", "  - name: db\n    vrrp: {vrid: 7, use_vmac: true}\n");
