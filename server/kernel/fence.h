@@ -54,6 +54,10 @@ class Fence {
   // transaction also creates the group's ARP gate (or its whole chain) closed, and a second one
   // copies the group's open slots into it, no later than they end; until that commits, and if it
   // fails, the new addresses' ARP (or all their traffic) stays shut: dark, never open longer.
+  // `group` may be the next index after the installed ones (with at least one installed): a
+  // lease added by a reload, appended closed, every other group keeping its index. A lease
+  // removed by a reload keeps its index: update() it to no address (every one retired), and
+  // never arm it again.
   // Failures: an unknown group, an unset address, or one in another group: EINVAL, nothing
   // changed. A refused first transaction: nft's error text, nothing changed. A failed second one:
   // "copying the gate" in the text; the addresses are in the group, their new gate shut, and the

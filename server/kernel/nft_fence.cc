@@ -218,7 +218,9 @@ class NftFence final : public Fence {
   Status update(std::size_t group, const std::vector<net::IpAddress>& addresses) override {
     const std::string what = "nft update " + leaseChain(group);
     if (auto s = usable(what); !s) return s;
-    if (group >= groups_.size()) return unknown(what, group);
+    if (group > groups_.size() || (group == groups_.size() && groups_.empty())) {
+      return unknown(what, group);
+    }
     std::vector<net::IpAddress> want;
     for (const auto& a : addresses) {
       if (!a.isV4() && !a.isV6()) return Status::fail(EINVAL, what + ": unset address");
@@ -232,6 +234,10 @@ class NftFence final : public Fence {
       }
       want.push_back(a);
     }
+    // The next index: a lease added by a reload, appended (closed, like every group at install)
+    // so that no other lease's index, chain or gate moves.
+    const bool appended = group == groups_.size();
+    if (appended) groups_.emplace_back();
     Group& g = groups_[group];
     auto in = [](const std::vector<net::IpAddress>& v, const net::IpAddress& a) {
       return std::find(v.begin(), v.end(), a) != v.end();
@@ -268,7 +274,10 @@ class NftFence final : public Fence {
       }
     }
     const Status applied = run(cmd, what);
-    if (!applied) return applied;
+    if (!applied) {
+      if (appended) groups_.pop_back();
+      return applied;
+    }
     g.vips = std::move(want);
     g.arpGate = g.arpGate || newArp;
     g.inetGate = g.inetGate || newInet;

@@ -1201,5 +1201,36 @@ TEST_F(FenceNetns, UpdateRefusesAnAddressOfAnotherGroupAndChangesNothing) {
   EXPECT_TRUE(arpDark()) << "the refused update moved kVip4 out of its lease";
 }
 
+// A reload's lease added (the next index, appended closed) and removed (its slot kept, every
+// address retired): no other lease's index or gate moves.
+TEST_F(FenceNetns, UpdateAppendsALeaseClosedAndRetiresOneWithoutMovingTheOthers) {
+  ASSERT_EQ(sh("ip addr add 198.18.0.12/24 dev a"), 0);
+  ASSERT_TRUE(eventually([&] { return prober_->arp(kNew4, milliseconds(50)); }, true));
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(20000)).isOk());
+  EXPECT_EQ(fence_->update(3, {kNew4}).err(), EINVAL) << "an index past the next one";
+  constexpr std::size_t kAdded = 2;
+  ASSERT_TRUE(fence_->update(kAdded, {kNew4}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "a new lease starts closed";
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(arm({kAdded}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  ASSERT_TRUE(close({kAdded}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200)));
+  EXPECT_TRUE(arpAnswered(milliseconds(200))) << "closing the new lease shut another";
+  // Lease k4 removed: its VIP dark although its gate is open; the others as they were.
+  ASSERT_TRUE(fence_->update(k4, {}).isOk());
+  EXPECT_TRUE(arpDark()) << "a removed lease's VIP answered";
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(arm({kAdded}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  // Healed after a flush: every lease closed, the appended one too, the retired VIP still dark.
+  ASSERT_TRUE(nftRun("flush ruleset"));
+  (void)arm({k6}, milliseconds(20000));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "the heal left the new lease open";
+  EXPECT_TRUE(arpDark());
+}
+
 }  // namespace
 }  // namespace quorate::kernel
