@@ -1232,5 +1232,22 @@ TEST_F(FenceNetns, UpdateAppendsALeaseClosedAndRetiresOneWithoutMovingTheOthers)
   EXPECT_TRUE(arpDark());
 }
 
+TEST_F(FenceNetns, UpdateGatesAnAddedIpv6AddressAndItsAdvertisements) {
+  const net::IpAddress new6 = *net::IpAddress::parse("2001:db8::12");
+  ASSERT_EQ(sh("ip -6 addr add 2001:db8::12/64 dev a nodad"), 0);
+  ASSERT_TRUE(eventually([&] { return prober_->ns(new6, milliseconds(50)); }, true));
+  ASSERT_TRUE(close({k6}).isOk());
+  ASSERT_TRUE(fence_->update(k6, {kVip6, new6}).isOk());
+  EXPECT_FALSE(prober_->ns(new6, milliseconds(200))) << "added to a closed lease, yet answered";
+  ASSERT_TRUE(arm({k6}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->ns(new6, milliseconds(200)));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(fence_->update(k6, {kVip6}).isOk());
+  EXPECT_FALSE(prober_->ns(new6, milliseconds(200))) << "a removed IPv6 VIP answered";
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(fence_->release({new6}).isOk());
+  EXPECT_TRUE(prober_->ns(new6, milliseconds(200))) << "released, the fence no longer gates it";
+}
+
 }  // namespace
 }  // namespace quorate::kernel
