@@ -347,8 +347,8 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
   // The data plane, the lease host and the health code keep a reference to config_: each field
   // below changes on the loop thread, between two of their handlers, in place (no vector is
   // reallocated, but for the track scripts, which OwnHealth copies), so none of them ever sees
-  // half a change. The order: own health, hooks, announcements, the virtual servers and their
-  // checks, the log level.
+  // half a change. The order: own health, hooks, VIPs (before the virtual servers that may use
+  // an added one), announcements, the virtual servers and their checks, the log level.
   std::promise<std::string> done;
   std::string vipErrors;  // written on the loop thread before `done` is set
   post([&] {
