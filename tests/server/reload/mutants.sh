@@ -2,10 +2,11 @@
 # Breaks the reload's safety rules on purpose (one sed mutant at a time, restored from git
 # afterwards) and checks that a test catches each: a refused file applying part of itself, a
 # timer change taken while running, an unknown key or new keys behind the same text ignored, VIP
-# changes on a use_vmac instance taken, VIP changes planned but their lease not named, every check
-# started afresh by a reload, a track script added by a reload but never run, a reload's VIP put
-# up before the fence gates it (the data plane's order; and, against real directors, a VIP up
-# unfenced), a removed VIP released from the fence while still on its device.
+# changes on a use_vmac instance taken, VIP changes planned but their lease not named, a VIP on a
+# device the director does not watch taken, every check started afresh by a reload, a track script
+# added by a reload but never run, a reload's VIP put up before the fence gates it (the data
+# plane's order; and, against real directors, a VIP up unfenced), a removed VIP released from the
+# fence while still on its device.
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -21,6 +22,7 @@ checks-restarted@server/daemon.cc@s/for (const auto\& v : checks_->apply(ipvs::c
 track-scripts-not-run@server/daemon.cc@s/health_->reloadScripts(next.trackScripts);//@Reload.ATrackScriptAddedBySighupGatesTheHolder@quorate_process_tests
 vmac-vips-taken@server/reload/plan.cc@s/if (old.vrrp \&\& old.vrrp->useVmac) {/if (false) {/@ReloadPlan.VipChangesOnAUseVmacInstanceAreRefused
 vip-leases-dropped@server/reload/plan.cc@s/plan.vipLeases.push_back(i);//@ReloadPlan.VipChangesWithinAnInstanceAreTakenNamingTheVipAndTheLease
+watched-devices-ignored@server/reload/plan.cc@s/if (std::set<std::string>(before.begin(), before.end()) !=/if (false \&\& std::set<std::string>(before.begin(), before.end()) !=/@ReloadPlan.AVipOnADeviceTheDirectorDoesNotWatchIsRefused
 vip-before-fence@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { (void)ports_.vips->add(v, std::nullopt); } std::vector<net::IpAddress> addresses;/@DataPlaneTest.AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced@quorate_server_tests
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
 released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
