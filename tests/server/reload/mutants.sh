@@ -6,7 +6,8 @@
 # device the director does not watch taken, every check started afresh by a reload, a track script
 # added by a reload but never run, a reload's VIP put up before the fence gates it (the data
 # plane's order; and, against real directors, a VIP up unfenced), a removed VIP released from the
-# fence while still on its device.
+# fence while still on its device, a lease's durable state found by its position (a lease
+# removed and added back by reloads would reuse an epoch).
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -23,6 +24,7 @@ track-scripts-not-run@server/daemon.cc@s/health_->reloadScripts(next.trackScript
 vmac-vips-taken@server/reload/plan.cc@s/if (old.vrrp \&\& old.vrrp->useVmac) {/if (false) {/@ReloadPlan.VipChangesOnAUseVmacInstanceAreRefused
 vip-leases-dropped@server/reload/plan.cc@s/plan.vipLeases.push_back(i);//@ReloadPlan.VipChangesWithinAnInstanceAreTakenNamingTheVipAndTheLease
 watched-devices-ignored@server/reload/plan.cc@s/if (std::set<std::string>(before.begin(), before.end()) !=/if (false \&\& std::set<std::string>(before.begin(), before.end()) !=/@ReloadPlan.AVipOnADeviceTheDirectorDoesNotWatchIsRefused
+state-by-position@server/lease_host.cc@s/for (const auto\& l : config.leases) files_.emplace_back(statePath(config, l));/for (std::size_t i = 0; i < config.leases.size(); ++i) { files_.emplace_back(config.stateDir + "\/acceptor@" + std::to_string(i) + ".state"); }/@ReloadLeaseStore.ALeaseRemovedThenAddedAtAnotherPositionFindsItsEpochFloor
 vip-before-fence@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { (void)ports_.vips->add(v, std::nullopt); } std::vector<net::IpAddress> addresses;/@DataPlaneTest.AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced@quorate_server_tests
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
 released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
