@@ -380,9 +380,10 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
   // The data plane, the lease host and the health code keep a reference to config_: each field
   // below changes on the loop thread, between two of their handlers, in place (no vector is
   // reallocated, but for the track scripts, which OwnHealth copies), so none of them ever sees
-  // half a change. The order: own health, hooks, announcements, the virtual servers and their
-  // checks, the log level.
+  // half a change. The order: own health, hooks, VIPs (before the virtual servers that may use
+  // an added one), announcements, the virtual servers and their checks, the log level.
   std::promise<std::string> done;
+  std::string vipErrors;  // written on the loop thread before `done` is set
   post([&] {
     std::string vs;
     if (plan.trackScripts) {
@@ -397,6 +398,7 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     } else if (plan.hooks) {
       spdlog::error("reload: hooks not applied: the leases differ from the running ones");
     }
+    if (!plan.vipLeases.empty()) vipErrors = reloadVips(next, plan.vipLeases);
     if (plan.announce) config_.announce = next.announce;  // read at each burst and refresh
     if (plan.virtualServers) {
       config_.ipvs = next.ipvs;
@@ -420,7 +422,48 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     spdlog::set_level(spdlog::level::from_str(next.logLevel));
     post([this, level = next.logLevel] { config_.logLevel = level; });
   }
+  if (!vipErrors.empty()) {
+    return {false, vipErrors + "; everything else applied: reload again to retry"};
+  }
   return {true, std::move(summary)};
+}
+
+std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std::size_t>& leases) {
+  if (!dataPlane_) return "VIPs not changed: this director has no data plane";
+  // Two passes: every changed lease first lets go of the VIPs it loses, then takes the ones it
+  // gains, so an address that moves from one lease to another is out of the first (fenced dark,
+  // off its device) before the second gates it.
+  std::vector<std::vector<net::Vip>> wanted;
+  for (std::size_t i : leases) wanted.push_back(DataPlane::leaseVips(next, next.leases.at(i)));
+  std::string errors;
+  std::vector<bool> ok(leases.size(), true);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t k = 0; k < leases.size(); ++k) {
+      if (!ok[k]) continue;
+      std::vector<net::Vip> vips = wanted[k];
+      if (pass == 0) {
+        const auto now = dataPlane_->vipsOf(leases[k]);
+        std::erase_if(vips, [&](const net::Vip& v) {
+          return std::find(now.begin(), now.end(), v) == now.end();
+        });
+      }
+      if (auto s = dataPlane_->updateVips(leases[k], vips); !s) {
+        ok[k] = false;
+        errors += (errors.empty() ? "" : "; ") + s.message();
+      }
+    }
+  }
+  // The running configuration follows what the data plane took: VRRP adverts and the status read
+  // the instances' VIPs (the instances vector itself is not reallocated).
+  for (std::size_t k = 0; k < leases.size(); ++k) {
+    if (!ok[k]) continue;
+    for (const auto& name : next.leases.at(leases[k]).instances) {
+      for (auto& inst : config_.instances) {
+        if (inst.name == name) inst.vips = next.instance(name).vips;
+      }
+    }
+  }
+  return errors;
 }
 
 void Daemon::onChecksThread(const std::function<void()>& fn) {

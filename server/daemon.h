@@ -95,6 +95,9 @@ class Daemon {
   v1::StatusReply currentStatus() const;
   // Runs `fn` on the checks' thread and waits for it (a no-op without checks).
   void onChecksThread(const std::function<void()>& fn);
+  // On the loop thread: the VIPs of `leases` (indices) become those of `next` (DataPlane::
+  // updateVips), and config_'s instances follow for the leases that took them. "" or the errors.
+  std::string reloadVips(const DirectorConfig& next, const std::vector<std::size_t>& leases);
   void post(std::function<void()> fn);
   // From a thread other than the loop's: asks `done` on the loop until it is true or `limit`
   // has passed.

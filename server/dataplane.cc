@@ -34,20 +34,15 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
     l.name = lc.name;
     for (const auto& name : lc.instances) {
       const auto& inst = config_.instance(name);
-      std::optional<Vmac> vmac;
       if (inst.vrrp && inst.vrrp->useVmac) {
         const int family = inst.vips.front().prefix.address.family;
-        vmac = Vmac{inst.vrrp->vmacName(), inst.vips.front().device,
-                    kernel::vrrpVirtualMac(family, inst.vrrp->vrid), family == AF_INET};
-        vmacs_.push_back(*vmac);
-      }
-      for (auto v : inst.vips) {
-        if (vmac) v.device = vmac->name;  // the VIPs live on the macvlan
-        l.vips.push_back(v);
-        l.addresses.push_back(v.prefix.address);
+        vmacs_.push_back(Vmac{inst.vrrp->vmacName(), inst.vips.front().device,
+                              kernel::vrrpVirtualMac(family, inst.vrrp->vrid), family == AF_INET});
       }
       if (inst.vrrp) l.vrrpInstances.push_back(&inst);
     }
+    l.vips = leaseVips(config_, lc);
+    for (const auto& v : l.vips) l.addresses.push_back(v.prefix.address);
     l.announceTimer = std::make_unique<asio::steady_timer>(io_);
     l.vrrpTimer = std::make_unique<asio::steady_timer>(io_);
     leases_.push_back(std::move(l));
@@ -59,6 +54,91 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
 }
 
 DataPlane::~DataPlane() = default;
+
+std::vector<net::Vip> DataPlane::leaseVips(const DirectorConfig& config, const LeaseConfig& lease) {
+  std::vector<net::Vip> out;
+  for (const auto& name : lease.instances) {
+    const auto& inst = config.instance(name);
+    for (auto v : inst.vips) {
+      // With use_vmac the VIPs live on the macvlan.
+      if (inst.vrrp && inst.vrrp->useVmac) v.device = inst.vrrp->vmacName();
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+Status DataPlane::updateVips(std::size_t index, const std::vector<net::Vip>& vips) {
+  Lease& l = leases_.at(index);
+  auto in = [](const std::vector<net::Vip>& list, const net::Vip& v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  std::vector<net::Vip> added, removed;
+  for (const auto& v : vips) {
+    if (!in(l.vips, v)) added.push_back(v);
+  }
+  for (const auto& v : l.vips) {
+    if (!in(vips, v)) removed.push_back(v);
+  }
+  std::vector<net::IpAddress> addresses;
+  for (const auto& v : vips) addresses.push_back(v.prefix.address);
+  if (added.empty() && removed.empty()) {  // reordered at most: the order frames leave in
+    l.vips = vips;
+    l.addresses = std::move(addresses);
+    return Status::ok();
+  }
+  // The fence first, in one transaction, with the lease's gate as it is: a removed address is
+  // dark from here on (retired) although it is still on its device, and an added one is gated
+  // like the lease's other VIPs before it can be on any device. If the fence refuses, nothing
+  // changed: the addresses stay as they were, all fenced.
+  if (ports_.fence) {
+    if (auto s = ports_.fence->update(index, addresses); !s) {
+      fail(s);
+      return s.withWhat("lease " + l.name + ": VIPs not changed: " + s.what());
+    }
+  }
+  // Addresses that only moved to another device or prefix stay in the fence.
+  std::vector<net::IpAddress> gone;
+  for (const auto& v : removed) {
+    if (std::find(addresses.begin(), addresses.end(), v.prefix.address) == addresses.end()) {
+      gone.push_back(v.prefix.address);
+    }
+  }
+  l.vips = vips;
+  l.addresses = std::move(addresses);
+  bool removedAll = true;
+  for (const auto& v : removed) {
+    // Whether or not it was up: a claim may have failed halfway.
+    if (auto s = ports_.vips->remove(v); !s) {
+      fail(s);
+      removedAll = false;
+    }
+  }
+  // Released only once off every device: behind the fence's drop until then (and for good if a
+  // removal failed: an address we no longer manage must not answer for us).
+  if (ports_.fence && removedAll && !gone.empty()) {
+    if (auto s = ports_.fence->release(gone); !s) fail(s);
+  }
+  if (l.claimed) {
+    bool all = true;
+    for (const auto& v : added) {
+      if (auto s = ports_.vips->add(v, std::nullopt); !s) {
+        fail(s);
+        all = false;
+      }
+    }
+    // A failed one is added again at the next renewal (hold()).
+    if (!all) l.addressesUp = false;
+    if (!added.empty()) {
+      l.burstLeft = config_.announce.repeat;
+      l.announceTimer->cancel();
+      if (!announce(l)) lapse(l);
+    }
+  }
+  spdlog::info("lease {}: {} VIPs added, {} removed by a reload ({})", l.name, added.size(),
+               removed.size(), l.claimed ? "held: added ones are up and announced" : "not held");
+  return Status::ok();
+}
 
 std::vector<net::Vip> DataPlane::vipsOf(std::size_t index) const { return leases_.at(index).vips; }
 

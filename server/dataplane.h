@@ -58,6 +58,17 @@ class DataPlane {
   // lease is free (Release, Handover) but let it lapse. Each later call retries the close
   // until it succeeds or that deadline passes. Otherwise idempotent.
   bool withdraw(std::size_t index);
+  // The VIPs of lease `lease` in `config`, as the data plane places them (on the macvlan with
+  // use_vmac), in the order of its instances.
+  static std::vector<net::Vip> leaseVips(const DirectorConfig& config, const LeaseConfig& lease);
+  // A reload: lease `index`'s VIPs become `vips` (leaseVips() of the new file), its gate, its
+  // other VIPs and every other lease untouched. The fence first (Fence::update(): a removed VIP
+  // dark, an added one under the lease's gate), then the removed addresses go (and leave the
+  // fence once gone), then, if the lease is held, the added ones go up and the lease announces.
+  // A fence that refuses changes nothing (the error is returned); a failed address is logged and
+  // counted (an added one is retried at the next renewal; a removed one stays fenced dark).
+  // Call it on the loop thread, with the same VRRP instances (the caller updates their VIPs).
+  Status updateVips(std::size_t index, const std::vector<net::Vip>& vips);
   // Withdraws every lease (shutdown).
   void withdrawAll();
   // Announces the lease's VIPs again (a partition healed, or an operator asked).

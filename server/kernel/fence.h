@@ -43,6 +43,30 @@ class Fence {
                      std::chrono::nanoseconds realtimeDeadline) = 0;
   // Shuts group `group` at once: both slots, in one transaction. An unknown group: EINVAL.
   virtual Status close(std::size_t group) = 0;
+  // Gives group `group` exactly `addresses` (a reload's VIPs added to or removed from a lease),
+  // leaving every other group alone and this group's gate as it is: open or closed, with the
+  // same limits. An address new to the group is gated by that gate from the commit on. An
+  // address that leaves the group is not let go but retired: mapped to `drop`, dark whatever any
+  // gate says, until release(); so a VIP still on a device never answers unfenced while the
+  // caller removes it. A retired address may be given to a group again.
+  // One nftables transaction changes the verdict maps, all or nothing. The one exception is a
+  // group's first IPv4 address when install() gave it none (or a first address at all): that
+  // transaction also creates the group's ARP gate (or its whole chain) closed, and a second one
+  // copies the group's open slots into it, no later than they end; until that commits, and if it
+  // fails, the new addresses' ARP (or all their traffic) stays shut: dark, never open longer.
+  // `group` may be the next index after the installed ones (with at least one installed): a
+  // lease added by a reload, appended closed, every other group keeping its index. A lease
+  // removed by a reload keeps its index: update() it to no address (every one retired), and
+  // never arm it again.
+  // Failures: an unknown group, an unset address, or one in another group: EINVAL, nothing
+  // changed. A refused first transaction: nft's error text, nothing changed. A failed second one:
+  // "copying the gate" in the text; the addresses are in the group, their new gate shut, and the
+  // next arm() of the group opens it. A fence that was flushed behind its back is not reinstalled
+  // here (the next arm() or close() does that).
+  virtual Status update(std::size_t group, const std::vector<net::IpAddress>& addresses) = 0;
+  // Lets retired addresses go (after the caller removed them from their devices): the fence then
+  // ignores them, as any address it never knew. Addresses not retired are left as they are.
+  virtual Status release(const std::vector<net::IpAddress>& addresses) = 0;
   // Removes the tables (clean shutdown of an unfenced configuration, tests).
   virtual Status uninstall() = 0;
 };

@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <nftables/libnftables.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -160,9 +161,34 @@ std::int64_t monotonicNs() {
 
 struct Group {
   std::vector<net::IpAddress> vips;
-  bool v4 = false;
-  fence::Gate gate;  // as this object last committed it (see fence_plan.h)
+  bool inetGate = false;  // the lease chain and its slot sets exist in the inet table
+  bool arpGate = false;   // ... and in the arp table (once the group has had an IPv4 address)
+  fence::Gate gate;       // as this object last committed it (see fence_plan.h)
 };
+
+// One verdict-map entry that gates an address: the arp and inet maps for IPv4, the inet map and
+// the NA target map for IPv6.
+struct MapEntry {
+  const char* family;
+  const char* map;
+  std::string key;
+};
+
+std::vector<MapEntry> entriesOf(const net::IpAddress& a) {
+  if (a.isV4()) return {{"arp", "vips4", a.toString()}, {"inet", "vips4", a.toString()}};
+  return {{"inet", "vips6", a.toString()}, {"inet", "vipsna6", rawHex(a)}};
+}
+
+// A lease's two slot sets and its chain, closed, in nft syntax (inside a table block).
+std::string gateBlock(std::size_t i) {
+  // Closed: both slot sets empty. The chain is written here only: a renewal writes set
+  // elements alone, so no commit of it revalidates the table (which walks every VIP's verdict
+  // map element: a cost in the number of VIPs).
+  return "  set " + slotSet(i, 0) + " { typeof meta time; flags interval, timeout; }\n  set " +
+         slotSet(i, 1) + " { typeof meta time; flags interval, timeout; }\n  chain " +
+         leaseChain(i) + " {\n    meta time @" + slotSet(i, 0) + " return\n    meta time @" +
+         slotSet(i, 1) + " return\n    drop\n  }\n";
+}
 
 // The two tables a lease's gate lives in; the arp one gates only IPv4 addresses.
 constexpr nft::Family kBoth[] = {{NFPROTO_ARP, "arp"}, {NFPROTO_INET, "inet"}};
@@ -186,6 +212,102 @@ class NftFence final : public Fence {
   NftFence& operator=(const NftFence&) = delete;
 
   Status install(const std::vector<std::vector<net::IpAddress>>& groups) override {
+    return installTables(groups, {});
+  }
+
+  Status update(std::size_t group, const std::vector<net::IpAddress>& addresses) override {
+    const std::string what = "nft update " + leaseChain(group);
+    if (auto s = usable(what); !s) return s;
+    if (group > groups_.size() || (group == groups_.size() && groups_.empty())) {
+      return unknown(what, group);
+    }
+    std::vector<net::IpAddress> want;
+    for (const auto& a : addresses) {
+      if (!a.isV4() && !a.isV6()) return Status::fail(EINVAL, what + ": unset address");
+      if (std::find(want.begin(), want.end(), a) != want.end()) continue;
+      for (std::size_t j = 0; j < groups_.size(); ++j) {
+        const auto& other = groups_[j].vips;
+        if (j != group && std::find(other.begin(), other.end(), a) != other.end()) {
+          return Status::fail(EINVAL, what + ": " + a.toString() + " is in lease " +
+                                          std::to_string(j) + " of the fence");
+        }
+      }
+      want.push_back(a);
+    }
+    // The next index: a lease added by a reload, appended (closed, like every group at install)
+    // so that no other lease's index, chain or gate moves.
+    const bool appended = group == groups_.size();
+    if (appended) groups_.emplace_back();
+    Group& g = groups_[group];
+    auto in = [](const std::vector<net::IpAddress>& v, const net::IpAddress& a) {
+      return std::find(v.begin(), v.end(), a) != v.end();
+    };
+    std::vector<net::IpAddress> added, removed;
+    for (const auto& a : want) {
+      if (!in(g.vips, a)) added.push_back(a);
+    }
+    for (const auto& a : g.vips) {
+      if (!in(want, a)) removed.push_back(a);
+    }
+    if (added.empty() && removed.empty()) return Status::ok();
+    const bool newInet = !g.inetGate && !added.empty();
+    const bool newArp = !g.arpGate && std::any_of(added.begin(), added.end(),
+                                                  [](const auto& a) { return a.isV4(); });
+    // One transaction: the gates a first address needs (closed), then the retired addresses
+    // mapped to drop, then the new ones to the lease's chain. Every address is gated at every
+    // instant: by the lease's chain before, by drop or by the chain after.
+    std::string cmd;
+    if (newArp) cmd += "table arp " + table_ + " {\n" + gateBlock(group) + "}\n";
+    if (newInet) cmd += "table inet " + table_ + " {\n" + gateBlock(group) + "}\n";
+    for (const auto& a : removed) {
+      for (const auto& e : entriesOf(a)) {
+        const std::string at = std::string(e.family) + " " + table_ + " " + e.map;
+        cmd += "delete element " + at + " { " + e.key + " }\n";
+        cmd += "add element " + at + " { " + e.key + " : drop }\n";
+      }
+    }
+    for (const auto& a : added) {
+      for (const auto& e : entriesOf(a)) {
+        const std::string at = std::string(e.family) + " " + table_ + " " + e.map;
+        if (retired_.contains(a)) cmd += "delete element " + at + " { " + e.key + " }\n";
+        cmd += "add element " + at + " { " + e.key + " : jump " + leaseChain(group) + " }\n";
+      }
+    }
+    const Status applied = run(cmd, what);
+    if (!applied) {
+      if (appended) groups_.pop_back();
+      return applied;
+    }
+    g.vips = std::move(want);
+    g.arpGate = g.arpGate || newArp;
+    g.inetGate = g.inetGate || newInet;
+    for (const auto& a : added) retired_.erase(a);
+    for (const auto& a : removed) retired_.insert(a);
+    if (!newArp && !newInet) return Status::ok();
+    return copyGate(group, newInet ? familiesOf(g) : std::span<const nft::Family>(kBoth).first(1),
+                    what + ": copying the gate to the new chain");
+  }
+
+  Status release(const std::vector<net::IpAddress>& addresses) override {
+    const std::string what = "nft release " + table_;
+    if (auto s = usable(what); !s) return s;
+    std::string cmd;
+    std::vector<net::IpAddress> gone;
+    for (const auto& a : addresses) {
+      if (!retired_.contains(a) || std::find(gone.begin(), gone.end(), a) != gone.end()) continue;
+      gone.push_back(a);
+      for (const auto& e : entriesOf(a)) {
+        cmd += std::string("delete element ") + e.family + " " + table_ + " " + e.map + " { " +
+               e.key + " }\n";
+      }
+    }
+    if (auto s = run(cmd, what); !s) return s;
+    for (const auto& a : gone) retired_.erase(a);
+    return Status::ok();
+  }
+
+  Status installTables(const std::vector<std::vector<net::IpAddress>>& groups,
+                       const std::set<net::IpAddress>& retired) {
     const std::string what = "nft install " + table_;
     if (auto s = usable(what); !s) return s;
     std::vector<Group> next(groups.size());
@@ -200,8 +322,13 @@ class NftFence final : public Fence {
         }
         mine.insert(a);
         next[i].vips.push_back(a);
-        if (a.isV4()) next[i].v4 = true;
+        next[i].inetGate = true;
+        if (a.isV4()) next[i].arpGate = true;
       }
+    }
+    std::set<net::IpAddress> keptRetired;
+    for (const auto& a : retired) {
+      if (!seen.contains(a)) keptRetired.insert(a);
     }
     // The whole replacement commits at once: there is no instant without the fence.
     std::string cmd = deleteTables();
@@ -209,17 +336,10 @@ class NftFence final : public Fence {
     std::vector<std::string> arp4, inet4, inet6, na6;
     for (std::size_t i = 0; i < next.size(); ++i) {
       const Group& g = next[i];
-      if (g.vips.empty()) continue;
+      if (!g.inetGate) continue;
       const std::string chain = leaseChain(i);
-      // Closed: both slot sets empty. The chain is written here only: a renewal writes set
-      // elements alone, so no commit of it revalidates the table (which walks every VIP's
-      // verdict map element: a cost in the number of VIPs).
-      const std::string sets =
-          "  set " + slotSet(i, 0) + " { typeof meta time; flags interval, timeout; }\n  set " +
-          slotSet(i, 1) + " { typeof meta time; flags interval, timeout; }\n  chain " + chain +
-          " {\n    meta time @" + slotSet(i, 0) + " return\n    meta time @" + slotSet(i, 1) +
-          " return\n    drop\n  }\n";
-      if (g.v4) arp += sets;
+      const std::string sets = gateBlock(i);
+      if (g.arpGate) arp += sets;
       inet += sets;
       for (const auto& a : g.vips) {
         const std::string to = " : jump " + chain;
@@ -243,8 +363,16 @@ class NftFence final : public Fence {
     fill("inet", "vips4", inet4);
     fill("inet", "vips6", inet6);
     fill("inet", "vipsna6", na6);
+    // Retired addresses (update()) stay dark across a reinstall until they are released.
+    for (const auto& a : keptRetired) {
+      for (const auto& e : entriesOf(a)) {
+        cmd += std::string("add element ") + e.family + " " + table_ + " " + e.map + " { " + e.key +
+               " : drop }\n";
+      }
+    }
     if (auto s = run(cmd, what); !s) return s;
     groups_ = std::move(next);
+    retired_ = std::move(keptRetired);
     return Status::ok();
   }
 
@@ -274,6 +402,7 @@ class NftFence final : public Fence {
     if (auto s = usable(what); !s) return s;
     if (auto s = run(deleteTables(), what); !s) return s;
     groups_.clear();
+    retired_.clear();
     return Status::ok();
   }
 
@@ -288,7 +417,7 @@ class NftFence final : public Fence {
     std::vector<std::vector<net::IpAddress>> groups;
     groups.reserve(groups_.size());
     for (const auto& g : groups_) groups.push_back(g.vips);
-    if (auto s = install(groups); !s) {
+    if (auto s = installTables(groups, retired_); !s) {
       return failed.withWhat(failed.what() + "; reinstalling the fence failed: " + s.message());
     }
     const Status s = again();
@@ -304,7 +433,7 @@ class NftFence final : public Fence {
   Status armOnce(std::size_t group, std::chrono::milliseconds remaining,
                  std::chrono::nanoseconds realtimeDeadline, const std::string& what) {
     Group& g = groups_[group];
-    if (g.vips.empty()) return Status::ok();
+    if (!g.inetGate) return Status::ok();
     const fence::ArmPlan plan = fence::planArm(g.gate, remaining, realtimeDeadline, monotonicNs());
     if (const Status st = writeOnce(g, group, plan.slot, plan, what); !st || !plan.alsoOther) {
       return st;
@@ -333,11 +462,34 @@ class NftFence final : public Fence {
 
   Status closeOnce(std::size_t group, const std::string& what) {
     Group& g = groups_[group];
-    if (g.vips.empty()) return Status::ok();
+    if (!g.inetGate) return Status::ok();
     const Status st = commit(
         nft::flushSlots(seq_, table_, familiesOf(g), slotSet(group, 0), slotSet(group, 1)), what);
     g.gate = fence::afterClose(g.gate, st.isOk());
     return st;
+  }
+
+  // Writes the group's open slots, as this object last knew them, into the gate update() just
+  // created in `families`, each no later than it ends: the remaining kernel timeout from the
+  // estimated end (which the commit of the original only made later), the same absolute
+  // deadline. A slot that a failed write left "open" is copied too: its limits are still ones
+  // an arm asked for. The gate's record is not changed: the new sets are never later than it.
+  Status copyGate(std::size_t group, std::span<const nft::Family> families,
+                  const std::string& what) {
+    const Group& g = groups_[group];
+    const std::int64_t now = monotonicNs();
+    for (int slot = 0; slot < 2; ++slot) {
+      const fence::Slot& s = g.gate.slots[slot];
+      if (!s.open || s.monoEndNs <= now) continue;
+      const auto ms = static_cast<std::uint64_t>((s.monoEndNs - now) / 1'000'000);
+      if (ms == 0) continue;
+      if (auto st = commit(
+              nft::writeSlot(seq_, table_, families, slotSet(group, slot), ms, s.deadlineNs), what);
+          !st) {
+        return st;
+      }
+    }
+    return Status::ok();
   }
 
   Status usable(const std::string& what) const {
@@ -367,7 +519,8 @@ class NftFence final : public Fence {
   }
 
   static std::span<const nft::Family> familiesOf(const Group& g) {
-    return g.v4 ? std::span<const nft::Family>(kBoth) : std::span<const nft::Family>(kBoth).last(1);
+    return g.arpGate ? std::span<const nft::Family>(kBoth)
+                     : std::span<const nft::Family>(kBoth).last(1);
   }
 
   // Sends one transaction. nfnetlink handles a batch inside sendmsg() and queues every ack
@@ -399,6 +552,7 @@ class NftFence final : public Fence {
   Status socketStatus_;
   std::uint32_t seq_ = 1;
   std::vector<Group> groups_;
+  std::set<net::IpAddress> retired_;  // mapped to drop by update(), until release()
 };
 
 }  // namespace

@@ -104,9 +104,11 @@ bool sameVrrp(const std::optional<VrrpConfig>& a, const std::optional<VrrpConfig
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
-const char* kNotYet = ": this version reloads no VIP, instance or lease change; restart";
+const char* kNotYet =
+    ": this version reloads no instance or lease added, removed or regrouped; restart";
 
-// Instances and leases: only their hooks may change. Returns whether anything differed.
+// Instances and leases: their VIPs (but for use_vmac) and their hooks may change. Returns
+// whether anything differed.
 bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, ReloadPlan& plan) {
   bool differed = false;
   auto refuse = [&](std::string why) {
@@ -120,6 +122,7 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
   for (const auto& [name, inst] : before) {
     if (!after.count(name)) refuse("instance " + quoted(name) + " removed");
   }
+  std::set<std::string> vipsChanged;  // instances whose VIPs change
   for (const auto& [name, inst] : after) {
     const auto it = before.find(name);
     if (it == before.end()) {
@@ -127,21 +130,31 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
       continue;
     }
     const InstanceConfig& old = *it->second;
+    if (!sameVrrp(old.vrrp, inst->vrrp)) refuse("instance " + quoted(name) + ": vrrp changed");
+    if (old.vips == inst->vips) continue;
+    differed = true;
+    if (old.vrrp && old.vrrp->useVmac) {
+      // The macvlan's family and parent come from the first VIP, set up at start.
+      plan.refused.push_back("instance " + quoted(name) +
+                             ": VIPs changed on a use_vmac instance (its macvlan is set up at "
+                             "start from its VIPs); restart");
+      continue;
+    }
+    vipsChanged.insert(name);
     for (const auto& v : inst->vips) {
       if (std::find(old.vips.begin(), old.vips.end(), v) == old.vips.end()) {
-        refuse("instance " + quoted(name) + ": VIP " + v.toString() + " added");
+        plan.changes.push_back("instance " + quoted(name) + ": VIP " + v.toString() + " added");
       }
     }
     for (const auto& v : old.vips) {
       if (std::find(inst->vips.begin(), inst->vips.end(), v) == inst->vips.end()) {
-        refuse("instance " + quoted(name) + ": VIP " + v.toString() + " removed");
+        plan.changes.push_back("instance " + quoted(name) + ": VIP " + v.toString() + " removed");
       }
     }
-    if (old.vips.size() == inst->vips.size() && old.vips != inst->vips &&
-        std::is_permutation(old.vips.begin(), old.vips.end(), inst->vips.begin())) {
-      refuse("instance " + quoted(name) + ": VIPs reordered");
+    if (std::is_permutation(old.vips.begin(), old.vips.end(), inst->vips.begin(),
+                            inst->vips.end())) {
+      plan.changes.push_back("instance " + quoted(name) + ": VIPs reordered");
     }
-    if (!sameVrrp(old.vrrp, inst->vrrp)) refuse("instance " + quoted(name) + ": vrrp changed");
   }
   std::map<std::string, std::size_t> leaseAt;
   for (std::size_t i = 0; i < running.leases.size(); ++i) leaseAt[running.leases[i].name] = i;
@@ -169,6 +182,11 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
       plan.refused.push_back("lease " + quoted(l.name) +
                              ": preferred/preempt_delay_ms changed: the lease core takes its "
                              "preference at start in this version; restart");
+    }
+    if (it->second == i && old.instances == l.instances &&
+        std::any_of(l.instances.begin(), l.instances.end(),
+                    [&](const std::string& n) { return vipsChanged.contains(n); })) {
+      plan.vipLeases.push_back(i);
     }
     if (!(old.hooks == l.hooks)) {
       differed = true;
@@ -235,6 +253,19 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
     plan.changes.push_back("track_scripts");
   }
   const bool leasesDiffered = compareLeases(running, next, plan);
+  // Every VIP's device gates the director like track_interfaces, through a watcher set up at
+  // start: a VIP on another device, or the last one off a device, would leave it watching the
+  // wrong set.
+  {
+    const auto before = running.watchedInterfaces();
+    const auto after = next.watchedInterfaces();
+    if (std::set<std::string>(before.begin(), before.end()) !=
+        std::set<std::string>(after.begin(), after.end())) {
+      plan.refused.push_back(
+          "instances: the VIPs' devices change the interfaces the director watches (set up at "
+          "start, like track_interfaces); restart");
+    }
+  }
   // A change under these keys that the comparison did not see is one it does not understand.
   for (const char* key : {"instances", "sync_groups", "hooks", "preferred", "preempt_delay_ms"}) {
     if (changed->count(key) && !leasesDiffered) {
@@ -260,6 +291,7 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
   if (!plan.accepted()) plan.changes.clear();
   if (!plan.accepted()) {
     plan.logLevel = plan.trackScripts = plan.hooks = plan.announce = plan.virtualServers = false;
+    plan.vipLeases.clear();
   }
   return plan;
 }

@@ -24,10 +24,15 @@ struct ReloadPlan {
   // `changes` names them only when they changed.
   bool virtualServers = false;
 
+  // Leases (indices, the same in both files) whose instances' VIPs change: added, removed or
+  // reordered, the lease itself (name, position, instances) unchanged.
+  std::vector<std::size_t> vipLeases;
+
   bool accepted() const { return refused.empty(); }
   // Nothing to apply at all (not even the virtual servers to compare again).
   bool empty() const {
-    return !logLevel && !trackScripts && !hooks && !announce && !virtualServers;
+    return !logLevel && !trackScripts && !hooks && !announce && !virtualServers &&
+           vipLeases.empty();
   }
   // One line: "refused: a; b" or "applied: x; y" or "no change".
   std::string summary() const;

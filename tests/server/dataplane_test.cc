@@ -550,5 +550,102 @@ instances:
   EXPECT_EQ(k.frames.size(), frames);
 }
 
+// A reload's VIPs (updateVips): the fence changes first, in one call, and nothing else of the
+// lease moves: no arm, no close, no other address.
+net::Vip vip(const char* prefix) { return net::Vip{*net::IpPrefix::parse(prefix), "eth0", ""}; }
+// The journal without the frames sent.
+std::vector<std::string> portCalls(const FakeKernel& k) {
+  std::vector<std::string> out;
+  for (const auto& j : k.journal) {
+    if (j.rfind("announce", 0) != 0) out.push_back(j);
+  }
+  return out;
+}
+
+TEST_F(DataPlaneTest, AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  const std::size_t frames = kernel_.frames.size();
+  auto vips = DataPlane::leaseVips(config_, config_.leases[0]);
+  ASSERT_EQ(vips, dp->vipsOf(0));
+  vips.push_back(vip("198.18.0.11/24"));
+  ASSERT_TRUE(dp->updateVips(0, vips));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.update 0 198.18.0.10 2001:db8::10 198.18.0.11",
+                                              "vips.add 198.18.0.11"));
+  EXPECT_TRUE(dp->claimed(0));
+  EXPECT_EQ(dp->vipsOf(0), vips);
+  // Announced at once, the new VIP with the others.
+  const auto garp =
+      kernel::gratuitousArp(kernel_.links["eth0"].mac, *net::IpAddress::parse("198.18.0.11"));
+  bool announced = false;
+  for (std::size_t i = frames; i < kernel_.frames.size(); ++i)
+    announced = announced || kernel_.frames[i].second == garp;
+  EXPECT_TRUE(announced);
+  // The next renewal only moves the fence; a withdrawal takes the new VIP too.
+  kernel_.journal.clear();
+  dp->hold(0, now_ + milliseconds(900));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.arm 198.18.0.10 2001:db8::10 198.18.0.11"));
+  EXPECT_TRUE(dp->withdraw(0));
+  EXPECT_FALSE(kernel_.calls("vips.remove 198.18.0.11").empty());
+}
+
+TEST_F(DataPlaneTest, AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  ASSERT_TRUE(dp->updateVips(0, {config_.instances[0].vips[0]}));
+  EXPECT_THAT(portCalls(kernel_),
+              ElementsAre("fence.update 0 198.18.0.10", "vips.remove 2001:db8::10",
+                          "fence.release 2001:db8::10"));
+  EXPECT_TRUE(dp->claimed(0));
+  EXPECT_EQ(vipsUp(), 1u);
+}
+
+TEST_F(DataPlaneTest, AVipThatCannotBeRemovedStaysFencedDark) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  kernel_.after = [this](const std::string& what) {
+    if (what.rfind("fence.update", 0) == 0) kernel_.failNextErrno = EBUSY;
+  };
+  ASSERT_TRUE(dp->updateVips(0, {config_.instances[0].vips[0]}));
+  EXPECT_THAT(portCalls(kernel_),
+              ElementsAre("fence.update 0 198.18.0.10", "vips.remove 2001:db8::10"))
+      << "released from the fence while still on its device";
+}
+
+TEST_F(DataPlaneTest, AVipAddedToALeaseNotHeldIsFencedOnly) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  ASSERT_TRUE(dp->updateVips(1, {config_.instances[1].vips[0], vip("198.18.1.2/24")}));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.update 1 198.18.1.1 198.18.1.2"));
+  // Claimed later, it goes up with the others, behind the opened fence.
+  kernel_.journal.clear();
+  dp->hold(1, now_ + milliseconds(600));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.arm 198.18.1.1 198.18.1.2",
+                                              "vips.add 198.18.1.1", "vips.add 198.18.1.2"));
+}
+
+TEST_F(DataPlaneTest, AFenceThatRefusesAnUpdateChangesNothing) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  const auto before = dp->vipsOf(0);
+  kernel_.failNextErrno = EPERM;
+  const Status s = dp->updateVips(0, {config_.instances[0].vips[0], vip("198.18.0.11/24")});
+  EXPECT_EQ(s.err(), EPERM);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("VIPs not changed"));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.update 0 198.18.0.10 198.18.0.11"));
+  EXPECT_EQ(dp->vipsOf(0), before);
+  EXPECT_TRUE(dp->claimed(0));
+}
+
 }  // namespace
 }  // namespace quorate::server

@@ -91,6 +91,14 @@ struct FakeKernel {
       }
       return k.maybeFail("fence.close" + group(i));
     }
+    Status update(std::size_t i, const std::vector<net::IpAddress>& a) override {
+      auto s = k.maybeFail("fence.update " + std::to_string(i) + join(a));
+      if (s && i < groups.size()) groups[i] = a;
+      return s;
+    }
+    Status release(const std::vector<net::IpAddress>& a) override {
+      return k.maybeFail("fence.release" + join(a));
+    }
     Status uninstall() override { return k.maybeFail("fence.uninstall"); }
   };
   struct Links : kernel::Links {

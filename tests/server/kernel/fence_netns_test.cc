@@ -1094,5 +1094,160 @@ TEST_F(FenceNetns, DISABLED_FlushedTablesAreFencedAgainByTheNextCall) {
   }
 }
 
+// update(): a reload's VIP added to or removed from one lease. kNew4 is on `a` from the start
+// (answered unfenced until a group takes it); the IPv6-only group k6 gets an IPv4 address, which
+// needs an ARP gate it did not have.
+const net::IpAddress kNew4 = *net::IpAddress::parse("198.18.0.12");
+
+TEST_F(FenceNetns, UpdateAddsAnAddressUnderTheGroupsGateAndNeverShutsTheOthers) {
+  ASSERT_EQ(sh("ip addr add 198.18.0.12/24 dev a"), 0);
+  ASSERT_TRUE(eventually([&] { return prober_->arp(kNew4, milliseconds(50)); }, true));
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(20000)).isOk());
+  ASSERT_TRUE(arpAnswered(milliseconds(200)));
+  // Added and removed back to back while both leases' VIPs are probed: no probe of the VIPs that
+  // stay may be lost (a rebuild of the group, or of the fence, shuts them until the next arm).
+  std::atomic<bool> stop{false};
+  std::atomic<int> updates{0};
+  std::atomic<bool> failed{false};
+  std::thread changer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      const bool add = i % 2 == 0;
+      if (!fence_->update(k4, add ? std::vector{kVip4, kNew4} : std::vector{kVip4})) failed = true;
+      if (!add && !fence_->release({kNew4})) failed = true;
+      updates.fetch_add(1);
+    }
+  });
+  int probes = 0, lostArp = 0, lostNs = 0;
+  const auto end = Clock::now() + milliseconds(1500);
+  while (Clock::now() < end) {
+    ++probes;
+    if (!arpAnswered(milliseconds(100))) ++lostArp;
+    if (!nsAnswered(milliseconds(100))) ++lostNs;
+  }
+  stop = true;
+  changer.join();
+  std::printf("%d updates, %d probes of each: %d ARP and %d NS lost\n", updates.load(), probes,
+              lostArp, lostNs);
+  EXPECT_FALSE(failed.load());
+  EXPECT_GT(updates.load(), 2);
+  EXPECT_EQ(lostArp, 0) << "the lease's other VIP stopped answering during the update";
+  EXPECT_EQ(lostNs, 0) << "another lease's VIP stopped answering during the update";
+
+  // Added to an open group: answered, and shut with the group.
+  ASSERT_TRUE(fence_->update(k4, {kVip4, kNew4}).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  ASSERT_TRUE(close({k4}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "the added VIP outlived the close";
+  EXPECT_TRUE(arpDark());
+  EXPECT_TRUE(nsAnswered(milliseconds(200))) << "closing one lease shut another";
+  // Removed from a closed group and added again: still closed, until the group is armed.
+  ASSERT_TRUE(fence_->update(k4, {kVip4}).isOk());
+  ASSERT_TRUE(fence_->update(k4, {kVip4, kNew4}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "added to a closed group, yet answered";
+  ASSERT_TRUE(arm({k4}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  // Removed from an open group: retired, dark although still on the device and the group open.
+  ASSERT_TRUE(fence_->update(k4, {kVip4}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "a removed VIP answered";
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200)));
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
+  // A reinstall after a flush keeps it retired.
+  ASSERT_TRUE(nftRun("flush ruleset"));
+  (void)arm({k4}, milliseconds(20000));  // reinstalls (and reports the damage)
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "a retired VIP answered after a heal";
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
+  // Released: the fence lets it go (on the device, it answers as any address the fence never
+  // knew).
+  ASSERT_TRUE(fence_->release({kNew4}).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+}
+
+TEST_F(FenceNetns, UpdateGivesAGroupItsFirstIpv4AddressWithTheGroupsLimits) {
+  ASSERT_EQ(sh("ip addr add 198.18.0.12/24 dev a"), 0);
+  ASSERT_TRUE(eventually([&] { return prober_->arp(kNew4, milliseconds(50)); }, true));
+  // k6 has no ARP gate yet: the update creates it and copies the open slot into it.
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(arm({k6}, milliseconds(1500)).isOk());
+  ASSERT_TRUE(fence_->update(k6, {kVip6, kNew4}).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200))) << "the new ARP gate was left shut";
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  // ... no later than the group's own gate: dark when the lease's time is up.
+  const auto expiry =
+      watchExpiry([&](milliseconds w) { return prober_->arp(kNew4, w); }, t0, milliseconds(5000));
+  ASSERT_TRUE(expiry.has_value()) << "the new address never went dark";
+  EXPECT_LE(expiry->first, t0 + milliseconds(1500) + kTickDrift) << "answered after the lease";
+  EXPECT_TRUE(eventually([&] { return !nsAnswered(milliseconds(10)); }, true));
+  // Re-armed and closed with the group.
+  ASSERT_TRUE(arm({k6}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  ASSERT_TRUE(close({k6}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200)));
+  // A group's first IPv4 address while it is closed stays shut.
+  ASSERT_TRUE(fence_->install({{kVip4}, {kVip6}}).isOk());
+  ASSERT_TRUE(fence_->update(k6, {kVip6, kNew4}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200)));
+}
+
+TEST_F(FenceNetns, UpdateRefusesAnAddressOfAnotherGroupAndChangesNothing) {
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(20000)).isOk());
+  const Status s = fence_->update(k6, {kVip6, kVip4});
+  EXPECT_EQ(s.err(), EINVAL);
+  EXPECT_NE(s.message().find("198.18.0.10"), std::string::npos) << s.message();
+  EXPECT_EQ(fence_->update(7, {kNew4}).err(), EINVAL);
+  EXPECT_EQ(fence_->update(k4, {net::IpAddress{}}).err(), EINVAL);
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(close({k4}).isOk());
+  EXPECT_TRUE(arpDark()) << "the refused update moved kVip4 out of its lease";
+}
+
+// A reload's lease added (the next index, appended closed) and removed (its slot kept, every
+// address retired): no other lease's index or gate moves.
+TEST_F(FenceNetns, UpdateAppendsALeaseClosedAndRetiresOneWithoutMovingTheOthers) {
+  ASSERT_EQ(sh("ip addr add 198.18.0.12/24 dev a"), 0);
+  ASSERT_TRUE(eventually([&] { return prober_->arp(kNew4, milliseconds(50)); }, true));
+  ASSERT_TRUE(arm({k4, k6}, milliseconds(20000)).isOk());
+  EXPECT_EQ(fence_->update(3, {kNew4}).err(), EINVAL) << "an index past the next one";
+  constexpr std::size_t kAdded = 2;
+  ASSERT_TRUE(fence_->update(kAdded, {kNew4}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "a new lease starts closed";
+  EXPECT_TRUE(arpAnswered(milliseconds(200)));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(arm({kAdded}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  ASSERT_TRUE(close({kAdded}).isOk());
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200)));
+  EXPECT_TRUE(arpAnswered(milliseconds(200))) << "closing the new lease shut another";
+  // Lease k4 removed: its VIP dark although its gate is open; the others as they were.
+  ASSERT_TRUE(fence_->update(k4, {}).isOk());
+  EXPECT_TRUE(arpDark()) << "a removed lease's VIP answered";
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(arm({kAdded}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->arp(kNew4, milliseconds(200)));
+  // Healed after a flush: every lease closed, the appended one too, the retired VIP still dark.
+  ASSERT_TRUE(nftRun("flush ruleset"));
+  (void)arm({k6}, milliseconds(20000));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  EXPECT_FALSE(prober_->arp(kNew4, milliseconds(200))) << "the heal left the new lease open";
+  EXPECT_TRUE(arpDark());
+}
+
+TEST_F(FenceNetns, UpdateGatesAnAddedIpv6AddressAndItsAdvertisements) {
+  const net::IpAddress new6 = *net::IpAddress::parse("2001:db8::12");
+  ASSERT_EQ(sh("ip -6 addr add 2001:db8::12/64 dev a nodad"), 0);
+  ASSERT_TRUE(eventually([&] { return prober_->ns(new6, milliseconds(50)); }, true));
+  ASSERT_TRUE(close({k6}).isOk());
+  ASSERT_TRUE(fence_->update(k6, {kVip6, new6}).isOk());
+  EXPECT_FALSE(prober_->ns(new6, milliseconds(200))) << "added to a closed lease, yet answered";
+  ASSERT_TRUE(arm({k6}, milliseconds(20000)).isOk());
+  EXPECT_TRUE(prober_->ns(new6, milliseconds(200)));
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(fence_->update(k6, {kVip6}).isOk());
+  EXPECT_FALSE(prober_->ns(new6, milliseconds(200))) << "a removed IPv6 VIP answered";
+  EXPECT_TRUE(nsAnswered(milliseconds(200)));
+  ASSERT_TRUE(fence_->release({new6}).isOk());
+  EXPECT_TRUE(prober_->ns(new6, milliseconds(200))) << "released, the fence no longer gates it";
+}
+
 }  // namespace
 }  // namespace quorate::kernel

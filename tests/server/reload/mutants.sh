@@ -1,9 +1,13 @@
 #!/bin/sh
 # Breaks the reload's safety rules on purpose (one sed mutant at a time, restored from git
 # afterwards) and checks that a test catches each: a refused file applying part of itself, a
-# timer change taken while running, an unknown key or new keys behind the same text ignored, a VIP
-# added without a restart, every check started afresh by a reload,
-# a track script added by a reload but never run.
+# timer change taken while running, an unknown key or new keys behind the same text ignored, VIP
+# changes on a use_vmac instance taken, VIP changes planned but their lease not named, a VIP on a
+# device the director does not watch taken, every check started afresh by a reload, a track script
+# added by a reload but never run, a reload's VIP put up before the fence gates it (the data
+# plane's order; and, against real directors, a VIP up unfenced), a removed VIP released from the
+# fence while still on its device, a lease's durable state found by its position (a lease
+# removed and added back by reloads would reuse an epoch).
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -17,7 +21,13 @@ unknown-key-ignored@server/reload/plan.cc@s/} else if (!judgedKeys().count(key))
 new-keys-ignored@server/reload/plan.cc@s/if (running.secrets != next.secrets \&\&/if (false \&\&/@ReloadPlan.NewKeysBehindTheSameTextAreRefused
 checks-restarted@server/daemon.cc@s/for (const auto\& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {/(void)checks_->apply({}); for (const auto\& v : checks_->apply(ipvs::checkedServers(next.ipvs))) {/@DaemonReloadTest.AChangedCheckIsRestartedAndTheOthersKeepTheirState@quorate_daemon_reload_tests
 track-scripts-not-run@server/daemon.cc@s/health_->reloadScripts(next.trackScripts);//@Reload.ATrackScriptAddedBySighupGatesTheHolder@quorate_process_tests
-vip-added-taken@server/reload/plan.cc@s/refuse("instance " + quoted(name) + ": VIP " + v.toString() + " added");//@ReloadPlan.VipChangesAreRefusedNamingTheVip
+vmac-vips-taken@server/reload/plan.cc@s/if (old.vrrp \&\& old.vrrp->useVmac) {/if (false) {/@ReloadPlan.VipChangesOnAUseVmacInstanceAreRefused
+vip-leases-dropped@server/reload/plan.cc@s/plan.vipLeases.push_back(i);//@ReloadPlan.VipChangesWithinAnInstanceAreTakenNamingTheVipAndTheLease
+watched-devices-ignored@server/reload/plan.cc@s/if (std::set<std::string>(before.begin(), before.end()) !=/if (false \&\& std::set<std::string>(before.begin(), before.end()) !=/@ReloadPlan.AVipOnADeviceTheDirectorDoesNotWatchIsRefused
+state-by-position@server/lease_host.cc@s/for (const auto\& l : config.leases) files_.emplace_back(statePath(config, l));/(void)\&statePath; for (std::size_t i = 0; i < config.leases.size(); ++i) { files_.emplace_back(config.stateDir + "\/acceptor-" + std::to_string(i) + ".state"); }/@ReloadLeaseStore.ALeaseRemovedThenAddedAtAnotherPositionFindsItsEpochFloor
+vip-before-fence@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { (void)ports_.vips->add(v, std::nullopt); } std::vector<net::IpAddress> addresses;/@DataPlaneTest.AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced@quorate_server_tests
+director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
+released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
 '
 printf '%s\n' "$mutants" |
   sh "$(dirname "$0")/../../support/mutants.sh" "$build" quorate_reload_plan_tests 120 "$@"

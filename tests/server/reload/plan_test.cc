@@ -184,19 +184,53 @@ TEST(ReloadPlan, ARefusedKeyRefusesTheWholeFileWithEveryReason) {
   EXPECT_FALSE(p.hooks);
 }
 
-TEST(ReloadPlan, VipChangesAreRefusedNamingTheVip) {
+TEST(ReloadPlan, VipChangesWithinAnInstanceAreTakenNamingTheVipAndTheLease) {
+  const auto added = plan(kBase, with(kBase, "{address: 198.18.0.21/24, device: eth0}",
+                                      "{address: 198.18.0.21/24, device: eth0}, "
+                                      "{address: 198.18.0.22/24, device: eth0}"));
+  EXPECT_TRUE(added.accepted()) << added.summary();
+  EXPECT_THAT(added.summary(), HasSubstr("instance \"db\": VIP 198.18.0.22/24 dev eth0 added"));
+  EXPECT_EQ(added.vipLeases, std::vector<std::size_t>{1}) << "db is the second lease";
+  const auto removed = plan(kBase, with(kBase, ", {address: 198.18.0.21/24, device: eth0}", ""));
+  EXPECT_TRUE(removed.accepted()) << removed.summary();
+  EXPECT_THAT(removed.summary(), HasSubstr("instance \"db\": VIP 198.18.0.21/24 dev eth0 removed"));
+  EXPECT_EQ(removed.vipLeases, std::vector<std::size_t>{1});
+  const auto reordered = plan(kBase, with(kBase,
+                                          "{address: 198.18.0.20/24, device: eth0}, "
+                                          "{address: 198.18.0.21/24, device: eth0}",
+                                          "{address: 198.18.0.21/24, device: eth0}, "
+                                          "{address: 198.18.0.20/24, device: eth0}"));
+  EXPECT_TRUE(reordered.accepted());
+  EXPECT_THAT(reordered.summary(), HasSubstr("VIPs reordered"));
+  // Moved from one lease to another: both leases change (the daemon lets go before it takes).
+  const auto moved = plan(kBase, with(with(kBase, ", {address: 198.18.0.21/24, device: eth0}", ""),
+                                      "vips: [{address: 198.18.0.10/24, device: eth0}]",
+                                      "vips: [{address: 198.18.0.10/24, device: eth0}, "
+                                      "{address: 198.18.0.21/24, device: eth0}]"));
+  EXPECT_TRUE(moved.accepted()) << moved.summary();
+  EXPECT_EQ(moved.vipLeases, (std::vector<std::size_t>{0, 1}));
+  EXPECT_TRUE(plan(kBase, kBase).vipLeases.empty());
+}
+
+TEST(ReloadPlan, VipChangesAlongsideARefusedKeyApplyNothing) {
+  const std::string next = with(with(kBase, ", {address: 198.18.0.21/24, device: eth0}", ""),
+                                "listen: 127.0.0.1:1", "listen: 127.0.0.1:9");
+  const auto p = plan(kBase, next);
+  expectRefusedOnly(p, "listen");
+  EXPECT_TRUE(p.vipLeases.empty());
+}
+
+TEST(ReloadPlan, AVipOnADeviceTheDirectorDoesNotWatchIsRefused) {
   expectRefusedOnly(plan(kBase, with(kBase, "{address: 198.18.0.21/24, device: eth0}",
-                                     "{address: 198.18.0.21/24, device: eth0}, "
-                                     "{address: 198.18.0.22/24, device: eth0}")),
-                    "instance \"db\": VIP 198.18.0.22/24 dev eth0 added");
-  expectRefusedOnly(plan(kBase, with(kBase, ", {address: 198.18.0.21/24, device: eth0}", "")),
-                    "instance \"db\": VIP 198.18.0.21/24 dev eth0 removed");
-  expectRefusedOnly(plan(kBase, with(kBase,
-                                     "{address: 198.18.0.20/24, device: eth0}, "
-                                     "{address: 198.18.0.21/24, device: eth0}",
-                                     "{address: 198.18.0.21/24, device: eth0}, "
-                                     "{address: 198.18.0.20/24, device: eth0}")),
-                    "VIPs reordered");
+                                     "{address: 198.18.0.21/24, device: eth1}")),
+                    "the interfaces the director watches");
+}
+
+TEST(ReloadPlan, VipChangesOnAUseVmacInstanceAreRefused) {
+  const std::string vmac =
+      with(kBase, "  - name: db\n", "  - name: db\n    vrrp: {vrid: 7, use_vmac: true}\n");
+  expectRefusedOnly(plan(vmac, with(vmac, ", {address: 198.18.0.21/24, device: eth0}", "")),
+                    "use_vmac");
 }
 
 TEST(ReloadPlan, InstancesAndLeasesAddedOrRemovedAreRefused) {

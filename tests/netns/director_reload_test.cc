@@ -1,0 +1,133 @@
+// Real directors in namespaces, reloaded by SIGHUP: a VIP added to the held lease answers, the
+// lease's other VIP never stops answering while it happens, the holder and epoch stay; a VIP
+// removed goes dark and leaves the fence.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "netns/checker.h"
+#include "netns/director_cluster.h"
+
+namespace quorate::netns {
+namespace {
+
+using nlohmann::json;
+
+const std::string kAdded = "198.18.0.30";  // no host of the topology has it
+constexpr Ms kElect{15'000};
+constexpr Ms kMove{10'000};
+
+bool hasAddress(const Topology& topo, const std::string& host, const std::string& cidr) {
+  std::istringstream lines(topo.check(host, "ip -o addr show dev eth0"));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" " + cidr + " ") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// `host`'s fence entry for `ip` in the inet table's IPv4 map ("" if none).
+std::string fenceEntry(const Topology& topo, const std::string& host, const std::string& ip) {
+  const std::string map = topo.check(host, "nft list map inet quorate vips4");
+  const auto at = map.find(ip + " : ");
+  if (at == std::string::npos) return "";
+  const auto end = map.find_first_of(",\n}", at);
+  std::string entry = map.substr(at, end - at);
+  while (!entry.empty() && entry.back() == ' ') entry.pop_back();
+  return entry;
+}
+
+std::optional<std::uint64_t> epochOf(const DirectorCluster& cluster, const std::string& d) {
+  const auto s = cluster.status(d);
+  if (!s || !(*s)["epoch"].is_number()) return std::nullopt;
+  return (*s)["epoch"].get<std::uint64_t>();
+}
+
+// Rounds sent in [fromNs, toNs] that `mac` did not answer.
+std::vector<std::uint64_t> unanswered(const ProbeHistory& h, const Mac& mac, std::int64_t fromNs,
+                                      std::int64_t toNs) {
+  std::set<std::uint64_t> answered;
+  for (const auto& r : h.replies) {
+    if (r.sender == mac) answered.insert(r.round);
+  }
+  std::vector<std::uint64_t> out;
+  for (const auto& r : h.rounds) {
+    if (r.sentNs >= fromNs && r.sentNs <= toNs && !answered.contains(r.round)) {
+      out.push_back(r.round);
+    }
+  }
+  return out;
+}
+
+TEST(DirectorReload, AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone) {
+  Topology topo;
+  ClusterOptions o;
+  o.instances = {{"web", {kVip + "/24"}, "", 0}};
+  DirectorCluster cluster(topo, o);
+  cluster.startArbiter();
+  cluster.startDirector(kAlpha);
+  ASSERT_TRUE(cluster.waitUntilHolds(kAlpha, kElect)) << "alpha alone with the arbiter";
+  cluster.startDirector(kBeta);
+  ASSERT_EQ(cluster.waitForHolder(kElect), kAlpha);
+  ASSERT_TRUE(waitUntil([&] { return hasAddress(topo, kAlpha, kVip + "/24"); }, kMove, Ms(20)));
+  const auto epoch = epochOf(cluster, kAlpha);
+  ASSERT_TRUE(epoch.has_value());
+  const Mac alpha = *Mac::parse(topo.host(kAlpha).mac);
+
+  // The lease's first VIP, asked every 5 ms from before the reload to after it took effect.
+  ArpProber prober(topo);
+  ASSERT_TRUE(
+      prober.waitForReply([&](const ArpReply& r) { return r.sender == alpha; }, monoNs(), kMove));
+  ASSERT_FALSE(ping(topo, kClient, kAdded, Ms(300))) << kAdded << " answers before the reload";
+  ClusterOptions added = o;
+  added.instances[0].vips.push_back(kAdded + "/24");
+  cluster.writeDirectorConfig(kAlpha, added);
+  cluster.writeDirectorConfig(kBeta, added);
+  const std::int64_t t0 = monoNs();
+  cluster.signal(kAlpha, SIGHUP);
+  cluster.signal(kBeta, SIGHUP);
+  ASSERT_TRUE(waitUntil([&] { return hasAddress(topo, kAlpha, kAdded + "/24"); }, kMove, Ms(5)))
+      << cluster.logTail(kAlpha);
+  EXPECT_TRUE(ping(topo, kClient, kAdded, Ms(5000))) << "the added VIP does not answer";
+  EXPECT_EQ(fenceEntry(topo, kAlpha, kAdded), kAdded + " : jump lease0") << "not fenced";
+  EXPECT_EQ(fenceEntry(topo, kBeta, kAdded), kAdded + " : jump lease0") << "not fenced on beta";
+  EXPECT_FALSE(hasAddress(topo, kBeta, kAdded + "/24")) << "the follower put the VIP up";
+  ASSERT_TRUE(prober.waitRounds(100, kMove));
+  const std::int64_t t1 = monoNs();
+
+  // Removed again: dark, off the device and out of the fence (it is not ours any more).
+  cluster.writeDirectorConfig(kAlpha, o);
+  cluster.writeDirectorConfig(kBeta, o);
+  cluster.signal(kAlpha, SIGHUP);
+  cluster.signal(kBeta, SIGHUP);
+  ASSERT_TRUE(waitUntil([&] { return !hasAddress(topo, kAlpha, kAdded + "/24"); }, kMove, Ms(5)))
+      << cluster.logTail(kAlpha);
+  EXPECT_FALSE(ping(topo, kClient, kAdded, Ms(1000))) << "the removed VIP still answers";
+  EXPECT_TRUE(waitUntil([&] { return fenceEntry(topo, kAlpha, kAdded).empty(); }, kMove, Ms(20)))
+      << fenceEntry(topo, kAlpha, kAdded);
+  ASSERT_TRUE(prober.waitRounds(100, kMove));
+  const std::int64_t t2 = monoNs();
+  ASSERT_TRUE(prober.waitRounds(20, kMove));  // late replies of the last rounds
+  prober.stop();
+
+  const auto lost = unanswered(prober.history(), alpha, t0, t2);
+  std::uint64_t rounds = 0;
+  for (const auto& r : prober.history().rounds) rounds += r.sentNs >= t0 && r.sentNs <= t2;
+  std::printf("%llu rounds over both reloads (add %.0f ms, remove %.0f ms), %zu unanswered\n",
+              static_cast<unsigned long long>(rounds), (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+              lost.size());
+  EXPECT_TRUE(lost.empty()) << lost.size() << " rounds for " << kVip
+                            << " unanswered during the reloads, the first " << lost.front();
+  EXPECT_EQ(cluster.holderSeenBy(kAlpha), kAlpha);
+  EXPECT_EQ(cluster.holderSeenBy(kBeta), kAlpha);
+  EXPECT_EQ(epochOf(cluster, kAlpha), epoch) << "the reload moved the lease";
+  EXPECT_TRUE(hasAddress(topo, kAlpha, kVip + "/24"));
+  if (HasFailure()) cluster.keepFiles();
+}
+
+}  // namespace
+}  // namespace quorate::netns
