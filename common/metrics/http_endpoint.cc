@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <list>
 #include <optional>
 #include <thread>
 
@@ -83,17 +84,20 @@ class HttpEndpoint::Impl {
 
   int port() const { return port_; }
   Counters counters() const {
-    return {scrapes_.load(), refused_.load(), failed_.load(), rejected_.load()};
+    return {scrapes_.load(), refused_.load(), failed_.load(), rejected_.load(), evicted_.load()};
   }
 
  private:
   class Session;
 
   void accept();
+  // At the cap: closes the session that has waited longest for a request; false if every
+  // session is busy answering one.
+  bool evictOldestWaiting();
 
-  // Sessions count themselves: constructed and destroyed on the endpoint's thread only.
-  std::size_t active_ = 0;
-  std::atomic<std::uint64_t> scrapes_{0}, refused_{0}, failed_{0}, rejected_{0};
+  // Sessions register themselves: constructed and destroyed on the endpoint's thread only.
+  std::list<Session*> sessions_;
+  std::atomic<std::uint64_t> scrapes_{0}, refused_{0}, failed_{0}, rejected_{0}, evicted_{0};
   Collect collect_;
   Options options_;
   int port_ = 0;
@@ -106,14 +110,26 @@ class HttpEndpoint::Impl::Session : public std::enable_shared_from_this<Session>
  public:
   Session(Impl& impl, tcp::socket socket)
       : impl_(impl), stream_(std::move(socket)), buffer_(impl.options_.maxRequestBytes) {
-    ++impl_.active_;
+    self_ = impl_.sessions_.insert(impl_.sessions_.end(), this);
   }
-  ~Session() { --impl_.active_; }
+  ~Session() { impl_.sessions_.erase(self_); }
 
   void start() { read(); }
 
+  // Waiting for a request since (nullopt: answering one).
+  const std::optional<std::chrono::steady_clock::time_point>& waitingSince() const {
+    return waitingSince_;
+  }
+  bool closed() const { return closed_; }
+  // Closes the socket: the pending read completes with an error and the session goes.
+  void evict() {
+    waitingSince_.reset();
+    close();
+  }
+
  private:
   void read() {
+    waitingSince_ = std::chrono::steady_clock::now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(impl_.options_.maxRequestBytes));
     stream_.expires_after(impl_.options_.readTimeout);
@@ -123,6 +139,7 @@ class HttpEndpoint::Impl::Session : public std::enable_shared_from_this<Session>
   }
 
   void onRead(beast::error_code ec) {
+    waitingSince_.reset();
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return respond(http::status::request_header_fields_too_large, "request too large\n", false);
     }
@@ -176,6 +193,7 @@ class HttpEndpoint::Impl::Session : public std::enable_shared_from_this<Session>
   }
 
   void close() {
+    closed_ = true;
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -185,15 +203,34 @@ class HttpEndpoint::Impl::Session : public std::enable_shared_from_this<Session>
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<std::chrono::steady_clock::time_point> waitingSince_;
+  bool closed_ = false;
+  std::list<Session*>::iterator self_;
 };
+
+bool HttpEndpoint::Impl::evictOldestWaiting() {
+  Session* oldest = nullptr;
+  for (Session* s : sessions_) {
+    if (s->waitingSince() && (!oldest || *s->waitingSince() < *oldest->waitingSince())) {
+      oldest = s;
+    }
+  }
+  if (!oldest) return false;
+  // Its count drops when its read handler runs; the new session is admitted now, so the cap
+  // can be passed by the evicted ones still unwinding, never by live ones.
+  oldest->evict();
+  evicted_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
 
 void HttpEndpoint::Impl::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (active_ >= options_.maxConnections) {
-        // Closed at once: a client that opens connections and sends nothing holds at most
-        // maxConnections of them, each until its read deadline.
+      std::size_t live = 0;
+      for (Session* s : sessions_) live += s->closed() ? 0 : 1;
+      if (live >= options_.maxConnections && !evictOldestWaiting()) {
+        // Every connection is busy answering: this one is closed at once.
         rejected_.fetch_add(1, std::memory_order_relaxed);
         boost::system::error_code ignored;
         socket.close(ignored);

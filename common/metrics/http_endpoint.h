@@ -18,7 +18,10 @@ namespace quorate::metrics {
 class HttpEndpoint {
  public:
   struct Options {
-    std::size_t maxConnections = 16;  // beyond this a new connection is closed at once
+    // At the cap, a new connection takes the place of the one that has waited longest for a
+    // request (idle kept-alive or silent); only when every connection is busy answering is the
+    // new one closed at once. So idle clients cannot lock a scraper out.
+    std::size_t maxConnections = 16;
     // A request (its headers) must arrive within this; an idle kept-alive connection is closed
     // after it too.
     std::chrono::milliseconds readTimeout{5000};
@@ -28,7 +31,8 @@ class HttpEndpoint {
     std::uint64_t scrapes = 0;   // 200s
     std::uint64_t refused = 0;   // 4xx answered
     std::uint64_t failed = 0;    // 503s: the collector failed
-    std::uint64_t rejected = 0;  // connections closed at once: the cap was reached
+    std::uint64_t rejected = 0;  // new connections closed at once: the cap was busy answering
+    std::uint64_t evicted = 0;   // waiting connections closed to make room for a new one
   };
   // The body of a 200, or a Status whose message is the 503's body.
   using Collect = std::function<Result<std::string>()>;
