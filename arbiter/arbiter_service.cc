@@ -329,31 +329,6 @@ grpc::Status ArbiterService::handle(const Clock& clock, const v1::ExchangeReques
   return st;
 }
 
-std::vector<ArbiterService::ClusterMetrics> ArbiterService::metricsView(lease::Time now) const {
-  std::vector<ClusterMetrics> out;
-  std::shared_lock clustersLock(clustersMu_);  // a reload may add or remove clusters meanwhile
-  for (const auto& [id, c] : clusters_) {
-    ClusterMetrics m;
-    m.id = id;
-    std::lock_guard lock(c->mu);
-    for (const auto& [name, slot] : c->leases) {
-      LeaseMetrics l;
-      l.lease = name;
-      l.epoch = slot->acceptor.maxEpoch();
-      if (const auto live = slot->acceptor.lease(now)) {
-        l.epoch = live->epoch;
-        l.remaining = live->remaining;
-        const auto holder = memberName(c->membership, live->owner);
-        l.holder = holder ? *holder : "node" + std::to_string(live->owner);
-      }
-      m.leases.push_back(std::move(l));
-    }
-    for (const auto& [node, at] : c->lastContact) m.sinceContact.emplace_back(node, now - at);
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
 grpc::Status ArbiterService::handleRequest(const Clock& clock, const v1::ExchangeRequest& wire,
                                            v1::ExchangeReply& reply,
                                            const std::string& peerCertPem) {

@@ -95,8 +95,9 @@ class ArbiterService final : public v1::Peer::CallbackService {
   // memory stay, and a request already authenticated with the old keys completes.
   Status apply(const ReloadPlan& plan, const Clock& clock);
 
-  // What the status API shows: per cluster (by id) its leases (by name) and the directors it
-  // has heard valid requests from, with ages on `clock()` (read under each cluster's lock).
+  // What the status API and the metrics show: per cluster (by id) its leases (by name) and the
+  // directors it has heard valid requests from, with ages on `clock()`, read under each
+  // cluster's lock (read before it, a request in between would make an age negative).
   struct LeaseSnapshot {
     std::string name;
     std::string holder;  // empty: no live lease on this acceptor
@@ -115,19 +116,6 @@ class ArbiterService final : public v1::Peer::CallbackService {
   };
   std::vector<ClusterSnapshot> snapshot(const Clock& clock) const;
 
-  // What the metrics show of each cluster at `now` (each cluster's lock is taken briefly).
-  struct LeaseMetrics {
-    std::string lease;
-    std::uint64_t epoch = 0;  // the live lease's, else the highest accepted
-    std::string holder;       // "" when no lease is live
-    lease::Duration remaining{0};
-  };
-  struct ClusterMetrics {
-    std::string id;
-    std::vector<LeaseMetrics> leases;
-    std::vector<std::pair<std::string, lease::Duration>> sinceContact;  // by director name
-  };
-  std::vector<ClusterMetrics> metricsView(lease::Time now) const;
   const RequestStats& requestStats() const { return *requestStats_; }
 
  private:

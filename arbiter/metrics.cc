@@ -10,7 +10,8 @@
 
 namespace quorate::arbiter {
 
-std::string renderArbiterMetrics(const ArbiterService& service, lease::Time now) {
+std::string renderArbiterMetrics(const ArbiterService& service,
+                                 const ArbiterService::Clock& clock) {
   metrics::Exposition e;
   metrics::addBuildInfo(e);
   auto& epoch = e.gauge("quorate_arbiter_lease_epoch",
@@ -22,18 +23,18 @@ std::string renderArbiterMetrics(const ArbiterService& service, lease::Time now)
                             "Time left of the arbiter's live lease (0: none).");
   auto& contact = e.gauge("quorate_arbiter_last_contact_seconds",
                           "Seconds since the director's last request that was answered OK.");
-  for (const auto& c : service.metricsView(now)) {
+  for (const auto& c : service.snapshot(clock)) {
     for (const auto& l : c.leases) {
-      const metrics::Labels lease{{"cluster", c.id}, {"lease", l.lease}};
+      const metrics::Labels lease{{"cluster", c.id}, {"lease", l.name}};
       epoch.add(lease, static_cast<double>(l.epoch));
       remaining.add(lease, std::chrono::duration<double>(l.remaining).count());
       if (!l.holder.empty()) {
-        holder.add({{"cluster", c.id}, {"lease", l.lease}, {"node", l.holder}}, 1);
+        holder.add({{"cluster", c.id}, {"lease", l.name}, {"node", l.holder}}, 1);
       }
     }
-    for (const auto& [node, since] : c.sinceContact) {
-      contact.add({{"cluster", c.id}, {"node", node}},
-                  std::chrono::duration<double>(since).count());
+    for (const auto& contactAge : c.contacts) {
+      contact.add({{"cluster", c.id}, {"node", contactAge.node}},
+                  std::chrono::duration<double>(contactAge.age).count());
     }
   }
   auto& requests = e.counter("quorate_arbiter_requests_total",
@@ -59,7 +60,7 @@ std::string renderArbiterMetrics(const ArbiterService& service, lease::Time now)
 Result<std::unique_ptr<metrics::HttpEndpoint>> startArbiterMetrics(
     const metrics::MetricsConfig& config, const ArbiterService& service) {
   auto endpoint = metrics::HttpEndpoint::start(config.listen, [&service] {
-    return Result<std::string>(renderArbiterMetrics(service, bootNow()));
+    return Result<std::string>(renderArbiterMetrics(service, bootNow));
   });
   if (endpoint) {
     spdlog::info(

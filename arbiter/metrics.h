@@ -12,8 +12,8 @@
 
 namespace quorate::arbiter {
 
-// The text of a scrape at `now` (the lease clock, as the service reads it).
-std::string renderArbiterMetrics(const ArbiterService& service, lease::Time now);
+// The text of a scrape; `clock` is the lease clock, read under each cluster's lock.
+std::string renderArbiterMetrics(const ArbiterService& service, const ArbiterService::Clock& clock);
 
 // Serves renderArbiterMetrics on config.listen; the error names the address. `service` must
 // outlive the endpoint.

@@ -414,6 +414,36 @@ TEST_F(ArbiterLeasesTest, BadOrTooManyLeaseNamesAreRefused) {
   EXPECT_EQ(svc.counters().tooManyLeases.load(), 1u);
 }
 
+// The scrape reads the clock under each cluster's lock, as requests do: read before it, a request
+// stamped in between would show a negative last contact. A clock that ticks on every read makes
+// the order visible; requests and scrapes run at once.
+TEST_F(ArbiterServiceTest, ScrapesRacingRequestsNeverShowANegativeContactAge) {
+  ArbiterService svc(config_, start_);
+  std::atomic<std::int64_t> ticks{0};
+  const auto clock = [&] { return awake_ + std::chrono::microseconds(ticks.fetch_add(1)); };
+  v1::ExchangeReply first;
+  ASSERT_TRUE(call(svc, clock, request("lb1", accept(1, 1)), first).ok());
+  std::atomic<bool> done{false};
+  std::thread requests([&] {
+    v1::ExchangeReply r;
+    for (int i = 0; i < 20000 && !done; ++i)
+      (void)call(svc, clock, request("lb1", accept(1, 1)), r);
+    done = true;
+  });
+  int scrapes = 0, negative = 0;
+  while (!done) {
+    const std::string t = renderArbiterMetrics(svc, clock);
+    ++scrapes;
+    if (t.find("quorate_arbiter_last_contact_seconds{cluster=\"lb1\",node=\"alpha\"} -") !=
+        std::string::npos) {
+      ++negative;
+    }
+  }
+  requests.join();
+  EXPECT_GT(scrapes, 0);
+  EXPECT_EQ(negative, 0) << "of " << scrapes << " scrapes";
+}
+
 // The arbiter's /metrics text from the service's own state: the live lease, its holder and
 // time left, each director's last contact, requests by outcome, and no stranger's cluster name.
 TEST_F(ArbiterServiceTest, MetricsShowTheLeaseContactsAndRequestsByOutcome) {
@@ -423,7 +453,7 @@ TEST_F(ArbiterServiceTest, MetricsShowTheLeaseContactsAndRequestsByOutcome) {
   EXPECT_EQ(call(svc, awake_, request("lb1", accept(2, 2)), reply, &kKeyTwo).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_FALSE(call(svc, awake_, request("nope", accept(1, 1)), reply).ok());
-  const std::string t = renderArbiterMetrics(svc, awake_ + 500ms);
+  const std::string t = renderArbiterMetrics(svc, [&] { return awake_ + 500ms; });
   SCOPED_TRACE(t);
   auto has = [&](const std::string& line) {
     return t.find("\n" + line + "\n") != std::string::npos;

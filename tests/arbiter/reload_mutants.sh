@@ -1,5 +1,5 @@
 #!/bin/sh
-# Breaks each property of the arbiter's reload on purpose (one sed mutant at a time, restored from
+# Breaks each property of the arbiter's reload (and its status/metrics view) on purpose (one sed mutant at a time, restored from
 # git afterwards) and checks that the named test catches it. Usage: reload_mutants.sh BUILD_DIR
 # [NAME...]
 set -u
@@ -22,6 +22,7 @@ rotation-ignored@$S@s|c.creds = std::move(rotated\[i\]);|(void)rotated;|@Arbiter
 running-not-updated@$H@s|running_ = std::move(next);|(void)next;|@ReloaderTest.*
 log-level-ignored@$H@s|spdlog::default_logger()->set_level(spdlog::level::from_str(plan.logLevel));|(void)plan;|@ReloaderTest.*
 rotation-unlocked@$S@s|std::lock_guard clusterLock(c.mu);|(void)c;|@ArbiterReloadTest.ReloadsWhile*
+metrics-clock-before-lock@$S@/std::lock_guard lock(c->mu);/{N;s|\(.*\)\n\(.*now = clock();\)|\2\n\1|}@ArbiterServiceTest.ScrapesRacing*
 listen-change-accepted@$R@s|if (running.listen != next.listen) {|if (false) {|@PlanReload.WhatCannotChangeLive*
 "
 printf '%s\n' "$mutants" | sh "$(dirname "$0")/../support/mutants.sh" "$build" "$U" 300 "$@"
