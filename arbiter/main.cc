@@ -21,6 +21,7 @@
 #include "common/peer_auth.h"
 #include "common/privileges.h"
 #include "common/signals.h"
+#include "common/state_dir.h"
 #include "common/state_file.h"
 #include "common/systemd_notify.h"
 #include "common/tls/credentials.h"
@@ -54,15 +55,11 @@ int main(int argc, char** argv) {
     std::cerr << "quorate-arbiter: " << st.message() << "\n";
     return 2;
   }
-  if (const Status st = ensureDirectory(config.stateDir); !st) {
-    spdlog::critical("{}", st.message());
+  // Held to the end of main: a second daemon on this state_dir is refused.
+  auto stateDir = StateDirLock::acquire(config.stateDir);
+  if (!stateDir) {
+    spdlog::critical("{}", stateDir.status().message());
     return 1;
-  }
-  if (isVolatileDirectory(config.stateDir)) {
-    spdlog::warn(
-        "state_dir {} is in memory (tmpfs): a reboot loses the epoch floor, the longest "
-        "lease granted and the pinned membership; keep it on a disk",
-        config.stateDir);
   }
   std::unique_ptr<arbiter::ArbiterService> service;
   try {

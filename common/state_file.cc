@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -168,8 +169,18 @@ bool isVolatileDirectory(const std::string& dir) {
 
 Status ensureDirectory(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::fail(ec.value(), dir + ": cannot create state directory");
+  // Each missing level made 0700 (create_directories would leave them to the umask, 0755 under
+  // the usual one); levels that exist are the operator's and keep their modes.
+  std::filesystem::path made;
+  for (const auto& part : std::filesystem::path(dir)) {
+    made /= part;
+    if (part.empty() || std::filesystem::exists(made, ec)) continue;
+    if (::mkdir(made.c_str(), 0700) != 0 && errno != EEXIST) {
+      const int e = errno;
+      return Status::fail(
+          e, dir + ": cannot create state directory " + made.string() + ": " + std::strerror(e));
+    }
+  }
   if (!std::filesystem::is_directory(dir, ec)) {
     return Status::fail(ec.value(), dir + ": state_dir is not a directory");
   }

@@ -11,6 +11,7 @@
 #include "common/file_limit.h"
 #include "common/logging.h"
 #include "common/signals.h"
+#include "common/state_dir.h"
 #include "common/state_file.h"
 #include "common/systemd_notify.h"
 #include "common/version.h"
@@ -95,15 +96,11 @@ int main(int argc, char** argv) {
   rlim_t openFiles = 0;
   if (const Status st = raiseOpenFileLimit(&openFiles); !st) spdlog::warn("{}", st.message());
   spdlog::debug("limit on open files: {}", openFiles);
-  if (const Status st = ensureDirectory(config.stateDir); !st) {
-    spdlog::critical("{}", st.message());
+  // Held to the end of main: a second daemon on this state_dir is refused.
+  auto stateDir = StateDirLock::acquire(config.stateDir);
+  if (!stateDir) {
+    spdlog::critical("{}", stateDir.status().message());
     return 1;
-  }
-  if (isVolatileDirectory(config.stateDir)) {
-    spdlog::warn(
-        "state_dir {} is in memory (tmpfs): a reboot loses the epoch floor, the longest "
-        "lease granted and the pinned membership; keep it on a disk",
-        config.stateDir);
   }
   std::unique_ptr<server::Daemon> director;
   try {

@@ -56,6 +56,30 @@ TEST(Identity, DirectorWithTheOthersNameRefusesToStart) {
   EXPECT_TRUE(c.waitForSelfHolder(kAlpha, c.timers().startupBound()));
 }
 
+// A second daemon started on a running one's state_dir (a copied unit, a test instance left
+// running) would be the same node twice, each trusting promises the other made. It is refused
+// naming the directory and the pid that holds it, and the running holder is not disturbed.
+TEST(Identity, SecondDaemonOnARunningOnesStateDirRefusesToStart) {
+  Cluster c("identity-statedir");
+  c.start(kArbiter);
+  c.start(kAlpha);
+  const auto before = c.waitForSelfHolder(kAlpha, c.timers().startupBound());
+  ASSERT_TRUE(before);
+  for (const auto& node : {kAlpha, kArbiter}) {
+    SCOPED_TRACE(node);
+    const std::string binary = node == kArbiter ? QUORATE_ARBITER : QUORATE_DIRECTOR;
+    const RunResult r = runProgram({binary, "--config", c.configPath(node)}, 10s);
+    EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+    EXPECT_NE((r.out + r.err)
+                  .find("state_dir " + c.stateDir(node) + " is in use by another process (pid "),
+              std::string::npos)
+        << r.out << r.err;
+  }
+  const auto after = c.waitForSelfHolder(kAlpha, c.timers().startupBound());
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->epoch, before->epoch);
+}
+
 // beta lists the directors in the other order, so it believes it is node 0, as alpha does. Before
 // the fix both reported "holder" for as long as they ran. Now the views are refused on every
 // side (the arbiter admits the view it pinned first): neither director holds while the other
@@ -118,7 +142,8 @@ TEST(Identity, DirectorWithAnotherSecretNeverHolds) {
   const auto samples = sampler.samples();
   EXPECT_EQ(holdingSamples(samples, kBeta), 0u);
   EXPECT_TRUE(checkTenures(samples, true).empty()) << summary(checkTenures(samples, true));
-  EXPECT_NE(c.log(kBeta).find("not authenticated: unknown cluster, key or signature"), std::string::npos);
+  EXPECT_NE(c.log(kBeta).find("not authenticated: unknown cluster, key or signature"),
+            std::string::npos);
 }
 
 }  // namespace
