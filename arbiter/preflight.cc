@@ -49,6 +49,13 @@ std::vector<Finding> checkAll(const ArbiterConfig& c, const std::string& text) {
   out.push_back(checkStateDir(c));
   for (auto& f : checkFiles(c, text)) out.push_back(std::move(f));
   out.push_back(checkListen(c));
+  if (c.metrics) {
+    out.push_back(quorate::preflight::checkListen("metrics.listen", c.metrics->listen));
+    for (auto& f : quorate::preflight::checkListenClashes(
+             {{"listen", c.listen}, {"metrics.listen", c.metrics->listen}})) {
+      out.push_back(std::move(f));
+    }
+  }
   return out;
 }
 

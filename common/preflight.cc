@@ -123,6 +123,38 @@ Finding checkWritableDirectory(const std::string& what, const std::string& dir, 
                          volatileNote(parent));
 }
 
+std::vector<Finding> checkListenClashes(
+    const std::vector<std::pair<std::string, std::string>>& listeners) {
+  struct At {
+    std::string host, port;
+  };
+  auto split = [](const std::string& hostPort) -> std::optional<At> {
+    const auto colon = hostPort.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    std::string host = hostPort.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    return At{host, hostPort.substr(colon + 1)};
+  };
+  auto wildcard = [](const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::"; };
+  auto v6 = [](const std::string& h) { return h.find(':') != std::string::npos; };
+  std::vector<Finding> out;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    for (std::size_t j = i + 1; j < listeners.size(); ++j) {
+      const auto a = split(listeners[i].second), b = split(listeners[j].second);
+      if (!a || !b || a->port != b->port || a->port == "0") continue;
+      // "::" also takes IPv4 unless the socket is v6-only, which the daemons do not set.
+      const bool overlap = a->host == b->host ||
+                           (wildcard(a->host) && (a->host == "::" || !v6(b->host))) ||
+                           (wildcard(b->host) && (b->host == "::" || !v6(a->host)));
+      if (!overlap) continue;
+      out.push_back(fail(listeners[j].first + " " + listeners[j].second,
+                         "the same port as " + listeners[i].first + " " + listeners[i].second +
+                             ": the daemon could not bind both; give each its own port"));
+    }
+  }
+  return out;
+}
+
 Finding checkListen(const std::string& what, const std::string& hostPort) {
   const std::string subject = what + " " + hostPort;
   if (const auto why = config::hostPortError(hostPort)) return fail(subject, *why);

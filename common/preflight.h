@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/tls/identity.h"
@@ -44,6 +45,12 @@ Finding checkWritableDirectory(const std::string& what, const std::string& dir, 
 // in use is SKIPPED (a running daemon holds its own port; stop it to test); an address no
 // interface of this host has FAILs.
 Finding checkListen(const std::string& what, const std::string& hostPort);
+
+// Two of the daemon's own listeners (what, "host:port") on one port where their addresses
+// overlap (the same address, or either a wildcard of the same family): the second could never
+// bind. One FAIL per clash, naming both; nothing when they are apart.
+std::vector<Finding> checkListenClashes(
+    const std::vector<std::pair<std::string, std::string>>& listeners);
 
 // The cluster key or keys of `mapping` (its `secret` / `secret_file` keys; others are ignored),
 // read again by the daemons' own loader: present, readable, owner-only, long enough. `doc` is the

@@ -340,10 +340,17 @@ std::vector<Finding> checkKernel(const DirectorConfig& c) {
 std::vector<Finding> checkListeners(const DirectorConfig& c) {
   std::vector<Finding> out;
   out.push_back(quorate::preflight::checkListen("listen", c.listen));
+  std::vector<std::pair<std::string, std::string>> all = {{"listen", c.listen}};
   if (c.operatorApi.tcp) {
     out.push_back(
         quorate::preflight::checkListen("operator.tcp.listen", c.operatorApi.tcp->listen));
+    all.emplace_back("operator.tcp.listen", c.operatorApi.tcp->listen);
   }
+  if (c.metrics) {
+    out.push_back(quorate::preflight::checkListen("metrics.listen", c.metrics->listen));
+    all.emplace_back("metrics.listen", c.metrics->listen);
+  }
+  for (auto& f : quorate::preflight::checkListenClashes(all)) out.push_back(std::move(f));
   return out;
 }
 

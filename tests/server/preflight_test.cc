@@ -321,6 +321,29 @@ TEST(Preflight, ListenAddresses) {
   EXPECT_EQ(checkListen("listen", "no-such-host.invalid:7100").verdict, Verdict::kFail);
 }
 
+// metrics.listen is checked like the others, and a port two listeners would share is named.
+TEST(Preflight, MetricsListenIsCheckedAndClashesAreNamed) {
+  using quorate::preflight::checkListenClashes;
+  DirectorConfig c;
+  c.listen = "127.0.0.1:7101";
+  c.metrics = metrics::MetricsConfig{"127.0.0.1:7101"};
+  auto all = checkListeners(c);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[1].subject, "metrics.listen 127.0.0.1:7101");
+  EXPECT_EQ(all[2].verdict, Verdict::kFail) << text(all[2]);
+  EXPECT_NE(all[2].detail.find("the same port as listen 127.0.0.1:7101"), std::string::npos)
+      << text(all[2]);
+  c.metrics->listen = "127.0.0.1:9362";
+  EXPECT_EQ(checkListeners(c).size(), 2u);  // apart: no clash finding
+  // Overlaps: a wildcard of the family, "::" taking IPv4 too; not: other addresses, v4 vs v6.
+  EXPECT_EQ(checkListenClashes({{"a", "0.0.0.0:80"}, {"b", "127.0.0.1:80"}}).size(), 1u);
+  EXPECT_EQ(checkListenClashes({{"a", "127.0.0.1:80"}, {"b", "[::]:80"}}).size(), 1u);
+  EXPECT_EQ(checkListenClashes({{"a", "127.0.0.1:80"}, {"b", "127.0.0.2:80"}}).size(), 0u);
+  EXPECT_EQ(checkListenClashes({{"a", "0.0.0.0:80"}, {"b", "[::1]:80"}}).size(), 0u);
+  EXPECT_EQ(checkListenClashes({{"a", "127.0.0.1:80"}, {"b", "127.0.0.1:81"}}).size(), 0u);
+  EXPECT_EQ(checkListenClashes({{"a", "127.0.0.1:0"}, {"b", "127.0.0.1:0"}}).size(), 0u);
+}
+
 TEST(Preflight, WatchdogDevice) {
   TempDir dir("quorate-preflight");
   DirectorConfig c;
