@@ -20,6 +20,8 @@ no-key-reread@common/preflight.cc@s/const std::vector<std::string> keys = config
 private-key-any-mode@common/preflight.cc@s/  if ((st.st_mode \& 077) != 0) {/  if (false) {/@Preflight.CertificatesAndKeys
 busy-port-fails@common/preflight.cc@s/      case EADDRINUSE:/      case EADDRINUSE + 100000:/@Preflight.ListenAddresses
 foreign-address-ok@common/preflight.cc@s/        return fail(subject, "no interface of this host has the address " + host);/        return ok(subject, host);/@Preflight.ListenAddresses
+metrics-listen-unchecked@server/preflight.cc@s/  if (c.metrics) {/  if (false) {/@Preflight.MetricsListen*
+wildcard-no-clash@common/preflight.cc@s/(wildcard(a->host) \&\& (a->host == "::" || !v6(b->host))) ||/false ||/@Preflight.MetricsListen*
 no-other-daemon@common/preflight.cc@s/  if (self == Daemon::kArbiter \&\& !director.empty() \&\& arbiter.empty()) {/  if (false) {/@Preflight.EachDaemonNames*
 '
 printf '%s\n' "$mutants" |
