@@ -94,6 +94,19 @@ Status DataPlane::updateVips(std::size_t index, const std::vector<net::Vip>& vip
   if (ports_.fence) {
     if (auto s = ports_.fence->update(index, addresses); !s) {
       fail(s);
+      // A failed update may still have changed the fence: its second transaction (copying the
+      // gate to a new chain) failed after the first committed, or an ack was lost. The data
+      // plane keeps the old VIPs, so the fence goes back to them: else a VIP still up and
+      // announced stays retired (dark), and an added one stays in this lease's group, where no
+      // later reload can give it to another lease. When nothing had changed this is a no-op.
+      // The addresses it takes back out stay retired (dark): they are on no device.
+      if (auto back = ports_.fence->update(index, l.addresses); !back) {
+        fail(back);
+        spdlog::critical(
+            "lease {}: the fence may keep VIPs the data plane does not ({}); a "
+            "reload with the same file or a restart puts them in step",
+            l.name, back.message());
+      }
       return s.withWhat("lease " + l.name + ": VIPs not changed: " + s.what());
     }
   }
