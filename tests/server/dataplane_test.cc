@@ -618,6 +618,17 @@ TEST_F(DataPlaneTest, AVipThatCannotBeRemovedStaysFencedDark) {
       << "released from the fence while still on its device";
 }
 
+TEST_F(DataPlaneTest, AVipThatCannotBeRemovedKeepsOnlyItselfFencedDark) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  kernel_.failCalls.insert("vips.remove 2001:db8::10");
+  ASSERT_TRUE(dp->updateVips(0, {vip("198.18.0.11/24")}));
+  // 198.18.0.10 is off its device: released. 2001:db8::10 is not: it stays retired (dark).
+  EXPECT_THAT(kernel_.calls("fence.release"), ElementsAre("fence.release 198.18.0.10"));
+}
+
 TEST_F(DataPlaneTest, AVipAddedToALeaseNotHeldIsFencedOnly) {
   auto dp = make();
   ASSERT_TRUE(dp->start());
