@@ -187,7 +187,8 @@ class DaemonVipReloadTest : public ::testing::Test {
     spdlog::set_level(spdlog::level::info);
   }
   std::string addr(int i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
-  std::string config(const std::string& web, const std::string& db, const std::string& level) {
+  std::string config(const std::string& web, const std::string& db, const std::string& level,
+                     const std::string& extra = "") {
     auto vips = [](const std::string& list) {
       std::string out;
       for (char c : list) {
@@ -206,7 +207,7 @@ class DaemonVipReloadTest : public ::testing::Test {
            "/alpha/director.sock}\nlog_level: " + level + "\ndirectors: [{id: alpha, address: \"" +
            addr(0) + "\"}, {id: beta, address: \"" + addr(1) + "\"}]\narbiter: {address: \"" +
            addr(2) + "\"}\ninstances: [{name: web, vips: " + vips(web) +
-           "}, {name: db, vips: " + vips(db) + "}]\n";
+           "}, {name: db, vips: " + vips(db) + "}]\n" + extra;
   }
   void write(const std::string& text) {
     std::ofstream(path_) << text;
@@ -243,13 +244,18 @@ TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFile
   // web gains 198.18.0.11; db trades 198.18.0.20 for 198.18.0.22, which its fence refuses; and
   // the log level changes. db lets go of .20 in the first pass, web takes .11, then db fails.
   kernel_.failCalls.insert("fence.update 1 198.18.0.22");
-  write(config("ab", "d", "debug"));
+  const std::string ran = dir_ + "/ran";
+  write(
+      config("ab", "d", "debug",
+             "track_scripts: [{name: t, command: [/bin/touch, " + ran + "], interval_ms: 10}]\n"));
   const auto refused = reloader.reload("test");
   EXPECT_FALSE(refused.applied()) << refused.summary();
   ASSERT_EQ(kernel_.calls("fence.update 1 198.18.0.22").size(), 1u) << "the fault was not met";
   EXPECT_EQ(fenceGroups(), (Groups{{"198.18.0.10"}, {"198.18.0.20"}}))
       << "a refused reload changed the VIPs: " << refused.summary();
   EXPECT_NE(spdlog::get_level(), spdlog::level::debug) << "a refused reload changed the log level";
+  std::this_thread::sleep_for(300ms);  // thirty periods of the track script, had it been taken
+  EXPECT_FALSE(std::filesystem::exists(ran)) << "a refused reload started a track script";
 
   // The operator goes back to the old file: it is what runs, so it changes nothing.
   kernel_.failCalls.clear();
@@ -259,11 +265,15 @@ TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFile
   EXPECT_EQ(fenceGroups(), (Groups{{"198.18.0.10"}, {"198.18.0.20"}}))
       << "the old file runs again, but not its VIPs: " << back.summary();
 
-  // The same change once the fence takes it.
-  write(config("ab", "d", "info"));
+  // The same change once the fence takes it, the track script too (it runs: the check above
+  // would have seen it).
+  write(
+      config("ab", "d", "info",
+             "track_scripts: [{name: t, command: [/bin/touch, " + ran + "], interval_ms: 10}]\n"));
   const auto taken = reloader.reload("test");
   EXPECT_TRUE(taken.applied()) << taken.summary();
   EXPECT_EQ(fenceGroups(), (Groups{{"198.18.0.10", "198.18.0.11"}, {"198.18.0.22"}}));
+  EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(ran); }, 5s));
 }
 
 }  // namespace
