@@ -463,9 +463,9 @@ std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std
 
 std::string Daemon::moveVips(const std::vector<std::size_t>& leases,
                              const std::vector<std::vector<net::Vip>>& wanted) {
-  // Two passes: every lease first lets go of the VIPs it loses, then takes the ones it gains,
-  // so an address that moves from one lease to another is out of the first (fenced dark, off
-  // its device) before the second gates it. The first failure stops it.
+  // Two passes: every lease first lets go of the VIPs it loses, then takes the ones it gains.
+  // The plan refuses a VIP that changes lease, but were one to, it would be out of the first
+  // (fenced dark, off its device) before the second gated it. The first failure stops it.
   for (int pass = 0; pass < 2; ++pass) {
     for (std::size_t k = 0; k < leases.size(); ++k) {
       std::vector<net::Vip> vips = wanted[k];

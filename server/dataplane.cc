@@ -104,7 +104,7 @@ Status DataPlane::updateVips(std::size_t index, const std::vector<net::Vip>& vip
         fail(back);
         spdlog::critical(
             "lease {}: the fence may keep VIPs the data plane does not ({}); a "
-            "reload with the same file or a restart puts them in step",
+            "restart puts them in step",
             l.name, back.message());
       }
       return s.withWhat("lease " + l.name + ": VIPs not changed: " + s.what());
