@@ -380,12 +380,18 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
   // The data plane, the lease host and the health code keep a reference to config_: each field
   // below changes on the loop thread, between two of their handlers, in place (no vector is
   // reallocated, but for the track scripts, which OwnHealth copies), so none of them ever sees
-  // half a change. The order: own health, hooks, VIPs (before the virtual servers that may use
-  // an added one), announcements, the virtual servers and their checks, the log level.
+  // half a change. The order: VIPs (the one step that can fail: then it is undone and nothing
+  // else is applied, so the old file stays the running one), own health, hooks, announcements,
+  // the virtual servers (which may use an added VIP) and their checks, the log level.
   std::promise<std::string> done;
   std::string vipErrors;  // written on the loop thread before `done` is set
   post([&] {
     std::string vs;
+    if (!plan.vipLeases.empty()) vipErrors = reloadVips(next, plan.vipLeases);
+    if (!vipErrors.empty()) {
+      done.set_value(vs);
+      return;
+    }
     if (plan.trackScripts) {
       health_->reloadScripts(next.trackScripts);  // it keeps copies: config_ may change below
       config_.trackScripts = next.trackScripts;
@@ -398,7 +404,6 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     } else if (plan.hooks) {
       spdlog::error("reload: hooks not applied: the leases differ from the running ones");
     }
-    if (!plan.vipLeases.empty()) vipErrors = reloadVips(next, plan.vipLeases);
     if (plan.announce) config_.announce = next.announce;  // read at each burst and refresh
     if (plan.virtualServers) {
       config_.ipvs = next.ipvs;
@@ -409,6 +414,7 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     done.set_value(vs);
   });
   std::string summary = done.get_future().get();
+  if (!vipErrors.empty()) return {false, "VIPs: " + vipErrors + "; nothing else applied"};
   if (plan.virtualServers) {
     // Unchanged checks keep their state, and every checked real server's verdict is given
     // again (the pools only log what changes).
@@ -422,24 +428,46 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     spdlog::set_level(spdlog::level::from_str(next.logLevel));
     post([this, level = next.logLevel] { config_.logLevel = level; });
   }
-  if (!vipErrors.empty()) {
-    return {false, vipErrors + "; everything else applied: reload again to retry"};
-  }
   return {true, std::move(summary)};
 }
 
 std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std::size_t>& leases) {
   if (!dataPlane_) return "VIPs not changed: this director has no data plane";
-  // Two passes: every changed lease first lets go of the VIPs it loses, then takes the ones it
-  // gains, so an address that moves from one lease to another is out of the first (fenced dark,
-  // off its device) before the second gates it.
-  std::vector<std::vector<net::Vip>> wanted;
-  for (std::size_t i : leases) wanted.push_back(DataPlane::leaseVips(next, next.leases.at(i)));
-  std::string errors;
-  std::vector<bool> ok(leases.size(), true);
+  std::vector<std::vector<net::Vip>> before, wanted;
+  for (std::size_t i : leases) {
+    before.push_back(dataPlane_->vipsOf(i));
+    wanted.push_back(DataPlane::leaseVips(next, next.leases.at(i)));
+  }
+  std::string errors = moveVips(leases, wanted);
+  if (errors.empty()) {
+    // The running configuration follows: VRRP adverts and the status read the instances' VIPs
+    // (the instances vector itself is not reallocated).
+    for (std::size_t i : leases) {
+      for (const auto& name : next.leases.at(i).instances) {
+        for (auto& inst : config_.instances) {
+          if (inst.name == name) inst.vips = next.instance(name).vips;
+        }
+      }
+    }
+    return errors;
+  }
+  // All or nothing: the caller keeps the old file as the running one, so the leases that took
+  // their new VIPs (and a lease that let go of some before it failed to take others) go back.
+  // Left as they were, a reload of the old file would find nothing to change.
+  if (const std::string back = moveVips(leases, before); !back.empty()) {
+    spdlog::critical("reload: putting the VIPs back failed: {}; restart the director", back);
+    return errors + "; putting the old VIPs back failed too (" + back + "): restart the director";
+  }
+  return errors + "; every lease keeps its old VIPs";
+}
+
+std::string Daemon::moveVips(const std::vector<std::size_t>& leases,
+                             const std::vector<std::vector<net::Vip>>& wanted) {
+  // Two passes: every lease first lets go of the VIPs it loses, then takes the ones it gains.
+  // The plan refuses a VIP that changes lease, but were one to, it would be out of the first
+  // (fenced dark, off its device) before the second gated it. The first failure stops it.
   for (int pass = 0; pass < 2; ++pass) {
     for (std::size_t k = 0; k < leases.size(); ++k) {
-      if (!ok[k]) continue;
       std::vector<net::Vip> vips = wanted[k];
       if (pass == 0) {
         const auto now = dataPlane_->vipsOf(leases[k]);
@@ -447,23 +475,10 @@ std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std
           return std::find(now.begin(), now.end(), v) == now.end();
         });
       }
-      if (auto s = dataPlane_->updateVips(leases[k], vips); !s) {
-        ok[k] = false;
-        errors += (errors.empty() ? "" : "; ") + s.message();
-      }
+      if (auto s = dataPlane_->updateVips(leases[k], vips); !s) return s.message();
     }
   }
-  // The running configuration follows what the data plane took: VRRP adverts and the status read
-  // the instances' VIPs (the instances vector itself is not reallocated).
-  for (std::size_t k = 0; k < leases.size(); ++k) {
-    if (!ok[k]) continue;
-    for (const auto& name : next.leases.at(leases[k]).instances) {
-      for (auto& inst : config_.instances) {
-        if (inst.name == name) inst.vips = next.instance(name).vips;
-      }
-    }
-  }
-  return errors;
+  return "";
 }
 
 void Daemon::onChecksThread(const std::function<void()>& fn) {

@@ -96,8 +96,13 @@ class Daemon {
   // Runs `fn` on the checks' thread and waits for it (a no-op without checks).
   void onChecksThread(const std::function<void()>& fn);
   // On the loop thread: the VIPs of `leases` (indices) become those of `next` (DataPlane::
-  // updateVips), and config_'s instances follow for the leases that took them. "" or the errors.
+  // updateVips), and config_'s instances follow; "". Or, if any lease fails, every lease is
+  // given its old VIPs again, config_ unchanged, and the error is returned.
   std::string reloadVips(const DirectorConfig& next, const std::vector<std::size_t>& leases);
+  // The two passes of reloadVips (losses, then gains) towards `wanted` (per lease of `leases`),
+  // stopping at the first failure: "" or its message.
+  std::string moveVips(const std::vector<std::size_t>& leases,
+                       const std::vector<std::vector<net::Vip>>& wanted);
   void post(std::function<void()> fn);
   // From a thread other than the loop's: asks `done` on the loop until it is true or `limit`
   // has passed.

@@ -94,6 +94,19 @@ Status DataPlane::updateVips(std::size_t index, const std::vector<net::Vip>& vip
   if (ports_.fence) {
     if (auto s = ports_.fence->update(index, addresses); !s) {
       fail(s);
+      // A failed update may still have changed the fence: its second transaction (copying the
+      // gate to a new chain) failed after the first committed, or an ack was lost. The data
+      // plane keeps the old VIPs, so the fence goes back to them: else a VIP still up and
+      // announced stays retired (dark), and an added one stays in this lease's group, where no
+      // later reload can give it to another lease. When nothing had changed this is a no-op.
+      // The addresses it takes back out stay retired (dark): they are on no device.
+      if (auto back = ports_.fence->update(index, l.addresses); !back) {
+        fail(back);
+        spdlog::critical(
+            "lease {}: the fence may keep VIPs the data plane does not ({}); a "
+            "restart puts them in step",
+            l.name, back.message());
+      }
       return s.withWhat("lease " + l.name + ": VIPs not changed: " + s.what());
     }
   }
@@ -106,17 +119,21 @@ Status DataPlane::updateVips(std::size_t index, const std::vector<net::Vip>& vip
   }
   l.vips = vips;
   l.addresses = std::move(addresses);
-  bool removedAll = true;
+  std::vector<net::IpAddress> stuck;  // still on a device
   for (const auto& v : removed) {
     // Whether or not it was up: a claim may have failed halfway.
     if (auto s = ports_.vips->remove(v); !s) {
       fail(s);
-      removedAll = false;
+      stuck.push_back(v.prefix.address);
     }
   }
-  // Released only once off every device: behind the fence's drop until then (and for good if a
-  // removal failed: an address we no longer manage must not answer for us).
-  if (ports_.fence && removedAll && !gone.empty()) {
+  // Each released only once off its device: behind the fence's drop until then (and for good if
+  // its removal failed: an address we no longer manage must not answer for us). One that failed
+  // does not keep the others in the fence.
+  std::erase_if(gone, [&](const net::IpAddress& a) {
+    return std::find(stuck.begin(), stuck.end(), a) != stuck.end();
+  });
+  if (ports_.fence && !gone.empty()) {
     if (auto s = ports_.fence->release(gone); !s) fail(s);
   }
   if (l.claimed) {

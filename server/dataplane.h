@@ -65,7 +65,8 @@ class DataPlane {
   // other VIPs and every other lease untouched. The fence first (Fence::update(): a removed VIP
   // dark, an added one under the lease's gate), then the removed addresses go (and leave the
   // fence once gone), then, if the lease is held, the added ones go up and the lease announces.
-  // A fence that refuses changes nothing (the error is returned); a failed address is logged and
+  // A fence that refuses changes nothing (the error is returned; the fence is given the old VIPs
+  // again in case the failure came after a commit); a failed address is logged and
   // counted (an added one is retried at the next renewal; a removed one stays fenced dark).
   // Call it on the loop thread, with the same VRRP instances (the caller updates their VIPs).
   Status updateVips(std::size_t index, const std::vector<net::Vip>& vips);

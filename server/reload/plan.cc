@@ -194,6 +194,30 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
       plan.changes.push_back("lease " + quoted(l.name) + ": hooks");
     }
   }
+  // A VIP that changes lease in one reload is answered twice while the two directors run
+  // different files: the one reloaded first answers for it as the new lease's holder, the other
+  // still as the old lease's, and the two leases can be held by different directors. Taken in
+  // two reloads of both directors (out of every lease, then into the new one), no instant has it
+  // in two leases anywhere.
+  auto leaseOf = [](const DirectorConfig& c) {
+    std::map<net::IpAddress, std::string> out;
+    for (const auto& l : c.leases) {
+      for (const auto& name : l.instances) {
+        for (const auto& v : c.instance(name).vips) out[v.prefix.address] = l.name;
+      }
+    }
+    return out;
+  };
+  const auto was = leaseOf(running);
+  for (const auto& [address, lease] : leaseOf(next)) {
+    const auto it = was.find(address);
+    if (it == was.end() || it->second == lease) continue;
+    differed = true;
+    plan.refused.push_back("VIP " + address.toString() + " moves from lease " + quoted(it->second) +
+                           " to lease " + quoted(lease) +
+                           ": the director reloaded first would answer for it while the other "
+                           "still does; remove it, reload both directors, then add it");
+  }
   return differed;
 }
 

@@ -1,6 +1,7 @@
 // Real directors in namespaces, reloaded by SIGHUP: a VIP added to the held lease answers, the
 // lease's other VIP never stops answering while it happens, the holder and epoch stay; a VIP
-// removed goes dark and leaves the fence.
+// removed goes dark and leaves the fence; a VIP moved to another lease on one director is
+// refused, never answered by both.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -126,6 +127,54 @@ TEST(DirectorReload, AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlon
   EXPECT_EQ(cluster.holderSeenBy(kBeta), kAlpha);
   EXPECT_EQ(epochOf(cluster, kAlpha), epoch) << "the reload moved the lease";
   EXPECT_TRUE(hasAddress(topo, kAlpha, kVip + "/24"));
+  if (HasFailure()) cluster.keepFiles();
+}
+
+// Active-active, and one director reloaded with a VIP moved from the other's lease to its own
+// (the first of a rolling reload): it must not answer for that VIP while the other, not reloaded
+// yet, still answers for it as its lease's holder. The plan refuses the move in one reload.
+TEST(DirectorReload, AVipMovedToAnotherLeaseOnOneDirectorIsNeverAnsweredTwice) {
+  const std::string moved = "198.18.0.31";
+  Topology topo;
+  ClusterOptions o;
+  o.instances = {{"web", {kVip + "/24"}, kAlpha, 0},
+                 {"api", {"198.18.0.20/24", moved + "/24"}, kBeta, 0}};
+  o.preemptDelayMs = 300;  // each preferred director gets its own lease back
+  DirectorCluster cluster(topo, o);
+  cluster.startAll();
+  ASSERT_TRUE(cluster.waitUntilHolds(kAlpha, kElect, "web"));
+  ASSERT_TRUE(cluster.waitUntilHolds(kBeta, kElect, "api"));
+  ASSERT_EQ(cluster.waitForHolder(kMove, "web"), kAlpha);
+  ASSERT_EQ(cluster.waitForHolder(kMove, "api"), kBeta);
+  const Mac alpha = *Mac::parse(topo.host(kAlpha).mac);
+  const Mac beta = *Mac::parse(topo.host(kBeta).mac);
+  ArpProber prober(topo, kClient, {.vip = moved});
+  ASSERT_TRUE(
+      prober.waitForReply([&](const ArpReply& r) { return r.sender == beta; }, monoNs(), kMove));
+
+  ClusterOptions next = o;
+  next.instances[1].vips = {"198.18.0.20/24"};
+  next.instances[0].vips.push_back(moved + "/24");
+  cluster.writeDirectorConfig(kAlpha, next);
+  const std::int64_t t0 = monoNs();
+  cluster.signal(kAlpha, SIGHUP);
+  ASSERT_TRUE(waitUntil(
+      [&] { return cluster.logTail(kAlpha, 400).find("SIGHUP: reload") != std::string::npos; },
+      kMove, Ms(20)));
+  ASSERT_TRUE(prober.waitRounds(100, kMove));
+  prober.stop();
+  std::size_t fromAlpha = 0, fromBeta = 0;
+  for (const auto& r : prober.history().replies) {
+    if (r.ns < t0) continue;
+    fromAlpha += r.sender == alpha;
+    fromBeta += r.sender == beta;
+  }
+  EXPECT_EQ(fromAlpha, 0u) << moved << " answered by both directors (alpha " << fromAlpha
+                           << " replies, beta " << fromBeta << ")\n"
+                           << cluster.logTail(kAlpha, 5);
+  EXPECT_GT(fromBeta, 0u) << "api's holder stopped answering";
+  EXPECT_FALSE(hasAddress(topo, kAlpha, moved + "/24"));
+  EXPECT_EQ(cluster.holderSeenBy(kAlpha, "web"), kAlpha);
   if (HasFailure()) cluster.keepFiles();
 }
 

@@ -618,6 +618,17 @@ TEST_F(DataPlaneTest, AVipThatCannotBeRemovedStaysFencedDark) {
       << "released from the fence while still on its device";
 }
 
+TEST_F(DataPlaneTest, AVipThatCannotBeRemovedKeepsOnlyItselfFencedDark) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  kernel_.failCalls.insert("vips.remove 2001:db8::10");
+  ASSERT_TRUE(dp->updateVips(0, {vip("198.18.0.11/24")}));
+  // 198.18.0.10 is off its device: released. 2001:db8::10 is not: it stays retired (dark).
+  EXPECT_THAT(kernel_.calls("fence.release"), ElementsAre("fence.release 198.18.0.10"));
+}
+
 TEST_F(DataPlaneTest, AVipAddedToALeaseNotHeldIsFencedOnly) {
   auto dp = make();
   ASSERT_TRUE(dp->start());
@@ -642,8 +653,30 @@ TEST_F(DataPlaneTest, AFenceThatRefusesAnUpdateChangesNothing) {
   const Status s = dp->updateVips(0, {config_.instances[0].vips[0], vip("198.18.0.11/24")});
   EXPECT_EQ(s.err(), EPERM);
   EXPECT_THAT(s.message(), ::testing::HasSubstr("VIPs not changed"));
-  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.update 0 198.18.0.10 198.18.0.11"));
+  // The second call gives the fence the lease's VIPs again (a no-op here: nothing committed).
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.update 0 198.18.0.10 198.18.0.11",
+                                              "fence.update 0 198.18.0.10 2001:db8::10"));
   EXPECT_EQ(dp->vipsOf(0), before);
+  EXPECT_TRUE(dp->claimed(0));
+}
+
+TEST_F(DataPlaneTest, AnUpdateThatFailsAfterTheFenceTookItPutsTheFenceBack) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  const auto before = dp->vipsOf(0);
+  // The fence commits 198.18.0.10 + 198.18.0.11 (2001:db8::10 retired), then reports a failure.
+  kernel_.fenceUpdateFailsAfterCommit = EIO;
+  const Status s = dp->updateVips(0, {config_.instances[0].vips[0], vip("198.18.0.11/24")});
+  EXPECT_EQ(s.err(), EIO);
+  EXPECT_EQ(dp->vipsOf(0), before);
+  // The fence gates exactly what the data plane keeps up and announces: else 2001:db8::10 stays
+  // dark on the holder, and 198.18.0.11 stays in this lease's group.
+  std::vector<net::IpAddress> kept;
+  for (const auto& v : before) kept.push_back(v.prefix.address);
+  ASSERT_EQ(kernel_.fence.groups.size(), 2u);
+  EXPECT_EQ(kernel_.fence.groups[0], kept);
+  EXPECT_EQ(vipsUp(), 2u);
   EXPECT_TRUE(dp->claimed(0));
 }
 

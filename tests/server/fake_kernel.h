@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct FakeKernel {
   std::optional<int> failNextErrno;        // the next call of any port fails with this errno
   std::optional<std::string> failAddress;  // every vips.add of this address fails
   std::atomic<int> failFenceClose{0};      // nonzero: every fence.close fails with this errno
+  std::set<std::string> failCalls;         // these journal entries fail (EBUSY), every time
+  // The next fence.update takes its addresses, then fails with this errno: NftFence's second
+  // transaction (copying a lease's gate to a new chain) failing after the first committed.
+  std::optional<int> fenceUpdateFailsAfterCommit;
   std::map<std::string, kernel::LinkInfo> links;
   // Runs after each journalled call succeeds or fails, with its journal entry: lets a test
   // move a clock at an exact point (a stall right after that call).
@@ -34,6 +39,7 @@ struct FakeKernel {
       s = Status::fail(*failNextErrno, what);
       failNextErrno.reset();
     }
+    if (failCalls.contains(what)) s = Status::fail(EBUSY, what);
     if (after) after(what);
     return s;
   }
@@ -94,6 +100,10 @@ struct FakeKernel {
     Status update(std::size_t i, const std::vector<net::IpAddress>& a) override {
       auto s = k.maybeFail("fence.update " + std::to_string(i) + join(a));
       if (s && i < groups.size()) groups[i] = a;
+      if (s && k.fenceUpdateFailsAfterCommit) {
+        s = Status::fail(*k.fenceUpdateFailsAfterCommit, "copying the gate");
+        k.fenceUpdateFailsAfterCommit.reset();
+      }
       return s;
     }
     Status release(const std::vector<net::IpAddress>& a) override {

@@ -9,10 +9,12 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "server/daemon.h"
 #include "server/reload/plan.h"
+#include "server/reload/reloader.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/fake_kernel.h"
 #include "tests/server/in_process_arbiter.h"
@@ -167,6 +169,111 @@ TEST_F(DaemonReloadTest, NoReloadOnceStopping) {
   const auto result = director_->applyReload(parseDirectorConfig(next, "x"), plan);
   EXPECT_FALSE(result.applied);
   EXPECT_NE(result.text.find("stopping"), std::string::npos) << result.text;
+}
+
+// VIPs reloaded through the Reloader (SIGHUP's path): a file whose VIPs one lease's fence refuses
+// changes nothing, so the old file is still the running one and a reload of it finds nothing to
+// do, rightly.
+class DaemonVipReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = tmp_.path();
+    for (int& p : ports_) p = testutil::reservePort();
+    std::filesystem::create_directories(dir_ + "/alpha");
+    path_ = dir_ + "/alpha.yaml";
+  }
+  void TearDown() override {
+    director_.reset();
+    spdlog::set_level(spdlog::level::info);
+  }
+  std::string addr(int i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
+  std::string config(const std::string& web, const std::string& db, const std::string& level,
+                     const std::string& extra = "") {
+    auto vips = [](const std::string& list) {
+      std::string out;
+      for (char c : list) {
+        if (c == ' ') continue;
+        out += std::string(out.empty() ? "" : ", ") + "{address: 198.18.0." +
+               (c == 'a'   ? "10"
+                : c == 'b' ? "11"
+                : c == 'c' ? "20"
+                           : "22") +
+               "/24, device: eth0}";
+      }
+      return "[" + out + "]";
+    };
+    return "cluster: t1\nnode: alpha\nsecret: " + kTestKey + "\nlisten: \"" + addr(0) +
+           "\"\nstate_dir: " + dir_ + "/alpha\noperator: {socket: " + dir_ +
+           "/alpha/director.sock}\nlog_level: " + level + "\ndirectors: [{id: alpha, address: \"" +
+           addr(0) + "\"}, {id: beta, address: \"" + addr(1) + "\"}]\narbiter: {address: \"" +
+           addr(2) + "\"}\ninstances: [{name: web, vips: " + vips(web) +
+           "}, {name: db, vips: " + vips(db) + "}]\n" + extra;
+  }
+  void write(const std::string& text) {
+    std::ofstream(path_) << text;
+    std::filesystem::permissions(
+        path_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  std::vector<std::vector<std::string>> fenceGroups() const {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& g : kernel_.fence.groups) {
+      out.emplace_back();
+      for (const auto& a : g) out.back().push_back(a.toString());
+    }
+    return out;
+  }
+
+  testutil::TempDir tmp_{"quorate-daemon-vip-reload"};
+  std::string dir_, path_;
+  int ports_[3] = {};
+  testing::FakeKernel kernel_;
+  std::unique_ptr<Daemon> director_;
+};
+
+TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns) {
+  using Groups = std::vector<std::vector<std::string>>;
+  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
+  const std::string old = config("a", "c", "info");
+  write(old);
+  const DirectorConfig running = parseDirectorConfig(old, path_);
+  director_ = std::make_unique<Daemon>(running, kernel_.ports());
+  ASSERT_TRUE(director_->start().isOk());
+  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  ASSERT_EQ(fenceGroups(), (Groups{{"198.18.0.10"}, {"198.18.0.20"}}));
+
+  // web gains 198.18.0.11; db trades 198.18.0.20 for 198.18.0.22, which its fence refuses; and
+  // the log level changes. db lets go of .20 in the first pass, web takes .11, then db fails.
+  kernel_.failCalls.insert("fence.update 1 198.18.0.22");
+  const std::string ran = dir_ + "/ran";
+  write(
+      config("ab", "d", "debug",
+             "track_scripts: [{name: t, command: [/bin/touch, " + ran + "], interval_ms: 10}]\n"));
+  const auto refused = reloader.reload("test");
+  EXPECT_FALSE(refused.applied()) << refused.summary();
+  ASSERT_EQ(kernel_.calls("fence.update 1 198.18.0.22").size(), 1u) << "the fault was not met";
+  EXPECT_EQ(fenceGroups(), (Groups{{"198.18.0.10"}, {"198.18.0.20"}}))
+      << "a refused reload changed the VIPs: " << refused.summary();
+  EXPECT_NE(spdlog::get_level(), spdlog::level::debug) << "a refused reload changed the log level";
+  std::this_thread::sleep_for(300ms);  // thirty periods of the track script, had it been taken
+  EXPECT_FALSE(std::filesystem::exists(ran)) << "a refused reload started a track script";
+
+  // The operator goes back to the old file: it is what runs, so it changes nothing.
+  kernel_.failCalls.clear();
+  write(old);
+  const auto back = reloader.reload("test");
+  EXPECT_TRUE(back.applied()) << back.summary();
+  EXPECT_EQ(fenceGroups(), (Groups{{"198.18.0.10"}, {"198.18.0.20"}}))
+      << "the old file runs again, but not its VIPs: " << back.summary();
+
+  // The same change once the fence takes it, the track script too (it runs: the check above
+  // would have seen it).
+  write(
+      config("ab", "d", "info",
+             "track_scripts: [{name: t, command: [/bin/touch, " + ran + "], interval_ms: 10}]\n"));
+  const auto taken = reloader.reload("test");
+  EXPECT_TRUE(taken.applied()) << taken.summary();
+  EXPECT_EQ(fenceGroups(), (Groups{{"198.18.0.10", "198.18.0.11"}, {"198.18.0.22"}}));
+  EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(ran); }, 5s));
 }
 
 }  // namespace

@@ -6,8 +6,11 @@
 # device the director does not watch taken, every check started afresh by a reload, a track script
 # added by a reload but never run, a reload's VIP put up before the fence gates it (the data
 # plane's order; and, against real directors, a VIP up unfenced), a removed VIP released from the
-# fence while still on its device, a lease's durable state found by its position (a lease
-# removed and added back by reloads would reuse an epoch).
+# fence while still on its device (or one that could not be removed released, or one such keeping
+# the others in the fence), a lease's durable state found by its position (a lease removed and
+# added back by reloads would reuse an epoch), a failed fence update not put back, a VIP change
+# that one lease refuses left half applied (leases not rolled back, other keys applied), a VIP
+# moved between leases in one reload taken.
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -27,7 +30,13 @@ watched-devices-ignored@server/reload/plan.cc@s/if (std::set<std::string>(before
 state-by-position@server/lease_host.cc@s/for (const auto\& l : config.leases) files_.emplace_back(statePath(config, l));/(void)\&statePath; for (std::size_t i = 0; i < config.leases.size(); ++i) { files_.emplace_back(config.stateDir + "\/acceptor-" + std::to_string(i) + ".state"); }/@ReloadLeaseStore.ALeaseRemovedThenAddedAtAnotherPositionFindsItsEpochFloor
 vip-before-fence@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { (void)ports_.vips->add(v, std::nullopt); } std::vector<net::IpAddress> addresses;/@DataPlaneTest.AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced@quorate_server_tests
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
-released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
+released-before-removed@server/dataplane.cc@s/^  std::vector<net::IpAddress> stuck;  \/\/ still on a device$/  std::vector<net::IpAddress> stuck; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
+stuck-vip-released@server/dataplane.cc@s/^      stuck.push_back(v.prefix.address);$//@DataPlaneTest.AVipThatCannotBeRemovedStaysFencedDark@quorate_server_tests
+one-stuck-keeps-all@server/dataplane.cc@s/^  if (ports_.fence \&\& !gone.empty()) {$/  if (ports_.fence \&\& stuck.empty() \&\& !gone.empty()) {/@DataPlaneTest.AVipThatCannotBeRemovedKeepsOnlyItselfFencedDark@quorate_server_tests
+fence-not-put-back@server/dataplane.cc@s/if (auto back = ports_.fence->update(index, l.addresses); !back) {/if (auto back = Status::ok(); !back) {/@DataPlaneTest.AnUpdateThatFailsAfterTheFenceTookItPutsTheFenceBack@quorate_server_tests
+vips-not-rolled-back@server/daemon.cc@s/if (const std::string back = moveVips(leases, before); !back.empty()) {/if (const std::string back; !back.empty()) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
+rest-applied-after-vip-failure@server/daemon.cc@s/^    if (!vipErrors.empty()) {$/    if (false) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
+vip-move-taken@server/reload/plan.cc@s/if (it == was.end() || it->second == lease) continue;/continue;/@ReloadPlan.AVipMovedToAnotherLeaseInOneReloadIsRefused
 '
 printf '%s\n' "$mutants" |
   sh "$(dirname "$0")/../../support/mutants.sh" "$build" quorate_reload_plan_tests 120 "$@"
