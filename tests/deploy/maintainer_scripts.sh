@@ -2,11 +2,11 @@
 # Runs the package's maintainer scripts (deploy/debian) against fake adduser, deluser, delgroup,
 # getent and systemctl that record their calls and keep a user list in a temp dir, not on this
 # host: postinst configure, run twice, makes each of quorate and quorate_script exactly once, as
-# system users with a group and no home; postrm remove keeps them, postrm purge removes them (and
-# their groups) once; systemctl is called only when systemd runs (/run/systemd/system).
+# system users with a group and no home; postrm remove and purge keep them (they own the state
+# purge keeps); systemctl is called only when systemd runs (/run/systemd/system).
 #   maintainer_scripts.sh [--broken] DEBIAN_DIR
 # --broken: the control; a postinst without its "user exists" test and a postrm that removes the
-# users on remove as well, each of which must be reported (exit 0 when both were).
+# users on purge, each of which must be reported (exit 0 when both were).
 set -u
 broken=0
 if [[ ${1:-} == --broken ]]; then
@@ -66,12 +66,12 @@ check() { # POSTINST POSTRM
   run "$2" remove || return 1
   expect "postrm remove: deluser calls" 0 "$(count '^deluser ')" || status=1
   run "$2" purge || return 1
-  expect "postrm purge: deluser calls" 2 "$(count '^deluser --system')" || status=1
-  expect "postrm purge: delgroup calls" 2 "$(count '^delgroup --system --only-if-empty')" ||
+  expect "postrm purge: deluser and delgroup calls" 0 "$(count '^del')" || status=1
+  expect "users after purge" "quorate quorate_script" "$(sort "$tmp/users" | xargs)" || status=1
+  grep -q "kept the users quorate and quorate_script" "$tmp/out" || {
+    echo "postrm purge did not say it kept the users: $(cat "$tmp/out")"
     status=1
-  expect "users after purge" "" "$(xargs <"$tmp/users")" || status=1
-  run "$2" purge || return 1
-  expect "second purge: deluser calls" 0 "$(count '^deluser ')" || status=1
+  }
   run "$1" bogus-argument && {
     echo "postinst accepted an unknown argument"
     status=1
@@ -81,12 +81,14 @@ check() { # POSTINST POSTRM
 
 if ((!broken)); then
   check "$debian/postinst" "$debian/postrm" &&
-    echo "postinst and postrm: users made once, kept on remove, removed once on purge"
+    echo "postinst and postrm: users made once, kept on remove and on purge"
   exit
 fi
 sed 's/if ! getent passwd "$1" >\/dev\/null; then/if true; then/' "$debian/postinst" \
   >"$tmp/postinst.unguarded"
-sed 's/if \[ "$1" = purge \]; then/if true; then/' "$debian/postrm" >"$tmp/postrm.eager"
+# The postrm this package once had: purge deleted the users (and so freed the state's owner uid).
+sed 's/    if \[ "$1" = purge \]; then/&\n      deluser --system --quiet quorate; deluser --system --quiet quorate_script/' \
+  "$debian/postrm" >"$tmp/postrm.eager"
 ! cmp -s "$debian/postinst" "$tmp/postinst.unguarded" && ! cmp -s "$debian/postrm" \
   "$tmp/postrm.eager" || {
   echo "the plants did not take"
@@ -100,8 +102,8 @@ grep -q "second postinst: adduser calls (the users exist): expected 0, got 2" <<
 }
 : >"$tmp/users" && : >"$tmp/groups"
 out=$(check "$debian/postinst" "$tmp/postrm.eager")
-grep -q "postrm remove: deluser calls: expected 0, got 2" <<<"$out" || {
-  echo "the postrm that removes users on remove was not reported: $out"
+grep -q "postrm purge: deluser and delgroup calls: expected 0, got 2" <<<"$out" || {
+  echo "the postrm that removes users on purge was not reported: $out"
   exit 1
 }
 echo "the unguarded postinst and the eager postrm were reported, as they must be"

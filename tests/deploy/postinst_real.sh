@@ -2,8 +2,8 @@
 # Runs the package's postinst and postrm with Debian's own adduser and deluser, on a copy of /etc
 # bind-mounted over /etc in a private mount namespace (the host's users are never touched): two
 # postinst runs leave quorate and quorate_script as system users (uid below 1000, no login shell,
-# home /nonexistent) with their own groups; postrm remove keeps them, purge removes users and
-# groups. Skipped (exit 77) unless root with unshare and adduser.
+# home /nonexistent) with their own groups; postrm remove and purge keep them. Skipped (exit 77)
+# unless root with unshare and adduser.
 #   postinst_real.sh [--broken] DEBIAN_DIR
 # --broken: the control; a postinst that calls adduser without --system, whose user the check
 # must report as not a system user (exit 0 when it was).
@@ -63,8 +63,8 @@ sh "$d/postrm" remove >/dev/null 2>&1 || echo "postrm remove failed"
 getent passwd quorate >/dev/null || echo "postrm remove removed the user quorate"
 sh "$d/postrm" purge >"$d/purge.log" 2>&1 || echo "postrm purge failed: $(cat "$d/purge.log")"
 for u in quorate quorate_script; do
-  getent passwd "$u" >/dev/null && echo "purge left the user $u"
-  getent group "$u" >/dev/null && echo "purge left the group $u"
+  getent passwd "$u" >/dev/null || echo "purge removed the user $u"
+  getent group "$u" >/dev/null || echo "purge removed the group $u"
 done
 SH
 )
@@ -87,4 +87,4 @@ if [[ -n $findings ]]; then
   exit 1
 fi
 echo "postinst twice, postrm remove and purge with the real adduser: users made once as system" \
-  "users, kept on remove, gone after purge"
+  "users, kept on remove and on purge"
