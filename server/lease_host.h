@@ -134,7 +134,8 @@ class LeaseHost {
   // Loads every lease's state and records this start at once (the next start must use a new
   // incarnation even if this one dies before saying anything); throws std::runtime_error when
   // that fails. `config.leases` must not be empty. `dataPlane` and `health` may be null (no
-  // VIPs; nothing tracked). Everything given must outlive the host.
+  // VIPs; nothing tracked). Everything given must outlive the host; `random` is kept (a lease
+  // added by a reload draws from it too).
   LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& transport, LeaseStore& store,
             DataPlane* dataPlane, const OwnHealth* health, Random random);
 

@@ -94,6 +94,7 @@ struct FakeKernel {
     Status update(std::size_t i, const std::vector<net::IpAddress>& a) override {
       auto s = k.maybeFail("fence.update " + std::to_string(i) + join(a));
       if (s && i < groups.size()) groups[i] = a;
+      if (s && i == groups.size()) groups.push_back(a);  // a lease added by a reload
       return s;
     }
     Status release(const std::vector<net::IpAddress>& a) override {

@@ -7,7 +7,10 @@
 # added by a reload but never run, a reload's VIP put up before the fence gates it (the data
 # plane's order; and, against real directors, a VIP up unfenced), a removed VIP released from the
 # fence while still on its device, a lease's durable state found by its position (a lease
-# removed and added back by reloads would reuse an epoch).
+# removed and added back by reloads would reuse an epoch), a lease added by a reload started from
+# empty state, a removed lease's addresses taken off before its fence closed, a removed lease left
+# in the fence (with real directors too), a removed lease still answering requests, a lease added
+# or removed while its VIP moves to another lease, instances regrouped taken as added and removed.
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -26,6 +29,13 @@ vip-leases-dropped@server/reload/plan.cc@s/plan.vipLeases.push_back(i);//@Reload
 watched-devices-ignored@server/reload/plan.cc@s/if (std::set<std::string>(before.begin(), before.end()) !=/if (false \&\& std::set<std::string>(before.begin(), before.end()) !=/@ReloadPlan.AVipOnADeviceTheDirectorDoesNotWatchIsRefused
 state-by-position@server/lease_host.cc@s/for (const auto\& l : config.leases) files_.emplace_back(statePath(config, l));/(void)\&statePath; for (std::size_t i = 0; i < config.leases.size(); ++i) { files_.emplace_back(config.stateDir + "\/acceptor-" + std::to_string(i) + ".state"); }/@ReloadLeaseStore.ALeaseRemovedThenAddedAtAnotherPositionFindsItsEpochFloor
 vip-before-fence@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { (void)ports_.vips->add(v, std::nullopt); } std::vector<net::IpAddress> addresses;/@DataPlaneTest.AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced@quorate_server_tests
+readded-from-empty-state@server/lease_host.cc@s/std::make_unique<lease::DirectorNode>(nc, store_.load(i), clock_());/std::make_unique<lease::DirectorNode>(nc, leases_.empty() ? store_.load(i) : lease::DurableState{}, clock_());/@ReloadLeaseHost.ALeaseAddedStartsFromItsFloorQuarantinedAndARemovedOneIsForgotten
+removed-addresses-before-fence@server/dataplane.cc@s/^  const bool dark = withdraw(index);$/  for (const auto\& v : l.vips) { (void)ports_.vips->remove(v); } const bool dark = withdraw(index);/@DataPlaneTest.ALeaseRemovedByAReloadIsDarkBeforeItsAddressesGoThenLeavesTheFence@quorate_server_tests
+removed-lease-kept-in-fence@server/dataplane.cc@s/if (auto s = ports_.fence->update(index, {}); !s) {/if (auto s = Status::ok(); !s) {/@DataPlaneTest.ALeaseRemovedByAReloadIsDarkBeforeItsAddressesGoThenLeavesTheFence@quorate_server_tests
+director-removed-lease-kept-in-fence@server/dataplane.cc@s/if (auto s = ports_.fence->update(index, {}); !s) {/if (auto s = Status::ok(); !s) {/@DirectorReload.AnInstanceRemovedBySighupGoesDarkAndComesBackAboveItsEpoch@quorate_netns_director_tests
+removed-lease-answers@server/lease_host.cc@s/if (!leases_\[i\].retired) names\[leases_\[i\].cfg->name\] = i;/names[leases_[i].cfg->name] = i;/@ReloadLeaseHost.ALeaseAddedStartsFromItsFloorQuarantinedAndARemovedOneIsForgotten
+vip-moving-with-a-lease-taken@server/reload/plan.cc@s/if (!there) continue;/if (!there || true) continue;/@ReloadPlan.ALeaseAddedOrRemovedWithAVipOfAnotherLeaseIsRefused
+regrouped-taken@server/reload/plan.cc@s/if (!whole) {/if (false) {/@ReloadPlan.LeasesRegroupedAreRefused
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
 released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
 '
