@@ -457,7 +457,9 @@ std::optional<std::size_t> Daemon::slotOf(const std::string& lease) const {
 
 std::string Daemon::removeLease(const std::string& name) {
   const auto slot = slotOf(name);
-  if (!slot) return "lease " + name + " not removed: not running";
+  // Gone already: a reload that failed in part (and so left the reloader's running file as it
+  // was) is retried whole.
+  if (!slot) return "";
   // The lease host steps down (a holder's VIPs dark before its Release leaves) and forgets it;
   // then the data plane retires its addresses in the fence and lets them go once off their
   // devices. Its durable state stays: a lease of that name later starts above its epochs.
@@ -481,6 +483,7 @@ std::string Daemon::removeLease(const std::string& name) {
 }
 
 std::string Daemon::addLease(const DirectorConfig& next, const LeaseConfig& lease) {
+  if (slotOf(lease.name)) return "";  // added by an earlier reload that failed in part
   const std::size_t slot = config_.leases.size();
   const std::size_t hadInstances = config_.instances.size();
   for (const auto& name : lease.instances) config_.instances.push_back(next.instance(name));

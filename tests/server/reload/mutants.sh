@@ -10,7 +10,9 @@
 # removed and added back by reloads would reuse an epoch), a lease added by a reload started from
 # empty state, a removed lease's addresses taken off before its fence closed, a removed lease left
 # in the fence (with real directors too), a removed lease still answering requests, a lease added
-# or removed while its VIP moves to another lease, instances regrouped taken as added and removed.
+# or removed while its VIP moves to another lease, instances regrouped taken as added and removed,
+# the virtual servers left on the file's lease indices (not the daemon's), a lease added twice by a
+# reload retried whole.
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -35,7 +37,9 @@ removed-lease-kept-in-fence@server/dataplane.cc@s/if (auto s = ports_.fence->upd
 director-removed-lease-kept-in-fence@server/dataplane.cc@s/if (auto s = ports_.fence->update(index, {}); !s) {/if (auto s = Status::ok(); !s) {/@DirectorReload.AnInstanceRemovedBySighupGoesDarkAndComesBackAboveItsEpoch@quorate_netns_director_tests
 removed-lease-answers@server/lease_host.cc@s/if (!leases_\[i\].retired) names\[leases_\[i\].cfg->name\] = i;/names[leases_[i].cfg->name] = i;/@ReloadLeaseHost.ALeaseAddedStartsFromItsFloorQuarantinedAndARemovedOneIsForgotten
 vip-moving-with-a-lease-taken@server/reload/plan.cc@s/if (!there) continue;/if (!there || true) continue;/@ReloadPlan.ALeaseAddedOrRemovedWithAVipOfAnotherLeaseIsRefused
-regrouped-taken@server/reload/plan.cc@s/if (!whole) {/if (false) {/@ReloadPlan.LeasesRegroupedAreRefused
+regrouped-taken@server/reload/plan.cc@s/if (!whole) {/if (!whole \&\& false) {/@ReloadPlan.LeasesRegroupedAreRefused
+virtual-servers-by-file-index@server/daemon.cc@s/leaseOf.push_back(slotOf(next.leases.at(i).name).value_or(config_.leases.size()));/leaseOf.push_back(i);/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
+lease-added-twice@server/daemon.cc@s/if (slotOf(lease.name)) return "";/if (false) return "";/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
 released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
 '
