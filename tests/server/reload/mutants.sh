@@ -12,7 +12,7 @@
 # in the fence (with real directors too), a removed lease still answering requests, a lease added
 # or removed while its VIP moves to another lease, instances regrouped taken as added and removed,
 # the virtual servers left on the file's lease indices (not the daemon's), a lease added twice by a
-# reload retried whole.
+# reload retried whole, an added lease's hooks never set up.
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -40,6 +40,7 @@ vip-moving-with-a-lease-taken@server/reload/plan.cc@s/if (!there) continue;/if (
 regrouped-taken@server/reload/plan.cc@s/if (!whole) {/if (!whole \&\& false) {/@ReloadPlan.LeasesRegroupedAreRefused
 virtual-servers-by-file-index@server/daemon.cc@s/leaseOf.push_back(slotOf(next.leases.at(i).name).value_or(config_.leases.size()));/leaseOf.push_back(i);/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
 lease-added-twice@server/daemon.cc@s/if (slotOf(lease.name)) return "";/if (false) return "";/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
+added-lease-without-hooks@server/hooks/lease_hooks.cc@s/      append(std::move(leases\[i\]));/      (void)leases[i];/@LeaseHooksTest.ALeaseAddedByAReloadGetsTheNextIndexAndItsOwnPrograms@quorate_hooks_tests
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
 released-before-removed@server/dataplane.cc@s/^  bool removedAll = true;$/  bool removedAll = true; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
 '
