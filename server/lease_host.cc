@@ -97,9 +97,19 @@ Status LeaseHost::appendLease(const LeaseConfig& lc, Random& random) {
   do {
     nc.instance = random();
   } while (nc.instance == 0);
+  // A file that exists but cannot be read is never written over: the index is kept, retired,
+  // so that the host, the data plane and the hooks keep counting leases alike.
+  lease::DurableState state;
+  std::string unreadable;
+  try {
+    state = store_.load(i);
+  } catch (const std::exception& e) {
+    unreadable = e.what();
+  }
   // A new node starts quarantined: it neither campaigns nor answers before the quarantine ends.
-  auto node = std::make_unique<lease::DirectorNode>(nc, store_.load(i), clock_());
-  const Status st = store_.save(i, node->durable());
+  auto node = std::make_unique<lease::DirectorNode>(nc, state, clock_());
+  const Status st =
+      unreadable.empty() ? store_.save(i, node->durable()) : Status::fail(EIO, unreadable);
   leases_.push_back(Lease{std::make_shared<const LeaseConfig>(lc), std::move(node), Track{}});
   stats_.add();
   if (!st) leases_.back().retired = true;
@@ -107,12 +117,7 @@ Status LeaseHost::appendLease(const LeaseConfig& lc, Random& random) {
 }
 
 Status LeaseHost::addLease(const LeaseConfig& lease) {
-  Status st = Status::ok();
-  try {
-    st = appendLease(lease, random_);
-  } catch (const std::exception& e) {
-    return Status::fail(EIO, "lease " + lease.name + " not added: " + e.what());
-  }
+  const Status st = appendLease(lease, random_);
   publishNames();
   if (!st) return st.withWhat("lease " + lease.name + " not added: " + st.what());
   const Time now = clock_();

@@ -707,10 +707,9 @@ TEST_F(LeaseHostTest, AFailedGateKeepsThePreferredDirectorFromPreemptingBackAtOn
                                 "/etc/quorate/test.yaml");
   dataPlane_ = std::make_unique<DataPlane>(config_, kernel_.ports(), io_, [this] { return now_; });
   ASSERT_TRUE(dataPlane_->start());
-  std::uint64_t seed = 11;
   host_ = std::make_unique<LeaseHost>(
       config_, [this] { return now_; }, transport_, store_, dataPlane_.get(), nullptr,
-      [&seed] { return seed++; });
+      [seed = std::uint64_t{11}]() mutable { return seed++; });
   ManualGate gate;
   host_->setClaimGate(&gate);
   ASSERT_TRUE(runUntil([&] { return holds() && gate.pending; })) << journal();

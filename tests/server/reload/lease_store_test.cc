@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -109,6 +111,38 @@ TEST(ReloadLeaseHost, ALeaseAddedStartsFromItsFloorQuarantinedAndARemovedOneIsFo
   EXPECT_EQ(host.node(2).durable().maxEpoch, 41u);
   EXPECT_GT(host.node(2).durable().incarnation, incarnation);
   EXPECT_EQ(host.liveLeases(), (std::vector<std::size_t>{0, 2}));
+}
+
+// A lease whose state file exists but cannot be read is not added, and the file is left as it
+// is (an operator may restore it); the index is spent, so every part of the director keeps
+// counting leases alike.
+TEST(ReloadLeaseHost, ALeaseWhoseStateCannotBeReadIsNotAddedAndItsFileIsKept) {
+  const testutil::TempDir dir("quorate-reload-host");
+  const std::string garbage = "not a state file\n";
+  {
+    std::ofstream f(dir.file("acceptor@db.state"));
+    f << garbage;
+  }
+  const DirectorConfig config =
+      parseDirectorConfig(configWith(dir.path(), instance("web", "198.18.0.10")), "a.yaml");
+  const DirectorConfig withDb = parseDirectorConfig(
+      configWith(dir.path(), instance("web", "198.18.0.10") + instance("db", "198.18.0.20")),
+      "a.yaml");
+  FileLeaseStore store(config);
+  NoTransport transport;
+  const lease::Time now{std::chrono::seconds(100)};
+  LeaseHost host(
+      config, [&] { return now; }, transport, store, nullptr, nullptr,
+      [seed = std::uint64_t{1}]() mutable { return seed++; });
+  store.add(withDb.leases.at(1));
+  const Status st = host.addLease(withDb.leases.at(1));
+  EXPECT_FALSE(st);
+  EXPECT_NE(st.message().find("acceptor@db.state"), std::string::npos) << st.message();
+  EXPECT_FALSE(host.leaseIndex("db").has_value());
+  EXPECT_EQ(host.leaseCount(), 2u);
+  EXPECT_TRUE(host.retired(1));
+  std::ifstream f(dir.file("acceptor@db.state"));
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), {}), garbage) << "written over";
 }
 
 }  // namespace
