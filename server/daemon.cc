@@ -378,15 +378,23 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     return {false, "reload refused: this director runs no virtual servers"};
   }
   // The data plane, the lease host and the health code keep a reference to config_: each field
-  // below changes on the loop thread, between two of their handlers, in place (no vector is
-  // reallocated, but for the track scripts, which OwnHealth copies), so none of them ever sees
-  // half a change. The order: VIPs (the one step that can fail: then it is undone and nothing
-  // else is applied, so the old file stays the running one), own health, hooks, announcements,
-  // the virtual servers (which may use an added VIP) and their checks, the log level.
+  // below changes on the loop thread, between two of their handlers, so none of them ever sees
+  // half a change. config_'s leases are by index (slot), not the file's order: a lease removed
+  // keeps its slot (retired, its instances gone), one added takes the next; nothing keeps a
+  // pointer into config_'s vectors (the data plane and the lease host keep names and copies).
+  // The order: VIPs of the leases both files have (all or nothing: on a failure they are put
+  // back and nothing else is applied, so the old file stays the running one), own health, leases
+  // removed (their VIPs dark before the Release leaves), leases added, hooks, announcements, the
+  // virtual servers (which may use an added VIP) and their checks, the log level. A lease that
+  // cannot be removed or added is reported and the rest applied: both steps are idempotent, so
+  // the same file reloaded again retries them.
   std::promise<std::string> done;
-  std::string vipErrors;  // written on the loop thread before `done` is set
+  std::string vipErrors, errors;  // written on the loop thread before `done` is set
   post([&] {
     std::string vs;
+    auto error = [&](const std::string& e) { errors += (errors.empty() ? "" : "; ") + e; };
+    // The plan names only leases both files have, and refuses a VIP that changes lease (even
+    // with a lease added or removed), so this is independent of the leases added and removed.
     if (!plan.vipLeases.empty()) vipErrors = reloadVips(next, plan.vipLeases);
     if (!vipErrors.empty()) {
       done.set_value(vs);
@@ -396,20 +404,34 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
       health_->reloadScripts(next.trackScripts);  // it keeps copies: config_ may change below
       config_.trackScripts = next.trackScripts;
     }
-    // The plan refuses any change of the leases themselves, so this cannot fail.
-    if (plan.hooks && hooks_->updateSettings(hookSettings(next))) {
-      for (std::size_t i = 0; i < config_.leases.size(); ++i) {
-        config_.leases[i].hooks = next.leases[i].hooks;
+    for (const auto& name : plan.removedLeases) {
+      if (const auto e = removeLease(name); !e.empty()) error(e);
+    }
+    for (std::size_t k : plan.addedLeases) {
+      if (const auto e = addLease(next, next.leases.at(k)); !e.empty()) error(e);
+    }
+    if (plan.hooks) {
+      for (const auto& l : next.leases) {
+        if (const auto slot = slotOf(l.name)) config_.leases[*slot].hooks = l.hooks;
       }
-    } else if (plan.hooks) {
+    }
+    if ((plan.hooks || !plan.addedLeases.empty()) &&
+        !hooks_->updateSettings(hookSettings(config_))) {
       spdlog::error("reload: hooks not applied: the leases differ from the running ones");
     }
     if (plan.announce) config_.announce = next.announce;  // read at each burst and refresh
     if (plan.virtualServers) {
+      // The file's lease indices, as slots.
+      std::vector<std::size_t> leaseOf;
+      for (std::size_t i : next.virtualServerLease) {
+        leaseOf.push_back(slotOf(next.leases.at(i).name).value_or(config_.leases.size()));
+      }
+      const std::size_t sync =
+          slotOf(next.leases.at(next.syncLease).name).value_or(config_.leases.size());
       config_.ipvs = next.ipvs;
-      config_.virtualServerLease = next.virtualServerLease;
-      config_.syncLease = next.syncLease;
-      vs = dataPlane_->balancer()->reload(next.ipvs, next.virtualServerLease, next.syncLease);
+      config_.virtualServerLease = leaseOf;
+      config_.syncLease = sync;
+      vs = dataPlane_->balancer()->reload(next.ipvs, leaseOf, sync);
     }
     done.set_value(vs);
   });
@@ -428,20 +450,90 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     spdlog::set_level(spdlog::level::from_str(next.logLevel));
     post([this, level = next.logLevel] { config_.logLevel = level; });
   }
+  if (!errors.empty()) {
+    return {false, errors + "; everything else applied: reload again to retry"};
+  }
   return {true, std::move(summary)};
+}
+
+std::optional<std::size_t> Daemon::slotOf(const std::string& lease) const {
+  for (std::size_t i = 0; i < config_.leases.size(); ++i) {
+    if (config_.leases[i].name == lease && !host_->retired(i)) return i;
+  }
+  return std::nullopt;
+}
+
+std::string Daemon::removeLease(const std::string& name) {
+  const auto slot = slotOf(name);
+  // Gone already: a reload that failed in part (and so left the reloader's running file as it
+  // was) is retried whole.
+  if (!slot) return "";
+  // The lease host steps down (a holder's VIPs dark before its Release leaves) and forgets it;
+  // then the data plane retires its addresses in the fence and lets them go once off their
+  // devices. Its durable state stays: a lease of that name later starts above its epochs.
+  const bool dark = host_->retireLease(*slot);
+  std::string error;
+  if (dataPlane_) {
+    if (auto s = dataPlane_->retireLease(*slot); !s) error = s.message();
+  } else if (!dark) {
+    error = "lease " + name + " removed, but its VIPs may answer until its end";
+  }
+  // Only now, the VRRP resign advert sent: the instances leave the configuration.
+  LeaseConfig& lc = config_.leases[*slot];
+  std::erase_if(config_.instances, [&](const InstanceConfig& inst) {
+    return std::find(lc.instances.begin(), lc.instances.end(), inst.name) != lc.instances.end();
+  });
+  lc.instances.clear();
+  if (events_) {
+    events_->append({{"event", "lease_removed"}, {"lease", name}, {"dark", dark}});
+  }
+  return error;
+}
+
+std::string Daemon::addLease(const DirectorConfig& next, const LeaseConfig& lease) {
+  if (slotOf(lease.name)) return "";  // added by an earlier reload that failed in part
+  const std::size_t slot = config_.leases.size();
+  const std::size_t hadInstances = config_.instances.size();
+  for (const auto& name : lease.instances) config_.instances.push_back(next.instance(name));
+  config_.leases.push_back(lease);
+  if (dataPlane_) {
+    if (auto s = dataPlane_->addLease(lease); !s) {
+      config_.leases.pop_back();
+      config_.instances.resize(hadInstances);
+      return s.message();
+    }
+  }
+  // The same slot in the store, the hooks and the lease host; the lease's state is found by
+  // its name (an earlier tenure's floor if it ran before).
+  store_->add(lease);
+  (void)hooks_->updateSettings(hookSettings(config_));
+  if (auto s = host_->addLease(lease); !s) {
+    // The host keeps the slot retired: so does the data plane, and the instances go again.
+    if (dataPlane_) (void)dataPlane_->retireLease(slot);
+    config_.instances.resize(hadInstances);
+    config_.leases[slot].instances.clear();
+    return s.message();
+  }
+  if (events_) events_->append({{"event", "lease_added"}, {"lease", lease.name}});
+  return "";
 }
 
 std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std::size_t>& leases) {
   if (!dataPlane_) return "VIPs not changed: this director has no data plane";
+  // `leases` index the new file; the data plane's leases are slots, found by name.
+  std::vector<std::size_t> slots;
   std::vector<std::vector<net::Vip>> before, wanted;
   for (std::size_t i : leases) {
-    before.push_back(dataPlane_->vipsOf(i));
+    const auto slot = slotOf(next.leases.at(i).name);
+    if (!slot) return "lease " + next.leases.at(i).name + " is not running";
+    slots.push_back(*slot);
+    before.push_back(dataPlane_->vipsOf(*slot));
     wanted.push_back(DataPlane::leaseVips(next, next.leases.at(i)));
   }
-  std::string errors = moveVips(leases, wanted);
+  std::string errors = moveVips(slots, wanted);
   if (errors.empty()) {
     // The running configuration follows: VRRP adverts and the status read the instances' VIPs
-    // (the instances vector itself is not reallocated).
+    // (nothing keeps a pointer into config_.instances).
     for (std::size_t i : leases) {
       for (const auto& name : next.leases.at(i).instances) {
         for (auto& inst : config_.instances) {
@@ -454,28 +546,28 @@ std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std
   // All or nothing: the caller keeps the old file as the running one, so the leases that took
   // their new VIPs (and a lease that let go of some before it failed to take others) go back.
   // Left as they were, a reload of the old file would find nothing to change.
-  if (const std::string back = moveVips(leases, before); !back.empty()) {
+  if (const std::string back = moveVips(slots, before); !back.empty()) {
     spdlog::critical("reload: putting the VIPs back failed: {}; restart the director", back);
     return errors + "; putting the old VIPs back failed too (" + back + "): restart the director";
   }
   return errors + "; every lease keeps its old VIPs";
 }
 
-std::string Daemon::moveVips(const std::vector<std::size_t>& leases,
+std::string Daemon::moveVips(const std::vector<std::size_t>& slots,
                              const std::vector<std::vector<net::Vip>>& wanted) {
   // Two passes: every lease first lets go of the VIPs it loses, then takes the ones it gains.
   // The plan refuses a VIP that changes lease, but were one to, it would be out of the first
   // (fenced dark, off its device) before the second gated it. The first failure stops it.
   for (int pass = 0; pass < 2; ++pass) {
-    for (std::size_t k = 0; k < leases.size(); ++k) {
+    for (std::size_t k = 0; k < slots.size(); ++k) {
       std::vector<net::Vip> vips = wanted[k];
       if (pass == 0) {
-        const auto now = dataPlane_->vipsOf(leases[k]);
+        const auto now = dataPlane_->vipsOf(slots[k]);
         std::erase_if(vips, [&](const net::Vip& v) {
           return std::find(now.begin(), now.end(), v) == now.end();
         });
       }
-      if (auto s = dataPlane_->updateVips(leases[k], vips); !s) return s.message();
+      if (auto s = dataPlane_->updateVips(slots[k], vips); !s) return s.message();
     }
   }
   return "";

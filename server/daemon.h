@@ -95,14 +95,21 @@ class Daemon {
   v1::StatusReply currentStatus() const;
   // Runs `fn` on the checks' thread and waits for it (a no-op without checks).
   void onChecksThread(const std::function<void()>& fn);
-  // On the loop thread: the VIPs of `leases` (indices) become those of `next` (DataPlane::
-  // updateVips), and config_'s instances follow; "". Or, if any lease fails, every lease is
-  // given its old VIPs again, config_ unchanged, and the error is returned.
+  // On the loop thread: the VIPs of `leases` (indices into next.leases, each running) become
+  // those of `next` (DataPlane::updateVips), and config_'s instances follow; "". Or, if any
+  // lease fails, every lease is given its old VIPs again, config_ unchanged, and the error is
+  // returned.
   std::string reloadVips(const DirectorConfig& next, const std::vector<std::size_t>& leases);
-  // The two passes of reloadVips (losses, then gains) towards `wanted` (per lease of `leases`),
+  // The two passes of reloadVips (losses, then gains) towards `wanted` (per slot of `slots`),
   // stopping at the first failure: "" or its message.
-  std::string moveVips(const std::vector<std::size_t>& leases,
+  std::string moveVips(const std::vector<std::size_t>& slots,
                        const std::vector<std::vector<net::Vip>>& wanted);
+  // On the loop thread, a reload's lease removed (by name) or added (from `next`): "" or what
+  // went wrong. See applyReload() for the order and server/reload/plan.h for what is refused.
+  std::string removeLease(const std::string& name);
+  std::string addLease(const DirectorConfig& next, const LeaseConfig& lease);
+  // The running lease of that name, as an index into config_.leases (a slot), if any.
+  std::optional<std::size_t> slotOf(const std::string& lease) const;
   void post(std::function<void()> fn);
   // From a thread other than the loop's: asks `done` on the loop until it is true or `limit`
   // has passed.

@@ -29,9 +29,6 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
       clock_(std::move(clock)),
       realtime_(std::move(realtime)) {
   for (const auto& lc : config_.leases) {
-    Lease l;
-    l.index = leases_.size();
-    l.name = lc.name;
     for (const auto& name : lc.instances) {
       const auto& inst = config_.instance(name);
       if (inst.vrrp && inst.vrrp->useVmac) {
@@ -39,13 +36,8 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
         vmacs_.push_back(Vmac{inst.vrrp->vmacName(), inst.vips.front().device,
                               kernel::vrrpVirtualMac(family, inst.vrrp->vrid), family == AF_INET});
       }
-      if (inst.vrrp) l.vrrpInstances.push_back(&inst);
     }
-    l.vips = leaseVips(config_, lc);
-    for (const auto& v : l.vips) l.addresses.push_back(v.prefix.address);
-    l.announceTimer = std::make_unique<asio::steady_timer>(io_);
-    l.vrrpTimer = std::make_unique<asio::steady_timer>(io_);
-    leases_.push_back(std::move(l));
+    leases_.push_back(makeLease(lc, leases_.size()));
   }
   if (!config_.ipvs.virtualServers.empty() && ports_.ipvs != nullptr) {
     balancer_ = std::make_unique<ipvs::Balancer>(config_.ipvs, config_.virtualServerLease,
@@ -54,6 +46,92 @@ DataPlane::DataPlane(const DirectorConfig& config, KernelPorts ports, asio::io_c
 }
 
 DataPlane::~DataPlane() = default;
+
+DataPlane::Lease DataPlane::makeLease(const LeaseConfig& lc, std::size_t index) {
+  Lease l;
+  l.index = index;
+  l.name = lc.name;
+  for (const auto& name : lc.instances) {
+    if (config_.instance(name).vrrp) l.vrrpInstances.push_back(name);
+  }
+  l.vips = leaseVips(config_, lc);
+  for (const auto& v : l.vips) l.addresses.push_back(v.prefix.address);
+  l.announceTimer = std::make_unique<asio::steady_timer>(io_);
+  l.vrrpTimer = std::make_unique<asio::steady_timer>(io_);
+  return l;
+}
+
+Status DataPlane::addLease(const LeaseConfig& lease) {
+  for (const auto& name : lease.instances) {
+    const auto& inst = config_.instance(name);
+    if (inst.vrrp && inst.vrrp->useVmac) {
+      return Status::fail(EINVAL, "lease " + lease.name + ": instance " + name +
+                                      " uses use_vmac, set up only at start");
+    }
+  }
+  Lease l = makeLease(lease, leases_.size());
+  // The new group is closed: its addresses answer nothing until a claim arms it.
+  if (ports_.fence && !l.addresses.empty()) {
+    if (auto s = ports_.fence->update(l.index, l.addresses); !s) {
+      fail(s);
+      // A failed second transaction ("copying the gate") left the addresses in the group, shut:
+      // the lease exists in the fence, and its next arm opens it.
+      if (s.what().find("copying the gate") == std::string::npos) {
+        return s.withWhat("lease " + lease.name + " not added: " + s.what());
+      }
+    }
+  }
+  spdlog::info("lease {}: added by a reload with {} VIPs, fenced closed", lease.name,
+               l.vips.size());
+  leases_.push_back(std::move(l));
+  return Status::ok();
+}
+
+Status DataPlane::retireLease(std::size_t index) {
+  Lease& l = leases_.at(index);
+  if (l.retired) return Status::ok();
+  // Fence closed, then the addresses off (if the lease host has not withdrawn it yet).
+  const bool dark = withdraw(index);
+  std::string left;
+  // Retired in the fence: dropped whatever the group's gate says, even if the close failed.
+  bool retiredInFence = !ports_.fence || l.addresses.empty();
+  if (!retiredInFence) {
+    if (auto s = ports_.fence->update(index, {}); !s) {
+      fail(s);
+      left = "its VIPs stay in the fence (" + s.what() + ")";
+    } else {
+      retiredInFence = true;
+    }
+  }
+  bool removedAll = true;
+  for (const auto& v : l.vips) {
+    if (auto s = ports_.vips->remove(v); !s) {
+      fail(s);
+      removedAll = false;
+    }
+  }
+  if (!removedAll) left += std::string(left.empty() ? "" : "; ") + "an address is still up";
+  // Let go of only once off every device, and only once retired (dark) in the fence.
+  if (ports_.fence && retiredInFence && removedAll && !l.addresses.empty()) {
+    if (auto s = ports_.fence->release(l.addresses); !s) {
+      fail(s);
+      left +=
+          std::string(left.empty() ? "" : "; ") + "its VIPs stay fenced dark (" + s.what() + ")";
+    }
+  }
+  if (!dark && !retiredInFence) {
+    left += std::string(left.empty() ? "" : "; ") +
+            "the fence did not close: its VIPs may answer until the lease's end";
+  }
+  spdlog::info("lease {}: removed by a reload: {} VIPs withdrawn and out of the fence{}", l.name,
+               l.vips.size(), left.empty() ? "" : ", but " + left);
+  l.vips.clear();
+  l.addresses.clear();
+  l.vrrpInstances.clear();
+  l.retired = true;
+  if (!left.empty()) return Status::fail(EIO, "lease " + l.name + " removed, but " + left);
+  return Status::ok();
+}
 
 std::vector<net::Vip> DataPlane::leaseVips(const DirectorConfig& config, const LeaseConfig& lease) {
   std::vector<net::Vip> out;
@@ -209,6 +287,7 @@ Status DataPlane::start() {
 
 void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
   Lease& l = leases_.at(index);
+  if (l.retired) return;
   if (l.vips.empty()) {
     // A lease of virtual servers only (fwmark services, say): nothing to fence or announce.
     if (balancer_) {
@@ -424,7 +503,8 @@ void DataPlane::scheduleAnnouncements(Lease& l) {
 }
 
 bool DataPlane::sendVrrp(Lease& l, bool resign) {
-  for (const InstanceConfig* inst : l.vrrpInstances) {
+  for (const std::string& name : l.vrrpInstances) {
+    const InstanceConfig* inst = &config_.instance(name);
     // One advert per family, from the device's own (non-VIP) address, as keepalived does.
     for (int family : {AF_INET, AF_INET6}) {
       std::vector<net::IpAddress> addrs;
@@ -481,8 +561,9 @@ std::string DataPlane::ownDevice(const std::string& device) const {
 
 void DataPlane::scheduleVrrp(Lease& l) {
   milliseconds interval = milliseconds::max();
-  for (const auto* inst : l.vrrpInstances)
-    interval = std::min(interval, inst->vrrp->advertInterval);
+  for (const auto& name : l.vrrpInstances) {
+    interval = std::min(interval, config_.instance(name).vrrp->advertInterval);
+  }
   l.vrrpTimer->expires_after(interval);
   l.vrrpTimer->async_wait([this, &l](const boost::system::error_code& ec) {
     if (ec || !l.claimed) return;

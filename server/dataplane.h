@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -70,6 +71,18 @@ class DataPlane {
   // counted (an added one is retried at the next renewal; a removed one stays fenced dark).
   // Call it on the loop thread, with the same VRRP instances (the caller updates their VIPs).
   Status updateVips(std::size_t index, const std::vector<net::Vip>& vips);
+  // A reload adds a lease: it takes the next index, its VIPs those of `lease` in the
+  // configuration (whose instances the caller added first), gated closed in the fence (a new
+  // group, Fence::update()) before any of them can be on a device. Not held: hold() claims it
+  // later. A fence that refuses adds nothing (the error is returned). No use_vmac instance.
+  Status addLease(const LeaseConfig& lease);
+  // A reload removes lease `index` (the lease host stepped it down): withdrawn if it is not yet
+  // (fence closed first, then the addresses off), its addresses retired in the fence (dark
+  // whatever its gate says), then, once off every device, let go of by the fence. The index
+  // stays, with no VIP, and is never claimed again. An error names what is left: an address
+  // still fenced dark, or a close that failed (then the VIPs may answer until the fence's own
+  // deadline, as in withdraw()).
+  Status retireLease(std::size_t index);
   // Withdraws every lease (shutdown).
   void withdrawAll();
   // Announces the lease's VIPs again (a partition healed, or an operator asked).
@@ -111,7 +124,8 @@ class DataPlane {
     std::string name;
     std::vector<net::Vip> vips;
     std::vector<net::IpAddress> addresses;
-    std::vector<const InstanceConfig*> vrrpInstances;
+    std::vector<std::string> vrrpInstances;  // names: the configuration's vector may move
+    bool retired = false;                    // removed by a reload: never claimed again
     std::size_t index = 0;
     bool claimed = false;
     bool addressesUp = false;
@@ -139,6 +153,8 @@ class DataPlane {
   void scheduleVrrp(Lease& l);
   // A frame timer found the lease over: the data plane withdraws on its own.
   void lapse(Lease& l);
+  // Lease `lc` as the data plane keeps it (index: where it goes).
+  Lease makeLease(const LeaseConfig& lc, std::size_t index);
 
   struct Vmac {
     std::string name;  // "vrrp.<vrid>"
@@ -155,7 +171,8 @@ class DataPlane {
   boost::asio::io_context& io_;
   Clock clock_;
   RealtimeClock realtime_;
-  std::vector<Lease> leases_;
+  // A deque: a lease added by a reload must not move the others (their timers point at them).
+  std::deque<Lease> leases_;
   std::unique_ptr<ipvs::Balancer> balancer_;
   Counters counters_;
 };

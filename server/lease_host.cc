@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 
 #include "common/logging.h"
@@ -51,8 +52,14 @@ const char* keepalivedState(LeaseState s) {
 
 }  // namespace
 
-FileLeaseStore::FileLeaseStore(const DirectorConfig& config) {
+FileLeaseStore::FileLeaseStore(const DirectorConfig& config) : stateDir_(config.stateDir) {
   for (const auto& l : config.leases) files_.emplace_back(statePath(config, l));
+}
+
+void FileLeaseStore::add(const LeaseConfig& lease) {
+  DirectorConfig where;
+  where.stateDir = stateDir_;
+  files_.emplace_back(statePath(where, lease));
 }
 
 lease::DurableState FileLeaseStore::load(std::size_t lease) {
@@ -73,29 +80,119 @@ LeaseHost::LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& 
       dataPlane_(dataPlane),
       health_(health),
       membership_(config.membership()),
-      stats_(config.leases.size()) {
+      random_(std::move(random)),
+      stats_(0) {
   if (config_.leases.empty()) throw std::invalid_argument("a lease host needs a lease");
-  for (std::size_t i = 0; i < config_.leases.size(); ++i) {
-    const auto& lc = config_.leases[i];
-    auto nc = config_.nodeConfig(lc);
-    nc.seed = random();
-    // This process, told apart from any other that believes it is this node (a clone).
-    do {
-      nc.instance = random();
-    } while (nc.instance == 0);
-    auto node = std::make_unique<lease::DirectorNode>(nc, store_.load(i), clock_());
-    if (const Status st = store_.save(i, node->durable()); !st) {
-      throw std::runtime_error(st.message());
-    }
-    leases_.push_back(Lease{&lc, std::move(node), Track{}});
+  for (const auto& lc : config_.leases) {
+    if (const Status st = appendLease(lc, random_); !st) throw std::runtime_error(st.message());
   }
+  publishNames();
+}
+
+Status LeaseHost::appendLease(const LeaseConfig& lc, Random& random) {
+  const std::size_t i = leases_.size();
+  auto nc = config_.nodeConfig(lc);
+  nc.seed = random();
+  // This process, told apart from any other that believes it is this node (a clone).
+  do {
+    nc.instance = random();
+  } while (nc.instance == 0);
+  // A file that exists but cannot be read is never written over: the index is kept, retired,
+  // so that the host, the data plane and the hooks keep counting leases alike.
+  lease::DurableState state;
+  std::string unreadable;
+  try {
+    state = store_.load(i);
+  } catch (const std::exception& e) {
+    unreadable = e.what();
+  }
+  // A new node starts quarantined: it neither campaigns nor answers before the quarantine ends.
+  auto node = std::make_unique<lease::DirectorNode>(nc, state, clock_());
+  const Status st =
+      unreadable.empty() ? store_.save(i, node->durable()) : Status::fail(EIO, unreadable);
+  leases_.push_back(Lease{std::make_shared<const LeaseConfig>(lc), std::move(node), Track{}});
+  stats_.add();
+  if (!st) leases_.back().retired = true;
+  return st;
+}
+
+Status LeaseHost::addLease(const LeaseConfig& lease) {
+  const Status st = appendLease(lease, random_);
+  publishNames();
+  if (!st) return st.withWhat("lease " + lease.name + " not added: " + st.what());
+  const Time now = clock_();
+  spdlog::info(
+      "lease {}: added by a reload at index {}: epoch floor {}, campaigning after the "
+      "quarantine of {} ms",
+      lease.name, leases_.size() - 1, leases_.back().node->durable().maxEpoch,
+      toMs(config_.timing.quarantine));
+  // Eligibility as the other leases have it, and the first timer.
+  const std::size_t i = leases_.size() - 1;
+  std::string why;
+  for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
+  const bool ok = healthy(now);
+  step(i, [&](auto& n) {
+    return n.setEligible(now, ok, ok ? "all tracked interfaces and scripts fine" : why);
+  });
+  return Status::ok();
+}
+
+bool LeaseHost::retireLease(std::size_t i) {
+  Lease& l = leases_.at(i);
+  if (l.retired) return true;
+  const Time now = clock_();
+  if (l.node->holds(now)) {
+    spdlog::info("lease {}: removed by a reload: stepping down at epoch {}", l.cfg->name,
+                 l.node->epoch());
+    releaseNow(i, l.node->epoch(), "lease removed by a reload", std::chrono::milliseconds(0));
+  }
+  // Whether it held or not: withdrawn (idempotent), a gate that waited cancelled. A step-down
+  // that could not be written leaves the node holding: its VIPs go dark all the same and the
+  // tenure lapses, never renewed.
+  const Time after = clock_();
+  bool dark = true;
+  if (!l.node->holds(after)) {
+    dark = followLease(i, after);
+  } else if (dataPlane_) {
+    dark = dataPlane_->withdraw(i);
+  }
+  report(i, LeaseState::kStopping, false, "lease removed by a reload", clock_());
+  l.retired = true;
+  publishNames();
+  noteVisibleChange(clock_());
+  if (deadlineChanged_) deadlineChanged_();
+  return dark;
+}
+
+std::vector<std::size_t> LeaseHost::liveLeases() const {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (!leases_[i].retired) out.push_back(i);
+  }
+  return out;
+}
+
+std::optional<std::size_t> LeaseHost::firstLive() const {
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (!leases_[i].retired) return i;
+  }
+  return std::nullopt;
+}
+
+void LeaseHost::publishNames() {
+  std::map<std::string, std::size_t> names;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (!leases_[i].retired) names[leases_[i].cfg->name] = i;
+  }
+  std::lock_guard<std::mutex> lock(namesMu_);
+  names_ = std::move(names);
 }
 
 std::optional<std::size_t> LeaseHost::leaseIndex(const std::string& leaseName) const {
-  for (std::size_t i = 0; i < leases_.size(); ++i) {
-    if (leases_[i].cfg->name == leaseName) return i;
-  }
-  return std::nullopt;
+  std::lock_guard<std::mutex> lock(namesMu_);
+  const auto it = names_.find(leaseName);
+  if (it == names_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<std::string> LeaseHost::identityConflict(const std::string& membership,
@@ -121,6 +218,8 @@ std::optional<std::string> LeaseHost::identityConflict(const std::string& member
 
 void LeaseHost::receive(std::size_t i, const lease::Message& m,
                         std::vector<lease::Message>* reply) {
+  // Looked up before a reload retired it: a lease we no longer run answers nothing.
+  if (leases_.at(i).retired) return;
   spdlog::trace("<- {} {} (request)", name(m.from), lease::bodyName(m.body));
   if (m.from == lease::otherDirector(config_.self)) {
     // What the other director released needs no fence before we claim after it.
@@ -135,6 +234,7 @@ void LeaseHost::receive(std::size_t i, const lease::Message& m,
 }
 
 void LeaseHost::delivered(std::size_t i, const std::vector<lease::Message>& replies) {
+  if (leases_.at(i).retired) return;
   for (const auto& r : replies) {
     spdlog::trace("lease {}: <- {} {}", leases_[i].cfg->name, name(r.from),
                   lease::bodyName(r.body));
@@ -144,12 +244,14 @@ void LeaseHost::delivered(std::size_t i, const std::vector<lease::Message>& repl
 }
 
 void LeaseHost::undelivered(std::size_t i, const lease::Message& sent) {
+  if (leases_.at(i).retired) return;
   step(i, [&](auto& n) { return n.peerUnreachable(clock_(), sent.to, sent); });
 }
 
 void LeaseHost::step(std::size_t i, const Step& fn, std::optional<NodeId> replyTo,
                      std::vector<lease::Message>* reply) {
   Lease& l = leases_[i];
+  if (l.retired) return;  // a hook's or a gate's callback after a reload removed the lease
   const lease::DirectorNode before = *l.node;
   lease::Output out = fn(*l.node);
   const Time now = clock_();
@@ -229,7 +331,7 @@ std::optional<Time> LeaseHost::earliestHeldLeaseEnd() const {
   for (std::size_t i = 0; i < leases_.size(); ++i) {
     const auto& node = *leases_[i].node;
     const bool answering = dataPlane_ && dataPlane_->claimed(i);
-    if (node.role() != lease::Role::kHolder && !answering) continue;
+    if ((leases_[i].retired || node.role() != lease::Role::kHolder) && !answering) continue;
     if (!out || node.leaseEnd() < *out) out = node.leaseEnd();
   }
   return out;
@@ -409,7 +511,7 @@ void LeaseHost::report(std::size_t i, LeaseState to, bool quorumLost, const std:
 void LeaseHost::stopping() {
   const Time now = clock_();
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    if (leases_[i].track.reported == LeaseState::kStopping) continue;
+    if (leases_[i].retired || leases_[i].track.reported == LeaseState::kStopping) continue;
     report(i, LeaseState::kStopping, false, "the director stops", now);
   }
   updateEligibility();
@@ -452,6 +554,7 @@ void LeaseHost::updateEligibility() {
   for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
   if (ok) why = "all tracked interfaces and scripts fine";
   for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].retired) continue;
     // A director that stops campaigns no more: while its STOP hooks run (up to 30 s) it would
     // otherwise win back what it just handed over, with nobody told.
     const bool stops = leases_[i].track.reported == LeaseState::kStopping;
@@ -462,11 +565,14 @@ void LeaseHost::updateEligibility() {
 }
 
 bool LeaseHost::probeIdentity() {
-  const auto& node = *leases_.front().node;
+  const auto first = firstLive();
+  if (!first) return false;
+  const auto& node = *leases_[*first].node;
   if (node.role() != lease::Role::kQuarantine) return false;
   for (NodeId n = 0; n < lease::kNodeCount; ++n) {
     if (n == config_.self) continue;
-    transport_.probe(0, lease::Message{config_.self, n, lease::Ping{}, node.config().instance});
+    transport_.probe(*first,
+                     lease::Message{config_.self, n, lease::Ping{}, node.config().instance});
   }
   return true;
 }
@@ -510,7 +616,9 @@ void LeaseHost::warnIfMisconfigured(const lease::Message& reply) {
 
 Time LeaseHost::nextWake() const {
   Time next = Time::max();
-  for (const auto& l : leases_) next = std::min(next, l.node->nextDeadline());
+  for (const auto& l : leases_) {
+    if (!l.retired) next = std::min(next, l.node->nextDeadline());
+  }
   if (conflicted(clock_())) next = std::min(next, *conflictUntil_);
   return next;
 }
@@ -522,7 +630,7 @@ void LeaseHost::onTimer() {
     updateEligibility();
   }
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    if (leases_[i].node->nextDeadline() <= clock_()) {
+    if (!leases_[i].retired && leases_[i].node->nextDeadline() <= clock_()) {
       step(i, [this](auto& n) { return n.tick(clock_()); });
     }
   }
@@ -532,7 +640,7 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
                                    std::chrono::milliseconds hold, bool clearHold) {
   const Time now = clock_();
   StepDownResult r;
-  const auto named = leaseName.empty() ? std::optional<std::size_t>(0) : leaseIndex(leaseName);
+  const auto named = leaseName.empty() ? firstLive() : leaseIndex(leaseName);
   if (!named) {
     r.code = StepDownResult::Code::kNoSuchLease;
     r.why = "no lease named \"" + leaseName.substr(0, 64) + "\"";
@@ -540,7 +648,7 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
   }
   if (clearHold) {
     for (std::size_t i = 0; i < leases_.size(); ++i) {
-      if (!leaseName.empty() && i != *named) continue;
+      if (leases_[i].retired || (!leaseName.empty() && i != *named)) continue;
       if (leases_[i].node->preemptionHeldUntil(now)) {
         spdlog::info("lease {}: preemption hold cleared by operator", leases_[i].cfg->name);
       }
@@ -552,7 +660,7 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
   }
   std::vector<std::size_t> held;
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    if (!leaseName.empty() && i != *named) continue;
+    if (leases_[i].retired || (!leaseName.empty() && i != *named)) continue;
     if (leases_[i].node->holds(now)) held.push_back(i);
   }
   if (held.empty()) {
@@ -584,14 +692,16 @@ StepDownResult LeaseHost::stepDown(bool force, const std::string& leaseName,
 void LeaseHost::stepDownAll(const std::string& reason) {
   const Time now = clock_();
   for (std::size_t i = 0; i < leases_.size(); ++i) {
-    if (leases_[i].node->holds(now)) release(i, reason, std::chrono::milliseconds(0));
+    if (!leases_[i].retired && leases_[i].node->holds(now)) {
+      release(i, reason, std::chrono::milliseconds(0));
+    }
   }
 }
 
 bool LeaseHost::holdsAny() const {
   const Time now = clock_();
   return std::any_of(leases_.begin(), leases_.end(),
-                     [now](const Lease& l) { return l.node->holds(now); });
+                     [now](const Lease& l) { return !l.retired && l.node->holds(now); });
 }
 
 bool LeaseHost::release(std::size_t i, const std::string& reason, std::chrono::milliseconds hold) {
@@ -652,6 +762,7 @@ bool LeaseHost::reachable(NodeId n, Time now) const {
 std::vector<LeaseSnapshot> LeaseHost::leaseSnapshots(Time now) const {
   std::vector<LeaseSnapshot> out;
   for (std::size_t i = 0; i < leases_.size(); ++i) {
+    if (leases_[i].retired) continue;  // an operator sees the leases the file has
     const auto& node = *leases_[i].node;
     const auto& lc = *leases_[i].cfg;
     LeaseSnapshot s;
@@ -731,7 +842,15 @@ HostSnapshot LeaseHost::snapshot() const {
     s.hasDataPlane = true;
     s.framesSuppressed = dataPlane_->counters().framesSuppressed;
     s.lapses = dataPlane_->counters().lapses;
-    if (dataPlane_->balancer()) s.virtualServers = dataPlane_->balancer()->view();
+    if (dataPlane_->balancer()) {
+      s.virtualServers = dataPlane_->balancer()->view();
+      // Their lease by index into s.leases, which leaves retired leases out.
+      const auto live = liveLeases();
+      for (auto& vs : s.virtualServers) {
+        const auto at = std::find(live.begin(), live.end(), vs.lease);
+        vs.lease = static_cast<std::size_t>(at - live.begin());
+      }
+    }
   }
   s.version = version_;
   return s;

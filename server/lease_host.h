@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,14 +47,18 @@ class LeaseStore {
   virtual Status save(std::size_t lease, const lease::DurableState& s) = 0;
 };
 
-// One StateFile per lease under config.stateDir.
+// One StateFile per lease under config.stateDir, found by the lease's name.
 class FileLeaseStore final : public LeaseStore {
  public:
   explicit FileLeaseStore(const DirectorConfig& config);
   lease::DurableState load(std::size_t lease) override;
   Status save(std::size_t lease, const lease::DurableState& s) override;
+  // A lease added by a reload takes the next index; its file is the one its name gives (an
+  // earlier tenure's, if it ran before: never a fresh one over it).
+  void add(const LeaseConfig& lease);
 
  private:
+  std::string stateDir_;
   std::vector<StateFile> files_;
 };
 
@@ -128,7 +134,8 @@ class LeaseHost {
   // Loads every lease's state and records this start at once (the next start must use a new
   // incarnation even if this one dies before saying anything); throws std::runtime_error when
   // that fails. `config.leases` must not be empty. `dataPlane` and `health` may be null (no
-  // VIPs; nothing tracked). Everything given must outlive the host.
+  // VIPs; nothing tracked). Everything given must outlive the host; `random` is kept (a lease
+  // added by a reload draws from it too).
   LeaseHost(const DirectorConfig& config, Clock clock, LeaseTransport& transport, LeaseStore& store,
             DataPlane* dataPlane, const OwnHealth* health, Random random);
 
@@ -184,7 +191,24 @@ class LeaseHost {
   // Called after every step: the next wake-up may have moved.
   void onDeadlineChange(std::function<void()> fn) { deadlineChanged_ = std::move(fn); }
 
-  // Any thread: they read only the configuration.
+  // A reload. addLease: `lease` (not one of ours) takes the next index, from the durable state
+  // the store has for that index (the caller added it there first), and records this start
+  // there at once, as at start-up; its node campaigns only after the start-up quarantine, so an
+  // acceptor that forgot a promise with the lease cannot break it. A failed write leaves the
+  // index retired (never stepped) and says why. The caller adds the lease to the data plane and
+  // the hooks first, at the same index.
+  Status addLease(const LeaseConfig& lease);
+  // retireLease: lease `i` leaves for good (its index is never reused). A holder steps down at
+  // once (no pre-release hooks: the lease is going), its VIPs withdrawn (fence closed first,
+  // then the addresses) before anything tells the acceptors; it reports STOP; then it is never
+  // stepped again and answers no request. Returns whether its VIPs are dark (see
+  // DataPlane::withdraw()); its durable state stays on disk for a lease of that name later.
+  bool retireLease(std::size_t i);
+  bool retired(std::size_t i) const { return leases_.at(i).retired; }
+  // The indices of the leases not retired, in order (never empty unless all are retired).
+  std::vector<std::size_t> liveLeases() const;
+
+  // Any thread: the live leases' names (a reload changes them under a mutex).
   std::optional<std::size_t> leaseIndex(const std::string& name) const;
   // Why a request from `fromName` carrying `m` and `membership` disagrees with us on who is
   // who, or nothing when it agrees.
@@ -192,7 +216,8 @@ class LeaseHost {
                                               const std::string& fromName,
                                               const lease::Message& m) const;
   const std::string& membership() const { return membership_; }
-  const std::string& leaseName(std::size_t i) const { return config_.leases.at(i).name; }
+  // The host's thread (the name of a retired lease stays).
+  const std::string& leaseName(std::size_t i) const { return leases_.at(i).cfg->name; }
   std::size_t leaseCount() const { return leases_.size(); }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
@@ -219,9 +244,11 @@ class LeaseHost {
     std::string gateFailure;
   };
   struct Lease {
-    const LeaseConfig* cfg;
+    // A copy: the daemon's configuration changes under a reload.
+    std::shared_ptr<const LeaseConfig> cfg;
     std::unique_ptr<lease::DirectorNode> node;
     Track track;
+    bool retired = false;  // removed by a reload: never stepped again
   };
   // What version() follows: the operator-visible domain state, without timers and counters.
   struct Visible {
@@ -266,6 +293,10 @@ class LeaseHost {
   // Bumps version() when the visible state moved; tells the data plane of a peer heard again.
   void noteVisibleChange(lease::Time now);
   const std::string& name(lease::NodeId n) const { return config_.peer(n).id; }
+  // Builds lease `lc`'s node at the next index and records this start in its durable state.
+  Status appendLease(const LeaseConfig& lc, Random& random);
+  void publishNames();  // leaseIndex()'s copy of the live names
+  std::optional<std::size_t> firstLive() const;
 
   const DirectorConfig& config_;
   Clock clock_;
@@ -275,6 +306,9 @@ class LeaseHost {
   const OwnHealth* health_;
   std::string membership_;  // config_.membership(), sent and expected
   std::vector<Lease> leases_;
+  Random random_;
+  mutable std::mutex namesMu_;
+  std::map<std::string, std::size_t> names_;  // under namesMu_: live leases by name
   std::optional<lease::Time> lastMisconfigWarning_;
   std::optional<lease::Time> conflictUntil_;
   std::string conflictWhy_;

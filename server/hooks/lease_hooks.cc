@@ -79,27 +79,34 @@ LeaseHooks::LeaseHooks(boost::asio::io_context& io, ScriptRunner& runner,
       fencer_(fencer),
       record_(std::move(record)),
       alive_(std::make_shared<LeaseHooks*>(this)) {
-  for (std::size_t i = 0; i < leases.size(); ++i) {
-    PerLease pl;
-    pl.settings = std::move(leases[i]);
-    pl.queue = std::make_unique<HookQueue>(
-        io_, runner_, HookQueue::Options{}, [this](const HookOutcome& o) { reported(o); },
-        [this, name = pl.settings.lease](const HookEvent& e, std::uint64_t sequence) {
-          ++counters_.dropped;
-          spdlog::warn("lease {}: notify queue full: dropped event #{} ({}, epoch {})", name,
-                       sequence, kindName(e.kind), e.epoch);
-        });
-    if (const auto& fifo = pl.settings.hooks.notifyFifo) prepareFifo(*fifo);
-    leases_.push_back(std::move(pl));
-  }
+  for (auto& s : leases) append(std::move(s));
+}
+
+void LeaseHooks::append(LeaseHookSettings settings) {
+  PerLease pl;
+  pl.settings = std::move(settings);
+  pl.queue = std::make_unique<HookQueue>(
+      io_, runner_, HookQueue::Options{}, [this](const HookOutcome& o) { reported(o); },
+      [this, name = pl.settings.lease](const HookEvent& e, std::uint64_t sequence) {
+        ++counters_.dropped;
+        spdlog::warn("lease {}: notify queue full: dropped event #{} ({}, epoch {})", name,
+                     sequence, kindName(e.kind), e.epoch);
+      });
+  if (const auto& fifo = pl.settings.hooks.notifyFifo) prepareFifo(*fifo);
+  leases_.push_back(std::move(pl));
 }
 
 bool LeaseHooks::updateSettings(std::vector<LeaseHookSettings> leases) {
-  if (leases.size() != leases_.size()) return false;
-  for (std::size_t i = 0; i < leases.size(); ++i) {
+  if (leases.size() < leases_.size()) return false;
+  for (std::size_t i = 0; i < leases_.size(); ++i) {
     if (leases[i].lease != leases_[i].settings.lease) return false;
   }
+  const std::size_t had = leases_.size();
   for (std::size_t i = 0; i < leases.size(); ++i) {
+    if (i >= had) {
+      append(std::move(leases[i]));  // a lease added by a reload, at the next index
+      continue;
+    }
     if (const auto& fifo = leases[i].hooks.notifyFifo) prepareFifo(*fifo);
     leases_[i].settings = std::move(leases[i]);
   }

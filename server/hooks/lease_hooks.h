@@ -83,9 +83,11 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   void beforeRelease(std::size_t lease, std::uint64_t epoch, std::function<void()> done) override;
   bool hasPreRelease(std::size_t lease) const override;
 
-  // A reload: the same leases (names and order) with new settings. Programs and gates already
-  // running finish as they started (a gate holds its own copy of its commands); the next event
-  // uses the new settings. Returns false, changing nothing, when the leases are not the same.
+  // A reload: the same leases (names and order) with new settings, and any lease added by the
+  // reload after them (the next indices; a removed lease keeps its index and its settings).
+  // Programs and gates already running finish as they started (a gate holds its own copy of its
+  // commands); the next event uses the new settings. Returns false, changing nothing, when the
+  // leases it had are not the first ones given, in order.
   bool updateSettings(std::vector<LeaseHookSettings> leases);
 
   // Nothing queued or running (the daemon waits for this, bounded, before it exits).
@@ -101,6 +103,7 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
   };
 
   void reported(const HookOutcome& o);
+  void append(LeaseHookSettings settings);
   // The Fencer runs one fence at a time: a lease's gate waits while another lease's fence runs.
   void startFence(std::size_t lease);
   void startNextFence();
@@ -118,7 +121,7 @@ class LeaseHooks final : public TransitionSink, public ClaimGate {
 
   boost::asio::io_context& io_;
   ScriptRunner& runner_;
-  std::vector<PerLease> leases_;
+  std::deque<PerLease> leases_;  // a deque: a lease added by a reload moves no other
   Fencer* fencer_;
   Record record_;
   Counters counters_;

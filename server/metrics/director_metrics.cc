@@ -227,7 +227,7 @@ Result<std::string> DirectorMetrics::scrape() const {
   std::function<DirectorView()> onLoop = [host = s.host, dp = s.dataPlane, hooks = s.hooks] {
     DirectorView v;
     v.host = host->snapshot();
-    for (std::size_t i = 0; i < host->leaseCount(); ++i) {
+    for (const std::size_t i : host->liveLeases()) {  // as the snapshot lists them
       v.leases.push_back(host->stats().lease(i));
       if (dp) v.dataPlane.push_back(dp->leaseCounters(i));
     }

@@ -38,6 +38,7 @@ class LeaseStats {
                const lease::Output& out, lease::Time now);
 
   const Lease& lease(std::size_t i) const { return leases_.at(i); }
+  void add() { leases_.emplace_back(); }  // a lease added by a reload, at the next index
   std::size_t size() const { return leases_.size(); }
 
  private:

@@ -104,33 +104,75 @@ bool sameVrrp(const std::optional<VrrpConfig>& a, const std::optional<VrrpConfig
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
-const char* kNotYet =
-    ": this version reloads no instance or lease added, removed or regrouped; restart";
+const char* kRegrouped =
+    ": this version reloads no instance moved between leases (into or out of a sync group); "
+    "restart";
 
-// Instances and leases: their VIPs (but for use_vmac) and their hooks may change. Returns
-// whether anything differed.
+std::string joinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// A lease added or removed whole: refuses what this version cannot take safely. `other` is the
+// file the lease is not in; `verb` "added" or "removed".
+void judgeWholeLease(const LeaseConfig& l, const DirectorConfig& in, const DirectorConfig& other,
+                     const char* verb, ReloadPlan& plan) {
+  for (const auto& name : l.instances) {
+    const InstanceConfig& inst = in.instance(name);
+    if (inst.vrrp && inst.vrrp->useVmac) {
+      plan.refused.push_back("instance " + quoted(name) + " " + verb +
+                             " with use_vmac: its macvlan is set up at start; restart");
+    }
+    // One reload lets go of an address or takes it, never both: the fence keeps an address in
+    // one lease, and the other director may reload later.
+    for (const auto& v : inst.vips) {
+      for (const auto& o : other.instances) {
+        const bool there = std::any_of(o.vips.begin(), o.vips.end(), [&](const net::Vip& w) {
+          return w.prefix.address == v.prefix.address;
+        });
+        if (!there) continue;
+        plan.refused.push_back("lease " + quoted(l.name) + " " + verb + " while its VIP " +
+                               v.prefix.address.toString() + " is in instance " + quoted(o.name) +
+                               " of the other file: move an address between leases in two "
+                               "reloads (first out of one, then into the other)");
+      }
+    }
+  }
+}
+
+// Instances and leases: their VIPs (but for use_vmac) and their hooks may change, and a lease may
+// be added or removed with all its instances. Returns whether anything differed.
 bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, ReloadPlan& plan) {
   bool differed = false;
   auto refuse = [&](std::string why) {
     differed = true;
-    plan.refused.push_back(std::move(why) + kNotYet);
+    plan.refused.push_back(std::move(why) + kRegrouped);
   };
   std::map<std::string, const InstanceConfig*> before;
   for (const auto& i : running.instances) before[i.name] = &i;
   std::map<std::string, const InstanceConfig*> after;
   for (const auto& i : next.instances) after[i.name] = &i;
+  // Instances added or removed are judged with their leases below.
+  std::set<std::string> removedInstances;
   for (const auto& [name, inst] : before) {
-    if (!after.count(name)) refuse("instance " + quoted(name) + " removed");
+    if (!after.count(name)) removedInstances.insert(name);
   }
+  std::set<std::string> addedInstances;
   std::set<std::string> vipsChanged;  // instances whose VIPs change
   for (const auto& [name, inst] : after) {
     const auto it = before.find(name);
     if (it == before.end()) {
-      refuse("instance " + quoted(name) + " added");
+      addedInstances.insert(name);
       continue;
     }
     const InstanceConfig& old = *it->second;
-    if (!sameVrrp(old.vrrp, inst->vrrp)) refuse("instance " + quoted(name) + ": vrrp changed");
+    if (!sameVrrp(old.vrrp, inst->vrrp)) {
+      differed = true;
+      plan.refused.push_back("instance " + quoted(name) +
+                             ": vrrp changed: the adverts' router id and priority are set at "
+                             "start in this version; restart");
+    }
     if (old.vips == inst->vips) continue;
     differed = true;
     if (old.vrrp && old.vrrp->useVmac) {
@@ -156,23 +198,54 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
       plan.changes.push_back("instance " + quoted(name) + ": VIPs reordered");
     }
   }
+  if (running.instances.empty() != next.instances.empty()) {
+    // Without instances the director runs the default lease and no data plane (no fence, no
+    // addresses), both set up at start.
+    differed = true;
+    plan.refused.push_back(running.instances.empty()
+                               ? "instances: this director started without any; restart it to "
+                                 "add the first"
+                               : "instances: removing every instance needs a restart (the "
+                                 "director then runs the default lease, without VIPs)");
+    return differed;
+  }
   std::map<std::string, std::size_t> leaseAt;
   for (std::size_t i = 0; i < running.leases.size(); ++i) leaseAt[running.leases[i].name] = i;
   std::set<std::string> nextNames;
   for (const auto& l : next.leases) nextNames.insert(l.name);
   for (const auto& l : running.leases) {
-    if (!nextNames.count(l.name)) refuse("lease " + quoted(l.name) + " removed");
+    if (nextNames.count(l.name)) continue;
+    differed = true;
+    const bool whole = std::all_of(l.instances.begin(), l.instances.end(),
+                                   [&](const std::string& n) { return removedInstances.count(n); });
+    if (!whole) {
+      refuse("lease " + quoted(l.name) + " removed while some of its instances stay");
+      continue;
+    }
+    judgeWholeLease(l, running, next, "removed", plan);
+    plan.removedLeases.push_back(l.name);
+    plan.changes.push_back("lease " + quoted(l.name) + " removed (instances " +
+                           joinNames(l.instances) + ")");
   }
   for (std::size_t i = 0; i < next.leases.size(); ++i) {
     const LeaseConfig& l = next.leases[i];
     const auto it = leaseAt.find(l.name);
     if (it == leaseAt.end()) {
-      refuse("lease " + quoted(l.name) + " added");
+      differed = true;
+      const bool whole = std::all_of(l.instances.begin(), l.instances.end(),
+                                     [&](const std::string& n) { return addedInstances.count(n); });
+      if (!whole) {
+        refuse("lease " + quoted(l.name) + " added with instances that ran in another lease");
+        continue;
+      }
+      judgeWholeLease(l, next, running, "added", plan);
+      plan.addedLeases.push_back(i);
+      plan.changes.push_back("lease " + quoted(l.name) + " added (instances " +
+                             joinNames(l.instances) +
+                             "): it campaigns after the start-up quarantine");
       continue;
     }
     const LeaseConfig& old = running.leases[it->second];
-    // Leases are indexed by position in the lease host, the data plane and the hooks.
-    if (it->second != i) refuse("lease " + quoted(l.name) + " moved in the file's order");
     if (old.instances != l.instances) refuse("lease " + quoted(l.name) + ": its instances changed");
     if (old.syncGroup != l.syncGroup) {
       refuse("lease " + quoted(l.name) + ": changed between a sync group and an instance");
@@ -183,7 +256,7 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
                              ": preferred/preempt_delay_ms changed: the lease core takes its "
                              "preference at start in this version; restart");
     }
-    if (it->second == i && old.instances == l.instances &&
+    if (old.instances == l.instances &&
         std::any_of(l.instances.begin(), l.instances.end(),
                     [&](const std::string& n) { return vipsChanged.contains(n); })) {
       plan.vipLeases.push_back(i);
@@ -316,6 +389,8 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
   if (!plan.accepted()) {
     plan.logLevel = plan.trackScripts = plan.hooks = plan.announce = plan.virtualServers = false;
     plan.vipLeases.clear();
+    plan.addedLeases.clear();
+    plan.removedLeases.clear();
   }
   return plan;
 }

@@ -24,15 +24,22 @@ struct ReloadPlan {
   // `changes` names them only when they changed.
   bool virtualServers = false;
 
-  // Leases (indices, the same in both files) whose instances' VIPs change: added, removed or
-  // reordered, the lease itself (name, position, instances) unchanged.
+  // Leases (indices into the new file's leases) whose instances' VIPs change: added, removed or
+  // reordered, the lease itself (name, instances) unchanged. The daemon finds a lease by its
+  // name: a lease's position in the file may move when another is added or removed.
   std::vector<std::size_t> vipLeases;
+  // Leases the new file adds (indices into its leases), each with instances that are all new:
+  // it starts from its durable state (found by name) and campaigns only after the start-up
+  // quarantine. Leases it removes (names), each with every instance of theirs: a holder steps
+  // down and its VIPs go dark behind the fence before the lease is forgotten.
+  std::vector<std::size_t> addedLeases;
+  std::vector<std::string> removedLeases;
 
   bool accepted() const { return refused.empty(); }
   // Nothing to apply at all (not even the virtual servers to compare again).
   bool empty() const {
     return !logLevel && !trackScripts && !hooks && !announce && !virtualServers &&
-           vipLeases.empty();
+           vipLeases.empty() && addedLeases.empty() && removedLeases.empty();
   }
   // One line: "refused: a; b" or "applied: x; y" or "no change".
   std::string summary() const;

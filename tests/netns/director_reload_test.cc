@@ -1,7 +1,9 @@
 // Real directors in namespaces, reloaded by SIGHUP: a VIP added to the held lease answers, the
 // lease's other VIP never stops answering while it happens, the holder and epoch stay; a VIP
 // removed goes dark and leaves the fence; a VIP moved to another lease on one director is
-// refused, never answered by both.
+// refused, never answered by both. An instance (its lease) removed goes dark on both directors
+// and leaves their fences while the other lease answers on; added back, it is elected above the
+// epochs it had.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -46,6 +48,24 @@ std::optional<std::uint64_t> epochOf(const DirectorCluster& cluster, const std::
   const auto s = cluster.status(d);
   if (!s || !(*s)["epoch"].is_number()) return std::nullopt;
   return (*s)["epoch"].get<std::uint64_t>();
+}
+
+// Lease `lease`'s epoch and holder as `d` reports them (nullopt: unreachable or no such lease).
+std::optional<std::pair<std::uint64_t, std::string>> leaseOf(const DirectorCluster& cluster,
+                                                             const std::string& d,
+                                                             const std::string& lease) {
+  const auto s = cluster.status(d);
+  if (!s || !(*s)["leases"].is_array()) return std::nullopt;
+  for (const auto& l : (*s)["leases"]) {
+    if (l.value("name", "") != lease) continue;
+    return std::make_pair(l["epoch"].get<std::uint64_t>(),
+                          l["holder"].is_string() ? l["holder"].get<std::string>() : "");
+  }
+  return std::nullopt;
+}
+
+bool listsLease(const DirectorCluster& cluster, const std::string& d, const std::string& lease) {
+  return leaseOf(cluster, d, lease).has_value();
 }
 
 // Rounds sent in [fromNs, toNs] that `mac` did not answer.
@@ -175,6 +195,91 @@ TEST(DirectorReload, AVipMovedToAnotherLeaseOnOneDirectorIsNeverAnsweredTwice) {
   EXPECT_GT(fromBeta, 0u) << "api's holder stopped answering";
   EXPECT_FALSE(hasAddress(topo, kAlpha, moved + "/24"));
   EXPECT_EQ(cluster.holderSeenBy(kAlpha, "web"), kAlpha);
+  if (HasFailure()) cluster.keepFiles();
+}
+
+TEST(DirectorReload, AnInstanceRemovedBySighupGoesDarkAndComesBackAboveItsEpoch) {
+  const std::string kMail = "198.18.0.30";
+  Topology topo;
+  ClusterOptions o;
+  o.instances = {{"web", {kVip + "/24"}, "", 0}, {"mail", {kMail + "/24"}, "", 0}};
+  DirectorCluster cluster(topo, o);
+  cluster.startArbiter();
+  cluster.startDirector(kAlpha);
+  ASSERT_TRUE(cluster.waitUntilHolds(kAlpha, kElect, "web")) << cluster.logTail(kAlpha);
+  ASSERT_TRUE(cluster.waitUntilHolds(kAlpha, kElect, "mail")) << cluster.logTail(kAlpha);
+  cluster.startDirector(kBeta);
+  ASSERT_EQ(cluster.waitForHolder(kElect, "web"), kAlpha);
+  ASSERT_EQ(cluster.waitForHolder(kElect, "mail"), kAlpha);
+  ASSERT_TRUE(waitUntil([&] { return hasAddress(topo, kAlpha, kMail + "/24"); }, kMove, Ms(20)));
+  ASSERT_TRUE(ping(topo, kClient, kMail, Ms(5000)));
+  const auto web = leaseOf(cluster, kAlpha, "web");
+  const auto mail = leaseOf(cluster, kAlpha, "mail");
+  ASSERT_TRUE(web && mail);
+  const Mac alpha = *Mac::parse(topo.host(kAlpha).mac);
+
+  // web's VIP, asked every 5 ms from before the first reload to after the second took effect.
+  ArpProber prober(topo);
+  ASSERT_TRUE(
+      prober.waitForReply([&](const ArpReply& r) { return r.sender == alpha; }, monoNs(), kMove));
+  ClusterOptions without = o;
+  without.instances.pop_back();
+  cluster.writeDirectorConfig(kAlpha, without);
+  cluster.writeDirectorConfig(kBeta, without);
+  const std::int64_t t0 = monoNs();
+  cluster.signal(kAlpha, SIGHUP);
+  cluster.signal(kBeta, SIGHUP);
+  for (const auto& d : {kAlpha, kBeta}) {
+    ASSERT_TRUE(waitUntil([&] { return !listsLease(cluster, d, "mail"); }, kMove, Ms(20)))
+        << d << " still runs mail\n"
+        << cluster.logTail(d);
+  }
+  for (const auto& d : {kAlpha, kBeta}) {
+    EXPECT_FALSE(hasAddress(topo, d, kMail + "/24")) << d << ": the removed lease's VIP is up";
+  }
+  EXPECT_FALSE(ping(topo, kClient, kMail, Ms(1000))) << "the removed lease's VIP answers";
+  for (const auto& d : {kAlpha, kBeta}) {
+    EXPECT_EQ(fenceEntry(topo, d, kMail), "") << d << ": still in the fence";
+  }
+  ASSERT_TRUE(prober.waitRounds(100, kMove));
+  const std::int64_t t1 = monoNs();
+  EXPECT_EQ(leaseOf(cluster, kAlpha, "web"), web) << "web's holder or epoch moved";
+  EXPECT_EQ(leaseOf(cluster, kBeta, "web"), web);
+
+  // Added back: elected again, above every epoch it had, and fenced in a group of its own.
+  cluster.writeDirectorConfig(kAlpha, o);
+  cluster.writeDirectorConfig(kBeta, o);
+  cluster.signal(kAlpha, SIGHUP);
+  cluster.signal(kBeta, SIGHUP);
+  const auto holder = cluster.waitForHolder(kElect, "mail");
+  ASSERT_TRUE(holder.has_value()) << cluster.logTail(kAlpha) << cluster.logTail(kBeta);
+  const auto again = leaseOf(cluster, *holder, "mail");
+  ASSERT_TRUE(again.has_value());
+  std::printf("mail: epoch %llu before its removal, %llu once added back (held by %s)\n",
+              static_cast<unsigned long long>(mail->first),
+              static_cast<unsigned long long>(again->first), holder->c_str());
+  EXPECT_GT(again->first, mail->first) << "the lease added back reused an epoch";
+  EXPECT_TRUE(waitUntil([&] { return hasAddress(topo, *holder, kMail + "/24"); }, kMove, Ms(20)));
+  EXPECT_TRUE(ping(topo, kClient, kMail, Ms(5000))) << "the lease added back does not answer";
+  for (const auto& d : {kAlpha, kBeta}) {
+    EXPECT_EQ(fenceEntry(topo, d, kMail), kMail + " : jump lease2") << d << ": not fenced anew";
+  }
+  ASSERT_TRUE(prober.waitRounds(100, kMove));
+  const std::int64_t t2 = monoNs();
+  ASSERT_TRUE(prober.waitRounds(20, kMove));  // late replies of the last rounds
+  prober.stop();
+
+  const auto lost = unanswered(prober.history(), alpha, t0, t2);
+  std::uint64_t rounds = 0;
+  for (const auto& r : prober.history().rounds) rounds += r.sentNs >= t0 && r.sentNs <= t2;
+  std::printf(
+      "%llu rounds for web over both reloads (remove %.0f ms, add %.0f ms), %zu "
+      "unanswered\n",
+      static_cast<unsigned long long>(rounds), (t1 - t0) / 1e6, (t2 - t1) / 1e6, lost.size());
+  EXPECT_TRUE(lost.empty()) << lost.size() << " rounds for " << kVip
+                            << " unanswered during the reloads, the first " << lost.front();
+  EXPECT_EQ(leaseOf(cluster, kAlpha, "web"), web) << "web's holder or epoch moved";
+  EXPECT_EQ(leaseOf(cluster, kBeta, "web"), web);
   if (HasFailure()) cluster.keepFiles();
 }
 

@@ -604,6 +604,85 @@ TEST_F(DataPlaneTest, AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenRelea
   EXPECT_EQ(vipsUp(), 1u);
 }
 
+// A reload removes a held lease: the fence shuts first, then the addresses go, then the
+// addresses are retired in the fence (dark whatever the gate) and, off every device, let go of.
+TEST_F(DataPlaneTest, ALeaseRemovedByAReloadIsDarkBeforeItsAddressesGoThenLeavesTheFence) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  dp->hold(1, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  ASSERT_TRUE(dp->retireLease(1));
+  EXPECT_THAT(portCalls(kernel_),
+              ElementsAre("fence.close 198.18.1.1", "vips.remove 198.18.1.1", "fence.update 1",
+                          "vips.remove 198.18.1.1", "fence.release 198.18.1.1"));
+  EXPECT_FALSE(dp->claimed(1));
+  EXPECT_TRUE(dp->vipsOf(1).empty());
+  EXPECT_TRUE(dp->claimed(0)) << "the other lease is left alone";
+  EXPECT_EQ(vipsUp(), 2u);
+  // Never claimed again, whatever the lease host says.
+  kernel_.journal.clear();
+  dp->hold(1, now_ + milliseconds(600));
+  EXPECT_TRUE(kernel_.journal.empty());
+}
+
+TEST_F(DataPlaneTest, ALeaseRemovedWhoseAddressCannotGoStaysFencedDark) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(1, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  kernel_.after = [this](const std::string& what) {
+    if (what == "fence.update 1") kernel_.failNextErrno = EBUSY;  // the next call: a removal
+  };
+  const auto s = dp->retireLease(1);
+  EXPECT_FALSE(s);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("an address is still up"));
+  EXPECT_TRUE(kernel_.calls("fence.release 198.18.1.1").empty())
+      << "let go of by the fence while still on its device";
+}
+
+// A reload adds a lease: the next index, its VIPs in a new fence group, closed; a claim later
+// opens it and puts them up, as for any lease.
+TEST_F(DataPlaneTest, ALeaseAddedByAReloadIsFencedClosedAndClaimedLikeAnyOther) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  dp->hold(0, now_ + milliseconds(600));
+  kernel_.journal.clear();
+  InstanceConfig mail;
+  mail.name = "mail";
+  mail.vips = {vip("198.18.2.1/24")};
+  config_.instances.push_back(mail);
+  LeaseConfig lease;
+  lease.name = "mail";
+  lease.instances = {"mail"};
+  config_.leases.push_back(lease);
+  ASSERT_TRUE(dp->addLease(lease));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.update 2 198.18.2.1"));
+  EXPECT_FALSE(dp->claimed(2));
+  EXPECT_EQ(dp->vipsOf(2), std::vector<net::Vip>{vip("198.18.2.1/24")});
+  kernel_.journal.clear();
+  dp->hold(2, now_ + milliseconds(600));
+  EXPECT_THAT(portCalls(kernel_), ElementsAre("fence.arm 198.18.2.1", "vips.add 198.18.2.1"));
+  EXPECT_TRUE(dp->claimed(0));
+}
+
+TEST_F(DataPlaneTest, ALeaseTheFenceRefusesIsNotAdded) {
+  auto dp = make();
+  ASSERT_TRUE(dp->start());
+  InstanceConfig mail;
+  mail.name = "mail";
+  mail.vips = {vip("198.18.2.1/24")};
+  config_.instances.push_back(mail);
+  LeaseConfig lease;
+  lease.name = "mail";
+  lease.instances = {"mail"};
+  kernel_.failNextErrno = EINVAL;
+  const auto s = dp->addLease(lease);
+  EXPECT_FALSE(s);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("lease mail not added"));
+  EXPECT_THROW((void)dp->vipsOf(2), std::out_of_range);
+}
+
 TEST_F(DataPlaneTest, AVipThatCannotBeRemovedStaysFencedDark) {
   auto dp = make();
   ASSERT_TRUE(dp->start());

@@ -104,6 +104,7 @@ struct FakeKernel {
         s = Status::fail(*k.fenceUpdateFailsAfterCommit, "copying the gate");
         k.fenceUpdateFailsAfterCommit.reset();
       }
+      if (s && i == groups.size()) groups.push_back(a);  // a lease added by a reload
       return s;
     }
     Status release(const std::vector<net::IpAddress>& a) override {

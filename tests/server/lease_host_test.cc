@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,10 +89,10 @@ class LeaseHostTest : public ::testing::Test {
     dataPlane_ =
         std::make_unique<DataPlane>(config_, kernel_.ports(), io_, [this] { return now_; });
     EXPECT_TRUE(dataPlane_->start());
-    std::uint64_t seed = 7;
+    // Kept by the host (a lease added later draws from it): its own copy of the seed.
     host_ = std::make_unique<LeaseHost>(
         config_, [this] { return now_; }, transport_, store_, dataPlane_.get(), nullptr,
-        [&seed] { return seed++; });
+        [seed = std::uint64_t{7}]() mutable { return seed++; });
     kernel_.journal.clear();
   }
 
@@ -102,7 +103,15 @@ class LeaseHostTest : public ::testing::Test {
       auto [lease, m] = transport_.queue.front();
       transport_.queue.pop_front();
       if (m.to == lease::kArbiter && !arbiterDown_) {
-        auto r = arbiter_.handle(now_, m);
+        // One acceptor per lease, as the arbiter keeps them (a lease added by a reload).
+        auto& acceptor = lease == 0
+                             ? arbiter_
+                             : added_
+                                   .try_emplace(lease, lease::kArbiter, config_.timing.quarantine,
+                                                config_.timing.quarantine, lease::DurableState{},
+                                                lease::Time(milliseconds(0)))
+                                   .first->second;
+        auto r = acceptor.handle(now_, m);
         if (r.reply) {
           host_->delivered(lease, {*r.reply});
         } else {
@@ -144,6 +153,7 @@ class LeaseHostTest : public ::testing::Test {
   MemoryStore store_;
   QueueTransport transport_;
   lease::Acceptor arbiter_;
+  std::map<std::size_t, lease::Acceptor> added_;  // the arbiter's acceptors of the other leases
   boost::asio::io_context io_;
   lease::Time now_ = lease::Time(milliseconds(10'000));
   bool arbiterDown_ = false;
@@ -181,6 +191,74 @@ TEST_F(LeaseHostTest, GainingDoesEpochOnDiskFenceIpvsVipsAnnouncementsAndLosingT
   EXPECT_LT(first("ipvs."), kernel_.journal.size()) << journal();
   EXPECT_LT(removed, first("ipvs.")) << "services went before the VIP:" << journal();
   EXPECT_FALSE(dataPlane_->claimed(0));
+}
+
+// A reload removes the held lease: its VIPs dark (fence first) before the Release tells anyone,
+// then it is never stepped again: no campaign, no renewal, no request answered.
+TEST_F(LeaseHostTest, AHeldLeaseRemovedByAReloadIsDarkBeforeItsReleaseThenSilent) {
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  kernel_.journal.clear();
+  EXPECT_TRUE(host_->retireLease(0));
+  EXPECT_EQ(first("fence.close"), 0u) << "the fence must close before anything else:" << journal();
+  const std::size_t removed = first("vips.remove 198.18.0.10");
+  const std::size_t release = first("send Release");
+  ASSERT_LT(release, kernel_.journal.size()) << "a holder removed must hand over:" << journal();
+  EXPECT_LT(removed, release) << "the lease was freed while the VIP was up:" << journal();
+  EXPECT_FALSE(dataPlane_->claimed(0));
+  EXPECT_FALSE(host_->leaseIndex("web").has_value());
+  EXPECT_FALSE(host_->holdsAny());
+  EXPECT_FALSE(host_->earliestHeldLeaseEnd().has_value()) << "the watchdog would wait on it";
+  deliver();
+  transport_.sent.clear();
+  kernel_.journal.clear();
+  const auto end = now_ + milliseconds(5'000);
+  while (now_ < end) {
+    now_ += milliseconds(10);
+    host_->onTimer();
+    deliver();
+  }
+  EXPECT_TRUE(transport_.sent.empty()) << "a removed lease campaigned again:" << journal();
+  std::vector<lease::Message> reply;
+  host_->receive(0, lease::Message{1, 0, lease::Ping{}, 5}, &reply);
+  EXPECT_TRUE(reply.empty()) << "a removed lease answered a request";
+  EXPECT_TRUE(kernel_.calls("fence.arm").empty()) << journal();
+}
+
+// A reload adds a lease beside the held one: it is quarantined first (no message for the
+// quarantine), then wins and claims its own VIP; the held lease keeps its epoch throughout.
+TEST_F(LeaseHostTest, ALeaseAddedByAReloadCampaignsOnlyAfterTheQuarantine) {
+  ASSERT_TRUE(runUntil([&] { return holds(); })) << journal();
+  const auto epoch = host_->node(0).epoch();
+  InstanceConfig mail;
+  mail.name = "mail";
+  mail.vips = {net::Vip{*net::IpPrefix::parse("198.18.2.1/24"), "eth0", ""}};
+  config_.instances.push_back(mail);
+  LeaseConfig lease;
+  lease.name = "mail";
+  lease.instances = {"mail"};
+  config_.leases.push_back(lease);
+  ASSERT_TRUE(dataPlane_->addLease(lease));
+  const lease::Time addedAt = now_;
+  ASSERT_TRUE(host_->addLease(lease));
+  ASSERT_EQ(host_->leaseIndex("mail"), std::optional<std::size_t>(1));
+  std::optional<lease::Time> firstSend;
+  const auto end = now_ + milliseconds(10'000);
+  while (now_ < end && !host_->node(1).holds(now_)) {
+    now_ += milliseconds(10);
+    host_->onTimer();
+    for (const auto& [i, m] : transport_.queue) {
+      if (i == 1 && !firstSend) firstSend = now_;
+    }
+    deliver();
+  }
+  ASSERT_TRUE(host_->node(1).holds(now_)) << journal();
+  ASSERT_TRUE(firstSend.has_value());
+  EXPECT_GE(*firstSend - addedAt, config_.timing.quarantine) << "campaigned inside the quarantine";
+  EXPECT_TRUE(dataPlane_->claimed(1));
+  EXPECT_FALSE(kernel_.calls("vips.add 198.18.2.1").empty());
+  EXPECT_TRUE(holds());
+  EXPECT_EQ(host_->node(0).epoch(), epoch) << "the held lease moved";
+  EXPECT_EQ(host_->snapshot().leases.size(), 2u);
 }
 
 TEST_F(LeaseHostTest, EarliestHeldLeaseEndIsTheHeldLeasesEndAndNothingOtherwise) {
@@ -629,10 +707,9 @@ TEST_F(LeaseHostTest, AFailedGateKeepsThePreferredDirectorFromPreemptingBackAtOn
                                 "/etc/quorate/test.yaml");
   dataPlane_ = std::make_unique<DataPlane>(config_, kernel_.ports(), io_, [this] { return now_; });
   ASSERT_TRUE(dataPlane_->start());
-  std::uint64_t seed = 11;
   host_ = std::make_unique<LeaseHost>(
       config_, [this] { return now_; }, transport_, store_, dataPlane_.get(), nullptr,
-      [&seed] { return seed++; });
+      [seed = std::uint64_t{11}]() mutable { return seed++; });
   ManualGate gate;
   host_->setClaimGate(&gate);
   ASSERT_TRUE(runUntil([&] { return holds() && gate.pending; })) << journal();

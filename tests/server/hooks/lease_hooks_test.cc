@@ -286,5 +286,27 @@ TEST_F(LeaseHooksTest, UpdatedSettingsRunFromTheNextTransition) {
   EXPECT_EQ(lines(readFile(dir.file("log"))), want);
 }
 
+// A reload that adds a lease appends its settings at the next index; the leases already there
+// must come first, in order (a removed lease keeps its index and settings).
+TEST_F(LeaseHooksTest, ALeaseAddedByAReloadGetsTheNextIndexAndItsOwnPrograms) {
+  HooksConfig before;
+  before.notifyMaster = {cmd("web.sh", appender("web"))};
+  auto hooks = make(before);
+  LeaseHookSettings web;
+  web.lease = "web";
+  web.hooks = before;
+  LeaseHookSettings mail;
+  mail.lease = "mail";
+  mail.hooks.notifyMaster = {cmd("mail.sh", appender("mail"))};
+  EXPECT_FALSE(hooks->updateSettings({mail, web})) << "web's index moved";
+  ASSERT_TRUE(hooks->updateSettings({web, mail}));
+  EXPECT_FALSE(hooks->updateSettings({web})) << "an index dropped";
+  Transition t = to(LeaseState::kHolder, 7);
+  t.lease = 1;
+  hooks->transition(t);
+  ASSERT_TRUE(runUntil([&] { return hooks->idle(); }));
+  EXPECT_EQ(lines(readFile(dir.file("log"))), std::vector<std::string>{"mail became-holder 7"});
+}
+
 }  // namespace
 }  // namespace quorate::server::hooks

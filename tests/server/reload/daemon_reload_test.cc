@@ -1,5 +1,6 @@
 // Reload in-process (real checks on loopback, fake kernel): a changed check restarts only its own
-// real server's check; the other real servers keep theirs (no new probe, no transition).
+// real server's check; the other real servers keep theirs (no new probe, no transition). An
+// instance removed and added back leaves the virtual servers on their own lease.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -150,6 +151,59 @@ TEST_F(DaemonReloadTest, AChangedCheckIsRestartedAndTheOthersKeepTheirState) {
   }
   EXPECT_EQ(a_.accepted(), 1) << "the unchanged check was started again";
   EXPECT_TRUE(alive(b_.port()));
+}
+
+// The daemon finds leases by name: mail removed ahead of web moves web's index in the file, not
+// in the daemon, and the virtual server stays on web. A plan applied twice (a reload that failed
+// in part is retried whole) removes or adds nothing twice.
+TEST_F(DaemonReloadTest, AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease) {
+  // The virtual server names its instance (required with several).
+  auto onWeb = [](std::string text) {
+    const std::string at = "  - name: http\n";
+    return text.replace(text.find(at), at.size(), at + "    instance: web\n");
+  };
+  auto withMail = [](std::string text) {
+    const std::string at = "instances: [";
+    return text.replace(text.find(at), at.size(),
+                        at + "{name: mail, vips: [{address: 198.18.0.30/24, device: eth0}]}, ");
+  };
+  auto seen = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    v1::StatusReply r;
+    std::string out;
+    if (!stub_->Status(&ctx, {}, &r).ok()) return std::string("unreachable");
+    for (const auto& l : r.leases()) out += l.name() + " ";
+    for (const auto& vs : r.virtual_servers()) out += vs.name() + "@" + vs.lease();
+    return out;
+  };
+  director_.reset();
+  const std::string both = withMail(onWeb(config(1000)));
+  director_ =
+      std::make_unique<Daemon>(parseDirectorConfig(both, dir_ + "/alpha.yaml"), kernel_.ports());
+  ASSERT_TRUE(director_->start().isOk());
+  ASSERT_TRUE(waitFor([&] { return seen() == "mail web http@web"; }, 5s)) << seen();
+
+  const std::string webOnly = onWeb(config(1000));
+  const auto removal = reload::planReload(parseDirectorConfig(both, "x"), both,
+                                          parseDirectorConfig(webOnly, "x"), webOnly);
+  ASSERT_EQ(removal.removedLeases, std::vector<std::string>{"mail"}) << removal.summary();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto r = director_->applyReload(parseDirectorConfig(webOnly, "x"), removal);
+    EXPECT_TRUE(r.applied) << r.text;
+    EXPECT_EQ(seen(), "web http@web") << "attempt " << attempt;
+  }
+  EXPECT_EQ(kernel_.calls("fence.release 198.18.0.30").size(), 1u) << "not let go of once";
+
+  const auto addition = reload::planReload(parseDirectorConfig(webOnly, "x"), webOnly,
+                                           parseDirectorConfig(both, "x"), both);
+  ASSERT_EQ(addition.addedLeases, std::vector<std::size_t>{0}) << addition.summary();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto r = director_->applyReload(parseDirectorConfig(both, "x"), addition);
+    EXPECT_TRUE(r.applied) << r.text;
+    EXPECT_EQ(seen(), "web mail http@web") << "attempt " << attempt;
+  }
+  EXPECT_EQ(kernel_.calls("fence.update 2 198.18.0.30").size(), 1u) << "added twice";
 }
 
 TEST_F(DaemonReloadTest, ARefusedPlanChangesNothing) {

@@ -10,7 +10,13 @@
 # the others in the fence), a lease's durable state found by its position (a lease removed and
 # added back by reloads would reuse an epoch), a failed fence update not put back, a VIP change
 # that one lease refuses left half applied (leases not rolled back, other keys applied), a VIP
-# moved between leases in one reload taken.
+# moved between leases in one reload taken, a lease added by a reload started from empty state, a
+# removed lease's addresses taken off before its fence closed, a removed lease left in the fence
+# (with real directors too), a removed lease still answering requests, a lease added or removed
+# while its VIP moves to another lease, instances regrouped taken as added and removed, the
+# virtual servers left on the file's lease indices (not the daemon's), a lease added twice by a
+# reload retried whole, an added lease's hooks never set up, an added lease's unreadable state
+# file written over.
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -29,6 +35,17 @@ vip-leases-dropped@server/reload/plan.cc@s/plan.vipLeases.push_back(i);//@Reload
 watched-devices-ignored@server/reload/plan.cc@s/if (std::set<std::string>(before.begin(), before.end()) !=/if (false \&\& std::set<std::string>(before.begin(), before.end()) !=/@ReloadPlan.AVipOnADeviceTheDirectorDoesNotWatchIsRefused
 state-by-position@server/lease_host.cc@s/for (const auto\& l : config.leases) files_.emplace_back(statePath(config, l));/(void)\&statePath; for (std::size_t i = 0; i < config.leases.size(); ++i) { files_.emplace_back(config.stateDir + "\/acceptor-" + std::to_string(i) + ".state"); }/@ReloadLeaseStore.ALeaseRemovedThenAddedAtAnotherPositionFindsItsEpochFloor
 vip-before-fence@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { (void)ports_.vips->add(v, std::nullopt); } std::vector<net::IpAddress> addresses;/@DataPlaneTest.AVipAddedToAHeldLeaseIsFencedBeforeItGoesUpThenAnnounced@quorate_server_tests
+readded-from-empty-state@server/lease_host.cc@s/^    state = store_.load(i);$/    state = leases_.empty() ? store_.load(i) : lease::DurableState{};/@ReloadLeaseHost.ALeaseAddedStartsFromItsFloorQuarantinedAndARemovedOneIsForgotten
+removed-addresses-before-fence@server/dataplane.cc@s/^  const bool dark = withdraw(index);$/  for (const auto\& v : l.vips) { (void)ports_.vips->remove(v); } const bool dark = withdraw(index);/@DataPlaneTest.ALeaseRemovedByAReloadIsDarkBeforeItsAddressesGoThenLeavesTheFence@quorate_server_tests
+removed-lease-kept-in-fence@server/dataplane.cc@s/if (auto s = ports_.fence->update(index, {}); !s) {/if (auto s = Status::ok(); !s) {/@DataPlaneTest.ALeaseRemovedByAReloadIsDarkBeforeItsAddressesGoThenLeavesTheFence@quorate_server_tests
+director-removed-lease-kept-in-fence@server/dataplane.cc@s/if (auto s = ports_.fence->update(index, {}); !s) {/if (auto s = Status::ok(); !s) {/@DirectorReload.AnInstanceRemovedBySighupGoesDarkAndComesBackAboveItsEpoch@quorate_netns_director_tests
+removed-lease-answers@server/lease_host.cc@s/if (!leases_\[i\].retired) names\[leases_\[i\].cfg->name\] = i;/names[leases_[i].cfg->name] = i;/@ReloadLeaseHost.ALeaseAddedStartsFromItsFloorQuarantinedAndARemovedOneIsForgotten
+vip-moving-with-a-lease-taken@server/reload/plan.cc@s/if (!there) continue;/if (!there || true) continue;/@ReloadPlan.ALeaseAddedOrRemovedWithAVipOfAnotherLeaseIsRefused
+regrouped-taken@server/reload/plan.cc@s/if (!whole) {/if (!whole \&\& false) {/@ReloadPlan.LeasesRegroupedAreRefused
+virtual-servers-by-file-index@server/daemon.cc@s/leaseOf.push_back(slotOf(next.leases.at(i).name).value_or(config_.leases.size()));/leaseOf.push_back(i);/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
+lease-added-twice@server/daemon.cc@s/if (slotOf(lease.name)) return "";/if (false) return "";/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
+added-lease-without-hooks@server/hooks/lease_hooks.cc@s/      append(std::move(leases\[i\]));/      (void)leases[i];/@LeaseHooksTest.ALeaseAddedByAReloadGetsTheNextIndexAndItsOwnPrograms@quorate_hooks_tests
+unreadable-state-overwritten@server/lease_host.cc@s/unreadable.empty() ? store_.save(i, node->durable()) : Status::fail(EIO, unreadable);/store_.save(i, node->durable());/@ReloadLeaseHost.ALeaseWhoseStateCannotBeReadIsNotAddedAndItsFileIsKept
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
 released-before-removed@server/dataplane.cc@s/^  std::vector<net::IpAddress> stuck;  \/\/ still on a device$/  std::vector<net::IpAddress> stuck; if (ports_.fence \&\& !gone.empty()) (void)ports_.fence->release(gone);/@DataPlaneTest.AVipRemovedFromAHeldLeaseIsFencedDarkBeforeItGoesThenReleased@quorate_server_tests
 stuck-vip-released@server/dataplane.cc@s/^      stuck.push_back(v.prefix.address);$//@DataPlaneTest.AVipThatCannotBeRemovedStaysFencedDark@quorate_server_tests

@@ -243,21 +243,67 @@ TEST(ReloadPlan, VipChangesOnAUseVmacInstanceAreRefused) {
                     "use_vmac");
 }
 
-TEST(ReloadPlan, InstancesAndLeasesAddedOrRemovedAreRefused) {
-  const std::string added = with(kBase, "virtual_servers:",
-                                 "  - name: mail\n"
-                                 "    vips: [{address: 198.18.0.30/24, device: eth0}]\n"
-                                 "virtual_servers:");
+const std::string kMail =
+    "  - name: mail\n"
+    "    vips: [{address: 198.18.0.30/24, device: eth0}]\n";
+
+TEST(ReloadPlan, AnInstanceAddedOrRemovedAddsOrRemovesItsLease) {
+  const std::string added = with(kBase, "virtual_servers:", kMail + "virtual_servers:");
   const auto p = plan(kBase, added);
-  expectRefusedOnly(p, "instance \"mail\" added");
-  expectRefusedOnly(p, "lease \"mail\" added");
+  ASSERT_TRUE(p.accepted()) << p.summary();
+  EXPECT_EQ(p.addedLeases, std::vector<std::size_t>{2}) << "mail is the third lease";
+  EXPECT_TRUE(p.removedLeases.empty());
+  EXPECT_TRUE(p.vipLeases.empty()) << "the other leases are left alone";
+  EXPECT_THAT(p.summary(), HasSubstr("lease \"mail\" added (instances mail)"));
+  EXPECT_FALSE(p.empty());
   const auto q = plan(added, kBase);
-  expectRefusedOnly(q, "instance \"mail\" removed");
-  expectRefusedOnly(q, "lease \"mail\" removed");
+  ASSERT_TRUE(q.accepted()) << q.summary();
+  EXPECT_EQ(q.removedLeases, std::vector<std::string>{"mail"});
+  EXPECT_TRUE(q.addedLeases.empty());
+  EXPECT_THAT(q.summary(), HasSubstr("lease \"mail\" removed (instances mail)"));
 }
 
-TEST(ReloadPlan, LeasesMovedOrRegroupedAreRefused) {
-  // Swapping the two instances swaps the leases' positions, by which they are indexed.
+// Leases are found by name: one removed ahead of another moves the other's index, and the VIP
+// changes of the other name it by its index in the new file.
+TEST(ReloadPlan, ALeaseRemovedAheadOfAnotherLeavesItsVipChangesNamed) {
+  const std::string three = kHead + "instances:\n" + kMail +
+                            "  - name: db\n"
+                            "    vips: [{address: 198.18.0.20/24, device: eth0}]\n";
+  const std::string next = kHead +
+                           "instances:\n"
+                           "  - name: db\n"
+                           "    vips: [{address: 198.18.0.20/24, device: eth0}, "
+                           "{address: 198.18.0.21/24, device: eth0}]\n";
+  const auto p = plan(three, next);
+  ASSERT_TRUE(p.accepted()) << p.summary();
+  EXPECT_EQ(p.removedLeases, std::vector<std::string>{"mail"});
+  EXPECT_EQ(p.vipLeases, std::vector<std::size_t>{0}) << "db is the first lease of the new file";
+}
+
+TEST(ReloadPlan, ASyncGroupAddedOrRemovedWithItsInstancesIsTaken) {
+  const std::string group = with(kBase, "virtual_servers:",
+                                 kMail +
+                                     "  - name: smtp\n"
+                                     "    vips: [{address: 198.18.0.31/24, device: eth0}]\n"
+                                     "sync_groups: [{name: post, instances: [mail, smtp]}]\n"
+                                     "virtual_servers:");
+  const auto p = plan(kBase, group);
+  ASSERT_TRUE(p.accepted()) << p.summary();
+  EXPECT_EQ(p.addedLeases, std::vector<std::size_t>{0}) << "sync groups come first";
+  const auto q = plan(group, kBase);
+  ASSERT_TRUE(q.accepted()) << q.summary();
+  EXPECT_EQ(q.removedLeases, std::vector<std::string>{"post"});
+}
+
+TEST(ReloadPlan, LeasesRegroupedAreRefused) {
+  const std::string grouped = kBase + "sync_groups: [{name: all, instances: [web, db]}]\n";
+  const auto p = plan(kBase, grouped);
+  expectRefusedOnly(p, "lease \"all\" added with instances that ran in another lease");
+  expectRefusedOnly(p, "lease \"web\" removed while some of its instances stay");
+  EXPECT_TRUE(p.addedLeases.empty());
+  EXPECT_TRUE(p.removedLeases.empty());
+  expectRefusedOnly(plan(grouped, kBase), "lease \"all\" removed while some of its instances");
+  // Only the order changed: nothing to apply, and nothing this version takes as a change.
   const std::string swapped = kHead +
                               "instances:\n"
                               "  - name: db\n"
@@ -266,9 +312,42 @@ TEST(ReloadPlan, LeasesMovedOrRegroupedAreRefused) {
                               "  - name: web\n"
                               "    vips: [{address: 198.18.0.10/24, device: eth0}]\n" +
                               kVirtualServers;
-  expectRefusedOnly(plan(kBase, swapped), "moved in the file's order");
-  const std::string grouped = kBase + "sync_groups: [{name: all, instances: [web, db]}]\n";
-  expectRefusedOnly(plan(kBase, grouped), "lease \"all\" added");
+  expectRefusedOnly(plan(kBase, swapped), "instances: changed in a way this version cannot");
+}
+
+// An address goes out of one lease and into another in two reloads: in one, the fence would
+// hold it in two groups, and the other director may take the file later.
+TEST(ReloadPlan, ALeaseAddedOrRemovedWithAVipOfAnotherLeaseIsRefused) {
+  const std::string renamed = with(kBase, "virtual_servers:",
+                                   "  - name: mail2\n"
+                                   "    vips: [{address: 198.18.0.30/24, device: eth0}]\n"
+                                   "virtual_servers:");
+  const std::string added = with(kBase, "virtual_servers:", kMail + "virtual_servers:");
+  const auto p = plan(added, renamed);
+  expectRefusedOnly(p, "in two reloads");
+  expectRefusedOnly(p, "lease \"mail\" removed while its VIP 198.18.0.30 is in instance");
+  expectRefusedOnly(p, "lease \"mail2\" added while its VIP 198.18.0.30 is in instance");
+  // Out of db into a new lease.
+  const std::string taken =
+      with(with(kBase, ", {address: 198.18.0.21/24, device: eth0}", ""), "virtual_servers:",
+           "  - name: mail\n"
+           "    vips: [{address: 198.18.0.21/24, device: eth0}]\n"
+           "virtual_servers:");
+  expectRefusedOnly(plan(kBase, taken), "lease \"mail\" added while its VIP 198.18.0.21");
+}
+
+TEST(ReloadPlan, AUseVmacInstanceAddedOrRemovedIsRefused) {
+  const std::string added = with(
+      kBase, "virtual_servers:", kMail + "    vrrp: {vrid: 9, use_vmac: true}\nvirtual_servers:");
+  expectRefusedOnly(plan(kBase, added), "instance \"mail\" added with use_vmac");
+  expectRefusedOnly(plan(added, kBase), "instance \"mail\" removed with use_vmac");
+}
+
+TEST(ReloadPlan, TheFirstInstanceOrTheLastNeedsARestart) {
+  const std::string none = kHead;
+  const std::string one = kHead + "instances:\n" + kMail;
+  expectRefusedOnly(plan(none, one), "started without any; restart it to add the first");
+  expectRefusedOnly(plan(one, none), "removing every instance needs a restart");
 }
 
 // A key this planner does not know (a later version's) is refused, never silently ignored.
