@@ -270,6 +270,85 @@ TEST_F(DirectorIpvsVm, HealthChecksTakeADeadRealServerOutAndPutItBack) {
   record("health_back_ms", static_cast<int>(ms(backNs - restartNs)));
 }
 
+// A check changed by SIGHUP on both directors (the "a check changed" with the real
+// daemons and real IPVS): rs2 is given a check of its own that wants a status its server never
+// sends, so it goes out of the holder's table; rs1, whose check did not change, never leaves the
+// table (sampled every 50 ms from before the signals until rs2 is out), keeps its IPVS entry
+// (the entry's connection count never drops, as it would if the entry were made anew), and the
+// lease stays with its holder at the same epoch.
+TEST_F(DirectorIpvsVm, ACheckChangedBySighupTakesOnlyItsServerOut) {
+  ASSERT_NO_FATAL_FAILURE(bringUp(false, /*checks=*/true));
+  const std::string rs1 = topo().host(kRs1).ipv4;
+  const std::string rs2 = topo().host(kRs2).ipv4;
+  for (int k = 0; k < 6; ++k) (void)getOnce(topo(), kVip, Ms(3000));
+  // rs1's entry's connection count, and the lease, as alpha reports them.
+  auto view = [&]() -> std::optional<std::pair<std::uint64_t, std::uint64_t>> {
+    const auto s = cluster().status(kAlpha);
+    if (!s || !(*s)["virtual_servers"].is_array()) return std::nullopt;
+    for (const auto& v : (*s)["virtual_servers"]) {
+      for (const auto& r : v["real_servers"]) {
+        if (r.value("endpoint", "") == rs1 + ":80") {
+          return std::make_pair(r["connections"].get<std::uint64_t>(),
+                                (*s)["epoch"].get<std::uint64_t>());
+        }
+      }
+    }
+    return std::nullopt;
+  };
+  const auto before = view();
+  ASSERT_TRUE(before) << cluster().statusJson(kAlpha).value_or("unreachable");
+  ASSERT_GT(before->first, 0u) << "rs1 was sent no connection";
+
+  ClusterOptions next = clusterOptions(false, true);
+  const std::string plain = "      - address: " + rs2 + "\n";
+  const auto at = next.extraDirectorYaml.find(plain);
+  ASSERT_NE(at, std::string::npos) << next.extraDirectorYaml;
+  next.extraDirectorYaml.insert(
+      at + plain.size(),
+      "        checks: [{type: http, path: /, status_codes: [204], interval_ms: 500,\n"
+      "                  timeout_ms: 3000, retries: 1, retry_delay_ms: 200}]\n");
+  cluster().writeDirectorConfig(kAlpha, next);
+  cluster().writeDirectorConfig(kBeta, next);
+  const auto t0 = monoNs();
+  cluster().signal(kAlpha, SIGHUP);
+  cluster().signal(kBeta, SIGHUP);
+  int samples = 0, rs1Missing = 0;
+  bool rs2Out = false;
+  while (!rs2Out && monoNs() - t0 < 20'000'000'000L) {
+    const auto t = ipvsadm(kAlpha, "-Ln");
+    ++samples;
+    if (!hasMatch(t, routeLine(rs1))) ++rs1Missing;
+    rs2Out = hasMatch(t, kServiceLine) && !hasMatch(t, routeLine(rs2));
+    if (!rs2Out) std::this_thread::sleep_for(Ms(50));
+  }
+  const auto outNs = monoNs();
+  ASSERT_TRUE(rs2Out) << "rs2's new check never took it out:\n"
+                      << ipvsadm(kAlpha, "-Ln") << cluster().statusJson(kAlpha).value_or("");
+  EXPECT_EQ(rs1Missing, 0) << "rs1, whose check did not change, left alpha's table in "
+                           << rs1Missing << " of " << samples << " samples";
+  const auto json = cluster().statusJson(kAlpha).value_or("");
+  EXPECT_TRUE(hasMatch(json, "http check: status 200")) << json;
+  int toRs1 = 0, other = 0;
+  for (int k = 0; k < 6; ++k) (getOnce(topo(), kVip, Ms(3000)) == kRs1 ? toRs1 : other)++;
+  EXPECT_EQ(toRs1, 6);
+  EXPECT_EQ(other, 0);
+  const auto after = view();
+  ASSERT_TRUE(after);
+  EXPECT_GE(after->first, before->first + 6) << "rs1's IPVS entry was made anew";
+  EXPECT_EQ(after->second, before->second) << "the epoch moved";
+  EXPECT_EQ(cluster().holderSeenBy(kAlpha), kAlpha);
+  EXPECT_EQ(cluster().holderSeenBy(kBeta), kAlpha);
+  std::printf(
+      "[ipvs-e2e] reload: rs2's check changed by SIGHUP: out of alpha's table %.0f ms later; rs1 "
+      "missing in %d of %d samples; rs1's entry counted %llu connections before, %llu after; "
+      "epoch %llu before and after\n",
+      ms(outNs - t0), rs1Missing, samples, static_cast<unsigned long long>(before->first),
+      static_cast<unsigned long long>(after->first),
+      static_cast<unsigned long long>(after->second));
+  std::fflush(stdout);
+  record("reload_check_out_ms", static_cast<int>(ms(outNs - t0)));
+}
+
 TEST_F(DirectorIpvsVm, StandbyTableFollowsLease) {
   ASSERT_NO_FATAL_FAILURE(bringUp(true));
   cluster().signal(kAlpha, SIGKILL);
