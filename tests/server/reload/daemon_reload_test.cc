@@ -330,5 +330,64 @@ TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFile
   EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(ran); }, 5s));
 }
 
+// A reload that fails in part (the fence refuses a lease it adds) applies the rest, the removal
+// of db among it. What runs is then neither file: reloading the old one must bring db back, and
+// reloading the new one must retry what failed, so that either file can become the running one.
+TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
+  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
+  const std::string old = config("a", "c", "info");
+  write(old);
+  const DirectorConfig running = parseDirectorConfig(old, path_);
+  director_ = std::make_unique<Daemon>(running, kernel_.ports());
+  ASSERT_TRUE(director_->start().isOk());
+  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  auto stub = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
+                                                        grpc::InsecureChannelCredentials()));
+  auto leases = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    v1::StatusReply r;
+    if (!stub->Status(&ctx, {}, &r).ok()) return std::string("unreachable");
+    std::string out;
+    for (const auto& l : r.leases()) out += (out.empty() ? "" : " ") + l.name();
+    return out;
+  };
+  ASSERT_TRUE(waitFor([&] { return leases() == "web db"; }, 5s)) << leases();
+
+  // db goes, mail (198.18.0.30) comes: the fence refuses mail's group, whatever its index.
+  std::string next = old;
+  const std::string db = "{name: db, vips: [{address: 198.18.0.20/24, device: eth0}]}";
+  next.replace(next.find(db), db.size(),
+               "{name: mail, vips: [{address: 198.18.0.30/24, device: eth0}]}");
+  auto refuseMail = [&] {
+    for (int i = 0; i < 8; ++i)
+      kernel_.failCalls.insert("fence.update " + std::to_string(i) + " 198.18.0.30");
+  };
+  refuseMail();
+  write(next);
+  const auto partial = reloader.reload("test");
+  EXPECT_FALSE(partial.applied()) << partial.summary();
+  EXPECT_NE(partial.summary().find("applied in part"), std::string::npos) << partial.summary();
+  ASSERT_EQ(leases(), "web") << partial.summary();
+
+  // Back to the old file: db runs again (and mail, never added, stays away).
+  kernel_.failCalls.clear();
+  write(old);
+  const auto back = reloader.reload("test");
+  EXPECT_TRUE(back.applied()) << back.summary();
+  EXPECT_EQ(leases(), "web db") << "the old file does not run again: " << back.summary();
+
+  // The same partial failure, then the new file again once the fence takes mail: it is added.
+  refuseMail();
+  write(next);
+  EXPECT_FALSE(reloader.reload("test").applied());
+  ASSERT_EQ(leases(), "web");
+  kernel_.failCalls.clear();
+  const auto retried = reloader.reload("test");
+  EXPECT_TRUE(retried.applied()) << retried.summary();
+  EXPECT_EQ(leases(), "web mail") << "the failed lease is not retried: " << retried.summary();
+  EXPECT_NE(retried.summary().find("lease mail added"), std::string::npos) << retried.summary();
+}
+
 }  // namespace
 }  // namespace quorate::server
