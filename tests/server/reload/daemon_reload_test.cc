@@ -354,8 +354,9 @@ TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
   };
   ASSERT_TRUE(waitFor([&] { return leases() == "web db"; }, 5s)) << leases();
 
-  // db goes, mail (198.18.0.30) comes: the fence refuses mail's group, whatever its index.
-  std::string next = old;
+  // web gains 198.18.0.11, db goes, mail (198.18.0.30) comes: the fence refuses mail's group,
+  // whatever its index.
+  std::string next = config("ab", "c", "info");
   const std::string db = "{name: db, vips: [{address: 198.18.0.20/24, device: eth0}]}";
   next.replace(next.find(db), db.size(),
                "{name: mail, vips: [{address: 198.18.0.30/24, device: eth0}]}");
@@ -376,6 +377,9 @@ TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
   const auto back = reloader.reload("test");
   EXPECT_TRUE(back.applied()) << back.summary();
   EXPECT_EQ(leases(), "web db") << "the old file does not run again: " << back.summary();
+  ASSERT_FALSE(kernel_.fence.groups.empty());
+  EXPECT_EQ(fenceGroups().front(), std::vector<std::string>{"198.18.0.10"})
+      << "web keeps the VIPs of a file that no longer runs: " << back.summary();
 
   // The same partial failure, then the new file again once the fence takes mail: it is added.
   refuseMail();
@@ -387,6 +391,7 @@ TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
   EXPECT_TRUE(retried.applied()) << retried.summary();
   EXPECT_EQ(leases(), "web mail") << "the failed lease is not retried: " << retried.summary();
   EXPECT_NE(retried.summary().find("lease mail added"), std::string::npos) << retried.summary();
+  EXPECT_EQ(fenceGroups().front(), (std::vector<std::string>{"198.18.0.10", "198.18.0.11"}));
 }
 
 }  // namespace

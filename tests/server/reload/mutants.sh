@@ -16,7 +16,8 @@
 # while its VIP moves to another lease, instances regrouped taken as added and removed, the
 # virtual servers left on the file's lease indices (not the daemon's), a lease added twice by a
 # reload retried whole, an added lease's hooks never set up, an added lease's unreadable state
-# file written over.
+# file written over, a reload applied in part leaving the old file as the running one (or
+# retrying only what its plan names).
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -53,6 +54,8 @@ one-stuck-keeps-all@server/dataplane.cc@s/^  if (ports_.fence \&\& !gone.empty()
 fence-not-put-back@server/dataplane.cc@s/if (auto back = ports_.fence->update(index, l.addresses); !back) {/if (auto back = Status::ok(); !back) {/@DataPlaneTest.AnUpdateThatFailsAfterTheFenceTookItPutsTheFenceBack@quorate_server_tests
 vips-not-rolled-back@server/daemon.cc@s/if (const std::string back = moveVips(slots, before); !back.empty()) {/if (const std::string back; !back.empty()) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
 rest-applied-after-vip-failure@server/daemon.cc@s/^    if (!vipErrors.empty()) {$/    if (false) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
+partial-keeps-old-file@server/reload/reloader.cc@s/if (r.applied || r.partial) {/if (r.applied) {/@DaemonVipReloadTest.AReloadThatFailsInPartCanBeUndoneOrRetried@quorate_daemon_reload_tests
+partial-retried-by-plan@server/daemon.cc@s/if (!slotOf(next.leases\[k\].name)) added.push_back(k);/(void)k;/;s/for (std::size_t k : added) {/for (std::size_t k : plan.addedLeases) {/@DaemonVipReloadTest.AReloadThatFailsInPartCanBeUndoneOrRetried@quorate_daemon_reload_tests
 vip-move-taken@server/reload/plan.cc@s/if (it == was.end() || it->second == lease) continue;/continue;/@ReloadPlan.AVipMovedToAnotherLeaseInOneReloadIsRefused
 '
 printf '%s\n' "$mutants" |
