@@ -425,6 +425,16 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     }
     std::string retried;  // beyond the plan: what an earlier reload left undone, now done
     auto note = [&](const std::string& what) { retried += (retried.empty() ? "" : ", ") + what; };
+    // A removal that left an address up or in the fence (any earlier reload's) is finished, or
+    // reported again, before this reload removes or adds any lease.
+    for (std::size_t i = 0; dataPlane_ && i < config_.leases.size(); ++i) {
+      if (!host_->retired(i) || !dataPlane_->retiring(i)) continue;
+      if (auto s = dataPlane_->retireLease(i); !s) {
+        error(s.message());
+      } else {
+        note("lease " + config_.leases[i].name + " out of the fence");
+      }
+    }
     for (const auto& name : removed) {
       if (const auto e = removeLease(name); !e.empty()) {
         error(e);

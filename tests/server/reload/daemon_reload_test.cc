@@ -394,5 +394,59 @@ TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
   EXPECT_EQ(fenceGroups().front(), (std::vector<std::string>{"198.18.0.10", "198.18.0.11"}));
 }
 
+// A removal that leaves an address on its device is reported, and the next reload finishes it:
+// the same file reloaded takes the address off and lets the fence go of it. An address a lease
+// added since has taken is that lease's: the retry leaves it alone.
+TEST_F(DaemonVipReloadTest, ARemovalThatLeftAnAddressBehindIsFinishedByTheNextReload) {
+  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
+  const std::string old = config("a", "c", "info");
+  write(old);
+  const DirectorConfig running = parseDirectorConfig(old, path_);
+  director_ = std::make_unique<Daemon>(running, kernel_.ports());
+  ASSERT_TRUE(director_->start().isOk());
+  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  const std::string db = ", {name: db, vips: [{address: 198.18.0.20/24, device: eth0}]}";
+  auto without = [&](std::string text, const std::string& in) {
+    return text.replace(text.find(db), db.size(), in);
+  };
+
+  kernel_.failCalls.insert("vips.remove 198.18.0.20");
+  write(without(old, ""));
+  const auto stuck = reloader.reload("test");
+  EXPECT_FALSE(stuck.applied()) << stuck.summary();
+  EXPECT_NE(stuck.summary().find("an address is still up"), std::string::npos) << stuck.summary();
+  EXPECT_TRUE(kernel_.calls("fence.release 198.18.0.20").empty());
+
+  kernel_.failCalls.clear();
+  kernel_.journal.clear();
+  const auto retried = reloader.reload("test");
+  EXPECT_TRUE(retried.applied()) << retried.summary();
+  EXPECT_EQ(kernel_.calls("fence.release 198.18.0.20").size(), 1u)
+      << "the address of a removed lease is never let go of: " << retried.summary();
+  EXPECT_EQ(kernel_.calls("vips.remove 198.18.0.20").size(), 1u) << retried.summary();
+  EXPECT_TRUE(reloader.reload("test").applied());
+  EXPECT_EQ(kernel_.calls("fence.release 198.18.0.20").size(), 1u) << "released twice";
+
+  // Again, but lease back takes 198.18.0.20 (in a reload of its own) before the retry.
+  write(old);
+  ASSERT_TRUE(reloader.reload("test").applied());
+  kernel_.failCalls.insert("vips.remove 198.18.0.20");
+  write(without(old, ""));
+  EXPECT_FALSE(reloader.reload("test").applied());
+  const std::string withBack =
+      without(old, ", {name: back, vips: [{address: 198.18.0.20/24, device: eth0}]}");
+  write(withBack);
+  EXPECT_FALSE(reloader.reload("test").applied()) << "db's removal is still stuck";
+  kernel_.failCalls.clear();
+  kernel_.journal.clear();
+  const auto after = reloader.reload("test");
+  EXPECT_TRUE(after.applied()) << after.summary();
+  EXPECT_TRUE(kernel_.calls("fence.release 198.18.0.20").empty())
+      << "the retry took lease back's address out of the fence";
+  EXPECT_TRUE(kernel_.calls("vips.remove 198.18.0.20").empty())
+      << "the retry took lease back's address off its device";
+  EXPECT_EQ(fenceGroups().back(), std::vector<std::string>{"198.18.0.20"});
+}
+
 }  // namespace
 }  // namespace quorate::server
