@@ -386,15 +386,34 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
   // back and nothing else is applied, so the old file stays the running one), own health, leases
   // removed (their VIPs dark before the Release leaves), leases added, hooks, announcements, the
   // virtual servers (which may use an added VIP) and their checks, the log level. A lease that
-  // cannot be removed or added is reported and the rest applied: both steps are idempotent, so
-  // the same file reloaded again retries them.
+  // cannot be removed or added is reported and the rest applied (partial): the reloader then
+  // takes the new file as the running one, and each reload adds and removes whatever running
+  // leases differ from its file by name, so the same file reloaded retries what failed and the
+  // old one reloaded brings back what was removed.
   std::promise<std::string> done;
   std::string vipErrors, errors;  // written on the loop thread before `done` is set
   post([&] {
     std::string vs;
     auto error = [&](const std::string& e) { errors += (errors.empty() ? "" : "; ") + e; };
+    // The leases removed and added are what runs against `next`, by name: the plan's, and what
+    // a reload that failed in part left undone (the reloader then compares with its file, so
+    // its plan names neither a lease that could not be added nor one whose removal it undoes).
+    std::vector<std::string> removed;
+    for (std::size_t i = 0; i < config_.leases.size(); ++i) {
+      const std::string& name = config_.leases[i].name;
+      if (host_->retired(i) || next.leases.empty()) continue;
+      if (std::none_of(next.leases.begin(), next.leases.end(),
+                       [&](const LeaseConfig& l) { return l.name == name; })) {
+        removed.push_back(name);
+      }
+    }
+    std::vector<std::size_t> added;
+    for (std::size_t k = 0; k < next.leases.size(); ++k) {
+      if (!slotOf(next.leases[k].name)) added.push_back(k);
+    }
     // The plan names only leases both files have, and refuses a VIP that changes lease (even
     // with a lease added or removed), so this is independent of the leases added and removed.
+    // A lease of both files that is not running yet is added below with its new VIPs.
     if (!plan.vipLeases.empty()) vipErrors = reloadVips(next, plan.vipLeases);
     if (!vipErrors.empty()) {
       done.set_value(vs);
@@ -404,19 +423,40 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
       health_->reloadScripts(next.trackScripts);  // it keeps copies: config_ may change below
       config_.trackScripts = next.trackScripts;
     }
-    for (const auto& name : plan.removedLeases) {
-      if (const auto e = removeLease(name); !e.empty()) error(e);
+    std::string retried;  // beyond the plan: what an earlier reload left undone, now done
+    auto note = [&](const std::string& what) { retried += (retried.empty() ? "" : ", ") + what; };
+    // A removal that left an address up or in the fence (any earlier reload's) is finished, or
+    // reported again, before this reload removes or adds any lease.
+    for (std::size_t i = 0; dataPlane_ && i < config_.leases.size(); ++i) {
+      if (!host_->retired(i) || !dataPlane_->retiring(i)) continue;
+      if (auto s = dataPlane_->retireLease(i); !s) {
+        error(s.message());
+      } else {
+        note("lease " + config_.leases[i].name + " out of the fence");
+      }
     }
-    for (std::size_t k : plan.addedLeases) {
-      if (const auto e = addLease(next, next.leases.at(k)); !e.empty()) error(e);
+    for (const auto& name : removed) {
+      if (const auto e = removeLease(name); !e.empty()) {
+        error(e);
+      } else if (std::find(plan.removedLeases.begin(), plan.removedLeases.end(), name) ==
+                 plan.removedLeases.end()) {
+        note("lease " + name + " removed");
+      }
+    }
+    for (std::size_t k : added) {
+      if (const auto e = addLease(next, next.leases.at(k)); !e.empty()) {
+        error(e);
+      } else if (std::find(plan.addedLeases.begin(), plan.addedLeases.end(), k) ==
+                 plan.addedLeases.end()) {
+        note("lease " + next.leases.at(k).name + " added");
+      }
     }
     if (plan.hooks) {
       for (const auto& l : next.leases) {
         if (const auto slot = slotOf(l.name)) config_.leases[*slot].hooks = l.hooks;
       }
     }
-    if ((plan.hooks || !plan.addedLeases.empty()) &&
-        !hooks_->updateSettings(hookSettings(config_))) {
+    if ((plan.hooks || !added.empty()) && !hooks_->updateSettings(hookSettings(config_))) {
       spdlog::error("reload: hooks not applied: the leases differ from the running ones");
     }
     if (plan.announce) config_.announce = next.announce;  // read at each burst and refresh
@@ -432,6 +472,9 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
       config_.virtualServerLease = leaseOf;
       config_.syncLease = sync;
       vs = dataPlane_->balancer()->reload(next.ipvs, leaseOf, sync);
+    }
+    if (!retried.empty()) {
+      vs += (vs.empty() ? "" : "; ") + std::string("left by an earlier reload: ") + retried;
     }
     done.set_value(vs);
   });
@@ -451,7 +494,7 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     post([this, level = next.logLevel] { config_.logLevel = level; });
   }
   if (!errors.empty()) {
-    return {false, errors + "; everything else applied: reload again to retry"};
+    return {false, errors + "; everything else applied: reload again to retry", true};
   }
   return {true, std::move(summary)};
 }
@@ -525,7 +568,7 @@ std::string Daemon::reloadVips(const DirectorConfig& next, const std::vector<std
   std::vector<std::vector<net::Vip>> before, wanted;
   for (std::size_t i : leases) {
     const auto slot = slotOf(next.leases.at(i).name);
-    if (!slot) return "lease " + next.leases.at(i).name + " is not running";
+    if (!slot) continue;  // a reload that failed in part did not add it: added now, as it is
     slots.push_back(*slot);
     before.push_back(dataPlane_->vipsOf(*slot));
     wanted.push_back(DataPlane::leaseVips(next, next.leases.at(i)));

@@ -40,6 +40,9 @@ class DirectorMetrics;
 struct ReloadResult {
   bool applied = false;
   std::string text;  // one line for the log
+  // Not applied, yet changed: every key but the leases `text` names was applied. The director
+  // then runs the new file minus those, so that file is the one to compare the next reload with.
+  bool partial = false;
 };
 
 class Daemon {

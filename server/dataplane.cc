@@ -89,7 +89,20 @@ Status DataPlane::addLease(const LeaseConfig& lease) {
 
 Status DataPlane::retireLease(std::size_t index) {
   Lease& l = leases_.at(index);
-  if (l.retired) return Status::ok();
+  if (l.retired && l.vips.empty()) return Status::ok();
+  if (l.retired) {
+    // A retirement that left something behind, retried: an address that a lease added since
+    // holds is that lease's now (its fence group, maybe its device), never taken off here.
+    std::erase_if(l.vips, [&](const net::Vip& v) {
+      return std::any_of(leases_.begin(), leases_.end(), [&](const Lease& o) {
+        return !o.retired && std::find(o.addresses.begin(), o.addresses.end(), v.prefix.address) !=
+                                 o.addresses.end();
+      });
+    });
+    l.addresses.clear();
+    for (const auto& v : l.vips) l.addresses.push_back(v.prefix.address);
+  }
+  l.vrrpInstances.clear();  // the daemon takes their instances out of the configuration
   // Fence closed, then the addresses off (if the lease host has not withdrawn it yet).
   const bool dark = withdraw(index);
   std::string left;
@@ -125,11 +138,11 @@ Status DataPlane::retireLease(std::size_t index) {
   }
   spdlog::info("lease {}: removed by a reload: {} VIPs withdrawn and out of the fence{}", l.name,
                l.vips.size(), left.empty() ? "" : ", but " + left);
+  l.retired = true;
+  // What is left stays in vips (see retiring()): the next reload tries again.
+  if (!left.empty()) return Status::fail(EIO, "lease " + l.name + " removed, but " + left);
   l.vips.clear();
   l.addresses.clear();
-  l.vrrpInstances.clear();
-  l.retired = true;
-  if (!left.empty()) return Status::fail(EIO, "lease " + l.name + " removed, but " + left);
   return Status::ok();
 }
 

@@ -83,6 +83,11 @@ class DataPlane {
   // still fenced dark, or a close that failed (then the VIPs may answer until the fence's own
   // deadline, as in withdraw()).
   Status retireLease(std::size_t index);
+  // Whether retireLease(index) left something behind (an address still up or fenced): calling
+  // it again retries that, leaving alone an address another lease has taken since.
+  bool retiring(std::size_t index) const {
+    return leases_.at(index).retired && !leases_.at(index).vips.empty();
+  }
   // Withdraws every lease (shutdown).
   void withdrawAll();
   // Announces the lease's VIPs again (a partition healed, or an operator asked).

@@ -44,6 +44,7 @@ v1::ReloadReply Reloader::reload(const std::string& via) {
     plan.refused.push_back(e.what());
   }
   std::string detail;  // what the virtual servers' reconciliation did
+  bool partial = false;
   if (!plan.accepted()) {
     for (const auto& r : plan.refused) refuse(r);
   } else {
@@ -53,6 +54,11 @@ v1::ReloadReply Reloader::reload(const std::string& via) {
     if (r.applied) {
       for (const auto& c : plan.changes) reply.add_changes(c);
       detail = r.text;
+    }
+    // Applied in part, the director runs the new file but for the leases named: compared with
+    // the old one, a reload of the old file would find nothing to undo.
+    partial = r.partial;
+    if (r.applied || r.partial) {
       running_ = std::move(next);
       runningText_ = std::move(text);
     }
@@ -64,7 +70,8 @@ v1::ReloadReply Reloader::reload(const std::string& via) {
   } else {
     std::string all;
     for (const auto& r : reply.refused()) all += (all.empty() ? "" : "; ") + r;
-    reply.set_summary("reload refused, running configuration kept: " + all);
+    reply.set_summary(partial ? "reload applied in part, the new file runs but for: " + all
+                              : "reload refused, running configuration kept: " + all);
   }
   if (reply.applied()) {
     spdlog::info("{}: {}", via, reply.summary());

@@ -330,5 +330,123 @@ TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFile
   EXPECT_TRUE(waitFor([&] { return std::filesystem::exists(ran); }, 5s));
 }
 
+// A reload that fails in part (the fence refuses a lease it adds) applies the rest, the removal
+// of db among it. What runs is then neither file: reloading the old one must bring db back, and
+// reloading the new one must retry what failed, so that either file can become the running one.
+TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
+  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
+  const std::string old = config("a", "c", "info");
+  write(old);
+  const DirectorConfig running = parseDirectorConfig(old, path_);
+  director_ = std::make_unique<Daemon>(running, kernel_.ports());
+  ASSERT_TRUE(director_->start().isOk());
+  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  auto stub = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
+                                                        grpc::InsecureChannelCredentials()));
+  auto leases = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    v1::StatusReply r;
+    if (!stub->Status(&ctx, {}, &r).ok()) return std::string("unreachable");
+    std::string out;
+    for (const auto& l : r.leases()) out += (out.empty() ? "" : " ") + l.name();
+    return out;
+  };
+  ASSERT_TRUE(waitFor([&] { return leases() == "web db"; }, 5s)) << leases();
+
+  // web gains 198.18.0.11, db goes, mail (198.18.0.30) comes: the fence refuses mail's group,
+  // whatever its index.
+  std::string next = config("ab", "c", "info");
+  const std::string db = "{name: db, vips: [{address: 198.18.0.20/24, device: eth0}]}";
+  next.replace(next.find(db), db.size(),
+               "{name: mail, vips: [{address: 198.18.0.30/24, device: eth0}]}");
+  auto refuseMail = [&] {
+    for (int i = 0; i < 8; ++i)
+      kernel_.failCalls.insert("fence.update " + std::to_string(i) + " 198.18.0.30");
+  };
+  refuseMail();
+  write(next);
+  const auto partial = reloader.reload("test");
+  EXPECT_FALSE(partial.applied()) << partial.summary();
+  EXPECT_NE(partial.summary().find("applied in part"), std::string::npos) << partial.summary();
+  ASSERT_EQ(leases(), "web") << partial.summary();
+
+  // Back to the old file: db runs again (and mail, never added, stays away).
+  kernel_.failCalls.clear();
+  write(old);
+  const auto back = reloader.reload("test");
+  EXPECT_TRUE(back.applied()) << back.summary();
+  EXPECT_EQ(leases(), "web db") << "the old file does not run again: " << back.summary();
+  ASSERT_FALSE(kernel_.fence.groups.empty());
+  EXPECT_EQ(fenceGroups().front(), std::vector<std::string>{"198.18.0.10"})
+      << "web keeps the VIPs of a file that no longer runs: " << back.summary();
+
+  // The same partial failure, then the new file again once the fence takes mail: it is added.
+  refuseMail();
+  write(next);
+  EXPECT_FALSE(reloader.reload("test").applied());
+  ASSERT_EQ(leases(), "web");
+  kernel_.failCalls.clear();
+  const auto retried = reloader.reload("test");
+  EXPECT_TRUE(retried.applied()) << retried.summary();
+  EXPECT_EQ(leases(), "web mail") << "the failed lease is not retried: " << retried.summary();
+  EXPECT_NE(retried.summary().find("lease mail added"), std::string::npos) << retried.summary();
+  EXPECT_EQ(fenceGroups().front(), (std::vector<std::string>{"198.18.0.10", "198.18.0.11"}));
+}
+
+// A removal that leaves an address on its device is reported, and the next reload finishes it:
+// the same file reloaded takes the address off and lets the fence go of it. An address a lease
+// added since has taken is that lease's: the retry leaves it alone.
+TEST_F(DaemonVipReloadTest, ARemovalThatLeftAnAddressBehindIsFinishedByTheNextReload) {
+  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
+  const std::string old = config("a", "c", "info");
+  write(old);
+  const DirectorConfig running = parseDirectorConfig(old, path_);
+  director_ = std::make_unique<Daemon>(running, kernel_.ports());
+  ASSERT_TRUE(director_->start().isOk());
+  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  const std::string db = ", {name: db, vips: [{address: 198.18.0.20/24, device: eth0}]}";
+  auto without = [&](std::string text, const std::string& in) {
+    return text.replace(text.find(db), db.size(), in);
+  };
+
+  kernel_.failCalls.insert("vips.remove 198.18.0.20");
+  write(without(old, ""));
+  const auto stuck = reloader.reload("test");
+  EXPECT_FALSE(stuck.applied()) << stuck.summary();
+  EXPECT_NE(stuck.summary().find("an address is still up"), std::string::npos) << stuck.summary();
+  EXPECT_TRUE(kernel_.calls("fence.release 198.18.0.20").empty());
+
+  kernel_.failCalls.clear();
+  kernel_.journal.clear();
+  const auto retried = reloader.reload("test");
+  EXPECT_TRUE(retried.applied()) << retried.summary();
+  EXPECT_EQ(kernel_.calls("fence.release 198.18.0.20").size(), 1u)
+      << "the address of a removed lease is never let go of: " << retried.summary();
+  EXPECT_EQ(kernel_.calls("vips.remove 198.18.0.20").size(), 1u) << retried.summary();
+  EXPECT_TRUE(reloader.reload("test").applied());
+  EXPECT_EQ(kernel_.calls("fence.release 198.18.0.20").size(), 1u) << "released twice";
+
+  // Again, but lease back takes 198.18.0.20 (in a reload of its own) before the retry.
+  write(old);
+  ASSERT_TRUE(reloader.reload("test").applied());
+  kernel_.failCalls.insert("vips.remove 198.18.0.20");
+  write(without(old, ""));
+  EXPECT_FALSE(reloader.reload("test").applied());
+  const std::string withBack =
+      without(old, ", {name: back, vips: [{address: 198.18.0.20/24, device: eth0}]}");
+  write(withBack);
+  EXPECT_FALSE(reloader.reload("test").applied()) << "db's removal is still stuck";
+  kernel_.failCalls.clear();
+  kernel_.journal.clear();
+  const auto after = reloader.reload("test");
+  EXPECT_TRUE(after.applied()) << after.summary();
+  EXPECT_TRUE(kernel_.calls("fence.release 198.18.0.20").empty())
+      << "the retry took lease back's address out of the fence";
+  EXPECT_TRUE(kernel_.calls("vips.remove 198.18.0.20").empty())
+      << "the retry took lease back's address off its device";
+  EXPECT_EQ(fenceGroups().back(), std::vector<std::string>{"198.18.0.20"});
+}
+
 }  // namespace
 }  // namespace quorate::server

@@ -16,7 +16,9 @@
 # while its VIP moves to another lease, instances regrouped taken as added and removed, the
 # virtual servers left on the file's lease indices (not the daemon's), a lease added twice by a
 # reload retried whole, an added lease's hooks never set up, an added lease's unreadable state
-# file written over.
+# file written over, a reload applied in part leaving the old file as the running one (or
+# retrying only what its plan names), a removal that left an address behind never retried (or
+# retried over an address another lease took since).
 # Usage: mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: mutants.sh BUILD_DIR [NAME...]}
@@ -43,7 +45,7 @@ removed-lease-answers@server/lease_host.cc@s/if (!leases_\[i\].retired) names\[l
 vip-moving-with-a-lease-taken@server/reload/plan.cc@s/if (!there) continue;/if (!there || true) continue;/@ReloadPlan.ALeaseAddedOrRemovedWithAVipOfAnotherLeaseIsRefused
 regrouped-taken@server/reload/plan.cc@s/if (!whole) {/if (!whole \&\& false) {/@ReloadPlan.LeasesRegroupedAreRefused
 virtual-servers-by-file-index@server/daemon.cc@s/leaseOf.push_back(slotOf(next.leases.at(i).name).value_or(config_.leases.size()));/leaseOf.push_back(i);/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
-lease-added-twice@server/daemon.cc@s/if (slotOf(lease.name)) return "";/if (false) return "";/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
+lease-added-twice@server/daemon.cc@s/if (slotOf(lease.name)) return "";/if (false) return "";/;s/if (!slotOf(next.leases\[k\].name)) added.push_back(k);/added.push_back(k);/@DaemonReloadTest.AnInstanceRemovedAndAddedBackLeavesTheVirtualServersOnTheirLease@quorate_daemon_reload_tests
 added-lease-without-hooks@server/hooks/lease_hooks.cc@s/      append(std::move(leases\[i\]));/      (void)leases[i];/@LeaseHooksTest.ALeaseAddedByAReloadGetsTheNextIndexAndItsOwnPrograms@quorate_hooks_tests
 unreadable-state-overwritten@server/lease_host.cc@s/unreadable.empty() ? store_.save(i, node->durable()) : Status::fail(EIO, unreadable);/store_.save(i, node->durable());/@ReloadLeaseHost.ALeaseWhoseStateCannotBeReadIsNotAddedAndItsFileIsKept
 director-vip-unfenced@server/dataplane.cc@s/^  std::vector<net::IpAddress> addresses;$/  for (const auto\& v : vips) { if (l.claimed) { (void)ports_.vips->add(v, std::nullopt); } } std::vector<net::IpAddress> addresses; if (!vips.empty()) { return Status::ok(); }/@DirectorReload.AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone@quorate_netns_director_tests
@@ -51,8 +53,12 @@ released-before-removed@server/dataplane.cc@s/^  std::vector<net::IpAddress> stu
 stuck-vip-released@server/dataplane.cc@s/^      stuck.push_back(v.prefix.address);$//@DataPlaneTest.AVipThatCannotBeRemovedStaysFencedDark@quorate_server_tests
 one-stuck-keeps-all@server/dataplane.cc@s/^  if (ports_.fence \&\& !gone.empty()) {$/  if (ports_.fence \&\& stuck.empty() \&\& !gone.empty()) {/@DataPlaneTest.AVipThatCannotBeRemovedKeepsOnlyItselfFencedDark@quorate_server_tests
 fence-not-put-back@server/dataplane.cc@s/if (auto back = ports_.fence->update(index, l.addresses); !back) {/if (auto back = Status::ok(); !back) {/@DataPlaneTest.AnUpdateThatFailsAfterTheFenceTookItPutsTheFenceBack@quorate_server_tests
-vips-not-rolled-back@server/daemon.cc@s/if (const std::string back = moveVips(leases, before); !back.empty()) {/if (const std::string back; !back.empty()) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
+vips-not-rolled-back@server/daemon.cc@s/if (const std::string back = moveVips(slots, before); !back.empty()) {/if (const std::string back; !back.empty()) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
 rest-applied-after-vip-failure@server/daemon.cc@s/^    if (!vipErrors.empty()) {$/    if (false) {/@DaemonVipReloadTest.AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns@quorate_daemon_reload_tests
+partial-keeps-old-file@server/reload/reloader.cc@s/if (r.applied || r.partial) {/if (r.applied) {/@DaemonVipReloadTest.AReloadThatFailsInPartCanBeUndoneOrRetried@quorate_daemon_reload_tests
+partial-retried-by-plan@server/daemon.cc@s/if (!slotOf(next.leases\[k\].name)) added.push_back(k);/(void)k;/;s/for (std::size_t k : added) {/for (std::size_t k : plan.addedLeases) {/@DaemonVipReloadTest.AReloadThatFailsInPartCanBeUndoneOrRetried@quorate_daemon_reload_tests
+removal-not-retried@server/daemon.cc@s/if (!host_->retired(i) || !dataPlane_->retiring(i)) continue;/continue;/@DaemonVipReloadTest.ARemovalThatLeftAnAddressBehindIsFinishedByTheNextReload@quorate_daemon_reload_tests
+retry-takes-anothers-address@server/dataplane.cc@s/return !o.retired \&\& std::find/return false \&\& std::find/@DaemonVipReloadTest.ARemovalThatLeftAnAddressBehindIsFinishedByTheNextReload@quorate_daemon_reload_tests
 vip-move-taken@server/reload/plan.cc@s/if (it == was.end() || it->second == lease) continue;/continue;/@ReloadPlan.AVipMovedToAnotherLeaseInOneReloadIsRefused
 '
 printf '%s\n' "$mutants" |
