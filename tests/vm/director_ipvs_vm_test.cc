@@ -295,9 +295,17 @@ TEST_F(DirectorIpvsVm, ACheckChangedBySighupTakesOnlyItsServerOut) {
     }
     return std::nullopt;
   };
-  const auto before = view();
+  // The kernel's per-destination counters reach the status with its rate estimator (every 2 s):
+  // poll until the connections sent above show.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> before;
+  waitUntil(
+      [&] {
+        before = view();
+        return before && before->first > 0;
+      },
+      Ms(10'000), Ms(250));
   ASSERT_TRUE(before) << cluster().statusJson(kAlpha).value_or("unreachable");
-  ASSERT_GT(before->first, 0u) << "rs1 was sent no connection";
+  ASSERT_GT(before->first, 0u) << "rs1's entry shows no connection";
 
   ClusterOptions next = clusterOptions(false, true);
   const std::string plain = "      - address: " + rs2 + "\n";
@@ -332,8 +340,15 @@ TEST_F(DirectorIpvsVm, ACheckChangedBySighupTakesOnlyItsServerOut) {
   for (int k = 0; k < 6; ++k) (getOnce(topo(), kVip, Ms(3000)) == kRs1 ? toRs1 : other)++;
   EXPECT_EQ(toRs1, 6);
   EXPECT_EQ(other, 0);
-  const auto after = view();
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> after;
+  waitUntil(
+      [&] {
+        after = view();
+        return after && after->first >= before->first + 6;
+      },
+      Ms(10'000), Ms(250));
   ASSERT_TRUE(after);
+  // Made anew, the entry would count from 0: only the 6 connections sent since.
   EXPECT_GE(after->first, before->first + 6) << "rs1's IPVS entry was made anew";
   EXPECT_EQ(after->second, before->second) << "the epoch moved";
   EXPECT_EQ(cluster().holderSeenBy(kAlpha), kAlpha);
