@@ -237,8 +237,20 @@ class DaemonVipReloadTest : public ::testing::Test {
     path_ = dir_ + "/alpha.yaml";
   }
   void TearDown() override {
+    reloader_.reset();
     director_.reset();
     spdlog::set_level(spdlog::level::info);
+  }
+  // Writes the file with web on 198.18.0.10 (a) and db on 198.18.0.20 (c) into old_, starts a
+  // director on it, and makes reloader_ with it as the running file.
+  void startWebAndDb() {
+    old_ = config("a", "c", "info");
+    write(old_);
+    const DirectorConfig running = parseDirectorConfig(old_, path_);
+    director_ = std::make_unique<Daemon>(running, kernel_.ports());
+    ASSERT_TRUE(director_->start().isOk());
+    reloader_ = std::make_unique<reload::Reloader>(*director_, path_, running, old_,
+                                                   ~privileges::CapMask{0});
   }
   std::string addr(int i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
   std::string config(const std::string& web, const std::string& db, const std::string& level,
@@ -282,17 +294,15 @@ class DaemonVipReloadTest : public ::testing::Test {
   int ports_[3] = {};
   testing::FakeKernel kernel_;
   std::unique_ptr<Daemon> director_;
+  std::string old_;
+  std::unique_ptr<reload::Reloader> reloader_;  // after director_: destroyed before it
 };
 
 TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFileStillRuns) {
   using Groups = std::vector<std::vector<std::string>>;
-  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
-  const std::string old = config("a", "c", "info");
-  write(old);
-  const DirectorConfig running = parseDirectorConfig(old, path_);
-  director_ = std::make_unique<Daemon>(running, kernel_.ports());
-  ASSERT_TRUE(director_->start().isOk());
-  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  ASSERT_NO_FATAL_FAILURE(startWebAndDb());
+  const std::string& old = old_;
+  reload::Reloader& reloader = *reloader_;
   ASSERT_EQ(fenceGroups(), (Groups{{"198.18.0.10"}, {"198.18.0.20"}}));
 
   // web gains 198.18.0.11; db trades 198.18.0.20 for 198.18.0.22, which its fence refuses; and
@@ -334,13 +344,9 @@ TEST_F(DaemonVipReloadTest, AVipChangeOneLeaseRefusesChangesNothingAndTheOldFile
 // of db among it. What runs is then neither file: reloading the old one must bring db back, and
 // reloading the new one must retry what failed, so that either file can become the running one.
 TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
-  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
-  const std::string old = config("a", "c", "info");
-  write(old);
-  const DirectorConfig running = parseDirectorConfig(old, path_);
-  director_ = std::make_unique<Daemon>(running, kernel_.ports());
-  ASSERT_TRUE(director_->start().isOk());
-  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  ASSERT_NO_FATAL_FAILURE(startWebAndDb());
+  const std::string& old = old_;
+  reload::Reloader& reloader = *reloader_;
   auto stub = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
                                                         grpc::InsecureChannelCredentials()));
   auto leases = [&] {
@@ -398,13 +404,9 @@ TEST_F(DaemonVipReloadTest, AReloadThatFailsInPartCanBeUndoneOrRetried) {
 // the same file reloaded takes the address off and lets the fence go of it. An address a lease
 // added since has taken is that lease's: the retry leaves it alone.
 TEST_F(DaemonVipReloadTest, ARemovalThatLeftAnAddressBehindIsFinishedByTheNextReload) {
-  // web: 198.18.0.10 (a); db: 198.18.0.20 (c).
-  const std::string old = config("a", "c", "info");
-  write(old);
-  const DirectorConfig running = parseDirectorConfig(old, path_);
-  director_ = std::make_unique<Daemon>(running, kernel_.ports());
-  ASSERT_TRUE(director_->start().isOk());
-  reload::Reloader reloader(*director_, path_, running, old, ~privileges::CapMask{0});
+  ASSERT_NO_FATAL_FAILURE(startWebAndDb());
+  const std::string& old = old_;
+  reload::Reloader& reloader = *reloader_;
   const std::string db = ", {name: db, vips: [{address: 198.18.0.20/24, device: eth0}]}";
   auto without = [&](std::string text, const std::string& in) {
     return text.replace(text.find(db), db.size(), in);
