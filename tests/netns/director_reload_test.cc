@@ -84,6 +84,25 @@ std::vector<std::uint64_t> unanswered(const ProbeHistory& h, const Mac& mac, std
   return out;
 }
 
+// The end of a window probed from t0 through two reloads (`first` from t0 to t1, `second` from
+// t1): 100 more rounds, then 20 for their late replies, and the prober stopped. Prints the rounds
+// sent in the window and expects every one answered by `from`.
+void expectEveryRoundAnswered(ArpProber& prober, const Mac& from, std::int64_t t0, std::int64_t t1,
+                              const char* first, const char* second, const char* which = "") {
+  ASSERT_TRUE(prober.waitRounds(100, kMove));
+  const std::int64_t t2 = monoNs();
+  ASSERT_TRUE(prober.waitRounds(20, kMove));  // late replies of the last rounds
+  prober.stop();
+  const auto lost = unanswered(prober.history(), from, t0, t2);
+  std::uint64_t rounds = 0;
+  for (const auto& r : prober.history().rounds) rounds += r.sentNs >= t0 && r.sentNs <= t2;
+  std::printf("%llu rounds %sover both reloads (%s %.0f ms, %s %.0f ms), %zu unanswered\n",
+              static_cast<unsigned long long>(rounds), which, first, (t1 - t0) / 1e6, second,
+              (t2 - t1) / 1e6, lost.size());
+  EXPECT_TRUE(lost.empty()) << lost.size() << " rounds for " << kVip
+                            << " unanswered during the reloads, the first " << lost.front();
+}
+
 TEST(DirectorReload, AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlone) {
   Topology topo;
   ClusterOptions o;
@@ -130,19 +149,7 @@ TEST(DirectorReload, AVipAddedAndRemovedBySighupLeavesTheLeaseAndItsOtherVipAlon
   EXPECT_FALSE(ping(topo, kClient, kAdded, Ms(1000))) << "the removed VIP still answers";
   EXPECT_TRUE(waitUntil([&] { return fenceEntry(topo, kAlpha, kAdded).empty(); }, kMove, Ms(20)))
       << fenceEntry(topo, kAlpha, kAdded);
-  ASSERT_TRUE(prober.waitRounds(100, kMove));
-  const std::int64_t t2 = monoNs();
-  ASSERT_TRUE(prober.waitRounds(20, kMove));  // late replies of the last rounds
-  prober.stop();
-
-  const auto lost = unanswered(prober.history(), alpha, t0, t2);
-  std::uint64_t rounds = 0;
-  for (const auto& r : prober.history().rounds) rounds += r.sentNs >= t0 && r.sentNs <= t2;
-  std::printf("%llu rounds over both reloads (add %.0f ms, remove %.0f ms), %zu unanswered\n",
-              static_cast<unsigned long long>(rounds), (t1 - t0) / 1e6, (t2 - t1) / 1e6,
-              lost.size());
-  EXPECT_TRUE(lost.empty()) << lost.size() << " rounds for " << kVip
-                            << " unanswered during the reloads, the first " << lost.front();
+  ASSERT_NO_FATAL_FAILURE(expectEveryRoundAnswered(prober, alpha, t0, t1, "add", "remove"));
   EXPECT_EQ(cluster.holderSeenBy(kAlpha), kAlpha);
   EXPECT_EQ(cluster.holderSeenBy(kBeta), kAlpha);
   EXPECT_EQ(epochOf(cluster, kAlpha), epoch) << "the reload moved the lease";
@@ -264,20 +271,8 @@ TEST(DirectorReload, AnInstanceRemovedBySighupGoesDarkAndComesBackAboveItsEpoch)
   for (const auto& d : {kAlpha, kBeta}) {
     EXPECT_EQ(fenceEntry(topo, d, kMail), kMail + " : jump lease2") << d << ": not fenced anew";
   }
-  ASSERT_TRUE(prober.waitRounds(100, kMove));
-  const std::int64_t t2 = monoNs();
-  ASSERT_TRUE(prober.waitRounds(20, kMove));  // late replies of the last rounds
-  prober.stop();
-
-  const auto lost = unanswered(prober.history(), alpha, t0, t2);
-  std::uint64_t rounds = 0;
-  for (const auto& r : prober.history().rounds) rounds += r.sentNs >= t0 && r.sentNs <= t2;
-  std::printf(
-      "%llu rounds for web over both reloads (remove %.0f ms, add %.0f ms), %zu "
-      "unanswered\n",
-      static_cast<unsigned long long>(rounds), (t1 - t0) / 1e6, (t2 - t1) / 1e6, lost.size());
-  EXPECT_TRUE(lost.empty()) << lost.size() << " rounds for " << kVip
-                            << " unanswered during the reloads, the first " << lost.front();
+  ASSERT_NO_FATAL_FAILURE(
+      expectEveryRoundAnswered(prober, alpha, t0, t1, "remove", "add", "for web "));
   EXPECT_EQ(leaseOf(cluster, kAlpha, "web"), web) << "web's holder or epoch moved";
   EXPECT_EQ(leaseOf(cluster, kBeta, "web"), web);
   if (HasFailure()) cluster.keepFiles();
