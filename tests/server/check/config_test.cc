@@ -327,8 +327,10 @@ TEST(CheckConfigTest, UdpPingAndFileErrorsNameTheKey) {
 }
 
 TEST(CheckConfigTest, DamagedFilesFailCleanly) {
-  const auto inputs = testutil::mutationsOf(kValid, 5, false, 2000);
-  testutil::expectOnlyConfigErrors(inputs, kPath, [](const std::string& text) { parse(text); });
+  for (const char* valid : {kValid, kDatagram}) {
+    const auto inputs = testutil::mutationsOf(valid, 5, false, 2000);
+    testutil::expectOnlyConfigErrors(inputs, kPath, [](const std::string& text) { parse(text); });
+  }
 }
 
 TEST(CheckConfigTest, DnsTypeCodes) {
