@@ -31,7 +31,8 @@ void checkConfiguredScripts(const DirectorConfig& c);
 //   CAP_NET_ADMIN  VIPs and links (rtnetlink), the nftables fence, IPVS (generic netlink), the
 //                  sysctls of a VIP's device, and netlink sockets reopened after an error;
 //   CAP_NET_RAW    gratuitous ARP, unsolicited NA and VRRPv3 adverts (AF_PACKET), reopened
-//                  after an error;
+//                  after an error; ping checks' raw ICMP sockets where net.ipv4.ping_group_range
+//                  admits no group of the director's;
 //   CAP_SETUID, CAP_SETGID   only when a program runs as another user than the director's:
 //                  the child sets its groups, gid and uid before exec;
 //   CAP_KILL       with those: the deadline kills the program's process group, which then

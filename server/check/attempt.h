@@ -109,13 +109,14 @@ class Attempt : public std::enable_shared_from_this<Attempt<Result>> {
     timer_.expires_after(timeout);
     timer_.async_wait([self = this->shared_from_this()](const error_code& ec) {
       // An operation is pending: the socket is closed, not kept.
-      if (!ec && !self->finished_) {
-        self->finish(failed(static_cast<Result*>(nullptr), self->waiting_), false);
-      }
+      if (!ec && !self->finished_) self->finish(self->atDeadline(), false);
     });
   }
   // What a timeout now reports ("timeout while connecting", "timeout waiting for the reply").
   void waiting(const char* reason) { waiting_ = reason; }
+  // How the deadline ends the attempt: a failure naming what it waited for, unless the probe
+  // says otherwise (a UDP check that needs no reply passes on silence).
+  virtual Result atDeadline() { return failed(static_cast<Result*>(nullptr), waiting_); }
   bool over() const { return finished_; }
 
   // `keepSocket`: no operation is pending on the socket (the attempt ends in a handler), so a

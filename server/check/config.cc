@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <optional>
+#include <regex>
 #include <utility>
 
 #include "common/yaml_config.h"
@@ -109,15 +111,98 @@ std::string asHostName(const Value& v) {
   return h;
 }
 
+// Bytes written in hex ("0a1b2c", or "0a 1b 2c"), at most `max` of them.
+std::string asHex(const Value& v, std::size_t max) {
+  const std::string text = v.asString();
+  std::string out;
+  int high = -1;  // the first digit of a byte under way
+  for (char ch : text) {
+    if (ch == ' ' && high < 0) continue;
+    int digit = -1;
+    if (ch >= '0' && ch <= '9') digit = ch - '0';
+    if (ch >= 'a' && ch <= 'f') digit = ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') digit = ch - 'A' + 10;
+    if (digit < 0) v.fail("expected bytes in hex such as \"0a1b2c\", got " + config::quote(text));
+    if (high < 0) {
+      high = digit;
+    } else {
+      out += static_cast<char>(high << 4 | digit);
+      high = -1;
+    }
+  }
+  if (high >= 0) v.fail("expected an even number of hex digits (two per byte)");
+  if (out.empty()) v.fail("expected at least one byte");
+  if (out.size() > max) v.fail("at most " + std::to_string(max) + " bytes");
+  return out;
+}
+
+constexpr std::size_t kMaxUdpPayload = 65507;  // the most one IPv4 UDP datagram carries
+constexpr std::size_t kMaxUdpExpect = 1024;
+constexpr std::size_t kMaxUdpPattern = 256;
+
+UdpSpec parseUdp(const std::optional<Value>& payload, const std::optional<Value>& payloadHex,
+                 const std::optional<Value>& requireReply, const std::optional<Value>& expect,
+                 const std::optional<Value>& expectHex, const std::optional<Value>& match) {
+  UdpSpec u;
+  if (payload && payloadHex) payloadHex->fail("give payload or payload_hex, not both");
+  if (payload) {
+    u.payload = payload->asString();
+    if (u.payload.size() > kMaxUdpPayload) {
+      payload->fail("at most " + std::to_string(kMaxUdpPayload) + " bytes");
+    }
+  }
+  if (payloadHex) u.payload = asHex(*payloadHex, kMaxUdpPayload);
+  if (expect && expectHex) expectHex->fail("give expect or expect_hex, not both");
+  const std::string how = match ? match->asOneOf({"exact", "prefix", "regex"}) : "prefix";
+  if (match && !expect && !expectHex) match->fail("needs expect or expect_hex to match against");
+  if (expectHex) {
+    if (how == "regex") match->fail("a regex is text: give it as expect, not expect_hex");
+    u.expect = asHex(*expectHex, kMaxUdpExpect);
+  }
+  if (expect) {
+    u.expect = expect->asString();
+    if (how == "regex") {
+      if (u.expect.size() > kMaxUdpPattern) {
+        expect->fail("a pattern of at most " + std::to_string(kMaxUdpPattern) + " characters");
+      }
+      try {
+        const std::regex compiled(u.expect, std::regex::ECMAScript);
+        static_cast<void>(compiled);
+      } catch (const std::regex_error& e) {
+        expect->fail(std::string("not a valid regular expression (ECMAScript): ") + e.what());
+      }
+    } else if (u.expect.size() > kMaxUdpExpect) {
+      expect->fail("at most " + std::to_string(kMaxUdpExpect) + " bytes");
+    }
+  }
+  if (expect || expectHex) {
+    u.match = how == "exact"   ? UdpSpec::Match::kExact
+              : how == "regex" ? UdpSpec::Match::kRegex
+                               : UdpSpec::Match::kPrefix;
+    u.requireReply = true;
+  }
+  if (requireReply) {
+    const bool required = requireReply->asBool();
+    if (!required && u.requireReply) {
+      requireReply->fail("false contradicts expect / expect_hex, which need a reply");
+    }
+    u.requireReply = required;
+  }
+  return u;
+}
+
 CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) {
-  const Map m = v.asMap(
-      {"type",        "connect_ip", "connect_port",   "bind_to", "timeout_ms",
-       "interval_ms", "retries",    "retry_delay_ms", "rise",    "fall",
-       "warmup_ms",   "path",       "status_codes",   "digest",  "virtualhost",
-       "sni",         "verify",     "ca_file",        "helo",    "name",
-       "query_type",  "command",    "user",           "dynamic", "requests_per_connection"});
+  const Map m =
+      v.asMap({"type",        "connect_ip",  "connect_port",   "bind_to", "timeout_ms",
+               "interval_ms", "retries",     "retry_delay_ms", "rise",    "fall",
+               "warmup_ms",   "path",        "status_codes",   "digest",  "virtualhost",
+               "sni",         "verify",      "ca_file",        "helo",    "name",
+               "query_type",  "command",     "user",           "dynamic", "requests_per_connection",
+               "payload",     "payload_hex", "require_reply",  "expect",  "expect_hex",
+               "match"});
   const Value typeValue = m.required("type");
-  const std::string type = typeValue.asOneOf({"tcp", "http", "https", "smtp", "dns", "script"});
+  const std::string type =
+      typeValue.asOneOf({"tcp", "http", "https", "smtp", "dns", "script", "udp", "ping", "file"});
   CheckSpec c;
   c.interval = defaults.interval;
   c.warmup = defaults.interval;
@@ -133,10 +218,10 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
     for (auto t : types) list += (list.empty() ? "" : ", ") + std::string(t);
     x->fail("not a key of a " + type + " check (only of " + list + ")");
   };
-  const auto connectIp = only("connect_ip", {"tcp", "http", "https", "smtp", "dns"});
-  const auto connectPort = only("connect_port", {"tcp", "http", "https", "smtp", "dns"});
-  const auto bindTo = only("bind_to", {"tcp", "http", "https", "smtp", "dns"});
-  const auto path = only("path", {"http", "https"});
+  const auto connectIp = only("connect_ip", {"tcp", "http", "https", "smtp", "dns", "udp", "ping"});
+  const auto connectPort = only("connect_port", {"tcp", "http", "https", "smtp", "dns", "udp"});
+  const auto bindTo = only("bind_to", {"tcp", "http", "https", "smtp", "dns", "udp", "ping"});
+  const auto path = only("path", {"http", "https", "file"});
   const auto codes = only("status_codes", {"http", "https"});
   const auto digest = only("digest", {"http", "https"});
   const auto vhost = only("virtualhost", {"http", "https"});
@@ -151,6 +236,12 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
   const auto command = only("command", {"script"});
   const auto user = only("user", {"script"});
   const auto dynamic = only("dynamic", {"script"});
+  const auto payload = only("payload", {"udp"});
+  const auto payloadHex = only("payload_hex", {"udp"});
+  const auto requireReply = only("require_reply", {"udp"});
+  const auto expect = only("expect", {"udp"});
+  const auto expectHex = only("expect_hex", {"udp"});
+  const auto match = only("match", {"udp"});
 
   if (connectIp) c.address = asAddress(*connectIp, family);
   if (connectPort) c.port = static_cast<std::uint16_t>(connectPort->asInt(1, 65535, "port"));
@@ -209,6 +300,13 @@ CheckSpec parseCheck(const Value& v, const CheckDefaults& defaults, int family) 
       }
     }
     c.kind = std::move(d);
+  } else if (type == "udp") {
+    c.kind = parseUdp(payload, payloadHex, requireReply, expect, expectHex, match);
+  } else if (type == "ping") {
+    c.kind = PingSpec{};
+  } else if (type == "file") {
+    if (!path) v.fail("a file check needs path: /absolute/file (its number is the weight)");
+    c.kind = FileSpec{path->asPath()};
   } else {
     ScriptSpec s;
     if (!command) v.fail("a script check needs command: [\"/absolute/program\", \"arg\", ...]");

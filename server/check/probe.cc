@@ -86,6 +86,15 @@ std::unique_ptr<Probe> makeProbe(const CheckSpec& spec, const Target& target, Pr
     std::unique_ptr<Probe> operator()(const ScriptSpec&) const {
       return makeScriptProbe(spec, ctx);
     }
+    std::unique_ptr<Probe> operator()(const UdpSpec& udp) const {
+      return makeUdpProbe(udp, target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const PingSpec&) const {
+      return makePingProbe(target, spec.timeout, ctx);
+    }
+    std::unique_ptr<Probe> operator()(const FileSpec& file) const {
+      return makeFileProbe(file, ctx);
+    }
   };
   return std::visit(Make{spec, target, ctx}, spec.kind);
 }

@@ -1,3 +1,4 @@
+// Names of the check types, as the config and the logs spell them.
 #include "server/check/spec.h"
 
 namespace quorate::server::check {
@@ -9,6 +10,9 @@ std::string kindName(const Kind& kind) {
     std::string operator()(const SmtpSpec&) const { return "smtp"; }
     std::string operator()(const DnsSpec&) const { return "dns"; }
     std::string operator()(const ScriptSpec&) const { return "script"; }
+    std::string operator()(const UdpSpec&) const { return "udp"; }
+    std::string operator()(const PingSpec&) const { return "ping"; }
+    std::string operator()(const FileSpec&) const { return "file"; }
   };
   return std::visit(Name{}, kind);
 }

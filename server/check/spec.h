@@ -1,6 +1,7 @@
 // What one health check of a real server is (keepalived's TCP_CHECK, HTTP_GET, SSL_GET,
-// SMTP_CHECK, DNS_CHECK, MISC_CHECK): plain data, parsed from the director's YAML by
-// parseCheck() and compared by value on reload (an unchanged check keeps its state).
+// SMTP_CHECK, DNS_CHECK, MISC_CHECK, UDP_CHECK, PING_CHECK, FILE_CHECK): plain data, parsed from
+// the director's YAML by parseCheck() and compared by value on reload (an unchanged check keeps its
+// state).
 #pragma once
 
 #include <chrono>
@@ -63,15 +64,41 @@ struct ScriptSpec {
   bool operator==(const ScriptSpec&) const = default;
 };
 
-using Kind = std::variant<TcpSpec, HttpSpec, SmtpSpec, DnsSpec, ScriptSpec>;
+// UDP_CHECK: one datagram to the target. Without `requireReply` (keepalived's default) the
+// check passes unless the port is unreachable (an ICMP error) or a reply does not match; with
+// it, a matching reply must come back within the timeout.
+struct UdpSpec {
+  std::string payload;  // the bytes sent; empty: an empty datagram
+  bool requireReply = false;
+  enum class Match { kAny, kExact, kPrefix, kRegex };
+  Match match = Match::kAny;  // kAny: any reply passes
+  std::string expect;         // the bytes (exact, prefix) or the ECMAScript pattern (regex)
+  bool operator==(const UdpSpec&) const = default;
+};
 
-// "tcp", "http", "https", "smtp", "dns", "script".
+// PING_CHECK: one ICMP (or ICMPv6) echo request, answered by an echo reply with our identifier,
+// sequence number and payload.
+struct PingSpec {
+  bool operator==(const PingSpec&) const = default;
+};
+
+// FILE_CHECK: a file an operator writes. A positive number is the weight while up; 0, an empty
+// or missing file, or anything else takes the real server down.
+struct FileSpec {
+  std::string path;
+  bool operator==(const FileSpec&) const = default;
+};
+
+using Kind =
+    std::variant<TcpSpec, HttpSpec, SmtpSpec, DnsSpec, ScriptSpec, UdpSpec, PingSpec, FileSpec>;
+
+// "tcp", "http", "https", "smtp", "dns", "script", "udp", "ping", "file".
 std::string kindName(const Kind& kind);
 
 struct CheckSpec {
   Kind kind;
   // Where the check connects: the real server's address and port unless overridden
-  // (keepalived's connect_ip / connect_port). Unused by scripts.
+  // (keepalived's connect_ip / connect_port). Unused by scripts and files; ping has no port.
   std::optional<net::IpAddress> address;
   std::uint16_t port = 0;                // 0: the real server's
   std::optional<net::IpAddress> bindTo;  // source address; unset: the kernel's choice

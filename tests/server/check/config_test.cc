@@ -235,9 +235,102 @@ TEST(CheckConfigTest, ErrorsNameFileLineAndKey) {
                         "command"));
 }
 
+// UDP_CHECK, PING_CHECK and FILE_CHECK: every key, the defaults, and errors naming the key.
+constexpr char kDatagram[] =
+    "virtual_servers:\n"                                                            //  1
+    "  - name: dns\n"                                                               //  2
+    "    address: 198.18.0.10\n"                                                    //  3
+    "    port: 53\n"                                                                //  4
+    "    protocol: udp\n"                                                           //  5
+    "    real_servers:\n"                                                           //  6
+    "      - address: 198.18.0.21\n"                                                //  7
+    "        checks:\n"                                                             //  8
+    "          - type: udp\n"                                                       //  9
+    "            payload_hex: \"0a 1B ff\"\n"                                       // 10
+    "            expect: PONG\n"                                                    // 11
+    "            match: exact\n"                                                    // 12
+    "            connect_port: 5353\n"                                              // 13
+    "          - {type: udp, payload: hello}\n"                                     // 14
+    "          - {type: udp, payload: x, expect: \"^ok [0-9]+$\", match: regex}\n"  // 15
+    "          - {type: ping, connect_ip: 198.18.0.31, bind_to: 198.18.0.2}\n"      // 16
+    "          - {type: file, path: /run/quorate/weights/rs1}\n"                    // 17
+    "          - {type: udp, expect_hex: \"00ff\", require_reply: true}\n";         // 18
+
+TEST(CheckConfigTest, UdpPingAndFileChecks) {
+  const auto c = parse(kDatagram);
+  const auto& checks = c.virtualServers.at(0).realServers.at(0).checks;
+  ASSERT_EQ(checks.size(), 6U);
+  const auto& exact = std::get<UdpSpec>(checks[0].kind);
+  EXPECT_EQ(exact.payload, std::string("\x0a\x1b\xff"));
+  EXPECT_EQ(exact.expect, "PONG");
+  EXPECT_EQ(exact.match, UdpSpec::Match::kExact);
+  EXPECT_TRUE(exact.requireReply);  // an expectation needs a reply
+  EXPECT_EQ(checks[0].port, 5353);
+  EXPECT_EQ(kindName(checks[0].kind), "udp");
+  const auto& quiet = std::get<UdpSpec>(checks[1].kind);
+  EXPECT_EQ(quiet.payload, "hello");
+  EXPECT_FALSE(quiet.requireReply);  // keepalived's default: silence passes
+  EXPECT_EQ(quiet.match, UdpSpec::Match::kAny);
+  EXPECT_EQ(std::get<UdpSpec>(checks[2].kind).match, UdpSpec::Match::kRegex);
+  EXPECT_EQ(std::get<UdpSpec>(checks[2].kind).expect, "^ok [0-9]+$");
+  EXPECT_TRUE(std::holds_alternative<PingSpec>(checks[3].kind));
+  EXPECT_EQ(checks[3].address, net::IpAddress::parse("198.18.0.31"));
+  EXPECT_EQ(checks[3].bindTo, net::IpAddress::parse("198.18.0.2"));
+  EXPECT_EQ(kindName(checks[3].kind), "ping");
+  EXPECT_EQ(std::get<FileSpec>(checks[4].kind).path, "/run/quorate/weights/rs1");
+  EXPECT_EQ(kindName(checks[4].kind), "file");
+  const auto& prefix = std::get<UdpSpec>(checks[5].kind);
+  EXPECT_EQ(prefix.expect, std::string("\x00\xff", 2));
+  EXPECT_EQ(prefix.match, UdpSpec::Match::kPrefix);  // keepalived's require_reply compares a prefix
+}
+
+TEST(CheckConfigTest, UdpPingAndFileErrorsNameTheKey) {
+  const std::vector<Case> cases = {
+      {10, "            payload_hex: \"0a1\"",
+       "10: virtual_servers[0].real_servers[0].checks[0].payload_hex", "even number of hex digits"},
+      {10, "            payload_hex: \"zz\"",
+       "10: virtual_servers[0].real_servers[0].checks[0].payload_hex", "bytes in hex"},
+      {12, "            match: glob", "12: virtual_servers[0].real_servers[0].checks[0].match",
+       "expected one of"},
+      {12, "            payload: hi",
+       "10: virtual_servers[0].real_servers[0].checks[0].payload_hex", "not both"},
+      {14, "          - {type: udp, match: exact}",
+       "14: virtual_servers[0].real_servers[0].checks[1].match", "needs expect or expect_hex"},
+      {14, "          - {type: udp, expect: a, require_reply: false}",
+       "14: virtual_servers[0].real_servers[0].checks[1].require_reply", "contradicts expect"},
+      {14, "          - {type: udp, expect: a, expect_hex: \"61\"}",
+       "14: virtual_servers[0].real_servers[0].checks[1].expect_hex", "not both"},
+      {15, "          - {type: udp, expect: \"(\", match: regex}",
+       "15: virtual_servers[0].real_servers[0].checks[2].expect", "not a valid regular expression"},
+      {15, "          - {type: udp, expect_hex: \"28\", match: regex}",
+       "15: virtual_servers[0].real_servers[0].checks[2].match", "give it as expect"},
+      {16, "          - {type: ping, connect_port: 7}",
+       "16: virtual_servers[0].real_servers[0].checks[3].connect_port",
+       "not a key of a ping check"},
+      {16, "          - {type: ping, payload: x}",
+       "16: virtual_servers[0].real_servers[0].checks[3].payload", "only of udp"},
+      {16, "          - {type: ping, connect_ip: 2001:db8::1}",
+       "16: virtual_servers[0].real_servers[0].checks[3].connect_ip", "IPv4 address"},
+      {17, "          - {type: file}", "17: virtual_servers[0].real_servers[0].checks[4]",
+       "a file check needs path"},
+      {17, "          - {type: file, path: /x, connect_ip: 198.18.0.1}",
+       "17: virtual_servers[0].real_servers[0].checks[4].connect_ip", "not a key of a file check"},
+      {18, "          - {type: tcp, expect: x}",
+       "18: virtual_servers[0].real_servers[0].checks[5].expect", "only of udp"},
+  };
+  for (const auto& c : cases) {
+    const std::string text = testutil::editLines(kDatagram, c.line, 1, c.replacement);
+    const std::string message = errorOf(text);
+    EXPECT_THAT(message, HasSubstr(std::string(kPath) + ":" + c.where + ": ")) << c.replacement;
+    EXPECT_THAT(message, HasSubstr(c.what)) << c.replacement;
+  }
+}
+
 TEST(CheckConfigTest, DamagedFilesFailCleanly) {
-  const auto inputs = testutil::mutationsOf(kValid, 5, false, 2000);
-  testutil::expectOnlyConfigErrors(inputs, kPath, [](const std::string& text) { parse(text); });
+  for (const char* valid : {kValid, kDatagram}) {
+    const auto inputs = testutil::mutationsOf(valid, 5, false, 2000);
+    testutil::expectOnlyConfigErrors(inputs, kPath, [](const std::string& text) { parse(text); });
+  }
 }
 
 TEST(CheckConfigTest, DnsTypeCodes) {
