@@ -65,8 +65,8 @@ TEST_F(IpvsTableVm, QuoratectlIpvsMatchesIpvsadmAndDrainIsWeightZero) {
   ASSERT_EQ(j.at("services").size(), 1u) << r.out;
   const auto& web = j["services"][0];
   EXPECT_EQ(web.at("virtual_server"), "web");
-  const std::string vip = web.at("address").get<std::string>() + ":" +
-                          std::to_string(web.at("port").get<int>());
+  const std::string vip =
+      web.at("address").get<std::string>() + ":" + std::to_string(web.at("port").get<int>());
   ASSERT_TRUE(expected.count(vip)) << stats;
   EXPECT_EQ(counters(web.at("stats")), expected.at(vip)) << stats << "\n" << r.out;
   EXPECT_GE(web["stats"]["connections"].get<int>(), 20);
