@@ -193,6 +193,8 @@ void configureCli(CLI::App& app, CliOptions& options) {
       ->check(countValidator(0, "lines"));
   events->add_flag("--json", options.json, "The records' JSON lines as they are");
   events->callback([&options] { options.command = Command::kEvents; });
+
+  configureDayCommands(app, options);  // ipvs, drain, enable, realserver, completion
 }
 
 std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
@@ -311,6 +313,17 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     events.json = options.json;
     return runEvents(events, out, err, canceller);
   }
+  // This host's own set-up and the shell's completion: no director involved.
+  if (options.command == Command::kRealServerSetup) {
+    return runRealServerSetup(options.realServerSetup, out, err);
+  }
+  if (options.command == Command::kRealServerTeardown) {
+    return runRealServerTeardown(options.realServerSetup, out, err);
+  }
+  if (options.command == Command::kCompletion) {
+    out << options.completionScript << std::flush;
+    return kExitOk;
+  }
   std::string error;
   const std::optional<Endpoint> endpoint = parseEndpoint(options.endpoint, &error);
   if (!endpoint) {
@@ -338,8 +351,17 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
       return runStepDown(client, options, out, err, canceller);
     case Command::kReload:
       return runReload(client, options.json, out, err, canceller);
+    case Command::kIpvs:
+      return runIpvs(client, options.json, options.rates, out, err, canceller);
+    case Command::kDrain:
+    case Command::kEnable:
+      return runDrain(client, options.command == Command::kDrain, options.virtualServer,
+                      options.realServer, options.json, out, err, canceller);
     case Command::kGenhash:  // handled above
     case Command::kEvents:
+    case Command::kRealServerSetup:
+    case Command::kRealServerTeardown:
+    case Command::kCompletion:
     case Command::kNone:
       break;
   }

@@ -14,6 +14,7 @@
 #include "client/events.h"
 #include "client/genhash.h"
 #include "client/interrupt.h"
+#include "client/realserver.h"
 
 namespace quorate::client {
 
@@ -22,7 +23,21 @@ inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
 inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
 
-enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents, kReload };
+enum class Command {
+  kNone,
+  kStatus,
+  kWatch,
+  kStepDown,
+  kGenhash,
+  kEvents,
+  kReload,
+  kIpvs,
+  kDrain,
+  kEnable,
+  kRealServerSetup,
+  kRealServerTeardown,
+  kCompletion
+};
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
@@ -37,6 +52,12 @@ struct CliOptions {
   bool clearHold = false;    // step-down --clear-hold
   GenhashOptions genhash;    // genhash (--json goes to `json`)
   EventsOptions events;      // events (--json goes to `json`)
+  // The operator's day (client/day_commands.cc).
+  bool rates = false;                 // ipvs --rate
+  std::string virtualServer;          // drain, enable
+  std::string realServer;             // drain, enable
+  RealServerOptions realServerSetup;  // realserver setup|teardown
+  std::string completionScript;       // completion bash: made while parsing, from the app itself
 };
 
 // "90s", "30m", "2h", "1d", "500ms" (a bare number is seconds) in milliseconds; nullopt and
@@ -73,6 +94,17 @@ int runStepDown(DirectorClient& client, const CliOptions& options, std::ostream&
 // applied, kExitFailure when refused (each reason printed) or when the call failed.
 int runReload(DirectorClient& client, bool json, std::ostream& out, std::ostream& err,
               const CallCanceller* canceller = nullptr);
+
+// ipvs, drain, enable, realserver and completion (client/day_commands.cc): declared on `app`
+// by configureCli.
+void configureDayCommands(CLI::App& app, CliOptions& options);
+// The kernel's IPVS table of the director (reader role).
+int runIpvs(DirectorClient& client, bool json, bool rates, std::ostream& out, std::ostream& err,
+            const CallCanceller* canceller = nullptr);
+// Drains (`drain`) or enables a real server (admin role); exit 0 also when it was so already.
+int runDrain(DirectorClient& client, bool drain, const std::string& virtualServer,
+             const std::string& realServer, bool json, std::ostream& out, std::ostream& err,
+             const CallCanceller* canceller = nullptr);
 
 // Dials options.endpoint and runs options.command.
 int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,

@@ -64,6 +64,24 @@ grpc::Status DirectorClient::reload(quorate::v1::ReloadReply* reply) {
   return stub_->Reload(&context, quorate::v1::ReloadRequest(), reply);
 }
 
+grpc::Status DirectorClient::ipvsTable(quorate::v1::IpvsTableReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  CallCanceller::Attach attach(canceller_, &context);
+  return stub_->IpvsTable(&context, quorate::v1::IpvsTableRequest(), reply);
+}
+
+grpc::Status DirectorClient::drain(bool drain, const std::string& virtualServer,
+                                   const std::string& realServer, quorate::v1::DrainReply* reply) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout_);
+  CallCanceller::Attach attach(canceller_, &context);
+  quorate::v1::DrainRequest request;
+  request.set_virtual_server(virtualServer);
+  request.set_real_server(realServer);
+  return drain ? stub_->Drain(&context, request, reply) : stub_->Enable(&context, request, reply);
+}
+
 grpc::Status DirectorClient::waitForChannel() {
   const auto deadline = std::chrono::system_clock::now() + timeout_;
   grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);

@@ -41,6 +41,12 @@ class DirectorClient {
   // (the reply says which, and why); PERMISSION_DENIED without the admin role.
   grpc::Status reload(quorate::v1::ReloadReply* reply);
 
+  // The kernel's IPVS table with its counters (reader role).
+  grpc::Status ipvsTable(quorate::v1::IpvsTableReply* reply);
+  // Drains (`drain`) or enables a real server of a virtual server (admin role).
+  grpc::Status drain(bool drain, const std::string& virtualServer, const std::string& realServer,
+                     quorate::v1::DrainReply* reply);
+
   // Called for each update; return false to stop watching.
   using UpdateFn = std::function<bool(const quorate::v1::StatusReply&)>;
   // Streams WatchStatus into `onUpdate`. OK when the server ended the stream or

@@ -227,6 +227,7 @@ nlohmann::json statusToJson(const StatusReply& reply) {
           {"endpoint", rs.endpoint()},
           {"weight", rs.weight()},
           {"weight_in_effect", rs.weight_in_effect()},
+          {"drained", rs.drained()},
           {"alive", rs.alive()},
           {"checked", rs.checked()},
           {"health", rs.health()},
@@ -348,9 +349,10 @@ std::string formatStatus(const StatusReply& reply) {
         if (v.programmed()) health += rs.installed() ? ", installed" : ", not installed";
         if (!rs.health().empty()) health += " (" + rs.health() + ")";
         std::string weight = "w" + std::to_string(rs.weight());
-        if (rs.checked() && rs.weight_in_effect() != rs.weight()) {
+        if ((rs.checked() || rs.drained()) && rs.weight_in_effect() != rs.weight()) {
           weight += "->" + std::to_string(rs.weight_in_effect());
         }
+        if (rs.drained()) health = "drained, " + health;
         rows.push_back({"", "  -> " + rs.endpoint() + " " + weight, health,
                         std::to_string(rs.active_connections()) + "/" +
                             std::to_string(rs.inactive_connections()),

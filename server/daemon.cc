@@ -173,6 +173,13 @@ Daemon::Daemon(DirectorConfig config, std::optional<KernelPorts> ports)
   transport_->attach(*host_);
   host_->onDeadlineChange([this] { rearm(); });
   host_->onVersionChange([this] { publishStatus(); });
+  if (dataPlane_ && dataPlane_->balancer()) {
+    // Drains in force go in with the first table: a drained server never takes a new
+    // connection, restart or not. An unreadable file stops the start (it names the problem).
+    auto drains = ipvs::loadDrains(config_.stateDir + "/" + std::string(ipvs::kDrainsFile));
+    if (!drains) throw std::runtime_error(drains.status().message());
+    dataPlane_->balancer()->loadDrains(std::move(drains).value());
+  }
   if (dataPlane_) {
     // Never claim without the lease: whatever an earlier run left goes before we listen.
     if (auto s = dataPlane_->start(); !s) {
@@ -260,6 +267,10 @@ Status Daemon::start() {
       },
       events_.get());
   operatorService_->setReload(reloadHandler_);
+  operatorService_->setIpvs([this] { return ipvsTable(); },
+                            [this](const std::string& vs, const std::string& rs, bool drain) {
+                              return changeDrain(vs, rs, drain);
+                            });
   server_ = buildPeerServer(config_.listen, *peerService_, peerCredentials, &boundPort_);
   // No errno to give: gRPC says only that it could not.
   if (!server_ || boundPort_ == 0) {

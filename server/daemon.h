@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "server/dataplane.h"
 #include "server/events/event_log.h"
+#include "server/grpc/operator_ipvs.h"
 #include "server/grpc/status_watcher.h"
 #include "server/health.h"
 #include "server/hooks/lease_hooks.h"
@@ -68,6 +69,13 @@ class Daemon {
   void setReloadHandler(std::function<v1::ReloadReply()> handler) {
     reloadHandler_ = std::move(handler);
   }
+  // The operator API's IpvsTable and Drain/Enable (server/daemon_ipvs.cc), from a thread other
+  // than the loop's; blocks until the loop thread answered. ENOTSUP without virtual servers,
+  // ESHUTDOWN once stop() has begun. A drain is written to the state directory (fsync) before
+  // the kernel changes: a failed write changes nothing.
+  Result<IpvsTableView> ipvsTable();
+  Result<ipvs::DrainOutcome> changeDrain(const std::string& virtualServer,
+                                         const std::string& realServer, bool drain);
   int boundPort() const { return boundPort_; }
   // The operator API's TLS TCP port (0 without operator.tcp).
   int operatorTcpPort() const { return operatorTcpPort_; }

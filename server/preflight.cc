@@ -17,6 +17,7 @@
 
 #include "common/config_error.h"
 #include "common/yaml_config.h"
+#include "server/ipvs/drains.h"
 #include "server/kernel/feature_probe.h"
 #include "server/privileges.h"
 #include "server/script_runner.h"
@@ -243,6 +244,13 @@ std::vector<Finding> checkDirectories(const DirectorConfig& c) {
   const auto slash = c.operatorApi.socket.find_last_of('/');
   const std::string socketDir = slash == 0 ? "/" : c.operatorApi.socket.substr(0, slash);
   if (socketDir != c.stateDir) out.push_back(checkSocketDirectory(socketDir));
+  if (!c.ipvs.virtualServers.empty()) {
+    // quoratectl drain's record: a file the director could not read would stop its start.
+    const std::string drains = c.stateDir + "/" + std::string(ipvs::kDrainsFile);
+    const auto d = ipvs::loadDrains(drains);
+    out.push_back(d ? ok(drains, std::to_string(d->size()) + " real servers drained")
+                    : fail(drains, d.status().message()));
+  }
   return out;
 }
 

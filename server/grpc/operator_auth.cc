@@ -164,7 +164,7 @@ Role roleOf(const Caller& c, const OperatorConfig& policy) {
 }
 
 Role neededFor(std::string_view method) {
-  static constexpr std::array<std::string_view, 2> kReads = {"Status", "WatchStatus"};
+  static constexpr std::array<std::string_view, 3> kReads = {"Status", "WatchStatus", "IpvsTable"};
   for (const auto m : kReads) {
     if (m == method) return Role::kReader;
   }

@@ -1,5 +1,5 @@
-// The operator API (Status, WatchStatus, StepDown, Reload) over the lease host, with roles and an
-// audit.
+// The operator API (Status, WatchStatus, StepDown, Reload, IpvsTable, Drain, Enable) over the
+// lease host, with roles and an audit.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include "quorate/v1/quorate.grpc.pb.h"
 #include "server/events/event_log.h"
 #include "server/grpc/operator_auth.h"
+#include "server/grpc/operator_ipvs.h"
 #include "server/grpc/status_watcher.h"
 #include "server/lease_host.h"
 
@@ -57,6 +58,23 @@ class OperatorService final : public v1::Director::CallbackService {
   // What Reload runs (re-reads the file, plans, applies; blocks); before the server starts.
   void setReload(std::function<v1::ReloadReply()> reload) { reload_ = std::move(reload); }
 
+  // IpvsTable, Drain and Enable (server/grpc/operator_ipvs_calls.cc). Each runs on gRPC's thread
+  // what the director gives here (it may block on the loop thread; errors carry errnos, see
+  // codeOfErrno); unset, the calls are UNAVAILABLE. Before the server starts.
+  using IpvsTableFn = std::function<Result<IpvsTableView>()>;
+  using DrainFn = std::function<Result<ipvs::DrainOutcome>(
+      const std::string& virtualServer, const std::string& realServer, bool drain)>;
+  void setIpvs(IpvsTableFn table, DrainFn drain) {
+    ipvsTable_ = std::move(table);
+    drain_ = std::move(drain);
+  }
+  grpc::ServerUnaryReactor* IpvsTable(grpc::CallbackServerContext* ctx, const v1::IpvsTableRequest*,
+                                      v1::IpvsTableReply* reply) override;
+  grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* ctx, const v1::DrainRequest* req,
+                                  v1::DrainReply* reply) override;
+  grpc::ServerUnaryReactor* Enable(grpc::CallbackServerContext* ctx, const v1::DrainRequest* req,
+                                   v1::DrainReply* reply) override;
+
  private:
   // Whether the caller may call `method`; on refusal logs it, records it and returns the
   // PERMISSION_DENIED status to finish with.
@@ -66,6 +84,10 @@ class OperatorService final : public v1::Director::CallbackService {
   void audit(const Caller& c, std::string_view method, const nlohmann::json& args,
              const std::string& outcome, bool ok);
   void rebuildStatus();  // host's thread
+  // Drain and Enable.
+  grpc::ServerUnaryReactor* changeDrain(grpc::CallbackServerContext* ctx,
+                                        const v1::DrainRequest* req, v1::DrainReply* reply,
+                                        bool drain);
 
   LeaseHost& host_;
   StatusWatchers& watchers_;
@@ -75,6 +97,8 @@ class OperatorService final : public v1::Director::CallbackService {
   Identify identify_;
   events::EventLog* events_;
   std::function<v1::ReloadReply()> reload_;
+  IpvsTableFn ipvsTable_;
+  DrainFn drain_;
 
   struct Waiting {
     grpc::ServerUnaryReactor* reactor;

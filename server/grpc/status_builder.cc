@@ -35,6 +35,7 @@ void addVirtualServer(const HostSnapshot& s, const ipvs::VirtualServerView& v,
     out->set_checked(rs.checked);
     out->set_health(rs.health);
     out->set_weight_in_effect(rs.weightInEffect);
+    out->set_drained(rs.drained);
   }
 }
 

@@ -32,6 +32,13 @@ const kipvs::DestinationState* lastWithEndpoint(
   return last->dest.address == d.address && last->dest.port == d.port ? last : nullptr;
 }
 
+// Whether any real server of virtual server `name` is drained: most are not, and the check
+// spares building endpoint strings for each of their destinations.
+bool anyDrained(const DrainSet& drains, const std::string& name) {
+  const auto it = drains.lower_bound(DrainKey{name, ""});
+  return it != drains.end() && it->virtualServer == name;
+}
+
 }  // namespace
 
 Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
@@ -109,6 +116,11 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
          std::to_string(r->failed) + " failed";
 }
 
+void Balancer::setDrains(DrainSet drains) {
+  drains_ = std::move(drains);
+  reconcile("drain", false);
+}
+
 bool Balancer::active(std::size_t lease) const {
   return lease < activeLeases_.size() && activeLeases_[lease];
 }
@@ -120,7 +132,15 @@ bool Balancer::wanted(std::size_t vs) const {
 std::vector<DesiredService> Balancer::desired() const {
   std::vector<DesiredService> out;
   for (std::size_t i = 0; i < pools_.size(); ++i) {
-    if (wanted(i)) out.push_back(pools_[i].desired());
+    if (!wanted(i)) continue;
+    out.push_back(pools_[i].desired());
+    const auto& vs = pools_[i].config();
+    if (!anyDrained(drains_, vs.name)) continue;
+    for (auto& d : out.back().destinations) {
+      const bool sorry =
+          vs.sorryServer && vs.sorryServer->address == d.address && vs.sorryServer->port == d.port;
+      if (!sorry && drains_.count(DrainKey{vs.name, d.endpoint()})) d.weight = 0;
+    }
   }
   return out;
 }
@@ -277,11 +297,16 @@ std::vector<VirtualServerView> Balancer::view() const {
       }
       v.realServers.push_back(std::move(r));
     };
+    const bool drains = anyDrained(drains_, v.name);
     for (const auto& rs : p.realServers()) {
       add(rs.config.dest, rs.alive, false);
       v.realServers.back().weightInEffect = rs.weight;
       v.realServers.back().checked = rs.checked;
       v.realServers.back().health = rs.reason;
+      if (drains && drains_.count(DrainKey{v.name, v.realServers.back().endpoint}) > 0) {
+        v.realServers.back().drained = true;
+        v.realServers.back().weightInEffect = 0;
+      }
     }
     if (p.config().sorryServer) add(*p.config().sorryServer, !p.quorumUp(), true);
     out.push_back(std::move(v));

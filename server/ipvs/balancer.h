@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "server/ipvs/config.h"
+#include "server/ipvs/drains.h"
 #include "server/ipvs/pool.h"
 #include "server/ipvs/reconciler.h"
 #include "server/kernel/ipvs.h"
@@ -23,12 +24,13 @@ namespace quorate::server::ipvs {
 struct RealServerView {
   std::string endpoint;             // "198.18.0.21:80"
   std::int32_t weight = 0;          // configured
-  std::int32_t weightInEffect = 0;  // or what a dynamic check set
+  std::int32_t weightInEffect = 0;  // or what a dynamic check set; 0 when drained
   bool alive = false;               // health's verdict
   bool checked = false;             // health checks drive `alive`
   std::string health;               // the last verdict's reason
   bool installed = false;           // in the kernel as desired (weight 0 when quiescent)
   bool sorry = false;               // the sorry server
+  bool drained = false;             // an operator's drain: weight 0 in the kernel until enabled
   std::uint32_t activeConnections = 0, inactiveConnections = 0;
   kernel::ipvs::Stats stats;
 };
@@ -82,6 +84,15 @@ class Balancer {
   // a changed sync daemon restarts in its current role. Returns a one-line summary.
   std::string reload(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease);
 
+  // The operator's drains: a drained real server stays in the kernel (when it would be there)
+  // with weight 0, so its connections finish and no new one comes, until enabled. Kept across
+  // reloads by name; a drain of a real server a reload removed waits for it to come back.
+  // loadDrains() is for start-up (nothing written); setDrains() writes the difference now.
+  void loadDrains(DrainSet drains) { drains_ = std::move(drains); }
+  void setDrains(DrainSet drains);
+  const DrainSet& drains() const { return drains_; }
+  const IpvsConfig& config() const { return config_; }
+
   bool active(std::size_t lease) const;
   std::vector<VirtualServerView> view() const;
   const Reconciler::Counters& counters() const { return reconciler_.counters(); }
@@ -104,6 +115,7 @@ class Balancer {
   std::vector<Pool> pools_;
   std::vector<bool> activeLeases_;
   std::optional<kernel::ipvs::SyncRole> syncRole_;
+  DrainSet drains_;
 };
 
 }  // namespace quorate::server::ipvs

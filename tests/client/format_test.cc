@@ -184,7 +184,7 @@ TEST(StatusToJson, VirtualServers) {
   EXPECT_TRUE(vs["last_error"].is_null());
   ASSERT_EQ(vs["real_servers"].size(), 3u);
   EXPECT_EQ(vs["real_servers"][0], nlohmann::json::parse(R"({"endpoint":"198.18.0.21:80",
-      "weight":2,"weight_in_effect":5,"alive":true,"checked":true,
+      "weight":2,"weight_in_effect":5,"drained":false,"alive":true,"checked":true,
       "health":"script check: exit 7: weight 5","installed":true,"sorry":false,"active_connections":3,
       "inactive_connections":1,"connections":12,"in_bytes":0,"out_bytes":0,"cps":0})"));
   EXPECT_EQ(vs["real_servers"][2]["sorry"], true);
@@ -202,6 +202,22 @@ TEST(FormatStatus, VirtualServersTable) {
   EXPECT_NE(text.find("-> 198.18.0.22:80 w1 "), std::string::npos) << text;
   EXPECT_NE(text.find("dead, installed (http check: status 500)"), std::string::npos) << text;
   EXPECT_NE(text.find("sorry, idle"), std::string::npos) << text;
+}
+
+// A drained real server (unchecked, weight 4): its weight in effect 0, and said so.
+TEST(FormatStatus, DrainedRealServer) {
+  StatusReply r = virtualServerReply();
+  auto* c = r.mutable_virtual_servers(0)->add_real_servers();
+  c->set_endpoint("198.18.0.23:80");
+  c->set_weight(4);
+  c->set_weight_in_effect(0);
+  c->set_alive(true);
+  c->set_installed(true);
+  c->set_drained(true);
+  const std::string text = formatStatus(r);
+  EXPECT_NE(text.find("-> 198.18.0.23:80 w4->0"), std::string::npos) << text;
+  EXPECT_NE(text.find("drained, alive, installed"), std::string::npos) << text;
+  EXPECT_EQ(statusToJson(r)["virtual_servers"][0]["real_servers"][3]["drained"], true);
 }
 
 TEST(StatusToJson, LeasesAndHealth) {

@@ -166,6 +166,49 @@ TEST(OperatorApi, DefaultSocketModeKeepsOtherUsersOut) {
   EXPECT_EQ(root.exitCode, 0) << root.err;
 }
 
+// IpvsTable is a read, Drain and Enable change the director: a reader (uid 65534) reaches the
+// table's handler (here: no virtual servers, FAILED_PRECONDITION) but is refused drain and enable,
+// audited; root reaches the drain's handler, audited as failed with its reason.
+TEST(OperatorApi, IpvsIsReadDrainAndEnableAreAdminAndAudited) {
+  if (!isRoot()) GTEST_SKIP() << "needs root, to run the client as uid 65534";
+  ClusterOptions o;
+  for (const auto& d : {kAlpha, kBeta}) {
+    o.editing(d, [](const std::string& t) { return withOperatorKeys(t, "  group: nogroup\n"); });
+  }
+  Cluster c("operator-drain-roles", o);
+  c.startAll();
+  const auto h = c.waitForHealthy(c.timers().startupBound() + 10s);
+  ASSERT_TRUE(h);
+  openForSearch(c.stateDir(h->holder));
+  const std::string ep = c.operatorEndpoint(h->holder);
+
+  const RunResult table = ctlAs(kNobody, ep, {"ipvs"});
+  EXPECT_NE(table.exitCode, 0);
+  EXPECT_NE(table.err.find("FAILED_PRECONDITION"), std::string::npos) << table.err;
+  EXPECT_NE(table.err.find("no virtual servers"), std::string::npos) << table.err;
+  for (const std::string verb : {"drain", "enable"}) {
+    const RunResult refused = ctlAs(kNobody, ep, {verb, "web", "198.18.0.21:80"});
+    EXPECT_NE(refused.exitCode, 0);
+    EXPECT_NE(refused.err.find("PERMISSION_DENIED"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("needs the admin role"), std::string::npos) << refused.err;
+  }
+  const RunResult root = ctlAs(std::nullopt, ep, {"drain", "web", "198.18.0.21:80"});
+  EXPECT_NE(root.exitCode, 0);
+  EXPECT_NE(root.err.find("FAILED_PRECONDITION"), std::string::npos) << root.err;
+
+  std::vector<nlohmann::json> records;
+  for (int i = 0; i < 100; ++i) {
+    records = operatorRecords(c, h->holder);
+    if (hasRecord(records, 0, "Drain", "failed")) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(hasRecord(records, kNobody, "Drain", "refused")) << records.size();
+  EXPECT_TRUE(hasRecord(records, kNobody, "Enable", "refused")) << records.size();
+  EXPECT_TRUE(hasRecord(records, 0, "Drain", "failed: this director runs no virtual servers"))
+      << records.size();
+  EXPECT_FALSE(hasRecord(records, kNobody, "IpvsTable", "refused"));
+}
+
 // The peer port no longer serves the operator API.
 TEST(OperatorApi, PeerPortServesNoOperatorCalls) {
   Cluster c("operator-peer-port");

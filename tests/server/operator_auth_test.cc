@@ -131,7 +131,10 @@ TEST(OperatorAuthTest, WhatEachCallNeeds) {
   EXPECT_EQ(neededFor("WatchStatus"), Role::kReader);
   EXPECT_EQ(neededFor("StepDown"), Role::kAdmin);
   EXPECT_EQ(neededFor("Reload"), Role::kAdmin);  // re-reads the file: as much as a restart
-  EXPECT_EQ(neededFor("Drain"), Role::kAdmin);   // unclassified: admin until someone decides
+  EXPECT_EQ(neededFor("Drain"), Role::kAdmin);
+  EXPECT_EQ(neededFor("Enable"), Role::kAdmin);
+  EXPECT_EQ(neededFor("IpvsTable"), Role::kReader);    // counters, as Status shows them
+  EXPECT_EQ(neededFor("Unclassified"), Role::kAdmin);  // admin until someone decides
 }
 
 TEST(OperatorAuthTest, RefusalNamesTheRoleNeededAndTheCaller) {

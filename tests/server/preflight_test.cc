@@ -97,6 +97,27 @@ TEST(Preflight, InterfacesThatExistPassAndAMissingOneFails) {
       << text(missing);
 }
 
+TEST(Preflight, AnUnreadableDrainsFileFails) {
+  TempDir dir("quorate-preflight-drains");
+  const std::string state = dir.file("state");
+  ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+  const auto c = parse(directorYaml(
+      state,
+      "virtual_servers:\n  - {name: web, address: 198.18.0.10, port: 80, real_servers: "
+      "[{address: 198.18.0.21}]}\n"));
+  const std::string drains = state + "/drains.json";
+  EXPECT_EQ(about(checkDirectories(c), drains).verdict, Verdict::kOk);  // none yet
+  std::ofstream(drains) << "{\"version\": 1, \"drains\": [{\"virtual_server\": \"web\"}]}";
+  const Finding bad = about(checkDirectories(c), drains);
+  EXPECT_EQ(bad.verdict, Verdict::kFail) << text(bad);
+  EXPECT_NE(bad.detail.find("drains[0]"), std::string::npos) << text(bad);
+  std::ofstream(drains) << "{\"version\": 1, \"drains\": [{\"virtual_server\": \"web\", "
+                           "\"real_server\": \"198.18.0.21:80\"}]}";
+  const Finding good = about(checkDirectories(c), drains);
+  EXPECT_EQ(good.verdict, Verdict::kOk) << text(good);
+  EXPECT_NE(good.detail.find("1 real servers drained"), std::string::npos) << text(good);
+}
+
 TEST(Preflight, ProgramsMustExistBeExecutableAndSafe) {
   TempDir dir("quorate-preflight");
   ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);  // scripts run as script_user
