@@ -193,6 +193,9 @@ void configureCli(CLI::App& app, CliOptions& options) {
       ->check(countValidator(0, "lines"));
   events->add_flag("--json", options.json, "The records' JSON lines as they are");
   events->callback([&options] { options.command = Command::kEvents; });
+
+  keepalived::addImportCommand(app, options.importKeepalived,
+                               [&options] { options.command = Command::kImportKeepalived; });
 }
 
 std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
@@ -306,6 +309,9 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     genhash.json = options.json;
     return runGenhash(genhash, std::chrono::milliseconds(options.timeoutMs), out, err);
   }
+  if (options.command == Command::kImportKeepalived) {  // files only, no director
+    return keepalived::runImportCommand(options.importKeepalived, out, err);
+  }
   if (options.command == Command::kEvents) {  // a local file, not the director's API
     EventsOptions events = options.events;
     events.json = options.json;
@@ -340,6 +346,7 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
       return runReload(client, options.json, out, err, canceller);
     case Command::kGenhash:  // handled above
     case Command::kEvents:
+    case Command::kImportKeepalived:
     case Command::kNone:
       break;
   }

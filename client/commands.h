@@ -14,6 +14,7 @@
 #include "client/events.h"
 #include "client/genhash.h"
 #include "client/interrupt.h"
+#include "client/keepalived/import_command.h"
 
 namespace quorate::client {
 
@@ -22,7 +23,16 @@ inline constexpr int kExitFailure = 1;        // the RPC failed or was refused
 inline constexpr int kExitUsage = 2;          // bad command line
 inline constexpr int kExitInterrupted = 130;  // Ctrl-C during status or step-down
 
-enum class Command { kNone, kStatus, kWatch, kStepDown, kGenhash, kEvents, kReload };
+enum class Command {
+  kNone,
+  kStatus,
+  kWatch,
+  kStepDown,
+  kGenhash,
+  kEvents,
+  kReload,
+  kImportKeepalived,
+};
 
 struct CliOptions {
   std::string endpoint = std::string(kDefaultEndpoint);
@@ -37,6 +47,7 @@ struct CliOptions {
   bool clearHold = false;    // step-down --clear-hold
   GenhashOptions genhash;    // genhash (--json goes to `json`)
   EventsOptions events;      // events (--json goes to `json`)
+  keepalived::ImportCommandOptions importKeepalived;  // import-keepalived
 };
 
 // "90s", "30m", "2h", "1d", "500ms" (a bare number is seconds) in milliseconds; nullopt and
