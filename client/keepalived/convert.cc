@@ -2,6 +2,7 @@
 // and the report; virtual servers are convert_services.cc's.
 #include "client/keepalived/convert.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -374,7 +375,10 @@ std::optional<Program> Converter::program(const Node& n, const std::vector<std::
   const bool firstQuoted = &words == &n.args && !n.quoted.empty() && n.quoted[0];
   if (userAfter && (firstQuoted || words[0].find_first_of(" \t") != std::string::npos)) {
     line = words[0];
-    if (words.size() > 1) p.user = words[1];
+    if (words.size() > 1) {
+      p.user = words[1];
+      checkUser(n, p.user);
+    }
     if (words.size() > 2) {
       report(Kind::kUnsupported, n,
              "the group after the user (" + words[2] +
@@ -418,6 +422,19 @@ std::optional<Program> Converter::program(const Node& n, const std::vector<std::
     p.argv[0] = found;
   }
   return p;
+}
+
+void Converter::checkUser(const Node& n, const std::string& user) {
+  if (user.empty()) return;
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[16384];
+  if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) != 0 || found == nullptr) {
+    report(Kind::kPlaceholder, n,
+           "user " + user +
+               " does not exist on this host: create it on both directors (the "
+               "director refuses a file naming an unknown user)");
+  }
 }
 
 YamlNode Converter::hookValue(const Program& p) {
@@ -472,6 +489,7 @@ void Converter::globalDefs(const Node& n) {
       }
     } else if (k == "script_user") {
       scriptUser_ = c.arg(0);
+      checkUser(c, scriptUser_);
       if (c.args.size() > 1) {
         report(Kind::kUnsupported, c, "the group is not supported: the user's own group is used");
       }
@@ -552,8 +570,20 @@ void Converter::vip(Instance& inst, const Node& v) {
       if (w[i] == "-nodad" || w[i] == "nodad") continue;  // quorate adds IPv6 VIPs without DAD
       report(Kind::kUnsupported, v, w[i] + ": not supported, ignored");
     } else {
+      // A misspelt option: name the nearest, and skip its value too.
+      std::string best;
+      for (const char* o : {"dev", "label", "brd", "scope", "peer", "home", "noprefixroute"}) {
+        if (editDistance(w[i], o) <= 2 && w[i].size() > 2) best = o;
+      }
       report(Kind::kUnknown, v,
-             "\"" + w[i] + "\" is not an option of a virtual_ipaddress: ignored");
+             "\"" + w[i] + "\" is not an option of a virtual_ipaddress" +
+                 (best.empty() ? "" : " (did you mean " + best + "?)") + ": ignored");
+      if (!best.empty() &&
+          (best == "dev" || best == "label" || best == "brd" || best == "scope" ||
+           best == "peer") &&
+          i + 1 < w.size()) {
+        ++i;
+      }
     }
   }
   if (device.empty()) {
@@ -612,13 +642,14 @@ void Converter::trackInterfaces(const Node& n) {
 }
 
 void Converter::trackScripts(const Node& n) {
-  std::vector<std::vector<std::string>> entries;
-  for (const Node& c : n.children) entries.push_back(c.words());
-  if (!n.block && !n.args.empty()) entries.push_back(n.args);  // "track_script chk" on one line
-  for (const auto& w : entries) {
+  // "track_script { chk [weight N] ... }", or "track_script chk" on one line.
+  std::vector<std::pair<std::vector<std::string>, const Node*>> entries;
+  for (const Node& c : n.children) entries.emplace_back(c.words(), &c);
+  if (!n.block && !n.args.empty()) entries.emplace_back(n.args, &n);
+  for (const auto& [w, at] : entries) {
     if (w.size() >= 3 && w[1] == "weight") {
-      report(Kind::kChanged, n,
-             "track_script " + w[0] + " weight " + w[2] +
+      report(Kind::kChanged, *at,
+             "weight " + w[2] +
                  " ignored: a failing script makes this director give up its leases instead of "
                  "lowering its priority");
     }
@@ -626,7 +657,7 @@ void Converter::trackScripts(const Node& n) {
       usedScripts_.push_back(w[0]);
     }
     if (!scripts_.count(w[0])) {
-      report(Kind::kInvalid, n, "no vrrp_script " + w[0] + " in the file: dropped");
+      report(Kind::kInvalid, *at, "no vrrp_script " + w[0] + " in the file: dropped");
     }
   }
 }
@@ -686,6 +717,7 @@ void Converter::instance(const Node& n) {
       }
     } else if (k == "nopreempt") {
       inst.nopreempt = true;
+      inst.nopreemptWhere = c.where;
     } else if (k == "preempt") {
       // the default
     } else if (k == "preempt_delay") {
@@ -904,7 +936,7 @@ void Converter::finishLeases(YamlNode& root) {
     if (inst.nopreempt) {
       Node at;
       at.keyword = "nopreempt";
-      at.where = inst.node->where;
+      at.where = inst.nopreemptWhere;
       report(Kind::kChanged, at,
              "no preferred director: whoever holds " + inst.name + " keeps it, as with nopreempt");
       return;
@@ -1024,8 +1056,9 @@ void Converter::finishLeases(YamlNode& root) {
                         : "");
     if (leases > 1) {
       out_.report.push_back({Kind::kChanged, config_.root.where, "track_interface",
-                             std::string("per-instance tracking is not yet supported: tracked for every lease, so a failure "
-                                 "moves all " + std::to_string(leases) + " leases"});
+                             "per-instance tracking is not yet supported: tracked for every "
+                             "lease, so a failure moves all " +
+                                 std::to_string(leases) + " leases"});
     }
   }
   YamlNode scripts = YamlNode::list();

@@ -57,6 +57,7 @@ struct Instance {
   std::string interface;
   std::optional<std::int64_t> vrid, priority, advertMs, preemptDelayMs;
   bool nopreempt = false;
+  Location nopreemptWhere;
   bool useVmac = false;
   std::vector<const Node*> vipNodes;
   YamlNode vips = YamlNode::list();
@@ -101,6 +102,8 @@ class Converter {
   std::optional<Program> program(const Node& n, const std::vector<std::string>& words,
                                  bool userAfter);
   YamlNode hookValue(const Program& p);
+  // Reports a user this host does not know (the director refuses such a file).
+  void checkUser(const Node& n, const std::string& user);
 
   void globalDefs(const Node& n);
   void instance(const Node& n);

@@ -226,6 +226,7 @@ void Converter::checks(const Node& n, YamlNode& list, const std::string& vsVirtu
         base.set("dynamic", YamlNode::boolean(true));
       } else if (c.keyword == "user") {
         user = c.arg(0);
+        checkUser(c, user);
       } else if (c.keyword == "connect_ip" || c.keyword == "connect_port" ||
                  c.keyword == "bind_to") {
         report(Kind::kInvalid, c, "not an option of MISC_CHECK: dropped");
@@ -302,9 +303,15 @@ YamlNode Converter::realServer(const Node& n, const YamlNode& /*vs*/, const std:
   }
   rs.set("address", YamlNode::str(n.arg(0)));
   std::string fwd = forwarding;
-  const std::optional<std::int64_t> port =
-      n.args.size() > 1 ? toInt(n.arg(1), 0, 65535) : std::optional<std::int64_t>();
-  if (n.args.size() > 1 && !port) report(Kind::kInvalid, n, "port " + n.arg(1) + ": dropped");
+  // -1: no port given (a fwmark service's real server), or one that is not a port.
+  std::int64_t port = -1;
+  if (n.args.size() > 1) {
+    if (const auto p = toInt(n.arg(1), 0, 65535)) {
+      port = *p;
+    } else {
+      report(Kind::kInvalid, n, "port " + n.arg(1) + ": dropped");
+    }
+  }
   YamlNode checkList = YamlNode::list();
   int unsupportedChecks = 0;
   std::string virtualhost = vsVirtualhost_;
@@ -364,13 +371,13 @@ YamlNode Converter::realServer(const Node& n, const YamlNode& /*vs*/, const std:
     }
   }
   for (const Node* c : checkNodes) checks(*c, checkList, virtualhost);
-  if (port) {
-    if (!fwmark && (fwd == "dr" || fwd == "tun") && *port != servicePort) {
+  if (port >= 0) {
+    if (!fwmark && (fwd == "dr" || fwd == "tun") && port != servicePort) {
       report(Kind::kChanged, n,
-             "port " + std::to_string(*port) + " differs from the service's with " + upper(fwd) +
+             "port " + std::to_string(port) + " differs from the service's with " + upper(fwd) +
                  " forwarding, where the port cannot change: the service's port is used");
-    } else if ((fwmark && *port != 0) || (!fwmark && *port != servicePort)) {
-      rs.set("port", YamlNode::num(*port));
+    } else if ((fwmark && port != 0) || (!fwmark && port != servicePort)) {
+      rs.set("port", YamlNode::num(port));
     }
   }
   if (!checkList.isEmpty()) {

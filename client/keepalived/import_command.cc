@@ -86,8 +86,10 @@ int runImportCommand(const ImportCommandOptions& options, std::ostream& out, std
       return 2;
     }
   }
-  if (options.node == options.peer) {
-    err << "quoratectl: import-keepalived: --node and --peer must differ" << std::endl;
+  if (options.node == options.peer || options.node == "arbiter" || options.peer == "arbiter") {
+    err << "quoratectl: import-keepalived: --node and --peer must differ from each other and "
+           "from the arbiter's id (arbiter)"
+        << std::endl;
     return 2;
   }
   if (!options.cluster.empty() && !validName(options.cluster)) {

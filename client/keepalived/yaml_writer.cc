@@ -32,7 +32,9 @@ bool plainSafe(std::string_view s) {
     if (lower == w) return false;
   }
   // Anything a YAML reader could take for a number stays quoted.
-  if (std::all_of(s.begin(), s.end(), [](char c) {
+  const bool digit = std::any_of(
+      s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (digit && std::all_of(s.begin(), s.end(), [](char c) {
         return std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' ||
                c == 'e' || c == 'E' || c == '_' || c == 'x' || c == 'o';
       })) {
