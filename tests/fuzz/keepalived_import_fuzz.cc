@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.includes = false;  // the fuzzer reads no files
   const auto parsed = keepalived::parseText(fuzz::text(data, size), path, limits);
   if (!parsed) {
-    const std::string& what = parsed.status().what();
+    const std::string what = parsed.status().what();
     fuzz::check(what.rfind(path + ":", 0) == 0, "an error without FILE:LINE: " + what);
     return 0;
   }
