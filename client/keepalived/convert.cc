@@ -469,7 +469,9 @@ void Converter::globalDefs(const Node& n) {
   for (const Node& c : n.children) {
     const std::string& k = c.keyword;
     if (k == "router_id") {
-      routerId_ = c.arg(0);
+      report(Kind::kChanged, c,
+             "router_id names one keepalived; quorate's cluster id is the same on both directors "
+             "and the arbiter: --cluster (default keepalived)");
     } else if (k == "vrrp_garp_master_repeat") {
       if (auto v = intArg(c, 1, 100)) globalAnnounce_.repeat = v;
     } else if (k == "vrrp_garp_interval" || k == "vrrp_gna_interval") {
@@ -764,6 +766,10 @@ void Converter::instance(const Node& n) {
     } else if (k == "lvs_sync_daemon_interface") {
       if (validInterface(c.arg(0))) {
         syncDaemon_.set("interface", YamlNode::str(c.arg(0)));
+        report(Kind::kChanged, c,
+               "ipvs.sync_daemon: master on the holder of the first virtual server's lease, not "
+               "of " +
+                   inst.name);
       } else {
         report(Kind::kInvalid, c, "not an interface name: dropped");
       }
@@ -1136,8 +1142,7 @@ Imported Converter::run() {
   for (const Node* n : groupNodes) syncGroup(*n);
 
   out_.cluster = options_.cluster;
-  if (out_.cluster.empty())
-    out_.cluster = routerId_.empty() ? "keepalived" : sanitizeName(routerId_);
+  if (out_.cluster.empty()) out_.cluster = "keepalived";
   const std::string secret = options_.secretFile.empty()
                                  ? "/etc/quorate/" + out_.cluster + ".secret"
                                  : options_.secretFile;
@@ -1162,8 +1167,17 @@ Imported Converter::run() {
   YamlNode other = YamlNode::map().flow();
   other.set("id", YamlNode::str(options_.peer));
   other.set("address", YamlNode::str(hostPort(peer, kDirectorPort)));
-  directors.push(std::move(me), selfKnown ? "" : "PLACEHOLDER: this director's address");
-  directors.push(std::move(other), peerKnown ? "" : "PLACEHOLDER: the other director's address");
+  // In the order of their ids, so that importing the other director's keepalived.conf with
+  // --node and --peer swapped lists them the same way (both files must agree on the order).
+  const std::string meNote = selfKnown ? "" : "PLACEHOLDER: " + options_.node + "'s address";
+  const std::string otherNote = peerKnown ? "" : "PLACEHOLDER: " + options_.peer + "'s address";
+  if (options_.node < options_.peer) {
+    directors.push(std::move(me), meNote);
+    directors.push(std::move(other), otherNote);
+  } else {
+    directors.push(std::move(other), otherNote);
+    directors.push(std::move(me), meNote);
+  }
   root.set("directors", std::move(directors));
   YamlNode arbiter = YamlNode::map().flow();
   arbiter.set("id", YamlNode::str("arbiter"));

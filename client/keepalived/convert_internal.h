@@ -138,7 +138,6 @@ class Converter {
   std::vector<const Node*> virtualServers_;
   Announce globalAnnounce_;
   YamlNode syncDaemon_ = YamlNode::map();
-  std::string routerId_;
   std::string scriptUser_;
   std::string notifyFifo_;
   std::string selfAddress_, peerAddress_;

@@ -61,7 +61,7 @@ void addImportCommand(CLI::App& app, ImportCommandOptions& options,
                   "the director file on stdout, the report on stderr)")
       ->type_name("DIR");
   cmd->add_option("--cluster", options.cluster,
-                  "Cluster name (default: global_defs' router_id, else keepalived)")
+                  "Cluster id, the same for both directors and the arbiter (default keepalived)")
       ->type_name("NAME");
   cmd->add_option("--node", options.node, "This keepalived's director (default alpha)")
       ->type_name("NAME");

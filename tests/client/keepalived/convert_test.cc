@@ -100,7 +100,7 @@ TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
 
 TEST_F(Import, TheWebPairKeepsItsLeaseVipsServiceAndChecks) {
   const auto c = parseAll(import("web_pair"));
-  EXPECT_EQ(c.cluster, "LB_WEB");
+  EXPECT_EQ(c.cluster, "keepalived");
   EXPECT_EQ(c.node, "alpha");
   EXPECT_EQ(c.directors[0].address, "198.18.1.1:7101");
   EXPECT_EQ(c.directors[1].address, "198.18.1.2:7101");
@@ -150,6 +150,31 @@ TEST_F(Import, TheOtherDirectorsFileDiffersInNodeAndListenOnly) {
   EXPECT_EQ(beta.leases[0].preferred, std::optional<std::string>("alpha"));
 }
 
+std::string withoutComments(const std::string& yaml) {
+  std::string out;
+  std::istringstream in(yaml);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(' ') != std::string::npos &&
+        line[line.find_first_not_of(' ')] != '#') {
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
+// The documented way to migrate a pair: import each director's keepalived.conf, with --node and
+// --peer swapped. The two runs must give the same files, or the directors refuse each other.
+TEST_F(Import, BothDirectorsImportsGiveTheSameFiles) {
+  const Imported lb1 = import("web_pair");
+  ImportOptions swapped;
+  swapped.node = "beta";
+  swapped.peer = "alpha";
+  const Imported lb2 = import("mirror/web_pair_lb2", swapped);
+  EXPECT_EQ(withoutComments(lb1.peerYaml), withoutComments(lb2.directorYaml));
+  EXPECT_EQ(withoutComments(lb1.directorYaml), withoutComments(lb2.peerYaml));
+  EXPECT_EQ(lb1.arbiterYaml, lb2.arbiterYaml);
+}
+
 // The check above is only worth something if the director's parser refuses a wrong file: the
 // converted file with one VIP given twice must not pass.
 TEST_F(Import, TheValidityCheckRefusesABrokenConversion) {
@@ -193,7 +218,7 @@ TEST_F(Import, TheCommandWritesTheFilesAndNeverOverwritesWithoutForce) {
   int status = -1;
   const std::string out = run(cmd, &status);
   EXPECT_EQ(status, 0) << out;
-  EXPECT_NE(out.find("imported: cluster LB_WEB, 1 instances"), std::string::npos) << out;
+  EXPECT_NE(out.find("imported: cluster keepalived, 1 instances"), std::string::npos) << out;
   for (const char* f : {"alpha.yaml", "beta.yaml", "arbiter.yaml", "import-report.txt"}) {
     EXPECT_TRUE(fs::exists(dir_ + "/" + f)) << f;
   }
