@@ -195,6 +195,8 @@ void configureCli(CLI::App& app, CliOptions& options) {
   events->callback([&options] { options.command = Command::kEvents; });
 
   configureDayCommands(app, options);  // ipvs, drain, enable, realserver, completion
+  keepalived::addImportCommand(app, options.importKeepalived,
+                               [&options] { options.command = Command::kImportKeepalived; });
 }
 
 std::optional<int> parseCli(CLI::App& app, int argc, const char* const* argv, std::ostream& out,
@@ -308,6 +310,9 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     genhash.json = options.json;
     return runGenhash(genhash, std::chrono::milliseconds(options.timeoutMs), out, err);
   }
+  if (options.command == Command::kImportKeepalived) {  // files only, no director
+    return keepalived::runImportCommand(options.importKeepalived, out, err);
+  }
   if (options.command == Command::kEvents) {  // a local file, not the director's API
     EventsOptions events = options.events;
     events.json = options.json;
@@ -362,6 +367,7 @@ int runCommand(const CliOptions& options, std::ostream& out, std::ostream& err,
     case Command::kRealServerSetup:
     case Command::kRealServerTeardown:
     case Command::kCompletion:
+    case Command::kImportKeepalived:
     case Command::kNone:
       break;
   }

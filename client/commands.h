@@ -15,6 +15,7 @@
 #include "client/genhash.h"
 #include "client/interrupt.h"
 #include "client/realserver.h"
+#include "client/keepalived/import_command.h"
 
 namespace quorate::client {
 
@@ -36,7 +37,8 @@ enum class Command {
   kEnable,
   kRealServerSetup,
   kRealServerTeardown,
-  kCompletion
+  kCompletion,
+  kImportKeepalived,
 };
 
 struct CliOptions {
@@ -58,6 +60,7 @@ struct CliOptions {
   std::string realServer;             // drain, enable
   RealServerOptions realServerSetup;  // realserver setup|teardown
   std::string completionScript;       // completion bash: made while parsing, from the app itself
+  keepalived::ImportCommandOptions importKeepalived;  // import-keepalived
 };
 
 // "90s", "30m", "2h", "1d", "500ms" (a bare number is seconds) in milliseconds; nullopt and

@@ -34,8 +34,10 @@ done
 declare -A max_len=(
   [director_config]=8192 [arbiter_config]=2048 [convert]=1024 [arbiter_exchange]=4096
   [netlink]=4096 [http]=4096 [dns]=1024 [smtp]=512 [state_file]=512 [crash_canary]=64
+  [keepalived_import]=8192
 )
-all=(director_config arbiter_config convert arbiter_exchange netlink http dns smtp state_file)
+all=(director_config arbiter_config convert arbiter_exchange netlink http dns smtp state_file
+  keepalived_import)
 ((${#targets[@]})) || targets=("${all[@]}")
 for t in "${targets[@]}"; do
   [[ -n ${max_len[$t]:-} ]] || { echo "fuzz.sh: no target $t (${all[*]})" >&2; exit 2; }

@@ -1,0 +1,243 @@
+// import-keepalived on configs written as the field writes them: each report is the expected
+// one (configs/NAME.report), and each produced file is accepted by the director's and the
+// arbiter's own parsers, with the values it should carry.
+#include "client/keepalived/convert.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "arbiter/config.h"
+#include "client/keepalived/parser.h"
+#include "common/config_error.h"
+#include "server/config.h"
+
+namespace quorate::keepalived {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kConfigs = KEEPALIVED_CONFIGS;
+
+std::string readAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string replaceAll(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) {
+    s.replace(p, from.size(), to);
+  }
+  return s;
+}
+
+class Import : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (fs::temp_directory_path() / "ka-import-XXXXXX").string();
+    dir_ = ::mkdtemp(templ.data());
+    secret_ = dir_ + "/cluster.secret";
+    std::ofstream(secret_) << "0123456789abcdef0123456789abcdef\n";
+    ::chmod(secret_.c_str(), 0600);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Imported import(const std::string& name, ImportOptions options = {}) {
+    const auto parsed = parseFile(kConfigs + "/" + name + ".conf");
+    EXPECT_TRUE(parsed) << parsed.status().what();
+    if (!parsed) return {};
+    options.secretFile = secret_;
+    options.stateDir = dir_ + "/state";
+    options.arbiterStateDir = dir_ + "/arbiter";
+    return convert(*parsed, options);
+  }
+
+  // Both directors' files and the arbiter's through the daemons' own parsers.
+  server::DirectorConfig parseAll(const Imported& imported) {
+    server::DirectorConfig alpha;
+    try {
+      alpha = server::parseDirectorConfig(imported.directorYaml, dir_ + "/alpha.yaml");
+      server::parseDirectorConfig(imported.peerYaml, dir_ + "/beta.yaml");
+      arbiter::parseArbiterConfig(imported.arbiterYaml, dir_ + "/arbiter.yaml");
+    } catch (const ConfigError& e) {
+      ADD_FAILURE() << e.what() << "\n--- alpha.yaml\n" << imported.directorYaml;
+    }
+    return alpha;
+  }
+
+  std::string dir_;
+  std::string secret_;
+};
+
+// Every hand-written config: the report as expected, the files accepted.
+// QUORATE_UPDATE_GOLDEN=1 rewrites the .report files (review the diff before committing).
+TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
+  const char* names[] = {"web_pair",       "odd_spacing",      "typos",           "active_active",
+                         "udp_and_fwmark", "includes",         "ipv6_ssl",        "misc_checks",
+                         "vs_group",       "sync_daemon_garp", "scripts_and_vars"};
+  for (const char* name : names) {
+    SCOPED_TRACE(name);
+    const Imported imported = import(name);
+    parseAll(imported);
+    const std::string report = replaceAll(formatReport(imported), kConfigs + "/", "");
+    const std::string golden = kConfigs + "/" + name + ".report";
+    if (std::getenv("QUORATE_UPDATE_GOLDEN") != nullptr) std::ofstream(golden) << report;
+    EXPECT_EQ(report, readAll(golden));
+  }
+}
+
+TEST_F(Import, TheWebPairKeepsItsLeaseVipsServiceAndChecks) {
+  const auto c = parseAll(import("web_pair"));
+  EXPECT_EQ(c.cluster, "keepalived");
+  EXPECT_EQ(c.node, "alpha");
+  EXPECT_EQ(c.directors[0].address, "198.18.1.1:7101");
+  EXPECT_EQ(c.directors[1].address, "198.18.1.2:7101");
+  ASSERT_EQ(c.instances.size(), 1u);
+  ASSERT_EQ(c.instances[0].vips.size(), 2u);
+  EXPECT_EQ(c.instances[0].vips[0].prefix.toString(), "198.18.1.10/24");
+  EXPECT_EQ(c.instances[0].vips[0].device, "eth0");
+  EXPECT_EQ(c.instances[0].vips[0].label, "eth0:web");
+  EXPECT_EQ(c.instances[0].vips[1].device, "eth0");  // the instance's interface
+  ASSERT_EQ(c.leases.size(), 1u);
+  EXPECT_EQ(c.leases[0].preferred, std::optional<std::string>("alpha"));  // state MASTER
+  EXPECT_EQ(c.leases[0].preemptDelay, std::chrono::milliseconds(0));
+  ASSERT_EQ(c.trackScripts.size(), 1u);
+  EXPECT_EQ(c.trackScripts[0].argv, (std::vector<std::string>{"/usr/bin/pgrep", "-x", "nginx"}));
+  EXPECT_EQ(c.trackScripts[0].interval, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c.trackScripts[0].fall, 3);
+  ASSERT_EQ(c.ipvs.virtualServers.size(), 1u);
+  const auto& vs = c.ipvs.virtualServers[0];
+  ASSERT_EQ(vs.realServers.size(), 2u);
+  EXPECT_EQ(vs.realServers[0].checks.size(), 2u);  // HTTP_GET and TCP_CHECK
+  EXPECT_TRUE(vs.realServers[0].inhibitOnFailure);
+  EXPECT_EQ(vs.realServers[0].dest.weight, 10);
+  ASSERT_TRUE(vs.sorryServer.has_value());
+}
+
+TEST_F(Import, ActiveActiveGroupsPreferEachDirectorAndNopreemptPrefersNone) {
+  const auto c = parseAll(import("active_active"));
+  std::map<std::string, std::optional<std::string>> preferred;
+  for (const auto& l : c.leases) preferred[l.name] = l.preferred;
+  EXPECT_EQ(preferred["SG_OUT"], std::optional<std::string>("alpha"));
+  EXPECT_EQ(preferred["SG_B"], std::optional<std::string>("beta"));
+  EXPECT_FALSE(preferred["VI_QUIET"].has_value());
+  for (const auto& l : c.leases) {
+    if (l.name == "SG_OUT") {
+      EXPECT_EQ(l.preemptDelay, std::chrono::milliseconds(5000));
+      EXPECT_EQ(l.instances, (std::vector<std::string>{"VI_OUT_A", "VI_IN_A"}));
+    }
+  }
+  EXPECT_EQ(c.trackInterfaces, (std::vector<std::string>{"eth0", "eth1"}));
+}
+
+TEST_F(Import, TheOtherDirectorsFileDiffersInNodeAndListenOnly) {
+  const Imported imported = import("web_pair");
+  const auto beta = server::parseDirectorConfig(imported.peerYaml, dir_ + "/beta.yaml");
+  EXPECT_EQ(beta.node, "beta");
+  EXPECT_EQ(beta.listen, "198.18.1.2:7101");
+  EXPECT_EQ(beta.leases[0].preferred, std::optional<std::string>("alpha"));
+}
+
+std::string withoutComments(const std::string& yaml) {
+  std::string out;
+  std::istringstream in(yaml);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(' ') != std::string::npos &&
+        line[line.find_first_not_of(' ')] != '#') {
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
+// The documented way to migrate a pair: import each director's keepalived.conf, with --node and
+// --peer swapped. The two runs must give the same files, or the directors refuse each other.
+TEST_F(Import, BothDirectorsImportsGiveTheSameFiles) {
+  const Imported lb1 = import("web_pair");
+  ImportOptions swapped;
+  swapped.node = "beta";
+  swapped.peer = "alpha";
+  const Imported lb2 = import("mirror/web_pair_lb2", swapped);
+  EXPECT_EQ(withoutComments(lb1.peerYaml), withoutComments(lb2.directorYaml));
+  EXPECT_EQ(withoutComments(lb1.directorYaml), withoutComments(lb2.peerYaml));
+  EXPECT_EQ(lb1.arbiterYaml, lb2.arbiterYaml);
+}
+
+// The check above is only worth something if the director's parser refuses a wrong file: the
+// converted file with one VIP given twice must not pass.
+TEST_F(Import, TheValidityCheckRefusesABrokenConversion) {
+  Imported imported = import("web_pair");
+  imported.directorYaml = replaceAll(imported.directorYaml, "198.18.1.11/24", "198.18.1.10/24");
+  EXPECT_THROW(server::parseDirectorConfig(imported.directorYaml, dir_ + "/alpha.yaml"),
+               ConfigError);
+}
+
+TEST_F(Import, BrokenFilesGiveALineNumberedError) {
+  const std::string b = kConfigs + "/broken/";
+  auto error = [](const std::string& path) {
+    const auto r = parseFile(path);
+    return r ? std::string("parsed") : r.status().what();
+  };
+  EXPECT_EQ(error(b + "broken_unclosed.conf"),
+            b + "broken_unclosed.conf:1: '{' of vrrp_instance is never closed");
+  EXPECT_EQ(error(b + "broken_stray_brace.conf"),
+            b + "broken_stray_brace.conf:4: '}' without a block to close");
+  EXPECT_EQ(error(b + "broken_quote.conf"),
+            b + "broken_quote.conf:2: a quoted string is not closed");
+  EXPECT_NE(error(b + "broken_cycle_a.conf").find("broken_cycle_b.conf:3: include cycle"),
+            std::string::npos);
+}
+
+std::string run(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = ::pclose(p);
+  *status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+TEST_F(Import, TheCommandWritesTheFilesAndNeverOverwritesWithoutForce) {
+  const std::string cmd = std::string(QUORATECTL_PATH) + " import-keepalived " + kConfigs +
+                          "/web_pair.conf --out-dir " + dir_ + " --secret-file " + secret_ +
+                          " 2>&1";
+  int status = -1;
+  const std::string out = run(cmd, &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("imported: cluster keepalived, 1 instances"), std::string::npos) << out;
+  for (const char* f : {"alpha.yaml", "beta.yaml", "arbiter.yaml", "import-report.txt"}) {
+    EXPECT_TRUE(fs::exists(dir_ + "/" + f)) << f;
+  }
+  EXPECT_NO_THROW(server::loadDirectorConfig(dir_ + "/alpha.yaml"));
+  const std::string again = run(cmd, &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(again.find("File exists (--force overwrites)"), std::string::npos) << again;
+  run(cmd + " --force", &status);
+  EXPECT_EQ(status, 0);
+
+  const std::string broken = run(std::string(QUORATECTL_PATH) + " import-keepalived " + kConfigs +
+                                     "/broken/broken_stray_brace.conf 2>&1",
+                                 &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_EQ(broken, "quoratectl: " + kConfigs +
+                        "/broken/broken_stray_brace.conf:4: '}' without a block to close\n");
+  run(std::string(QUORATECTL_PATH) + " import-keepalived x.conf --node a --peer a 2>&1", &status);
+  EXPECT_EQ(status, 2);
+}
+
+}  // namespace
+}  // namespace quorate::keepalived
