@@ -17,6 +17,11 @@ cd "$root"
 bash scripts/install-deps.sh
 QUORATE_WERROR="${QUORATE_WERROR:-ON}" bash scripts/build.sh
 build_dir=${BUILD_DIR:-build}
+# Debian's keepalived sample configs for the import test (keepalived's files: fetched, never
+# committed). Once per build tree.
+if ! compgen -G "$build_dir/keepalived-samples/keepalived.conf.*" >/dev/null; then
+  bash scripts/fetch-keepalived-samples.sh "$build_dir/keepalived-samples"
+fi
 if (($#)); then
   # A build/ made with QUORATE_SANITIZE: a finding fails the test with a stack trace (harmless
   # otherwise). The sanitized trees below get theirs from scripts/sanitize.sh.
