@@ -247,7 +247,91 @@ struct Defaults {
   std::optional<std::string> preferred;
   std::optional<std::chrono::milliseconds> preemptDelay;
   hooks::HooksConfig hooks;
+  AnnounceConfig announce;
+  std::set<std::string> trackScripts;  // the names the top-level track_scripts define
 };
+
+// `announce:` over `base`, key by key (repeat, interval_ms, refresh_ms; refresh_ms 0: none).
+AnnounceConfig parseAnnounce(const std::optional<Value>& v, AnnounceConfig base = {}) {
+  AnnounceConfig a = base;
+  if (!v) return a;
+  const Map m = v->asMap({"repeat", "interval_ms", "refresh_ms"});
+  if (const auto x = m.optional("repeat")) a.repeat = static_cast<int>(x->asInt(1, 100, "frames"));
+  if (const auto x = m.optional("interval_ms")) a.interval = x->asMillis(1, 60'000);
+  if (const auto x = m.optional("refresh_ms")) {
+    const auto r = x->asMillis(0);
+    a.refresh = r.count() > 0 ? std::optional(r) : std::nullopt;
+  }
+  return a;
+}
+
+// One entry of a lease's track list: "name" or {<key>: name, weight: N}.
+TrackItem parseTrackItem(const Value& v, const char* key,
+                         std::string (*nameOf)(const Value&)) {
+  TrackItem t;
+  if (!v.node().IsMap()) {
+    t.name = nameOf(v);
+    return t;
+  }
+  const Map m = v.asMap({key, "weight"});
+  t.name = nameOf(m.required(key));
+  if (const auto w = m.optional("weight")) {
+    t.weight = static_cast<int>(w->asInt(-253, 253, "(weight 0: a failure is fatal)"));
+  }
+  return t;
+}
+
+// track_interfaces, track_scripts and track_files of an instance or sync group. Scripts must be
+// defined in the top-level track_scripts.
+LeaseTrack parseLeaseTrack(const Map& m, const Defaults& d) {
+  LeaseTrack t;
+  auto list = [&](const char* key, const char* itemKey, std::string (*nameOf)(const Value&),
+                  std::vector<TrackItem>& out, const std::set<std::string>* known) {
+    const auto v = m.optional(key);
+    if (!v) return;
+    const std::vector<Value> items = v->asList();
+    if (items.size() > kMaxTrackScripts) {
+      v->fail(std::to_string(items.size()) + " entries, more than the limit of " +
+              std::to_string(kMaxTrackScripts));
+    }
+    for (const Value& item : items) {
+      TrackItem ti = parseTrackItem(item, itemKey, nameOf);
+      if (known && !known->count(ti.name)) {
+        item.fail("no track script named " + config::quote(ti.name) +
+                  " in the top-level track_scripts");
+      }
+      if (std::any_of(out.begin(), out.end(),
+                      [&](const TrackItem& o) { return o.name == ti.name; })) {
+        item.fail(config::quote(ti.name) + " appears twice in " + key);
+      }
+      out.push_back(std::move(ti));
+    }
+  };
+  list("track_interfaces", "name", interfaceName, t.interfaces, nullptr);
+  list("track_scripts", "name", [](const Value& x) { return x.asId(); }, t.scripts,
+       &d.trackScripts);
+  list("track_files", "path", [](const Value& x) { return x.asPath(); }, t.files, nullptr);
+  return t;
+}
+
+// A sync group's tracking takes its instances' (like keepalived, a member that fails fails the
+// group); an item both name is kept once, fatal if either says so.
+void mergeTrack(LeaseTrack& into, const LeaseTrack& from) {
+  auto merge = [](std::vector<TrackItem>& a, const std::vector<TrackItem>& b) {
+    for (const auto& item : b) {
+      const auto it = std::find_if(a.begin(), a.end(),
+                                   [&](const TrackItem& x) { return x.name == item.name; });
+      if (it == a.end()) {
+        a.push_back(item);
+      } else if (item.weight == 0) {
+        it->weight = 0;
+      }
+    }
+  };
+  merge(into.interfaces, from.interfaces);
+  merge(into.scripts, from.scripts);
+  merge(into.files, from.files);
+}
 
 std::size_t hookCommands(const hooks::HooksConfig& h) {
   return h.notify.size() + h.notifyMaster.size() + h.notifyBackup.size() + h.notifyFault.size() +
@@ -283,6 +367,12 @@ void parsePreference(const Map& m, const Value& where, const std::array<PeerAddr
   }
 }
 
+// An entry of `instances:`, its keys checked.
+Map instanceMap(const Value& v) {
+  return v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks",
+                  "track_scripts", "track_interfaces", "track_files", "announce"});
+}
+
 void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig& c) {
   std::set<std::string> instanceNames;
   std::vector<Value> instanceValues;
@@ -290,6 +380,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
   std::set<int> seenVrids;
   std::size_t vipCount = 0;
   std::size_t hookCount = 0;
+  std::vector<LeaseTrack> instanceTracks;  // by instance index
   if (const auto list = root.optional("instances")) {
     instanceValues = list->asList();
     if (instanceValues.empty()) list->fail("expected at least one instance (or leave it out)");
@@ -299,7 +390,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     }
   }
   for (const Value& v : instanceValues) {
-    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks"});
+    const Map m = instanceMap(v);
     InstanceConfig inst;
     const Value name = m.required("name");
     inst.name = name.asId();
@@ -337,12 +428,14 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       }
     }
     c.instances.push_back(std::move(inst));
+    instanceTracks.push_back(parseLeaseTrack(m, d));
   }
 
   std::map<std::string, std::string> groupOf;  // instance -> group
   if (const auto groups = root.optional("sync_groups")) {
     for (const Value& g : groups->asList()) {
-      const Map m = g.asMap({"name", "instances", "preferred", "preempt_delay_ms", "hooks"});
+      const Map m = g.asMap({"name", "instances", "preferred", "preempt_delay_ms", "hooks",
+                             "track_scripts", "track_interfaces", "track_files", "announce"});
       LeaseConfig l;
       const Value name = m.required("name");
       l.name = name.asId();
@@ -366,6 +459,13 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
       if (l.instances.empty()) members.fail("expected at least one instance");
       parsePreference(m, g, c.directors, d, l);
       parseLeaseHooks(m, d, l, hookCount);
+      l.track = parseLeaseTrack(m, d);
+      for (const auto& inst : l.instances) {
+        for (std::size_t i = 0; i < c.instances.size(); ++i) {
+          if (c.instances[i].name == inst) mergeTrack(l.track, instanceTracks[i]);
+        }
+      }
+      l.announce = parseAnnounce(m.optional("announce"), d.announce);
       l.syncGroup = true;
       c.leases.push_back(std::move(l));
     }
@@ -373,12 +473,17 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
   for (std::size_t i = 0; i < c.instances.size(); ++i) {
     const auto& inst = c.instances[i];
     const Value& v = instanceValues[i];
-    const Map m = v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks"});
+    const Map m = instanceMap(v);
     if (groupOf.count(inst.name)) {
       if (m.has("preferred") || m.has("preempt_delay_ms") || m.has("hooks")) {
         v.fail("instance " + config::quote(inst.name) + " is in sync group " +
                config::quote(groupOf[inst.name]) +
                ": set preferred, preempt_delay_ms and hooks on the group");
+      }
+      if (const auto a = m.optional("announce")) {
+        a->fail("instance " + config::quote(inst.name) + " is in sync group " +
+                config::quote(groupOf[inst.name]) +
+                ": its VIPs are announced with the group's, so set announce on the group");
       }
       continue;
     }
@@ -387,6 +492,8 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     l.instances = {inst.name};
     parsePreference(m, v, c.directors, d, l);
     parseLeaseHooks(m, d, l, hookCount);
+    l.track = instanceTracks[i];
+    l.announce = parseAnnounce(m.optional("announce"), d.announce);
     c.leases.push_back(std::move(l));
   }
   if (c.leases.empty()) {
@@ -395,6 +502,7 @@ void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig&
     l.preferred = d.preferred;
     l.preemptDelay = d.preemptDelay;
     l.hooks = d.hooks;
+    l.announce = d.announce;
     c.leases.push_back(std::move(l));
   }
 }
@@ -438,19 +546,6 @@ void checkIpvsCounts(const Map& root) {
       }
     }
   }
-}
-
-AnnounceConfig parseAnnounce(const std::optional<Value>& v) {
-  AnnounceConfig a;
-  if (!v) return a;
-  const Map m = v->asMap({"repeat", "interval_ms", "refresh_ms"});
-  if (const auto x = m.optional("repeat")) a.repeat = static_cast<int>(x->asInt(1, 100, "frames"));
-  if (const auto x = m.optional("interval_ms")) a.interval = x->asMillis(1, 60'000);
-  if (const auto x = m.optional("refresh_ms")) {
-    const auto r = x->asMillis(0);
-    if (r.count() > 0) a.refresh = r;
-  }
-  return a;
 }
 
 // script_user: a user of this host; absent: quorate_script or nobody (root only when named).
@@ -536,6 +631,16 @@ lease::NodeConfig DirectorConfig::nodeConfig(const LeaseConfig& l) const {
   return out;
 }
 
+std::vector<std::string> DirectorConfig::linkWatchList() const {
+  std::vector<std::string> out = watchedInterfaces();
+  for (const auto& l : leases) {
+    for (const auto& t : l.track.interfaces) {
+      if (std::find(out.begin(), out.end(), t.name) == out.end()) out.push_back(t.name);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> DirectorConfig::watchedInterfaces() const {
   std::vector<std::string> out = trackInterfaces;
   for (const auto& inst : instances) {
@@ -608,23 +713,6 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
     if (const auto t = root.optional("log_target")) {
       c.logTarget = t->asOneOf({"auto", "journal", "syslog", "stderr"});
     }
-    Defaults defaults{c.preferred, c.preemptDelay, {}};
-    const auto hooksValue = root.optional("hooks");
-    if (hooksValue) defaults.hooks = hooks::parseHooks(*hooksValue, {});
-    if (hooksValue) checkHookCount(hookCommands(defaults.hooks), *hooksValue);
-    parseInstancesAndGroups(root, defaults, c);
-    checkGateBudgets(c, hooksValue ? *hooksValue : root.value());
-    c.announce = parseAnnounce(root.optional("announce"));
-    if (const auto f = root.optional("fence")) {
-      c.fence =
-          f->asOneOf({"nftables", "none"}) == "none" ? FenceMode::kNone : FenceMode::kNftables;
-    }
-    if (const auto f = root.optional("fence_before_claim")) {
-      c.fenceBeforeClaim = fencing::parseFenceAction(*f);
-    }
-    if (const auto t = root.optional("track_interfaces")) {
-      for (const Value& v : t->asList()) c.trackInterfaces.push_back(interfaceName(v));
-    }
     if (const auto t = root.optional("track_scripts")) {
       std::set<std::string> names;
       const std::vector<Value> scripts = t->asList();
@@ -638,6 +726,25 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
           v.fail("duplicate track script " + config::quote(c.trackScripts.back().name));
         }
       }
+    }
+    Defaults defaults{c.preferred, c.preemptDelay, {}, {}, {}};
+    c.announce = parseAnnounce(root.optional("announce"));
+    defaults.announce = c.announce;
+    for (const auto& t : c.trackScripts) defaults.trackScripts.insert(t.name);
+    const auto hooksValue = root.optional("hooks");
+    if (hooksValue) defaults.hooks = hooks::parseHooks(*hooksValue, {});
+    if (hooksValue) checkHookCount(hookCommands(defaults.hooks), *hooksValue);
+    parseInstancesAndGroups(root, defaults, c);
+    checkGateBudgets(c, hooksValue ? *hooksValue : root.value());
+    if (const auto f = root.optional("fence")) {
+      c.fence =
+          f->asOneOf({"nftables", "none"}) == "none" ? FenceMode::kNone : FenceMode::kNftables;
+    }
+    if (const auto f = root.optional("fence_before_claim")) {
+      c.fenceBeforeClaim = fencing::parseFenceAction(*f);
+    }
+    if (const auto t = root.optional("track_interfaces")) {
+      for (const Value& v : t->asList()) c.trackInterfaces.push_back(interfaceName(v));
     }
     if (const auto w = root.optional("watchdog")) c.watchdog = parseWatchdog(*w, c.timing);
     checkIpvsCounts(root);

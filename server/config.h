@@ -37,6 +37,35 @@ struct VrrpConfig {
   std::string vmacName() const { return "vrrp." + std::to_string(vrid); }
 };
 
+// Gratuitous ARP / unsolicited NA on claim (keepalived's garp_master_repeat and
+// garp_interval), periodic refresh (garp_master_refresh), and again when a partition heals.
+struct AnnounceConfig {
+  int repeat = 5;
+  std::chrono::milliseconds interval{100};
+  std::optional<std::chrono::milliseconds> refresh;  // unset: no periodic refresh
+  bool operator==(const AnnounceConfig&) const = default;
+};
+
+// One thing a lease tracks (an instance's or sync group's track_interfaces, track_scripts or
+// track_files entry). keepalived's weight moves a VRRP priority; quorate has no priority
+// contest, so weight 0 (the default) makes a failure fatal for the lease (this director does not
+// campaign for it, and steps down if it holds it), and any other weight only reports it
+// (server/track_set.h; docs/health-checks.md).
+struct TrackItem {
+  std::string name;  // an interface, a top-level track script's name, or a file's path
+  int weight = 0;    // -253..253
+  bool operator==(const TrackItem&) const = default;
+};
+
+// What one lease tracks beyond the director-wide track_interfaces and track_scripts.
+struct LeaseTrack {
+  std::vector<TrackItem> interfaces;
+  std::vector<TrackItem> scripts;
+  std::vector<TrackItem> files;
+  bool empty() const { return interfaces.empty() && scripts.empty() && files.empty(); }
+  bool operator==(const LeaseTrack&) const = default;
+};
+
 // Like one keepalived vrrp_instance: a set of VIPs that one director owns at a time.
 struct InstanceConfig {
   std::string name;
@@ -53,14 +82,9 @@ struct LeaseConfig {
   std::optional<std::chrono::milliseconds> preemptDelay;
   hooks::HooksConfig hooks;  // its own `hooks:` over the file's top-level ones
   bool syncGroup = false;    // a sync_groups entry (hooks see keepalived's GROUP)
-};
-
-// Gratuitous ARP / unsolicited NA on claim (keepalived's garp_master_repeat and
-// garp_interval), periodic refresh (garp_master_refresh), and again when a partition heals.
-struct AnnounceConfig {
-  int repeat = 5;
-  std::chrono::milliseconds interval{100};
-  std::optional<std::chrono::milliseconds> refresh;  // unset: no periodic refresh
+  // Its own tracking (a sync group's: its own and its instances'), on top of the global lists.
+  LeaseTrack track;
+  AnnounceConfig announce;  // its own `announce:` key by key over the top-level one
 };
 
 // The director's own health (keepalived's track_interface and track_script).
@@ -175,6 +199,8 @@ struct DirectorConfig {
   // trackInterfaces plus every VIP's device (like keepalived, which puts an instance whose
   // interface is down or missing in FAULT): the interfaces whose state gates this director.
   std::vector<std::string> watchedInterfaces() const;
+  // The above plus every lease's own track_interfaces: the interfaces the link watcher follows.
+  std::vector<std::string> linkWatchList() const;
   // Directors 0 and 1, arbiter 2 (lease::kArbiter). Throws std::out_of_range otherwise.
   const PeerAddress& peer(lease::NodeId id) const;
   // This director's view of who is who (common/membership.h), sent with every lease message.

@@ -217,7 +217,7 @@ void Daemon::waitOnLoop(std::chrono::nanoseconds limit, const std::function<bool
 Status Daemon::start() {
   // What can fail goes first: once the server listens, calls may arrive.
   std::unique_ptr<kernel::LinkWatcher> watcher;
-  const bool watchLinks = !config_.watchedInterfaces().empty();
+  const bool watchLinks = !config_.linkWatchList().empty();
   if (watchLinks && !ports_.links) return Status::fail(0, "interface tracking needs the kernel");
   if (watchLinks) {
     auto w = kernel::makeLinkWatcher();
@@ -470,7 +470,18 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
     if ((plan.hooks || !added.empty()) && !hooks_->updateSettings(hookSettings(config_))) {
       spdlog::error("reload: hooks not applied: the leases differ from the running ones");
     }
-    if (plan.announce) config_.announce = next.announce;  // read at each burst and refresh
+    if (plan.announce) {  // read at each burst and refresh
+      config_.announce = next.announce;
+      for (const auto& l : next.leases) {
+        if (const auto slot = slotOf(l.name)) config_.leases[*slot].announce = l.announce;
+      }
+    }
+    if (plan.leaseTracks) {  // OwnHealth and the lease host read them from config_
+      for (const auto& l : next.leases) {
+        if (const auto slot = slotOf(l.name)) config_.leases[*slot].track = l.track;
+      }
+    }
+    if (plan.leaseTracks || plan.trackScripts) host_->updateEligibility();
     if (plan.virtualServers) {
       // The file's lease indices, as slots.
       std::vector<std::size_t> leaseOf;

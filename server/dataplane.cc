@@ -238,7 +238,7 @@ Status DataPlane::updateVips(std::size_t index, const std::vector<net::Vip>& vip
     // A failed one is added again at the next renewal (hold()).
     if (!all) l.addressesUp = false;
     if (!added.empty()) {
-      l.burstLeft = config_.announce.repeat;
+      l.burstLeft = announceOf(l).repeat;
       l.announceTimer->cancel();
       if (!announce(l)) lapse(l);
     }
@@ -365,7 +365,7 @@ void DataPlane::hold(std::size_t index, lease::Time leaseEnd) {
     }
     l.addressesUp = all;
     if (claiming || all) {
-      l.burstLeft = config_.announce.repeat;
+      l.burstLeft = announceOf(l).repeat;
       l.announceTimer->cancel();
       // A stall since the clock read above can have carried us past the lease end.
       if (!announce(l)) return lapse(l);
@@ -451,7 +451,7 @@ void DataPlane::reannounce(std::size_t index) {
   Lease& l = leases_.at(index);
   if (!l.claimed || !l.addressesUp) return;
   l.announceTimer->cancel();
-  l.burstLeft = config_.announce.repeat;
+  l.burstLeft = announceOf(l).repeat;
   if (!announce(l)) lapse(l);
 }
 
@@ -479,6 +479,11 @@ bool DataPlane::sendFrame(Lease& l, int ifindex, const std::vector<std::uint8_t>
   return true;
 }
 
+const AnnounceConfig& DataPlane::announceOf(const Lease& l) const {
+  // A data plane built in code may have fewer leases in its configuration than slots.
+  return l.index < config_.leases.size() ? config_.leases[l.index].announce : config_.announce;
+}
+
 bool DataPlane::announce(Lease& l) {
   if (!l.claimed) return true;
   // One frame per VIP per round, on the VIP's device with that device's MAC.
@@ -504,9 +509,9 @@ bool DataPlane::announce(Lease& l) {
 void DataPlane::scheduleAnnouncements(Lease& l) {
   std::optional<milliseconds> next;
   if (l.burstLeft > 0) {
-    next = config_.announce.interval;
-  } else if (config_.announce.refresh) {
-    next = *config_.announce.refresh;
+    next = announceOf(l).interval;
+  } else if (announceOf(l).refresh) {
+    next = *announceOf(l).refresh;
   }
   if (!next) return;
   l.announceTimer->expires_after(*next);

@@ -153,6 +153,9 @@ class DataPlane {
                  std::uint64_t& sent);
   // Both return false when the lease was over before a frame could leave.
   bool announce(Lease& l);
+  // The lease's own announcement settings (its `announce:` over the top-level one), read at
+  // each burst and refresh so that a reload takes effect at the next.
+  const AnnounceConfig& announceOf(const Lease& l) const;
   bool sendVrrp(Lease& l, bool resign);
   void scheduleAnnouncements(Lease& l);
   void scheduleVrrp(Lease& l);

@@ -3,10 +3,14 @@
 // threads.
 #include "server/health.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
 
 namespace quorate::server {
 
@@ -25,11 +29,29 @@ check::CheckSpec scheduleOf(const TrackScript& t) {
   return spec;
 }
 
+// A track file's first bytes as a number; a missing or unreadable file is a failed reading.
+TrackFileReading readTrackFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return {std::nullopt, std::strerror(errno)};
+  char buf[64];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  const int err = errno;
+  ::close(fd);
+  if (n < 0) return {std::nullopt, std::strerror(err)};
+  if (n == sizeof buf) return {std::nullopt, "more than 63 bytes, expected a whole number"};
+  return parseTrackFile(std::string(buf, static_cast<std::size_t>(n)));
+}
+
 }  // namespace
 
 OwnHealth::OwnHealth(const DirectorConfig& config, kernel::Links* links, asio::io_context& io,
                      OnChange onChange)
-    : config_(config), links_(links), io_(io), onChange_(std::move(onChange)), runner_(io) {
+    : config_(config),
+      links_(links),
+      io_(io),
+      onChange_(std::move(onChange)),
+      runner_(io),
+      fileTimer_(std::make_unique<asio::steady_timer>(io)) {
   for (const auto& t : config_.trackScripts) scripts_.push_back(newScript(t));
 }
 
@@ -76,18 +98,63 @@ void OwnHealth::reloadScripts(const std::vector<TrackScript>& scripts) {
 OwnHealth::~OwnHealth() { stop(); }
 
 std::vector<std::string> OwnHealth::problems() const {
+  std::set<std::string> global;
+  for (const auto& name : config_.watchedInterfaces()) global.insert(interfaceKey(name));
+  for (const auto& name : globalScripts(config_)) global.insert(scriptKey(name));
   std::vector<std::string> out;
-  for (const auto& [key, text] : problems_) out.push_back(text);
+  for (const auto& [key, text] : states_.problems) {
+    if (global.count(key)) out.push_back(text);
+  }
   return out;
 }
 
+LeaseVerdict OwnHealth::leaseVerdict(const std::string& name) const {
+  // The latest slot of that name: a lease removed by a reload keeps its slot, and one added
+  // again under its name takes a new one.
+  for (auto it = config_.leases.rbegin(); it != config_.leases.rend(); ++it) {
+    if (it->name == name) return judgeLease(it->track, states_);
+  }
+  return {};
+}
+
+void OwnHealth::readFiles() {
+  if (stopped_) return;
+  std::set<std::string> paths;
+  for (const auto& l : config_.leases) {
+    for (const auto& f : l.track.files) paths.insert(f.name);
+  }
+  bool changed = false;
+  for (const auto& path : paths) {
+    TrackFileReading r = readTrackFile(path);
+    const auto it = states_.files.find(path);
+    if (it != states_.files.end() && it->second == r) continue;
+    if (r.value) {
+      spdlog::info("health: track file {} holds {}", path, *r.value);
+    } else {
+      spdlog::warn("health: track file {}: {}", path, r.error);
+    }
+    states_.files[path] = std::move(r);
+    changed = true;
+  }
+  // A file no lease tracks any more (a reload) is forgotten.
+  for (auto it = states_.files.begin(); it != states_.files.end();) {
+    it = paths.count(it->first) ? std::next(it) : states_.files.erase(it);
+  }
+  if (changed && onChange_) onChange_();
+  fileTimer_->expires_after(kFilePoll);
+  fileTimer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) readFiles();
+  });
+}
+
 void OwnHealth::set(const std::string& key, std::optional<std::string> problem) {
-  const bool before = problems_.count(key) > 0;
-  const std::string old = before ? problems_[key] : "";
+  auto& problems = states_.problems;
+  const bool before = problems.count(key) > 0;
+  const std::string old = before ? problems[key] : "";
   if (problem) {
-    problems_[key] = *problem;
+    problems[key] = *problem;
   } else {
-    problems_.erase(key);
+    problems.erase(key);
   }
   if (before != problem.has_value() || (problem && *problem != old)) {
     if (problem) {
@@ -108,10 +175,12 @@ void OwnHealth::start(std::unique_ptr<kernel::LinkWatcher> watcher) {
   }
   checkLinks();
   for (auto& s : scripts_) runScript(s);
+  readFiles();
 }
 
 void OwnHealth::stop() {
   stopped_ = true;
+  fileTimer_->cancel();
   if (watchFd_) {
     boost::system::error_code ec;
     watchFd_->close(ec);
@@ -124,7 +193,7 @@ void OwnHealth::stop() {
 }
 
 void OwnHealth::checkLinks() {
-  for (const auto& name : config_.watchedInterfaces()) {
+  for (const auto& name : config_.linkWatchList()) {
     const auto link = links_->get(name);
     const std::string key = "interface " + name;
     if (!link) {

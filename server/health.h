@@ -1,6 +1,6 @@
-// The director's own health, as keepalived's track_interface and track_script judge it: every
-// tracked interface up with carrier, every tracked script passing (with fall/rise hysteresis).
-// Runs on the director's io_context; reports each change of the overall verdict.
+// The director's own health, as keepalived's track_interface, track_script and track_file judge
+// it: every tracked interface up with carrier, every tracked script passing (with fall/rise
+// hysteresis), every track file's value. Runs on the director's io_context; reports each change.
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +19,7 @@
 #include "server/config.h"
 #include "server/kernel/links.h"
 #include "server/script_runner.h"
+#include "server/track_set.h"
 
 namespace quorate::server {
 
@@ -37,9 +38,16 @@ class OwnHealth {
   // Stops watching and kills running scripts. Idempotent.
   void stop();
 
-  bool healthy() const { return problems_.empty(); }
-  // One line per problem, e.g. "interface eth0 is down", "track script gw failed 2 times".
+  // The director-wide verdict: the global track_interfaces, every VIP's device and the track
+  // scripts no lease names (they gate every lease).
+  bool healthy() const { return problems().empty(); }
+  // One line per global problem, e.g. "interface eth0 is down", "track script gw failed".
   std::vector<std::string> problems() const;
+  // Lease `name`'s own tracking (track_interfaces, track_scripts, track_files of its instances
+  // or sync group), on top of the above; empty for a lease the configuration does not have.
+  LeaseVerdict leaseVerdict(const std::string& name) const;
+  // How often the track files are read again.
+  static constexpr std::chrono::milliseconds kFilePoll{500};
 
   // A reload: `scripts` from now on. A script of the same name and settings keeps its state and
   // its timing; a new or changed one starts afresh (passing); a removed one is killed and its
@@ -66,6 +74,7 @@ class OwnHealth {
   void onScriptExit(const std::shared_ptr<Script>& s, const ScriptExit& exit);
   void record(Script& s, bool passed, const std::string& detail);
   void set(const std::string& key, std::optional<std::string> problem);
+  void readFiles();  // every lease's track files, now and then every kFilePoll
 
   const DirectorConfig& config_;
   kernel::Links* links_;
@@ -75,7 +84,8 @@ class OwnHealth {
   std::unique_ptr<boost::asio::posix::stream_descriptor> watchFd_;
   ScriptRunner runner_;  // declared before scripts_: outlives their handles
   std::vector<std::shared_ptr<Script>> scripts_;
-  std::map<std::string, std::string> problems_;  // key -> text
+  TrackStates states_;  // every tracked item's state, global or a lease's
+  std::unique_ptr<boost::asio::steady_timer> fileTimer_;
   bool stopped_ = false;
 };
 

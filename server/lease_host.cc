@@ -128,12 +128,8 @@ Status LeaseHost::addLease(const LeaseConfig& lease) {
       toMs(config_.timing.quarantine));
   // Eligibility as the other leases have it, and the first timer.
   const std::size_t i = leases_.size() - 1;
-  std::string why;
-  for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
-  const bool ok = healthy(now);
-  step(i, [&](auto& n) {
-    return n.setEligible(now, ok, ok ? "all tracked interfaces and scripts fine" : why);
-  });
+  const auto [ok, why] = eligibility(i, now);
+  step(i, [&](auto& n) { return n.setEligible(now, ok, why); });
   return Status::ok();
 }
 
@@ -544,17 +540,42 @@ std::vector<std::string> LeaseHost::problems(Time now) const {
   std::vector<std::string> out;
   if (health_) out = health_->problems();
   if (conflicted(now)) out.push_back("identity conflict: " + conflictWhy_);
+  // Each lease's own tracking, named (status has one list for the director).
+  for (std::size_t i = 0; health_ && i < leases_.size(); ++i) {
+    if (leases_[i].retired) continue;
+    const auto v = health_->leaseVerdict(leases_[i].cfg->name);
+    for (const auto& f : v.faults) out.push_back("lease " + leases_[i].cfg->name + ": " + f);
+    for (const auto& n : v.notes) out.push_back("lease " + leases_[i].cfg->name + ": " + n);
+  }
   return out;
+}
+
+std::pair<bool, std::string> LeaseHost::eligibility(std::size_t i, Time now) const {
+  std::string why;
+  auto add = [&](const std::string& p) { why += (why.empty() ? "" : "; ") + p; };
+  bool ok = healthy(now);
+  if (!ok) {
+    if (health_) {
+      for (const auto& p : health_->problems()) add(p);
+    }
+    if (conflicted(now)) add("identity conflict: " + conflictWhy_);
+  }
+  // This lease's own tracking: a fault here leaves the director's other leases alone.
+  if (health_) {
+    for (const auto& f : health_->leaseVerdict(leases_.at(i).cfg->name).faults) {
+      ok = false;
+      add(f);
+    }
+  }
+  if (ok) why = "all tracked interfaces and scripts fine";
+  return {ok, why};
 }
 
 void LeaseHost::updateEligibility() {
   const Time now = clock_();
-  const bool ok = healthy(now);
-  std::string why;
-  for (const auto& p : problems(now)) why += (why.empty() ? "" : "; ") + p;
-  if (ok) why = "all tracked interfaces and scripts fine";
   for (std::size_t i = 0; i < leases_.size(); ++i) {
     if (leases_[i].retired) continue;
+    const auto [ok, why] = eligibility(i, now);
     // A director that stops campaigns no more: while its STOP hooks run (up to 30 s) it would
     // otherwise win back what it just handed over, with nobody told.
     const bool stops = leases_[i].track.reported == LeaseState::kStopping;

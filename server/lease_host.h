@@ -287,6 +287,9 @@ class LeaseHost {
   bool conflicted(lease::Time now) const { return conflictUntil_ && now < *conflictUntil_; }
   bool healthy(lease::Time now) const;
   std::vector<std::string> problems(lease::Time now) const;
+  // Whether this director may hold lease i now (its global health, no identity conflict, the
+  // lease's own tracking), and why (the eligibility's reason).
+  std::pair<bool, std::string> eligibility(std::size_t i, lease::Time now) const;
   bool reachable(lease::NodeId n, lease::Time now) const;
   std::optional<lease::Time> lastSeen(lease::NodeId n) const;  // by any lease's messages
   std::vector<LeaseSnapshot> leaseSnapshots(lease::Time now) const;

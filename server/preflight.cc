@@ -155,6 +155,9 @@ std::vector<Finding> checkInterfaces(const DirectorConfig& c) {
     }
   }
   for (const auto& t : c.trackInterfaces) add(t, "track_interfaces");
+  for (const auto& l : c.leases) {
+    for (const auto& t : l.track.interfaces) add(t.name, "track_interfaces of lease " + l.name);
+  }
   if (c.ipvs.sync) add(c.ipvs.sync->interface, "ipvs.sync_daemon");
   std::vector<Finding> out;
   for (const auto& [name, why] : named) {

@@ -266,6 +266,16 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
       plan.hooks = true;
       plan.changes.push_back("lease " + quoted(l.name) + ": hooks");
     }
+    if (!(old.track == l.track)) {
+      differed = true;
+      plan.leaseTracks = true;
+      plan.changes.push_back("lease " + quoted(l.name) + ": tracking");
+    }
+    if (!(old.announce == l.announce)) {
+      differed = true;
+      plan.announce = true;
+      plan.changes.push_back("lease " + quoted(l.name) + ": announce");
+    }
   }
   // A VIP that changes lease in one reload is answered twice while the two directors run
   // different files: the one reloaded first answers for it as the new lease's holder, the other
@@ -354,13 +364,13 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
   // start: a VIP on another device, or the last one off a device, would leave it watching the
   // wrong set.
   {
-    const auto before = running.watchedInterfaces();
-    const auto after = next.watchedInterfaces();
+    const auto before = running.linkWatchList();
+    const auto after = next.linkWatchList();
     if (std::set<std::string>(before.begin(), before.end()) !=
         std::set<std::string>(after.begin(), after.end())) {
       plan.refused.push_back(
-          "instances: the VIPs' devices change the interfaces the director watches (set up at "
-          "start, like track_interfaces); restart");
+          "instances: the VIPs' devices or the leases' track_interfaces change the interfaces "
+          "the director watches (set up at start, like track_interfaces); restart");
     }
   }
   // A change under these keys that the comparison did not see is one it does not understand.
@@ -388,6 +398,7 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
   if (!plan.accepted()) plan.changes.clear();
   if (!plan.accepted()) {
     plan.logLevel = plan.trackScripts = plan.hooks = plan.announce = plan.virtualServers = false;
+    plan.leaseTracks = false;
     plan.vipLeases.clear();
     plan.addedLeases.clear();
     plan.removedLeases.clear();

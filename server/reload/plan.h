@@ -18,7 +18,9 @@ struct ReloadPlan {
   bool logLevel = false;      // spdlog's level
   bool trackScripts = false;  // `track_scripts:` (unchanged ones keep their state)
   bool hooks = false;         // top-level or per-lease `hooks:` (same leases, same order)
-  bool announce = false;      // `announce:` (read at each burst; see docs/configuration.md)
+  bool announce = false;      // `announce:`, top-level or per lease (read at each burst)
+  // A lease's own track_interfaces (same set of watched links), track_scripts or track_files.
+  bool leaseTracks = false;
   // `virtual_servers:` / `ipvs:` and the health checks: set whenever the director has virtual
   // servers, changed or not (the table is compared again, the checks re-read their files);
   // `changes` names them only when they changed.
@@ -38,7 +40,7 @@ struct ReloadPlan {
   bool accepted() const { return refused.empty(); }
   // Nothing to apply at all (not even the virtual servers to compare again).
   bool empty() const {
-    return !logLevel && !trackScripts && !hooks && !announce && !virtualServers &&
+    return !logLevel && !trackScripts && !hooks && !announce && !leaseTracks && !virtualServers &&
            vipLeases.empty() && addedLeases.empty() && removedLeases.empty();
   }
   // One line: "refused: a; b" or "applied: x; y" or "no change".
