@@ -266,8 +266,7 @@ AnnounceConfig parseAnnounce(const std::optional<Value>& v, AnnounceConfig base 
 }
 
 // One entry of a lease's track list: "name" or {<key>: name, weight: N}.
-TrackItem parseTrackItem(const Value& v, const char* key,
-                         std::string (*nameOf)(const Value&)) {
+TrackItem parseTrackItem(const Value& v, const char* key, std::string (*nameOf)(const Value&)) {
   TrackItem t;
   if (!v.node().IsMap()) {
     t.name = nameOf(v);
@@ -308,9 +307,10 @@ LeaseTrack parseLeaseTrack(const Map& m, const Defaults& d) {
     }
   };
   list("track_interfaces", "name", interfaceName, t.interfaces, nullptr);
-  list("track_scripts", "name", [](const Value& x) { return x.asId(); }, t.scripts,
-       &d.trackScripts);
-  list("track_files", "path", [](const Value& x) { return x.asPath(); }, t.files, nullptr);
+  list(
+      "track_scripts", "name", [](const Value& x) { return x.asId(); }, t.scripts, &d.trackScripts);
+  list(
+      "track_files", "path", [](const Value& x) { return x.asPath(); }, t.files, nullptr);
   return t;
 }
 
@@ -319,8 +319,8 @@ LeaseTrack parseLeaseTrack(const Map& m, const Defaults& d) {
 void mergeTrack(LeaseTrack& into, const LeaseTrack& from) {
   auto merge = [](std::vector<TrackItem>& a, const std::vector<TrackItem>& b) {
     for (const auto& item : b) {
-      const auto it = std::find_if(a.begin(), a.end(),
-                                   [&](const TrackItem& x) { return x.name == item.name; });
+      const auto it =
+          std::find_if(a.begin(), a.end(), [&](const TrackItem& x) { return x.name == item.name; });
       if (it == a.end()) {
         a.push_back(item);
       } else if (item.weight == 0) {
@@ -369,8 +369,8 @@ void parsePreference(const Map& m, const Value& where, const std::array<PeerAddr
 
 // An entry of `instances:`, its keys checked.
 Map instanceMap(const Value& v) {
-  return v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks",
-                  "track_scripts", "track_interfaces", "track_files", "announce"});
+  return v.asMap({"name", "vips", "vrrp", "preferred", "preempt_delay_ms", "hooks", "track_scripts",
+                  "track_interfaces", "track_files", "announce"});
 }
 
 void parseInstancesAndGroups(const Map& root, const Defaults& d, DirectorConfig& c) {

@@ -139,7 +139,6 @@ const Reasons& instanceReasons() {
     m["virtual_rules"] = "rules that follow the master: not supported; add them in a hook";
     m["smtp_alert"] = "quorate sends no e-mail: run a mailer from a notify hook";
     m["dont_track_primary"] = "quorate always tracks every VIP's device";
-    m["track_file"] = std::string("per-instance track_file: ") + kNotYet;
     m["track_process"] = std::string("track_process: ") + kNotYet + " (use a track script)";
     m["track_bfd"] = "BFD: not supported";
     for (const char* k : {"native_ipv6",
@@ -189,6 +188,7 @@ const std::set<std::string>& instanceMapped() {
                                           "virtual_ipaddress_excluded",
                                           "track_interface",
                                           "track_script",
+                                          "track_file",
                                           "notify",
                                           "notify_master",
                                           "notify_backup",
@@ -622,46 +622,103 @@ void Converter::vip(Instance& inst, const Node& v) {
   inst.vipDevices.insert(device);
 }
 
-void Converter::trackInterfaces(const Node& n) {
+std::int64_t Converter::weightOf(const Node& n, const std::vector<std::string>& w,
+                                 std::size_t at, std::int64_t fallback, std::int64_t limit) {
+  if (w.size() <= at || w[at] != "weight") return fallback;
+  const auto v = w.size() > at + 1 ? toInt(w[at + 1], -1'000'000, 1'000'000) : std::nullopt;
+  if (!v) {
+    report(Kind::kInvalid, n, "weight without a number: taken as 0 (a failure is fatal)");
+    return 0;
+  }
+  std::int64_t weight = std::clamp<std::int64_t>(*v, -limit, limit);
+  if (weight != *v) {
+    report(Kind::kChanged, n, "weight " + w[at + 1] + " out of range: " + std::to_string(weight));
+  }
+  if (w.size() > at + 2 && w[at + 2] == "reverse") {
+    report(Kind::kChanged, n, "reverse: not supported, the weight is taken as it is");
+  }
+  return weight;
+}
+
+void Converter::addTrack(Tracking& into, YamlNode& list, const std::string& kind,
+                         const std::string& key, const std::string& name, std::int64_t weight) {
+  if (!into.seen.insert(kind + " " + name).second) return;
+  if (weight == 0) {
+    list.push(YamlNode::str(name));
+    return;
+  }
+  YamlNode item = YamlNode::map().flow();
+  item.set(key, YamlNode::str(name));
+  item.set("weight", YamlNode::num(weight));
+  list.push(std::move(item), "not fatal: a failure is reported only (quorate has no priorities)");
+}
+
+void Converter::trackInterfaces(const Node& n, Tracking& into) {
   for (const Node& c : n.children) {
-    for (std::size_t i = 1; i + 1 < c.words().size(); i += 2) {
-      if (c.words()[i] == "weight") {
-        report(Kind::kChanged, c,
-               "weight " + c.words()[i + 1] +
-                   " ignored: a failed interface makes this director give up its leases");
-      }
-    }
     const std::string& name = c.keyword;
     if (!validInterface(name)) {
       report(Kind::kInvalid, c, "not an interface name: dropped");
       continue;
     }
-    if (std::find(trackInterfaces_.begin(), trackInterfaces_.end(), name) ==
-        trackInterfaces_.end()) {
-      trackInterfaces_.push_back(name);
-    }
+    addTrack(into, into.interfaces, "interface", "name", name,
+             weightOf(c, c.words(), 1, 0, 253));
   }
 }
 
-void Converter::trackScripts(const Node& n) {
+void Converter::trackScripts(const Node& n, Tracking& into) {
   // "track_script { chk [weight N] ... }", or "track_script chk" on one line.
   std::vector<std::pair<std::vector<std::string>, const Node*>> entries;
   for (const Node& c : n.children) entries.emplace_back(c.words(), &c);
   if (!n.block && !n.args.empty()) entries.emplace_back(n.args, &n);
   for (const auto& [w, at] : entries) {
-    if (w.size() >= 3 && w[1] == "weight") {
-      report(Kind::kChanged, *at,
-             "weight " + w[2] +
-                 " ignored: a failing script makes this director give up its leases instead of "
-                 "lowering its priority");
+    const auto it = scripts_.find(w[0]);
+    if (it == scripts_.end()) {
+      report(Kind::kInvalid, *at, "no vrrp_script " + w[0] + " in the file: dropped");
+      continue;
+    }
+    // The vrrp_script's own weight (default 0) unless the instance gives one.
+    std::int64_t own = 0;
+    for (const Node& c : it->second->children) {
+      if (c.keyword == "weight") own = weightOf(c, c.words(), 0, 0, 253);
     }
     if (std::find(usedScripts_.begin(), usedScripts_.end(), w[0]) == usedScripts_.end()) {
       usedScripts_.push_back(w[0]);
     }
-    if (!scripts_.count(w[0])) {
-      report(Kind::kInvalid, *at, "no vrrp_script " + w[0] + " in the file: dropped");
-    }
+    addTrack(into, into.scripts, "script", "name", sanitizeName(w[0]),
+             weightOf(*at, w, 1, own, 253));
   }
+}
+
+void Converter::trackFiles(const Node& n, Tracking& into) {
+  // "track_file { name [weight N [reverse]] ... }", each naming a vrrp_track_file.
+  std::vector<std::pair<std::vector<std::string>, const Node*>> entries;
+  for (const Node& c : n.children) entries.emplace_back(c.words(), &c);
+  if (!n.block && !n.args.empty()) entries.emplace_back(n.args, &n);
+  for (const auto& [w, at] : entries) {
+    const auto it = trackFiles_.find(w[0]);
+    if (it == trackFiles_.end()) {
+      report(Kind::kInvalid, *at, "no vrrp_track_file " + w[0] + " in the file: dropped");
+      continue;
+    }
+    std::string path;
+    std::int64_t own = 1;  // keepalived's default for a track file
+    for (const Node& c : it->second->children) {
+      if (c.keyword == "file") path = c.arg(0);
+      if (c.keyword == "weight") own = weightOf(c, c.words(), 0, 1, 254);
+    }
+    if (path.empty() || path[0] != '/') {
+      report(Kind::kInvalid, *it->second,
+             "vrrp_track_file " + w[0] + " without an absolute file path: dropped");
+      continue;
+    }
+    addTrack(into, into.files, "file", "path", path, weightOf(*at, w, 1, own, 254));
+  }
+}
+
+void Converter::emitTrack(Tracking& t, YamlNode& y) {
+  if (!t.interfaces.isEmpty()) y.set("track_interfaces", std::move(t.interfaces));
+  if (!t.scripts.isEmpty()) y.set("track_scripts", std::move(t.scripts));
+  if (!t.files.isEmpty()) y.set("track_files", std::move(t.files));
 }
 
 void Converter::instance(const Node& n) {
@@ -709,9 +766,11 @@ void Converter::instance(const Node& n) {
       for (const Node& v : c.children) inst.vipNodes.push_back(&v);
       if (!c.block) report(Kind::kInvalid, c, "expected a block of addresses: dropped");
     } else if (k == "track_interface") {
-      trackInterfaces(c);
+      trackInterfaces(c, inst.track);
     } else if (k == "track_script") {
-      trackScripts(c);
+      trackScripts(c, inst.track);
+    } else if (k == "track_file") {
+      trackFiles(c, inst.track);
     } else if (kHookKeys.count(k)) {
       if (auto p = program(c, c.args, true)) {
         inst.hooks.set(k, hookValue(*p));
@@ -795,12 +854,11 @@ void Converter::instance(const Node& n) {
 void Converter::syncGroup(const Node& n) {
   static const std::set<std::string> mapped = {"group",           "notify",       "notify_master",
                                                "notify_backup",   "notify_fault", "notify_stop",
-                                               "track_interface", "track_script"};
+                                               "track_interface", "track_script", "track_file"};
   static const Reasons reasons = {
       {"smtp_alert", "quorate sends no e-mail: run a mailer from a notify hook"},
-      {"global_tracking", "quorate's tracking is global already"},
+      {"global_tracking", "quorate tracks per lease: the group's items and its instances'"},
       {"sync_group_tracking_weight", "quorate has no priorities"},
-      {"track_file", std::string("track_file: ") + kNotYet},
       {"track_process", std::string("track_process: ") + kNotYet},
       {"track_bfd", "BFD: not supported"},
       {"notify_priority_changes", "quorate has no priorities"}};
@@ -849,9 +907,11 @@ void Converter::syncGroup(const Node& n) {
     } else if (kHookKeys.count(k)) {
       if (auto p = program(c, c.args, true)) g.hooks.set(k, hookValue(*p));
     } else if (k == "track_interface") {
-      trackInterfaces(c);
+      trackInterfaces(c, g.track);
     } else if (k == "track_script") {
-      trackScripts(c);
+      trackScripts(c, g.track);
+    } else if (k == "track_file") {
+      trackFiles(c, g.track);
     } else {
       unknownOrUnsupported(c, "vrrp_sync_group", reasons, mapped);
     }
@@ -907,8 +967,7 @@ YamlNode Converter::scriptYaml(const Node& n) {
     } else if (k == "rise" || k == "fall") {
       if (auto v = intArg(c, 1, 1000)) s.set(k, YamlNode::num(*v));
     } else if (k == "weight") {
-      report(Kind::kChanged, c,
-             "weight ignored: a failing script makes this director give up its leases");
+      // Taken per instance (trackScripts): 0 fatal, any other weight reported only.
     } else if (k == "user") {
       user = c.arg(0);
     } else if (k == "init_fail") {
@@ -935,6 +994,18 @@ YamlNode Converter::scriptYaml(const Node& n) {
   if (!s.has("fall")) s.set("fall", YamlNode::num(1));
   return s;
 }
+
+namespace {
+
+YamlNode announceYaml(const Announce& a) {
+  YamlNode y = YamlNode::map().flow();
+  if (a.repeat) y.set("repeat", YamlNode::num(*a.repeat));
+  if (a.intervalMs) y.set("interval_ms", YamlNode::num(*a.intervalMs));
+  if (a.refreshMs) y.set("refresh_ms", YamlNode::num(*a.refreshMs));
+  return y;
+}
+
+}  // namespace
 
 void Converter::finishLeases(YamlNode& root) {
   // Preference: the lease's state (MASTER here: this director), nopreempt: none.
@@ -991,7 +1062,9 @@ void Converter::finishLeases(YamlNode& root) {
     if (inst.group.empty()) {
       preference(inst, y);
       if (!inst.hooks.isEmpty()) y.set("hooks", std::move(inst.hooks));
+      if (inst.announce.any()) y.set("announce", announceYaml(inst.announce));
     }
+    emitTrack(inst.track, y);
     instances.push(std::move(y));
     ++out_.instances;
   }
@@ -1017,56 +1090,31 @@ void Converter::finishLeases(YamlNode& root) {
     }
     if (first) preference(*first, y);
     if (!g.hooks.isEmpty()) y.set("hooks", std::move(g.hooks));
+    // The group's VIPs are announced together: its first member's own garp_* settings.
+    const Instance* own = nullptr;
+    for (const auto& inst : instances_) {
+      if (inst.group != g.name || !inst.announce.any()) continue;
+      if (!own) {
+        own = &inst;
+      } else if (!(inst.announce == own->announce)) {
+        Node at;
+        at.keyword = "garp_*";
+        at.where = inst.announce.where;
+        report(Kind::kChanged, at,
+               "sync group " + g.name + " announces its VIPs together: with " + own->name +
+                   "'s settings, not " + inst.name + "'s");
+      }
+    }
+    if (own) y.set("announce", announceYaml(own->announce));
+    emitTrack(g.track, y);
     groups.push(std::move(y));
     ++out_.syncGroups;
   }
   if (!groups.isEmpty()) root.set("sync_groups", std::move(groups));
 
-  // Announcements are global in quorate: the instances' own settings over global_defs' when
-  // they all agree, else the first instance's.
-  Announce chosen = globalAnnounce_;
-  const Instance* firstWithOwn = nullptr;
-  for (const auto& inst : instances_) {
-    if (!inst.announce.any()) continue;
-    if (!firstWithOwn) {
-      firstWithOwn = &inst;
-      if (inst.announce.repeat) chosen.repeat = inst.announce.repeat;
-      if (inst.announce.intervalMs) chosen.intervalMs = inst.announce.intervalMs;
-      if (inst.announce.refreshMs) chosen.refreshMs = inst.announce.refreshMs;
-    } else if (!(inst.announce == firstWithOwn->announce)) {
-      Node at;
-      at.keyword = "garp_*";
-      at.where = inst.announce.where;
-      report(Kind::kUnsupported, at,
-             std::string("per-instance announcement settings: ") + kNotYet + "; every lease uses " +
-                 firstWithOwn->name + "'s");
-    }
-  }
-  if (chosen.any()) {
-    YamlNode a = YamlNode::map().flow();
-    if (chosen.repeat) a.set("repeat", YamlNode::num(*chosen.repeat));
-    if (chosen.intervalMs) a.set("interval_ms", YamlNode::num(*chosen.intervalMs));
-    if (chosen.refreshMs) a.set("refresh_ms", YamlNode::num(*chosen.refreshMs));
-    root.set("announce", std::move(a));
-  }
-  const std::size_t leases = instances_.size() -
-                             std::count_if(instances_.begin(), instances_.end(),
-                                           [](const Instance& i) { return !i.group.empty(); }) +
-                             groups_.size();
-  if (!trackInterfaces_.empty()) {
-    YamlNode t = YamlNode::list().flow();
-    for (const auto& i : trackInterfaces_) t.push(YamlNode::str(i));
-    root.set("track_interfaces", std::move(t),
-             leases > 1 ? "keepalived tracked these per instance; quorate (for now) per director: "
-                          "a failure gives up every lease"
-                        : "");
-    if (leases > 1) {
-      out_.report.push_back({Kind::kChanged, config_.root.where, "track_interface",
-                             "per-instance tracking is not yet supported: tracked for every "
-                             "lease, so a failure moves all " +
-                                 std::to_string(leases) + " leases"});
-    }
-  }
+  // Announcements: global_defs' at the top level; an instance's or group's own garp_* settings
+  // in its announce (key by key over the top level's, as keepalived's).
+  if (globalAnnounce_.any()) root.set("announce", announceYaml(globalAnnounce_));
   YamlNode scripts = YamlNode::list();
   for (const auto& name : usedScripts_) {
     const auto it = scripts_.find(name);
@@ -1086,28 +1134,19 @@ void Converter::finishLeases(YamlNode& root) {
     }
   }
   if (!scripts.isEmpty()) {
-    root.set(
-        "track_scripts", std::move(scripts),
-        leases > 1 ? "keepalived tracked these per instance; quorate (for now) per director" : "");
-    if (leases > 1) {
-      out_.report.push_back({Kind::kChanged, config_.root.where, "track_script",
-                             "per-instance tracking is not yet supported: tracked for every "
-                             "lease, so a failure moves all " +
-                                 std::to_string(leases) + " leases"});
-    }
+    root.set("track_scripts", std::move(scripts),
+             "each tracked by the instances or sync groups that name it (and only those)");
   }
 }
 
 Imported Converter::run() {
-  static const std::set<std::string> topMapped = {"global_defs",    "vrrp_script",
-                                                  "vrrp_instance",  "vrrp_sync_group",
-                                                  "virtual_server", "virtual_server_group"};
+  static const std::set<std::string> topMapped = {
+      "global_defs",    "vrrp_script",          "vrrp_instance",   "vrrp_sync_group",
+      "virtual_server", "virtual_server_group", "vrrp_track_file", "track_file"};
   static const Reasons topReasons = {
       {"static_ipaddress", "addresses outside VRRP: configure them with the system's network"},
       {"static_routes", "routes outside VRRP: configure them with the system's network"},
       {"static_rules", "rules outside VRRP: configure them with the system's network"},
-      {"vrrp_track_file", std::string("track_file: ") + kNotYet},
-      {"track_file", std::string("track_file: ") + kNotYet},
       {"vrrp_track_process", std::string("track_process: ") + kNotYet + " (use a track script)"},
       {"track_process", std::string("track_process: ") + kNotYet + " (use a track script)"},
       {"garp_group", std::string("announcement groups: ") + kNotYet},
@@ -1125,6 +1164,21 @@ Imported Converter::run() {
         report(Kind::kInvalid, n, "a vrrp_script without a name: dropped");
       } else if (!scripts_.emplace(n.arg(0), &n).second) {
         report(Kind::kInvalid, n, "a second vrrp_script " + n.arg(0) + ": dropped");
+      }
+    } else if (k == "vrrp_track_file" || k == "track_file") {
+      if (n.arg(0).empty()) {
+        report(Kind::kInvalid, n, "a " + k + " without a name: dropped");
+      } else if (!trackFiles_.emplace(n.arg(0), &n).second) {
+        report(Kind::kInvalid, n, "a second " + k + " " + n.arg(0) + ": dropped");
+      }
+      for (const Node& c : n.children) {
+        if (c.keyword == "init_file") {
+          report(Kind::kChanged, c,
+                 "quorate does not create the file: while it is missing or unreadable, the "
+                 "leases tracking it fail");
+        } else if (c.keyword != "file" && c.keyword != "weight") {
+          unknownOrUnsupported(c, k, {}, {"file", "weight", "init_file"});
+        }
       }
     } else if (k == "vrrp_instance") {
       instanceNodes.push_back(&n);

@@ -50,6 +50,15 @@ struct Announce {
   }
 };
 
+// What an instance or sync group tracks: the director's per-lease track_interfaces,
+// track_scripts and track_files (entries "name" or {name|path, weight}).
+struct Tracking {
+  YamlNode interfaces = YamlNode::list();
+  YamlNode scripts = YamlNode::list();
+  YamlNode files = YamlNode::list();
+  std::set<std::string> seen;  // "kind name", each item once
+};
+
 struct Instance {
   const Node* node = nullptr;
   std::string name;
@@ -67,6 +76,7 @@ struct Instance {
   YamlNode hooks = YamlNode::map();
   std::map<std::string, Location> hookWhere;
   Announce announce;
+  Tracking track;
   std::string group;  // its sync group, if any
   bool converted = false;
 };
@@ -76,6 +86,7 @@ struct Group {
   std::string name;
   std::vector<std::string> members;  // converted instances' names
   YamlNode hooks = YamlNode::map();
+  Tracking track;
 };
 
 struct Program {
@@ -108,8 +119,15 @@ class Converter {
   void globalDefs(const Node& n);
   void instance(const Node& n);
   void vip(Instance& inst, const Node& v);
-  void trackInterfaces(const Node& n);
-  void trackScripts(const Node& n);
+  void trackInterfaces(const Node& n, Tracking& into);
+  void trackScripts(const Node& n, Tracking& into);
+  void trackFiles(const Node& n, Tracking& into);
+  // A keepalived weight ("weight N [reverse]" from word `at` on) as quorate's, within +-limit.
+  std::int64_t weightOf(const Node& n, const std::vector<std::string>& w, std::size_t at,
+                        std::int64_t fallback, std::int64_t limit);
+  void addTrack(Tracking& into, YamlNode& list, const std::string& kind, const std::string& key,
+                const std::string& name, std::int64_t weight);
+  void emitTrack(Tracking& t, YamlNode& y);
   void syncGroup(const Node& n);
   void finishLeases(YamlNode& root);
   void virtualServer(const Node& n, YamlNode& list);
@@ -134,7 +152,7 @@ class Converter {
   std::map<std::string, const Node*> scripts_;
   std::vector<std::string> usedScripts_;
   std::map<std::string, const Node*> vsGroups_;
-  std::vector<std::string> trackInterfaces_;
+  std::map<std::string, const Node*> trackFiles_;  // vrrp_track_file blocks by name
   std::vector<const Node*> virtualServers_;
   Announce globalAnnounce_;
   YamlNode syncDaemon_ = YamlNode::map();

@@ -124,6 +124,9 @@ std::string DirectorCluster::directorYaml(const std::string& self) const {
         if (i.advertIntervalMs) y << ", advert_interval_ms: " << i.advertIntervalMs;
         y << "}\n";
       }
+      if (const auto it = o.instanceKeys.find(i.name); it != o.instanceKeys.end()) {
+        for (const auto& k : it->second) y << "    " << k << "\n";
+      }
     }
   }
   if (!o.syncGroups.empty()) {

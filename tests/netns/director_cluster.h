@@ -46,6 +46,8 @@ struct ClusterOptions {
   std::string extraDirectorYaml;  // appended to both directors' files (e.g. track_scripts)
   // Appended to one director's file only, after extraDirectorYaml (key: "alpha" or "beta").
   std::map<std::string, std::string> extraYamlFor;
+  // More keys of an instance (by its name) in both directors' files, one "key: value" a line.
+  std::map<std::string, std::vector<std::string>> instanceKeys;
   int announceRepeat = 3;
   int announceIntervalMs = 50;
   int announceRefreshMs = 0;  // 0: no periodic refresh after the burst

@@ -99,7 +99,8 @@ TEST(DirectorConfigTrack, ASyncGroupTracksItsOwnAndItsInstancesItems) {
 }
 
 TEST(DirectorConfigTrack, WithoutPerLeaseKeysNothingChanges) {
-  const auto c = parse("instances: [{name: web, vips: [{address: 198.18.0.10/24, device: eth0}]}]\n");
+  const auto c =
+      parse("instances: [{name: web, vips: [{address: 198.18.0.10/24, device: eth0}]}]\n");
   EXPECT_TRUE(c.leases[0].track.empty());
   EXPECT_EQ(c.leases[0].announce, c.announce);
   const auto d = parse("");  // the default lease

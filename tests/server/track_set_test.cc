@@ -27,8 +27,8 @@ TEST(TrackSet, OnlyTheItemsALeaseNamesCount) {
   EXPECT_THAT(other.notes, IsEmpty());
   const auto web = judgeLease(track({{"eth1", 0}}, {{"gw", 0}}, {}), s);
   EXPECT_FALSE(web.eligible());
-  EXPECT_THAT(web.faults, ElementsAre("interface eth1 has no carrier",
-                                      "track script gw failing: exit 1"));
+  EXPECT_THAT(web.faults,
+              ElementsAre("interface eth1 has no carrier", "track script gw failing: exit 1"));
 }
 
 TEST(TrackSet, ANonZeroWeightReportsWithoutFault) {

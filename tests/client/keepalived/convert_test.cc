@@ -86,7 +86,7 @@ class Import : public ::testing::Test {
 TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
   const char* names[] = {"web_pair",       "odd_spacing",      "typos",           "active_active",
                          "udp_and_fwmark", "includes",         "ipv6_ssl",        "misc_checks",
-                         "vs_group",       "sync_daemon_garp", "scripts_and_vars"};
+                         "vs_group",       "sync_daemon_garp", "scripts_and_vars", "per_instance_track"};
   for (const char* name : names) {
     SCOPED_TRACE(name);
     const Imported imported = import(name);
@@ -139,7 +139,40 @@ TEST_F(Import, ActiveActiveGroupsPreferEachDirectorAndNopreemptPrefersNone) {
       EXPECT_EQ(l.instances, (std::vector<std::string>{"VI_OUT_A", "VI_IN_A"}));
     }
   }
-  EXPECT_EQ(c.trackInterfaces, (std::vector<std::string>{"eth0", "eth1"}));
+  // VI_QUIET's own tracking, per lease (eth1's weight makes it reported only).
+  EXPECT_TRUE(c.trackInterfaces.empty());
+  for (const auto& l : c.leases) {
+    if (l.name == "VI_QUIET") {
+      EXPECT_EQ(l.track.interfaces,
+                (std::vector<server::TrackItem>{{"eth0", 0}, {"eth1", -50}}));
+    } else {
+      EXPECT_TRUE(l.track.empty()) << l.name;
+    }
+  }
+}
+
+TEST_F(Import, TrackingAndAnnouncementsArePerInstance) {
+  const auto c = parseAll(import("per_instance_track"));
+  std::map<std::string, const server::LeaseConfig*> lease;
+  for (const auto& l : c.leases) lease[l.name] = &l;
+  ASSERT_TRUE(lease.count("VI_WEB") && lease.count("SG_DNS"));
+  const auto& web = *lease["VI_WEB"];
+  EXPECT_EQ(web.track.interfaces, (std::vector<server::TrackItem>{{"eth1", 0}, {"eth3", -10}}));
+  // chk_web's own weight, unless the instance gives one.
+  EXPECT_EQ(web.track.scripts, (std::vector<server::TrackItem>{{"chk_web", -20}, {"chk_dns", 0}}));
+  EXPECT_EQ(web.track.files,
+            (std::vector<server::TrackItem>{{"/run/keepalived/web.state", -2}}));
+  EXPECT_EQ(web.announce.repeat, 9);
+  EXPECT_EQ(web.announce.refresh, std::chrono::milliseconds(30000));
+  // The group tracks its own interface and its instance's script and file.
+  const auto& dns = *lease["SG_DNS"];
+  EXPECT_EQ(dns.track.interfaces, (std::vector<server::TrackItem>{{"eth2", 0}}));
+  EXPECT_EQ(dns.track.scripts, (std::vector<server::TrackItem>{{"chk_dns", 5}}));
+  EXPECT_EQ(dns.track.files, (std::vector<server::TrackItem>{{"/run/keepalived/dns.down", 0}}));
+  EXPECT_EQ(dns.announce.interval, std::chrono::milliseconds(50));
+  EXPECT_EQ(dns.announce.repeat, c.announce.repeat);
+  EXPECT_TRUE(c.trackInterfaces.empty());
+  EXPECT_EQ(c.trackScripts.size(), 2u);
 }
 
 TEST_F(Import, TheOtherDirectorsFileDiffersInNodeAndListenOnly) {

@@ -114,6 +114,37 @@ TEST(ReloadPlan, TrackScriptsAreApplied) {
   EXPECT_FALSE(plan(one, one).trackScripts);
 }
 
+TEST(ReloadPlan, PerLeaseTrackingIsAppliedToThatLease) {
+  const std::string base = kBase + "track_scripts: [{name: t, command: [/bin/true]}]\n";
+  const std::string next = with(base, "  - name: db\n",
+                                "  - name: db\n    track_scripts: [t]\n    track_files: [/run/db]\n"
+                                "    track_interfaces: [eth0]\n");
+  const auto p = plan(base, next);
+  EXPECT_TRUE(p.accepted()) << p.summary();
+  EXPECT_TRUE(p.leaseTracks);
+  EXPECT_FALSE(p.trackScripts) << "the scripts themselves did not change";
+  EXPECT_EQ(p.summary(), "applied: lease \"db\": tracking");
+  const auto q =
+      plan(next, with(next, "track_scripts: [t]", "track_scripts: [{name: t, weight: 4}]"));
+  EXPECT_TRUE(q.leaseTracks) << q.summary();
+  EXPECT_FALSE(plan(next, next).leaseTracks);
+}
+
+TEST(ReloadPlan, APerLeaseTrackInterfaceTheDirectorDoesNotWatchIsRefused) {
+  expectRefusedOnly(
+      plan(kBase, with(kBase, "  - name: db\n", "  - name: db\n    track_interfaces: [eth1]\n")),
+      "the interfaces the director watches");
+}
+
+TEST(ReloadPlan, PerLeaseAnnouncementsAreApplied) {
+  const auto p =
+      plan(kBase, with(kBase, "  - name: db\n", "  - name: db\n    announce: {repeat: 2}\n"));
+  EXPECT_TRUE(p.accepted()) << p.summary();
+  EXPECT_TRUE(p.announce);
+  EXPECT_FALSE(p.leaseTracks || p.hooks);
+  EXPECT_EQ(p.summary(), "applied: lease \"db\": announce");
+}
+
 TEST(ReloadPlan, TopLevelHooksReachEveryLease) {
   const auto p = plan(kBase, kBase + "hooks: {notify_master: /bin/true}\n");
   EXPECT_TRUE(p.accepted()) << p.summary();
