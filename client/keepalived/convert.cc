@@ -622,8 +622,8 @@ void Converter::vip(Instance& inst, const Node& v) {
   inst.vipDevices.insert(device);
 }
 
-std::int64_t Converter::weightOf(const Node& n, const std::vector<std::string>& w,
-                                 std::size_t at, std::int64_t fallback, std::int64_t limit) {
+std::int64_t Converter::weightOf(const Node& n, const std::vector<std::string>& w, std::size_t at,
+                                 std::int64_t fallback, std::int64_t limit) {
   if (w.size() <= at || w[at] != "weight") return fallback;
   const auto v = w.size() > at + 1 ? toInt(w[at + 1], -1'000'000, 1'000'000) : std::nullopt;
   if (!v) {
@@ -640,12 +640,25 @@ std::int64_t Converter::weightOf(const Node& n, const std::vector<std::string>& 
   return weight;
 }
 
-void Converter::addTrack(Tracking& into, YamlNode& list, const std::string& kind,
+void Converter::addTrack(const Node& at, Tracking& into, YamlNode& list, const std::string& kind,
                          const std::string& key, const std::string& name, std::int64_t weight) {
   if (!into.seen.insert(kind + " " + name).second) return;
   if (weight == 0) {
     list.push(YamlNode::str(name));
     return;
+  }
+  // keepalived moves a priority, which may or may not hand the instance over depending on the
+  // peer's; quorate has no priority, so the operator decides.
+  if (kind == "file") {
+    report(Kind::kChanged, at,
+           "weight " + std::to_string(weight) +
+               ": the lease fails when the number times the weight is -254 or less (keepalived's "
+               "FAULT); a smaller drop is only reported (no priority to lower)");
+  } else {
+    report(Kind::kChanged, at,
+           "weight " + std::to_string(weight) + ": in quorate a failure of " + name +
+               " is only reported (no priority to lower, so the lease does not move); drop the "
+               "weight to make a failure move the lease");
   }
   YamlNode item = YamlNode::map().flow();
   item.set(key, YamlNode::str(name));
@@ -660,7 +673,7 @@ void Converter::trackInterfaces(const Node& n, Tracking& into) {
       report(Kind::kInvalid, c, "not an interface name: dropped");
       continue;
     }
-    addTrack(into, into.interfaces, "interface", "name", name,
+    addTrack(c, into, into.interfaces, "interface", "name", name,
              weightOf(c, c.words(), 1, 0, 253));
   }
 }
@@ -684,7 +697,7 @@ void Converter::trackScripts(const Node& n, Tracking& into) {
     if (std::find(usedScripts_.begin(), usedScripts_.end(), w[0]) == usedScripts_.end()) {
       usedScripts_.push_back(w[0]);
     }
-    addTrack(into, into.scripts, "script", "name", sanitizeName(w[0]),
+    addTrack(*at, into, into.scripts, "script", "name", sanitizeName(w[0]),
              weightOf(*at, w, 1, own, 253));
   }
 }
@@ -711,7 +724,7 @@ void Converter::trackFiles(const Node& n, Tracking& into) {
              "vrrp_track_file " + w[0] + " without an absolute file path: dropped");
       continue;
     }
-    addTrack(into, into.files, "file", "path", path, weightOf(*at, w, 1, own, 254));
+    addTrack(*at, into, into.files, "file", "path", path, weightOf(*at, w, 1, own, 254));
   }
 }
 

@@ -125,8 +125,8 @@ class Converter {
   // A keepalived weight ("weight N [reverse]" from word `at` on) as quorate's, within +-limit.
   std::int64_t weightOf(const Node& n, const std::vector<std::string>& w, std::size_t at,
                         std::int64_t fallback, std::int64_t limit);
-  void addTrack(Tracking& into, YamlNode& list, const std::string& kind, const std::string& key,
-                const std::string& name, std::int64_t weight);
+  void addTrack(const Node& at, Tracking& into, YamlNode& list, const std::string& kind,
+                const std::string& key, const std::string& name, std::int64_t weight);
   void emitTrack(Tracking& t, YamlNode& y);
   void syncGroup(const Node& n);
   void finishLeases(YamlNode& root);

@@ -274,7 +274,10 @@ bool compareLeases(const DirectorConfig& running, const DirectorConfig& next, Re
     if (!(old.announce == l.announce)) {
       differed = true;
       plan.announce = true;
-      plan.changes.push_back("lease " + quoted(l.name) + ": announce");
+      // A top-level change reaches every lease that does not override it: named once, there.
+      if (running.announce == next.announce) {
+        plan.changes.push_back("lease " + quoted(l.name) + ": announce");
+      }
     }
   }
   // A VIP that changes lease in one reload is answered twice while the two directors run

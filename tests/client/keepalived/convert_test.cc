@@ -84,9 +84,10 @@ class Import : public ::testing::Test {
 // Every hand-written config: the report as expected, the files accepted.
 // QUORATE_UPDATE_GOLDEN=1 rewrites the .report files (review the diff before committing).
 TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
-  const char* names[] = {"web_pair",       "odd_spacing",      "typos",           "active_active",
-                         "udp_and_fwmark", "includes",         "ipv6_ssl",        "misc_checks",
-                         "vs_group",       "sync_daemon_garp", "scripts_and_vars", "per_instance_track"};
+  const char* names[] = {"web_pair",         "odd_spacing",      "typos",
+                         "active_active",    "udp_and_fwmark",   "includes",
+                         "ipv6_ssl",         "misc_checks",      "vs_group",
+                         "sync_daemon_garp", "scripts_and_vars", "per_instance_track"};
   for (const char* name : names) {
     SCOPED_TRACE(name);
     const Imported imported = import(name);
@@ -143,8 +144,7 @@ TEST_F(Import, ActiveActiveGroupsPreferEachDirectorAndNopreemptPrefersNone) {
   EXPECT_TRUE(c.trackInterfaces.empty());
   for (const auto& l : c.leases) {
     if (l.name == "VI_QUIET") {
-      EXPECT_EQ(l.track.interfaces,
-                (std::vector<server::TrackItem>{{"eth0", 0}, {"eth1", -50}}));
+      EXPECT_EQ(l.track.interfaces, (std::vector<server::TrackItem>{{"eth0", 0}, {"eth1", -50}}));
     } else {
       EXPECT_TRUE(l.track.empty()) << l.name;
     }
@@ -160,8 +160,7 @@ TEST_F(Import, TrackingAndAnnouncementsArePerInstance) {
   EXPECT_EQ(web.track.interfaces, (std::vector<server::TrackItem>{{"eth1", 0}, {"eth3", -10}}));
   // chk_web's own weight, unless the instance gives one.
   EXPECT_EQ(web.track.scripts, (std::vector<server::TrackItem>{{"chk_web", -20}, {"chk_dns", 0}}));
-  EXPECT_EQ(web.track.files,
-            (std::vector<server::TrackItem>{{"/run/keepalived/web.state", -2}}));
+  EXPECT_EQ(web.track.files, (std::vector<server::TrackItem>{{"/run/keepalived/web.state", -2}}));
   EXPECT_EQ(web.announce.repeat, 9);
   EXPECT_EQ(web.announce.refresh, std::chrono::milliseconds(30000));
   // The group tracks its own interface and its instance's script and file.
