@@ -14,11 +14,11 @@ shift
 mutants='
 verdict-global@server/health.cc@s/if (it->name == name) return judgeLease(it->track, states_);/if (it->name == name || true) { LeaseVerdict all; for (const auto\& x : config_.leases) { const auto v = judgeLease(x.track, states_); all.faults.insert(all.faults.end(), v.faults.begin(), v.faults.end()); } return all; }/@OwnHealthPerLease.AFailingScriptNamedByOneLeaseFailsThatLeaseOnly
 director-verdict-global@server/health.cc@s/if (it->name == name) return judgeLease(it->track, states_);/if (it->name == name || true) { LeaseVerdict all; for (const auto\& x : config_.leases) { const auto v = judgeLease(x.track, states_); all.faults.insert(all.faults.end(), v.faults.begin(), v.faults.end()); } return all; }/@DirectorTrack.*@quorate_netns_director_tests
-director-verdict-ignored@server/lease_host.cc@s/for (const auto\& f : health_->leaseVerdict(leases_.at(i).cfg->name).faults) {/for (const auto\& f : std::vector<std::string>{}) {/@DirectorTrack.*@quorate_netns_director_tests
+director-verdict-ignored@server/lease_host.cc@s/health_->leaseVerdict(leases_.at(i).cfg->name).faults/health_->leaseVerdict(leases_.at(i).cfg->name + "-ignored").faults/@DirectorTrack.*@quorate_netns_director_tests
 named-script-global@server/track_set.cc@s/if (!named.count(t.name)) out.insert(t.name);/out.insert(t.name);/@OwnHealthPerLease.AFailingScriptNamedByOneLeaseFailsThatLeaseOnly:TrackSet.ScriptsNamedByALeaseAreNotGlobal
 weight-fatal@server/track_set.cc@s/    if (item.weight == 0) {/    if (true) {/@TrackSet.ANonZeroWeightReportsWithoutFault
 unreadable-file-fine@server/track_set.cc@s/v.faults.push_back(what + ": " + r.error);/(void)what;/@TrackSet.AnUnreadableTrackFileIsFatalWhateverItsWeight:OwnHealthPerLease.ATrackFileIsReadAgainAndAMissingOneIsFatal
-unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)) {/if (false) {/@Table\/TrackBadInput.*
+unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)) {/if (known \&\& false) {/@Table\/TrackBadInput.*
 lease-track-not-reloaded@server/reload/plan.cc@s/plan.leaseTracks = true;//@ReloadPlan.PerLeaseTrackingIsAppliedToThatLease@quorate_reload_plan_tests
 '
 printf '%s\n' "$mutants" |

@@ -1,6 +1,7 @@
 // Reload in-process (real checks on loopback, fake kernel): a changed check restarts only its own
 // real server's check; the other real servers keep theirs (no new probe, no transition). An
-// instance removed and added back leaves the virtual servers on their own lease.
+// instance removed and added back leaves the virtual servers on their own lease. A lease's own
+// tracking changed by a reload gates that lease only.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -448,6 +449,50 @@ TEST_F(DaemonVipReloadTest, ARemovalThatLeftAnAddressBehindIsFinishedByTheNextRe
   EXPECT_TRUE(kernel_.calls("vips.remove 198.18.0.20").empty())
       << "the retry took lease back's address off its device";
   EXPECT_EQ(fenceGroups().back(), std::vector<std::string>{"198.18.0.20"});
+}
+
+// Per-lease tracking taken by a reload: a track file added to web makes this director
+// ineligible for web alone (db untouched), and taking it out again makes it eligible.
+TEST_F(DaemonVipReloadTest, APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly) {
+  ASSERT_NO_FATAL_FAILURE(startWebAndDb());
+  auto stub = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
+                                                        grpc::InsecureChannelCredentials()));
+  // Each lease's eligibility, and the director's problems, from Status.
+  auto status = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    v1::StatusReply r;
+    EXPECT_TRUE(stub->Status(&ctx, {}, &r).ok());
+    return r;
+  };
+  auto eligible = [&](const std::string& lease) {
+    for (const auto& l : status().leases()) {
+      if (l.name() == lease) return l.eligible();
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitFor([&] { return eligible("web") && eligible("db"); }, 5s));
+  const std::string flag = dir_ + "/web.down";
+  std::ofstream(flag) << "1\n";
+  std::string next = old_;
+  const std::string at = "{name: web, vips: ";
+  next.replace(next.find(at), at.size(), "{name: web, track_files: [" + flag + "], vips: ");
+  write(next);
+  const auto taken = reloader_->reload("test");
+  EXPECT_TRUE(taken.applied()) << taken.summary();
+  EXPECT_NE(taken.summary().find("lease \"web\": tracking"), std::string::npos)
+      << taken.summary();
+  ASSERT_TRUE(waitFor([&] { return !eligible("web"); }, 5s));
+  EXPECT_TRUE(eligible("db"));
+  const auto r = status();
+  EXPECT_TRUE(r.healthy()) << "a lease's own item is not the director's health";
+  ASSERT_EQ(r.health_problems_size(), 1);
+  EXPECT_EQ(r.health_problems(0), "lease web: track file " + flag + " holds 1, not 0");
+
+  write(old_);
+  EXPECT_TRUE(reloader_->reload("test").applied());
+  EXPECT_TRUE(waitFor([&] { return eligible("web"); }, 5s));
+  EXPECT_EQ(status().health_problems_size(), 0);
 }
 
 }  // namespace
