@@ -18,7 +18,7 @@ director-verdict-ignored@server/lease_host.cc@s/health_->leaseVerdict(leases_.at
 named-script-global@server/track_set.cc@s/if (!named.count(t.name)) out.insert(t.name);/out.insert(t.name);/@OwnHealthPerLease.AFailingScriptNamedByOneLeaseFailsThatLeaseOnly:TrackSet.ScriptsNamedByALeaseAreNotGlobal
 weight-fatal@server/track_set.cc@s/    if (item.weight == 0) {/    if (true) {/@TrackSet.ANonZeroWeightReportsWithoutFault
 unreadable-file-fine@server/track_set.cc@s/v.faults.push_back(what + ": " + r.error);/(void)what;/@TrackSet.AnUnreadableTrackFileIsFatalWhateverItsWeight:OwnHealthPerLease.ATrackFileIsReadAgainAndAMissingOneIsFatal
-unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)) {/if (known \&\& false) {/@Table\/TrackBadInput.*
+unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)) {/if (known \&\& false) {/@*TrackBadInput.*unknown_script:DirectorConfigTrack.AGroupNamingAnUnknownScriptIsRefused
 lease-track-not-reloaded@server/reload/plan.cc@s/plan.leaseTracks = true;//@ReloadPlan.PerLeaseTrackingIsAppliedToThatLease@quorate_reload_plan_tests
 '
 printf '%s\n' "$mutants" |
