@@ -4,7 +4,7 @@
 # item evicts the director from every lease), a lease's verdict ignored by the lease host, a
 # script named by a lease still gating every lease, a weighted item made fatal, an unreadable
 # track file taken as fine, an unknown track script name accepted, a per-lease track change left
-# out of the reload plan. The netns mutants need root and the director binaries.
+# out of the reload plan or not copied by the daemon. The netns mutants need root and the director binaries.
 # Usage: track_mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: track_mutants.sh BUILD_DIR [NAME...]}
@@ -19,6 +19,7 @@ named-script-global@server/track_set.cc@s/if (!named.count(t.name)) out.insert(t
 weight-fatal@server/track_set.cc@s/    if (item.weight == 0) {/    if (true) {/@TrackSet.ANonZeroWeightReportsWithoutFault
 unreadable-file-fine@server/track_set.cc@s/v.faults.push_back(what + ": " + r.error);/(void)what;/@TrackSet.AnUnreadableTrackFileIsFatalWhateverItsWeight:OwnHealthPerLease.ATrackFileIsReadAgainAndAMissingOneIsFatal
 unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)) {/if (known \&\& false) {/@*TrackBadInput.*unknown_script:DirectorConfigTrack.AGroupNamingAnUnknownScriptIsRefused
+daemon-track-not-copied@server/daemon.cc@s/config_.leases\[\*slot\].track = l.track;/(void)l;/@DaemonVipReloadTest.APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly@quorate_daemon_reload_tests
 lease-track-not-reloaded@server/reload/plan.cc@s/plan.leaseTracks = true;//@ReloadPlan.PerLeaseTrackingIsAppliedToThatLease@quorate_reload_plan_tests
 '
 printf '%s\n' "$mutants" |

@@ -466,7 +466,8 @@ TEST_F(DaemonVipReloadTest, APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly) 
     return r;
   };
   auto eligible = [&](const std::string& lease) {
-    for (const auto& l : status().leases()) {
+    const v1::StatusReply r = status();
+    for (const auto& l : r.leases()) {
       if (l.name() == lease) return l.eligible();
     }
     return false;
