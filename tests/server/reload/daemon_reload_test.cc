@@ -481,8 +481,7 @@ TEST_F(DaemonVipReloadTest, APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly) 
   write(next);
   const auto taken = reloader_->reload("test");
   EXPECT_TRUE(taken.applied()) << taken.summary();
-  EXPECT_NE(taken.summary().find("lease \"web\": tracking"), std::string::npos)
-      << taken.summary();
+  EXPECT_NE(taken.summary().find("lease \"web\": tracking"), std::string::npos) << taken.summary();
   ASSERT_TRUE(waitFor([&] { return !eligible("web"); }, 5s));
   EXPECT_TRUE(eligible("db"));
   const auto r = status();
