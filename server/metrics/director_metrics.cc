@@ -58,6 +58,9 @@ void addLeases(Exposition& e, const DirectorView& v) {
                          "halted.");
   auto& quorumLost =
       e.gauge("quorate_lease_quorum_lost", "1 while a loss of quorum is in force for the lease.");
+  auto& eligible = e.gauge("quorate_lease_eligible",
+                           "1 while this director may hold the lease: healthy, and every item the "
+                           "lease itself tracks fine.");
   for (std::size_t i = 0; i < v.host.leases.size(); ++i) {
     const LeaseSnapshot& l = v.host.leases[i];
     const Labels lease{{"cluster", cluster}, {"lease", l.name}};
@@ -67,6 +70,7 @@ void addLeases(Exposition& e, const DirectorView& v) {
     epoch.add(lease, static_cast<double>(l.epoch));
     remaining.add(lease, seconds(l.remainingMs));
     quorumLost.add(lease, l.quorumLost ? 1 : 0);
+    eligible.add(own, l.eligible ? 1 : 0);
     if (i >= v.leases.size()) continue;
     const LeaseStats::Lease& s = v.leases[i];
     renewal.add(lease, s.renewal);
@@ -96,7 +100,8 @@ void addNodes(Exposition& e, const DirectorView& v) {
   }
   e.gauge("quorate_quorum", "1 while this director reaches a majority (itself and one more).")
       .add({{"cluster", cluster}, {"node", node}}, reachable >= 2 ? 1 : 0);
-  e.gauge("quorate_healthy", "1 while tracked interfaces and scripts are fine (eligible).")
+  e.gauge("quorate_healthy",
+          "1 while the director-wide tracking is fine (per lease: quorate_lease_eligible).")
       .add({{"cluster", cluster}, {"node", node}}, v.host.healthy ? 1 : 0);
   e.counter("quorate_persist_failures_total", "Epoch writes to the state directory that failed.")
       .add({{"cluster", cluster}, {"node", node}}, static_cast<double>(v.persistFailures));

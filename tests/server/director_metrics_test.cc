@@ -36,6 +36,7 @@ DirectorView view() {
   db.name = "db";
   db.role = "candidate";
   db.epoch = 3;
+  db.eligible = false;  // its own track failing
   v.host.leases = {web, db};
   v.host.nodes = {{"alpha", "127.0.0.1:1", true, true, 0},
                   {"beta", "127.0.0.1:2", false, false, -1},
@@ -93,6 +94,8 @@ TEST(DirectorMetrics, EveryAgreedFamilyFromOneView) {
   EXPECT_TRUE(has(t, R"(quorate_lease_role{cluster="c1",lease="web",node="alpha"} 2)"));
   EXPECT_TRUE(has(t, R"(quorate_lease_role{cluster="c1",lease="db",node="alpha"} 1)"));
   EXPECT_TRUE(has(t, R"(quorate_lease_epoch{cluster="c1",lease="web"} 7)"));
+  EXPECT_TRUE(has(t, R"(quorate_lease_eligible{cluster="c1",lease="web",node="alpha"} 1)"));
+  EXPECT_TRUE(has(t, R"(quorate_lease_eligible{cluster="c1",lease="db",node="alpha"} 0)"));
   EXPECT_TRUE(has(t, R"(quorate_lease_remaining_seconds{cluster="c1",lease="web"} 1.25)"));
   EXPECT_TRUE(has(t, R"(quorate_elections_total{cluster="c1",lease="web",outcome="lost"} 5)"));
   EXPECT_TRUE(has(t, R"(quorate_lease_acquired_total{cluster="c1",lease="web"} 2)"));
