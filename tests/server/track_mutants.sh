@@ -5,8 +5,7 @@
 # script named by a lease still gating every lease, a weighted item made fatal, an unreadable
 # track file taken as fine, an unknown track script name accepted, a per-lease track change left
 # out of the reload plan or not copied by the daemon, the per-lease eligibility metric stuck at 1.
-# The netns mutants need root and the
-# director binaries.
+# The netns mutants need root and the director binaries.
 # Usage: track_mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: track_mutants.sh BUILD_DIR [NAME...]}
