@@ -4,7 +4,8 @@
 # item evicts the director from every lease), a lease's verdict ignored by the lease host, a
 # script named by a lease still gating every lease, a weighted item made fatal, an unreadable
 # track file taken as fine, an unknown track script name accepted, a per-lease track change left
-# out of the reload plan or not copied by the daemon, the per-lease eligibility metric stuck at 1.
+# out of the reload plan or not copied by the daemon, the per-lease eligibility metric stuck at 1,
+# a lease's own announce settings ignored by the data plane.
 # The netns mutants need root and the director binaries.
 # Usage: track_mutants.sh BUILD_DIR [NAME...]
 set -u
@@ -22,6 +23,7 @@ unreadable-file-fine@server/track_set.cc@s/v.faults.push_back(what + ": " + r.er
 unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)) {/if (known \&\& false) {/@*TrackBadInput.*unknown_script:DirectorConfigTrack.AGroupNamingAnUnknownScriptIsRefused
 daemon-track-not-copied@server/daemon.cc@s/config_.leases\[\*slot\].track = l.track;/(void)l;/@DaemonVipReloadTest.APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly@quorate_daemon_reload_tests
 metric-always-eligible@server/metrics/director_metrics.cc@s/    eligible.add(own, l.eligible ? 1 : 0);/    eligible.add(own, 1);/@DirectorMetrics.EveryAgreedFamilyFromOneView
+lease-announce-ignored@server/dataplane.cc@s/return l.index < config_.leases.size() ? config_.leases\[l.index\].announce : config_.announce;/return (void)l, config_.announce;/@DataPlaneAnnounce.EachLeaseBurstsWithItsOwnRepeat
 lease-track-not-reloaded@server/reload/plan.cc@s/plan.leaseTracks = true;//@ReloadPlan.PerLeaseTrackingIsAppliedToThatLease@quorate_reload_plan_tests
 '
 printf '%s\n' "$mutants" |
