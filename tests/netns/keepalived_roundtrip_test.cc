@@ -238,6 +238,14 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
   const Ms move = inVm() ? Ms(20'000) : Ms(10'000);
   testutil::TempDir work("quorate-keepalived-trip");
   const std::string w = work.path();
+  // Where the time goes, printed at the end (the VM is slow, and the test should stay short).
+  std::string phases;
+  auto phase = [&, last = monoNs()](const char* what) mutable {
+    const auto now = monoNs();
+    phases += std::string(phases.empty() ? "" : ", ") + what + " " +
+              std::to_string((now - last) / 1'000'000) + " ms";
+    last = now;
+  };
   // Each machine's /etc/keepalived with the field's notify script: it records its arguments,
   // one line per call.
   auto etc = [&](const std::string& d) { return w + "/" + d + "-etc"; };
@@ -290,6 +298,7 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
             std::string::npos)
       << report;
 
+  phase("import");
   // 2. What keepalived has nothing for, by the placeholders' names. The operator socket is
   // added: both directors of the test bed share one file system (on two machines the default
   // would do).
@@ -307,6 +316,7 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
   a = setKey(a, "state_dir", cluster.stateDir(kArbiter));
   writeFile(cluster.dir() + "/arbiter.yaml", a);
 
+  phase("patch");
   // --check in alpha's namespace: everything passes, but IPVS where the kernel lacks it.
   const bool ipvs = kernelHasIpvs(topo);
   ::mkdir((cluster.dir() + "/state").c_str(), 0700);
@@ -326,6 +336,7 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
     EXPECT_NE(failed[0].find("kernel IPVS"), std::string::npos) << check.out;
   }
 
+  phase("check");
   // 3. Without IPVS the director refuses to start with virtual servers (docs/configuration.md:
   // "without it the director refuses to start, naming the problem"), and there is no documented
   // way to run them without it. Rather than strip the virtual server (or fake IPVS), the round
@@ -363,6 +374,7 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
   cluster.startDirector(kBeta);
   ASSERT_EQ(cluster.waitForHolder(elect, "VG_WEB"), kAlpha);
 
+  phase("start");
   // 4. alpha holds; both VIPs of the sync group answer the client from alpha; the virtual
   // server serves through the web VIP.
   ASSERT_TRUE(waitUntil([&] { return bothVipsAnswerFrom(topo, kAlpha); }, move, Ms(50)))
@@ -382,6 +394,7 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
       << "through the VIP: '" << body << "'";
 
   // kill -9 the holder: beta takes both VIPs (they answer from beta), says so, and serves.
+  phase("alpha serves");
   const auto killedAt = monoNs();
   cluster.signal(kAlpha, SIGKILL);
   ASSERT_TRUE(waitUntil([&] { return bothVipsAnswerFrom(topo, kBeta); }, move, Ms(50)))
@@ -408,6 +421,7 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
       move, Ms(100)))
       << "through the VIP after the failover: '" << body << "'";
 
+  phase("failover");
   // 5. Each notify script ran with the arguments keepalived gives a sync group's notify: GROUP,
   // the group's name, the state, a priority (docs/hooks.md: 100 on the preferred director, 50
   // on the other, as the import carries no VRRP priority; keepalived itself passes 0 for a
@@ -421,6 +435,8 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
   std::this_thread::sleep_for(Ms(500));  // a stray call would show by now
   EXPECT_EQ(linesOf(etc(kAlpha) + "/notify.log"), alphaWants);
   EXPECT_EQ(linesOf(etc(kBeta) + "/notify.log"), betaWants);
+  phase("notify");
+  std::printf("[keepalived-trip] %s\n", phases.c_str());
 }
 
 }  // namespace
