@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/state_file.h"
+#include "common/yaml_config.h"
 
 namespace quorate::server::ipvs {
 namespace {
@@ -62,6 +63,10 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 Status notFound(std::string what) { return Status::fail(ENOENT, std::move(what)); }
+
+// The operator's words in a refusal: quoted, control characters escaped and cut, so that a
+// hostile name neither forges a log line nor makes the reply too large for gRPC's metadata.
+std::string said(std::string_view words) { return config::quote(words, 100); }
 Status invalid(std::string what) { return Status::fail(EINVAL, std::move(what)); }
 
 // The virtual servers `words` names (see resolveDrain).
@@ -152,21 +157,20 @@ Result<DrainKey> resolveDrain(const IpvsConfig& config, std::string_view virtual
     for (const auto& vs : config.virtualServers) {
       names.push_back(vs.name + " (" + vs.service.key.toString() + ")");
     }
-    return notFound("no virtual server \"" + std::string(virtualServer) +
-                    "\"; configured: " + joined(names));
+    return notFound("no virtual server " + said(virtualServer) + "; configured: " + joined(names));
   }
   if (matches.size() > 1) {
     std::vector<std::string> names;
     for (const auto* vs : matches)
       names.push_back(vs->name + " (" + vs->service.key.toString() + ")");
-    return invalid("\"" + std::string(virtualServer) + "\" names " + joined(names) +
+    return invalid(said(virtualServer) + " names " + joined(names) +
                    ": give the name or the protocol");
   }
   const VirtualServerConfig& vs = *matches.front();
   const auto typed = parseTyped(realServer);
   if (!typed) {
-    return invalid("\"" + std::string(realServer) +
-                   "\" is not a real server: ADDRESS:PORT, [IPV6]:PORT or an address");
+    return invalid(said(realServer) +
+                   " is not a real server: ADDRESS:PORT, [IPV6]:PORT or an address");
   }
   std::vector<std::string> found, all;
   for (const auto& rs : vs.realServers) {
@@ -176,11 +180,11 @@ Result<DrainKey> resolveDrain(const IpvsConfig& config, std::string_view virtual
     }
   }
   if (found.empty()) {
-    return notFound("virtual server " + vs.name + " has no real server \"" +
-                    std::string(realServer) + "\"; its real servers: " + joined(all));
+    return notFound("virtual server " + vs.name + " has no real server " + said(realServer) +
+                    "; its real servers: " + joined(all));
   }
   if (found.size() > 1) {
-    return invalid("\"" + std::string(realServer) + "\" is " + joined(found) + " in " + vs.name +
+    return invalid(said(realServer) + " is " + joined(found) + " in " + vs.name +
                    ": give the port");
   }
   return DrainKey{vs.name, found.front()};
