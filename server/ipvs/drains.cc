@@ -1,12 +1,14 @@
 // Drained real servers: the JSON file in the state directory and the resolution of names.
 #include "server/ipvs/drains.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "common/state_file.h"
@@ -134,15 +136,33 @@ Result<DrainSet> drainsFromText(std::string_view text, const std::string& path) 
 }
 
 Result<DrainSet> loadDrains(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
     if (errno == ENOENT) return DrainSet{};
     return Status::fail(errno, "cannot read " + path);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::fail(EIO, "cannot read " + path);
-  return drainsFromText(text.str(), path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Status::fail(errno, "cannot read " + path);
+  if (!S_ISREG(st.st_mode)) return invalid(path + ": not a regular file");
+  // One byte past the bound tells a file too large from one at it (it may grow meanwhile).
+  std::string text(kMaxDrainsFileBytes + 1, '\0');
+  std::size_t size = 0;
+  while (size < text.size()) {
+    const ssize_t got = ::read(fd, text.data() + size, text.size() - size);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::fail(errno, "cannot read " + path);
+    if (got == 0) break;
+    size += static_cast<std::size_t>(got);
+  }
+  if (size > kMaxDrainsFileBytes) {
+    return invalid(path + ": larger than " + std::to_string(kMaxDrainsFileBytes) + " bytes");
+  }
+  text.resize(size);
+  return drainsFromText(text, path);
 }
 
 Status saveDrains(const std::string& path, const DrainSet& drains) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +76,32 @@ TEST(Drains, AMissingFileIsNoDrainAndSaveLoadRoundTrips) {
   auto back = loadDrains(path);
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, set);
+}
+
+// The file is read at start-up and by --check: a damaged state directory must give an error
+// naming the file, never a start that hangs (a FIFO), reads forever (a link to /dev/zero) or
+// takes all memory (a huge file, valid JSON padded with spaces).
+TEST(Drains, AFileThatIsNotARegularOneOrIsHugeIsANamedError) {
+  quorate::testutil::TempDir tmp("quorate-drains");
+  const std::string huge = tmp.path() + "/huge.json";
+  {
+    std::ofstream out(huge);
+    out << "{\"version\": 1, \"drains\": []" << std::string(kMaxDrainsFileBytes, ' ') << "}";
+  }
+  auto r = loadDrains(huge);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().what().find(huge + ": larger than"), std::string::npos) << r.status().what();
+
+  const std::string zero = tmp.path() + "/zero.json";
+  ASSERT_EQ(::symlink("/dev/zero", zero.c_str()), 0);
+  const std::string fifo = tmp.path() + "/fifo.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& path : {zero, fifo, tmp.path()}) {
+    r = loadDrains(path);
+    ASSERT_FALSE(r) << path;
+    EXPECT_NE(r.status().what().find(path + ": not a regular file"), std::string::npos)
+        << r.status().what();
+  }
 }
 
 TEST(Drains, WordsResolveToOneRealServerOrSayWhyNot) {
