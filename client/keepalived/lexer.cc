@@ -38,7 +38,13 @@ struct Lexer {
 // The whole of a regular file, refused past the size bound before it is read.
 Status Lexer::readFile(const std::string& path, const Location* from, std::string* text) {
   const std::string who = from ? from->str() + ": include " + path : path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  // Looked at before it is opened: opening a device can act ("include /dev/*" would start a
+  // watchdog's countdown or rewind a tape). The fstat below still guards a swap in between.
+  struct stat before {};
+  if (::stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode)) {
+    return Status::fail(0, who + ": cannot read: not a regular file");
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return Status::fail(0, who + ": cannot read: " + errnoText(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
