@@ -24,6 +24,8 @@ Status failAt(const Location& at, const std::string& what) {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
+bool isControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
 struct Lexer {
   const Limits& limits;
   Lexed out;
@@ -113,6 +115,9 @@ Status Lexer::include(const std::vector<Token>& line, const std::string& path, i
       matches.push_back(pattern);
     }
     for (const std::string& file : matches) {
+      if (std::any_of(file.begin(), file.end(), isControl)) {
+        return failAt(at, "include: a file name with a control character");
+      }
       if (depth + 1 > limits.maxIncludeDepth) {
         return failAt(at, "include " + file + ": includes nested more than " +
                               std::to_string(limits.maxIncludeDepth) + " deep");
@@ -142,6 +147,12 @@ Status Lexer::include(const std::vector<Token>& line, const std::string& path, i
 }
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+Status controlAt(const Location& at, char c) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+  return failAt(at, std::string("a control character (byte ") + hex + ")");
+}
 
 Status Lexer::lexOne(const std::string& text, const std::string& path, int depth) {
   std::size_t pos = 0;
@@ -182,13 +193,15 @@ Status Lexer::lexOne(const std::string& text, const std::string& path, int depth
       } else if (c == '"') {
         const std::size_t close = line.find('"', i + 1);
         if (close == std::string::npos) return failAt(at, "a quoted string is not closed");
+        // Not in quotes either: the report shows words on the operator's terminal.
+        const auto bad = std::find_if(line.begin() + static_cast<long>(i) + 1,
+                                      line.begin() + static_cast<long>(close),
+                                      [](char q) { return q != '\t' && isControl(q); });
+        if (bad != line.begin() + static_cast<long>(close)) return controlAt(at, *bad);
         words.push_back({Token::Kind::kWord, line.substr(i + 1, close - i - 1), at, true});
         i = close + 1;
-      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02x",
-                      static_cast<unsigned>(static_cast<unsigned char>(c)));
-        return failAt(at, std::string("a control character (byte ") + hex + ")");
+      } else if (isControl(c)) {
+        return controlAt(at, c);
       } else {
         std::size_t j = i;
         while (j < line.size() && !isSpace(line[j]) && line[j] != '{' && line[j] != '}' &&

@@ -88,6 +88,13 @@ TEST(KeepalivedParser, BrokenFilesGiveTheirLine) {
   EXPECT_EQ(errorOf(parseText("{\n", "k.conf")), "k.conf:1: '{' without a keyword before it");
   EXPECT_EQ(errorOf(parseText("a\nb\x01\n", "k.conf")),
             "k.conf:2: a control character (byte 0x01)");
+  // In quotes too: the report echoes words to the operator's terminal, and an escape sequence
+  // there would rewrite the screen. A tab is fine.
+  EXPECT_EQ(errorOf(parseText("interface \"e\x1b[2J x\"\n", "k.conf")),
+            "k.conf:1: a control character (byte 0x1b)");
+  EXPECT_EQ(errorOf(parseText("a \"b\rc\"\n", "k.conf")),
+            "k.conf:1: a control character (byte 0x0d)");
+  EXPECT_EQ(errorOf(parseText("a \"b\tc\"\n", "k.conf")), "");
   std::string deep;
   for (int i = 0; i < 40; ++i) deep += "a {\n";
   EXPECT_EQ(errorOf(parseText(deep, "k.conf")), "k.conf:33: blocks nested more than 32 deep");
@@ -174,6 +181,11 @@ TEST(KeepalivedParser, IncludedFilesThatAreNotRegularAreRefusedUnopened) {
   ::close(watch);
   EXPECT_EQ(std::count(opened.begin(), opened.end(), "pipe"), 0) << "the FIFO was opened";
   EXPECT_EQ(std::count(opened.begin(), opened.end(), "a.conf"), 1);  // the watch works
+
+  // A file name is echoed as well: one a glob found with an escape sequence in it is refused.
+  dir.write("esc/a\x1b[2Jb.conf", "x\n");
+  const std::string esc = dir.write("esc.conf", "include esc/*.conf\n");
+  EXPECT_EQ(errorOf(parseFile(esc)), esc + ":1: include: a file name with a control character");
 }
 
 TEST(KeepalivedParser, ConditionalLinesFollowTheConfigId) {
