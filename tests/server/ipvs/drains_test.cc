@@ -141,6 +141,25 @@ TEST(Drains, ChangeIsIdempotentAndEnableEndsADrainOfARemovedServer) {
   EXPECT_TRUE(e->drains.empty());
 }
 
+// A reload that renames the virtual server of a drained real server: the server, now under a new
+// name, takes connections again. The drain is kept by its old words; the reload's summary (what
+// `quoratectl reload` prints) says so, so the operator can drain it anew.
+TEST(Drains, AReloadSaysWhichDrainsNoLongerNameARealServer) {
+  testing::FakeIpvs kernel;
+  Balancer b(sample(), {0, 0, 0}, 0, kernel);
+  ASSERT_TRUE(b.start().isOk());
+  b.setDrains({{"web", "198.18.0.22:80"}});
+  EXPECT_EQ(b.reload(sample(), {0, 0, 0}, 0).find("drains name no real server"), std::string::npos);
+  IpvsConfig renamed = sample();
+  renamed.virtualServers[0].name = "www";
+  const std::string summary = b.reload(renamed, {0, 0, 0}, 0);
+  EXPECT_NE(summary.find("1 drains name no real server now (kept until enabled: web "
+                         "198.18.0.22:80)"),
+            std::string::npos)
+      << summary;
+  EXPECT_EQ(b.drains().size(), 1u);
+}
+
 const kipvs::Destination* inKernel(const testing::FakeIpvs& k, const std::string& vip,
                                    const std::string& address) {
   return k.find(kipvs::ServiceKey::inet(kipvs::Protocol::Tcp, ip(vip), 80), ip(address), 80);
