@@ -39,6 +39,23 @@ bool anyDrained(const DrainSet& drains, const std::string& name) {
   return it != drains.end() && it->virtualServer == name;
 }
 
+// The drains that name no configured real server (a reload renamed its virtual server, changed
+// its port or removed it): they wait for it to come back, and the operator should know that the
+// server now named may take connections.
+std::vector<std::string> unmatchedDrains(const IpvsConfig& config, const DrainSet& drains) {
+  std::vector<std::string> out;
+  for (const auto& d : drains) {
+    const bool matched = std::any_of(
+        config.virtualServers.begin(), config.virtualServers.end(), [&](const auto& vs) {
+          return vs.name == d.virtualServer &&
+                 std::any_of(vs.realServers.begin(), vs.realServers.end(),
+                             [&](const auto& rs) { return rs.dest.endpoint() == d.realServer; });
+        });
+    if (!matched) out.push_back(d.toString());
+  }
+  return out;
+}
+
 }  // namespace
 
 Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
@@ -110,6 +127,16 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
   auto r = reconciler_.update(desired());
   std::string summary = std::to_string(pools_.size()) + " virtual servers, " +
                         std::to_string(kept) + " real servers kept their health";
+  if (const auto unmatched = unmatchedDrains(config_, drains_); !unmatched.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < unmatched.size() && i < 3; ++i) {
+      list += (i ? ", " : "") + unmatched[i];
+    }
+    if (unmatched.size() > 3) list += ", ...";
+    summary += "; " + std::to_string(unmatched.size()) +
+               " drains name no real server now (kept until enabled: " + list + ")";
+    spdlog::warn("ipvs (reload): drains that name no configured real server: {}", list);
+  }
   if (!r) return summary + "; IPVS: " + r.status().message();
   for (const auto& e : r->errors) spdlog::error("ipvs (reload): {}", e);
   return summary + "; " + std::to_string(r->applied) + " IPVS changes applied, " +

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -237,6 +238,34 @@ TEST_F(Import, TheCommandWritesTheFilesAndNeverOverwritesWithoutForce) {
                         "/broken/broken_stray_brace.conf:4: '}' without a block to close\n");
   run(std::string(QUORATECTL_PATH) + " import-keepalived x.conf --node a --peer a 2>&1", &status);
   EXPECT_EQ(status, 2);
+}
+
+// A refusal writes nothing (no half import that the next run then trips over), and --force
+// replaces a symbolic link in the output directory instead of writing through it (someone who
+// can write to a shared directory such as /tmp must not aim the import at another file).
+TEST_F(Import, ARefusedImportWritesNothingAndForceNeverFollowsALink) {
+  const std::string cmd = std::string(QUORATECTL_PATH) + " import-keepalived " + kConfigs +
+                          "/web_pair.conf --out-dir " + dir_ + " --secret-file " + secret_ +
+                          " 2>&1";
+  std::ofstream(dir_ + "/arbiter.yaml") << "mine\n";
+  int status = -1;
+  const std::string out = run(cmd, &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find(dir_ + "/arbiter.yaml: File exists (--force overwrites)"), std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(dir_ + "/alpha.yaml"));
+  EXPECT_FALSE(fs::exists(dir_ + "/beta.yaml"));
+
+  const std::string victim = dir_ + "/victim";
+  std::ofstream(victim) << "precious\n";
+  fs::remove(dir_ + "/alpha.yaml");  // left by the old half import, if any
+  fs::create_symlink(victim, dir_ + "/alpha.yaml");
+  run(cmd + " --force", &status);
+  EXPECT_EQ(status, 0);
+  std::ifstream in(victim);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious\n");
+  EXPECT_FALSE(fs::is_symlink(dir_ + "/alpha.yaml"));
+  EXPECT_NO_THROW(server::loadDirectorConfig(dir_ + "/alpha.yaml"));
 }
 
 }  // namespace
