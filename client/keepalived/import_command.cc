@@ -131,6 +131,17 @@ int runImportCommand(const ImportCommandOptions& options, std::ostream& out, std
     return 0;
   }
   const std::filesystem::path dir(options.outDir);
+  // A missing directory is made (its parent must exist); anything else in its place is named.
+  if (::mkdir(options.outDir.c_str(), 0755) != 0 && errno != EEXIST) {
+    err << "quoratectl: import-keepalived: --out-dir " << options.outDir << ": "
+        << std::strerror(errno) << std::endl;
+    return 1;
+  }
+  if (struct stat st{}; ::stat(options.outDir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    err << "quoratectl: import-keepalived: --out-dir " << options.outDir << ": not a directory"
+        << std::endl;
+    return 1;
+  }
   const std::pair<std::string, const std::string*> files[] = {
       {options.node + ".yaml", &imported.directorYaml},
       {options.peer + ".yaml", &imported.peerYaml},

@@ -40,7 +40,7 @@ const std::string kVipApi = "198.18.0.20";
 
 // One director's keepalived.conf, as a pair is usually written: the same file on both, apart
 // from state, priority and the unicast addresses. `notify` is the sync group's, so keepalived
-// calls it with "GROUP VG_WEB <state> <priority>".
+// calls it with "GROUP VG_WEB <state> 0" (a group has no priority of its own).
 std::string keepalivedConf(const std::string& state, int priority, const std::string& self,
                            const std::string& peer, const std::string& notify) {
   std::string c = R"(! Configuration File for keepalived
@@ -427,9 +427,9 @@ TEST(KeepalivedRoundTrip, AnImportedPairServesTheSyncGroupMovesItOnKill9AndRunsN
   // on the other, as the import carries no VRRP priority; keepalived itself passes 0 for a
   // group, vrrp_notify.c, a difference the report names). Both start as BACKUP, as keepalived
   // does from INIT; alpha then became MASTER, and ran nothing at kill -9; beta became MASTER.
-  const std::vector<std::string> alphaWants = {"GROUP VG_WEB BACKUP 100",
-                                               "GROUP VG_WEB MASTER 100"};
-  const std::vector<std::string> betaWants = {"GROUP VG_WEB BACKUP 50", "GROUP VG_WEB MASTER 50"};
+  const std::vector<std::string> alphaWants = {"GROUP VG_WEB BACKUP 0",
+                                               "GROUP VG_WEB MASTER 0"};
+  const std::vector<std::string> betaWants = {"GROUP VG_WEB BACKUP 0", "GROUP VG_WEB MASTER 0"};
   ASSERT_TRUE(waitUntil([&] { return linesOf(etc(kBeta) + "/notify.log").size() >= 2; }, move))
       << ::testing::PrintToString(linesOf(etc(kBeta) + "/notify.log"));
   std::this_thread::sleep_for(Ms(500));  // a stray call would show by now

@@ -240,6 +240,26 @@ TEST_F(Import, TheCommandWritesTheFilesAndNeverOverwritesWithoutForce) {
   EXPECT_EQ(status, 2);
 }
 
+// --out-dir is made when missing (one level, like mkdir); a file in its place, or a missing
+// parent, is named.
+TEST_F(Import, AMissingOutputDirectoryIsMadeAndAFileInItsPlaceIsNamed) {
+  const std::string base = std::string(QUORATECTL_PATH) + " import-keepalived " + kConfigs +
+                           "/web_pair.conf --secret-file " + secret_ + " --out-dir ";
+  int status = -1;
+  std::string out = run(base + dir_ + "/new 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(fs::exists(dir_ + "/new/alpha.yaml"));
+  out = run(base + dir_ + "/no/such 2>&1", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(out.find("--out-dir " + dir_ + "/no/such: No such file or directory"),
+            std::string::npos)
+      << out;
+  std::ofstream(dir_ + "/plain") << "x\n";
+  out = run(base + dir_ + "/plain 2>&1", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(out.find("--out-dir " + dir_ + "/plain: not a directory"), std::string::npos) << out;
+}
+
 // A refusal writes nothing (no half import that the next run then trips over), and --force
 // replaces a symbolic link in the output directory instead of writing through it (someone who
 // can write to a shared directory such as /tmp must not aim the import at another file).
