@@ -526,7 +526,19 @@ void Converter::virtualServer(const Node& n, YamlNode& list) {
     std::set<std::int64_t> ports;
     for (const auto& s : services) ports.insert(s.second);
     if (services.empty() && marks.empty()) return;  // reported
-    if (ports.size() <= 1) {
+    // Members on several ports still share each real server as one endpoint under NAT, when
+    // every real server has its port; DR and TUN keep each member's port.
+    bool natWithPorts = true;
+    for (const Node& c : n.children) {
+      const bool method = c.keyword == "lb_kind" || c.keyword == "lvs_method";
+      if (method && lower(c.arg(0)) != "nat") natWithPorts = false;
+      if (c.keyword != "real_server") continue;
+      if (!toInt(c.arg(1), 1, 65535)) natWithPorts = false;
+      for (const Node& r : c.children) {
+        if (r.keyword == "lvs_method" && lower(r.arg(0)) != "nat") natWithPorts = false;
+      }
+    }
+    if (ports.size() <= 1 || natWithPorts) {
       groupVirtualServer(n, services, marks, list);
       return;
     }
@@ -537,7 +549,7 @@ void Converter::virtualServer(const Node& n, YamlNode& list) {
            "virtual_server_group " + n.arg(1) + " has members on several ports: expanded into " +
                std::to_string(total) +
                " virtual servers, each with its own checks (a quorate group's real servers are "
-               "one endpoint in every member)");
+               "one endpoint in every member, which with DR or TUN needs one port)");
   } else {
     const auto port = toInt(n.arg(1), 0, 65535);
     if (!address(n.arg(0)) || !port) {
@@ -598,7 +610,10 @@ void Converter::groupVirtualServer(
   const std::string inst = instanceFor(services.empty() ? "" : services.front().first, n);
   if (!inst.empty()) vs.set("instance", YamlNode::str(inst));
   vs.set("group", YamlNode::str(group));
-  groupPort_ = services.empty() ? 0 : services.front().second;
+  // Address members on several ports (NAT): no port is the service's, each real server keeps its.
+  std::set<std::int64_t> ports;
+  for (const auto& s : services) ports.insert(s.second);
+  groupPort_ = ports.empty() ? 0 : ports.size() == 1 ? *ports.begin() : -1;
   groupMarksOnly_ = services.empty();
   virtualServerBody(n, std::move(vs), "", list);
   groupPort_.reset();

@@ -256,8 +256,8 @@ TEST_F(Import, AGroupBecomesOneVirtualServerWhoseRealServersAreCheckedOnce) {
   EXPECT_EQ(c.ipvs.virtualServers[3].service.key.toString(), "fwmark 9 ipv4");
   EXPECT_EQ(server::ipvs::checkedServers(c.ipvs).size(), 1u);
 
-  // Members on two ports cannot share real server endpoints: expanded as before. The IPv6
-  // group serves UDP and TCP under two names.
+  // The IPv6 group serves UDP and TCP under two names. Members on two ports share the real
+  // server's endpoint under NAT (its own port) but not under DR: that group is expanded.
   const auto p = parseAll(import("vs_group_ports"));
   std::vector<std::string> names;
   for (const auto& vs : p.ipvs.virtualServers)
@@ -268,8 +268,11 @@ TEST_F(Import, AGroupBecomesOneVirtualServerWhoseRealServersAreCheckedOnce) {
           "V6 udp [2001:db8::11]:53", "V6 udp [2001:db8::fe]:53", "V6 udp [2001:db8::ff]:53",
           "V6 udp [2001:db8::100]:53", "V6 udp [2001:db8::101]:53", "V6-2 tcp [2001:db8::11]:53",
           "V6-2 tcp [2001:db8::fe]:53", "V6-2 tcp [2001:db8::ff]:53", "V6-2 tcp [2001:db8::100]:53",
-          "V6-2 tcp [2001:db8::101]:53", "198.18.11.1-80 tcp 198.18.11.1:80",
-          "198.18.11.1-443 tcp 198.18.11.1:443"}));
+          "V6-2 tcp [2001:db8::101]:53", "MIXED tcp 198.18.11.1:80", "MIXED tcp 198.18.11.1:443",
+          "198.18.11.2-80 tcp 198.18.11.2:80", "198.18.11.2-443 tcp 198.18.11.2:443"}));
+  // Under NAT the real server keeps its own port in both members.
+  EXPECT_EQ(p.ipvs.virtualServers[10].realServers[0].dest.endpoint(), "198.18.11.21:8080");
+  EXPECT_EQ(p.ipvs.virtualServers[11].realServers[0].dest.endpoint(), "198.18.11.21:8080");
 }
 
 TEST_F(Import, UdpPingAndFileChecksMapToQuoratesChecks) {

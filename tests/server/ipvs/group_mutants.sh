@@ -15,8 +15,8 @@ shift
 mutants='
 last-member-dropped@server/ipvs/config.cc@s/for (std::size_t i = 0; i < keys.size(); ++i) {/for (std::size_t i = 0; i + 1 < keys.size(); ++i) {/@VirtualServerGroups.RangeAndMarkBecomeOneServicePerMemberWithTheSameRealServers
 director-last-member-dropped@server/ipvs/config.cc@s/for (std::size_t i = 0; i < keys.size(); ++i) {/for (std::size_t i = 0; i + 1 < keys.size(); ++i) {/@DirectorGroup.*@quorate_server_tests
-verdict-first-member-only@server/ipvs/balancer.cc@s/auto more = setAlive(i, \*rs, alive, reason, weight);/return setAlive(i, *rs, alive, reason, weight);/@BalancerGroupTest.OneVerdictReachesEveryMember
-director-verdict-first-member-only@server/ipvs/balancer.cc@s/auto more = setAlive(i, \*rs, alive, reason, weight);/return setAlive(i, *rs, alive, reason, weight);/@DirectorGroup.*@quorate_server_tests
+verdict-first-member-only@server/ipvs/balancer.cc@s/auto more = setAlive(i, \*rs, alive, reason, weight);/auto more = setAlive(i, *rs, alive, reason, weight); return more;/@BalancerGroupTest.OneVerdictReachesEveryMember
+director-verdict-first-member-only@server/ipvs/balancer.cc@s/auto more = setAlive(i, \*rs, alive, reason, weight);/auto more = setAlive(i, *rs, alive, reason, weight); return more;/@DirectorGroup.*@quorate_server_tests
 checked-per-member@server/ipvs/check_targets.cc@s/if (vs.member > 0) continue;//@VirtualServerGroups.RangeAndMarkBecomeOneServicePerMemberWithTheSameRealServers
 director-checked-per-member@server/ipvs/check_targets.cc@s/if (vs.member > 0) continue;//@DirectorGroup.*@quorate_server_tests
 added-member-fresh@server/ipvs/balancer.cc@s/if (!from || old.config().service.key/if (old.config().service.key/@BalancerGroupTest.AReloadAddsAndRemovesMembersWithTheGroupsHealth
