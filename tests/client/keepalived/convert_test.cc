@@ -270,6 +270,7 @@ TEST_F(Import, AGroupBecomesOneVirtualServerWhoseRealServersAreCheckedOnce) {
           "V6-2 tcp [2001:db8::fe]:53", "V6-2 tcp [2001:db8::ff]:53", "V6-2 tcp [2001:db8::100]:53",
           "V6-2 tcp [2001:db8::101]:53", "MIXED tcp 198.18.11.1:80", "MIXED tcp 198.18.11.1:443",
           "198.18.11.2-80 tcp 198.18.11.2:80", "198.18.11.2-443 tcp 198.18.11.2:443"}));
+  ASSERT_EQ(p.ipvs.virtualServers.size(), 14u);
   // Under NAT the real server keeps its own port in both members.
   EXPECT_EQ(p.ipvs.virtualServers[10].realServers[0].dest.endpoint(), "198.18.11.21:8080");
   EXPECT_EQ(p.ipvs.virtualServers[11].realServers[0].dest.endpoint(), "198.18.11.21:8080");
