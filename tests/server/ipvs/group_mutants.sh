@@ -2,9 +2,9 @@
 # Breaks virtual_server_groups on purpose (one sed mutant at a time, restored from git afterwards)
 # and checks that a test catches each: the expansion dropping a group's last member, a verdict
 # reaching only the first member (in the balancer, and in the director with real checks), each
-# real server checked once per member (left out of the checker's list, or under a key of its own:
-# the checker keeps one entry per key, so only the latter probes again), a member added by a reload starting without the group's
-# health, a range reversed, past the last octet or too long accepted, a real server that is a
+# real server checked once per member (left out of the checker's list, or under a key of its
+# own: the checker keeps one entry per key, so only the latter probes again), a member added by
+# a reload starting without the group's health, a range reversed, past the last octet or too long accepted, a real server that is a
 # different endpoint per member accepted, a change of the group alone not reloaded, the members'
 # metrics under one label set, and the importer expanding a group again or dropping UDP_CHECK.
 # Usage: group_mutants.sh BUILD_DIR [NAME...]
