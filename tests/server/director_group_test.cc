@@ -1,6 +1,7 @@
 // A virtual_server_group in the director, in-process: one real TCP check per real server
 // (counted at the real server's listener) decides that real server in all three of the group's
-// services in the (fake, in-memory) IPVS. One director and the arbiter make the majority.
+// services in the (fake, in-memory) IPVS, and a reload that changes the members keeps it so. One
+// director and the arbiter make the majority.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "server/daemon.h"
+#include "server/reload/plan.h"
 #include "tests/common/config_test_util.h"
 #include "tests/server/fake_kernel.h"
 #include "tests/server/in_process_arbiter.h"
@@ -77,31 +79,36 @@ TEST(DirectorGroup, EachRealServerIsCheckedOnceAndItsVerdictReachesEveryMember) 
   const int down = refusedPort();
   // An interval of an hour: each check probes once in this test, so the listener's count is the
   // number of checks of that real server.
-  const std::string text =
-      "cluster: t1\nnode: alpha\nsecret: " + kTestKey + "\nlisten: \"" + addr(0) +
-      "\"\nstate_dir: " + dir + "/alpha\noperator: {socket: " + dir +
-      "/alpha/director.sock}\n"
-      "directors: [{id: alpha, address: \"" +
-      addr(0) + "\"}, {id: beta, address: \"" + addr(1) + "\"}]\narbiter: {address: \"" + addr(2) +
-      "\"}\npreferred: alpha\nannounce: {repeat: 1, interval_ms: 1}\n"
-      "instances: [{name: web, vips: [{address: 198.18.0.10/24, device: eth0}, "
-      "{address: 198.18.0.11/24, device: eth0}]}]\n"
-      "virtual_server_groups:\n"
-      "  front: [\"198.18.0.10-11:80\", \"fwmark:7\"]\n"
-      "virtual_servers:\n"
-      "  - name: web\n"
-      "    group: front\n"
-      "    forwarding: nat\n"
-      "    checks: [{type: tcp, interval_ms: 3600000, timeout_ms: 1000, retries: 0, "
-      "warmup_ms: 10}]\n"
-      "    real_servers:\n"
-      "      - {address: 127.0.0.1, port: " +
-      std::to_string(up.port()) + "}\n      - {address: 127.0.0.1, port: " + std::to_string(down) +
-      "}\n";
+  auto text = [&](const std::string& members) {
+    return "cluster: t1\nnode: alpha\nsecret: " + kTestKey + "\nlisten: \"" + addr(0) +
+           "\"\nstate_dir: " + dir + "/alpha\noperator: {socket: " + dir +
+           "/alpha/director.sock}\n"
+           "directors: [{id: alpha, address: \"" +
+           addr(0) + "\"}, {id: beta, address: \"" + addr(1) + "\"}]\narbiter: {address: \"" +
+           addr(2) +
+           "\"}\npreferred: alpha\nannounce: {repeat: 1, interval_ms: 1}\n"
+           "instances: [{name: web, vips: [{address: 198.18.0.10/24, device: eth0}, "
+           "{address: 198.18.0.11/24, device: eth0}]}]\n"
+           "virtual_server_groups:\n"
+           "  front: [" +
+           members +
+           "]\n"
+           "virtual_servers:\n"
+           "  - name: web\n"
+           "    group: front\n"
+           "    forwarding: nat\n"
+           "    checks: [{type: tcp, interval_ms: 3600000, timeout_ms: 1000, retries: 0, "
+           "warmup_ms: 10}]\n"
+           "    real_servers:\n"
+           "      - {address: 127.0.0.1, port: " +
+           std::to_string(up.port()) +
+           "}\n      - {address: 127.0.0.1, port: " + std::to_string(down) + "}\n";
+  };
+  const std::string first = text("\"198.18.0.10-11:80\", \"fwmark:7\"");
   std::filesystem::create_directories(dir + "/alpha");
   testing::FakeKernel kernel;
   auto director =
-      std::make_unique<Daemon>(parseDirectorConfig(text, dir + "/alpha.yaml"), kernel.ports());
+      std::make_unique<Daemon>(parseDirectorConfig(first, dir + "/alpha.yaml"), kernel.ports());
   ASSERT_TRUE(director->start().isOk());
   auto stub = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir + "/alpha/director.sock",
                                                         grpc::InsecureChannelCredentials()));
@@ -138,6 +145,31 @@ TEST(DirectorGroup, EachRealServerIsCheckedOnceAndItsVerdictReachesEveryMember) 
   EXPECT_EQ(up.connections(), 1);
   r = status();
   EXPECT_TRUE(settled(r)) << r.DebugString();
+
+  // A reload adds 198.18.0.12 and drops the mark (through the plan and the reconciler): the new
+  // member has the group's verdicts, and no check starts again (the real servers' keys stay).
+  const std::string next = text("\"198.18.0.10-12:80\"");
+  const auto plan = reload::planReload(parseDirectorConfig(first, "x"), first,
+                                       parseDirectorConfig(next, "x"), next);
+  ASSERT_TRUE(plan.accepted()) << plan.summary();
+  const auto result = director->applyReload(parseDirectorConfig(next, "x"), plan);
+  EXPECT_TRUE(result.applied) << result.text;
+  const std::set<std::string> three = {"tcp 198.18.0.10:80 wlc", "tcp 198.18.0.11:80 wlc",
+                                       "tcp 198.18.0.12:80 wlc"};
+  auto servicesOf = [](const v1::StatusReply& reply) {
+    std::set<std::string> out;
+    for (const auto& vs : reply.virtual_servers()) out.insert(vs.service());
+    return out;
+  };
+  EXPECT_TRUE(waitFor(
+      [&] {
+        r = status();
+        return servicesOf(r) == three && settled(r);
+      },
+      5s))
+      << r.DebugString();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(up.connections(), 1) << "a reload that kept the real servers started a check again";
   director.reset();
 }
 
