@@ -4,7 +4,8 @@
 // nftables sets on TCP to 198.18.0.30:80), one virtual server web (rr, DR) with one HTTP check
 // per real server. ipvsadm must list the three services, each with rs1 and rs2; requests through
 // each member must reach both real servers; rs1's web server dying must take rs1 out of all
-// three, and its return put it back in all three. Addresses: 198.18.0.0/24, in the Topology's
+// three, and its return put it back in all three; a SIGHUP that swaps the mark member for another
+// address changes only those services. Addresses: 198.18.0.0/24, in the Topology's
 // namespaces; every process is started by the Topology and killed by PID.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "vm/ipvs_e2e.h"
 
@@ -44,14 +46,15 @@ std::map<std::string, std::set<std::string>> tableOf(const std::string& text) {
 
 class GroupVm : public IpvsE2eTest {
  protected:
-  static ClusterOptions groupOptions() {
+  static ClusterOptions groupOptions(const std::string& members = "\"" + kVip + ":80\", \"" +
+                                                                  kVip2 + ":80\", \"fwmark:7\"") {
     ClusterOptions o = clusterOptions(false, false);
     o.instances = {{"web", {kVip + "/24", kVip2 + "/24", kMarkedVip + "/24"}, "", 0}};
     o.extraDirectorYaml =
         "virtual_server_groups:\n"
-        "  front: [\"" +
-        kVip + ":80\", \"" + kVip2 +
-        ":80\", \"fwmark:7\"]\n"
+        "  front: [" +
+        members +
+        "]\n"
         "virtual_servers:\n"
         "  - name: web\n"
         "    instance: web\n"
@@ -147,6 +150,41 @@ TEST_F(GroupVm, MembersShareRealServersAndOneVerdictLeavesThemAll) {
       << ipvsadm(kAlpha, "-Ln");
   // Beta, the standby, has none of it.
   EXPECT_TRUE(tableEmpty(kBeta)) << ipvsadm(kBeta, "-Ln");
+
+  // SIGHUP with the mark member gone and 198.18.0.21:80 added: only that difference reaches the
+  // kernel; the members that stay keep their entries and counters (new ones would count from 0).
+  std::this_thread::sleep_for(Ms(2500));  // the estimator folds the counters every 2 s
+  const auto connsOf = [&](const std::string& vip) -> long {
+    std::smatch m;
+    const auto stats = ipvsadm(kAlpha, "-Ln --stats --exact");
+    const std::regex line("TCP\\s+" + std::regex_replace(vip, std::regex("\\."), "\\.") +
+                          ":80\\s+(\\d+)");
+    return std::regex_search(stats, m, line) ? std::stol(m[1].str()) : -1;
+  };
+  const long before = connsOf(kVip);
+  ASSERT_GE(before, 10) << ipvsadm(kAlpha, "-Ln --stats --exact");
+  const ClusterOptions next =
+      groupOptions("\"" + kVip + ":80\", \"" + kVip2 + ":80\", \"198.18.0.21:80\"");
+  cluster().writeDirectorConfig(kAlpha, next);
+  cluster().writeDirectorConfig(kBeta, next);
+  cluster().signal(kAlpha, SIGHUP);
+  cluster().signal(kBeta, SIGHUP);
+  const std::map<std::string, std::set<std::string>> reloaded = {
+      {"TCP " + kVip + ":80 rr", both()},
+      {"TCP " + kVip2 + ":80 rr", both()},
+      {"TCP 198.18.0.21:80 rr", both()}};
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        table = tableOf(ipvsadm(kAlpha, "-Ln"));
+        return table == reloaded;
+      },
+      Ms(20'000), Ms(100)))
+      << ipvsadm(kAlpha, "-Ln");
+  const long after = connsOf(kVip);
+  std::printf("[group-vm] reload: %s's service counted %ld connections before, %ld after\n",
+              kVip.c_str(), before, after);
+  EXPECT_GE(after, before) << "the member that stayed was made anew";
+  EXPECT_EQ(spread(kVip2, 4), (std::map<std::string, int>{{kRs1, 2}, {kRs2, 2}}));
 }
 
 }  // namespace
