@@ -243,7 +243,10 @@ std::vector<PoolEvent> Balancer::setAlive(std::size_t vs, std::size_t rs, bool a
                                           const std::string& reason,
                                           std::optional<std::int32_t> weight) {
   auto events = pools_.at(vs).setAlive(rs, alive, reason, weight);
-  for (const auto& e : events) spdlog::info("ipvs: {}", e.toString());
+  // A group's members share the name: the line says which member's service it is.
+  const auto& c = pools_[vs].config();
+  const std::string member = c.group.empty() ? "" : " [" + c.service.key.toString() + "]";
+  for (const auto& e : events) spdlog::info("ipvs: {}{}", e.toString(), member);
   if (!events.empty() && wanted(vs)) reconcile("health", false);
   return events;
 }
