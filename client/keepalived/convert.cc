@@ -1217,6 +1217,7 @@ Imported Converter::run() {
     if (!used) report(Kind::kUnsupported, *node, "used by no virtual_server: not converted");
   }
   if (!vsList.isEmpty()) root.set("virtual_servers", std::move(vsList));
+  if (!serviceGroups_.isEmpty()) root.set("virtual_server_groups", std::move(serviceGroups_));
   if (syncDaemon_.has("interface")) {
     if (!syncDaemon_.has("sync_id")) syncDaemon_.set("sync_id", YamlNode::num(0));
     if (vsList.isEmpty() && !root.has("virtual_servers")) {

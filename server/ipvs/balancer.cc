@@ -95,8 +95,15 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
   std::vector<Pool> pools = makePools(config);
   std::size_t kept = 0;
   for (Pool& fresh : pools) {
+    // The same service's pool if it stays, else (a member a reload added to a group) any member
+    // of the same name: the group's real servers have one health.
+    const Pool* from = nullptr;
     for (const auto& old : pools_) {
       if (old.config().name != fresh.config().name) continue;
+      if (!from || old.config().service.key == fresh.config().service.key) from = &old;
+    }
+    if (from != nullptr) {
+      const Pool& old = *from;
       for (const auto& rs : old.realServers()) {
         const auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port);
         // Health carries over only between checked entries: an entry that lost its checks is
@@ -105,7 +112,7 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
           (void)fresh.setAlive(
               *i, rs.alive, rs.reason,
               rs.weight == rs.config.dest.weight ? std::nullopt : std::optional(rs.weight));
-          ++kept;
+          if (fresh.config().member == 0) ++kept;
         }
       }
     }
@@ -246,20 +253,27 @@ void Balancer::deactivate(std::size_t lease) {
 std::vector<PoolEvent> Balancer::setAlive(const std::string& vs, const net::IpAddress& address,
                                           std::uint16_t port, bool alive, const std::string& reason,
                                           std::optional<std::int32_t> weight) {
+  // Every member of a group has the name and the real server: one verdict serves them all.
+  std::vector<PoolEvent> events;
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     if (pools_[i].config().name != vs) continue;
     if (const auto rs = pools_[i].indexOf(address, port)) {
-      return setAlive(i, *rs, alive, reason, weight);
+      auto more = setAlive(i, *rs, alive, reason, weight);
+      events.insert(events.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
     }
   }
-  return {};
+  return events;
 }
 
 std::vector<PoolEvent> Balancer::setAlive(std::size_t vs, std::size_t rs, bool alive,
                                           const std::string& reason,
                                           std::optional<std::int32_t> weight) {
   auto events = pools_.at(vs).setAlive(rs, alive, reason, weight);
-  for (const auto& e : events) spdlog::info("ipvs: {}", e.toString());
+  // A group's members share the name: the line says which member's service it is.
+  const auto& c = pools_[vs].config();
+  const std::string member = c.group.empty() ? "" : " [" + c.service.key.toString() + "]";
+  for (const auto& e : events) spdlog::info("ipvs: {}{}", e.toString(), member);
   if (!events.empty() && wanted(vs)) reconcile("health", false);
   return events;
 }
@@ -288,6 +302,7 @@ std::vector<VirtualServerView> Balancer::view() const {
     v.name = p.config().name;
     v.lease = leaseOf_[i];
     v.service = p.config().service.toString();
+    v.group = p.config().group;
     v.programmed = wanted(i);
     v.quorumUp = p.quorumUp();
     v.aliveWeight = p.aliveWeight();

@@ -17,11 +17,14 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "arbiter/config.h"
 #include "client/keepalived/parser.h"
 #include "common/config_error.h"
 #include "server/config.h"
+#include "server/ipvs/check_targets.h"
 
 namespace quorate::keepalived {
 namespace {
@@ -85,9 +88,10 @@ class Import : public ::testing::Test {
 // Every hand-written config: the report as expected, the files accepted.
 // QUORATE_UPDATE_GOLDEN=1 rewrites the .report files (review the diff before committing).
 TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
-  const char* names[] = {"web_pair",       "odd_spacing",      "typos",           "active_active",
-                         "udp_and_fwmark", "includes",         "ipv6_ssl",        "misc_checks",
-                         "vs_group",       "sync_daemon_garp", "scripts_and_vars"};
+  const char* names[] = {"web_pair",         "odd_spacing",      "typos",
+                         "active_active",    "udp_and_fwmark",   "includes",
+                         "ipv6_ssl",         "misc_checks",      "vs_group",
+                         "sync_daemon_garp", "scripts_and_vars", "vs_group_ports"};
   for (const char* name : names) {
     SCOPED_TRACE(name);
     const Imported imported = import(name);
@@ -286,6 +290,57 @@ TEST_F(Import, ARefusedImportWritesNothingAndForceNeverFollowsALink) {
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious\n");
   EXPECT_FALSE(fs::is_symlink(dir_ + "/alpha.yaml"));
   EXPECT_NO_THROW(server::loadDirectorConfig(dir_ + "/alpha.yaml"));
+}
+
+TEST_F(Import, AGroupBecomesOneVirtualServerWhoseRealServersAreCheckedOnce) {
+  const auto c = parseAll(import("vs_group"));
+  // 198.18.10.1, .2, .3 and fwmark 9: four services of one virtual server.
+  ASSERT_EQ(c.ipvs.virtualServers.size(), 4u);
+  for (const auto& vs : c.ipvs.virtualServers) {
+    EXPECT_EQ(vs.name, "VSG_WEB");
+    EXPECT_EQ(vs.group, "VSG_WEB");
+    ASSERT_EQ(vs.realServers.size(), 1u);
+    EXPECT_EQ(vs.realServers[0].dest.endpoint(), "198.18.10.21:8080");
+  }
+  EXPECT_EQ(c.ipvs.virtualServers[3].service.key.toString(), "fwmark 9 ipv4");
+  EXPECT_EQ(server::ipvs::checkedServers(c.ipvs).size(), 1u);
+
+  // The IPv6 group serves UDP and TCP under two names. Members on two ports share the real
+  // server's endpoint under NAT (its own port) but not under DR: that group is expanded.
+  const auto p = parseAll(import("vs_group_ports"));
+  std::vector<std::string> names;
+  for (const auto& vs : p.ipvs.virtualServers)
+    names.push_back(vs.name + " " + vs.service.key.toString());
+  EXPECT_EQ(
+      names,
+      (std::vector<std::string>{
+          "V6 udp [2001:db8::11]:53", "V6 udp [2001:db8::fe]:53", "V6 udp [2001:db8::ff]:53",
+          "V6 udp [2001:db8::100]:53", "V6 udp [2001:db8::101]:53", "V6-2 tcp [2001:db8::11]:53",
+          "V6-2 tcp [2001:db8::fe]:53", "V6-2 tcp [2001:db8::ff]:53", "V6-2 tcp [2001:db8::100]:53",
+          "V6-2 tcp [2001:db8::101]:53", "MIXED tcp 198.18.11.1:80", "MIXED tcp 198.18.11.1:443",
+          "198.18.11.2-80 tcp 198.18.11.2:80", "198.18.11.2-443 tcp 198.18.11.2:443"}));
+  ASSERT_EQ(p.ipvs.virtualServers.size(), 14u);
+  // Under NAT the real server keeps its own port in both members.
+  EXPECT_EQ(p.ipvs.virtualServers[10].realServers[0].dest.endpoint(), "198.18.11.21:8080");
+  EXPECT_EQ(p.ipvs.virtualServers[11].realServers[0].dest.endpoint(), "198.18.11.21:8080");
+}
+
+TEST_F(Import, UdpPingAndFileChecksMapToQuoratesChecks) {
+  const auto c = parseAll(import("udp_and_fwmark"));
+  ASSERT_GE(c.ipvs.virtualServers.size(), 1u);
+  const auto& rs = c.ipvs.virtualServers[0].realServers;
+  ASSERT_EQ(rs.size(), 3u);
+  ASSERT_EQ(rs[1].checks.size(), 1u);
+  const auto* udp = std::get_if<server::check::UdpSpec>(&rs[1].checks[0].kind);
+  ASSERT_NE(udp, nullptr);
+  EXPECT_EQ(udp->payload, std::string(1, '\0'));
+  EXPECT_EQ(udp->expect, std::string(1, '\0'));
+  EXPECT_EQ(udp->match, server::check::UdpSpec::Match::kPrefix);
+  ASSERT_EQ(rs[2].checks.size(), 2u);  // PING_CHECK and the FILE_CHECK whose track_file exists
+  EXPECT_NE(std::get_if<server::check::PingSpec>(&rs[2].checks[0].kind), nullptr);
+  const auto* file = std::get_if<server::check::FileSpec>(&rs[2].checks[1].kind);
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(file->path, "/run/keepalived/drain-rs23");
 }
 
 }  // namespace
