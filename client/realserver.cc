@@ -57,8 +57,19 @@ std::optional<net::IpAddress> vipAddress(std::string_view text, std::string* why
                 : std::all_of(b.begin(), b.begin() + 15, [](std::uint8_t x) { return x == 0; }) &&
                       b[15] == 1;
   const bool multicast = a->isV4() ? (b[0] & 0xf0) == 0xe0 : b[0] == 0xff;
-  if (unset || loopback || multicast) {
-    *why = "\"" + std::string(text) + "\" cannot be a VIP (unspecified, loopback or multicast)";
+  // IPv4 "this network" and the limited broadcast; IPv6 link-local (a VIP has no scope) and
+  // IPv4-mapped (never an IPv6 packet's destination).
+  const bool special =
+      a->isV4()
+          ? b[0] == 0 ||
+                std::all_of(b.begin(), b.begin() + 4, [](std::uint8_t x) { return x == 0xff; })
+          : (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+                (std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; }) &&
+                 b[10] == 0xff && b[11] == 0xff);
+  if (unset || loopback || multicast || special) {
+    *why = "\"" + std::string(text) +
+           "\" cannot be a VIP (unspecified, loopback, multicast, broadcast, link-local or "
+           "IPv4-mapped)";
     return std::nullopt;
   }
   return a;

@@ -50,6 +50,18 @@ foreach(page IN LISTS QUORATE_MAN_PAGES)
 endforeach()
 add_custom_target(quorate_man ALL DEPENDS ${man_outputs})
 
+# bash completion, made by the built quoratectl from its own command tree (so it never lags a new
+# subcommand), where Debian's bash-completion looks for it.
+set(completion ${PROJECT_BINARY_DIR}/completion/quoratectl)
+add_custom_command(OUTPUT ${completion}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/completion
+  COMMAND quoratectl completion bash > ${completion}
+  DEPENDS quoratectl
+  COMMENT "bash completion of quoratectl")
+add_custom_target(quorate_completion ALL DEPENDS ${completion})
+install(FILES ${completion} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+  COMPONENT ${QUORATE_PACKAGE_COMPONENT})
+
 # Examples and documentation. deploy/ beyond examples/ (monitoring, say) goes beside them;
 # the units and the maintainer scripts are installed as what they are, not as examples.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/examples/

@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/convert.h"
-#include "common/tls/credentials.h"
 #include "common/peer_auth.h"
+#include "common/tls/credentials.h"
 
 namespace quorate {
 
@@ -94,7 +94,13 @@ void PeerClient::send(const std::string& leaseName, const lease::Message& m, Cal
         replies.push_back(std::move(reply).value());
       }
     }
-    owned->done(status, std::move(replies));
+    // The call goes first: its ClientContext holds the channel, and a caller told by the
+    // callback that its last call is over may drop the client (Daemon::stop). Were the context
+    // still alive, it would destroy the channel here, on a thread of gRPC's callback queue that
+    // the channel's destructor then shuts down and joins from itself: a double free in gRPC.
+    Callback then = std::move(owned->done);
+    owned.reset();
+    then(status, std::move(replies));
   });
 }
 

@@ -34,7 +34,8 @@ std::shared_ptr<grpc::Channel> makePeerChannel(
 
 class PeerClient {
  public:
-  // Called on a gRPC thread. On failure `status` is not OK and replies are empty.
+  // Called on a gRPC thread. On failure `status` is not OK and replies are empty. The call has
+  // let go of the channel by then: once every callback has run, the client may be destroyed.
   using Callback = std::function<void(const grpc::Status& status, std::vector<lease::Message>)>;
 
   // `membership` is the sender's view of the cluster (common/membership.h), sent with every

@@ -687,7 +687,7 @@ DirectorConfig parseDirectorConfig(const std::string& text, const std::string& p
                                "hooks",         "fence_before_claim",
                                "event_log",     "tls",
                                "script_user",   "operator",
-                               "metrics"});
+                               "metrics",       "virtual_server_groups"});
     DirectorConfig c;
     c.path = path;
     c.cluster = root.required("cluster").asId();
@@ -777,6 +777,7 @@ bool sameExceptVirtualServers(const std::string& a, const std::string& b) {
       YAML::Node n = YAML::Load(text);
       if (!n.IsMap()) return std::nullopt;
       n.remove("virtual_servers");
+      n.remove("virtual_server_groups");
       n.remove("ipvs");
       YAML::Emitter out;
       out << n;

@@ -58,6 +58,7 @@ std::vector<ConfiguredScript> configuredScripts(const DirectorConfig& c) {
     add("fence_before_claim", f.isAgent() ? std::vector<std::string>{f.agent} : f.command, f.user);
   }
   for (const auto& vs : c.ipvs.virtualServers) {
+    if (vs.member > 0) continue;  // a group's other members: the same real servers and programs
     for (const auto& rs : vs.realServers) {
       const std::string of = " of " + vs.key + " real server " + rs.dest.endpoint();
       add("notify_up" + of, rs.notifyUp, "");

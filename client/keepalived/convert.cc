@@ -1187,8 +1187,8 @@ Imported Converter::run() {
       for (const Node& c : n.children) {
         if (c.keyword == "init_file") {
           report(Kind::kChanged, c,
-                 "quorate does not create the file: while it is missing or unreadable, the "
-                 "leases tracking it fail");
+                 "quorate does not create the file: while it is missing or unreadable, what "
+                 "tracks it fails");
         } else if (c.keyword != "file" && c.keyword != "weight") {
           unknownOrUnsupported(c, k, {}, {"file", "weight", "init_file"});
         }
@@ -1284,6 +1284,7 @@ Imported Converter::run() {
     if (!used) report(Kind::kUnsupported, *node, "used by no virtual_server: not converted");
   }
   if (!vsList.isEmpty()) root.set("virtual_servers", std::move(vsList));
+  if (!serviceGroups_.isEmpty()) root.set("virtual_server_groups", std::move(serviceGroups_));
   if (syncDaemon_.has("interface")) {
     if (!syncDaemon_.has("sync_id")) syncDaemon_.set("sync_id", YamlNode::num(0));
     if (vsList.isEmpty() && !root.has("virtual_servers")) {

@@ -133,6 +133,9 @@ class Converter {
   void virtualServer(const Node& n, YamlNode& list);
   void virtualServerBody(const Node& n, YamlNode vs, const std::string& matchAddress,
                          YamlNode& list);
+  void groupVirtualServer(const Node& n,
+                          const std::vector<std::pair<std::string, std::int64_t>>& services,
+                          const std::vector<std::int64_t>& marks, YamlNode& list);
   YamlNode realServer(const Node& n, const YamlNode& vs, const std::string& forwarding,
                       std::int64_t servicePort, bool fwmark, const Node& vsNode);
   void checks(const Node& n, YamlNode& list, const std::string& vsVirtualhost);
@@ -161,6 +164,12 @@ class Converter {
   std::string selfAddress_, peerAddress_;
   std::set<std::string> vipsSeen_;
   std::string vsVirtualhost_;  // the virtual server being converted: its checks' default
+  // virtual_server_groups (convert_services.cc): the groups, the names of their virtual servers,
+  // and of the group being converted its address members' port and whether it has marks only.
+  YamlNode serviceGroups_ = YamlNode::map();
+  std::vector<std::string> groupVsNames_;
+  std::optional<std::int64_t> groupPort_;
+  bool groupMarksOnly_ = false;
 };
 
 }  // namespace quorate::keepalived::detail

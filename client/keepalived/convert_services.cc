@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +14,66 @@ namespace quorate::keepalived::detail {
 namespace {
 
 constexpr int kMaxGroupRange = 256;  // addresses one virtual_server_group range may stand for
+
+bool isHex(const std::string& s) {
+  std::size_t digits = 0;
+  for (char c : s) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) {
+      ++digits;
+    } else if (c != ' ') {
+      return false;
+    }
+  }
+  return digits > 0 && digits % 2 == 0;
+}
+
+// The file of keepalived's top-level `track_file NAME { file PATH }` (or vrrp_track_file), or "".
+std::string trackFilePath(const Node& root, const std::string& name) {
+  for (const Node& t : root.children) {
+    if ((t.keyword != "track_file" && t.keyword != "vrrp_track_file") || t.arg(0) != name) continue;
+    for (const Node& c : t.children) {
+      if (c.keyword == "file" && !c.arg(0).empty()) return c.arg(0);
+    }
+  }
+  return "";
+}
+
+// quorate's group members (server/ipvs/groups.h) for `services` and `marks` as expandGroup gives
+// them: runs of consecutive addresses on one port become ranges again ("198.18.1.2-3:80").
+std::vector<std::string> groupMembers(
+    const std::vector<std::pair<std::string, std::int64_t>>& services,
+    const std::vector<std::int64_t>& marks) {
+  std::vector<std::string> out;
+  auto last = [](const net::IpAddress& a) {
+    return a.isV4() ? unsigned{a.bytes[3]} : (unsigned{a.bytes[14]} << 8) | a.bytes[15];
+  };
+  auto sameBut = [](const net::IpAddress& a, const net::IpAddress& b) {
+    const std::size_t n = a.isV4() ? 3 : 14;
+    return a.family == b.family &&
+           std::equal(a.bytes.begin(), a.bytes.begin() + n, b.bytes.begin());
+  };
+  for (std::size_t i = 0; i < services.size();) {
+    const auto first = *net::IpAddress::parse(services[i].first);
+    std::size_t j = i + 1;
+    while (j < services.size() && services[j].second == services[i].second) {
+      const auto next = *net::IpAddress::parse(services[j].first);
+      if (!sameBut(first, next) || last(next) != last(first) + (j - i)) break;
+      ++j;
+    }
+    std::string host = first.toString();
+    if (j - i > 1) {
+      const unsigned end = last(first) + static_cast<unsigned>(j - i - 1);
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "%x", end);
+      host += "-" + (first.isV4() ? std::to_string(end) : std::string(hex));
+    }
+    if (first.isV6()) host = "[" + host + "]";
+    out.push_back(host + ":" + std::to_string(services[i].second));
+    i = j;
+  }
+  for (const auto m : marks) out.push_back("fwmark:" + std::to_string(m));
+  return out;
+}
 
 }  // namespace
 
@@ -284,6 +345,65 @@ void Converter::checks(const Node& n, YamlNode& list, const std::string& vsVirtu
       }
     }
     made.push_back(std::move(base));
+  } else if (type == "UDP_CHECK") {
+    base.set("type", YamlNode::str("udp"));
+    for (const Node& c : n.children) {
+      if (c.keyword == "payload") {
+        if (isHex(c.arg(0))) {
+          base.set("payload_hex", YamlNode::str(lower(c.arg(0))));
+        } else {
+          report(Kind::kInvalid, c, "not hex bytes: dropped (an empty datagram is sent)");
+        }
+      } else if (c.keyword == "require_reply") {
+        if (c.arg(0).empty()) {
+          base.set("require_reply", YamlNode::boolean(true));
+        } else if (isHex(c.arg(0))) {
+          base.set("expect_hex", YamlNode::str(lower(c.arg(0))));  // a prefix, as keepalived's
+        } else {
+          report(Kind::kInvalid, c, "not hex bytes: any reply is required instead");
+          base.set("require_reply", YamlNode::boolean(true));
+        }
+      } else if (!commonCheckKey(c, base)) {
+        unknownOrUnsupported(c, "UDP_CHECK", {}, withCheckKeys({"payload", "require_reply"}));
+      }
+    }
+    made.push_back(std::move(base));
+  } else if (type == "PING_CHECK") {
+    base.set("type", YamlNode::str("ping"));
+    for (const Node& c : n.children) {
+      if (c.keyword == "connect_port") {
+        report(Kind::kInvalid, c, "a ping has no port: dropped");
+      } else if (!commonCheckKey(c, base)) {
+        unknownOrUnsupported(c, "PING_CHECK", {}, withCheckKeys({}));
+      }
+    }
+    made.push_back(std::move(base));
+  } else if (type == "FILE_CHECK") {
+    base.set("type", YamlNode::str("file"));
+    const Node* track = nullptr;
+    for (const Node& c : n.children) {
+      if (c.keyword == "track_file") {
+        track = &c;
+      } else if (c.keyword == "weight") {
+        report(Kind::kChanged, c,
+               "the file's number is the real server's weight itself (keepalived multiplies it "
+               "by this weight): write the weight into the file");
+      } else {
+        unknownOrUnsupported(c, "FILE_CHECK", {}, {"track_file", "weight"});
+      }
+    }
+    const std::string path = track ? trackFilePath(config_.root, track->arg(0)) : "";
+    if (!track) {
+      report(Kind::kInvalid, n, "FILE_CHECK without track_file: dropped");
+      return;
+    }
+    if (path.empty()) {
+      report(Kind::kInvalid, *track,
+             "no track_file block " + track->arg(0) + " with a file: FILE_CHECK dropped");
+      return;
+    }
+    base.set("path", YamlNode::str(path));
+    made.push_back(std::move(base));
   } else {
     return;  // the caller reports it
   }
@@ -361,9 +481,10 @@ YamlNode Converter::realServer(const Node& n, const YamlNode& /*vs*/, const std:
     } else if (k == "virtualhost") {
       virtualhost = c.arg(0);
     } else if (k == "HTTP_GET" || k == "SSL_GET" || k == "TCP_CHECK" || k == "MISC_CHECK" ||
-               k == "SMTP_CHECK" || k == "DNS_CHECK") {
+               k == "SMTP_CHECK" || k == "DNS_CHECK" || k == "UDP_CHECK" || k == "PING_CHECK" ||
+               k == "FILE_CHECK") {
       checkNodes.push_back(&c);
-    } else if (k == "UDP_CHECK" || k == "PING_CHECK" || k == "FILE_CHECK" || k == "BFD_CHECK") {
+    } else if (k == "BFD_CHECK") {
       ++unsupportedChecks;
       report(Kind::kUnsupported, c, std::string(kNotYet));
     } else {
@@ -402,10 +523,33 @@ void Converter::virtualServer(const Node& n, YamlNode& list) {
     }
   } else if (n.arg(0) == "group") {
     services = expandGroup(n, n.arg(1), &marks);
+    std::set<std::int64_t> ports;
+    for (const auto& s : services) ports.insert(s.second);
+    if (services.empty() && marks.empty()) return;  // reported
+    // Members on several ports still share each real server as one endpoint under NAT, when
+    // every real server has its port; DR and TUN keep each member's port.
+    bool natWithPorts = true;
+    for (const Node& c : n.children) {
+      const bool method = c.keyword == "lb_kind" || c.keyword == "lvs_method";
+      if (method && lower(c.arg(0)) != "nat") natWithPorts = false;
+      if (c.keyword != "real_server") continue;
+      if (!toInt(c.arg(1), 1, 65535)) natWithPorts = false;
+      for (const Node& r : c.children) {
+        if (r.keyword == "lvs_method" && lower(r.arg(0)) != "nat") natWithPorts = false;
+      }
+    }
+    if (ports.size() <= 1 || natWithPorts) {
+      groupVirtualServer(n, services, marks, list);
+      return;
+    }
+    // quorate's group shares each real server as one endpoint in every member, which members
+    // on several ports (each real server then on each port) are not.
     const std::size_t total = services.size() + marks.size();
     report(Kind::kChanged, n,
-           "virtual_server_group is not yet supported by quorate: expanded into " +
-               std::to_string(total) + " virtual servers, each with its own checks");
+           "virtual_server_group " + n.arg(1) + " has members on several ports: expanded into " +
+               std::to_string(total) +
+               " virtual servers, each with its own checks (a quorate group's real servers are "
+               "one endpoint in every member, which with DR or TUN needs one port)");
   } else {
     const auto port = toInt(n.arg(1), 0, 65535);
     if (!address(n.arg(0)) || !port) {
@@ -443,12 +587,48 @@ void Converter::virtualServer(const Node& n, YamlNode& list) {
   }
 }
 
+// A virtual_server on a group whose address members share one port: one quorate virtual server
+// with `group:` and the group under virtual_server_groups, so each real server is checked once.
+void Converter::groupVirtualServer(
+    const Node& n, const std::vector<std::pair<std::string, std::int64_t>>& services,
+    const std::vector<std::int64_t>& marks, YamlNode& list) {
+  const std::string group = sanitizeName(n.arg(1));
+  if (!serviceGroups_.has(group)) {
+    YamlNode members = YamlNode::list().flow();
+    for (const auto& m : groupMembers(services, marks)) members.push(YamlNode::str(m));
+    serviceGroups_.set(group, std::move(members));
+  }
+  // Several virtual_servers may serve one group (TCP and UDP, say): names stay unique.
+  std::string name = group;
+  for (int k = 2;
+       std::find(groupVsNames_.begin(), groupVsNames_.end(), name) != groupVsNames_.end(); ++k) {
+    name = group + "-" + std::to_string(k);
+  }
+  groupVsNames_.push_back(name);
+  YamlNode vs = YamlNode::map();
+  vs.set("name", YamlNode::str(name));
+  const std::string inst = instanceFor(services.empty() ? "" : services.front().first, n);
+  if (!inst.empty()) vs.set("instance", YamlNode::str(inst));
+  vs.set("group", YamlNode::str(group));
+  // Address members on several ports (NAT): no port is the service's, each real server keeps its.
+  std::set<std::int64_t> ports;
+  for (const auto& s : services) ports.insert(s.second);
+  groupPort_ = ports.empty() ? 0 : ports.size() == 1 ? *ports.begin() : -1;
+  groupMarksOnly_ = services.empty();
+  virtualServerBody(n, std::move(vs), "", list);
+  groupPort_.reset();
+}
+
 void Converter::virtualServerBody(const Node& n, YamlNode vs, const std::string& matchAddress,
                                   YamlNode& list) {
   (void)matchAddress;
-  const bool fwmark = vs.has("fwmark");
+  const bool group = vs.has("group");
+  // A group of marks only is a mark service for its real servers' ports.
+  const bool fwmark = vs.has("fwmark") || (group && groupMarksOnly_);
   const YamlNode* portNode = vs.find("port");
-  const std::int64_t servicePort = portNode ? std::stoll(portNode->render()) : 0;
+  const std::int64_t servicePort = group      ? groupPort_.value_or(0)
+                                   : portNode ? std::stoll(portNode->render())
+                                              : 0;
   std::string forwarding = "nat";  // keepalived's default lb_kind
   std::string virtualhost;
   std::string protocol = "tcp";
@@ -566,7 +746,10 @@ void Converter::virtualServerBody(const Node& n, YamlNode vs, const std::string&
              "quorate runs checks on both directors and programs IPVS only on the lease holder "
              "(ipvs.standby: remove)");
     } else if (k == "ip_family") {
-      if (fwmark) vs.set("family", YamlNode::str(lower(c.arg(0)) == "inet6" ? "ipv6" : "ipv4"));
+      // A group's family is its marks' (its addresses have their own).
+      if (fwmark || group) {
+        vs.set("family", YamlNode::str(lower(c.arg(0)) == "inet6" ? "ipv6" : "ipv4"));
+      }
     } else if (k == "real_server") {
       realServers.push_back(&c);
     } else {

@@ -2,6 +2,7 @@
 #include "client/keepalived/import_command.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,11 +25,23 @@ bool validName(const std::string& s) {
   return true;
 }
 
-// Writes a whole file; O_EXCL unless `force`, so an earlier import is never overwritten by
-// mistake.
+// Why `path` may not be written without --force ("" when nothing is there): an earlier import
+// is never overwritten by mistake.
+std::string inTheWay(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0)
+    return path + ": " + std::strerror(EEXIST) + " (--force overwrites)";
+  return "";
+}
+
+// Writes a whole new file (O_EXCL). With `force`, what is there goes first: a symbolic link is
+// removed, never written through, so a link planted in a shared directory cannot aim the import
+// at another file.
 std::string writeFile(const std::string& path, const std::string& text, bool force) {
-  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
-  const int fd = ::open(path.c_str(), flags, 0644);
+  if (force && ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return path + ": " + std::strerror(errno);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     return path + ": " + std::strerror(errno) + (errno == EEXIST ? " (--force overwrites)" : "");
   }
@@ -118,11 +131,30 @@ int runImportCommand(const ImportCommandOptions& options, std::ostream& out, std
     return 0;
   }
   const std::filesystem::path dir(options.outDir);
+  // A missing directory is made (its parent must exist); anything else in its place is named.
+  if (::mkdir(options.outDir.c_str(), 0755) != 0 && errno != EEXIST) {
+    err << "quoratectl: import-keepalived: --out-dir " << options.outDir << ": "
+        << std::strerror(errno) << std::endl;
+    return 1;
+  }
+  if (struct stat st{}; ::stat(options.outDir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    err << "quoratectl: import-keepalived: --out-dir " << options.outDir << ": not a directory"
+        << std::endl;
+    return 1;
+  }
   const std::pair<std::string, const std::string*> files[] = {
       {options.node + ".yaml", &imported.directorYaml},
       {options.peer + ".yaml", &imported.peerYaml},
       {"arbiter.yaml", &imported.arbiterYaml},
       {"import-report.txt", &report}};
+  // All refused before any is written: a half import would trip the next run.
+  for (const auto& [name, text] : files) {
+    if (const std::string problem = inTheWay((dir / name).string());
+        !options.force && !problem.empty()) {
+      err << "quoratectl: import-keepalived: " << problem << std::endl;
+      return 1;
+    }
+  }
   for (const auto& [name, text] : files) {
     if (const std::string problem = writeFile((dir / name).string(), *text, options.force);
         !problem.empty()) {

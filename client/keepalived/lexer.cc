@@ -24,6 +24,8 @@ Status failAt(const Location& at, const std::string& what) {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
+bool isControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
 struct Lexer {
   const Limits& limits;
   Lexed out;
@@ -38,7 +40,13 @@ struct Lexer {
 // The whole of a regular file, refused past the size bound before it is read.
 Status Lexer::readFile(const std::string& path, const Location* from, std::string* text) {
   const std::string who = from ? from->str() + ": include " + path : path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  // Looked at before it is opened: opening a device can act ("include /dev/*" would start a
+  // watchdog's countdown or rewind a tape). The fstat below still guards a swap in between.
+  struct stat before {};
+  if (::stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode)) {
+    return Status::fail(0, who + ": cannot read: not a regular file");
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return Status::fail(0, who + ": cannot read: " + errnoText(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -107,6 +115,9 @@ Status Lexer::include(const std::vector<Token>& line, const std::string& path, i
       matches.push_back(pattern);
     }
     for (const std::string& file : matches) {
+      if (std::any_of(file.begin(), file.end(), isControl)) {
+        return failAt(at, "include: a file name with a control character");
+      }
       if (depth + 1 > limits.maxIncludeDepth) {
         return failAt(at, "include " + file + ": includes nested more than " +
                               std::to_string(limits.maxIncludeDepth) + " deep");
@@ -136,6 +147,12 @@ Status Lexer::include(const std::vector<Token>& line, const std::string& path, i
 }
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+Status controlAt(const Location& at, char c) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+  return failAt(at, std::string("a control character (byte ") + hex + ")");
+}
 
 Status Lexer::lexOne(const std::string& text, const std::string& path, int depth) {
   std::size_t pos = 0;
@@ -176,13 +193,15 @@ Status Lexer::lexOne(const std::string& text, const std::string& path, int depth
       } else if (c == '"') {
         const std::size_t close = line.find('"', i + 1);
         if (close == std::string::npos) return failAt(at, "a quoted string is not closed");
+        // Not in quotes either: the report shows words on the operator's terminal.
+        const auto bad = std::find_if(line.begin() + static_cast<long>(i) + 1,
+                                      line.begin() + static_cast<long>(close),
+                                      [](char q) { return q != '\t' && isControl(q); });
+        if (bad != line.begin() + static_cast<long>(close)) return controlAt(at, *bad);
         words.push_back({Token::Kind::kWord, line.substr(i + 1, close - i - 1), at, true});
         i = close + 1;
-      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02x",
-                      static_cast<unsigned>(static_cast<unsigned char>(c)));
-        return failAt(at, std::string("a control character (byte ") + hex + ")");
+      } else if (isControl(c)) {
+        return controlAt(at, c);
       } else {
         std::size_t j = i;
         while (j < line.size() && !isSpace(line[j]) && line[j] != '{' && line[j] != '}' &&

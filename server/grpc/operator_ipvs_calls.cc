@@ -7,10 +7,15 @@
 namespace quorate::server {
 namespace {
 
-// Operator input in a log line or a refusal: bounded, control characters escaped.
+// Operator input in a log line or a refusal: bounded, control characters escaped. The cut is
+// at a character's start: half a UTF-8 character makes the audit's JSON throw, and gRPC then
+// answers UNIMPLEMENTED with nothing audited.
 std::string shown(const std::string& text) {
   constexpr std::size_t kMax = 200;
-  return config::escapeControl(text.size() > kMax ? text.substr(0, kMax) + "..." : text);
+  if (text.size() <= kMax) return config::escapeControl(text);
+  std::size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return config::escapeControl(text.substr(0, cut)) + "...";
 }
 
 }  // namespace

@@ -49,9 +49,12 @@ void PeerTransport::send(std::size_t lease, const lease::Message& m) {
   auto& peer = peers_.at(m.to);
   if (!peer) return;
   begin();
+  // Read here, on the host's thread: the callback runs on a gRPC thread, and a reload may add
+  // leases to the host meanwhile.
+  std::string leaseName = host_->leaseName(lease);
   peer->send(
-      host_->leaseName(lease), m,
-      [this, lease, m](const grpc::Status& s, std::vector<lease::Message> replies) {
+      leaseName, m,
+      [this, lease, m, leaseName](const grpc::Status& s, std::vector<lease::Message> replies) {
         const lease::NodeId to = m.to;
         if (!s.ok() || replies.empty()) {
           // No vote from that acceptor (down, refusing us, or silent in quarantine).
@@ -61,11 +64,17 @@ void PeerTransport::send(std::size_t lease, const lease::Message& m) {
           host_->counters().sendFailures.fetch_add(1, std::memory_order_relaxed);
           spdlog::debug("-> {} failed: {}: {}", name(to), static_cast<int>(s.error_code()),
                         s.error_message());
-          if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-              s.error_code() == grpc::StatusCode::NOT_FOUND ||
-              s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
-              s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-            spdlog::error("{} refused us: {}", name(to), s.error_message());
+          // A refusal, not an outage (RESOURCE_EXHAUSTED: the arbiter's lease limit). It
+          // repeats at every renewal until someone acts: at error level once per 30 s.
+          if ((s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+               s.error_code() == grpc::StatusCode::NOT_FOUND ||
+               s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+               s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+               s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) &&
+              refusals_.shouldLog(name(to), static_cast<int>(s.error_code()), leaseName,
+                                  RefusalLog::Clock::now())) {
+            spdlog::error("{} refused us for lease {}: {} (repeats within 30 s not shown)",
+                          name(to), leaseName, s.error_message());
           }
           if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
             post_([this, to, why = s.error_message()] { host_->refusedIdentity(to, why); });

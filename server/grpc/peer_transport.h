@@ -10,6 +10,7 @@
 
 #include "common/peer_client.h"
 #include "server/config.h"
+#include "server/grpc/refusal_log.h"
 #include "server/lease_host.h"
 
 namespace quorate::server {
@@ -39,6 +40,7 @@ class PeerTransport final : public LeaseTransport {
   std::mutex mu_;
   std::condition_variable idle_;
   int inFlight_ = 0;
+  RefusalLog refusals_;  // error lines for refusals, without one per renewal
 };
 
 }  // namespace quorate::server

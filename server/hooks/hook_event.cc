@@ -72,6 +72,9 @@ std::string_view scope(const HookEvent& event) { return event.syncGroup ? "GROUP
 const std::string& scopeName(const HookEvent& event) {
   return event.syncGroup ? *event.syncGroup : event.lease;
 }
+// keepalived gives a sync group's notify (script and FIFO) priority 0: a group has none of its own.
+// QUORATE_PRIORITY still carries the lease's.
+int keepalivedPriority(const HookEvent& event) { return event.syncGroup ? 0 : event.priority; }
 
 }  // namespace
 
@@ -84,7 +87,7 @@ std::vector<std::string> notifyArgv(const std::vector<std::string>& program,
   argv.emplace_back(scope(event));
   argv.push_back(escapeControl(scopeName(event)));
   argv.emplace_back(keepalivedState(event.kind));
-  argv.push_back(std::to_string(event.priority));
+  argv.push_back(std::to_string(keepalivedPriority(event)));
   return argv;
 }
 
@@ -108,7 +111,7 @@ std::string notifyFifoLine(const HookEvent& event) {
   line += "\" ";
   line += keepalivedState(event.kind);
   line += ' ';
-  line += std::to_string(event.priority);
+  line += std::to_string(keepalivedPriority(event));
   line += '\n';
   return line;
 }

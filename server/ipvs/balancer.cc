@@ -39,6 +39,23 @@ bool anyDrained(const DrainSet& drains, const std::string& name) {
   return it != drains.end() && it->virtualServer == name;
 }
 
+// The drains that name no configured real server (a reload renamed its virtual server, changed
+// its port or removed it): they wait for it to come back, and the operator should know that the
+// server now named may take connections.
+std::vector<std::string> unmatchedDrains(const IpvsConfig& config, const DrainSet& drains) {
+  std::vector<std::string> out;
+  for (const auto& d : drains) {
+    const bool matched = std::any_of(
+        config.virtualServers.begin(), config.virtualServers.end(), [&](const auto& vs) {
+          return vs.name == d.virtualServer &&
+                 std::any_of(vs.realServers.begin(), vs.realServers.end(),
+                             [&](const auto& rs) { return rs.dest.endpoint() == d.realServer; });
+        });
+    if (!matched) out.push_back(d.toString());
+  }
+  return out;
+}
+
 }  // namespace
 
 Balancer::Balancer(IpvsConfig config, std::vector<std::size_t> leaseOf, std::size_t syncLease,
@@ -78,8 +95,15 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
   std::vector<Pool> pools = makePools(config);
   std::size_t kept = 0;
   for (Pool& fresh : pools) {
+    // The same service's pool if it stays, else (a member a reload added to a group) any member
+    // of the same name: the group's real servers have one health.
+    const Pool* from = nullptr;
     for (const auto& old : pools_) {
       if (old.config().name != fresh.config().name) continue;
+      if (!from || old.config().service.key == fresh.config().service.key) from = &old;
+    }
+    if (from != nullptr) {
+      const Pool& old = *from;
       for (const auto& rs : old.realServers()) {
         const auto i = fresh.indexOf(rs.config.dest.address, rs.config.dest.port);
         // Health carries over only between checked entries: an entry that lost its checks is
@@ -88,7 +112,7 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
           (void)fresh.setAlive(
               *i, rs.alive, rs.reason,
               rs.weight == rs.config.dest.weight ? std::nullopt : std::optional(rs.weight));
-          ++kept;
+          if (fresh.config().member == 0) ++kept;
         }
       }
     }
@@ -110,6 +134,16 @@ std::string Balancer::reload(IpvsConfig config, std::vector<std::size_t> leaseOf
   auto r = reconciler_.update(desired());
   std::string summary = std::to_string(pools_.size()) + " virtual servers, " +
                         std::to_string(kept) + " real servers kept their health";
+  if (const auto unmatched = unmatchedDrains(config_, drains_); !unmatched.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < unmatched.size() && i < 3; ++i) {
+      list += (i ? ", " : "") + unmatched[i];
+    }
+    if (unmatched.size() > 3) list += ", ...";
+    summary += "; " + std::to_string(unmatched.size()) +
+               " drains name no real server now (kept until enabled: " + list + ")";
+    spdlog::warn("ipvs (reload): drains that name no configured real server: {}", list);
+  }
   if (!r) return summary + "; IPVS: " + r.status().message();
   for (const auto& e : r->errors) spdlog::error("ipvs (reload): {}", e);
   return summary + "; " + std::to_string(r->applied) + " IPVS changes applied, " +
@@ -219,20 +253,27 @@ void Balancer::deactivate(std::size_t lease) {
 std::vector<PoolEvent> Balancer::setAlive(const std::string& vs, const net::IpAddress& address,
                                           std::uint16_t port, bool alive, const std::string& reason,
                                           std::optional<std::int32_t> weight) {
+  // Every member of a group has the name and the real server: one verdict serves them all.
+  std::vector<PoolEvent> events;
   for (std::size_t i = 0; i < pools_.size(); ++i) {
     if (pools_[i].config().name != vs) continue;
     if (const auto rs = pools_[i].indexOf(address, port)) {
-      return setAlive(i, *rs, alive, reason, weight);
+      auto more = setAlive(i, *rs, alive, reason, weight);
+      events.insert(events.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
     }
   }
-  return {};
+  return events;
 }
 
 std::vector<PoolEvent> Balancer::setAlive(std::size_t vs, std::size_t rs, bool alive,
                                           const std::string& reason,
                                           std::optional<std::int32_t> weight) {
   auto events = pools_.at(vs).setAlive(rs, alive, reason, weight);
-  for (const auto& e : events) spdlog::info("ipvs: {}", e.toString());
+  // A group's members share the name: the line says which member's service it is.
+  const auto& c = pools_[vs].config();
+  const std::string member = c.group.empty() ? "" : " [" + c.service.key.toString() + "]";
+  for (const auto& e : events) spdlog::info("ipvs: {}{}", e.toString(), member);
   if (!events.empty() && wanted(vs)) reconcile("health", false);
   return events;
 }
@@ -261,6 +302,7 @@ std::vector<VirtualServerView> Balancer::view() const {
     v.name = p.config().name;
     v.lease = leaseOf_[i];
     v.service = p.config().service.toString();
+    v.group = p.config().group;
     v.programmed = wanted(i);
     v.quorumUp = p.quorumUp();
     v.aliveWeight = p.aliveWeight();

@@ -38,6 +38,7 @@ struct VirtualServerView {
   std::string name;
   std::size_t lease = 0;
   std::string service;      // "tcp 198.18.0.10:80 wlc"
+  std::string group;        // of a member of a virtual_server_group: the group ("" = none)
   bool programmed = false;  // wanted in the kernel on this director now
   bool quorumUp = false;
   std::int64_t aliveWeight = 0;
@@ -68,8 +69,8 @@ class Balancer {
   std::vector<PoolEvent> setAlive(std::size_t vs, std::size_t rs, bool alive,
                                   const std::string& reason,
                                   std::optional<std::int32_t> weight = std::nullopt);
-  // The same by virtual server name and real server endpoint (a health check's verdict); an
-  // unknown one changes nothing.
+  // The same by virtual server name and real server endpoint (a health check's verdict), for
+  // every virtual server of that name (the members of a group); an unknown one changes nothing.
   std::vector<PoolEvent> setAlive(const std::string& vs, const net::IpAddress& address,
                                   std::uint16_t port, bool alive, const std::string& reason,
                                   std::optional<std::int32_t> weight = std::nullopt);

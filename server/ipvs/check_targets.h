@@ -9,7 +9,8 @@
 
 namespace quorate::server::ipvs {
 
-// Every real server of every virtual server, in the configuration's order, keyed by its virtual
+// Every real server of every virtual server (of a group: once, not once per member), in the
+// configuration's order, keyed by its virtual
 // server's name and its destination, each check aimed at its connect_ip / connect_port or the
 // destination.
 std::vector<check::CheckedServer> checkedServers(const IpvsConfig& config);

@@ -11,6 +11,8 @@
 
 #include "common/yaml_config.h"
 #include "server/check/config.h"
+#include "server/config_limits.h"
+#include "server/ipvs/groups.h"
 
 namespace quorate::server::ipvs {
 namespace {
@@ -21,6 +23,8 @@ using config::Value;
 
 constexpr std::int64_t kMaxInt32 = std::numeric_limits<std::int32_t>::max();
 constexpr std::size_t kMaxIfName = 15;  // IFNAMSIZ - 1
+constexpr std::size_t kMaxServices = kMaxVirtualServers;
+constexpr std::size_t kMaxDestinations = kMaxRealServers;
 
 std::string familyName(int family) { return family == AF_INET6 ? "IPv6" : "IPv4"; }
 
@@ -78,9 +82,10 @@ std::uint32_t asGranularity(const Value& v, int family) {
 }
 
 // A real server's or the sorry server's settings. `service` is the parsed service (its key gives
-// the family and the default port), `forward` the virtual server's default forwarding method.
+// the family), `defaultPort` the port when none is given, `forward` the virtual server's default
+// forwarding method.
 kipvs::Destination parseDestination(const Map& m, const Value& where, const kipvs::Service& service,
-                                    kipvs::Forward forward) {
+                                    std::uint16_t defaultPort, kipvs::Forward forward) {
   kipvs::Destination d;
   const Value address = m.required("address");
   d.address = asAddress(address);
@@ -92,7 +97,7 @@ kipvs::Destination parseDestination(const Map& m, const Value& where, const kipv
                  " virtual server: only forwarding tun may mix address families");
   }
 
-  d.port = service.key.port;
+  d.port = defaultPort;
   if (const auto p = m.optional("port")) {
     d.port = asPort(*p);
     const bool mapsPorts = d.forward == kipvs::Forward::Nat || service.key.isFwmark();
@@ -153,17 +158,27 @@ kipvs::Destination parseDestination(const Map& m, const Value& where, const kipv
   return d;
 }
 
-// Everything of a virtual server that makes the kernel's service.
-kipvs::Service parseService(const Map& m, const Value& where) {
+// Everything of a virtual server that makes the kernel's service. `member`: the service of one
+// member of its group, which the group gave (its protocol and family are already applied).
+kipvs::Service parseService(const Map& m, const Value& where, const kipvs::ServiceKey* member) {
   kipvs::Service s;
   const auto address = m.optional("address");
   const auto fwmark = m.optional("fwmark");
   const auto port = m.optional("port");
   const auto protocol = m.optional("protocol");
   const auto family = m.optional("family");
-  if (address && fwmark) fwmark->fail("a virtual server has either address and port or fwmark");
-  if (!address && !fwmark) where.fail("expected address and port, or fwmark");
-  if (fwmark) {
+  if (member) {
+    for (const auto* x : {&address, &fwmark, &port}) {
+      if (*x) (*x)->fail("not with group (the group's members give the services)");
+    }
+  } else {
+    if (address && fwmark) fwmark->fail("a virtual server has either address and port or fwmark");
+    if (!address && !fwmark)
+      where.fail("expected address and port, or fwmark, or group (of virtual_server_groups)");
+  }
+  if (member) {
+    s.key = *member;
+  } else if (fwmark) {
     if (port) port->fail("not with fwmark (the mark selects the packets, whatever their port)");
     if (protocol) protocol->fail("not with fwmark (the mark selects the packets)");
     int f = AF_INET;
@@ -226,32 +241,45 @@ kipvs::Service parseService(const Map& m, const Value& where) {
   if (port && !fwmark && s.key.port == 0 && s.timeout == 0) {
     port->fail("port 0 (every port) needs persistence_timeout > 0, as in ipvsadm");
   }
+  if (member && !member->isFwmark() && s.key.port == 0 && s.timeout == 0) {
+    where.fail("group member " + s.key.toString() +
+               ": port 0 (every port) needs persistence_timeout > 0, as in ipvsadm");
+  }
   return s;
 }
 
-VirtualServerConfig parseVirtualServer(const Value& v) {
-  const Map m = v.asMap({"name",
-                         "instance",
-                         "protocol",
-                         "address",
-                         "port",
-                         "fwmark",
-                         "family",
-                         "scheduler",
-                         "scheduler_flags",
-                         "one_packet",
-                         "persistence_timeout",
-                         "persistence_granularity",
-                         "persistence_engine",
-                         "forwarding",
-                         "quorum",
-                         "hysteresis",
-                         "inhibit_on_failure",
-                         "alpha",
-                         "sorry_server",
-                         "delay_loop_ms",
-                         "checks",
-                         "real_servers"});
+// The keys of a virtual server's entry.
+Map virtualServerMap(const Value& v) {
+  return v.asMap({"name",
+                  "instance",
+                  "group",
+                  "protocol",
+                  "address",
+                  "port",
+                  "fwmark",
+                  "family",
+                  "scheduler",
+                  "scheduler_flags",
+                  "one_packet",
+                  "persistence_timeout",
+                  "persistence_granularity",
+                  "persistence_engine",
+                  "forwarding",
+                  "quorum",
+                  "hysteresis",
+                  "inhibit_on_failure",
+                  "alpha",
+                  "sorry_server",
+                  "delay_loop_ms",
+                  "checks",
+                  "real_servers"});
+}
+
+// The virtual server of entry `v` (its keys `m`). A member of a group gets `member` as its service
+// and `realPort` as its real servers' default port; a plain one has neither.
+VirtualServerConfig parseVirtualServer(const Value& v, const Map& m,
+                                       const kipvs::ServiceKey* member = nullptr,
+                                       std::optional<std::uint16_t> realPort = std::nullopt) {
   VirtualServerConfig vs;
   vs.key = v.key();
   vs.line = v.line();
@@ -261,7 +289,8 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
     vs.instance = i->asId();
     vs.instanceLine = i->line();
   }
-  vs.service = parseService(m, v);
+  vs.service = parseService(m, v, member);
+  const std::uint16_t defaultPort = realPort.value_or(vs.service.key.port);
   kipvs::Forward forward = kipvs::Forward::Direct;
   if (const auto f = m.optional("forwarding")) forward = asForward(*f);
 
@@ -293,7 +322,7 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
                     "tunnel_type", "tunnel_port", "tunnel_checksum", "inhibit_on_failure", "alpha",
                     "checks", "notify_up", "notify_down"});
       RealServerConfig rs;
-      rs.dest = parseDestination(rm, rv, vs.service, forward);
+      rs.dest = parseDestination(rm, rv, vs.service, defaultPort, forward);
       rs.checks = checks;
       if (const auto x = rm.optional("checks")) {
         rs.checks = check::parseChecks(*x, checkDefaults, rs.dest.address.family);
@@ -312,7 +341,7 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
   if (const auto sv = m.optional("sorry_server")) {
     const Map sm = sv->asMap({"address", "port", "weight", "forwarding", "upper_threshold",
                               "lower_threshold", "tunnel_type", "tunnel_port", "tunnel_checksum"});
-    vs.sorryServer = parseDestination(sm, *sv, vs.service, forward);
+    vs.sorryServer = parseDestination(sm, *sv, vs.service, defaultPort, forward);
     const auto it = endpoints.find(Endpoint{vs.sorryServer->address, vs.sorryServer->port});
     if (it != endpoints.end()) {
       sv->fail("sorry server " + vs.sorryServer->endpoint() + " is also real server " + it->second);
@@ -322,6 +351,68 @@ VirtualServerConfig parseVirtualServer(const Value& v) {
     v.fail("expected at least one entry in real_servers, or a sorry_server");
   }
   return vs;
+}
+
+// The services of entry `v`: one for a plain virtual server, one per member for `group: NAME`
+// (sharing the name, the real servers and so the checks; see VirtualServerConfig::group).
+std::vector<VirtualServerConfig> parseVirtualServers(const Value& v, const ServiceGroups& groups) {
+  const Map m = virtualServerMap(v);
+  const auto groupValue = m.optional("group");
+  if (!groupValue) return {parseVirtualServer(v, m)};
+  const std::string name = groupValue->asId();
+  const auto it = groups.find(name);
+  if (it == groups.end()) {
+    std::string known;
+    for (const auto& [n, g] : groups) known += (known.empty() ? "" : ", ") + n;
+    groupValue->fail("no virtual_server_groups entry " + config::quote(name) +
+                     (known.empty() ? " (none is configured)" : " (have " + known + ")"));
+  }
+  kipvs::Protocol proto = kipvs::Protocol::Tcp;
+  if (const auto p = m.optional("protocol")) {
+    proto = *kipvs::parseProtocol(p->asOneOf({"tcp", "udp", "sctp"}));
+  }
+  int markFamily = AF_INET;
+  if (const auto f = m.optional("family")) {
+    markFamily = f->asOneOf({"ipv4", "ipv6"}) == "ipv6" ? AF_INET6 : AF_INET;
+  }
+  const std::vector<kipvs::ServiceKey> keys = expandGroup(it->second, proto, markFamily);
+  // A mark keeps the packet's port, so a real server behind a mark member defaults to the port
+  // the address members share (if they share one): then each real server is one endpoint in
+  // every member, checked once and drained by one name.
+  std::optional<std::uint16_t> sharedPort;
+  bool onePort = true;
+  for (const auto& k : keys) {
+    if (k.isFwmark()) continue;
+    if (sharedPort && *sharedPort != k.port) onePort = false;
+    sharedPort = k.port;
+  }
+  if (!onePort) sharedPort.reset();
+  std::vector<VirtualServerConfig> out;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::optional<std::uint16_t> realPort;
+    if (keys[i].isFwmark() && sharedPort) realPort = sharedPort;
+    VirtualServerConfig vs = parseVirtualServer(v, m, &keys[i], realPort);
+    vs.group = name;
+    vs.member = i;
+    if (i > 0) {
+      // Each real server must be the same endpoint in every member (one check, one drain key).
+      const auto& first = out.front();
+      for (std::size_t r = 0; r < vs.realServers.size(); ++r) {
+        const auto& a = first.realServers[r].dest;
+        const auto& b = vs.realServers[r].dest;
+        if (a.address != b.address || a.port != b.port) {
+          v.document().fail(v.line(), v.key() + ".real_servers[" + std::to_string(r) + "]",
+                            "is " + a.endpoint() + " for " + first.service.key.toString() +
+                                " but " + b.endpoint() + " for " + keys[i].toString() +
+                                " of group " + config::quote(name) +
+                                ": give it a port (with forwarding nat where the members' ports "
+                                "differ), so that it is one real server in every member");
+        }
+      }
+    }
+    out.push_back(std::move(vs));
+  }
+  return out;
 }
 
 SyncDaemonConfig parseSyncDaemon(const Value& v) {
@@ -361,19 +452,30 @@ kernel::ipvs::SyncDaemon SyncDaemonConfig::daemon(kernel::ipvs::SyncRole role) c
 
 IpvsConfig parseIpvsConfig(const config::Map& root) {
   IpvsConfig c;
+  const ServiceGroups groups = parseServiceGroups(root);
   if (const auto list = root.optional("virtual_servers")) {
     std::map<std::string, std::string> names;           // name -> key of its entry
     std::map<kipvs::ServiceKey, std::string> services;  // service -> key of its entry
+    std::size_t destinations = 0;
     for (const Value& v : list->asList()) {
-      VirtualServerConfig vs = parseVirtualServer(v);
-      if (const auto [it, fresh] = names.emplace(vs.name, v.key()); !fresh) {
-        v.fail("duplicate virtual server name " + config::quote(vs.name) + " (also " + it->second +
-               ")");
+      std::vector<VirtualServerConfig> members = parseVirtualServers(v, groups);
+      if (const auto [it, fresh] = names.emplace(members.front().name, v.key()); !fresh) {
+        v.fail("duplicate virtual server name " + config::quote(members.front().name) + " (also " +
+               it->second + ")");
       }
-      if (const auto [it, fresh] = services.emplace(vs.service.key, v.key()); !fresh) {
-        v.fail("service " + vs.service.key.toString() + " is also " + it->second);
+      for (auto& vs : members) {
+        if (const auto [it, fresh] = services.emplace(vs.service.key, v.key()); !fresh) {
+          v.fail("service " + vs.service.key.toString() + " is also " + it->second);
+        }
+        destinations += vs.realServers.size();
+        // Groups multiply services and destinations: the limits hold for what IPVS gets.
+        if (c.virtualServers.size() + 1 > kMaxServices || destinations > kMaxDestinations) {
+          v.fail("with its group's members, more than " + std::to_string(kMaxServices) +
+                 " services or " + std::to_string(kMaxDestinations) +
+                 " real server entries in IPVS, the limit");
+        }
+        c.virtualServers.push_back(std::move(vs));
       }
-      c.virtualServers.push_back(std::move(vs));
     }
   }
   if (const auto v = root.optional("ipvs")) {

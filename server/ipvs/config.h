@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,11 +33,17 @@ struct RealServerConfig {
 };
 
 struct VirtualServerConfig {
-  std::string name;      // unique
+  // Unique, except among the members of one group (virtual_server_groups), which share it: it
+  // names their real servers' checks (each runs once for all members) and drains.
+  std::string name;
   std::string instance;  // the instance whose lease it follows ("" = the only lease)
   kernel::ipvs::Service service;
   std::vector<RealServerConfig> realServers;
   std::optional<kernel::ipvs::Destination> sorryServer;
+  // The group this service is a member of ("" = none) and its place in the group's expansion;
+  // every member has the same real servers, in the same order, with the same endpoints.
+  std::string group;
+  std::size_t member = 0;
   int quorum = 1;                 // sum of the weights of alive real servers the pool needs
   int hysteresis = 0;             // 0 <= hysteresis < quorum
   bool inhibitOnFailure = false;  // the default of its real servers
@@ -76,10 +83,11 @@ struct IpvsConfig {
   std::chrono::milliseconds resyncInterval{10'000};
 };
 
-// Parses the top-level keys "virtual_servers" and "ipvs" of a director config (either may be
-// absent; `root` must allow both). Throws quorate::ConfigError ("file:line: key: what") on any
-// problem. Checks everything that needs no other part of the file; the instances are checked by
-// checkAgainstInstances().
+// Parses the top-level keys "virtual_servers", "virtual_server_groups" and "ipvs" of a director
+// config (any may be absent; `root` must allow them). A virtual server with `group: NAME` becomes
+// one entry per member of the group, in the group's order. Throws quorate::ConfigError ("file:line:
+// key: what") on any problem. Checks everything that needs no other part of the file; the instances
+// are checked by checkAgainstInstances().
 IpvsConfig parseIpvsConfig(const config::Map& root);
 
 // The checks that need the director's instances, which parseIpvsConfig does not see: a virtual

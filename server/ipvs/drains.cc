@@ -1,15 +1,18 @@
 // Drained real servers: the JSON file in the state directory and the resolution of names.
 #include "server/ipvs/drains.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "common/state_file.h"
+#include "common/yaml_config.h"
 
 namespace quorate::server::ipvs {
 namespace {
@@ -62,6 +65,10 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 Status notFound(std::string what) { return Status::fail(ENOENT, std::move(what)); }
+
+// The operator's words in a refusal: quoted, control characters escaped and cut, so that a
+// hostile name neither forges a log line nor makes the reply too large for gRPC's metadata.
+std::string said(std::string_view words) { return config::quote(words, 100); }
 Status invalid(std::string what) { return Status::fail(EINVAL, std::move(what)); }
 
 // The virtual servers `words` names (see resolveDrain).
@@ -129,15 +136,33 @@ Result<DrainSet> drainsFromText(std::string_view text, const std::string& path) 
 }
 
 Result<DrainSet> loadDrains(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
     if (errno == ENOENT) return DrainSet{};
     return Status::fail(errno, "cannot read " + path);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::fail(EIO, "cannot read " + path);
-  return drainsFromText(text.str(), path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Status::fail(errno, "cannot read " + path);
+  if (!S_ISREG(st.st_mode)) return invalid(path + ": not a regular file");
+  // One byte past the bound tells a file too large from one at it (it may grow meanwhile).
+  std::string text(kMaxDrainsFileBytes + 1, '\0');
+  std::size_t size = 0;
+  while (size < text.size()) {
+    const ssize_t got = ::read(fd, text.data() + size, text.size() - size);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::fail(errno, "cannot read " + path);
+    if (got == 0) break;
+    size += static_cast<std::size_t>(got);
+  }
+  if (size > kMaxDrainsFileBytes) {
+    return invalid(path + ": larger than " + std::to_string(kMaxDrainsFileBytes) + " bytes");
+  }
+  text.resize(size);
+  return drainsFromText(text, path);
 }
 
 Status saveDrains(const std::string& path, const DrainSet& drains) {
@@ -152,21 +177,20 @@ Result<DrainKey> resolveDrain(const IpvsConfig& config, std::string_view virtual
     for (const auto& vs : config.virtualServers) {
       names.push_back(vs.name + " (" + vs.service.key.toString() + ")");
     }
-    return notFound("no virtual server \"" + std::string(virtualServer) +
-                    "\"; configured: " + joined(names));
+    return notFound("no virtual server " + said(virtualServer) + "; configured: " + joined(names));
   }
   if (matches.size() > 1) {
     std::vector<std::string> names;
     for (const auto* vs : matches)
       names.push_back(vs->name + " (" + vs->service.key.toString() + ")");
-    return invalid("\"" + std::string(virtualServer) + "\" names " + joined(names) +
+    return invalid(said(virtualServer) + " names " + joined(names) +
                    ": give the name or the protocol");
   }
   const VirtualServerConfig& vs = *matches.front();
   const auto typed = parseTyped(realServer);
   if (!typed) {
-    return invalid("\"" + std::string(realServer) +
-                   "\" is not a real server: ADDRESS:PORT, [IPV6]:PORT or an address");
+    return invalid(said(realServer) +
+                   " is not a real server: ADDRESS:PORT, [IPV6]:PORT or an address");
   }
   std::vector<std::string> found, all;
   for (const auto& rs : vs.realServers) {
@@ -176,11 +200,11 @@ Result<DrainKey> resolveDrain(const IpvsConfig& config, std::string_view virtual
     }
   }
   if (found.empty()) {
-    return notFound("virtual server " + vs.name + " has no real server \"" +
-                    std::string(realServer) + "\"; its real servers: " + joined(all));
+    return notFound("virtual server " + vs.name + " has no real server " + said(realServer) +
+                    "; its real servers: " + joined(all));
   }
   if (found.size() > 1) {
-    return invalid("\"" + std::string(realServer) + "\" is " + joined(found) + " in " + vs.name +
+    return invalid(said(realServer) + " is " + joined(found) + " in " + vs.name +
                    ": give the port");
   }
   return DrainKey{vs.name, found.front()};

@@ -32,7 +32,10 @@ std::string drainsToText(const DrainSet& drains);
 // The inverse. An error (EINVAL) names `path` and what is wrong: a drain must never be dropped
 // silently, so an unreadable file stops the start instead of putting servers back in service.
 Result<DrainSet> drainsFromText(std::string_view text, const std::string& path);
-// A missing file is no drain at all.
+// Far above what 20,000 real servers' drains take (about 4 MB); a larger file is damage.
+inline constexpr std::size_t kMaxDrainsFileBytes = 16u << 20;
+// A missing file is no drain at all. Anything but a regular file of at most kMaxDrainsFileBytes
+// is an error naming `path` (read without blocking: a FIFO must not hang the start).
 Result<DrainSet> loadDrains(const std::string& path);
 // writeFileDurably: a crash leaves the old set or the new one.
 Status saveDrains(const std::string& path, const DrainSet& drains);

@@ -174,11 +174,14 @@ void addVirtualServers(Exposition& e, const DirectorView& v) {
   auto& quorum = e.gauge("quorate_virtual_server_quorum_up",
                          "1 while the virtual server has its quorum of alive weight.");
   for (const ipvs::VirtualServerView& vs : v.host.virtualServers) {
-    const Labels service{{"cluster", cluster}, {"service", vs.name}};
+    // A group's members share the name: the member's service tells their series apart.
+    Labels service{{"cluster", cluster}, {"service", vs.name}};
+    if (!vs.group.empty()) service.emplace_back("member", vs.service);
     quorum.add(service, vs.quorumUp ? 1 : 0);
     addIpvsStats(e, service, vs.stats);
     for (const ipvs::RealServerView& rs : vs.realServers) {
-      const Labels real{{"cluster", cluster}, {"service", vs.name}, {"realserver", rs.endpoint}};
+      Labels real = service;
+      real.emplace_back("realserver", rs.endpoint);
       up.add(real, rs.alive ? 1 : 0);
       active.add(real, rs.activeConnections);
       weight.add(real, rs.alive ? rs.weightInEffect : 0);

@@ -57,9 +57,17 @@ const std::map<std::string, std::string>& restartKeys() {
 
 // Keys whose changes the detailed comparison below judges.
 const std::set<std::string>& judgedKeys() {
-  static const std::set<std::string> keys = {
-      "log_level", "announce",         "hooks",           "instances", "sync_groups",
-      "preferred", "preempt_delay_ms", "virtual_servers", "ipvs",      "track_scripts"};
+  static const std::set<std::string> keys = {"log_level",
+                                             "announce",
+                                             "hooks",
+                                             "instances",
+                                             "sync_groups",
+                                             "preferred",
+                                             "preempt_delay_ms",
+                                             "virtual_servers",
+                                             "ipvs",
+                                             "track_scripts",
+                                             "virtual_server_groups"};
   return keys;
 }
 
@@ -394,7 +402,8 @@ ReloadPlan planReload(const DirectorConfig& running, const std::string& runningT
     // Even unchanged: the kernel's table is compared again, and the checks read their files
     // again (an https check's rotated CA bundle; docs/health-checks.md), keeping their state.
     plan.virtualServers = true;
-    if (changed->count("virtual_servers") || changed->count("ipvs")) {
+    if (changed->count("virtual_servers") || changed->count("virtual_server_groups") ||
+        changed->count("ipvs")) {
       plan.changes.push_back("virtual servers and health checks");
     }
   }

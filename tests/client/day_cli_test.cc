@@ -80,6 +80,12 @@ TEST(DayCli, RealServerOptionsAndBadVips) {
   EXPECT_EQ(parse({"realserver"}).exit, kExitUsage);           // setup or teardown
   EXPECT_EQ(realServerVipError("198.18.0.100"), "");
   EXPECT_NE(realServerVipError("198.18.0.100/31").find("/32"), std::string::npos);
+  // Addresses no director forwards to: "this network", the limited broadcast, IPv6 link-local
+  // (it needs a scope a VIP does not have) and IPv4-mapped (never on the wire as IPv6).
+  for (const char* bad : {"0.1.2.3", "255.255.255.255", "fe80::10", "::ffff:198.18.0.100"}) {
+    EXPECT_NE(realServerVipError(bad).find("cannot be a VIP"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(realServerVipError("2001:db8::10/128"), "");
 }
 
 TEST(DayCli, CompletionNeedsAKnownShell) {

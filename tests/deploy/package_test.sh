@@ -71,6 +71,7 @@ expected_files=(
   ./usr/lib/systemd/system/quorate-director.service ./usr/lib/systemd/system/quorate-arbiter.service
   ./usr/share/man/man8/quorate-director.8.gz ./usr/share/man/man8/quorate-arbiter.8.gz
   ./usr/share/man/man8/quoratectl.8.gz ./usr/share/man/man5/quorate.yaml.5.gz
+  ./usr/share/bash-completion/completions/quoratectl
   ./usr/share/doc/quorate/examples/loopback/alpha.yaml
   ./usr/share/doc/quorate/examples/loopback/beta.yaml
   ./usr/share/doc/quorate/examples/loopback/arbiter.yaml

@@ -197,6 +197,35 @@ TEST_F(DirectorDrainTest, UnknownNamesAndAnUnwritableFileChangeNothing) {
   EXPECT_FALSE(statusOf(status(), "198.18.0.21:80")->drained());
 }
 
+// Hostile words: a name whose 200-byte cut for the audit would split a UTF-8 character (the
+// audit's JSON must stay valid, or gRPC answers UNIMPLEMENTED and nothing is audited), a long
+// name with a newline (below the socket's 16 KiB message bound; the refusal and the audit must
+// quote it bounded and escaped, not forge a log line). Refused, and the director still serves.
+TEST_F(DirectorDrainTest, HostileNamesAreRefusedBoundedAndTheDirectorStaysUp) {
+  v1::DrainReply reply;
+  std::string split(199, 'a');
+  split += "\xc3\xa9";  // "e" with an acute accent: bytes 200 and 201
+  auto s = call(true, split, "198.18.0.21:80", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  s = call(false, "http", std::string(199, '1') + "\xc3\xa9", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  const std::string huge = "web\nforged line " + std::string(12000, 'y');
+  for (const bool vsSide : {true, false}) {
+    s = vsSide ? call(true, huge, "198.18.0.21:80", &reply) : call(true, "http", huge, &reply);
+    EXPECT_TRUE(s.error_code() == grpc::StatusCode::NOT_FOUND ||
+                s.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+        << s.error_code() << " " << s.error_message().substr(0, 200);
+    EXPECT_LT(s.error_message().size(), 4096u);
+    EXPECT_EQ(s.error_message().find('\n'), std::string::npos);
+    EXPECT_NE(s.error_message().find("web\\nforged line yyy"), std::string::npos)
+        << s.error_message().substr(0, 300);
+  }
+
+  ASSERT_TRUE(call(true, "http", "198.18.0.21:80", &reply).ok());
+  EXPECT_EQ(kernelWeight("198.18.0.21"), 0);
+}
+
 TEST_F(DirectorDrainTest, AnUnreadableDrainsFileStopsTheStartNamingIt) {
   director_.reset();
   std::ofstream(drainsFile()) << "{\"version\": 1, \"drains\": [{\"virtual_server\": 7}]}";

@@ -147,6 +147,35 @@ TEST(DirectorMetrics, EveryAgreedFamilyFromOneView) {
   EXPECT_EQ(lines(t, "# TYPE quorate_build_info gauge").size(), 1u);
 }
 
+TEST(DirectorMetrics, AGroupsMembersShareTheNameAndDifferByMember) {
+  DirectorView v = view();
+  ipvs::VirtualServerView first = v.host.virtualServers[0];
+  first.group = "front";
+  first.service = "tcp 198.18.0.10:80 wlc";
+  ipvs::VirtualServerView second = first;
+  second.service = "tcp 198.18.0.11:80 wlc";
+  second.stats.connections = 7;
+  v.host.virtualServers = {first, second};
+  metrics::Exposition e;
+  addDirectorMetrics(e, v);
+  const std::string t = e.render();
+  SCOPED_TRACE(t);
+  // One series per member (the same labels twice would be an invalid exposition), and the
+  // shared check's numbers under each.
+  EXPECT_TRUE(has(
+      t,
+      R"(quorate_ipvs_connections_total{cluster="c1",service="http",member="tcp 198.18.0.10:80 wlc"} 100)"));
+  EXPECT_TRUE(has(
+      t,
+      R"(quorate_ipvs_connections_total{cluster="c1",service="http",member="tcp 198.18.0.11:80 wlc"} 7)"));
+  for (const char* member : {"tcp 198.18.0.10:80 wlc", "tcp 198.18.0.11:80 wlc"}) {
+    EXPECT_TRUE(has(
+        t, std::string(
+               R"(quorate_realserver_check_latency_seconds{cluster="c1",service="http",member=")") +
+               member + R"(",realserver="198.18.0.22:80"} 0.25)"));
+  }
+}
+
 TEST(DirectorMetrics, WithoutDataPlaneOrServersThoseFamiliesAreAbsent) {
   DirectorView v = view();
   v.dataPlane.clear();

@@ -12,15 +12,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "arbiter/config.h"
 #include "client/keepalived/parser.h"
 #include "common/config_error.h"
 #include "server/config.h"
+#include "server/ipvs/check_targets.h"
 
 namespace quorate::keepalived {
 namespace {
@@ -87,7 +91,8 @@ TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
   const char* names[] = {"web_pair",         "odd_spacing",      "typos",
                          "active_active",    "udp_and_fwmark",   "includes",
                          "ipv6_ssl",         "misc_checks",      "vs_group",
-                         "sync_daemon_garp", "scripts_and_vars", "per_instance_track"};
+                         "sync_daemon_garp", "scripts_and_vars", "vs_group_ports",
+                         "per_instance_track"};
   for (const char* name : names) {
     SCOPED_TRACE(name);
     const Imported imported = import(name);
@@ -269,6 +274,105 @@ TEST_F(Import, TheCommandWritesTheFilesAndNeverOverwritesWithoutForce) {
                         "/broken/broken_stray_brace.conf:4: '}' without a block to close\n");
   run(std::string(QUORATECTL_PATH) + " import-keepalived x.conf --node a --peer a 2>&1", &status);
   EXPECT_EQ(status, 2);
+}
+
+// --out-dir is made when missing (one level, like mkdir); a file in its place, or a missing
+// parent, is named.
+TEST_F(Import, AMissingOutputDirectoryIsMadeAndAFileInItsPlaceIsNamed) {
+  const std::string base = std::string(QUORATECTL_PATH) + " import-keepalived " + kConfigs +
+                           "/web_pair.conf --secret-file " + secret_ + " --out-dir ";
+  int status = -1;
+  std::string out = run(base + dir_ + "/new 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(fs::exists(dir_ + "/new/alpha.yaml"));
+  out = run(base + dir_ + "/no/such 2>&1", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(out.find("--out-dir " + dir_ + "/no/such: No such file or directory"),
+            std::string::npos)
+      << out;
+  std::ofstream(dir_ + "/plain") << "x\n";
+  out = run(base + dir_ + "/plain 2>&1", &status);
+  EXPECT_EQ(status, 1);
+  EXPECT_NE(out.find("--out-dir " + dir_ + "/plain: not a directory"), std::string::npos) << out;
+}
+
+// A refusal writes nothing (no half import that the next run then trips over), and --force
+// replaces a symbolic link in the output directory instead of writing through it (someone who
+// can write to a shared directory such as /tmp must not aim the import at another file).
+TEST_F(Import, ARefusedImportWritesNothingAndForceNeverFollowsALink) {
+  const std::string cmd = std::string(QUORATECTL_PATH) + " import-keepalived " + kConfigs +
+                          "/web_pair.conf --out-dir " + dir_ + " --secret-file " + secret_ +
+                          " 2>&1";
+  std::ofstream(dir_ + "/arbiter.yaml") << "mine\n";
+  int status = -1;
+  const std::string out = run(cmd, &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find(dir_ + "/arbiter.yaml: File exists (--force overwrites)"), std::string::npos)
+      << out;
+  EXPECT_FALSE(fs::exists(dir_ + "/alpha.yaml"));
+  EXPECT_FALSE(fs::exists(dir_ + "/beta.yaml"));
+
+  const std::string victim = dir_ + "/victim";
+  std::ofstream(victim) << "precious\n";
+  fs::remove(dir_ + "/alpha.yaml");  // left by the old half import, if any
+  fs::create_symlink(victim, dir_ + "/alpha.yaml");
+  run(cmd + " --force", &status);
+  EXPECT_EQ(status, 0);
+  std::ifstream in(victim);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "precious\n");
+  EXPECT_FALSE(fs::is_symlink(dir_ + "/alpha.yaml"));
+  EXPECT_NO_THROW(server::loadDirectorConfig(dir_ + "/alpha.yaml"));
+}
+
+TEST_F(Import, AGroupBecomesOneVirtualServerWhoseRealServersAreCheckedOnce) {
+  const auto c = parseAll(import("vs_group"));
+  // 198.18.10.1, .2, .3 and fwmark 9: four services of one virtual server.
+  ASSERT_EQ(c.ipvs.virtualServers.size(), 4u);
+  for (const auto& vs : c.ipvs.virtualServers) {
+    EXPECT_EQ(vs.name, "VSG_WEB");
+    EXPECT_EQ(vs.group, "VSG_WEB");
+    ASSERT_EQ(vs.realServers.size(), 1u);
+    EXPECT_EQ(vs.realServers[0].dest.endpoint(), "198.18.10.21:8080");
+  }
+  EXPECT_EQ(c.ipvs.virtualServers[3].service.key.toString(), "fwmark 9 ipv4");
+  EXPECT_EQ(server::ipvs::checkedServers(c.ipvs).size(), 1u);
+
+  // The IPv6 group serves UDP and TCP under two names. Members on two ports share the real
+  // server's endpoint under NAT (its own port) but not under DR: that group is expanded.
+  const auto p = parseAll(import("vs_group_ports"));
+  std::vector<std::string> names;
+  for (const auto& vs : p.ipvs.virtualServers)
+    names.push_back(vs.name + " " + vs.service.key.toString());
+  EXPECT_EQ(
+      names,
+      (std::vector<std::string>{
+          "V6 udp [2001:db8::11]:53", "V6 udp [2001:db8::fe]:53", "V6 udp [2001:db8::ff]:53",
+          "V6 udp [2001:db8::100]:53", "V6 udp [2001:db8::101]:53", "V6-2 tcp [2001:db8::11]:53",
+          "V6-2 tcp [2001:db8::fe]:53", "V6-2 tcp [2001:db8::ff]:53", "V6-2 tcp [2001:db8::100]:53",
+          "V6-2 tcp [2001:db8::101]:53", "MIXED tcp 198.18.11.1:80", "MIXED tcp 198.18.11.1:443",
+          "198.18.11.2-80 tcp 198.18.11.2:80", "198.18.11.2-443 tcp 198.18.11.2:443"}));
+  ASSERT_EQ(p.ipvs.virtualServers.size(), 14u);
+  // Under NAT the real server keeps its own port in both members.
+  EXPECT_EQ(p.ipvs.virtualServers[10].realServers[0].dest.endpoint(), "198.18.11.21:8080");
+  EXPECT_EQ(p.ipvs.virtualServers[11].realServers[0].dest.endpoint(), "198.18.11.21:8080");
+}
+
+TEST_F(Import, UdpPingAndFileChecksMapToQuoratesChecks) {
+  const auto c = parseAll(import("udp_and_fwmark"));
+  ASSERT_GE(c.ipvs.virtualServers.size(), 1u);
+  const auto& rs = c.ipvs.virtualServers[0].realServers;
+  ASSERT_EQ(rs.size(), 3u);
+  ASSERT_EQ(rs[1].checks.size(), 1u);
+  const auto* udp = std::get_if<server::check::UdpSpec>(&rs[1].checks[0].kind);
+  ASSERT_NE(udp, nullptr);
+  EXPECT_EQ(udp->payload, std::string(1, '\0'));
+  EXPECT_EQ(udp->expect, std::string(1, '\0'));
+  EXPECT_EQ(udp->match, server::check::UdpSpec::Match::kPrefix);
+  ASSERT_EQ(rs[2].checks.size(), 2u);  // PING_CHECK and the FILE_CHECK whose track_file exists
+  EXPECT_NE(std::get_if<server::check::PingSpec>(&rs[2].checks[0].kind), nullptr);
+  const auto* file = std::get_if<server::check::FileSpec>(&rs[2].checks[1].kind);
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(file->path, "/run/keepalived/drain-rs23");
 }
 
 }  // namespace

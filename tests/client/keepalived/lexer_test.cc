@@ -1,13 +1,16 @@
 // keepalived.conf lexer and parser: words, comments, quotes, braces, includes, bounds, and the
 // "FILE:LINE: what" of every kind of broken file.
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "client/keepalived/parser.h"
 #include "client/keepalived/script_words.h"
@@ -85,6 +88,13 @@ TEST(KeepalivedParser, BrokenFilesGiveTheirLine) {
   EXPECT_EQ(errorOf(parseText("{\n", "k.conf")), "k.conf:1: '{' without a keyword before it");
   EXPECT_EQ(errorOf(parseText("a\nb\x01\n", "k.conf")),
             "k.conf:2: a control character (byte 0x01)");
+  // In quotes too: the report echoes words to the operator's terminal, and an escape sequence
+  // there would rewrite the screen. A tab is fine.
+  EXPECT_EQ(errorOf(parseText("interface \"e\x1b[2J x\"\n", "k.conf")),
+            "k.conf:1: a control character (byte 0x1b)");
+  EXPECT_EQ(errorOf(parseText("a \"b\rc\"\n", "k.conf")),
+            "k.conf:1: a control character (byte 0x0d)");
+  EXPECT_EQ(errorOf(parseText("a \"b\tc\"\n", "k.conf")), "");
   std::string deep;
   for (int i = 0; i < 40; ++i) deep += "a {\n";
   EXPECT_EQ(errorOf(parseText(deep, "k.conf")), "k.conf:33: blocks nested more than 32 deep");
@@ -140,6 +150,42 @@ TEST(KeepalivedParser, IncludeCyclesDepthFilesAndSizeAreBounded) {
   limits.includes = false;
   EXPECT_EQ(errorOf(parseText("include x\n", "k.conf", limits)),
             "k.conf:1: include is not allowed here");
+}
+
+// "include /dev/*" or a glob over a directory with a FIFO: opening a device can have effects
+// (a watchdog starts its countdown, a tape rewinds, a FIFO's writer is let go), so a file that
+// is not a regular one is refused without being opened. inotify sees every open of the FIFO.
+TEST(KeepalivedParser, IncludedFilesThatAreNotRegularAreRefusedUnopened) {
+  TempDir dir;
+  dir.write("dev/a.conf", "x\n");
+  const std::string fifo = dir.path() + "/dev/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string main = dir.write("main.conf", "include dev/*\n");
+  const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(::inotify_add_watch(watch, (dir.path() + "/dev").c_str(), IN_OPEN), 0);
+
+  EXPECT_EQ(errorOf(parseFile(main)),
+            main + ":1: include " + fifo + ": cannot read: not a regular file");
+  EXPECT_EQ(errorOf(parseFile(fifo)), fifo + ": cannot read: not a regular file");
+
+  alignas(inotify_event) char events[4096];
+  std::vector<std::string> opened;
+  for (ssize_t n; (n = ::read(watch, events, sizeof events)) > 0;) {
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(events + at);
+      if (e->len > 0) opened.emplace_back(e->name);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+    }
+  }
+  ::close(watch);
+  EXPECT_EQ(std::count(opened.begin(), opened.end(), "pipe"), 0) << "the FIFO was opened";
+  EXPECT_EQ(std::count(opened.begin(), opened.end(), "a.conf"), 1);  // the watch works
+
+  // A file name is echoed as well: one a glob found with an escape sequence in it is refused.
+  dir.write("esc/a\x1b[2Jb.conf", "x\n");
+  const std::string esc = dir.write("esc.conf", "include esc/*.conf\n");
+  EXPECT_EQ(errorOf(parseFile(esc)), esc + ":1: include: a file name with a control character");
 }
 
 TEST(KeepalivedParser, ConditionalLinesFollowTheConfigId) {

@@ -39,6 +39,23 @@ TEST(KeepalivedYaml, EveryStringReadsBackAsItself) {
   }
 }
 
+// yaml-cpp hands any scalar over as a string, so reading back cannot tell "true" from true:
+// what a YAML reader would type (a bool, a null, a number) must be written quoted, which yaml-cpp
+// marks with the tag "!" (a plain scalar gets "?").
+TEST(KeepalivedYaml, WhatYamlWouldTypeIsQuoted) {
+  const std::string typed[] = {"true", "no",   "null", "~",   "1.5", "0x10", "0",   "-1",
+                               "1e3",  ".inf", "Yes",  "OFF", "y",   "on",   "1_0", "0o17"};
+  YamlNode root = YamlNode::map();
+  YamlNode list = YamlNode::list();
+  for (const auto& s : typed) list.push(YamlNode::str(s));
+  root.set("typed", std::move(list));
+  const YAML::Node back = YAML::Load(root.render());
+  for (std::size_t i = 0; i < std::size(typed); ++i) {
+    EXPECT_EQ(back["typed"][i].Tag(), "!") << typed[i] << " is written plain";
+  }
+  EXPECT_EQ(YAML::Load(YamlNode::str("plain").render()).Tag(), "?");  // the check can see it
+}
+
 TEST(KeepalivedYaml, NestedBlocksFlowMapsAndComments) {
   YamlNode root = YamlNode::map();
   root.set("a", YamlNode::num(1), "first\nsecond");

@@ -57,6 +57,7 @@ struct UdpServer {
   Mode mode = Mode::kEcho;
   std::string answer;
   std::vector<std::string> received;
+  udp::endpoint lastFrom;  // the sender of the last datagram
 
  private:
   awaitable<void> loop() {
@@ -66,6 +67,7 @@ struct UdpServer {
       const std::size_t size =
           co_await socket.async_receive_from(asio::buffer(buffer), from, use_awaitable);
       received.emplace_back(buffer.data(), size);
+      lastFrom = from;
       if (mode == Mode::kSilent) continue;
       const std::string reply = mode == Mode::kEcho ? received.back() : answer;
       co_await socket.async_send_to(asio::buffer(reply), from, use_awaitable);
@@ -167,6 +169,40 @@ TEST_F(DatagramProbeTest, UdpWrongReplyFails) {
   outcome =
       run(udpCheck(expecting("PING", UdpSpec::Match::kRegex, "^pong")), "127.0.0.1", server.port());
   EXPECT_FALSE(outcome.ok);
+}
+
+// The expected reply sent to the probe from the wrong port, then from the wrong address (same
+// port): neither counts, so a check that requires a reply times out. A spoofer on the path must
+// not keep a dead server in service.
+TEST_F(DatagramProbeTest, UdpReplyFromAnotherPortOrAddressDoesNotCount) {
+  UdpServer server(io);
+  server.mode = UdpServer::Mode::kSilent;
+  udp::socket otherPort(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  udp::socket otherAddress(io, udp::endpoint(asio::ip::make_address("127.0.0.2"), server.port()));
+  for (udp::socket* liar : {&otherPort, &otherAddress}) {
+    std::unique_ptr<Probe> probe =
+        makeProbe(udpCheck(expecting("a", UdpSpec::Match::kExact, "yes"), kShort),
+                  Target{ip("127.0.0.1"), server.port(), {}}, ctx);
+    int calls = 0;
+    Outcome outcome;
+    probe->start([&](Outcome result) {
+      ++calls;
+      outcome = std::move(result);
+    });
+    // The probe's datagram tells where it listens; the reply goes there from the liar.
+    const std::size_t before = server.received.size();
+    const auto giveUp = std::chrono::steady_clock::now() + 60s;
+    while (server.received.size() == before && std::chrono::steady_clock::now() < giveUp) {
+      io.run_one_for(50ms);
+    }
+    ASSERT_EQ(server.received.size(), before + 1);
+    liar->send_to(asio::buffer(std::string("yes")), server.lastFrom);
+    while (calls == 0 && std::chrono::steady_clock::now() < giveUp) io.run_one_for(50ms);
+    ASSERT_EQ(calls, 1);
+    EXPECT_FALSE(outcome.ok) << (liar == &otherPort ? "another port: " : "another address: ")
+                             << outcome.reason;
+    EXPECT_EQ(outcome.reason, "timeout waiting for the reply");
+  }
 }
 
 // A server that stops answering: a check that requires a reply times out; one that does not

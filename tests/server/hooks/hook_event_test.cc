@@ -43,7 +43,7 @@ TEST(HookEventTest, ArgvIsKeepalivedsForAnInstanceAndAGroup) {
   e.syncGroup = "lvs";
   e.priority = 50;
   EXPECT_EQ(notifyArgv({"/x.sh", "backup"}, e),
-            (Strings{"/x.sh", "backup", "GROUP", "lvs", "BACKUP", "50"}));
+            (Strings{"/x.sh", "backup", "GROUP", "lvs", "BACKUP", "0"}));  // keepalived's 0
 }
 
 TEST(HookEventTest, EnvironmentCarriesEpochPreviousHolderAndReason) {
@@ -67,8 +67,7 @@ TEST(HookEventTest, FifoLineIsKeepalivedsFormat) {
   EXPECT_EQ(notifyFifoLine(e), "INSTANCE \"web\" MASTER 100\n");
   e.kind = HookKind::kStopping;
   e.syncGroup = "lvs";
-  e.priority = 0;
-  EXPECT_EQ(notifyFifoLine(e), "GROUP \"lvs\" STOP 0\n");
+  EXPECT_EQ(notifyFifoLine(e), "GROUP \"lvs\" STOP 0\n");  // a group's priority is 0, as keepalived's
 }
 
 // A name with quotes, newlines, a NUL and an escape sequence stays one field of one line.

@@ -237,7 +237,7 @@ TEST_F(HookQueueTest, KeepalivedNotifyScriptSeesItsArguments) {
   ASSERT_EQ(got.size(), 6u);
   EXPECT_EQ(got[0], "4 INSTANCE web master 100");
   EXPECT_EQ(got[1], "web 7 beta became-holder won");
-  EXPECT_EQ(got[2], "4 GROUP lvs fault 90");
+  EXPECT_EQ(got[2], "4 GROUP lvs fault 0");
   EXPECT_EQ(got[3], "web 8  quorum-lost no quorum");
   EXPECT_EQ(got[4].substr(0, 8), "1 fault ");
   EXPECT_EQ(got[5], got[3]);

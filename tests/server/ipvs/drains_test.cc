@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -77,6 +78,32 @@ TEST(Drains, AMissingFileIsNoDrainAndSaveLoadRoundTrips) {
   EXPECT_EQ(*back, set);
 }
 
+// The file is read at start-up and by --check: a damaged state directory must give an error
+// naming the file, never a start that hangs (a FIFO), reads forever (a link to /dev/zero) or
+// takes all memory (a huge file, valid JSON padded with spaces).
+TEST(Drains, AFileThatIsNotARegularOneOrIsHugeIsANamedError) {
+  quorate::testutil::TempDir tmp("quorate-drains");
+  const std::string huge = tmp.path() + "/huge.json";
+  {
+    std::ofstream out(huge);
+    out << "{\"version\": 1, \"drains\": []" << std::string(kMaxDrainsFileBytes, ' ') << "}";
+  }
+  auto r = loadDrains(huge);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().what().find(huge + ": larger than"), std::string::npos) << r.status().what();
+
+  const std::string zero = tmp.path() + "/zero.json";
+  ASSERT_EQ(::symlink("/dev/zero", zero.c_str()), 0);
+  const std::string fifo = tmp.path() + "/fifo.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& path : {zero, fifo, tmp.path()}) {
+    r = loadDrains(path);
+    ASSERT_FALSE(r) << path;
+    EXPECT_NE(r.status().what().find(path + ": not a regular file"), std::string::npos)
+        << r.status().what();
+  }
+}
+
 TEST(Drains, WordsResolveToOneRealServerOrSayWhyNot) {
   const IpvsConfig c = sample();
   auto key = [&](std::string_view v, std::string_view r) { return resolveDrain(c, v, r); };
@@ -112,6 +139,25 @@ TEST(Drains, ChangeIsIdempotentAndEnableEndsADrainOfARemovedServer) {
   ASSERT_TRUE(e) << e.status().what();
   EXPECT_TRUE(e->changed);
   EXPECT_TRUE(e->drains.empty());
+}
+
+// A reload that renames the virtual server of a drained real server: the server, now under a new
+// name, takes connections again. The drain is kept by its old words; the reload's summary (what
+// `quoratectl reload` prints) says so, so the operator can drain it anew.
+TEST(Drains, AReloadSaysWhichDrainsNoLongerNameARealServer) {
+  testing::FakeIpvs kernel;
+  Balancer b(sample(), {0, 0, 0}, 0, kernel);
+  ASSERT_TRUE(b.start().isOk());
+  b.setDrains({{"web", "198.18.0.22:80"}});
+  EXPECT_EQ(b.reload(sample(), {0, 0, 0}, 0).find("drains name no real server"), std::string::npos);
+  IpvsConfig renamed = sample();
+  renamed.virtualServers[0].name = "www";
+  const std::string summary = b.reload(renamed, {0, 0, 0}, 0);
+  EXPECT_NE(summary.find("1 drains name no real server now (kept until enabled: web "
+                         "198.18.0.22:80)"),
+            std::string::npos)
+      << summary;
+  EXPECT_EQ(b.drains().size(), 1u);
 }
 
 const kipvs::Destination* inKernel(const testing::FakeIpvs& k, const std::string& vip,

@@ -173,6 +173,20 @@ TEST(ReloadPlan, VirtualServersAreApplied) {
   EXPECT_TRUE(q.virtualServers);
 }
 
+TEST(ReloadPlan, AGroupsMembersAreAppliedLikeVirtualServers) {
+  const std::string group = kBase + "virtual_server_groups: {front: [\"198.18.1.40-41:80\"]}\n";
+  const std::string withGroup =
+      with(group, "real_servers: [{address: 198.18.1.21}]}",
+           "real_servers: [{address: 198.18.1.21}]}\n  - {name: front, instance: web, group: "
+           "front, real_servers: [{address: 198.18.1.22}]}");
+  // A member added or removed by the group alone, with virtual_servers unchanged.
+  const std::string more = with(withGroup, "40-41:80", "40-42:80");
+  const auto p = plan(withGroup, more);
+  EXPECT_TRUE(p.accepted()) << p.summary();
+  EXPECT_TRUE(p.virtualServers);
+  EXPECT_EQ(p.summary(), "applied: virtual servers and health checks");
+}
+
 TEST(ReloadPlan, TheFirstOrLastVirtualServerNeedsARestart) {
   expectRefusedOnly(plan(kHead + kInstances, kBase), "started without virtual servers");
   expectRefusedOnly(plan(kBase, kHead + kInstances), "removing every virtual server");
