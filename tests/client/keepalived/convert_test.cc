@@ -88,10 +88,10 @@ class Import : public ::testing::Test {
 // Every hand-written config: the report as expected, the files accepted.
 // QUORATE_UPDATE_GOLDEN=1 rewrites the .report files (review the diff before committing).
 TEST_F(Import, HandWrittenConfigsGiveTheirExpectedReportAndValidFiles) {
-  const char* names[] = {"web_pair",         "odd_spacing",      "typos",
-                         "active_active",    "udp_and_fwmark",   "includes",
-                         "ipv6_ssl",         "misc_checks",      "vs_group",
-                         "sync_daemon_garp", "scripts_and_vars", "vs_group_ports",
+  const char* names[] = {"web_pair",          "odd_spacing",      "typos",
+                         "active_active",     "udp_and_fwmark",   "includes",
+                         "ipv6_ssl",          "misc_checks",      "vs_group",
+                         "sync_daemon_garp",  "scripts_and_vars", "vs_group_ports",
                          "per_instance_track"};
   for (const char* name : names) {
     SCOPED_TRACE(name);
