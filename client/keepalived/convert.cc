@@ -648,22 +648,26 @@ void Converter::addTrack(const Node& at, Tracking& into, YamlNode& list, const s
     return;
   }
   // keepalived moves a priority, which may or may not hand the instance over depending on the
-  // peer's; quorate has no priority, so the operator decides.
-  if (kind == "file") {
+  // peer's. In a pair, a weighted script or interface is there to hand the instance over when it
+  // fails (a negative weight drops the master below the backup, a positive one lifts whoever
+  // passes): quorate has no priority, so such a failure moves the lease, as it is meant to.
+  if (kind != "file") {
     report(Kind::kChanged, at,
-           "weight " + std::to_string(weight) +
-               ": the lease fails when the number times the weight is -254 or less (keepalived's "
-               "FAULT); a smaller drop is only reported (no priority to lower)");
-  } else {
-    report(Kind::kChanged, at,
-           "weight " + std::to_string(weight) + ": in quorate a failure of " + name +
-               " is only reported (no priority to lower, so the lease does not move); drop the "
-               "weight to make a failure move the lease");
+           "weight " + std::to_string(weight) + ": a failure of " + name +
+               " moves the lease (quorate has no priority to lower; keepalived moved it only if "
+               "the priority fell below the peer's). For a failure that is only reported, give it "
+               "a non-zero weight in the quorate file");
+    list.push(YamlNode::str(name));
+    return;
   }
+  report(Kind::kChanged, at,
+         "weight " + std::to_string(weight) +
+             ": the lease fails when the number times the weight is -254 or less (keepalived's "
+             "FAULT); a smaller drop is only reported (no priority to lower)");
   YamlNode item = YamlNode::map().flow();
   item.set(key, YamlNode::str(name));
   item.set("weight", YamlNode::num(weight));
-  list.push(std::move(item), "not fatal: a failure is reported only (quorate has no priorities)");
+  list.push(std::move(item), "fails at value x weight <= -254, a smaller drop is reported only");
 }
 
 void Converter::trackInterfaces(const Node& n, Tracking& into) {

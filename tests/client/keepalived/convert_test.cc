@@ -149,7 +149,7 @@ TEST_F(Import, ActiveActiveGroupsPreferEachDirectorAndNopreemptPrefersNone) {
   EXPECT_TRUE(c.trackInterfaces.empty());
   for (const auto& l : c.leases) {
     if (l.name == "VI_QUIET") {
-      EXPECT_EQ(l.track.interfaces, (std::vector<server::TrackItem>{{"eth0", 0}, {"eth1", -50}}));
+      EXPECT_EQ(l.track.interfaces, (std::vector<server::TrackItem>{{"eth0", 0}, {"eth1", 0}}));
     } else {
       EXPECT_TRUE(l.track.empty()) << l.name;
     }
@@ -162,16 +162,17 @@ TEST_F(Import, TrackingAndAnnouncementsArePerInstance) {
   for (const auto& l : c.leases) lease[l.name] = &l;
   ASSERT_TRUE(lease.count("VI_WEB") && lease.count("SG_DNS"));
   const auto& web = *lease["VI_WEB"];
-  EXPECT_EQ(web.track.interfaces, (std::vector<server::TrackItem>{{"eth1", 0}, {"eth3", -10}}));
-  // chk_web's own weight, unless the instance gives one.
-  EXPECT_EQ(web.track.scripts, (std::vector<server::TrackItem>{{"chk_web", -20}, {"chk_dns", 0}}));
+  // keepalived's weights (eth3 -10, chk_web -20, chk_dns 5) are dropped: a failure moves the
+  // lease, as a weight in a pair is meant to (the report says so).
+  EXPECT_EQ(web.track.interfaces, (std::vector<server::TrackItem>{{"eth1", 0}, {"eth3", 0}}));
+  EXPECT_EQ(web.track.scripts, (std::vector<server::TrackItem>{{"chk_web", 0}, {"chk_dns", 0}}));
   EXPECT_EQ(web.track.files, (std::vector<server::TrackItem>{{"/run/keepalived/web.state", -2}}));
   EXPECT_EQ(web.announce.repeat, 9);
   EXPECT_EQ(web.announce.refresh, std::chrono::milliseconds(30000));
   // The group tracks its own interface and its instance's script and file.
   const auto& dns = *lease["SG_DNS"];
   EXPECT_EQ(dns.track.interfaces, (std::vector<server::TrackItem>{{"eth2", 0}}));
-  EXPECT_EQ(dns.track.scripts, (std::vector<server::TrackItem>{{"chk_dns", 5}}));
+  EXPECT_EQ(dns.track.scripts, (std::vector<server::TrackItem>{{"chk_dns", 0}}));
   EXPECT_EQ(dns.track.files, (std::vector<server::TrackItem>{{"/run/keepalived/dns.down", 0}}));
   EXPECT_EQ(dns.announce.interval, std::chrono::milliseconds(50));
   EXPECT_EQ(dns.announce.repeat, c.announce.repeat);
