@@ -41,7 +41,7 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}halt_on_error=1:second_deadl
 # (docs/fuzzing.md, "The sanitizer suites": 68 of 68 reports of a first run were inside them, and
 # so was each report after ignore_noninstrumented_modules and top-frame suppressions). Those tests
 # run under ASan + UBSan; TSan runs the rest of the threads suite.
-over_grpc='^(DirectorTest|DirectorChecksTest|OperatorListenerTest|DaemonEvents|DaemonReloadTest|DaemonVipReloadTest)\.'
+over_grpc='^(DirectorTest|DirectorChecksTest|DirectorDrainTest|DirectorGroup|OperatorListenerTest|DaemonEvents|DaemonReloadTest|DaemonVipReloadTest)\.'
 
 # ninja in DIR, quiet unless it fails (then the end of its output says why).
 build() {
