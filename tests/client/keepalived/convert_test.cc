@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -178,6 +179,28 @@ TEST_F(Import, TrackingAndAnnouncementsArePerInstance) {
   EXPECT_EQ(dns.announce.repeat, c.announce.repeat);
   EXPECT_TRUE(c.trackInterfaces.empty());
   EXPECT_EQ(c.trackScripts.size(), 2u);
+}
+
+// keepalived's track file weights run to -254 and 254 (a script's to 253): the file the importer
+// writes keeps such a weight, and the director takes it (1 x -254 is keepalived's FAULT).
+TEST_F(Import, ATrackFileWeightOf254IsKeptAndAccepted) {
+  std::string text = readAll(kConfigs + "/per_instance_track.conf");
+  const std::string from = "    weight -2\n";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "    weight -254\n");
+  std::ofstream(dir_ + "/w254.conf") << text;
+  const auto parsed = parseFile(dir_ + "/w254.conf");
+  ASSERT_TRUE(parsed) << parsed.status().what();
+  ImportOptions options;
+  options.secretFile = secret_;
+  options.stateDir = dir_ + "/state";
+  options.arbiterStateDir = dir_ + "/arbiter";
+  const auto c = parseAll(convert(*parsed, options));
+  const auto web = std::find_if(c.leases.begin(), c.leases.end(),
+                                [](const auto& l) { return l.name == "VI_WEB"; });
+  ASSERT_NE(web, c.leases.end());
+  EXPECT_EQ(web->track.files,
+            (std::vector<server::TrackItem>{{"/run/keepalived/web.state", -254}}));
 }
 
 TEST_F(Import, TheOtherDirectorsFileDiffersInNodeAndListenOnly) {
