@@ -59,9 +59,15 @@ std::optional<TypedEndpoint> parseTyped(std::string_view text) {
   return TypedEndpoint{*address, port};
 }
 
+// At most the first 20: a refusal travels in gRPC's trailers (about 8 KiB in all), and a longer
+// one reaches the operator as a metadata error instead of itself.
 std::string joined(const std::vector<std::string>& items) {
+  constexpr std::size_t kShown = 20;
   std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  for (std::size_t i = 0; i < items.size() && i < kShown; ++i) {
+    out += (out.empty() ? "" : ", ") + items[i];
+  }
+  if (items.size() > kShown) out += " and " + std::to_string(items.size() - kShown) + " more";
   return out.empty() ? "none" : out;
 }
 
