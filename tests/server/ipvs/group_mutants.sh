@@ -7,8 +7,7 @@
 # a reload starting without the group's health, a range reversed, past the last octet or too long accepted, a real server that is a
 # different endpoint per member accepted, a change of the group alone not reloaded, the members'
 # metrics under one label set, a drain refusal listing every member or every real server (too
-# long for gRPC), and
-# the importer expanding a group again or dropping UDP_CHECK.
+# long for gRPC), and the importer expanding a group again or dropping UDP_CHECK.
 # Usage: group_mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: group_mutants.sh BUILD_DIR [NAME...]}
