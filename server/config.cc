@@ -275,7 +275,10 @@ TrackItem parseTrackItem(const Value& v, const char* key, std::string (*nameOf)(
   const Map m = v.asMap({key, "weight"});
   t.name = nameOf(m.required(key));
   if (const auto w = m.optional("weight")) {
-    t.weight = static_cast<int>(w->asInt(-253, 253, "(weight 0: a failure is fatal)"));
+    // keepalived's ranges: a track file's weight runs to 254 (1 x -254 is its FAULT), a script's
+    // or an interface's to 253; the importer writes such a file weight as it is.
+    const std::int64_t limit = std::string_view(key) == "path" ? 254 : 253;
+    t.weight = static_cast<int>(w->asInt(-limit, limit, "(weight 0: a failure is fatal)"));
   }
   return t;
 }

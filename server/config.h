@@ -53,7 +53,7 @@ struct AnnounceConfig {
 // (server/track_set.h; docs/health-checks.md).
 struct TrackItem {
   std::string name;  // an interface, a top-level track script's name, or a file's path
-  int weight = 0;    // -253..253
+  int weight = 0;    // -253..253 (a track file's -254..254)
   bool operator==(const TrackItem&) const = default;
 };
 

@@ -481,6 +481,7 @@ ReloadResult Daemon::applyReload(const DirectorConfig& next, const reload::Reloa
         if (const auto slot = slotOf(l.name)) config_.leases[*slot].track = l.track;
       }
     }
+    if (plan.leaseTracks || !added.empty()) health_->reloadFiles();  // before any verdict
     if (plan.leaseTracks || plan.trackScripts) host_->updateEligibility();
     if (plan.virtualServers) {
       // The file's lease indices, as slots.

@@ -127,6 +127,18 @@ LeaseVerdict OwnHealth::leaseVerdict(const std::string& name) const {
 
 void OwnHealth::readFiles() {
   if (stopped_) return;
+  if (pollFiles() && onChange_) onChange_();
+  fileTimer_->expires_after(kFilePoll);
+  fileTimer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) readFiles();
+  });
+}
+
+void OwnHealth::reloadFiles() {
+  if (!stopped_ && pollFiles() && onChange_) onChange_();
+}
+
+bool OwnHealth::pollFiles() {
   std::set<std::string> paths;
   for (const auto& l : config_.leases) {
     for (const auto& f : l.track.files) paths.insert(f.name);
@@ -148,11 +160,7 @@ void OwnHealth::readFiles() {
   for (auto it = states_.files.begin(); it != states_.files.end();) {
     it = paths.count(it->first) ? std::next(it) : states_.files.erase(it);
   }
-  if (changed && onChange_) onChange_();
-  fileTimer_->expires_after(kFilePoll);
-  fileTimer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) readFiles();
-  });
+  return changed;
 }
 
 void OwnHealth::set(const std::string& key, std::optional<std::string> problem) {

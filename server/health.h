@@ -53,6 +53,9 @@ class OwnHealth {
   // its timing; a new or changed one starts afresh (passing); a removed one is killed and its
   // problem cleared. Call on the io_context thread.
   void reloadScripts(const std::vector<TrackScript>& scripts);
+  // A reload changed what the leases track: their track files are read now, so that no lease
+  // is judged fine on a file not read yet. Call on the io_context thread.
+  void reloadFiles();
 
   struct Script {
     TrackScript cfg;  // a copy: the daemon's configuration may change under a reload
@@ -75,6 +78,7 @@ class OwnHealth {
   void record(Script& s, bool passed, const std::string& detail);
   void set(const std::string& key, std::optional<std::string> problem);
   void readFiles();  // every lease's track files, now and then every kFilePoll
+  bool pollFiles();  // every lease's track files once: whether a reading changed
 
   const DirectorConfig& config_;
   kernel::Links* links_;

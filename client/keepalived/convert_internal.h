@@ -164,7 +164,7 @@ class Converter {
   std::string selfAddress_, peerAddress_;
   std::set<std::string> vipsSeen_;
   std::string vsVirtualhost_;  // the virtual server being converted: its checks' default
-  // virtual_server_groups (convert_services.cc): the groups, the names of their virtual servers,
+  // virtual_server_groups (convert_services.cc): the groups, the names of every virtual server,
   // and of the group being converted its address members' port and whether it has marks only.
   YamlNode serviceGroups_ = YamlNode::map();
   std::vector<std::string> groupVsNames_;

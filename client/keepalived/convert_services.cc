@@ -15,6 +15,18 @@ namespace {
 
 constexpr int kMaxGroupRange = 256;  // addresses one virtual_server_group range may stand for
 
+// `base`, or the first of base-2, base-3... no virtual server has yet (recorded in `taken`):
+// keepalived tells services apart by protocol too (DNS on UDP and TCP at one address and port),
+// and a group may be named like a plain service.
+std::string uniqueName(std::vector<std::string>& taken, const std::string& base) {
+  std::string name = base;
+  for (int k = 2; std::find(taken.begin(), taken.end(), name) != taken.end(); ++k) {
+    name = base + "-" + std::to_string(k);
+  }
+  taken.push_back(name);
+  return name;
+}
+
 bool isHex(const std::string& s) {
   std::size_t digits = 0;
   for (char c : s) {
@@ -570,7 +582,7 @@ void Converter::virtualServer(const Node& n, YamlNode& list) {
     const auto a = address(addr);
     std::string name = addr + "-" + std::to_string(port);
     std::replace(name.begin(), name.end(), ':', '_');
-    vs.set("name", YamlNode::str(sanitizeName(name)));
+    vs.set("name", YamlNode::str(uniqueName(groupVsNames_, sanitizeName(name))));
     const std::string inst = instanceFor(addr, n);
     if (!inst.empty()) vs.set("instance", YamlNode::str(inst));
     vs.set("address", YamlNode::str(a ? a->toString() : addr));
@@ -579,7 +591,7 @@ void Converter::virtualServer(const Node& n, YamlNode& list) {
   }
   for (const std::int64_t mark : marks) {
     YamlNode vs = YamlNode::map();
-    vs.set("name", YamlNode::str("fwmark-" + std::to_string(mark)));
+    vs.set("name", YamlNode::str(uniqueName(groupVsNames_, "fwmark-" + std::to_string(mark))));
     const std::string inst = instanceFor("", n);
     if (!inst.empty()) vs.set("instance", YamlNode::str(inst));
     vs.set("fwmark", YamlNode::num(mark));
@@ -599,12 +611,7 @@ void Converter::groupVirtualServer(
     serviceGroups_.set(group, std::move(members));
   }
   // Several virtual_servers may serve one group (TCP and UDP, say): names stay unique.
-  std::string name = group;
-  for (int k = 2;
-       std::find(groupVsNames_.begin(), groupVsNames_.end(), name) != groupVsNames_.end(); ++k) {
-    name = group + "-" + std::to_string(k);
-  }
-  groupVsNames_.push_back(name);
+  const std::string name = uniqueName(groupVsNames_, group);
   YamlNode vs = YamlNode::map();
   vs.set("name", YamlNode::str(name));
   const std::string inst = instanceFor(services.empty() ? "" : services.front().first, n);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -58,9 +59,15 @@ std::optional<TypedEndpoint> parseTyped(std::string_view text) {
   return TypedEndpoint{*address, port};
 }
 
+// At most the first 20: a refusal travels in gRPC's trailers (about 8 KiB in all), and a longer
+// one reaches the operator as a metadata error instead of itself.
 std::string joined(const std::vector<std::string>& items) {
+  constexpr std::size_t kShown = 20;
   std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  for (std::size_t i = 0; i < items.size() && i < kShown; ++i) {
+    out += (out.empty() ? "" : ", ") + items[i];
+  }
+  if (items.size() > kShown) out += " and " + std::to_string(items.size() - kShown) + " more";
   return out.empty() ? "none" : out;
 }
 
@@ -173,9 +180,18 @@ Result<DrainKey> resolveDrain(const IpvsConfig& config, std::string_view virtual
                               std::string_view realServer) {
   const auto matches = matchVirtualServers(config, virtualServer);
   if (matches.empty()) {
+    // A group's members share its name: it is listed once, or a large group makes the refusal
+    // too long for gRPC's trailers and the operator reads a metadata error instead.
     std::vector<std::string> names;
     for (const auto& vs : config.virtualServers) {
-      names.push_back(vs.name + " (" + vs.service.key.toString() + ")");
+      if (vs.group.empty()) {
+        names.push_back(vs.name + " (" + vs.service.key.toString() + ")");
+      } else if (vs.member == 0) {
+        const auto n =
+            std::count_if(config.virtualServers.begin(), config.virtualServers.end(),
+                          [&](const VirtualServerConfig& o) { return o.name == vs.name; });
+        names.push_back(vs.name + " (group " + vs.group + ", " + std::to_string(n) + " services)");
+      }
     }
     return notFound("no virtual server " + said(virtualServer) + "; configured: " + joined(names));
   }

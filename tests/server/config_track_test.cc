@@ -49,7 +49,8 @@ TEST(DirectorConfigTrack, PerInstanceTrackingAndAnnouncements) {
       "    vips: [{address: 198.18.0.10/24, device: eth0}]\n"
       "    track_interfaces: [eth1, {name: eth2, weight: -10}]\n"
       "    track_scripts: [gw]\n"
-      "    track_files: [/run/web.state, {path: /run/web.prio, weight: 5}]\n"
+      "    track_files: [/run/web.state, {path: /run/web.prio, weight: 5},\n"
+      "                  {path: /run/web.down, weight: -254}]\n"
       "    announce: {repeat: 9, refresh_ms: 0}\n"
       "  - name: dns\n"
       "    vips: [{address: 198.18.0.53/24, device: eth0}]\n"
@@ -58,7 +59,9 @@ TEST(DirectorConfigTrack, PerInstanceTrackingAndAnnouncements) {
   const auto& web = c.leases[0].track;
   EXPECT_EQ(web.interfaces, (std::vector<TrackItem>{{"eth1", 0}, {"eth2", -10}}));
   EXPECT_EQ(web.scripts, (std::vector<TrackItem>{{"gw", 0}}));
-  EXPECT_EQ(web.files, (std::vector<TrackItem>{{"/run/web.state", 0}, {"/run/web.prio", 5}}));
+  // A track file's weight runs to keepalived's 254 (an interface's and a script's to 253).
+  EXPECT_EQ(web.files, (std::vector<TrackItem>{
+                           {"/run/web.state", 0}, {"/run/web.prio", 5}, {"/run/web.down", -254}}));
   EXPECT_EQ(parse("instances: [{name: x, vips: [{address: 198.18.0.9, device: eth0}],\n"
                   "             track_files: [run/x]}]\n")
                 .leases[0]
@@ -122,6 +125,8 @@ const Bad kBad[] = {
     {"bad_interface", "track_interfaces: [\"eth 1\"]", "track_interfaces", "interface name"},
     {"interface_weight_high", "track_interfaces: [{name: eth1, weight: 254}]",
      "track_interfaces[0].weight", "between -253 and 253"},
+    {"file_weight_high", "track_files: [{path: /run/x, weight: 255}]", "track_files[0].weight",
+     "between -254 and 254"},
     {"file_empty", "track_files: [\"\"]", "track_files[0]", "must not be empty"},
     {"file_unknown_key", "track_files: [{path: /run/x, wieght: 1}]", "wieght", "unknown key"},
     {"file_no_path", "track_files: [{weight: 1}]", "track_files[0]", "path"},

@@ -226,6 +226,53 @@ TEST_F(DirectorDrainTest, HostileNamesAreRefusedBoundedAndTheDirectorStaysUp) {
   EXPECT_EQ(kernelWeight("198.18.0.21"), 0);
 }
 
+// A name that is not there, with a group of 1,024 members configured: the refusal names each
+// virtual server once (not each member), so it stays a short NOT_FOUND that gRPC can carry in
+// its trailers (about 8 KiB) instead of a metadata error the operator cannot read.
+TEST_F(DirectorDrainTest, AnUnknownNameBesideALargeGroupIsAShortRefusal) {
+  director_.reset();
+  std::string text = config(3);
+  text.replace(
+      text.find("virtual_servers:\n"), std::string::npos,
+      "virtual_server_groups:\n"
+      "  front: [\"198.18.4.0-255:80\", \"198.18.5.0-255:80\", \"198.18.6.0-255:80\",\n"
+      "          \"198.18.7.0-255:80\"]\n"
+      "virtual_servers:\n"
+      "  - {name: http, group: front, real_servers: [{address: 198.18.0.21, port: 80}]}\n");
+  start(text);
+  v1::DrainReply reply;
+  const auto s = call(true, "nope", "198.18.0.21:80", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message().substr(0, 300);
+  EXPECT_LT(s.error_message().size(), 1024u);
+  EXPECT_NE(s.error_message().find("http (group front, 1024 services)"), std::string::npos)
+      << s.error_message().substr(0, 300);
+  // The group is still drained by its name.
+  ASSERT_TRUE(call(true, "http", "198.18.0.21:80", &reply).ok());
+}
+
+// The same for a real server that is not there in a virtual server of 1,000 (no group): the
+// list of its real servers is cut, so the refusal still reaches the operator.
+TEST_F(DirectorDrainTest, AnUnknownRealServerAmongManyIsAShortRefusal) {
+  director_.reset();
+  std::string text = config(3);
+  std::string servers;
+  for (int i = 0; i < 1000; ++i) {
+    servers += std::string(servers.empty() ? "" : ", ") + "{address: 198.19." +
+               std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ", port: 80}";
+  }
+  text.replace(text.find("    real_servers:\n"), std::string::npos,
+               "    real_servers: [" + servers + "]\n");
+  start(text);
+  v1::DrainReply reply;
+  const auto s = call(true, "http", "198.18.0.99:80", &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message().substr(0, 300);
+  EXPECT_LT(s.error_message().size(), 1024u);
+  EXPECT_NE(s.error_message().find("198.19.0.1:80, 198.19.0.2:80"), std::string::npos)
+      << s.error_message().substr(0, 300);
+  EXPECT_NE(s.error_message().find("and 980 more"), std::string::npos)
+      << s.error_message().substr(0, 300);
+}
+
 TEST_F(DirectorDrainTest, AnUnreadableDrainsFileStopsTheStartNamingIt) {
   director_.reset();
   std::ofstream(drainsFile()) << "{\"version\": 1, \"drains\": [{\"virtual_server\": 7}]}";

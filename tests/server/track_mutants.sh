@@ -5,7 +5,8 @@
 # script named by a lease still gating every lease, a weighted item made fatal, an unreadable
 # track file taken as fine, an unknown track script name accepted, a per-lease track change left
 # out of the reload plan or not copied by the daemon, the per-lease eligibility metric stuck at 1,
-# a lease's own announce settings ignored by the data plane.
+# a lease's own announce settings ignored by the data plane, a track file added by a reload
+# left unread until the poll, a track file's weight held to 253 (keepalived's is 254).
 # The netns mutants need root and the director binaries.
 # Usage: track_mutants.sh BUILD_DIR [NAME...]
 set -u
@@ -24,6 +25,8 @@ unknown-script-accepted@server/config.cc@s/if (known \&\& !known->count(ti.name)
 daemon-track-not-copied@server/daemon.cc@s/config_.leases\[\*slot\].track = l.track;/(void)l;/@DaemonVipReloadTest.APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly@quorate_daemon_reload_tests
 metric-always-eligible@server/metrics/director_metrics.cc@s/    eligible.add(own, l.eligible ? 1 : 0);/    eligible.add(own, 1);/@DirectorMetrics.EveryAgreedFamilyFromOneView
 lease-announce-ignored@server/dataplane.cc@s/return l.index < config_.leases.size() ? config_.leases\[l.index\].announce : config_.announce;/return (void)l, config_.announce;/@DataPlaneAnnounce.EachLeaseBurstsWithItsOwnRepeat
+reload-files-unread@server/daemon.cc@s/health_->reloadFiles();/(void)0;/@DaemonVipReloadTest.ATrackFileAddedByAReloadIsReadBeforeTheLeaseIsJudged@quorate_daemon_reload_tests
+file-weight-253@server/config.cc@s/== "path" ? 254 : 253/== "path" ? 253 : 253/@DirectorConfigTrack.PerInstanceTrackingAndAnnouncements:*TrackBadInput.*file_weight_high
 lease-track-not-reloaded@server/reload/plan.cc@s/plan.leaseTracks = true;//@ReloadPlan.PerLeaseTrackingIsAppliedToThatLease@quorate_reload_plan_tests
 '
 printf '%s\n' "$mutants" |

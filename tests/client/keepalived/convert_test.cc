@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -178,6 +180,55 @@ TEST_F(Import, TrackingAndAnnouncementsArePerInstance) {
   EXPECT_EQ(dns.announce.repeat, c.announce.repeat);
   EXPECT_TRUE(c.trackInterfaces.empty());
   EXPECT_EQ(c.trackScripts.size(), 2u);
+}
+
+// keepalived's track file weights run to -254 and 254 (a script's to 253): the file the importer
+// writes keeps such a weight, and the director takes it (1 x -254 is keepalived's FAULT).
+TEST_F(Import, ATrackFileWeightOf254IsKeptAndAccepted) {
+  std::string text = readAll(kConfigs + "/per_instance_track.conf");
+  const std::string from = "    weight -2\n";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "    weight -254\n");
+  std::ofstream(dir_ + "/w254.conf") << text;
+  const auto parsed = parseFile(dir_ + "/w254.conf");
+  ASSERT_TRUE(parsed) << parsed.status().what();
+  ImportOptions options;
+  options.secretFile = secret_;
+  options.stateDir = dir_ + "/state";
+  options.arbiterStateDir = dir_ + "/arbiter";
+  const auto c = parseAll(convert(*parsed, options));
+  const auto web = std::find_if(c.leases.begin(), c.leases.end(),
+                                [](const auto& l) { return l.name == "VI_WEB"; });
+  ASSERT_NE(web, c.leases.end());
+  EXPECT_EQ(web->track.files,
+            (std::vector<server::TrackItem>{{"/run/keepalived/web.state", -254}}));
+}
+
+// keepalived tells services apart by protocol too (DNS on UDP and TCP at one address and port),
+// and a group may have a name like a plain service's: every virtual server still gets a name of
+// its own, or the director refuses the file the importer wrote.
+TEST_F(Import, VirtualServersOfOneAddressAndPortOrANameAlikeGetNamesOfTheirOwn) {
+  const std::string conf =
+      "vrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 80\n"
+      " virtual_ipaddress {\n  198.18.10.1/24\n }\n}\n"
+      "virtual_server 198.18.10.1 53 {\n lb_kind DR\n protocol UDP\n"
+      " real_server 198.18.10.21 53 {\n }\n}\n"
+      "virtual_server 198.18.10.1 53 {\n lb_kind DR\n protocol TCP\n"
+      " real_server 198.18.10.21 53 {\n }\n}\n"
+      "virtual_server_group fwmark-7 {\n 198.18.10.1 80\n}\n"
+      "virtual_server group fwmark-7 {\n lb_kind NAT\n real_server 198.18.10.21 8080 {\n }\n}\n"
+      "virtual_server fwmark 7 {\n lb_kind DR\n real_server 198.18.10.22 80 {\n }\n}\n";
+  std::ofstream(dir_ + "/names.conf") << conf;
+  const auto parsed = parseFile(dir_ + "/names.conf");
+  ASSERT_TRUE(parsed) << parsed.status().what();
+  ImportOptions options;
+  options.secretFile = secret_;
+  options.stateDir = dir_ + "/state";
+  options.arbiterStateDir = dir_ + "/arbiter";
+  const auto c = parseAll(convert(*parsed, options));
+  std::set<std::string> names;
+  for (const auto& vs : c.ipvs.virtualServers) names.insert(vs.name);
+  EXPECT_EQ(names.size(), 4u) << "four keepalived virtual servers, four names";
 }
 
 TEST_F(Import, TheOtherDirectorsFileDiffersInNodeAndListenOnly) {

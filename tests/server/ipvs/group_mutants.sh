@@ -6,7 +6,9 @@
 # own: the checker keeps one entry per key, so only the latter probes again), a member added by
 # a reload starting without the group's health, a range reversed, past the last octet or too long accepted, a real server that is a
 # different endpoint per member accepted, a change of the group alone not reloaded, the members'
-# metrics under one label set, and the importer expanding a group again or dropping UDP_CHECK.
+# metrics under one label set, a drain refusal listing every member or every real server (too
+# long for gRPC), and the importer expanding a group again, dropping UDP_CHECK or giving two
+# virtual servers one name (UDP and TCP at one address and port).
 # Usage: group_mutants.sh BUILD_DIR [NAME...]
 set -u
 build=${1:?usage: group_mutants.sh BUILD_DIR [NAME...]}
@@ -27,6 +29,9 @@ range-unbounded@server/ipvs/groups.cc@s/> kMaxRangeMembers) {/> 100000) {/@Virtu
 endpoint-per-member@server/ipvs/config.cc@s/if (a.address != b.address || a.port != b.port) {/if (false) {/@VirtualServerGroups.BadUseByAVirtualServerIsRefused
 group-change-not-reloaded@server/reload/plan.cc@s/"virtual_server_groups"}/"virtual_server_groups-gone"}/@ReloadPlan.AGroupsMembersAreAppliedLikeVirtualServers@quorate_reload_plan_tests
 metrics-series-collide@server/metrics/director_metrics.cc@s/if (!vs.group.empty()) service.emplace_back("member", vs.service);//@DirectorMetrics.AGroupsMembersShareTheNameAndDifferByMember@quorate_server_tests
+drain-refusal-per-member@server/ipvs/drains.cc@s/} else if (vs.member == 0) {/} else if (true) {/@DirectorDrainTest.AnUnknownNameBesideALargeGroupIsAShortRefusal@quorate_server_tests
+drain-refusal-uncut@server/ipvs/drains.cc@s/i < items.size() \&\& i < kShown;/i < items.size();/@DirectorDrainTest.AnUnknownRealServerAmongManyIsAShortRefusal@quorate_server_tests
+importer-names-collide@client/keepalived/convert_services.cc@s/YamlNode::str(uniqueName(groupVsNames_, sanitizeName(name)))/YamlNode::str(sanitizeName(name))/@Import.VirtualServersOfOneAddressAndPortOrANameAlikeGetNamesOfTheirOwn@quorate_keepalived_import_tests
 importer-expands-groups@client/keepalived/convert_services.cc@s/if (ports.size() <= 1 || natWithPorts) {/if (natWithPorts \&\& false) {/@Import.AGroupBecomesOneVirtualServerWhoseRealServersAreCheckedOnce@quorate_keepalived_import_tests
 importer-drops-udp@client/keepalived/convert_services.cc@s/} else if (type == "UDP_CHECK") {/} else if (type == "UDP_CHECK-gone") {/@Import.UdpPingAndFileChecksMapToQuoratesChecks@quorate_keepalived_import_tests
 '

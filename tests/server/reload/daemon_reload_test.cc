@@ -495,5 +495,36 @@ TEST_F(DaemonVipReloadTest, APerLeaseTrackFileAddedByAReloadGatesThatLeaseOnly) 
   EXPECT_EQ(status().health_problems_size(), 0);
 }
 
+// A track file a reload adds is read as the reload is applied, not up to kFilePoll later: a
+// lease is never judged fine on a file not read yet (a failing track script swapped for a file
+// holding 1 would otherwise leave the lease eligible, free to campaign, until the poll).
+TEST_F(DaemonVipReloadTest, ATrackFileAddedByAReloadIsReadBeforeTheLeaseIsJudged) {
+  ASSERT_NO_FATAL_FAILURE(startWebAndDb());
+  auto stub = v1::Director::NewStub(grpc::CreateChannel("unix:" + dir_ + "/alpha/director.sock",
+                                                        grpc::InsecureChannelCredentials()));
+  auto webEligible = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    v1::StatusReply r;
+    EXPECT_TRUE(stub->Status(&ctx, {}, &r).ok());
+    for (const auto& l : r.leases()) {
+      if (l.name() == "web") return l.eligible();
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitFor(webEligible, 5s));
+  const std::string flag = dir_ + "/web.down";
+  std::ofstream(flag) << "1\n";
+  std::string next = old_;
+  const std::string at = "{name: web, vips: ";
+  next.replace(next.find(at), at.size(), "{name: web, track_files: [" + flag + "], vips: ");
+  write(next);
+  ASSERT_TRUE(reloader_->reload("test").applied());
+  EXPECT_FALSE(webEligible()) << "judged before the file was read";
+  write(old_);
+  ASSERT_TRUE(reloader_->reload("test").applied());
+  EXPECT_TRUE(waitFor(webEligible, 5s));
+}
+
 }  // namespace
 }  // namespace quorate::server
