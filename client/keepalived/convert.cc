@@ -693,6 +693,14 @@ void Converter::trackScripts(const Node& n, Tracking& into) {
       report(Kind::kInvalid, *at, "no vrrp_script " + w[0] + " in the file: dropped");
       continue;
     }
+    // Its script line may be left out (an @ID line of another config id): nothing to run, so
+    // nothing to track (scriptYaml reports the script itself).
+    const auto& kids = it->second->children;
+    if (std::none_of(kids.begin(), kids.end(),
+                     [](const Node& c) { return c.keyword == "script"; })) {
+      report(Kind::kInvalid, *at, "vrrp_script " + w[0] + " has no script: its track is dropped");
+      continue;
+    }
     // The vrrp_script's own weight (default 0) unless the instance gives one.
     std::int64_t own = 0;
     for (const Node& c : it->second->children) {
@@ -984,7 +992,7 @@ YamlNode Converter::scriptYaml(const Node& n) {
     } else if (k == "rise" || k == "fall") {
       if (auto v = intArg(c, 1, 1000)) s.set(k, YamlNode::num(*v));
     } else if (k == "weight") {
-      // Taken per instance (trackScripts): 0 fatal, any other weight reported only.
+      // Taken per instance (trackScripts), where a failure moves the lease whatever the weight.
     } else if (k == "user") {
       user = c.arg(0);
     } else if (k == "init_fail") {
