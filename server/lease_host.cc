@@ -128,8 +128,9 @@ Status LeaseHost::addLease(const LeaseConfig& lease) {
       toMs(config_.timing.quarantine));
   // Eligibility as the other leases have it, and the first timer.
   const std::size_t i = leases_.size() - 1;
-  const auto [ok, why] = eligibility(i, now);
-  step(i, [&](auto& n) { return n.setEligible(now, ok, why); });
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  const std::pair<bool, std::string> e = eligibility(i, now);
+  step(i, [&](auto& n) { return n.setEligible(now, e.first, e.second); });
   return Status::ok();
 }
 
@@ -575,7 +576,9 @@ void LeaseHost::updateEligibility() {
   const Time now = clock_();
   for (std::size_t i = 0; i < leases_.size(); ++i) {
     if (leases_[i].retired) continue;
-    const auto [ok, why] = eligibility(i, now);
+    const std::pair<bool, std::string> e = eligibility(i, now);  // captured: no binding
+    const bool ok = e.first;
+    const std::string& why = e.second;
     // A director that stops campaigns no more: while its STOP hooks run (up to 30 s) it would
     // otherwise win back what it just handed over, with nobody told.
     const bool stops = leases_[i].track.reported == LeaseState::kStopping;
